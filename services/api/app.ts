@@ -1,0 +1,62 @@
+import express, { type RequestHandler } from 'express';
+import { AppError, badRequest } from '../../shared/errors/errors.js';
+import type { Hub } from '../hub.js';
+import { authenticate } from './auth.js';
+import { errorHandler, zodDetails } from './http-errors.js';
+import type { AnyRoute } from './route.js';
+
+function requireJson(): RequestHandler {
+  return (req, _res, next) => {
+    const length = Number(req.headers['content-length'] ?? 0);
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if ((length > 0 || chunked) && !req.is('application/json')) {
+      next(new AppError(415, 'unsupported_media_type', 'send the body as application/json'));
+      return;
+    }
+    next();
+  };
+}
+
+/** Builds the express app from the route list: parse, authenticate, validate, handle, answer. */
+export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', hub.config.http.trustProxy);
+  app.set('query parser', 'simple');
+  const limit = hub.config.http.bodyLimitBytes;
+  const json = express.json({ limit, strict: true });
+  const raw = express.raw({ limit, type: () => true });
+
+  for (const r of routes) {
+    const parsers: RequestHandler[] = r.raw ? [raw] : r.body ? [requireJson(), json] : [];
+    app[r.method](r.path, ...parsers, async (req, res, next) => {
+      try {
+        const principal = await authenticate(hub, req, r.auth, r.roles);
+        let body: unknown;
+        if (r.body && !r.raw) {
+          const parsed = r.body.safeParse(req.body ?? {});
+          if (!parsed.success) throw badRequest('invalid_body', 'the body does not match the schema', zodDetails(parsed.error));
+          body = parsed.data;
+        }
+        let query: unknown;
+        if (r.query) {
+          const parsed = r.query.safeParse(req.query);
+          if (!parsed.success) throw badRequest('invalid_query', 'the query does not match the schema', zodDetails(parsed.error));
+          query = parsed.data;
+        }
+        const reply = await r.handle({ req, res, principal, body, query, params: req.params as Record<string, string> });
+        hub.metrics.httpRequests.inc({ route: `${r.method.toUpperCase()} ${r.path}`, status: String(reply?.status ?? 200) });
+        if (!reply) return;
+        for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+        if (reply.status === 204) res.status(204).end();
+        else res.status(reply.status ?? 200).json(reply.body);
+      } catch (err) {
+        hub.metrics.httpRequests.inc({ route: `${r.method.toUpperCase()} ${r.path}`, status: String(err instanceof AppError ? err.status : 500) });
+        next(err);
+      }
+    });
+  }
+  app.use((req, _res, next) => next(new AppError(404, 'route_not_found', `no route ${req.method} ${req.path}`)));
+  app.use(errorHandler(hub.log));
+  return app;
+}

@@ -1,0 +1,49 @@
+import type { Request, Response } from 'express';
+import type { z } from 'zod';
+import type { Role } from '../../shared/domain/directory.js';
+import type { Principal } from './auth.js';
+
+/**
+ * How a route authenticates: an API key (`Authorization: Bearer phk_…`), the operator key, a mobile
+ * device's own token, a PBX's HMAC signature, or nothing (health, metrics, OpenAPI).
+ */
+export type AuthMode = 'none' | 'key' | 'operator' | 'device' | 'pbx';
+
+export interface RouteContext<B, Q> {
+  req: Request;
+  res: Response;
+  principal: Principal;
+  body: B;
+  query: Q;
+  params: Record<string, string>;
+}
+
+export interface Reply {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** One HTTP route, declared once: the express app and the OpenAPI document are both built from it. */
+export interface Route<B = unknown, Q = unknown> {
+  method: 'get' | 'post' | 'put' | 'delete';
+  path: string;
+  summary: string;
+  tag: string;
+  auth: AuthMode;
+  roles?: readonly Role[];
+  body?: z.ZodType<B>;
+  query?: z.ZodType<Q>;
+  /** The body reaches the handler as raw bytes (signature checks need them unparsed). */
+  raw?: boolean;
+  responses: Record<number, string>;
+  /** Returns a reply, or nothing when it wrote the response itself (streams). */
+  handle(ctx: RouteContext<B, Q>): Promise<Reply | undefined>;
+}
+
+export function route<B = undefined, Q = undefined>(r: Route<B, Q>): Route<B, Q> {
+  return r;
+}
+
+/** Route lists mix body types; the app treats them uniformly. */
+export type AnyRoute = Route<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,0 +1,297 @@
+import { z } from 'zod';
+import {
+  apiKeyInputSchema,
+  deviceInputSchema,
+  idSchema,
+  personInputSchema,
+  tenantIdSchema,
+  tenantInputSchema,
+} from '../../../shared/domain/directory.js';
+import { conflict, notFound } from '../../../shared/errors/errors.js';
+import { applyDirectory } from '../../directory/apply.js';
+import { directoryDocumentSchema } from '../../directory/apply-document.js';
+import type { Hub } from '../../hub.js';
+import { assertSelfOrRoles, tenantOf } from '../auth.js';
+import { route, type AnyRoute } from '../route.js';
+
+const applyQuery = z.object({
+  dryRun: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  prune: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+});
+
+const newTenantSchema = tenantInputSchema.extend({ id: tenantIdSchema });
+
+function checkId(id: string | undefined, what: string): string {
+  const r = idSchema.safeParse(id);
+  if (!r.success) throw notFound(what, id);
+  return r.data;
+}
+
+export function directoryRoutes(hub: Hub): AnyRoute[] {
+  const { directory } = hub;
+  return [
+    // ── tenants (operator) ──
+    route({
+      method: 'post',
+      path: '/v1/tenants',
+      summary: 'Create a tenant and its first admin key (operator key only)',
+      tag: 'tenants',
+      auth: 'operator',
+      body: newTenantSchema,
+      responses: { 201: 'the tenant and an admin key secret, shown once', 409: 'tenant exists' },
+      async handle({ body }) {
+        const { id, ...input } = body;
+        if (await hub.store.directory.get('tenants', '*', id)) throw conflict('tenant_exists', `tenant ${id} exists`);
+        const tenant = await directory.putTenant(id, input);
+        const admin = await directory.createKey(id, { name: 'initial admin', role: 'admin' });
+        return { status: 201, body: { tenant, adminKey: { ...admin.key, secret: admin.secret } } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/tenants',
+      summary: 'List tenants (operator key only)',
+      tag: 'tenants',
+      auth: 'operator',
+      responses: { 200: 'all tenants' },
+      async handle() {
+        return { body: { tenants: await directory.listTenants() } };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/tenants/:tenantId',
+      summary: 'Delete a tenant with all its people, devices and keys (operator key only)',
+      tag: 'tenants',
+      auth: 'operator',
+      responses: { 204: 'deleted', 404: 'unknown tenant' },
+      async handle({ params }) {
+        await directory.deleteTenant(params.tenantId!);
+        return { status: 204 };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/tenant',
+      summary: "The caller's tenant: name, settings and presence policy",
+      tag: 'tenants',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 200: 'the tenant and its effective policy' },
+      async handle({ principal }) {
+        const tenantId = tenantOf(principal);
+        return { body: { tenant: await directory.getTenant(tenantId), effectivePolicy: await directory.policyFor(tenantId) } };
+      },
+    }),
+    route({
+      method: 'put',
+      path: '/v1/tenant',
+      summary: "Replace the caller's tenant name, settings and policy overrides",
+      tag: 'tenants',
+      auth: 'key',
+      roles: ['admin'],
+      body: tenantInputSchema,
+      responses: { 200: 'the updated tenant' },
+      async handle({ principal, body }) {
+        return { body: { tenant: await directory.putTenant(tenantOf(principal), body) } };
+      },
+    }),
+    // ── people ──
+    route({
+      method: 'get',
+      path: '/v1/people',
+      summary: 'List the directory',
+      tag: 'people',
+      auth: 'key',
+      roles: ['admin', 'supervisor'],
+      responses: { 200: 'all people of the tenant' },
+      async handle({ principal }) {
+        return { body: { people: await directory.listPeople(tenantOf(principal)) } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/people/:personId',
+      summary: 'One person from the directory',
+      tag: 'people',
+      auth: 'key',
+      roles: ['admin', 'supervisor', 'member'],
+      responses: { 200: 'the person', 404: 'unknown person' },
+      async handle({ principal, params }) {
+        assertSelfOrRoles(principal, params.personId!, ['admin', 'supervisor']);
+        return { body: await directory.getPerson(tenantOf(principal), params.personId!) };
+      },
+    }),
+    route({
+      method: 'put',
+      path: '/v1/people/:personId',
+      summary: 'Create or replace a person',
+      tag: 'people',
+      auth: 'key',
+      roles: ['admin'],
+      body: personInputSchema,
+      responses: { 200: 'replaced', 201: 'created', 409: 'extension or SIP URI already used' },
+      async handle({ principal, params, body }) {
+        const id = idSchema.safeParse(params.personId);
+        if (!id.success) throw notFound('person', params.personId);
+        const { person, created } = await directory.putPerson(tenantOf(principal), id.data, body);
+        return { status: created ? 201 : 200, body: person };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/people/:personId',
+      summary: 'Delete a person with their devices, member keys and state',
+      tag: 'people',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 204: 'deleted', 404: 'unknown person' },
+      async handle({ principal, params }) {
+        await directory.deletePerson(tenantOf(principal), params.personId!);
+        return { status: 204 };
+      },
+    }),
+    // ── devices ──
+    route({
+      method: 'get',
+      path: '/v1/people/:personId/devices',
+      summary: "A person's devices",
+      tag: 'devices',
+      auth: 'key',
+      roles: ['admin', 'supervisor', 'member'],
+      responses: { 200: 'the devices', 404: 'unknown person' },
+      async handle({ principal, params }) {
+        assertSelfOrRoles(principal, params.personId!, ['admin', 'supervisor']);
+        const tenantId = tenantOf(principal);
+        await directory.getPerson(tenantId, params.personId!);
+        const devices = await directory.listDevices(tenantId, params.personId!);
+        return { body: { devices: devices.map(({ tokenHash, ...d }) => ({ ...d, hasToken: tokenHash !== undefined })) } };
+      },
+    }),
+    route({
+      method: 'put',
+      path: '/v1/people/:personId/devices/:deviceId',
+      summary: 'Create or replace a device; a new mobile device gets its own token (shown once)',
+      tag: 'devices',
+      auth: 'key',
+      roles: ['admin', 'member'],
+      body: deviceInputSchema.omit({ personId: true }),
+      responses: { 200: 'replaced', 201: 'created', 404: 'unknown person', 409: 'device belongs to someone else' },
+      async handle({ principal, params, body }) {
+        assertSelfOrRoles(principal, params.personId!, ['admin']);
+        const deviceId = checkId(params.deviceId, 'device');
+        const r = await directory.putDevice(tenantOf(principal), deviceId, { ...body, personId: params.personId! });
+        const { tokenHash: _h, ...device } = r.device;
+        return { status: r.created ? 201 : 200, body: r.token ? { device, token: r.token } : { device } };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/people/:personId/devices/:deviceId',
+      summary: 'Delete a device; what it reported is forgotten',
+      tag: 'devices',
+      auth: 'key',
+      roles: ['admin', 'member'],
+      responses: { 204: 'deleted', 404: 'unknown device' },
+      async handle({ principal, params }) {
+        assertSelfOrRoles(principal, params.personId!, ['admin']);
+        const tenantId = tenantOf(principal);
+        const d = await directory.getDevice(tenantId, params.deviceId!);
+        if (d.personId !== params.personId) throw notFound('device', params.deviceId);
+        await directory.deleteDevice(tenantId, d.id);
+        return { status: 204 };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/v1/people/:personId/devices/:deviceId/token',
+      summary: 'Issue a new token for a mobile device; the previous one stops working',
+      tag: 'devices',
+      auth: 'key',
+      roles: ['admin', 'member'],
+      responses: { 200: 'the token, shown once', 404: 'unknown device', 422: 'not a mobile device' },
+      async handle({ principal, params }) {
+        assertSelfOrRoles(principal, params.personId!, ['admin']);
+        const tenantId = tenantOf(principal);
+        const d = await directory.getDevice(tenantId, params.deviceId!);
+        if (d.personId !== params.personId) throw notFound('device', params.deviceId);
+        return { body: { token: await directory.issueDeviceToken(tenantId, d.id) } };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/people/:personId/devices/:deviceId/token',
+      summary: "Revoke a mobile device's token; the app stops counting as reachable at once",
+      tag: 'devices',
+      auth: 'key',
+      roles: ['admin', 'member'],
+      responses: { 204: 'revoked', 404: 'unknown device' },
+      async handle({ principal, params }) {
+        assertSelfOrRoles(principal, params.personId!, ['admin']);
+        const tenantId = tenantOf(principal);
+        const d = await directory.getDevice(tenantId, params.deviceId!);
+        if (d.personId !== params.personId) throw notFound('device', params.deviceId);
+        await directory.revokeDeviceToken(tenantId, d.id);
+        return { status: 204 };
+      },
+    }),
+    // ── keys ──
+    route({
+      method: 'get',
+      path: '/v1/keys',
+      summary: "The tenant's API keys (never their secrets)",
+      tag: 'keys',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 200: 'the keys' },
+      async handle({ principal }) {
+        return { body: { keys: await directory.listKeys(tenantOf(principal)) } };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/v1/keys',
+      summary: 'Create an API key with a role; the secret is shown once',
+      tag: 'keys',
+      auth: 'key',
+      roles: ['admin'],
+      body: apiKeyInputSchema,
+      responses: { 201: 'the key and its secret', 404: 'unknown person for a member key' },
+      async handle({ principal, body }) {
+        const tenantId = tenantOf(principal);
+        const { key, secret } = await directory.createKey(tenantId, body);
+        const extra = key.role === 'pbx' ? { signingKeyId: `${tenantId}/${key.id}` } : {};
+        return { status: 201, body: { ...key, ...extra, secret } };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/keys/:keyId',
+      summary: 'Revoke an API key',
+      tag: 'keys',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 204: 'revoked', 404: 'unknown key' },
+      async handle({ principal, params }) {
+        await directory.deleteKey(tenantOf(principal), params.keyId!);
+        return { status: 204 };
+      },
+    }),
+    // ── declarative apply ──
+    route({
+      method: 'post',
+      path: '/v1/directory/apply',
+      summary: 'Apply a directory document idempotently (what `presence-hub apply -f` sends)',
+      tag: 'people',
+      auth: 'key',
+      roles: ['admin'],
+      body: directoryDocumentSchema,
+      query: applyQuery,
+      responses: { 200: 'the plan (applied unless dryRun)', 403: 'document for another tenant', 409: 'a unique field clashes; nothing written' },
+      async handle({ principal, body, query }) {
+        const plan = await applyDirectory(hub, tenantOf(principal), body, query);
+        return { body: { dryRun: query.dryRun, plan } };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,54 @@
+import type { Hub } from '../../hub.js';
+import { route, type AnyRoute } from '../route.js';
+
+export function opsRoutes(hub: Hub, openapi: () => unknown): AnyRoute[] {
+  return [
+    route({
+      method: 'get',
+      path: '/healthz',
+      summary: 'Liveness: the process is up',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: 'alive' },
+      async handle() {
+        return { body: { status: 'ok' } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/readyz',
+      summary: 'Readiness: the store takes writes',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: 'ready', 503: 'not ready' },
+      async handle() {
+        const ready = await hub.store.ready().catch(() => false);
+        return ready ? { body: { status: 'ready', store: hub.store.kind } } : { status: 503, body: { status: 'not ready', store: hub.store.kind }, headers: { 'Retry-After': '5' } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: 'text/plain; version=0.0.4' },
+      async handle({ res }) {
+        res.setHeader('Content-Type', hub.metrics.registry.contentType);
+        res.end(await hub.metrics.registry.metrics());
+        return undefined;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This OpenAPI document',
+      tag: 'operations',
+      auth: 'none',
+      responses: { 200: 'OpenAPI 3.1' },
+      async handle() {
+        return { body: openapi() };
+      },
+    }),
+  ];
+}

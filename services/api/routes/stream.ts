@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import type { FeedEvent } from '../../../shared/store/feed.js';
+import type { Hub } from '../../hub.js';
+import { tenantOf } from '../auth.js';
+import { route, type AnyRoute } from '../route.js';
+import { viewOf } from '../views.js';
+import { peopleOf, snapshot } from './presence.js';
+
+const ALL_ROLES = ['admin', 'supervisor', 'member', 'pbx', 'external'] as const;
+
+export function streamRoutes(hub: Hub): AnyRoute[] {
+  return [
+    route({
+      method: 'get',
+      path: '/v1/stream',
+      summary:
+        'Server-Sent Events: `snapshot` first (or after a resume that is too old), then `presence` per change with an id; send Last-Event-ID to resume',
+      tag: 'presence',
+      auth: 'key',
+      roles: ALL_ROLES,
+      query: z.object({ team: z.string().max(64).optional(), person: z.string().max(64).optional(), lastEventId: z.string().max(64).optional() }),
+      responses: { 200: 'text/event-stream' },
+      async handle({ principal, query, req, res }) {
+        const tenantId = tenantOf(principal);
+        const lastEventId = req.header('last-event-id') ?? query.lastEventId;
+        res.writeHead(200, {
+          'Content-Type': 'text/event-stream; charset=utf-8',
+          'Cache-Control': 'no-cache, no-transform',
+          Connection: 'keep-alive',
+          'X-Accel-Buffering': 'no',
+        });
+        res.write('retry: 2000\n\n');
+        const write = (event: string, data: unknown, id?: string) => {
+          res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        };
+        const send = async (e: FeedEvent) => {
+          if (query.person && e.personId !== query.person) return;
+          if (!e.presence) {
+            if (!query.team) write('removed', { personId: e.personId }, e.id);
+            return;
+          }
+          const person = await hub.store.directory.get('people', tenantId, e.personId);
+          if (!person || (query.team && !person.teams.includes(query.team))) return;
+          write('presence', viewOf(e.presence, person, principal), e.id);
+        };
+        // Events are queued until the snapshot or replay is out, then written strictly in order.
+        let chain: Promise<void> = Promise.resolve();
+        const enqueue = (e: FeedEvent) => {
+          chain = chain.then(() => send(e)).catch((err: unknown) => hub.log.warn({ err }, 'stream write failed'));
+        };
+        let live = false;
+        const held: FeedEvent[] = [];
+        const sub = hub.feed.subscribe(tenantId, (e) => (live ? enqueue(e) : held.push(e)), lastEventId);
+        hub.metrics.streamClients.inc();
+        const keepalive = setInterval(() => res.write(': keepalive\n\n'), hub.config.feed.keepaliveMs);
+        keepalive.unref();
+        req.on('close', () => {
+          clearInterval(keepalive);
+          sub.close();
+          hub.metrics.streamClients.dec();
+        });
+        let seen = new Set<string>();
+        if (lastEventId === undefined || sub.replay === 'reset') {
+          const people = await peopleOf(hub, tenantId, { team: query.team, person: query.person });
+          write('snapshot', { presence: await snapshot(hub, principal, people) });
+        } else {
+          for (const e of sub.replay) enqueue(e);
+          seen = new Set(sub.replay.map((e) => e.id));
+        }
+        for (const e of held) if (!seen.has(e.id)) enqueue(e);
+        live = true;
+        return undefined;
+      },
+    }),
+  ];
+}

@@ -1,0 +1,82 @@
+import type { Person } from '../../shared/domain/directory.js';
+import type { Presence } from '../../shared/domain/presence.js';
+import type { Principal } from './auth.js';
+
+/**
+ * Detail levels of design §6, least to most: an external partner sees available/busy; a colleague the
+ * availability; a supervisor or PBX the activity and until when; an administrator (or the person
+ * themself) the deciding source and the explanation. Sensitive people show supervisors and PBXs only
+ * their availability (and, to a PBX, whether and where they can be rung).
+ */
+export type Detail = 'binary' | 'availability' | 'activity' | 'full';
+
+export function detailFor(p: Principal, person: Pick<Person, 'id' | 'sensitive'>): Detail {
+  if (p.kind !== 'key') return 'availability';
+  switch (p.role) {
+    case 'admin':
+      return 'full';
+    case 'member':
+      return p.personId === person.id ? 'full' : 'availability';
+    case 'supervisor':
+    case 'pbx':
+      return person.sensitive ? 'availability' : 'activity';
+    case 'external':
+      return 'binary';
+  }
+}
+
+export interface PresenceView {
+  personId: string;
+  name?: string;
+  availability: string;
+  version: number;
+  since?: string;
+  activity?: string;
+  routable?: boolean;
+  endpoints?: Presence['endpoints'];
+  until?: string;
+  next?: { at: string; availability: string; activity: string };
+  source?: string;
+  rule?: string;
+  explanation?: Presence['explanation'];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 'sensitive'>, p: Principal): PresenceView {
+  const detail = detailFor(p, person);
+  if (detail === 'binary') {
+    return { personId: person.id, availability: presence.availability === 'available' ? 'available' : 'busy', version: presence.version };
+  }
+  const v: PresenceView = {
+    personId: person.id,
+    name: person.name,
+    availability: presence.availability,
+    version: presence.version,
+    since: iso(presence.since),
+  };
+  const isPbx = p.kind === 'key' && p.role === 'pbx';
+  if (detail === 'availability') {
+    if (isPbx) {
+      v.routable = presence.routable;
+      v.endpoints = presence.endpoints;
+    }
+    return v;
+  }
+  v.activity = presence.activity;
+  v.routable = presence.routable;
+  v.endpoints = presence.endpoints;
+  if (presence.until !== undefined) v.until = iso(presence.until);
+  if (presence.next) v.next = { ...presence.next, at: iso(presence.next.at) };
+  if (detail === 'full') {
+    if (presence.source) v.source = presence.source;
+    if (presence.rule) v.rule = presence.rule;
+    v.explanation = presence.explanation;
+  }
+  return v;
+}
+
+/** The state shown for a person with no signals yet. */
+export function unknownPresence(personId: string): Presence {
+  return { personId, availability: 'unknown', activity: 'unknown', routable: false, endpoints: [], explanation: [], since: 0, version: 0 };
+}

@@ -1,0 +1,27 @@
+import type { Hub } from '../../hub.js';
+import { route, type AnyRoute } from '../../api/route.js';
+import { heartbeatChange } from './map.js';
+import { heartbeatSchema } from './schema.js';
+
+export function mobileRoutes(hub: Hub): AnyRoute[] {
+  return [
+    route({
+      method: 'post',
+      path: '/v1/heartbeat',
+      summary: "A mobile app's heartbeat, authenticated with the device's own token",
+      tag: 'mobile',
+      auth: 'device',
+      body: heartbeatSchema,
+      responses: { 200: 'accepted; reachableUntil says when the next heartbeat is due at the latest', 401: 'unknown or revoked device token' },
+      async handle({ principal, body }) {
+        if (principal.kind !== 'device') throw new Error('device principal expected');
+        const device = await hub.directory.getDevice(principal.tenantId, principal.deviceId);
+        const person = await hub.directory.getPerson(principal.tenantId, principal.personId);
+        const change = heartbeatChange(body, device, person, hub.config.heartbeat, hub.clock.now());
+        await hub.engine.apply(principal.tenantId, principal.personId, [change]);
+        const until = change.op === 'put' ? change.signal.until : undefined;
+        return { body: { accepted: true, reachableUntil: until === undefined ? null : new Date(until).toISOString() } };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,53 @@
+import type { Endpoint, Signal } from '../../../shared/domain/signal.js';
+import type { SignalChange } from '../../merger/apply-changes.js';
+import type { PbxEvent } from './schema.js';
+
+/** Ended calls and cleared DND are remembered this long, so late events for them are recognised as old. */
+export const TOMBSTONE_MS = 10 * 60_000;
+
+export const pbxSignalIds = {
+  registration: (endpointId: string) => `pbx:reg:${endpointId}`,
+  callPrefix: (endpointId: string) => `pbx:call:${endpointId}:`,
+  call: (endpointId: string, callId = '_') => `pbx:call:${endpointId}:${callId}`,
+  dnd: (endpointId: string) => `pbx:dnd:${endpointId}`,
+  wrapUp: (endpointId: string) => `pbx:wrap:${endpointId}`,
+};
+
+const CALL_STATE = { ringing: 'ringing', answered: 'on-call', held: 'on-hold', resumed: 'on-call' } as const;
+
+/** Also used by the SIP dialog (BLF) subscriber, which reports the same kinds of facts. */
+export function pbxEventChanges(event: PbxEvent, endpoint: Endpoint, observedAt: number, defaultWrapUpSeconds: number): SignalChange[] {
+  const id = endpoint.id;
+  const put = (signal: Omit<Signal, 'source' | 'observedAt'>): SignalChange => ({ op: 'put', signal: { ...signal, source: 'pbx', observedAt } });
+  const cleared = (signalId: string): SignalChange => put({ id: signalId, claim: { kind: 'cleared' }, until: observedAt + TOMBSTONE_MS });
+  switch (event.type) {
+    case 'registered': {
+      const s: Omit<Signal, 'source' | 'observedAt'> = { id: pbxSignalIds.registration(id), claim: { kind: 'endpoint', endpoint, reachable: true } };
+      if (event.expiresSec !== undefined) s.until = observedAt + event.expiresSec * 1000;
+      return [put(s)];
+    }
+    case 'unregistered':
+      return [put({ id: pbxSignalIds.registration(id), claim: { kind: 'endpoint', endpoint, reachable: false } })];
+    case 'ringing':
+    case 'answered':
+    case 'held':
+    case 'resumed':
+      return [put({ id: pbxSignalIds.call(id, event.callId), claim: { kind: 'call', state: CALL_STATE[event.type] } })];
+    case 'hangup': {
+      const out: SignalChange[] = event.callId
+        ? [cleared(pbxSignalIds.call(id, event.callId))]
+        : [
+            { op: 'clear', prefix: pbxSignalIds.callPrefix(id), observedAt, keepMs: TOMBSTONE_MS, source: 'pbx' },
+            // Also a tombstone for a call event without a call id that arrives late.
+            cleared(pbxSignalIds.call(id)),
+          ];
+      const wrap = event.wrapUpSeconds ?? (event.queue ? defaultWrapUpSeconds : 0);
+      if (wrap > 0) out.push(put({ id: pbxSignalIds.wrapUp(id), claim: { kind: 'wrap-up' }, until: observedAt + wrap * 1000 }));
+      return out;
+    }
+    case 'dnd-on':
+      return [put({ id: pbxSignalIds.dnd(id), claim: { kind: 'dnd' } })];
+    case 'dnd-off':
+      return [cleared(pbxSignalIds.dnd(id))];
+  }
+}

@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import type { Endpoint } from '../../../shared/domain/signal.js';
+import { badRequest } from '../../../shared/errors/errors.js';
+import type { Hub } from '../../hub.js';
+import { route, type AnyRoute } from '../../api/route.js';
+import { zodDetails } from '../../api/http-errors.js';
+import type { SignalChange } from '../../merger/apply-changes.js';
+import { pbxEventChanges } from './map.js';
+import { pbxBatchSchema, type PbxEvent } from './schema.js';
+
+interface Rejection {
+  index: number;
+  code: string;
+  message: string;
+}
+
+/** How far ahead of our clock a PBX timestamp may be before the event is refused. */
+const FUTURE_TOLERANCE_MS = 60_000;
+
+export function pbxRoutes(hub: Hub): AnyRoute[] {
+  async function resolve(tenantId: string, e: PbxEvent): Promise<{ personId: string; endpoint: Endpoint } | undefined> {
+    if (e.device !== undefined) {
+      const d = await hub.store.directory.get('devices', tenantId, e.device);
+      if (!d) return undefined;
+      const contact = e.contact ?? d.contact;
+      return { personId: d.personId, endpoint: contact ? { id: d.id, kind: d.kind, contact } : { id: d.id, kind: d.kind } };
+    }
+    const p = await hub.store.directory.findUnique('people', 'extension', e.extension!, tenantId);
+    if (!p) return undefined;
+    const contact = e.contact ?? p.sipUri;
+    const id = `ext-${e.extension}`;
+    return { personId: p.id, endpoint: contact ? { id, kind: 'desk', contact } : { id, kind: 'desk' } };
+  }
+
+  return [
+    route({
+      method: 'post',
+      path: '/v1/pbx/events',
+      summary: 'A batch of PBX device events, signed with HMAC-SHA256 over "<timestamp>.<body>"',
+      tag: 'pbx',
+      auth: 'pbx',
+      raw: true,
+      body: pbxBatchSchema as z.ZodType<unknown>,
+      responses: {
+        200: 'accepted; events for unknown devices or extensions are listed in rejected',
+        400: 'malformed batch (nothing applied)',
+        401: 'missing, wrong or stale signature',
+        409: 'replayed batch',
+      },
+      async handle({ principal, req }) {
+        if (principal.kind !== 'pbx') throw new Error('pbx principal expected');
+        const tenantId = principal.tenantId;
+        let json: unknown;
+        try {
+          json = JSON.parse((req.body as Buffer).toString('utf8'));
+        } catch {
+          throw badRequest('invalid_json', 'the body is not valid JSON');
+        }
+        const parsed = pbxBatchSchema.safeParse(json);
+        if (!parsed.success) throw badRequest('invalid_body', 'the batch does not match the schema', zodDetails(parsed.error));
+        const { events } = parsed.data;
+        if (events.length > hub.config.pbx.maxEvents) {
+          throw badRequest('too_many_events', `at most ${hub.config.pbx.maxEvents} events per batch`);
+        }
+        const tenant = await hub.directory.getTenant(tenantId);
+        const now = hub.clock.now();
+        const rejected: Rejection[] = [];
+        const byPerson = new Map<string, SignalChange[]>();
+        for (const [index, e] of events.entries()) {
+          const target = await resolve(tenantId, e);
+          if (!target) {
+            rejected.push({ index, code: e.device ? 'unknown_device' : 'unknown_extension', message: `no ${e.device ? `device ${e.device}` : `extension ${e.extension}`} in the directory` });
+            continue;
+          }
+          const at = typeof e.at === 'number' ? e.at : Date.parse(e.at);
+          if (at > now + FUTURE_TOLERANCE_MS) {
+            rejected.push({ index, code: 'at_in_future', message: 'the event timestamp is ahead of our clock' });
+            continue;
+          }
+          const list = byPerson.get(target.personId) ?? [];
+          list.push(...pbxEventChanges(e, target.endpoint, at, tenant.settings.wrapUpSeconds));
+          byPerson.set(target.personId, list);
+        }
+        let applied = 0;
+        let ignored = 0;
+        await Promise.all(
+          [...byPerson].map(async ([personId, changes]) => {
+            const r = await hub.engine.apply(tenantId, personId, changes);
+            applied += r.applied;
+            ignored += r.ignored;
+          }),
+        );
+        return { body: { received: events.length, applied, ignored, rejected } };
+      },
+    }),
+  ];
+}

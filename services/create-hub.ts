@@ -1,0 +1,97 @@
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../shared/clock/clock.js';
+import type { Config } from '../shared/config/config.js';
+import { SecretBox } from '../shared/crypto/secrets.js';
+import { createLogger } from '../shared/log/logger.js';
+import { EmbeddedStore } from '../shared/store/embedded/embedded-store.js';
+import { MemoryFeed } from '../shared/store/embedded/memory-feed.js';
+import type { ChangeFeed } from '../shared/store/feed.js';
+import type { Store } from '../shared/store/port.js';
+import { MemoryReplayGuard, type ReplayGuard } from '../shared/store/replay-guard.js';
+import { buildApp } from './api/app.js';
+import { buildOpenApi } from './api/openapi.js';
+import type { AnyRoute } from './api/route.js';
+import { directoryRoutes } from './api/routes/directory.js';
+import { opsRoutes } from './api/routes/ops.js';
+import { presenceRoutes } from './api/routes/presence.js';
+import { streamRoutes } from './api/routes/stream.js';
+import { manualRoutes } from './connectors/manual/routes.js';
+import { mobileRoutes } from './connectors/mobile/routes.js';
+import { pbxRoutes } from './connectors/pbx/routes.js';
+import { developmentKey } from './dev-encryption-key.js';
+import { DirectoryService } from './directory/directory-service.js';
+import type { Hub } from './hub.js';
+import { PresenceEngine } from './merger/engine.js';
+import { Metrics } from './observability/metrics.js';
+
+export const VERSION = '0.1.0';
+
+export interface HubOptions {
+  config: Config;
+  clock?: Clock;
+  log?: Logger;
+  store?: Store;
+  feed?: ChangeFeed;
+  replay?: ReplayGuard;
+  /** Process-level metrics (event loop, memory); off in tests that build many hubs. */
+  defaultMetrics?: boolean;
+}
+
+export interface RunningHub {
+  hub: Hub;
+  app: Express;
+  routes: AnyRoute[];
+  /** Bootstraps the tenant and key from the environment and re-evaluates everyone with state. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The composition root: builds every part once and wires them together. */
+export function createHub(opts: HubOptions): RunningHub {
+  const { config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger(config.logLevel);
+  const store = opts.store ?? new EmbeddedStore(config.sqlitePath);
+  const feed = opts.feed ?? new MemoryFeed(config.feed.bufferEvents);
+  const metrics = new Metrics(opts.defaultMetrics ?? true);
+  const secrets = new SecretBox(config.encryptionKey ?? developmentKey(config.dataDir));
+  if (!config.encryptionKey) log.warn('ENCRYPTION_KEY is not set: using a development key file in DATA_DIR');
+  const hubRef: { directory?: DirectoryService } = {};
+  const engine = new PresenceEngine({ store, feed, clock, metrics, log, policyFor: (t) => hubRef.directory!.policyFor(t) });
+  const directory = new DirectoryService(store, engine, clock, secrets);
+  hubRef.directory = directory;
+  const hub: Hub = { config, clock, log, metrics, store, feed, replay: opts.replay ?? new MemoryReplayGuard(), engine, directory, secrets };
+
+  const routes: AnyRoute[] = [];
+  routes.push(
+    ...opsRoutes(hub, () => buildOpenApi(routes, VERSION)),
+    ...directoryRoutes(hub),
+    ...presenceRoutes(hub),
+    ...streamRoutes(hub),
+    ...manualRoutes(hub),
+    ...mobileRoutes(hub),
+    ...pbxRoutes(hub),
+  );
+  const app = buildApp(hub, routes);
+
+  return {
+    hub,
+    app,
+    routes,
+    async start() {
+      const { tenant, adminKey } = config.bootstrap;
+      if (adminKey) {
+        if (!(await store.directory.get('tenants', '*', tenant))) {
+          await directory.putTenant(tenant, { name: tenant, settings: { allowPrivateTargets: false, wrapUpSeconds: 0 } });
+        }
+        await directory.installKey(tenant, 'bootstrap', 'admin', 'bootstrap admin key (BOOTSTRAP_ADMIN_KEY)', adminKey);
+      }
+      await engine.start();
+    },
+    async close() {
+      engine.stop();
+      await store.close();
+    },
+  };
+}

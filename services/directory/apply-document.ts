@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import {
+  deviceInputSchema,
+  idSchema,
+  personInputSchema,
+  tenantIdSchema,
+  tenantSettingsSchema,
+} from '../../shared/domain/directory.js';
+import { policyOverrideSchema } from '../../shared/domain/policy.js';
+
+/** The declarative directory file (`presence-hub apply -f directory.yaml`), parsed as YAML or JSON. */
+export const directoryDocumentSchema = z
+  .object({
+    tenant: tenantIdSchema,
+    name: z.string().min(1).max(200).optional(),
+    settings: tenantSettingsSchema.optional(),
+    policy: policyOverrideSchema.optional(),
+    people: z
+      .array(
+        personInputSchema.extend({
+          id: idSchema,
+          devices: z.array(deviceInputSchema.omit({ personId: true }).extend({ id: idSchema })).default([]),
+        }),
+      )
+      .default([]),
+  })
+  .strict()
+  .superRefine((doc, ctx) => {
+    const people = new Set<string>();
+    const devices = new Set<string>();
+    doc.people.forEach((p, i) => {
+      if (people.has(p.id)) ctx.addIssue({ code: 'custom', path: ['people', i, 'id'], message: `person ${p.id} appears twice` });
+      people.add(p.id);
+      p.devices.forEach((d, j) => {
+        if (devices.has(d.id)) ctx.addIssue({ code: 'custom', path: ['people', i, 'devices', j, 'id'], message: `device ${d.id} appears twice` });
+        devices.add(d.id);
+      });
+    });
+  });
+export type DirectoryDocument = z.infer<typeof directoryDocumentSchema>;

@@ -1,0 +1,107 @@
+import type { Device, Person } from '../../shared/domain/directory.js';
+import { forbidden } from '../../shared/errors/errors.js';
+import type { Store, WriteOp } from '../../shared/store/port.js';
+import type { PresenceEngine } from '../merger/engine.js';
+import type { DirectoryDocument } from './apply-document.js';
+import type { DirectoryService } from './directory-service.js';
+
+export interface Changes {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+  deleted: string[];
+}
+
+export interface ApplyPlan {
+  tenant: 'unchanged' | 'updated';
+  people: Changes;
+  devices: Changes;
+}
+
+const empty = (): Changes => ({ created: [], updated: [], unchanged: [], deleted: [] });
+
+/** JSON with sorted keys, so two equal documents compare equal whatever their key order. */
+function stable(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
+}
+
+/**
+ * Applies a directory file idempotently: what is listed is created or updated, what is unchanged is not
+ * touched, and with `prune` what is not listed is deleted. All writes go in one atomic batch, through the
+ * same operations as the admin API; a rejected file writes nothing.
+ */
+export async function applyDirectory(
+  deps: { store: Store; directory: DirectoryService; engine: PresenceEngine },
+  tenantId: string,
+  doc: DirectoryDocument,
+  opts: { dryRun: boolean; prune: boolean },
+): Promise<ApplyPlan> {
+  if (doc.tenant !== tenantId) throw forbidden('tenant_mismatch', `this key belongs to tenant ${tenantId}, the file to ${doc.tenant}`);
+  const { store, directory, engine } = deps;
+  const plan: ApplyPlan = { tenant: 'unchanged', people: empty(), devices: empty() };
+  const ops: WriteOp[] = [];
+
+  const tenant = await directory.getTenant(tenantId);
+  const wantedTenant = {
+    name: doc.name ?? tenant.name,
+    settings: doc.settings ?? tenant.settings,
+    ...(doc.policy !== undefined ? { policy: doc.policy } : tenant.policy !== undefined ? { policy: tenant.policy } : {}),
+  };
+  if (stable(wantedTenant) !== stable({ name: tenant.name, settings: tenant.settings, policy: tenant.policy })) {
+    plan.tenant = 'updated';
+    ops.push(directory.tenantOp(tenantId, wantedTenant));
+  }
+
+  const existingPeople = new Map((await store.directory.list('people', tenantId)).map((p) => [p.id, p]));
+  const existingDevices = new Map((await store.directory.list('devices', tenantId)).map((d) => [d.id, d]));
+  const listedPeople = new Set(doc.people.map((p) => p.id));
+  const listedDevices = new Set<string>();
+  const touchedPeople: Array<{ person: Person; before: Person | undefined }> = [];
+  const deletedDevices: Device[] = [];
+
+  for (const { devices, id, ...input } of doc.people) {
+    const op = directory.personOp(tenantId, id, input);
+    const before = existingPeople.get(id);
+    const verdict = !before ? 'created' : stable(before) === stable(op.op === 'put' ? op.doc : undefined) ? 'unchanged' : 'updated';
+    plan.people[verdict].push(id);
+    if (verdict !== 'unchanged') {
+      ops.push(op);
+      touchedPeople.push({ person: (op as { doc: Person }).doc, before });
+    }
+    for (const { id: deviceId, ...d } of devices) {
+      listedDevices.add(deviceId);
+      const dop = await directory.deviceOp(tenantId, deviceId, { ...d, personId: id }, listedPeople);
+      const old = existingDevices.get(deviceId);
+      const dv = !old ? 'created' : stable(old) === stable((dop as { doc: Device }).doc) ? 'unchanged' : 'updated';
+      plan.devices[dv].push(deviceId);
+      if (dv !== 'unchanged') ops.push(dop);
+    }
+  }
+
+  if (opts.prune) {
+    for (const d of existingDevices.values()) {
+      if (listedDevices.has(d.id)) continue;
+      plan.devices.deleted.push(d.id);
+      deletedDevices.push(d);
+      ops.push({ op: 'delete', collection: 'devices', tenantId, id: d.id });
+    }
+    for (const p of existingPeople.values()) {
+      if (listedPeople.has(p.id)) continue;
+      plan.people.deleted.push(p.id);
+      for (const k of await store.directory.list('apiKeys', tenantId, { field: 'personId', value: p.id })) {
+        ops.push({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id });
+      }
+      ops.push({ op: 'delete', collection: 'people', tenantId, id: p.id });
+    }
+  }
+
+  if (opts.dryRun || ops.length === 0) return plan;
+  await store.directory.write(ops);
+  if (plan.tenant === 'updated') directory.forgetPolicy(tenantId);
+  for (const { person, before } of touchedPeople) await directory.afterPersonWrite(person, before);
+  for (const d of deletedDevices) if (listedPeople.has(d.personId)) await directory.forgetDeviceSignals(tenantId, d);
+  for (const id of plan.people.deleted) await engine.remove(tenantId, id);
+  return plan;
+}

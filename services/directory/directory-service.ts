@@ -1,0 +1,261 @@
+import type { Clock } from '../../shared/clock/clock.js';
+import { SecretBox, hashToken, newToken } from '../../shared/crypto/secrets.js';
+import {
+  apiKeyInputSchema,
+  type ApiKey,
+  type ApiKeyInput,
+  type Device,
+  type DeviceInput,
+  type Person,
+  type PersonInput,
+  type Tenant,
+  type TenantInput,
+} from '../../shared/domain/directory.js';
+import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
+import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
+import type { Store, WriteOp } from '../../shared/store/port.js';
+import type { SignalChange } from '../merger/apply-changes.js';
+import type { PresenceEngine } from '../merger/engine.js';
+
+/** Tenants are platform-level records, stored under this pseudo-tenant. */
+export const PLATFORM = '*';
+
+export const WORKING_HOURS_SIGNAL = 'directory:working-hours';
+
+/** Signal-id prefixes that belong to one device, so deleting the device forgets what it said. */
+export const deviceSignalPrefixes = (deviceId: string) => [`pbx:reg:${deviceId}`, `pbx:call:${deviceId}:`, `pbx:dnd:${deviceId}`, `pbx:wrap:${deviceId}`, `mobile:${deviceId}`];
+
+export interface IssuedKey {
+  key: Omit<ApiKey, 'hash' | 'sealed'>;
+  secret: string;
+}
+
+/**
+ * The directory: tenants, people, devices and API keys. The admin API and the `apply` file both go
+ * through these functions, so both validate and write the same way.
+ */
+export class DirectoryService {
+  private readonly policies = new Map<string, Policy>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly engine: PresenceEngine,
+    private readonly clock: Clock,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  // ── tenants ──────────────────────────────────────────────────────────────
+
+  async getTenant(tenantId: string): Promise<Tenant> {
+    const t = await this.store.directory.get('tenants', PLATFORM, tenantId);
+    if (!t) throw notFound('tenant', tenantId);
+    return t;
+  }
+
+  listTenants(): Promise<Tenant[]> {
+    return this.store.directory.list('tenants', PLATFORM);
+  }
+
+  tenantOp(tenantId: string, input: TenantInput): WriteOp {
+    return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM } };
+  }
+
+  async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
+    await this.store.directory.write([this.tenantOp(tenantId, input)]);
+    this.policies.delete(tenantId);
+    return this.getTenant(tenantId);
+  }
+
+  async deleteTenant(tenantId: string): Promise<void> {
+    await this.getTenant(tenantId);
+    for (const p of await this.store.directory.list('people', tenantId)) await this.deletePerson(tenantId, p.id);
+    const keys = await this.store.directory.list('apiKeys', tenantId);
+    await this.store.directory.write([
+      ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
+      { op: 'delete', collection: 'tenants', tenantId: PLATFORM, id: tenantId },
+    ]);
+    this.policies.delete(tenantId);
+  }
+
+  forgetPolicy(tenantId: string): void {
+    this.policies.delete(tenantId);
+  }
+
+  async policyFor(tenantId: string): Promise<Policy> {
+    let p = this.policies.get(tenantId);
+    if (!p) {
+      const t = await this.store.directory.get('tenants', PLATFORM, tenantId);
+      p = resolvePolicy(t?.policy);
+      this.policies.set(tenantId, p);
+    }
+    return p;
+  }
+
+  // ── people ───────────────────────────────────────────────────────────────
+
+  async getPerson(tenantId: string, personId: string): Promise<Person> {
+    const p = await this.store.directory.get('people', tenantId, personId);
+    if (!p) throw notFound('person', personId);
+    return p;
+  }
+
+  listPeople(tenantId: string): Promise<Person[]> {
+    return this.store.directory.list('people', tenantId);
+  }
+
+  personOp(tenantId: string, personId: string, input: PersonInput): WriteOp {
+    return { op: 'put', collection: 'people', doc: { ...input, id: personId, tenantId } };
+  }
+
+  async putPerson(tenantId: string, personId: string, input: PersonInput): Promise<{ person: Person; created: boolean }> {
+    const before = await this.store.directory.get('people', tenantId, personId);
+    await this.store.directory.write([this.personOp(tenantId, personId, input)]);
+    const person = await this.getPerson(tenantId, personId);
+    await this.afterPersonWrite(person, before);
+    return { person, created: !before };
+  }
+
+  /** Keeps the person's working-hours signal in step with the directory. */
+  async afterPersonWrite(person: Person, before: Person | undefined): Promise<void> {
+    const same =
+      before && before.timeZone === person.timeZone && JSON.stringify(before.workingHours) === JSON.stringify(person.workingHours);
+    if (same) return;
+    const change: SignalChange = person.workingHours
+      ? {
+          op: 'put',
+          signal: {
+            id: WORKING_HOURS_SIGNAL,
+            source: 'directory',
+            claim: { kind: 'working-hours', zone: person.timeZone, week: person.workingHours },
+            observedAt: this.clock.now(),
+          },
+        }
+      : { op: 'remove', id: WORKING_HOURS_SIGNAL };
+    await this.engine.apply(person.tenantId, person.id, [change]);
+  }
+
+  async deletePerson(tenantId: string, personId: string): Promise<void> {
+    await this.getPerson(tenantId, personId);
+    const devices = await this.store.directory.list('devices', tenantId, { field: 'personId', value: personId });
+    const keys = await this.store.directory.list('apiKeys', tenantId, { field: 'personId', value: personId });
+    await this.store.directory.write([
+      ...devices.map((d) => ({ op: 'delete', collection: 'devices', tenantId, id: d.id }) as WriteOp),
+      ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
+      { op: 'delete', collection: 'people', tenantId, id: personId },
+    ]);
+    await this.engine.remove(tenantId, personId);
+  }
+
+  // ── devices ──────────────────────────────────────────────────────────────
+
+  async getDevice(tenantId: string, deviceId: string): Promise<Device> {
+    const d = await this.store.directory.get('devices', tenantId, deviceId);
+    if (!d) throw notFound('device', deviceId);
+    return d;
+  }
+
+  listDevices(tenantId: string, personId: string): Promise<Device[]> {
+    return this.store.directory.list('devices', tenantId, { field: 'personId', value: personId });
+  }
+
+  async deviceOp(tenantId: string, deviceId: string, input: DeviceInput, pendingPeople: ReadonlySet<string> = new Set()): Promise<WriteOp> {
+    if (!pendingPeople.has(input.personId)) await this.getPerson(tenantId, input.personId);
+    const existing = await this.store.directory.get('devices', tenantId, deviceId);
+    if (existing && existing.personId !== input.personId) {
+      throw conflict('device_belongs_to_other_person', `device ${deviceId} belongs to ${existing.personId}; delete it first`);
+    }
+    const doc: Device = { ...input, id: deviceId, tenantId };
+    if (existing?.tokenHash && existing.kind === 'mobile' && input.kind === 'mobile') {
+      doc.tokenHash = existing.tokenHash;
+      if (existing.tokenIssuedAt !== undefined) doc.tokenIssuedAt = existing.tokenIssuedAt;
+    }
+    return { op: 'put', collection: 'devices', doc };
+  }
+
+  async putDevice(tenantId: string, deviceId: string, input: DeviceInput): Promise<{ device: Device; created: boolean; token?: string }> {
+    const existing = await this.store.directory.get('devices', tenantId, deviceId);
+    const op = await this.deviceOp(tenantId, deviceId, input);
+    let token: string | undefined;
+    if (op.op === 'put' && op.collection === 'devices' && input.kind === 'mobile' && !op.doc.tokenHash) {
+      token = newToken('phd');
+      op.doc.tokenHash = hashToken(token);
+      op.doc.tokenIssuedAt = this.clock.now();
+    }
+    await this.store.directory.write([op]);
+    if (existing && existing.kind !== input.kind) await this.forgetDeviceSignals(tenantId, existing);
+    const device = await this.getDevice(tenantId, deviceId);
+    return token === undefined ? { device, created: !existing } : { device, created: !existing, token };
+  }
+
+  /** Issues a new bearer token for a mobile device; the old one stops working at once. */
+  async issueDeviceToken(tenantId: string, deviceId: string): Promise<string> {
+    const d = await this.getDevice(tenantId, deviceId);
+    if (d.kind !== 'mobile') throw unprocessable('not_a_mobile_device', 'only mobile devices hold tokens');
+    const token = newToken('phd');
+    await this.store.directory.write([{ op: 'put', collection: 'devices', doc: { ...d, tokenHash: hashToken(token), tokenIssuedAt: this.clock.now() } }]);
+    return token;
+  }
+
+  async revokeDeviceToken(tenantId: string, deviceId: string): Promise<void> {
+    const d = await this.getDevice(tenantId, deviceId);
+    const { tokenHash: _h, tokenIssuedAt: _t, ...rest } = d;
+    await this.store.directory.write([{ op: 'put', collection: 'devices', doc: rest }]);
+    await this.forgetDeviceSignals(tenantId, d);
+  }
+
+  async deleteDevice(tenantId: string, deviceId: string): Promise<void> {
+    const d = await this.getDevice(tenantId, deviceId);
+    await this.store.directory.write([{ op: 'delete', collection: 'devices', tenantId, id: deviceId }]);
+    await this.forgetDeviceSignals(tenantId, d);
+  }
+
+  async forgetDeviceSignals(tenantId: string, d: Device): Promise<void> {
+    const state = await this.engine.read(tenantId, d.personId);
+    const prefixes = deviceSignalPrefixes(d.id);
+    const changes: SignalChange[] = state.signals
+      .filter((s) => prefixes.some((p) => s.id === p || s.id.startsWith(p)))
+      .map((s) => ({ op: 'remove', id: s.id }));
+    if (changes.length > 0) await this.engine.apply(tenantId, d.personId, changes);
+  }
+
+  // ── API keys ─────────────────────────────────────────────────────────────
+
+  async createKey(tenantId: string, raw: ApiKeyInput, id = newToken('key', 9).replace(/[^a-zA-Z0-9]/g, '').toLowerCase()): Promise<IssuedKey> {
+    const input = apiKeyInputSchema.parse(raw);
+    if (input.personId) await this.getPerson(tenantId, input.personId);
+    const secret = newToken('phk');
+    const doc: ApiKey = { id, tenantId, name: input.name, role: input.role, hash: hashToken(secret), createdAt: this.clock.now() };
+    if (input.personId) doc.personId = input.personId;
+    if (input.role === 'pbx') doc.sealed = this.secrets.seal(secret);
+    await this.store.directory.write([{ op: 'put', collection: 'apiKeys', doc }]);
+    return { key: publicKey(doc), secret };
+  }
+
+  /** Installs a key whose secret is given (the bootstrap admin key from the environment). */
+  async installKey(tenantId: string, id: string, role: ApiKey['role'], name: string, secret: string): Promise<void> {
+    const doc: ApiKey = { id, tenantId, name, role, hash: hashToken(secret), createdAt: this.clock.now() };
+    const existing = await this.store.directory.get('apiKeys', tenantId, id);
+    if (existing?.hash === doc.hash) return;
+    await this.store.directory.write([{ op: 'put', collection: 'apiKeys', doc }]);
+  }
+
+  async listKeys(tenantId: string): Promise<Array<Omit<ApiKey, 'hash' | 'sealed'>>> {
+    return (await this.store.directory.list('apiKeys', tenantId)).map(publicKey);
+  }
+
+  async deleteKey(tenantId: string, keyId: string): Promise<void> {
+    const k = await this.store.directory.get('apiKeys', tenantId, keyId);
+    if (!k) throw notFound('key', keyId);
+    await this.store.directory.write([{ op: 'delete', collection: 'apiKeys', tenantId, id: keyId }]);
+  }
+
+  /** The PBX key's secret, for verifying its HMAC signatures. */
+  pbxSecret(key: ApiKey): string | undefined {
+    return key.sealed ? this.secrets.open(key.sealed) : undefined;
+  }
+}
+
+export function publicKey(k: ApiKey): Omit<ApiKey, 'hash' | 'sealed'> {
+  const { hash: _h, sealed: _s, ...rest } = k;
+  return rest;
+}

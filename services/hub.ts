@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../shared/clock/clock.js';
+import type { Config } from '../shared/config/config.js';
+import type { SecretBox } from '../shared/crypto/secrets.js';
+import type { ChangeFeed } from '../shared/store/feed.js';
+import type { Store } from '../shared/store/port.js';
+import type { ReplayGuard } from '../shared/store/replay-guard.js';
+import type { DirectoryService } from './directory/directory-service.js';
+import type { PresenceEngine } from './merger/engine.js';
+import type { Metrics } from './observability/metrics.js';
+
+/** The composed service: what every route and connector may use. Built once in `create-hub.ts`. */
+export interface Hub {
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  store: Store;
+  feed: ChangeFeed;
+  replay: ReplayGuard;
+  engine: PresenceEngine;
+  directory: DirectoryService;
+  secrets: SecretBox;
+}

@@ -1,0 +1,41 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every Prometheus metric the service exposes on /metrics, registered on one registry per process. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly signalsIn = new Counter({
+    name: 'presence_signals_received_total',
+    help: 'Signals received, by source and outcome (applied, ignored as old or duplicate).',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly merges = new Counter({ name: 'presence_merges_total', help: 'Merge evaluations.', registers: [this.registry] });
+  readonly stateChanges = new Counter({
+    name: 'presence_state_changes_total',
+    help: 'Canonical state changes, by new availability.',
+    labelNames: ['availability'] as const,
+    registers: [this.registry],
+  });
+  readonly streamClients = new Gauge({ name: 'presence_stream_clients', help: 'Connected SSE clients.', registers: [this.registry] });
+  readonly schedulerLag = new Histogram({
+    name: 'presence_scheduler_lag_seconds',
+    help: 'How late a scheduled transition was evaluated after its due instant.',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+  readonly scheduledTransitions = new Gauge({
+    name: 'presence_scheduled_transitions',
+    help: 'People with a pending transition.',
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: 'presence_http_requests_total',
+    help: 'HTTP requests by route and status class.',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(defaults = true) {
+    if (defaults) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { policyOverrideSchema } from './policy.js';
+import { ENDPOINT_KINDS } from './signal.js';
+import { WEEKDAYS } from './working-hours.js';
+import { isValidHHMM, isValidZone } from '../merge/working-hours.js';
+
+export const idSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, dot, dash, underscore; at most 64');
+export const tenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
+const sipUri = z.string().regex(/^sips?:[^\s@]+@[^\s@]+$/, 'a SIP URI like sip:alice@example.com');
+const zone = z.string().refine(isValidZone, 'an IANA time zone such as Europe/Berlin');
+const hhmm = z.string().refine(isValidHHMM, 'HH:mm, or 24:00');
+const interval = z
+  .tuple([hhmm, hhmm])
+  .refine(([a, b]) => b === '24:00' || a < b, 'start before end');
+export const weeklyHoursSchema = z.partialRecord(z.enum(WEEKDAYS), z.array(interval).max(8));
+
+export const ROLES = ['admin', 'supervisor', 'member', 'pbx', 'external'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const tenantSettingsSchema = z
+  .object({
+    /** Lets this tenant's push targets live on private networks (PBXs often do). */
+    allowPrivateTargets: z.boolean().default(false),
+    /** Wrap-up after a queue call when the PBX event does not say. */
+    wrapUpSeconds: z.number().int().min(0).max(3600).default(0),
+  })
+  .strict();
+
+export const tenantInputSchema = z
+  .object({
+    name: z.string().min(1).max(200),
+    policy: policyOverrideSchema.optional(),
+    settings: tenantSettingsSchema.default({ allowPrivateTargets: false, wrapUpSeconds: 0 }),
+  })
+  .strict();
+export type TenantInput = z.infer<typeof tenantInputSchema>;
+export interface Tenant extends TenantInput {
+  id: string;
+  /** Always `*`: tenants are platform-level records. */
+  tenantId: string;
+}
+
+export const personInputSchema = z
+  .object({
+    name: z.string().min(1).max(200),
+    email: z.email().optional(),
+    sipUri: sipUri.optional(),
+    extension: z
+      .string()
+      .regex(/^[0-9*#+]{1,20}$/, 'digits, *, # or +')
+      .optional(),
+    mobileNumber: z
+      .string()
+      .regex(/^\+?[0-9]{3,20}$/)
+      .optional(),
+    timeZone: zone.default('UTC'),
+    workingHours: weeklyHoursSchema.optional(),
+    teams: z.array(idSchema).max(50).default([]),
+    skills: z.record(idSchema, z.number().int().min(0).max(100)).default({}),
+    sensitive: z.boolean().default(false),
+  })
+  .strict();
+export type PersonInput = z.infer<typeof personInputSchema>;
+export interface Person extends PersonInput {
+  id: string;
+  tenantId: string;
+}
+
+export const deviceInputSchema = z
+  .object({
+    personId: idSchema,
+    kind: z.enum(ENDPOINT_KINDS),
+    name: z.string().max(200).optional(),
+    /** A SIP URI for desk phones and softphones; for a mobile app, the number to ring. */
+    contact: z.string().max(300).optional(),
+  })
+  .strict();
+export type DeviceInput = z.infer<typeof deviceInputSchema>;
+export interface Device extends DeviceInput {
+  id: string;
+  tenantId: string;
+  /** Mobile apps only: SHA-256 of the device's own bearer token, and when it was issued. */
+  tokenHash?: string;
+  tokenIssuedAt?: number;
+}
+
+export interface ApiKey {
+  id: string;
+  tenantId: string;
+  name: string;
+  role: Role;
+  /** `member` keys belong to one person. */
+  personId?: string;
+  hash: string;
+  /** `pbx` keys only: the key itself, sealed, because verifying an HMAC needs the secret. */
+  sealed?: string;
+  createdAt: number;
+}
+
+export const apiKeyInputSchema = z
+  .object({
+    name: z.string().min(1).max(200),
+    role: z.enum(ROLES),
+    personId: idSchema.optional(),
+  })
+  .strict()
+  .refine((k) => (k.role === 'member') === (k.personId !== undefined), {
+    message: 'a member key needs personId, and only a member key may have one',
+    path: ['personId'],
+  });
+export type ApiKeyInput = z.infer<typeof apiKeyInputSchema>;

@@ -1,0 +1,45 @@
+import type { Activity, Availability } from './activity.js';
+import type { ClaimKind, Endpoint, Source } from './signal.js';
+
+export const VERDICTS = ['won', 'lost', 'reachable', 'unreachable', 'stale', 'expired', 'pending', 'inactive'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+/** Why one signal did or did not decide the state. */
+export interface ExplanationEntry {
+  signal: string;
+  source: Source;
+  claim: ClaimKind;
+  rule?: string;
+  verdict: Verdict;
+  reason: string;
+}
+
+/** A known future transition (RFC 4481 timed-status material). */
+export interface NextState {
+  at: number;
+  availability: Availability;
+  activity: Activity;
+}
+
+/** What the pure merge decides for one person at one instant. */
+export interface Decision {
+  availability: Availability;
+  activity: Activity;
+  routable: boolean;
+  endpoints: Endpoint[];
+  /** The deciding source and policy rule; absent when nothing decided (baseline rows). */
+  source?: Source;
+  rule?: string;
+  until?: number;
+  next?: NextState;
+  explanation: ExplanationEntry[];
+  /** The next instant at which this decision may change; the scheduler wakes the person then. */
+  wakeAt?: number;
+}
+
+/** The canonical state of one person, as stored and published. */
+export interface Presence extends Decision {
+  personId: string;
+  since: number;
+  version: number;
+}

@@ -1,0 +1,37 @@
+/**
+ * A failure the HTTP layer turns into `{ "error": { "code", "message" } }` with `status`.
+ * `code` is machine-readable and stable; `message` is for humans.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    readonly retryAfterSec?: number,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const badRequest = (code: string, message: string, details?: unknown) => new AppError(400, code, message, details);
+export const unauthorized = (code: string, message: string) => new AppError(401, code, message);
+export const forbidden = (code: string, message: string) => new AppError(403, code, message);
+export const notFound = (what: string, id?: string) =>
+  new AppError(404, `${what}_not_found`, id === undefined ? `${what} not found` : `${what} ${id} not found`);
+export const conflict = (code: string, message: string) => new AppError(409, code, message);
+export const unprocessable = (code: string, message: string, details?: unknown) => new AppError(422, code, message, details);
+export const unavailable = (code: string, message: string, retryAfterSec = 5) =>
+  new AppError(503, code, message, undefined, retryAfterSec);
+
+/** A store write that would break a unique lookup (an extension or SIP URI used twice). */
+export class UniqueViolation extends AppError {
+  constructor(
+    readonly collection: string,
+    readonly index: string,
+    readonly value: string,
+  ) {
+    super(409, `${index}_taken`, `${collection}.${index} ${value} is already in use`);
+  }
+}

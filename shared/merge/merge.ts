@@ -1,0 +1,267 @@
+import type { Activity, Availability } from '../domain/activity.js';
+import type { Policy, PolicyRule } from '../domain/policy.js';
+import type { Decision, ExplanationEntry, NextState } from '../domain/presence.js';
+import type { Claim, Endpoint, Signal } from '../domain/signal.js';
+import { judge, min } from './freshness.js';
+import { workingHoursAt } from './working-hours.js';
+
+interface Candidate {
+  signal: Signal;
+  rule: PolicyRule;
+  ruleIndex: number;
+  rank: number;
+  activity: Activity;
+  availability: Availability;
+  until?: number;
+}
+
+interface Core {
+  availability: Availability;
+  activity: Activity;
+  endpoints: Endpoint[];
+  winner?: Candidate;
+  explanation: ExplanationEntry[];
+  wakeAt?: number;
+}
+
+/** The activity a claim asserts, before policy. */
+function activityOf(claim: Claim): Activity | undefined {
+  switch (claim.kind) {
+    case 'dnd':
+      return 'dnd';
+    case 'call':
+      return claim.state;
+    case 'status':
+    case 'calendar':
+      return claim.activity;
+    case 'wrap-up':
+      return 'wrap-up';
+    case 'working-hours':
+      return 'off-work';
+    default:
+      return undefined;
+  }
+}
+
+function matches(rule: PolicyRule, signal: Signal, activity: Activity): boolean {
+  if (rule.claim !== signal.claim.kind) return false;
+  if (rule.sources && !rule.sources.includes(signal.source)) return false;
+  if (rule.activities && !rule.activities.includes(activity)) return false;
+  return true;
+}
+
+function byPriority(a: Candidate, b: Candidate): number {
+  return (
+    a.ruleIndex - b.ruleIndex ||
+    a.rank - b.rank ||
+    b.signal.observedAt - a.signal.observedAt ||
+    (a.signal.id < b.signal.id ? -1 : a.signal.id > b.signal.id ? 1 : 0)
+  );
+}
+
+function byEndpoint(a: Endpoint, b: Endpoint): number {
+  return a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function entry(s: Signal, verdict: ExplanationEntry['verdict'], reason: string, rule?: string): ExplanationEntry {
+  const e: ExplanationEntry = { signal: s.id, source: s.source, claim: s.claim.kind, verdict, reason };
+  if (rule !== undefined) e.rule = rule;
+  return e;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** One evaluation at one instant, without looking ahead. */
+function decide(signals: readonly Signal[], policy: Policy, now: number): Core {
+  const explanation: ExplanationEntry[] = [];
+  const candidates: Candidate[] = [];
+  const reachable = new Map<string, Endpoint>();
+  let endpointEvidence = false;
+  let wakeAt: number | undefined;
+
+  for (const s of signals) {
+    if (s.claim.kind === 'cleared') continue;
+    const j = judge(s, policy, now);
+    wakeAt = min(wakeAt, j.changesAt);
+    if (j.state !== 'live') {
+      if (s.claim.kind === 'endpoint' && j.state === 'expired') endpointEvidence = true;
+      const reason =
+        j.state === 'pending'
+          ? `starts at ${iso(s.from!)}`
+          : j.state === 'expired'
+            ? `ended at ${iso(s.until!)}`
+            : `no update since ${iso(s.observedAt)}`;
+      explanation.push(entry(s, j.state, reason));
+      continue;
+    }
+    const claim = s.claim;
+    if (claim.kind === 'endpoint') {
+      endpointEvidence = true;
+      if (claim.reachable) reachable.set(claim.endpoint.id, claim.endpoint);
+      explanation.push(entry(s, claim.reachable ? 'reachable' : 'unreachable', `${claim.endpoint.kind} ${claim.endpoint.id}`));
+      continue;
+    }
+    let until = s.until;
+    if (claim.kind === 'working-hours') {
+      const wh = workingHoursAt(claim.zone, claim.week, now);
+      wakeAt = min(wakeAt, wh.nextEdge);
+      if (wh.inside) {
+        explanation.push(entry(s, 'inactive', 'inside working hours'));
+        continue;
+      }
+      until = wh.nextEdge;
+    }
+    const activity = activityOf(claim)!;
+    const ruleIndex = policy.rules.findIndex((r) => matches(r, s, activity));
+    if (ruleIndex < 0) {
+      explanation.push(entry(s, 'inactive', 'no policy rule matches'));
+      continue;
+    }
+    const rule = policy.rules[ruleIndex]!;
+    const rank = rule.activities ? rule.activities.indexOf(activity) : 0;
+    // A custom reason the tenant has not mapped counts as busy: never silently available.
+    const availability = rule.availability ?? policy.activities[activity] ?? 'busy';
+    const c: Candidate = { signal: s, rule, ruleIndex, rank, activity, availability };
+    if (until !== undefined) c.until = until;
+    candidates.push(c);
+  }
+
+  const endpoints = [...reachable.values()].sort(byEndpoint);
+  candidates.sort(byPriority);
+  let winner: Candidate | undefined;
+  for (const c of candidates) {
+    if (winner) {
+      explanation.push(entry(c.signal, 'lost', `outranked by ${winner.signal.id} (rule ${winner.rule.id})`, c.rule.id));
+    } else if (c.availability === 'available' && endpoints.length === 0) {
+      explanation.push(entry(c.signal, 'lost', 'gives available, but no endpoint is reachable', c.rule.id));
+    } else {
+      winner = c;
+      explanation.push(entry(c.signal, 'won', `rule ${c.rule.id}: ${c.activity} (${c.availability})`, c.rule.id));
+    }
+  }
+
+  const core: Core = { availability: 'unknown', activity: 'unknown', endpoints, explanation };
+  if (wakeAt !== undefined) core.wakeAt = wakeAt;
+  if (winner) {
+    core.availability = winner.availability;
+    core.activity = winner.activity;
+    core.winner = winner;
+  } else if (endpoints.length > 0) {
+    core.availability = 'available';
+    core.activity = 'available';
+  } else if (endpointEvidence) {
+    core.availability = 'offline';
+    core.activity = 'offline';
+  }
+  return core;
+}
+
+/**
+ * Instants at which a scheduled fact (not a TTL or trust window) starts or ends, after `now` and up to
+ * `horizon`; `beyond` is the first such instant past the horizon.
+ */
+function plannedInstants(signals: readonly Signal[], now: number, horizon: number): { instants: number[]; beyond?: number } {
+  const out = new Set<number>();
+  let beyond: number | undefined;
+  for (const s of signals) {
+    if (s.claim.kind === 'endpoint' || s.claim.kind === 'cleared') continue;
+    for (const t of [s.from, s.until]) {
+      if (t === undefined || t <= now) continue;
+      if (t <= horizon) out.add(t);
+      else beyond = min(beyond, t);
+    }
+    if (s.claim.kind === 'working-hours') {
+      let t = Math.max(now, s.from ?? now);
+      const end = Math.min(horizon, s.until ?? horizon);
+      // A week holds at most a few edges per day; 32 covers any sane schedule.
+      for (let i = 0; i < 32; i++) {
+        const edge = workingHoursAt(s.claim.zone, s.claim.week, t).nextEdge;
+        if (edge === undefined || edge >= end) break;
+        out.add(edge);
+        t = edge;
+      }
+    }
+  }
+  const instants = [...out].sort((a, b) => a - b);
+  return beyond === undefined ? { instants } : { instants, beyond };
+}
+
+const MAX_LOOKAHEAD_STEPS = 64;
+
+/**
+ * The next known transition, assuming what is live now stays live: device registrations and app
+ * heartbeats keep being refreshed and no trust window runs out. Only planned facts move.
+ */
+function lookahead(signals: readonly Signal[], policy: Policy, now: number, current: Core): { next?: NextState; horizonWake?: number } {
+  const steadyPolicy: Policy = { ...policy, stale: [] };
+  const steady: Signal[] = [];
+  for (const s of signals) {
+    const state = judge(s, policy, now).state;
+    if (s.claim.kind === 'endpoint') {
+      // An expired endpoint stays evidence of "offline"; a live one is assumed to keep being refreshed.
+      if (state === 'live' && s.until !== undefined) {
+        const { until: _ttl, ...rest } = s;
+        steady.push(rest);
+      } else if (state !== 'stale') steady.push(s);
+    } else if (state === 'live' || state === 'pending') steady.push(s);
+  }
+  const { instants, beyond } = plannedInstants(steady, now, now + policy.lookaheadMs);
+  // Wake when the next fact past the horizon comes into view, so `next` is announced in time.
+  const out: { next?: NextState; horizonWake?: number } = beyond === undefined ? {} : { horizonWake: beyond - policy.lookaheadMs };
+  for (let i = 0; i < instants.length && i < MAX_LOOKAHEAD_STEPS; i++) {
+    const at = instants[i]!;
+    const d = decide(steady, steadyPolicy, at);
+    if (d.availability !== current.availability || d.activity !== current.activity) {
+      out.next = { at, availability: d.availability, activity: d.activity };
+      break;
+    }
+  }
+  return out;
+}
+
+/**
+ * The canonical decision for one person: a pure function of the signals, the tenant's policy and the
+ * instant. It reads no clock and does no I/O. The order of `signals` does not matter.
+ */
+export function merge(signals: readonly Signal[], policy: Policy, now: number): Decision {
+  const core = decide(signals, policy, now);
+  const routable = core.availability === 'available' && core.endpoints.length > 0;
+  const d: Decision = {
+    availability: core.availability,
+    activity: core.activity,
+    routable,
+    endpoints: core.endpoints,
+    explanation: core.explanation,
+  };
+  if (core.winner) {
+    d.source = core.winner.signal.source;
+    d.rule = core.winner.rule.id;
+    if (core.winner.until !== undefined) d.until = core.winner.until;
+  }
+  const { next, horizonWake } = lookahead(signals, policy, now, core);
+  if (next) d.next = next;
+  const wakeAt = min(core.wakeAt, horizonWake);
+  if (wakeAt !== undefined) d.wakeAt = wakeAt;
+  return d;
+}
+
+/** Two decisions that a consumer would see as the same state (explanations aside). */
+export function sameState(a: Decision, b: Decision): boolean {
+  return (
+    a.availability === b.availability &&
+    a.activity === b.activity &&
+    a.routable === b.routable &&
+    a.until === b.until &&
+    a.source === b.source &&
+    a.next?.at === b.next?.at &&
+    a.next?.activity === b.next?.activity &&
+    a.next?.availability === b.next?.availability &&
+    a.endpoints.length === b.endpoints.length &&
+    a.endpoints.every((e, i) => {
+      const o = b.endpoints[i]!;
+      return e.id === o.id && e.kind === o.kind && e.contact === o.contact;
+    })
+  );
+}

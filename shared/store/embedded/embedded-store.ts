@@ -1,0 +1,43 @@
+import type { Signal } from '../../domain/signal.js';
+import { DURABLE_SOURCES } from '../keys.js';
+import type { PersonState, Store } from '../port.js';
+import { MemoryState } from './memory-state.js';
+import { SqliteDirectory } from './sqlite-directory.js';
+
+function durable(signals: readonly Signal[]): Signal[] {
+  return signals.filter((s) => DURABLE_SOURCES.has(s.source));
+}
+
+function sameDurable(a: PersonState, b: PersonState): boolean {
+  const x = durable(a.signals);
+  const y = durable(b.signals);
+  return x.length === y.length && x.every((s, i) => s === y[i]);
+}
+
+/**
+ * The default store: directory and durable signals in SQLite, hot state in process. Presence and
+ * non-durable signals are rebuilt from their sources after a restart.
+ */
+export class EmbeddedStore implements Store {
+  readonly kind = 'embedded' as const;
+  readonly directory: SqliteDirectory;
+  readonly state: MemoryState;
+
+  constructor(path: string) {
+    this.directory = new SqliteDirectory(path);
+    this.state = new MemoryState((tenantId, personId, before, after) => {
+      if (!sameDurable(before, after)) this.directory.saveDurableSignals(tenantId, personId, durable(after.signals));
+    });
+    for (const { tenantId, personId, signals } of this.directory.loadDurableSignals()) {
+      this.state.seed(tenantId, personId, { signals });
+    }
+  }
+
+  async ready(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.directory.close();
+  }
+}

@@ -1,0 +1,168 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { UniqueViolation } from '../../errors/errors.js';
+import type { Signal } from '../../domain/signal.js';
+import { deepFreeze, uniqueEntries, uniqueScope } from '../indexing.js';
+import { sqliteTables, type CollectionName } from '../keys.js';
+import type { DirectoryStore, Doc, WriteOp } from '../port.js';
+
+type AnyDoc = { tenantId: string; id: string } & Record<string, unknown>;
+
+/**
+ * Durable records in SQLite (WAL). All records are also held in memory, so reads never touch the disk;
+ * a write goes to SQLite in one transaction first and to memory only once it has committed.
+ */
+export class SqliteDirectory implements DirectoryStore {
+  private readonly db: Database.Database;
+  /** collection → tenant → id → doc */
+  private readonly docs = new Map<string, Map<string, Map<string, AnyDoc>>>();
+  /** `collection|field|scope|value` → `tenantId/id` of the holder */
+  private readonly unique = new Map<string, string>();
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL keeps every committed transaction across a process crash (kill -9); only an OS crash or
+    // power loss can drop the last transactions.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS ${sqliteTables.records} (
+        collection TEXT NOT NULL, tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (collection, tenant_id, id)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS ${sqliteTables.signals} (
+        tenant_id TEXT NOT NULL, person_id TEXT NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, person_id)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS ${sqliteTables.meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT OR IGNORE INTO ${sqliteTables.meta} (key, value) VALUES ('schema', '1');
+    `);
+    for (const row of this.db.prepare(`SELECT collection, data FROM ${sqliteTables.records}`).all() as Array<{ collection: string; data: string }>) {
+      this.remember(row.collection as CollectionName, JSON.parse(row.data) as AnyDoc);
+    }
+  }
+
+  private bucket(collection: string, tenantId: string, create: boolean): Map<string, AnyDoc> | undefined {
+    let byTenant = this.docs.get(collection);
+    if (!byTenant) {
+      if (!create) return undefined;
+      byTenant = new Map();
+      this.docs.set(collection, byTenant);
+    }
+    let byId = byTenant.get(tenantId);
+    if (!byId && create) {
+      byId = new Map();
+      byTenant.set(tenantId, byId);
+    }
+    return byId;
+  }
+
+  private remember(collection: CollectionName, doc: AnyDoc): void {
+    this.bucket(collection, doc.tenantId, true)!.set(doc.id, deepFreeze(doc));
+    for (const [field, scope, value] of uniqueEntries(collection, doc)) this.unique.set(uKey(collection, field, scope, value), holderOf(doc.tenantId, doc.id));
+  }
+
+  private forget(collection: CollectionName, tenantId: string, id: string): void {
+    const doc = this.bucket(collection, tenantId, false)?.get(id);
+    if (!doc) return;
+    for (const [field, scope, value] of uniqueEntries(collection, doc)) {
+      const k = uKey(collection, field, scope, value);
+      if (this.unique.get(k) === holderOf(tenantId, id)) this.unique.delete(k);
+    }
+    this.bucket(collection, tenantId, false)!.delete(id);
+  }
+
+  async get<C extends CollectionName>(collection: C, tenantId: string, id: string): Promise<Doc<C> | undefined> {
+    return this.bucket(collection, tenantId, false)?.get(id) as Doc<C> | undefined;
+  }
+
+  async list<C extends CollectionName>(collection: C, tenantId: string, where?: { field: string; value: string }): Promise<Doc<C>[]> {
+    const all = [...(this.bucket(collection, tenantId, false)?.values() ?? [])];
+    const out = where ? all.filter((d) => d[where.field] === where.value) : all;
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) as unknown as Doc<C>[];
+  }
+
+  /** Synchronous lookup for hot paths (PBX ingest, device tokens). */
+  findUniqueSync(collection: CollectionName, field: string, value: string, tenantId?: string): AnyDoc | undefined {
+    const scope = uniqueScope(collection, field, tenantId);
+    if (scope === undefined) return undefined;
+    const holder = this.unique.get(uKey(collection, field, scope, value));
+    if (holder === undefined) return undefined;
+    const [t, id] = holder.split('/') as [string, string];
+    return this.bucket(collection, t, false)?.get(id);
+  }
+
+  async findUnique<C extends CollectionName>(collection: C, field: string, value: string, tenantId?: string): Promise<Doc<C> | undefined> {
+    return this.findUniqueSync(collection, field, value, tenantId) as Doc<C> | undefined;
+  }
+
+  async write(ops: readonly WriteOp[]): Promise<void> {
+    this.checkUnique(ops);
+    const put = this.db.prepare(`INSERT OR REPLACE INTO ${sqliteTables.records} (collection, tenant_id, id, data) VALUES (?, ?, ?, ?)`);
+    const del = this.db.prepare(`DELETE FROM ${sqliteTables.records} WHERE collection = ? AND tenant_id = ? AND id = ?`);
+    const docs = ops.map((op) => (op.op === 'put' ? (structuredClone(op.doc) as unknown as AnyDoc) : undefined));
+    this.db.transaction(() => {
+      ops.forEach((op, i) => {
+        if (op.op === 'put') put.run(op.collection, op.doc.tenantId, op.doc.id, JSON.stringify(docs[i]));
+        else del.run(op.collection, op.tenantId, op.id);
+      });
+    })();
+    ops.forEach((op, i) => {
+      if (op.op === 'put') {
+        this.forget(op.collection, op.doc.tenantId, op.doc.id);
+        this.remember(op.collection, docs[i]!);
+      } else this.forget(op.collection, op.tenantId, op.id);
+    });
+  }
+
+  /** Simulates the batch against the unique lookups so that a violation writes nothing. */
+  private checkUnique(ops: readonly WriteOp[]): void {
+    const changed = new Map<string, string | undefined>();
+    const owner = (k: string) => (changed.has(k) ? changed.get(k) : this.unique.get(k));
+    for (const op of ops) {
+      const tenantId = op.op === 'put' ? op.doc.tenantId : op.tenantId;
+      const id = op.op === 'put' ? op.doc.id : op.id;
+      const self = holderOf(tenantId, id);
+      const old = this.bucket(op.collection, tenantId, false)?.get(id);
+      for (const [f, s, v] of old ? uniqueEntries(op.collection, old) : []) {
+        const k = uKey(op.collection, f, s, v);
+        if (owner(k) === self) changed.set(k, undefined);
+      }
+      if (op.op === 'delete') continue;
+      for (const [f, s, v] of uniqueEntries(op.collection, op.doc as unknown as AnyDoc)) {
+        const k = uKey(op.collection, f, s, v);
+        const holder = owner(k);
+        if (holder !== undefined && holder !== self) throw new UniqueViolation(op.collection, f, v);
+        changed.set(k, self);
+      }
+    }
+  }
+
+  loadDurableSignals(): Array<{ tenantId: string; personId: string; signals: Signal[] }> {
+    const rows = this.db.prepare(`SELECT tenant_id, person_id, data FROM ${sqliteTables.signals}`).all() as Array<{ tenant_id: string; person_id: string; data: string }>;
+    return rows.map((r) => ({ tenantId: r.tenant_id, personId: r.person_id, signals: JSON.parse(r.data) as Signal[] }));
+  }
+
+  saveDurableSignals(tenantId: string, personId: string, signals: readonly Signal[]): void {
+    if (signals.length === 0) {
+      this.db.prepare(`DELETE FROM ${sqliteTables.signals} WHERE tenant_id = ? AND person_id = ?`).run(tenantId, personId);
+    } else {
+      this.db
+        .prepare(`INSERT OR REPLACE INTO ${sqliteTables.signals} (tenant_id, person_id, data) VALUES (?, ?, ?)`)
+        .run(tenantId, personId, JSON.stringify(signals));
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function holderOf(tenantId: string, id: string): string {
+  return `${tenantId}/${id}`;
+}
+
+function uKey(collection: string, field: string, scope: string, value: string): string {
+  return `${collection}|${field}|${scope}|${value}`;
+}

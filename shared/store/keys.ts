@@ -1,0 +1,38 @@
+/**
+ * Every collection, lookup and key name the stores use. Adapters build names only through this module,
+ * so the embedded (SQLite) and Redis layouts stay in step.
+ */
+export const COLLECTIONS = {
+  tenants: { unique: {}, multi: [] },
+  people: { unique: { extension: 'tenant', sipUri: 'tenant' }, multi: [] },
+  devices: { unique: { tokenHash: 'global' }, multi: ['personId'] },
+  apiKeys: { unique: { hash: 'global' }, multi: ['personId'] },
+} as const satisfies Record<string, CollectionSpec>;
+
+export interface CollectionSpec {
+  /** Fields whose values must be unique, either within a tenant or across all tenants. */
+  unique: Record<string, 'tenant' | 'global'>;
+  /** Fields listed by value (`list(c, tenant, { field, value })`). */
+  multi: readonly string[];
+}
+
+export type CollectionName = keyof typeof COLLECTIONS;
+
+/** Signal sources whose signals must outlive a restart (user intent, provider sync state). */
+export const DURABLE_SOURCES: ReadonlySet<string> = new Set(['manual', 'outlook', 'google']);
+
+const SEP = ':';
+
+export const redisKeys = (prefix: string) => ({
+  doc: (c: CollectionName, tenantId: string) => `${prefix}doc${SEP}${c}${SEP}${tenantId}`,
+  unique: (c: CollectionName, field: string, scope: string) => `${prefix}uniq${SEP}${c}${SEP}${field}${SEP}${scope}`,
+  state: (tenantId: string, personId: string) => `${prefix}state${SEP}${tenantId}${SEP}${personId}`,
+  statesOf: (tenantId: string) => `${prefix}states${SEP}${tenantId}`,
+  tenants: () => `${prefix}tenants`,
+});
+
+export const sqliteTables = {
+  records: 'records',
+  signals: 'durable_signals',
+  meta: 'meta',
+} as const;

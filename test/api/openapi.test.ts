@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestHub, type TestHub } from '../support/hub.js';
+
+describe('/openapi.json matches the routes', () => {
+  let h: TestHub;
+  beforeAll(async () => {
+    h = await startTestHub();
+  });
+  afterAll(() => h.stop());
+
+  it('lists exactly the routes the app serves, each with its method, parameters and body', async () => {
+    const doc = (await h.http.get('/openapi.json').expect(200)).body;
+    expect(doc.openapi).toBe('3.1.0');
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
+    // What express actually routes, read from its router.
+    const router = (h.app as unknown as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router;
+    const served = router.stack
+      .filter((l) => l.route)
+      .flatMap((l) => Object.keys(l.route!.methods).map((m) => `${m.toUpperCase()} ${l.route!.path.replace(/:([A-Za-z]+)/g, '{$1}')}`));
+    expect(documented.sort()).toEqual(served.sort());
+    const put = doc.paths['/v1/people/{personId}/status'].put;
+    expect(put.parameters).toContainEqual(expect.objectContaining({ name: 'personId', in: 'path', required: true }));
+    expect(put.requestBody.content['application/json'].schema.properties.activity).toBeDefined();
+    expect(doc.paths['/v1/pbx/events'].post.security).toEqual([{ pbxKeyId: [], pbxTimestamp: [], pbxSignature: [] }]);
+  });
+
+  it('every documented route answers something other than route_not_found', async () => {
+    const doc = (await h.http.get('/openapi.json')).body;
+    for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+      if (p === '/v1/stream') continue;
+      for (const m of Object.keys(ops)) {
+        const res = await (h.http as unknown as Record<string, (u: string) => PromiseLike<{ body: { error?: { code: string } } }>>)[m]!(p.replace(/\{[^}]+\}/g, 'x'));
+        expect(res.body?.error?.code, `${m} ${p}`).not.toBe('route_not_found');
+      }
+    }
+  });
+});

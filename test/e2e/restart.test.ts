@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startService, type ServiceProcess } from '../support/service-process.js';
+
+const ADMIN = 'restart-admin-key-0123456789abcdef';
+
+describe('restart: what was acknowledged survives, including kill -9', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ph-restart-'));
+  const env = { DATA_DIR: dir, BOOTSTRAP_TENANT: 'acme', BOOTSTRAP_ADMIN_KEY: ADMIN, ENCRYPTION_KEY: randomBytes(32).toString('base64') };
+  let svc: ServiceProcess | undefined;
+  afterAll(async () => {
+    await svc?.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = async (method: string, path: string, body?: unknown, key = ADMIN) => {
+    const res = await fetch(`${svc!.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${key}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (res.status === 204 ? undefined : await res.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+
+  it('keeps the directory, keys, devices and manual status across kill -9 and a graceful restart', async () => {
+    svc = await startService(env);
+    expect((await call('PUT', '/v1/people/alice', { name: 'Alice', extension: '1001' })).status).toBe(201);
+    const phone = await call('PUT', '/v1/people/alice/devices/alice-phone', { kind: 'mobile' });
+    expect(phone.status).toBe(201);
+    const token = phone.body.token as string;
+    const member = await call('POST', '/v1/keys', { name: 'alice', role: 'member', personId: 'alice' });
+    const pbx = await call('POST', '/v1/keys', { name: 'pbx', role: 'pbx' });
+    expect((await call('PUT', '/v1/people/alice/status', { activity: 'dnd', until: new Date(Date.now() + 3600_000).toISOString() })).status).toBe(200);
+
+    await svc.kill();
+    svc = await startService(env);
+    expect((await call('GET', '/v1/people/alice')).body).toMatchObject({ name: 'Alice', extension: '1001' });
+    expect((await call('GET', '/v1/people/alice/devices')).body.devices).toEqual([expect.objectContaining({ id: 'alice-phone', kind: 'mobile', hasToken: true })]);
+    expect((await call('GET', '/v1/presence/alice', undefined, member.body.secret)).body).toMatchObject({ activity: 'dnd' });
+    const keys = (await call('GET', '/v1/keys')).body.keys.map((k: { id: string }) => k.id);
+    expect(keys).toEqual(expect.arrayContaining(['bootstrap', member.body.id, pbx.body.id]));
+    const hb = await fetch(`${svc.url}/v1/heartbeat`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{"state":"foreground"}' });
+    expect(hb.status).toBe(200);
+
+    expect(await svc.stop()).toBe(0);
+    svc = await startService(env);
+    expect((await call('GET', '/v1/people/alice')).status).toBe(200);
+    expect((await call('GET', '/v1/presence/alice', undefined, member.body.secret)).body.activity).toBe('dnd');
+  });
+});

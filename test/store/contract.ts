@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { UniqueViolation } from '../../shared/errors/errors.js';
+import type { Person } from '../../shared/domain/directory.js';
+import type { Presence } from '../../shared/domain/presence.js';
+import type { Store } from '../../shared/store/port.js';
+
+const person = (tenantId: string, id: string, over: Partial<Person> = {}): Person => ({
+  id,
+  tenantId,
+  name: id,
+  timeZone: 'UTC',
+  teams: [],
+  skills: {},
+  sensitive: false,
+  ...over,
+});
+
+const presence = (personId: string, version: number): Presence => ({
+  personId,
+  availability: 'available',
+  activity: 'available',
+  routable: true,
+  endpoints: [],
+  explanation: [],
+  since: 1,
+  version,
+});
+
+/**
+ * The store port's contract. Every adapter (embedded SQLite + memory, Redis) runs this same suite.
+ * `make` opens a store on fresh storage; `reopen` opens a second store on the same storage (restart).
+ */
+export function storeContract(name: string, make: () => Promise<{ store: Store; reopen: () => Promise<Store>; cleanup: () => Promise<void> }>): void {
+  describe(`store contract: ${name}`, () => {
+    it('puts, gets, lists and deletes documents per tenant', async () => {
+      const { store, cleanup } = await make();
+      await store.directory.write([
+        { op: 'put', collection: 'people', doc: person('a', 'alice') },
+        { op: 'put', collection: 'people', doc: person('a', 'bob') },
+        { op: 'put', collection: 'people', doc: person('b', 'alice', { name: 'other' }) },
+      ]);
+      expect((await store.directory.get('people', 'a', 'alice'))?.name).toBe('alice');
+      expect((await store.directory.get('people', 'b', 'alice'))?.name).toBe('other');
+      expect(await store.directory.get('people', 'c', 'alice')).toBeUndefined();
+      expect((await store.directory.list('people', 'a')).map((p) => p.id)).toEqual(['alice', 'bob']);
+      await store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'a', id: 'bob' }]);
+      expect((await store.directory.list('people', 'a')).map((p) => p.id)).toEqual(['alice']);
+      await store.close();
+      await cleanup();
+    });
+
+    it('lists by a multi-valued field', async () => {
+      const { store, cleanup } = await make();
+      await store.directory.write([
+        { op: 'put', collection: 'devices', doc: { id: 'd1', tenantId: 'a', personId: 'alice', kind: 'desk' } },
+        { op: 'put', collection: 'devices', doc: { id: 'd2', tenantId: 'a', personId: 'bob', kind: 'desk' } },
+        { op: 'put', collection: 'devices', doc: { id: 'd3', tenantId: 'a', personId: 'alice', kind: 'mobile' } },
+      ]);
+      expect((await store.directory.list('devices', 'a', { field: 'personId', value: 'alice' })).map((d) => d.id)).toEqual(['d1', 'd3']);
+      await store.close();
+      await cleanup();
+    });
+
+    it('enforces unique fields per tenant and globally, and a violation writes nothing', async () => {
+      const { store, cleanup } = await make();
+      await store.directory.write([{ op: 'put', collection: 'people', doc: person('a', 'alice', { extension: '100' }) }]);
+      // Same extension in another tenant is fine.
+      await store.directory.write([{ op: 'put', collection: 'people', doc: person('b', 'zoe', { extension: '100' }) }]);
+      await expect(
+        store.directory.write([
+          { op: 'put', collection: 'people', doc: person('a', 'carol') },
+          { op: 'put', collection: 'people', doc: person('a', 'bob', { extension: '100' }) },
+        ]),
+      ).rejects.toBeInstanceOf(UniqueViolation);
+      expect(await store.directory.get('people', 'a', 'carol')).toBeUndefined();
+      // Moving a value within one batch is allowed.
+      await store.directory.write([
+        { op: 'put', collection: 'people', doc: person('a', 'alice', { extension: '101' }) },
+        { op: 'put', collection: 'people', doc: person('a', 'bob', { extension: '100' }) },
+      ]);
+      expect((await store.directory.findUnique('people', 'extension', '100', 'a'))?.id).toBe('bob');
+      expect((await store.directory.findUnique('people', 'extension', '100', 'b'))?.id).toBe('zoe');
+      expect(await store.directory.findUnique('people', 'extension', '100', 'c')).toBeUndefined();
+      // Global uniqueness: the same token hash in two tenants is refused.
+      await store.directory.write([{ op: 'put', collection: 'devices', doc: { id: 'p', tenantId: 'a', personId: 'alice', kind: 'mobile', tokenHash: 'h1' } }]);
+      await expect(
+        store.directory.write([{ op: 'put', collection: 'devices', doc: { id: 'p', tenantId: 'b', personId: 'zoe', kind: 'mobile', tokenHash: 'h1' } }]),
+      ).rejects.toBeInstanceOf(UniqueViolation);
+      expect((await store.directory.findUnique('devices', 'tokenHash', 'h1'))?.tenantId).toBe('a');
+      // Deleting frees the value.
+      await store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'a', id: 'bob' }]);
+      expect(await store.directory.findUnique('people', 'extension', '100', 'a')).toBeUndefined();
+      await store.close();
+      await cleanup();
+    });
+
+    it('keeps acknowledged directory writes and durable signals across a reopen', async () => {
+      const { store, reopen, cleanup } = await make();
+      await store.directory.write([
+        { op: 'put', collection: 'people', doc: person('a', 'alice', { extension: '100' }) },
+        { op: 'put', collection: 'apiKeys', doc: { id: 'k', tenantId: 'a', name: 'k', role: 'admin', hash: 'abc', createdAt: 1 } },
+      ]);
+      await store.state.update('a', 'alice', () => ({
+        next: {
+          signals: [
+            { id: 'manual', source: 'manual', claim: { kind: 'dnd' }, observedAt: 5, until: 99 },
+            { id: 'pbx:x', source: 'pbx', claim: { kind: 'call', state: 'on-call' }, observedAt: 5 },
+          ],
+        },
+        result: undefined,
+      }));
+      await store.close();
+      const again = await reopen();
+      expect((await again.directory.findUnique('people', 'extension', '100', 'a'))?.id).toBe('alice');
+      expect((await again.directory.findUnique('apiKeys', 'hash', 'abc'))?.role).toBe('admin');
+      const signals = (await again.state.read('a', 'alice')).signals;
+      expect(signals.find((s) => s.id === 'manual')).toEqual({ id: 'manual', source: 'manual', claim: { kind: 'dnd' }, observedAt: 5, until: 99 });
+      await again.close();
+      await cleanup();
+    });
+
+    it('updates a person atomically and lists presence per tenant', async () => {
+      const { store, cleanup } = await make();
+      await Promise.all(
+        Array.from({ length: 50 }, () =>
+          store.state.update('a', 'alice', (s) => {
+            const v = (s.presence?.version ?? 0) + 1;
+            return { next: { signals: s.signals, presence: presence('alice', v) }, result: v };
+          }),
+        ),
+      );
+      expect((await store.state.read('a', 'alice')).presence?.version).toBe(50);
+      await store.state.update('b', 'bob', () => ({ next: { signals: [], presence: presence('bob', 1) }, result: 0 }));
+      expect((await store.state.listPresence('a')).map((p) => p.personId)).toEqual(['alice']);
+      expect((await store.state.keys()).map((k) => `${k.tenantId}/${k.personId}`).sort()).toEqual(['a/alice', 'b/bob']);
+      await store.state.remove('a', 'alice');
+      expect(await store.state.read('a', 'alice')).toEqual({ signals: [] });
+      await store.close();
+      await cleanup();
+    });
+
+    it('is ready while it can take writes', async () => {
+      const { store, cleanup } = await make();
+      expect(await store.ready()).toBe(true);
+      await store.close();
+      await cleanup();
+    });
+  });
+}

@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import request from 'supertest';
+import { ManualClock } from '../../shared/clock/manual-clock.js';
+import { loadConfig, type Config } from '../../shared/config/config.js';
+import { silentLogger } from '../../shared/log/logger.js';
+import { createHub, type RunningHub } from '../../services/create-hub.js';
+import { signPbxRequest } from '../../services/api/auth.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+export const OPERATOR_KEY = 'test-operator-key-0123456789abcdef';
+
+export interface TestHub extends RunningHub {
+  clock: ManualClock;
+  config: Config;
+  dir: string;
+  http: ReturnType<typeof request>;
+  /** Admin-authorised request helpers. */
+  put(path: string, body: unknown, key?: string): request.Test;
+  post(path: string, body: unknown, key?: string): request.Test;
+  get(path: string, key?: string): request.Test;
+  del(path: string, key?: string): request.Test;
+  /** Sends a signed PBX batch with the given key. */
+  pbx(events: unknown[], key: PbxKey, opts?: { timestamp?: number; body?: string }): request.Test;
+  listen(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface PbxKey {
+  signingKeyId: string;
+  secret: string;
+}
+
+export async function startTestHub(opts: { now?: string; env?: Record<string, string>; dir?: string } = {}): Promise<TestHub> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ph-test-'));
+  const config = loadConfig({
+    DATA_DIR: dir,
+    BOOTSTRAP_TENANT: 'acme',
+    BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+    OPERATOR_KEY: OPERATOR_KEY,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    LOG_LEVEL: 'silent',
+    ...opts.env,
+  });
+  const clock = new ManualClock(opts.now ?? '2026-03-02T09:30:00Z');
+  const running = createHub({ config, clock, log: silentLogger, defaultMetrics: false });
+  await running.start();
+  const http = request(running.app);
+  let server: Server | undefined;
+  const auth = (t: request.Test, key: string) => t.set('Authorization', `Bearer ${key}`);
+  return {
+    ...running,
+    clock,
+    config,
+    dir,
+    http,
+    put: (path, body, key = ADMIN_KEY) => auth(http.put(path), key).send(body as object),
+    post: (path, body, key = ADMIN_KEY) => auth(http.post(path), key).send(body as object),
+    get: (path, key = ADMIN_KEY) => auth(http.get(path), key),
+    del: (path, key = ADMIN_KEY) => auth(http.delete(path), key),
+    pbx(events, key, o = {}) {
+      const body = o.body ?? JSON.stringify({ events });
+      const ts = String(o.timestamp ?? Math.floor(clock.now() / 1000));
+      return http
+        .post('/v1/pbx/events')
+        .set('Content-Type', 'application/json')
+        .set('X-Presence-Key-Id', key.signingKeyId)
+        .set('X-Presence-Timestamp', ts)
+        .set('X-Presence-Signature', signPbxRequest(key.secret, ts, body))
+        .send(body);
+    },
+    async listen() {
+      server = running.app.listen(0, '127.0.0.1');
+      await new Promise<void>((resolve) => server!.once('listening', () => resolve()));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
+    async stop() {
+      server?.closeAllConnections();
+      server?.close();
+      await running.close();
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Creates a person with a desk phone, and a PBX key; returns the key. */
+export async function seedAlice(h: TestHub, over: Record<string, unknown> = {}): Promise<PbxKey> {
+  await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], ...over }).expect(201);
+  await h.put('/v1/people/alice/devices/alice-desk', { kind: 'desk', contact: 'sip:alice@192.0.2.10' }).expect(201);
+  const res = await h.post('/v1/keys', { name: 'pbx', role: 'pbx' }).expect(201);
+  return { signingKeyId: res.body.signingKeyId, secret: res.body.secret };
+}
