@@ -24,6 +24,13 @@ import { DirectoryService } from './directory/directory-service.js';
 import type { Hub } from './hub.js';
 import { PresenceEngine } from './merger/engine.js';
 import { Metrics } from './observability/metrics.js';
+import { PublishPipeline } from './publishers/pipeline.js';
+import { targetRoutes } from './publishers/routes.js';
+import { sinkFactory } from './publishers/sink-factory.js';
+import { SipSink } from './publishers/sip/sip-sink.js';
+import { SipStack } from './publishers/sip/sip-stack.js';
+import { systemResolver, type Resolver } from './publishers/ssrf-guard.js';
+import { TargetsService } from './publishers/targets-service.js';
 
 export const VERSION = '0.1.0';
 
@@ -34,6 +41,8 @@ export interface HubOptions {
   store?: Store;
   feed?: ChangeFeed;
   replay?: ReplayGuard;
+  /** DNS for push targets (tests play DNS with it). */
+  resolve?: Resolver;
   /** Process-level metrics (event loop, memory); off in tests that build many hubs. */
   defaultMetrics?: boolean;
 }
@@ -61,7 +70,46 @@ export function createHub(opts: HubOptions): RunningHub {
   const engine = new PresenceEngine({ store, feed, clock, metrics, log, policyFor: (t) => hubRef.directory!.policyFor(t) });
   const directory = new DirectoryService(store, engine, clock, secrets);
   hubRef.directory = directory;
-  const hub: Hub = { config, clock, log, metrics, store, feed, replay: opts.replay ?? new MemoryReplayGuard(), engine, directory, secrets };
+  const resolve = opts.resolve ?? systemResolver;
+  const targets = new TargetsService(store, directory, secrets, resolve);
+  const sipStack = new SipStack(config.sip, clock);
+  const pipeline = new PublishPipeline({
+    store,
+    feed,
+    clock,
+    log,
+    metrics,
+    makeSink: sinkFactory({
+      store,
+      clock,
+      targets,
+      resolve,
+      timeoutMs: config.publish.timeoutMs,
+      sip: async (target) =>
+        new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId)),
+    }),
+    runner: {
+      defaultCoalesceMs: config.publish.coalesceMs,
+      retryBaseMs: config.publish.retryBaseMs,
+      retryCapMs: config.publish.retryCapMs,
+      failingAfter: config.publish.failingAfter,
+      random: Math.random,
+    },
+  });
+  const hub: Hub = {
+    config,
+    clock,
+    log,
+    metrics,
+    store,
+    feed,
+    replay: opts.replay ?? new MemoryReplayGuard(),
+    engine,
+    directory,
+    secrets,
+    targets,
+    pipeline,
+  };
 
   const routes: AnyRoute[] = [];
   routes.push(
@@ -72,6 +120,7 @@ export function createHub(opts: HubOptions): RunningHub {
     ...manualRoutes(hub),
     ...mobileRoutes(hub),
     ...pbxRoutes(hub),
+    ...targetRoutes(hub),
   );
   const app = buildApp(hub, routes);
 
@@ -88,8 +137,11 @@ export function createHub(opts: HubOptions): RunningHub {
         await directory.installKey(tenant, 'bootstrap', 'admin', 'bootstrap admin key (BOOTSTRAP_ADMIN_KEY)', adminKey);
       }
       await engine.start();
+      await pipeline.start();
     },
     async close() {
+      await pipeline.close();
+      await sipStack.close();
       engine.stop();
       await store.close();
     },

@@ -8,6 +8,8 @@ import type { ReplayGuard } from '../shared/store/replay-guard.js';
 import type { DirectoryService } from './directory/directory-service.js';
 import type { PresenceEngine } from './merger/engine.js';
 import type { Metrics } from './observability/metrics.js';
+import type { PublishPipeline } from './publishers/pipeline.js';
+import type { TargetsService } from './publishers/targets-service.js';
 
 /** The composed service: what every route and connector may use. Built once in `create-hub.ts`. */
 export interface Hub {
@@ -21,4 +23,6 @@ export interface Hub {
   engine: PresenceEngine;
   directory: DirectoryService;
   secrets: SecretBox;
+  targets: TargetsService;
+  pipeline: PublishPipeline;
 }

@@ -7,6 +7,7 @@ export const COLLECTIONS = {
   people: { unique: { extension: 'tenant', sipUri: 'tenant' }, multi: [] },
   devices: { unique: { tokenHash: 'global' }, multi: ['personId'] },
   apiKeys: { unique: { hash: 'global' }, multi: ['personId'] },
+  targets: { unique: {}, multi: [] },
 } as const satisfies Record<string, CollectionSpec>;
 
 export interface CollectionSpec {

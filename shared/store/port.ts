@@ -1,6 +1,7 @@
 import type { ApiKey, Device, Person, Tenant } from '../domain/directory.js';
 import type { Presence } from '../domain/presence.js';
 import type { Signal } from '../domain/signal.js';
+import type { Target } from '../domain/target.js';
 import type { CollectionName } from './keys.js';
 
 export interface CollectionTypes {
@@ -8,6 +9,7 @@ export interface CollectionTypes {
   people: Person;
   devices: Device;
   apiKeys: ApiKey;
+  targets: Target;
 }
 export type Doc<C extends CollectionName> = CollectionTypes[C];
 
