@@ -32,7 +32,8 @@ export class StreamTransport implements Transport {
     private readonly server: Server | undefined,
     private readonly local: HostPort,
   ) {
-    server?.on('connection', (socket: Socket) => {
+    // A TLS server's 'connection' is the raw TCP socket; the decrypted stream comes with 'secureConnection'.
+    server?.on(options.protocol === 'tls' ? 'secureConnection' : 'connection', (socket: Socket) => {
       const key = `${socket.remoteAddress}:${socket.remotePort}`;
       this.adopt(socket, key, { protocol: options.protocol, host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 });
     });

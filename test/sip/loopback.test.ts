@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../shared/clock/clock.js';
 import { StreamTransport } from '../../shared/sip/stream-transport.js';
@@ -69,4 +73,30 @@ describe('loopback transports', () => {
     expect(outcome).toMatchObject({ kind: 'response', response: { status: 200 } });
     expect(via).toMatch(/^SIP\/2\.0\/TCP /);
   });
+
+  it('TLS: a client that trusts the server certificate exchanges a request and response', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ph-tls-'));
+    try {
+      // A throwaway self-signed certificate for 127.0.0.1.
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      const key = readFileSync(join(dir, 'key.pem'));
+      const cert = readFileSync(join(dir, 'cert.pem'));
+      const server = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0, tlsServer: { key, cert } });
+      const client = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0, tlsClient: { ca: cert } });
+      open.push(server, client);
+      new UserAgentCore({ transport: server, clock: systemClock });
+      const a = new UserAgentCore({ transport: client, clock: systemClock });
+      const outcome = await a.request(spec('OPTIONS'), { protocol: 'tls', host: HOST, port: server.localAddress('tls')!.port });
+      expect(outcome).toMatchObject({ kind: 'response', response: { status: 200 } });
+      // A client that does not trust the certificate gets no answer.
+      const untrusting = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0 });
+      open.push(untrusting);
+      const b = new UserAgentCore({ transport: untrusting, clock: systemClock });
+      const refused = await b.request(spec('INFO'), { protocol: 'tls', host: HOST, port: server.localAddress('tls')!.port });
+      expect(refused.kind).not.toBe('response');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
