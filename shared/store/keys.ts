@@ -7,6 +7,13 @@ export const COLLECTIONS = {
   people: { unique: { extension: 'tenant', sipUri: 'tenant' }, multi: [] },
   devices: { unique: { tokenHash: 'global' }, multi: ['personId'] },
   apiKeys: { unique: { hash: 'global' }, multi: ['personId'] },
+  calendarConnections: { unique: {}, multi: ['personId'] },
+  calendarSyncStates: { unique: {}, multi: [] },
+  // Provider notifications name only the subscription or channel, so it is looked up across tenants.
+  calendarSubscriptions: { unique: { externalId: 'global' }, multi: ['connectionId'] },
+  calendarAppGrants: { unique: {}, multi: [] },
+  // The OAuth callback names only `state`.
+  oauthFlows: { unique: { stateHash: 'global' }, multi: [] },
 } as const satisfies Record<string, CollectionSpec>;
 
 export interface CollectionSpec {
@@ -28,6 +35,7 @@ export const redisKeys = (prefix: string) => ({
   unique: (c: CollectionName, field: string, scope: string) => `${prefix}uniq${SEP}${c}${SEP}${field}${SEP}${scope}`,
   state: (tenantId: string, personId: string) => `${prefix}state${SEP}${tenantId}${SEP}${personId}`,
   statesOf: (tenantId: string) => `${prefix}states${SEP}${tenantId}`,
+  lease: (key: string) => `${prefix}lease${SEP}${key}`,
   tenants: () => `${prefix}tenants`,
 });
 
