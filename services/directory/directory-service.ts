@@ -11,6 +11,7 @@ import {
   type Tenant,
   type TenantInput,
 } from '../../shared/domain/directory.js';
+import { resolveCalendarPolicy, withMeetingAs } from '../../shared/domain/calendar.js';
 import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
 import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
@@ -34,8 +35,12 @@ export interface IssuedKey {
  * The directory: tenants, people, devices and API keys. The admin API and the `apply` file both go
  * through these functions, so both validate and write the same way.
  */
+export type PersonRemovedHook = (tenantId: string, personId: string) => Promise<void>;
+
 export class DirectoryService {
   private readonly policies = new Map<string, Policy>();
+  /** Run once a person is deleted (calendar connections revoke their grants and stop their subscriptions). */
+  readonly personRemovedHooks: PersonRemovedHook[] = [];
 
   constructor(
     private readonly store: Store,
@@ -85,7 +90,7 @@ export class DirectoryService {
     let p = this.policies.get(tenantId);
     if (!p) {
       const t = await this.store.directory.get('tenants', PLATFORM, tenantId);
-      p = resolvePolicy(t?.policy);
+      p = withMeetingAs(resolvePolicy(t?.policy), resolveCalendarPolicy(t?.settings.calendar).meetingAs);
       this.policies.set(tenantId, p);
     }
     return p;
@@ -143,7 +148,12 @@ export class DirectoryService {
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
       { op: 'delete', collection: 'people', tenantId, id: personId },
     ]);
+    await this.afterPersonRemoved(tenantId, personId);
     await this.engine.remove(tenantId, personId);
+  }
+
+  async afterPersonRemoved(tenantId: string, personId: string): Promise<void> {
+    for (const hook of this.personRemovedHooks) await hook(tenantId, personId);
   }
 
   // ── devices ──────────────────────────────────────────────────────────────
