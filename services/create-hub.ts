@@ -19,6 +19,10 @@ import { streamRoutes } from './api/routes/stream.js';
 import { manualRoutes } from './connectors/manual/routes.js';
 import { mobileRoutes } from './connectors/mobile/routes.js';
 import { pbxRoutes } from './connectors/pbx/routes.js';
+import { createCalendars, type CalendarRandomness } from './calendars/create-calendars.js';
+import { calendarRoutes } from './calendars/routes.js';
+import { googleWebhookRoutes } from './connectors/google/webhook.js';
+import { microsoftWebhookRoutes } from './connectors/microsoft/webhook.js';
 import { developmentKey } from './dev-encryption-key.js';
 import { DirectoryService } from './directory/directory-service.js';
 import type { Hub } from './hub.js';
@@ -34,6 +38,8 @@ export interface HubOptions {
   store?: Store;
   feed?: ChangeFeed;
   replay?: ReplayGuard;
+  /** Ids, secrets and jitter for the calendar connectors (tests pin them). */
+  randomness?: CalendarRandomness;
   /** Process-level metrics (event loop, memory); off in tests that build many hubs. */
   defaultMetrics?: boolean;
 }
@@ -61,7 +67,8 @@ export function createHub(opts: HubOptions): RunningHub {
   const engine = new PresenceEngine({ store, feed, clock, metrics, log, policyFor: (t) => hubRef.directory!.policyFor(t) });
   const directory = new DirectoryService(store, engine, clock, secrets);
   hubRef.directory = directory;
-  const hub: Hub = { config, clock, log, metrics, store, feed, replay: opts.replay ?? new MemoryReplayGuard(), engine, directory, secrets };
+  const base = { config, clock, log, metrics, store, feed, replay: opts.replay ?? new MemoryReplayGuard(), engine, directory, secrets };
+  const hub: Hub = { ...base, calendars: createCalendars(base, opts.randomness) };
 
   const routes: AnyRoute[] = [];
   routes.push(
@@ -72,6 +79,9 @@ export function createHub(opts: HubOptions): RunningHub {
     ...manualRoutes(hub),
     ...mobileRoutes(hub),
     ...pbxRoutes(hub),
+    ...calendarRoutes(hub),
+    ...microsoftWebhookRoutes(hub),
+    ...googleWebhookRoutes(hub),
   );
   const app = buildApp(hub, routes);
 
@@ -88,8 +98,10 @@ export function createHub(opts: HubOptions): RunningHub {
         await directory.installKey(tenant, 'bootstrap', 'admin', 'bootstrap admin key (BOOTSTRAP_ADMIN_KEY)', adminKey);
       }
       await engine.start();
+      await hub.calendars.service.start();
     },
     async close() {
+      hub.calendars.service.stop();
       engine.stop();
       await store.close();
     },

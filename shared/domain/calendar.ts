@@ -140,6 +140,7 @@ export interface CalendarAppGrant {
   grantedAt: number;
   updatedAt: number;
   brokenReason?: BrokenReason;
+  brokenAt?: number;
 }
 
 /** A consent in progress (`oauthFlows`): what the callback needs, keyed by the hash of `state`. */
