@@ -42,9 +42,9 @@ export interface CalendarTestHub extends TestHub {
   rnd: ReturnType<typeof pinnedRandomness>;
 }
 
-export async function startCalendarHub(opts: { now?: string; env?: Record<string, string> } = {}): Promise<CalendarTestHub> {
+export async function startCalendarHub(opts: { now?: string; env?: Record<string, string>; dir?: string } = {}): Promise<CalendarTestHub> {
   const rnd = pinnedRandomness();
-  const h = await startTestHub({ now: opts.now ?? '2026-03-02T09:30:00Z', env: { ...CALENDAR_ENV, ...opts.env }, randomness: rnd });
+  const h = await startTestHub({ now: opts.now ?? '2026-03-02T09:30:00Z', env: { ...CALENDAR_ENV, ...opts.env }, randomness: rnd, ...(opts.dir ? { dir: opts.dir } : {}) });
   return Object.assign(h, { rnd });
 }
 
