@@ -39,7 +39,6 @@ export interface CalendarServiceDeps {
   connectors: Partial<Record<CalendarProvider, CalendarConnector>>;
   tokens: TokenManager;
   jobs: JobRunner;
-  random: () => number;
 }
 
 const SEC = 1000;
@@ -49,6 +48,8 @@ const DAY = 24 * 60 * MIN;
 export const NOTIFICATION_DEBOUNCE_MS = SEC;
 /** The rolling window moves (a new full sync) once a day. */
 const FULL_SYNC_EVERY_MS = DAY;
+/** After a restart, connections catch up one after another this far apart, not all in the same instant. */
+const STARTUP_STAGGER_MS = 50;
 
 export const connectionId = (provider: CalendarProvider, personId: string) => `${provider}.${personId}`;
 
@@ -577,13 +578,15 @@ export class CalendarService {
    */
   async start(): Promise<void> {
     const { store } = this.deps;
+    let n = 0;
     for (const tenant of await this.deps.directory.listTenants()) {
       for (const conn of await store.directory.list('calendarConnections', tenant.id)) {
         if (conn.status !== 'connected' || !this.connector(conn.provider)) continue;
         const subs = await store.directory.list('calendarSubscriptions', tenant.id, { field: 'connectionId', value: conn.id });
         for (const s of subs) this.scheduleRenewal(s);
-        if (!subs.some((s) => s.kind === 'events')) this.jobs.schedule(this.setupJob(tenant.id, conn.id), this.deps.clock.now());
-        else this.requestSync(tenant.id, conn.id, { delayMs: 0 });
+        const delayMs = n++ * STARTUP_STAGGER_MS;
+        if (!subs.some((s) => s.kind === 'events')) this.jobs.schedule(this.setupJob(tenant.id, conn.id), this.deps.clock.now() + delayMs);
+        else this.requestSync(tenant.id, conn.id, { delayMs });
       }
     }
   }

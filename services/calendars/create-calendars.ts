@@ -84,7 +84,7 @@ export function createCalendars(hub: Omit<Hub, 'calendars'>, rnd: CalendarRandom
     onBroken: (ref, reason) => serviceRef.current!.onBroken(ref, reason),
   });
   const jobs = new JobRunner({ clock, log, leases: store.leases, owner, retry: calendarRetry(rnd.random) });
-  const service = new CalendarService({ config: cal, store, engine: hub.engine, directory: hub.directory, clock, log, metrics: hub.metrics, connectors, tokens, jobs, random: rnd.random });
+  const service = new CalendarService({ config: cal, store, engine: hub.engine, directory: hub.directory, clock, log, metrics: hub.metrics, connectors, tokens, jobs });
   serviceRef.current = service;
   hub.directory.hooks.personRemoved.push((t, p) => service.disconnectPerson(t, p));
   hub.directory.hooks.personWritten.push((p, before) => service.onPersonWritten(p, before));

@@ -75,7 +75,8 @@ export class MicrosoftConnector implements CalendarConnector {
     const tokens = toStoredTokens(t, now);
     const token = tokens.accessToken;
     const auth: GraphAuth = { token: async () => token, rejected: async () => Promise.reject(new ProviderError('microsoft', 401, 'unauthorized', 'the new token was refused', false)) };
-    const me = userSchema.parse(await this.deps.graph.request('consent', auth, 'get', 'me?$select=id,displayName,mail,userPrincipalName'));
+    // A limiter key of its own: the mailbox is not known yet, and consents must not queue behind each other.
+    const me = userSchema.parse(await this.deps.graph.request(`consent:${this.deps.newId()}`, auth, 'get', 'me?$select=id,displayName,mail,userPrincipalName'));
     return { tokens, account: accountOf(me), scopes: (t.scope ?? this.scopes.join(' ')).split(' ').filter(Boolean) };
   }
 

@@ -168,6 +168,20 @@ describe('Google Calendar connector', () => {
       expect((await presenceOf(h)).next.at).toBe('2026-03-02T16:00:00.000Z');
     });
 
+    it('a 401 (authError) refreshes the token once and retries with the new one', async () => {
+      nock(GOOGLE_API)
+        .get(EVENTS)
+        .query(incremental())
+        .matchHeader('authorization', 'Bearer ya29.a0AfB_byC-access-1')
+        .reply(401, { error: { code: 401, message: 'Request had invalid authentication credentials.', errors: [{ reason: 'authError', domain: 'global', location: 'Authorization', locationType: 'header' }], status: 'UNAUTHENTICATED' } });
+      nock(GOOGLE_OAUTH).post('/token', (b: Record<string, string>) => b.grant_type === 'refresh_token' && b.refresh_token === '1//0gLr-refresh-1').reply(200, { access_token: 'ya29.access-2', expires_in: 3599, token_type: 'Bearer' });
+      nock(GOOGLE_API).get(EVENTS).query(incremental()).matchHeader('authorization', 'Bearer ya29.access-2').reply(200, fixture('google', 'events-changes-moved'));
+      await push(h, { channelId: t.watch!.id, token: 'secret-1' }).expect(200);
+      await settle(h, 1000);
+      expect(nock.pendingMocks()).toEqual([]);
+      expect((await presenceOf(h)).next.at).toBe('2026-03-02T16:00:00.000Z');
+    });
+
     it('replaces the channel a day before it expires and stops the old one', async () => {
       nock(GOOGLE_OAUTH).post('/token').reply(200, { access_token: 'ya29.access-n', expires_in: 3599, token_type: 'Bearer' }).persist();
       nock(GOOGLE_API).get(EVENTS).query(true).reply(200, emptyPage()).persist();
