@@ -55,11 +55,13 @@ export async function startCalendarHub(opts: { now?: string; env?: Record<string
  */
 export async function settle(h: TestHub, ms = 0): Promise<void> {
   await h.clock.advance(ms);
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 5; i++) {
     let timer: NodeJS.Timeout | undefined;
-    const blocked = new Promise<void>((resolve) => (timer = setTimeout(resolve, 150)));
-    await Promise.race([h.hub.calendars.service.jobs.idle(), blocked]);
+    const blocked = new Promise<'blocked'>((resolve) => (timer = setTimeout(() => resolve('blocked'), 400)));
+    const outcome = await Promise.race([h.hub.calendars.service.jobs.idle().then(() => 'idle' as const), blocked]);
     clearTimeout(timer);
+    if (outcome === 'blocked') return;
+    // Jobs may have scheduled follow-ups due now (a retry, a sync after a subscription).
     await h.clock.advance(0);
   }
 }
