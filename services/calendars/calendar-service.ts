@@ -324,7 +324,12 @@ export class CalendarService {
     const changes = syncChanges(current.signals, verdicts, { source: connector.source, full: result.full, windowEnd: result.state.windowEnd ?? window.end });
     if (changes.length > 0) await engine.apply(tenantId, conn.personId, changes);
     const doc: CalendarSyncState = { id, tenantId, ...(state ?? {}), ...result.state, lastSyncAt: observedAt };
-    if (result.full) doc.lastFullSyncAt = observedAt;
+    if (result.full) {
+      doc.lastFullSyncAt = observedAt;
+      // A full read's own cursor replaces the old one; none given means none (the next read is full).
+      if (result.state.syncToken === undefined) delete doc.syncToken;
+      if (result.state.deltaLink === undefined) delete doc.deltaLink;
+    }
     delete doc.lastError;
     await store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc }]);
     metrics.calendarSyncs.inc({ provider: conn.provider, outcome: result.full ? 'full' : 'incremental' });

@@ -167,8 +167,10 @@ export class GoogleConnector implements CalendarConnector {
         pageToken = p.nextPageToken;
         continue;
       }
-      if (!p.nextSyncToken) throw new ProviderError('google', 200, 'no_sync_token', 'the last page carried no nextSyncToken', true);
       const windowed = fresh ? { windowStart: window.start, windowEnd: window.end } : { windowStart: state!.windowStart, windowEnd: state!.windowEnd };
+      // Google is not explicit about which filters still yield a sync token (`orderBy` does not). Without
+      // one, the list is still complete: keep it, and the next sync is a full read of the window again.
+      if (!p.nextSyncToken) return { full: true, items, state: { ...windowed } };
       return { full: fresh, items, state: { syncToken: p.nextSyncToken, ...windowed } };
     }
     throw new ProviderError('google', 200, 'too_many_pages', `events.list did not finish within ${MAX_PAGES} pages`, true);

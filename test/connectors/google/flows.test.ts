@@ -105,6 +105,16 @@ describe('Google Calendar connector', () => {
     });
   });
 
+  it('a full list that carries no sync token still counts, and the next read is full again', async () => {
+    t = await consentGoogle(h, { pages: [{ ...fixture('google', 'events-full-page-1'), nextPageToken: undefined, nextSyncToken: undefined }] });
+    expect((await presenceOf(h)).next.at).toBe('2026-03-02T14:00:00.000Z');
+    nock(GOOGLE_API).get(EVENTS).query((q) => q.syncToken === undefined && q.timeMin !== undefined).reply(200, { ...fixture('google', 'events-changes-moved'), nextSyncToken: 'now-a-token' });
+    await push(h, { channelId: t.watch!.id, token: 'secret-1' }).expect(200);
+    await settle(h, 1000);
+    expect(nock.pendingMocks()).toEqual([]);
+    expect((await presenceOf(h)).next.at).toBe('2026-03-02T16:00:00.000Z');
+  });
+
   describe('quotas', () => {
     beforeEach(async () => {
       t = await consentGoogle(h);
