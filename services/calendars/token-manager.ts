@@ -98,7 +98,7 @@ export class TokenManager {
   private async refreshUnderLease(ref: TokenRef, stale: string | undefined): Promise<string> {
     const { store, clock, owner } = this.deps;
     const lease = `oauth-refresh:${key(ref)}`;
-    for (let step = 0; step < WAIT_STEPS; step++) {
+    for (let step = 1; ; step++) {
       if (await store.leases.acquire(lease, owner, LEASE_MS, clock.now())) {
         try {
           // Another replica may have refreshed while we waited for the lease: re-read first.
@@ -114,9 +114,9 @@ export class TokenManager {
       const doc = await this.read(ref);
       const current = this.open(doc);
       if (current && this.fresh(current) && current.accessToken !== stale) return current.accessToken;
-      if (step === WAIT_STEPS - 1) throw new ProviderError(doc.provider, 0, 'refresh_busy', 'another replica holds the refresh lease', true);
+      // The job that needed the token is retried later.
+      if (step >= WAIT_STEPS) throw new ProviderError(doc.provider, 0, 'refresh_busy', 'another replica holds the refresh lease', true);
     }
-    throw new ProviderError('microsoft', 0, 'refresh_busy', 'unreachable', true);
   }
 
   private async refreshNow(ref: TokenRef, doc: TokenDoc, current: StoredTokens | undefined): Promise<string> {
