@@ -19,6 +19,10 @@ import { streamRoutes } from './api/routes/stream.js';
 import { manualRoutes } from './connectors/manual/routes.js';
 import { mobileRoutes } from './connectors/mobile/routes.js';
 import { pbxRoutes } from './connectors/pbx/routes.js';
+import { createCalendars, type CalendarRandomness } from './calendars/create-calendars.js';
+import { calendarRoutes } from './calendars/routes.js';
+import { googleWebhookRoutes } from './connectors/google/webhook.js';
+import { microsoftWebhookRoutes } from './connectors/microsoft/webhook.js';
 import { developmentKey } from './dev-encryption-key.js';
 import { DirectoryService } from './directory/directory-service.js';
 import type { Hub } from './hub.js';
@@ -43,6 +47,8 @@ export interface HubOptions {
   replay?: ReplayGuard;
   /** DNS for push targets (tests play DNS with it). */
   resolve?: Resolver;
+  /** Ids, secrets and jitter for the calendar connectors (tests pin them). */
+  randomness?: CalendarRandomness;
   /** Process-level metrics (event loop, memory); off in tests that build many hubs. */
   defaultMetrics?: boolean;
 }
@@ -96,7 +102,7 @@ export function createHub(opts: HubOptions): RunningHub {
       random: Math.random,
     },
   });
-  const hub: Hub = {
+  const base = {
     config,
     clock,
     log,
@@ -110,6 +116,7 @@ export function createHub(opts: HubOptions): RunningHub {
     targets,
     pipeline,
   };
+  const hub: Hub = { ...base, calendars: createCalendars(base, opts.randomness) };
 
   const routes: AnyRoute[] = [];
   routes.push(
@@ -121,6 +128,9 @@ export function createHub(opts: HubOptions): RunningHub {
     ...mobileRoutes(hub),
     ...pbxRoutes(hub),
     ...targetRoutes(hub),
+    ...calendarRoutes(hub),
+    ...microsoftWebhookRoutes(hub),
+    ...googleWebhookRoutes(hub),
   );
   const app = buildApp(hub, routes);
 
@@ -138,8 +148,10 @@ export function createHub(opts: HubOptions): RunningHub {
       }
       await engine.start();
       await pipeline.start();
+      await hub.calendars.service.start();
     },
     async close() {
+      hub.calendars.service.stop();
       await pipeline.close();
       await sipStack.close();
       engine.stop();

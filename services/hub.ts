@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../shared/clock/clock.js';
 import type { Config } from '../shared/config/config.js';
 import type { SecretBox } from '../shared/crypto/secrets.js';
+import type { CalendarModule } from './calendars/create-calendars.js';
 import type { ChangeFeed } from '../shared/store/feed.js';
 import type { Store } from '../shared/store/port.js';
 import type { ReplayGuard } from '../shared/store/replay-guard.js';
@@ -25,4 +26,5 @@ export interface Hub {
   secrets: SecretBox;
   targets: TargetsService;
   pipeline: PublishPipeline;
+  calendars: CalendarModule;
 }

@@ -125,7 +125,8 @@ export async function applyDirectory(
 
   if (opts.dryRun || ops.length === 0) return plan;
   await store.directory.write(ops);
-  if (plan.tenant === 'updated') directory.forgetPolicy(tenantId);
+  for (const id of plan.people.deleted) await directory.afterPersonRemoved(tenantId, id);
+  if (plan.tenant === 'updated') await directory.afterTenantWrite(tenantId);
   for (const { person, before } of touchedPeople) await directory.afterPersonWrite(person, before);
   for (const d of deletedDevices) if (listedPeople.has(d.personId)) await directory.forgetDeviceSignals(tenantId, d);
   for (const id of plan.people.deleted) await engine.remove(tenantId, id);

@@ -11,6 +11,7 @@ import {
   type Tenant,
   type TenantInput,
 } from '../../shared/domain/directory.js';
+import { resolveCalendarPolicy, withMeetingAs } from '../../shared/domain/calendar.js';
 import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
 import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
@@ -34,8 +35,21 @@ export interface IssuedKey {
  * The directory: tenants, people, devices and API keys. The admin API and the `apply` file both go
  * through these functions, so both validate and write the same way.
  */
+/** What other parts (calendar connections) must follow in the directory. */
+export interface DirectoryHooks {
+  /** After a person was deleted: revoke their grants, stop their subscriptions. */
+  personRemoved: Array<(tenantId: string, personId: string) => Promise<void>>;
+  /** After a person was written (their time zone may have moved their all-day events). */
+  personWritten: Array<(person: Person, before: Person | undefined) => Promise<void>>;
+  /** After the tenant's settings or policy were written (the calendar policy may have changed). */
+  tenantWritten: Array<(tenantId: string) => Promise<void>>;
+  /** Before a tenant's remaining records are deleted (its people are already gone). */
+  tenantRemoved: Array<(tenantId: string) => Promise<void>>;
+}
+
 export class DirectoryService {
   private readonly policies = new Map<string, Policy>();
+  readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantWritten: [], tenantRemoved: [] };
 
   constructor(
     private readonly store: Store,
@@ -62,13 +76,14 @@ export class DirectoryService {
 
   async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
     await this.store.directory.write([this.tenantOp(tenantId, input)]);
-    this.policies.delete(tenantId);
+    await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
 
   async deleteTenant(tenantId: string): Promise<void> {
     await this.getTenant(tenantId);
     for (const p of await this.store.directory.list('people', tenantId)) await this.deletePerson(tenantId, p.id);
+    for (const hook of this.hooks.tenantRemoved) await hook(tenantId);
     const keys = await this.store.directory.list('apiKeys', tenantId);
     await this.store.directory.write([
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
@@ -77,15 +92,17 @@ export class DirectoryService {
     this.policies.delete(tenantId);
   }
 
-  forgetPolicy(tenantId: string): void {
+  /** Forgets the cached policy and tells the hooks; the tenant document was just written. */
+  async afterTenantWrite(tenantId: string): Promise<void> {
     this.policies.delete(tenantId);
+    for (const hook of this.hooks.tenantWritten) await hook(tenantId);
   }
 
   async policyFor(tenantId: string): Promise<Policy> {
     let p = this.policies.get(tenantId);
     if (!p) {
       const t = await this.store.directory.get('tenants', PLATFORM, tenantId);
-      p = resolvePolicy(t?.policy);
+      p = withMeetingAs(resolvePolicy(t?.policy), resolveCalendarPolicy(t?.settings.calendar).meetingAs);
       this.policies.set(tenantId, p);
     }
     return p;
@@ -117,6 +134,7 @@ export class DirectoryService {
 
   /** Keeps the person's working-hours signal in step with the directory. */
   async afterPersonWrite(person: Person, before: Person | undefined): Promise<void> {
+    for (const hook of this.hooks.personWritten) await hook(person, before);
     const same =
       before && before.timeZone === person.timeZone && JSON.stringify(before.workingHours) === JSON.stringify(person.workingHours);
     if (same) return;
@@ -143,7 +161,12 @@ export class DirectoryService {
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
       { op: 'delete', collection: 'people', tenantId, id: personId },
     ]);
+    await this.afterPersonRemoved(tenantId, personId);
     await this.engine.remove(tenantId, personId);
+  }
+
+  async afterPersonRemoved(tenantId: string, personId: string): Promise<void> {
+    for (const hook of this.hooks.personRemoved) await hook(tenantId, personId);
   }
 
   // ── devices ──────────────────────────────────────────────────────────────

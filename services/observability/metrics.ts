@@ -47,6 +47,18 @@ export class Metrics {
     labelNames: ['tenant', 'target'] as const,
     registers: [this.registry],
   });
+  readonly calendarNotifications = new Counter({
+    name: 'presence_calendar_notifications_total',
+    help: 'Calendar provider notifications, by provider and outcome (accepted, unknown subscription, forged, validation).',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly calendarSyncs = new Counter({
+    name: 'presence_calendar_syncs_total',
+    help: 'Calendar syncs, by provider and outcome (full, incremental, error).',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
 
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry });

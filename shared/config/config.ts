@@ -6,8 +6,13 @@ const bool = (def: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const optionalString = (schema: z.ZodString) =>
-  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+const optionalString = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+/** A base URL without its trailing slash (national clouds and local stand-ins replace the defaults). */
+const httpUrl = (def: string) =>
+  z
+    .url({ protocol: /^https?$/ })
+    .default(def)
+    .transform((u) => u.replace(/\/+$/, ''));
 
 /**
  * Every environment variable the service reads, with units in the names. Parsed once at start-up; the
@@ -48,6 +53,26 @@ export const envSchema = z.object({
   SIP_HOST: z.string().default('0.0.0.0'),
   SIP_PORT: int(5062, 0).pipe(z.number().max(65535)),
   SIP_ADVERTISE_HOST: optionalString(z.string()),
+  // ── calendars ──
+  PUBLIC_BASE_URL: optionalString(z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''))),
+  MICROSOFT_CLIENT_ID: optionalString(z.string()),
+  MICROSOFT_CLIENT_SECRET: optionalString(z.string()),
+  MICROSOFT_AUTHORITY_TENANT: z.string().regex(/^[A-Za-z0-9.-]+$/).default('organizations'),
+  MICROSOFT_LOGIN_BASE_URL: httpUrl('https://login.microsoftonline.com'),
+  MICROSOFT_GRAPH_BASE_URL: httpUrl('https://graph.microsoft.com'),
+  MICROSOFT_TEAMS_PRESENCE: bool(false),
+  GOOGLE_CLIENT_ID: optionalString(z.string()),
+  GOOGLE_CLIENT_SECRET: optionalString(z.string()),
+  GOOGLE_API_ROOT_URL: httpUrl('https://www.googleapis.com'),
+  GOOGLE_AUTH_URL: httpUrl('https://accounts.google.com/o/oauth2/v2/auth'),
+  GOOGLE_TOKEN_URL: httpUrl('https://oauth2.googleapis.com/token'),
+  GOOGLE_REVOKE_URL: httpUrl('https://oauth2.googleapis.com/revoke'),
+  CONNECT_LINK_SECRET: optionalString(z.string().min(32, 'use at least 32 characters')),
+  CONNECT_LINK_TTL_MS: int(7 * 24 * 3600_000, 60_000),
+  CALENDAR_WINDOW_DAYS: int(14, 1).pipe(z.number().max(60)),
+  CALENDAR_RECONCILE_INTERVAL_MS: int(3600_000, 60_000),
+  OAUTH_REFRESH_AHEAD_MS: int(5 * 60_000, 0),
+  PROVIDER_TIMEOUT_MS: int(10_000, 100),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -72,6 +97,27 @@ export interface Config {
   publish: { coalesceMs: number; retryBaseMs: number; retryCapMs: number; timeoutMs: number; failingAfter: number };
   /** Where the SIP user agent (PUBLISH, dialog SUBSCRIBE/NOTIFY) listens, UDP and TCP on one port. */
   sip: { host: string; port: number; advertise?: string };
+  calendars: CalendarConfig;
+}
+
+export interface OAuthAppConfig {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** Calendar connectors. A provider is enabled when its client id and secret and `publicBaseUrl` are set. */
+export interface CalendarConfig {
+  /** Where providers and browsers reach this service: webhooks, OAuth redirect URIs, connect links. */
+  publicBaseUrl?: string;
+  microsoft?: OAuthAppConfig & { authorityTenant: string; loginBaseUrl: string; graphBaseUrl: string; teamsPresence: boolean };
+  google?: OAuthAppConfig & { apiRootUrl: string; authUrl: string; tokenUrl: string; revokeUrl: string };
+  /** Signs connect links; absent means a key derived from ENCRYPTION_KEY. */
+  connectLinkSecret?: string;
+  connectLinkTtlMs: number;
+  windowDays: number;
+  reconcileIntervalMs: number;
+  refreshAheadMs: number;
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -109,8 +155,45 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       failingAfter: e.PUBLISH_FAILING_AFTER,
     },
     sip: { host: e.SIP_HOST, port: e.SIP_PORT },
+    calendars: {
+      connectLinkTtlMs: e.CONNECT_LINK_TTL_MS,
+      windowDays: e.CALENDAR_WINDOW_DAYS,
+      reconcileIntervalMs: e.CALENDAR_RECONCILE_INTERVAL_MS,
+      refreshAheadMs: e.OAUTH_REFRESH_AHEAD_MS,
+      timeoutMs: e.PROVIDER_TIMEOUT_MS,
+    },
   };
   if (e.SIP_ADVERTISE_HOST) config.sip.advertise = e.SIP_ADVERTISE_HOST;
+  const problems: string[] = [];
+  const cal = config.calendars;
+  if (e.PUBLIC_BASE_URL) cal.publicBaseUrl = e.PUBLIC_BASE_URL;
+  if (e.CONNECT_LINK_SECRET) cal.connectLinkSecret = e.CONNECT_LINK_SECRET;
+  if (Boolean(e.MICROSOFT_CLIENT_ID) !== Boolean(e.MICROSOFT_CLIENT_SECRET)) problems.push('MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET: set both or neither');
+  if (e.MICROSOFT_CLIENT_ID && e.MICROSOFT_CLIENT_SECRET) {
+    cal.microsoft = {
+      clientId: e.MICROSOFT_CLIENT_ID,
+      clientSecret: e.MICROSOFT_CLIENT_SECRET,
+      authorityTenant: e.MICROSOFT_AUTHORITY_TENANT,
+      loginBaseUrl: e.MICROSOFT_LOGIN_BASE_URL,
+      graphBaseUrl: e.MICROSOFT_GRAPH_BASE_URL,
+      teamsPresence: e.MICROSOFT_TEAMS_PRESENCE,
+    };
+  }
+  if (Boolean(e.GOOGLE_CLIENT_ID) !== Boolean(e.GOOGLE_CLIENT_SECRET)) problems.push('GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET: set both or neither');
+  if (e.GOOGLE_CLIENT_ID && e.GOOGLE_CLIENT_SECRET) {
+    cal.google = {
+      clientId: e.GOOGLE_CLIENT_ID,
+      clientSecret: e.GOOGLE_CLIENT_SECRET,
+      apiRootUrl: e.GOOGLE_API_ROOT_URL,
+      authUrl: e.GOOGLE_AUTH_URL,
+      tokenUrl: e.GOOGLE_TOKEN_URL,
+      revokeUrl: e.GOOGLE_REVOKE_URL,
+    };
+  }
+  if ((cal.microsoft || cal.google) && !cal.publicBaseUrl) problems.push('PUBLIC_BASE_URL: required when a calendar provider is configured (webhooks and redirect URIs)');
+  // Graph and Google only deliver to HTTPS endpoints; plain http is for loopback development and tests.
+  if (e.NODE_ENV === 'production' && cal.publicBaseUrl && !cal.publicBaseUrl.startsWith('https://')) problems.push('PUBLIC_BASE_URL: must be https:// in production');
+  if (problems.length > 0) throw new ConfigError(problems);
   if (e.REDIS_URL) config.redis = { url: e.REDIS_URL, prefix: e.REDIS_PREFIX };
   if (e.BOOTSTRAP_ADMIN_KEY) config.bootstrap.adminKey = e.BOOTSTRAP_ADMIN_KEY;
   if (e.OPERATOR_KEY) config.operatorKey = e.OPERATOR_KEY;

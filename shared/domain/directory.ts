@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { calendarPolicySchema } from './calendar.js';
 import { policyOverrideSchema } from './policy.js';
 import { ENDPOINT_KINDS } from './signal.js';
 import { WEEKDAYS } from './working-hours.js';
@@ -25,6 +26,8 @@ export const tenantSettingsSchema = z
     allowPrivateTargets: z.boolean().default(false),
     /** Wrap-up after a queue call when the PBX event does not say. */
     wrapUpSeconds: z.number().int().min(0).max(3600).default(0),
+    /** How calendar events count (tentative, all-day, private, buffers, meetings as busy or dnd). */
+    calendar: calendarPolicySchema.optional(),
   })
   .strict();
 

@@ -18,7 +18,11 @@ export interface Endpoint {
 export const CALL_STATES = ['ringing', 'on-call', 'on-hold'] as const;
 export type CallState = (typeof CALL_STATES)[number];
 
-export const CALENDAR_ACTIVITIES = ['out-of-office', 'presenting', 'in-meeting', 'focus'] as const;
+/**
+ * `unknown` is what a calendar says when it cannot be read (a broken connection awaiting consent): no
+ * default rule matches it, so it decides nothing, but the explanation shows the source as unknown.
+ */
+export const CALENDAR_ACTIVITIES = ['out-of-office', 'presenting', 'in-meeting', 'focus', 'unknown'] as const;
 export type CalendarActivity = (typeof CALENDAR_ACTIVITIES)[number];
 
 /** What a signal claims about a person. The policy matches rules on `kind`. */

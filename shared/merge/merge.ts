@@ -116,7 +116,7 @@ function decide(signals: readonly Signal[], policy: Policy, now: number): Core {
     const activity = activityOf(claim)!;
     const ruleIndex = policy.rules.findIndex((r) => matches(r, s, activity));
     if (ruleIndex < 0) {
-      explanation.push(entry(s, 'inactive', 'no policy rule matches'));
+      explanation.push(entry(s, 'inactive', activity === 'unknown' ? 'the source cannot say (unknown)' : 'no policy rule matches'));
       continue;
     }
     const rule = policy.rules[ruleIndex]!;

@@ -8,6 +8,13 @@ export const COLLECTIONS = {
   devices: { unique: { tokenHash: 'global' }, multi: ['personId'] },
   apiKeys: { unique: { hash: 'global' }, multi: ['personId'] },
   targets: { unique: {}, multi: [] },
+  calendarConnections: { unique: {}, multi: ['personId'] },
+  calendarSyncStates: { unique: {}, multi: [] },
+  // Provider notifications name only the subscription or channel, so it is looked up across tenants.
+  calendarSubscriptions: { unique: { externalId: 'global' }, multi: ['connectionId'] },
+  calendarAppGrants: { unique: {}, multi: [] },
+  // The OAuth callback names only `state`.
+  oauthFlows: { unique: { stateHash: 'global' }, multi: [] },
 } as const satisfies Record<string, CollectionSpec>;
 
 export interface CollectionSpec {
@@ -29,6 +36,7 @@ export const redisKeys = (prefix: string) => ({
   unique: (c: CollectionName, field: string, scope: string) => `${prefix}uniq${SEP}${c}${SEP}${field}${SEP}${scope}`,
   state: (tenantId: string, personId: string) => `${prefix}state${SEP}${tenantId}${SEP}${personId}`,
   statesOf: (tenantId: string) => `${prefix}states${SEP}${tenantId}`,
+  lease: (key: string) => `${prefix}lease${SEP}${key}`,
   tenants: () => `${prefix}tenants`,
 });
 

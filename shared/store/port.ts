@@ -1,8 +1,10 @@
+import type { CalendarAppGrant, CalendarConnection, CalendarSubscription, CalendarSyncState, OAuthFlow } from '../domain/calendar.js';
 import type { ApiKey, Device, Person, Tenant } from '../domain/directory.js';
 import type { Presence } from '../domain/presence.js';
 import type { Signal } from '../domain/signal.js';
 import type { Target } from '../domain/target.js';
 import type { CollectionName } from './keys.js';
+import type { LeaseStore } from './leases.js';
 
 export interface CollectionTypes {
   tenants: Tenant;
@@ -10,6 +12,11 @@ export interface CollectionTypes {
   devices: Device;
   apiKeys: ApiKey;
   targets: Target;
+  calendarConnections: CalendarConnection;
+  calendarSyncStates: CalendarSyncState;
+  calendarSubscriptions: CalendarSubscription;
+  calendarAppGrants: CalendarAppGrant;
+  oauthFlows: OAuthFlow;
 }
 export type Doc<C extends CollectionName> = CollectionTypes[C];
 
@@ -57,6 +64,8 @@ export interface Store {
   readonly kind: 'embedded' | 'redis';
   readonly directory: DirectoryStore;
   readonly state: StateStore;
+  /** Cross-replica leases (one token refresh per connection, one calendar job per connection). */
+  readonly leases: LeaseStore;
   /** False while the backing storage cannot take writes. */
   ready(): Promise<boolean>;
   close(): Promise<void>;

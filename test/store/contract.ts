@@ -139,6 +139,27 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       await cleanup();
     });
 
+    it('keeps calendar grants and finds a subscription by its provider id across tenants', async () => {
+      const { store, reopen, cleanup } = await make();
+      const sub = (tenantId: string, id: string, externalId: string) =>
+        ({ id, tenantId, connectionId: 'microsoft.alice', personId: 'alice', provider: 'microsoft', kind: 'events', externalId, secretHash: 'h', expiresAt: 9, createdAt: 1 }) as const;
+      await store.directory.write([
+        {
+          op: 'put',
+          collection: 'calendarConnections',
+          doc: { id: 'microsoft.alice', tenantId: 'a', personId: 'alice', provider: 'microsoft', mode: 'delegated', status: 'connected', account: { id: 'u1' }, scopes: [], sealedTokens: 'v1.x', connectedAt: 1, updatedAt: 1 },
+        },
+        { op: 'put', collection: 'calendarSubscriptions', doc: sub('a', 's1', 'microsoft:graph-sub-1') },
+      ]);
+      await expect(store.directory.write([{ op: 'put', collection: 'calendarSubscriptions', doc: sub('b', 's2', 'microsoft:graph-sub-1') }])).rejects.toBeInstanceOf(UniqueViolation);
+      await store.close();
+      const again = await reopen();
+      expect((await again.directory.findUnique('calendarSubscriptions', 'externalId', 'microsoft:graph-sub-1'))?.tenantId).toBe('a');
+      expect((await again.directory.list('calendarConnections', 'a', { field: 'personId', value: 'alice' })).map((c) => c.sealedTokens)).toEqual(['v1.x']);
+      await again.close();
+      await cleanup();
+    });
+
     it('is ready while it can take writes', async () => {
       const { store, cleanup } = await make();
       expect(await store.ready()).toBe(true);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
 import { storeContract } from './contract.js';
+import { leaseContract } from './lease-contract.js';
 
 storeContract('embedded (SQLite + memory)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ph-store-'));
@@ -12,4 +13,9 @@ storeContract('embedded (SQLite + memory)', async () => {
     reopen: async () => new EmbeddedStore(path),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
+});
+
+leaseContract('embedded (memory)', async () => {
+  const store = new EmbeddedStore(':memory:');
+  return { leases: store.leases, cleanup: () => store.close() };
 });

@@ -11,6 +11,7 @@ import { silentLogger } from '../../shared/log/logger.js';
 import { createHub, type RunningHub } from '../../services/create-hub.js';
 import { signPbxRequest } from '../../services/api/auth.js';
 import type { Resolver } from '../../services/publishers/ssrf-guard.js';
+import type { CalendarRandomness } from '../../services/calendars/create-calendars.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 export const OPERATOR_KEY = 'test-operator-key-0123456789abcdef';
@@ -27,7 +28,8 @@ export interface TestHub extends RunningHub {
   del(path: string, key?: string): request.Test;
   /** Sends a signed PBX batch with the given key. */
   pbx(events: unknown[], key: PbxKey, opts?: { timestamp?: number; body?: string }): request.Test;
-  listen(): Promise<string>;
+  /** Serves the app on loopback (`port` 0 picks a free one) and returns its base URL. */
+  listen(port?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -36,7 +38,9 @@ export interface PbxKey {
   secret: string;
 }
 
-export async function startTestHub(opts: { now?: string; env?: Record<string, string>; dir?: string; resolve?: Resolver } = {}): Promise<TestHub> {
+export async function startTestHub(
+  opts: { now?: string; env?: Record<string, string>; dir?: string; resolve?: Resolver; randomness?: CalendarRandomness } = {},
+): Promise<TestHub> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ph-test-'));
   const config = loadConfig({
     DATA_DIR: dir,
@@ -48,7 +52,14 @@ export async function startTestHub(opts: { now?: string; env?: Record<string, st
     ...opts.env,
   });
   const clock = new ManualClock(opts.now ?? '2026-03-02T09:30:00Z');
-  const running = createHub({ config, clock, log: silentLogger, defaultMetrics: false, ...(opts.resolve ? { resolve: opts.resolve } : {}) });
+  const running = createHub({
+    config,
+    clock,
+    log: silentLogger,
+    defaultMetrics: false,
+    ...(opts.resolve ? { resolve: opts.resolve } : {}),
+    ...(opts.randomness ? { randomness: opts.randomness } : {}),
+  });
   await running.start();
   const http = request(running.app);
   let server: Server | undefined;
@@ -74,8 +85,8 @@ export async function startTestHub(opts: { now?: string; env?: Record<string, st
         .set('X-Presence-Signature', signPbxRequest(key.secret, ts, body))
         .send(body);
     },
-    async listen() {
-      server = running.app.listen(0, '127.0.0.1');
+    async listen(port = 0) {
+      server = running.app.listen(port, '127.0.0.1');
       await new Promise<void>((resolve) => server!.once('listening', () => resolve()));
       return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     },

@@ -1,6 +1,7 @@
 import type { Signal } from '../../domain/signal.js';
 import { DURABLE_SOURCES } from '../keys.js';
 import type { PersonState, Store } from '../port.js';
+import { MemoryLeases } from './memory-leases.js';
 import { MemoryState } from './memory-state.js';
 import { SqliteDirectory } from './sqlite-directory.js';
 
@@ -22,6 +23,7 @@ export class EmbeddedStore implements Store {
   readonly kind = 'embedded' as const;
   readonly directory: SqliteDirectory;
   readonly state: MemoryState;
+  readonly leases = new MemoryLeases();
 
   constructor(path: string) {
     this.directory = new SqliteDirectory(path);

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../shared/clock/clock.js';
+import { hashToken, safeEqual, type SecretBox } from '../../shared/crypto/secrets.js';
+import type { CalendarProvider, OAuthFlow } from '../../shared/domain/calendar.js';
+import { AppError } from '../../shared/errors/errors.js';
+import type { Store, WriteOp } from '../../shared/store/port.js';
+import { newPkce } from './oauth-client.js';
+
+/** A consent must finish within this long. */
+export const FLOW_TTL_MS = 15 * 60_000;
+/** The browser binding: the callback must come from the browser that started the flow. */
+export const FLOW_COOKIE = 'ph_oauth';
+
+export interface StartedFlow {
+  state: string;
+  codeChallenge?: string;
+  /** The nonce for the browser cookie (person flows). */
+  browserNonce?: string;
+}
+
+export interface FinishedFlow {
+  flow: OAuthFlow;
+  verifier?: string;
+}
+
+export const stateMismatch = () => new AppError(400, 'oauth_state_mismatch', 'this sign-in answer does not belong to a consent started here (state mismatch); start again from your connect link');
+
+/**
+ * Consents in progress, durable so that any replica can take the callback: `state` is random and only
+ * its hash is stored, the PKCE verifier is sealed, and each flow can be finished once.
+ */
+export class OAuthFlows {
+  constructor(
+    private readonly store: Store,
+    private readonly secrets: SecretBox,
+    private readonly clock: Clock,
+    private readonly newId: () => string,
+  ) {}
+
+  async start(p: { tenantId: string; provider: CalendarProvider; kind: OAuthFlow['kind']; personId?: string; linkExpiresAt?: number; pkce: boolean; bindBrowser: boolean }): Promise<StartedFlow> {
+    const now = this.clock.now();
+    const state = randomBytes(24).toString('base64url');
+    const browserNonce = p.bindBrowser ? randomBytes(24).toString('base64url') : undefined;
+    const pkce = p.pkce ? newPkce() : undefined;
+    const flow: OAuthFlow = {
+      id: this.newId(),
+      tenantId: p.tenantId,
+      provider: p.provider,
+      kind: p.kind,
+      stateHash: hashToken(state),
+      browserHash: browserNonce ? hashToken(browserNonce) : '',
+      expiresAt: now + FLOW_TTL_MS,
+    };
+    if (p.personId) flow.personId = p.personId;
+    if (p.linkExpiresAt !== undefined) flow.linkExpiresAt = p.linkExpiresAt;
+    if (pkce) flow.sealedVerifier = this.secrets.seal(pkce.verifier);
+    const expired = (await this.store.directory.list('oauthFlows', p.tenantId)).filter((f) => f.expiresAt <= now);
+    await this.store.directory.write([
+      ...expired.map((f) => ({ op: 'delete', collection: 'oauthFlows', tenantId: f.tenantId, id: f.id }) as WriteOp),
+      { op: 'put', collection: 'oauthFlows', doc: flow },
+    ]);
+    const out: StartedFlow = { state };
+    if (pkce) out.codeChallenge = pkce.challenge;
+    if (browserNonce) out.browserNonce = browserNonce;
+    return out;
+  }
+
+  /**
+   * Finds and consumes the flow for `state`. A missing, expired, wrong-provider or wrong-browser flow is a
+   * state mismatch; nothing is written except the consumed flow's deletion.
+   */
+  async finish(provider: CalendarProvider, kind: OAuthFlow['kind'], state: string | undefined, browserNonce: string | undefined): Promise<FinishedFlow> {
+    if (!state || state.length > 200) throw stateMismatch();
+    const flow = await this.store.directory.findUnique('oauthFlows', 'stateHash', hashToken(state));
+    if (!flow || flow.provider !== provider || flow.kind !== kind) throw stateMismatch();
+    if (flow.browserHash !== '' && !(browserNonce !== undefined && safeEqual(hashToken(browserNonce), flow.browserHash))) throw stateMismatch();
+    await this.store.directory.write([{ op: 'delete', collection: 'oauthFlows', tenantId: flow.tenantId, id: flow.id }]);
+    if (flow.expiresAt <= this.clock.now()) throw new AppError(400, 'oauth_flow_expired', 'this consent took too long; start again from your connect link');
+    const out: FinishedFlow = { flow };
+    if (flow.sealedVerifier) out.verifier = this.secrets.open(flow.sealedVerifier);
+    return out;
+  }
+}

@@ -1,0 +1,27 @@
+import type { Clock } from '../../shared/clock/clock.js';
+
+/**
+ * `Retry-After` as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3). Undefined when absent
+ * or unreadable, so the caller falls back to its own backoff.
+ */
+export function retryAfterMs(header: string | null | undefined, now: number): number | undefined {
+  if (header === null || header === undefined || header.trim() === '') return undefined;
+  const v = header.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * Truncated exponential backoff with jitter, as Google asks for rate limits (2^n s + random ms, capped;
+ * protocols §2.5) and Graph for 429s without `Retry-After`. `random` is injected so tests pin it.
+ */
+export function backoffMs(attempt: number, random: () => number, capMs = 64_000): number {
+  const base = Math.min(capMs, 1000 * 2 ** Math.max(0, attempt));
+  return Math.min(capMs, base + Math.floor(random() * 1000));
+}
+
+/** Waits on the injected clock, so a test's ManualClock decides when the wait is over. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.after(ms, resolve));
+}

@@ -1,0 +1,303 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { CALENDAR_PROVIDERS, type CalendarProvider } from '../../shared/domain/calendar.js';
+import { AppError, notFound } from '../../shared/errors/errors.js';
+import { assertSelfOrRoles, tenantOf } from '../api/auth.js';
+import { route, type AnyRoute } from '../api/route.js';
+import type { Hub } from '../hub.js';
+import { ProviderError } from './errors.js';
+import { FLOW_COOKIE, FLOW_TTL_MS } from './oauth-flows.js';
+import { escapeHtml, sendErrorPage, sendPage, statusPage } from './pages.js';
+
+const notConfigured = () => new AppError(503, 'calendars_not_configured', 'no calendar provider is configured (PUBLIC_BASE_URL and a provider client id and secret)', undefined, 3600);
+
+/** A Microsoft directory tenant: a GUID or a verified domain. */
+const directoryTenantSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/);
+
+function cookie(req: Request, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
+
+function queryString(req: Request, name: string): string | undefined {
+  const v = req.query[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * Calendar consent and status: the admin API (connect links, status, disconnect, admin consent), the
+ * person's pages under `/connect/…`, and the OAuth callbacks under `/oauth/…`.
+ */
+export function calendarRoutes(hub: Hub): AnyRoute[] {
+  const cal = hub.calendars;
+  const { service, links, flows } = cal;
+  const publicBase = hub.config.calendars.publicBaseUrl ?? '';
+  const pageOpts = { formTargets: cal.formTargets };
+  const secureCookie = publicBase.startsWith('https://');
+
+  function provider(name: string | undefined): CalendarProvider {
+    if (!CALENDAR_PROVIDERS.includes(name as CalendarProvider)) throw new AppError(404, 'unknown_provider', `no calendar provider ${String(name)} (microsoft, google)`);
+    if (!service.connector(name as CalendarProvider)) throw new AppError(404, 'provider_not_configured', `${String(name)} is not configured on this service`);
+    return name as CalendarProvider;
+  }
+
+  const linkPath = (token: string) => `/connect/${token}`;
+
+  /** Runs a page handler; any failure becomes an error page with its code. */
+  async function page(res: Response, fn: () => Promise<void>): Promise<undefined> {
+    try {
+      await fn();
+    } catch (err) {
+      if (!(err instanceof AppError)) hub.log.error({ err }, 'calendar page failed');
+      sendErrorPage(res, err, pageOpts);
+    }
+    return undefined;
+  }
+
+  return [
+    // ── admin API ──
+    route({
+      method: 'post',
+      path: '/v1/people/:personId/connect-link',
+      summary: 'A signed, expiring link the person opens to connect their calendar',
+      tag: 'calendars',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 201: 'the link and its expiry', 404: 'unknown person', 503: 'no calendar provider configured' },
+      async handle({ principal, params }) {
+        const tenantId = tenantOf(principal);
+        const person = await hub.directory.getPerson(tenantId, params.personId!);
+        if (!cal.configured) throw notConfigured();
+        const { token, expiresAt } = links.issue(tenantId, person.id);
+        return { status: 201, body: { url: `${publicBase}${linkPath(token)}`, expiresAt: new Date(expiresAt).toISOString(), providers: service.enabledProviders() } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/people/:personId/calendar',
+      summary: "The person's calendar connections: account, status (connected or broken) and sync status",
+      tag: 'calendars',
+      auth: 'key',
+      roles: ['admin', 'member'],
+      responses: { 200: 'the connections', 404: 'unknown person' },
+      async handle({ principal, params }) {
+        assertSelfOrRoles(principal, params.personId!, ['admin']);
+        const tenantId = tenantOf(principal);
+        const person = await hub.directory.getPerson(tenantId, params.personId!);
+        const conns = await service.connectionsOf(tenantId, person.id);
+        return { body: { personId: person.id, providers: service.enabledProviders(), connections: await Promise.all(conns.map((c) => service.view(c))) } };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/people/:personId/calendar/:provider',
+      summary: 'Disconnect: revoke the grant, stop subscriptions or channels, delete the tokens',
+      tag: 'calendars',
+      auth: 'key',
+      roles: ['admin', 'member'],
+      responses: { 204: 'disconnected', 404: 'unknown person, provider or no such connection' },
+      async handle({ principal, params }) {
+        assertSelfOrRoles(principal, params.personId!, ['admin']);
+        const tenantId = tenantOf(principal);
+        const person = await hub.directory.getPerson(tenantId, params.personId!);
+        if (!CALENDAR_PROVIDERS.includes(params.provider as CalendarProvider)) throw new AppError(404, 'unknown_provider', `no calendar provider ${params.provider}`);
+        if (!(await service.disconnect(tenantId, person.id, params.provider as CalendarProvider))) throw notFound('calendar_connection', params.provider);
+        return { status: 204 };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/calendars',
+      summary: "Every calendar connection of the tenant and the Microsoft admin consent, with broken ones first",
+      tag: 'calendars',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 200: 'connections and grants' },
+      async handle({ principal }) {
+        const tenantId = tenantOf(principal);
+        const conns = await hub.store.directory.list('calendarConnections', tenantId);
+        const views = await Promise.all(conns.map(async (c) => ({ personId: c.personId, ...(await service.view(c)) })));
+        views.sort((a, b) => Number(b.status === 'broken') - Number(a.status === 'broken') || (a.personId < b.personId ? -1 : 1));
+        const grants = (await service.grantsOf(tenantId)).map((g) => ({ directoryTenant: g.id, status: g.status, grantedAt: new Date(g.grantedAt).toISOString(), ...(g.brokenReason ? { brokenReason: g.brokenReason } : {}) }));
+        return { body: { providers: service.enabledProviders(), summary: { connected: views.filter((v) => v.status === 'connected').length, broken: views.filter((v) => v.status === 'broken').length }, connections: views, adminConsent: grants } };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/v1/calendars/microsoft/admin-consent',
+      summary: "A Microsoft admin-consent URL: an administrator approves application access for the organisation, then every directory person's calendar is connected",
+      tag: 'calendars',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 201: 'the URL to open as a Microsoft administrator', 503: 'Microsoft is not configured' },
+      async handle({ principal }) {
+        const tenantId = tenantOf(principal);
+        const ms = service.microsoft;
+        if (!ms) throw notConfigured();
+        const f = await flows.start({ tenantId, provider: 'microsoft', kind: 'admin', pkce: false, bindBrowser: false });
+        return { status: 201, body: { url: ms.adminConsentUrl(f.state), redirectUri: ms.adminRedirectUri, expiresAt: new Date(hub.clock.now() + FLOW_TTL_MS).toISOString() } };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/calendars/microsoft/admin-consent',
+      summary: 'Forget the Microsoft admin consent and disconnect every calendar connected through it',
+      tag: 'calendars',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 204: 'removed', 404: 'no admin consent stored' },
+      async handle({ principal }) {
+        if (!(await service.revokeAdminConsent(tenantOf(principal)))) throw notFound('admin_consent');
+        return { status: 204 };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/v1/calendars/microsoft/connect-directory',
+      summary: 'Connect, through the admin consent, every directory person with an e-mail address who is not connected yet',
+      tag: 'calendars',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 200: 'who was connected, not found in Microsoft Entra, or skipped', 409: 'no admin consent' },
+      async handle({ principal }) {
+        const tenantId = tenantOf(principal);
+        if (!service.microsoft) throw notConfigured();
+        if (!(await service.grantsOf(tenantId)).some((g) => g.status === 'connected')) throw new AppError(409, 'admin_consent_missing', 'no working Microsoft admin consent; start one with POST /v1/calendars/microsoft/admin-consent');
+        return { body: await service.connectDirectory(tenantId) };
+      },
+    }),
+
+    // ── the person's pages ──
+    route({
+      method: 'get',
+      path: '/connect/:link',
+      summary: "The person's calendar page: connect Microsoft or Google, the connected account and sync status, reconnect, disconnect",
+      tag: 'calendar pages',
+      auth: 'none',
+      responses: { 200: 'an HTML page', 404: 'invalid link', 410: 'expired link' },
+      async handle({ req, res, params }) {
+        return page(res, async () => {
+          const claims = links.verify(params.link!);
+          const person = await hub.directory.getPerson(claims.tenantId, claims.personId);
+          const connections = await Promise.all((await service.connectionsOf(claims.tenantId, person.id)).map((c) => service.view(c)));
+          const connected = queryString(req, 'connected');
+          const disconnected = queryString(req, 'disconnected');
+          const notice =
+            connected && CALENDAR_PROVIDERS.includes(connected as CalendarProvider)
+              ? 'Your calendar is connected.'
+              : disconnected && CALENDAR_PROVIDERS.includes(disconnected as CalendarProvider)
+                ? 'Your calendar is disconnected; it no longer affects your status.'
+                : undefined;
+          const body = statusPage({ linkPath: linkPath(params.link!), personName: person.name, providers: service.enabledProviders(), connections, expiresAt: claims.expiresAt, ...(notice ? { notice } : {}) });
+          sendPage(res, 200, 'Your calendar', body, pageOpts);
+        });
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/connect/:link/:provider',
+      summary: "Start consent: redirects to the provider's sign-in with PKCE (S256) and state",
+      tag: 'calendar pages',
+      auth: 'none',
+      responses: { 303: 'to the provider', 404: 'invalid link or provider', 410: 'expired link' },
+      async handle({ res, params }) {
+        return page(res, async () => {
+          const claims = links.verify(params.link!);
+          const p = provider(params.provider);
+          const person = await hub.directory.getPerson(claims.tenantId, claims.personId);
+          const f = await flows.start({ tenantId: claims.tenantId, provider: p, kind: 'person', personId: person.id, linkExpiresAt: claims.expiresAt, pkce: true, bindBrowser: true });
+          const url = service.connector(p)!.authorizeUrl({ state: f.state, codeChallenge: f.codeChallenge!, ...(person.email ? { loginHint: person.email } : {}) });
+          res.cookie(FLOW_COOKIE, f.browserNonce!, { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/oauth', maxAge: FLOW_TTL_MS });
+          res.setHeader('Referrer-Policy', 'no-referrer');
+          res.redirect(303, url);
+        });
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/connect/:link/:provider/disconnect',
+      summary: 'Disconnect from the person’s page',
+      tag: 'calendar pages',
+      auth: 'none',
+      responses: { 303: 'back to the page', 404: 'invalid link', 410: 'expired link' },
+      async handle({ res, params }) {
+        return page(res, async () => {
+          const claims = links.verify(params.link!);
+          if (!CALENDAR_PROVIDERS.includes(params.provider as CalendarProvider)) throw new AppError(404, 'unknown_provider', `no calendar provider ${params.provider}`);
+          await service.disconnect(claims.tenantId, claims.personId, params.provider as CalendarProvider);
+          res.redirect(303, `${linkPath(params.link!)}?disconnected=${params.provider}`);
+        });
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/oauth/:provider/callback',
+      summary: 'OAuth redirect URI: checks state and the browser binding, exchanges the code with the PKCE verifier, subscribes and syncs',
+      tag: 'calendar pages',
+      auth: 'none',
+      responses: { 303: 'to the person’s page', 400: 'state mismatch, denied or expired consent', 502: 'the provider failed' },
+      async handle({ req, res, params }) {
+        return page(res, async () => {
+          const p = provider(params.provider);
+          const { flow, verifier } = await flows.finish(p, 'person', queryString(req, 'state'), cookie(req, FLOW_COOKIE));
+          res.clearCookie(FLOW_COOKIE, { path: '/oauth' });
+          const back = flow.linkExpiresAt !== undefined && flow.linkExpiresAt > hub.clock.now() ? linkPath(links.issue(flow.tenantId, flow.personId!, flow.linkExpiresAt).token) : undefined;
+          const error = queryString(req, 'error');
+          if (error) {
+            const denied = error === 'access_denied' || error === 'consent_required';
+            throw new AppError(400, denied ? 'consent_denied' : 'provider_error', denied ? 'access was not granted, so the calendar is not connected' : `the provider answered ${error.slice(0, 60)}`);
+          }
+          const code = queryString(req, 'code');
+          if (!code || code.length > 4096) throw new AppError(400, 'missing_code', 'the provider sent no authorization code');
+          const person = await hub.directory.getPerson(flow.tenantId, flow.personId!);
+          let consent;
+          try {
+            consent = await service.connector(p)!.completeConsent({ code, verifier: verifier! });
+          } catch (err) {
+            if (err instanceof ProviderError) throw new AppError(502, 'consent_failed', `${p} did not complete the consent (${err.code}); please try again`);
+            throw err;
+          }
+          await service.connectPerson(flow.tenantId, person.id, p, consent);
+          if (back) res.redirect(303, `${back}?connected=${p}`);
+          else sendPage(res, 200, 'Calendar connected', '<h1>Your calendar is connected</h1><p>You can close this page.</p>', pageOpts);
+        });
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/oauth/microsoft/admin-callback',
+      summary: 'Microsoft admin-consent redirect URI: stores the grant for the directory tenant and connects every directory person',
+      tag: 'calendar pages',
+      auth: 'none',
+      responses: { 200: 'an HTML summary', 400: 'state mismatch or consent denied' },
+      async handle({ req, res }) {
+        return page(res, async () => {
+          if (!service.microsoft) throw new AppError(404, 'provider_not_configured', 'microsoft is not configured on this service');
+          const { flow } = await flows.finish('microsoft', 'admin', queryString(req, 'state'), undefined);
+          const error = queryString(req, 'error');
+          if (error || queryString(req, 'admin_consent')?.toLowerCase() !== 'true') throw new AppError(400, 'admin_consent_denied', 'the administrator did not grant access, so no calendar was connected');
+          const directoryTenant = directoryTenantSchema.safeParse(queryString(req, 'tenant'));
+          if (!directoryTenant.success) throw new AppError(400, 'invalid_tenant', 'the answer named no valid Microsoft directory tenant');
+          let result;
+          try {
+            result = await service.completeAdminConsent(flow.tenantId, directoryTenant.data);
+          } catch (err) {
+            if (err instanceof ProviderError) throw new AppError(502, 'consent_failed', `Microsoft did not issue an application token (${err.code})`);
+            throw err;
+          }
+          const list = (title: string, ids: string[]) => `<h2>${escapeHtml(title)} (${ids.length})</h2>${ids.length ? `<ul>${ids.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>` : ''}`;
+          sendPage(
+            res,
+            200,
+            'Microsoft admin consent',
+            `<h1>Organisation connected</h1><p data-directory-tenant="${escapeHtml(directoryTenant.data)}">Calendars of your Microsoft 365 organisation now drive presence.</p>${list('Connected', result.connected)}${list('Not found in Microsoft Entra ID', result.notFound)}${list('Skipped (no e-mail, or already connected)', result.skipped)}`,
+            pageOpts,
+          );
+        });
+      },
+    }),
+  ];
+}

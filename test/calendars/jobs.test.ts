@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock/manual-clock.js';
+import { silentLogger } from '../../shared/log/logger.js';
+import { MemoryLeases } from '../../shared/store/embedded/memory-leases.js';
+import { RateLimitedError } from '../../services/calendars/errors.js';
+import { JobRunner } from '../../services/calendars/jobs.js';
+
+describe('calendar job runner', () => {
+  const make = (clock: ManualClock, leases = new MemoryLeases(), owner = 'a') =>
+    new JobRunner({ clock, log: silentLogger, leases, owner, retry: (err) => (err instanceof RateLimitedError ? err.retryAfterMs : 1000) });
+
+  it('runs at the instant, once per key; keepEarlier debounces', async () => {
+    const clock = new ManualClock('2026-03-02T09:30:00Z');
+    const jobs = make(clock);
+    const runs: number[] = [];
+    const job = { key: 'sync:x', queue: 'x', run: async () => void runs.push(clock.now()) };
+    jobs.schedule(job, clock.now() + 1000);
+    jobs.schedule(job, clock.now() + 5000, { keepEarlier: true });
+    jobs.schedule(job, clock.now() + 800, { keepEarlier: true });
+    await clock.advance(10_000);
+    expect(runs).toEqual([Date.parse('2026-03-02T09:30:00.800Z')]);
+  });
+
+  it('runs one job of a connection at a time, and waits a throttled job for the provider’s Retry-After', async () => {
+    const clock = new ManualClock('2026-03-02T09:30:00Z');
+    const jobs = make(clock);
+    const log: string[] = [];
+    let fail = true;
+    jobs.schedule({ key: 'k1', queue: 'q', run: async () => {
+      log.push(`k1@${clock.now()}`);
+      if (fail) {
+        fail = false;
+        throw new RateLimitedError('microsoft', 429, 'throttled', 120_000, true);
+      }
+    } }, clock.now());
+    await clock.advance(0);
+    await jobs.idle();
+    await clock.advance(119_999);
+    expect(log).toHaveLength(1);
+    await clock.advance(1);
+    await jobs.idle();
+    expect(log).toEqual([`k1@${Date.parse('2026-03-02T09:30:00Z')}`, `k1@${Date.parse('2026-03-02T09:32:00Z')}`]);
+  });
+
+  it('across replicas, a connection busy elsewhere is tried again shortly instead of twice at once', async () => {
+    const clock = new ManualClock('2026-03-02T09:30:00Z');
+    const leases = new MemoryLeases();
+    const a = make(clock, leases, 'replica-a');
+    const b = make(clock, leases, 'replica-b');
+    let release!: () => void;
+    const ran: string[] = [];
+    a.schedule({ key: 'sync:x', queue: 'x', run: () => new Promise<void>((r) => ((release = r), ran.push('a'))) }, clock.now());
+    b.schedule({ key: 'sync:x', queue: 'x', run: async () => void ran.push('b') }, clock.now());
+    await clock.advance(0);
+    expect(ran).toEqual(['a']);
+    expect(b.dueAt('sync:x')).toBe(clock.now() + 5000);
+    release();
+    await a.idle();
+    await clock.advance(5000);
+    await b.idle();
+    expect(ran).toEqual(['a', 'b']);
+  });
+});
