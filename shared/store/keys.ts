@@ -7,6 +7,8 @@ export const COLLECTIONS = {
   people: { unique: { extension: 'tenant', sipUri: 'tenant' }, multi: [] },
   devices: { unique: { tokenHash: 'global' }, multi: ['personId'] },
   apiKeys: { unique: { hash: 'global' }, multi: ['personId'] },
+  /** Hunt groups and queues (routing). */
+  groups: { unique: { extension: 'tenant' }, multi: [] },
 } as const satisfies Record<string, CollectionSpec>;
 
 export interface CollectionSpec {
@@ -29,6 +31,8 @@ export const redisKeys = (prefix: string) => ({
   state: (tenantId: string, personId: string) => `${prefix}state${SEP}${tenantId}${SEP}${personId}`,
   statesOf: (tenantId: string) => `${prefix}states${SEP}${tenantId}`,
   tenants: () => `${prefix}tenants`,
+  routingGroup: (tenantId: string, groupId: string) => `${prefix}rt${SEP}group${SEP}${tenantId}${SEP}${groupId}`,
+  routingAgent: (tenantId: string, personId: string) => `${prefix}rt${SEP}agent${SEP}${tenantId}${SEP}${personId}`,
 });
 
 export const sqliteTables = {

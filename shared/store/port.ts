@@ -1,4 +1,5 @@
 import type { ApiKey, Device, Person, Tenant } from '../domain/directory.js';
+import type { Group } from '../domain/group.js';
 import type { Presence } from '../domain/presence.js';
 import type { Signal } from '../domain/signal.js';
 import type { CollectionName } from './keys.js';
@@ -8,6 +9,7 @@ export interface CollectionTypes {
   people: Person;
   devices: Device;
   apiKeys: ApiKey;
+  groups: Group;
 }
 export type Doc<C extends CollectionName> = CollectionTypes[C];
 
