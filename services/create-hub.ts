@@ -8,7 +8,9 @@ import { EmbeddedStore } from '../shared/store/embedded/embedded-store.js';
 import { MemoryFeed } from '../shared/store/embedded/memory-feed.js';
 import type { ChangeFeed } from '../shared/store/feed.js';
 import type { Store } from '../shared/store/port.js';
+import { MemoryRoutingState } from '../shared/store/embedded/memory-routing-state.js';
 import { MemoryReplayGuard, type ReplayGuard } from '../shared/store/replay-guard.js';
+import type { RoutingStateStore } from '../shared/store/routing-state.js';
 import { buildApp } from './api/app.js';
 import { buildOpenApi } from './api/openapi.js';
 import type { AnyRoute } from './api/route.js';
@@ -18,12 +20,17 @@ import { presenceRoutes } from './api/routes/presence.js';
 import { streamRoutes } from './api/routes/stream.js';
 import { manualRoutes } from './connectors/manual/routes.js';
 import { mobileRoutes } from './connectors/mobile/routes.js';
+import { CallOutcomes } from './connectors/pbx/call-outcomes.js';
 import { pbxRoutes } from './connectors/pbx/routes.js';
 import { developmentKey } from './dev-encryption-key.js';
 import { DirectoryService } from './directory/directory-service.js';
+import { GroupDirectory } from './directory/group-directory.js';
 import type { Hub } from './hub.js';
 import { PresenceEngine } from './merger/engine.js';
 import { Metrics } from './observability/metrics.js';
+import { decisionRoutes } from './routing/decision-routes.js';
+import { groupRoutes } from './routing/group-routes.js';
+import { RoutingService } from './routing/routing-service.js';
 
 export const VERSION = '0.1.0';
 
@@ -34,12 +41,14 @@ export interface HubOptions {
   store?: Store;
   feed?: ChangeFeed;
   replay?: ReplayGuard;
+  routingState?: RoutingStateStore;
   /** Process-level metrics (event loop, memory); off in tests that build many hubs. */
   defaultMetrics?: boolean;
 }
 
 export interface RunningHub {
   hub: Hub;
+  routing: RoutingService;
   app: Express;
   routes: AnyRoute[];
   /** Bootstraps the tenant and key from the environment and re-evaluates everyone with state. */
@@ -59,9 +68,26 @@ export function createHub(opts: HubOptions): RunningHub {
   if (!config.encryptionKey) log.warn('ENCRYPTION_KEY is not set: using a development key file in DATA_DIR');
   const hubRef: { directory?: DirectoryService } = {};
   const engine = new PresenceEngine({ store, feed, clock, metrics, log, policyFor: (t) => hubRef.directory!.policyFor(t) });
-  const directory = new DirectoryService(store, engine, clock, secrets);
+  const routingState = opts.routingState ?? new MemoryRoutingState();
+  const directory = new DirectoryService(store, engine, clock, secrets, new GroupDirectory(store, routingState));
   hubRef.directory = directory;
-  const hub: Hub = { config, clock, log, metrics, store, feed, replay: opts.replay ?? new MemoryReplayGuard(), engine, directory, secrets };
+  const callOutcomes = new CallOutcomes(log);
+  const hub: Hub = {
+    config,
+    clock,
+    log,
+    metrics,
+    store,
+    feed,
+    replay: opts.replay ?? new MemoryReplayGuard(),
+    engine,
+    directory,
+    secrets,
+    routingState,
+    callOutcomes,
+  };
+  const routing = new RoutingService({ store, routingState, directory, clock });
+  callOutcomes.add(routing);
 
   const routes: AnyRoute[] = [];
   routes.push(
@@ -72,11 +98,14 @@ export function createHub(opts: HubOptions): RunningHub {
     ...manualRoutes(hub),
     ...mobileRoutes(hub),
     ...pbxRoutes(hub),
+    ...groupRoutes(hub),
+    ...decisionRoutes(hub, routing),
   );
   const app = buildApp(hub, routes);
 
   return {
     hub,
+    routing,
     app,
     routes,
     async start() {

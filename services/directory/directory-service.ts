@@ -16,6 +16,7 @@ import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { SignalChange } from '../merger/apply-changes.js';
 import type { PresenceEngine } from '../merger/engine.js';
+import type { GroupDirectory } from './group-directory.js';
 
 /** Tenants are platform-level records, stored under this pseudo-tenant. */
 export const PLATFORM = '*';
@@ -42,6 +43,7 @@ export class DirectoryService {
     private readonly engine: PresenceEngine,
     private readonly clock: Clock,
     private readonly secrets: SecretBox,
+    readonly groups: GroupDirectory,
   ) {}
 
   // ── tenants ──────────────────────────────────────────────────────────────
@@ -70,10 +72,13 @@ export class DirectoryService {
     await this.getTenant(tenantId);
     for (const p of await this.store.directory.list('people', tenantId)) await this.deletePerson(tenantId, p.id);
     const keys = await this.store.directory.list('apiKeys', tenantId);
+    const groups = await this.groups.list(tenantId);
     await this.store.directory.write([
+      ...(await this.groups.allGroupsDeleteOps(tenantId)),
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
       { op: 'delete', collection: 'tenants', tenantId: PLATFORM, id: tenantId },
     ]);
+    for (const g of groups) await this.groups.forgetGroup(tenantId, g.id);
     this.policies.delete(tenantId);
   }
 
@@ -109,6 +114,10 @@ export class DirectoryService {
 
   async putPerson(tenantId: string, personId: string, input: PersonInput): Promise<{ person: Person; created: boolean }> {
     const before = await this.store.directory.get('people', tenantId, personId);
+    if (input.extension !== undefined) {
+      const group = await this.store.directory.findUnique('groups', 'extension', input.extension, tenantId);
+      if (group) throw conflict('extension_taken', `extension ${input.extension} belongs to group ${group.id}`);
+    }
     await this.store.directory.write([this.personOp(tenantId, personId, input)]);
     const person = await this.getPerson(tenantId, personId);
     await this.afterPersonWrite(person, before);
@@ -134,6 +143,7 @@ export class DirectoryService {
     await this.engine.apply(person.tenantId, person.id, [change]);
   }
 
+  /** Also takes the person out of every group, in the same atomic batch. */
   async deletePerson(tenantId: string, personId: string): Promise<void> {
     await this.getPerson(tenantId, personId);
     const devices = await this.store.directory.list('devices', tenantId, { field: 'personId', value: personId });
@@ -141,9 +151,11 @@ export class DirectoryService {
     await this.store.directory.write([
       ...devices.map((d) => ({ op: 'delete', collection: 'devices', tenantId, id: d.id }) as WriteOp),
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
+      ...(await this.groups.withoutPersonOps(tenantId, personId)),
       { op: 'delete', collection: 'people', tenantId, id: personId },
     ]);
     await this.engine.remove(tenantId, personId);
+    await this.groups.forgetPerson(tenantId, personId);
   }
 
   // ── devices ──────────────────────────────────────────────────────────────

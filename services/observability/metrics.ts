@@ -35,6 +35,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly routeDecisions = new Counter({
+    name: 'presence_route_decisions_total',
+    help: 'Routing decisions, by status (ringing, fallback, closed) and whether they were dry runs.',
+    labelNames: ['status', 'dry_run'] as const,
+    registers: [this.registry],
+  });
+  readonly routeDecisionSeconds = new Histogram({
+    name: 'presence_route_decision_seconds',
+    help: 'Time to compute a routing decision (without HTTP).',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry });
   }

@@ -86,7 +86,8 @@ export const fallbackStepSchema = z.discriminatedUnion('type', [
 ]);
 export type FallbackStep = z.infer<typeof fallbackStepSchema>;
 
-export const groupInputSchema = z
+/** The group's fields, without the cross-field checks (so the apply file can extend it with an id). */
+export const groupFieldsSchema = z
   .object({
     name: z.string().min(1).max(200),
     kind: z.enum(GROUP_KINDS).default('hunt'),
@@ -110,14 +111,17 @@ export const groupInputSchema = z
     /** Applies instead of ringing anyone while the schedule is closed. */
     afterHours: z.array(fallbackStepSchema).max(10).default([]),
   })
-  .strict()
-  .superRefine((g, ctx) => {
-    const seen = new Set<string>();
-    g.members.forEach((m, i) => {
-      if (seen.has(m.personId)) ctx.addIssue({ code: 'custom', path: ['members', i, 'personId'], message: `${m.personId} is listed twice` });
-      seen.add(m.personId);
-    });
+  .strict();
+
+export function checkGroup(g: { members: ReadonlyArray<{ personId: string }> }, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  g.members.forEach((m, i) => {
+    if (seen.has(m.personId)) ctx.addIssue({ code: 'custom', path: ['members', i, 'personId'], message: `${m.personId} is listed twice` });
+    seen.add(m.personId);
   });
+}
+
+export const groupInputSchema = groupFieldsSchema.superRefine(checkGroup);
 export type GroupInput = z.infer<typeof groupInputSchema>;
 export interface Group extends GroupInput {
   id: string;
