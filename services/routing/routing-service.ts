@@ -110,10 +110,11 @@ export class RoutingService implements CallOutcomeListener {
     if (at < now - PAST_TOLERANCE_MS) throw unprocessable('instant_in_past', 'routing can only be asked for now or a future instant');
     if (at > now + MAX_AHEAD_MS) throw unprocessable('instant_too_far', 'a dry run looks at most 31 days ahead');
     if (at < now) at = now;
-    const dryRun = req.dryRun || at > now;
+    // A caller that may not move strategy state (a supervisor) always gets a dry run.
+    const dryRun = req.dryRun || at > now || !opts.mayCommit;
     const target = await this.resolveTarget(tenantId, req.target);
     const group = target.kind === 'group' ? target.group : personAsGroup(target.person);
-    const e: EvalOptions = { ...opts, tenantId, at, now, commit: !dryRun && opts.mayCommit, skills: req.skills, nested: false };
+    const e: EvalOptions = { ...opts, tenantId, at, now, commit: !dryRun, skills: req.skills, nested: false };
     if (req.caller !== undefined) e.caller = req.caller;
     const decision = await this.evaluate(group, target.kind, e);
     decision.dryRun = dryRun;

@@ -27,6 +27,13 @@ export interface RtjsonDocument {
    * (rtjson itself knows only one serial branch at a time). Empty when there is nothing to ring.
    */
   step_sizes: string;
+  /**
+   * How long the whole INVITE transaction may live: every step's ring time plus a margin. tm cuts a
+   * transaction after `max_inv_lifetime` (180 s by default, RFC 3261 timer C) whatever the branch
+   * timers say, which would end a long chain or a queue wait early; the config passes this to
+   * `t_set_max_lifetime()`.
+   */
+  max_lifetime_ms: number;
   /** The final answer when every step failed, or when there is no step at all. */
   hangup_code?: number;
   hangup_reason?: string;
@@ -43,6 +50,8 @@ export interface RtjsonOptions {
 const NO_ANSWER_AT_ALL_MS = 5_000;
 /** How long a forwarded call or a voicemail box may take to answer. */
 const EXTERNAL_RING_MS = 30_000;
+/** On top of the ring times: set-up and the last branch's final answer (RFC 3261 timer B is 32 s). */
+const LIFETIME_MARGIN_MS = 32_000;
 
 function sipUriFor(contact: string, opts: RtjsonOptions): string | undefined {
   if (/^sips?:/.test(contact)) return contact;
@@ -53,6 +62,7 @@ function sipUriFor(contact: string, opts: RtjsonOptions): string | undefined {
 class Builder {
   readonly routes: RtjsonRoute[] = [];
   readonly sizes: number[] = [];
+  ringMs = 0;
 
   constructor(private readonly opts: RtjsonOptions) {}
 
@@ -66,6 +76,7 @@ class Builder {
       this.routes.push(r);
     }
     this.sizes.push(usable.length);
+    this.ringMs += Math.max(...usable.map((b) => b.fr_inv_timer));
   }
 
   ring(entries: readonly RingEntry[], kind: 'member' | 'overflow'): void {
@@ -126,6 +137,7 @@ export function toRtjson(d: RouteDecision, opts: RtjsonOptions = {}): RtjsonDocu
     routing: 'serial',
     routes: b.routes,
     step_sizes: b.sizes.join(','),
+    max_lifetime_ms: b.ringMs + LIFETIME_MARGIN_MS,
     status: d.status,
     target: d.target.id,
   };

@@ -131,7 +131,7 @@ describe('POST /v1/route: presence-aware ring lists', () => {
 
     // A supervisor may simulate, never move the strategy.
     const sup = (await h.post('/v1/keys', { name: 's', role: 'supervisor' }).expect(201)).body.secret;
-    expect((await route({ group: 'rr' }, sup)).dryRun).toBe(false);
+    expect((await route({ group: 'rr' }, sup)).dryRun).toBe(true);
     expect(await h.hub.routingState.readGroup('acme', 'rr')).toEqual(before);
     // The PBX does.
     const pbxKey = (await h.post('/v1/keys', { name: 'p', role: 'pbx' }).expect(201)).body.secret;
@@ -217,6 +217,7 @@ describe('POST /v1/route: presence-aware ring lists', () => {
         { uri: 'sip:vm-2000@192.0.2.99', fr_inv_timer: 30_000, fr_timer: 5_000, step: 1, kind: 'voicemail' },
       ],
       step_sizes: '2,1',
+      max_lifetime_ms: 82_000,
       status: 'ringing',
       target: 'support',
     });

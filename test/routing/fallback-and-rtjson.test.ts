@@ -115,6 +115,8 @@ describe('the Kamailio rtjson routing document', () => {
         { uri: 'sip:vm@pbx.test', fr_inv_timer: 30_000, fr_timer: 5_000, step: 5, kind: 'voicemail' },
       ],
       step_sizes: '2,1,1,1,1,1',
+      // 20 + 15 + 60 + 15 + 30 + 30 s of ringing, and 32 s for the last answer.
+      max_lifetime_ms: 202_000,
       hangup_code: 486,
       hangup_reason: 'Closed for today',
       status: 'ringing',
@@ -129,7 +131,7 @@ describe('the Kamailio rtjson routing document', () => {
   });
 
   it('nothing to ring and no hang-up step: 480, worded for a closed group', () => {
-    expect(toRtjson(decision({ status: 'fallback' }))).toMatchObject({ routes: [], step_sizes: '', hangup_code: 480, hangup_reason: 'Temporarily Unavailable' });
+    expect(toRtjson(decision({ status: 'fallback' }))).toMatchObject({ routes: [], step_sizes: '', max_lifetime_ms: 32_000, hangup_code: 480, hangup_reason: 'Temporarily Unavailable' });
     expect(toRtjson(decision({ status: 'closed', open: false }))).toMatchObject({ hangup_code: 480, hangup_reason: 'Closed' });
   });
 
