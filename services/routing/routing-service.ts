@@ -56,6 +56,13 @@ interface EvalOptions extends DecideOptions {
   nested: boolean;
 }
 
+/** Both requirements hold: a call cannot lower the level its group asks for. */
+function strictest(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = { ...a };
+  for (const [skill, level] of Object.entries(b)) out[skill] = Math.max(out[skill] ?? 0, level);
+  return out;
+}
+
 function personAsGroup(p: Person): Group {
   return {
     id: p.id,
@@ -163,7 +170,7 @@ export class RoutingService implements CallOutcomeListener {
       at,
       zone,
       leaveWhen: group.leaveWhen,
-      requiredSkills: { ...group.requiredSkills, ...o.skills },
+      requiredSkills: strictest(group.requiredSkills, o.skills),
       wrapUpSeconds: group.wrapUpSeconds ?? tenant.settings.wrapUpSeconds,
       detailFor: o.detailFor,
     };

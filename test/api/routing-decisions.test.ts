@@ -159,6 +159,12 @@ describe('POST /v1/route: presence-aware ring lists', () => {
     expect(names(r.ring)).toEqual(['bob']);
     expect(r.leftOut).toEqual([expect.objectContaining({ personId: 'alice', code: 'missing-skill', reason: 'lacks skill french' })]);
     expect(names((await route({ group: 'support', skills: ['french'] })).ring)).toEqual(['bob']);
+    // The group's own requirement holds whatever the call asks for.
+    const g = (await h.get('/v1/groups/support')).body;
+    await h.put('/v1/groups/support', { ...g, id: undefined, tenantId: undefined, requiredSkills: { french: 3 } }).expect(200);
+    expect(names((await route({ group: 'support', skills: { french: 1 } })).ring)).toEqual(['bob']);
+    await h.put('/v1/people/bob', { name: 'Bob', extension: '1002', skills: { french: 2 } }).expect(200);
+    expect((await route({ group: 'support', skills: { french: 1 } })).ring).toEqual([]);
   });
 
   it('follows the overflow group when nobody here can answer', async () => {

@@ -95,6 +95,14 @@ describe('groups in the directory: admin API', () => {
     await h.del('/v1/groups/support', sup).expect(403);
   });
 
+  it('deleting the tenant deletes its groups and their strategy state', async () => {
+    await h.put('/v1/groups/support', SUPPORT).expect(201);
+    await h.hub.routingState.updateGroup('acme', 'support', (s) => ({ next: { ...s, seq: 3, pointer: 'bob' }, result: undefined }));
+    await h.http.delete('/v1/tenants/acme').set('Authorization', `Bearer ${OPERATOR_KEY}`).expect(204);
+    expect(await h.hub.store.directory.list('groups', 'acme')).toEqual([]);
+    expect(await h.hub.routingState.readGroup('acme', 'support')).toEqual({ seq: 0, members: {} });
+  });
+
   it("never shows or routes another tenant's groups", async () => {
     await h.put('/v1/groups/support', SUPPORT).expect(201);
     const other = await h.http.post('/v1/tenants').set('Authorization', `Bearer ${OPERATOR_KEY}`).send({ id: 'globex', name: 'Globex' }).expect(201);
