@@ -28,7 +28,7 @@ describeWithComponents(['kamailio', 'sipp'], 'routing end to end: Kamailio forks
   beforeAll(async () => {
     const [proxyPort, alicePort, bobPort, carolPort, davePort, vmPort, caller] = await freeUdpPorts(7);
     callerPort = caller!;
-    h = await startTestHub({ now: new Date().toISOString() });
+    h = await startTestHub();
     const base = await h.listen();
     phones = {
       alice: await startPhone('alice', alicePort!, 'answer'),
