@@ -31,13 +31,20 @@ function decidedSince(d: Decision, signals: readonly Signal[]): number | undefin
   return s ? (s.from ?? s.observedAt) : undefined;
 }
 
+function current(state: PersonState, policy: Policy, now: number): Decision {
+  const stored = state.presence;
+  // A stored state whose next change is already due (its timer has not run yet) is merged afresh.
+  if (stored && (stored.wakeAt === undefined || stored.wakeAt > now)) return stored;
+  return state.signals.length > 0 ? merge(state.signals, policy, now) : (stored ?? NOTHING);
+}
+
 /**
  * A person's presence at `at`. At `now` it is the stored canonical state; at a later instant (a dry
  * run) it is the pure merge of their current signals at that instant, so calendar transitions known now
  * are reflected. Nothing is written.
  */
 export function presenceAt(state: PersonState, policy: Policy, at: number, now: number): PresenceAt {
-  const d = at <= now ? (state.presence ?? (state.signals.length > 0 ? merge(state.signals, policy, now) : NOTHING)) : merge(steady(state.signals, policy, now), policy, at);
+  const d = at <= now ? current(state, policy, now) : merge(steady(state.signals, policy, now), policy, at);
   const since = decidedSince(d, state.signals);
   return since === undefined ? d : { ...d, decidedSince: since };
 }

@@ -150,3 +150,12 @@ describe('what each caller sees of someone left out', () => {
     expect(leftOut('availability')).toEqual({ personId: 'alice', name: 'Alice', code: 'busy', reason: 'busy', availability: 'busy' });
   });
 });
+
+describe('presence at an instant', () => {
+  it('merges afresh when the stored state is due to change and its timer has not run yet', () => {
+    const signals = [desk(), dnd('manual', { until: T0 + MIN })];
+    const stored = { ...merge(signals, DEFAULT_POLICY, T0), personId: 'alice', since: T0, version: 1 };
+    expect(presenceAt({ signals, presence: stored }, DEFAULT_POLICY, T0, T0).activity).toBe('dnd');
+    expect(presenceAt({ signals, presence: stored }, DEFAULT_POLICY, T0 + MIN, T0 + MIN).activity).toBe('available');
+  });
+});
