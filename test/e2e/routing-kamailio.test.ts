@@ -30,13 +30,13 @@ describeWithComponents(['kamailio', 'sipp'], 'routing end to end: Kamailio forks
     callerPort = caller!;
     h = await startTestHub();
     const base = await h.listen();
-    phones = {
-      alice: await startPhone('alice', alicePort!, 'answer'),
-      bob: await startPhone('bob', bobPort!, 'answer'),
-      carol: await startPhone('carol', carolPort!, 'busy'),
-      dave: await startPhone('dave', davePort!, 'no-answer'),
-      vm: await startPhone('vm', vmPort!, 'answer'),
-    };
+    // Filled one by one, so that afterAll stops the phones already started if a later one fails.
+    phones = {} as typeof phones;
+    phones.alice = await startPhone('alice', alicePort!, 'answer');
+    phones.bob = await startPhone('bob', bobPort!, 'answer');
+    phones.carol = await startPhone('carol', carolPort!, 'busy');
+    phones.dave = await startPhone('dave', davePort!, 'no-answer');
+    phones.vm = await startPhone('vm', vmPort!, 'answer');
     pbx = await seedMembers(h, [
       { id: 'alice', contact: phones.alice.uri },
       { id: 'bob', contact: phones.bob.uri },
