@@ -29,12 +29,21 @@ function queueOutcome(step: Extract<FallbackStep, { type: 'queue' }>, ctx: Chain
   const out: Extract<FallbackOutcome, { type: 'queue' }> = { type: 'queue', maxWaitSeconds: step.maxWaitSeconds };
   if (step.uri) out.uri = step.uri;
   const passing = ctx.leftOut.filter((l) => TEMPORARY.has(l.code));
-  const predicted = passing.map((l) => l.predictedFreeAt).filter((t): t is number => t !== undefined);
-  if (predicted.length > 0) out.predictedWaitSeconds = Math.max(0, Math.ceil((Math.min(...predicted) - ctx.at) / 1000));
+  const waitFor = (list: readonly LeftOut[]) => {
+    const times = list.map((l) => l.predictedFreeAt).filter((t): t is number => t !== undefined);
+    return times.length === 0 ? undefined : Math.max(0, Math.ceil((Math.min(...times) - ctx.at) / 1000));
+  };
+  // The hint comes only from people whose "until" the caller may see: a lone sensitive member's
+  // meeting end must not show through it. Skipping weighs everyone.
+  const hint = waitFor(passing.filter((l) => l.detail === 'full' || l.detail === 'activity'));
+  if (hint !== undefined) out.predictedWaitSeconds = hint;
   if (ctx.ring.length > 0) return out;
+  const wait = waitFor(passing);
+  const everyonePredicted = passing.every((l) => l.predictedFreeAt !== undefined);
   if (passing.length === 0) out.skipped = 'nobody in the group is expected to become free';
-  else if (predicted.length === passing.length && out.predictedWaitSeconds! > step.maxWaitSeconds) {
-    out.skipped = `predicted wait ${duration(out.predictedWaitSeconds! * 1000)} is longer than the maximum ${duration(step.maxWaitSeconds * 1000)}`;
+  else if (everyonePredicted && wait! > step.maxWaitSeconds) {
+    out.skipped = `predicted wait is longer than the maximum ${duration(step.maxWaitSeconds * 1000)}`;
+    if (hint !== undefined) out.skipped = `predicted wait ${duration(hint * 1000)} is longer than the maximum ${duration(step.maxWaitSeconds * 1000)}`;
   }
   return out;
 }

@@ -204,7 +204,9 @@ describe('POST /v1/route: presence-aware ring lists', () => {
     const member = (await h.post('/v1/keys', { name: 'm', role: 'member', personId: 'bob' }).expect(201)).body.secret;
     const asPbx = await route({ group: 'support' }, keys.pbx);
     expect(asPbx.leftOut).toEqual([{ personId: 'alice', name: 'Alice', code: 'busy', reason: 'busy', availability: 'busy' }]);
-    expect(asPbx.fallback[0]).toEqual({ type: 'queue', maxWaitSeconds: 3600, predictedWaitSeconds: 3600 });
+    // The queue's hint would give away her meeting's end: none.
+    expect(asPbx.fallback[0]).toEqual({ type: 'queue', maxWaitSeconds: 3600 });
+    expect((await route({ group: 'support' })).fallback[0]).toEqual({ type: 'queue', maxWaitSeconds: 3600, predictedWaitSeconds: 3600 });
     expect((await route({ group: 'support' })).leftOut[0]).toMatchObject({ code: 'in-meeting', source: 'outlook' });
     expect((await h.post('/v1/route', { group: 'support' }, member).expect(403)).body.error.code).toBe('forbidden_role');
     await h.post('/v1/route', { group: 'support' }, keys.external).expect(403);

@@ -45,6 +45,11 @@ describe('fallback chain steps', () => {
     expect(q).toMatchObject({ predictedWaitSeconds: 3600, skipped: 'predicted wait 1 h is longer than the maximum 5 min' });
   });
 
+  it("queue: a sensitive member's expected end weighs in, but is not shown as the hint", async () => {
+    const leftOut: LeftOut[] = [{ ...busy('ann', 'in-meeting', AT + 3_600_000), detail: 'availability' }];
+    expect(await chain([queue], { leftOut })).toEqual([{ type: 'queue', maxWaitSeconds: 300, uri: 'sip:queue-support@pbx.example.test', skipped: 'predicted wait is longer than the maximum 5 min' }]);
+  });
+
   it('queue: skipped when nobody can become free, kept when someone busy has no prediction or people are ringing', async () => {
     expect((await chain([queue], { leftOut: [busy('cat', 'no-reachable-device')] }))[0]).toMatchObject({ skipped: 'nobody in the group is expected to become free' });
     const unsure = [busy('ann', 'in-meeting', AT + 3_600_000), busy('ben', 'on-call')];
