@@ -1,14 +1,67 @@
 #!/usr/bin/env bash
-# Installs, with apt-get, the real components the tests start: only what is missing.
+# Installs with apt-get the real components the end-to-end tests start
+# (shared/design.md section 8), and only those that are missing, so it is cheap
+# to run before every CI job. Works as root or through sudo and never prompts.
+# `apt-get update` runs only when something has to be installed.
+#
+# Without these, the suites skip (or fail with CI=true); see test/support/components.ts.
 set -euo pipefail
-packages=(redis-server kamailio kamailio-presence-modules kamailio-utils-modules kamailio-json-modules sip-tester chromium)
+
+packages=(
+  redis-server
+  kamailio
+  kamailio-presence-modules
+  kamailio-utils-modules
+  kamailio-json-modules
+  sip-tester
+  chromium
+)
+
+die() {
+  echo "install-test-deps: $*" >&2
+  exit 1
+}
+
+command -v dpkg-query >/dev/null && command -v apt-get >/dev/null ||
+  die "needs a Debian-based system (dpkg-query and apt-get); install by hand: ${packages[*]}"
+
+is_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  is_installed "$p" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-echo "installing: ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-test-deps: all present (${packages[*]})"
+  exit 0
+fi
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || die "not root and no sudo; as root run: apt-get install ${missing[*]}"
+  # -n: fail instead of waiting for a password nobody will type (CI).
+  if [ -t 0 ]; then as_root=(sudo); else as_root=(sudo -n); fi
+fi
+
+# Through env: sudo resets the environment, so a plain prefix would be lost.
+apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a apt-get -q -y
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+
+echo "install-test-deps: installing ${missing[*]}"
+"${apt[@]}" update
+"${apt[@]}" install --no-install-recommends "${missing[@]}"
+
+still=()
+for p in "${missing[@]}"; do
+  is_installed "$p" || still+=("$p")
+done
+[ ${#still[@]} -eq 0 ] || die "still missing after apt-get: ${still[*]}"
+
+# The binaries the harness looks for (kamailio lives in /usr/sbin).
+for bin in redis-server kamailio sipp chromium; do
+  PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$bin" >/dev/null || die "package installed but no $bin executable"
+done
+echo "install-test-deps: done"

@@ -31,6 +31,13 @@ import { Metrics } from './observability/metrics.js';
 import { decisionRoutes } from './routing/decision-routes.js';
 import { groupRoutes } from './routing/group-routes.js';
 import { RoutingService } from './routing/routing-service.js';
+import { PublishPipeline } from './publishers/pipeline.js';
+import { targetRoutes } from './publishers/routes.js';
+import { sinkFactory } from './publishers/sink-factory.js';
+import { SipSink } from './publishers/sip/sip-sink.js';
+import { SipStack } from './publishers/sip/sip-stack.js';
+import { systemResolver, type Resolver } from './publishers/ssrf-guard.js';
+import { TargetsService } from './publishers/targets-service.js';
 
 export const VERSION = '0.1.0';
 
@@ -42,6 +49,8 @@ export interface HubOptions {
   feed?: ChangeFeed;
   replay?: ReplayGuard;
   routingState?: RoutingStateStore;
+  /** DNS for push targets (tests play DNS with it). */
+  resolve?: Resolver;
   /** Process-level metrics (event loop, memory); off in tests that build many hubs. */
   defaultMetrics?: boolean;
 }
@@ -72,6 +81,32 @@ export function createHub(opts: HubOptions): RunningHub {
   const directory = new DirectoryService(store, engine, clock, secrets, new GroupDirectory(store, routingState));
   hubRef.directory = directory;
   const callOutcomes = new CallOutcomes(log);
+  const resolve = opts.resolve ?? systemResolver;
+  const targets = new TargetsService(store, directory, secrets, resolve);
+  const sipStack = new SipStack(config.sip, clock);
+  const pipeline = new PublishPipeline({
+    store,
+    feed,
+    clock,
+    log,
+    metrics,
+    makeSink: sinkFactory({
+      store,
+      clock,
+      targets,
+      resolve,
+      timeoutMs: config.publish.timeoutMs,
+      sip: async (target) =>
+        new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId)),
+    }),
+    runner: {
+      defaultCoalesceMs: config.publish.coalesceMs,
+      retryBaseMs: config.publish.retryBaseMs,
+      retryCapMs: config.publish.retryCapMs,
+      failingAfter: config.publish.failingAfter,
+      random: Math.random,
+    },
+  });
   const hub: Hub = {
     config,
     clock,
@@ -85,6 +120,8 @@ export function createHub(opts: HubOptions): RunningHub {
     secrets,
     routingState,
     callOutcomes,
+    targets,
+    pipeline,
   };
   const routing = new RoutingService({ store, routingState, directory, clock });
   callOutcomes.add(routing);
@@ -100,6 +137,7 @@ export function createHub(opts: HubOptions): RunningHub {
     ...pbxRoutes(hub),
     ...groupRoutes(hub),
     ...decisionRoutes(hub, routing),
+    ...targetRoutes(hub),
   );
   const app = buildApp(hub, routes);
 
@@ -117,8 +155,11 @@ export function createHub(opts: HubOptions): RunningHub {
         await directory.installKey(tenant, 'bootstrap', 'admin', 'bootstrap admin key (BOOTSTRAP_ADMIN_KEY)', adminKey);
       }
       await engine.start();
+      await pipeline.start();
     },
     async close() {
+      await pipeline.close();
+      await sipStack.close();
       engine.stop();
       await store.close();
     },

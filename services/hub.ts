@@ -10,6 +10,8 @@ import type { CallOutcomes } from './connectors/pbx/call-outcomes.js';
 import type { DirectoryService } from './directory/directory-service.js';
 import type { PresenceEngine } from './merger/engine.js';
 import type { Metrics } from './observability/metrics.js';
+import type { PublishPipeline } from './publishers/pipeline.js';
+import type { TargetsService } from './publishers/targets-service.js';
 
 /** The composed service: what every route and connector may use. Built once in `create-hub.ts`. */
 export interface Hub {
@@ -27,4 +29,6 @@ export interface Hub {
   routingState: RoutingStateStore;
   /** Calls answered and ended, from the PBX connector to whoever follows them (routing). */
   callOutcomes: CallOutcomes;
+  targets: TargetsService;
+  pipeline: PublishPipeline;
 }

@@ -8,6 +8,10 @@ import {
 } from '../../shared/domain/directory.js';
 import { checkGroup, groupFieldsSchema } from '../../shared/domain/group.js';
 import { policyOverrideSchema } from '../../shared/domain/policy.js';
+import { ariTargetSchema, sipTargetSchema, webhookTargetSchema } from '../../shared/domain/target.js';
+
+const withId = { id: idSchema };
+const targetEntrySchema = z.discriminatedUnion('kind', [webhookTargetSchema.extend(withId), ariTargetSchema.extend(withId), sipTargetSchema.extend(withId)]);
 
 /** The declarative directory file (`presence-hub apply -f directory.yaml`), parsed as YAML or JSON. */
 export const directoryDocumentSchema = z
@@ -30,6 +34,8 @@ export const directoryDocumentSchema = z
         groupFieldsSchema.extend({ id: idSchema }).superRefine(checkGroup),
       )
       .default([]),
+    /** Push targets (SIP presence servers, webhooks, Asterisk ARI), each with an `id`. */
+    targets: z.array(targetEntrySchema).default([]),
   })
   .strict()
   .superRefine((doc, ctx) => {

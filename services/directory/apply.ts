@@ -5,6 +5,9 @@ import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { PresenceEngine } from '../merger/engine.js';
 import type { DirectoryDocument } from './apply-document.js';
 import type { DirectoryService } from './directory-service.js';
+import type { PublishPipeline } from '../publishers/pipeline.js';
+import type { TargetsService } from '../publishers/targets-service.js';
+import type { TargetInput } from '../../shared/domain/target.js';
 
 export interface Changes {
   created: string[];
@@ -18,6 +21,9 @@ export interface ApplyPlan {
   people: Changes;
   devices: Changes;
   groups: Changes;
+  targets: Changes;
+  /** Signing secrets generated for new webhook targets, shown once. */
+  secrets?: Record<string, string>;
 }
 
 const empty = (): Changes => ({ created: [], updated: [], unchanged: [], deleted: [] });
@@ -35,14 +41,14 @@ function stable(value: unknown): string {
  * same operations as the admin API; a rejected file writes nothing.
  */
 export async function applyDirectory(
-  deps: { store: Store; directory: DirectoryService; engine: PresenceEngine },
+  deps: { store: Store; directory: DirectoryService; engine: PresenceEngine; targets: TargetsService; pipeline: PublishPipeline },
   tenantId: string,
   doc: DirectoryDocument,
   opts: { dryRun: boolean; prune: boolean },
 ): Promise<ApplyPlan> {
   if (doc.tenant !== tenantId) throw forbidden('tenant_mismatch', `this key belongs to tenant ${tenantId}, the file to ${doc.tenant}`);
   const { store, directory, engine } = deps;
-  const plan: ApplyPlan = { tenant: 'unchanged', people: empty(), devices: empty(), groups: empty() };
+  const plan: ApplyPlan = { tenant: 'unchanged', people: empty(), devices: empty(), groups: empty(), targets: empty() };
   const ops: WriteOp[] = [];
 
   const tenant = await directory.getTenant(tenantId);
@@ -82,7 +88,27 @@ export async function applyDirectory(
     }
   }
 
+  const existingTargets = new Map((await store.directory.list('targets', tenantId)).map((t) => [t.id, t]));
+  const secrets: Record<string, string> = {};
+  for (const { id, ...input } of doc.targets) {
+    const old = existingTargets.get(id);
+    if (old && deps.targets.unchanged(old, input as TargetInput)) {
+      plan.targets.unchanged.push(id);
+      continue;
+    }
+    plan.targets[old ? 'updated' : 'created'].push(id);
+    const { op, secret } = await deps.targets.prepare(tenantId, id, input as TargetInput, wantedTenant.settings.allowPrivateTargets);
+    ops.push(op);
+    if (secret) secrets[id] = secret;
+  }
+
   if (opts.prune) {
+    const listedTargets = new Set(doc.targets.map((t) => t.id));
+    for (const t of existingTargets.values()) {
+      if (listedTargets.has(t.id)) continue;
+      plan.targets.deleted.push(t.id);
+      ops.push({ op: 'delete', collection: 'targets', tenantId, id: t.id });
+    }
     for (const d of existingDevices.values()) {
       if (listedDevices.has(d.id)) continue;
       plan.devices.deleted.push(d.id);
@@ -144,5 +170,7 @@ export async function applyDirectory(
     await directory.groups.forgetPerson(tenantId, id);
   }
   for (const id of plan.groups.deleted) await directory.groups.forgetGroup(tenantId, id);
+  for (const id of [...plan.targets.created, ...plan.targets.updated, ...plan.targets.deleted]) await deps.pipeline.reload(tenantId, id);
+  if (Object.keys(secrets).length > 0) plan.secrets = secrets;
   return plan;
 }

@@ -47,6 +47,18 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers: [this.registry],
   });
+  readonly publishDeliveries = new Counter({
+    name: 'presence_publish_deliveries_total',
+    help: 'Deliveries to push targets by kind and outcome (delivered, failed, superseded).',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly targetUp = new Gauge({
+    name: 'presence_publish_target_up',
+    help: '1 while a push target accepts deliveries, 0 while it is failing.',
+    labelNames: ['tenant', 'target'] as const,
+    registers: [this.registry],
+  });
 
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry });

@@ -40,6 +40,14 @@ export const envSchema = z.object({
   SSE_KEEPALIVE_MS: int(15_000, 1000),
   TRUST_PROXY: bool(false),
   SHUTDOWN_GRACE_MS: int(10_000, 0),
+  PUBLISH_COALESCE_MS: int(1000, 0),
+  PUBLISH_RETRY_BASE_MS: int(1000, 10),
+  PUBLISH_RETRY_CAP_MS: int(60_000, 100),
+  PUBLISH_TIMEOUT_MS: int(5000, 100),
+  PUBLISH_FAILING_AFTER: int(3, 1),
+  SIP_HOST: z.string().default('0.0.0.0'),
+  SIP_PORT: int(5062, 0).pipe(z.number().max(65535)),
+  SIP_ADVERTISE_HOST: optionalString(z.string()),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -61,6 +69,9 @@ export interface Config {
   http: { bodyLimitBytes: number; trustProxy: boolean };
   feed: { bufferEvents: number; keepaliveMs: number };
   shutdownGraceMs: number;
+  publish: { coalesceMs: number; retryBaseMs: number; retryCapMs: number; timeoutMs: number; failingAfter: number };
+  /** Where the SIP user agent (PUBLISH, dialog SUBSCRIBE/NOTIFY) listens, UDP and TCP on one port. */
+  sip: { host: string; port: number; advertise?: string };
 }
 
 export class ConfigError extends Error {
@@ -90,7 +101,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     http: { bodyLimitBytes: e.BODY_LIMIT_BYTES, trustProxy: e.TRUST_PROXY },
     feed: { bufferEvents: e.FEED_BUFFER_EVENTS, keepaliveMs: e.SSE_KEEPALIVE_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    publish: {
+      coalesceMs: e.PUBLISH_COALESCE_MS,
+      retryBaseMs: e.PUBLISH_RETRY_BASE_MS,
+      retryCapMs: e.PUBLISH_RETRY_CAP_MS,
+      timeoutMs: e.PUBLISH_TIMEOUT_MS,
+      failingAfter: e.PUBLISH_FAILING_AFTER,
+    },
+    sip: { host: e.SIP_HOST, port: e.SIP_PORT },
   };
+  if (e.SIP_ADVERTISE_HOST) config.sip.advertise = e.SIP_ADVERTISE_HOST;
   if (e.REDIS_URL) config.redis = { url: e.REDIS_URL, prefix: e.REDIS_PREFIX };
   if (e.BOOTSTRAP_ADMIN_KEY) config.bootstrap.adminKey = e.BOOTSTRAP_ADMIN_KEY;
   if (e.OPERATOR_KEY) config.operatorKey = e.OPERATOR_KEY;

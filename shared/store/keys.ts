@@ -9,6 +9,7 @@ export const COLLECTIONS = {
   apiKeys: { unique: { hash: 'global' }, multi: ['personId'] },
   /** Hunt groups and queues (routing). */
   groups: { unique: { extension: 'tenant' }, multi: [] },
+  targets: { unique: {}, multi: [] },
 } as const satisfies Record<string, CollectionSpec>;
 
 export interface CollectionSpec {

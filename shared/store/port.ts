@@ -2,6 +2,7 @@ import type { ApiKey, Device, Person, Tenant } from '../domain/directory.js';
 import type { Group } from '../domain/group.js';
 import type { Presence } from '../domain/presence.js';
 import type { Signal } from '../domain/signal.js';
+import type { Target } from '../domain/target.js';
 import type { CollectionName } from './keys.js';
 
 export interface CollectionTypes {
@@ -10,6 +11,7 @@ export interface CollectionTypes {
   devices: Device;
   apiKeys: ApiKey;
   groups: Group;
+  targets: Target;
 }
 export type Doc<C extends CollectionName> = CollectionTypes[C];
 

@@ -58,6 +58,7 @@ describe('presence-hub apply -f directory.yaml', () => {
       people: { created: [], updated: [], unchanged: ['alice', 'bob'], deleted: [] },
       devices: { created: [], updated: [], unchanged: ['alice-desk', 'bob-soft'], deleted: [] },
       groups: { created: [], updated: [], unchanged: [], deleted: [] },
+      targets: { created: [], updated: [], unchanged: [], deleted: [] },
     });
     // Working hours from the file reach the merge (Monday 09:30Z is 10:30 in Berlin: inside).
     expect((await h.get('/v1/presence/alice')).body.explanation).toContainEqual(expect.objectContaining({ signal: 'directory:working-hours', verdict: 'inactive' }));
@@ -93,5 +94,41 @@ describe('presence-hub apply -f directory.yaml', () => {
     expect(await cli()).toBe(1);
     expect(lines.join()).toContain('invalid_body');
     expect(lines.join()).toContain('people.0.timeZone');
+  });
+});
+
+describe('apply: push targets', () => {
+  it('creates targets with sealed secrets, is idempotent, and prunes', async () => {
+    const h = await startTestHub();
+    try {
+      const url = await h.listen();
+      const dir = h.dir;
+      const file = join(dir, 't.yaml');
+      const lines: string[] = [];
+      const cli = (...args: string[]) => run(['apply', '-f', file, '--url', url, ...args], { PRESENCE_HUB_KEY: ADMIN_KEY }, (s) => lines.push(s));
+      const doc = (extra = '') => `
+tenant: acme
+settings: { allowPrivateTargets: true, wrapUpSeconds: 0 }
+targets:
+  - { id: asterisk, kind: ari, name: Asterisk, baseUrl: "http://127.0.0.1:8088", username: presence, password: s3cret }
+${extra}`;
+      writeFileSync(file, doc('  - { id: hook, kind: webhook, name: CRM, url: "http://127.0.0.1:9/hook" }'));
+      expect(await cli()).toBe(0);
+      const plan = JSON.parse(lines.slice(1).join('\n'));
+      expect(plan.targets.created).toEqual(['asterisk', 'hook']);
+      expect(plan.secrets.hook).toMatch(/^whsec_/);
+      lines.length = 0;
+      expect(await cli()).toBe(0);
+      expect(JSON.parse(lines.slice(1).join('\n')).targets).toEqual({ created: [], updated: [], unchanged: ['asterisk', 'hook'], deleted: [] });
+      writeFileSync(file, doc().replace('s3cret', 'n3w'));
+      lines.length = 0;
+      expect(await cli('--prune')).toBe(0);
+      expect(JSON.parse(lines.slice(1).join('\n')).targets).toEqual({ created: [], updated: ['asterisk'], unchanged: [], deleted: ['hook'] });
+      const listed = (await h.get('/v1/targets')).body.targets;
+      expect(listed.map((t: { id: string }) => t.id)).toEqual(['asterisk']);
+      expect(JSON.stringify(listed)).not.toContain('n3w');
+    } finally {
+      await h.stop();
+    }
   });
 });

@@ -34,3 +34,19 @@ describe('the README tells the truth', () => {
     expect(ids).toEqual(DEFAULT_POLICY.rules.map((r) => r.id));
   });
 });
+
+describe('the README prints the ARI mapping as the code has it', () => {
+  it('has every row', async () => {
+    const { ARI_MAPPING_TABLE } = await import('../../services/publishers/ari-mapping.js');
+    for (const [state, device] of ARI_MAPPING_TABLE) expect(readme).toContain(`| ${state} | \`${device}\` |`);
+  });
+});
+
+describe('the README prints the RPID mapping as the code has it', () => {
+  it('has every row', async () => {
+    const { RPID_ACTIVITY, ACTIVITY_NOTE } = await import('../../shared/sip/pidf.js');
+    for (const [activity, rpid] of Object.entries(RPID_ACTIVITY)) {
+      expect(readme).toContain(`| \`${activity}\` | ${rpid === null ? '(none)' : `\`${rpid}\``} | ${ACTIVITY_NOTE[activity as keyof typeof ACTIVITY_NOTE]} |`);
+    }
+  });
+});

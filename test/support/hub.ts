@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../shared/config/config.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { createHub, type RunningHub } from '../../services/create-hub.js';
 import { signPbxRequest } from '../../services/api/auth.js';
+import type { Resolver } from '../../services/publishers/ssrf-guard.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 export const OPERATOR_KEY = 'test-operator-key-0123456789abcdef';
@@ -35,7 +36,7 @@ export interface PbxKey {
   secret: string;
 }
 
-export async function startTestHub(opts: { now?: string; env?: Record<string, string>; dir?: string } = {}): Promise<TestHub> {
+export async function startTestHub(opts: { now?: string; env?: Record<string, string>; dir?: string; resolve?: Resolver } = {}): Promise<TestHub> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ph-test-'));
   const config = loadConfig({
     DATA_DIR: dir,
@@ -47,7 +48,7 @@ export async function startTestHub(opts: { now?: string; env?: Record<string, st
     ...opts.env,
   });
   const clock = new ManualClock(opts.now ?? '2026-03-02T09:30:00Z');
-  const running = createHub({ config, clock, log: silentLogger, defaultMetrics: false });
+  const running = createHub({ config, clock, log: silentLogger, defaultMetrics: false, ...(opts.resolve ? { resolve: opts.resolve } : {}) });
   await running.start();
   const http = request(running.app);
   let server: Server | undefined;

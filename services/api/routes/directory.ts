@@ -11,7 +11,7 @@ import { conflict, notFound } from '../../../shared/errors/errors.js';
 import { applyDirectory } from '../../directory/apply.js';
 import { directoryDocumentSchema } from '../../directory/apply-document.js';
 import type { Hub } from '../../hub.js';
-import { assertSelfOrRoles, tenantOf } from '../auth.js';
+import { assertSelfOrRoles, tenantOf, type Principal } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
 
 const applyQuery = z.object({
@@ -29,6 +29,14 @@ function checkId(id: string | undefined, what: string): string {
 
 export function directoryRoutes(hub: Hub): AnyRoute[] {
   const { directory } = hub;
+  /** The device named in the path, if it belongs to the person in the path and the caller may act for them. */
+  async function ownDevice(principal: Principal, params: Record<string, string>) {
+    assertSelfOrRoles(principal, params.personId!, ['admin']);
+    const tenantId = tenantOf(principal);
+    const device = await directory.getDevice(tenantId, params.deviceId!);
+    if (device.personId !== params.personId) throw notFound('device', params.deviceId);
+    return { tenantId, device };
+  }
   return [
     // ── tenants (operator) ──
     route({
@@ -194,10 +202,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       roles: ['admin', 'member'],
       responses: { 204: 'deleted', 404: 'unknown device' },
       async handle({ principal, params }) {
-        assertSelfOrRoles(principal, params.personId!, ['admin']);
-        const tenantId = tenantOf(principal);
-        const d = await directory.getDevice(tenantId, params.deviceId!);
-        if (d.personId !== params.personId) throw notFound('device', params.deviceId);
+        const { tenantId, device: d } = await ownDevice(principal, params);
         await directory.deleteDevice(tenantId, d.id);
         return { status: 204 };
       },
@@ -211,10 +216,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       roles: ['admin', 'member'],
       responses: { 200: 'the token, shown once', 404: 'unknown device', 422: 'not a mobile device' },
       async handle({ principal, params }) {
-        assertSelfOrRoles(principal, params.personId!, ['admin']);
-        const tenantId = tenantOf(principal);
-        const d = await directory.getDevice(tenantId, params.deviceId!);
-        if (d.personId !== params.personId) throw notFound('device', params.deviceId);
+        const { tenantId, device: d } = await ownDevice(principal, params);
         return { body: { token: await directory.issueDeviceToken(tenantId, d.id) } };
       },
     }),
@@ -227,10 +229,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       roles: ['admin', 'member'],
       responses: { 204: 'revoked', 404: 'unknown device' },
       async handle({ principal, params }) {
-        assertSelfOrRoles(principal, params.personId!, ['admin']);
-        const tenantId = tenantOf(principal);
-        const d = await directory.getDevice(tenantId, params.deviceId!);
-        if (d.personId !== params.personId) throw notFound('device', params.deviceId);
+        const { tenantId, device: d } = await ownDevice(principal, params);
         await directory.revokeDeviceToken(tenantId, d.id);
         return { status: 204 };
       },

@@ -1,0 +1,103 @@
+import { targetInputSchema } from '../../shared/domain/target.js';
+import { notFound } from '../../shared/errors/errors.js';
+import { idSchema } from '../../shared/domain/directory.js';
+import { tenantOf } from '../api/auth.js';
+import { route, type AnyRoute } from '../api/route.js';
+import type { PublishPipeline } from './pipeline.js';
+import { publicTarget, type TargetsService } from './targets-service.js';
+import type { Store } from '../../shared/store/port.js';
+
+export function targetRoutes(deps: { store: Store; targets: TargetsService; pipeline: PublishPipeline }): AnyRoute[] {
+  const { targets, pipeline, store } = deps;
+  return [
+    route({
+      method: 'get',
+      path: '/v1/targets',
+      summary: 'Push targets of the tenant (SIP presence servers, webhooks, Asterisk ARI), without secrets',
+      tag: 'targets',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 200: 'the targets' },
+      async handle({ principal }) {
+        return { body: { targets: (await targets.list(tenantOf(principal))).map(publicTarget) } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/targets/:targetId',
+      summary: 'One push target',
+      tag: 'targets',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 200: 'the target', 404: 'unknown target' },
+      async handle({ principal, params }) {
+        return { body: publicTarget(await targets.get(tenantOf(principal), params.targetId!)) };
+      },
+    }),
+    route({
+      method: 'put',
+      path: '/v1/targets/:targetId',
+      summary: 'Create or replace a push target; a new webhook target returns its signing secret once',
+      tag: 'targets',
+      auth: 'key',
+      roles: ['admin'],
+      body: targetInputSchema,
+      responses: { 200: 'replaced', 201: 'created', 422: 'URL not allowed (SSRF guard) or missing password' },
+      async handle({ principal, params, body }) {
+        const tenantId = tenantOf(principal);
+        const id = idSchema.safeParse(params.targetId);
+        if (!id.success) throw notFound('target', params.targetId);
+        const existed = await store.directory.get('targets', tenantId, id.data);
+        const { op, secret } = await targets.prepare(tenantId, id.data, body);
+        await store.directory.write([op]);
+        await pipeline.reload(tenantId, id.data);
+        const target = publicTarget(await targets.get(tenantId, id.data));
+        return { status: existed ? 200 : 201, body: secret ? { target, secret } : { target } };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/targets/:targetId',
+      summary: 'Delete a push target',
+      tag: 'targets',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 204: 'deleted', 404: 'unknown target' },
+      async handle({ principal, params }) {
+        const tenantId = tenantOf(principal);
+        await targets.delete(tenantId, params.targetId!);
+        await pipeline.reload(tenantId, params.targetId!);
+        return { status: 204 };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/v1/targets/:targetId/secret',
+      summary: "Rotate a webhook target's signing secret (returned once)",
+      tag: 'targets',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 200: 'the new secret', 422: 'not a webhook target' },
+      async handle({ principal, params }) {
+        const tenantId = tenantOf(principal);
+        const secret = await targets.rotateSecret(tenantId, params.targetId!);
+        await pipeline.reload(tenantId, params.targetId!);
+        return { body: { secret } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/targets/:targetId/status',
+      summary: 'Publishing status: healthy/failing, last success and error, deliveries, what waits for a retry',
+      tag: 'targets',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 200: 'the status', 404: 'unknown target' },
+      async handle({ principal, params }) {
+        const tenantId = tenantOf(principal);
+        const target = await targets.get(tenantId, params.targetId!);
+        return { body: pipeline.status(tenantId, target.id) ?? { targetId: target.id, kind: target.kind, state: target.enabled ? 'starting' : 'disabled' } };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,36 @@
+import type { Clock } from '../../shared/clock/clock.js';
+import type { Target } from '../../shared/domain/target.js';
+import type { Store } from '../../shared/store/port.js';
+import { createTargetClient } from './http-client.js';
+import type { Sink } from './sink.js';
+import { AriSink } from './sinks/ari-sink.js';
+import { WebhookSink } from './sinks/webhook-sink.js';
+import type { Resolver } from './ssrf-guard.js';
+import type { TargetsService } from './targets-service.js';
+
+export interface SinkFactoryDeps {
+  store: Store;
+  clock: Clock;
+  targets: TargetsService;
+  resolve: Resolver;
+  timeoutMs: number;
+  /** SIP PUBLISH targets, wired where the SIP stack is composed. */
+  sip?: (target: Extract<Target, { kind: 'sip' }>) => Promise<Sink>;
+}
+
+/** Builds the publisher for a target's kind, with its secrets opened and its tenant's SSRF rules. */
+export function sinkFactory(deps: SinkFactoryDeps): (target: Target) => Promise<Sink> {
+  return async (target) => {
+    const tenant = await deps.store.directory.get('tenants', '*', target.tenantId);
+    const client = () => createTargetClient({ allowPrivate: tenant?.settings.allowPrivateTargets ?? false, timeoutMs: deps.timeoutMs, resolve: deps.resolve });
+    switch (target.kind) {
+      case 'webhook':
+        return new WebhookSink(target, deps.targets.open(target.sealedSecret)!, client(), deps.clock);
+      case 'ari':
+        return new AriSink(target, deps.targets.open(target.sealedPassword) ?? '', client());
+      case 'sip':
+        if (!deps.sip) throw new Error('SIP publishing is not available in this process');
+        return deps.sip(target);
+    }
+  };
+}

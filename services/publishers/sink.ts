@@ -1,0 +1,23 @@
+import type { Person } from '../../shared/domain/directory.js';
+import type { Presence } from '../../shared/domain/presence.js';
+
+/** One state to deliver to one target; `presence` absent means the person was removed. */
+export interface Delivery {
+  tenantId: string;
+  personId: string;
+  person?: Person;
+  presence?: Presence;
+  /** Grows per person; receivers drop anything older than what they have. */
+  version: number;
+}
+
+/**
+ * What every publisher (webhook, Asterisk ARI, SIP PUBLISH) implements. `deliver` resolves when the
+ * target acknowledged the state, or throws a `DeliveryError` saying whether a retry can help.
+ */
+export interface Sink {
+  deliver(d: Delivery): Promise<void>;
+  /** Target-specific status for the admin endpoint. */
+  details?(): unknown;
+  close(): Promise<void>;
+}

@@ -1,0 +1,54 @@
+import type { Clock } from '../../../shared/clock/clock.js';
+import type { WebhookTarget } from '../../../shared/domain/target.js';
+import { viewOf } from '../../api/views.js';
+import { expectSuccess, type HttpTargetClient } from '../http-client.js';
+import type { Delivery, Sink } from '../sink.js';
+import { signWebhook } from '../webhook-signature.js';
+
+const PBX_VIEW = { kind: 'key', tenantId: '', keyId: 'publisher', role: 'pbx' } as const;
+
+/**
+ * A signed JSON webhook per state (Standard Webhooks headers). The message id is stable per person
+ * and version, so a retried delivery is recognisably the same message; the body carries the version so
+ * a receiver can drop anything older than what it has.
+ */
+export class WebhookSink implements Sink {
+  private readonly url: URL;
+
+  constructor(
+    private readonly target: WebhookTarget,
+    private readonly secret: string,
+    private readonly client: HttpTargetClient,
+    private readonly clock: Clock,
+  ) {
+    this.url = new URL(target.url);
+  }
+
+  async deliver(d: Delivery): Promise<void> {
+    const payload = d.presence
+      ? {
+          type: 'presence.updated',
+          tenant: d.tenantId,
+          personId: d.personId,
+          version: d.version,
+          person: d.person && { name: d.person.name, extension: d.person.extension, sipUri: d.person.sipUri },
+          presence: d.person ? viewOf(d.presence, d.person, PBX_VIEW) : undefined,
+        }
+      : { type: 'presence.removed', tenant: d.tenantId, personId: d.personId, version: d.version };
+    const body = JSON.stringify(payload);
+    const id = `msg_${d.tenantId}_${d.personId}_${d.version}`;
+    const timestamp = Math.floor(this.clock.now() / 1000);
+    const res = await this.client.request('POST', this.url, {
+      'Content-Type': 'application/json',
+      'User-Agent': 'presence-hub',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signWebhook(this.secret, id, timestamp, body),
+    }, body);
+    expectSuccess(res, this.target.url);
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}

@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import type { Person } from '../../../shared/domain/directory.js';
+import type { SipTarget } from '../../../shared/domain/target.js';
+import type { DigestCredentials } from '../../../shared/sip/digest.js';
+import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
+import { buildPidf } from '../../../shared/sip/pidf.js';
+import { Publisher } from '../../../shared/sip/publisher.js';
+import { Subscriber } from '../../../shared/sip/subscriber.js';
+import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
+import type { PresenceEngine } from '../../merger/engine.js';
+import { DeliveryError } from '../http-client.js';
+import type { Delivery, Sink } from '../sink.js';
+import { lineStateChanges } from './dialog-state.js';
+import { destinationOf, presentityOf } from './presentity.js';
+
+/** Our tuple and person ids in the server's aggregate: the same ids replace our own earlier document (Kamailio §4.2). */
+const IDENTITY = { tupleId: 'presence-hub', personId: 'p-presence-hub' };
+
+interface Watch {
+  subscriber: Subscriber;
+  callId?: string;
+  known?: DialogInfo;
+}
+
+/**
+ * SIP PUBLISH of each person's state to a presence server (one RFC 3903 publisher per presentity), and,
+ * when the target asks for it, a dialog-package subscription per extension whose NOTIFYs feed the
+ * person's line state back into the merge.
+ */
+export class SipSink implements Sink {
+  private readonly publishers = new Map<string, Publisher>();
+  private readonly watches = new Map<string, Watch>();
+  private readonly destination;
+  private readonly credentials: DigestCredentials | undefined;
+
+  constructor(
+    private readonly target: SipTarget,
+    password: string | undefined,
+    private readonly core: UserAgentCore,
+    private readonly engine: PresenceEngine,
+    private readonly log: Logger,
+    people: readonly Person[],
+  ) {
+    this.destination = destinationOf(target);
+    this.credentials = target.username && password !== undefined ? { username: target.username, password } : undefined;
+    if (target.subscribeDialog) for (const p of people) this.watch(p);
+  }
+
+  async deliver(d: Delivery): Promise<void> {
+    if (!d.presence || !d.person) {
+      this.unwatch(d.personId);
+      const pub = this.publishers.get(d.personId);
+      this.publishers.delete(d.personId);
+      if (pub) {
+        await pub.remove();
+        pub.dispose();
+      }
+      return;
+    }
+    if (this.target.subscribeDialog) this.watch(d.person);
+    const presentity = presentityOf(d.person, this.target);
+    let pub = this.publishers.get(d.personId);
+    if (!pub) {
+      pub = new Publisher({
+        core: this.core,
+        target: this.destination,
+        presentity,
+        expiresSec: this.target.expiresSec,
+        ...(this.credentials ? { credentials: this.credentials } : {}),
+      });
+      this.publishers.set(d.personId, pub);
+    }
+    const outcome = await pub.publishAndWait(buildPidf(d.presence, { entity: presentity, ...IDENTITY }));
+    if (outcome === 'failed') {
+      // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
+      throw new DeliveryError(`PUBLISH for ${presentity} failed (${pub.status().lastStatusCode ?? 'no answer'})`, true, pub.status().lastStatusCode);
+    }
+  }
+
+  private watch(person: Person): void {
+    if (!person.extension || this.watches.has(person.id)) return;
+    const endpoint = { id: `sip-${this.target.id}-${person.extension}`, kind: 'desk' as const };
+    const resource = `sip:${person.extension}@${this.target.domain}`;
+    const w: Watch = {
+      subscriber: new Subscriber({
+        core: this.core,
+        target: this.destination,
+        subscriber: `sip:presence-hub@${this.target.domain}`,
+        resource,
+        event: 'dialog',
+        accept: DIALOG_INFO_CONTENT_TYPE,
+        expiresSec: Math.min(this.target.expiresSec, 3600),
+        ...(this.credentials ? { credentials: this.credentials } : {}),
+        onNotify: (n) => {
+          // Versions restart with every new subscription (RFC 4235 §4.1).
+          const callId = n.request.headers.get('call-id');
+          if (callId !== w.callId) {
+            w.callId = callId;
+            w.known = undefined;
+          }
+          if (!n.body.trim()) return;
+          const parsed = parseDialogInfo(n.body);
+          if (!parsed.ok) {
+            this.log.warn({ target: this.target.id, resource, error: parsed.error }, 'unreadable dialog-info');
+            return;
+          }
+          const update = mergeDialogInfo(w.known, parsed.value);
+          if (update.kind === 'outdated') return;
+          w.known = update.info;
+          const changes = lineStateChanges(lineState(update.info), endpoint, this.core.clock.now());
+          this.engine.apply(this.target.tenantId, person.id, changes).catch((err: unknown) => this.log.error({ err }, 'applying dialog state failed'));
+        },
+      }),
+    };
+    this.watches.set(person.id, w);
+    w.subscriber.start();
+  }
+
+  private unwatch(personId: string): void {
+    const w = this.watches.get(personId);
+    if (!w) return;
+    this.watches.delete(personId);
+    void w.subscriber.unsubscribe().finally(() => w.subscriber.dispose());
+  }
+
+  details(): unknown {
+    const publications: Record<string, number> = {};
+    let failing = 0;
+    for (const p of this.publishers.values()) {
+      const s = p.status();
+      publications[s.state] = (publications[s.state] ?? 0) + 1;
+      if (s.consecutiveFailures > 0) failing++;
+    }
+    const subscriptions: Record<string, number> = {};
+    for (const w of this.watches.values()) {
+      const s = w.subscriber.status().state;
+      subscriptions[s] = (subscriptions[s] ?? 0) + 1;
+    }
+    return { server: this.target.server, transport: this.target.transport, publications, failingPublications: failing, dialogSubscriptions: subscriptions };
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.publishers.values()) p.dispose();
+    for (const w of this.watches.values()) w.subscriber.dispose();
+    this.publishers.clear();
+    this.watches.clear();
+  }
+}

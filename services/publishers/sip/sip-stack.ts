@@ -1,0 +1,43 @@
+import type { Clock } from '../../../shared/clock/clock.js';
+import { StreamTransport } from '../../../shared/sip/stream-transport.js';
+import { TransportSet } from '../../../shared/sip/transport-set.js';
+import { UdpTransport } from '../../../shared/sip/udp-transport.js';
+import { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
+
+export interface SipStackConfig {
+  host: string;
+  port: number;
+  advertise?: string;
+}
+
+/**
+ * The process's SIP user agent: UDP and TCP on one port (TLS connects out only), created when the first
+ * SIP target needs it. Every publisher and dialog subscriber shares it.
+ */
+export class SipStack {
+  private core: Promise<UserAgentCore> | undefined;
+
+  constructor(
+    private readonly config: SipStackConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  get(): Promise<UserAgentCore> {
+    this.core ??= (async () => {
+      const advertise = this.config.advertise;
+      const udp = await UdpTransport.bind({ host: this.config.host, port: this.config.port, ...(advertise ? { advertise } : {}) });
+      const port = udp.localAddress('udp')!.port;
+      const tcp = await StreamTransport.listen({ protocol: 'tcp', host: this.config.host, port, ...(advertise ? { advertise } : {}) });
+      const tls = await StreamTransport.listen({ protocol: 'tls', host: this.config.host, port: 0, ...(advertise ? { advertise } : {}) });
+      return new UserAgentCore({ transport: new TransportSet([udp, tcp, tls]), clock: this.clock, userAgent: 'presence-hub' });
+    })();
+    return this.core;
+  }
+
+  async close(): Promise<void> {
+    if (!this.core) return;
+    const core = await this.core.catch(() => undefined);
+    this.core = undefined;
+    await core?.close();
+  }
+}

@@ -1,0 +1,182 @@
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
+import type { Target } from '../../shared/domain/target.js';
+import type { Metrics } from '../observability/metrics.js';
+import { DeliveryError } from './http-client.js';
+import type { Delivery, Sink } from './sink.js';
+
+interface Slot {
+  /** The newest state not yet delivered. */
+  pending?: Delivery;
+  inFlight: boolean;
+  lastSentAt?: number;
+  lastVersion?: number;
+  timer?: TimerHandle;
+  attempt: number;
+}
+
+export interface RunnerOptions {
+  coalesceMs: number;
+  retryBaseMs: number;
+  retryCapMs: number;
+  /** Consecutive failures after which the target shows as failing. */
+  failingAfter: number;
+  random: () => number;
+}
+
+export interface TargetStatus {
+  targetId: string;
+  kind: Target['kind'];
+  state: 'healthy' | 'failing' | 'idle';
+  consecutiveFailures: number;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+  lastError: string | null;
+  delivered: number;
+  failed: number;
+  superseded: number;
+  waiting: number;
+  details?: unknown;
+}
+
+/**
+ * Delivers each person's states to one target: the first change goes out at once; changes within the
+ * coalescing window after a delivery collapse into the final state, which is never lost; one delivery
+ * in flight per person, so states arrive in order; failures are retried with capped, jittered
+ * exponential backoff, always with the newest state (a superseded one is dropped, not retried); when a
+ * failing target answers again, everything waiting is sent at once.
+ */
+export class TargetRunner {
+  private readonly slots = new Map<string, Slot>();
+  private consecutiveFailures = 0;
+  private lastSuccessAt: number | undefined;
+  private lastFailureAt: number | undefined;
+  private lastError: string | undefined;
+  private counts = { delivered: 0, failed: 0, superseded: 0 };
+  private closed = false;
+
+  constructor(
+    readonly target: Target,
+    private readonly sink: Sink,
+    private readonly clock: Clock,
+    private readonly opts: RunnerOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  offer(d: Delivery): void {
+    if (this.closed) return;
+    let slot = this.slots.get(d.personId);
+    if (!slot) {
+      slot = { inFlight: false, attempt: 0 };
+      this.slots.set(d.personId, slot);
+    }
+    if (!d.presence) {
+      // A removal is always the final word; it must outrank whatever was sent or is waiting.
+      d = { ...d, version: Math.max(d.version, (slot.lastVersion ?? 0) + 1, (slot.pending?.version ?? 0) + 1) };
+    } else {
+      if (slot.lastVersion !== undefined && d.version <= slot.lastVersion) return;
+      if (slot.pending && slot.pending.version > d.version) return;
+    }
+    if (slot.pending) {
+      this.counts.superseded++;
+      this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'superseded' });
+    }
+    slot.pending = d;
+    this.schedule(d.personId, slot);
+  }
+
+  private schedule(personId: string, slot: Slot): void {
+    if (slot.inFlight || slot.timer || !slot.pending) return;
+    const now = this.clock.now();
+    const due = slot.attempt > 0 ? undefined : slot.lastSentAt === undefined ? now : slot.lastSentAt + this.opts.coalesceMs;
+    if (due === undefined) return; // waiting for a retry timer
+    if (due <= now) void this.send(personId, slot);
+    else slot.timer = this.clock.at(due, () => this.fire(personId, slot));
+  }
+
+  private fire(personId: string, slot: Slot): void {
+    slot.timer = undefined;
+    if (!slot.inFlight && slot.pending) void this.send(personId, slot);
+  }
+
+  private async send(personId: string, slot: Slot): Promise<void> {
+    const d = slot.pending;
+    if (!d || this.closed) return;
+    slot.pending = undefined;
+    slot.inFlight = true;
+    try {
+      await this.sink.deliver(d);
+      slot.lastVersion = d.version;
+      slot.lastSentAt = this.clock.now();
+      slot.attempt = 0;
+      this.counts.delivered++;
+      this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'delivered' });
+      const recovered = this.consecutiveFailures >= this.opts.failingAfter;
+      this.consecutiveFailures = 0;
+      this.lastSuccessAt = slot.lastSentAt;
+      this.metrics.targetUp.set({ tenant: this.target.tenantId, target: this.target.id }, 1);
+      if (recovered) this.flushWaiting();
+    } catch (err) {
+      const e = err instanceof DeliveryError ? err : new DeliveryError((err as Error).message, true);
+      this.counts.failed++;
+      this.consecutiveFailures++;
+      this.lastFailureAt = this.clock.now();
+      this.lastError = e.message;
+      this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'failed' });
+      if (this.consecutiveFailures >= this.opts.failingAfter) this.metrics.targetUp.set({ tenant: this.target.tenantId, target: this.target.id }, 0);
+      this.log.warn({ target: this.target.id, person: personId, err: e.message, retryable: e.retryable }, 'delivery failed');
+      if (e.retryable) {
+        // Retry with the newest state: a newer one that arrived meanwhile wins.
+        if (!slot.pending) slot.pending = d;
+        slot.attempt++;
+        const backoff = Math.min(this.opts.retryCapMs, this.opts.retryBaseMs * 2 ** (slot.attempt - 1));
+        const delay = backoff / 2 + this.opts.random() * (backoff / 2);
+        slot.timer?.cancel();
+        slot.timer = this.clock.after(delay, () => this.fire(personId, slot));
+      }
+    } finally {
+      slot.inFlight = false;
+    }
+    this.schedule(personId, slot);
+  }
+
+  /** The target answers again: send everything that waits for a retry now. */
+  private flushWaiting(): void {
+    for (const [personId, slot] of this.slots) {
+      if (slot.attempt === 0 || slot.inFlight || !slot.pending) continue;
+      slot.timer?.cancel();
+      slot.timer = undefined;
+      slot.attempt = 0;
+      slot.lastSentAt = undefined;
+      this.schedule(personId, slot);
+    }
+  }
+
+  status(): TargetStatus {
+    const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+    let waiting = 0;
+    for (const s of this.slots.values()) if (s.pending) waiting++;
+    const s: TargetStatus = {
+      targetId: this.target.id,
+      kind: this.target.kind,
+      state: this.consecutiveFailures >= this.opts.failingAfter ? 'failing' : this.lastSuccessAt === undefined ? 'idle' : 'healthy',
+      consecutiveFailures: this.consecutiveFailures,
+      lastSuccessAt: iso(this.lastSuccessAt),
+      lastFailureAt: iso(this.lastFailureAt),
+      lastError: this.lastError ?? null,
+      ...this.counts,
+      waiting,
+    };
+    const details = this.sink.details?.();
+    if (details !== undefined) s.details = details;
+    return s;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.slots.values()) s.timer?.cancel();
+    this.metrics.targetUp.remove({ tenant: this.target.tenantId, target: this.target.id });
+    await this.sink.close();
+  }
+}

@@ -1,0 +1,98 @@
+import type { SecretBox } from '../../shared/crypto/secrets.js';
+import type { Target, TargetInput } from '../../shared/domain/target.js';
+import { notFound, unprocessable } from '../../shared/errors/errors.js';
+import type { Store, WriteOp } from '../../shared/store/port.js';
+import type { DirectoryService } from '../directory/directory-service.js';
+import { checkTargetUrl, type Resolver } from './ssrf-guard.js';
+import { newWebhookSecret } from './webhook-signature.js';
+
+export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret'> {
+  hasPassword?: boolean;
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
+}
+
+export function publicTarget(t: Target): PublicTarget {
+  const { sealedPassword, sealedSecret: _s, ...rest } = t;
+  return t.kind === 'webhook' ? rest : { ...rest, hasPassword: sealedPassword !== undefined };
+}
+
+/** Push targets of a tenant: validated (URLs against SSRF), secrets sealed, stored as directory documents. */
+export class TargetsService {
+  constructor(
+    private readonly store: Store,
+    private readonly directory: DirectoryService,
+    private readonly secrets: SecretBox,
+    private readonly resolve: Resolver,
+  ) {}
+
+  async get(tenantId: string, id: string): Promise<Target> {
+    const t = await this.store.directory.get('targets', tenantId, id);
+    if (!t) throw notFound('target', id);
+    return t;
+  }
+
+  list(tenantId: string): Promise<Target[]> {
+    return this.store.directory.list('targets', tenantId);
+  }
+
+  /**
+   * Builds the stored document. A password or secret left out keeps the stored one, so an apply file
+   * or an edit need not repeat it; a new webhook gets a generated secret, returned once.
+   */
+  async prepare(tenantId: string, id: string, input: TargetInput, allowPrivateOverride?: boolean): Promise<{ op: WriteOp; secret?: string }> {
+    const tenant = await this.directory.getTenant(tenantId);
+    const existing = await this.store.directory.get('targets', tenantId, id);
+    // An apply file may change the tenant's setting in the same batch.
+    const allowPrivate = allowPrivateOverride ?? tenant.settings.allowPrivateTargets;
+    if (input.kind === 'webhook') await checkTargetUrl(input.url, allowPrivate, this.resolve);
+    if (input.kind === 'ari') await checkTargetUrl(input.baseUrl, allowPrivate, this.resolve);
+    const { password, secret, ...plain } = input as TargetInput & { password?: string; secret?: string };
+    const doc = { ...plain, id, tenantId } as Target;
+    const sameKind = existing?.kind === input.kind;
+    if (password !== undefined) doc.sealedPassword = this.secrets.seal(password);
+    else if (sameKind && existing?.sealedPassword) doc.sealedPassword = existing.sealedPassword;
+    let issued: string | undefined;
+    if (input.kind === 'webhook') {
+      if (secret !== undefined) doc.sealedSecret = this.secrets.seal(secret);
+      else if (sameKind && existing?.sealedSecret) doc.sealedSecret = existing.sealedSecret;
+      else {
+        issued = newWebhookSecret();
+        doc.sealedSecret = this.secrets.seal(issued);
+      }
+    }
+    if (input.kind === 'ari' && !doc.sealedPassword) throw unprocessable('password_required', 'an ARI target needs a password');
+    const op: WriteOp = { op: 'put', collection: 'targets', doc };
+    return issued === undefined ? { op } : { op, secret: issued };
+  }
+
+  /** Whether applying `input` would leave the stored target as it is (secrets compared by value). */
+  unchanged(existing: Target, input: TargetInput): boolean {
+    const { password, secret, ...plain } = input as TargetInput & { password?: string; secret?: string };
+    const { sealedPassword, sealedSecret, id: _i, tenantId: _t, ...stored } = existing;
+    if (password !== undefined && this.open(sealedPassword) !== password) return false;
+    if (secret !== undefined && this.open(sealedSecret) !== secret) return false;
+    return stableJson(plain) === stableJson(stored);
+  }
+
+  async rotateSecret(tenantId: string, id: string): Promise<string> {
+    const t = await this.get(tenantId, id);
+    if (t.kind !== 'webhook') throw unprocessable('not_a_webhook', 'only webhook targets have a signing secret');
+    const secret = newWebhookSecret();
+    await this.store.directory.write([{ op: 'put', collection: 'targets', doc: { ...t, sealedSecret: this.secrets.seal(secret) } }]);
+    return secret;
+  }
+
+  async delete(tenantId: string, id: string): Promise<void> {
+    await this.get(tenantId, id);
+    await this.store.directory.write([{ op: 'delete', collection: 'targets', tenantId, id }]);
+  }
+
+  open(sealed: string | undefined): string | undefined {
+    return sealed === undefined ? undefined : this.secrets.open(sealed);
+  }
+}

@@ -1,0 +1,220 @@
+/** RFC 3261 §7.3.3 compact forms, plus the event-package ones (RFC 6665 `o`, `u`). */
+const COMPACT: Readonly<Record<string, string>> = {
+  i: 'call-id',
+  m: 'contact',
+  e: 'content-encoding',
+  l: 'content-length',
+  c: 'content-type',
+  f: 'from',
+  s: 'subject',
+  k: 'supported',
+  t: 'to',
+  v: 'via',
+  o: 'event',
+  u: 'allow-events',
+  r: 'refer-to',
+  b: 'referred-by',
+  x: 'session-expires',
+};
+
+const SPECIAL_CASE: Readonly<Record<string, string>> = {
+  'call-id': 'Call-ID',
+  cseq: 'CSeq',
+  'www-authenticate': 'WWW-Authenticate',
+  'sip-etag': 'SIP-ETag',
+  'sip-if-match': 'SIP-If-Match',
+  'mime-version': 'MIME-Version',
+};
+
+/** Headers whose values are comma-separated lists (RFC 3261 §7.3.1), so one line may hold several. */
+const LIST_HEADERS: ReadonlySet<string> = new Set([
+  'via',
+  'route',
+  'record-route',
+  'contact',
+  'allow',
+  'allow-events',
+  'supported',
+  'require',
+  'proxy-require',
+  'unsupported',
+  'accept',
+]);
+
+/** The lower-case long name a header is stored and looked up by. */
+function headerKey(name: string): string {
+  const lower = name.trim().toLowerCase();
+  return COMPACT[lower] ?? lower;
+}
+
+function displayName(key: string): string {
+  return SPECIAL_CASE[key] ?? key.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+/** Splits on commas outside quoted strings and angle brackets. */
+function splitList(value: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  let quoted = false;
+  let angle = false;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i];
+    if (quoted) {
+      if (ch === '\\') i++;
+      else if (ch === '"') quoted = false;
+    } else if (ch === '"') quoted = true;
+    else if (ch === '<') angle = true;
+    else if (ch === '>') angle = false;
+    else if (ch === ',' && !angle) {
+      parts.push(value.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(value.slice(start));
+  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
+}
+
+/** Ordered header fields with case-insensitive names; compact names are expanded on the way in. */
+export class SipHeaders {
+  private readonly fields: Array<{ key: string; value: string }> = [];
+
+  constructor(entries: Iterable<readonly [string, string]> = []) {
+    for (const [name, value] of entries) this.append(name, value);
+  }
+
+  append(name: string, value: string): this {
+    this.fields.push({ key: headerKey(name), value: value.trim() });
+    return this;
+  }
+
+  set(name: string, value: string): this {
+    const key = headerKey(name);
+    const at = this.fields.findIndex((f) => f.key === key);
+    this.delete(name);
+    this.fields.splice(at < 0 ? this.fields.length : at, 0, { key, value: value.trim() });
+    return this;
+  }
+
+  delete(name: string): this {
+    const key = headerKey(name);
+    for (let i = this.fields.length - 1; i >= 0; i--) if (this.fields[i]?.key === key) this.fields.splice(i, 1);
+    return this;
+  }
+
+  has(name: string): boolean {
+    const key = headerKey(name);
+    return this.fields.some((f) => f.key === key);
+  }
+
+  /** The first field's value. */
+  get(name: string): string | undefined {
+    const key = headerKey(name);
+    return this.fields.find((f) => f.key === key)?.value;
+  }
+
+  /** Every value in order; list headers are also split at commas, so `Via: a, b` gives two values. */
+  getAll(name: string): string[] {
+    const key = headerKey(name);
+    const values = this.fields.filter((f) => f.key === key).map((f) => f.value);
+    return LIST_HEADERS.has(key) ? values.flatMap(splitList) : values;
+  }
+
+  /** Fields in order, with canonical names (`Call-ID`, `CSeq`, `SIP-ETag`). */
+  entries(): Array<[string, string]> {
+    return this.fields.map((f) => [displayName(f.key), f.value]);
+  }
+}
+
+export interface SipRequest {
+  readonly kind: 'request';
+  method: string;
+  uri: string;
+  headers: SipHeaders;
+  body: string;
+}
+
+export interface SipResponse {
+  readonly kind: 'response';
+  status: number;
+  reason: string;
+  headers: SipHeaders;
+  body: string;
+}
+
+export type SipMessage = SipRequest | SipResponse;
+
+export function createRequest(
+  method: string,
+  uri: string,
+  headers: Iterable<readonly [string, string]>,
+  body = '',
+): SipRequest {
+  return { kind: 'request', method, uri, headers: new SipHeaders(headers), body };
+}
+
+const REASONS: Readonly<Record<number, string>> = {
+  100: 'Trying',
+  200: 'OK',
+  202: 'Accepted',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  407: 'Proxy Authentication Required',
+  408: 'Request Timeout',
+  412: 'Conditional Request Failed',
+  423: 'Interval Too Brief',
+  481: 'Call/Transaction Does Not Exist',
+  489: 'Bad Event',
+  500: 'Server Internal Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+};
+
+/**
+ * A response that copies Via, From, To, Call-ID and CSeq from the request (RFC 3261 §8.2.6.2);
+ * `toTag` is added to To when the request had none and the response is not a 100.
+ */
+export function responseTo(request: SipRequest, status: number, toTag?: string): SipResponse {
+  const headers = new SipHeaders();
+  for (const via of request.headers.getAll('via')) headers.append('Via', via);
+  headers.append('From', request.headers.get('from') ?? '');
+  let to = request.headers.get('to') ?? '';
+  if (toTag !== undefined && status > 100 && !/;\s*tag=/i.test(to)) to += `;tag=${toTag}`;
+  headers.append('To', to);
+  headers.append('Call-ID', request.headers.get('call-id') ?? '');
+  headers.append('CSeq', request.headers.get('cseq') ?? '');
+  return { kind: 'response', status, reason: REASONS[status] ?? 'Unknown', headers, body: '' };
+}
+
+/** Wire form; Content-Length is always written from the body's byte length. */
+export function serialize(message: SipMessage): Buffer {
+  const start =
+    message.kind === 'request'
+      ? `${message.method} ${message.uri} SIP/2.0`
+      : `SIP/2.0 ${message.status} ${message.reason}`;
+  const lines = [start];
+  for (const [name, value] of message.headers.entries()) if (name !== 'Content-Length') lines.push(`${name}: ${value}`);
+  lines.push(`Content-Length: ${Buffer.byteLength(message.body)}`, '', '');
+  return Buffer.concat([Buffer.from(lines.join('\r\n')), Buffer.from(message.body)]);
+}
+
+/** A header holding a non-negative integer (Expires, Min-Expires, Retry-After), else undefined. */
+export function headerSeconds(message: SipMessage, name: string): number | undefined {
+  const match = /^(\d{1,10})\b/.exec(message.headers.get(name) ?? '');
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+/** RFC 3261 §20.16: a 32-bit sequence number and the method. */
+export function parseCSeq(value: string | undefined): CSeq | undefined {
+  const match = /^(\d{1,10})\s+([A-Za-z0-9.!%*_+`'~-]+)$/.exec(value?.trim() ?? '');
+  if (!match?.[1] || !match[2]) return undefined;
+  const seq = Number(match[1]);
+  return seq < 2 ** 31 ? { seq, method: match[2] } : undefined;
+}

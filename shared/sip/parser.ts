@@ -1,0 +1,76 @@
+import { SipParseError } from './errors.js';
+import { parseCSeq, SipHeaders, type SipMessage } from './message.js';
+
+const TOKEN = /^[A-Za-z0-9.!%*_+`'~-]+$/;
+const REQUIRED = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
+const CR = 13;
+const LF = 10;
+
+/** Where the header section ends and the body starts, searching from `offset`; undefined if not yet complete. */
+export function locateBody(data: Buffer, offset = 0): { headEnd: number; bodyStart: number } | undefined {
+  const crlf = data.indexOf('\r\n\r\n', offset);
+  const lf = data.indexOf('\n\n', offset);
+  if (crlf >= 0 && (lf < 0 || crlf <= lf)) return { headEnd: crlf, bodyStart: crlf + 4 };
+  if (lf >= 0) return { headEnd: lf, bodyStart: lf + 2 };
+  return undefined;
+}
+
+/** Skips the CRLFs that precede a message (RFC 3261 §7.5) and keep-alives (RFC 5626 §3.5.1). */
+export function skipLineBreaks(data: Buffer, offset = 0): number {
+  let at = offset;
+  while (at < data.length && (data[at] === CR || data[at] === LF)) at++;
+  return at;
+}
+
+/**
+ * Parses one message from a datagram or one stream frame. Throws only `SipParseError`.
+ * Without Content-Length the body runs to the end (RFC 3261 §18.3, datagrams); bytes past it are dropped.
+ */
+export function parseMessage(input: Buffer | string): SipMessage {
+  const data = typeof input === 'string' ? Buffer.from(input) : input;
+  const start = skipLineBreaks(data);
+  const located = locateBody(data, start) ?? { headEnd: data.length, bodyStart: data.length };
+  const lines = data.toString('utf8', start, located.headEnd).split(/\r?\n/);
+  const startLine = lines.shift() ?? '';
+  const headers = parseHeaderLines(lines);
+  for (const name of REQUIRED) if (!headers.has(name)) throw new SipParseError(`missing ${name} header`);
+  if (!parseCSeq(headers.get('cseq'))) throw new SipParseError('malformed CSeq');
+
+  const available = data.length - located.bodyStart;
+  const declared = headers.get('content-length');
+  let length = available;
+  if (declared !== undefined) {
+    if (!/^\d{1,9}$/.test(declared)) throw new SipParseError('malformed Content-Length');
+    length = Number(declared);
+    if (length > available) throw new SipParseError('body shorter than Content-Length');
+  }
+  const body = data.toString('utf8', located.bodyStart, located.bodyStart + length);
+
+  const response = /^SIP\/2\.0 ([1-6]\d\d)(?: (.*))?$/.exec(startLine);
+  if (response) return { kind: 'response', status: Number(response[1]), reason: response[2] ?? '', headers, body };
+  const request = /^(\S+) (\S+) SIP\/2\.0$/.exec(startLine);
+  if (!request?.[1] || !request[2] || !TOKEN.test(request[1]) || !request[2].includes(':')) {
+    throw new SipParseError(`bad start line: ${startLine.slice(0, 80)}`);
+  }
+  if (parseCSeq(headers.get('cseq'))?.method !== request[1]) throw new SipParseError('CSeq method differs from the method');
+  return { kind: 'request', method: request[1], uri: request[2], headers, body };
+}
+
+/** Header lines with folding (a line starting with space or tab continues the previous one, §7.3.1). */
+function parseHeaderLines(lines: string[]): SipHeaders {
+  const unfolded: string[] = [];
+  for (const line of lines) {
+    if (/^[ \t]/.test(line)) {
+      if (unfolded.length === 0) throw new SipParseError('continuation line before any header');
+      unfolded[unfolded.length - 1] += ` ${line.trim()}`;
+    } else if (line.length > 0) unfolded.push(line);
+  }
+  const headers = new SipHeaders();
+  for (const line of unfolded) {
+    const colon = line.indexOf(':');
+    const name = colon < 0 ? '' : line.slice(0, colon).trim();
+    if (!TOKEN.test(name)) throw new SipParseError(`bad header line: ${line.slice(0, 80)}`);
+    headers.append(name, line.slice(colon + 1));
+  }
+  return headers;
+}

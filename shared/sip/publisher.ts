@@ -1,0 +1,261 @@
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { DigestSession, type DigestCredentials } from './digest.js';
+import { cryptoRandom } from './ids.js';
+import { headerSeconds, parseCSeq } from './message.js';
+import { PIDF_CONTENT_TYPE } from './pidf.js';
+import { TimerSlot } from './timer-slot.js';
+import type { Destination } from './transport.js';
+import type { RequestOutcome, RequestSpec, UserAgentCore } from './user-agent-core.js';
+
+/**
+ * idle ──publish──▶ publishing ──2xx──▶ published ──timer──▶ refreshing ──2xx──▶ published
+ *                                        │  └──publish──▶ modifying ──2xx──▶ published
+ *                                        └──remove──▶ removing ──any──▶ idle
+ * 412, or 5xx to a request with SIP-If-Match: forget the etag, then publishing (fresh initial).
+ * 423: same request with Min-Expires. Timeout, transport error, other failure: backoff, then resume.
+ */
+export type PublisherState = 'idle' | 'publishing' | 'published' | 'refreshing' | 'modifying' | 'removing' | 'backoff';
+
+type Kind = 'initial' | 'refresh' | 'modify' | 'remove';
+const SENDING: Readonly<Record<Kind, PublisherState>> = {
+  initial: 'publishing',
+  refresh: 'refreshing',
+  modify: 'modifying',
+  remove: 'removing',
+};
+
+export interface PublisherOptions {
+  core: UserAgentCore;
+  /** The event state compositor (Kamailio), or the proxy in front of it. */
+  target: Destination;
+  /** The presentity AOR; it is the Request-URI, From and To (RFC 3903 §4). */
+  presentity: string;
+  event?: string;
+  contentType?: string;
+  expiresSec?: number;
+  credentials?: DigestCredentials;
+  /** Refresh after this fraction of the granted lifetime. */
+  refreshRatio?: number;
+  backoff?: BackoffPolicy;
+  /** Uniform in [0, 1), for backoff jitter. */
+  random?: () => number;
+}
+
+export interface PublisherStatus {
+  state: PublisherState;
+  etag?: string;
+  expiresAt?: number;
+  /** The last final status; a timeout counts as 408 and a transport error as 503 (RFC 3261 §8.1.3.1). */
+  lastStatusCode?: number;
+  lastSuccessAt?: number;
+  consecutiveFailures: number;
+}
+
+/** How one body fared: acknowledged, replaced by a newer body first, or its attempt failed (backoff follows). */
+export type PublishOutcome = 'published' | 'superseded' | 'failed' | 'disposed';
+
+/**
+ * An RFC 3903 event publication agent for one presentity at one target. One PUBLISH in flight at a
+ * time: changes made meanwhile are coalesced and the latest body is sent next. Refreshes carry the
+ * full body, because Kamailio in memory mode wipes the stored body on a body-less refresh.
+ */
+export class Publisher {
+  private state: PublisherState = 'idle';
+  /** The body that should be on the server; undefined once removal is asked for. */
+  private desired: string | undefined;
+  /** The body the server acknowledged last. */
+  private published: string | undefined;
+  private etag: string | undefined;
+  private expiresAt: number | undefined;
+  private refreshAt = 0;
+  private expiresSec: number;
+  private lastStatusCode: number | undefined;
+  private lastSuccessAt: number | undefined;
+  private failures = 0;
+  private cseq = 0;
+  private inFlight = false;
+  private disposed = false;
+  private removals: Array<() => void> = [];
+  private waiters: Array<{ body: string; resolve: (outcome: PublishOutcome) => void }> = [];
+  private readonly timer: TimerSlot;
+  private readonly callId: string;
+  private readonly fromTag: string;
+  private readonly auth: DigestSession | undefined;
+
+  constructor(private readonly options: PublisherOptions) {
+    this.expiresSec = options.expiresSec ?? 3600;
+    this.timer = new TimerSlot(options.core.clock);
+    this.callId = options.core.ids.callId();
+    this.fromTag = options.core.ids.tag();
+    this.auth = options.credentials && new DigestSession(options.credentials, options.core.ids.cnonce);
+  }
+
+  /** Makes `body` the state to publish; sent now, or after the PUBLISH in flight. */
+  publish(body: string): void {
+    if (this.disposed) return;
+    this.desired = body;
+    this.settleRemovals();
+    this.step();
+  }
+
+  /** Like `publish`, and resolves when the server acknowledged this body or the attempt to send it failed. */
+  publishAndWait(body: string): Promise<PublishOutcome> {
+    if (this.disposed) return Promise.resolve('disposed');
+    const settled = new Promise<PublishOutcome>((resolve) => this.waiters.push({ body, resolve }));
+    this.publish(body);
+    if (this.published === body && this.desired === body && !this.inFlight) this.settleWaiters('published');
+    return settled;
+  }
+
+  private settleWaiters(outcome: 'published' | 'failed' | 'disposed'): void {
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) {
+      if (outcome === 'published' && w.body !== this.published) {
+        // Older bodies were replaced; a body still to come keeps waiting.
+        if (w.body === this.desired) this.waiters.push(w);
+        else w.resolve('superseded');
+      } else w.resolve(outcome);
+    }
+  }
+
+  /** Withdraws the publication (Expires 0); resolves once done, superseded by `publish`, or disposed. */
+  remove(): Promise<void> {
+    if (this.disposed) return Promise.resolve();
+    this.desired = undefined;
+    if (this.state === 'backoff') {
+      this.timer.cancel();
+      this.state = 'idle';
+    }
+    return new Promise((resolve) => {
+      this.removals.push(resolve);
+      this.step();
+    });
+  }
+
+  status(): PublisherStatus {
+    return {
+      state: this.state,
+      etag: this.etag,
+      expiresAt: this.expiresAt,
+      lastStatusCode: this.lastStatusCode,
+      lastSuccessAt: this.lastSuccessAt,
+      consecutiveFailures: this.failures,
+    };
+  }
+
+  /** Stops all timers without telling the server (the publication lapses at its expiry); later calls do nothing. */
+  dispose(): void {
+    this.disposed = true;
+    this.timer.cancel();
+    this.settleRemovals();
+    this.settleWaiters('disposed');
+  }
+
+  /** Decides the next request from the desired and the acknowledged state. */
+  private step(): void {
+    if (this.inFlight || this.disposed || this.state === 'backoff') return;
+    const now = this.options.core.clock.now();
+    if (this.expiresAt !== undefined && now >= this.expiresAt) this.forget();
+    if (this.desired === undefined) {
+      if (this.etag !== undefined) return this.send('remove');
+      this.timer.cancel();
+      this.state = 'idle';
+      return this.settleRemovals();
+    }
+    if (this.etag === undefined) return this.send('initial');
+    if (this.desired !== this.published) return this.send('modify');
+    if (now >= this.refreshAt) return this.send('refresh');
+    this.state = 'published';
+    if (!this.timer.armed) this.timer.at(this.refreshAt, () => this.step());
+  }
+
+  private send(kind: Kind): void {
+    this.timer.cancel();
+    this.inFlight = true;
+    this.state = SENDING[kind];
+    const { core, presentity, target } = this.options;
+    const body = kind === 'remove' ? undefined : this.desired;
+    const etag = kind === 'initial' ? undefined : this.etag;
+    const sentAt = core.clock.now();
+    const headers: Array<[string, string]> = [
+      ['Event', this.options.event ?? 'presence'],
+      ['Expires', String(kind === 'remove' ? 0 : this.expiresSec)],
+    ];
+    if (etag !== undefined) headers.push(['SIP-If-Match', etag]);
+    if (body !== undefined) headers.push(['Content-Type', this.options.contentType ?? PIDF_CONTENT_TYPE]);
+    const spec: RequestSpec = {
+      method: 'PUBLISH',
+      requestUri: presentity,
+      from: presentity,
+      fromTag: this.fromTag,
+      to: presentity,
+      callId: this.callId,
+      cseq: ++this.cseq,
+      headers,
+      body,
+    };
+    void core.request(spec, target, this.auth).then((outcome) => {
+      if (this.disposed) return;
+      this.inFlight = false;
+      this.cseq = Math.max(this.cseq, parseCSeq(outcome.request.headers.get('cseq'))?.seq ?? 0);
+      this.handle(kind, etag !== undefined, body, sentAt, outcome);
+      this.step();
+    });
+  }
+
+  private handle(kind: Kind, conditional: boolean, body: string | undefined, sentAt: number, outcome: RequestOutcome): void {
+    const response = outcome.kind === 'response' ? outcome.response : undefined;
+    const status = response?.status ?? (outcome.kind === 'timeout' ? 408 : 503);
+    this.lastStatusCode = status;
+    const success = response !== undefined && status >= 200 && status < 300;
+    if (success && kind === 'remove') {
+      this.succeeded();
+      return this.forget();
+    }
+    const etag = response?.headers.get('sip-etag');
+    const grantedSec = response ? (headerSeconds(response, 'expires') ?? this.expiresSec) : 0;
+    // A 2xx without SIP-ETag (required, RFC 3903 §6) or with Expires 0 cannot be refreshed: a failure.
+    if (success && etag && grantedSec > 0) {
+      this.succeeded();
+      this.etag = etag;
+      this.published = body;
+      this.expiresAt = sentAt + grantedSec * 1000;
+      this.refreshAt = sentAt + grantedSec * 1000 * (this.options.refreshRatio ?? 0.85);
+      this.settleWaiters('published');
+      return;
+    }
+    // A failed removal is not retried: the publication lapses at its expiry anyway.
+    if (kind === 'remove') return this.forget();
+    // RFC 3903 §4.3 (412); Kamailio answers 500 to an etag it cannot parse.
+    if (conditional && (status === 412 || (response && status >= 500))) return this.forget();
+    const minExpires = status === 423 && response ? headerSeconds(response, 'min-expires') : undefined;
+    if (minExpires !== undefined && minExpires > this.expiresSec) {
+      this.expiresSec = minExpires;
+      return;
+    }
+    this.failures += 1;
+    this.state = 'backoff';
+    this.settleWaiters('failed');
+    const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.failures, this.options.random ?? cryptoRandom);
+    this.timer.at(this.options.core.clock.now() + delay, () => {
+      this.state = 'idle';
+      this.step();
+    });
+  }
+
+  private succeeded(): void {
+    this.failures = 0;
+    this.lastSuccessAt = this.options.core.clock.now();
+  }
+
+  private forget(): void {
+    this.etag = undefined;
+    this.published = undefined;
+    this.expiresAt = undefined;
+  }
+
+  private settleRemovals(): void {
+    for (const resolve of this.removals.splice(0)) resolve();
+  }
+}

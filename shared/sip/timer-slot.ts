@@ -1,0 +1,37 @@
+import type { Clock, TimerHandle } from '../clock/clock.js';
+
+/**
+ * At most one pending timer. Arming replaces the previous one. Safe when the clock calls back
+ * synchronously for an instant already due (the system clock does).
+ */
+export class TimerSlot {
+  private handle: TimerHandle | undefined;
+  private generation = 0;
+  private pending = false;
+
+  constructor(private readonly clock: Clock) {}
+
+  get armed(): boolean {
+    return this.pending;
+  }
+
+  at(instant: number, fn: () => void): void {
+    this.cancel();
+    const generation = this.generation;
+    this.pending = true;
+    const handle = this.clock.at(instant, () => {
+      if (generation !== this.generation) return;
+      this.pending = false;
+      this.handle = undefined;
+      fn();
+    });
+    if (generation === this.generation && this.pending) this.handle = handle;
+  }
+
+  cancel(): void {
+    this.generation++;
+    this.pending = false;
+    this.handle?.cancel();
+    this.handle = undefined;
+  }
+}

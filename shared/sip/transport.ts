@@ -1,0 +1,36 @@
+import type { SipMessage } from './message.js';
+
+export type TransportProtocol = 'udp' | 'tcp' | 'tls';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface Destination extends HostPort {
+  protocol: TransportProtocol;
+  /** The peer also takes TCP on the same host and port, so large requests may move there. */
+  allowsTcp?: boolean;
+}
+
+export type MessageReceiver = (message: SipMessage, from: Destination) => void;
+
+/** Moves parsed messages to and from the network. Bytes that do not parse are dropped. */
+export interface Transport {
+  /** Rejects with `SipTransportError` when the message cannot be handed to the network. */
+  send(message: SipMessage, to: Destination): Promise<void>;
+  onMessage(receiver: MessageReceiver): void;
+  /** The address written in Via and Contact for `protocol`; undefined when the protocol is not served. */
+  localAddress(protocol: TransportProtocol): HostPort | undefined;
+  close(): Promise<void>;
+}
+
+/** RFC 3261 §18.1.1: a request larger than this MUST go over a congestion-controlled transport. */
+export const MAX_UDP_REQUEST_BYTES = 1300;
+
+export const isReliable = (protocol: TransportProtocol): boolean => protocol !== 'udp';
+
+/** `host:port`, with brackets around IPv6 literals. */
+export function formatHostPort({ host, port }: HostPort): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}

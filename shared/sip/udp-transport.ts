@@ -1,0 +1,69 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { SipParseError, SipTransportError } from './errors.js';
+import { serialize, type SipMessage } from './message.js';
+import { parseMessage } from './parser.js';
+import type { Destination, HostPort, MessageReceiver, Transport, TransportProtocol } from './transport.js';
+
+export interface UdpTransportOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** The host written in Via and Contact when `host` is a wildcard or private address. */
+  advertise?: string;
+}
+
+export class UdpTransport implements Transport {
+  private receiver: MessageReceiver = () => {};
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly local: HostPort,
+  ) {
+    socket.on('message', (data, rinfo) => {
+      let message: SipMessage;
+      try {
+        message = parseMessage(data);
+      } catch (error) {
+        if (error instanceof SipParseError) return;
+        throw error;
+      }
+      this.receiver(message, { protocol: 'udp', host: rinfo.address, port: rinfo.port });
+    });
+    // Datagram errors (ICMP unreachable and the like) concern one send; the socket stays usable.
+    socket.on('error', () => {});
+  }
+
+  static async bind(options: UdpTransportOptions): Promise<UdpTransport> {
+    const socket = createSocket(isIPv6(options.host) ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(options.port, options.host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    return new UdpTransport(socket, { host: options.advertise ?? options.host, port: socket.address().port });
+  }
+
+  send(message: SipMessage, to: Destination): Promise<void> {
+    if (to.protocol !== 'udp') return Promise.reject(new SipTransportError(`UDP transport cannot send ${to.protocol}`));
+    return new Promise((resolve, reject) => {
+      this.socket.send(serialize(message), to.port, to.host, (error) =>
+        error ? reject(new SipTransportError(`UDP send to ${to.host}:${to.port} failed`, { cause: error })) : resolve(),
+      );
+    });
+  }
+
+  onMessage(receiver: MessageReceiver): void {
+    this.receiver = receiver;
+  }
+
+  localAddress(protocol: TransportProtocol): HostPort | undefined {
+    return protocol === 'udp' ? this.local : undefined;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}

@@ -1,0 +1,132 @@
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { parsePidf } from '../../shared/sip/pidf.js';
+import { describeWith } from '../support/components.js';
+import { seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
+import { startKamailio, type RunningKamailio } from '../support/kamailio.js';
+import { eventually } from '../support/receiver.js';
+import { publishDialogStates, startWatcher, type Watcher } from '../support/sipp.js';
+
+const activitiesOf = (body: string) => {
+  const p = parsePidf(body);
+  return p.ok ? { basic: p.value.basic, activities: p.value.activities, note: p.value.note } : undefined;
+};
+
+describeWith(['kamailio', 'sipp'], 'SIP PUBLISH to a real Kamailio, read back by a SIPp watcher', () => {
+  let kam: RunningKamailio;
+  let h: TestHub;
+  let key: PbxKey;
+  let watcher: Watcher | undefined;
+  const watchers: Watcher[] = [];
+
+  const watch = async () => {
+    watcher = await startWatcher(kam, { user: 'alice', expires: 300 });
+    watchers.push(watcher);
+    return watcher;
+  };
+  /** The watcher's latest PIDF that Presence Hub published (our tuple id). */
+  const latest = () => {
+    const ours = watcher!.bodies().filter((b) => b.includes('presence-hub'));
+    return ours.length ? activitiesOf(ours[ours.length - 1]!) : undefined;
+  };
+  const advance = async (ms: number, step = 500) => {
+    for (let t = 0; t < ms; t += step) {
+      await h.clock.advance(Math.min(step, ms - t));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+
+  beforeAll(async () => {
+    kam = await startKamailio();
+  });
+  afterAll(async () => {
+    await kam?.stop();
+  });
+  beforeEach(async () => {
+    // Publications of an earlier test would still be aggregated for alice: start clean.
+    await kam.restart();
+    h = await startTestHub({ env: { SIP_HOST: '127.0.0.1', SIP_PORT: '0' } });
+    key = await seedAlice(h);
+    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
+  });
+  afterEach(async () => {
+    for (const w of watchers.splice(0)) await w.stop().catch(() => {});
+    await h.stop();
+  });
+
+  const addTarget = (over: Record<string, unknown> = {}) =>
+    h
+      .put('/v1/targets/kam', {
+        kind: 'sip',
+        name: 'Kamailio',
+        server: `sip:${kam.host}:${kam.port}`,
+        transport: 'udp',
+        domain: kam.domain,
+        username: kam.credentials.user,
+        password: kam.credentials.password,
+        expiresSec: 120,
+        coalesceMs: 0,
+        ...over,
+      })
+      .expect(201);
+
+  it('publishes on-the-phone, DND and back, with digest auth, as a watcher sees them', async () => {
+    await watch();
+    await addTarget();
+    await eventually(() => expect(latest()).toMatchObject({ basic: 'open' }));
+    await h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now(), callId: 'c1' }], key).expect(200);
+    await eventually(() => expect(latest()).toMatchObject({ basic: 'closed', activities: ['on-the-phone'] }));
+    await h.put('/v1/people/alice/status', { activity: 'dnd' }).expect(200);
+    await eventually(() => expect(latest()).toMatchObject({ basic: 'closed', activities: ['busy'], note: 'Do not disturb' }));
+    await h.del('/v1/people/alice/status').expect(200);
+    await h.pbx([{ type: 'hangup', device: 'alice-desk', at: h.clock.now() + 1, callId: 'c1' }], key).expect(200);
+    await eventually(() => expect(latest()).toMatchObject({ basic: 'open', activities: [] }));
+    const status = (await h.get('/v1/targets/kam/status')).body;
+    expect(status).toMatchObject({ state: 'healthy', details: { publications: { published: 1 } } });
+  });
+
+  it('recovers with a fresh PUBLISH after Kamailio restarts and forgets its ETags', async () => {
+    await watch();
+    await addTarget();
+    await eventually(() => expect(latest()).toMatchObject({ basic: 'open' }));
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    await eventually(() => expect(latest()).toMatchObject({ activities: ['away'] }));
+    await kam.restart();
+    await watch(); // the old subscription died with Kamailio
+    expect(latest()).toBeUndefined();
+    // At the refresh (85% of the granted 120 s) Kamailio answers 412; the publisher starts over.
+    await advance(103_000, 1000);
+    await eventually(() => expect(latest()).toMatchObject({ basic: 'closed', activities: ['away'] }));
+  });
+
+  it('survives Kamailio being down: no crash, backoff, and the current state once it is back', async () => {
+    await addTarget();
+    await eventually(async () => expect((await h.get('/v1/targets/kam/status')).body.state).toBe('healthy'));
+    await kam.kill();
+    await h.put('/v1/people/alice/status', { activity: 'dnd' }).expect(200);
+    await advance(40_000); // Timer F (32 s) runs out: 408
+    await eventually(async () => expect((await h.get('/v1/targets/kam/status')).body.failed).toBeGreaterThan(0));
+    await h.put('/v1/people/alice/status', { activity: 'break' }).expect(200);
+    await advance(40_000);
+    await kam.restart();
+    await watch();
+    await advance(120_000, 1000);
+    await eventually(() => expect(latest()).toMatchObject({ activities: ['away'], note: 'On a break' }));
+    expect((await h.get('/healthz')).status).toBe(200);
+  });
+
+  it('reads the phone state back over the dialog package (BLF) and feeds it into the merge', async () => {
+    const seen: string[] = [];
+    h.hub.feed.subscribe('acme', (e) => e.presence && seen.push(e.presence.activity));
+    await addTarget({ subscribeDialog: true });
+    await eventually(() => expect((h.hub.pipeline.status('acme', 'kam')?.details as { dialogSubscriptions: Record<string, number> }).dialogSubscriptions).toEqual({ active: 1 }));
+    const results = await publishDialogStates(kam, { user: '1001', states: ['early'], direction: 'recipient', dialogId: 'call-1' });
+    expect(results.map((r) => r.status)).toEqual([200]);
+    await eventually(() => expect(seen).toContain('ringing'));
+    await publishDialogStates(kam, { user: '1001', states: ['confirmed'], direction: 'recipient', dialogId: 'call-1' });
+    await eventually(() => expect(seen).toContain('on-call'));
+    expect((await h.get('/v1/presence/alice')).body).toMatchObject({ activity: 'on-call', source: 'pbx' });
+    await publishDialogStates(kam, { user: '1001', states: ['terminated'], direction: 'recipient', dialogId: 'call-1' });
+    await eventually(async () => expect((await h.get('/v1/presence/alice')).body.activity).toBe('available'));
+    expect(seen.slice(seen.indexOf('ringing'))).toEqual(['ringing', 'on-call', 'available']);
+  });
+});

@@ -1,0 +1,26 @@
+import { ManualClock } from '../../shared/clock/manual-clock.js';
+import { FakeTransport } from '../../shared/sip/fake-transport.js';
+import { createSipIds, type SipIds } from '../../shared/sip/ids.js';
+import type { Destination } from '../../shared/sip/transport.js';
+import { UserAgentCore } from '../../shared/sip/user-agent-core.js';
+
+export const T0 = Date.parse('2026-03-02T09:00:00Z');
+export const TARGET: Destination = { protocol: 'udp', host: '192.0.2.1', port: 5060 };
+
+/** Ids from a counter, so every run sees the same branches, tags and Call-IDs. */
+export function counterIds(): SipIds {
+  let n = 0;
+  return createSipIds((size) => {
+    n += 1;
+    const bytes = new Uint8Array(size);
+    new DataView(bytes.buffer).setUint32(size - 4, n);
+    return bytes;
+  });
+}
+
+export function setup(protocols?: ConstructorParameters<typeof FakeTransport>[1]) {
+  const clock = new ManualClock(T0);
+  const transport = new FakeTransport(undefined, protocols);
+  const core = new UserAgentCore({ transport, clock, ids: counterIds() });
+  return { clock, transport, core };
+}

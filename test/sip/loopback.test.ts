@@ -1,0 +1,102 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../shared/clock/clock.js';
+import { StreamTransport } from '../../shared/sip/stream-transport.js';
+import { TransportSet } from '../../shared/sip/transport-set.js';
+import type { Destination, Transport } from '../../shared/sip/transport.js';
+import { UdpTransport } from '../../shared/sip/udp-transport.js';
+import { UserAgentCore, type RequestSpec } from '../../shared/sip/user-agent-core.js';
+
+const HOST = '127.0.0.1';
+const open: Transport[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+async function pair(make: () => Promise<Transport>) {
+  const [a, b] = [await make(), await make()];
+  open.push(a, b);
+  return { a: new UserAgentCore({ transport: a, clock: systemClock }), b, bCore: new UserAgentCore({ transport: b, clock: systemClock }) };
+}
+
+const spec = (method: string, body = ''): RequestSpec => ({
+  method,
+  requestUri: `sip:b@${HOST}`,
+  from: `sip:a@${HOST}`,
+  fromTag: 'a1',
+  to: `sip:b@${HOST}`,
+  callId: `loop-${method}-${body.length}`,
+  cseq: 1,
+  body,
+});
+
+describe('loopback transports', () => {
+  it('UDP to UDP: a request and its response', async () => {
+    const { a, b } = await pair(() => UdpTransport.bind({ host: HOST, port: 0 }));
+    const to: Destination = { protocol: 'udp', host: HOST, port: b.localAddress('udp')!.port };
+    const outcome = await a.request(spec('OPTIONS'), to);
+    expect(outcome).toMatchObject({ kind: 'response', response: { status: 200 } });
+  });
+
+  it('TCP to TCP: a request and its response on the same connection, also when large', async () => {
+    const { a, b, bCore } = await pair(() => StreamTransport.listen({ protocol: 'tcp', host: HOST, port: 0 }));
+    const bodies: string[] = [];
+    bCore.onRequest('MESSAGE', (request) => {
+      bodies.push(request.body);
+      return { status: 202 };
+    });
+    const to: Destination = { protocol: 'tcp', host: HOST, port: b.localAddress('tcp')!.port };
+    const big = 'x'.repeat(60_000);
+    const [small, large] = await Promise.all([a.request(spec('MESSAGE', 'hi'), to), a.request(spec('MESSAGE', big), to)]);
+    expect(small).toMatchObject({ kind: 'response', response: { status: 202 } });
+    expect(large).toMatchObject({ kind: 'response', response: { status: 202 } });
+    expect(bodies.sort()).toEqual([big, 'hi'].sort());
+  });
+
+  it('UDP with TCP beside it moves a request over 1300 bytes to TCP', async () => {
+    const make = async () => {
+      const udp = await UdpTransport.bind({ host: HOST, port: 0 });
+      const tcp = await StreamTransport.listen({ protocol: 'tcp', host: HOST, port: udp.localAddress('udp')!.port });
+      return new TransportSet([udp, tcp]);
+    };
+    const { a, b, bCore } = await pair(make);
+    let via = '';
+    bCore.onRequest('MESSAGE', (request) => {
+      via = request.headers.get('via') ?? '';
+      return { status: 200 };
+    });
+    const to: Destination = { protocol: 'udp', host: HOST, port: b.localAddress('udp')!.port, allowsTcp: true };
+    const outcome = await a.request(spec('MESSAGE', 'y'.repeat(1400)), to);
+    expect(outcome).toMatchObject({ kind: 'response', response: { status: 200 } });
+    expect(via).toMatch(/^SIP\/2\.0\/TCP /);
+  });
+
+  it('TLS: a client that trusts the server certificate exchanges a request and response', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ph-tls-'));
+    try {
+      // A throwaway self-signed certificate for 127.0.0.1.
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      const key = readFileSync(join(dir, 'key.pem'));
+      const cert = readFileSync(join(dir, 'cert.pem'));
+      const server = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0, tlsServer: { key, cert } });
+      const client = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0, tlsClient: { ca: cert } });
+      open.push(server, client);
+      new UserAgentCore({ transport: server, clock: systemClock });
+      const a = new UserAgentCore({ transport: client, clock: systemClock });
+      const outcome = await a.request(spec('OPTIONS'), { protocol: 'tls', host: HOST, port: server.localAddress('tls')!.port });
+      expect(outcome).toMatchObject({ kind: 'response', response: { status: 200 } });
+      // A client that does not trust the certificate gets no answer.
+      const untrusting = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0 });
+      open.push(untrusting);
+      const b = new UserAgentCore({ transport: untrusting, clock: systemClock });
+      const refused = await b.request(spec('INFO'), { protocol: 'tls', host: HOST, port: server.localAddress('tls')!.port });
+      expect(refused.kind).not.toBe('response');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
+});
