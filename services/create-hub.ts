@@ -8,7 +8,9 @@ import { EmbeddedStore } from '../shared/store/embedded/embedded-store.js';
 import { MemoryFeed } from '../shared/store/embedded/memory-feed.js';
 import type { ChangeFeed } from '../shared/store/feed.js';
 import type { Store } from '../shared/store/port.js';
+import { MemoryRoutingState } from '../shared/store/embedded/memory-routing-state.js';
 import { MemoryReplayGuard, type ReplayGuard } from '../shared/store/replay-guard.js';
+import type { RoutingStateStore } from '../shared/store/routing-state.js';
 import { buildApp } from './api/app.js';
 import { buildOpenApi } from './api/openapi.js';
 import type { AnyRoute } from './api/route.js';
@@ -18,6 +20,7 @@ import { presenceRoutes } from './api/routes/presence.js';
 import { streamRoutes } from './api/routes/stream.js';
 import { manualRoutes } from './connectors/manual/routes.js';
 import { mobileRoutes } from './connectors/mobile/routes.js';
+import { CallOutcomes } from './connectors/pbx/call-outcomes.js';
 import { pbxRoutes } from './connectors/pbx/routes.js';
 import { createCalendars, type CalendarRandomness } from './calendars/create-calendars.js';
 import { calendarRoutes } from './calendars/routes.js';
@@ -25,9 +28,13 @@ import { googleWebhookRoutes } from './connectors/google/webhook.js';
 import { microsoftWebhookRoutes } from './connectors/microsoft/webhook.js';
 import { developmentKey } from './dev-encryption-key.js';
 import { DirectoryService } from './directory/directory-service.js';
+import { GroupDirectory } from './directory/group-directory.js';
 import type { Hub } from './hub.js';
 import { PresenceEngine } from './merger/engine.js';
 import { Metrics } from './observability/metrics.js';
+import { decisionRoutes } from './routing/decision-routes.js';
+import { groupRoutes } from './routing/group-routes.js';
+import { RoutingService } from './routing/routing-service.js';
 import { PublishPipeline } from './publishers/pipeline.js';
 import { targetRoutes } from './publishers/routes.js';
 import { sinkFactory } from './publishers/sink-factory.js';
@@ -45,6 +52,7 @@ export interface HubOptions {
   store?: Store;
   feed?: ChangeFeed;
   replay?: ReplayGuard;
+  routingState?: RoutingStateStore;
   /** DNS for push targets (tests play DNS with it). */
   resolve?: Resolver;
   /** Ids, secrets and jitter for the calendar connectors (tests pin them). */
@@ -55,6 +63,7 @@ export interface HubOptions {
 
 export interface RunningHub {
   hub: Hub;
+  routing: RoutingService;
   app: Express;
   routes: AnyRoute[];
   /** Bootstraps the tenant and key from the environment and re-evaluates everyone with state. */
@@ -74,8 +83,10 @@ export function createHub(opts: HubOptions): RunningHub {
   if (!config.encryptionKey) log.warn('ENCRYPTION_KEY is not set: using a development key file in DATA_DIR');
   const hubRef: { directory?: DirectoryService } = {};
   const engine = new PresenceEngine({ store, feed, clock, metrics, log, policyFor: (t) => hubRef.directory!.policyFor(t) });
-  const directory = new DirectoryService(store, engine, clock, secrets);
+  const routingState = opts.routingState ?? new MemoryRoutingState();
+  const directory = new DirectoryService(store, engine, clock, secrets, new GroupDirectory(store, routingState));
   hubRef.directory = directory;
+  const callOutcomes = new CallOutcomes(log);
   const resolve = opts.resolve ?? systemResolver;
   const targets = new TargetsService(store, directory, secrets, resolve);
   const sipStack = new SipStack(config.sip, clock);
@@ -113,10 +124,14 @@ export function createHub(opts: HubOptions): RunningHub {
     engine,
     directory,
     secrets,
+    routingState,
+    callOutcomes,
     targets,
     pipeline,
   };
   const hub: Hub = { ...base, calendars: createCalendars(base, opts.randomness) };
+  const routing = new RoutingService({ store, routingState, directory, clock });
+  callOutcomes.add(routing);
 
   const routes: AnyRoute[] = [];
   routes.push(
@@ -127,6 +142,8 @@ export function createHub(opts: HubOptions): RunningHub {
     ...manualRoutes(hub),
     ...mobileRoutes(hub),
     ...pbxRoutes(hub),
+    ...groupRoutes(hub),
+    ...decisionRoutes(hub, routing),
     ...targetRoutes(hub),
     ...calendarRoutes(hub),
     ...microsoftWebhookRoutes(hub),
@@ -136,6 +153,7 @@ export function createHub(opts: HubOptions): RunningHub {
 
   return {
     hub,
+    routing,
     app,
     routes,
     async start() {

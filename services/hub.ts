@@ -6,6 +6,8 @@ import type { CalendarModule } from './calendars/create-calendars.js';
 import type { ChangeFeed } from '../shared/store/feed.js';
 import type { Store } from '../shared/store/port.js';
 import type { ReplayGuard } from '../shared/store/replay-guard.js';
+import type { RoutingStateStore } from '../shared/store/routing-state.js';
+import type { CallOutcomes } from './connectors/pbx/call-outcomes.js';
 import type { DirectoryService } from './directory/directory-service.js';
 import type { PresenceEngine } from './merger/engine.js';
 import type { Metrics } from './observability/metrics.js';
@@ -24,6 +26,10 @@ export interface Hub {
   engine: PresenceEngine;
   directory: DirectoryService;
   secrets: SecretBox;
+  /** Routing strategy state (round-robin pointer, offers, calls today, call lengths). */
+  routingState: RoutingStateStore;
+  /** Calls answered and ended, from the PBX connector to whoever follows them (routing). */
+  callOutcomes: CallOutcomes;
   targets: TargetsService;
   pipeline: PublishPipeline;
   calendars: CalendarModule;

@@ -6,6 +6,7 @@ import {
   tenantIdSchema,
   tenantSettingsSchema,
 } from '../../shared/domain/directory.js';
+import { checkGroup, groupFieldsSchema } from '../../shared/domain/group.js';
 import { policyOverrideSchema } from '../../shared/domain/policy.js';
 import { ariTargetSchema, sipTargetSchema, webhookTargetSchema } from '../../shared/domain/target.js';
 
@@ -27,11 +28,22 @@ export const directoryDocumentSchema = z
         }),
       )
       .default([]),
+    /** Hunt groups and queues, validated as `PUT /v1/groups/{id}` does. */
+    groups: z
+      .array(
+        groupFieldsSchema.extend({ id: idSchema }).superRefine(checkGroup),
+      )
+      .default([]),
     /** Push targets (SIP presence servers, webhooks, Asterisk ARI), each with an `id`. */
     targets: z.array(targetEntrySchema).default([]),
   })
   .strict()
   .superRefine((doc, ctx) => {
+    const groups = new Set<string>();
+    doc.groups.forEach((g, i) => {
+      if (groups.has(g.id)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'id'], message: `group ${g.id} appears twice` });
+      groups.add(g.id);
+    });
     const people = new Set<string>();
     const devices = new Set<string>();
     doc.people.forEach((p, i) => {

@@ -1,5 +1,6 @@
 import type { Device, Person } from '../../shared/domain/directory.js';
-import { forbidden } from '../../shared/errors/errors.js';
+import type { Group } from '../../shared/domain/group.js';
+import { conflict, forbidden } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { PresenceEngine } from '../merger/engine.js';
 import type { DirectoryDocument } from './apply-document.js';
@@ -19,6 +20,7 @@ export interface ApplyPlan {
   tenant: 'unchanged' | 'updated';
   people: Changes;
   devices: Changes;
+  groups: Changes;
   targets: Changes;
   /** Signing secrets generated for new webhook targets, shown once. */
   secrets?: Record<string, string>;
@@ -46,7 +48,7 @@ export async function applyDirectory(
 ): Promise<ApplyPlan> {
   if (doc.tenant !== tenantId) throw forbidden('tenant_mismatch', `this key belongs to tenant ${tenantId}, the file to ${doc.tenant}`);
   const { store, directory, engine } = deps;
-  const plan: ApplyPlan = { tenant: 'unchanged', people: empty(), devices: empty(), targets: empty() };
+  const plan: ApplyPlan = { tenant: 'unchanged', people: empty(), devices: empty(), groups: empty(), targets: empty() };
   const ops: WriteOp[] = [];
 
   const tenant = await directory.getTenant(tenantId);
@@ -123,13 +125,52 @@ export async function applyDirectory(
     }
   }
 
+  // Groups are checked against the directory as this file leaves it.
+  const existingGroups = new Map((await store.directory.list('groups', tenantId)).map((g) => [g.id, g]));
+  const listedGroups = new Set(doc.groups.map((g) => g.id));
+  const finalPeople = new Map<string, string | undefined>();
+  if (!opts.prune) for (const p of existingPeople.values()) finalPeople.set(p.id, p.extension);
+  for (const p of doc.people) finalPeople.set(p.id, p.extension);
+  const personExtensions = new Map<string, string>();
+  for (const [id, ext] of finalPeople) if (ext !== undefined) personExtensions.set(ext, id);
+  const known = {
+    people: new Set(finalPeople.keys()),
+    groups: new Set([...listedGroups, ...(opts.prune ? [] : existingGroups.keys())]),
+    personExtensions,
+  };
+  for (const { id, ...input } of doc.groups) {
+    const op = await directory.groups.groupOp(tenantId, id, input, known);
+    const before = existingGroups.get(id);
+    const verdict = !before ? 'created' : stable(before) === stable((op as { doc: Group }).doc) ? 'unchanged' : 'updated';
+    plan.groups[verdict].push(id);
+    if (verdict !== 'unchanged') ops.push(op);
+  }
+  if (!opts.prune) {
+    // A group the file does not list keeps its extension; a person may not take it.
+    for (const g of existingGroups.values()) {
+      const holder = !listedGroups.has(g.id) && g.extension !== undefined ? personExtensions.get(g.extension) : undefined;
+      if (holder !== undefined) throw conflict('extension_taken', `extension ${g.extension} belongs to group ${g.id}`);
+    }
+  }
+  if (opts.prune) {
+    for (const g of existingGroups.values()) {
+      if (listedGroups.has(g.id)) continue;
+      plan.groups.deleted.push(g.id);
+      ops.push({ op: 'delete', collection: 'groups', tenantId, id: g.id });
+    }
+  }
+
   if (opts.dryRun || ops.length === 0) return plan;
   await store.directory.write(ops);
   for (const id of plan.people.deleted) await directory.afterPersonRemoved(tenantId, id);
   if (plan.tenant === 'updated') await directory.afterTenantWrite(tenantId);
   for (const { person, before } of touchedPeople) await directory.afterPersonWrite(person, before);
   for (const d of deletedDevices) if (listedPeople.has(d.personId)) await directory.forgetDeviceSignals(tenantId, d);
-  for (const id of plan.people.deleted) await engine.remove(tenantId, id);
+  for (const id of plan.people.deleted) {
+    await engine.remove(tenantId, id);
+    await directory.groups.forgetPerson(tenantId, id);
+  }
+  for (const id of plan.groups.deleted) await directory.groups.forgetGroup(tenantId, id);
   for (const id of [...plan.targets.created, ...plan.targets.updated, ...plan.targets.deleted]) await deps.pipeline.reload(tenantId, id);
   if (Object.keys(secrets).length > 0) plan.secrets = secrets;
   return plan;

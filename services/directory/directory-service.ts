@@ -17,6 +17,7 @@ import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { SignalChange } from '../merger/apply-changes.js';
 import type { PresenceEngine } from '../merger/engine.js';
+import type { GroupDirectory } from './group-directory.js';
 
 /** Tenants are platform-level records, stored under this pseudo-tenant. */
 export const PLATFORM = '*';
@@ -56,6 +57,7 @@ export class DirectoryService {
     private readonly engine: PresenceEngine,
     private readonly clock: Clock,
     private readonly secrets: SecretBox,
+    readonly groups: GroupDirectory,
   ) {}
 
   // ── tenants ──────────────────────────────────────────────────────────────
@@ -85,10 +87,13 @@ export class DirectoryService {
     for (const p of await this.store.directory.list('people', tenantId)) await this.deletePerson(tenantId, p.id);
     for (const hook of this.hooks.tenantRemoved) await hook(tenantId);
     const keys = await this.store.directory.list('apiKeys', tenantId);
+    const groups = await this.groups.list(tenantId);
     await this.store.directory.write([
+      ...(await this.groups.allGroupsDeleteOps(tenantId)),
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
       { op: 'delete', collection: 'tenants', tenantId: PLATFORM, id: tenantId },
     ]);
+    for (const g of groups) await this.groups.forgetGroup(tenantId, g.id);
     this.policies.delete(tenantId);
   }
 
@@ -126,6 +131,10 @@ export class DirectoryService {
 
   async putPerson(tenantId: string, personId: string, input: PersonInput): Promise<{ person: Person; created: boolean }> {
     const before = await this.store.directory.get('people', tenantId, personId);
+    if (input.extension !== undefined) {
+      const group = await this.store.directory.findUnique('groups', 'extension', input.extension, tenantId);
+      if (group) throw conflict('extension_taken', `extension ${input.extension} belongs to group ${group.id}`);
+    }
     await this.store.directory.write([this.personOp(tenantId, personId, input)]);
     const person = await this.getPerson(tenantId, personId);
     await this.afterPersonWrite(person, before);
@@ -152,6 +161,7 @@ export class DirectoryService {
     await this.engine.apply(person.tenantId, person.id, [change]);
   }
 
+  /** Also takes the person out of every group, in the same atomic batch. */
   async deletePerson(tenantId: string, personId: string): Promise<void> {
     await this.getPerson(tenantId, personId);
     const devices = await this.store.directory.list('devices', tenantId, { field: 'personId', value: personId });
@@ -159,10 +169,12 @@ export class DirectoryService {
     await this.store.directory.write([
       ...devices.map((d) => ({ op: 'delete', collection: 'devices', tenantId, id: d.id }) as WriteOp),
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
+      ...(await this.groups.withoutPersonOps(tenantId, personId)),
       { op: 'delete', collection: 'people', tenantId, id: personId },
     ]);
     await this.afterPersonRemoved(tenantId, personId);
     await this.engine.remove(tenantId, personId);
+    await this.groups.forgetPerson(tenantId, personId);
   }
 
   async afterPersonRemoved(tenantId: string, personId: string): Promise<void> {

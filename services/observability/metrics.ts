@@ -35,6 +35,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly routeDecisions = new Counter({
+    name: 'presence_route_decisions_total',
+    help: 'Routing decisions, by status (ringing, fallback, closed) and whether they were dry runs.',
+    labelNames: ['status', 'dry_run'] as const,
+    registers: [this.registry],
+  });
+  readonly routeDecisionSeconds = new Histogram({
+    name: 'presence_route_decision_seconds',
+    help: 'Time to compute a routing decision (without HTTP).',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
   readonly publishDeliveries = new Counter({
     name: 'presence_publish_deliveries_total',
     help: 'Deliveries to push targets by kind and outcome (delivered, failed, superseded).',

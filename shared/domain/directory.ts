@@ -9,8 +9,12 @@ export const idSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, dot, dash, underscore; at most 64');
 export const tenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
-const sipUri = z.string().regex(/^sips?:[^\s@]+@[^\s@]+$/, 'a SIP URI like sip:alice@example.com');
-const zone = z.string().refine(isValidZone, 'an IANA time zone such as Europe/Berlin');
+export const sipUriSchema = z.string().max(300).regex(/^sips?:[^\s@]+@[^\s@]+$/, 'a SIP URI like sip:alice@example.com');
+export const zoneSchema = z.string().refine(isValidZone, 'an IANA time zone such as Europe/Berlin');
+export const extensionSchema = z.string().regex(/^[0-9*#+]{1,20}$/, 'digits, *, # or +');
+export const phoneNumberSchema = z.string().regex(/^\+?[0-9]{3,20}$/, 'a phone number, digits with an optional leading +');
+const sipUri = sipUriSchema;
+const zone = zoneSchema;
 const hhmm = z.string().refine(isValidHHMM, 'HH:mm, or 24:00');
 const interval = z
   .tuple([hhmm, hhmm])
@@ -28,6 +32,14 @@ export const tenantSettingsSchema = z
     wrapUpSeconds: z.number().int().min(0).max(3600).default(0),
     /** How calendar events count (tentative, all-day, private, buffers, meetings as busy or dnd). */
     calendar: calendarPolicySchema.optional(),
+    /**
+     * Where phone numbers (mobile apps, duty phones) are sent as SIP: `host[:port]`, so that the rtjson
+     * routing document can carry `sip:<number>@<gateway>`. Without it numbers stay in the JSON answer only.
+     */
+    pstnGateway: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'host or host:port')
+      .optional(),
   })
   .strict();
 
@@ -50,14 +62,8 @@ export const personInputSchema = z
     name: z.string().min(1).max(200),
     email: z.email().optional(),
     sipUri: sipUri.optional(),
-    extension: z
-      .string()
-      .regex(/^[0-9*#+]{1,20}$/, 'digits, *, # or +')
-      .optional(),
-    mobileNumber: z
-      .string()
-      .regex(/^\+?[0-9]{3,20}$/)
-      .optional(),
+    extension: extensionSchema.optional(),
+    mobileNumber: phoneNumberSchema.optional(),
     timeZone: zone.default('UTC'),
     workingHours: weeklyHoursSchema.optional(),
     teams: z.array(idSchema).max(50).default([]),

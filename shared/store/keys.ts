@@ -7,6 +7,8 @@ export const COLLECTIONS = {
   people: { unique: { extension: 'tenant', sipUri: 'tenant' }, multi: [] },
   devices: { unique: { tokenHash: 'global' }, multi: ['personId'] },
   apiKeys: { unique: { hash: 'global' }, multi: ['personId'] },
+  /** Hunt groups and queues (routing). */
+  groups: { unique: { extension: 'tenant' }, multi: [] },
   targets: { unique: {}, multi: [] },
   calendarConnections: { unique: {}, multi: ['personId'] },
   calendarSyncStates: { unique: {}, multi: [] },
@@ -38,6 +40,8 @@ export const redisKeys = (prefix: string) => ({
   statesOf: (tenantId: string) => `${prefix}states${SEP}${tenantId}`,
   lease: (key: string) => `${prefix}lease${SEP}${key}`,
   tenants: () => `${prefix}tenants`,
+  routingGroup: (tenantId: string, groupId: string) => `${prefix}rt${SEP}group${SEP}${tenantId}${SEP}${groupId}`,
+  routingAgent: (tenantId: string, personId: string) => `${prefix}rt${SEP}agent${SEP}${tenantId}${SEP}${personId}`,
 });
 
 export const sqliteTables = {

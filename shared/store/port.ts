@@ -1,5 +1,6 @@
 import type { CalendarAppGrant, CalendarConnection, CalendarSubscription, CalendarSyncState, OAuthFlow } from '../domain/calendar.js';
 import type { ApiKey, Device, Person, Tenant } from '../domain/directory.js';
+import type { Group } from '../domain/group.js';
 import type { Presence } from '../domain/presence.js';
 import type { Signal } from '../domain/signal.js';
 import type { Target } from '../domain/target.js';
@@ -11,6 +12,7 @@ export interface CollectionTypes {
   people: Person;
   devices: Device;
   apiKeys: ApiKey;
+  groups: Group;
   targets: Target;
   calendarConnections: CalendarConnection;
   calendarSyncStates: CalendarSyncState;

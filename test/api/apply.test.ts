@@ -57,6 +57,7 @@ describe('presence-hub apply -f directory.yaml', () => {
       tenant: 'unchanged',
       people: { created: [], updated: [], unchanged: ['alice', 'bob'], deleted: [] },
       devices: { created: [], updated: [], unchanged: ['alice-desk', 'bob-soft'], deleted: [] },
+      groups: { created: [], updated: [], unchanged: [], deleted: [] },
       targets: { created: [], updated: [], unchanged: [], deleted: [] },
     });
     // Working hours from the file reach the merge (Monday 09:30Z is 10:30 in Berlin: inside).

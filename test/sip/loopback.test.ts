@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../shared/clock/clock.js';
 import { StreamTransport } from '../../shared/sip/stream-transport.js';
-import { TransportSet } from '../../shared/sip/transport-set.js';
+import { bindUdpAndTcp } from '../../shared/sip/udp-tcp-pair.js';
 import type { Destination, Transport } from '../../shared/sip/transport.js';
 import { UdpTransport } from '../../shared/sip/udp-transport.js';
 import { UserAgentCore, type RequestSpec } from '../../shared/sip/user-agent-core.js';
@@ -57,11 +57,7 @@ describe('loopback transports', () => {
   });
 
   it('UDP with TCP beside it moves a request over 1300 bytes to TCP', async () => {
-    const make = async () => {
-      const udp = await UdpTransport.bind({ host: HOST, port: 0 });
-      const tcp = await StreamTransport.listen({ protocol: 'tcp', host: HOST, port: udp.localAddress('udp')!.port });
-      return new TransportSet([udp, tcp]);
-    };
+    const make = () => bindUdpAndTcp({ host: HOST, port: 0 });
     const { a, b, bCore } = await pair(make);
     let via = '';
     bCore.onRequest('MESSAGE', (request) => {

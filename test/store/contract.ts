@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UniqueViolation } from '../../shared/errors/errors.js';
 import type { Person } from '../../shared/domain/directory.js';
+import type { Group } from '../../shared/domain/group.js';
 import type { Presence } from '../../shared/domain/presence.js';
 import type { Store } from '../../shared/store/port.js';
 
@@ -90,6 +91,34 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       // Deleting frees the value.
       await store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'a', id: 'bob' }]);
       expect(await store.directory.findUnique('people', 'extension', '100', 'a')).toBeUndefined();
+      await store.close();
+      await cleanup();
+    });
+
+    it('keeps routing groups as directory documents with an extension unique per tenant', async () => {
+      const { store, cleanup } = await make();
+      const group = (tenantId: string, id: string, extension?: string): Group => ({
+        id,
+        tenantId,
+        name: id,
+        kind: 'hunt',
+        timeZone: 'UTC',
+        strategy: 'round-robin',
+        ringTimeoutSeconds: 20,
+        leaveWhen: { dnd: true, meeting: true },
+        requiredSkills: {},
+        members: [{ personId: 'alice', priority: 0, skills: {} }],
+        fallback: [{ type: 'voicemail', box: '2000' }],
+        afterHours: [],
+        ...(extension ? { extension } : {}),
+      });
+      await store.directory.write([
+        { op: 'put', collection: 'groups', doc: group('a', 'support', '2000') },
+        { op: 'put', collection: 'groups', doc: group('b', 'support', '2000') },
+      ]);
+      expect((await store.directory.findUnique('groups', 'extension', '2000', 'a'))?.members).toEqual([{ personId: 'alice', priority: 0, skills: {} }]);
+      await expect(store.directory.write([{ op: 'put', collection: 'groups', doc: group('a', 'sales', '2000') }])).rejects.toBeInstanceOf(UniqueViolation);
+      expect((await store.directory.list('groups', 'a')).map((g) => g.id)).toEqual(['support']);
       await store.close();
       await cleanup();
     });

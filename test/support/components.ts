@@ -20,8 +20,9 @@ const BINARY: Record<Component, string> = {
 // Kamailio and friends live in sbin, which a non-root PATH on Debian lacks.
 const EXTRA_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/local/bin', '/usr/bin', '/bin'];
 
-// Modules kamailio/presence-server.cfg loads that ship outside the core package.
-const KAMAILIO_MODULES = ['presence.so', 'presence_xml.so', 'presence_dialoginfo.so', 'auth.so'];
+// Modules kamailio/presence-server.cfg and kamailio/routing-proxy.cfg load that ship outside the core
+// package (kamailio-presence-modules, kamailio-utils-modules, kamailio-json-modules).
+const KAMAILIO_MODULES = ['presence.so', 'presence_xml.so', 'presence_dialoginfo.so', 'auth.so', 'http_client.so', 'rtjson.so', 'json.so'];
 
 export const INSTALL_HINT = 'run scripts/install-test-deps.sh';
 

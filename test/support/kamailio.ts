@@ -33,6 +33,8 @@ export interface KamailioOptions {
   debug?: number;
   /** Another config file taking the same defines. */
   cfg?: string;
+  /** Extra environment for Kamailio (kamailio/routing-proxy.cfg reads the routing API's URL and key). */
+  env?: Record<string, string>;
   /** Readiness timeout. Default 10 s. */
   startTimeoutMs?: number;
 }
@@ -107,7 +109,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Running
   async function startOnce(p: number): Promise<void> {
     dir = makeTempDir('ph-kamailio-');
     const args = ['-f', cfg, '-DD', '-E', '-P', join(dir, 'kamailio.pid'), '-Y', dir, '-w', dir, '-m', '64', ...defines(p)];
-    const started = spawnManaged(`kamailio :${p}`, bin, args, { cwd: dir });
+    const started = spawnManaged(`kamailio :${p}`, bin, args, opts.env ? { cwd: dir, env: { ...process.env, ...opts.env } } : { cwd: dir });
     proc = started;
     try {
       await waitUntilAnswering(host, p, instance, started, opts.startTimeoutMs ?? 10_000);

@@ -5,6 +5,7 @@ import type { Hub } from '../../hub.js';
 import { route, type AnyRoute } from '../../api/route.js';
 import { zodDetails } from '../../api/http-errors.js';
 import type { SignalChange } from '../../merger/apply-changes.js';
+import type { CallOutcome } from './call-outcomes.js';
 import { pbxEventChanges } from './map.js';
 import { pbxBatchSchema, type PbxEvent } from './schema.js';
 
@@ -66,6 +67,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
         const now = hub.clock.now();
         const rejected: Rejection[] = [];
         const byPerson = new Map<string, SignalChange[]>();
+        const outcomes: CallOutcome[] = [];
         for (const [index, e] of events.entries()) {
           const target = await resolve(tenantId, e);
           if (!target) {
@@ -77,9 +79,17 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
             rejected.push({ index, code: 'at_in_future', message: 'the event timestamp is ahead of our clock' });
             continue;
           }
+          // A queue call ends in the queue's (group's) wrap-up when the event does not say.
+          const groupWrapUp = e.type === 'hangup' && e.queue !== undefined && e.wrapUpSeconds === undefined ? await hub.callOutcomes.wrapUpSeconds(tenantId, e.queue) : undefined;
           const list = byPerson.get(target.personId) ?? [];
-          list.push(...pbxEventChanges(e, target.endpoint, at, tenant.settings.wrapUpSeconds));
+          list.push(...pbxEventChanges(e, target.endpoint, at, groupWrapUp ?? tenant.settings.wrapUpSeconds));
           byPerson.set(target.personId, list);
+          if (e.type === 'answered' || e.type === 'hangup') {
+            const o: CallOutcome = { tenantId, personId: target.personId, endpointId: target.endpoint.id, type: e.type, at };
+            if (e.callId !== undefined) o.callId = e.callId;
+            if (e.queue !== undefined) o.queue = e.queue;
+            outcomes.push(o);
+          }
         }
         let applied = 0;
         let ignored = 0;
@@ -90,6 +100,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
             ignored += r.ignored;
           }),
         );
+        await hub.callOutcomes.emit(outcomes);
         return { body: { received: events.length, applied, ignored, rejected } };
       },
     }),

@@ -1,7 +1,7 @@
 import type { Clock } from '../../../shared/clock/clock.js';
 import { StreamTransport } from '../../../shared/sip/stream-transport.js';
 import { TransportSet } from '../../../shared/sip/transport-set.js';
-import { UdpTransport } from '../../../shared/sip/udp-transport.js';
+import { bindUdpAndTcp } from '../../../shared/sip/udp-tcp-pair.js';
 import { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 
 export interface SipStackConfig {
@@ -25,11 +25,9 @@ export class SipStack {
   get(): Promise<UserAgentCore> {
     this.core ??= (async () => {
       const advertise = this.config.advertise;
-      const udp = await UdpTransport.bind({ host: this.config.host, port: this.config.port, ...(advertise ? { advertise } : {}) });
-      const port = udp.localAddress('udp')!.port;
-      const tcp = await StreamTransport.listen({ protocol: 'tcp', host: this.config.host, port, ...(advertise ? { advertise } : {}) });
+      const pair = await bindUdpAndTcp({ host: this.config.host, port: this.config.port, ...(advertise ? { advertise } : {}) });
       const tls = await StreamTransport.listen({ protocol: 'tls', host: this.config.host, port: 0, ...(advertise ? { advertise } : {}) });
-      return new UserAgentCore({ transport: new TransportSet([udp, tcp, tls]), clock: this.clock, userAgent: 'presence-hub' });
+      return new UserAgentCore({ transport: new TransportSet([pair, tls]), clock: this.clock, userAgent: 'presence-hub' });
     })();
     return this.core;
   }

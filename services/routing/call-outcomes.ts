@@ -1,0 +1,42 @@
+import { emptyMemberState, type AgentCallState, type GroupRoutingState } from '../../shared/store/routing-state.js';
+import type { CallOutcome } from '../connectors/pbx/call-outcomes.js';
+
+/**
+ * A person's call statistics after one outcome: the call in progress on `answered`; on the `hangup` of
+ * that call, the end of their last call and its length towards their typical call length. A hangup of a
+ * call they never answered (it rang out) is not a call they had. `ended` says whether this outcome ended
+ * an answered call. Events older than the last recorded end are duplicates or out of order.
+ */
+export function applyOutcomeToAgent(s: AgentCallState, o: CallOutcome): { next: AgentCallState; ended: boolean } {
+  // A call may be answered in the very millisecond the previous one ended; a hangup may not repeat.
+  const stale = s.lastCallEndAt !== undefined && (o.type === 'answered' ? o.at < s.lastCallEndAt : o.at <= s.lastCallEndAt);
+  if (stale) return { next: s, ended: false };
+  if (o.type === 'answered') {
+    if (s.callStartedAt !== undefined && s.callId === o.callId) return { next: s, ended: false };
+    const next: AgentCallState = { ...s, callStartedAt: o.at };
+    if (o.callId !== undefined) next.callId = o.callId;
+    else delete next.callId;
+    return { next, ended: false };
+  }
+  const sameCall = s.callStartedAt !== undefined && (o.callId === undefined || s.callId === undefined || o.callId === s.callId);
+  if (!sameCall || o.at < s.callStartedAt!) return { next: s, ended: false };
+  const next: AgentCallState = { ...s, lastCallEndAt: o.at, talkMs: s.talkMs + (o.at - s.callStartedAt!), talkCalls: s.talkCalls + 1 };
+  delete next.callStartedAt;
+  delete next.callId;
+  return { next, ended: true };
+}
+
+/**
+ * A group member's strategy state after one outcome of a call from that group: any offer in flight is
+ * settled (the call reached them or rang out), and the end of an answered call counts a completed call on
+ * the group's local `day` and is the instant their wrap-up and idle time run from.
+ */
+export function applyOutcomeToMember(s: GroupRoutingState, o: CallOutcome, day: string, endedAnsweredCall: boolean): GroupRoutingState {
+  const m = s.members[o.personId] ?? emptyMemberState();
+  if (!endedAnsweredCall || (m.lastCallEndAt !== undefined && o.at <= m.lastCallEndAt)) {
+    if (m.offers.length === 0) return s;
+    return { ...s, members: { ...s.members, [o.personId]: { ...m, offers: [] } } };
+  }
+  const callsToday = (m.day === day ? m.callsToday : 0) + 1;
+  return { ...s, members: { ...s.members, [o.personId]: { ...m, day, callsToday, lastCallEndAt: o.at, offers: [] } } };
+}

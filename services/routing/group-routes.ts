@@ -1,0 +1,70 @@
+import { idSchema } from '../../shared/domain/directory.js';
+import { groupInputSchema } from '../../shared/domain/group.js';
+import { notFound } from '../../shared/errors/errors.js';
+import type { Hub } from '../hub.js';
+import { tenantOf } from '../api/auth.js';
+import { route, type AnyRoute } from '../api/route.js';
+
+export function groupRoutes(hub: Hub): AnyRoute[] {
+  const groups = hub.directory.groups;
+  return [
+    route({
+      method: 'get',
+      path: '/v1/groups',
+      summary: 'The hunt groups and queues of the tenant',
+      tag: 'routing',
+      auth: 'key',
+      roles: ['admin', 'supervisor'],
+      responses: { 200: 'all groups' },
+      async handle({ principal }) {
+        return { body: { groups: await groups.list(tenantOf(principal)) } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/groups/:groupId',
+      summary: 'One hunt group or queue',
+      tag: 'routing',
+      auth: 'key',
+      roles: ['admin', 'supervisor'],
+      responses: { 200: 'the group', 404: 'unknown group' },
+      async handle({ principal, params }) {
+        return { body: await groups.get(tenantOf(principal), params.groupId!) };
+      },
+    }),
+    route({
+      method: 'put',
+      path: '/v1/groups/:groupId',
+      summary: 'Create or replace a hunt group or queue: members, strategy, timeouts, schedule and fallback chains',
+      tag: 'routing',
+      auth: 'key',
+      roles: ['admin'],
+      body: groupInputSchema,
+      responses: {
+        200: 'replaced',
+        201: 'created',
+        409: 'extension used by a person or another group',
+        422: 'unknown member or overflow group',
+      },
+      async handle({ principal, params, body }) {
+        const id = idSchema.safeParse(params.groupId);
+        if (!id.success) throw notFound('group', params.groupId);
+        const { group, created } = await groups.put(tenantOf(principal), id.data, body);
+        return { status: created ? 201 : 200, body: group };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/groups/:groupId',
+      summary: 'Delete a group and its strategy state (refused while another group overflows to it)',
+      tag: 'routing',
+      auth: 'key',
+      roles: ['admin'],
+      responses: { 204: 'deleted', 404: 'unknown group', 409: 'another group overflows to it' },
+      async handle({ principal, params }) {
+        await groups.delete(tenantOf(principal), params.groupId!);
+        return { status: 204 };
+      },
+    }),
+  ];
+}
