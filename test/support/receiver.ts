@@ -46,7 +46,7 @@ export async function startReceiver(): Promise<Receiver> {
     url,
     received,
     answer,
-    async waitFor(n, timeoutMs = 3000) {
+    async waitFor(n, timeoutMs = 15_000) {
       const end = Date.now() + timeoutMs;
       while (received.length < n) {
         if (Date.now() > end) throw new Error(`expected ${n} requests, got ${received.length}: ${JSON.stringify(received.map((r) => r.body))}`);
@@ -64,8 +64,8 @@ export async function startReceiver(): Promise<Receiver> {
   };
 }
 
-/** Polls `check` (real time) until it stops throwing. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 3000): Promise<T> {
+/** Polls `check` (real time) until it stops throwing; the generous bound only matters on a loaded machine. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {
