@@ -26,10 +26,12 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-RUN mkdir -p /data && chown node:node /data
-USER node
+# Numeric (the image's `node` user) so Kubernetes can verify runAsNonRoot; k8s/deployment.yaml runs as the same.
+RUN mkdir -p /data && chown 1000:1000 /data
+USER 1000:1000
 VOLUME ["/data"]
-EXPOSE 8080
+# HTTP, and the SIP user agent (SIP_PORT) on UDP and TCP.
+EXPOSE 8080 5062/udp 5062/tcp
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # The same start command as the README (`npm start` runs exactly this).

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { ConfigError, loadConfig } from '../shared/config/config.js';
 import { createLogger } from '../shared/log/logger.js';
 import { createHub } from './create-hub.js';
@@ -22,27 +22,30 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : config.port;
     log.info({ host: config.host, port, store: running.hub.store.kind }, 'presence hub listening');
   });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
 
   let stopping = false;
+  // While stopping, a keep-alive connection is closed as soon as its request is answered.
+  server.on('request', (_req, res: ServerResponse) =>
+    res.on('finish', () => {
+      if (stopping) setImmediate(() => server.closeIdleConnections());
+    }),
+  );
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    server.close();
-    // Open streams never end on their own; give in-flight requests the grace period, then cut.
+    // Requests in flight finish before the store closes under them. Open streams never end on their
+    // own: after the grace period every connection is cut, and clients resume on another replica.
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
     const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
     force.unref();
-    server.closeIdleConnections();
-    void running.close().then(() => {
-      for (const s of sockets) s.destroy();
-      log.info('stopped');
-      process.exit(0);
-    });
+    void drained
+      .then(() => running.close())
+      .then(() => {
+        log.info('stopped');
+        process.exit(0);
+      });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
