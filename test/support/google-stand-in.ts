@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
+import { recordOf, type StandInRequest } from './stand-in-requests.js';
 
 /**
  * A local stand-in for Google OAuth and Calendar v3 on 127.0.0.1, with real-shaped answers:
@@ -32,6 +33,8 @@ export class GoogleStandIn {
   readonly channels = new Map<string, Channel>();
   readonly revoked: string[] = [];
   readonly log: string[] = [];
+  /** Every request with its query and form grant type, for counting calls by kind. */
+  readonly requests: StandInRequest[] = [];
   private readonly codes = new Map<string, { challenge: string; redirectUri: string }>();
   private readonly accessTokens = new Set<string>();
   private readonly refreshTokens = new Set<string>();
@@ -49,6 +52,7 @@ export class GoogleStandIn {
     app.use(express.json());
     app.use((req, _res, next) => {
       this.log.push(`${req.method} ${req.path}`);
+      this.requests.push(recordOf(req));
       next();
     });
     app.get('/o/oauth2/v2/auth', (req, res) => this.authorize(req, res));

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
+import { recordOf, type StandInRequest } from './stand-in-requests.js';
 
 /**
  * A local stand-in for the Microsoft identity platform and Microsoft Graph on 127.0.0.1, with
@@ -34,6 +35,8 @@ export class MicrosoftStandIn {
   readonly clientSecret = 'e2e-ms-secret';
   readonly subscriptions = new Map<string, Subscription>();
   readonly log: string[] = [];
+  /** Every request with its query and form grant type, for counting calls by kind. */
+  readonly requests: StandInRequest[] = [];
   private readonly codes = new Map<string, { challenge: string; redirectUri: string }>();
   private readonly accessTokens = new Set<string>();
   private readonly refreshTokens = new Set<string>();
@@ -49,6 +52,7 @@ export class MicrosoftStandIn {
     app.use(express.json());
     app.use((req, _res, next) => {
       this.log.push(`${req.method} ${req.path}`);
+      this.requests.push(recordOf(req));
       next();
     });
     app.get('/:tenant/oauth2/v2.0/authorize', (req, res) => this.authorize(req, res));
