@@ -48,6 +48,12 @@ const DAY = 24 * 60 * MIN;
 export const NOTIFICATION_DEBOUNCE_MS = SEC;
 /** The rolling window moves (a new full sync) once a day. */
 const FULL_SYNC_EVERY_MS = DAY;
+/**
+ * A reconciliation that finds nothing the pushes had not already brought doubles the wait before the
+ * next one, up to this factor of the interval; one that finds a change (a push was lost) goes back to
+ * the interval. Any sync reads everything since the last one, so a push also repairs earlier lost ones.
+ */
+const RECONCILE_STRETCH_MAX = 4;
 /** After a restart, connections catch up one after another this far apart, not all in the same instant. */
 const STARTUP_STAGGER_MS = 50;
 
@@ -86,6 +92,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * a job on the injected clock, one at a time per connection.
  */
 export class CalendarService {
+  /** Per connection queue: the factor of the reconciliation interval before the next one (1 … RECONCILE_STRETCH_MAX). */
+  private readonly reconcileStretch = new Map<string, number>();
+
   constructor(private readonly deps: CalendarServiceDeps) {}
 
   get jobs(): JobRunner {
@@ -289,17 +298,19 @@ export class CalendarService {
   }
 
   private scheduleReconcile(tenantId: string, id: string): void {
+    const stretch = this.reconcileStretch.get(this.queue(tenantId, id)) ?? 1;
     this.jobs.schedule(
-      this.job(tenantId, id, 'reconcile', () => this.recording(tenantId, id, () => this.sync(tenantId, id, false))),
-      this.deps.clock.now() + this.deps.config.reconcileIntervalMs,
+      this.job(tenantId, id, 'reconcile', () => this.recording(tenantId, id, () => this.sync(tenantId, id, false, { reconcile: true }))),
+      this.deps.clock.now() + this.deps.config.reconcileIntervalMs * stretch,
     );
   }
 
   /**
    * One sync: incremental from the stored delta link / sync token, or full over a new window when
-   * asked, when there is none, when the token is gone (410), or once a day to roll the window.
+   * asked, when there is none, when the token is gone (410), or once a day to roll the window. After a
+   * reconciliation's incremental read, the next one is stretched or reset (RECONCILE_STRETCH_MAX).
    */
-  async sync(tenantId: string, id: string, forceFull: boolean): Promise<void> {
+  async sync(tenantId: string, id: string, forceFull: boolean, opts: { reconcile?: boolean } = {}): Promise<void> {
     const { store, clock, engine, directory, config, metrics } = this.deps;
     const { conn, connector } = await this.live(tenantId, id);
     const state = await store.directory.get('calendarSyncStates', tenantId, id);
@@ -333,6 +344,10 @@ export class CalendarService {
     delete doc.lastError;
     await store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc }]);
     metrics.calendarSyncs.inc({ provider: conn.provider, outcome: result.full ? 'full' : 'incremental' });
+    if (opts.reconcile && !result.full) {
+      const q = this.queue(tenantId, id);
+      this.reconcileStretch.set(q, result.items.length === 0 ? Math.min(RECONCILE_STRETCH_MAX, (this.reconcileStretch.get(q) ?? 1) * 2) : 1);
+    }
     this.scheduleReconcile(tenantId, id);
   }
 
@@ -419,6 +434,7 @@ export class CalendarService {
   private async forgetConnection(tenantId: string, id: string, opts: { unknown: boolean }): Promise<void> {
     const conn = await this.deps.store.directory.get('calendarConnections', tenantId, id);
     this.jobs.cancelQueue(this.queue(tenantId, id));
+    this.reconcileStretch.delete(this.queue(tenantId, id));
     await this.dropSubscriptions(tenantId, id, { remote: false });
     if (!conn) return;
     const source = PROVIDER_SOURCE[conn.provider];

@@ -33,22 +33,26 @@ export function sendPage(res: Response, status: number, title: string, body: str
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Content-Security-Policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${opts.formTargets.join(' ')}; frame-ancestors 'none'; base-uri 'none'`);
-  res.send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>`);
+  res.send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`);
 }
 
-/** An error as a page, with the same machine-readable code the JSON API would give. */
-export function sendErrorPage(res: Response, err: unknown, opts: PageOptions): void {
+/**
+ * An error as a page, with the same machine-readable code the JSON API would give, and the way back to
+ * the person's page when it is known (a declined or failed consent must not strand them).
+ */
+export function sendErrorPage(res: Response, err: unknown, opts: PageOptions & { back?: string }): void {
   const e = err instanceof AppError ? err : new AppError(500, 'internal_error', 'something went wrong; it has been logged');
+  const back = opts.back ? `<p><a href="${escapeHtml(opts.back)}">Back to your calendar page</a></p>` : '';
   sendPage(
     res,
     e.status,
-    'Calendar connection',
-    `<h1>Calendar connection</h1><p role="alert" data-error-code="${escapeHtml(e.code)}">${escapeHtml(e.message)}</p><p><small>Error code: <code>${escapeHtml(e.code)}</code></small></p>`,
+    'Calendar connection: something went wrong',
+    `<h1>Calendar connection</h1><p role="alert" data-error-code="${escapeHtml(e.code)}">${escapeHtml(e.message)}</p><p><small>Error code: <code>${escapeHtml(e.code)}</code></small></p>${back}`,
     opts,
   );
 }
 
-const when = (isoTime: string | undefined) => (isoTime ? `${escapeHtml(isoTime.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}` : '');
+const when = (isoTime: string | undefined) => (isoTime ? `<time datetime="${escapeHtml(isoTime)}">${escapeHtml(isoTime.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</time>` : '');
 
 function syncLine(v: ConnectionView): string {
   switch (v.sync.state) {
@@ -72,9 +76,10 @@ export function statusPage(p: { linkPath: string; personName: string; providers:
       `<form method="post" action="${escapeHtml(`${p.linkPath}/${provider}`)}"><button type="submit"${primary ? ' class="primary"' : ''}>${escapeHtml(label)}</button></form>`;
     if (!v) return `<section data-provider="${provider}" data-status="not-connected"><h2>${escapeHtml(name)}</h2><p>Not connected.</p>${start(`Connect ${name}`, true)}</section>`;
     const account = escapeHtml(v.account.email ?? v.account.name ?? v.account.id);
-    const disconnect = `<form method="post" action="${escapeHtml(`${p.linkPath}/${provider}/disconnect`)}"><button type="submit">Disconnect</button></form>`;
+    // Button names say which calendar: with both connected, two bare "Disconnect" buttons are ambiguous to a screen reader.
+    const disconnect = `<form method="post" action="${escapeHtml(`${p.linkPath}/${provider}/disconnect`)}"><button type="submit">Disconnect ${escapeHtml(name)}</button></form>`;
     if (v.status === 'broken') {
-      return `<section class="broken" data-provider="${provider}" data-status="broken"><h2>${escapeHtml(name)}</h2><p>Connected as <strong>${account}</strong>, but <strong>the connection is broken</strong>. ${syncLine(v)}</p><p>Please connect again to resume.</p>${start('Reconnect', true)}${v.mode === 'delegated' ? disconnect : ''}</section>`;
+      return `<section class="broken" data-provider="${provider}" data-status="broken"><h2>${escapeHtml(name)}</h2><p>Connected as <strong>${account}</strong>, but <strong>the connection is broken</strong>. ${syncLine(v)}</p><p>Please connect again to resume.</p>${start(`Reconnect ${name}`, true)}${v.mode === 'delegated' ? disconnect : ''}</section>`;
     }
     const byAdmin = v.mode === 'application' ? '<p><small>Connected by your administrator for your whole organisation.</small></p>' : '';
     return `<section class="ok" data-provider="${provider}" data-status="connected" data-sync="${v.sync.state}"><h2>${escapeHtml(name)}</h2><p>Connected as <strong>${account}</strong>.</p><p>${syncLine(v)}</p>${byAdmin}${v.mode === 'delegated' ? disconnect : ''}</section>`;

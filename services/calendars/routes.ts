@@ -46,13 +46,14 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
 
   const linkPath = (token: string) => `/connect/${token}`;
 
-  /** Runs a page handler; any failure becomes an error page with its code. */
-  async function page(res: Response, fn: () => Promise<void>): Promise<undefined> {
+  /** Runs a page handler; any failure becomes an error page with its code (and `back()`, the person's page, when known). */
+  async function page(res: Response, fn: () => Promise<void>, back: () => string | undefined = () => undefined): Promise<undefined> {
     try {
       await fn();
     } catch (err) {
       if (!(err instanceof AppError)) hub.log.error({ err }, 'calendar page failed');
-      sendErrorPage(res, err, pageOpts);
+      const href = back();
+      sendErrorPage(res, err, { ...pageOpts, ...(href ? { back: href } : {}) });
     }
     return undefined;
   }
@@ -240,30 +241,35 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       auth: 'none',
       responses: { 303: 'to the person’s page', 400: 'state mismatch, denied or expired consent', 502: 'the provider failed' },
       async handle({ req, res, params }) {
-        return page(res, async () => {
-          const p = provider(params.provider);
-          const { flow, verifier } = await flows.finish(p, 'person', queryString(req, 'state'), cookie(req, FLOW_COOKIE));
-          res.clearCookie(FLOW_COOKIE, { path: '/oauth' });
-          const back = flow.linkExpiresAt !== undefined && flow.linkExpiresAt > hub.clock.now() ? linkPath(links.issue(flow.tenantId, flow.personId!, flow.linkExpiresAt).token) : undefined;
-          const error = queryString(req, 'error');
-          if (error) {
-            const denied = error === 'access_denied' || error === 'consent_required';
-            throw new AppError(400, denied ? 'consent_denied' : 'provider_error', denied ? 'access was not granted, so the calendar is not connected' : `the provider answered ${error.slice(0, 60)}`);
-          }
-          const code = queryString(req, 'code');
-          if (!code || code.length > 4096) throw new AppError(400, 'missing_code', 'the provider sent no authorization code');
-          const person = await hub.directory.getPerson(flow.tenantId, flow.personId!);
-          let consent;
-          try {
-            consent = await service.connector(p)!.completeConsent({ code, verifier: verifier! });
-          } catch (err) {
-            if (err instanceof ProviderError) throw new AppError(502, 'consent_failed', `${p} did not complete the consent (${err.code}); please try again`);
-            throw err;
-          }
-          await service.connectPerson(flow.tenantId, person.id, p, consent);
-          if (back) res.redirect(303, `${back}?connected=${p}`);
-          else sendPage(res, 200, 'Calendar connected', '<h1>Your calendar is connected</h1><p>You can close this page.</p>', pageOpts);
-        });
+        let back: string | undefined;
+        return page(
+          res,
+          async () => {
+            const p = provider(params.provider);
+            const { flow, verifier } = await flows.finish(p, 'person', queryString(req, 'state'), cookie(req, FLOW_COOKIE));
+            res.clearCookie(FLOW_COOKIE, { path: '/oauth' });
+            back = flow.linkExpiresAt !== undefined && flow.linkExpiresAt > hub.clock.now() ? linkPath(links.issue(flow.tenantId, flow.personId!, flow.linkExpiresAt).token) : undefined;
+            const error = queryString(req, 'error');
+            if (error) {
+              const denied = error === 'access_denied' || error === 'consent_required';
+              throw new AppError(400, denied ? 'consent_denied' : 'provider_error', denied ? 'access was not granted, so the calendar is not connected' : `the provider answered ${error.slice(0, 60)}`);
+            }
+            const code = queryString(req, 'code');
+            if (!code || code.length > 4096) throw new AppError(400, 'missing_code', 'the provider sent no authorization code');
+            const person = await hub.directory.getPerson(flow.tenantId, flow.personId!);
+            let consent;
+            try {
+              consent = await service.connector(p)!.completeConsent({ code, verifier: verifier! });
+            } catch (err) {
+              if (err instanceof ProviderError) throw new AppError(502, 'consent_failed', `${p} did not complete the consent (${err.code}); please try again`);
+              throw err;
+            }
+            await service.connectPerson(flow.tenantId, person.id, p, consent);
+            if (back) res.redirect(303, `${back}?connected=${p}`);
+            else sendPage(res, 200, 'Calendar connected', '<h1>Your calendar is connected</h1><p>You can close this page.</p>', pageOpts);
+          },
+          () => back,
+        );
       },
     }),
     route({

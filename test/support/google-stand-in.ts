@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
+import { ConsentScreen } from './stand-in-consent.js';
+import { recordOf, type StandInRequest } from './stand-in-requests.js';
 
 /**
  * A local stand-in for Google OAuth and Calendar v3 on 127.0.0.1, with real-shaped answers:
@@ -30,8 +32,12 @@ export class GoogleStandIn {
   readonly clientId = 'e2e-google-client.apps.googleusercontent.com';
   readonly clientSecret = 'e2e-google-secret';
   readonly channels = new Map<string, Channel>();
+  /** Set `consent.interactive` for a consent page a browser clicks through. */
+  readonly consent = new ConsentScreen('Google');
   readonly revoked: string[] = [];
   readonly log: string[] = [];
+  /** Every request with its query and form grant type, for counting calls by kind. */
+  readonly requests: StandInRequest[] = [];
   private readonly codes = new Map<string, { challenge: string; redirectUri: string }>();
   private readonly accessTokens = new Set<string>();
   private readonly refreshTokens = new Set<string>();
@@ -49,8 +55,10 @@ export class GoogleStandIn {
     app.use(express.json());
     app.use((req, _res, next) => {
       this.log.push(`${req.method} ${req.path}`);
+      this.requests.push(recordOf(req));
       next();
     });
+    this.consent.mount(app);
     app.get('/o/oauth2/v2/auth', (req, res) => this.authorize(req, res));
     app.post('/token', (req, res) => this.token(req, res));
     app.post('/revoke', (req, res) => {
@@ -96,7 +104,13 @@ export class GoogleStandIn {
     back.searchParams.set('state', q.state!);
     back.searchParams.set('code', code);
     back.searchParams.set('scope', q.scope!);
-    res.redirect(302, back.toString());
+    this.consent.answer(res, { allow: back, redirectUri: q.redirect_uri!, state: q.state!, account: 'alice@example.com', scope: q.scope ?? '' });
+  }
+
+  /** The person removed the app's access in their account: every token of the grant is dead (`invalid_grant`). */
+  revokeAccess(): void {
+    this.accessTokens.clear();
+    this.refreshTokens.clear();
   }
 
   private access(): string {

@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
+import { ConsentScreen } from './stand-in-consent.js';
+import { recordOf, type StandInRequest } from './stand-in-requests.js';
 
 /**
  * A local stand-in for the Microsoft identity platform and Microsoft Graph on 127.0.0.1, with
@@ -33,7 +35,11 @@ export class MicrosoftStandIn {
   readonly clientId = 'e2e-ms-client';
   readonly clientSecret = 'e2e-ms-secret';
   readonly subscriptions = new Map<string, Subscription>();
+  /** Set `consent.interactive` for a consent page a browser clicks through. */
+  readonly consent = new ConsentScreen('Microsoft');
   readonly log: string[] = [];
+  /** Every request with its query and form grant type, for counting calls by kind. */
+  readonly requests: StandInRequest[] = [];
   private readonly codes = new Map<string, { challenge: string; redirectUri: string }>();
   private readonly accessTokens = new Set<string>();
   private readonly refreshTokens = new Set<string>();
@@ -49,8 +55,10 @@ export class MicrosoftStandIn {
     app.use(express.json());
     app.use((req, _res, next) => {
       this.log.push(`${req.method} ${req.path}`);
+      this.requests.push(recordOf(req));
       next();
     });
+    this.consent.mount(app);
     app.get('/:tenant/oauth2/v2.0/authorize', (req, res) => this.authorize(req, res));
     app.post('/:tenant/oauth2/v2.0/token', (req, res) => this.token(req, res));
     app.get('/:tenant/v2.0/adminconsent', (req, res) => {
@@ -105,7 +113,13 @@ export class MicrosoftStandIn {
     back.searchParams.set('code', code);
     back.searchParams.set('state', q.state);
     back.searchParams.set('session_state', 'e2e-session');
-    res.redirect(302, back.toString());
+    this.consent.answer(res, { allow: back, redirectUri: q.redirect_uri!, state: q.state, account: this.user.mail, scope: q.scope ?? '' });
+  }
+
+  /** The person removed the app's access (myapps.microsoft.com): every token of the grant is dead (`invalid_grant`). */
+  revokeAccess(): void {
+    this.accessTokens.clear();
+    this.refreshTokens.clear();
   }
 
   private issue(res: Response, scope: string, refresh: boolean): void {

@@ -178,6 +178,44 @@ describe('Google Calendar connector', () => {
       expect((await presenceOf(h)).next.at).toBe('2026-03-02T16:00:00.000Z');
     });
 
+    it('a reconciliation that finds nothing stretches the next (1 h, 2 h, 4 h, 4 h); one that finds a lost change goes back to hourly', async () => {
+      nock(GOOGLE_OAUTH).post('/token').reply(200, { access_token: 'ya29.access-n', expires_in: 3599, token_type: 'Bearer' }).persist();
+      const start = h.clock.now();
+      const reads: number[] = [];
+      const pages = [emptyPage(), emptyPage(), emptyPage(), fixture('google', 'events-changes-moved'), emptyPage(), emptyPage()];
+      nock(GOOGLE_API)
+        .get(EVENTS)
+        .query((q) => q.syncToken !== undefined && q.timeMin === undefined)
+        .times(pages.length)
+        .reply(() => {
+          reads.push((h.clock.now() - start) / 3600_000);
+          return [200, pages[reads.length - 1]];
+        });
+      for (let hour = 0; hour < 16; hour++) await settle(h, 3600_000);
+      // The fourth read found a change no push had announced: hourly again, then stretching anew.
+      expect(reads).toEqual([1, 3, 7, 11, 12, 14]);
+    });
+
+    it('a push-triggered sync leaves the stretch alone, and postpones the reconciliation', async () => {
+      nock(GOOGLE_OAUTH).post('/token').reply(200, { access_token: 'ya29.access-n', expires_in: 3599, token_type: 'Bearer' }).persist();
+      const start = h.clock.now();
+      const reads: number[] = [];
+      nock(GOOGLE_API)
+        .get(EVENTS)
+        .query(incremental())
+        .times(4)
+        .reply(() => {
+          reads.push((h.clock.now() - start) / 60_000);
+          return [200, emptyPage()];
+        });
+      await settle(h, 3600_000); // reconciliation at 60 min: nothing, so the next waits 2 h
+      await settle(h, 30 * 60_000);
+      await push(h, { channelId: t.watch!.id, token: 'secret-1', number: 2 }).expect(200);
+      await settle(h, 1000); // 90 min + 1 s: the push's read; the next reconciliation is 2 h after it
+      for (let i = 0; i < 7; i++) await settle(h, 3600_000);
+      expect(reads.map(Math.round)).toEqual([60, 90, 210, 450]);
+    });
+
     it('a 401 (authError) refreshes the token once and retries with the new one', async () => {
       nock(GOOGLE_API)
         .get(EVENTS)
