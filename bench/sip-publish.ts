@@ -4,8 +4,9 @@
  * flight per presentity) against SIPp (test/support/sipp/publish-load.xml) driving the same Kamailio in
  * the same run, with the same presentity count, body size, transport and auth pattern.
  *
- *   npx tsx bench/sip-publish.ts [presentities …]     # default 200 1000
+ *   npx tsx bench/sip-publish.ts [presentities …]     # default 64 1000
  *   npx tsx bench/sip-publish.ts --hub-only 200        # only the hub's phases (for node --cpu-prof)
+ *   npx tsx bench/sip-publish.ts --pin                 # Kamailio on CPU 0, the client on CPU 1 (taskset)
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { silentLogger } from '../shared/log/logger.js';
 import { buildPidf } from '../shared/sip/pidf.js';
 import { UdpTransport } from '../shared/sip/udp-transport.js';
 import type { PresenceEngine } from '../services/merger/engine.js';
-import { SipSink } from '../services/publishers/sip/sip-sink.js';
+import { MAX_PUBLISHES_IN_FLIGHT, SipSink } from '../services/publishers/sip/sip-sink.js';
 import { SipStack } from '../services/publishers/sip/sip-stack.js';
 import { haveBinary } from '../test/support/components.js';
 import { startKamailio, type RunningKamailio } from '../test/support/kamailio.js';
@@ -25,14 +26,16 @@ import { freePort } from '../test/support/ports.js';
 import { SCENARIO_DIR, spawnSipp } from '../test/support/sipp.js';
 import { TENANT } from './lib/hub.js';
 import { Interference, fmt, header, pct, record, table, type SummaryRow } from './lib/report.js';
-import { cpuSampler, groupCpuMs, kamailioTarget, samplePresences, udpDrops } from './lib/sip.js';
+import { cpuSampler, groupCpuMs, kamailioTarget, pinGroup, pinProcess, samplePresences, udpDrops } from './lib/sip.js';
 
 const SCENARIO = 'publish-load.xml';
 /** Modify PUBLISHes per presentity after the initial one: the literal in the scenario's loop test. */
 const LOOPS = Number(/compare="less_than" value="(\d+)"/.exec(readFileSync(join(SCENARIO_DIR, SCENARIO), 'utf8'))![1]);
 const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
-const PRESENTITIES = SIZES.length > 0 ? SIZES : [200, 1000];
+const PRESENTITIES = SIZES.length > 0 ? SIZES : [MAX_PUBLISHES_IN_FLIGHT, 1000];
 const HUB_ONLY = process.argv.includes('--hub-only');
+/** Kamailio's processes on CPU 0 and the client on CPU 1, so the two never compete for a core. */
+const PIN = process.argv.includes('--pin');
 const ROUNDS = 2;
 /** Kamailio keeps each transaction (about 8 KB of shared memory) for tm's 5 s wait timer. */
 const SHM_MB = 1024;
@@ -62,7 +65,11 @@ UdpTransport.prototype.send = function (message, to) {
 
 const perSec = (p: Phase) => (p.transactions / p.ms) * 1000;
 
-/** One presentity per SIPp call: initial PUBLISH, 407, PUBLISH with credentials, then LOOPS modifies. */
+/**
+ * One presentity per SIPp call: initial PUBLISH, 407, PUBLISH with credentials, then LOOPS modifies. At
+ * most as many calls at once as the hub's sink has PUBLISHes in flight: with all 1,000 at once, Kamailio
+ * fell behind, SIPp retransmitted and aborted calls on retransmission timeouts.
+ */
 async function sippPhase(kam: RunningKamailio, presentities: number, body: string): Promise<Phase> {
   const probe = new Interference();
   const kam0 = groupCpuMs(kam.pid);
@@ -74,9 +81,10 @@ async function sippPhase(kam: RunningKamailio, presentities: number, body: strin
     trace: false,
     timeoutMs: 300_000,
     auth: { ...kam.credentials },
-    extraArgs: ['-l', String(presentities)],
+    extraArgs: ['-l', String(Math.min(presentities, MAX_PUBLISHES_IN_FLIGHT))],
     keys: { prefix: `sipp${Date.now() % 100000}x`, domain: kam.domain, expires: 600, body },
   });
+  if (PIN) pinProcess(sipp.pid, 1);
   const cpu = cpuSampler(sipp.pid);
   const kamDrops0 = udpDrops(kam.port);
   let clientDrops = 0;
@@ -86,15 +94,18 @@ async function sippPhase(kam: RunningKamailio, presentities: number, body: strin
   const kamailioDrops = udpDrops(kam.port) - kamDrops0;
   const clientCpuMs = cpu.stop();
   const kamailioCpuMs = groupCpuMs(kam.pid) - kam0;
-  const screen = r.output.join('\n');
+  // SIPp reprints its screens while it runs; the last scenario and statistics screens are the totals.
+  const all = r.output.join('\n');
+  const screen = all.slice(Math.max(0, all.lastIndexOf('Scenario Screen')));
   // SIPp's own clock: Start Time and Current Time of its final statistics screen (epoch seconds).
-  const start = Number(/Start Time\s*\|[^|]*?(\d+\.\d+)\s/.exec(screen)?.[1]);
-  const end = Number(/Current Time\s*\|[^|]*?(\d+\.\d+)\s/.exec(screen)?.[1]);
+  const last = (re: RegExp) => Number([...screen.matchAll(re)].at(-1)?.[1]);
+  const start = last(/Start Time\s*\|[^|]*?(\d+\.\d+)\s/g);
+  const end = last(/Current Time\s*\|[^|]*?(\d+\.\d+)\s/g);
   const ms = Number.isFinite(start) && Number.isFinite(end) ? (end - start) * 1000 : r.durationMs;
   const rows = [...screen.matchAll(/^\s+(PUBLISH ---------->|\d{3} <----------)\s+(\d+)\s+(\d+)/gm)];
   const sent = rows.filter((m) => m[1]!.startsWith('PUBLISH')).reduce((a, m) => a + Number(m[2]), 0);
   const retrans = rows.reduce((a, m) => a + Number(m[3]), 0);
-  const failed = Number(/Failed call\s*\|\s*\d+\s*\|\s*(\d+)/.exec(screen)?.[1] ?? NaN);
+  const failed = last(/Failed call\s*\|\s*\d+\s*\|\s*(\d+)/g);
   if (r.exitCode !== 0) console.log(`  SIPp exit ${r.exitCode}:\n${r.output.slice(-30).join('\n')}`);
   const others = probe.share(clientCpuMs + kamailioCpuMs);
   return { client: 'SIPp', presentities, transactions: sent, ms, failed, retrans, kamailioDrops, clientDrops, kamailioCpuMs, clientCpuMs, others };
@@ -153,21 +164,26 @@ const sippBody = hubBody.replace(/\n/g, '');
 console.log(
   `Kamailio ${'kamailio/presence-server.cfg'} (2 UDP workers, -m ${SHM_MB}), UDP loopback, digest (qop=auth) on every PUBLISH; ` +
     `per presentity: initial PUBLISH → 407 → with credentials → 200, then ${LOOPS} modify PUBLISHes with SIP-If-Match, the full body ` +
-    `and credentials up front (same nonce, nc+1); one PUBLISH in flight per presentity. Body ${Buffer.byteLength(hubBody)} B (hub) / ${Buffer.byteLength(sippBody)} B (SIPp).\n`,
+    `and credentials up front (same nonce, nc+1); one PUBLISH in flight per presentity and at most ${MAX_PUBLISHES_IN_FLIGHT} at once (the hub's sink per target; SIPp -l). ${PIN ? 'Kamailio pinned to CPU 0, the client to CPU 1. ' : ''}Body ${Buffer.byteLength(hubBody)} B (hub) / ${Buffer.byteLength(sippBody)} B (SIPp).\n`,
 );
 
 const phases: Phase[] = [];
 const kam = await startKamailio({ shmMb: SHM_MB });
+if (PIN && !pinProcess(process.pid, 1)) throw new Error('--pin needs taskset');
+/** Restarts Kamailio (same port, no publications, no transactions in their wait state), pinned if asked. */
+const freshKamailio = async () => {
+  await kam.restart();
+  if (PIN) pinGroup(kam.pid, 0);
+};
 try {
   let run = 0;
   for (const n of PRESENTITIES) {
     for (let round = 0; round < ROUNDS; round++) {
-      // Same starting state for every phase: no publications, no transactions in their wait state.
       if (!HUB_ONLY) {
-        await kam.restart();
+        await freshKamailio();
         phases.push(await sippPhase(kam, n, sippBody));
       }
-      await kam.restart();
+      await freshKamailio();
       phases.push(await hubPhase(kam, n, person, presences, run++));
     }
   }

@@ -48,7 +48,9 @@ interface Row {
   delivered: number;
   perSec: number;
   superseded: number;
+  failed: number;
   bad: number;
+  connections: number;
   hubCpu: number;
   receiverCpu: number;
   elu: number;
@@ -102,7 +104,9 @@ async function measure(name: string, offered: number | undefined, work: () => Pr
     delivered,
     perSec: (delivered / ms) * 1000,
     superseded: status().superseded - s0.superseded,
+    failed: status().failed - s0.failed,
     bad: c1.bad - c0.bad,
+    connections: c1.connections - c0.connections,
     hubCpu: (cpu.user + cpu.system) / 1000 / ms,
     receiverCpu: (c1.cpuMs - c0.cpuMs) / ms,
     elu: performance.eventLoopUtilization(elu0).utilization,
@@ -157,26 +161,29 @@ for (const rate of RATES) {
   );
 }
 const backlog = status().waiting;
+const lastError = status().lastError;
 rx.close();
 await h.stop();
 
 console.log('');
 table(
-  ['run', 'offered changes/s', 'deliveries', 'deliveries/s', 'superseded', 'bad signatures', 'hub CPU', 'hub loop busy', 'receiver CPU', 'others'],
+  ['run', 'offered changes/s', 'deliveries', 'deliveries/s', 'superseded', 'failed (retried)', 'bad signatures', 'new connections', 'hub CPU', 'hub loop busy', 'receiver CPU', 'others'],
   rows.map((r) => [
     r.name,
     r.offered === undefined ? '-' : r.offered,
     r.delivered,
     r.perSec,
     r.superseded,
+    r.failed,
     r.bad,
+    r.connections,
     `${(r.hubCpu * 100).toFixed(0)} %`,
     `${(r.elu * 100).toFixed(0)} %`,
     `${(r.receiverCpu * 100).toFixed(0)} %`,
     pct(r.others),
   ]),
 );
-console.log(`hub and receiver CPU: share of one core; still waiting at the end: ${backlog}`);
+console.log(`hub and receiver CPU: share of one core; still waiting at the end: ${backlog}${lastError ? `; last delivery error: ${lastError}` : ''}`);
 
 const burst = median(rows.filter((r) => r.offered === undefined).map((r) => r.perSec));
 const sustained = Math.max(0, ...rows.filter((r) => r.offered !== undefined && r.perSec >= 0.97 * r.offered).map((r) => r.offered!));

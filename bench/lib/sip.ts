@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Presence } from '../../shared/domain/presence.js';
@@ -97,4 +98,25 @@ export function udpDrops(port: number): number {
     /* not Linux */
   }
   return drops;
+}
+
+/** Pins every thread of every process in a group to one CPU (Linux `taskset`); false if that is not possible. */
+export function pinGroup(pgid: number, cpu: number): boolean {
+  const pids = readdirSync('/proc').filter((e) => {
+    if (!/^\d+$/.test(e)) return false;
+    try {
+      const text = readFileSync(`/proc/${e}/stat`, 'utf8');
+      return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[2]) === pgid;
+    } catch {
+      return false;
+    }
+  });
+  let ok = pids.length > 0;
+  for (const pid of pids) ok = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), pid], { stdio: 'ignore' }).status === 0 && ok;
+  return ok;
+}
+
+/** Pins every thread of one process to one CPU. */
+export function pinProcess(pid: number, cpu: number): boolean {
+  return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0;
 }

@@ -13,6 +13,8 @@ export interface ReceiverCounts {
   /** Deliveries with a valid signature, and with a bad one. */
   ok: number;
   bad: number;
+  /** TCP connections accepted (the hub's client keeps up to 8 alive per target). */
+  connections: number;
   /** Receiver CPU time so far, ms. */
   cpuMs: number;
 }
@@ -22,7 +24,7 @@ type Reply = { type: 'listening'; url: string } | { type: 'counts'; counts: Rece
 
 function child(): void {
   let secret = '';
-  const counts = { ok: 0, bad: 0 };
+  const counts = { ok: 0, bad: 0, connections: 0 };
   const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -34,6 +36,7 @@ function child(): void {
       res.writeHead(valid ? 204 : 400).end();
     });
   });
+  server.on('connection', () => counts.connections++);
   process.on('message', (m: Request) => {
     if (m.type === 'exit') process.exit(0);
     if (m.type === 'counts') {
