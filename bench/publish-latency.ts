@@ -14,7 +14,7 @@ import { haveBinary } from '../test/support/components.js';
 import { startKamailio } from '../test/support/kamailio.js';
 import { LoadGen } from './lib/loadgen-client.js';
 import { ADMIN_KEY, TENANT, deskId, pbxKey, personId, seedPeople, startBenchHub } from './lib/hub.js';
-import { Interference, fmt, header, pct, quantiles, record, sleep, table, type SummaryRow } from './lib/report.js';
+import { Interference, fmt, header, pct, quantiles, record, sleep, stallProbe, table, type SummaryRow } from './lib/report.js';
 import { groupCpuMs } from './lib/sip.js';
 
 const WARMUP_MS = 1000;
@@ -96,6 +96,7 @@ try {
     const kam0 = groupCpuMs(kam.pid);
     const cpu0 = process.cpuUsage();
     const elu0 = performance.eventLoopUtilization();
+    const stalls = stallProbe();
     const w0 = performance.now();
     // Batch k carries people (k mod G) × batch … + batch − 1 of this run's range (G = PER_RUN / batch).
     const groups = PER_RUN / batch;
@@ -104,6 +105,7 @@ try {
     await sleep(1000);
     recording = false;
     const wall = performance.now() - w0;
+    const stall = stalls.stop();
     const cpu = process.cpuUsage(cpu0);
     const kamCpu = groupCpuMs(kam.pid) - kam0;
     const others = probe.share(r.cpuMs + kamCpu);
@@ -136,6 +138,8 @@ try {
       `${missing} / ${extra}`,
       `${(((cpu.user + cpu.system) / 1000 / wall) * 100).toFixed(0)} %`,
       `${(performance.eventLoopUtilization(elu0).utilization * 100).toFixed(0)} %`,
+      `${fmt(stall.loopP99)} / ${fmt(stall.loopMax)}`,
+      fmt(stall.gcMax),
       `${((kamCpu / wall) * 100).toFixed(0)} %`,
       pct(others),
     ]);
@@ -159,6 +163,6 @@ try {
 }
 
 console.log('');
-table(['rate', 'samples', 'HTTP answer p50 / p99 ms', 'signal → PUBLISH 200 p50 / p90 / p99 / max ms', 'no PUBLISH / extra', 'hub CPU', 'hub loop busy', 'Kamailio CPU', 'others'], rows);
+table(['rate', 'samples', 'HTTP answer p50 / p99 ms', 'signal → PUBLISH 200 p50 / p90 / p99 / max ms', 'no PUBLISH / extra', 'hub CPU', 'hub loop busy', 'loop delay p99 / max ms', 'longest GC ms', 'Kamailio CPU', 'others'], rows);
 console.log('hub and Kamailio CPU: share of one core; "no PUBLISH": signals whose person got no PUBLISH; "extra": more than one PUBLISH for a person');
 record(summary);

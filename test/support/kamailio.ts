@@ -39,7 +39,7 @@ export interface KamailioOptions {
   startTimeoutMs?: number;
   /**
    * Shared memory in MB (-m). Default 64. Each transaction holds about 8 KB of it until tm's wait
-   * timer (5 s) frees it, so load runs need about rate × 40 KB: 64 MB runs out near 1,500 PUBLISH/s.
+   * timer (5 s) frees it, so load runs need about rate × 40 KB: 64 MB lasts to roughly 1,500 PUBLISH/s.
    */
   shmMb?: number;
 }
