@@ -28,6 +28,10 @@ export interface LoadOptions {
   durationMs: number;
   /** Batch numbering continues across runs against the same server. */
   seqStart: number;
+  /** Device numbers start here (d<offset + i>); default 0. */
+  deviceOffset?: number;
+  /** Return when each batch was sent (epoch ms, `performance.timeOrigin` based, comparable across processes). */
+  recordSends?: boolean;
 }
 
 export interface Quantiles {
@@ -58,6 +62,8 @@ export interface LoadResult {
   skipped: number;
   seqEnd: number;
   errors: string[];
+  /** With `recordSends`: batch number and send instant (epoch ms), in pairs, for every batch sent. */
+  sends?: number[];
 }
 
 const TYPES = ['ringing', 'answered', 'hangup', 'registered'] as const;
@@ -79,6 +85,7 @@ class Generator {
   private readonly lastMarker: Int32Array;
   private sseSamples: number[] | undefined;
   private sseReq: ReturnType<typeof request> | undefined;
+  private sends: number[] | undefined;
 
   constructor(private o: LoadOptions) {
     const u = new URL(o.url);
@@ -98,7 +105,7 @@ class Generator {
     this.lastAt = at;
     let s = '{"events":[';
     for (let j = 0; j < batchSize; j++) {
-      const i = group * batchSize + j;
+      const i = (this.o.deviceOffset ?? 0) + group * batchSize + j;
       if (j > 0) s += ',';
       s += `{"type":"${type}","device":"d${i}","at":${at}`;
       if (type === 'registered') s += `,"expiresSec":3600,"contact":"sip:d${i}@10.1.0.1;b=${k}"`;
@@ -119,6 +126,7 @@ class Generator {
     };
     const t0 = performance.now();
     if (marker) this.sentAt.set(k, t0);
+    this.sends?.push(k, performance.timeOrigin + t0);
     return new Promise((resolve, reject) => {
       const req = request({ agent: this.agent, host: this.host, port: this.port, method: 'POST', path: '/v1/pbx/events', headers }, (res: IncomingMessage) => {
         let text = '';
@@ -178,6 +186,7 @@ class Generator {
     this.o = options;
     const o = options;
     if (o.streamKey && !this.sseReq) await this.openStream(o.streamKey);
+    this.sends = o.recordSends ? [] : undefined;
     const status: Record<string, number> = {};
     const errors: string[] = [];
     const httpMs: number[] = [];
@@ -283,6 +292,8 @@ class Generator {
       errors,
     };
     if (sse) result.sse = quantilesOf(sse);
+    if (this.sends) result.sends = this.sends;
+    this.sends = undefined;
     this.sentAt.clear();
     return result;
   }

@@ -1,6 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 
 /** One line of the final summary: a figure, its unit, and the target it is held against (if any). */
 export interface SummaryRow {
@@ -127,3 +128,21 @@ export function quantiles(xs: Float64Array, qs: readonly number[]): number[] {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Event-loop delay (p99, max) and the longest GC pause while it runs: what stalls a latency tail. */
+export function stallProbe(): { stop(): { loopP99: number; loopMax: number; gcMax: number } } {
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  let gcMax = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMax = Math.max(gcMax, e.duration);
+  });
+  loop.enable();
+  gc.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      loop.disable();
+      gc.disconnect();
+      return { loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6, gcMax };
+    },
+  };
+}

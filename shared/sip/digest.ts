@@ -84,11 +84,23 @@ export function parseChallenges(values: readonly string[]): DigestChallenge[] {
   return challenges;
 }
 
-/** The `response` value (RFC 7616 §3.4.1, RFC 2617 §3.2.2.1). */
-export function digestResponse(challenge: DigestChallenge, credentials: DigestCredentials, input: DigestInput): string {
-  const hash = HASHES[challenge.algorithm.replace(/-sess$/, '') as BaseAlgorithm];
+const hashOf = (challenge: DigestChallenge) => HASHES[challenge.algorithm.replace(/-sess$/, '') as BaseAlgorithm];
+
+/** H(username:realm:password): the same for every request answering this challenge, so callers may keep it. */
+export function digestSecretHash(challenge: DigestChallenge, credentials: DigestCredentials): string {
+  return createHash(hashOf(challenge)).update(`${credentials.username}:${challenge.realm}:${credentials.password}`).digest('hex');
+}
+
+/** The `response` value (RFC 7616 §3.4.1, RFC 2617 §3.2.2.1); `secretHash` is `digestSecretHash`, if known. */
+export function digestResponse(
+  challenge: DigestChallenge,
+  credentials: DigestCredentials,
+  input: DigestInput,
+  secretHash = digestSecretHash(challenge, credentials),
+): string {
+  const hash = hashOf(challenge);
   const h = (text: string) => createHash(hash).update(text).digest('hex');
-  let ha1 = h(`${credentials.username}:${challenge.realm}:${credentials.password}`);
+  let ha1 = secretHash;
   if (challenge.algorithm.endsWith('-sess')) ha1 = h(`${ha1}:${challenge.nonce}:${input.cnonce}`);
   const ha2 = h(`${input.method}:${input.uri}`);
   return challenge.qop
@@ -100,13 +112,18 @@ const ncText = (nc: number) => nc.toString(16).padStart(8, '0');
 const quote = (text: string) => `"${text.replace(/["\\]/g, '\\$&')}"`;
 
 /** An Authorization / Proxy-Authorization value; algorithm, qop and nc are tokens, the rest quoted (§25.1). */
-export function authorizationValue(challenge: DigestChallenge, credentials: DigestCredentials, input: DigestInput): string {
+export function authorizationValue(
+  challenge: DigestChallenge,
+  credentials: DigestCredentials,
+  input: DigestInput,
+  secretHash = digestSecretHash(challenge, credentials),
+): string {
   const parts = [
     `username=${quote(credentials.username)}`,
     `realm=${quote(challenge.realm)}`,
     `nonce=${quote(challenge.nonce)}`,
     `uri=${quote(input.uri)}`,
-    `response=${quote(digestResponse(challenge, credentials, input))}`,
+    `response=${quote(digestResponse(challenge, credentials, input, secretHash))}`,
     `algorithm=${challenge.algorithm}`,
   ];
   if (challenge.qop) parts.push(`qop=auth`, `nc=${ncText(input.nc)}`, `cnonce=${quote(input.cnonce)}`);
@@ -121,7 +138,7 @@ type AuthHeader = 'Authorization' | 'Proxy-Authorization';
  * nonce; a new challenge (or `stale=true`) restarts the count.
  */
 export class DigestSession {
-  private readonly known = new Map<string, { header: AuthHeader; challenge: DigestChallenge; nc: number }>();
+  private readonly known = new Map<string, { header: AuthHeader; challenge: DigestChallenge; nc: number; secretHash: string }>();
 
   constructor(
     private readonly credentials: DigestCredentials,
@@ -138,7 +155,7 @@ export class DigestSession {
     for (const entry of this.known.values()) {
       entry.nc += 1;
       const input = { method: request.method, uri: request.uri, nc: entry.nc, cnonce: this.cnonce() };
-      request.headers.append(entry.header, authorizationValue(entry.challenge, this.credentials, input));
+      request.headers.append(entry.header, authorizationValue(entry.challenge, this.credentials, input, entry.secretHash));
     }
   }
 
@@ -161,7 +178,7 @@ export class DigestSession {
       this.known.delete(key);
       return false;
     }
-    this.known.set(key, { header, challenge, nc: 0 });
+    this.known.set(key, { header, challenge, nc: 0, secretHash: digestSecretHash(challenge, this.credentials) });
     return true;
   }
 }

@@ -47,8 +47,17 @@ function headerKey(name: string): string {
   return COMPACT[lower] ?? lower;
 }
 
+/** Canonical names by key, computed once: serializing runs this for every header of every message. */
+const DISPLAY_NAMES = new Map<string, string>(Object.entries(SPECIAL_CASE));
+
 function displayName(key: string): string {
-  return SPECIAL_CASE[key] ?? key.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+  let name = DISPLAY_NAMES.get(key);
+  if (name === undefined) {
+    name = key.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+    // Bounded: names from the wire are cached only while the map is small.
+    if (DISPLAY_NAMES.size < 256) DISPLAY_NAMES.set(key, name);
+  }
+  return name;
 }
 
 /** Splits on commas outside quoted strings and angle brackets. */
@@ -198,6 +207,18 @@ export function serialize(message: SipMessage): Buffer {
   for (const [name, value] of message.headers.entries()) if (name !== 'Content-Length') lines.push(`${name}: ${value}`);
   lines.push(`Content-Length: ${Buffer.byteLength(message.body)}`, '', '');
   return Buffer.concat([Buffer.from(lines.join('\r\n')), Buffer.from(message.body)]);
+}
+
+/** Bytes `serialize` would produce, without building them (the UDP size check runs for every request). */
+export function serializedLength(message: SipMessage): number {
+  const start =
+    message.kind === 'request'
+      ? `${message.method} ${message.uri} SIP/2.0`
+      : `SIP/2.0 ${message.status} ${message.reason}`;
+  const bodyBytes = Buffer.byteLength(message.body);
+  let n = Buffer.byteLength(start) + 2;
+  for (const [name, value] of message.headers.entries()) if (name !== 'Content-Length') n += name.length + 2 + Buffer.byteLength(value) + 2;
+  return n + `Content-Length: ${bodyBytes}`.length + 4 + bodyBytes;
 }
 
 /** A header holding a non-negative integer (Expires, Min-Expires, Retry-After), else undefined. */

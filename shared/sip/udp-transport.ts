@@ -13,6 +13,13 @@ export interface UdpTransportOptions {
   advertise?: string;
 }
 
+/**
+ * SO_RCVBUF asked for. Answers to many PUBLISHes in flight arrive in bursts; with Linux's default
+ * (rmem_default, 208 KB) a GC pause or a busy event loop let the kernel drop them, and each drop stalls
+ * that presentity for Timer E (500 ms) until the retransmission. The kernel caps it at rmem_max.
+ */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export class UdpTransport implements Transport {
   private receiver: MessageReceiver = () => {};
 
@@ -40,6 +47,11 @@ export class UdpTransport implements Transport {
       socket.once('error', reject);
       socket.bind(options.port, options.host, () => {
         socket.off('error', reject);
+        try {
+          socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+        } catch {
+          // Not allowed here: the default buffer still works, with more retransmissions under load.
+        }
         resolve();
       });
     });

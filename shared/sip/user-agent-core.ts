@@ -4,7 +4,7 @@ import { NonInviteClientTransaction, type TransactionOutcome } from './client-tr
 import type { DigestSession } from './digest.js';
 import { SipTransportError } from './errors.js';
 import { createSipIds, type SipIds } from './ids.js';
-import { createRequest, parseCSeq, responseTo, serialize, type SipRequest, type SipResponse } from './message.js';
+import { createRequest, parseCSeq, responseTo, serializedLength, type SipRequest, type SipResponse } from './message.js';
 import { ServerTransactions } from './server-transactions.js';
 import {
   formatHostPort,
@@ -142,7 +142,7 @@ export class UserAgentCore {
     // RFC 3261 §18.1.1: a large request goes over TCP when the peer takes it.
     if (to.protocol === 'udp' && to.allowsTcp && this.transport.localAddress('tcp')) {
       this.stamp(request, 'udp', branch, spec.contact);
-      if (serialize(request).length > MAX_UDP_REQUEST_BYTES) to = { ...to, protocol: 'tcp' };
+      if (serializedLength(request) > MAX_UDP_REQUEST_BYTES) to = { ...to, protocol: 'tcp' };
     }
     if (!this.stamp(request, to.protocol, branch, spec.contact)) {
       const error = new SipTransportError(`no ${to.protocol} transport`);

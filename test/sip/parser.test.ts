@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseNameAddress, tagOf } from '../../shared/sip/address.js';
 import { SipParseError } from '../../shared/sip/errors.js';
-import { createRequest, headerSeconds, responseTo, serialize, SipHeaders } from '../../shared/sip/message.js';
+import { createRequest, headerSeconds, responseTo, serialize, serializedLength, SipHeaders } from '../../shared/sip/message.js';
 import { parseMessage } from '../../shared/sip/parser.js';
 import { StreamFramer } from '../../shared/sip/stream-framer.js';
 import { parseVia } from '../../shared/sip/via.js';
@@ -106,6 +106,14 @@ describe('message parser', () => {
     expect(text).toContain('\r\nSIP-If-Match: e1\r\n');
     expect(text).toContain('\r\nContent-Length: 2\r\n\r\né');
     expect(parseMessage(serialize(request))).toMatchObject({ method: 'PUBLISH', body: 'é' });
+    // The UDP size check counts bytes without serialising; it must agree, multi-byte text and a stale Content-Length included.
+    request.headers.append('Content-Length', '999');
+    request.headers.append('Subject', 'Grüße');
+    expect(serializedLength(request)).toBe(serialize(request).length);
+    const m = parseMessage(NOTIFY);
+    if (m.kind !== 'request') throw new Error('request expected');
+    expect(serializedLength(m)).toBe(serialize(m).length);
+    expect(serializedLength(responseTo(m, 200, 'x'))).toBe(serialize(responseTo(m, 200, 'x')).length);
   });
 
   it('builds responses that copy the dialog headers and add a To tag', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createSipIds } from '../../shared/sip/ids.js';
 import { tagOf } from '../../shared/sip/address.js';
 import { digestResponse, DigestSession, parseChallenges } from '../../shared/sip/digest.js';
 import { FAKE_PEER } from '../../shared/sip/fake-transport.js';
@@ -182,5 +183,16 @@ describe('user agent core: requests', () => {
     h.transport.respond(h.transport.lastRequest(), 401, [['WWW-Authenticate', 'Digest realm="r", nonce="1"']]);
     await h.clock.advance(0);
     expect(outcome).toMatchObject({ kind: 'response', response: { status: 401 } });
+  });
+});
+
+describe('default ids', () => {
+  it('are fresh every time, with the branch cookie, across refills of the random pool', () => {
+    const ids = createSipIds();
+    const branches = Array.from({ length: 1200 }, () => ids.branch());
+    expect(new Set(branches).size).toBe(branches.length);
+    for (const b of branches) expect(b).toMatch(/^z9hG4bK[0-9a-f]{16}$/);
+    const cnonces = Array.from({ length: 600 }, () => ids.cnonce());
+    expect(new Set([...cnonces, ...branches.map((b) => b.slice(7))]).size).toBe(cnonces.length + branches.length);
   });
 });

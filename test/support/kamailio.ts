@@ -37,6 +37,11 @@ export interface KamailioOptions {
   env?: Record<string, string>;
   /** Readiness timeout. Default 10 s. */
   startTimeoutMs?: number;
+  /**
+   * Shared memory in MB (-m). Default 64. Each transaction holds about 8 KB of it until tm's wait
+   * timer (5 s) frees it, so load runs need about rate × 40 KB: 64 MB lasts to roughly 1,500 PUBLISH/s.
+   */
+  shmMb?: number;
 }
 
 export interface RunningKamailio extends PresenceServer {
@@ -108,7 +113,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Running
 
   async function startOnce(p: number): Promise<void> {
     dir = makeTempDir('ph-kamailio-');
-    const args = ['-f', cfg, '-DD', '-E', '-P', join(dir, 'kamailio.pid'), '-Y', dir, '-w', dir, '-m', '64', ...defines(p)];
+    const args = ['-f', cfg, '-DD', '-E', '-P', join(dir, 'kamailio.pid'), '-Y', dir, '-w', dir, '-m', String(opts.shmMb ?? 64), ...defines(p)];
     const started = spawnManaged(`kamailio :${p}`, bin, args, opts.env ? { cwd: dir, env: { ...process.env, ...opts.env } } : { cwd: dir });
     proc = started;
     try {
