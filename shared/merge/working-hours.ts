@@ -32,23 +32,23 @@ const DAY_MS = 86_400_000;
  */
 class DayTable {
   /** `starts[i]` is local midnight of day i; `starts[days.length]` ends the last day. */
-  private readonly starts: number[] = [];
-  private readonly days: Array<Array<[number, number]>> = [];
+  private starts: number[] = [];
+  private days: Array<Array<[number, number]>> = [];
   /** The merged intervals of days i-1 … i+8, by i, built when first asked for; read-only. */
-  private readonly windows: Array<ReadonlyArray<readonly [number, number]> | undefined> = [];
-  private readonly first: DateTime;
+  private windows: Array<ReadonlyArray<readonly [number, number]> | undefined> = [];
+  private first!: DateTime;
 
   constructor(
     private readonly zone: string,
     private readonly week: WeeklyHours,
-    around: number,
-  ) {
-    this.first = DateTime.fromMillis(around, { zone }).startOf('day').minus({ days: DAYS_BEFORE });
-    this.starts.push(this.first.toMillis());
-  }
+  ) {}
 
-  get size(): number {
-    return this.days.length;
+  /** Starts afresh around `t`: the table only grows forward, and not without bound. */
+  private reset(t: number): void {
+    this.first = DateTime.fromMillis(t, { zone: this.zone }).startOf('day').minus({ days: DAYS_BEFORE });
+    this.starts = [this.first.toMillis()];
+    this.days = [];
+    this.windows = [];
   }
 
   private grow(): void {
@@ -65,7 +65,7 @@ class DayTable {
 
   /** The index of the local day holding `t`, with the days around it built; undefined when before the table. */
   private dayOf(t: number): number | undefined {
-    if (t < this.starts[0]! || t > this.starts[this.days.length]! + MAX_TABLE_DAYS * DAY_MS) return undefined;
+    if (this.starts.length === 0 || t < this.starts[0]! || t > this.starts[this.days.length]! + MAX_TABLE_DAYS * DAY_MS) return undefined;
     while (t >= this.starts[this.days.length]!) this.grow();
     let lo = 0;
     let hi = this.days.length - 1;
@@ -79,10 +79,13 @@ class DayTable {
     return lo;
   }
 
-  /** Working time around `t` as merged absolute intervals, or undefined when `t` is outside the table. */
-  around(t: number): ReadonlyArray<readonly [number, number]> | undefined {
-    const d = this.dayOf(t);
-    if (d === undefined) return undefined;
+  /** Working time around `t` as merged absolute intervals. */
+  around(t: number): ReadonlyArray<readonly [number, number]> {
+    let d = this.days.length > MAX_TABLE_DAYS ? undefined : this.dayOf(t);
+    if (d === undefined) {
+      this.reset(t);
+      d = this.dayOf(t)!;
+    }
     return (this.windows[d] ??= this.window(d));
   }
 
@@ -107,23 +110,37 @@ function atLocal(day: DateTime, hhmm: string): number {
 }
 
 /**
- * Tables per schedule object and zone. Schedules come from directory records and their signals, which
- * live as long as the person's state, so the cache is weak: it goes when they go.
+ * Tables by zone and schedule content: people with the same hours in the same zone share one. Each
+ * schedule object remembers its tables (directory records and their signals are immutable), so the
+ * content key is worked out once per object.
  */
-const tables = new WeakMap<WeeklyHours, Map<string, DayTable>>();
+const shared = new Map<string, DayTable>();
+/** Distinct zone-and-schedule pairs shared; past this the oldest is no longer shared. */
+const MAX_SHARED = 512;
+const byObject = new WeakMap<WeeklyHours, Map<string, DayTable>>();
 
-function intervalsAround(zone: string, week: WeeklyHours, now: number): ReadonlyArray<readonly [number, number]> {
-  let byZone = tables.get(week);
+function tableFor(zone: string, week: WeeklyHours): DayTable {
+  let byZone = byObject.get(week);
   if (!byZone) {
     byZone = new Map();
-    tables.set(week, byZone);
+    byObject.set(week, byZone);
   }
-  const table = byZone.get(zone);
-  const hit = table && table.size <= MAX_TABLE_DAYS ? table.around(now) : undefined;
-  if (hit) return hit;
-  const fresh = new DayTable(zone, week, now);
-  byZone.set(zone, fresh);
-  return fresh.around(now)!;
+  let table = byZone.get(zone);
+  if (!table) {
+    const key = `${zone} ${JSON.stringify(WEEKDAYS.map((d) => week[d] ?? []))}`;
+    table = shared.get(key);
+    if (!table) {
+      table = new DayTable(zone, week);
+      shared.set(key, table);
+      if (shared.size > MAX_SHARED) shared.delete(shared.keys().next().value!);
+    }
+    byZone.set(zone, table);
+  }
+  return table;
+}
+
+function intervalsAround(zone: string, week: WeeklyHours, now: number): ReadonlyArray<readonly [number, number]> {
+  return tableFor(zone, week).around(now);
 }
 
 export function workingHoursAt(zone: string, week: WeeklyHours, now: number): WorkingHoursAt {
