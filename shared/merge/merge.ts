@@ -268,15 +268,11 @@ export function explain(signals: readonly Signal[], policy: Policy, now: number)
   return decide(signals, policy, now, true).explanation;
 }
 
-// Hidden (non-enumerable) own properties holding what decided; three slots, no object of their own.
-const SIGNALS = Symbol('signals');
-const POLICY = Symbol('policy');
-const AT = Symbol('at');
+/** A hidden (non-enumerable) own property holding what decided. */
+const INPUTS = Symbol('explanation inputs');
 
 interface Explainable {
-  [SIGNALS]: readonly Signal[];
-  [POLICY]: Policy;
-  [AT]: number;
+  [INPUTS]: { signals: readonly Signal[]; policy: Policy; at: number };
 }
 
 /**
@@ -288,7 +284,8 @@ const LAZY_EXPLANATION: PropertyDescriptor = {
   enumerable: true,
   configurable: true,
   get(this: Explainable): ExplanationEntry[] {
-    return explain(this[SIGNALS], this[POLICY], this[AT]);
+    const { signals, policy, at } = this[INPUTS];
+    return explain(signals, policy, at);
   },
   // Writing it stores the array given, as for an ordinary property.
   set(this: Explainable, value: ExplanationEntry[]) {
@@ -296,17 +293,15 @@ const LAZY_EXPLANATION: PropertyDescriptor = {
   },
 };
 
-const hidden = (value: unknown): PropertyDescriptor => ({ value });
-
 /**
  * Gives `target` an `explanation` worked out on each read from the inputs of its decision. It stays an
  * own enumerable property (JSON, spreads and clones see an ordinary array); the inputs are hidden. It
  * holds the signal array and the policy, which the person's state holds anyway.
  */
 export function explainLater<T extends object>(target: T, signals: readonly Signal[], policy: Policy, at: number): T & { explanation: ExplanationEntry[] } {
-  Object.defineProperty(target, SIGNALS, hidden(signals));
-  Object.defineProperty(target, POLICY, hidden(policy));
-  Object.defineProperty(target, AT, hidden(at));
+  // Two property definitions, not one per input: defining a property is a slow call, and this runs on
+  // every merge the engine stores.
+  Object.defineProperty(target, INPUTS, { value: { signals, policy, at } });
   Object.defineProperty(target, 'explanation', LAZY_EXPLANATION);
   return target as T & { explanation: ExplanationEntry[] };
 }
