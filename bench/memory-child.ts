@@ -88,7 +88,7 @@ const pending = timeline.pending;
 const heapEntries = timeline.heap.size;
 
 // Breakdown (diagnostic): take the stored state apart piece by piece and see what each piece held.
-const people = (store.state as unknown as { byTenant: Map<string, Map<string, { signals: Signal[]; presence?: { explanation?: unknown } }>> }).byTenant.get(TENANT)!;
+const people = (store.state as unknown as { byTenant: Map<string, Map<string, { signals: Signal[]; presence?: unknown }>> }).byTenant.get(TENANT)!;
 engine.stop();
 timeline.byPerson.clear();
 timeline.heap.items.length = 0;
@@ -96,15 +96,13 @@ const noTimeline = await settle();
 // The change feed keeps the last FEED_BUFFER_EVENTS changes for Last-Event-ID resume: a fixed cost, not per person.
 (h.running.hub.feed as unknown as { tenants: Map<string, { history: unknown[] }> }).tenants.get(TENANT)!.history.length = 0;
 const noFeed = await settle();
-for (const st of people.values()) if (st.presence) st.presence.explanation = [];
-const noExplanation = await settle();
+// The presence keeps no explanation, only what works it out on reading (see explainLater in shared/merge).
 for (const st of people.values()) delete st.presence;
 const noPresence = await settle();
 const breakdown = {
   timeline: (withDir.heapUsed - noTimeline.heapUsed) / N,
   feedHistory: (noTimeline.heapUsed - noFeed.heapUsed) / N,
-  explanation: (noFeed.heapUsed - noExplanation.heapUsed) / N,
-  presenceRest: (noExplanation.heapUsed - noPresence.heapUsed) / N,
+  presence: (noFeed.heapUsed - noPresence.heapUsed) / N,
   signalsAndMapEntry: (noPresence.heapUsed - (withDir.heapUsed - state.heapUsed) - base.heapUsed) / N,
 };
 

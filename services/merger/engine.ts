@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock/clock.js';
 import type { Policy } from '../../shared/domain/policy.js';
 import type { Presence } from '../../shared/domain/presence.js';
-import { merge, sameState } from '../../shared/merge/merge.js';
+import { explainLater, mergeUnexplained, sameState, withoutExplanation } from '../../shared/merge/merge.js';
 import type { ChangeFeed } from '../../shared/store/feed.js';
 import type { PersonState, Store } from '../../shared/store/port.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -88,12 +88,11 @@ export class PresenceEngine {
 function step(state: PersonState, changes: readonly SignalChange[], policy: Policy, now: number, personId: string) {
   const { signals: changed, applied, ignored } = applyChanges(state.signals, changes);
   const signals = collectGarbage(changed, now, GARBAGE_GRACE_MS);
-  const decision = merge(signals, policy, now);
+  const decision = mergeUnexplained(signals, policy, now);
   const prev = state.presence;
   const isChange = !prev || !sameState(prev, decision);
   // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions.
-  const presence: Presence = isChange
-    ? { ...decision, personId, since: now, version: Math.max((prev?.version ?? 0) + 1, now) }
-    : { ...decision, personId, since: prev.since, version: prev.version };
+  const version = isChange ? Math.max((prev?.version ?? 0) + 1, now) : prev.version;
+  const presence: Presence = explainLater(withoutExplanation(decision, { personId, since: isChange ? now : prev.since, version }), signals, policy, now);
   return { next: { signals, presence }, result: { presence, changed: isChange, applied, ignored } };
 }

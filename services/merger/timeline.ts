@@ -16,7 +16,9 @@ export type DueHandler = (tenantId: string, personId: string, dueAt: number) => 
  */
 export class Timeline {
   private readonly heap = new MinHeap<Entry>((a, b) => a.at < b.at);
-  private readonly byPerson = new Map<string, Entry>();
+  /** tenant → person → pending entry; nested rather than one joined key, so no key string per person. */
+  private readonly byPerson = new Map<string, Map<string, Entry>>();
+  private count = 0;
   private timer: TimerHandle | undefined;
   private armedAt: number | undefined;
   private stopped = false;
@@ -28,22 +30,31 @@ export class Timeline {
 
   /** Replaces the person's pending wake-up; `undefined` cancels it. */
   schedule(tenantId: string, personId: string, at: number | undefined): void {
-    const key = `${tenantId}\u0000${personId}`;
-    const old = this.byPerson.get(key);
+    let people = this.byPerson.get(tenantId);
+    const old = people?.get(personId);
     if (old && old.at === at) return;
     if (old) old.live = false;
     if (at === undefined) {
-      this.byPerson.delete(key);
+      if (old) this.forget(old);
       return;
     }
     const entry: Entry = { at, tenantId, personId, live: true };
-    this.byPerson.set(key, entry);
+    if (!people) this.byPerson.set(tenantId, (people = new Map()));
+    if (!old) this.count++;
+    people.set(personId, entry);
     this.heap.push(entry);
     this.arm();
   }
 
   get pending(): number {
-    return this.byPerson.size;
+    return this.count;
+  }
+
+  private forget(e: Entry): void {
+    const people = this.byPerson.get(e.tenantId)!;
+    people.delete(e.personId);
+    if (people.size === 0) this.byPerson.delete(e.tenantId);
+    this.count--;
   }
 
   private arm(): void {
@@ -74,7 +85,7 @@ export class Timeline {
       this.heap.pop();
       if (!top.live) continue;
       top.live = false;
-      this.byPerson.delete(`${top.tenantId}\u0000${top.personId}`);
+      this.forget(top);
       due.push(top);
     }
     this.arm();

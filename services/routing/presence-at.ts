@@ -2,10 +2,11 @@ import type { Policy } from '../../shared/domain/policy.js';
 import type { Decision } from '../../shared/domain/presence.js';
 import type { Signal } from '../../shared/domain/signal.js';
 import { judge } from '../../shared/merge/freshness.js';
-import { merge } from '../../shared/merge/merge.js';
+import { mergeUnexplained, withoutExplanation } from '../../shared/merge/merge.js';
 import type { PersonState } from '../../shared/store/port.js';
 
-export interface PresenceAt extends Decision {
+/** Routing reads no explanation; a stored presence works its explanation out only when read. */
+export interface PresenceAt extends Omit<Decision, 'explanation'> {
   /** Since when the deciding fact holds (the answer of a call, the start of a meeting). */
   decidedSince?: number;
 }
@@ -26,8 +27,7 @@ function steady(signals: readonly Signal[], policy: Policy, now: number): Signal
 }
 
 function decidedSince(d: Decision, signals: readonly Signal[]): number | undefined {
-  const won = d.explanation.find((e) => e.verdict === 'won');
-  const s = won && signals.find((x) => x.id === won.signal);
+  const s = d.signal === undefined ? undefined : signals.find((x) => x.id === d.signal);
   return s ? (s.from ?? s.observedAt) : undefined;
 }
 
@@ -35,7 +35,7 @@ function current(state: PersonState, policy: Policy, now: number): Decision {
   const stored = state.presence;
   // A stored state whose next change is already due (its timer has not run yet) is merged afresh.
   if (stored && (stored.wakeAt === undefined || stored.wakeAt > now)) return stored;
-  return state.signals.length > 0 ? merge(state.signals, policy, now) : (stored ?? NOTHING);
+  return state.signals.length > 0 ? mergeUnexplained(state.signals, policy, now) : (stored ?? NOTHING);
 }
 
 /**
@@ -44,7 +44,7 @@ function current(state: PersonState, policy: Policy, now: number): Decision {
  * are reflected. Nothing is written.
  */
 export function presenceAt(state: PersonState, policy: Policy, at: number, now: number): PresenceAt {
-  const d = at <= now ? current(state, policy, now) : merge(steady(state.signals, policy, now), policy, at);
+  const d = at <= now ? current(state, policy, now) : mergeUnexplained(steady(state.signals, policy, now), policy, at);
   const since = decidedSince(d, state.signals);
-  return since === undefined ? d : { ...d, decidedSince: since };
+  return withoutExplanation(d, since === undefined ? {} : { decidedSince: since });
 }

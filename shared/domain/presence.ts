@@ -30,6 +30,8 @@ export interface Decision {
   /** The deciding source and policy rule; absent when nothing decided (baseline rows). */
   source?: Source;
   rule?: string;
+  /** The id of the deciding signal. */
+  signal?: string;
   until?: number;
   next?: NextState;
   explanation: ExplanationEntry[];

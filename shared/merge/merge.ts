@@ -20,6 +20,7 @@ interface Core {
   activity: Activity;
   endpoints: Endpoint[];
   winner?: Candidate;
+  /** Filled only when asked for: the look-ahead and the engine's hot path never read it. */
   explanation: ExplanationEntry[];
   wakeAt?: number;
 }
@@ -74,7 +75,7 @@ function iso(ms: number): string {
 }
 
 /** One evaluation at one instant, without looking ahead. */
-function decide(signals: readonly Signal[], policy: Policy, now: number): Core {
+function decide(signals: readonly Signal[], policy: Policy, now: number, explain: boolean): Core {
   const explanation: ExplanationEntry[] = [];
   const candidates: Candidate[] = [];
   const reachable = new Map<string, Endpoint>();
@@ -87,6 +88,7 @@ function decide(signals: readonly Signal[], policy: Policy, now: number): Core {
     wakeAt = min(wakeAt, j.changesAt);
     if (j.state !== 'live') {
       if (s.claim.kind === 'endpoint' && j.state === 'expired') endpointEvidence = true;
+      if (!explain) continue;
       const reason =
         j.state === 'pending'
           ? `starts at ${iso(s.from!)}`
@@ -100,7 +102,7 @@ function decide(signals: readonly Signal[], policy: Policy, now: number): Core {
     if (claim.kind === 'endpoint') {
       endpointEvidence = true;
       if (claim.reachable) reachable.set(claim.endpoint.id, claim.endpoint);
-      explanation.push(entry(s, claim.reachable ? 'reachable' : 'unreachable', `${claim.endpoint.kind} ${claim.endpoint.id}`));
+      if (explain) explanation.push(entry(s, claim.reachable ? 'reachable' : 'unreachable', `${claim.endpoint.kind} ${claim.endpoint.id}`));
       continue;
     }
     let until = s.until;
@@ -108,7 +110,7 @@ function decide(signals: readonly Signal[], policy: Policy, now: number): Core {
       const wh = workingHoursAt(claim.zone, claim.week, now);
       wakeAt = min(wakeAt, wh.nextEdge);
       if (wh.inside) {
-        explanation.push(entry(s, 'inactive', 'inside working hours'));
+        if (explain) explanation.push(entry(s, 'inactive', 'inside working hours'));
         continue;
       }
       until = wh.nextEdge;
@@ -116,7 +118,7 @@ function decide(signals: readonly Signal[], policy: Policy, now: number): Core {
     const activity = activityOf(claim)!;
     const ruleIndex = policy.rules.findIndex((r) => matches(r, s, activity));
     if (ruleIndex < 0) {
-      explanation.push(entry(s, 'inactive', activity === 'unknown' ? 'the source cannot say (unknown)' : 'no policy rule matches'));
+      if (explain) explanation.push(entry(s, 'inactive', activity === 'unknown' ? 'the source cannot say (unknown)' : 'no policy rule matches'));
       continue;
     }
     const rule = policy.rules[ruleIndex]!;
@@ -133,12 +135,13 @@ function decide(signals: readonly Signal[], policy: Policy, now: number): Core {
   let winner: Candidate | undefined;
   for (const c of candidates) {
     if (winner) {
+      if (!explain) break;
       explanation.push(entry(c.signal, 'lost', `outranked by ${winner.signal.id} (rule ${winner.rule.id})`, c.rule.id));
     } else if (c.availability === 'available' && endpoints.length === 0) {
-      explanation.push(entry(c.signal, 'lost', 'gives available, but no endpoint is reachable', c.rule.id));
+      if (explain) explanation.push(entry(c.signal, 'lost', 'gives available, but no endpoint is reachable', c.rule.id));
     } else {
       winner = c;
-      explanation.push(entry(c.signal, 'won', `rule ${c.rule.id}: ${c.activity} (${c.availability})`, c.rule.id));
+      if (explain) explanation.push(entry(c.signal, 'won', `rule ${c.rule.id}: ${c.activity} (${c.availability})`, c.rule.id));
     }
   }
 
@@ -212,7 +215,7 @@ function lookahead(signals: readonly Signal[], policy: Policy, now: number, curr
   const out: { next?: NextState; horizonWake?: number } = beyond === undefined ? {} : { horizonWake: beyond - policy.lookaheadMs };
   for (let i = 0; i < instants.length && i < MAX_LOOKAHEAD_STEPS; i++) {
     const at = instants[i]!;
-    const d = decide(steady, steadyPolicy, at);
+    const d = decide(steady, steadyPolicy, at, false);
     if (d.availability !== current.availability || d.activity !== current.activity) {
       out.next = { at, availability: d.availability, activity: d.activity };
       break;
@@ -221,23 +224,19 @@ function lookahead(signals: readonly Signal[], policy: Policy, now: number, curr
   return out;
 }
 
-/**
- * The canonical decision for one person: a pure function of the signals, the tenant's policy and the
- * instant. It reads no clock and does no I/O. The order of `signals` does not matter.
- */
-export function merge(signals: readonly Signal[], policy: Policy, now: number): Decision {
-  const core = decide(signals, policy, now);
-  const routable = core.availability === 'available' && core.endpoints.length > 0;
+function evaluate(signals: readonly Signal[], policy: Policy, now: number, explain: boolean): Decision {
+  const core = decide(signals, policy, now, explain);
   const d: Decision = {
     availability: core.availability,
     activity: core.activity,
-    routable,
+    routable: core.availability === 'available' && core.endpoints.length > 0,
     endpoints: core.endpoints,
     explanation: core.explanation,
   };
   if (core.winner) {
     d.source = core.winner.signal.source;
     d.rule = core.winner.rule.id;
+    d.signal = core.winner.signal.id;
     if (core.winner.until !== undefined) d.until = core.winner.until;
   }
   const { next, horizonWake } = lookahead(signals, policy, now, core);
@@ -245,6 +244,78 @@ export function merge(signals: readonly Signal[], policy: Policy, now: number): 
   const wakeAt = min(core.wakeAt, horizonWake);
   if (wakeAt !== undefined) d.wakeAt = wakeAt;
   return d;
+}
+
+/**
+ * The canonical decision for one person: a pure function of the signals, the tenant's policy and the
+ * instant. It reads no clock and does no I/O. The order of `signals` does not matter.
+ */
+export function merge(signals: readonly Signal[], policy: Policy, now: number): Decision {
+  return evaluate(signals, policy, now, true);
+}
+
+/**
+ * `merge` without the explanation (its `explanation` is empty): what the engine stores and compares.
+ * Wording the explanation costs more than deciding, and it is read rarely (an administrator's view), so
+ * the engine attaches it lazily with `explainLater`.
+ */
+export function mergeUnexplained(signals: readonly Signal[], policy: Policy, now: number): Decision {
+  return evaluate(signals, policy, now, false);
+}
+
+/** The explanation of `merge(signals, policy, now)`, alone: no look-ahead. */
+export function explain(signals: readonly Signal[], policy: Policy, now: number): ExplanationEntry[] {
+  return decide(signals, policy, now, true).explanation;
+}
+
+/** A hidden (non-enumerable) own property holding what decided. */
+const INPUTS = Symbol('explanation inputs');
+
+interface Explainable {
+  [INPUTS]: { signals: readonly Signal[]; policy: Policy; at: number };
+}
+
+/**
+ * One getter shared by every lazily explained object, so they all keep one hidden class. The merge is
+ * pure, so working the explanation out again from the same signals, policy and instant gives exactly
+ * the explanation of what decided.
+ */
+const LAZY_EXPLANATION: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: Explainable): ExplanationEntry[] {
+    const { signals, policy, at } = this[INPUTS];
+    return explain(signals, policy, at);
+  },
+  // Writing it stores the array given, as for an ordinary property.
+  set(this: Explainable, value: ExplanationEntry[]) {
+    Object.defineProperty(this, 'explanation', { value, writable: true, enumerable: true, configurable: true });
+  },
+};
+
+/**
+ * Gives `target` an `explanation` worked out on each read from the inputs of its decision. It stays an
+ * own enumerable property (JSON, spreads and clones see an ordinary array); the inputs are hidden. It
+ * holds the signal array and the policy, which the person's state holds anyway.
+ */
+export function explainLater<T extends object>(target: T, signals: readonly Signal[], policy: Policy, at: number): T & { explanation: ExplanationEntry[] } {
+  // Two property definitions, not one per input: defining a property is a slow call, and this runs on
+  // every merge the engine stores.
+  Object.defineProperty(target, INPUTS, { value: { signals, policy, at } });
+  Object.defineProperty(target, 'explanation', LAZY_EXPLANATION);
+  return target as T & { explanation: ExplanationEntry[] };
+}
+
+/** The decision without its explanation, plus `extra`; a lazy explanation is not worked out. */
+export function withoutExplanation<T extends object>(d: Decision, extra: T): Omit<Decision, 'explanation'> & T {
+  const p: Omit<Decision, 'explanation'> & T = { availability: d.availability, activity: d.activity, routable: d.routable, endpoints: d.endpoints, ...extra };
+  if (d.source !== undefined) p.source = d.source;
+  if (d.rule !== undefined) p.rule = d.rule;
+  if (d.signal !== undefined) p.signal = d.signal;
+  if (d.until !== undefined) p.until = d.until;
+  if (d.next !== undefined) p.next = d.next;
+  if (d.wakeAt !== undefined) p.wakeAt = d.wakeAt;
+  return p;
 }
 
 /** Two decisions that a consumer would see as the same state (explanations aside). */

@@ -15,13 +15,12 @@ export function heartbeatChange(input: HeartbeatInput, device: Device, person: P
   const contact = device.contact ?? person.mobileNumber;
   const endpoint = contact ? { id: device.id, kind: 'mobile' as const, contact } : { id: device.id, kind: 'mobile' as const };
   const reachable = input.state !== 'signed-out';
-  const signal: Signal = {
-    id: mobileSignalId(device.id),
-    source: 'mobile',
-    claim: { kind: 'endpoint', endpoint, reachable },
-    observedAt: now,
-    note: input.state,
-  };
-  if (reachable) signal.until = now + (input.state === 'foreground' ? ttl.foregroundTtlMs : ttl.backgroundTtlMs);
+  const id = mobileSignalId(device.id);
+  const claim: Signal['claim'] = { kind: 'endpoint', endpoint, reachable };
+  const note = input.state;
+  // Both shapes written out whole, so a stored signal keeps all its fields inside the object.
+  const signal: Signal = reachable
+    ? { id, source: 'mobile', claim, observedAt: now, note, until: now + (input.state === 'foreground' ? ttl.foregroundTtlMs : ttl.backgroundTtlMs) }
+    : { id, source: 'mobile', claim, observedAt: now, note };
   return { op: 'put', signal };
 }

@@ -9,10 +9,18 @@ function durable(signals: readonly Signal[]): Signal[] {
   return signals.filter((s) => DURABLE_SOURCES.has(s.source));
 }
 
+/** Whether the durable signals are the same objects in the same order; allocates nothing (it runs on every update). */
 function sameDurable(a: PersonState, b: PersonState): boolean {
-  const x = durable(a.signals);
-  const y = durable(b.signals);
-  return x.length === y.length && x.every((s, i) => s === y[i]);
+  if (a.signals === b.signals) return true;
+  let j = 0;
+  for (const s of a.signals) {
+    if (!DURABLE_SOURCES.has(s.source)) continue;
+    while (j < b.signals.length && !DURABLE_SOURCES.has(b.signals[j]!.source)) j++;
+    if (b.signals[j] !== s) return false;
+    j++;
+  }
+  while (j < b.signals.length && !DURABLE_SOURCES.has(b.signals[j]!.source)) j++;
+  return j === b.signals.length;
 }
 
 /**

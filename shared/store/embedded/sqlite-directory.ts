@@ -19,6 +19,7 @@ export class SqliteDirectory implements DirectoryStore {
   private readonly docs = new Map<string, Map<string, Map<string, AnyDoc>>>();
   /** `collection|field|scope|value` → `tenantId/id` of the holder */
   private readonly unique = new Map<string, string>();
+  private readonly signalStatements: { put: Database.Statement; remove: Database.Statement };
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -38,6 +39,11 @@ export class SqliteDirectory implements DirectoryStore {
       CREATE TABLE IF NOT EXISTS ${sqliteTables.meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       INSERT OR IGNORE INTO ${sqliteTables.meta} (key, value) VALUES ('schema', '1');
     `);
+    // Prepared once: durable signals are written on the ingest path, and preparing costs as much as running.
+    this.signalStatements = {
+      put: this.db.prepare(`INSERT OR REPLACE INTO ${sqliteTables.signals} (tenant_id, person_id, data) VALUES (?, ?, ?)`),
+      remove: this.db.prepare(`DELETE FROM ${sqliteTables.signals} WHERE tenant_id = ? AND person_id = ?`),
+    };
     for (const row of this.db.prepare(`SELECT collection, data FROM ${sqliteTables.records}`).all() as Array<{ collection: string; data: string }>) {
       this.remember(row.collection as CollectionName, JSON.parse(row.data) as AnyDoc);
     }
@@ -145,13 +151,8 @@ export class SqliteDirectory implements DirectoryStore {
   }
 
   saveDurableSignals(tenantId: string, personId: string, signals: readonly Signal[]): void {
-    if (signals.length === 0) {
-      this.db.prepare(`DELETE FROM ${sqliteTables.signals} WHERE tenant_id = ? AND person_id = ?`).run(tenantId, personId);
-    } else {
-      this.db
-        .prepare(`INSERT OR REPLACE INTO ${sqliteTables.signals} (tenant_id, person_id, data) VALUES (?, ?, ?)`)
-        .run(tenantId, personId, JSON.stringify(signals));
-    }
+    if (signals.length === 0) this.signalStatements.remove.run(tenantId, personId);
+    else this.signalStatements.put.run(tenantId, personId, JSON.stringify(signals));
   }
 
   close(): void {
