@@ -22,6 +22,8 @@ export interface RunnerOptions {
   /** Consecutive failures after which the target shows as failing. */
   failingAfter: number;
   random: () => number;
+  /** Told of every acknowledged delivery (replicas record it, so a takeover sends only what is missing). */
+  onDelivered?: (d: Delivery) => void;
 }
 
 export interface TargetStatus {
@@ -63,6 +65,11 @@ export class TargetRunner {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
+
+  /** What the target is known to have already (a previous owner's deliveries): older states are not sent. */
+  seed(personId: string, version: number): void {
+    if (!this.slots.has(personId)) this.slots.set(personId, { inFlight: false, attempt: 0, lastVersion: version });
+  }
 
   offer(d: Delivery): void {
     if (this.closed) return;
@@ -111,6 +118,7 @@ export class TargetRunner {
       slot.lastSentAt = this.clock.now();
       slot.attempt = 0;
       this.counts.delivered++;
+      this.opts.onDelivered?.(d);
       this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'delivered' });
       const recovered = this.consecutiveFailures >= this.opts.failingAfter;
       this.consecutiveFailures = 0;

@@ -23,6 +23,10 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       async handle({ principal, query, req, res }) {
         const tenantId = tenantOf(principal);
         const lastEventId = req.header('last-event-id') ?? query.lastEventId;
+        // Subscribed before anything is written, so a store that cannot answer still gets a clean 503.
+        let live = false;
+        const held: FeedEvent[] = [];
+        const sub = await hub.feed.subscribe(tenantId, (e) => (live ? enqueue(e) : held.push(e)), lastEventId);
         res.writeHead(200, {
           'Content-Type': 'text/event-stream; charset=utf-8',
           'Cache-Control': 'no-cache, no-transform',
@@ -48,9 +52,6 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         const enqueue = (e: FeedEvent) => {
           chain = chain.then(() => send(e)).catch((err: unknown) => hub.log.warn({ err }, 'stream write failed'));
         };
-        let live = false;
-        const held: FeedEvent[] = [];
-        const sub = hub.feed.subscribe(tenantId, (e) => (live ? enqueue(e) : held.push(e)), lastEventId);
         hub.metrics.streamClients.inc();
         const keepalive = setInterval(() => res.write(': keepalive\n\n'), hub.config.feed.keepaliveMs);
         keepalive.unref();
