@@ -112,17 +112,19 @@ export class TargetRunner {
     if (!d || this.closed) return;
     slot.pending = undefined;
     slot.inFlight = true;
+    // The coalescing window runs from when the delivery went out, however long the target took to answer.
+    const sentAt = this.clock.now();
     try {
       await this.sink.deliver(d);
       slot.lastVersion = d.version;
-      slot.lastSentAt = this.clock.now();
+      slot.lastSentAt = sentAt;
       slot.attempt = 0;
       this.counts.delivered++;
       this.opts.onDelivered?.(d);
       this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'delivered' });
       const recovered = this.consecutiveFailures >= this.opts.failingAfter;
       this.consecutiveFailures = 0;
-      this.lastSuccessAt = slot.lastSentAt;
+      this.lastSuccessAt = this.clock.now();
       this.metrics.targetUp.set({ tenant: this.target.tenantId, target: this.target.id }, 1);
       if (recovered) this.flushWaiting();
     } catch (err) {
