@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { unavailable } from '../../errors/errors.js';
 
-export type Arg = string | number;
+export type Arg = string | number | Buffer;
 
 /** Lua run by SHA, sent again after NOSCRIPT (a restarted Redis has forgotten every script). */
 export interface Script {
