@@ -153,7 +153,17 @@ for (const [name, n, redis] of [
   try {
     const key = await seed(urls[0]!, PEOPLE);
     await sleep(1000);
-    runs.push(await load(name, urls, key));
+    const stats = r ? new Redis(r.url) : undefined;
+    await stats?.config('RESETSTAT');
+    const run = await load(name, urls, key);
+    runs.push(run);
+    if (stats) {
+      // Where the Redis work goes: commands per signal sent in the measured window and the warm-up.
+      const lines = (await stats.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat_'));
+      const signals = (run.signalsPerSec * (DURATION_MS + WARMUP_MS)) / 1000;
+      console.log(`  ${name}: Redis calls per signal: ${lines.map((l) => { const m = /cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(l)!; return `${m[1]} ${(Number(m[2]) / signals).toFixed(2)} (${(Number(m[3]) / Number(m[2])).toFixed(0)} µs)`; }).join(', ')}`);
+      stats.disconnect();
+    }
   } finally {
     await hubs.stop();
     await r?.stop();

@@ -36,6 +36,8 @@ export class Connection {
       // Keep trying for ever, at most every 2 s: Redis coming back must be noticed without a restart.
       retryStrategy: (times) => Math.min(100 * times, 2000),
       lazyConnect: true,
+      // Commands issued in the same tick (a batch's lookups and writes) go out in one write.
+      enableAutoPipelining: true,
       // A Redis that stops answering (not just one that closed) must not hold requests for ever.
       commandTimeout: commandTimeoutMs,
     });

@@ -30,6 +30,12 @@ export class RedisState implements StateStore {
   private readonly writeState;
   private readonly restoreState;
   private readonly lock = new KeyLock();
+  /**
+   * Names a new dataset if a write finds none (Redis lost its data): unique per process and per write,
+   * without asking the random source on every write.
+   */
+  private readonly epochBase = randomBytes(4).toString('hex');
+  private epochSeq = 0;
   /** state key → { data, version, tenantId, personId }, for restore only. */
   private readonly copy = new Map<string, { data: Buffer; version: number; tenantId: string; personId: string }>();
 
@@ -92,7 +98,7 @@ export class RedisState implements StateStore {
     const k = this.k;
     const reply = await this.writeState(
       [k.state(tenantId, personId), k.statesOf(tenantId), k.tenants(), k.due(), k.feed(), k.feedSeq(), k.epoch()],
-      [rev, data, presence?.version ?? 0, tenantId, personId, presence?.wakeAt ?? '', event, this.feedEvents, randomBytes(6).toString('hex'), dueMember(tenantId, personId)],
+      [rev, data, presence?.version ?? 0, tenantId, personId, presence?.wakeAt ?? '', event, this.feedEvents, `${this.epochBase}${(++this.epochSeq).toString(36)}`, dueMember(tenantId, personId)],
     );
     return reply !== null;
   }
