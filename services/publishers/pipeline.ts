@@ -34,6 +34,8 @@ export interface PipelineDeps {
   ownership?: Ownership;
 }
 
+const leaseKey = (t: Target) => `publish:${t.tenantId}:${t.id}`;
+
 function wants(target: Target, person: Person | undefined, personId: string): boolean {
   if (!target.people && !target.teams) return true;
   if (target.people?.includes(personId)) return true;
@@ -137,7 +139,7 @@ export class PublishPipeline {
         for (const target of await this.deps.store.directory.list('targets', tenant.id)) {
           const k = this.key(tenant.id, target.id);
           seen.add(k);
-          const owned = target.enabled && (await own.leases.acquire(`publish:${tenant.id}:${target.id}`, own.replica, own.leaseMs, now));
+          const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now));
           const runner = this.runners.get(k);
           if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
             this.runners.delete(k);
@@ -196,6 +198,10 @@ export class PublishPipeline {
     this.renewTimer?.cancel();
     this.unsubscribe?.();
     await this.claiming;
+    const owned = [...this.runners.values()].map((r) => r.target);
     await this.closeRunners();
+    // A graceful stop hands its targets over at once instead of when their leases run out.
+    const own = this.deps.ownership;
+    if (own) await Promise.all(owned.map((t) => own.leases.release(leaseKey(t), own.replica).catch(() => false)));
   }
 }
