@@ -5,10 +5,11 @@
  *
  * Load: `CONCURRENCY` closed-loop senders, each posting signed 10-event PBX batches (`registered` with a
  * new contact, so every event changes a state) round robin over the replicas. Batch k carries `;b=k` in
- * its contacts; an SSE client on every replica timestamps the first `presence` event with that marker.
+ * its contacts; one SSE client (on the first replica) timestamps the `presence` event with that marker.
  *
  *   npx tsx bench/scale-out.ts
  */
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
@@ -30,6 +31,8 @@ interface Run {
   http: { p50: number; p99: number };
   sse: { p50: number; p99: number; n: number };
   errors: number;
+  /** Cores each process used in the window. */
+  cpu: string;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
@@ -72,14 +75,26 @@ async function seed(url: string, people: number): Promise<{ keyId: string; secre
   return { keyId: key.body.signingKeyId, secret: key.body.secret };
 }
 
-async function load(name: string, urls: string[], key: { keyId: string; secret: string }): Promise<Run> {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ').map(Number);
+    return (f[11]! + f[12]!) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function load(name: string, urls: string[], key: { keyId: string; secret: string }, pids: number[]): Promise<Run> {
   const groups = PEOPLE / BATCH;
   const sentAt = new Map<number, number>();
   const seen = new Set<number>();
   const sse: number[] = [];
   let measuring = false;
-  // Each replica's client sees every change; latency counts the first arrival anywhere.
-  const stops = urls.map((u) =>
+  // One SSE client, on the first replica, whatever the number of replicas: the same output work in
+  // every run, and with three replicas two thirds of the changes cross from another replica.
+  const stops = urls.slice(0, 1).map((u) =>
     follow(u, (k) => {
       if (seen.has(k)) return;
       seen.add(k);
@@ -122,7 +137,18 @@ async function load(name: string, urls: string[], key: { keyId: string; secret: 
       }
     }
   };
+  // Who used the two cores during the window: the hubs, Redis, and this load generator.
+  let cpu0: number[] = [];
+  let own0 = 0;
+  const at = setTimeout(() => {
+    cpu0 = pids.map(cpuSeconds);
+    own0 = process.cpuUsage().user + process.cpuUsage().system;
+  }, WARMUP_MS);
   await Promise.all(Array.from({ length: CONCURRENCY }, sender));
+  clearTimeout(at);
+  const cores = (pids.map(cpuSeconds).map((c, i) => c - cpu0[i]!)).map((c) => c / (DURATION_MS / 1000));
+  const own = (process.cpuUsage().user + process.cpuUsage().system - own0) / 1e6 / (DURATION_MS / 1000);
+  const cpu = `hubs ${cores.slice(0, urls.length).map((c) => c.toFixed(2)).join(' + ')}${pids.length > urls.length ? `, redis ${cores[urls.length]!.toFixed(2)}` : ''}, load generator ${own.toFixed(2)} cores`;
   await sleep(2000);
   for (const stop of stops) stop();
   return {
@@ -131,6 +157,7 @@ async function load(name: string, urls: string[], key: { keyId: string; secret: 
     http: { p50: quantile(http, 0.5), p99: quantile(http, 0.99) },
     sse: { p50: quantile(sse, 0.5), p99: quantile(sse, 0.99), n: sse.length },
     errors,
+    cpu,
   };
 }
 
@@ -140,7 +167,7 @@ async function cluster(n: number, redis: RunningRedis | undefined): Promise<{ hu
 }
 
 await header('Scale-out: one hub vs three hubs sharing Redis; Redis memory per person');
-console.log(`${PEOPLE} people with desk phones; ${CONCURRENCY} closed-loop senders in this process, ${BATCH}-event PBX batches round robin over the replicas; warm-up ${WARMUP_MS} ms, window ${DURATION_MS} ms; one SSE client per replica\n`);
+console.log(`${PEOPLE} people with desk phones; ${CONCURRENCY} closed-loop senders in this process, ${BATCH}-event PBX batches round robin over the replicas; warm-up ${WARMUP_MS} ms, window ${DURATION_MS} ms; one SSE client, on the first replica\n`);
 
 const runs: Run[] = [];
 for (const [name, n, redis] of [
@@ -155,7 +182,7 @@ for (const [name, n, redis] of [
     await sleep(1000);
     const stats = r ? new Redis(r.url) : undefined;
     await stats?.config('RESETSTAT');
-    const run = await load(name, urls, key);
+    const run = await load(name, urls, key, [...hubs.procs.map((p) => p.child.pid!), ...(r ? [r.pid] : [])]);
     runs.push(run);
     if (stats) {
       // Where the Redis work goes: commands per signal sent in the measured window and the warm-up.
@@ -171,8 +198,8 @@ for (const [name, n, redis] of [
 }
 
 table(
-  ['run', 'signals/s', 'HTTP p50/p99 ms', 'SSE p50/p99 ms (n)', 'errors'],
-  runs.map((r) => [r.name, r.signalsPerSec, `${fmt(r.http.p50)} / ${fmt(r.http.p99)}`, `${fmt(r.sse.p50)} / ${fmt(r.sse.p99)} (${r.sse.n})`, r.errors]),
+  ['run', 'signals/s', 'HTTP p50/p99 ms', 'SSE p50/p99 ms (n)', 'errors', 'CPU in the window'],
+  runs.map((r) => [r.name, r.signalsPerSec, `${fmt(r.http.p50)} / ${fmt(r.http.p99)}`, `${fmt(r.sse.p50)} / ${fmt(r.sse.p99)} (${r.sse.n})`, r.errors, r.cpu]),
 );
 const one = runs[1]!;
 const three = runs[2]!;
