@@ -127,6 +127,11 @@ function toEvent([id, fields]: Entry): FeedEvent {
   const f: Record<string, string> = {};
   for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
   const e: FeedEvent = { id: `${f.e}-${id.split('-')[0]}`, tenantId: f.t!, personId: f.p! };
-  if (f.d) e.presence = JSON.parse(f.d) as Presence;
+  const raw = f.d;
+  if (raw) {
+    // Parsed on first use: every replica reads every change, most have no consumer for most of them.
+    let presence: Presence | undefined;
+    Object.defineProperty(e, 'presence', { enumerable: true, get: () => (presence ??= JSON.parse(raw) as Presence) });
+  }
   return e;
 }
