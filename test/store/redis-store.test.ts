@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../shared/log/logger.js';
+import type { Store } from '../../shared/store/port.js';
 import { RedisStore } from '../../shared/store/redis/redis-store.js';
 import { describeWith } from '../support/components.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
@@ -42,6 +43,26 @@ describeWith(['redis'], 'Redis store', () => {
   });
 
   describe('work shared by replicas', () => {
+    it('loses no update when two replicas update the same person and group at once', async () => {
+      const { store: a, prefix } = await fresh();
+      const b = open(prefix);
+      await b.start();
+      const bump = (s: Store) =>
+        s.state.update('acme', 'alice', (st) => {
+          const v = (st.presence?.version ?? 0) + 1;
+          return { next: { signals: st.signals, presence: { personId: 'alice', availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T, version: v } }, result: v, emit: true };
+        });
+      const results = await Promise.all(Array.from({ length: 60 }, (_, i) => bump(i % 2 ? a : b)));
+      // Each replica's own lock would hide a lost update within one process: only the store's
+      // compare-and-set keeps the two apart.
+      expect([...results].sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      expect((await a.state.read('acme', 'alice')).presence?.version).toBe(60);
+      await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).routingState.updateGroup('acme', 'q', (g) => ({ next: { ...g, seq: g.seq + 1 }, result: undefined }))));
+      expect((await b.routingState.readGroup('acme', 'q')).seq).toBe(60);
+      await a.close();
+      await b.close();
+    });
+
     it('claims a due transition once across two replicas, and hands back one whose claimer died', async () => {
       const { store: a, prefix } = await fresh();
       const b = open(prefix);
