@@ -106,9 +106,12 @@ describeWith(['redis'], 'scale-out: three replicas sharing one Redis', () => {
         for (const id of everyone) expect(last.get(id), `${id} on a stream`).toBe(final[id]);
       }
     }, 20_000);
-    const ids = streams.map((s) => s.events.filter((e) => e.id).map((e) => e.id!));
-    expect(ids[1]).toEqual(ids[0]);
-    expect(ids[2]).toEqual(ids[0]);
+    const ids = await until(async () => {
+      const got = streams.map((s) => s.events.filter((e) => e.id).map((e) => e.id!));
+      expect(got[1]).toEqual(got[0]);
+      expect(got[2]).toEqual(got[0]);
+      return got;
+    }, 10_000);
     const seqs = ids[0]!.map((id) => Number(id.slice(id.lastIndexOf('-') + 1)));
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
     for (const s of streams) {
