@@ -2,7 +2,7 @@
  * Runs every benchmark, each in its own process, then prints one summary table.
  *
  *   npm run bench                 # all
- *   npm run bench -- merge memory # some (merge, ingest, memory, scheduler, webhooks, sip-publish, publish-latency)
+ *   npm run bench -- merge memory # some (merge, ingest, memory, scheduler, webhooks, sip-publish, publish-latency, scale-out)
  *   npm run bench -- --wait-quiet # before each, wait (up to 3 min) until other processes leave the CPU idle
  */
 import { spawnSync } from 'node:child_process';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Interference, fmt, machine, machineBusy, pct, table, type SummaryRow } from './lib/report.js';
 
 // sip-publish and publish-latency need kamailio (and sipp); without them they say so and skip.
-const ALL = ['merge', 'ingest', 'memory', 'scheduler', 'webhooks', 'sip-publish', 'publish-latency'];
+const ALL = ['merge', 'ingest', 'memory', 'scheduler', 'webhooks', 'sip-publish', 'publish-latency', 'scale-out'];
 const picked = process.argv.slice(2).filter((a) => ALL.includes(a));
 const waitQuiet = process.argv.includes('--wait-quiet');
 const benches = picked.length > 0 ? picked : ALL;

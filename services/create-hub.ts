@@ -1,16 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../shared/clock/clock.js';
 import type { Config } from '../shared/config/config.js';
 import { SecretBox } from '../shared/crypto/secrets.js';
 import { createLogger } from '../shared/log/logger.js';
-import { EmbeddedStore } from '../shared/store/embedded/embedded-store.js';
-import { MemoryFeed } from '../shared/store/embedded/memory-feed.js';
-import type { ChangeFeed } from '../shared/store/feed.js';
+import { openStore } from '../shared/store/open-store.js';
 import type { Store } from '../shared/store/port.js';
-import { MemoryRoutingState } from '../shared/store/embedded/memory-routing-state.js';
-import { MemoryReplayGuard, type ReplayGuard } from '../shared/store/replay-guard.js';
-import type { RoutingStateStore } from '../shared/store/routing-state.js';
 import { buildApp } from './api/app.js';
 import { buildOpenApi } from './api/openapi.js';
 import type { AnyRoute } from './api/route.js';
@@ -45,14 +42,16 @@ import { TargetsService } from './publishers/targets-service.js';
 
 export const VERSION = '0.1.0';
 
+/** Names this process in leases: unique, and readable in Redis when looking for who owns what. */
+function replicaName(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
 export interface HubOptions {
   config: Config;
   clock?: Clock;
   log?: Logger;
   store?: Store;
-  feed?: ChangeFeed;
-  replay?: ReplayGuard;
-  routingState?: RoutingStateStore;
   /** DNS for push targets (tests play DNS with it). */
   resolve?: Resolver;
   /** Ids, secrets and jitter for the calendar connectors (tests pin them). */
@@ -76,14 +75,13 @@ export function createHub(opts: HubOptions): RunningHub {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
-  const store = opts.store ?? new EmbeddedStore(config.sqlitePath);
-  const feed = opts.feed ?? new MemoryFeed(config.feed.bufferEvents);
+  const store = opts.store ?? openStore(config, log);
+  const { feed, routingState } = store;
   const metrics = new Metrics(opts.defaultMetrics ?? true);
   const secrets = new SecretBox(config.encryptionKey ?? developmentKey(config.dataDir));
   if (!config.encryptionKey) log.warn('ENCRYPTION_KEY is not set: using a development key file in DATA_DIR');
   const hubRef: { directory?: DirectoryService } = {};
-  const engine = new PresenceEngine({ store, feed, clock, metrics, log, policyFor: (t) => hubRef.directory!.policyFor(t) });
-  const routingState = opts.routingState ?? new MemoryRoutingState();
+  const engine = new PresenceEngine({ store, clock, metrics, log, policyFor: (t) => hubRef.directory!.policyFor(t) });
   const directory = new DirectoryService(store, engine, clock, secrets, new GroupDirectory(store, routingState));
   hubRef.directory = directory;
   const callOutcomes = new CallOutcomes(log);
@@ -105,6 +103,7 @@ export function createHub(opts: HubOptions): RunningHub {
       sip: async (target) =>
         new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId)),
     }),
+    ...(store.shared ? { ownership: { leases: store.leases, ledger: store.shared.deliveries, replica: replicaName(), leaseMs: config.publish.leaseMs } } : {}),
     runner: {
       defaultCoalesceMs: config.publish.coalesceMs,
       retryBaseMs: config.publish.retryBaseMs,
@@ -120,7 +119,7 @@ export function createHub(opts: HubOptions): RunningHub {
     metrics,
     store,
     feed,
-    replay: opts.replay ?? new MemoryReplayGuard(),
+    replay: store.replay,
     engine,
     directory,
     secrets,
@@ -157,6 +156,14 @@ export function createHub(opts: HubOptions): RunningHub {
     app,
     routes,
     async start() {
+      await store.start();
+      store.onRecovered(() => {
+        // Everyone again: timers and due transitions, then every target gets the current states.
+        void engine
+          .start()
+          .then(() => pipeline.resendAll())
+          .catch((err: unknown) => log.error({ err: (err as Error).message }, 'recovery after storage data loss failed'));
+      });
       const { tenant, adminKey } = config.bootstrap;
       if (adminKey) {
         if (!(await store.directory.get('tenants', '*', tenant))) {

@@ -49,7 +49,13 @@ export interface DirectoryHooks {
 }
 
 export class DirectoryService {
-  private readonly policies = new Map<string, Policy>();
+  private readonly policies = new Map<string, { policy: Policy; at: number }>();
+  /**
+   * How long a tenant's resolved policy is reused. One process drops it itself when the tenant changes;
+   * replicas sharing a store also re-read it this often, so a change made on another replica applies
+   * everywhere within this time.
+   */
+  private readonly policyTtlMs: number;
   readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantWritten: [], tenantRemoved: [] };
 
   constructor(
@@ -58,7 +64,9 @@ export class DirectoryService {
     private readonly clock: Clock,
     private readonly secrets: SecretBox,
     readonly groups: GroupDirectory,
-  ) {}
+  ) {
+    this.policyTtlMs = store.shared ? 1000 : Infinity;
+  }
 
   // ── tenants ──────────────────────────────────────────────────────────────
 
@@ -104,13 +112,13 @@ export class DirectoryService {
   }
 
   async policyFor(tenantId: string): Promise<Policy> {
-    let p = this.policies.get(tenantId);
-    if (!p) {
-      const t = await this.store.directory.get('tenants', PLATFORM, tenantId);
-      p = withMeetingAs(resolvePolicy(t?.policy), resolveCalendarPolicy(t?.settings.calendar).meetingAs);
-      this.policies.set(tenantId, p);
-    }
-    return p;
+    const now = this.clock.now();
+    const cached = this.policies.get(tenantId);
+    if (cached && now - cached.at < this.policyTtlMs) return cached.policy;
+    const t = await this.store.directory.get('tenants', PLATFORM, tenantId);
+    const policy = withMeetingAs(resolvePolicy(t?.policy), resolveCalendarPolicy(t?.settings.calendar).meetingAs);
+    this.policies.set(tenantId, { policy, at: now });
+    return policy;
   }
 
   // ── people ───────────────────────────────────────────────────────────────

@@ -1,9 +1,8 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../../shared/clock/clock.js';
+import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
 import type { Policy } from '../../shared/domain/policy.js';
 import type { Presence } from '../../shared/domain/presence.js';
 import { explainLater, mergeUnexplained, sameState, withoutExplanation } from '../../shared/merge/merge.js';
-import type { ChangeFeed } from '../../shared/store/feed.js';
 import type { PersonState, Store } from '../../shared/store/port.js';
 import type { Metrics } from '../observability/metrics.js';
 import { applyChanges, collectGarbage, type SignalChange } from './apply-changes.js';
@@ -11,7 +10,6 @@ import { Timeline } from './timeline.js';
 
 export interface EngineDeps {
   store: Store;
-  feed: ChangeFeed;
   clock: Clock;
   metrics: Metrics;
   log: Logger;
@@ -29,25 +27,60 @@ export interface ApplyResult {
 const GARBAGE_GRACE_MS = 15 * 60_000;
 
 /**
+ * Several replicas: a claimed transition is another replica's for this long (if it dies before writing
+ * the re-evaluation, the person is due again after it). Transitions overdue by more than the grace
+ * (the replica whose timer should have fired is gone) are swept up every sweep interval.
+ */
+const CLAIM_MS = 30_000;
+const SWEEP_MS = 1000;
+const SWEEP_GRACE_MS = 2000;
+
+/**
  * Runs the pure merge around the store: applies signal changes atomically per person, stores the new
  * canonical state with a version that only grows, publishes real changes, and wakes each person at their
  * next transition through the timeline.
  */
 export class PresenceEngine {
   readonly timeline: Timeline;
+  private sweepTimer: TimerHandle | undefined;
+  private stopped = false;
 
   constructor(private readonly deps: EngineDeps) {
     this.timeline = new Timeline(deps.clock, (tenantId, personId, dueAt) => {
-      deps.metrics.schedulerLag.observe(Math.max(0, deps.clock.now() - dueAt) / 1000);
-      this.apply(tenantId, personId, []).catch((err: unknown) =>
-        deps.log.error({ err, tenantId, personId }, 'scheduled re-evaluation failed'),
+      this.due(tenantId, personId, dueAt).catch((err: unknown) =>
+        deps.log.error({ err: (err as Error).message, tenantId, personId }, 'scheduled re-evaluation failed'),
       );
     });
   }
 
+  /** A transition is due: re-evaluate, once across replicas. */
+  private async due(tenantId: string, personId: string, dueAt: number): Promise<void> {
+    const { clock, metrics, store } = this.deps;
+    if (store.shared && !(await store.shared.due.claim(tenantId, personId, clock.now(), CLAIM_MS))) return;
+    metrics.schedulerLag.observe(Math.max(0, clock.now() - dueAt) / 1000);
+    await this.apply(tenantId, personId, []);
+  }
+
+  /** Takes over transitions whose replica is gone (or whose claim ran out), then looks again later. */
+  private async sweep(): Promise<void> {
+    const { clock, store, log } = this.deps;
+    try {
+      const now = clock.now();
+      for (const d of await store.shared!.due.claimOverdue(now - SWEEP_GRACE_MS, now, CLAIM_MS, 500)) {
+        await this.apply(d.tenantId, d.personId, []).catch((err: unknown) =>
+          log.error({ err: (err as Error).message, tenantId: d.tenantId, personId: d.personId }, 'overdue re-evaluation failed'),
+        );
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'cannot sweep overdue transitions');
+    } finally {
+      if (!this.stopped) this.sweepTimer = clock.after(SWEEP_MS, () => void this.sweep());
+    }
+  }
+
   /** Applies `changes` (possibly none: a re-evaluation) to one person and merges. */
   async apply(tenantId: string, personId: string, changes: readonly SignalChange[]): Promise<ApplyResult> {
-    const { store, clock, metrics, feed } = this.deps;
+    const { store, clock, metrics } = this.deps;
     const policy = await this.deps.policyFor(tenantId);
     const now = clock.now();
     const result = await store.state.update(tenantId, personId, (state) => step(state, changes, policy, now, personId));
@@ -55,10 +88,7 @@ export class PresenceEngine {
     for (const c of changes) {
       if (c.op === 'put') metrics.signalsIn.inc({ source: c.signal.source, outcome: result.applied > 0 ? 'applied' : 'ignored' });
     }
-    if (result.changed) {
-      metrics.stateChanges.inc({ availability: result.presence.availability });
-      await feed.publish(tenantId, personId, result.presence);
-    }
+    if (result.changed) metrics.stateChanges.inc({ availability: result.presence.availability });
     this.timeline.schedule(tenantId, personId, result.presence.wakeAt);
     metrics.scheduledTransitions.set(this.timeline.pending);
     return result;
@@ -72,15 +102,17 @@ export class PresenceEngine {
   async remove(tenantId: string, personId: string): Promise<void> {
     await this.deps.store.state.remove(tenantId, personId);
     this.timeline.schedule(tenantId, personId, undefined);
-    await this.deps.feed.publish(tenantId, personId, undefined);
   }
 
   /** Re-evaluates everyone with state, so transitions missed while stopped happen now and timers are set. */
   async start(): Promise<void> {
     for (const { tenantId, personId } of await this.deps.store.state.keys()) await this.apply(tenantId, personId, []);
+    if (this.deps.store.shared && !this.sweepTimer && !this.stopped) this.sweepTimer = this.deps.clock.after(SWEEP_MS, () => void this.sweep());
   }
 
   stop(): void {
+    this.stopped = true;
+    this.sweepTimer?.cancel();
     this.timeline.stop();
   }
 }
@@ -94,5 +126,5 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions.
   const version = isChange ? Math.max((prev?.version ?? 0) + 1, now) : prev.version;
   const presence: Presence = explainLater(withoutExplanation(decision, { personId, since: isChange ? now : prev.since, version }), signals, policy, now);
-  return { next: { signals, presence }, result: { presence, changed: isChange, applied, ignored } };
+  return { next: { signals, presence }, result: { presence, changed: isChange, applied, ignored }, emit: isChange };
 }

@@ -1,14 +1,26 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../../shared/clock/clock.js';
+import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Target } from '../../shared/domain/target.js';
 import type { ChangeFeed, FeedEvent } from '../../shared/store/feed.js';
+import type { LeaseStore } from '../../shared/store/leases.js';
 import type { Store } from '../../shared/store/port.js';
+import type { DeliveryLedger } from '../../shared/store/shared-work.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Delivery, Sink } from './sink.js';
 import { TargetRunner, type RunnerOptions, type TargetStatus } from './target-runner.js';
 
 export type SinkFactory = (target: Target) => Promise<Sink>;
+
+/** Several replicas: each target is published by the replica holding its lease. */
+export interface Ownership {
+  leases: LeaseStore;
+  ledger: DeliveryLedger;
+  /** This replica's name in the leases. */
+  replica: string;
+  /** A dead owner's targets are taken over this long after its last renewal. */
+  leaseMs: number;
+}
 
 export interface PipelineDeps {
   store: Store;
@@ -18,7 +30,11 @@ export interface PipelineDeps {
   metrics: Metrics;
   makeSink: SinkFactory;
   runner: Omit<RunnerOptions, 'coalesceMs'> & { defaultCoalesceMs: number };
+  /** Absent: this process publishes every target. */
+  ownership?: Ownership;
 }
+
+const leaseKey = (t: Target) => `publish:${t.tenantId}:${t.id}`;
 
 function wants(target: Target, person: Person | undefined, personId: string): boolean {
   if (!target.people && !target.teams) return true;
@@ -29,10 +45,18 @@ function wants(target: Target, person: Person | undefined, personId: string): bo
 /**
  * Fans every state change out to each enabled target of its tenant through one `TargetRunner` per
  * target, and re-sends everyone's current state when the pipeline starts or a target is (re)configured.
+ * With several replicas, a target's runner lives on the replica that holds the target's lease; it
+ * renews the lease, and a replica that takes a target over (its owner died, or Redis lost its data)
+ * sends what the ledger says the target does not have yet.
  */
 export class PublishPipeline {
   private readonly runners = new Map<string, TargetRunner>();
   private unsubscribe: (() => void) | undefined;
+  private renewTimer: TimerHandle | undefined;
+  private lastRenewedAt: number | undefined;
+  /** Ownership changes one at a time (the renewal tick, reloads, recovery). */
+  private claiming: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -41,7 +65,13 @@ export class PublishPipeline {
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = this.deps.feed.subscribeAll((e) => void this.dispatch(e));
+    this.unsubscribe = this.deps.feed.subscribeAll((e) => {
+      this.dispatch(e).catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message, person: e.personId }, 'cannot publish a change'));
+    });
+    if (this.deps.ownership) {
+      await this.claim();
+      return;
+    }
     for (const tenant of await this.deps.store.directory.list('tenants', '*')) {
       for (const target of await this.deps.store.directory.list('targets', tenant.id)) await this.reload(tenant.id, target.id);
     }
@@ -49,22 +79,94 @@ export class PublishPipeline {
 
   /** (Re)creates the runner of one target from what is stored and re-sends the current states. */
   async reload(tenantId: string, targetId: string): Promise<void> {
+    if (this.deps.ownership) return this.claim();
     const k = this.key(tenantId, targetId);
     await this.runners.get(k)?.close();
     this.runners.delete(k);
     const target = await this.deps.store.directory.get('targets', tenantId, targetId);
-    if (!target || !target.enabled) return;
+    if (target?.enabled) await this.open(target);
+  }
+
+  /** Everyone's current state again to every target this replica owns (after storage lost its data). */
+  async resendAll(): Promise<void> {
+    await this.closeRunners();
+    await this.claim();
+  }
+
+  private async open(target: Target): Promise<void> {
     let sink: Sink;
     try {
       sink = await this.deps.makeSink(target);
     } catch (err) {
-      this.deps.log.error({ err, target: targetId }, 'cannot start the publisher for this target');
+      this.deps.log.error({ err, target: target.id }, 'cannot start the publisher for this target');
       return;
     }
     const { defaultCoalesceMs, ...rest } = this.deps.runner;
-    const runner = new TargetRunner(target, sink, this.deps.clock, { ...rest, coalesceMs: target.coalesceMs ?? defaultCoalesceMs }, this.deps.metrics, this.deps.log);
-    this.runners.set(k, runner);
-    await this.republish(tenantId, runner);
+    const ledger = this.deps.ownership?.ledger;
+    const onDelivered = ledger
+      ? (d: Delivery) => {
+          if (d.presence) ledger.record(target.tenantId, target.id, d.personId, d.version).catch(() => undefined);
+        }
+      : undefined;
+    const runner = new TargetRunner(
+      target,
+      sink,
+      this.deps.clock,
+      { ...rest, coalesceMs: target.coalesceMs ?? defaultCoalesceMs, ...(onDelivered ? { onDelivered } : {}) },
+      this.deps.metrics,
+      this.deps.log,
+    );
+    if (ledger) for (const [personId, version] of await ledger.delivered(target.tenantId, target.id)) runner.seed(personId, version);
+    this.runners.set(this.key(target.tenantId, target.id), runner);
+    await this.republish(target.tenantId, runner);
+  }
+
+  /** Takes or renews the lease of every target; opens runners for targets gained, closes those lost. */
+  private claim(): Promise<void> {
+    const run = this.claiming.then(() => this.claimOnce());
+    this.claiming = run.catch(() => undefined);
+    return run;
+  }
+
+  private async claimOnce(): Promise<void> {
+    const own = this.deps.ownership!;
+    if (this.closed) return;
+    this.renewTimer?.cancel();
+    const now = this.deps.clock.now();
+    try {
+      const seen = new Set<string>();
+      for (const tenant of await this.deps.store.directory.list('tenants', '*')) {
+        for (const target of await this.deps.store.directory.list('targets', tenant.id)) {
+          const k = this.key(tenant.id, target.id);
+          seen.add(k);
+          const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now));
+          const runner = this.runners.get(k);
+          if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
+            this.runners.delete(k);
+            await runner.close();
+          }
+          if (owned && !this.runners.has(k)) await this.open(target);
+        }
+      }
+      for (const [k, runner] of this.runners) {
+        if (seen.has(k)) continue;
+        this.runners.delete(k);
+        await runner.close();
+      }
+      this.lastRenewedAt = now;
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'cannot renew publish leases');
+      // Past the lease another replica may own our targets: stop rather than publish twice.
+      if (this.lastRenewedAt !== undefined && this.deps.clock.now() - this.lastRenewedAt >= own.leaseMs) await this.closeRunners();
+    } finally {
+      if (!this.closed) this.renewTimer = this.deps.clock.after(own.leaseMs / 3, () => void this.claim());
+    }
+  }
+
+  private async closeRunners(): Promise<void> {
+    const runners = [...this.runners.values()];
+    this.runners.clear();
+    await Promise.all(runners.map((r) => r.close()));
   }
 
   private async republish(tenantId: string, runner: TargetRunner): Promise<void> {
@@ -92,8 +194,14 @@ export class PublishPipeline {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.renewTimer?.cancel();
     this.unsubscribe?.();
-    await Promise.all([...this.runners.values()].map((r) => r.close()));
-    this.runners.clear();
+    await this.claiming;
+    const owned = [...this.runners.values()].map((r) => r.target);
+    await this.closeRunners();
+    // A graceful stop hands its targets over at once instead of when their leases run out.
+    const own = this.deps.ownership;
+    if (own) await Promise.all(owned.map((t) => own.leases.release(leaseKey(t), own.replica).catch(() => false)));
   }
 }

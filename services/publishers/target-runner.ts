@@ -22,6 +22,8 @@ export interface RunnerOptions {
   /** Consecutive failures after which the target shows as failing. */
   failingAfter: number;
   random: () => number;
+  /** Told of every acknowledged delivery (replicas record it, so a takeover sends only what is missing). */
+  onDelivered?: (d: Delivery) => void;
 }
 
 export interface TargetStatus {
@@ -64,6 +66,11 @@ export class TargetRunner {
     private readonly log: Logger,
   ) {}
 
+  /** What the target is known to have already (a previous owner's deliveries): older states are not sent. */
+  seed(personId: string, version: number): void {
+    if (!this.slots.has(personId)) this.slots.set(personId, { inFlight: false, attempt: 0, lastVersion: version });
+  }
+
   offer(d: Delivery): void {
     if (this.closed) return;
     let slot = this.slots.get(d.personId);
@@ -105,16 +112,19 @@ export class TargetRunner {
     if (!d || this.closed) return;
     slot.pending = undefined;
     slot.inFlight = true;
+    // The coalescing window runs from when the delivery went out, however long the target took to answer.
+    const sentAt = this.clock.now();
     try {
       await this.sink.deliver(d);
       slot.lastVersion = d.version;
-      slot.lastSentAt = this.clock.now();
+      slot.lastSentAt = sentAt;
       slot.attempt = 0;
       this.counts.delivered++;
+      this.opts.onDelivered?.(d);
       this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'delivered' });
       const recovered = this.consecutiveFailures >= this.opts.failingAfter;
       this.consecutiveFailures = 0;
-      this.lastSuccessAt = slot.lastSentAt;
+      this.lastSuccessAt = this.clock.now();
       this.metrics.targetUp.set({ tenant: this.target.tenantId, target: this.target.id }, 1);
       if (recovered) this.flushWaiting();
     } catch (err) {

@@ -50,6 +50,7 @@ export const envSchema = z.object({
   PUBLISH_RETRY_CAP_MS: int(60_000, 100),
   PUBLISH_TIMEOUT_MS: int(5000, 100),
   PUBLISH_FAILING_AFTER: int(3, 1),
+  PUBLISH_LEASE_MS: int(10_000, 1000),
   SIP_HOST: z.string().default('0.0.0.0'),
   SIP_PORT: int(5062, 0).pipe(z.number().max(65535)),
   SIP_ADVERTISE_HOST: optionalString(z.string()),
@@ -94,7 +95,8 @@ export interface Config {
   http: { bodyLimitBytes: number; trustProxy: boolean };
   feed: { bufferEvents: number; keepaliveMs: number };
   shutdownGraceMs: number;
-  publish: { coalesceMs: number; retryBaseMs: number; retryCapMs: number; timeoutMs: number; failingAfter: number };
+  /** `leaseMs`: with several replicas, how long a dead replica's targets wait before another takes them over. */
+  publish: { coalesceMs: number; retryBaseMs: number; retryCapMs: number; timeoutMs: number; failingAfter: number; leaseMs: number };
   /** Where the SIP user agent (PUBLISH, dialog SUBSCRIBE/NOTIFY) listens, UDP and TCP on one port. */
   sip: { host: string; port: number; advertise?: string };
   calendars: CalendarConfig;
@@ -153,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       retryCapMs: e.PUBLISH_RETRY_CAP_MS,
       timeoutMs: e.PUBLISH_TIMEOUT_MS,
       failingAfter: e.PUBLISH_FAILING_AFTER,
+      leaseMs: e.PUBLISH_LEASE_MS,
     },
     sip: { host: e.SIP_HOST, port: e.SIP_PORT },
     calendars: {

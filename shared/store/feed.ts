@@ -16,11 +16,12 @@ export interface FeedSubscription {
 
 /**
  * Fan-out of state changes to live consumers (SSE clients, publishers), in order per person, with a
- * bounded history per tenant so a reconnecting client can resume from `Last-Event-ID`.
+ * bounded history so a reconnecting client can resume from `Last-Event-ID`. Changes enter it with the
+ * state write that made them (`Update.emit`, `StateStore.remove`).
  */
 export interface ChangeFeed {
-  publish(tenantId: string, personId: string, presence: Presence | undefined): Promise<void>;
-  subscribe(tenantId: string, listener: (event: FeedEvent) => void, after?: string): FeedSubscription;
+  /** `listener` is registered before the replay is read; events it gets that the replay holds repeat ids. */
+  subscribe(tenantId: string, listener: (event: FeedEvent) => void, after?: string): Promise<FeedSubscription>;
   /** Listens to every tenant (publishers). */
   subscribeAll(listener: (event: FeedEvent) => void): () => void;
 }

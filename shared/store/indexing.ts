@@ -1,4 +1,55 @@
+import { UniqueViolation } from '../errors/errors.js';
 import { COLLECTIONS, type CollectionName } from './keys.js';
+import type { WriteOp } from './port.js';
+
+export type AnyDoc = { tenantId: string; id: string } & Record<string, unknown>;
+
+/** One unique entry a batch touches, and who holds it afterwards (`undefined`: freed). */
+export interface UniqueChange {
+  collection: CollectionName;
+  field: string;
+  scope: string;
+  value: string;
+  holder: string | undefined;
+}
+
+export function holderOf(tenantId: string, id: string): string {
+  return `${tenantId}/${id}`;
+}
+
+/**
+ * Simulates a batch against the unique lookups, so that a violation writes nothing: throws
+ * `UniqueViolation`, or returns every entry the batch frees or takes. `oldDoc` and `owner` read the
+ * state before the batch.
+ */
+export function planUnique(
+  ops: readonly WriteOp[],
+  oldDoc: (collection: CollectionName, tenantId: string, id: string) => AnyDoc | undefined,
+  owner: (collection: CollectionName, field: string, scope: string, value: string) => string | undefined,
+): UniqueChange[] {
+  const changed = new Map<string, UniqueChange>();
+  const key = (c: string, f: string, s: string, v: string) => JSON.stringify([c, f, s, v]);
+  const holder = (c: CollectionName, f: string, s: string, v: string) => {
+    const k = key(c, f, s, v);
+    return changed.has(k) ? changed.get(k)!.holder : owner(c, f, s, v);
+  };
+  for (const op of ops) {
+    const tenantId = op.op === 'put' ? op.doc.tenantId : op.tenantId;
+    const id = op.op === 'put' ? op.doc.id : op.id;
+    const self = holderOf(tenantId, id);
+    const old = oldDoc(op.collection, tenantId, id);
+    for (const [field, scope, value] of old ? uniqueEntries(op.collection, old) : []) {
+      if (holder(op.collection, field, scope, value) === self) changed.set(key(op.collection, field, scope, value), { collection: op.collection, field, scope, value, holder: undefined });
+    }
+    if (op.op === 'delete') continue;
+    for (const [field, scope, value] of uniqueEntries(op.collection, op.doc as unknown as AnyDoc)) {
+      const h = holder(op.collection, field, scope, value);
+      if (h !== undefined && h !== self) throw new UniqueViolation(op.collection, field, value);
+      changed.set(key(op.collection, field, scope, value), { collection: op.collection, field, scope, value, holder: self });
+    }
+  }
+  return [...changed.values()];
+}
 
 /** The unique entries a document occupies: `[field, scope, value]`, scope being its tenant or `*`. */
 export function uniqueEntries(collection: CollectionName, doc: Record<string, unknown>): Array<[string, string, string]> {

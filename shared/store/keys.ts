@@ -39,10 +39,32 @@ export const redisKeys = (prefix: string) => ({
   state: (tenantId: string, personId: string) => `${prefix}state${SEP}${tenantId}${SEP}${personId}`,
   statesOf: (tenantId: string) => `${prefix}states${SEP}${tenantId}`,
   lease: (key: string) => `${prefix}lease${SEP}${key}`,
+  /** Tenants that have per-person state. */
   tenants: () => `${prefix}tenants`,
+  /** Sorted set of people's next transitions (score: the instant; member: `dueMember`). */
+  due: () => `${prefix}due`,
+  /** The change feed of every tenant (a stream with explicit ids `<seq>-0`) and its sequence. */
+  feed: () => `${prefix}feed`,
+  feedSeq: () => `${prefix}feed${SEP}seq`,
+  /** Names this Redis dataset; a new value means the data was lost and rebuilt. */
+  epoch: () => `${prefix}epoch`,
+  /** Counts directory writes, so replicas know when their copy of the directory is out of date. */
+  directoryRev: () => `${prefix}docrev`,
+  replay: (key: string) => `${prefix}replay${SEP}${key}`,
+  /** The last version of each person a publish target acknowledged. */
+  delivered: (tenantId: string, targetId: string) => `${prefix}delivered${SEP}${tenantId}${SEP}${targetId}`,
   routingGroup: (tenantId: string, groupId: string) => `${prefix}rt${SEP}group${SEP}${tenantId}${SEP}${groupId}`,
   routingAgent: (tenantId: string, personId: string) => `${prefix}rt${SEP}agent${SEP}${tenantId}${SEP}${personId}`,
 });
+
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** A due-set member naming one person (ids never contain a newline). */
+export const dueMember = (tenantId: string, personId: string) => `${tenantId}\n${personId}`;
+export const parseDueMember = (member: string) => {
+  const i = member.indexOf('\n');
+  return { tenantId: member.slice(0, i), personId: member.slice(i + 1) };
+};
 
 export const sqliteTables = {
   records: 'records',

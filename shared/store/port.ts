@@ -4,8 +4,12 @@ import type { Group } from '../domain/group.js';
 import type { Presence } from '../domain/presence.js';
 import type { Signal } from '../domain/signal.js';
 import type { Target } from '../domain/target.js';
+import type { ChangeFeed } from './feed.js';
 import type { CollectionName } from './keys.js';
 import type { LeaseStore } from './leases.js';
+import type { ReplayGuard } from './replay-guard.js';
+import type { RoutingStateStore } from './routing-state.js';
+import type { DeliveryLedger, DueSet } from './shared-work.js';
 
 export interface CollectionTypes {
   tenants: Tenant;
@@ -47,6 +51,11 @@ export interface PersonState {
 export interface Update<T> {
   next: PersonState;
   result: T;
+  /**
+   * Appends `next.presence` to the change feed in the same atomic step as the write, so the feed's order
+   * per person is the order of the writes and no stored change can miss the feed (whichever replica wrote).
+   */
+  emit?: boolean;
 }
 
 /**
@@ -59,6 +68,7 @@ export interface StateStore {
   listPresence(tenantId: string): Promise<Presence[]>;
   /** Every person that has state, for rescheduling at start-up. */
   keys(): Promise<Array<{ tenantId: string; personId: string }>>;
+  /** Forgets the person and appends their removal to the change feed, atomically. */
   remove(tenantId: string, personId: string): Promise<void>;
 }
 
@@ -66,9 +76,25 @@ export interface Store {
   readonly kind: 'embedded' | 'redis';
   readonly directory: DirectoryStore;
   readonly state: StateStore;
-  /** Cross-replica leases (one token refresh per connection, one calendar job per connection). */
+  /** Cross-replica leases (one token refresh per connection, one calendar job per connection, one publisher per target). */
   readonly leases: LeaseStore;
+  /** Every state change, in write order per person, to every consumer on every replica. */
+  readonly feed: ChangeFeed;
+  readonly replay: ReplayGuard;
+  readonly routingState: RoutingStateStore;
+  /**
+   * Work shared by several replicas: absent when one process is all there is (its own timers and
+   * publishers are then the whole truth).
+   */
+  readonly shared?: { due: DueSet; deliveries: DeliveryLedger };
+  /** Connects and starts background work (the feed reader); before any other call. */
+  start(): Promise<void>;
   /** False while the backing storage cannot take writes. */
   ready(): Promise<boolean>;
+  /**
+   * Called after the storage came back without its data (and what this process held was put back), so
+   * the service re-evaluates everyone and publishers re-send current states.
+   */
+  onRecovered(listener: () => void): void;
   close(): Promise<void>;
 }

@@ -3,7 +3,9 @@ import { UniqueViolation } from '../../shared/errors/errors.js';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Group } from '../../shared/domain/group.js';
 import type { Presence } from '../../shared/domain/presence.js';
+import type { FeedEvent } from '../../shared/store/feed.js';
 import type { Store } from '../../shared/store/port.js';
+import { eventually } from '../support/receiver.js';
 
 const person = (tenantId: string, id: string, over: Partial<Person> = {}): Person => ({
   id,
@@ -32,6 +34,20 @@ const presence = (personId: string, version: number): Presence => ({
  * `make` opens a store on fresh storage; `reopen` opens a second store on the same storage (restart).
  */
 export function storeContract(name: string, make: () => Promise<{ store: Store; reopen: () => Promise<Store>; cleanup: () => Promise<void> }>): void {
+  // Each test starts its store here, so `make` only opens it (as the service would).
+  const open = make;
+  make = async () => {
+    const made = await open();
+    await made.store.start();
+    return {
+      ...made,
+      reopen: async () => {
+        const again = await made.reopen();
+        await again.start();
+        return again;
+      },
+    };
+  };
   describe(`store contract: ${name}`, () => {
     it('puts, gets, lists and deletes documents per tenant', async () => {
       const { store, cleanup } = await make();
@@ -186,6 +202,40 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       expect((await again.directory.findUnique('calendarSubscriptions', 'externalId', 'microsoft:graph-sub-1'))?.tenantId).toBe('a');
       expect((await again.directory.list('calendarConnections', 'a', { field: 'personId', value: 'alice' })).map((c) => c.sealedTokens)).toEqual(['v1.x']);
       await again.close();
+      await cleanup();
+    });
+
+    it('puts each emitted change on the feed in write order, resumes after an id, and resets on an unknown one', async () => {
+      const { store, cleanup } = await make();
+      const seen: Array<{ id: string; person: string; version?: number }> = [];
+      const all: string[] = [];
+      const sub = await store.feed.subscribe('a', (e) => seen.push({ id: e.id, person: e.personId, version: e.presence?.version }));
+      expect(sub.replay).toEqual([]);
+      const stopAll = store.feed.subscribeAll((e) => all.push(`${e.tenantId}/${e.personId}`));
+      const bump = (tenant: string, id: string, emit: boolean) =>
+        store.state.update(tenant, id, (s) => {
+          const v = (s.presence?.version ?? 0) + 1;
+          return { next: { signals: s.signals, presence: presence(id, v) }, result: v, emit };
+        });
+      await Promise.all(Array.from({ length: 20 }, () => bump('a', 'alice', true)));
+      await bump('a', 'bob', false);
+      await bump('b', 'zoe', true);
+      await store.state.remove('a', 'alice');
+      await eventually(() => expect(seen).toHaveLength(21));
+      expect(seen.slice(0, 20).map((e) => e.version)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(seen[20]).toMatchObject({ person: 'alice', version: undefined });
+      await eventually(() => expect(all).toHaveLength(22));
+      expect(all).toContain('b/zoe');
+      stopAll();
+
+      const resumed = await store.feed.subscribe('a', () => {}, seen[17]!.id);
+      expect(resumed.replay).not.toBe('reset');
+      expect((resumed.replay as FeedEvent[]).map((e) => e.presence?.version)).toEqual([19, 20, undefined]);
+      expect((await store.feed.subscribe('a', () => {}, 'not-an-id-42')).replay).toBe('reset');
+      expect((await store.feed.subscribe('a', () => {}, `${seen[0]!.id}999`)).replay).toBe('reset');
+      sub.close();
+      resumed.close();
+      await store.close();
       await cleanup();
     });
 

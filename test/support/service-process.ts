@@ -20,7 +20,8 @@ export async function startService(env: Record<string, string>): Promise<Service
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start:\n${logs.join('\n')}`)), 15_000);
+    // Generous: tsx compiles on start, and other suites may hold both cores.
+    const timer = setTimeout(() => reject(new Error(`service did not start:\n${logs.join('\n')}`)), 60_000);
     child.once('exit', (code) => reject(new Error(`service exited with ${code}:\n${logs.join('\n')}`)));
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {

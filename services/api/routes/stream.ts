@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Person } from '../../../shared/domain/directory.js';
 import type { FeedEvent } from '../../../shared/store/feed.js';
 import type { Hub } from '../../hub.js';
 import { tenantOf } from '../auth.js';
@@ -23,6 +24,10 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       async handle({ principal, query, req, res }) {
         const tenantId = tenantOf(principal);
         const lastEventId = req.header('last-event-id') ?? query.lastEventId;
+        // Subscribed before anything is written, so a store that cannot answer still gets a clean 503.
+        let live = false;
+        const held: FeedEvent[] = [];
+        const sub = await hub.feed.subscribe(tenantId, (e) => (live ? enqueue(e) : held.push(e)), lastEventId);
         res.writeHead(200, {
           'Content-Type': 'text/event-stream; charset=utf-8',
           'Cache-Control': 'no-cache, no-transform',
@@ -33,24 +38,24 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         const write = (event: string, data: unknown, id?: string) => {
           res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
         };
-        const send = async (e: FeedEvent) => {
-          if (query.person && e.personId !== query.person) return;
+        const send = async (e: FeedEvent, lookup: Promise<Person | undefined> | undefined) => {
           if (!e.presence) {
             if (!query.team) write('removed', { personId: e.personId }, e.id);
             return;
           }
-          const person = await hub.store.directory.get('people', tenantId, e.personId);
+          const person = await lookup;
           if (!person || (query.team && !person.teams.includes(query.team))) return;
           write('presence', viewOf(e.presence, person, principal), e.id);
         };
-        // Events are queued until the snapshot or replay is out, then written strictly in order.
+        // Events are queued until the snapshot or replay is out, then written strictly in order. Each
+        // person is looked up as the event is queued, so lookups overlap (a shared store's round trips).
         let chain: Promise<void> = Promise.resolve();
         const enqueue = (e: FeedEvent) => {
-          chain = chain.then(() => send(e)).catch((err: unknown) => hub.log.warn({ err }, 'stream write failed'));
+          if (query.person && e.personId !== query.person) return;
+          const lookup = e.presence ? hub.store.directory.get('people', tenantId, e.personId) : undefined;
+          lookup?.catch(() => undefined);
+          chain = chain.then(() => send(e, lookup)).catch((err: unknown) => hub.log.warn({ err }, 'stream write failed'));
         };
-        let live = false;
-        const held: FeedEvent[] = [];
-        const sub = hub.feed.subscribe(tenantId, (e) => (live ? enqueue(e) : held.push(e)), lastEventId);
         hub.metrics.streamClients.inc();
         const keepalive = setInterval(() => res.write(': keepalive\n\n'), hub.config.feed.keepaliveMs);
         keepalive.unref();

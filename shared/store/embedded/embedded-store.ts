@@ -1,7 +1,10 @@
 import type { Signal } from '../../domain/signal.js';
 import { DURABLE_SOURCES } from '../keys.js';
 import type { PersonState, Store } from '../port.js';
+import { MemoryReplayGuard } from '../replay-guard.js';
+import { MemoryFeed } from './memory-feed.js';
 import { MemoryLeases } from './memory-leases.js';
+import { MemoryRoutingState } from './memory-routing-state.js';
 import { MemoryState } from './memory-state.js';
 import { SqliteDirectory } from './sqlite-directory.js';
 
@@ -32,10 +35,14 @@ export class EmbeddedStore implements Store {
   readonly directory: SqliteDirectory;
   readonly state: MemoryState;
   readonly leases = new MemoryLeases();
+  readonly feed: MemoryFeed;
+  readonly replay = new MemoryReplayGuard();
+  readonly routingState = new MemoryRoutingState();
 
-  constructor(path: string) {
+  constructor(path: string, opts: { feedEvents?: number } = {}) {
     this.directory = new SqliteDirectory(path);
-    this.state = new MemoryState((tenantId, personId, before, after) => {
+    this.feed = new MemoryFeed(opts.feedEvents ?? 10_000);
+    this.state = new MemoryState(this.feed, (tenantId, personId, before, after) => {
       if (!sameDurable(before, after)) this.directory.saveDurableSignals(tenantId, personId, durable(after.signals));
     });
     for (const { tenantId, personId, signals } of this.directory.loadDurableSignals()) {
@@ -43,9 +50,14 @@ export class EmbeddedStore implements Store {
     }
   }
 
+  async start(): Promise<void> {}
+
   async ready(): Promise<boolean> {
     return true;
   }
+
+  /** Its data lives and dies with the process: there is never a recovery to announce. */
+  onRecovered(): void {}
 
   async close(): Promise<void> {
     this.directory.close();

@@ -33,7 +33,7 @@ export class MemoryFeed implements ChangeFeed {
     return f;
   }
 
-  async publish(tenantId: string, personId: string, presence: Presence | undefined): Promise<void> {
+  publish(tenantId: string, personId: string, presence: Presence | undefined): void {
     const f = this.feed(tenantId);
     const event: FeedEvent = { id: `${this.epoch}-${++f.seq}`, tenantId, personId };
     if (presence) event.presence = presence;
@@ -44,7 +44,7 @@ export class MemoryFeed implements ChangeFeed {
     for (const l of this.all) l(event);
   }
 
-  subscribe(tenantId: string, listener: (e: FeedEvent) => void, after?: string): FeedSubscription {
+  async subscribe(tenantId: string, listener: (e: FeedEvent) => void, after?: string): Promise<FeedSubscription> {
     const f = this.feed(tenantId);
     f.listeners.add(listener);
     return { replay: after === undefined ? [] : this.since(f, after), close: () => void f.listeners.delete(listener) };

@@ -1,16 +1,21 @@
 import type { Presence } from '../../domain/presence.js';
 import type { PersonState, StateStore, Update } from '../port.js';
+import type { MemoryFeed } from './memory-feed.js';
 
 const EMPTY: PersonState = Object.freeze({ signals: [] }) as PersonState;
 
 /**
  * Hot state in process. Node runs `update` to completion before anything else touches the person, so
- * every update is atomic. `onChange` lets the embedded store persist the durable part.
+ * every update, and the feed event it emits, is atomic. `onChange` lets the embedded store persist the
+ * durable part.
  */
 export class MemoryState implements StateStore {
   private readonly byTenant = new Map<string, Map<string, PersonState>>();
 
-  constructor(private readonly onChange?: (tenantId: string, personId: string, before: PersonState, after: PersonState) => void) {}
+  constructor(
+    private readonly feed: MemoryFeed,
+    private readonly onChange?: (tenantId: string, personId: string, before: PersonState, after: PersonState) => void,
+  ) {}
 
   private people(tenantId: string): Map<string, PersonState> {
     let m = this.byTenant.get(tenantId);
@@ -31,10 +36,11 @@ export class MemoryState implements StateStore {
 
   updateSync<T>(tenantId: string, personId: string, fn: (state: PersonState) => Update<T>): T {
     const before = this.readSync(tenantId, personId);
-    const { next, result } = fn(before);
+    const { next, result, emit } = fn(before);
     this.onChange?.(tenantId, personId, before, next);
     if (next.signals.length === 0 && !next.presence) this.byTenant.get(tenantId)?.delete(personId);
     else this.people(tenantId).set(personId, next);
+    if (emit) this.feed.publish(tenantId, personId, next.presence);
     return result;
   }
 
@@ -58,6 +64,7 @@ export class MemoryState implements StateStore {
     const before = this.readSync(tenantId, personId);
     this.onChange?.(tenantId, personId, before, EMPTY);
     this.byTenant.get(tenantId)?.delete(personId);
+    this.feed.publish(tenantId, personId, undefined);
   }
 
   /** Seeds state read back from durable storage at start-up. */

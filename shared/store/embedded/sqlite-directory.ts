@@ -1,13 +1,10 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { UniqueViolation } from '../../errors/errors.js';
 import type { Signal } from '../../domain/signal.js';
-import { deepFreeze, uniqueEntries, uniqueScope } from '../indexing.js';
+import { deepFreeze, holderOf, planUnique, uniqueEntries, uniqueScope, type AnyDoc } from '../indexing.js';
 import { sqliteTables, type CollectionName } from '../keys.js';
 import type { DirectoryStore, Doc, WriteOp } from '../port.js';
-
-type AnyDoc = { tenantId: string; id: string } & Record<string, unknown>;
 
 /**
  * Durable records in SQLite (WAL). All records are also held in memory, so reads never touch the disk;
@@ -122,27 +119,12 @@ export class SqliteDirectory implements DirectoryStore {
     });
   }
 
-  /** Simulates the batch against the unique lookups so that a violation writes nothing. */
   private checkUnique(ops: readonly WriteOp[]): void {
-    const changed = new Map<string, string | undefined>();
-    const owner = (k: string) => (changed.has(k) ? changed.get(k) : this.unique.get(k));
-    for (const op of ops) {
-      const tenantId = op.op === 'put' ? op.doc.tenantId : op.tenantId;
-      const id = op.op === 'put' ? op.doc.id : op.id;
-      const self = holderOf(tenantId, id);
-      const old = this.bucket(op.collection, tenantId, false)?.get(id);
-      for (const [f, s, v] of old ? uniqueEntries(op.collection, old) : []) {
-        const k = uKey(op.collection, f, s, v);
-        if (owner(k) === self) changed.set(k, undefined);
-      }
-      if (op.op === 'delete') continue;
-      for (const [f, s, v] of uniqueEntries(op.collection, op.doc as unknown as AnyDoc)) {
-        const k = uKey(op.collection, f, s, v);
-        const holder = owner(k);
-        if (holder !== undefined && holder !== self) throw new UniqueViolation(op.collection, f, v);
-        changed.set(k, self);
-      }
-    }
+    planUnique(
+      ops,
+      (c, t, id) => this.bucket(c, t, false)?.get(id),
+      (c, f, scope, v) => this.unique.get(uKey(c, f, scope, v)),
+    );
   }
 
   loadDurableSignals(): Array<{ tenantId: string; personId: string; signals: Signal[] }> {
@@ -158,10 +140,6 @@ export class SqliteDirectory implements DirectoryStore {
   close(): void {
     this.db.close();
   }
-}
-
-function holderOf(tenantId: string, id: string): string {
-  return `${tenantId}/${id}`;
 }
 
 function uKey(collection: string, field: string, scope: string, value: string): string {

@@ -1,0 +1,11 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { EmbeddedStore } from './embedded/embedded-store.js';
+import type { Store } from './port.js';
+import { RedisStore } from './redis/redis-store.js';
+
+/** `REDIS_URL` set: every replica shares Redis. Unset: the embedded store of one process. */
+export function openStore(config: Config, log: Logger): Store {
+  if (config.redis) return new RedisStore({ ...config.redis, feedEvents: config.feed.bufferEvents, log });
+  return new EmbeddedStore(config.sqlitePath, { feedEvents: config.feed.bufferEvents });
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { unavailable } from '../../errors/errors.js';
+
+export type Arg = string | number | Buffer;
+
+/** Lua run by SHA, sent again after NOSCRIPT (a restarted Redis has forgotten every script). */
+export interface Script {
+  (keys: readonly string[], args: readonly Arg[], opts?: { evenPaused?: boolean }): Promise<unknown>;
+}
+
+/**
+ * One ioredis client and what every adapter needs from it: commands that fail at once while Redis is
+ * away (no offline queue, so a request answers 503 instead of hanging), failures turned into the
+ * `store_unavailable` error, and scripts.
+ */
+export class Connection {
+  readonly client: Redis;
+  /**
+   * While set, commands fail as unavailable although the socket may be up: after a reconnect, until
+   * the store has checked whether Redis kept its data (and put it back if not).
+   */
+  paused = false;
+
+  constructor(
+    url: string,
+    readonly log: Logger,
+    name: string,
+    commandTimeoutMs = 5000,
+  ) {
+    this.client = new Redis(url, {
+      connectionName: name,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      // Keep trying for ever, at most every 2 s: Redis coming back must be noticed without a restart.
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+      lazyConnect: true,
+      // Commands issued in the same tick (a batch's lookups and writes) go out in one write.
+      enableAutoPipelining: true,
+      // A Redis that stops answering (not just one that closed) must not hold requests for ever.
+      commandTimeout: commandTimeoutMs,
+    });
+    let down = false;
+    this.client.on('error', (err: Error) => {
+      if (!down) log.warn({ err: err.message, connection: name }, 'redis connection failed');
+      down = true;
+    });
+    this.client.on('ready', () => {
+      if (down) log.info({ connection: name }, 'redis connection back');
+      down = false;
+    });
+  }
+
+  /** Resolves once connected, or rejects after `timeoutMs`. */
+  async connect(timeoutMs = 10_000): Promise<void> {
+    if (this.client.status === 'ready') return;
+    if (this.client.status === 'wait') void this.client.connect().catch(() => undefined);
+    const deadline = Date.now() + timeoutMs;
+    while (!this.up) {
+      if (Date.now() > deadline) throw unavailable('store_unavailable', `redis is not reachable (${this.client.status})`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  get up(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /** Runs `fn`; any Redis failure becomes a 503 `store_unavailable` with Retry-After. */
+  async run<T>(fn: (r: Redis) => Promise<T>, opts: { evenPaused?: boolean } = {}): Promise<T> {
+    if (this.paused && !opts.evenPaused) throw unavailable('store_unavailable', 'the store is reconnecting');
+    try {
+      return await fn(this.client);
+    } catch (err) {
+      throw unavailable('store_unavailable', `the store is unavailable: ${(err as Error).message}`);
+    }
+  }
+
+  script(lua: string): Script {
+    const sha = createHash('sha1').update(lua).digest('hex');
+    return async (keys, args, opts = {}) =>
+      this.run(async (r) => {
+        try {
+          return await r.evalsha(sha, keys.length, ...keys, ...args);
+        } catch (err) {
+          if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+          return r.eval(lua, keys.length, ...keys, ...args);
+        }
+      }, opts);
+  }
+
+  close(): void {
+    this.client.disconnect();
+  }
+}

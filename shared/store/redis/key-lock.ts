@@ -1,0 +1,18 @@
+/**
+ * Runs tasks for the same key one after another within this process. Across replicas the store's
+ * compare-and-set decides; this only spares a busy person's updates from retrying against each other.
+ */
+export class KeyLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const before = this.tails.get(key) ?? Promise.resolve();
+    const result = before.then(task, task);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}

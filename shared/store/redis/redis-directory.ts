@@ -1,0 +1,165 @@
+import { deepFreeze, holderOf, planUnique, uniqueScope, type AnyDoc } from '../indexing.js';
+import { COLLECTIONS, type CollectionName, type RedisKeys } from '../keys.js';
+import type { DirectoryStore, Doc, WriteOp } from '../port.js';
+import { CHECKED_WRITE, FILL_ABSENT } from './scripts.js';
+import type { Connection } from './connection.js';
+
+/**
+ * Directory documents in Redis: one hash per collection and tenant (id → JSON), one hash per unique
+ * field and scope (value → `tenant/id`). A batch is read, checked for uniqueness here, and written by
+ * one script that first verifies nothing it read has changed (else it is planned again).
+ *
+ * Each replica also keeps a copy of every document (its own writes at once, the others' when the
+ * revision counter moves), to put back if Redis ever comes back empty.
+ */
+export class RedisDirectory implements DirectoryStore {
+  private readonly checkedWrite;
+  private readonly fillAbsent;
+  /** hash key → id → JSON: this replica's copy, for restore only (reads always go to Redis). */
+  private readonly copy = new Map<string, Map<string, string>>();
+  private copyRev = '';
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly keys: RedisKeys,
+    private readonly prefix: string,
+  ) {
+    this.checkedWrite = conn.script(CHECKED_WRITE);
+    this.fillAbsent = conn.script(FILL_ABSENT);
+  }
+
+  async get<C extends CollectionName>(collection: C, tenantId: string, id: string): Promise<Doc<C> | undefined> {
+    const raw = await this.conn.run((r) => r.hget(this.keys.doc(collection, tenantId), id));
+    return raw === null ? undefined : (deepFreeze(JSON.parse(raw)) as Doc<C>);
+  }
+
+  async list<C extends CollectionName>(collection: C, tenantId: string, where?: { field: string; value: string }): Promise<Doc<C>[]> {
+    const all = await this.conn.run((r) => r.hgetall(this.keys.doc(collection, tenantId)));
+    const docs = Object.values(all).map((raw) => JSON.parse(raw) as AnyDoc);
+    const out = where ? docs.filter((d) => d[where.field] === where.value) : docs;
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((d) => deepFreeze(d)) as unknown as Doc<C>[];
+  }
+
+  async findUnique<C extends CollectionName>(collection: C, field: string, value: string, tenantId?: string): Promise<Doc<C> | undefined> {
+    const scope = uniqueScope(collection, field, tenantId);
+    if (scope === undefined) return undefined;
+    const holder = await this.conn.run((r) => r.hget(this.keys.unique(collection, field, scope), value));
+    if (holder === null) return undefined;
+    const slash = holder.indexOf('/');
+    return this.get(collection, holder.slice(0, slash), holder.slice(slash + 1));
+  }
+
+  async write(ops: readonly WriteOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    for (;;) {
+      const plan = await this.plan(ops);
+      if ((await this.checkedWrite([], [JSON.stringify(plan.script), this.keys.directoryRev()])) === 1) {
+        this.remember(plan.script.d, plan.script.s);
+        return;
+      }
+    }
+  }
+
+  /** Reads what the batch depends on and turns it into checked hash writes. */
+  private async plan(ops: readonly WriteOp[]) {
+    const docField = (op: WriteOp): [string, string] =>
+      op.op === 'put' ? [this.keys.doc(op.collection, op.doc.tenantId), op.doc.id] : [this.keys.doc(op.collection, op.tenantId), op.id];
+    const docFields = ops.map(docField);
+    const oldRaw = await this.conn.run((r) => Promise.all(docFields.map(([k, f]) => r.hget(k, f))));
+    const old = new Map<string, AnyDoc>();
+    docFields.forEach(([k, f], i) => {
+      if (oldRaw[i] !== null) old.set(`${k}\n${f}`, JSON.parse(oldRaw[i]!) as AnyDoc);
+    });
+    // Every unique entry the old and new documents occupy, with its current holder.
+    const wanted = new Map<string, [string, string]>();
+    const ukey = (c: CollectionName, field: string, scope: string) => this.keys.unique(c, field, scope);
+    for (const op of ops) {
+      const docs = [old.get(docField(op).join('\n')), op.op === 'put' ? (op.doc as unknown as AnyDoc) : undefined];
+      for (const d of docs) {
+        if (!d) continue;
+        for (const [field, spec] of Object.entries(COLLECTIONS[op.collection].unique as Record<string, string>)) {
+          const v = d[field];
+          if (typeof v !== 'string' || v === '') continue;
+          const k = ukey(op.collection, field, spec === 'global' ? '*' : d.tenantId);
+          wanted.set(`${k}\n${v}`, [k, v]);
+        }
+      }
+    }
+    const entries = [...wanted.values()];
+    const holders = await this.conn.run((r) => Promise.all(entries.map(([k, v]) => r.hget(k, v))));
+    const holderOf_ = new Map(entries.map(([k, v], i) => [`${k}\n${v}`, holders[i] ?? undefined]));
+    const changes = planUnique(
+      ops,
+      (c, t, id) => old.get(`${this.keys.doc(c, t)}\n${id}`),
+      (c, f, s, v) => holderOf_.get(`${ukey(c, f, s)}\n${v}`),
+    );
+    const script = { c: [] as string[][], d: [] as string[][], s: [] as string[][] };
+    docFields.forEach(([k, f], i) => script.c.push([k, f, oldRaw[i] ?? '']));
+    entries.forEach(([k, v], i) => script.c.push([k, v, holders[i] ?? '']));
+    // Last write of a document wins within a batch, as in one SQL transaction.
+    const finalDoc = new Map<string, string | undefined>();
+    ops.forEach((op, i) => finalDoc.set(docFields[i]!.join('\n'), op.op === 'put' ? JSON.stringify(op.doc) : undefined));
+    for (const [kf, json] of finalDoc) {
+      const [k, f] = kf.split('\n') as [string, string];
+      if (json === undefined) script.d.push([k, f]);
+      else script.s.push([k, f, json]);
+    }
+    for (const ch of changes) {
+      const k = ukey(ch.collection, ch.field, ch.scope);
+      if (ch.holder === undefined) script.d.push([k, ch.value]);
+      else script.s.push([k, ch.value, ch.holder]);
+    }
+    return { script };
+  }
+
+  private remember(dels: readonly string[][], sets: readonly string[][]): void {
+    const docPrefix = `${this.prefix}doc:`;
+    for (const [k, f] of dels) if (k!.startsWith(docPrefix)) this.copy.get(k!)?.delete(f!);
+    for (const [k, f, v] of sets) {
+      if (!k!.startsWith(docPrefix)) continue;
+      let m = this.copy.get(k!);
+      if (!m) this.copy.set(k!, (m = new Map()));
+      m.set(f!, v!);
+    }
+  }
+
+  /** Brings this replica's copy up to date when another replica wrote since (cheap when nothing moved). */
+  async refreshCopy(): Promise<void> {
+    const rev = (await this.conn.run((r) => r.get(this.keys.directoryRev()), { evenPaused: true })) ?? '';
+    if (rev === this.copyRev || rev === '') return;
+    const fresh = new Map<string, Map<string, string>>();
+    await this.conn.run(async (r) => {
+      let cursor = '0';
+      do {
+        const [next, found] = await r.scan(cursor, 'MATCH', `${this.prefix}doc:*`, 'COUNT', 500);
+        cursor = next;
+        for (const k of found) fresh.set(k, new Map(Object.entries(await r.hgetall(k))));
+      } while (cursor !== '0');
+    }, { evenPaused: true });
+    this.copy.clear();
+    for (const [k, m] of fresh) this.copy.set(k, m);
+    this.copyRev = rev;
+  }
+
+  /** After Redis lost its data: puts back every document this replica holds, and its unique entries. */
+  async restore(): Promise<number> {
+    const sets: string[][] = [];
+    const docPrefix = `${this.prefix}doc:`;
+    for (const [k, m] of this.copy) {
+      const collection = k.slice(docPrefix.length).split(':')[0] as CollectionName;
+      if (!(collection in COLLECTIONS)) continue;
+      for (const [id, json] of m) {
+        sets.push([k, id, json]);
+        const doc = JSON.parse(json) as AnyDoc;
+        for (const [field, spec] of Object.entries(COLLECTIONS[collection].unique as Record<string, string>)) {
+          const v = doc[field];
+          if (typeof v === 'string' && v !== '') sets.push([this.keys.unique(collection, field, spec === 'global' ? '*' : doc.tenantId), v, holderOf(doc.tenantId, doc.id)]);
+        }
+      }
+    }
+    let restored = 0;
+    for (let i = 0; i < sets.length; i += 500) restored += Number(await this.fillAbsent([], [JSON.stringify(sets.slice(i, i + 500))], { evenPaused: true }));
+    if (restored > 0) await this.conn.run((r) => r.incr(this.keys.directoryRev()), { evenPaused: true });
+    return restored;
+  }
+}

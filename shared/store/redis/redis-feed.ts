@@ -1,0 +1,137 @@
+import type { Presence } from '../../domain/presence.js';
+import type { ChangeFeed, FeedEvent, FeedSubscription } from '../feed.js';
+import type { RedisKeys } from '../keys.js';
+import type { Connection } from './connection.js';
+
+type Entry = [id: string, fields: string[]];
+
+/**
+ * The change feed of every replica: one Redis stream that state writes append to (ids `<seq>-0`), read
+ * by one blocking XREAD loop per replica and fanned out to local listeners. Event ids are
+ * `<epoch>-<seq>`: the epoch names the Redis dataset, so an id from before Redis lost its data is
+ * recognised as unknown and the client gets a fresh snapshot instead of a gap.
+ */
+export class RedisFeed implements ChangeFeed {
+  private readonly tenants = new Map<string, Set<(e: FeedEvent) => void>>();
+  private readonly all = new Set<(e: FeedEvent) => void>();
+  private lastId = '0-0';
+  private epoch: string | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly conn: Connection,
+    /** A connection of its own: XREAD BLOCK holds it. */
+    private readonly reader: Connection,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** Starts reading after the newest entry. */
+  async start(): Promise<void> {
+    await this.resync(true);
+    this.loop = this.run();
+  }
+
+  /** Where to go on from after a lost connection: the same dataset goes on; a new one starts over. */
+  private async resync(initial: boolean): Promise<void> {
+    const [epoch, newest] = await this.conn.run((r) => Promise.all([r.get(this.keys.epoch()), r.xrevrange(this.keys.feed(), '+', '-', 'COUNT', 1)]));
+    if (initial) this.lastId = newest[0]?.[0] ?? '0-0';
+    else if (epoch !== this.epoch) this.lastId = '0-0';
+    this.epoch = epoch ?? undefined;
+  }
+
+  private async run(): Promise<void> {
+    let failed = false;
+    while (!this.stopped) {
+      try {
+        if (failed) await this.resync(false);
+        failed = false;
+        const reply = (await this.reader.client.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.keys.feed(), this.lastId)) as Array<[string, Entry[]]> | null;
+        for (const [, entries] of reply ?? []) {
+          for (const entry of entries) {
+            this.lastId = entry[0];
+            this.dispatch(toEvent(entry));
+          }
+        }
+      } catch {
+        failed = true;
+        if (!this.stopped) await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  private dispatch(e: FeedEvent): void {
+    for (const l of this.tenants.get(e.tenantId) ?? []) l(e);
+    for (const l of this.all) l(e);
+  }
+
+  async subscribe(tenantId: string, listener: (e: FeedEvent) => void, after?: string): Promise<FeedSubscription> {
+    // Whatever the replay or an earlier event delivered is not delivered again: this replica's reader
+    // may be behind the replica the client last saw.
+    let floor = after === undefined ? -1 : seqOf(after);
+    const guarded = (e: FeedEvent) => {
+      const seq = seqOf(e.id);
+      if (seq <= floor) return;
+      floor = seq;
+      listener(e);
+    };
+    let set = this.tenants.get(tenantId);
+    if (!set) this.tenants.set(tenantId, (set = new Set()));
+    set.add(guarded);
+    const close = () => void set.delete(guarded);
+    try {
+      const replay = after === undefined ? [] : await this.since(tenantId, after);
+      if (replay !== 'reset') floor = Math.max(floor, ...replay.map((e) => seqOf(e.id)));
+      else floor = -1;
+      return { replay, close };
+    } catch (err) {
+      close();
+      throw err;
+    }
+  }
+
+  subscribeAll(listener: (e: FeedEvent) => void): () => void {
+    this.all.add(listener);
+    return () => void this.all.delete(listener);
+  }
+
+  private async since(tenantId: string, after: string): Promise<FeedEvent[] | 'reset'> {
+    const dash = after.lastIndexOf('-');
+    const epoch = after.slice(0, dash);
+    const seq = Number(after.slice(dash + 1));
+    if (!Number.isInteger(seq) || seq < 0) return 'reset';
+    const [current, oldest, newest] = await this.conn.run((r) =>
+      Promise.all([r.get(this.keys.epoch()), r.xrange(this.keys.feed(), '-', '+', 'COUNT', 1), r.xrevrange(this.keys.feed(), '+', '-', 'COUNT', 1)]),
+    );
+    if (epoch !== current) return 'reset';
+    const newestSeq = newest[0] ? Number(newest[0][0].split('-')[0]) : 0;
+    const oldestSeq = oldest[0] ? Number(oldest[0][0].split('-')[0]) : newestSeq + 1;
+    if (seq > newestSeq || seq < oldestSeq - 1) return 'reset';
+    const entries = (await this.conn.run((r) => r.xrange(this.keys.feed(), `${seq + 1}-0`, '+'))) as Entry[];
+    return entries.map(toEvent).filter((e) => e.tenantId === tenantId);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.reader.close();
+    await this.loop;
+  }
+}
+
+function seqOf(id: string): number {
+  const n = Number(id.slice(id.lastIndexOf('-') + 1));
+  return Number.isFinite(n) ? n : -1;
+}
+
+function toEvent([id, fields]: Entry): FeedEvent {
+  const f: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const e: FeedEvent = { id: `${f.e}-${id.split('-')[0]}`, tenantId: f.t!, personId: f.p! };
+  const raw = f.d;
+  if (raw) {
+    // Parsed on first use: every replica reads every change, most have no consumer for most of them.
+    let presence: Presence | undefined;
+    Object.defineProperty(e, 'presence', { enumerable: true, get: () => (presence ??= JSON.parse(raw) as Presence) });
+  }
+  return e;
+}

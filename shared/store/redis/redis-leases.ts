@@ -1,0 +1,44 @@
+import type { RedisKeys } from '../keys.js';
+import type { LeaseStore } from '../leases.js';
+import type { ReplayGuard } from '../replay-guard.js';
+import type { Connection } from './connection.js';
+import { FIRST_SEEN, LEASE_ACQUIRE, LEASE_RELEASE } from './scripts.js';
+
+/** Leases as `{ o: owner, e: expiresAt }` hashes; expiry judged against the instant passed in. */
+export class RedisLeases implements LeaseStore {
+  private readonly acquireScript;
+  private readonly releaseScript;
+
+  constructor(
+    conn: Connection,
+    private readonly keys: RedisKeys,
+  ) {
+    this.acquireScript = conn.script(LEASE_ACQUIRE);
+    this.releaseScript = conn.script(LEASE_RELEASE);
+  }
+
+  async acquire(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    if (!(ttlMs > 0)) throw new RangeError('a lease needs a positive ttlMs');
+    return (await this.acquireScript([this.keys.lease(key)], [owner, now, now + ttlMs])) === 1;
+  }
+
+  async release(key: string, owner: string): Promise<boolean> {
+    return (await this.releaseScript([this.keys.lease(key)], [owner])) === 1;
+  }
+}
+
+/** Replay fingerprints shared by every replica: a request replayed to another replica is still refused. */
+export class RedisReplayGuard implements ReplayGuard {
+  private readonly script;
+
+  constructor(
+    conn: Connection,
+    private readonly keys: RedisKeys,
+  ) {
+    this.script = conn.script(FIRST_SEEN);
+  }
+
+  async firstSeen(key: string, now: number, ttlMs: number): Promise<boolean> {
+    return (await this.script([this.keys.replay(key)], [now, now + ttlMs, Math.max(1, Math.ceil(ttlMs))])) === 1;
+  }
+}

@@ -1,0 +1,44 @@
+import { dueMember, parseDueMember, type RedisKeys } from '../keys.js';
+import type { DeliveryLedger, DueSet } from '../shared-work.js';
+import type { Connection } from './connection.js';
+import { CLAIM_DUE, CLAIM_OVERDUE } from './scripts.js';
+
+export class RedisDueSet implements DueSet {
+  private readonly claimScript;
+  private readonly overdueScript;
+
+  constructor(
+    conn: Connection,
+    private readonly keys: RedisKeys,
+  ) {
+    this.claimScript = conn.script(CLAIM_DUE);
+    this.overdueScript = conn.script(CLAIM_OVERDUE);
+  }
+
+  async claim(tenantId: string, personId: string, now: number, leaseMs: number): Promise<boolean> {
+    return (await this.claimScript([this.keys.due()], [dueMember(tenantId, personId), now, now + leaseMs])) === 1;
+  }
+
+  async claimOverdue(dueBefore: number, now: number, leaseMs: number, limit: number) {
+    const flat = (await this.overdueScript([this.keys.due()], [dueBefore, now + leaseMs, limit])) as string[];
+    const out: Array<{ tenantId: string; personId: string; dueAt: number }> = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ ...parseDueMember(flat[i]!), dueAt: Number(flat[i + 1]) });
+    return out;
+  }
+}
+
+export class RedisDeliveryLedger implements DeliveryLedger {
+  constructor(
+    private readonly conn: Connection,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async delivered(tenantId: string, targetId: string): Promise<Map<string, number>> {
+    const all = await this.conn.run((r) => r.hgetall(this.keys.delivered(tenantId, targetId)));
+    return new Map(Object.entries(all).map(([person, v]) => [person, Number(v)]));
+  }
+
+  async record(tenantId: string, targetId: string, personId: string, version: number): Promise<void> {
+    await this.conn.run((r) => r.hset(this.keys.delivered(tenantId, targetId), personId, version));
+  }
+}

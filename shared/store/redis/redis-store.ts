@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { redisKeys } from '../keys.js';
+import type { Store } from '../port.js';
+import { Connection } from './connection.js';
+import { RedisDirectory } from './redis-directory.js';
+import { RedisFeed } from './redis-feed.js';
+import { RedisLeases, RedisReplayGuard } from './redis-leases.js';
+import { RedisRoutingState } from './redis-routing-state.js';
+import { RedisDeliveryLedger, RedisDueSet } from './redis-shared-work.js';
+import { RedisState } from './redis-state.js';
+
+export interface RedisStoreOptions {
+  url: string;
+  /** Prepended to every key, so several deployments can share one Redis. */
+  prefix: string;
+  /** Length of the change feed kept for `Last-Event-ID` resumes. */
+  feedEvents: number;
+  log: Logger;
+  /** How often a replica refreshes its copy of the directory (for restore after data loss). */
+  copyRefreshMs?: number;
+}
+
+/**
+ * The store every replica shares. Redis is the truth while it has its data; when it comes back without
+ * it (a restart without AOF, a failover to an empty replica), every replica puts back the directory and
+ * the per-person states it holds, then tells the service, which re-evaluates everyone and re-sends
+ * current states. Until that check is done after a reconnect, the store answers as unavailable.
+ */
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly directory: RedisDirectory;
+  readonly state: RedisState;
+  readonly leases: RedisLeases;
+  readonly feed: RedisFeed;
+  readonly replay: RedisReplayGuard;
+  readonly routingState: RedisRoutingState;
+  readonly shared: { due: RedisDueSet; deliveries: RedisDeliveryLedger };
+  private readonly conn: Connection;
+  private readonly keys;
+  private readonly log: Logger;
+  private readonly recovered = new Set<() => void>();
+  private epoch: string | null = null;
+  private refresh: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+
+  constructor(private readonly opts: RedisStoreOptions) {
+    this.log = opts.log;
+    this.keys = redisKeys(opts.prefix);
+    this.conn = new Connection(opts.url, opts.log, 'presence-hub');
+    const reader = new Connection(opts.url, opts.log, 'presence-hub-feed', 10_000);
+    this.directory = new RedisDirectory(this.conn, this.keys, opts.prefix);
+    this.state = new RedisState(this.conn, this.keys, opts.feedEvents);
+    this.leases = new RedisLeases(this.conn, this.keys);
+    this.feed = new RedisFeed(this.conn, reader, this.keys);
+    this.replay = new RedisReplayGuard(this.conn, this.keys);
+    this.routingState = new RedisRoutingState(this.conn, this.keys);
+    this.shared = { due: new RedisDueSet(this.conn, this.keys), deliveries: new RedisDeliveryLedger(this.conn, this.keys) };
+    this.conn.client.on('close', () => {
+      this.conn.paused = true;
+    });
+    this.conn.client.on('ready', () => {
+      if (this.conn.paused) this.checking ??= this.checkData().finally(() => (this.checking = undefined));
+    });
+  }
+
+  /** Connects (waiting up to 10 s for Redis), names the dataset and starts reading the feed. */
+  async start(): Promise<void> {
+    await this.conn.connect();
+    this.conn.paused = false;
+    await this.adoptEpoch();
+    await this.feed.start();
+    await this.directory.refreshCopy();
+    this.refresh = setInterval(() => {
+      this.directory.refreshCopy().catch(() => undefined);
+    }, this.opts.copyRefreshMs ?? 5000);
+    this.refresh.unref();
+  }
+
+  private async adoptEpoch(): Promise<void> {
+    this.epoch = await this.conn.run(
+      async (r) => {
+        await r.set(this.keys.epoch(), randomBytes(6).toString('hex'), 'NX');
+        return r.get(this.keys.epoch());
+      },
+      { evenPaused: true },
+    );
+  }
+
+  /** After a reconnect: same dataset → carry on; a different or empty one → put back what we hold. */
+  private async checkData(): Promise<void> {
+    try {
+      const epoch = await this.conn.run((r) => r.get(this.keys.epoch()), { evenPaused: true });
+      if (epoch !== this.epoch) {
+        const docs = await this.directory.restore();
+        const states = await this.state.restore();
+        await this.adoptEpoch();
+        this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data: put back what this replica held');
+        this.conn.paused = false;
+        for (const l of this.recovered) l();
+        return;
+      }
+      this.conn.paused = false;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'checking redis after a reconnect failed; trying again');
+      setTimeout(() => {
+        if (this.conn.paused && this.conn.up) this.checking ??= this.checkData().finally(() => (this.checking = undefined));
+      }, 500).unref();
+    }
+  }
+
+  onRecovered(listener: () => void): void {
+    this.recovered.add(listener);
+  }
+
+  async ready(): Promise<boolean> {
+    if (!this.conn.up || this.conn.paused) return false;
+    try {
+      return (await this.conn.run((r) => r.ping())) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.refresh) clearInterval(this.refresh);
+    await this.feed.stop();
+    this.conn.close();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The Lua scripts: every multi-key change is one script, so it is atomic. Instants always come in as
+ * arguments (never `TIME`): every replica and every test judges time the same way.
+ */
+
+/** Compare-and-set of a `{ r: revision, d: data }` hash; an empty `d` deletes it. */
+export const CAS_DOC = `
+local rev = redis.call('HGET', KEYS[1], 'r') or '0'
+if rev ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('HSET', KEYS[1], 'r', tonumber(rev) + 1, 'd', ARGV[2]) end
+return 1`;
+
+/**
+ * A person's state write: compare-and-set, the indexes, the next transition in the due set, and (when
+ * ARGV[7] is set) the change-feed entry, all in one step.
+ * KEYS: state, statesOf, tenants, due, feed, feedSeq, epoch
+ * ARGV: expected rev, data ('' removes), version, tenant, person, wakeAt ('' none), event ('' none,
+ *       '-' removal, else the presence JSON), feed length, epoch candidate, due member
+ */
+export const WRITE_STATE = `
+local rev = redis.call('HGET', KEYS[1], 'r') or '0'
+if rev ~= ARGV[1] then return false end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[5])
+  redis.call('ZREM', KEYS[4], ARGV[10])
+else
+  redis.call('HSET', KEYS[1], 'r', tonumber(rev) + 1, 'v', ARGV[3], 'd', ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[5])
+  redis.call('SADD', KEYS[3], ARGV[4])
+  if ARGV[6] == '' then redis.call('ZREM', KEYS[4], ARGV[10]) else redis.call('ZADD', KEYS[4], ARGV[6], ARGV[10]) end
+end
+if ARGV[7] == '' then return '' end
+redis.call('SET', KEYS[7], ARGV[9], 'NX')
+local epoch = redis.call('GET', KEYS[7])
+local seq = redis.call('INCR', KEYS[6])
+if ARGV[7] == '-' then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'e', epoch, 't', ARGV[4], 'p', ARGV[5])
+else
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'e', epoch, 't', ARGV[4], 'p', ARGV[5], 'd', ARGV[7])
+end
+return epoch .. '-' .. seq`;
+
+/**
+ * Puts back a person's state a replica still holds after Redis lost it, unless Redis already has the
+ * same or a newer version. KEYS: state, statesOf, tenants. ARGV: data, version, tenant, person.
+ */
+export const RESTORE_STATE = `
+local v = redis.call('HGET', KEYS[1], 'v')
+if v and tonumber(v) >= tonumber(ARGV[2]) then return 0 end
+local rev = redis.call('HGET', KEYS[1], 'r') or '0'
+redis.call('HSET', KEYS[1], 'r', tonumber(rev) + 1, 'v', ARGV[2], 'd', ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[3])
+return 1`;
+
+/**
+ * Hash-field writes applied only if every checked field still holds what was read (optimistic
+ * concurrency for directory batches). ARGV[1]: { c: [[key, field, expected ('' absent)]],
+ * d: [[key, field]], s: [[key, field, value]] }; ARGV[2]: the directory revision counter.
+ */
+export const CHECKED_WRITE = `
+local p = cjson.decode(ARGV[1])
+for _, c in ipairs(p.c) do
+  if (redis.call('HGET', c[1], c[2]) or '') ~= c[3] then return 0 end
+end
+for _, d in ipairs(p.d) do redis.call('HDEL', d[1], d[2]) end
+for _, s in ipairs(p.s) do redis.call('HSET', s[1], s[2], s[3]) end
+redis.call('INCR', ARGV[2])
+return 1`;
+
+/** Puts back hash fields that are absent (directory restore). ARGV[1]: [[key, field, value]]. */
+export const FILL_ABSENT = `
+local n = 0
+for _, s in ipairs(cjson.decode(ARGV[1])) do n = n + redis.call('HSETNX', s[1], s[2], s[3]) end
+return n`;
+
+/** KEYS: lease. ARGV: owner, now, expiresAt. */
+export const LEASE_ACQUIRE = `
+local o = redis.call('HGET', KEYS[1], 'o')
+if o and o ~= ARGV[1] and tonumber(redis.call('HGET', KEYS[1], 'e')) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'o', ARGV[1], 'e', ARGV[3])
+return 1`;
+
+/** KEYS: lease. ARGV: owner. */
+export const LEASE_RELEASE = `
+if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1`;
+
+/**
+ * KEYS: fingerprint. ARGV: now, expiresAt, ttl. The stored instant decides; the key's own expiry (set
+ * on Redis's clock) only collects garbage.
+ */
+export const FIRST_SEEN = `
+local e = redis.call('GET', KEYS[1])
+if e and tonumber(e) > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`;
+
+/** KEYS: due. ARGV: member, now, claimed until. */
+export const CLAIM_DUE = `
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not s or tonumber(s) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1`;
+
+/** KEYS: due. ARGV: due before, claimed until, limit. Returns [member, score, …]. */
+export const CLAIM_OVERDUE = `
+local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[3])
+for i = 1, #items, 2 do redis.call('ZADD', KEYS[1], ARGV[2], items[i]) end
+return items`;

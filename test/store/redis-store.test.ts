@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../shared/log/logger.js';
+import type { Store } from '../../shared/store/port.js';
+import { RedisStore } from '../../shared/store/redis/redis-store.js';
+import { describeWith } from '../support/components.js';
+import { startRedis, type RunningRedis } from '../support/redis.js';
+import { storeContract } from './contract.js';
+import { leaseContract } from './lease-contract.js';
+import { routingStateContract } from './routing-state-contract.js';
+
+const T = Date.parse('2026-03-02T10:00:00Z');
+
+describeWith(['redis'], 'Redis store', () => {
+  let redis: RunningRedis;
+  let n = 0;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.stop());
+
+  /** A store on a fresh key prefix of the shared server (the prefix is what REDIS_PREFIX sets). */
+  const open = (prefix: string) => new RedisStore({ url: redis.url, prefix, feedEvents: 1000, log: silentLogger });
+  const fresh = async () => {
+    const prefix = `t${++n}:`;
+    const store = open(prefix);
+    await store.start();
+    return { store, prefix };
+  };
+
+  storeContract('redis', async () => {
+    const prefix = `t${++n}:`;
+    return { store: open(prefix), reopen: async () => open(prefix), cleanup: async () => {} };
+  });
+
+  leaseContract('redis', async () => {
+    const { store } = await fresh();
+    return { leases: store.leases, cleanup: () => store.close() };
+  });
+
+  routingStateContract('redis', async () => {
+    const { store } = await fresh();
+    return { store: store.routingState, cleanup: () => store.close() };
+  });
+
+  describe('work shared by replicas', () => {
+    it('loses no update when two replicas update the same person and group at once', async () => {
+      const { store: a, prefix } = await fresh();
+      const b = open(prefix);
+      await b.start();
+      const bump = (s: Store) =>
+        s.state.update('acme', 'alice', (st) => {
+          const v = (st.presence?.version ?? 0) + 1;
+          return { next: { signals: st.signals, presence: { personId: 'alice', availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T, version: v } }, result: v, emit: true };
+        });
+      const results = await Promise.all(Array.from({ length: 60 }, (_, i) => bump(i % 2 ? a : b)));
+      // Each replica's own lock would hide a lost update within one process: only the store's
+      // compare-and-set keeps the two apart.
+      expect([...results].sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      expect((await a.state.read('acme', 'alice')).presence?.version).toBe(60);
+      await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).routingState.updateGroup('acme', 'q', (g) => ({ next: { ...g, seq: g.seq + 1 }, result: undefined }))));
+      expect((await b.routingState.readGroup('acme', 'q')).seq).toBe(60);
+      await a.close();
+      await b.close();
+    });
+
+    it('claims a due transition once across two replicas, and hands back one whose claimer died', async () => {
+      const { store: a, prefix } = await fresh();
+      const b = open(prefix);
+      await b.start();
+      await a.state.update('acme', 'alice', () => ({
+        next: { signals: [], presence: { personId: 'alice', availability: 'busy', activity: 'in-meeting', routable: false, endpoints: [], explanation: [], since: T, version: 1, wakeAt: T + 60_000 } },
+        result: undefined,
+      }));
+      expect(await a.shared.due.claim('acme', 'alice', T + 59_999, 30_000)).toBe(false);
+      const claims = await Promise.all([a.shared.due.claim('acme', 'alice', T + 60_000, 30_000), b.shared.due.claim('acme', 'alice', T + 60_000, 30_000)]);
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      // The claimer never wrote its re-evaluation: the person is due again once the claim runs out.
+      expect(await b.shared.due.claimOverdue(T + 89_999, T + 89_999, 30_000, 10)).toEqual([]);
+      expect(await b.shared.due.claimOverdue(T + 90_000, T + 90_000, 30_000, 10)).toEqual([{ tenantId: 'acme', personId: 'alice', dueAt: T + 90_000 }]);
+      await a.close();
+      await b.close();
+    });
+
+    it('refuses a replayed fingerprint on every replica until it expires at the instant passed in', async () => {
+      const { store: a, prefix } = await fresh();
+      const b = open(prefix);
+      await b.start();
+      expect(await a.replay.firstSeen('pbx:x', T, 60_000)).toBe(true);
+      expect(await b.replay.firstSeen('pbx:x', T + 59_999, 60_000)).toBe(false);
+      expect(await b.replay.firstSeen('pbx:x', T + 60_000, 60_000)).toBe(true);
+      await a.close();
+      await b.close();
+    });
+
+    it('remembers what each target acknowledged', async () => {
+      const { store } = await fresh();
+      await store.shared.deliveries.record('acme', 'hook', 'alice', 7);
+      await store.shared.deliveries.record('acme', 'hook', 'bob', 3);
+      expect(await store.shared.deliveries.delivered('acme', 'hook')).toEqual(new Map([['alice', 7], ['bob', 3]]));
+      expect(await store.shared.deliveries.delivered('acme', 'other')).toEqual(new Map());
+      await store.close();
+    });
+
+    it('keeps every key under its prefix', async () => {
+      const { store, prefix } = await fresh();
+      await store.directory.write([{ op: 'put', collection: 'people', doc: { id: 'p', tenantId: 'acme', name: 'P', timeZone: 'UTC', teams: [], skills: {}, sensitive: false, extension: '1' } }]);
+      await store.state.update('acme', 'p', () => ({ next: { signals: [] , presence: { personId: 'p', availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T, version: 1 } }, result: 0, emit: true }));
+      await store.leases.acquire('x', 'o', 1000, T);
+      const { Redis } = await import('ioredis');
+      const c = new Redis(redis.url);
+      const keys = await c.keys('*');
+      c.disconnect();
+      expect(keys.filter((k) => k.startsWith(prefix)).length).toBeGreaterThan(5);
+      expect(keys.filter((k) => !/^t\d+:/.test(k))).toEqual([]);
+      await store.close();
+    });
+  });
+});
