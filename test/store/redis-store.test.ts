@@ -3,6 +3,7 @@ import { silentLogger } from '../../shared/log/logger.js';
 import type { Store } from '../../shared/store/port.js';
 import { RedisStore } from '../../shared/store/redis/redis-store.js';
 import { describeWith } from '../support/components.js';
+import { eventually } from '../support/receiver.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
 import { storeContract } from './contract.js';
 import { leaseContract } from './lease-contract.js';
@@ -115,4 +116,30 @@ describeWith(['redis'], 'Redis store', () => {
       await store.close();
     });
   });
+});
+
+describeWith(['redis'], 'Redis store after Redis lost its data', () => {
+  let redis: RunningRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.stop());
+
+  const presence = (version: number) => ({ personId: 'alice', availability: 'available' as const, activity: 'available' as const, routable: true, endpoints: [], explanation: [], since: T, version });
+  const put = (s: Store, version: number) => s.state.update('acme', 'alice', () => ({ next: { signals: [], presence: presence(version) }, result: undefined, emit: true }));
+
+  it('a live subscriber still gets the changes of the new dataset, whose sequence starts again', async () => {
+    const store = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger });
+    await store.start();
+    const got: number[] = [];
+    const sub = await store.feed.subscribe('acme', (e) => got.push(e.presence?.version ?? -1));
+    for (const v of [1, 2, 3]) await put(store, v);
+    await eventually(() => expect(got).toEqual([1, 2, 3]));
+    await redis.restart({ empty: true });
+    await eventually(async () => expect(await store.ready()).toBe(true));
+    await put(store, 4);
+    await eventually(() => expect(got).toEqual([1, 2, 3, 4]));
+    sub.close();
+    await store.close();
+  }, 60_000);
 });
