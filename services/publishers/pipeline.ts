@@ -53,7 +53,8 @@ export class PublishPipeline {
   private readonly runners = new Map<string, TargetRunner>();
   private unsubscribe: (() => void) | undefined;
   private renewTimer: TimerHandle | undefined;
-  private lastRenewedAt: number | undefined;
+  /** When the leases last renewed run out: this replica's runners stop then, whatever a renewal in flight does. */
+  private expiryTimer: TimerHandle | undefined;
   /** Ownership changes one at a time (the renewal tick, reloads, recovery). */
   private claiming: Promise<void> = Promise.resolve();
   private closed = false;
@@ -116,9 +117,17 @@ export class PublishPipeline {
       this.deps.metrics,
       this.deps.log,
     );
-    if (ledger) for (const [personId, version] of await ledger.delivered(target.tenantId, target.id)) runner.seed(personId, version);
-    this.runners.set(this.key(target.tenantId, target.id), runner);
-    await this.republish(target.tenantId, runner);
+    const k = this.key(target.tenantId, target.id);
+    try {
+      if (ledger) for (const [personId, version] of await ledger.delivered(target.tenantId, target.id)) runner.seed(personId, version);
+      this.runners.set(k, runner);
+      await this.republish(target.tenantId, runner);
+    } catch (err) {
+      // A runner that did not get everyone's current state must not stay: the next claim or reload opens it again.
+      if (this.runners.get(k) === runner) this.runners.delete(k);
+      await runner.close();
+      throw err;
+    }
   }
 
   /** Takes or renews the lease of every target; opens runners for targets gained, closes those lost. */
@@ -153,11 +162,13 @@ export class PublishPipeline {
         this.runners.delete(k);
         await runner.close();
       }
-      this.lastRenewedAt = now;
+      // Past the lease another replica may own our targets: stop rather than publish twice.
+      this.expiryTimer?.cancel();
+      this.expiryTimer = this.deps.clock.at(now + own.leaseMs, () => {
+        this.closeRunners().catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'cannot stop publishers'));
+      });
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, 'cannot renew publish leases');
-      // Past the lease another replica may own our targets: stop rather than publish twice.
-      if (this.lastRenewedAt !== undefined && this.deps.clock.now() - this.lastRenewedAt >= own.leaseMs) await this.closeRunners();
     } finally {
       if (!this.closed) this.renewTimer = this.deps.clock.after(own.leaseMs / 3, () => void this.claim());
     }
@@ -196,6 +207,7 @@ export class PublishPipeline {
   async close(): Promise<void> {
     this.closed = true;
     this.renewTimer?.cancel();
+    this.expiryTimer?.cancel();
     this.unsubscribe?.();
     await this.claiming;
     const owned = [...this.runners.values()].map((r) => r.target);
