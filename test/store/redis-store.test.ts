@@ -1,4 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PresenceEngine } from '../../services/merger/engine.js';
+import { Metrics } from '../../services/observability/metrics.js';
+import { viewOf } from '../../services/api/views.js';
+import { ManualClock } from '../../shared/clock/manual-clock.js';
+import { DEFAULT_POLICY } from '../../shared/domain/policy.js';
+import { merge } from '../../shared/merge/merge.js';
+import type { FeedEvent } from '../../shared/store/feed.js';
+import { call, desk } from '../support/signals.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { Store } from '../../shared/store/port.js';
 import { RedisStore } from '../../shared/store/redis/redis-store.js';
@@ -100,6 +108,33 @@ describeWith(['redis'], 'Redis store', () => {
       expect(await store.shared.deliveries.delivered('acme', 'hook')).toEqual(new Map([['alice', 7], ['bob', 3]]));
       expect(await store.shared.deliveries.delivered('acme', 'other')).toEqual(new Map());
       await store.close();
+    });
+
+    it('stores the lazily worked-out explanation of the engine: an admin reads it back from Redis and from the feed, a colleague never', async () => {
+      const { store: a, prefix } = await fresh();
+      const b = open(prefix);
+      await b.start();
+      const events: FeedEvent[] = [];
+      const sub = await b.feed.subscribe('acme', (e) => events.push(e));
+      const clock = new ManualClock(T);
+      const engine = new PresenceEngine({ store: a, clock, metrics: new Metrics(false), log: silentLogger, policyFor: async () => DEFAULT_POLICY });
+      const signals = [desk(), call('on-call')];
+      await engine.apply('acme', 'alice', signals.map((signal) => ({ op: 'put' as const, signal })));
+      const expected = merge(signals, DEFAULT_POLICY, T).explanation;
+      expect(expected.length).toBeGreaterThan(1);
+      const stored = (await b.state.read('acme', 'alice')).presence!;
+      expect(stored.explanation).toEqual(expected);
+      await eventually(() => expect(events).toHaveLength(1));
+      expect(events[0]!.presence!.explanation).toEqual(expected);
+      const person = { id: 'alice', name: 'Alice', sensitive: false };
+      expect(viewOf(stored, person, { kind: 'key', tenantId: 'acme', keyId: 'k', role: 'admin' }).explanation).toEqual(expected);
+      for (const role of ['member', 'supervisor', 'external'] as const) {
+        expect(viewOf(events[0]!.presence!, person, { kind: 'key', tenantId: 'acme', keyId: 'k', role, personId: 'bob' })).not.toHaveProperty('explanation');
+      }
+      engine.stop();
+      sub.close();
+      await a.close();
+      await b.close();
     });
 
     it('keeps every key under its prefix', async () => {
