@@ -34,6 +34,9 @@ export interface PipelineDeps {
   ownership?: Ownership;
 }
 
+/** About ten minutes of retries (1 s doubling to 30 s) for a change whose person cannot be looked up. */
+const DISPATCH_ATTEMPTS = 25;
+
 const leaseKey = (t: Target) => `publish:${t.tenantId}:${t.id}`;
 
 function wants(target: Target, person: Person | undefined, personId: string): boolean {
@@ -66,9 +69,7 @@ export class PublishPipeline {
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = this.deps.feed.subscribeAll((e) => {
-      this.dispatch(e).catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message, person: e.personId }, 'cannot publish a change'));
-    });
+    this.unsubscribe = this.deps.feed.subscribeAll((e) => this.dispatchRetrying(e, 0));
     if (this.deps.ownership) {
       await this.claim();
       return;
@@ -186,6 +187,18 @@ export class PublishPipeline {
       const { presence } = await this.deps.store.state.read(tenantId, person.id);
       if (presence) runner.offer({ tenantId, personId: person.id, person, presence, version: presence.version });
     }
+  }
+
+  /**
+   * A change whose person cannot be looked up (the store failed for a moment) is tried again, or the
+   * targets would keep an older state until the person changes again; runners drop it if a newer one
+   * got there first.
+   */
+  private dispatchRetrying(e: FeedEvent, attempt: number): void {
+    this.dispatch(e).catch((err: unknown) => {
+      this.deps.log.warn({ err: (err as Error).message, person: e.personId, attempt }, 'cannot publish a change; trying again');
+      if (!this.closed && attempt < DISPATCH_ATTEMPTS) this.deps.clock.after(Math.min(1000 * 2 ** attempt, 30_000), () => this.dispatchRetrying(e, attempt + 1));
+    });
   }
 
   private async dispatch(e: FeedEvent): Promise<void> {

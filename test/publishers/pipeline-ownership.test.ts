@@ -45,7 +45,7 @@ async function world(clock: ManualClock) {
   return store;
 }
 
-function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore, replica: string, sinks: RecordingSink[]) {
+function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore | undefined, replica: string, sinks: RecordingSink[]) {
   return new PublishPipeline({
     store,
     feed: store.feed,
@@ -57,7 +57,7 @@ function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore, 
       sinks.push(s);
       return s;
     },
-    ownership: { leases, ledger: noLedger, replica, leaseMs: LEASE_MS },
+    ...(leases ? { ownership: { leases, ledger: noLedger, replica, leaseMs: LEASE_MS } } : {}),
     runner: { defaultCoalesceMs: 0, retryBaseMs: 100, retryCapMs: 1000, failingAfter: 3, random: () => 0.5 },
   });
 }
@@ -108,5 +108,27 @@ describe('publish pipeline with several replicas', () => {
     await clock.advanceTo(T0 + LEASE_MS);
     expect(await shared.acquire('publish:acme:hook', 'b', LEASE_MS, clock.now())).toBe(true);
     expect(sinksA[0]!.closed).toBe(true);
+  });
+
+  it('a change whose person could not be looked up (the store failed for a moment) is still published', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const sinks: RecordingSink[] = [];
+    const p = pipeline(store, clock, undefined, 'a', sinks);
+    open.push(p);
+    await p.start();
+    const get = store.directory.get.bind(store.directory);
+    let failures = 1;
+    store.directory.get = (async (collection, tenantId, id) => {
+      if (collection === 'people' && failures-- > 0) throw new Error('the store is unavailable');
+      return get(collection, tenantId, id);
+    }) as typeof store.directory.get;
+    await store.state.update('acme', 'alice', () => ({
+      next: { signals: [], presence: { personId: 'alice', availability: 'busy', activity: 'in-meeting', routable: false, endpoints: [], explanation: [], since: clock.now(), version: 6 } },
+      result: undefined,
+      emit: true,
+    }));
+    for (let i = 0; i < 5; i++) await clock.advance(1000);
+    expect(sinks[0]!.delivered.filter((d) => d.personId === 'alice').map((d) => d.version)).toEqual([5, 6]);
   });
 });
