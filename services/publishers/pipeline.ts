@@ -34,6 +34,9 @@ export interface PipelineDeps {
   ownership?: Ownership;
 }
 
+/** About ten minutes of retries (1 s doubling to 30 s) for a change whose person cannot be looked up. */
+const DISPATCH_ATTEMPTS = 25;
+
 const leaseKey = (t: Target) => `publish:${t.tenantId}:${t.id}`;
 
 function wants(target: Target, person: Person | undefined, personId: string): boolean {
@@ -53,7 +56,8 @@ export class PublishPipeline {
   private readonly runners = new Map<string, TargetRunner>();
   private unsubscribe: (() => void) | undefined;
   private renewTimer: TimerHandle | undefined;
-  private lastRenewedAt: number | undefined;
+  /** When the leases last renewed run out: this replica's runners stop then, whatever a renewal in flight does. */
+  private expiryTimer: TimerHandle | undefined;
   /** Ownership changes one at a time (the renewal tick, reloads, recovery). */
   private claiming: Promise<void> = Promise.resolve();
   private closed = false;
@@ -65,9 +69,7 @@ export class PublishPipeline {
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = this.deps.feed.subscribeAll((e) => {
-      this.dispatch(e).catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message, person: e.personId }, 'cannot publish a change'));
-    });
+    this.unsubscribe = this.deps.feed.subscribeAll((e) => this.dispatchRetrying(e, 0));
     if (this.deps.ownership) {
       await this.claim();
       return;
@@ -116,9 +118,17 @@ export class PublishPipeline {
       this.deps.metrics,
       this.deps.log,
     );
-    if (ledger) for (const [personId, version] of await ledger.delivered(target.tenantId, target.id)) runner.seed(personId, version);
-    this.runners.set(this.key(target.tenantId, target.id), runner);
-    await this.republish(target.tenantId, runner);
+    const k = this.key(target.tenantId, target.id);
+    try {
+      if (ledger) for (const [personId, version] of await ledger.delivered(target.tenantId, target.id)) runner.seed(personId, version);
+      this.runners.set(k, runner);
+      await this.republish(target.tenantId, runner);
+    } catch (err) {
+      // A runner that did not get everyone's current state must not stay: the next claim or reload opens it again.
+      if (this.runners.get(k) === runner) this.runners.delete(k);
+      await runner.close();
+      throw err;
+    }
   }
 
   /** Takes or renews the lease of every target; opens runners for targets gained, closes those lost. */
@@ -153,11 +163,13 @@ export class PublishPipeline {
         this.runners.delete(k);
         await runner.close();
       }
-      this.lastRenewedAt = now;
+      // Past the lease another replica may own our targets: stop rather than publish twice.
+      this.expiryTimer?.cancel();
+      this.expiryTimer = this.deps.clock.at(now + own.leaseMs, () => {
+        this.closeRunners().catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'cannot stop publishers'));
+      });
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, 'cannot renew publish leases');
-      // Past the lease another replica may own our targets: stop rather than publish twice.
-      if (this.lastRenewedAt !== undefined && this.deps.clock.now() - this.lastRenewedAt >= own.leaseMs) await this.closeRunners();
     } finally {
       if (!this.closed) this.renewTimer = this.deps.clock.after(own.leaseMs / 3, () => void this.claim());
     }
@@ -175,6 +187,18 @@ export class PublishPipeline {
       const { presence } = await this.deps.store.state.read(tenantId, person.id);
       if (presence) runner.offer({ tenantId, personId: person.id, person, presence, version: presence.version });
     }
+  }
+
+  /**
+   * A change whose person cannot be looked up (the store failed for a moment) is tried again, or the
+   * targets would keep an older state until the person changes again; runners drop it if a newer one
+   * got there first.
+   */
+  private dispatchRetrying(e: FeedEvent, attempt: number): void {
+    this.dispatch(e).catch((err: unknown) => {
+      this.deps.log.warn({ err: (err as Error).message, person: e.personId, attempt }, 'cannot publish a change; trying again');
+      if (!this.closed && attempt < DISPATCH_ATTEMPTS) this.deps.clock.after(Math.min(1000 * 2 ** attempt, 30_000), () => this.dispatchRetrying(e, attempt + 1));
+    });
   }
 
   private async dispatch(e: FeedEvent): Promise<void> {
@@ -196,6 +220,7 @@ export class PublishPipeline {
   async close(): Promise<void> {
     this.closed = true;
     this.renewTimer?.cancel();
+    this.expiryTimer?.cancel();
     this.unsubscribe?.();
     await this.claiming;
     const owned = [...this.runners.values()].map((r) => r.target);

@@ -1,8 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PresenceEngine } from '../../services/merger/engine.js';
+import { Metrics } from '../../services/observability/metrics.js';
+import { viewOf } from '../../services/api/views.js';
+import { ManualClock } from '../../shared/clock/manual-clock.js';
+import { DEFAULT_POLICY } from '../../shared/domain/policy.js';
+import { merge } from '../../shared/merge/merge.js';
+import type { FeedEvent } from '../../shared/store/feed.js';
+import { call, desk } from '../support/signals.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { Store } from '../../shared/store/port.js';
 import { RedisStore } from '../../shared/store/redis/redis-store.js';
 import { describeWith } from '../support/components.js';
+import { eventually } from '../support/receiver.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
 import { storeContract } from './contract.js';
 import { leaseContract } from './lease-contract.js';
@@ -101,6 +110,33 @@ describeWith(['redis'], 'Redis store', () => {
       await store.close();
     });
 
+    it('stores the lazily worked-out explanation of the engine: an admin reads it back from Redis and from the feed, a colleague never', async () => {
+      const { store: a, prefix } = await fresh();
+      const b = open(prefix);
+      await b.start();
+      const events: FeedEvent[] = [];
+      const sub = await b.feed.subscribe('acme', (e) => events.push(e));
+      const clock = new ManualClock(T);
+      const engine = new PresenceEngine({ store: a, clock, metrics: new Metrics(false), log: silentLogger, policyFor: async () => DEFAULT_POLICY });
+      const signals = [desk(), call('on-call')];
+      await engine.apply('acme', 'alice', signals.map((signal) => ({ op: 'put' as const, signal })));
+      const expected = merge(signals, DEFAULT_POLICY, T).explanation;
+      expect(expected.length).toBeGreaterThan(1);
+      const stored = (await b.state.read('acme', 'alice')).presence!;
+      expect(stored.explanation).toEqual(expected);
+      await eventually(() => expect(events).toHaveLength(1));
+      expect(events[0]!.presence!.explanation).toEqual(expected);
+      const person = { id: 'alice', name: 'Alice', sensitive: false };
+      expect(viewOf(stored, person, { kind: 'key', tenantId: 'acme', keyId: 'k', role: 'admin' }).explanation).toEqual(expected);
+      for (const role of ['member', 'supervisor', 'external'] as const) {
+        expect(viewOf(events[0]!.presence!, person, { kind: 'key', tenantId: 'acme', keyId: 'k', role, personId: 'bob' })).not.toHaveProperty('explanation');
+      }
+      engine.stop();
+      sub.close();
+      await a.close();
+      await b.close();
+    });
+
     it('keeps every key under its prefix', async () => {
       const { store, prefix } = await fresh();
       await store.directory.write([{ op: 'put', collection: 'people', doc: { id: 'p', tenantId: 'acme', name: 'P', timeZone: 'UTC', teams: [], skills: {}, sensitive: false, extension: '1' } }]);
@@ -115,4 +151,30 @@ describeWith(['redis'], 'Redis store', () => {
       await store.close();
     });
   });
+});
+
+describeWith(['redis'], 'Redis store after Redis lost its data', () => {
+  let redis: RunningRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.stop());
+
+  const presence = (version: number) => ({ personId: 'alice', availability: 'available' as const, activity: 'available' as const, routable: true, endpoints: [], explanation: [], since: T, version });
+  const put = (s: Store, version: number) => s.state.update('acme', 'alice', () => ({ next: { signals: [], presence: presence(version) }, result: undefined, emit: true }));
+
+  it('a live subscriber still gets the changes of the new dataset, whose sequence starts again', async () => {
+    const store = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger });
+    await store.start();
+    const got: number[] = [];
+    const sub = await store.feed.subscribe('acme', (e) => got.push(e.presence?.version ?? -1));
+    for (const v of [1, 2, 3]) await put(store, v);
+    await eventually(() => expect(got).toEqual([1, 2, 3]));
+    await redis.restart({ empty: true });
+    await eventually(async () => expect(await store.ready()).toBe(true));
+    await put(store, 4);
+    await eventually(() => expect(got).toEqual([1, 2, 3, 4]));
+    sub.close();
+    await store.close();
+  }, 60_000);
 });

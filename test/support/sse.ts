@@ -7,6 +7,8 @@ export interface SseEvent {
 /** A live SSE connection that collects parsed events and lets a test wait for one. */
 export interface SseClient {
   events: SseEvent[];
+  /** True once the server ended the stream. */
+  readonly ended: boolean;
   waitFor(pred: (e: SseEvent) => boolean, timeoutMs?: number): Promise<SseEvent>;
   close(): void;
 }
@@ -19,6 +21,7 @@ export async function openStream(url: string, key: string, lastEventId?: string)
   if (res.status !== 200 || !res.body) throw new Error(`stream answered ${res.status}`);
   const events: SseEvent[] = [];
   const waiters = new Set<() => void>();
+  let ended = false;
   void (async () => {
     const decoder = new TextDecoder();
     let buf = '';
@@ -43,9 +46,13 @@ export async function openStream(url: string, key: string, lastEventId?: string)
     } catch {
       /* aborted */
     }
+    ended = true;
   })();
   return {
     events,
+    get ended() {
+      return ended;
+    },
     waitFor(pred, timeoutMs = 3000) {
       return new Promise((resolve, reject) => {
         const check = () => {

@@ -39,6 +39,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
         };
         const send = async (e: FeedEvent, lookup: Promise<Person | undefined> | undefined) => {
+          if (res.writableEnded) return;
           if (!e.presence) {
             if (!query.team) write('removed', { personId: e.personId }, e.id);
             return;
@@ -54,10 +55,18 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           if (query.person && e.personId !== query.person) return;
           const lookup = e.presence ? hub.store.directory.get('people', tenantId, e.personId) : undefined;
           lookup?.catch(() => undefined);
-          chain = chain.then(() => send(e, lookup)).catch((err: unknown) => hub.log.warn({ err }, 'stream write failed'));
+          chain = chain
+            .then(() => send(e, lookup))
+            .catch((err: unknown) => {
+              hub.log.warn({ err: (err as Error).message }, 'stream write failed; ending it so the client resumes from its last id');
+              // Skipping the change would leave the client on an older state until the person changes again.
+              res.end();
+            });
         };
         hub.metrics.streamClients.inc();
-        const keepalive = setInterval(() => res.write(': keepalive\n\n'), hub.config.feed.keepaliveMs);
+        const keepalive = setInterval(() => {
+          if (!res.writableEnded) res.write(': keepalive\n\n');
+        }, hub.config.feed.keepaliveMs);
         keepalive.unref();
         req.on('close', () => {
           clearInterval(keepalive);

@@ -67,11 +67,15 @@ export class RedisFeed implements ChangeFeed {
 
   async subscribe(tenantId: string, listener: (e: FeedEvent) => void, after?: string): Promise<FeedSubscription> {
     // Whatever the replay or an earlier event delivered is not delivered again: this replica's reader
-    // may be behind the replica the client last saw.
+    // may be behind the replica the client last saw. Sequences of another dataset (Redis came back
+    // without its data and counts from 1 again) are not comparable: its first event goes through.
+    let floorEpoch = after === undefined ? undefined : epochOf(after);
     let floor = after === undefined ? -1 : seqOf(after);
     const guarded = (e: FeedEvent) => {
       const seq = seqOf(e.id);
-      if (seq <= floor) return;
+      const epoch = epochOf(e.id);
+      if (epoch === floorEpoch && seq <= floor) return;
+      floorEpoch = epoch;
       floor = seq;
       listener(e);
     };
@@ -82,7 +86,7 @@ export class RedisFeed implements ChangeFeed {
     try {
       const replay = after === undefined ? [] : await this.since(tenantId, after);
       if (replay !== 'reset') floor = Math.max(floor, ...replay.map((e) => seqOf(e.id)));
-      else floor = -1;
+      else floorEpoch = undefined;
       return { replay, close };
     } catch (err) {
       close();
@@ -116,6 +120,10 @@ export class RedisFeed implements ChangeFeed {
     this.reader.close();
     await this.loop;
   }
+}
+
+function epochOf(id: string): string {
+  return id.slice(0, Math.max(0, id.lastIndexOf('-')));
 }
 
 function seqOf(id: string): number {

@@ -1,0 +1,134 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock/manual-clock.js';
+import type { Target } from '../../shared/domain/target.js';
+import { silentLogger } from '../../shared/log/logger.js';
+import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
+import { MemoryLeases } from '../../shared/store/embedded/memory-leases.js';
+import type { LeaseStore } from '../../shared/store/leases.js';
+import type { DeliveryLedger } from '../../shared/store/shared-work.js';
+import { Metrics } from '../../services/observability/metrics.js';
+import { PublishPipeline } from '../../services/publishers/pipeline.js';
+import type { Delivery, Sink } from '../../services/publishers/sink.js';
+
+const T0 = Date.parse('2026-03-02T10:00:00Z');
+const LEASE_MS = 9000;
+const TARGET = { kind: 'webhook', id: 'hook', tenantId: 'acme', name: 'hook', enabled: true, url: 'https://example.com/hook' } as Target;
+
+class RecordingSink implements Sink {
+  delivered: Delivery[] = [];
+  closed = false;
+  async deliver(d: Delivery): Promise<void> {
+    this.delivered.push(d);
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+const noLedger: DeliveryLedger = { delivered: async () => new Map(), record: async () => {} };
+
+/** The embedded store plus the tenant, two people with a state each, and one webhook target. */
+async function world(clock: ManualClock) {
+  const store = new EmbeddedStore(':memory:');
+  await store.directory.write([
+    { op: 'put', collection: 'tenants', doc: { id: 'acme', tenantId: '*', name: 'acme' } as never },
+    { op: 'put', collection: 'people', doc: { id: 'alice', tenantId: 'acme', name: 'Alice', timeZone: 'UTC', teams: [], skills: {}, sensitive: false } as never },
+    { op: 'put', collection: 'people', doc: { id: 'bob', tenantId: 'acme', name: 'Bob', timeZone: 'UTC', teams: [], skills: {}, sensitive: false } as never },
+    { op: 'put', collection: 'targets', doc: TARGET },
+  ]);
+  for (const personId of ['alice', 'bob']) {
+    await store.state.update('acme', personId, () => ({
+      next: { signals: [], presence: { personId, availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: clock.now(), version: 5 } },
+      result: undefined,
+    }));
+  }
+  return store;
+}
+
+function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore | undefined, replica: string, sinks: RecordingSink[]) {
+  return new PublishPipeline({
+    store,
+    feed: store.feed,
+    clock,
+    log: silentLogger,
+    metrics: new Metrics(false),
+    makeSink: async () => {
+      const s = new RecordingSink();
+      sinks.push(s);
+      return s;
+    },
+    ...(leases ? { ownership: { leases, ledger: noLedger, replica, leaseMs: LEASE_MS } } : {}),
+    runner: { defaultCoalesceMs: 0, retryBaseMs: 100, retryCapMs: 1000, failingAfter: 3, random: () => 0.5 },
+  });
+}
+
+describe('publish pipeline with several replicas', () => {
+  const open: PublishPipeline[] = [];
+  afterEach(async () => {
+    for (const p of open.splice(0)) await p.close();
+  });
+
+  it('a takeover whose re-send of current states failed half way is tried again, so nobody is left out', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const read = store.state.read.bind(store.state);
+    let failures = 1;
+    store.state.read = async (tenantId, personId) => {
+      if (personId === 'bob' && failures-- > 0) throw new Error('the store is unavailable');
+      return read(tenantId, personId);
+    };
+    const sinks: RecordingSink[] = [];
+    const p = pipeline(store, clock, new MemoryLeases(), 'a', sinks);
+    open.push(p);
+    await p.start();
+    await clock.advance(LEASE_MS);
+    const got = new Set(sinks.flatMap((s) => (s.closed ? [] : s.delivered.map((d) => d.personId))));
+    expect(got).toEqual(new Set(['alice', 'bob']));
+  });
+
+  it('a replica that cannot renew its lease stops publishing by the time the lease runs out, even when Redis hangs', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const shared = new MemoryLeases();
+    let hanging = false;
+    // What a Redis that stopped answering does to one replica: each call fails after the 5 s command timeout.
+    const cut: LeaseStore = {
+      acquire: (...args) => (hanging ? new Promise((_, reject) => clock.after(5000, () => reject(new Error('Command timed out')))) : shared.acquire(...args)),
+      release: (...args) => shared.release(...args),
+    };
+    const sinksA: RecordingSink[] = [];
+    const a = pipeline(store, clock, cut, 'a', sinksA);
+    open.push(a);
+    await a.start();
+    expect(sinksA).toHaveLength(1);
+    hanging = true;
+    // From the lease's expiry on, any other replica may take the target over.
+    await clock.advanceTo(T0 + LEASE_MS - 1);
+    expect(sinksA[0]!.closed).toBe(false);
+    await clock.advanceTo(T0 + LEASE_MS);
+    expect(await shared.acquire('publish:acme:hook', 'b', LEASE_MS, clock.now())).toBe(true);
+    expect(sinksA[0]!.closed).toBe(true);
+  });
+
+  it('a change whose person could not be looked up (the store failed for a moment) is still published', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const sinks: RecordingSink[] = [];
+    const p = pipeline(store, clock, undefined, 'a', sinks);
+    open.push(p);
+    await p.start();
+    const get = store.directory.get.bind(store.directory);
+    let failures = 1;
+    store.directory.get = (async (collection, tenantId, id) => {
+      if (collection === 'people' && failures-- > 0) throw new Error('the store is unavailable');
+      return get(collection, tenantId, id);
+    }) as typeof store.directory.get;
+    await store.state.update('acme', 'alice', () => ({
+      next: { signals: [], presence: { personId: 'alice', availability: 'busy', activity: 'in-meeting', routable: false, endpoints: [], explanation: [], since: clock.now(), version: 6 } },
+      result: undefined,
+      emit: true,
+    }));
+    for (let i = 0; i < 5; i++) await clock.advance(1000);
+    expect(sinks[0]!.delivered.filter((d) => d.personId === 'alice').map((d) => d.version)).toEqual([5, 6]);
+  });
+});
