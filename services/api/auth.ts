@@ -10,7 +10,7 @@ export type Principal =
   | { kind: 'operator' }
   | { kind: 'key'; tenantId: string; keyId: string; role: Role; personId?: string }
   | { kind: 'device'; tenantId: string; personId: string; deviceId: string }
-  | { kind: 'pbx'; tenantId: string; keyId: string };
+  | { kind: 'pbx'; tenantId: string; keyId: string; /** The batch's replay fingerprint. */ replayKey: string };
 
 export type KeyPrincipal = Extract<Principal, { kind: 'key' }>;
 
@@ -89,10 +89,11 @@ async function verifyPbxSignature(hub: Hub, req: Request): Promise<Principal> {
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now - sec * 1000) > window) {
     throw unauthorized('stale_timestamp', `the timestamp must be within ${window / 1000} s of now`);
   }
-  if (!(await hub.replay.firstSeen(`pbx:${tenantId}:${expected}`, now, 2 * window))) {
+  const replayKey = `pbx:${tenantId}:${expected}`;
+  if (!(await hub.replay.firstSeen(replayKey, now, 2 * window))) {
     throw new AppError(409, 'replayed_request', 'this signed batch was already accepted');
   }
-  return { kind: 'pbx', tenantId: key.tenantId, keyId: key.id };
+  return { kind: 'pbx', tenantId: key.tenantId, keyId: key.id, replayKey };
 }
 
 /** A member key may act only on its own person; other roles pass. */

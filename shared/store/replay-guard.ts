@@ -2,6 +2,8 @@
 export interface ReplayGuard {
   /** True the first time `key` is seen within `ttlMs`; false for a repeat. */
   firstSeen(key: string, now: number, ttlMs: number): Promise<boolean>;
+  /** Forgets `key`, so a request that failed on our side can be sent again unchanged. */
+  forget(key: string): Promise<void>;
 }
 
 export class MemoryReplayGuard implements ReplayGuard {
@@ -17,5 +19,9 @@ export class MemoryReplayGuard implements ReplayGuard {
     if (expires !== undefined && expires > now) return false;
     this.seen.set(key, now + ttlMs);
     return true;
+  }
+
+  async forget(key: string): Promise<void> {
+    this.seen.delete(key);
   }
 }

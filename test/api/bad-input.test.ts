@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signPbxRequest } from '../../services/api/auth.js';
+import { unavailable } from '../../shared/errors/errors.js';
 import { ADMIN_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
 
 describe('bad input gets a specific 4xx and loses nothing already stored', () => {
@@ -67,6 +68,25 @@ describe('bad input gets a specific 4xx and loses nothing already stored', () =>
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
     expect(await state()).toEqual(before);
+  });
+
+  it('a batch that failed on our side (store unavailable) may be sent again unchanged', async () => {
+    const body = JSON.stringify({ events: [{ type: 'held', device: 'alice-desk', at: h.clock.now() + 5 }] });
+    const ts = nowSec();
+    const apply = h.hub.engine.apply.bind(h.hub.engine);
+    h.hub.engine.apply = () => Promise.reject(unavailable('store_unavailable', 'the store is unavailable'));
+    try {
+      const failed = await signed(body, { ts });
+      expect(failed.status).toBe(503);
+      expect(failed.body.error.code).toBe('store_unavailable');
+    } finally {
+      h.hub.engine.apply = apply;
+    }
+    const retried = await signed(body, { ts });
+    expect(retried.status).toBe(200);
+    expect(retried.body).toMatchObject({ received: 1, applied: 1 });
+    expect((await h.get('/v1/presence/alice')).body.activity).toBe('on-hold');
+    expect((await signed(body, { ts })).status).toBe(409);
   });
 
   it('a replayed PBX batch is refused and changes nothing', async () => {

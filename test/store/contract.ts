@@ -239,6 +239,19 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       await cleanup();
     });
 
+    it('refuses a repeated replay fingerprint until it expires or is forgotten', async () => {
+      const { store, cleanup } = await make();
+      const T = Date.UTC(2026, 2, 2, 9);
+      expect(await store.replay.firstSeen('pbx:a:sig', T, 60_000)).toBe(true);
+      expect(await store.replay.firstSeen('pbx:a:sig', T + 1, 60_000)).toBe(false);
+      expect(await store.replay.firstSeen('pbx:b:sig', T + 1, 60_000)).toBe(true);
+      await store.replay.forget('pbx:a:sig');
+      expect(await store.replay.firstSeen('pbx:a:sig', T + 2, 60_000)).toBe(true);
+      expect(await store.replay.firstSeen('pbx:b:sig', T + 2, 60_000)).toBe(false);
+      await store.close();
+      await cleanup();
+    });
+
     it('is ready while it can take writes', async () => {
       const { store, cleanup } = await make();
       expect(await store.ready()).toBe(true);

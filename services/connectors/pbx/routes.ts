@@ -1,7 +1,7 @@
 import { setImmediate as giveWay } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Endpoint } from '../../../shared/domain/signal.js';
-import { badRequest } from '../../../shared/errors/errors.js';
+import { AppError, badRequest } from '../../../shared/errors/errors.js';
 import type { Hub } from '../../hub.js';
 import { route, type AnyRoute } from '../../api/route.js';
 import { zodDetails } from '../../api/http-errors.js';
@@ -14,6 +14,13 @@ interface Rejection {
   index: number;
   code: string;
   message: string;
+}
+
+interface IngestResult {
+  received: number;
+  applied: number;
+  ignored: number;
+  rejected: Rejection[];
 }
 
 /** People merged in one go before a batch lets the event loop run timers and other I/O (about 0.5 ms of work). */
@@ -37,6 +44,65 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     return { personId: p.id, endpoint: contact ? { id, kind: 'desk', contact } : { id, kind: 'desk' } };
   }
 
+  async function ingest(tenantId: string, raw: Buffer): Promise<IngestResult> {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw badRequest('invalid_json', 'the body is not valid JSON');
+    }
+    const parsed = pbxBatchSchema.safeParse(json);
+    if (!parsed.success) throw badRequest('invalid_body', 'the batch does not match the schema', zodDetails(parsed.error));
+    const { events } = parsed.data;
+    if (events.length > hub.config.pbx.maxEvents) {
+      throw badRequest('too_many_events', `at most ${hub.config.pbx.maxEvents} events per batch`);
+    }
+    const tenant = await hub.directory.getTenant(tenantId);
+    const now = hub.clock.now();
+    const rejected: Rejection[] = [];
+    const byPerson = new Map<string, SignalChange[]>();
+    const outcomes: CallOutcome[] = [];
+    for (const [index, e] of events.entries()) {
+      const target = await resolve(tenantId, e);
+      if (!target) {
+        rejected.push({ index, code: e.device ? 'unknown_device' : 'unknown_extension', message: `no ${e.device ? `device ${e.device}` : `extension ${e.extension}`} in the directory` });
+        continue;
+      }
+      const at = typeof e.at === 'number' ? e.at : Date.parse(e.at);
+      if (at > now + FUTURE_TOLERANCE_MS) {
+        rejected.push({ index, code: 'at_in_future', message: 'the event timestamp is ahead of our clock' });
+        continue;
+      }
+      // A queue call ends in the queue's (group's) wrap-up when the event does not say.
+      const groupWrapUp = e.type === 'hangup' && e.queue !== undefined && e.wrapUpSeconds === undefined ? await hub.callOutcomes.wrapUpSeconds(tenantId, e.queue) : undefined;
+      const list = byPerson.get(target.personId) ?? [];
+      list.push(...pbxEventChanges(e, target.endpoint, at, groupWrapUp ?? tenant.settings.wrapUpSeconds));
+      byPerson.set(target.personId, list);
+      if (e.type === 'answered' || e.type === 'hangup') {
+        const o: CallOutcome = { tenantId, personId: target.personId, endpointId: target.endpoint.id, type: e.type, at };
+        if (e.callId !== undefined) o.callId = e.callId;
+        if (e.queue !== undefined) o.queue = e.queue;
+        outcomes.push(o);
+      }
+    }
+    let applied = 0;
+    let ignored = 0;
+    const people = [...byPerson];
+    for (let i = 0; i < people.length; i += APPLY_CHUNK) {
+      // Give way between chunks, so a large batch does not hold up due transitions and other requests.
+      if (i > 0) await giveWay();
+      await Promise.all(
+        people.slice(i, i + APPLY_CHUNK).map(async ([personId, changes]) => {
+          const r = await hub.engine.apply(tenantId, personId, changes);
+          applied += r.applied;
+          ignored += r.ignored;
+        }),
+      );
+    }
+    await hub.callOutcomes.emit(outcomes);
+    return { received: events.length, applied, ignored, rejected };
+  }
+
   return [
     route({
       method: 'post',
@@ -54,63 +120,14 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
       },
       async handle({ principal, req }) {
         if (principal.kind !== 'pbx') throw new Error('pbx principal expected');
-        const tenantId = principal.tenantId;
-        let json: unknown;
         try {
-          json = JSON.parse((req.body as Buffer).toString('utf8'));
-        } catch {
-          throw badRequest('invalid_json', 'the body is not valid JSON');
+          return { body: await ingest(principal.tenantId, req.body as Buffer) };
+        } catch (err) {
+          // Events are idempotent by their own timestamps, so a batch that failed on our side (the store away)
+          // may be sent again byte for byte; only a batch we refused for what it is stays refused.
+          if (!(err instanceof AppError && err.status < 500)) await hub.replay.forget(principal.replayKey).catch(() => undefined);
+          throw err;
         }
-        const parsed = pbxBatchSchema.safeParse(json);
-        if (!parsed.success) throw badRequest('invalid_body', 'the batch does not match the schema', zodDetails(parsed.error));
-        const { events } = parsed.data;
-        if (events.length > hub.config.pbx.maxEvents) {
-          throw badRequest('too_many_events', `at most ${hub.config.pbx.maxEvents} events per batch`);
-        }
-        const tenant = await hub.directory.getTenant(tenantId);
-        const now = hub.clock.now();
-        const rejected: Rejection[] = [];
-        const byPerson = new Map<string, SignalChange[]>();
-        const outcomes: CallOutcome[] = [];
-        for (const [index, e] of events.entries()) {
-          const target = await resolve(tenantId, e);
-          if (!target) {
-            rejected.push({ index, code: e.device ? 'unknown_device' : 'unknown_extension', message: `no ${e.device ? `device ${e.device}` : `extension ${e.extension}`} in the directory` });
-            continue;
-          }
-          const at = typeof e.at === 'number' ? e.at : Date.parse(e.at);
-          if (at > now + FUTURE_TOLERANCE_MS) {
-            rejected.push({ index, code: 'at_in_future', message: 'the event timestamp is ahead of our clock' });
-            continue;
-          }
-          // A queue call ends in the queue's (group's) wrap-up when the event does not say.
-          const groupWrapUp = e.type === 'hangup' && e.queue !== undefined && e.wrapUpSeconds === undefined ? await hub.callOutcomes.wrapUpSeconds(tenantId, e.queue) : undefined;
-          const list = byPerson.get(target.personId) ?? [];
-          list.push(...pbxEventChanges(e, target.endpoint, at, groupWrapUp ?? tenant.settings.wrapUpSeconds));
-          byPerson.set(target.personId, list);
-          if (e.type === 'answered' || e.type === 'hangup') {
-            const o: CallOutcome = { tenantId, personId: target.personId, endpointId: target.endpoint.id, type: e.type, at };
-            if (e.callId !== undefined) o.callId = e.callId;
-            if (e.queue !== undefined) o.queue = e.queue;
-            outcomes.push(o);
-          }
-        }
-        let applied = 0;
-        let ignored = 0;
-        const people = [...byPerson];
-        for (let i = 0; i < people.length; i += APPLY_CHUNK) {
-          // Give way between chunks, so a large batch does not hold up due transitions and other requests.
-          if (i > 0) await giveWay();
-          await Promise.all(
-            people.slice(i, i + APPLY_CHUNK).map(async ([personId, changes]) => {
-              const r = await hub.engine.apply(tenantId, personId, changes);
-              applied += r.applied;
-              ignored += r.ignored;
-            }),
-          );
-        }
-        await hub.callOutcomes.emit(outcomes);
-        return { body: { received: events.length, applied, ignored, rejected } };
       },
     }),
   ];

@@ -32,7 +32,7 @@ export class RedisReplayGuard implements ReplayGuard {
   private readonly script;
 
   constructor(
-    conn: Connection,
+    private readonly conn: Connection,
     private readonly keys: RedisKeys,
   ) {
     this.script = conn.script(FIRST_SEEN);
@@ -40,5 +40,9 @@ export class RedisReplayGuard implements ReplayGuard {
 
   async firstSeen(key: string, now: number, ttlMs: number): Promise<boolean> {
     return (await this.script([this.keys.replay(key)], [now, now + ttlMs, Math.max(1, Math.ceil(ttlMs))])) === 1;
+  }
+
+  async forget(key: string): Promise<void> {
+    await this.conn.run((r) => r.del(this.keys.replay(key)));
   }
 }
