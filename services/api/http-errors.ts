@@ -26,8 +26,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       log.error({ err, method: req.method, url: req.originalUrl }, 'request failed');
       e = new AppError(500, 'internal_error', 'something went wrong; it has been logged');
     }
+    // A stream that already began cannot turn into an error document: end it, and the client resumes.
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
     if (e.retryAfterSec !== undefined) res.setHeader('Retry-After', String(e.retryAfterSec));
-    if (res.headersSent) return;
     const body: { code: string; message: string; details?: unknown } = { code: e.code, message: e.message };
     if (e.details !== undefined) body.details = e.details;
     res.status(e.status).json({ error: body });
