@@ -106,6 +106,9 @@ describeWith(['redis'], 'Redis store', () => {
       await store.shared.deliveries.record('acme', 'hook', 'alice', 7);
       await store.shared.deliveries.record('acme', 'hook', 'bob', 3);
       expect(await store.shared.deliveries.delivered('acme', 'hook')).toEqual(new Map([['alice', 7], ['bob', 3]]));
+      await store.shared.deliveries.record('acme', 'hook', 'alice', 5);
+      await store.shared.deliveries.record('acme', 'hook', 'bob', 4);
+      expect(await store.shared.deliveries.delivered('acme', 'hook')).toEqual(new Map([['alice', 7], ['bob', 4]]));
       expect(await store.shared.deliveries.delivered('acme', 'other')).toEqual(new Map());
       await store.close();
     });

@@ -1,7 +1,7 @@
 import { dueMember, parseDueMember, type RedisKeys } from '../keys.js';
 import type { DeliveryLedger, DueSet } from '../shared-work.js';
 import type { Connection } from './connection.js';
-import { CLAIM_DUE, CLAIM_OVERDUE } from './scripts.js';
+import { CLAIM_DUE, CLAIM_OVERDUE, RECORD_DELIVERED } from './scripts.js';
 
 export class RedisDueSet implements DueSet {
   private readonly claimScript;
@@ -28,10 +28,14 @@ export class RedisDueSet implements DueSet {
 }
 
 export class RedisDeliveryLedger implements DeliveryLedger {
+  private readonly recordScript;
+
   constructor(
     private readonly conn: Connection,
     private readonly keys: RedisKeys,
-  ) {}
+  ) {
+    this.recordScript = conn.script(RECORD_DELIVERED);
+  }
 
   async delivered(tenantId: string, targetId: string): Promise<Map<string, number>> {
     const all = await this.conn.run((r) => r.hgetall(this.keys.delivered(tenantId, targetId)));
@@ -39,6 +43,7 @@ export class RedisDeliveryLedger implements DeliveryLedger {
   }
 
   async record(tenantId: string, targetId: string, personId: string, version: number): Promise<void> {
-    await this.conn.run((r) => r.hset(this.keys.delivered(tenantId, targetId), personId, version));
+    // An old owner's acknowledgement may land after the new owner's: keep the higher version.
+    await this.recordScript([this.keys.delivered(tenantId, targetId)], [personId, version]);
   }
 }

@@ -110,3 +110,10 @@ export const CLAIM_OVERDUE = `
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[3])
 for i = 1, #items, 2 do redis.call('ZADD', KEYS[1], ARGV[2], items[i]) end
 return items`;
+
+/** KEYS: a target's delivery ledger. ARGV: person, version. A late acknowledgement never lowers it. */
+export const RECORD_DELIVERED = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and tonumber(v) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
