@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PresenceEngine } from '../../services/merger/engine.js';
 import { Metrics } from '../../services/observability/metrics.js';
@@ -179,5 +180,28 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
     await eventually(() => expect(got).toEqual([1, 2, 3, 4]));
     sub.close();
     await store.close();
+  }, 60_000);
+
+  it('notices a dataset lost under a live connection (FLUSHALL) and puts back what it held', async () => {
+    const store = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger, copyRefreshMs: 100 });
+    await store.start();
+    await store.directory.write([{ op: 'put', collection: 'people', doc: { id: 'bob', tenantId: 'acme', name: 'Bob', timeZone: 'UTC', teams: [], skills: {}, sensitive: false } }]);
+    const got: number[] = [];
+    const sub = await store.feed.subscribe('acme', (e) => got.push(e.presence?.version ?? -1));
+    for (const v of [10, 11, 12]) await put(store, v);
+    await eventually(() => expect(got).toEqual([10, 11, 12]));
+    await new Promise((r) => setTimeout(r, 300)); // the directory copy is refreshed
+    const admin = new Redis(redis.url);
+    try {
+      await admin.flushall();
+      await eventually(async () => expect(await store.directory.get('people', 'acme', 'bob')).toMatchObject({ name: 'Bob' }), 10_000);
+      expect((await store.state.read('acme', 'alice')).presence?.version).toBe(12);
+      await put(store, 13);
+      await eventually(() => expect(got).toEqual([10, 11, 12, 13]), 10_000);
+    } finally {
+      admin.disconnect();
+      sub.close();
+      await store.close();
+    }
   }, 60_000);
 });

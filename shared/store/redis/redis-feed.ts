@@ -16,6 +16,7 @@ export class RedisFeed implements ChangeFeed {
   private readonly all = new Set<(e: FeedEvent) => void>();
   private lastId = '0-0';
   private epoch: string | undefined;
+  private resyncWanted = false;
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -25,6 +26,11 @@ export class RedisFeed implements ChangeFeed {
     private readonly reader: Connection,
     private readonly keys: RedisKeys,
   ) {}
+
+  /** The dataset changed under a live connection: read the new stream from its start. */
+  dataLost(): void {
+    this.resyncWanted = true;
+  }
 
   /** Starts reading after the newest entry. */
   async start(): Promise<void> {
@@ -44,7 +50,10 @@ export class RedisFeed implements ChangeFeed {
     let failed = false;
     while (!this.stopped) {
       try {
-        if (failed) await this.resync(false);
+        if (failed || this.resyncWanted) {
+          this.resyncWanted = false;
+          await this.resync(false);
+        }
         failed = false;
         const reply = (await this.reader.client.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.keys.feed(), this.lastId)) as Array<[string, Entry[]]> | null;
         for (const [, entries] of reply ?? []) {

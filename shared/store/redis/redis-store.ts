@@ -72,7 +72,7 @@ export class RedisStore implements Store {
     await this.feed.start();
     await this.directory.refreshCopy();
     this.refresh = setInterval(() => {
-      this.directory.refreshCopy().catch(() => undefined);
+      this.watch().catch(() => undefined);
     }, this.opts.copyRefreshMs ?? 5000);
     this.refresh.unref();
   }
@@ -87,6 +87,21 @@ export class RedisStore implements Store {
     );
   }
 
+  /**
+   * A FLUSHALL, or a failover that keeps the connection open, loses the data without a reconnect: the
+   * dataset's name is checked as often as the directory copy is refreshed.
+   */
+  private async watch(): Promise<void> {
+    if (this.conn.paused || this.checking) return;
+    const epoch = await this.conn.run((r) => r.get(this.keys.epoch()));
+    if (epoch !== this.epoch) {
+      this.conn.paused = true;
+      this.checking ??= this.checkData().finally(() => (this.checking = undefined));
+      return;
+    }
+    await this.directory.refreshCopy();
+  }
+
   /** After a reconnect: same dataset → carry on; a different or empty one → put back what we hold. */
   private async checkData(): Promise<void> {
     try {
@@ -95,6 +110,7 @@ export class RedisStore implements Store {
         const docs = await this.directory.restore();
         const states = await this.state.restore();
         await this.adoptEpoch();
+        this.feed.dataLost();
         this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data: put back what this replica held');
         this.conn.paused = false;
         for (const l of this.recovered) l();
