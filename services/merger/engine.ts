@@ -44,6 +44,8 @@ export class PresenceEngine {
   readonly timeline: Timeline;
   private sweepTimer: TimerHandle | undefined;
   private stopped = false;
+  /** While the store is away the sweep fails every second: say so once, and once when it works again. */
+  private sweepFailing = false;
 
   constructor(private readonly deps: EngineDeps) {
     this.timeline = new Timeline(deps.clock, (tenantId, personId, dueAt) => {
@@ -66,13 +68,17 @@ export class PresenceEngine {
     const { clock, store, log } = this.deps;
     try {
       const now = clock.now();
-      for (const d of await store.shared!.due.claimOverdue(now - SWEEP_GRACE_MS, now, CLAIM_MS, 500)) {
+      const overdue = await store.shared!.due.claimOverdue(now - SWEEP_GRACE_MS, now, CLAIM_MS, 500);
+      if (this.sweepFailing) log.info('sweeping overdue transitions again');
+      this.sweepFailing = false;
+      for (const d of overdue) {
         await this.apply(d.tenantId, d.personId, []).catch((err: unknown) =>
           log.error({ err: (err as Error).message, tenantId: d.tenantId, personId: d.personId }, 'overdue re-evaluation failed'),
         );
       }
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'cannot sweep overdue transitions');
+      if (!this.sweepFailing) log.warn({ err: (err as Error).message }, 'cannot sweep overdue transitions');
+      this.sweepFailing = true;
     } finally {
       if (!this.stopped) this.sweepTimer = clock.after(SWEEP_MS, () => void this.sweep());
     }
