@@ -120,23 +120,18 @@ export class UserAgentCore {
 
   private send(spec: RequestSpec, destination: Destination, auth: DigestSession | undefined): Promise<RequestOutcome> {
     const branch = this.ids.branch();
-    const request = createRequest(
-      spec.method,
-      spec.requestUri,
-      [
-        ['Via', ''],
-        ['Max-Forwards', '70'],
-        ...(spec.routes ?? []).map((route): [string, string] => ['Route', route]),
-        ['From', `<${spec.from}>;tag=${spec.fromTag}`],
-        ['To', spec.toTag ? `<${spec.to}>;tag=${spec.toTag}` : `<${spec.to}>`],
-        ['Call-ID', spec.callId],
-        ['CSeq', `${spec.cseq} ${spec.method}`],
-        ...(spec.contact ? [['Contact', ''] as [string, string]] : []),
-        ...(this.userAgent ? [['User-Agent', this.userAgent] as [string, string]] : []),
-        ...(spec.headers ?? []),
-      ],
-      spec.body,
+    const headers: Array<readonly [string, string]> = [['Via', ''], ['Max-Forwards', '70']];
+    if (spec.routes) for (const route of spec.routes) headers.push(['Route', route]);
+    headers.push(
+      ['From', `<${spec.from}>;tag=${spec.fromTag}`],
+      ['To', spec.toTag ? `<${spec.to}>;tag=${spec.toTag}` : `<${spec.to}>`],
+      ['Call-ID', spec.callId],
+      ['CSeq', `${spec.cseq} ${spec.method}`],
     );
+    if (spec.contact) headers.push(['Contact', '']);
+    if (this.userAgent) headers.push(['User-Agent', this.userAgent]);
+    if (spec.headers) for (const header of spec.headers) headers.push(header);
+    const request = createRequest(spec.method, spec.requestUri, headers, spec.body);
     auth?.sign(request);
     let to = destination;
     // RFC 3261 §18.1.1: a large request goes over TCP when the peer takes it.
@@ -149,15 +144,17 @@ export class UserAgentCore {
       return Promise.resolve({ kind: 'transport-error', error, request });
     }
     const key = `${branch} ${spec.method}`;
-    const transaction = new NonInviteClientTransaction({
-      clock: this.clock,
-      reliable: isReliable(to.protocol),
-      send: () => this.transport.send(request, to),
-      onTerminated: () => this.transactions.delete(key),
+    return new Promise((resolve) => {
+      const transaction = new NonInviteClientTransaction({
+        clock: this.clock,
+        reliable: isReliable(to.protocol),
+        send: () => this.transport.send(request, to),
+        onOutcome: (outcome) => resolve({ ...outcome, request }),
+        onTerminated: () => this.transactions.delete(key),
+      });
+      this.transactions.set(key, transaction);
+      transaction.start();
     });
-    this.transactions.set(key, transaction);
-    transaction.start();
-    return transaction.outcome.then((outcome) => ({ ...outcome, request }));
   }
 
   /** Writes Via (and Contact) for `protocol`; false when no transport serves it. */
@@ -171,7 +168,7 @@ export class UserAgentCore {
   }
 
   private receiveResponse(response: SipResponse): void {
-    const branch = parseVia(response.headers.getAll('via')[0])?.params['branch'];
+    const branch = parseVia(response.headers.first('via'))?.params['branch'];
     const method = parseCSeq(response.headers.get('cseq'))?.method;
     this.transactions.get(`${branch} ${method}`)?.receive(response);
   }
