@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
+import type { DelayQueue } from './delay-queue.js';
 import type { SipResponse } from './message.js';
 import { T1, T2, TIMER_F, timerK } from './timers.js';
 
@@ -18,6 +19,8 @@ export interface ClientTransactionOptions {
   /** Called once, with the final response, the timeout or the transport error. */
   onOutcome: (outcome: TransactionOutcome) => void;
   onTerminated: () => void;
+  /** Timer K for unreliable transports, shared by the transactions of one user agent (else a clock timer each). */
+  timerK?: DelayQueue;
 }
 
 const NOTHING = (): Promise<void> => Promise.resolve();
@@ -31,6 +34,7 @@ export class NonInviteClientTransaction {
   private readonly clock: Clock;
   private readonly reliable: boolean;
   private readonly onTerminated: () => void;
+  private readonly timerK: DelayQueue | undefined;
   // Dropped once completed: Timer K keeps the transaction 5 s, and thousands a second add up for the GC.
   private send: () => Promise<void>;
   private onOutcome: ((outcome: TransactionOutcome) => void) | undefined;
@@ -39,6 +43,7 @@ export class NonInviteClientTransaction {
     this.clock = options.clock;
     this.reliable = options.reliable;
     this.onTerminated = options.onTerminated;
+    this.timerK = options.timerK;
     this.send = options.send;
     this.onOutcome = options.onOutcome;
   }
@@ -63,7 +68,8 @@ export class NonInviteClientTransaction {
     this.send = NOTHING;
     this.settle({ kind: 'response', response });
     // Timer K absorbs retransmitted final responses.
-    this.clock.after(timerK(this.reliable), () => this.terminate());
+    if (this.timerK && !this.reliable) this.timerK.add(() => this.terminate());
+    else this.clock.after(timerK(this.reliable), () => this.terminate());
   }
 
   private onTimerE(): void {

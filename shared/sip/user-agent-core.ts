@@ -1,6 +1,7 @@
 import type { Clock } from '../clock/clock.js';
 import { tagOf } from './address.js';
 import { NonInviteClientTransaction, type TransactionOutcome } from './client-transaction.js';
+import { DelayQueue } from './delay-queue.js';
 import type { DigestSession } from './digest.js';
 import { SipTransportError } from './errors.js';
 import { createSipIds, type SipIds } from './ids.js';
@@ -14,6 +15,7 @@ import {
   type Transport,
   type TransportProtocol,
 } from './transport.js';
+import { timerK } from './timers.js';
 import { parseVia } from './via.js';
 
 /** What a caller fills in for one non-INVITE request; Via, Max-Forwards and Content-Length are added. */
@@ -68,6 +70,7 @@ export class UserAgentCore {
   private readonly userAgent: string | undefined;
   private readonly transactions = new Map<string, NonInviteClientTransaction>();
   private readonly serverTransactions: ServerTransactions;
+  private readonly timerK: DelayQueue;
   private readonly methodHandlers = new Map<string, RequestHandler>();
   private readonly dialogHandlers = new Map<string, RequestHandler>();
 
@@ -77,6 +80,7 @@ export class UserAgentCore {
     this.ids = options.ids ?? createSipIds();
     this.userAgent = options.userAgent;
     this.serverTransactions = new ServerTransactions(options.clock);
+    this.timerK = new DelayQueue(options.clock, timerK(false));
     this.transport.onMessage((message, from) =>
       message.kind === 'request' ? this.receiveRequest(message, from) : this.receiveResponse(message),
     );
@@ -150,11 +154,20 @@ export class UserAgentCore {
         reliable: isReliable(to.protocol),
         send: () => this.transport.send(request, to),
         onOutcome: (outcome) => resolve({ ...outcome, request }),
-        onTerminated: () => this.transactions.delete(key),
+        onTerminated: this.untrack(key),
+        timerK: this.timerK,
       });
       this.transactions.set(key, transaction);
       transaction.start();
     });
+  }
+
+  /**
+   * Made apart from the request's other closures: those share one context in V8, and this one lives on
+   * through Timer K, so it would keep the request and its outcome alive 5 s longer.
+   */
+  private untrack(key: string): () => void {
+    return () => this.transactions.delete(key);
   }
 
   /** Writes Via (and Contact) for `protocol`; false when no transport serves it. */
