@@ -42,10 +42,31 @@ const LIST_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /** The lower-case long name a header is stored and looked up by. */
-function headerKey(name: string): string {
+function longKey(name: string): string {
   const lower = name.trim().toLowerCase();
   return lower.length === 1 ? (COMPACT[lower] ?? lower) : lower;
 }
+
+interface HeaderName {
+  key: string;
+  display: string;
+}
+
+/** Key and canonical name per name as written: every request and answer uses the same dozen names. */
+const NAMES = new Map<string, HeaderName>();
+
+function headerName(name: string): HeaderName {
+  let known = NAMES.get(name);
+  if (known === undefined) {
+    const key = longKey(name);
+    known = { key, display: displayName(key) };
+    // Bounded: names from the wire are cached only while the map is small.
+    if (NAMES.size < 256) NAMES.set(name, known);
+  }
+  return known;
+}
+
+const headerKey = (name: string): string => headerName(name).key;
 
 /** Canonical names by key, computed once: serializing runs this for every header of every message. */
 const DISPLAY_NAMES = new Map<string, string>(Object.entries(SPECIAL_CASE));
@@ -91,6 +112,8 @@ function splitList(value: string, parts: string[], first = false): void {
 
 interface Field {
   key: string;
+  /** The canonical name (`Call-ID`), written on the wire. */
+  name: string;
   value: string;
 }
 
@@ -103,14 +126,15 @@ export class SipHeaders {
   }
 
   append(name: string, value: string): this {
-    this.fields.push({ key: headerKey(name), value: value.trim() });
+    const { key, display } = headerName(name);
+    this.fields.push({ key, name: display, value: value.trim() });
     return this;
   }
 
   /** Replaces every field of this name by one, where the first was (else at the end). */
   set(name: string, value: string): this {
-    const key = headerKey(name);
-    const field = { key, value: value.trim() };
+    const { key, display } = headerName(name);
+    const field = { key, name: display, value: value.trim() };
     const fields = this.fields;
     let at = -1;
     for (let i = fields.length - 1; i >= 0; i--) {
@@ -168,20 +192,20 @@ export class SipHeaders {
 
   /** Fields in order, with canonical names (`Call-ID`, `CSeq`, `SIP-ETag`). */
   entries(): Array<[string, string]> {
-    return this.fields.map((f) => [displayName(f.key), f.value]);
+    return this.fields.map((f) => [f.name, f.value]);
   }
 
   /** Bytes of `wireLines()`, without building it. */
   wireLength(): number {
     let n = 0;
-    for (const f of this.fields) if (f.key !== 'content-length') n += displayName(f.key).length + Buffer.byteLength(f.value) + 4;
+    for (const f of this.fields) if (f.key !== 'content-length') n += f.name.length + Buffer.byteLength(f.value) + 4;
     return n;
   }
 
   /** `Name: value` CRLF for every field but Content-Length (written from the body). */
   wireLines(): string {
     let text = '';
-    for (const f of this.fields) if (f.key !== 'content-length') text += `${displayName(f.key)}: ${f.value}\r\n`;
+    for (const f of this.fields) if (f.key !== 'content-length') text += `${f.name}: ${f.value}\r\n`;
     return text;
   }
 }
