@@ -141,6 +141,8 @@ async function hubPhase(kam: RunningKamailio, presentities: number, person: Pers
   const cpu = process.cpuUsage(cpu0);
   const sent = udpRequestsSent - sends0;
   const clientCpuMs = (cpu.user + cpu.system) / 1000;
+  const perTx = (us: number) => (us / presentities / (LOOPS + 2)).toFixed(0);
+  console.log(`  hub, ${presentities} presentities: CPU per PUBLISH ${perTx(cpu.user)} µs user + ${perTx(cpu.system)} µs system`);
   const kamailioCpuMs = groupCpuMs(kam.pid) - kam0;
   const others = probe.share(kamailioCpuMs);
   const kamailioDrops = udpDrops(kam.port) - kamDrops0;
@@ -193,7 +195,7 @@ try {
 
 console.log('');
 table(
-  ['client', 'presentities', 'PUBLISH transactions', 'seconds', 'transactions/s', 'failed', 'retransmissions', 'UDP drops Kamailio / client', 'Kamailio CPU', 'client CPU', 'others'],
+  ['client', 'presentities', 'PUBLISH transactions', 'seconds', 'transactions/s', 'failed', 'retransmissions', 'UDP drops Kamailio / client', 'Kamailio CPU', 'client CPU', 'client CPU per PUBLISH', 'others'],
   phases.map((p) => [
     p.client,
     p.presentities,
@@ -205,6 +207,7 @@ table(
     `${p.kamailioDrops} / ${p.clientDrops}`,
     `${((p.kamailioCpuMs / p.ms) * 100).toFixed(0)} %`,
     `${((p.clientCpuMs / p.ms) * 100).toFixed(0)} %`,
+    `${((p.clientCpuMs * 1000) / p.transactions).toFixed(0)} µs`,
     pct(p.others),
   ]),
 );

@@ -8,8 +8,21 @@ export class KeyedLimiter {
 
   constructor(private readonly max: number) {}
 
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    await this.enter(key);
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const n = this.active.get(key) ?? 0;
+    if (n < this.max) {
+      // A free slot starts `fn` at once: the SIP sink passes every PUBLISH through here.
+      this.active.set(key, n + 1);
+      return this.holding(key, fn);
+    }
+    return new Promise<void>((resolve) => {
+      const q = this.waiting.get(key) ?? [];
+      q.push(resolve);
+      this.waiting.set(key, q);
+    }).then(() => this.holding(key, fn));
+  }
+
+  private async holding<T>(key: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } finally {
@@ -19,19 +32,6 @@ export class KeyedLimiter {
 
   inFlight(key: string): number {
     return this.active.get(key) ?? 0;
-  }
-
-  private enter(key: string): Promise<void> {
-    const n = this.active.get(key) ?? 0;
-    if (n < this.max) {
-      this.active.set(key, n + 1);
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const q = this.waiting.get(key) ?? [];
-      q.push(resolve);
-      this.waiting.set(key, q);
-    });
   }
 
   private leave(key: string): void {

@@ -14,28 +14,44 @@ export interface Clock {
   after(ms: number, fn: () => void): TimerHandle;
 }
 
+/**
+ * One pending system timer. `setTimeout(fire, delay, this)` instead of a closure per timer: the SIP
+ * stack arms a few per transaction, thousands a second.
+ */
+class SystemTimer implements TimerHandle {
+  private timer: NodeJS.Timeout | undefined;
+  private cancelled = false;
+
+  constructor(
+    private readonly instant: number,
+    private readonly fn: () => void,
+  ) {}
+
+  arm(): void {
+    if (this.cancelled) return;
+    const delay = this.instant - Date.now();
+    if (delay <= 0) {
+      this.fn();
+      return;
+    }
+    this.timer = setTimeout(fire, Math.min(delay, MAX_TIMER_DELAY_MS), this);
+    this.timer.unref?.();
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+const fire = (timer: SystemTimer): void => timer.arm();
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   at(at, fn) {
-    let timer: NodeJS.Timeout | undefined;
-    let cancelled = false;
-    const arm = () => {
-      if (cancelled) return;
-      const delay = at - Date.now();
-      if (delay <= 0) {
-        fn();
-        return;
-      }
-      timer = setTimeout(arm, Math.min(delay, MAX_TIMER_DELAY_MS));
-      timer.unref?.();
-    };
-    arm();
-    return {
-      cancel() {
-        cancelled = true;
-        if (timer) clearTimeout(timer);
-      },
-    };
+    const timer = new SystemTimer(at, fn);
+    timer.arm();
+    return timer;
   },
   after(ms, fn) {
     return systemClock.at(Date.now() + ms, fn);

@@ -21,24 +21,26 @@ export function parseParams(text: string): Params {
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
   let quoted = false;
   let start = 0;
-  const take = (end: number) => {
-    const part = text.slice(start, end).trim();
-    start = end + 1;
-    if (!part) return;
-    const eq = part.indexOf('=');
-    const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-    if (name) params[name] = eq < 0 ? '' : unquote(part.slice(eq + 1).trim());
-  };
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (quoted) {
       if (ch === '\\') i++;
       else if (ch === '"') quoted = false;
     } else if (ch === '"') quoted = true;
-    else if (ch === ';') take(i);
+    else if (ch === ';') {
+      addParam(params, text.slice(start, i).trim());
+      start = i + 1;
+    }
   }
-  take(text.length);
+  addParam(params, text.slice(start).trim());
   return params;
+}
+
+function addParam(params: Record<string, string>, part: string): void {
+  if (!part) return;
+  const eq = part.indexOf('=');
+  const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
+  if (name) params[name] = eq < 0 ? '' : unquote(part.slice(eq + 1).trim());
 }
 
 export function parseNameAddress(value: string): NameAddress {

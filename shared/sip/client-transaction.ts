@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
+import type { DelayQueue } from './delay-queue.js';
 import type { SipResponse } from './message.js';
 import { T1, T2, TIMER_F, timerK } from './timers.js';
 
@@ -15,27 +16,43 @@ export interface ClientTransactionOptions {
   reliable: boolean;
   /** Hands the request (again) to the transport. */
   send: () => Promise<void>;
+  /** Called once, with the final response, the timeout or the transport error. */
+  onOutcome: (outcome: TransactionOutcome) => void;
   onTerminated: () => void;
+  /** Timer K for unreliable transports, shared by the transactions of one user agent (else a clock timer each). */
+  timerK?: DelayQueue;
 }
+
+const NOTHING = (): Promise<void> => Promise.resolve();
 
 /** Non-INVITE client transaction (RFC 3261 §17.1.2, Figure 6). */
 export class NonInviteClientTransaction {
-  readonly outcome: Promise<TransactionOutcome>;
   private state: State = 'trying';
-  private settle!: (outcome: TransactionOutcome) => void;
   private timerE: TimerHandle | undefined;
   private timerF: TimerHandle | undefined;
   private intervalE = T1;
+  private readonly clock: Clock;
+  private readonly reliable: boolean;
+  private readonly onTerminated: () => void;
+  private readonly timerK: DelayQueue | undefined;
+  // Dropped once completed: Timer K keeps the transaction 5 s, and thousands a second add up for the GC.
+  private send: () => Promise<void>;
+  private onOutcome: ((outcome: TransactionOutcome) => void) | undefined;
 
-  constructor(private readonly options: ClientTransactionOptions) {
-    this.outcome = new Promise((resolve) => (this.settle = resolve));
+  constructor(options: ClientTransactionOptions) {
+    this.clock = options.clock;
+    this.reliable = options.reliable;
+    this.onTerminated = options.onTerminated;
+    this.timerK = options.timerK;
+    this.send = options.send;
+    this.onOutcome = options.onOutcome;
   }
 
   start(): void {
     this.transmit();
     // Timer E retransmits only over unreliable transports (§17.1.2.2).
-    if (!this.options.reliable) this.timerE = this.options.clock.after(this.intervalE, () => this.onTimerE());
-    this.timerF = this.options.clock.after(TIMER_F, () => this.finish({ kind: 'timeout' }));
+    if (!this.reliable) this.timerE = this.clock.after(this.intervalE, () => this.onTimerE());
+    this.timerF = this.clock.after(TIMER_F, () => this.finish({ kind: 'timeout' }));
   }
 
   receive(response: SipResponse): void {
@@ -46,10 +63,13 @@ export class NonInviteClientTransaction {
     }
     this.timerE?.cancel();
     this.timerF?.cancel();
+    this.timerE = this.timerF = undefined;
     this.state = 'completed';
+    this.send = NOTHING;
     this.settle({ kind: 'response', response });
     // Timer K absorbs retransmitted final responses.
-    this.options.clock.after(timerK(this.options.reliable), () => this.terminate());
+    if (this.timerK && !this.reliable) this.timerK.add(() => this.terminate());
+    else this.clock.after(timerK(this.reliable), () => this.terminate());
   }
 
   private onTimerE(): void {
@@ -57,13 +77,19 @@ export class NonInviteClientTransaction {
     this.transmit();
     // Trying doubles up to T2; Proceeding retransmits every T2.
     this.intervalE = this.state === 'trying' ? Math.min(2 * this.intervalE, T2) : T2;
-    this.timerE = this.options.clock.after(this.intervalE, () => this.onTimerE());
+    this.timerE = this.clock.after(this.intervalE, () => this.onTimerE());
   }
 
   private transmit(): void {
-    this.options.send().catch((error: unknown) => {
+    this.send().catch((error: unknown) => {
       this.finish({ kind: 'transport-error', error: error instanceof Error ? error : new Error(String(error)) });
     });
+  }
+
+  private settle(outcome: TransactionOutcome): void {
+    const onOutcome = this.onOutcome;
+    this.onOutcome = undefined;
+    onOutcome?.(outcome);
   }
 
   private finish(outcome: TransactionOutcome): void {
@@ -75,8 +101,9 @@ export class NonInviteClientTransaction {
   private terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
+    this.send = NOTHING;
     this.timerE?.cancel();
     this.timerF?.cancel();
-    this.options.onTerminated();
+    this.onTerminated();
   }
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { SipRequest, SipResponse } from './message.js';
 
 /** RFC 8760 §2 algorithms and their node:crypto names. */
@@ -86,9 +86,14 @@ export function parseChallenges(values: readonly string[]): DigestChallenge[] {
 
 const hashOf = (challenge: DigestChallenge) => HASHES[challenge.algorithm.replace(/-sess$/, '') as BaseAlgorithm];
 
+/** One-shot `crypto.hash` (Node 20.12+, several times cheaper than a Hash object per digest), else createHash. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+const hex = (algorithm: string, text: string): string =>
+  oneShot ? oneShot(algorithm, text, 'hex') : crypto.createHash(algorithm).update(text).digest('hex');
+
 /** H(username:realm:password): the same for every request answering this challenge, so callers may keep it. */
 export function digestSecretHash(challenge: DigestChallenge, credentials: DigestCredentials): string {
-  return createHash(hashOf(challenge)).update(`${credentials.username}:${challenge.realm}:${credentials.password}`).digest('hex');
+  return hex(hashOf(challenge), `${credentials.username}:${challenge.realm}:${credentials.password}`);
 }
 
 /** The `response` value (RFC 7616 §3.4.1, RFC 2617 §3.2.2.1); `secretHash` is `digestSecretHash`, if known. */
@@ -98,14 +103,17 @@ export function digestResponse(
   input: DigestInput,
   secretHash = digestSecretHash(challenge, credentials),
 ): string {
+  return responseFrom(challenge, secretHash, hex(hashOf(challenge), `${input.method}:${input.uri}`), input);
+}
+
+/** The `response` value from H(A1)'s secret part and H(A2). */
+function responseFrom(challenge: DigestChallenge, secretHash: string, ha2: string, input: DigestInput): string {
   const hash = hashOf(challenge);
-  const h = (text: string) => createHash(hash).update(text).digest('hex');
   let ha1 = secretHash;
-  if (challenge.algorithm.endsWith('-sess')) ha1 = h(`${ha1}:${challenge.nonce}:${input.cnonce}`);
-  const ha2 = h(`${input.method}:${input.uri}`);
+  if (challenge.algorithm.endsWith('-sess')) ha1 = hex(hash, `${ha1}:${challenge.nonce}:${input.cnonce}`);
   return challenge.qop
-    ? h(`${ha1}:${challenge.nonce}:${ncText(input.nc)}:${input.cnonce}:auth:${ha2}`)
-    : h(`${ha1}:${challenge.nonce}:${ha2}`);
+    ? hex(hash, `${ha1}:${challenge.nonce}:${ncText(input.nc)}:${input.cnonce}:auth:${ha2}`)
+    : hex(hash, `${ha1}:${challenge.nonce}:${ha2}`);
 }
 
 const ncText = (nc: number) => nc.toString(16).padStart(8, '0');
@@ -118,27 +126,44 @@ export function authorizationValue(
   input: DigestInput,
   secretHash = digestSecretHash(challenge, credentials),
 ): string {
-  const parts = [
-    `username=${quote(credentials.username)}`,
-    `realm=${quote(challenge.realm)}`,
-    `nonce=${quote(challenge.nonce)}`,
-    `uri=${quote(input.uri)}`,
-    `response=${quote(digestResponse(challenge, credentials, input, secretHash))}`,
-    `algorithm=${challenge.algorithm}`,
-  ];
-  if (challenge.qop) parts.push(`qop=auth`, `nc=${ncText(input.nc)}`, `cnonce=${quote(input.cnonce)}`);
-  if (challenge.opaque !== undefined) parts.push(`opaque=${quote(challenge.opaque)}`);
-  return `Digest ${parts.join(', ')}`;
+  return credentialsText(challenge, credentials.username, input, digestResponse(challenge, credentials, input, secretHash));
+}
+
+function credentialsText(challenge: DigestChallenge, username: string, input: DigestInput, response: string): string {
+  return `${credentialsPrefix(challenge, username, input.uri)}${response}${credentialsSuffix(challenge, input.nc, input.cnonce)}`;
+}
+
+/** Everything before the response hash: the same for every request to one URI under one challenge. */
+function credentialsPrefix(challenge: DigestChallenge, username: string, uri: string): string {
+  return `Digest username=${quote(username)}, realm=${quote(challenge.realm)}, nonce=${quote(challenge.nonce)}, uri=${quote(uri)}, response="`;
+}
+
+function credentialsSuffix(challenge: DigestChallenge, nc: number, cnonce: string): string {
+  let text = `", algorithm=${challenge.algorithm}`;
+  if (challenge.qop) text += `, qop=auth, nc=${ncText(nc)}, cnonce=${quote(cnonce)}`;
+  if (challenge.opaque !== undefined) text += `, opaque=${quote(challenge.opaque)}`;
+  return text;
 }
 
 type AuthHeader = 'Authorization' | 'Proxy-Authorization';
+
+interface Known {
+  header: AuthHeader;
+  challenge: DigestChallenge;
+  nc: number;
+  secretHash: string;
+  /** H(A2) and the credentials' prefix for the last method and URI signed: a publisher signs the same pair every time. */
+  a2?: string;
+  ha2?: string;
+  prefix?: string;
+}
 
 /**
  * Remembers challenges per realm so later requests carry credentials up front, counting nc per
  * nonce; a new challenge (or `stale=true`) restarts the count.
  */
 export class DigestSession {
-  private readonly known = new Map<string, { header: AuthHeader; challenge: DigestChallenge; nc: number; secretHash: string }>();
+  private readonly known = new Map<string, Known>();
 
   constructor(
     private readonly credentials: DigestCredentials,
@@ -155,7 +180,14 @@ export class DigestSession {
     for (const entry of this.known.values()) {
       entry.nc += 1;
       const input = { method: request.method, uri: request.uri, nc: entry.nc, cnonce: this.cnonce() };
-      request.headers.append(entry.header, authorizationValue(entry.challenge, this.credentials, input, entry.secretHash));
+      const a2 = `${input.method}:${input.uri}`;
+      if (entry.a2 !== a2 || entry.ha2 === undefined || entry.prefix === undefined) {
+        entry.a2 = a2;
+        entry.ha2 = hex(hashOf(entry.challenge), a2);
+        entry.prefix = credentialsPrefix(entry.challenge, this.credentials.username, input.uri);
+      }
+      const response = responseFrom(entry.challenge, entry.secretHash, entry.ha2, input);
+      request.headers.append(entry.header, `${entry.prefix}${response}${credentialsSuffix(entry.challenge, input.nc, input.cnonce)}`);
     }
   }
 

@@ -3,6 +3,8 @@ import { BRANCH_COOKIE } from './via.js';
 
 export type RandomBytes = (size: number) => Uint8Array;
 
+const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+
 /** Fresh identifiers for requests; injected so tests see stable values. */
 export interface SipIds {
   /** A Via branch with the RFC 3261 magic cookie. */
@@ -31,7 +33,7 @@ function pooledRandomBytes(): RandomBytes {
 }
 
 export function createSipIds(random: RandomBytes = pooledRandomBytes()): SipIds {
-  const hex = (size: number) => Buffer.from(random(size)).toString('hex');
+  const hex = (size: number) => toHex(random(size));
   return {
     branch: () => BRANCH_COOKIE + hex(8),
     tag: () => hex(6),

@@ -42,10 +42,31 @@ const LIST_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /** The lower-case long name a header is stored and looked up by. */
-function headerKey(name: string): string {
+function longKey(name: string): string {
   const lower = name.trim().toLowerCase();
-  return COMPACT[lower] ?? lower;
+  return lower.length === 1 ? (COMPACT[lower] ?? lower) : lower;
 }
+
+interface HeaderName {
+  key: string;
+  display: string;
+}
+
+/** Key and canonical name per name as written: every request and answer uses the same dozen names. */
+const NAMES = new Map<string, HeaderName>();
+
+function headerName(name: string): HeaderName {
+  let known = NAMES.get(name);
+  if (known === undefined) {
+    const key = longKey(name);
+    known = { key, display: displayName(key) };
+    // Bounded: names from the wire are cached only while the map is small.
+    if (NAMES.size < 256) NAMES.set(name, known);
+  }
+  return known;
+}
+
+const headerKey = (name: string): string => headerName(name).key;
 
 /** Canonical names by key, computed once: serializing runs this for every header of every message. */
 const DISPLAY_NAMES = new Map<string, string>(Object.entries(SPECIAL_CASE));
@@ -60,13 +81,12 @@ function displayName(key: string): string {
   return name;
 }
 
-/** Splits on commas outside quoted strings and angle brackets. */
-function splitList(value: string): string[] {
-  const parts: string[] = [];
+/** Splits on commas outside quoted strings and angle brackets; with `first`, stops at the first non-empty part. */
+function splitList(value: string, parts: string[], first = false): void {
   let start = 0;
   let quoted = false;
   let angle = false;
-  for (let i = 0; i < value.length; i++) {
+  for (let i = 0; i <= value.length; i++) {
     const ch = value[i];
     if (quoted) {
       if (ch === '\\') i++;
@@ -74,33 +94,56 @@ function splitList(value: string): string[] {
     } else if (ch === '"') quoted = true;
     else if (ch === '<') angle = true;
     else if (ch === '>') angle = false;
-    else if (ch === ',' && !angle) {
-      parts.push(value.slice(start, i));
+    else if (ch === undefined || (ch === ',' && !angle)) {
+      const part = value.slice(start, i).trim();
       start = i + 1;
+      if (part.length > 0) {
+        parts.push(part);
+        if (first) return;
+      }
     }
   }
-  parts.push(value.slice(start));
-  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
+  // A quote left open runs to the end: the rest is one part.
+  if (start <= value.length && quoted) {
+    const part = value.slice(start).trim();
+    if (part.length > 0) parts.push(part);
+  }
+}
+
+interface Field {
+  key: string;
+  /** The canonical name (`Call-ID`), written on the wire. */
+  name: string;
+  value: string;
 }
 
 /** Ordered header fields with case-insensitive names; compact names are expanded on the way in. */
 export class SipHeaders {
-  private readonly fields: Array<{ key: string; value: string }> = [];
+  private readonly fields: Field[] = [];
 
   constructor(entries: Iterable<readonly [string, string]> = []) {
     for (const [name, value] of entries) this.append(name, value);
   }
 
   append(name: string, value: string): this {
-    this.fields.push({ key: headerKey(name), value: value.trim() });
+    const { key, display } = headerName(name);
+    this.fields.push({ key, name: display, value: value.trim() });
     return this;
   }
 
+  /** Replaces every field of this name by one, where the first was (else at the end). */
   set(name: string, value: string): this {
-    const key = headerKey(name);
-    const at = this.fields.findIndex((f) => f.key === key);
-    this.delete(name);
-    this.fields.splice(at < 0 ? this.fields.length : at, 0, { key, value: value.trim() });
+    const { key, display } = headerName(name);
+    const field = { key, name: display, value: value.trim() };
+    const fields = this.fields;
+    let at = -1;
+    for (let i = fields.length - 1; i >= 0; i--) {
+      if (fields[i]!.key !== key) continue;
+      if (at >= 0) fields.splice(at, 1);
+      at = i;
+    }
+    if (at < 0) fields.push(field);
+    else fields[at] = field;
     return this;
   }
 
@@ -111,26 +154,59 @@ export class SipHeaders {
   }
 
   has(name: string): boolean {
-    const key = headerKey(name);
-    return this.fields.some((f) => f.key === key);
+    return this.get(name) !== undefined;
   }
 
   /** The first field's value. */
   get(name: string): string | undefined {
     const key = headerKey(name);
-    return this.fields.find((f) => f.key === key)?.value;
+    for (const f of this.fields) if (f.key === key) return f.value;
+    return undefined;
   }
 
   /** Every value in order; list headers are also split at commas, so `Via: a, b` gives two values. */
   getAll(name: string): string[] {
     const key = headerKey(name);
-    const values = this.fields.filter((f) => f.key === key).map((f) => f.value);
-    return LIST_HEADERS.has(key) ? values.flatMap(splitList) : values;
+    const list = LIST_HEADERS.has(key);
+    const values: string[] = [];
+    for (const f of this.fields) {
+      if (f.key !== key) continue;
+      if (list) splitList(f.value, values);
+      else values.push(f.value);
+    }
+    return values;
+  }
+
+  /** `getAll(name)[0]` without splitting the rest (the top Via of every response). */
+  first(name: string): string | undefined {
+    const key = headerKey(name);
+    if (!LIST_HEADERS.has(key)) return this.get(key);
+    const values: string[] = [];
+    for (const f of this.fields) {
+      if (f.key !== key) continue;
+      splitList(f.value, values, true);
+      if (values.length > 0) return values[0];
+    }
+    return undefined;
   }
 
   /** Fields in order, with canonical names (`Call-ID`, `CSeq`, `SIP-ETag`). */
   entries(): Array<[string, string]> {
-    return this.fields.map((f) => [displayName(f.key), f.value]);
+    return this.fields.map((f) => [f.name, f.value]);
+  }
+
+  /** Bytes of `wireLines()`, without building it. */
+  wireLength(): number {
+    let n = 0;
+    for (const f of this.fields) if (f.key !== 'content-length') n += f.name.length + Buffer.byteLength(f.value) + 4;
+    return n;
+  }
+
+  /** `Name: value` CRLF for every field but Content-Length (written from the body). */
+  wireLines(): string {
+    let text = '';
+    for (const f of this.fields) if (f.key !== 'content-length') text += `${f.name}: ${f.value}\r\n`;
+    return text;
   }
 }
 
@@ -197,28 +273,23 @@ export function responseTo(request: SipRequest, status: number, toTag?: string):
   return { kind: 'response', status, reason: REASONS[status] ?? 'Unknown', headers, body: '' };
 }
 
-/** Wire form; Content-Length is always written from the body's byte length. */
-export function serialize(message: SipMessage): Buffer {
-  const start =
-    message.kind === 'request'
-      ? `${message.method} ${message.uri} SIP/2.0`
-      : `SIP/2.0 ${message.status} ${message.reason}`;
-  const lines = [start];
-  for (const [name, value] of message.headers.entries()) if (name !== 'Content-Length') lines.push(`${name}: ${value}`);
-  lines.push(`Content-Length: ${Buffer.byteLength(message.body)}`, '', '');
-  return Buffer.concat([Buffer.from(lines.join('\r\n')), Buffer.from(message.body)]);
+const startLine = (message: SipMessage): string =>
+  message.kind === 'request' ? `${message.method} ${message.uri} SIP/2.0\r\n` : `SIP/2.0 ${message.status} ${message.reason}\r\n`;
+
+/** The wire form as text; Content-Length is always written from the body's byte length. */
+export function wireText(message: SipMessage): string {
+  return `${startLine(message)}${message.headers.wireLines()}Content-Length: ${Buffer.byteLength(message.body)}\r\n\r\n${message.body}`;
 }
 
-/** Bytes `serialize` would produce, without building them (the UDP size check runs for every request). */
+/** Wire form; Content-Length is always written from the body's byte length. */
+export function serialize(message: SipMessage): Buffer {
+  return Buffer.from(wireText(message));
+}
+
+/** Bytes `serialize` would produce (the UDP size check runs for every request). */
 export function serializedLength(message: SipMessage): number {
-  const start =
-    message.kind === 'request'
-      ? `${message.method} ${message.uri} SIP/2.0`
-      : `SIP/2.0 ${message.status} ${message.reason}`;
-  const bodyBytes = Buffer.byteLength(message.body);
-  let n = Buffer.byteLength(start) + 2;
-  for (const [name, value] of message.headers.entries()) if (name !== 'Content-Length') n += name.length + 2 + Buffer.byteLength(value) + 2;
-  return n + `Content-Length: ${bodyBytes}`.length + 4 + bodyBytes;
+  const body = Buffer.byteLength(message.body);
+  return Buffer.byteLength(startLine(message)) + message.headers.wireLength() + `Content-Length: ${body}\r\n\r\n`.length + body;
 }
 
 /** A header holding a non-negative integer (Expires, Min-Expires, Retry-After), else undefined. */

@@ -5,6 +5,8 @@ const TOKEN = /^[A-Za-z0-9.!%*_+`'~-]+$/;
 const REQUIRED = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
 const CR = 13;
 const LF = 10;
+const SP = 32;
+const TAB = 9;
 
 /** Where the header section ends and the body starts, searching from `offset`; undefined if not yet complete. */
 export function locateBody(data: Buffer, offset = 0): { headEnd: number; bodyStart: number } | undefined {
@@ -30,9 +32,11 @@ export function parseMessage(input: Buffer | string): SipMessage {
   const data = typeof input === 'string' ? Buffer.from(input) : input;
   const start = skipLineBreaks(data);
   const located = locateBody(data, start) ?? { headEnd: data.length, bodyStart: data.length };
-  const lines = data.toString('utf8', start, located.headEnd).split(/\r?\n/);
-  const startLine = lines.shift() ?? '';
-  const headers = parseHeaderLines(lines);
+  const head = data.toString('utf8', start, located.headEnd);
+  let lineEnd = head.indexOf('\n');
+  if (lineEnd < 0) lineEnd = head.length;
+  const startLine = head.charCodeAt(lineEnd - 1) === CR && lineEnd < head.length ? head.slice(0, lineEnd - 1) : head.slice(0, lineEnd);
+  const headers = parseHeaderLines(head, lineEnd + 1);
   for (const name of REQUIRED) if (!headers.has(name)) throw new SipParseError(`missing ${name} header`);
   if (!parseCSeq(headers.get('cseq'))) throw new SipParseError('malformed CSeq');
 
@@ -56,21 +60,31 @@ export function parseMessage(input: Buffer | string): SipMessage {
   return { kind: 'request', method: request[1], uri: request[2], headers, body };
 }
 
-/** Header lines with folding (a line starting with space or tab continues the previous one, §7.3.1). */
-function parseHeaderLines(lines: string[]): SipHeaders {
-  const unfolded: string[] = [];
-  for (const line of lines) {
-    if (/^[ \t]/.test(line)) {
-      if (unfolded.length === 0) throw new SipParseError('continuation line before any header');
-      unfolded[unfolded.length - 1] += ` ${line.trim()}`;
-    } else if (line.length > 0) unfolded.push(line);
-  }
+/** Header lines from `from` on, split at LF or CRLF, with folding (a line starting with space or tab continues the previous one, §7.3.1). */
+function parseHeaderLines(head: string, from: number): SipHeaders {
   const headers = new SipHeaders();
-  for (const line of unfolded) {
-    const colon = line.indexOf(':');
-    const name = colon < 0 ? '' : line.slice(0, colon).trim();
-    if (!TOKEN.test(name)) throw new SipParseError(`bad header line: ${line.slice(0, 80)}`);
-    headers.append(name, line.slice(colon + 1));
+  let pending: string | undefined;
+  for (let at = from; at < head.length + 1; ) {
+    let end = head.indexOf('\n', at);
+    if (end < 0) end = head.length;
+    const line = head.slice(at, end > at && end < head.length && head.charCodeAt(end - 1) === CR ? end - 1 : end);
+    at = end + 1;
+    const first = line.charCodeAt(0);
+    if (first === SP || first === TAB) {
+      if (pending === undefined) throw new SipParseError('continuation line before any header');
+      pending += ` ${line.trim()}`;
+    } else if (line.length > 0) {
+      if (pending !== undefined) addHeaderLine(headers, pending);
+      pending = line;
+    }
   }
+  if (pending !== undefined) addHeaderLine(headers, pending);
   return headers;
+}
+
+function addHeaderLine(headers: SipHeaders, line: string): void {
+  const colon = line.indexOf(':');
+  const name = colon < 0 ? '' : line.slice(0, colon).trim();
+  if (!TOKEN.test(name)) throw new SipParseError(`bad header line: ${line.slice(0, 80)}`);
+  headers.append(name, line.slice(colon + 1));
 }

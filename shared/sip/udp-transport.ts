@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { SipParseError, SipTransportError } from './errors.js';
-import { serialize, type SipMessage } from './message.js';
+import { wireText, type SipMessage } from './message.js';
 import { parseMessage } from './parser.js';
 import type { Destination, HostPort, MessageReceiver, Transport, TransportProtocol } from './transport.js';
 
@@ -61,7 +61,7 @@ export class UdpTransport implements Transport {
   send(message: SipMessage, to: Destination): Promise<void> {
     if (to.protocol !== 'udp') return Promise.reject(new SipTransportError(`UDP transport cannot send ${to.protocol}`));
     return new Promise((resolve, reject) => {
-      this.socket.send(serialize(message), to.port, to.host, (error) =>
+      this.socket.send(wireText(message), to.port, to.host, (error) =>
         error ? reject(new SipTransportError(`UDP send to ${to.host}:${to.port} failed`, { cause: error })) : resolve(),
       );
     });

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock/clock.js';
 import { tagOf } from './address.js';
 import { NonInviteClientTransaction, type TransactionOutcome } from './client-transaction.js';
+import { DelayQueue } from './delay-queue.js';
 import type { DigestSession } from './digest.js';
 import { SipTransportError } from './errors.js';
 import { createSipIds, type SipIds } from './ids.js';
@@ -14,6 +15,7 @@ import {
   type Transport,
   type TransportProtocol,
 } from './transport.js';
+import { timerK } from './timers.js';
 import { parseVia } from './via.js';
 
 /** What a caller fills in for one non-INVITE request; Via, Max-Forwards and Content-Length are added. */
@@ -68,6 +70,7 @@ export class UserAgentCore {
   private readonly userAgent: string | undefined;
   private readonly transactions = new Map<string, NonInviteClientTransaction>();
   private readonly serverTransactions: ServerTransactions;
+  private readonly timerK: DelayQueue;
   private readonly methodHandlers = new Map<string, RequestHandler>();
   private readonly dialogHandlers = new Map<string, RequestHandler>();
 
@@ -77,6 +80,7 @@ export class UserAgentCore {
     this.ids = options.ids ?? createSipIds();
     this.userAgent = options.userAgent;
     this.serverTransactions = new ServerTransactions(options.clock);
+    this.timerK = new DelayQueue(options.clock, timerK(false));
     this.transport.onMessage((message, from) =>
       message.kind === 'request' ? this.receiveRequest(message, from) : this.receiveResponse(message),
     );
@@ -120,23 +124,18 @@ export class UserAgentCore {
 
   private send(spec: RequestSpec, destination: Destination, auth: DigestSession | undefined): Promise<RequestOutcome> {
     const branch = this.ids.branch();
-    const request = createRequest(
-      spec.method,
-      spec.requestUri,
-      [
-        ['Via', ''],
-        ['Max-Forwards', '70'],
-        ...(spec.routes ?? []).map((route): [string, string] => ['Route', route]),
-        ['From', `<${spec.from}>;tag=${spec.fromTag}`],
-        ['To', spec.toTag ? `<${spec.to}>;tag=${spec.toTag}` : `<${spec.to}>`],
-        ['Call-ID', spec.callId],
-        ['CSeq', `${spec.cseq} ${spec.method}`],
-        ...(spec.contact ? [['Contact', ''] as [string, string]] : []),
-        ...(this.userAgent ? [['User-Agent', this.userAgent] as [string, string]] : []),
-        ...(spec.headers ?? []),
-      ],
-      spec.body,
+    const headers: Array<readonly [string, string]> = [['Via', ''], ['Max-Forwards', '70']];
+    if (spec.routes) for (const route of spec.routes) headers.push(['Route', route]);
+    headers.push(
+      ['From', `<${spec.from}>;tag=${spec.fromTag}`],
+      ['To', spec.toTag ? `<${spec.to}>;tag=${spec.toTag}` : `<${spec.to}>`],
+      ['Call-ID', spec.callId],
+      ['CSeq', `${spec.cseq} ${spec.method}`],
     );
+    if (spec.contact) headers.push(['Contact', '']);
+    if (this.userAgent) headers.push(['User-Agent', this.userAgent]);
+    if (spec.headers) for (const header of spec.headers) headers.push(header);
+    const request = createRequest(spec.method, spec.requestUri, headers, spec.body);
     auth?.sign(request);
     let to = destination;
     // RFC 3261 §18.1.1: a large request goes over TCP when the peer takes it.
@@ -149,15 +148,26 @@ export class UserAgentCore {
       return Promise.resolve({ kind: 'transport-error', error, request });
     }
     const key = `${branch} ${spec.method}`;
-    const transaction = new NonInviteClientTransaction({
-      clock: this.clock,
-      reliable: isReliable(to.protocol),
-      send: () => this.transport.send(request, to),
-      onTerminated: () => this.transactions.delete(key),
+    return new Promise((resolve) => {
+      const transaction = new NonInviteClientTransaction({
+        clock: this.clock,
+        reliable: isReliable(to.protocol),
+        send: () => this.transport.send(request, to),
+        onOutcome: (outcome) => resolve({ ...outcome, request }),
+        onTerminated: this.untrack(key),
+        timerK: this.timerK,
+      });
+      this.transactions.set(key, transaction);
+      transaction.start();
     });
-    this.transactions.set(key, transaction);
-    transaction.start();
-    return transaction.outcome.then((outcome) => ({ ...outcome, request }));
+  }
+
+  /**
+   * Made apart from the request's other closures: those share one context in V8, and this one lives on
+   * through Timer K, so it would keep the request and its outcome alive 5 s longer.
+   */
+  private untrack(key: string): () => void {
+    return () => this.transactions.delete(key);
   }
 
   /** Writes Via (and Contact) for `protocol`; false when no transport serves it. */
@@ -171,7 +181,7 @@ export class UserAgentCore {
   }
 
   private receiveResponse(response: SipResponse): void {
-    const branch = parseVia(response.headers.getAll('via')[0])?.params['branch'];
+    const branch = parseVia(response.headers.first('via'))?.params['branch'];
     const method = parseCSeq(response.headers.get('cseq'))?.method;
     this.transactions.get(`${branch} ${method}`)?.receive(response);
   }
