@@ -43,6 +43,7 @@ export const envSchema = z.object({
   PBX_MAX_EVENTS: int(1000, 1),
   FEED_BUFFER_EVENTS: int(10_000, 10),
   SSE_KEEPALIVE_MS: int(15_000, 1000),
+  SSE_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 64 * 1024),
   TRUST_PROXY: bool(false),
   SHUTDOWN_GRACE_MS: int(10_000, 0),
   PUBLISH_COALESCE_MS: int(1000, 0),
@@ -93,7 +94,8 @@ export interface Config {
   heartbeat: { foregroundTtlMs: number; backgroundTtlMs: number };
   pbx: { replayWindowMs: number; maxEvents: number };
   http: { bodyLimitBytes: number; trustProxy: boolean };
-  feed: { bufferEvents: number; keepaliveMs: number };
+  /** `maxBufferedBytes`: what a stream client may leave unread before it is cut off (it resumes by id). */
+  feed: { bufferEvents: number; keepaliveMs: number; maxBufferedBytes: number };
   shutdownGraceMs: number;
   /** `leaseMs`: with several replicas, how long a dead replica's targets wait before another takes them over. */
   publish: { coalesceMs: number; retryBaseMs: number; retryCapMs: number; timeoutMs: number; failingAfter: number; leaseMs: number };
@@ -147,7 +149,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     heartbeat: { foregroundTtlMs: e.HEARTBEAT_TTL_MS, backgroundTtlMs: e.HEARTBEAT_BACKGROUND_TTL_MS },
     pbx: { replayWindowMs: e.PBX_REPLAY_WINDOW_MS, maxEvents: e.PBX_MAX_EVENTS },
     http: { bodyLimitBytes: e.BODY_LIMIT_BYTES, trustProxy: e.TRUST_PROXY },
-    feed: { bufferEvents: e.FEED_BUFFER_EVENTS, keepaliveMs: e.SSE_KEEPALIVE_MS },
+    feed: { bufferEvents: e.FEED_BUFFER_EVENTS, keepaliveMs: e.SSE_KEEPALIVE_MS, maxBufferedBytes: e.SSE_MAX_BUFFERED_BYTES },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     publish: {
       coalesceMs: e.PUBLISH_COALESCE_MS,

@@ -38,8 +38,15 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         const write = (event: string, data: unknown, id?: string) => {
           res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
         };
+        // A consumer that stops reading must not grow our memory: cut it off; it resumes by id.
+        let pending = 0;
+        const tooFarBehind = () => res.writableLength > hub.config.feed.maxBufferedBytes || pending > hub.config.feed.bufferEvents;
+        const cutOff = () => {
+          hub.log.warn({ tenantId, buffered: res.writableLength, pending }, 'stream client too far behind; closing it so it resumes from its last id');
+          res.destroy();
+        };
         const send = async (e: FeedEvent, lookup: Promise<Person | undefined> | undefined) => {
-          if (res.writableEnded) return;
+          if (res.writableEnded || res.destroyed) return;
           if (!e.presence) {
             if (!query.team) write('removed', { personId: e.personId }, e.id);
             return;
@@ -52,11 +59,14 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         // person is looked up as the event is queued, so lookups overlap (a shared store's round trips).
         let chain: Promise<void> = Promise.resolve();
         const enqueue = (e: FeedEvent) => {
-          if (query.person && e.personId !== query.person) return;
+          if (res.destroyed || (query.person && e.personId !== query.person)) return;
+          if (tooFarBehind()) return cutOff();
+          pending++;
           const lookup = e.presence ? hub.store.directory.get('people', tenantId, e.personId) : undefined;
           lookup?.catch(() => undefined);
           chain = chain
             .then(() => send(e, lookup))
+            .finally(() => pending--)
             .catch((err: unknown) => {
               hub.log.warn({ err: (err as Error).message }, 'stream write failed; ending it so the client resumes from its last id');
               // Skipping the change would leave the client on an older state until the person changes again.
