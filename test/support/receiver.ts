@@ -65,14 +65,14 @@ export async function startReceiver(): Promise<Receiver> {
 }
 
 /** Polls `check` (real time) until it stops throwing; the generous bound only matters on a loaded machine. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, everyMs = 5): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {
       return await check();
     } catch (err) {
       if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, everyMs));
     }
   }
 }

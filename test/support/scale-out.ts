@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { signPbxRequest } from '../../services/api/auth.js';
 import { makeTempDir } from './child-group.js';
 import { startService, type ServiceProcess } from './service-process.js';
+import { eventually } from './receiver.js';
 
 export const ADMIN = 'scale-out-admin-key-0123456789abcdef';
 /** People that take part in a script; `crowd` has many desk phones registered at once. */
@@ -235,14 +236,4 @@ export async function startHubs(n: number, redisUrl: string | undefined, extra: 
 }
 
 /** Polls `check` until it stops throwing (real time, for processes). */
-export async function until<T>(check: () => Promise<T>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
-  }
-}
+export const until = <T>(check: () => Promise<T>, timeoutMs: number, everyMs = 100): Promise<T> => eventually(check, timeoutMs, everyMs);
