@@ -15,6 +15,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  // Until the server listens there is nothing to drain: a stop asked for during start-up (Redis not
+  // reachable yet, say) exits at once instead of being ignored, as it would be by PID 1 in a container.
+  let stop = (signal: string): void => {
+    log.info({ signal }, 'stopping during start-up');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   const running = createHub({ config, log });
   await running.start();
   const server = running.app.listen(config.port, config.host, () => {
@@ -30,7 +38,7 @@ async function main(): Promise<void> {
       if (stopping) setImmediate(() => server.closeIdleConnections());
     }),
   );
-  const stop = (signal: string) => {
+  stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
@@ -47,8 +55,6 @@ async function main(): Promise<void> {
         process.exit(0);
       });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 main().catch((err: unknown) => {

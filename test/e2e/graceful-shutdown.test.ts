@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/ports.js';
 import { startService, type ServiceProcess } from '../support/service-process.js';
 
 const ADMIN = 'shutdown-admin-key-0123456789abcdef';
@@ -60,4 +62,22 @@ describe('SIGTERM (what Kubernetes sends before it removes a pod)', () => {
     const res = await fetch(`${svc.url}/v1/people/alice`, { headers: { Authorization: `Bearer ${ADMIN}` } });
     expect(await res.json()).toMatchObject({ name: 'Alice', extension: '1001' });
   });
+
+  it('exits at once when stopped during start-up (waiting for a Redis that is not there)', async () => {
+    const unreachable = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts'], {
+      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env, REDIS_URL: `redis://127.0.0.1:${unreachable}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Start-up waits up to 10 s for Redis; the first failed connection attempt is logged meanwhile.
+    for (let i = 0; i < 300 && !/redis connection failed/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(out).toMatch(/redis connection failed/);
+    child.kill('SIGTERM');
+    // Without the early handler the signal is ignored and start-up fails after its 10 s wait (exit 1).
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/stopping during start-up/);
+  }, 30_000);
 });
