@@ -56,6 +56,7 @@ export class Connection {
   async connect(timeoutMs = 10_000): Promise<void> {
     if (this.client.status === 'ready') return;
     if (this.client.status === 'wait') void this.client.connect().catch(() => undefined);
+    // Wall time on purpose: a wait for a socket, never an instant of presence (those come from the Clock).
     const deadline = Date.now() + timeoutMs;
     while (!this.up) {
       if (Date.now() > deadline) throw unavailable('store_unavailable', `redis is not reachable (${this.client.status})`);
