@@ -7,9 +7,7 @@
  *   npx tsx bench/engine-gc.ts
  */
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
-import { pbxEventChanges } from '../services/connectors/pbx/map.js';
-import type { PbxEvent } from '../services/connectors/pbx/schema.js';
-import { TENANT, deskId, personId, seedPeople, startBenchHub } from './lib/hub.js';
+import { CYCLE_LENGTH, engineCycle, seedPeople, startBenchHub } from './lib/hub.js';
 import { Interference, fmt, header, pct, table } from './lib/report.js';
 
 const PEOPLE = 50_000;
@@ -19,26 +17,11 @@ const MEASURED_BATCHES = 3000;
 await header('Engine alone: CPU and GC per signal, 50k people in memory');
 const h = await startBenchHub();
 await seedPeople(h, PEOPLE, { desk: true });
-const { engine } = h.running.hub;
-const types = ['ringing', 'answered', 'hangup', 'registered'] as const;
-const groups = PEOPLE / BATCH;
-let lastAt = 0;
-
-async function batch(k: number): Promise<void> {
-  const type = types[Math.floor(k / groups) % types.length]!;
-  const at = (lastAt = Math.max(Date.now(), lastAt + 1));
-  const work: Array<Promise<unknown>> = [];
-  for (let j = 0; j < BATCH; j++) {
-    const i = (k % groups) * BATCH + j;
-    const e: PbxEvent = type === 'registered' ? { type, device: deskId(i), at, expiresSec: 3600, contact: `sip:d${i}@10.1.0.1;b=${k}` } : { type, device: deskId(i), at };
-    work.push(engine.apply(TENANT, personId(i), pbxEventChanges(e, { id: deskId(i), kind: 'desk', contact: e.contact ?? `sip:d${i}@192.0.2.10` }, at, 0)));
-  }
-  await Promise.all(work);
-}
+const batch = engineCycle(h, PEOPLE, BATCH);
 
 // Warm-up: every person has a state (a full round of the event cycle).
 let k = 0;
-for (; k < groups * types.length; k++) await batch(k);
+for (; k < (PEOPLE / BATCH) * CYCLE_LENGTH; k++) await batch(k);
 
 const pauses: Array<{ major: boolean; ms: number }> = [];
 const obs = new PerformanceObserver((list) => {

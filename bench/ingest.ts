@@ -9,11 +9,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { pbxEventChanges } from '../services/connectors/pbx/map.js';
-import type { SignalChange } from '../services/merger/apply-changes.js';
-import type { PbxEvent } from '../services/connectors/pbx/schema.js';
 import { LoadGen, type LoadOptions, type LoadResult } from './lib/loadgen-client.js';
-import { TENANT, deskId, pbxKey, personId, seedPeople, startBenchHub, type BenchHub } from './lib/hub.js';
+import { engineCycle, pbxKey, seedPeople, startBenchHub, type BenchHub } from './lib/hub.js';
 import { Interference, fmt, header, pct, record, table, type SummaryRow } from './lib/report.js';
 
 const PEOPLE = 1000;
@@ -126,23 +123,7 @@ let engineOnly = NaN;
 {
   const h = await startBenchHub();
   await seedPeople(h, PEOPLE, { desk: true });
-  const { engine } = h.running.hub;
-  const types = ['ringing', 'answered', 'hangup', 'registered'] as const;
-  const groups = PEOPLE / BATCH;
-  let lastAt = 0;
-  const batch = async (k: number) => {
-    const type = types[Math.floor(k / groups) % types.length]!;
-    const at = (lastAt = Math.max(Date.now(), lastAt + 1));
-    const work: Array<Promise<unknown>> = [];
-    for (let j = 0; j < BATCH; j++) {
-      const i = (k % groups) * BATCH + j;
-      const e: PbxEvent = type === 'registered' ? { type, device: deskId(i), at, expiresSec: 3600, contact: `sip:d${i}@10.1.0.1;b=${k}` } : { type, device: deskId(i), at };
-      const endpoint = { id: deskId(i), kind: 'desk' as const, contact: e.contact ?? `sip:d${i}@192.0.2.10` };
-      const changes: SignalChange[] = pbxEventChanges(e, endpoint, at, 0);
-      work.push(engine.apply(TENANT, personId(i), changes));
-    }
-    await Promise.all(work);
-  };
+  const batch = engineCycle(h, PEOPLE, BATCH);
   let k = 0;
   const until = (ms: number) => performance.now() + ms;
   for (const end = until(1000); performance.now() < end; ) await batch(k++);

@@ -3,13 +3,12 @@
  * Prints one JSON line (the last line of stdout). Driven by bench/memory.ts.
  */
 import type { Device, Person } from '../shared/domain/directory.js';
-import { personInputSchema } from '../shared/domain/directory.js';
 import type { Signal } from '../shared/domain/signal.js';
 import type { WriteOp } from '../shared/store/port.js';
 import { heartbeatChange } from '../services/connectors/mobile/map.js';
 import { pbxEventChanges } from '../services/connectors/pbx/map.js';
-import { TENANT, deskId, mobileId, personId, startBenchHub } from './lib/hub.js';
-import { HOUR, MIN, OFFICE_ZONE } from './lib/people.js';
+import { TENANT, benchPerson, deskId, mobileId, personId, startBenchHub } from './lib/hub.js';
+import { HOUR, MIN } from './lib/people.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
@@ -27,15 +26,7 @@ const h = await startBenchHub();
 const { engine, config, store } = h.running.hub;
 
 function directoryOf(i: number): { person: Person; desk: Device; mobile: Device } {
-  const input = personInputSchema.parse({
-    name: `Person ${i}`,
-    extension: String(100000 + i),
-    sipUri: `sip:p${i}@pbx.example.test`,
-    mobileNumber: `+49301${String(i).padStart(7, '0')}`,
-    timeZone: OFFICE_ZONE,
-    teams: [`team-${i % 50}`],
-  });
-  const person: Person = { ...input, id: personId(i), tenantId: TENANT };
+  const person = benchPerson(i);
   const desk: Device = { personId: person.id, kind: 'desk', contact: `sip:p${i}@192.0.2.${i % 250}`, id: deskId(i), tenantId: TENANT };
   const mobile: Device = { personId: person.id, kind: 'mobile', id: mobileId(i), tenantId: TENANT, tokenHash: `${String(i).padStart(8, '0')}${'ab'.repeat(28)}`, tokenIssuedAt: Date.now() };
   return { person, desk, mobile };

@@ -10,23 +10,15 @@
  * 10 % in an Outlook meeting, 10 % in manual DND, 5 % offline. Live decisions use round robin, so every
  * decision also writes strategy state; dry runs (an instant two hours ahead) merge every member's signals.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { loadConfig } from '../shared/config/config.js';
 import type { Signal } from '../shared/domain/signal.js';
-import { silentLogger } from '../shared/log/logger.js';
 import type { WriteOp } from '../shared/store/port.js';
-import { createHub, type RunningHub } from '../services/create-hub.js';
+import type { RunningHub } from '../services/create-hub.js';
 import type { RouteRequest } from '../services/routing/routing-service.js';
+import { ADMIN_KEY, TENANT, startBenchHub } from './lib/hub.js';
+import { Interference, machine, machineBusy, pct } from './lib/report.js';
 
-const TENANT = 'bench';
-const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
 const SIZES = [10, 50, 500] as const;
 const QUICK = process.argv.includes('--quick');
 const WAIT_QUIET = process.argv.includes('--wait-quiet');
@@ -160,37 +152,6 @@ async function overHttp(url: string, body: unknown, n: number, concurrency: numb
   return figures(r.latencies, r.elapsed!);
 }
 
-function cpuTicks(): { busy: number; total: number } | undefined {
-  if (!existsSync('/proc/stat')) return undefined;
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (f[3] ?? 0) + (f[4] ?? 0);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
-
-/** Share of all cores busy over one second (Linux), to tell whether other processes share the machine. */
-async function machineBusy(): Promise<number | undefined> {
-  const a = cpuTicks();
-  await new Promise((r) => setTimeout(r, 1000));
-  const b = cpuTicks();
-  return a && b && b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : undefined;
-}
-
-/**
- * Share of the machine other processes used between two points: all busy CPU time minus our own
- * (/proc/stat counts USER_HZ = 100 ticks per second per core).
- */
-function othersMeter(): () => string {
-  const a = cpuTicks();
-  const own = process.cpuUsage();
-  return () => {
-    const b = cpuTicks();
-    if (!a || !b || b.total <= a.total) return 'unknown';
-    const ownSeconds = (process.cpuUsage(own).user + process.cpuUsage(own).system) / 1e6;
-    return `${Math.max(0, Math.round((((b.busy - a.busy) / 100 - ownSeconds) / ((b.total - a.total) / 100)) * 100))} %`;
-  };
-}
-
 async function quiet(): Promise<string> {
   const deadline = Date.now() + 10 * 60_000;
   let busy = await machineBusy();
@@ -201,23 +162,10 @@ async function quiet(): Promise<string> {
 const fmt = (f: Figures) => `| ${Math.round(f.perSecond).toLocaleString('en-US')} | ${f.p50.toFixed(2)} | ${f.p99.toFixed(2)} |`;
 
 async function main(): Promise<void> {
-  const c = cpus();
-  console.log(`machine: ${c[0]?.model.trim()}, ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}`);
-  const dir = mkdtempSync(join(tmpdir(), 'ph-bench-routing-'));
-  const config = loadConfig({
-    DATA_DIR: dir,
-    BOOTSTRAP_TENANT: TENANT,
-    BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
-    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    LOG_LEVEL: 'silent',
-  });
-  const running = createHub({ config, log: silentLogger, defaultMetrics: true });
-  await running.start();
-  const server = createServer(running.app);
-  // Longer than any pause between phases, so a pooled connection is never closed under the client.
-  server.keepAliveTimeout = 120_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  console.log(`machine: ${machine()}`);
+  const h = await startBenchHub();
+  const { running } = h;
+  const base = await h.listen();
 
   const rows: string[] = [];
   // The HTTP stack alone, with the same client: what any route costs on this machine.
@@ -228,7 +176,7 @@ async function main(): Promise<void> {
     for (const size of SIZES) {
       const groupId = await seed(running, size);
       busy.push(`${size} members: ${await quiet()}`);
-      const meter = othersMeter();
+      const meter = new Interference();
       const n = QUICK ? 300 : size === 500 ? 2_000 : 10_000;
       const httpN = QUICK ? 300 : size === 500 ? 1_000 : 4_000;
       const live: RouteRequest = { target: { group: groupId }, skills: {}, dryRun: false };
@@ -239,13 +187,10 @@ async function main(): Promise<void> {
       rows.push(`| ${size} | HTTP JSON, 1 request at a time ${fmt(await overHttp(`${base}/v1/route`, body, httpN, 1))}`);
       rows.push(`| ${size} | HTTP rtjson, 1 request at a time ${fmt(await overHttp(`${base}/v1/route?format=rtjson`, body, httpN, 1))}`);
       rows.push(`| ${size} | HTTP JSON, 16 concurrent ${fmt(await overHttp(`${base}/v1/route`, body, httpN, 16))}`);
-      others.push(`${size} members: ${meter()}`);
+      others.push(`${size} members: ${pct(meter.share())}`);
     }
   } finally {
-    server.closeAllConnections();
-    server.close();
-    await running.close();
-    rmSync(dir, { recursive: true, force: true });
+    await h.stop();
   }
   console.log(`CPU busy (all cores) in the second before each size: ${busy.join(', ')}`);
   console.log(`CPU used by other processes while measuring: ${others.join(', ')}`);

@@ -9,6 +9,8 @@ import { personInputSchema, type Device, type Person } from '../../shared/domain
 import { silentLogger } from '../../shared/log/logger.js';
 import type { WriteOp } from '../../shared/store/port.js';
 import { createHub, type RunningHub } from '../../services/create-hub.js';
+import { pbxEventChanges } from '../../services/connectors/pbx/map.js';
+import type { PbxEvent } from '../../services/connectors/pbx/schema.js';
 import { OFFICE_HOURS, OFFICE_ZONE } from './people.js';
 
 export const TENANT = 'bench';
@@ -42,6 +44,8 @@ export async function startBenchHub(env: Record<string, string> = {}): Promise<B
     dir,
     async listen() {
       server = createServer(running.app);
+      // Longer than any pause between a benchmark's phases, so a pooled connection is never closed under its client.
+      server.keepAliveTimeout = 120_000;
       await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
       return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     },
@@ -72,6 +76,45 @@ export interface SeedOptions {
  * transactions of the embedded store, the way `apply` does, then runs the same after-write hook as
  * `PUT /v1/people/:id` so working hours become a signal.
  */
+/** Person `i` of the bench tenant, as the directory API would store it. */
+export function benchPerson(i: number, hours = false): Person {
+  const input = personInputSchema.parse({
+    name: `Person ${i}`,
+    extension: String(100000 + i),
+    sipUri: `sip:p${i}@pbx.example.test`,
+    mobileNumber: `+49301${String(i).padStart(7, '0')}`,
+    timeZone: OFFICE_ZONE,
+    teams: [`team-${i % 50}`],
+    ...(hours ? { workingHours: OFFICE_HOURS } : {}),
+  });
+  return { ...input, id: personId(i), tenantId: TENANT };
+}
+
+const CYCLE = ['ringing', 'answered', 'hangup', 'registered'] as const;
+
+/**
+ * The PBX event cycle of bench/ingest.ts (ringing → answered → hangup → registered, so every event changes a
+ * state) straight into `engine.apply`: batch `k` covers `size` of the `people` desk phones.
+ */
+export function engineCycle(h: BenchHub, people: number, size: number): (k: number) => Promise<void> {
+  const { engine } = h.running.hub;
+  const groups = people / size;
+  let lastAt = 0;
+  return async (k) => {
+    const type = CYCLE[Math.floor(k / groups) % CYCLE.length]!;
+    const at = (lastAt = Math.max(Date.now(), lastAt + 1));
+    const work: Array<Promise<unknown>> = [];
+    for (let j = 0; j < size; j++) {
+      const i = (k % groups) * size + j;
+      const e: PbxEvent = type === 'registered' ? { type, device: deskId(i), at, expiresSec: 3600, contact: `sip:d${i}@10.1.0.1;b=${k}` } : { type, device: deskId(i), at };
+      work.push(engine.apply(TENANT, personId(i), pbxEventChanges(e, { id: deskId(i), kind: 'desk', contact: e.contact ?? `sip:d${i}@192.0.2.10` }, at, 0)));
+    }
+    await Promise.all(work);
+  };
+}
+
+export const CYCLE_LENGTH = CYCLE.length;
+
 export async function seedPeople(h: BenchHub, count: number, opts: SeedOptions = {}): Promise<void> {
   const { store, directory } = h.running.hub;
   const from = opts.from ?? 0;
@@ -80,16 +123,7 @@ export async function seedPeople(h: BenchHub, count: number, opts: SeedOptions =
     const ops: WriteOp[] = [];
     const people: Person[] = [];
     for (let i = start; i < Math.min(from + count, start + CHUNK); i++) {
-      const input = personInputSchema.parse({
-        name: `Person ${i}`,
-        extension: String(100000 + i),
-        sipUri: `sip:p${i}@pbx.example.test`,
-        mobileNumber: `+49301${String(i).padStart(7, '0')}`,
-        timeZone: OFFICE_ZONE,
-        teams: [`team-${i % 50}`],
-        ...(opts.hours ? { workingHours: OFFICE_HOURS } : {}),
-      });
-      const person: Person = { ...input, id: personId(i), tenantId: TENANT };
+      const person = benchPerson(i, opts.hours);
       people.push(person);
       ops.push({ op: 'put', collection: 'people', doc: person });
       if (opts.desk ?? true) {
