@@ -17,6 +17,8 @@ import type { RequestOutcome, RequestSpec, UserAgentCore } from './user-agent-co
 export type PublisherState = 'idle' | 'publishing' | 'published' | 'refreshing' | 'modifying' | 'removing' | 'backoff';
 
 type Kind = 'initial' | 'refresh' | 'modify' | 'remove';
+const EXPIRES_NOW = ['Expires', '0'] as const;
+
 const SENDING: Readonly<Record<Kind, PublisherState>> = {
   initial: 'publishing',
   refresh: 'refreshing',
@@ -81,6 +83,9 @@ export class Publisher {
   private readonly callId: string;
   private readonly fromTag: string;
   private readonly auth: DigestSession | undefined;
+  private readonly eventHeader: readonly [string, string];
+  private readonly contentTypeHeader: readonly [string, string];
+  private expires: readonly [string, string] | undefined;
 
   constructor(private readonly options: PublisherOptions) {
     this.expiresSec = options.expiresSec ?? 3600;
@@ -88,6 +93,15 @@ export class Publisher {
     this.callId = options.core.ids.callId();
     this.fromTag = options.core.ids.tag();
     this.auth = options.credentials && new DigestSession(options.credentials, options.core.ids.cnonce);
+    this.eventHeader = ['Event', options.event ?? 'presence'];
+    this.contentTypeHeader = ['Content-Type', options.contentType ?? PIDF_CONTENT_TYPE];
+  }
+
+  /** The Expires header asked for; `expiresSec` changes only on a 423. */
+  private expiresHeader(): readonly [string, string] {
+    const value = String(this.expiresSec);
+    if (this.expires?.[1] !== value) this.expires = ['Expires', value];
+    return this.expires;
   }
 
   /** Makes `body` the state to publish; sent now, or after the PUBLISH in flight. */
@@ -178,12 +192,9 @@ export class Publisher {
     const body = kind === 'remove' ? undefined : this.desired;
     const etag = kind === 'initial' ? undefined : this.etag;
     const sentAt = core.clock.now();
-    const headers: Array<[string, string]> = [
-      ['Event', this.options.event ?? 'presence'],
-      ['Expires', String(kind === 'remove' ? 0 : this.expiresSec)],
-    ];
+    const headers: Array<readonly [string, string]> = [this.eventHeader, kind === 'remove' ? EXPIRES_NOW : this.expiresHeader()];
     if (etag !== undefined) headers.push(['SIP-If-Match', etag]);
-    if (body !== undefined) headers.push(['Content-Type', this.options.contentType ?? PIDF_CONTENT_TYPE]);
+    if (body !== undefined) headers.push(this.contentTypeHeader);
     const spec: RequestSpec = {
       method: 'PUBLISH',
       requestUri: presentity,
