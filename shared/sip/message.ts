@@ -204,8 +204,14 @@ export class SipHeaders {
   /** Bytes of `wireLines()`, without building it. */
   wireLength(): number {
     let n = 0;
-    for (const f of this.fields) if (f.key !== 'content-length') n += f.name.length + Buffer.byteLength(f.value) + 4;
-    return n;
+    // One byteLength over all values, each with its line's CR, instead of one native call per field.
+    let values = '';
+    for (const f of this.fields) {
+      if (f.key === 'content-length') continue;
+      n += f.name.length + 3;
+      values += `${f.value}\r`;
+    }
+    return n + Buffer.byteLength(values);
   }
 
   /** `Name: value` CRLF for every field but Content-Length (written from the body). */

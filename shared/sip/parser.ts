@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { SipParseError } from './errors.js';
 import { parseCSeq, SipHeaders, type SipMessage } from './message.js';
 
@@ -9,8 +10,10 @@ const SP = 32;
 const TAB = 9;
 
 /** Where the header section ends and the body starts, searching from `offset`; undefined if not yet complete. */
-export function locateBody(data: Buffer, offset = 0): { headEnd: number; bodyStart: number } | undefined {
+export function locateBody(data: Buffer | string, offset = 0): { headEnd: number; bodyStart: number } | undefined {
   const crlf = data.indexOf('\r\n\r\n', offset);
+  // The usual case: no bare LF LF before the CRLF CRLF, found without scanning the body.
+  if (crlf >= 0 && data.lastIndexOf('\n\n', crlf) < offset) return { headEnd: crlf, bodyStart: crlf + 4 };
   const lf = data.indexOf('\n\n', offset);
   if (crlf >= 0 && (lf < 0 || crlf <= lf)) return { headEnd: crlf, bodyStart: crlf + 4 };
   if (lf >= 0) return { headEnd: lf, bodyStart: lf + 2 };
@@ -30,9 +33,11 @@ export function skipLineBreaks(data: Buffer, offset = 0): number {
  */
 export function parseMessage(input: Buffer | string): SipMessage {
   const data = typeof input === 'string' ? Buffer.from(input) : input;
+  // ASCII (almost every message): one decoding, and character offsets are byte offsets.
+  const text = isAscii(data) ? data.toString('latin1') : undefined;
   const start = skipLineBreaks(data);
-  const located = locateBody(data, start) ?? { headEnd: data.length, bodyStart: data.length };
-  const head = data.toString('utf8', start, located.headEnd);
+  const located = locateBody(text ?? data, start) ?? { headEnd: data.length, bodyStart: data.length };
+  const head = decode(data, text, start, located.headEnd);
   let lineEnd = head.indexOf('\n');
   if (lineEnd < 0) lineEnd = head.length;
   const startLine = head.charCodeAt(lineEnd - 1) === CR && lineEnd < head.length ? head.slice(0, lineEnd - 1) : head.slice(0, lineEnd);
@@ -48,7 +53,7 @@ export function parseMessage(input: Buffer | string): SipMessage {
     length = Number(declared);
     if (length > available) throw new SipParseError('body shorter than Content-Length');
   }
-  const body = data.toString('utf8', located.bodyStart, located.bodyStart + length);
+  const body = decode(data, text, located.bodyStart, located.bodyStart + length);
 
   const response = /^SIP\/2\.0 ([1-6]\d\d)(?: (.*))?$/.exec(startLine);
   if (response) return { kind: 'response', status: Number(response[1]), reason: response[2] ?? '', headers, body };
@@ -58,6 +63,11 @@ export function parseMessage(input: Buffer | string): SipMessage {
   }
   if (parseCSeq(headers.get('cseq'))?.method !== request[1]) throw new SipParseError('CSeq method differs from the method');
   return { kind: 'request', method: request[1], uri: request[2], headers, body };
+}
+
+/** Bytes `from` to `to` as text: sliced from `text` (the whole message, ASCII) when there is one. */
+function decode(data: Buffer, text: string | undefined, from: number, to: number): string {
+  return text === undefined ? data.toString('utf8', from, to) : text.slice(from, to);
 }
 
 /** Header lines from `from` on, split at LF or CRLF, with folding (a line starting with space or tab continues the previous one, §7.3.1). */
