@@ -21,8 +21,8 @@ type State = 'trying' | 'proceeding' | 'completed' | 'terminated';
  */
 export interface TransactionHost {
   readonly clock: Clock;
-  /** Timer K of unreliable transports, one queue for all transactions (else a clock timer each). */
-  readonly timerK?: DelayQueue;
+  /** Timer K of unreliable transports, one queue for all transactions (else a clock timer each); it calls `terminate`. */
+  readonly timerK?: DelayQueue<NonInviteClientTransaction>;
   /** Hands the request (again) to the transport. */
   transmit(request: SipRequest, to: Destination): Promise<void>;
   /** The transaction `key` ended: no more responses are matched to it. */
@@ -74,7 +74,7 @@ export class NonInviteClientTransaction {
     this.settle({ kind: 'response', response, request: this.request! });
     // Timer K absorbs retransmitted final responses.
     const queue = this.host.timerK;
-    if (queue && !this.reliable) queue.add(() => this.terminate());
+    if (queue && !this.reliable) queue.add(this);
     else this.host.clock.after(timerK(this.reliable), () => this.terminate());
   }
 
@@ -108,7 +108,7 @@ export class NonInviteClientTransaction {
     this.terminate();
   }
 
-  private terminate(): void {
+  terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
     this.request = undefined;

@@ -84,7 +84,7 @@ export class UserAgentCore {
     // Made apart from any request's closures: it outlives them all (V8 shares one context per function).
     this.host = {
       clock: options.clock,
-      timerK: new DelayQueue(options.clock, timerK(false)),
+      timerK: new DelayQueue(options.clock, timerK(false), (transaction: NonInviteClientTransaction) => transaction.terminate()),
       transmit: (request, to) => transport.send(request, to),
       terminated: (key) => transactions.delete(key),
     };
