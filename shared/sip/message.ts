@@ -214,11 +214,9 @@ export class SipHeaders {
     return n + Buffer.byteLength(values);
   }
 
-  /** `Name: value` CRLF for every field but Content-Length (written from the body). */
-  wireLines(): string {
-    let text = '';
-    for (const f of this.fields) if (f.key !== 'content-length') text += `${f.name}: ${f.value}\r\n`;
-    return text;
+  /** Adds `Name: value` CRLF for every field but Content-Length (written from the body) to `parts`. */
+  wireLines(parts: string[]): void {
+    for (const f of this.fields) if (f.key !== 'content-length') parts.push(f.name, ': ', f.value, '\r\n');
   }
 }
 
@@ -290,7 +288,11 @@ const startLine = (message: SipMessage): string =>
 
 /** The wire form as text; Content-Length is always written from the body's byte length. */
 export function wireText(message: SipMessage): string {
-  return `${startLine(message)}${message.headers.wireLines()}Content-Length: ${Buffer.byteLength(message.body)}\r\n\r\n${message.body}`;
+  // One join: a single flat string, where += built dozens of intermediate ones per message.
+  const parts = [startLine(message)];
+  message.headers.wireLines(parts);
+  parts.push('Content-Length: ', String(Buffer.byteLength(message.body)), '\r\n\r\n', message.body);
+  return parts.join('');
 }
 
 /** Wire form; Content-Length is always written from the body's byte length. */

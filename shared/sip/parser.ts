@@ -73,28 +73,41 @@ function decode(data: Buffer, text: string | undefined, from: number, to: number
 /** Header lines from `from` on, split at LF or CRLF, with folding (a line starting with space or tab continues the previous one, §7.3.1). */
 function parseHeaderLines(head: string, from: number): SipHeaders {
   const headers = new SipHeaders();
-  let pending: string | undefined;
+  // The line waiting for continuation lines: [start, stop) of `head`, or its folded text once it had some.
+  let start = -1;
+  let stop = -1;
+  let folded: string | undefined;
   for (let at = from; at < head.length + 1; ) {
     let end = head.indexOf('\n', at);
     if (end < 0) end = head.length;
-    const line = head.slice(at, end > at && end < head.length && head.charCodeAt(end - 1) === CR ? end - 1 : end);
+    const lineStart = at;
+    const lineEnd = end > at && end < head.length && head.charCodeAt(end - 1) === CR ? end - 1 : end;
     at = end + 1;
-    const first = line.charCodeAt(0);
+    const first = lineEnd > lineStart ? head.charCodeAt(lineStart) : -1;
     if (first === SP || first === TAB) {
-      if (pending === undefined) throw new SipParseError('continuation line before any header');
-      pending += ` ${line.trim()}`;
-    } else if (line.length > 0) {
-      if (pending !== undefined) addHeaderLine(headers, pending);
-      pending = line;
+      if (start < 0) throw new SipParseError('continuation line before any header');
+      folded = `${folded ?? head.slice(start, stop)} ${head.slice(lineStart, lineEnd).trim()}`;
+    } else if (lineEnd > lineStart) {
+      if (start >= 0) addHeaderLine(headers, head, start, stop, folded);
+      start = lineStart;
+      stop = lineEnd;
+      folded = undefined;
     }
   }
-  if (pending !== undefined) addHeaderLine(headers, pending);
+  if (start >= 0) addHeaderLine(headers, head, start, stop, folded);
   return headers;
 }
 
-function addHeaderLine(headers: SipHeaders, line: string): void {
-  const colon = line.indexOf(':');
-  const name = colon < 0 ? '' : line.slice(0, colon).trim();
-  if (!TOKEN.test(name)) throw new SipParseError(`bad header line: ${line.slice(0, 80)}`);
-  headers.append(name, line.slice(colon + 1));
+/** Adds the header in `head` from `start` to `stop`, or in `folded` when it had continuation lines. */
+function addHeaderLine(headers: SipHeaders, head: string, start: number, stop: number, folded: string | undefined): void {
+  const text = folded ?? head;
+  const from = folded === undefined ? start : 0;
+  const to = folded === undefined ? stop : folded.length;
+  const colon = text.indexOf(':', from);
+  const name = colon < 0 || colon >= to ? '' : text.slice(from, colon).trim();
+  if (!TOKEN.test(name)) throw new SipParseError(`bad header line: ${text.slice(from, Math.min(to, from + 80))}`);
+  // Leading blanks skipped here spare `append` a second copy when it trims.
+  let value = colon + 1;
+  while (value < to && (text.charCodeAt(value) === SP || text.charCodeAt(value) === TAB)) value++;
+  headers.append(name, text.slice(value, to));
 }
