@@ -1,3 +1,4 @@
+import { isoInstant } from '../clock/iso.js';
 import type { Activity, BuiltinActivity } from '../domain/activity.js';
 import type { Presence } from '../domain/presence.js';
 import { escapeXml, nodesOf, readXml, textOf } from './xml.js';
@@ -77,7 +78,7 @@ export interface PidfIdentity {
 /** XML ID (NCName) rules: a tuple id cannot start with a digit (RFC 3863 §4.1.2). */
 const XML_ID = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoInstant;
 
 function activitiesXml(activity: Activity, until?: number): string {
   const rpid = isBuiltin(activity) ? RPID_ACTIVITY[activity] : undefined;

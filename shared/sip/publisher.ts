@@ -17,6 +17,9 @@ import type { RequestOutcome, RequestSpec, UserAgentCore } from './user-agent-co
 export type PublisherState = 'idle' | 'publishing' | 'published' | 'refreshing' | 'modifying' | 'removing' | 'backoff';
 
 type Kind = 'initial' | 'refresh' | 'modify' | 'remove';
+/** `text` in a string of its own: V8 keeps longer substrings as views into the string they were cut from. */
+const ownCopy = (text: string): string => ` ${text}`.slice(1);
+
 const EXPIRES_NOW = ['Expires', '0'] as const;
 
 const SENDING: Readonly<Record<Kind, PublisherState>> = {
@@ -181,11 +184,13 @@ export class Publisher {
     if (this.desired !== this.published) return this.send('modify');
     if (now >= this.refreshAt) return this.send('refresh');
     this.state = 'published';
-    if (!this.timer.armed) this.timer.at(this.refreshAt, () => this.step());
+    // A refresh timer already armed for an earlier instant stays: it finds nothing due and re-arms
+    // here. Re-arming after every PUBLISH cost a clock timer per PUBLISH that lived until the next.
+    const due = this.timer.dueAt;
+    if (due === undefined || due > this.refreshAt) this.timer.at(this.refreshAt, () => this.step());
   }
 
   private send(kind: Kind): void {
-    this.timer.cancel();
     this.inFlight = true;
     this.state = SENDING[kind];
     const { core, presentity, target } = this.options;
@@ -229,7 +234,8 @@ export class Publisher {
     // A 2xx without SIP-ETag (required, RFC 3903 §6) or with Expires 0 cannot be refreshed: a failure.
     if (success && etag && grantedSec > 0) {
       this.succeeded();
-      this.etag = etag;
+      // A copy: the header value is cut from the whole datagram's text, which it would keep alive until the next PUBLISH.
+      this.etag = ownCopy(etag);
       this.published = body;
       this.expiresAt = sentAt + grantedSec * 1000;
       this.refreshAt = sentAt + grantedSec * 1000 * (this.options.refreshRatio ?? 0.85);

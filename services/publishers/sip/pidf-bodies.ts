@@ -40,10 +40,19 @@ export class PidfBodies {
     if (samePerson && sameState(last.state, presence)) return last.body;
     const entity = samePerson ? last.entity : presentityOf(person, this.target);
     const body = buildPidf(presence, { entity, ...IDENTITY });
+    // Only the fields the document shows, not the whole state (its explanation may be large).
     const { availability, activity, routable, since, until, next } = presence;
-    // The fields the document shows, not the whole state (its explanation may be large).
     const state = { availability, activity, routable, since, until, next };
-    this.built.set(personId, { sipUri: person.sipUri, extension: person.extension, entity, state, body });
+    if (last === undefined) {
+      this.built.set(personId, { sipUri: person.sipUri, extension: person.extension, entity, state, body });
+      return body;
+    }
+    // Updated in place: the entry outlives many deliveries, a new one each time would reach the old generation.
+    last.sipUri = person.sipUri;
+    last.extension = person.extension;
+    last.entity = entity;
+    last.state = state;
+    last.body = body;
     return body;
   }
 
