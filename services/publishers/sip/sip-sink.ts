@@ -6,7 +6,7 @@ import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, 
 import { Publisher } from '../../../shared/sip/publisher.js';
 import { Subscriber } from '../../../shared/sip/subscriber.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
-import { KeyedLimiter } from '../../calendars/limiter.js';
+import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
 import { DeliveryError } from '../http-client.js';
 import type { Delivery, Sink } from '../sink.js';
@@ -37,7 +37,7 @@ export class SipSink implements Sink {
   private readonly watches = new Map<string, Watch>();
   private readonly destination;
   private readonly credentials: DigestCredentials | undefined;
-  private readonly inFlight = new KeyedLimiter(MAX_PUBLISHES_IN_FLIGHT);
+  private readonly inFlight = new Limiter(MAX_PUBLISHES_IN_FLIGHT);
   private readonly bodies: PidfBodies;
 
   constructor(
@@ -61,7 +61,7 @@ export class SipSink implements Sink {
       this.publishers.delete(d.personId);
       this.bodies.forget(d.personId);
       if (pub) {
-        await this.inFlight.run('', () => pub.remove());
+        await this.inFlight.run(() => pub.remove());
         pub.dispose();
       }
       return;
@@ -80,7 +80,7 @@ export class SipSink implements Sink {
       this.publishers.set(d.personId, pub);
     }
     const body = this.bodies.of(d.personId, d.person, d.presence);
-    const outcome = await this.inFlight.run('', () => pub.publishAndWait(body));
+    const outcome = await this.inFlight.run(() => pub.publishAndWait(body));
     if (outcome === 'failed') {
       // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
       throw new DeliveryError(`PUBLISH for ${presentityOf(d.person, this.target)} failed (${pub.status().lastStatusCode ?? 'no answer'})`, true, pub.status().lastStatusCode);
