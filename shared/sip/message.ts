@@ -204,19 +204,15 @@ export class SipHeaders {
   /** Bytes of `wireLines()`, without building it. */
   wireLength(): number {
     let n = 0;
-    // One byteLength over all values, each with its line's CR, instead of one native call per field.
-    let values = '';
-    for (const f of this.fields) {
-      if (f.key === 'content-length') continue;
-      n += f.name.length + 3;
-      values += `${f.value}\r`;
-    }
-    return n + Buffer.byteLength(values);
+    for (const f of this.fields) if (f.key !== 'content-length') n += f.name.length + Buffer.byteLength(f.value) + 4;
+    return n;
   }
 
-  /** Adds `Name: value` CRLF for every field but Content-Length (written from the body) to `parts`. */
-  wireLines(parts: string[]): void {
-    for (const f of this.fields) if (f.key !== 'content-length') parts.push(f.name, ': ', f.value, '\r\n');
+  /** `Name: value` CRLF for every field but Content-Length (written from the body). */
+  wireLines(): string {
+    let text = '';
+    for (const f of this.fields) if (f.key !== 'content-length') text = text + f.name + ': ' + f.value + '\r\n';
+    return text;
   }
 }
 
@@ -288,11 +284,7 @@ const startLine = (message: SipMessage): string =>
 
 /** The wire form as text; Content-Length is always written from the body's byte length. */
 export function wireText(message: SipMessage): string {
-  // One join: a single flat string, where += built dozens of intermediate ones per message.
-  const parts = [startLine(message)];
-  message.headers.wireLines(parts);
-  parts.push('Content-Length: ', String(Buffer.byteLength(message.body)), '\r\n\r\n', message.body);
-  return parts.join('');
+  return `${startLine(message)}${message.headers.wireLines()}Content-Length: ${Buffer.byteLength(message.body)}\r\n\r\n${message.body}`;
 }
 
 /** Wire form; Content-Length is always written from the body's byte length. */

@@ -12,8 +12,6 @@ const TAB = 9;
 /** Where the header section ends and the body starts, searching from `offset`; undefined if not yet complete. */
 export function locateBody(data: Buffer | string, offset = 0): { headEnd: number; bodyStart: number } | undefined {
   const crlf = data.indexOf('\r\n\r\n', offset);
-  // The usual case: no bare LF LF before the CRLF CRLF, found without scanning the body.
-  if (crlf >= 0 && data.lastIndexOf('\n\n', crlf) < offset) return { headEnd: crlf, bodyStart: crlf + 4 };
   const lf = data.indexOf('\n\n', offset);
   if (crlf >= 0 && (lf < 0 || crlf <= lf)) return { headEnd: crlf, bodyStart: crlf + 4 };
   if (lf >= 0) return { headEnd: lf, bodyStart: lf + 2 };
