@@ -14,7 +14,8 @@ interface Built {
   body: string;
 }
 
-const sameState = (a: PidfPresence, b: PidfPresence): boolean =>
+/** The fields `buildPidf` writes (unlike the merge's sameState: `since` counts, endpoints and source do not). */
+const sameDocument = (a: PidfPresence, b: PidfPresence): boolean =>
   a.availability === b.availability &&
   a.activity === b.activity &&
   a.routable === b.routable &&
@@ -37,7 +38,7 @@ export class PidfBodies {
   of(personId: string, person: Pick<Person, 'id' | 'sipUri' | 'extension'>, presence: PidfPresence): string {
     const last = this.built.get(personId);
     const samePerson = last !== undefined && last.sipUri === person.sipUri && last.extension === person.extension;
-    if (samePerson && sameState(last.state, presence)) return last.body;
+    if (samePerson && sameDocument(last.state, presence)) return last.body;
     const entity = samePerson ? last.entity : presentityOf(person, this.target);
     const body = buildPidf(presence, { entity, ...IDENTITY });
     // Only the fields the document shows, not the whole state (its explanation may be large).
