@@ -19,28 +19,48 @@ function unquote(text: string): string {
 /** `;a=b;flag;c="x;y"` → `{ a: 'b', flag: '', c: 'x;y' }`. */
 export function parseParams(text: string): Params {
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
-  let quoted = false;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '\\') i++;
-      else if (ch === '"') quoted = false;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ';') {
-      addParam(params, text.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  addParam(params, text.slice(start).trim());
+  eachParam(text, (name, value) => {
+    params[name] = value;
+  });
   return params;
 }
 
-function addParam(params: Record<string, string>, part: string): void {
+/** `parseParams(text)[name]` (`name` lower-case) without building the others. */
+export function paramOf(text: string, name: string): string | undefined {
+  let found: string | undefined;
+  eachParam(text, (n, value) => {
+    if (n === name) found = value;
+  });
+  return found;
+}
+
+/** Calls `fn` with each parameter's lower-cased name and unquoted value, in order; splits at `;` outside quotes. */
+function eachParam(text: string, fn: (name: string, value: string) => void): void {
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (quoted) {
+      if (ch === BACKSLASH) i++;
+      else if (ch === QUOTE) quoted = false;
+    } else if (ch === QUOTE) quoted = true;
+    else if (ch === SEMICOLON) {
+      param(text.slice(start, i).trim(), fn);
+      start = i + 1;
+    }
+  }
+  param(text.slice(start).trim(), fn);
+}
+
+const BACKSLASH = 92;
+const QUOTE = 34;
+const SEMICOLON = 59;
+
+function param(part: string, fn: (name: string, value: string) => void): void {
   if (!part) return;
   const eq = part.indexOf('=');
   const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-  if (name) params[name] = eq < 0 ? '' : unquote(part.slice(eq + 1).trim());
+  if (name) fn(name, eq < 0 ? '' : unquote(part.slice(eq + 1).trim()));
 }
 
 export function parseNameAddress(value: string): NameAddress {

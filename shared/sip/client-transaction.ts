@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { DelayQueue } from './delay-queue.js';
-import type { SipResponse } from './message.js';
+import type { SipRequest, SipResponse } from './message.js';
+import { isReliable, type Destination } from './transport.js';
 import { T1, T2, TIMER_F, timerK } from './timers.js';
 
 export type TransactionOutcome =
@@ -9,21 +10,24 @@ export type TransactionOutcome =
   | { kind: 'timeout' }
   | { kind: 'transport-error'; error: Error };
 
+/** The transaction's outcome and the request last sent (its CSeq is the one to continue from). */
+export type RequestOutcome = TransactionOutcome & { request: SipRequest };
+
 type State = 'trying' | 'proceeding' | 'completed' | 'terminated';
 
-export interface ClientTransactionOptions {
-  clock: Clock;
-  reliable: boolean;
+/**
+ * What transactions need from their user agent: one object shared by all of them, so that a
+ * transaction (thousands a second) carries no closures of its own.
+ */
+export interface TransactionHost {
+  readonly clock: Clock;
+  /** Timer K of unreliable transports, one queue for all transactions (else a clock timer each); it calls `terminate`. */
+  readonly timerK?: DelayQueue<NonInviteClientTransaction>;
   /** Hands the request (again) to the transport. */
-  send: () => Promise<void>;
-  /** Called once, with the final response, the timeout or the transport error. */
-  onOutcome: (outcome: TransactionOutcome) => void;
-  onTerminated: () => void;
-  /** Timer K for unreliable transports, shared by the transactions of one user agent (else a clock timer each). */
-  timerK?: DelayQueue;
+  transmit(request: SipRequest, to: Destination): Promise<void>;
+  /** The transaction `key` ended: no more responses are matched to it. */
+  terminated(key: string): void;
 }
-
-const NOTHING = (): Promise<void> => Promise.resolve();
 
 /** Non-INVITE client transaction (RFC 3261 §17.1.2, Figure 6). */
 export class NonInviteClientTransaction {
@@ -31,28 +35,30 @@ export class NonInviteClientTransaction {
   private timerE: TimerHandle | undefined;
   private timerF: TimerHandle | undefined;
   private intervalE = T1;
-  private readonly clock: Clock;
   private readonly reliable: boolean;
-  private readonly onTerminated: () => void;
-  private readonly timerK: DelayQueue | undefined;
   // Dropped once completed: Timer K keeps the transaction 5 s, and thousands a second add up for the GC.
-  private send: () => Promise<void>;
-  private onOutcome: ((outcome: TransactionOutcome) => void) | undefined;
+  private request: SipRequest | undefined;
+  /** Called once, with the final response, the timeout or the transport error. */
+  private onOutcome: ((outcome: RequestOutcome) => void) | undefined;
 
-  constructor(options: ClientTransactionOptions) {
-    this.clock = options.clock;
-    this.reliable = options.reliable;
-    this.onTerminated = options.onTerminated;
-    this.timerK = options.timerK;
-    this.send = options.send;
-    this.onOutcome = options.onOutcome;
+  constructor(
+    private readonly host: TransactionHost,
+    private readonly key: string,
+    request: SipRequest,
+    private readonly to: Destination,
+    onOutcome: (outcome: RequestOutcome) => void,
+  ) {
+    this.reliable = isReliable(to.protocol);
+    this.request = request;
+    this.onOutcome = onOutcome;
   }
 
   start(): void {
+    const clock = this.host.clock;
     this.transmit();
     // Timer E retransmits only over unreliable transports (§17.1.2.2).
-    if (!this.reliable) this.timerE = this.clock.after(this.intervalE, () => this.onTimerE());
-    this.timerF = this.clock.after(TIMER_F, () => this.finish({ kind: 'timeout' }));
+    if (!this.reliable) this.timerE = clock.after(this.intervalE, () => this.onTimerE());
+    this.timerF = clock.after(TIMER_F, () => this.finish({ kind: 'timeout', request: this.request! }));
   }
 
   receive(response: SipResponse): void {
@@ -65,11 +71,11 @@ export class NonInviteClientTransaction {
     this.timerF?.cancel();
     this.timerE = this.timerF = undefined;
     this.state = 'completed';
-    this.send = NOTHING;
-    this.settle({ kind: 'response', response });
+    this.settle({ kind: 'response', response, request: this.request! });
     // Timer K absorbs retransmitted final responses.
-    if (this.timerK && !this.reliable) this.timerK.add(() => this.terminate());
-    else this.clock.after(timerK(this.reliable), () => this.terminate());
+    const queue = this.host.timerK;
+    if (queue && !this.reliable) queue.add(this);
+    else this.host.clock.after(timerK(this.reliable), () => this.terminate());
   }
 
   private onTimerE(): void {
@@ -77,33 +83,37 @@ export class NonInviteClientTransaction {
     this.transmit();
     // Trying doubles up to T2; Proceeding retransmits every T2.
     this.intervalE = this.state === 'trying' ? Math.min(2 * this.intervalE, T2) : T2;
-    this.timerE = this.clock.after(this.intervalE, () => this.onTimerE());
+    this.timerE = this.host.clock.after(this.intervalE, () => this.onTimerE());
   }
 
   private transmit(): void {
-    this.send().catch((error: unknown) => {
-      this.finish({ kind: 'transport-error', error: error instanceof Error ? error : new Error(String(error)) });
+    const request = this.request;
+    if (!request) return;
+    this.host.transmit(request, this.to).catch((error: unknown) => {
+      const request = this.request;
+      if (request) this.finish({ kind: 'transport-error', error: error instanceof Error ? error : new Error(String(error)), request });
     });
   }
 
-  private settle(outcome: TransactionOutcome): void {
+  private settle(outcome: RequestOutcome): void {
     const onOutcome = this.onOutcome;
     this.onOutcome = undefined;
+    this.request = undefined;
     onOutcome?.(outcome);
   }
 
-  private finish(outcome: TransactionOutcome): void {
+  private finish(outcome: RequestOutcome): void {
     if (this.state === 'completed' || this.state === 'terminated') return;
     this.settle(outcome);
     this.terminate();
   }
 
-  private terminate(): void {
+  terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
-    this.send = NOTHING;
+    this.request = undefined;
     this.timerE?.cancel();
     this.timerF?.cancel();
-    this.onTerminated();
+    this.host.terminated(this.key);
   }
 }

@@ -117,7 +117,9 @@ function responseFrom(challenge: DigestChallenge, secretHash: string, ha2: strin
 }
 
 const ncText = (nc: number) => nc.toString(16).padStart(8, '0');
-const quote = (text: string) => `"${text.replace(/["\\]/g, '\\$&')}"`;
+const UNQUOTABLE = /["\\]/;
+/** A quoted-string; most values (hex cnonces, URIs) have nothing to escape. */
+const quote = (text: string) => (UNQUOTABLE.test(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`);
 
 /** An Authorization / Proxy-Authorization value; algorithm, qop and nc are tokens, the rest quoted (§25.1). */
 export function authorizationValue(
@@ -139,11 +141,12 @@ function credentialsPrefix(challenge: DigestChallenge, username: string, uri: st
 }
 
 function credentialsSuffix(challenge: DigestChallenge, nc: number, cnonce: string): string {
-  let text = `", algorithm=${challenge.algorithm}`;
-  if (challenge.qop) text += `, qop=auth, nc=${ncText(nc)}, cnonce=${quote(cnonce)}`;
-  if (challenge.opaque !== undefined) text += `, opaque=${quote(challenge.opaque)}`;
-  return text;
+  return challenge.qop ? `${suffixHead(challenge)}${ncText(nc)}, cnonce=${quote(cnonce)}${suffixTail(challenge)}` : suffixHead(challenge) + suffixTail(challenge);
 }
+
+/** The suffix up to nc's value (with qop), else up to the opaque: fixed per challenge. */
+const suffixHead = (challenge: DigestChallenge) => `", algorithm=${challenge.algorithm}${challenge.qop ? ', qop=auth, nc=' : ''}`;
+const suffixTail = (challenge: DigestChallenge) => (challenge.opaque === undefined ? '' : `, opaque=${quote(challenge.opaque)}`);
 
 type AuthHeader = 'Authorization' | 'Proxy-Authorization';
 
@@ -153,9 +156,13 @@ interface Known {
   nc: number;
   secretHash: string;
   /** H(A2) and the credentials' prefix for the last method and URI signed: a publisher signs the same pair every time. */
-  a2?: string;
+  method?: string;
+  uri?: string;
   ha2?: string;
   prefix?: string;
+  /** The fixed parts of the credentials' suffix. */
+  head: string;
+  tail: string;
 }
 
 /**
@@ -180,14 +187,15 @@ export class DigestSession {
     for (const entry of this.known.values()) {
       entry.nc += 1;
       const input = { method: request.method, uri: request.uri, nc: entry.nc, cnonce: this.cnonce() };
-      const a2 = `${input.method}:${input.uri}`;
-      if (entry.a2 !== a2 || entry.ha2 === undefined || entry.prefix === undefined) {
-        entry.a2 = a2;
-        entry.ha2 = hex(hashOf(entry.challenge), a2);
+      if (entry.method !== input.method || entry.uri !== input.uri || entry.ha2 === undefined || entry.prefix === undefined) {
+        entry.method = input.method;
+        entry.uri = input.uri;
+        entry.ha2 = hex(hashOf(entry.challenge), `${input.method}:${input.uri}`);
         entry.prefix = credentialsPrefix(entry.challenge, this.credentials.username, input.uri);
       }
       const response = responseFrom(entry.challenge, entry.secretHash, entry.ha2, input);
-      request.headers.append(entry.header, `${entry.prefix}${response}${credentialsSuffix(entry.challenge, input.nc, input.cnonce)}`);
+      const nc = entry.challenge.qop ? `${ncText(input.nc)}, cnonce=${quote(input.cnonce)}` : '';
+      request.headers.append(entry.header, `${entry.prefix}${response}${entry.head}${nc}${entry.tail}`);
     }
   }
 
@@ -210,7 +218,8 @@ export class DigestSession {
       this.known.delete(key);
       return false;
     }
-    this.known.set(key, { header, challenge, nc: 0, secretHash: digestSecretHash(challenge, this.credentials) });
+    const secretHash = digestSecretHash(challenge, this.credentials);
+    this.known.set(key, { header, challenge, nc: 0, secretHash, head: suffixHead(challenge), tail: suffixTail(challenge) });
     return true;
   }
 }

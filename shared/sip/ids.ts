@@ -15,25 +15,26 @@ export interface SipIds {
 }
 
 /**
- * Crypto random bytes drawn 4 KB at a time: every request takes a branch (and a cnonce when signed),
- * and one `randomBytes` call per id cost several per cent of the CPU of a PUBLISH under load.
+ * Hex of crypto random bytes drawn 4 KB at a time: every request takes a branch (and a cnonce when
+ * signed), and one `randomBytes` call per id cost several per cent of the CPU of a PUBLISH under load.
  */
-function pooledRandomBytes(): RandomBytes {
+function pooledRandomHex(): (size: number) => string {
   let pool = Buffer.alloc(0);
   let used = 0;
   return (size) => {
-    if (size > 512) return randomBytes(size);
+    if (size > 512) return randomBytes(size).toString('hex');
     if (used + size > pool.length) {
       pool = randomBytes(4096);
       used = 0;
     }
     used += size;
-    return pool.subarray(used - size, used);
+    return pool.toString('hex', used - size, used);
   };
 }
 
-export function createSipIds(random: RandomBytes = pooledRandomBytes()): SipIds {
-  const hex = (size: number) => toHex(random(size));
+/** Ids from `random` (tests pass a deterministic one), else from a pool of crypto random bytes. */
+export function createSipIds(random?: RandomBytes): SipIds {
+  const hex = random ? (size: number) => toHex(random(size)) : pooledRandomHex();
   return {
     branch: () => BRANCH_COOKIE + hex(8),
     tag: () => hex(6),

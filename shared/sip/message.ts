@@ -181,9 +181,15 @@ export class SipHeaders {
   first(name: string): string | undefined {
     const key = headerKey(name);
     if (!LIST_HEADERS.has(key)) return this.get(key);
-    const values: string[] = [];
+    let values: string[] | undefined;
     for (const f of this.fields) {
       if (f.key !== key) continue;
+      // Without a comma the field is one value (the usual top Via), as splitList would find.
+      if (!f.value.includes(',')) {
+        if (f.value.length > 0) return f.value;
+        continue;
+      }
+      values ??= [];
       splitList(f.value, values, true);
       if (values.length > 0) return values[0];
     }
@@ -205,7 +211,7 @@ export class SipHeaders {
   /** `Name: value` CRLF for every field but Content-Length (written from the body). */
   wireLines(): string {
     let text = '';
-    for (const f of this.fields) if (f.key !== 'content-length') text += `${f.name}: ${f.value}\r\n`;
+    for (const f of this.fields) if (f.key !== 'content-length') text = text + f.name + ': ' + f.value + '\r\n';
     return text;
   }
 }

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { SipParseError } from './errors.js';
 import { parseCSeq, SipHeaders, type SipMessage } from './message.js';
 
@@ -9,7 +10,7 @@ const SP = 32;
 const TAB = 9;
 
 /** Where the header section ends and the body starts, searching from `offset`; undefined if not yet complete. */
-export function locateBody(data: Buffer, offset = 0): { headEnd: number; bodyStart: number } | undefined {
+export function locateBody(data: Buffer | string, offset = 0): { headEnd: number; bodyStart: number } | undefined {
   const crlf = data.indexOf('\r\n\r\n', offset);
   const lf = data.indexOf('\n\n', offset);
   if (crlf >= 0 && (lf < 0 || crlf <= lf)) return { headEnd: crlf, bodyStart: crlf + 4 };
@@ -30,9 +31,11 @@ export function skipLineBreaks(data: Buffer, offset = 0): number {
  */
 export function parseMessage(input: Buffer | string): SipMessage {
   const data = typeof input === 'string' ? Buffer.from(input) : input;
+  // ASCII (almost every message): one decoding, and character offsets are byte offsets.
+  const text = isAscii(data) ? data.toString('latin1') : undefined;
   const start = skipLineBreaks(data);
-  const located = locateBody(data, start) ?? { headEnd: data.length, bodyStart: data.length };
-  const head = data.toString('utf8', start, located.headEnd);
+  const located = locateBody(text ?? data, start) ?? { headEnd: data.length, bodyStart: data.length };
+  const head = decode(data, text, start, located.headEnd);
   let lineEnd = head.indexOf('\n');
   if (lineEnd < 0) lineEnd = head.length;
   const startLine = head.charCodeAt(lineEnd - 1) === CR && lineEnd < head.length ? head.slice(0, lineEnd - 1) : head.slice(0, lineEnd);
@@ -48,7 +51,7 @@ export function parseMessage(input: Buffer | string): SipMessage {
     length = Number(declared);
     if (length > available) throw new SipParseError('body shorter than Content-Length');
   }
-  const body = data.toString('utf8', located.bodyStart, located.bodyStart + length);
+  const body = decode(data, text, located.bodyStart, located.bodyStart + length);
 
   const response = /^SIP\/2\.0 ([1-6]\d\d)(?: (.*))?$/.exec(startLine);
   if (response) return { kind: 'response', status: Number(response[1]), reason: response[2] ?? '', headers, body };
@@ -60,31 +63,49 @@ export function parseMessage(input: Buffer | string): SipMessage {
   return { kind: 'request', method: request[1], uri: request[2], headers, body };
 }
 
+/** Bytes `from` to `to` as text: sliced from `text` (the whole message, ASCII) when there is one. */
+function decode(data: Buffer, text: string | undefined, from: number, to: number): string {
+  return text === undefined ? data.toString('utf8', from, to) : text.slice(from, to);
+}
+
 /** Header lines from `from` on, split at LF or CRLF, with folding (a line starting with space or tab continues the previous one, §7.3.1). */
 function parseHeaderLines(head: string, from: number): SipHeaders {
   const headers = new SipHeaders();
-  let pending: string | undefined;
+  // The line waiting for continuation lines: [start, stop) of `head`, or its folded text once it had some.
+  let start = -1;
+  let stop = -1;
+  let folded: string | undefined;
   for (let at = from; at < head.length + 1; ) {
     let end = head.indexOf('\n', at);
     if (end < 0) end = head.length;
-    const line = head.slice(at, end > at && end < head.length && head.charCodeAt(end - 1) === CR ? end - 1 : end);
+    const lineStart = at;
+    const lineEnd = end > at && end < head.length && head.charCodeAt(end - 1) === CR ? end - 1 : end;
     at = end + 1;
-    const first = line.charCodeAt(0);
+    const first = lineEnd > lineStart ? head.charCodeAt(lineStart) : -1;
     if (first === SP || first === TAB) {
-      if (pending === undefined) throw new SipParseError('continuation line before any header');
-      pending += ` ${line.trim()}`;
-    } else if (line.length > 0) {
-      if (pending !== undefined) addHeaderLine(headers, pending);
-      pending = line;
+      if (start < 0) throw new SipParseError('continuation line before any header');
+      folded = `${folded ?? head.slice(start, stop)} ${head.slice(lineStart, lineEnd).trim()}`;
+    } else if (lineEnd > lineStart) {
+      if (start >= 0) addHeaderLine(headers, head, start, stop, folded);
+      start = lineStart;
+      stop = lineEnd;
+      folded = undefined;
     }
   }
-  if (pending !== undefined) addHeaderLine(headers, pending);
+  if (start >= 0) addHeaderLine(headers, head, start, stop, folded);
   return headers;
 }
 
-function addHeaderLine(headers: SipHeaders, line: string): void {
-  const colon = line.indexOf(':');
-  const name = colon < 0 ? '' : line.slice(0, colon).trim();
-  if (!TOKEN.test(name)) throw new SipParseError(`bad header line: ${line.slice(0, 80)}`);
-  headers.append(name, line.slice(colon + 1));
+/** Adds the header in `head` from `start` to `stop`, or in `folded` when it had continuation lines. */
+function addHeaderLine(headers: SipHeaders, head: string, start: number, stop: number, folded: string | undefined): void {
+  const text = folded ?? head;
+  const from = folded === undefined ? start : 0;
+  const to = folded === undefined ? stop : folded.length;
+  const colon = text.indexOf(':', from);
+  const name = colon < 0 || colon >= to ? '' : text.slice(from, colon).trim();
+  if (!TOKEN.test(name)) throw new SipParseError(`bad header line: ${text.slice(from, Math.min(to, from + 80))}`);
+  // Leading blanks skipped here spare `append` a second copy when it trims.
+  let value = colon + 1;
+  while (value < to && (text.charCodeAt(value) === SP || text.charCodeAt(value) === TAB)) value++;
+  headers.append(name, text.slice(value, to));
 }

@@ -1,3 +1,4 @@
+import { isoInstant } from '../clock/iso.js';
 import type { Activity, BuiltinActivity } from '../domain/activity.js';
 import type { Presence } from '../domain/presence.js';
 import { escapeXml, nodesOf, readXml, textOf } from './xml.js';
@@ -77,7 +78,7 @@ export interface PidfIdentity {
 /** XML ID (NCName) rules: a tuple id cannot start with a digit (RFC 3863 §4.1.2). */
 const XML_ID = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoInstant;
 
 function activitiesXml(activity: Activity, until?: number): string {
   const rpid = isBuiltin(activity) ? RPID_ACTIVITY[activity] : undefined;
@@ -93,33 +94,30 @@ function activitiesXml(activity: Activity, until?: number): string {
  * `<ts:timed-status>` from the instant it starts.
  */
 export function buildPidf(presence: PidfPresence, identity: PidfIdentity): string {
-  for (const id of [identity.tupleId, identity.personId]) {
-    if (!XML_ID.test(id)) throw new RangeError(`not an XML ID: ${id}`);
-  }
+  if (!XML_ID.test(identity.tupleId)) throw new RangeError(`not an XML ID: ${identity.tupleId}`);
+  if (!XML_ID.test(identity.personId)) throw new RangeError(`not an XML ID: ${identity.personId}`);
   const basic = presence.availability === 'available' && presence.routable ? 'open' : 'closed';
   const next = presence.next;
-  const nextActivities = next ? activitiesXml(next.activity) : '';
   const from = next ? ` from="${iso(next.at)}"` : '';
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
+  let xml =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<presence xmlns="${NS.pidf}" xmlns:dm="${NS.dm}" xmlns:rpid="${NS.rpid}"` +
-      `${next ? ` xmlns:ts="${NS.ts}"` : ''} entity="${escapeXml(identity.entity)}">`,
-    `<tuple id="${identity.tupleId}">`,
-    `<status><basic>${basic}</basic></status>`,
-    next
-      ? `<ts:timed-status${from}><ts:basic>${next.availability === 'available' ? 'open' : 'closed'}</ts:basic></ts:timed-status>`
-      : '',
-    `<note>${escapeXml(noteFor(presence.activity))}</note>`,
-    `<timestamp>${iso(presence.since)}</timestamp>`,
-    '</tuple>',
-    `<dm:person id="${identity.personId}">`,
-    activitiesXml(presence.activity, presence.until),
-    nextActivities ? `<ts:timed-status${from}>${nextActivities}</ts:timed-status>` : '',
-    '</dm:person>',
-    '</presence>',
-  ]
-    .filter((line) => line !== '')
-    .join('\n');
+    `${next ? ` xmlns:ts="${NS.ts}"` : ''} entity="${escapeXml(identity.entity)}">\n` +
+    `<tuple id="${identity.tupleId}">\n` +
+    `<status><basic>${basic}</basic></status>\n`;
+  if (next) {
+    xml += `<ts:timed-status${from}><ts:basic>${next.availability === 'available' ? 'open' : 'closed'}</ts:basic></ts:timed-status>\n`;
+  }
+  xml +=
+    `<note>${escapeXml(noteFor(presence.activity))}</note>\n` +
+    `<timestamp>${iso(presence.since)}</timestamp>\n` +
+    '</tuple>\n' +
+    `<dm:person id="${identity.personId}">\n`;
+  const activities = activitiesXml(presence.activity, presence.until);
+  if (activities) xml += `${activities}\n`;
+  const nextActivities = next ? activitiesXml(next.activity) : '';
+  if (nextActivities) xml += `<ts:timed-status${from}>${nextActivities}</ts:timed-status>\n`;
+  return `${xml}</dm:person>\n</presence>`;
 }
 
 export interface PidfSummary {

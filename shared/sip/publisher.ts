@@ -17,6 +17,11 @@ import type { RequestOutcome, RequestSpec, UserAgentCore } from './user-agent-co
 export type PublisherState = 'idle' | 'publishing' | 'published' | 'refreshing' | 'modifying' | 'removing' | 'backoff';
 
 type Kind = 'initial' | 'refresh' | 'modify' | 'remove';
+/** `text` in a string of its own: V8 keeps longer substrings as views into the string they were cut from. */
+const ownCopy = (text: string): string => ` ${text}`.slice(1);
+
+const EXPIRES_NOW = ['Expires', '0'] as const;
+
 const SENDING: Readonly<Record<Kind, PublisherState>> = {
   initial: 'publishing',
   refresh: 'refreshing',
@@ -81,6 +86,9 @@ export class Publisher {
   private readonly callId: string;
   private readonly fromTag: string;
   private readonly auth: DigestSession | undefined;
+  private readonly eventHeader: readonly [string, string];
+  private readonly contentTypeHeader: readonly [string, string];
+  private expires: readonly [string, string] | undefined;
 
   constructor(private readonly options: PublisherOptions) {
     this.expiresSec = options.expiresSec ?? 3600;
@@ -88,6 +96,15 @@ export class Publisher {
     this.callId = options.core.ids.callId();
     this.fromTag = options.core.ids.tag();
     this.auth = options.credentials && new DigestSession(options.credentials, options.core.ids.cnonce);
+    this.eventHeader = ['Event', options.event ?? 'presence'];
+    this.contentTypeHeader = ['Content-Type', options.contentType ?? PIDF_CONTENT_TYPE];
+  }
+
+  /** The Expires header asked for; `expiresSec` changes only on a 423. */
+  private expiresHeader(): readonly [string, string] {
+    const value = String(this.expiresSec);
+    if (this.expires?.[1] !== value) this.expires = ['Expires', value];
+    return this.expires;
   }
 
   /** Makes `body` the state to publish; sent now, or after the PUBLISH in flight. */
@@ -167,23 +184,22 @@ export class Publisher {
     if (this.desired !== this.published) return this.send('modify');
     if (now >= this.refreshAt) return this.send('refresh');
     this.state = 'published';
-    if (!this.timer.armed) this.timer.at(this.refreshAt, () => this.step());
+    // A refresh timer already armed for an earlier instant stays: it finds nothing due and re-arms
+    // here. Re-arming after every PUBLISH cost a clock timer per PUBLISH that lived until the next.
+    const due = this.timer.dueAt;
+    if (due === undefined || due > this.refreshAt) this.timer.at(this.refreshAt, () => this.step());
   }
 
   private send(kind: Kind): void {
-    this.timer.cancel();
     this.inFlight = true;
     this.state = SENDING[kind];
     const { core, presentity, target } = this.options;
     const body = kind === 'remove' ? undefined : this.desired;
     const etag = kind === 'initial' ? undefined : this.etag;
     const sentAt = core.clock.now();
-    const headers: Array<[string, string]> = [
-      ['Event', this.options.event ?? 'presence'],
-      ['Expires', String(kind === 'remove' ? 0 : this.expiresSec)],
-    ];
+    const headers: Array<readonly [string, string]> = [this.eventHeader, kind === 'remove' ? EXPIRES_NOW : this.expiresHeader()];
     if (etag !== undefined) headers.push(['SIP-If-Match', etag]);
-    if (body !== undefined) headers.push(['Content-Type', this.options.contentType ?? PIDF_CONTENT_TYPE]);
+    if (body !== undefined) headers.push(this.contentTypeHeader);
     const spec: RequestSpec = {
       method: 'PUBLISH',
       requestUri: presentity,
@@ -218,7 +234,8 @@ export class Publisher {
     // A 2xx without SIP-ETag (required, RFC 3903 §6) or with Expires 0 cannot be refreshed: a failure.
     if (success && etag && grantedSec > 0) {
       this.succeeded();
-      this.etag = etag;
+      // A copy: the header value is cut from the whole datagram's text, which it would keep alive until the next PUBLISH.
+      this.etag = ownCopy(etag);
       this.published = body;
       this.expiresAt = sentAt + grantedSec * 1000;
       this.refreshAt = sentAt + grantedSec * 1000 * (this.options.refreshRatio ?? 0.85);

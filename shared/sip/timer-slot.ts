@@ -8,6 +8,7 @@ export class TimerSlot {
   private handle: TimerHandle | undefined;
   private generation = 0;
   private pending = false;
+  private due = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -15,10 +16,16 @@ export class TimerSlot {
     return this.pending;
   }
 
+  /** The instant the pending timer is due; undefined when none is. */
+  get dueAt(): number | undefined {
+    return this.pending ? this.due : undefined;
+  }
+
   at(instant: number, fn: () => void): void {
     this.cancel();
     const generation = this.generation;
     this.pending = true;
+    this.due = instant;
     const handle = this.clock.at(instant, () => {
       if (generation !== this.generation) return;
       this.pending = false;

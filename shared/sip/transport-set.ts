@@ -7,8 +7,8 @@ export class TransportSet implements Transport {
   constructor(private readonly transports: readonly Transport[]) {}
 
   send(message: SipMessage, to: Destination): Promise<void> {
-    const transport = this.transports.find((t) => t.localAddress(to.protocol) !== undefined);
-    return transport ? transport.send(message, to) : Promise.reject(new SipTransportError(`no ${to.protocol} transport`));
+    for (const t of this.transports) if (t.localAddress(to.protocol) !== undefined) return t.send(message, to);
+    return Promise.reject(new SipTransportError(`no ${to.protocol} transport`));
   }
 
   onMessage(receiver: MessageReceiver): void {

@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { lookup, type LookupOneOptions } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import { SipParseError, SipTransportError } from './errors.js';
 import { wireText, type SipMessage } from './message.js';
 import { parseMessage } from './parser.js';
@@ -19,6 +20,17 @@ export interface UdpTransportOptions {
  * that presentity for Timer E (500 ms) until the retransmission. The kernel caps it at rmem_max.
  */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The socket's name lookup: an IP literal (every destination taken from a Via or a target with an
+ * address) is used as it is, at once, where `dns.lookup` answered it on the next tick; names resolve as before.
+ */
+function literalFirst(host: string, options: LookupOneOptions | number, callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const literal = isIP(host);
+  if (literal) callback(null, host, literal);
+  else if (typeof options === 'number') lookup(host, options, callback);
+  else lookup(host, options, callback);
+}
 
 export class UdpTransport implements Transport {
   private receiver: MessageReceiver = () => {};
@@ -42,7 +54,7 @@ export class UdpTransport implements Transport {
   }
 
   static async bind(options: UdpTransportOptions): Promise<UdpTransport> {
-    const socket = createSocket(isIPv6(options.host) ? 'udp6' : 'udp4');
+    const socket = createSocket({ type: isIPv6(options.host) ? 'udp6' : 'udp4', lookup: literalFirst });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(options.port, options.host, () => {

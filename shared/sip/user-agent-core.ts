@@ -1,11 +1,11 @@
 import type { Clock } from '../clock/clock.js';
 import { tagOf } from './address.js';
-import { NonInviteClientTransaction, type TransactionOutcome } from './client-transaction.js';
+import { NonInviteClientTransaction, type RequestOutcome, type TransactionHost } from './client-transaction.js';
 import { DelayQueue } from './delay-queue.js';
 import type { DigestSession } from './digest.js';
 import { SipTransportError } from './errors.js';
 import { createSipIds, type SipIds } from './ids.js';
-import { createRequest, parseCSeq, responseTo, serializedLength, type SipRequest, type SipResponse } from './message.js';
+import { parseCSeq, responseTo, serializedLength, SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import { ServerTransactions } from './server-transactions.js';
 import {
   formatHostPort,
@@ -16,7 +16,7 @@ import {
   type TransportProtocol,
 } from './transport.js';
 import { timerK } from './timers.js';
-import { parseVia } from './via.js';
+import { viaBranch } from './via.js';
 
 /** What a caller fills in for one non-INVITE request; Via, Max-Forwards and Content-Length are added. */
 export interface RequestSpec {
@@ -35,8 +35,7 @@ export interface RequestSpec {
   body?: string;
 }
 
-/** The transaction's outcome and the request last sent (its CSeq is the one to continue from). */
-export type RequestOutcome = TransactionOutcome & { request: SipRequest };
+export type { RequestOutcome } from './client-transaction.js';
 
 export interface ResponseSpec {
   status: number;
@@ -70,7 +69,7 @@ export class UserAgentCore {
   private readonly userAgent: string | undefined;
   private readonly transactions = new Map<string, NonInviteClientTransaction>();
   private readonly serverTransactions: ServerTransactions;
-  private readonly timerK: DelayQueue;
+  private readonly host: TransactionHost;
   private readonly methodHandlers = new Map<string, RequestHandler>();
   private readonly dialogHandlers = new Map<string, RequestHandler>();
 
@@ -80,7 +79,15 @@ export class UserAgentCore {
     this.ids = options.ids ?? createSipIds();
     this.userAgent = options.userAgent;
     this.serverTransactions = new ServerTransactions(options.clock);
-    this.timerK = new DelayQueue(options.clock, timerK(false));
+    const transport = this.transport;
+    const transactions = this.transactions;
+    // Made apart from any request's closures: it outlives them all (V8 shares one context per function).
+    this.host = {
+      clock: options.clock,
+      timerK: new DelayQueue(options.clock, timerK(false), (transaction: NonInviteClientTransaction) => transaction.terminate()),
+      transmit: (request, to) => transport.send(request, to),
+      terminated: (key) => transactions.delete(key),
+    };
     this.transport.onMessage((message, from) =>
       message.kind === 'request' ? this.receiveRequest(message, from) : this.receiveResponse(message),
     );
@@ -124,50 +131,38 @@ export class UserAgentCore {
 
   private send(spec: RequestSpec, destination: Destination, auth: DigestSession | undefined): Promise<RequestOutcome> {
     const branch = this.ids.branch();
-    const headers: Array<readonly [string, string]> = [['Via', ''], ['Max-Forwards', '70']];
-    if (spec.routes) for (const route of spec.routes) headers.push(['Route', route]);
-    headers.push(
-      ['From', `<${spec.from}>;tag=${spec.fromTag}`],
-      ['To', spec.toTag ? `<${spec.to}>;tag=${spec.toTag}` : `<${spec.to}>`],
-      ['Call-ID', spec.callId],
-      ['CSeq', `${spec.cseq} ${spec.method}`],
-    );
-    if (spec.contact) headers.push(['Contact', '']);
-    if (this.userAgent) headers.push(['User-Agent', this.userAgent]);
-    if (spec.headers) for (const header of spec.headers) headers.push(header);
-    const request = createRequest(spec.method, spec.requestUri, headers, spec.body);
+    const headers = new SipHeaders().append('Via', '').append('Max-Forwards', '70');
+    if (spec.routes) for (const route of spec.routes) headers.append('Route', route);
+    headers
+      .append('From', `<${spec.from}>;tag=${spec.fromTag}`)
+      .append('To', spec.toTag ? `<${spec.to}>;tag=${spec.toTag}` : `<${spec.to}>`)
+      .append('Call-ID', spec.callId)
+      .append('CSeq', `${spec.cseq} ${spec.method}`);
+    if (spec.contact) headers.append('Contact', '');
+    if (this.userAgent) headers.append('User-Agent', this.userAgent);
+    if (spec.headers) for (const [name, value] of spec.headers) headers.append(name, value);
+    const request: SipRequest = { kind: 'request', method: spec.method, uri: spec.requestUri, headers, body: spec.body ?? '' };
     auth?.sign(request);
     let to = destination;
+    let stamped = false;
     // RFC 3261 §18.1.1: a large request goes over TCP when the peer takes it.
     if (to.protocol === 'udp' && to.allowsTcp && this.transport.localAddress('tcp')) {
-      this.stamp(request, 'udp', branch, spec.contact);
-      if (serializedLength(request) > MAX_UDP_REQUEST_BYTES) to = { ...to, protocol: 'tcp' };
+      stamped = this.stamp(request, 'udp', branch, spec.contact);
+      if (serializedLength(request) > MAX_UDP_REQUEST_BYTES) {
+        to = { ...to, protocol: 'tcp' };
+        stamped = false;
+      }
     }
-    if (!this.stamp(request, to.protocol, branch, spec.contact)) {
+    if (!stamped && !this.stamp(request, to.protocol, branch, spec.contact)) {
       const error = new SipTransportError(`no ${to.protocol} transport`);
       return Promise.resolve({ kind: 'transport-error', error, request });
     }
     const key = `${branch} ${spec.method}`;
     return new Promise((resolve) => {
-      const transaction = new NonInviteClientTransaction({
-        clock: this.clock,
-        reliable: isReliable(to.protocol),
-        send: () => this.transport.send(request, to),
-        onOutcome: (outcome) => resolve({ ...outcome, request }),
-        onTerminated: this.untrack(key),
-        timerK: this.timerK,
-      });
+      const transaction = new NonInviteClientTransaction(this.host, key, request, to, resolve);
       this.transactions.set(key, transaction);
       transaction.start();
     });
-  }
-
-  /**
-   * Made apart from the request's other closures: those share one context in V8, and this one lives on
-   * through Timer K, so it would keep the request and its outcome alive 5 s longer.
-   */
-  private untrack(key: string): () => void {
-    return () => this.transactions.delete(key);
   }
 
   /** Writes Via (and Contact) for `protocol`; false when no transport serves it. */
@@ -181,7 +176,7 @@ export class UserAgentCore {
   }
 
   private receiveResponse(response: SipResponse): void {
-    const branch = parseVia(response.headers.first('via'))?.params['branch'];
+    const branch = viaBranch(response.headers.first('via'));
     const method = parseCSeq(response.headers.get('cseq'))?.method;
     this.transactions.get(`${branch} ${method}`)?.receive(response);
   }

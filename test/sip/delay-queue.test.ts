@@ -39,4 +39,18 @@ describe('DelayQueue (Timer K for many transactions)', () => {
     expect(fired).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
     expect(clock.timers).toBe(0);
   });
+
+  it('hands items to its own expire function, in order', async () => {
+    const clock = new ManualClock('2026-03-02T09:00:00Z');
+    const expired: string[] = [];
+    const queue = new DelayQueue<string>(clock, 5_000, (item) => expired.push(item));
+    queue.add('a');
+    await clock.advance(2_000);
+    queue.add('b');
+    await clock.advance(3_000);
+    expect(expired).toEqual(['a']);
+    await clock.advance(2_000);
+    expect(expired).toEqual(['a', 'b']);
+    expect(clock.timers).toBe(0);
+  });
 });

@@ -97,6 +97,29 @@ describe('Publisher (RFC 3903)', () => {
     expect(h.starts).toEqual([0, 102_000, 153_000]);
   });
 
+  it('after a modify refreshes at 85% of the latest grant, later or sooner than the one before', async () => {
+    const h = harness();
+    await h.publishAndSettle('v1', 'a.1');
+    await h.clock.advance(50_000);
+    h.publisher.publish('v2');
+    await h.clock.advance(0);
+    await h.ok('a.2');
+    await h.clock.advance(60_000);
+    expect(h.starts).toEqual([0, 50_000]);
+    await h.clock.advance(42_000);
+    expect(h.starts).toEqual([0, 50_000, 152_000]);
+    expect(h.last().headers.get('sip-if-match')).toBe('a.2');
+    await h.ok('a.3');
+    h.publisher.publish('v3');
+    await h.clock.advance(0);
+    await h.ok('a.4', 20);
+    await h.clock.advance(16_999);
+    expect(h.starts).toEqual([0, 50_000, 152_000, 152_000]);
+    await h.clock.advance(1);
+    expect(h.starts).toEqual([0, 50_000, 152_000, 152_000, 169_000]);
+    expect(h.publisher.status().state).toBe('refreshing');
+  });
+
   it('modifies with the new body and the current etag', async () => {
     const h = harness();
     await h.publishAndSettle('v1', 'a.1');

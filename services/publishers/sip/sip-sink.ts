@@ -3,19 +3,16 @@ import type { Person } from '../../../shared/domain/directory.js';
 import type { SipTarget } from '../../../shared/domain/target.js';
 import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
-import { buildPidf } from '../../../shared/sip/pidf.js';
 import { Publisher } from '../../../shared/sip/publisher.js';
 import { Subscriber } from '../../../shared/sip/subscriber.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
-import { KeyedLimiter } from '../../calendars/limiter.js';
+import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
 import { DeliveryError } from '../http-client.js';
 import type { Delivery, Sink } from '../sink.js';
 import { lineStateChanges } from './dialog-state.js';
+import { PidfBodies } from './pidf-bodies.js';
 import { destinationOf, presentityOf } from './presentity.js';
-
-/** Our tuple and person ids in the server's aggregate: the same ids replace our own earlier document (Kamailio §4.2). */
-const IDENTITY = { tupleId: 'presence-hub', personId: 'p-presence-hub' };
 
 /**
  * PUBLISHes this sink waits on at once; more people wait here. Without a cap, a (re)loaded target sends
@@ -40,7 +37,8 @@ export class SipSink implements Sink {
   private readonly watches = new Map<string, Watch>();
   private readonly destination;
   private readonly credentials: DigestCredentials | undefined;
-  private readonly inFlight = new KeyedLimiter(MAX_PUBLISHES_IN_FLIGHT);
+  private readonly inFlight = new Limiter(MAX_PUBLISHES_IN_FLIGHT);
+  private readonly bodies: PidfBodies;
 
   constructor(
     private readonly target: SipTarget,
@@ -51,6 +49,7 @@ export class SipSink implements Sink {
     people: readonly Person[],
   ) {
     this.destination = destinationOf(target);
+    this.bodies = new PidfBodies(target);
     this.credentials = target.username && password !== undefined ? { username: target.username, password } : undefined;
     if (target.subscribeDialog) for (const p of people) this.watch(p);
   }
@@ -60,16 +59,17 @@ export class SipSink implements Sink {
       this.unwatch(d.personId);
       const pub = this.publishers.get(d.personId);
       this.publishers.delete(d.personId);
+      this.bodies.forget(d.personId);
       if (pub) {
-        await this.inFlight.run('', () => pub.remove());
+        await this.inFlight.run(() => pub.remove());
         pub.dispose();
       }
       return;
     }
     if (this.target.subscribeDialog) this.watch(d.person);
-    const presentity = presentityOf(d.person, this.target);
     let pub = this.publishers.get(d.personId);
     if (!pub) {
+      const presentity = presentityOf(d.person, this.target);
       pub = new Publisher({
         core: this.core,
         target: this.destination,
@@ -79,11 +79,11 @@ export class SipSink implements Sink {
       });
       this.publishers.set(d.personId, pub);
     }
-    const body = buildPidf(d.presence, { entity: presentity, ...IDENTITY });
-    const outcome = await this.inFlight.run('', () => pub.publishAndWait(body));
+    const body = this.bodies.of(d.personId, d.person, d.presence);
+    const outcome = await this.inFlight.run(() => pub.publishAndWait(body));
     if (outcome === 'failed') {
       // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
-      throw new DeliveryError(`PUBLISH for ${presentity} failed (${pub.status().lastStatusCode ?? 'no answer'})`, true, pub.status().lastStatusCode);
+      throw new DeliveryError(`PUBLISH for ${presentityOf(d.person, this.target)} failed (${pub.status().lastStatusCode ?? 'no answer'})`, true, pub.status().lastStatusCode);
     }
   }
 
@@ -154,5 +154,6 @@ export class SipSink implements Sink {
     for (const w of this.watches.values()) w.subscriber.dispose();
     this.publishers.clear();
     this.watches.clear();
+    this.bodies.clear();
   }
 }

@@ -1,0 +1,67 @@
+import type { Person } from '../../../shared/domain/directory.js';
+import type { SipTarget } from '../../../shared/domain/target.js';
+import { buildPidf, type PidfPresence } from '../../../shared/sip/pidf.js';
+import { presentityOf } from './presentity.js';
+
+/** Our tuple and person ids in the server's aggregate: the same ids replace our own earlier document (Kamailio §4.2). */
+const IDENTITY = { tupleId: 'presence-hub', personId: 'p-presence-hub' };
+
+interface Built {
+  sipUri: string | undefined;
+  extension: string | undefined;
+  entity: string;
+  state: PidfPresence;
+  body: string;
+}
+
+/** The fields `buildPidf` writes (unlike the merge's sameState: `since` counts, endpoints and source do not). */
+const sameDocument = (a: PidfPresence, b: PidfPresence): boolean =>
+  a.availability === b.availability &&
+  a.activity === b.activity &&
+  a.routable === b.routable &&
+  a.since === b.since &&
+  a.until === b.until &&
+  a.next?.at === b.next?.at &&
+  a.next?.availability === b.next?.availability &&
+  a.next?.activity === b.next?.activity;
+
+/**
+ * The PIDF document last built per person: a delivery of the same state (a re-publication, another
+ * version that changed nothing the document shows) reuses it, and the presentity is derived again
+ * only when the person's SIP URI or extension changed.
+ */
+export class PidfBodies {
+  private readonly built = new Map<string, Built>();
+
+  constructor(private readonly target: Pick<SipTarget, 'domain'>) {}
+
+  of(personId: string, person: Pick<Person, 'id' | 'sipUri' | 'extension'>, presence: PidfPresence): string {
+    const last = this.built.get(personId);
+    const samePerson = last !== undefined && last.sipUri === person.sipUri && last.extension === person.extension;
+    if (samePerson && sameDocument(last.state, presence)) return last.body;
+    const entity = samePerson ? last.entity : presentityOf(person, this.target);
+    const body = buildPidf(presence, { entity, ...IDENTITY });
+    // Only the fields the document shows, not the whole state (its explanation may be large).
+    const { availability, activity, routable, since, until, next } = presence;
+    const state = { availability, activity, routable, since, until, next };
+    if (last === undefined) {
+      this.built.set(personId, { sipUri: person.sipUri, extension: person.extension, entity, state, body });
+      return body;
+    }
+    // Updated in place: the entry outlives many deliveries, a new one each time would reach the old generation.
+    last.sipUri = person.sipUri;
+    last.extension = person.extension;
+    last.entity = entity;
+    last.state = state;
+    last.body = body;
+    return body;
+  }
+
+  forget(personId: string): void {
+    this.built.delete(personId);
+  }
+
+  clear(): void {
+    this.built.clear();
+  }
+}

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import type { Presence } from '../../shared/domain/presence.js';
+import { buildPidf } from '../../shared/sip/pidf.js';
+import { PidfBodies } from '../../services/publishers/sip/pidf-bodies.js';
+
+const T0 = Date.parse('2026-03-02T09:00:00Z');
+const IDS = { tupleId: 'presence-hub', personId: 'p-presence-hub' };
+const state = (over: Partial<Presence> = {}) => ({ availability: 'available', activity: 'available', routable: true, since: T0, version: 1, ...over }) as Presence;
+
+describe('PIDF bodies per person', () => {
+  it('reuses the document for the same state and builds it again when the state or the presentity changes', () => {
+    const bodies = new PidfBodies({ domain: 'example.test' });
+    const ann = { id: 'ann', extension: '1001' };
+    const first = bodies.of('ann', ann, state());
+    expect(first).toBe(buildPidf(state(), { entity: 'sip:1001@example.test', ...IDS }));
+    expect(bodies.of('ann', ann, state({ version: 2 }))).toBe(first);
+
+    const busy = state({ availability: 'busy', activity: 'in-meeting', routable: false, until: T0 + 3_600_000 });
+    expect(bodies.of('ann', ann, busy)).toBe(buildPidf(busy, { entity: 'sip:1001@example.test', ...IDS }));
+    const later = state({ since: T0 + 1_000 });
+    expect(bodies.of('ann', ann, later)).toBe(buildPidf(later, { entity: 'sip:1001@example.test', ...IDS }));
+    const next = { ...later, next: { at: T0 + 60_000, availability: 'away' as const, activity: 'away' } } as Presence;
+    expect(bodies.of('ann', ann, next)).toBe(buildPidf(next, { entity: 'sip:1001@example.test', ...IDS }));
+
+    const moved = { id: 'ann', extension: '1002' };
+    expect(bodies.of('ann', moved, next)).toBe(buildPidf(next, { entity: 'sip:1002@example.test', ...IDS }));
+    expect(bodies.of('bob', { id: 'bob', sipUri: 'sip:bob@example.test' }, next)).toContain('entity="sip:bob@example.test"');
+  });
+});
