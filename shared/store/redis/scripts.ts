@@ -57,7 +57,8 @@ return 1`;
 /**
  * Hash-field writes applied only if every checked field still holds what was read (optimistic
  * concurrency for directory batches). ARGV[1]: { c: [[key, field, expected ('' absent)]],
- * d: [[key, field]], s: [[key, field, value]] }; ARGV[2]: the directory revision counter.
+ * d: [[key, field]], s: [[key, field, value]] }; ARGV[2]: the directory revision counter. Returns the
+ * new revision, or 0 (nothing written).
  */
 export const CHECKED_WRITE = `
 local p = cjson.decode(ARGV[1])
@@ -66,8 +67,7 @@ for _, c in ipairs(p.c) do
 end
 for _, d in ipairs(p.d) do redis.call('HDEL', d[1], d[2]) end
 for _, s in ipairs(p.s) do redis.call('HSET', s[1], s[2], s[3]) end
-redis.call('INCR', ARGV[2])
-return 1`;
+return redis.call('INCR', ARGV[2])`;
 
 /** Puts back hash fields that are absent (directory restore). ARGV[1]: [[key, field, value]]. */
 export const FILL_ABSENT = `
