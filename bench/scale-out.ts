@@ -116,6 +116,8 @@ async function load(name: string, urls: string[], key: { keyId: string; secret: 
   let lastAt = 0;
   let done = 0;
   let errors = 0;
+  /** HTTP status (0: no answer) → count, of the requests that failed. */
+  const failures = new Map<number, number>();
   const http: number[] = [];
   const t0 = performance.now();
   const start = t0 + WARMUP_MS;
@@ -142,7 +144,10 @@ async function load(name: string, urls: string[], key: { keyId: string; secret: 
         if (status === 200) {
           done++;
           http.push(e - s);
-        } else errors++;
+        } else {
+          errors++;
+          failures.set(status, (failures.get(status) ?? 0) + 1);
+        }
       }
     }
   };
@@ -155,6 +160,7 @@ async function load(name: string, urls: string[], key: { keyId: string; secret: 
   }, WARMUP_MS);
   await Promise.all(Array.from({ length: CONCURRENCY }, sender));
   clearTimeout(at);
+  if (failures.size > 0) console.log(`  ${name}: failed requests by status: ${[...failures].map(([s, n]) => `${s} × ${n}`).join(', ')}`);
   const cores = (pids.map(cpuSeconds).map((c, i) => c - cpu0[i]!)).map((c) => c / (DURATION_MS / 1000));
   const own = (process.cpuUsage().user + process.cpuUsage().system - own0) / 1e6 / (DURATION_MS / 1000);
   const cpu = `hubs ${cores.slice(0, urls.length).map((c) => c.toFixed(2)).join(' + ')}${pids.length > urls.length ? `, redis ${cores[urls.length]!.toFixed(2)}` : ''}, load generator ${own.toFixed(2)} cores`;
