@@ -37,6 +37,14 @@ describeWith(['redis'], 'Redis store', () => {
     return { store, prefix };
   };
 
+  /** How often the server has run `command` so far (INFO commandstats). */
+  const calls = async (command: string) => {
+    const c = new Redis(redis.url);
+    const line = (await c.info('commandstats')).split('\n').find((l) => l.startsWith(`cmdstat_${command}:`));
+    c.disconnect();
+    return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+  };
+
   storeContract('redis', async () => {
     const prefix = `t${++n}:`;
     return { store: open(prefix), reopen: async () => open(prefix), cleanup: async () => {} };
@@ -141,18 +149,58 @@ describeWith(['redis'], 'Redis store', () => {
       await b.close();
     });
 
+    describe("a replica's copy of the states", () => {
+      /** Appends a signal; the presence version counts the updates. */
+      const add = (s: Store, id: string) =>
+        s.state.update('acme', 'alice', (st) => {
+          const version = (st.presence?.version ?? 0) + 1;
+          return {
+            next: { signals: [...st.signals, desk({ id })], presence: { personId: 'alice', availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T, version } },
+            result: version,
+            emit: true,
+          };
+        });
+
+      it("updates from what the feed brought of another replica's write, without reading the state first", async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        const seen: number[] = [];
+        const sub = await a.feed.subscribe('acme', (e) => seen.push(e.presence?.version ?? -1));
+        expect(await add(b, 'one')).toBe(1);
+        await eventually(() => expect(seen).toEqual([1]));
+        const [reads, writes] = [await calls('hmget'), await calls('evalsha')];
+        expect(await add(a, 'two')).toBe(2);
+        expect([(await calls('hmget')) - reads, (await calls('evalsha')) - writes]).toEqual([0, 1]);
+        expect((await b.state.read('acme', 'alice')).signals.map((x) => x.id)).toEqual(['one', 'two']);
+        sub.close();
+        await a.close();
+        await b.close();
+      });
+
+      it('never writes over a person removed and written again since from an old copy, whatever the revision count', async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        expect(await add(a, 'old')).toBe(1);
+        // a no longer hears of b's writes: its copy stays at its own write.
+        await a.feed.stop();
+        await b.state.remove('acme', 'alice');
+        expect(await add(b, 'new')).toBe(1);
+        expect(await add(a, 'mine')).toBe(2);
+        expect((await b.state.read('acme', 'alice')).signals.map((x) => x.id)).toEqual(['new', 'mine']);
+        await a.close();
+        await b.close();
+      });
+    });
+
     describe("a replica's copy of the directory", () => {
       const person = (name: string, extension?: string) => ({
         op: 'put' as const,
         collection: 'people' as const,
         doc: { id: 'p1', tenantId: 'acme', name, timeZone: 'UTC', teams: [], skills: {}, sensitive: false, ...(extension ? { extension } : {}) },
       });
-      const hgets = async () => {
-        const c = new Redis(redis.url);
-        const line = (await c.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_hget:'));
-        c.disconnect();
-        return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
-      };
+      const hgets = () => calls('hget');
 
       it("sees another replica's change, removal and unique field at once, whatever its copy holds", async () => {
         const { store: a, prefix } = await fresh();

@@ -52,7 +52,7 @@ export class RedisStore implements Store {
     this.directory = new RedisDirectory(this.conn, this.keys, opts.prefix);
     this.state = new RedisState(this.conn, this.keys, opts.feedEvents);
     this.leases = new RedisLeases(this.conn, this.keys);
-    this.feed = new RedisFeed(this.conn, reader, this.keys);
+    this.feed = new RedisFeed(this.conn, reader, this.keys, (e) => this.state.follow(e));
     this.replay = new RedisReplayGuard(this.conn, this.keys);
     this.routingState = new RedisRoutingState(this.conn, this.keys);
     this.shared = { due: new RedisDueSet(this.conn, this.keys), deliveries: new RedisDeliveryLedger(this.conn, this.keys) };

@@ -12,20 +12,24 @@ return 1`;
 
 /**
  * A person's state write: compare-and-set, the indexes, the next transition in the due set, and (when
- * ARGV[7] is set) the change-feed entry, all in one step.
+ * ARGV[7] is set) the change-feed entry, all in one step. A refused write answers what is there now
+ * ({ revision, data }), so the writer can try again without reading first.
  * KEYS: state, statesOf, tenants, due, feed, feedSeq, epoch
  * ARGV: expected rev, data ('' removes), version, tenant, person, wakeAt ('' none), event ('' none,
- *       '-' removal, else the presence JSON), feed length, epoch candidate, due member
+ *       '-' removal, else the presence JSON), feed length, new rev (also the epoch candidate), due member
+ * Revisions are tokens unique per write (never a counter a removal or a lost dataset would start again),
+ * so a replica writing from an old copy of the state can never match a newer one by chance. The feed
+ * entry carries the new revision and data, so the other replicas' copies follow.
  */
 export const WRITE_STATE = `
 local rev = redis.call('HGET', KEYS[1], 'r') or '0'
-if rev ~= ARGV[1] then return false end
+if rev ~= ARGV[1] then return {rev, redis.call('HGET', KEYS[1], 'd') or ''} end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[5])
   redis.call('ZREM', KEYS[4], ARGV[10])
 else
-  redis.call('HSET', KEYS[1], 'r', tonumber(rev) + 1, 'v', ARGV[3], 'd', ARGV[2])
+  redis.call('HSET', KEYS[1], 'r', ARGV[9], 'v', ARGV[3], 'd', ARGV[2])
   redis.call('SADD', KEYS[2], ARGV[5])
   redis.call('SADD', KEYS[3], ARGV[4])
   if ARGV[6] == '' then redis.call('ZREM', KEYS[4], ARGV[10]) else redis.call('ZADD', KEYS[4], ARGV[6], ARGV[10]) end
@@ -37,19 +41,18 @@ local seq = redis.call('INCR', KEYS[6])
 if ARGV[7] == '-' then
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'e', epoch, 't', ARGV[4], 'p', ARGV[5])
 else
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'e', epoch, 't', ARGV[4], 'p', ARGV[5], 'd', ARGV[7])
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'e', epoch, 't', ARGV[4], 'p', ARGV[5], 'd', ARGV[7], 'v', ARGV[3], 'r', ARGV[9], 'z', ARGV[2])
 end
 return epoch .. '-' .. seq`;
 
 /**
  * Puts back a person's state a replica still holds after Redis lost it, unless Redis already has the
- * same or a newer version. KEYS: state, statesOf, tenants. ARGV: data, version, tenant, person.
+ * same or a newer version. KEYS: state, statesOf, tenants. ARGV: data, version, tenant, person, new rev.
  */
 export const RESTORE_STATE = `
 local v = redis.call('HGET', KEYS[1], 'v')
 if v and tonumber(v) >= tonumber(ARGV[2]) then return 0 end
-local rev = redis.call('HGET', KEYS[1], 'r') or '0'
-redis.call('HSET', KEYS[1], 'r', tonumber(rev) + 1, 'v', ARGV[2], 'd', ARGV[1])
+redis.call('HSET', KEYS[1], 'r', ARGV[5], 'v', ARGV[2], 'd', ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[3])
 return 1`;
