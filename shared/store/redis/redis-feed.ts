@@ -1,10 +1,10 @@
-import type { Presence } from '../../domain/presence.js';
 import type { ChangeFeed, FeedEvent, FeedSubscription } from '../feed.js';
 import type { RedisKeys } from '../keys.js';
 import type { Connection } from './connection.js';
+import { parseEntry } from './feed-entry.js';
 import type { StateEntry } from './redis-state.js';
 
-type Entry = [id: string | Buffer, fields: Array<string | Buffer>];
+type Entry = [id: Buffer, fields: Buffer[]];
 
 /**
  * The change feed of every replica: one Redis stream that state writes append to (ids `<seq>-0`), read
@@ -63,10 +63,9 @@ export class RedisFeed implements ChangeFeed {
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) {
             this.lastId = id.toString();
-            const f = fieldsOf(fields);
-            const e = toEvent(this.lastId, f);
-            this.onEntry({ tenantId: e.tenantId, personId: e.personId, version: Number(f.v ?? 0), ...(f.r && f.z ? { rev: f.r.toString(), data: f.z as Buffer } : {}) });
-            this.dispatch(e);
+            const { event, state } = parseEntry(this.lastId, fields);
+            this.onEntry(state);
+            this.dispatch(event);
           }
         }
       } catch {
@@ -128,7 +127,7 @@ export class RedisFeed implements ChangeFeed {
     const oldestSeq = oldest[0] ? Number(oldest[0][0].split('-')[0]) : newestSeq + 1;
     if (seq > newestSeq || seq < oldestSeq - 1) return 'reset';
     const entries = (await this.conn.run((r) => r.xrangeBuffer(this.keys.feed(), `${seq + 1}-0`, '+'))) as Entry[];
-    return entries.map(([id, fields]) => toEvent(id.toString(), fieldsOf(fields))).filter((e) => e.tenantId === tenantId);
+    return entries.map(([id, fields]) => parseEntry(id.toString(), fields).event).filter((e) => e.tenantId === tenantId);
   }
 
   async stop(): Promise<void> {
@@ -145,23 +144,4 @@ function epochOf(id: string): string {
 function seqOf(id: string): number {
   const n = Number(id.slice(id.lastIndexOf('-') + 1));
   return Number.isFinite(n) ? n : -1;
-}
-
-type Fields = Record<string, string | Buffer | undefined>;
-
-function fieldsOf(fields: Array<string | Buffer>): Fields {
-  const f: Fields = {};
-  for (let i = 0; i < fields.length; i += 2) f[fields[i]!.toString()] = fields[i + 1]!;
-  return f;
-}
-
-function toEvent(id: string, f: Fields): FeedEvent {
-  const e: FeedEvent = { id: `${String(f.e)}-${id.split('-')[0]}`, tenantId: String(f.t), personId: String(f.p) };
-  const raw = f.d;
-  if (raw) {
-    // Parsed on first use: every replica reads every change, most have no consumer for most of them.
-    let presence: Presence | undefined;
-    Object.defineProperty(e, 'presence', { enumerable: true, get: () => (presence ??= JSON.parse(raw.toString()) as Presence) });
-  }
-  return e;
 }

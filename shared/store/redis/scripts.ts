@@ -19,7 +19,8 @@ return 1`;
  *       '-' removal, else the presence JSON), feed length, new rev (also the epoch candidate), due member
  * Revisions are tokens unique per write (never a counter a removal or a lost dataset would start again),
  * so a replica writing from an old copy of the state can never match a newer one by chance. The feed
- * entry carries the new revision and data, so the other replicas' copies follow.
+ * entry (laid out as `feed-entry.ts` reads it) carries the new revision and data, so the other
+ * replicas' copies follow.
  */
 export const WRITE_STATE = `
 local rev = redis.call('HGET', KEYS[1], 'r') or '0'
@@ -38,11 +39,9 @@ if ARGV[7] == '' then return '' end
 redis.call('SET', KEYS[7], ARGV[9], 'NX')
 local epoch = redis.call('GET', KEYS[7])
 local seq = redis.call('INCR', KEYS[6])
-if ARGV[7] == '-' then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'e', epoch, 't', ARGV[4], 'p', ARGV[5])
-else
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'e', epoch, 't', ARGV[4], 'p', ARGV[5], 'd', ARGV[7], 'v', ARGV[3], 'r', ARGV[9], 'z', ARGV[2])
-end
+local x = epoch .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5]
+if ARGV[7] ~= '-' then x = x .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[9] .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[2] end
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'x', x)
 return epoch .. '-' .. seq`;
 
 /**
