@@ -211,6 +211,9 @@ for (const [name, n, redis] of [
       const lines = (await stats.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat_'));
       const signals = (run.signalsPerSec * (DURATION_MS + WARMUP_MS)) / 1000;
       console.log(`  ${name}: Redis calls per signal: ${lines.map((l) => { const m = /cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(l)!; return `${m[1]} ${(Number(m[2]) / signals).toFixed(2)} (${(Number(m[3]) / Number(m[2])).toFixed(0)} µs)`; }).join(', ')}`);
+      // Socket reads: one per write a client flushed (its pipeline), whatever the number of commands in it.
+      const reads = Number(/total_reads_processed:(\d+)/.exec(await stats.info('stats'))?.[1]);
+      console.log(`  ${name}: Redis socket reads per signal: ${(reads / signals).toFixed(2)}`);
       stats.disconnect();
     }
   } finally {
