@@ -5,9 +5,6 @@ import { CHECKED_WRITE, FILL_ABSENT } from './scripts.js';
 import type { Connection } from './connection.js';
 import { DirectoryCopy } from './directory-copy.js';
 
-/** Read-triggered refreshes of the copy are at least this far apart (a refresh reads the whole directory). */
-const REFRESH_GAP_MS = 1000;
-
 /**
  * Directory documents in Redis: one hash per collection and tenant (id → JSON), one hash per unique
  * field and scope (value → `tenant/id`). A batch is read, checked for uniqueness here, and written by
@@ -30,6 +27,8 @@ export class RedisDirectory implements DirectoryStore {
     private readonly conn: Connection,
     private readonly keys: RedisKeys,
     private readonly prefix: string,
+    /** Refreshes a read asks for are at least this far apart: a refresh reads the whole directory. */
+    private readonly refreshGapMs: number,
   ) {
     this.checkedWrite = conn.script(CHECKED_WRITE);
     this.fillAbsent = conn.script(FILL_ABSENT);
@@ -85,7 +84,7 @@ export class RedisDirectory implements DirectoryStore {
   private refreshSoon(): void {
     this.refreshing ??= this.refreshCopy()
       .catch(() => undefined)
-      .then(() => new Promise((r) => setTimeout(r, REFRESH_GAP_MS).unref()))
+      .then(() => new Promise((r) => setTimeout(r, this.refreshGapMs).unref()))
       .then(() => (this.refreshing = undefined));
   }
 
