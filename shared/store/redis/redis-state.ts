@@ -14,8 +14,8 @@ const EMPTY: PersonState = deepFreeze({ signals: [] });
  * Stored as raw-deflated JSON: a person's state repeats its device ids and contacts in the signals,
  * the endpoints and the explanation, and deflate halves it, which keeps Redis at about 1 KB per tracked
  * person. A state is well under a kilobyte: a 2 KB window and small hash tables compress it as well as
- * the defaults, whose 300 KB of tables zlib sets up and clears on every call (most of deflate's time,
- * and every other cache line of the process). Inflating takes any window size, older data included.
+ * the defaults, whose tables (about 300 KB) zlib sets up on every call. Inflating takes any window
+ * size, data written before included.
  */
 const DEFLATE = { level: 1, windowBits: 11, memLevel: 3 } as const;
 const encode = (state: PersonState): Buffer => deflateRawSync(JSON.stringify(state), DEFLATE);
@@ -91,7 +91,9 @@ export class RedisState implements StateStore {
   private hold(tenantId: string, personId: string, held: Held | undefined): void {
     const key = this.k.state(tenantId, personId);
     if (held === undefined) this.copy.delete(key);
-    else this.copy.set(key, held);
+    // A copy of the bytes: zlib's result and a reply's value are views of a 16 KB (or a socket read's)
+    // buffer, which would otherwise stay alive for as long as the person is held.
+    else this.copy.set(key, { ...held, data: Buffer.from(held.data) });
   }
 
   /** A change another replica (or this one) wrote, from the feed: held unless what is held is newer. */
