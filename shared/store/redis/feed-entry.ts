@@ -15,27 +15,38 @@ export function parseEntry(id: string, fields: ReadonlyArray<Buffer | string>): 
   const seq = id.slice(0, id.indexOf('-'));
   if (fields[0]?.toString() !== 'x') return earlier(seq, fields);
   const x = Buffer.isBuffer(fields[1]) ? fields[1] : Buffer.from(fields[1]!);
-  const ends: number[] = [];
-  for (let at = x.indexOf(NL); at >= 0 && ends.length < 6; at = x.indexOf(NL, at + 1)) ends.push(at);
-  const part = (i: number) => x.toString('utf8', i === 0 ? 0 : ends[i - 1]! + 1, ends[i] ?? x.length);
-  const event: FeedEvent = { id: `${part(0)}-${seq}`, tenantId: part(1), personId: part(2) };
-  if (ends.length < 6) return { event, state: { tenantId: event.tenantId, personId: event.personId, version: 0 } };
-  lazyPresence(event, x.subarray(ends[4]! + 1, ends[5]));
+  // The header (up to the revision) is decoded at once; the presence only if someone asks for it.
+  let end = -1;
+  for (let n = 0; n < 5; n++) {
+    end = x.indexOf(NL, end + 1);
+    if (end < 0) break;
+  }
+  const head = x.toString('utf8', 0, end < 0 ? x.length : end).split('\n');
+  const [epoch, tenantId, personId, version, rev] = head as [string, string, string, string?, string?];
+  const next = end < 0 ? -1 : x.indexOf(NL, end + 1);
+  if (next < 0 || rev === undefined) return { event: { id: `${epoch}-${seq}`, tenantId, personId }, state: { tenantId, personId, version: 0 } };
+  const from = end + 1;
+  let presence: Presence | undefined;
+  // Parsed on first use: every replica reads every change, most have no consumer for most of them.
+  const event: FeedEvent = {
+    id: `${epoch}-${seq}`,
+    tenantId,
+    personId,
+    get presence() {
+      return (presence ??= JSON.parse(x.toString('utf8', from, next)) as Presence);
+    },
+  };
   // A copy: the reply's buffer is not held for as long as the replica holds the state.
-  const data = Buffer.from(x.subarray(ends[5]! + 1));
-  return { event, state: { tenantId: event.tenantId, personId: event.personId, version: Number(part(3)), rev: part(4), data } };
+  return { event, state: { tenantId, personId, version: Number(version), rev, data: Buffer.from(x.subarray(next + 1)) } };
 }
 
 function earlier(seq: string, fields: ReadonlyArray<Buffer | string>): { event: FeedEvent; state: StateEntry } {
   const f: Record<string, string> = {};
   for (let i = 0; i < fields.length; i += 2) f[fields[i]!.toString()] = fields[i + 1]!.toString();
-  const event: FeedEvent = { id: `${f.e}-${seq}`, tenantId: f.t!, personId: f.p! };
-  if (f.d) lazyPresence(event, f.d);
-  return { event, state: { tenantId: event.tenantId, personId: event.personId, version: 0 } };
-}
-
-/** Parsed on first use: every replica reads every change, most have no consumer for most of them. */
-function lazyPresence(e: FeedEvent, raw: Buffer | string): void {
+  const raw = f.d;
   let presence: Presence | undefined;
-  Object.defineProperty(e, 'presence', { enumerable: true, get: () => (presence ??= JSON.parse(raw.toString()) as Presence) });
+  const event: FeedEvent = raw
+    ? { id: `${f.e}-${seq}`, tenantId: f.t!, personId: f.p!, get presence() { return (presence ??= JSON.parse(raw) as Presence); } }
+    : { id: `${f.e}-${seq}`, tenantId: f.t!, personId: f.p! };
+  return { event, state: { tenantId: event.tenantId, personId: event.personId, version: 0 } };
 }
