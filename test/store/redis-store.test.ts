@@ -37,6 +37,14 @@ describeWith(['redis'], 'Redis store', () => {
     return { store, prefix };
   };
 
+  /** How often the server has run `command` so far (INFO commandstats). */
+  const calls = async (command: string) => {
+    const c = new Redis(redis.url);
+    const line = (await c.info('commandstats')).split('\n').find((l) => l.startsWith(`cmdstat_${command}:`));
+    c.disconnect();
+    return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+  };
+
   storeContract('redis', async () => {
     const prefix = `t${++n}:`;
     return { store: open(prefix), reopen: async () => open(prefix), cleanup: async () => {} };
@@ -141,6 +149,104 @@ describeWith(['redis'], 'Redis store', () => {
       await b.close();
     });
 
+    describe("a replica's copy of the states", () => {
+      /** Appends a signal; the presence version counts the updates. */
+      const add = (s: Store, id: string) =>
+        s.state.update('acme', 'alice', (st) => {
+          const version = (st.presence?.version ?? 0) + 1;
+          return {
+            next: { signals: [...st.signals, desk({ id })], presence: { personId: 'alice', availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T, version } },
+            result: version,
+            emit: true,
+          };
+        });
+
+      it("updates from what the feed brought of another replica's write, without reading the state first", async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        const seen: number[] = [];
+        const sub = await a.feed.subscribe('acme', (e) => seen.push(e.presence?.version ?? -1));
+        expect(await add(b, 'one')).toBe(1);
+        await eventually(() => expect(seen).toEqual([1]));
+        const [reads, writes] = [await calls('hmget'), await calls('evalsha')];
+        expect(await add(a, 'two')).toBe(2);
+        expect([(await calls('hmget')) - reads, (await calls('evalsha')) - writes]).toEqual([0, 1]);
+        expect((await b.state.read('acme', 'alice')).signals.map((x) => x.id)).toEqual(['one', 'two']);
+        sub.close();
+        await a.close();
+        await b.close();
+      });
+
+      it('never writes over a person removed and written again since from an old copy, whatever the revision count', async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        expect(await add(a, 'old')).toBe(1);
+        // a no longer hears of b's writes: its copy stays at its own write.
+        await a.feed.stop();
+        await b.state.remove('acme', 'alice');
+        expect(await add(b, 'new')).toBe(1);
+        expect(await add(a, 'mine')).toBe(2);
+        expect((await b.state.read('acme', 'alice')).signals.map((x) => x.id)).toEqual(['new', 'mine']);
+        await a.close();
+        await b.close();
+      });
+    });
+
+    describe("a replica's copy of the directory", () => {
+      const person = (name: string, extension?: string) => ({
+        op: 'put' as const,
+        collection: 'people' as const,
+        doc: { id: 'p1', tenantId: 'acme', name, timeZone: 'UTC', teams: [], skills: {}, sensitive: false, ...(extension ? { extension } : {}) },
+      });
+      const hgets = () => calls('hget');
+
+      it("sees another replica's change, removal and unique field at once, whatever its copy holds", async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        await a.directory.write([person('One', '100')]);
+        expect(await b.directory.get('people', 'acme', 'p1')).toMatchObject({ name: 'One' });
+        await b.directory.get('people', 'acme', 'p1'); // b's copy is now current
+        await a.directory.write([person('Two', '200')]);
+        expect(await b.directory.get('people', 'acme', 'p1')).toMatchObject({ name: 'Two' });
+        expect(await b.directory.findUnique('people', 'extension', '200', 'acme')).toMatchObject({ name: 'Two' });
+        expect(await b.directory.findUnique('people', 'extension', '100', 'acme')).toBeUndefined();
+        expect((await b.directory.list('people', 'acme')).map((p) => p.name)).toEqual(['Two']);
+        await a.directory.write([{ op: 'delete', collection: 'people', tenantId: 'acme', id: 'p1' }]);
+        expect(await b.directory.get('people', 'acme', 'p1')).toBeUndefined();
+        expect(await b.directory.list('people', 'acme')).toEqual([]);
+        await a.close();
+        await b.close();
+      });
+
+      it('answers reads from the copy while the directory has not moved, its own writes included', async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        await a.directory.write([person('One', '100')]);
+        // b refreshes its copy after its first read finds it behind; a's copy follows its own writes.
+        await eventually(async () => {
+          const before = await hgets();
+          expect(await b.directory.get('people', 'acme', 'p1')).toMatchObject({ name: 'One' });
+          expect(await hgets()).toBe(before);
+        });
+        await a.directory.write([person('Two', '200')]);
+        const before = await hgets();
+        const [got, byExtension, list] = await Promise.all([
+          a.directory.get('people', 'acme', 'p1'),
+          a.directory.findUnique('people', 'extension', '200', 'acme'),
+          a.directory.list('people', 'acme'),
+        ]);
+        expect([got?.name, byExtension?.name, list.map((p) => p.name)]).toEqual(['Two', 'Two', ['Two']]);
+        expect(await hgets()).toBe(before);
+        expect(Object.isFrozen(got)).toBe(true);
+        await a.close();
+        await b.close();
+      });
+    });
+
     it('keeps every key under its prefix', async () => {
       const { store, prefix } = await fresh();
       await store.directory.write([{ op: 'put', collection: 'people', doc: { id: 'p', tenantId: 'acme', name: 'P', timeZone: 'UTC', teams: [], skills: {}, sensitive: false, extension: '1' } }]);
@@ -181,6 +287,24 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
     sub.close();
     await store.close();
   }, 60_000);
+
+  it('answers directory reads from its copy only while Redis holds the dataset the copy was read from', async () => {
+    // No check of the dataset's name in this test: the reads alone must notice the loss.
+    const store = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger, copyRefreshMs: 3_600_000 });
+    await store.start();
+    await store.directory.write([{ op: 'put', collection: 'people', doc: { id: 'bob', tenantId: 'acme', name: 'Bob', timeZone: 'UTC', teams: [], skills: {}, sensitive: false, extension: '7' } }]);
+    expect(await store.directory.get('people', 'acme', 'bob')).toMatchObject({ name: 'Bob' });
+    const admin = new Redis(redis.url);
+    try {
+      await admin.flushall();
+      expect(await store.directory.get('people', 'acme', 'bob')).toBeUndefined();
+      expect(await store.directory.findUnique('people', 'extension', '7', 'acme')).toBeUndefined();
+      expect(await store.directory.list('people', 'acme')).toEqual([]);
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
 
   it('notices a dataset lost under a live connection (FLUSHALL) and puts back what it held', async () => {
     const store = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger, copyRefreshMs: 100 });

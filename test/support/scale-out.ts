@@ -198,7 +198,7 @@ export interface Hubs {
 }
 
 /** `n` service processes sharing `redisUrl` (or one embedded one without it). */
-export async function startHubs(n: number, redisUrl: string | undefined, extra: Record<string, string> = {}): Promise<Hubs> {
+export async function startHubs(n: number, redisUrl: string | undefined, extra: Record<string, string> = {}, nodeArgs: readonly string[] = []): Promise<Hubs> {
   const key = randomBytes(32).toString('base64');
   const env: Record<string, string> = {
     TZ: 'UTC',
@@ -218,7 +218,7 @@ export async function startHubs(n: number, redisUrl: string | undefined, extra: 
   };
   const procs: ServiceProcess[] = [];
   const start = async () => {
-    const p = await startService({ ...env, DATA_DIR: makeTempDir('ph-scale-') });
+    const p = await startService({ ...env, DATA_DIR: makeTempDir('ph-scale-') }, nodeArgs);
     procs.push(p);
     return p;
   };

@@ -11,9 +11,9 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** Starts the real service (`services/main.ts` through tsx) on a free loopback port. */
-export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts'], {
+/** Starts the real service (`services/main.ts` through tsx) on a free loopback port; `nodeArgs` go to node (e.g. `--cpu-prof`). */
+export async function startService(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'services/main.ts'], {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

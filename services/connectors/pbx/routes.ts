@@ -57,13 +57,14 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     if (events.length > hub.config.pbx.maxEvents) {
       throw badRequest('too_many_events', `at most ${hub.config.pbx.maxEvents} events per batch`);
     }
-    const tenant = await hub.directory.getTenant(tenantId);
+    // All look-ups at once: a shared store answers them in one round trip.
+    const [tenant, targets] = await Promise.all([hub.directory.getTenant(tenantId), Promise.all(events.map((e) => resolve(tenantId, e)))]);
     const now = hub.clock.now();
     const rejected: Rejection[] = [];
     const byPerson = new Map<string, SignalChange[]>();
     const outcomes: CallOutcome[] = [];
     for (const [index, e] of events.entries()) {
-      const target = await resolve(tenantId, e);
+      const target = targets[index];
       if (!target) {
         rejected.push({ index, code: e.device ? 'unknown_device' : 'unknown_extension', message: `no ${e.device ? `device ${e.device}` : `extension ${e.extension}`} in the directory` });
         continue;

@@ -78,15 +78,20 @@ export class Connection {
     }
   }
 
-  script(lua: string): Script {
+  /** `buffers`: bulk replies come back as Buffers (binary data), not strings. */
+  script(lua: string, { buffers = false } = {}): Script {
     const sha = createHash('sha1').update(lua).digest('hex');
+    const send = (r: Redis, command: 'evalsha' | 'eval', first: string, keys: readonly string[], args: readonly Arg[]) =>
+      // ioredis has a Buffer variant of every command but does not type these two (and `callBuffer`
+      // loses its command name under auto-pipelining).
+      (buffers ? (r as unknown as Record<string, typeof r.evalsha>)[`${command}Buffer`]!.bind(r) : r[command].bind(r))(first, keys.length, ...keys, ...args);
     return async (keys, args, opts = {}) =>
       this.run(async (r) => {
         try {
-          return await r.evalsha(sha, keys.length, ...keys, ...args);
+          return await send(r, 'evalsha', sha, keys, args);
         } catch (err) {
           if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-          return r.eval(lua, keys.length, ...keys, ...args);
+          return send(r, 'eval', lua, keys, args);
         }
       }, opts);
   }

@@ -3,6 +3,7 @@ import { COLLECTIONS, type CollectionName, type RedisKeys } from '../keys.js';
 import type { DirectoryStore, Doc, WriteOp } from '../port.js';
 import { CHECKED_WRITE, FILL_ABSENT } from './scripts.js';
 import type { Connection } from './connection.js';
+import { DirectoryCopy } from './directory-copy.js';
 
 /**
  * Directory documents in Redis: one hash per collection and tenant (id → JSON), one hash per unique
@@ -10,51 +11,90 @@ import type { Connection } from './connection.js';
  * one script that first verifies nothing it read has changed (else it is planned again).
  *
  * Each replica also keeps a copy of every document (its own writes at once, the others' when the
- * revision counter moves), to put back if Redis ever comes back empty.
+ * revision counter moves), to put back if Redis ever comes back empty. While Redis is at the revision
+ * the copy equals, reads are answered from it: the reads of one tick (a batch's look-ups, the changes
+ * of one feed read) share one check of the revision instead of a round trip each.
  */
 export class RedisDirectory implements DirectoryStore {
   private readonly checkedWrite;
   private readonly fillAbsent;
-  /** hash key → id → JSON: this replica's copy, for restore only (reads always go to Redis). */
-  private readonly copy = new Map<string, Map<string, string>>();
-  private copyRev = '';
+  private readonly copy = new DirectoryCopy();
+  /** The dataset revision as read for the reads of the current tick. */
+  private revCheck: Promise<string> | undefined;
+  private refreshing: Promise<void> | undefined;
 
   constructor(
     private readonly conn: Connection,
     private readonly keys: RedisKeys,
     private readonly prefix: string,
+    /** Refreshes a read asks for are at least this far apart: a refresh reads the whole directory. */
+    private readonly refreshGapMs: number,
   ) {
     this.checkedWrite = conn.script(CHECKED_WRITE);
     this.fillAbsent = conn.script(FILL_ABSENT);
   }
 
   async get<C extends CollectionName>(collection: C, tenantId: string, id: string): Promise<Doc<C> | undefined> {
-    const raw = await this.conn.run((r) => r.hget(this.keys.doc(collection, tenantId), id));
+    const key = this.keys.doc(collection, tenantId);
+    if (await this.copyIsCurrent()) return this.copy.get(key, id) as Doc<C> | undefined;
+    const raw = await this.conn.run((r) => r.hget(key, id));
     return raw === null ? undefined : (deepFreeze(JSON.parse(raw)) as Doc<C>);
   }
 
   async list<C extends CollectionName>(collection: C, tenantId: string, where?: { field: string; value: string }): Promise<Doc<C>[]> {
-    const all = await this.conn.run((r) => r.hgetall(this.keys.doc(collection, tenantId)));
-    const docs = Object.values(all).map((raw) => JSON.parse(raw) as AnyDoc);
+    const key = this.keys.doc(collection, tenantId);
+    const docs = (await this.copyIsCurrent())
+      ? this.copy.list(key)
+      : Object.values(await this.conn.run((r) => r.hgetall(key))).map((raw) => deepFreeze(JSON.parse(raw) as AnyDoc));
     const out = where ? docs.filter((d) => d[where.field] === where.value) : docs;
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((d) => deepFreeze(d)) as unknown as Doc<C>[];
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) as unknown as Doc<C>[];
   }
 
   async findUnique<C extends CollectionName>(collection: C, field: string, value: string, tenantId?: string): Promise<Doc<C> | undefined> {
     const scope = uniqueScope(collection, field, tenantId);
     if (scope === undefined) return undefined;
+    if (await this.copyIsCurrent()) {
+      const hashes = scope === '*' ? this.copy.keysStartingWith(this.keys.doc(collection, '')) : [this.keys.doc(collection, scope)];
+      return this.copy.findUnique(hashes, field, value) as Doc<C> | undefined;
+    }
     const holder = await this.conn.run((r) => r.hget(this.keys.unique(collection, field, scope), value));
     if (holder === null) return undefined;
     const slash = holder.indexOf('/');
     return this.get(collection, holder.slice(0, slash), holder.slice(slash + 1));
   }
 
+  /**
+   * True while Redis is at the revision the copy equals. Every read started in the same tick shares one
+   * MGET sent after they started, so each still sees every write acknowledged before it began.
+   */
+  private async copyIsCurrent(): Promise<boolean> {
+    if (this.copy.rev === '') {
+      this.refreshSoon();
+      return false;
+    }
+    if (!this.revCheck) {
+      this.revCheck = this.conn.run((r) => r.mget(this.keys.epoch(), this.keys.directoryRev())).then(revisionOf);
+      queueMicrotask(() => (this.revCheck = undefined));
+    }
+    if ((await this.revCheck) === this.copy.rev) return true;
+    this.refreshSoon();
+    return false;
+  }
+
+  private refreshSoon(): void {
+    this.refreshing ??= this.refreshCopy()
+      .catch(() => undefined)
+      .then(() => new Promise((r) => setTimeout(r, this.refreshGapMs).unref()))
+      .then(() => (this.refreshing = undefined));
+  }
+
   async write(ops: readonly WriteOp[]): Promise<void> {
     if (ops.length === 0) return;
     for (;;) {
       const plan = await this.plan(ops);
-      if ((await this.checkedWrite([], [JSON.stringify(plan.script), this.keys.directoryRev()])) === 1) {
-        this.remember(plan.script.d, plan.script.s);
+      const rev = Number(await this.checkedWrite([], [JSON.stringify(plan.script), this.keys.directoryRev()]));
+      if (rev > 0) {
+        this.remember(plan.script.d, plan.script.s, rev);
         return;
       }
     }
@@ -112,21 +152,23 @@ export class RedisDirectory implements DirectoryStore {
     return { script };
   }
 
-  private remember(dels: readonly string[][], sets: readonly string[][]): void {
+  /** Applies this replica's own write (revision `rev`) to the copy, which stays current if it was just before. */
+  private remember(dels: readonly string[][], sets: readonly string[][], rev: number): void {
     const docPrefix = `${this.prefix}doc:`;
-    for (const [k, f] of dels) if (k!.startsWith(docPrefix)) this.copy.get(k!)?.delete(f!);
-    for (const [k, f, v] of sets) {
-      if (!k!.startsWith(docPrefix)) continue;
-      let m = this.copy.get(k!);
-      if (!m) this.copy.set(k!, (m = new Map()));
-      m.set(f!, v!);
-    }
+    const slash = this.copy.rev.lastIndexOf('/');
+    const current = slash > 0 && Number(this.copy.rev.slice(slash + 1)) === rev - 1;
+    this.copy.apply(
+      dels.filter(([k]) => k!.startsWith(docPrefix)),
+      sets.filter(([k]) => k!.startsWith(docPrefix)),
+    );
+    this.copy.rev = current ? `${this.copy.rev.slice(0, slash)}/${rev}` : '';
   }
 
   /** Brings this replica's copy up to date when another replica wrote since (cheap when nothing moved). */
   async refreshCopy(): Promise<void> {
-    const rev = (await this.conn.run((r) => r.get(this.keys.directoryRev()), { evenPaused: true })) ?? '';
-    if (rev === this.copyRev || rev === '') return;
+    const rev = revisionOf(await this.conn.run((r) => r.mget(this.keys.epoch(), this.keys.directoryRev()), { evenPaused: true }));
+    // An empty dataset (Redis lost its data) leaves the copy as it is: it is what gets put back.
+    if (rev === this.copy.rev || rev === '') return;
     const fresh = new Map<string, Map<string, string>>();
     await this.conn.run(async (r) => {
       let cursor = '0';
@@ -136,25 +178,21 @@ export class RedisDirectory implements DirectoryStore {
         for (const k of found) fresh.set(k, new Map(Object.entries(await r.hgetall(k))));
       } while (cursor !== '0');
     }, { evenPaused: true });
-    this.copy.clear();
-    for (const [k, m] of fresh) this.copy.set(k, m);
-    this.copyRev = rev;
+    this.copy.replace(fresh, rev);
   }
 
   /** After Redis lost its data: puts back every document this replica holds, and its unique entries. */
   async restore(): Promise<number> {
     const sets: string[][] = [];
     const docPrefix = `${this.prefix}doc:`;
-    for (const [k, m] of this.copy) {
+    for (const [k, id, json] of this.copy.entries()) {
       const collection = k.slice(docPrefix.length).split(':')[0] as CollectionName;
       if (!(collection in COLLECTIONS)) continue;
-      for (const [id, json] of m) {
-        sets.push([k, id, json]);
-        const doc = JSON.parse(json) as AnyDoc;
-        for (const [field, spec] of Object.entries(COLLECTIONS[collection].unique as Record<string, string>)) {
-          const v = doc[field];
-          if (typeof v === 'string' && v !== '') sets.push([this.keys.unique(collection, field, spec === 'global' ? '*' : doc.tenantId), v, holderOf(doc.tenantId, doc.id)]);
-        }
+      sets.push([k, id, json]);
+      const doc = JSON.parse(json) as AnyDoc;
+      for (const [field, spec] of Object.entries(COLLECTIONS[collection].unique as Record<string, string>)) {
+        const v = doc[field];
+        if (typeof v === 'string' && v !== '') sets.push([this.keys.unique(collection, field, spec === 'global' ? '*' : doc.tenantId), v, holderOf(doc.tenantId, doc.id)]);
       }
     }
     let restored = 0;
@@ -162,4 +200,9 @@ export class RedisDirectory implements DirectoryStore {
     if (restored > 0) await this.conn.run((r) => r.incr(this.keys.directoryRev()), { evenPaused: true });
     return restored;
   }
+}
+
+/** `<epoch>/<docrev>`, or '' for a dataset without a name (Redis lost its data). */
+function revisionOf([epoch, rev]: Array<string | null>): string {
+  return epoch ? `${epoch}/${rev ?? 0}` : '';
 }

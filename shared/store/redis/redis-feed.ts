@@ -1,15 +1,17 @@
-import type { Presence } from '../../domain/presence.js';
 import type { ChangeFeed, FeedEvent, FeedSubscription } from '../feed.js';
 import type { RedisKeys } from '../keys.js';
 import type { Connection } from './connection.js';
+import { parseEntry } from './feed-entry.js';
+import type { StateEntry } from './redis-state.js';
 
-type Entry = [id: string, fields: string[]];
+type Entry = [id: Buffer, fields: Buffer[]];
 
 /**
  * The change feed of every replica: one Redis stream that state writes append to (ids `<seq>-0`), read
  * by one blocking XREAD loop per replica and fanned out to local listeners. Event ids are
  * `<epoch>-<seq>`: the epoch names the Redis dataset, so an id from before Redis lost its data is
- * recognised as unknown and the client gets a fresh snapshot instead of a gap.
+ * recognised as unknown and the client gets a fresh snapshot instead of a gap. Each entry also goes to
+ * `onEntry` (the replica's copy of the states follows the writes of every replica).
  */
 export class RedisFeed implements ChangeFeed {
   private readonly tenants = new Map<string, Set<(e: FeedEvent) => void>>();
@@ -25,6 +27,7 @@ export class RedisFeed implements ChangeFeed {
     /** A connection of its own: XREAD BLOCK holds it. */
     private readonly reader: Connection,
     private readonly keys: RedisKeys,
+    private readonly onEntry: (e: StateEntry) => void = () => undefined,
   ) {}
 
   /** The dataset changed under a live connection: read the new stream from its start. */
@@ -55,11 +58,14 @@ export class RedisFeed implements ChangeFeed {
           await this.resync(false);
         }
         failed = false;
-        const reply = (await this.reader.client.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.keys.feed(), this.lastId)) as Array<[string, Entry[]]> | null;
+        // Buffers: an entry's state data is binary.
+        const reply = (await this.reader.client.xreadBuffer('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.keys.feed(), this.lastId)) as Array<[Buffer, Entry[]]> | null;
         for (const [, entries] of reply ?? []) {
-          for (const entry of entries) {
-            this.lastId = entry[0];
-            this.dispatch(toEvent(entry));
+          for (const [id, fields] of entries) {
+            this.lastId = id.toString();
+            const { event, state } = parseEntry(this.lastId, fields);
+            this.onEntry(state);
+            this.dispatch(event);
           }
         }
       } catch {
@@ -120,8 +126,8 @@ export class RedisFeed implements ChangeFeed {
     const newestSeq = newest[0] ? Number(newest[0][0].split('-')[0]) : 0;
     const oldestSeq = oldest[0] ? Number(oldest[0][0].split('-')[0]) : newestSeq + 1;
     if (seq > newestSeq || seq < oldestSeq - 1) return 'reset';
-    const entries = (await this.conn.run((r) => r.xrange(this.keys.feed(), `${seq + 1}-0`, '+'))) as Entry[];
-    return entries.map(toEvent).filter((e) => e.tenantId === tenantId);
+    const entries = (await this.conn.run((r) => r.xrangeBuffer(this.keys.feed(), `${seq + 1}-0`, '+'))) as Entry[];
+    return entries.map(([id, fields]) => parseEntry(id.toString(), fields).event).filter((e) => e.tenantId === tenantId);
   }
 
   async stop(): Promise<void> {
@@ -138,17 +144,4 @@ function epochOf(id: string): string {
 function seqOf(id: string): number {
   const n = Number(id.slice(id.lastIndexOf('-') + 1));
   return Number.isFinite(n) ? n : -1;
-}
-
-function toEvent([id, fields]: Entry): FeedEvent {
-  const f: Record<string, string> = {};
-  for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-  const e: FeedEvent = { id: `${f.e}-${id.split('-')[0]}`, tenantId: f.t!, personId: f.p! };
-  const raw = f.d;
-  if (raw) {
-    // Parsed on first use: every replica reads every change, most have no consumer for most of them.
-    let presence: Presence | undefined;
-    Object.defineProperty(e, 'presence', { enumerable: true, get: () => (presence ??= JSON.parse(raw) as Presence) });
-  }
-  return e;
 }

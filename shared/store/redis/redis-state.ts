@@ -12,55 +12,99 @@ const EMPTY: PersonState = deepFreeze({ signals: [] });
 
 /**
  * Stored as raw-deflated JSON: a person's state repeats its device ids and contacts in the signals,
- * the endpoints and the explanation, and deflate halves it (about 35 µs per write, 12 µs per read),
- * which keeps Redis at about 1 KB per tracked person.
+ * the endpoints and the explanation, and deflate halves it, which keeps Redis at about 1 KB per tracked
+ * person. A state is well under a kilobyte: a 2 KB window and small hash tables compress it as well as
+ * the defaults, whose tables (about 300 KB) zlib sets up on every call. Inflating takes any window
+ * size, data written before included.
  */
-const encode = (state: PersonState): Buffer => deflateRawSync(JSON.stringify(state), { level: 1 });
+const DEFLATE = { level: 1, windowBits: 11, memLevel: 3 } as const;
+const encode = (state: PersonState): Buffer => deflateRawSync(JSON.stringify(state), DEFLATE);
 const decode = (data: Buffer): PersonState => JSON.parse(inflateRawSync(data).toString('utf8')) as PersonState;
 
+/** What a replica holds of a person: the state at a revision (data as stored) and its version. */
+interface Held {
+  rev: string;
+  data: Buffer;
+  version: number;
+  tenantId: string;
+  personId: string;
+}
+
+/** A change-feed entry as far as the state copies care: the new revision and data, absent for a removal. */
+export interface StateEntry {
+  tenantId: string;
+  personId: string;
+  version: number;
+  rev?: string;
+  data?: Buffer;
+}
+
 /**
- * Per-person state in Redis: a hash `{ r: revision, v: presence version, d: JSON }`. `update` reads,
- * runs `fn` and writes with one script that refuses if the revision moved (then it runs `fn` again),
- * and that also records the next transition and appends the change to the feed.
+ * Per-person state in Redis: a hash `{ r: revision, v: presence version, d: data }`. `update` runs `fn`
+ * on the state this replica holds of the person and writes with one script that refuses if the revision
+ * moved and then answers the current state, so `fn` runs again on that: one round trip per update when
+ * the copy is current, two when another replica wrote since.
  *
- * Each replica keeps the last state it wrote or read of every person, to put back if Redis ever comes
- * back empty (the newest version among the replicas wins).
+ * Each replica holds the last state of every person it wrote, read or saw on the change feed (whose
+ * entries carry the new revision and data): to update from, and to put back if Redis ever comes back
+ * empty (the newest version among the replicas wins).
  */
 export class RedisState implements StateStore {
   private readonly writeState;
   private readonly restoreState;
   private readonly lock = new KeyLock();
   /**
-   * Names a new dataset if a write finds none (Redis lost its data): unique per process and per write,
-   * without asking the random source on every write.
+   * Revisions, and the name of a new dataset if a write finds none (Redis lost its data): unique per
+   * process and per write, without asking the random source on every write.
    */
-  private readonly epochBase = randomBytes(4).toString('hex');
-  private epochSeq = 0;
-  /** state key → { data, version, tenantId, personId }, for restore only. */
-  private readonly copy = new Map<string, { data: Buffer; version: number; tenantId: string; personId: string }>();
+  private readonly tokenBase = randomBytes(4).toString('hex');
+  private tokenSeq = 0;
+  /** state key → what this replica holds of the person. */
+  private readonly copy = new Map<string, Held>();
 
   constructor(
     private readonly conn: Connection,
     private readonly k: RedisKeys,
     private readonly feedEvents: number,
   ) {
-    this.writeState = conn.script(WRITE_STATE);
+    this.writeState = conn.script(WRITE_STATE, { buffers: true });
     this.restoreState = conn.script(RESTORE_STATE);
   }
 
-  private async load(tenantId: string, personId: string): Promise<{ rev: string; state: PersonState }> {
-    const key = this.k.state(tenantId, personId);
-    const [rev, data] = await this.conn.run((r) => r.hmgetBuffer(key, 'r', 'd'));
-    if (!rev || !data) return { rev: '0', state: EMPTY };
-    const state = decode(data);
-    this.remember(tenantId, personId, data, state.presence);
-    return { rev: rev.toString(), state: deepFreeze(state) };
+  private token(): string {
+    return `${this.tokenBase}${(++this.tokenSeq).toString(36)}`;
   }
 
-  private remember(tenantId: string, personId: string, data: Buffer | undefined, presence: Presence | undefined): void {
+  private async load(tenantId: string, personId: string): Promise<{ rev: string; state: PersonState }> {
+    const [rev, data] = await this.conn.run((r) => r.hmgetBuffer(this.k.state(tenantId, personId), 'r', 'd'));
+    return this.adopt(tenantId, personId, rev?.toString() ?? '0', data ?? undefined);
+  }
+
+  /** The state at `rev` as Redis answered it; held unless absent (what is held stays, for restore). */
+  private adopt(tenantId: string, personId: string, rev: string, data: Buffer | undefined): { rev: string; state: PersonState } {
+    if (!data || data.length === 0) return { rev: '0', state: EMPTY };
+    const state = decode(data);
+    this.hold(tenantId, personId, { rev, data, version: state.presence?.version ?? 0, tenantId, personId });
+    return { rev, state: deepFreeze(state) };
+  }
+
+  private hold(tenantId: string, personId: string, held: Held | undefined): void {
     const key = this.k.state(tenantId, personId);
-    if (data === undefined) this.copy.delete(key);
-    else this.copy.set(key, { data, version: presence?.version ?? 0, tenantId, personId });
+    if (held === undefined) this.copy.delete(key);
+    // A copy of the bytes: zlib's result and a reply's value are views of a 16 KB (or a socket read's)
+    // buffer, which would otherwise stay alive for as long as the person is held.
+    else this.copy.set(key, { ...held, data: Buffer.from(held.data) });
+  }
+
+  /** A change another replica (or this one) wrote, from the feed: held unless what is held is newer. */
+  follow(e: StateEntry): void {
+    const key = this.k.state(e.tenantId, e.personId);
+    if (!e.data || e.rev === undefined) {
+      this.copy.delete(key);
+      return;
+    }
+    const held = this.copy.get(key);
+    if (!held || e.version > held.version) this.copy.set(key, { rev: e.rev, data: e.data, version: e.version, tenantId: e.tenantId, personId: e.personId });
   }
 
   async read(tenantId: string, personId: string): Promise<PersonState> {
@@ -69,38 +113,57 @@ export class RedisState implements StateStore {
 
   update<T>(tenantId: string, personId: string, fn: (state: PersonState) => Update<T>): Promise<T> {
     return this.lock.run(this.k.state(tenantId, personId), async () => {
+      const held = this.copy.get(this.k.state(tenantId, personId));
+      let at = held ? { rev: held.rev, state: deepFreeze(decode(held.data)) } : await this.load(tenantId, personId);
       for (;;) {
-        const { rev, state } = await this.load(tenantId, personId);
-        const { next, result, emit } = fn(state);
+        const { next, result, emit } = fn(at.state);
         const empty = next.signals.length === 0 && !next.presence;
         const data = empty ? '' : encode(next);
         const event = emit ? (next.presence ? JSON.stringify(next.presence) : '-') : '';
-        if (await this.write(tenantId, personId, rev, data, next.presence, event)) {
-          this.remember(tenantId, personId, empty ? undefined : (data as Buffer), next.presence);
+        const rev = this.token();
+        const refused = await this.write(tenantId, personId, at.rev, rev, data, next.presence, event);
+        if (!refused) {
+          const version = next.presence?.version ?? 0;
+          // The feed may already have brought a newer write of another replica.
+          const newer = (this.copy.get(this.k.state(tenantId, personId))?.version ?? -1) > version;
+          if (!newer) this.hold(tenantId, personId, empty ? undefined : { rev, data: data as Buffer, version, tenantId, personId });
           return result;
         }
+        at = this.adopt(tenantId, personId, refused.rev, refused.data);
       }
     });
   }
 
   async remove(tenantId: string, personId: string): Promise<void> {
     await this.lock.run(this.k.state(tenantId, personId), async () => {
+      let { rev } = await this.load(tenantId, personId);
       for (;;) {
-        const { rev } = await this.load(tenantId, personId);
-        if (await this.write(tenantId, personId, rev, '', undefined, '-')) break;
+        const refused = await this.write(tenantId, personId, rev, this.token(), '', undefined, '-');
+        if (!refused) break;
+        rev = refused.rev;
       }
-      this.remember(tenantId, personId, undefined, undefined);
+      this.hold(tenantId, personId, undefined);
     });
   }
 
-  /** True when written, false when another writer got in first. */
-  private async write(tenantId: string, personId: string, rev: string, data: Buffer | '', presence: Presence | undefined, event: string): Promise<boolean> {
+  /** Undefined when written; what Redis holds now when another writer got in first. */
+  private async write(
+    tenantId: string,
+    personId: string,
+    expected: string,
+    rev: string,
+    data: Buffer | '',
+    presence: Presence | undefined,
+    event: string,
+  ): Promise<{ rev: string; data: Buffer } | undefined> {
     const k = this.k;
     const reply = await this.writeState(
       [k.state(tenantId, personId), k.statesOf(tenantId), k.tenants(), k.due(), k.feed(), k.feedSeq(), k.epoch()],
-      [rev, data, presence?.version ?? 0, tenantId, personId, presence?.wakeAt ?? '', event, this.feedEvents, `${this.epochBase}${(++this.epochSeq).toString(36)}`, dueMember(tenantId, personId)],
+      [expected, data, presence?.version ?? 0, tenantId, personId, presence?.wakeAt ?? '', event, this.feedEvents, rev, dueMember(tenantId, personId)],
     );
-    return reply !== null;
+    if (!Array.isArray(reply)) return undefined;
+    const [current, currentData] = reply as [Buffer, Buffer];
+    return { rev: current.toString(), data: currentData };
   }
 
   async listPresence(tenantId: string): Promise<Presence[]> {
@@ -130,7 +193,10 @@ export class RedisState implements StateStore {
   async restore(): Promise<number> {
     let restored = 0;
     for (const [key, c] of this.copy) {
-      restored += Number(await this.restoreState([key, this.k.statesOf(c.tenantId), this.k.tenants()], [c.data, c.version, c.tenantId, c.personId], { evenPaused: true }));
+      const rev = this.token();
+      const put = Number(await this.restoreState([key, this.k.statesOf(c.tenantId), this.k.tenants()], [c.data, c.version, c.tenantId, c.personId, rev], { evenPaused: true }));
+      if (put) c.rev = rev;
+      restored += put;
     }
     return restored;
   }

@@ -10,6 +10,8 @@ import { RedisRoutingState } from './redis-routing-state.js';
 import { RedisDeliveryLedger, RedisDueSet } from './redis-shared-work.js';
 import { RedisState } from './redis-state.js';
 
+const COPY_REFRESH_MS = 5000;
+
 export interface RedisStoreOptions {
   url: string;
   /** Prepended to every key, so several deployments can share one Redis. */
@@ -17,7 +19,7 @@ export interface RedisStoreOptions {
   /** Length of the change feed kept for `Last-Event-ID` resumes. */
   feedEvents: number;
   log: Logger;
-  /** How often a replica refreshes its copy of the directory (for restore after data loss). */
+  /** How often a replica refreshes its copy of the directory (for restore after data loss, and reads) at most. */
   copyRefreshMs?: number;
 }
 
@@ -49,10 +51,10 @@ export class RedisStore implements Store {
     this.keys = redisKeys(opts.prefix);
     this.conn = new Connection(opts.url, opts.log, 'presence-hub');
     const reader = new Connection(opts.url, opts.log, 'presence-hub-feed', 10_000);
-    this.directory = new RedisDirectory(this.conn, this.keys, opts.prefix);
+    this.directory = new RedisDirectory(this.conn, this.keys, opts.prefix, opts.copyRefreshMs ?? COPY_REFRESH_MS);
     this.state = new RedisState(this.conn, this.keys, opts.feedEvents);
     this.leases = new RedisLeases(this.conn, this.keys);
-    this.feed = new RedisFeed(this.conn, reader, this.keys);
+    this.feed = new RedisFeed(this.conn, reader, this.keys, (e) => this.state.follow(e));
     this.replay = new RedisReplayGuard(this.conn, this.keys);
     this.routingState = new RedisRoutingState(this.conn, this.keys);
     this.shared = { due: new RedisDueSet(this.conn, this.keys), deliveries: new RedisDeliveryLedger(this.conn, this.keys) };
@@ -73,7 +75,7 @@ export class RedisStore implements Store {
     await this.directory.refreshCopy();
     this.refresh = setInterval(() => {
       this.watch().catch(() => undefined);
-    }, this.opts.copyRefreshMs ?? 5000);
+    }, this.opts.copyRefreshMs ?? COPY_REFRESH_MS);
     this.refresh.unref();
   }
 

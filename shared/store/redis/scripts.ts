@@ -12,20 +12,25 @@ return 1`;
 
 /**
  * A person's state write: compare-and-set, the indexes, the next transition in the due set, and (when
- * ARGV[7] is set) the change-feed entry, all in one step.
+ * ARGV[7] is set) the change-feed entry, all in one step. A refused write answers what is there now
+ * ({ revision, data }), so the writer can try again without reading first.
  * KEYS: state, statesOf, tenants, due, feed, feedSeq, epoch
  * ARGV: expected rev, data ('' removes), version, tenant, person, wakeAt ('' none), event ('' none,
- *       '-' removal, else the presence JSON), feed length, epoch candidate, due member
+ *       '-' removal, else the presence JSON), feed length, new rev (also the epoch candidate), due member
+ * Revisions are tokens unique per write (never a counter a removal or a lost dataset would start again),
+ * so a replica writing from an old copy of the state can never match a newer one by chance. The feed
+ * entry (laid out as `feed-entry.ts` reads it) carries the new revision and data, so the other
+ * replicas' copies follow.
  */
 export const WRITE_STATE = `
 local rev = redis.call('HGET', KEYS[1], 'r') or '0'
-if rev ~= ARGV[1] then return false end
+if rev ~= ARGV[1] then return {rev, redis.call('HGET', KEYS[1], 'd') or ''} end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[5])
   redis.call('ZREM', KEYS[4], ARGV[10])
 else
-  redis.call('HSET', KEYS[1], 'r', tonumber(rev) + 1, 'v', ARGV[3], 'd', ARGV[2])
+  redis.call('HSET', KEYS[1], 'r', ARGV[9], 'v', ARGV[3], 'd', ARGV[2])
   redis.call('SADD', KEYS[2], ARGV[5])
   redis.call('SADD', KEYS[3], ARGV[4])
   if ARGV[6] == '' then redis.call('ZREM', KEYS[4], ARGV[10]) else redis.call('ZADD', KEYS[4], ARGV[6], ARGV[10]) end
@@ -34,22 +39,19 @@ if ARGV[7] == '' then return '' end
 redis.call('SET', KEYS[7], ARGV[9], 'NX')
 local epoch = redis.call('GET', KEYS[7])
 local seq = redis.call('INCR', KEYS[6])
-if ARGV[7] == '-' then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'e', epoch, 't', ARGV[4], 'p', ARGV[5])
-else
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'e', epoch, 't', ARGV[4], 'p', ARGV[5], 'd', ARGV[7])
-end
+local x = epoch .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5]
+if ARGV[7] ~= '-' then x = x .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[9] .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[2] end
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'x', x)
 return epoch .. '-' .. seq`;
 
 /**
  * Puts back a person's state a replica still holds after Redis lost it, unless Redis already has the
- * same or a newer version. KEYS: state, statesOf, tenants. ARGV: data, version, tenant, person.
+ * same or a newer version. KEYS: state, statesOf, tenants. ARGV: data, version, tenant, person, new rev.
  */
 export const RESTORE_STATE = `
 local v = redis.call('HGET', KEYS[1], 'v')
 if v and tonumber(v) >= tonumber(ARGV[2]) then return 0 end
-local rev = redis.call('HGET', KEYS[1], 'r') or '0'
-redis.call('HSET', KEYS[1], 'r', tonumber(rev) + 1, 'v', ARGV[2], 'd', ARGV[1])
+redis.call('HSET', KEYS[1], 'r', ARGV[5], 'v', ARGV[2], 'd', ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[3])
 return 1`;
@@ -57,7 +59,8 @@ return 1`;
 /**
  * Hash-field writes applied only if every checked field still holds what was read (optimistic
  * concurrency for directory batches). ARGV[1]: { c: [[key, field, expected ('' absent)]],
- * d: [[key, field]], s: [[key, field, value]] }; ARGV[2]: the directory revision counter.
+ * d: [[key, field]], s: [[key, field, value]] }; ARGV[2]: the directory revision counter. Returns the
+ * new revision, or 0 (nothing written).
  */
 export const CHECKED_WRITE = `
 local p = cjson.decode(ARGV[1])
@@ -66,8 +69,7 @@ for _, c in ipairs(p.c) do
 end
 for _, d in ipairs(p.d) do redis.call('HDEL', d[1], d[2]) end
 for _, s in ipairs(p.s) do redis.call('HSET', s[1], s[2], s[3]) end
-redis.call('INCR', ARGV[2])
-return 1`;
+return redis.call('INCR', ARGV[2])`;
 
 /** Puts back hash fields that are absent (directory restore). ARGV[1]: [[key, field, value]]. */
 export const FILL_ABSENT = `

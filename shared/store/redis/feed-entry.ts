@@ -1,0 +1,52 @@
+import type { Presence } from '../../domain/presence.js';
+import type { FeedEvent } from '../feed.js';
+import type { StateEntry } from './redis-state.js';
+
+const NL = 10;
+
+/**
+ * A change-feed entry is one field `x`: `<epoch>\n<tenant>\n<person>` for a removal, else followed by
+ * `\n<version>\n<revision>\n<presence JSON>\n<state data>` (binary, to the end). One field rather than
+ * one per value: every replica reads every entry, and the client's reply parser costs about a
+ * microsecond per value. Ids never contain a newline, nor does JSON as `JSON.stringify` writes it.
+ * Entries of the earlier layout (fields `e`, `t`, `p`, `d`) are read too.
+ */
+export function parseEntry(id: string, fields: ReadonlyArray<Buffer | string>): { event: FeedEvent; state: StateEntry } {
+  const seq = id.slice(0, id.indexOf('-'));
+  if (fields[0]?.toString() !== 'x') return earlier(seq, fields);
+  const x = Buffer.isBuffer(fields[1]) ? fields[1] : Buffer.from(fields[1]!);
+  // The header (up to the revision) is decoded at once; the presence only if someone asks for it.
+  let end = -1;
+  for (let n = 0; n < 5; n++) {
+    end = x.indexOf(NL, end + 1);
+    if (end < 0) break;
+  }
+  const head = x.toString('utf8', 0, end < 0 ? x.length : end).split('\n');
+  const [epoch, tenantId, personId, version, rev] = head as [string, string, string, string?, string?];
+  const next = end < 0 ? -1 : x.indexOf(NL, end + 1);
+  if (next < 0 || rev === undefined) return { event: { id: `${epoch}-${seq}`, tenantId, personId }, state: { tenantId, personId, version: 0 } };
+  const from = end + 1;
+  let presence: Presence | undefined;
+  // Parsed on first use: every replica reads every change, most have no consumer for most of them.
+  const event: FeedEvent = {
+    id: `${epoch}-${seq}`,
+    tenantId,
+    personId,
+    get presence() {
+      return (presence ??= JSON.parse(x.toString('utf8', from, next)) as Presence);
+    },
+  };
+  // A copy: the reply's buffer is not held for as long as the replica holds the state.
+  return { event, state: { tenantId, personId, version: Number(version), rev, data: Buffer.from(x.subarray(next + 1)) } };
+}
+
+function earlier(seq: string, fields: ReadonlyArray<Buffer | string>): { event: FeedEvent; state: StateEntry } {
+  const f: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) f[fields[i]!.toString()] = fields[i + 1]!.toString();
+  const raw = f.d;
+  let presence: Presence | undefined;
+  const event: FeedEvent = raw
+    ? { id: `${f.e}-${seq}`, tenantId: f.t!, personId: f.p!, get presence() { return (presence ??= JSON.parse(raw) as Presence); } }
+    : { id: `${f.e}-${seq}`, tenantId: f.t!, personId: f.p! };
+  return { event, state: { tenantId: event.tenantId, personId: event.personId, version: 0 } };
+}
