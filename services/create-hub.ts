@@ -84,6 +84,7 @@ export function createHub(opts: HubOptions): RunningHub {
   const engine = new PresenceEngine({ store, clock, metrics, log, policyFor: (t) => hubRef.directory!.policyFor(t) });
   const directory = new DirectoryService(store, engine, clock, secrets, new GroupDirectory(store, routingState));
   hubRef.directory = directory;
+  metrics.tenantsKnown = async () => (await directory.listTenants()).map((t) => t.id);
   const callOutcomes = new CallOutcomes(log);
   const resolve = opts.resolve ?? systemResolver;
   const targets = new TargetsService(store, directory, secrets, resolve);

@@ -18,6 +18,8 @@ export interface EngineDeps {
 
 export interface ApplyResult {
   presence: Presence;
+  /** The state this change replaced, if there was one. */
+  before?: Presence;
   changed: boolean;
   applied: number;
   ignored: number;
@@ -92,9 +94,14 @@ export class PresenceEngine {
     const result = await store.state.update(tenantId, personId, (state) => step(state, changes, policy, now, personId));
     metrics.merges.inc();
     for (const c of changes) {
-      if (c.op === 'put') metrics.signalsIn.inc({ source: c.signal.source, outcome: result.applied > 0 ? 'applied' : 'ignored' });
+      if (c.op !== 'put') continue;
+      metrics.signalsIn.inc({ source: c.signal.source, outcome: result.applied > 0 ? 'applied' : 'ignored' });
+      metrics.sourceSeen(tenantId, c.signal.source, now);
     }
-    if (result.changed) metrics.stateChanges.inc({ availability: result.presence.availability });
+    if (result.changed) {
+      metrics.stateChanges.inc({ availability: result.presence.availability });
+      metrics.stateChanged(tenantId, result.before, result.presence);
+    }
     this.timeline.schedule(tenantId, personId, result.presence.wakeAt);
     metrics.scheduledTransitions.set(this.timeline.pending);
     return result;
@@ -132,5 +139,5 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions.
   const version = isChange ? Math.max((prev?.version ?? 0) + 1, now) : prev.version;
   const presence: Presence = explainLater(withoutExplanation(decision, { personId, since: isChange ? now : prev.since, version }), signals, policy, now);
-  return { next: { signals, presence }, result: { presence, changed: isChange, applied, ignored }, emit: isChange };
+  return { next: { signals, presence }, result: { presence, before: prev, changed: isChange, applied, ignored }, emit: isChange };
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EndpointKind, Source } from '../../shared/domain/signal.js';
 
 /** Every Prometheus metric the service exposes on /metrics, registered on one registry per process. */
 export class Metrics {
@@ -14,6 +15,42 @@ export class Metrics {
     name: 'presence_state_changes_total',
     help: 'Canonical state changes, by new availability.',
     labelNames: ['availability'] as const,
+    registers: [this.registry],
+  });
+  /**
+   * The basis of the "a source went silent" alert (k8s/monitoring/): with several replicas each reports
+   * what it received, so the alert takes the newest across them. Set on scrape from `lastSignal`, so a
+   * signal costs a map write rather than a labelled gauge update.
+   */
+  readonly sourceLastSignal = new Gauge({
+    name: 'presence_source_last_signal_timestamp_seconds',
+    help: 'When this process last received a signal from each source for each tenant (Unix seconds).',
+    labelNames: ['tenant', 'source'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const known = this.tenantsKnown ? new Set(await this.tenantsKnown().catch(() => [...this.lastSignal.keys()])) : undefined;
+      this.sourceLastSignal.reset();
+      for (const [tenant, sources] of this.lastSignal) {
+        if (known && !known.has(tenant)) {
+          this.lastSignal.delete(tenant);
+          continue;
+        }
+        for (const [source, at] of sources) this.sourceLastSignal.set({ tenant, source }, at / 1000);
+      }
+    },
+  });
+  private readonly lastSignal = new Map<string, Map<Source, number>>();
+  /** The basis of the "many endpoints went offline at once" alert: counted by the replica that merged the change. */
+  readonly endpointsLost = new Counter({
+    name: 'presence_endpoints_lost_total',
+    help: 'Endpoints that stopped being reachable (unregistered, registration or heartbeat expired), by tenant and kind.',
+    labelNames: ['tenant', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly wentOffline = new Counter({
+    name: 'presence_went_offline_total',
+    help: 'People whose availability became offline from a known state (not from unknown), by tenant.',
+    labelNames: ['tenant'] as const,
     registers: [this.registry],
   });
   readonly streamClients = new Gauge({ name: 'presence_stream_clients', help: 'Connected SSE clients.', registers: [this.registry] });
@@ -71,6 +108,28 @@ export class Metrics {
     labelNames: ['provider', 'outcome'] as const,
     registers: [this.registry],
   });
+
+  /** A signal from `source` reached this process at `at` (epoch ms, from the injected clock). */
+  sourceSeen(tenantId: string, source: Source, at: number): void {
+    let sources = this.lastSignal.get(tenantId);
+    if (!sources) this.lastSignal.set(tenantId, (sources = new Map()));
+    sources.set(source, at);
+  }
+
+  /**
+   * Tenants that still exist, asked on scrape: a deleted tenant's sources must stop reporting (else
+   * the silent-source alert fires for it for ever), on every replica, not just the one that deleted it.
+   */
+  tenantsKnown: (() => Promise<readonly string[]>) | undefined;
+
+  /** Counts what a change of one person's state lost. */
+  stateChanged(tenantId: string, before: { availability: string; endpoints: ReadonlyArray<{ id: string; kind: EndpointKind }> } | undefined, after: { availability: string; endpoints: ReadonlyArray<{ id: string }> }): void {
+    if (!before) return;
+    for (const e of before.endpoints) {
+      if (!after.endpoints.some((a) => a.id === e.id)) this.endpointsLost.inc({ tenant: tenantId, kind: e.kind });
+    }
+    if (after.availability === 'offline' && before.availability !== 'offline' && before.availability !== 'unknown') this.wentOffline.inc({ tenant: tenantId });
+  }
 
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry });

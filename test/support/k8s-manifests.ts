@@ -161,14 +161,15 @@ export function loadManifestFiles(dir = K8S_DIR): ManifestFile[] {
 }
 
 export class Manifests {
-  readonly files = loadManifestFiles();
+  readonly files: ManifestFile[];
   readonly kustomization: Kustomization;
   /** The resources, with the file each came from. */
   readonly resources: { file: string; resource: Resource }[];
 
-  constructor() {
+  constructor(dir = K8S_DIR) {
+    this.files = loadManifestFiles(dir);
     const kustomization = this.files.find((f) => f.file === KUSTOMIZATION);
-    if (!kustomization || kustomization.docs.length !== 1) throw new Error(`${K8S_DIR}/${KUSTOMIZATION}: expected one document`);
+    if (!kustomization || kustomization.docs.length !== 1) throw new Error(`${dir}/${KUSTOMIZATION}: expected one document`);
     this.kustomization = kustomization.docs[0] as Kustomization;
     this.resources = this.files.filter((f) => f !== kustomization).flatMap((f) => f.docs.map((d) => ({ file: f.file, resource: d as Resource })));
   }

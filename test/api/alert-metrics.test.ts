@@ -1,0 +1,86 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
+
+/** The value of one series in the exposition text, or undefined when it is not there. */
+function series(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = m[2]!.split(',');
+    if (want.length === have.length && want.every((w) => have.includes(w))) return Number(m[3]);
+  }
+  return undefined;
+}
+
+describe('the metrics behind the alerts (k8s/monitoring/): silent sources, endpoints and people going offline', () => {
+  let h: TestHub;
+  let key: PbxKey;
+  const scrape = async () => (await h.http.get('/metrics').expect(200)).text;
+
+  beforeEach(async () => {
+    h = await startTestHub();
+    key = await seedAlice(h);
+  });
+  afterEach(() => h.stop());
+
+  it('stamps each source with the instant its last signal arrived, per tenant', async () => {
+    expect(series(await scrape(), 'presence_source_last_signal_timestamp_seconds', { tenant: 'acme', source: 'pbx' })).toBeUndefined();
+    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
+    const first = h.clock.now();
+    await h.clock.advance(90_000);
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    const text = await scrape();
+    expect(series(text, 'presence_source_last_signal_timestamp_seconds', { tenant: 'acme', source: 'pbx' })).toBe(first / 1000);
+    expect(series(text, 'presence_source_last_signal_timestamp_seconds', { tenant: 'acme', source: 'manual' })).toBe(h.clock.now() / 1000);
+    // An event ignored as old still shows the PBX is talking to us.
+    await h.clock.advance(60_000);
+    const old = await h.pbx([{ type: 'registered', device: 'alice-desk', at: first - 1 }], key).expect(200);
+    expect(old.body).toMatchObject({ applied: 0, ignored: 1 });
+    expect(series(await scrape(), 'presence_source_last_signal_timestamp_seconds', { tenant: 'acme', source: 'pbx' })).toBe(h.clock.now() / 1000);
+  });
+
+  it('counts an endpoint lost by kind, and a person going offline only when nothing is left', async () => {
+    const dev = await h.put('/v1/people/alice/devices/alice-phone', { kind: 'mobile' }).expect(201);
+    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
+    await h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${dev.body.token as string}`).send({ state: 'foreground' }).expect(200);
+    expect((await h.get('/v1/presence/alice').expect(200)).body.endpoints).toHaveLength(2);
+
+    await h.pbx([{ type: 'unregistered', device: 'alice-desk', at: h.clock.now() + 1 }], key).expect(200);
+    let text = await scrape();
+    expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind: 'desk' })).toBe(1);
+    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBeUndefined();
+
+    // The app falls silent: the scheduler takes its endpoint away at the TTL, and alice is offline.
+    await h.clock.advance(h.config.heartbeat.foregroundTtlMs);
+    expect((await h.get('/v1/presence/alice').expect(200)).body.availability).toBe('offline');
+    text = await scrape();
+    expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind: 'mobile' })).toBe(1);
+    expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind: 'desk' })).toBe(1);
+    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBe(1);
+  });
+
+  it('does not count a person never seen before as going offline', async () => {
+    await h.put('/v1/people/bob', { name: 'Bob' }).expect(201);
+    await h.put('/v1/people/bob/devices/bob-desk', { kind: 'desk' }).expect(201);
+    await h.pbx([{ type: 'unregistered', device: 'bob-desk', at: h.clock.now() }], key).expect(200);
+    expect((await h.get('/v1/presence/bob').expect(200)).body.availability).toBe('offline');
+    const text = await scrape();
+    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBeUndefined();
+    expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind: 'desk' })).toBeUndefined();
+  });
+
+  it("drops a deleted tenant's sources, so the silent-source alert does not fire for it", async () => {
+    const other = await h.http.post('/v1/tenants').set('Authorization', `Bearer ${OPERATOR_KEY}`).send({ id: 'globex', name: 'Globex' }).expect(201);
+    const globex = other.body.adminKey.secret as string;
+    await h.put('/v1/people/carol/status', { activity: 'away' }, globex).expect(404);
+    await h.put('/v1/people/carol', { name: 'Carol' }, globex).expect(201);
+    await h.put('/v1/people/carol/status', { activity: 'away' }, globex).expect(200);
+    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
+    expect(series(await scrape(), 'presence_source_last_signal_timestamp_seconds', { tenant: 'globex', source: 'manual' })).toBe(h.clock.now() / 1000);
+    await h.http.delete('/v1/tenants/globex').set('Authorization', `Bearer ${OPERATOR_KEY}`).expect(204);
+    const text = await scrape();
+    expect(series(text, 'presence_source_last_signal_timestamp_seconds', { tenant: 'globex', source: 'manual' })).toBeUndefined();
+    expect(series(text, 'presence_source_last_signal_timestamp_seconds', { tenant: 'acme', source: 'pbx' })).toBe(h.clock.now() / 1000);
+  });
+});
