@@ -21,6 +21,7 @@ import { CallOutcomes } from './connectors/pbx/call-outcomes.js';
 import { pbxRoutes } from './connectors/pbx/routes.js';
 import { createCalendars, type CalendarRandomness } from './calendars/create-calendars.js';
 import { calendarRoutes } from './calendars/routes.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import { googleWebhookRoutes } from './connectors/google/webhook.js';
 import { microsoftWebhookRoutes } from './connectors/microsoft/webhook.js';
 import { developmentKey } from './dev-encryption-key.js';
@@ -139,6 +140,7 @@ export function createHub(opts: HubOptions): RunningHub {
     ...directoryRoutes(hub),
     ...presenceRoutes(hub),
     ...streamRoutes(hub),
+    ...dashboardRoutes(),
     ...manualRoutes(hub),
     ...mobileRoutes(hub),
     ...pbxRoutes(hub),

@@ -54,7 +54,7 @@ describe('the Service reaches the hub over HTTP and SIP', () => {
   });
 });
 
-describe('the Ingress publishes the API, the provider webhooks and the consent pages over HTTPS, and nothing else', () => {
+describe('the Ingress publishes the API, the provider webhooks, the consent pages and the dashboard over HTTPS, and nothing else', () => {
   const [ingress] = m.all<Ingress>('Ingress');
   const paths = () => ingress!.spec.rules.flatMap((r) => r.http.paths.map((p) => ({ host: r.host, ...p })));
   let h: TestHub;
@@ -79,10 +79,10 @@ describe('the Ingress publishes the API, the provider webhooks and the consent p
     }
   });
 
-  it('routes every API, webhook, connect and OAuth route, and keeps /healthz, /readyz, /metrics inside', () => {
+  it('routes every API, webhook, connect, OAuth and dashboard route, and keeps /healthz, /readyz, /metrics inside', () => {
     const routed = (path: string) => paths().some((p) => prefixMatches(p.path, path));
-    const publicRoutes = h.routes.filter((r) => /^\/(v1|connect|oauth)\//.test(r.path));
-    expect(publicRoutes.map((r) => r.path)).toEqual(expect.arrayContaining(['/v1/webhooks/microsoft', '/v1/webhooks/microsoft/lifecycle', '/v1/webhooks/google', '/oauth/:provider/callback']));
+    const publicRoutes = h.routes.filter((r) => /^\/(v1|connect|oauth|dashboard)(\/|$)/.test(r.path));
+    expect(publicRoutes.map((r) => r.path)).toEqual(expect.arrayContaining(['/v1/webhooks/microsoft', '/v1/webhooks/microsoft/lifecycle', '/v1/webhooks/google', '/oauth/:provider/callback', '/dashboard', '/dashboard/app.js']));
     for (const r of publicRoutes) expect(routed(r.path), r.path).toBe(true);
     for (const path of ['/healthz', '/readyz', '/metrics']) expect(routed(path), path).toBe(false);
     for (const p of paths()) expect(h.routes.some((r) => prefixMatches(p.path, r.path)), `${p.path} routes to nothing`).toBe(true);

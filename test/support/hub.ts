@@ -30,6 +30,8 @@ export interface TestHub extends RunningHub {
   pbx(events: unknown[], key: PbxKey, opts?: { timestamp?: number; body?: string }): request.Test;
   /** Serves the app on loopback (`port` 0 picks a free one) and returns its base URL. */
   listen(port?: number): Promise<string>;
+  /** Cuts every open connection of the server `listen` started (streams included), as a network failure would. */
+  dropConnections(): void;
   stop(): Promise<void>;
 }
 
@@ -89,6 +91,9 @@ export async function startTestHub(
       server = running.app.listen(port, '127.0.0.1');
       await new Promise<void>((resolve) => server!.once('listening', () => resolve()));
       return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
+    dropConnections() {
+      server?.closeAllConnections();
     },
     async stop() {
       server?.closeAllConnections();

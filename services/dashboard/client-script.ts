@@ -1,0 +1,266 @@
+/**
+ * The dashboard's browser script, served as /dashboard/app.js. Plain ES2017 without modules or a build step:
+ * it only follows `GET /v1/stream` (read with fetch, so the key travels in a header, never in a URL) and
+ * renders what the key's role may see. Text goes in through textContent, never as HTML.
+ */
+export const DASHBOARD_JS = String.raw`(function () {
+  'use strict';
+  var KEY = 'presence-hub.key';
+  var ACTIVITY = {
+    available: 'Available', ringing: 'Ringing', 'on-call': 'On a call', 'on-hold': 'Call on hold', 'in-meeting': 'In a meeting',
+    presenting: 'Presenting', focus: 'Focus time', 'out-of-office': 'Out of office', dnd: 'Do not disturb', away: 'Away', break: 'On a break',
+    'wrap-up': 'Wrap-up', 'off-work': 'Off work', offline: 'Offline', unknown: 'Unknown'
+  };
+  var AVAILABILITY = { available: 'Available', busy: 'Busy', dnd: 'Do not disturb', away: 'Away', offline: 'Offline', unknown: 'Unknown' };
+  var ORDER = ['available', 'busy', 'dnd', 'away', 'offline', 'unknown'];
+  var KIND = { desk: 'desk phone', softphone: 'softphone', mobile: 'mobile' };
+
+  var el = function (id) { return document.getElementById(id); };
+  var people = new Map();
+  var lastEventId;
+  var controller;
+  var retryMs = 1000;
+  var retryTimer;
+
+  function clock(iso) {
+    var d = new Date(iso);
+    var today = new Date();
+    var sameDay = d.toDateString() === today.toDateString();
+    var opts = sameDay ? { hour: '2-digit', minute: '2-digit' } : { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
+    return new Intl.DateTimeFormat(undefined, opts).format(d);
+  }
+  function ago(iso) {
+    var min = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
+    if (min < 1) return 'just now';
+    if (min < 60) return min + ' min';
+    var h = Math.floor(min / 60);
+    if (h < 24) return h + ' h ' + (min % 60) + ' min';
+    return Math.floor(h / 24) + ' d';
+  }
+  function node(tag, props, children) {
+    var n = document.createElement(tag);
+    Object.keys(props || {}).forEach(function (k) {
+      if (k === 'text') n.textContent = props[k];
+      else if (k === 'className') n.className = props[k];
+      else n.setAttribute(k, props[k]);
+    });
+    (children || []).forEach(function (c) { if (c) n.appendChild(c); });
+    return n;
+  }
+  function activityLabel(a) { return ACTIVITY[a] || a; }
+
+  function setConnection(text, state) {
+    var c = el('connection');
+    c.textContent = text;
+    c.setAttribute('data-state', state);
+  }
+
+  function row(p) {
+    var status = node('td', { className: 'status' }, [
+      node('span', { className: 'dot', 'aria-hidden': 'true' }),
+      node('span', { text: AVAILABILITY[p.availability] || p.availability }),
+      p.activity && p.activity !== p.availability ? node('span', { className: 'activity', text: ' · ' + activityLabel(p.activity) }) : null
+    ]);
+    var since = node('td', { className: 'since' }, p.since ? [node('time', { datetime: p.since, text: clock(p.since) }), node('small', { text: ' (' + ago(p.since) + ')' })] : []);
+    var later = [];
+    if (p.until) later.push(node('span', { text: 'until ' }), node('time', { datetime: p.until, text: clock(p.until) }));
+    if (p.next && p.next.at === p.until) later.push(node('span', { className: 'next', text: ', then ' + activityLabel(p.next.activity).toLowerCase() }));
+    else if (p.next) {
+      if (later.length) later.push(node('br'));
+      later.push(node('span', { className: 'next', text: activityLabel(p.next.activity) + ' at ' }), node('time', { datetime: p.next.at, text: clock(p.next.at) }));
+    }
+    var reach = node('td', { className: 'reach' });
+    if (p.endpoints) reach.textContent = p.endpoints.length ? p.endpoints.map(function (e) { return KIND[e.kind] || e.kind; }).join(', ') : 'nothing reachable';
+    if (p.routable === true) reach.appendChild(node('span', { className: 'callable', text: ' · can take a call' }));
+    var why = node('td', { className: 'why' });
+    if (p.explanation) {
+      var list = node('ul', {}, p.explanation.map(function (x) {
+        return node('li', { 'data-verdict': x.verdict, text: x.verdict + ': ' + x.source + ' (' + x.claim + ') ' + x.reason });
+      }));
+      why.appendChild(node('details', {}, [node('summary', { text: p.source ? 'decided by ' + p.source : 'why' }), list]));
+    }
+    return node('tr', { 'data-person': p.personId, 'data-availability': p.availability }, [
+      node('th', { scope: 'row', text: p.name || p.personId }), status, since, node('td', { className: 'later' }, later), reach, why
+    ]);
+  }
+
+  var renderPending = false;
+  /** One render per frame, however many changes arrive in it. */
+  function scheduleRender() {
+    if (renderPending) return;
+    renderPending = true;
+    requestAnimationFrame(function () {
+      renderPending = false;
+      render();
+    });
+  }
+
+  function render() {
+    var open = new Set(Array.from(document.querySelectorAll('#people tr[data-person] details[open]')).map(function (d) { return d.closest('tr').getAttribute('data-person'); }));
+    var filter = el('filter').value.trim().toLowerCase();
+    var list = Array.from(people.values()).sort(function (a, b) { return (a.name || a.personId).localeCompare(b.name || b.personId); });
+    var shown = list.filter(function (p) { return !filter || (p.name || p.personId).toLowerCase().indexOf(filter) >= 0; });
+    var body = el('people').tBodies[0];
+    body.replaceChildren.apply(body, shown.map(row));
+    open.forEach(function (id) {
+      var d = body.querySelector('tr[data-person="' + CSS.escape(id) + '"] details');
+      if (d) d.open = true;
+    });
+    el('people').classList.toggle('with-why', list.some(function (p) { return p.explanation; }));
+    el('people').classList.toggle('with-reach', list.some(function (p) { return p.endpoints; }));
+    var counts = {};
+    list.forEach(function (p) { counts[p.availability] = (counts[p.availability] || 0) + 1; });
+    var parts = [list.length + (list.length === 1 ? ' person' : ' people')];
+    ORDER.forEach(function (a) { if (counts[a]) parts.push(counts[a] + ' ' + AVAILABILITY[a].toLowerCase()); });
+    var callable = list.filter(function (p) { return p.routable === true; }).length;
+    if (list.some(function (p) { return p.routable !== undefined; })) parts.push(callable + ' can take a call now');
+    el('summary').textContent = parts.join(' · ');
+    el('empty').hidden = list.length > 0;
+  }
+
+  function handle(block) {
+    var event = 'message';
+    var data = '';
+    var id;
+    block.split('\n').forEach(function (line) {
+      if (!line || line.charAt(0) === ':') return;
+      var i = line.indexOf(':');
+      var field = i < 0 ? line : line.slice(0, i);
+      var value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (field === 'event') event = value;
+      else if (field === 'data') data += (data ? '\n' : '') + value;
+      else if (field === 'id') id = value;
+    });
+    if (id) lastEventId = id;
+    if (!data) return;
+    var payload = JSON.parse(data);
+    if (event === 'snapshot') {
+      people.clear();
+      payload.presence.forEach(function (p) { people.set(p.personId, p); });
+    } else if (event === 'presence') {
+      var held = people.get(payload.personId);
+      if (held && held.version > payload.version) return;
+      people.set(payload.personId, payload);
+    } else if (event === 'removed') {
+      people.delete(payload.personId);
+    } else return;
+    scheduleRender();
+  }
+
+  function signedOut(message) {
+    stop();
+    sessionStorage.removeItem(KEY);
+    people.clear();
+    lastEventId = undefined;
+    el('board').hidden = true;
+    el('sign-out').hidden = true;
+    el('sign-in').hidden = false;
+    el('sign-in-error').textContent = message || '';
+    setConnection('Signed out', 'signed-out');
+    el('key').focus();
+  }
+
+  function stop() {
+    if (controller) controller.abort();
+    controller = undefined;
+    clearTimeout(retryTimer);
+  }
+
+  function retry(reason) {
+    var wait = retryMs;
+    retryMs = Math.min(retryMs * 2, 30000);
+    setConnection('Reconnecting in ' + Math.round(wait / 1000) + ' s (' + reason + ')', 'reconnecting');
+    retryTimer = setTimeout(connect, wait);
+  }
+
+  function connect() {
+    var key = sessionStorage.getItem(KEY);
+    if (!key) return signedOut();
+    stop();
+    var mine = (controller = new AbortController());
+    var team = el('team').value;
+    var headers = { Authorization: 'Bearer ' + key, Accept: 'text/event-stream' };
+    if (lastEventId) headers['Last-Event-ID'] = lastEventId;
+    setConnection('Connecting…', 'connecting');
+    fetch('/v1/stream' + (team ? '?team=' + encodeURIComponent(team) : ''), { headers: headers, signal: mine.signal, cache: 'no-store' })
+      .then(function (res) {
+        if (res.status === 401 || res.status === 403) {
+          return res.json().then(function (b) { signedOut(b && b.error ? b.error.message + ' (' + b.error.code + ')' : 'The key was refused.'); }, function () { signedOut('The key was refused.'); });
+        }
+        if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
+        retryMs = 1000;
+        setConnection('Live', 'live');
+        var reader = res.body.getReader();
+        var decoder = new TextDecoder();
+        var buffer = '';
+        var pump = function () {
+          return reader.read().then(function (r) {
+            if (r.done) throw new Error('the stream ended');
+            buffer += decoder.decode(r.value, { stream: true }).replace(/\r\n?/g, '\n');
+            var end;
+            while ((end = buffer.indexOf('\n\n')) >= 0) {
+              handle(buffer.slice(0, end));
+              buffer = buffer.slice(end + 2);
+            }
+            return pump();
+          });
+        };
+        return pump();
+      })
+      .catch(function (err) {
+        if (mine.signal.aborted) return;
+        retry(err && err.message ? err.message : 'connection lost');
+      });
+  }
+
+  function loadTeams() {
+    var key = sessionStorage.getItem(KEY);
+    fetch('/v1/people', { headers: { Authorization: 'Bearer ' + key }, cache: 'no-store' })
+      .then(function (res) { return res.ok ? res.json() : { people: [] }; })
+      .then(function (body) {
+        var teams = new Set();
+        body.people.forEach(function (p) { (p.teams || []).forEach(function (t) { teams.add(t); }); });
+        var select = el('team');
+        var chosen = select.value;
+        select.replaceChildren(node('option', { value: '', text: 'Everyone' }));
+        Array.from(teams).sort().forEach(function (t) { select.appendChild(node('option', { value: t, text: t })); });
+        select.value = chosen;
+        el('team-picker').hidden = teams.size === 0;
+      })
+      .catch(function () { el('team-picker').hidden = true; });
+  }
+
+  function start() {
+    el('sign-in').hidden = true;
+    el('board').hidden = false;
+    el('sign-out').hidden = false;
+    loadTeams();
+    connect();
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    el('sign-in').addEventListener('submit', function (e) {
+      e.preventDefault();
+      var key = el('key').value.trim();
+      if (!key) return;
+      sessionStorage.setItem(KEY, key);
+      el('key').value = '';
+      el('sign-in-error').textContent = '';
+      start();
+    });
+    el('sign-out').addEventListener('click', function () { signedOut(); });
+    el('team').addEventListener('change', function () {
+      // Another filter is another stream: start from its snapshot, not from the last id.
+      lastEventId = undefined;
+      people.clear();
+      render();
+      connect();
+    });
+    el('filter').addEventListener('input', render);
+    // "Since" durations move on without events.
+    setInterval(function () { if (people.size) render(); }, 30000);
+    if (sessionStorage.getItem(KEY)) start();
+    else signedOut();
+  });
+})();
+`;

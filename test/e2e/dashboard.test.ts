@@ -1,0 +1,176 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { launchChromium } from '../support/browser.js';
+import { describeWith } from '../support/components.js';
+import { ADMIN_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
+
+/**
+ * The supervisor dashboard in a real browser (Debian chromium through playwright-core): sign in with a
+ * key, the live board follows the stream, each role sees its level of detail, and nothing breaks the CSP.
+ * The hub runs on a fake clock (Monday 2 March 2026, 09:30 UTC) and the browser's clock is pinned to it,
+ * in Berlin (10:30 local).
+ */
+describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
+  let h: TestHub;
+  let base: string;
+  let pbx: PbxKey;
+  let supervisor: string;
+  let member: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  /** What the browser reported: CSP violations, console errors, failed requests. */
+  let problems: string[];
+
+  beforeAll(async () => {
+    h = await startTestHub();
+    pbx = await seedAlice(h);
+    await h.put('/v1/people/bob', { name: '<b>Bob</b> & co', teams: ['sales'] }).expect(201);
+    await h.put('/v1/people/bob/devices/bob-desk', { kind: 'desk' }).expect(201);
+    await h.put('/v1/people/carol', { name: 'Carol', teams: ['support'], sensitive: true }).expect(201);
+    await h.put('/v1/people/carol/devices/carol-desk', { kind: 'desk' }).expect(201);
+    supervisor = (await h.post('/v1/keys', { name: 's', role: 'supervisor' }).expect(201)).body.secret as string;
+    member = (await h.post('/v1/keys', { name: 'm', role: 'member', personId: 'bob' }).expect(201)).body.secret as string;
+    const at = h.clock.now() - 60_000;
+    await h.pbx(['alice-desk', 'bob-desk', 'carol-desk'].map((device) => ({ type: 'registered', device, at })), pbx).expect(200);
+    base = await h.listen();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await h?.stop();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext({ locale: 'en-GB', timezoneId: 'Europe/Berlin' });
+    page = await context.newPage();
+    page.setDefaultTimeout(5000);
+    await page.clock.setFixedTime(new Date(h.clock.now()));
+    problems = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
+
+  const rowOf = (personId: string) => page.locator(`tr[data-person="${personId}"]`);
+  async function signIn(key: string): Promise<void> {
+    await page.goto(`${base}/dashboard`);
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Show presence' }).click();
+    await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live');
+  }
+
+  it('a supervisor sees everyone live: a call, a status with its end, who can take a call', async () => {
+    await signIn(supervisor);
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
+    expect(await rowOf('alice').getAttribute('data-availability')).toBe('available');
+    expect(await page.locator('#summary').textContent()).toBe('3 people · 3 available · 2 can take a call now');
+    // Carol is sensitive: a supervisor is not told whether she can be rung, so she is not counted.
+    // A name is text, never markup.
+    expect(await rowOf('bob').locator('th').textContent()).toBe('<b>Bob</b> & co');
+
+    await h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now(), callId: 'c1' }], pbx).expect(200);
+    await expect.poll(() => rowOf('alice').getAttribute('data-availability')).toBe('busy');
+    expect(await rowOf('alice').locator('.status').textContent()).toBe('Busy · On a call');
+    expect(await rowOf('alice').locator('.since').textContent()).toBe('10:30 (just now)');
+    expect(await rowOf('alice').locator('.reach').textContent()).toBe('desk phone');
+
+    await h.put('/v1/people/bob/status', { activity: 'dnd', until: '2026-03-02T11:15:00Z' }).expect(200);
+    await expect.poll(() => rowOf('bob').getAttribute('data-availability')).toBe('dnd');
+    expect(await rowOf('bob').locator('.later').textContent()).toBe('until 12:15, then available');
+    expect(await page.locator('#summary').textContent()).toBe('3 people · 1 available · 1 busy · 1 do not disturb · 0 can take a call now');
+    // Carol is sensitive: a supervisor sees her availability, not what she is doing.
+    expect(await rowOf('carol').locator('.status').textContent()).toBe('Available');
+    // No "why" for a supervisor.
+    expect(await page.locator('th.why').isVisible()).toBe(false);
+
+    // The scheduler ends Bob's DND at its until: the board follows without a reload.
+    await h.clock.advanceTo(Date.parse('2026-03-02T11:15:00Z'));
+    await expect.poll(() => rowOf('bob').getAttribute('data-availability')).toBe('available');
+    await h.pbx([{ type: 'hangup', device: 'alice-desk', at: h.clock.now(), callId: 'c1' }], pbx).expect(200);
+    await expect.poll(() => rowOf('alice').getAttribute('data-availability')).toBe('available');
+    expect(problems).toEqual([]);
+  });
+
+  it('filters by team (a fresh stream) and by name', async () => {
+    await signIn(supervisor);
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
+    await page.getByLabel('Team').selectOption('support');
+    await expect.poll(() => page.locator('tbody tr[data-person]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-person')))).toEqual(['alice', 'carol']);
+    await page.getByLabel('Find').fill('car');
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
+    expect(await page.locator('#summary').textContent()).toMatch(/^2 people/);
+    expect(problems).toEqual([]);
+  });
+
+  it('an admin also sees why; a member sees only who is available', async () => {
+    await signIn(ADMIN_KEY);
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
+    const why = rowOf('alice').locator('details');
+    await h.clock.advance(1000);
+    await h.pbx([{ type: 'ringing', device: 'alice-desk', at: h.clock.now(), callId: 'c9' }], pbx).expect(200);
+    await expect.poll(() => why.locator('summary').textContent()).toBe('decided by pbx');
+    await why.locator('summary').click();
+    expect(await why.locator('li[data-verdict="won"]').textContent()).toMatch(/^won: pbx \(call\)/);
+    // An open explanation stays open when the board changes.
+    await h.clock.advance(1000);
+    await h.pbx([{ type: 'hangup', device: 'alice-desk', at: h.clock.now(), callId: 'c9' }], pbx).expect(200);
+    await expect.poll(() => rowOf('alice').getAttribute('data-availability')).toBe('available');
+    expect(await why.getAttribute('open')).not.toBeNull();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    expect(await page.getByLabel('API key').isVisible()).toBe(true);
+
+    await signIn(member);
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
+    // Bob's own row has everything; colleagues only their availability.
+    expect(await rowOf('alice').locator('.status').textContent()).toBe('Available');
+    expect(await rowOf('alice').locator('.later').textContent()).toBe('');
+    expect(await rowOf('bob').locator('details').count()).toBe(1);
+    expect(await rowOf('alice').locator('details').count()).toBe(0);
+    // A member may not list the directory, so there is no team picker (the page's one refused request).
+    expect(await page.locator('#team-picker').isVisible()).toBe(false);
+    expect(problems.filter((p) => !/403/.test(p))).toEqual([]);
+  });
+
+  it('reconnects after the connection drops and catches up from its last event id', async () => {
+    const streams: Array<string | undefined> = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/v1/stream') streams.push(r.headers()['last-event-id']);
+    });
+    await signIn(supervisor);
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
+    await h.put('/v1/people/bob/status', { activity: 'away' }).expect(200);
+    await expect.poll(() => rowOf('bob').getAttribute('data-availability')).toBe('away');
+    h.dropConnections();
+    await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('reconnecting');
+    await h.clock.advance(1000);
+    await h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now(), callId: 'c20' }], pbx).expect(200);
+    await expect.poll(() => rowOf('alice').getAttribute('data-availability')).toBe('busy');
+    expect(await page.locator('#connection').getAttribute('data-state')).toBe('live');
+    expect(streams).toHaveLength(2);
+    expect(streams[0]).toBeUndefined();
+    expect(streams[1]).toMatch(/^\S+-\d+$/);
+    await h.clock.advance(1000);
+    await h.pbx([{ type: 'hangup', device: 'alice-desk', at: h.clock.now(), callId: 'c20' }], pbx).expect(200);
+    await expect.poll(() => rowOf('alice').getAttribute('data-availability')).toBe('available');
+    await h.del('/v1/people/bob/status').expect(200);
+    expect(problems.filter((p) => !/ERR_|network/i.test(p))).toEqual([]);
+  });
+
+  it('refuses a wrong key with the reason, and keeps the key out of every URL', async () => {
+    const urls: string[] = [];
+    page.on('request', (r) => urls.push(r.url()));
+    await page.goto(`${base}/dashboard`);
+    await page.getByLabel('API key').fill('phk_not-a-key');
+    await page.getByRole('button', { name: 'Show presence' }).click();
+    await expect.poll(() => page.locator('#sign-in-error').textContent()).toMatch(/\(invalid_credentials\)$/);
+    expect(await page.getByLabel('API key').isVisible()).toBe(true);
+    await signIn(supervisor);
+    expect(urls.some((u) => u.includes(supervisor) || u.includes('phk_not-a-key'))).toBe(false);
+    // The browser refused nothing of the page's own under its CSP; the refused key's 401 is the one error.
+    expect(problems.filter((p) => !/401/.test(p))).toEqual([]);
+  });
+});
