@@ -24,12 +24,13 @@ export const DASHBOARD_JS = String.raw`(function () {
   var retryMs = retryBaseMs;
   var retryTimer;
 
+  // Built once: a render formats a few times per person, and building a formatter costs far more than using it.
+  var TIME = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  var DAY_TIME = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
   function clock(iso) {
     var d = new Date(iso);
     var today = new Date();
-    var sameDay = d.toDateString() === today.toDateString();
-    var opts = sameDay ? { hour: '2-digit', minute: '2-digit' } : { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
-    return new Intl.DateTimeFormat(undefined, opts).format(d);
+    return (d.toDateString() === today.toDateString() ? TIME : DAY_TIME).format(d);
   }
   function ago(iso) {
     var min = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
