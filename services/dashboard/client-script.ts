@@ -236,6 +236,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     fetch('/v1/people', { headers: { Authorization: 'Bearer ' + key }, cache: 'no-store' })
       .then(function (res) { return res.ok ? res.json() : { people: [] }; })
       .then(function (body) {
+        // Signed out (or in with another key) meanwhile: these teams are not the board's.
+        if (sessionStorage.getItem(KEY) !== key) return;
         var teams = new Set();
         body.people.forEach(function (p) { (p.teams || []).forEach(function (t) { teams.add(t); }); });
         var select = el('team');

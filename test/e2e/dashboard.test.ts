@@ -162,6 +162,29 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     expect(problems.filter((p) => !/ERR_|network/i.test(p))).toEqual([]);
   });
 
+  it("a directory answer that arrives after signing out does not fill the next key's team picker", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = 0;
+    await page.route('**/v1/people', async (route) => {
+      if (held++ === 0) await gate;
+      await route.continue();
+    });
+    await signIn(ADMIN_KEY);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    // In the same document (a navigation would cancel the held request).
+    await page.getByLabel('API key').fill(member);
+    await page.getByRole('button', { name: 'Show presence' }).click();
+    await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live');
+    const late = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/people' && r.status() === 200);
+    release();
+    await late;
+    // Let the page's handlers of that answer run (a pass here can only be early, never a false failure).
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100)));
+    expect(await page.locator('#team-picker').isVisible()).toBe(false);
+    expect(await page.locator('#team option').count()).toBe(1);
+  });
+
   it('reads the stream as EventSource would: CRLF split across chunks, multi-line data, comments, retry, stale versions, removals', async () => {
     const ann = (availability: string, version: number) => JSON.stringify({ personId: 'ann', name: 'Ann', availability, version });
     // Each string is one chunk as the network delivers it; the stream then ends.
