@@ -147,6 +147,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     if (id !== undefined) lastEventId = id || undefined;
     if (!data.length) return;
     var payload = JSON.parse(data.join('\n'));
+    // Backoff restarts only once events flow: not on a 200 (and a retry field) followed by a close.
+    retryMs = retryBaseMs;
     if (event === 'snapshot') {
       people.clear();
       payload.presence.forEach(function (p) { people.set(p.personId, p); });
@@ -217,8 +219,6 @@ export const DASHBOARD_JS = String.raw`(function () {
             while ((end = buffer.indexOf('\n\n')) >= 0) {
               handle(buffer.slice(0, end));
               buffer = buffer.slice(end + 2);
-              // Backoff restarts only once the server really talks, not on a 200 that closes at once.
-              retryMs = retryBaseMs;
             }
             return pump();
           });

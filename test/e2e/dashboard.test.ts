@@ -220,6 +220,26 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('backs off while the stream answers but ends before any event', async () => {
+    await page.addInitScript(() => {
+      const real = globalThis.fetch.bind(globalThis);
+      globalThis.fetch = (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+        if (!String(input).startsWith('/v1/stream')) return real(input, init);
+        const body = new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(new TextEncoder().encode('retry: 1000\n\n: keepalive\n\n'));
+            c.close();
+          },
+        });
+        return Promise.resolve(new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } }));
+      };
+    });
+    await page.goto(`${base}/dashboard`);
+    await page.getByLabel('API key').fill(supervisor);
+    await page.getByRole('button', { name: 'Show presence' }).click();
+    await expect.poll(() => page.locator('#connection').textContent(), { timeout: 10_000 }).toBe('Reconnecting in 2 s (the stream ended)');
+  });
+
   it('refuses a wrong key with the reason, and keeps the key out of every URL', async () => {
     const urls: string[] = [];
     page.on('request', (r) => urls.push(r.url()));
