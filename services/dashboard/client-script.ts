@@ -19,15 +19,18 @@ export const DASHBOARD_JS = String.raw`(function () {
   var people = new Map();
   var lastEventId;
   var controller;
-  var retryMs = 1000;
+  /** The server's \`retry:\`, floored so a 0 cannot spin. */
+  var retryBaseMs = 1000;
+  var retryMs = retryBaseMs;
   var retryTimer;
 
+  // Built once: a render formats a few times per person, and building a formatter costs far more than using it.
+  var TIME = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  var DAY_TIME = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
   function clock(iso) {
     var d = new Date(iso);
     var today = new Date();
-    var sameDay = d.toDateString() === today.toDateString();
-    var opts = sameDay ? { hour: '2-digit', minute: '2-digit' } : { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
-    return new Intl.DateTimeFormat(undefined, opts).format(d);
+    return (d.toDateString() === today.toDateString() ? TIME : DAY_TIME).format(d);
   }
   function ago(iso) {
     var min = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
@@ -97,6 +100,9 @@ export const DASHBOARD_JS = String.raw`(function () {
 
   function render() {
     var open = new Set(Array.from(document.querySelectorAll('#people tr[data-person] details[open]')).map(function (d) { return d.closest('tr').getAttribute('data-person'); }));
+    // The rows are rebuilt: a keyboard user's focus (a "why" toggle) moves to the same person's new row.
+    var focused = document.activeElement && document.activeElement.closest('#people tr[data-person] summary');
+    var focusedId = focused ? focused.closest('tr').getAttribute('data-person') : null;
     var filter = el('filter').value.trim().toLowerCase();
     var list = Array.from(people.values()).sort(function (a, b) { return (a.name || a.personId).localeCompare(b.name || b.personId); });
     var shown = list.filter(function (p) { return !filter || (p.name || p.personId).toLowerCase().indexOf(filter) >= 0; });
@@ -106,6 +112,10 @@ export const DASHBOARD_JS = String.raw`(function () {
       var d = body.querySelector('tr[data-person="' + CSS.escape(id) + '"] details');
       if (d) d.open = true;
     });
+    if (focusedId !== null) {
+      var s = body.querySelector('tr[data-person="' + CSS.escape(focusedId) + '"] summary');
+      if (s) s.focus();
+    }
     el('people').classList.toggle('with-why', list.some(function (p) { return p.explanation; }));
     el('people').classList.toggle('with-reach', list.some(function (p) { return p.endpoints; }));
     var counts = {};
@@ -114,13 +124,15 @@ export const DASHBOARD_JS = String.raw`(function () {
     ORDER.forEach(function (a) { if (counts[a]) parts.push(counts[a] + ' ' + AVAILABILITY[a].toLowerCase()); });
     var callable = list.filter(function (p) { return p.routable === true; }).length;
     if (list.some(function (p) { return p.routable !== undefined; })) parts.push(callable + ' can take a call now');
-    el('summary').textContent = parts.join(' · ');
+    // A live region: rewriting the same text would announce it again on every change.
+    if (el('summary').textContent !== parts.join(' · ')) el('summary').textContent = parts.join(' · ');
     el('empty').hidden = list.length > 0;
   }
 
+  /** One event block, parsed as EventSource does (WHATWG HTML, server-sent events). */
   function handle(block) {
     var event = 'message';
-    var data = '';
+    var data = [];
     var id;
     block.split('\n').forEach(function (line) {
       if (!line || line.charAt(0) === ':') return;
@@ -128,12 +140,15 @@ export const DASHBOARD_JS = String.raw`(function () {
       var field = i < 0 ? line : line.slice(0, i);
       var value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
       if (field === 'event') event = value;
-      else if (field === 'data') data += (data ? '\n' : '') + value;
-      else if (field === 'id') id = value;
+      else if (field === 'data') data.push(value);
+      else if (field === 'id' && value.indexOf('\0') < 0) id = value;
+      else if (field === 'retry' && /^\d+$/.test(value)) retryBaseMs = Math.max(1000, Number(value));
     });
-    if (id) lastEventId = id;
-    if (!data) return;
-    var payload = JSON.parse(data);
+    if (id !== undefined) lastEventId = id || undefined;
+    if (!data.length) return;
+    var payload = JSON.parse(data.join('\n'));
+    // Backoff restarts only once events flow: not on a 200 (and a retry field) followed by a close.
+    retryMs = retryBaseMs;
     if (event === 'snapshot') {
       people.clear();
       payload.presence.forEach(function (p) { people.set(p.personId, p); });
@@ -184,19 +199,22 @@ export const DASHBOARD_JS = String.raw`(function () {
     setConnection('Connecting…', 'connecting');
     fetch('/v1/stream' + (team ? '?team=' + encodeURIComponent(team) : ''), { headers: headers, signal: mine.signal, cache: 'no-store' })
       .then(function (res) {
+        if (mine.signal.aborted) return;
         if (res.status === 401 || res.status === 403) {
-          return res.json().then(function (b) { signedOut(b && b.error ? b.error.message + ' (' + b.error.code + ')' : 'The key was refused.'); }, function () { signedOut('The key was refused.'); });
+          return res.json().then(function (b) { signedOut(b && b.error ? b.error.message + ' (' + b.error.code + ')' : 'The key was refused.'); }, function () { if (!mine.signal.aborted) signedOut('The key was refused.'); });
         }
         if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
-        retryMs = 1000;
         setConnection('Live', 'live');
         var reader = res.body.getReader();
         var decoder = new TextDecoder();
         var buffer = '';
         var pump = function () {
           return reader.read().then(function (r) {
+            // A read that completed as another team's stream took over must not reach the board.
+            if (mine.signal.aborted) return;
             if (r.done) throw new Error('the stream ended');
-            buffer += decoder.decode(r.value, { stream: true }).replace(/\r\n?/g, '\n');
+            // A CR at a chunk's end may be half of a CRLF: it waits for the next chunk.
+            buffer = (buffer + decoder.decode(r.value, { stream: true })).replace(/\r\n|\r(?!$)/g, '\n');
             var end;
             while ((end = buffer.indexOf('\n\n')) >= 0) {
               handle(buffer.slice(0, end));
@@ -218,6 +236,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     fetch('/v1/people', { headers: { Authorization: 'Bearer ' + key }, cache: 'no-store' })
       .then(function (res) { return res.ok ? res.json() : { people: [] }; })
       .then(function (body) {
+        // Signed out (or in with another key) meanwhile: these teams are not the board's.
+        if (sessionStorage.getItem(KEY) !== key) return;
         var teams = new Set();
         body.people.forEach(function (p) { (p.teams || []).forEach(function (t) { teams.add(t); }); });
         var select = el('team');

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { EndpointKind, Source } from '../../shared/domain/signal.js';
+import { ENDPOINT_KINDS, type EndpointKind, type Source } from '../../shared/domain/signal.js';
 
 /** Every Prometheus metric the service exposes on /metrics, registered on one registry per process. */
 export class Metrics {
@@ -28,7 +28,9 @@ export class Metrics {
     labelNames: ['tenant', 'source'] as const,
     registers: [this.registry],
     collect: async () => {
-      const known = this.tenantsKnown ? new Set(await this.tenantsKnown().catch(() => [...this.lastSignal.keys()])) : undefined;
+      // A store that cannot answer drops nothing.
+      const known = this.tenantsKnown ? await this.tenantsKnown().then((t) => new Set(t), () => undefined) : undefined;
+      if (known) this.zeroCounters(known);
       this.sourceLastSignal.reset();
       for (const [tenant, sources] of this.lastSignal) {
         if (known && !known.has(tenant)) {
@@ -49,7 +51,7 @@ export class Metrics {
   });
   readonly wentOffline = new Counter({
     name: 'presence_went_offline_total',
-    help: 'People whose availability became offline from a known state (not from unknown), by tenant.',
+    help: 'People left with no reachable endpoint while not off work, by tenant.',
     labelNames: ['tenant'] as const,
     registers: [this.registry],
   });
@@ -123,12 +125,34 @@ export class Metrics {
   tenantsKnown: (() => Promise<readonly string[]>) | undefined;
 
   /** Counts what a change of one person's state lost. */
-  stateChanged(tenantId: string, before: { availability: string; endpoints: ReadonlyArray<{ id: string; kind: EndpointKind }> } | undefined, after: { availability: string; endpoints: ReadonlyArray<{ id: string }> }): void {
+  stateChanged(tenantId: string, before: { endpoints: ReadonlyArray<{ id: string; kind: EndpointKind }> } | undefined, after: { activity: string; endpoints: ReadonlyArray<{ id: string }> }): void {
     if (!before) return;
     for (const e of before.endpoints) {
       if (!after.endpoints.some((a) => a.id === e.id)) this.endpointsLost.inc({ tenant: tenantId, kind: e.kind });
     }
-    if (after.availability === 'offline' && before.availability !== 'offline' && before.availability !== 'unknown') this.wentOffline.inc({ tenant: tenantId });
+    // Not "availability became offline": off-work maps to offline, so the end and start of working hours
+    // would page every evening and morning.
+    if (before.endpoints.length > 0 && after.endpoints.length === 0 && after.activity !== 'off-work') this.wentOffline.inc({ tenant: tenantId });
+  }
+
+  private readonly zeroed = new Set<string>();
+  /**
+   * `increase()` ignores a series' first sample, so a counter that first appears at 200 (the outage
+   * itself) never alerts: every known tenant's series exist at 0 from the start, on every replica.
+   */
+  private zeroCounters(known: ReadonlySet<string>): void {
+    for (const tenant of known) {
+      if (this.zeroed.has(tenant)) continue;
+      this.zeroed.add(tenant);
+      for (const kind of ENDPOINT_KINDS) this.endpointsLost.inc({ tenant, kind }, 0);
+      this.wentOffline.inc({ tenant }, 0);
+    }
+    for (const tenant of this.zeroed) {
+      if (known.has(tenant)) continue;
+      this.zeroed.delete(tenant);
+      for (const kind of ENDPOINT_KINDS) this.endpointsLost.remove({ tenant, kind });
+      this.wentOffline.remove({ tenant });
+    }
   }
 
   constructor(defaults = true) {

@@ -66,8 +66,30 @@ describe('the metrics behind the alerts (k8s/monitoring/): silent sources, endpo
     await h.pbx([{ type: 'unregistered', device: 'bob-desk', at: h.clock.now() }], key).expect(200);
     expect((await h.get('/v1/presence/bob').expect(200)).body.availability).toBe('offline');
     const text = await scrape();
-    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBeUndefined();
-    expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind: 'desk' })).toBeUndefined();
+    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' }) ?? 0).toBe(0);
+    expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind: 'desk' }) ?? 0).toBe(0);
+  });
+
+  it('does not count the end of working hours as going offline (off-work shows as offline)', async () => {
+    await h.put('/v1/people/alice', { name: 'Alice', timeZone: 'Europe/Berlin', workingHours: { mon: [['08:00', '18:00']] } }).expect(200);
+    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
+    expect((await h.get('/v1/presence/alice').expect(200)).body.availability).toBe('available');
+    // 18:00 in Berlin (CET) is 17:00Z.
+    await h.clock.advanceTo('2026-03-02T17:00:00Z');
+    expect((await h.get('/v1/presence/alice').expect(200)).body).toMatchObject({ availability: 'offline', activity: 'off-work' });
+    expect(series(await scrape(), 'presence_went_offline_total', { tenant: 'acme' }) ?? 0).toBe(0);
+    // Off work, a phone unregistering is not an outage of people who take calls either.
+    await h.pbx([{ type: 'unregistered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
+    const text = await scrape();
+    expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind: 'desk' })).toBe(1);
+    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' }) ?? 0).toBe(0);
+  });
+
+  it("exposes every tenant's counters at 0 before anything is lost, since increase() ignores a series' first sample", async () => {
+    await scrape();
+    const text = await scrape();
+    for (const kind of ['desk', 'softphone', 'mobile']) expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind }), kind).toBe(0);
+    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBe(0);
   });
 
   it("drops a deleted tenant's sources, so the silent-source alert does not fire for it", async () => {
@@ -78,9 +100,13 @@ describe('the metrics behind the alerts (k8s/monitoring/): silent sources, endpo
     await h.put('/v1/people/carol/status', { activity: 'away' }, globex).expect(200);
     await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
     expect(series(await scrape(), 'presence_source_last_signal_timestamp_seconds', { tenant: 'globex', source: 'manual' })).toBe(h.clock.now() / 1000);
+    expect(series(await scrape(), 'presence_went_offline_total', { tenant: 'globex' })).toBe(0);
     await h.http.delete('/v1/tenants/globex').set('Authorization', `Bearer ${OPERATOR_KEY}`).expect(204);
+    await scrape();
     const text = await scrape();
     expect(series(text, 'presence_source_last_signal_timestamp_seconds', { tenant: 'globex', source: 'manual' })).toBeUndefined();
+    expect(series(text, 'presence_went_offline_total', { tenant: 'globex' })).toBeUndefined();
+    expect(series(text, 'presence_endpoints_lost_total', { tenant: 'globex', kind: 'desk' })).toBeUndefined();
     expect(series(text, 'presence_source_last_signal_timestamp_seconds', { tenant: 'acme', source: 'pbx' })).toBe(h.clock.now() / 1000);
   });
 });

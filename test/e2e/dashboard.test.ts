@@ -115,11 +115,12 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     await expect.poll(() => why.locator('summary').textContent()).toBe('decided by pbx');
     await why.locator('summary').click();
     expect(await why.locator('li[data-verdict="won"]').textContent()).toMatch(/^won: pbx \(call\)/);
-    // An open explanation stays open when the board changes.
+    // An open explanation stays open when the board changes, and keyboard focus stays on its toggle.
     await h.clock.advance(1000);
     await h.pbx([{ type: 'hangup', device: 'alice-desk', at: h.clock.now(), callId: 'c9' }], pbx).expect(200);
     await expect.poll(() => rowOf('alice').getAttribute('data-availability')).toBe('available');
     expect(await why.getAttribute('open')).not.toBeNull();
+    expect(await why.locator('summary').evaluate((summary) => summary === summary.ownerDocument.activeElement)).toBe(true);
     await page.getByRole('button', { name: 'Sign out' }).click();
     expect(await page.getByLabel('API key').isVisible()).toBe(true);
 
@@ -148,7 +149,8 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('reconnecting');
     await h.clock.advance(1000);
     await h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now(), callId: 'c20' }], pbx).expect(200);
-    await expect.poll(() => rowOf('alice').getAttribute('data-availability')).toBe('busy');
+    // The stream's `retry: 2000` is the first wait.
+    await expect.poll(() => rowOf('alice').getAttribute('data-availability'), { timeout: 10_000 }).toBe('busy');
     expect(await page.locator('#connection').getAttribute('data-state')).toBe('live');
     expect(streams).toHaveLength(2);
     expect(streams[0]).toBeUndefined();
@@ -158,6 +160,84 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     await expect.poll(() => rowOf('alice').getAttribute('data-availability')).toBe('available');
     await h.del('/v1/people/bob/status').expect(200);
     expect(problems.filter((p) => !/ERR_|network/i.test(p))).toEqual([]);
+  });
+
+  it("a directory answer that arrives after signing out does not fill the next key's team picker", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = 0;
+    await page.route('**/v1/people', async (route) => {
+      if (held++ === 0) await gate;
+      await route.continue();
+    });
+    await signIn(ADMIN_KEY);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    // In the same document (a navigation would cancel the held request).
+    await page.getByLabel('API key').fill(member);
+    await page.getByRole('button', { name: 'Show presence' }).click();
+    await expect.poll(() => page.locator('#connection').getAttribute('data-state')).toBe('live');
+    const late = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/people' && r.status() === 200);
+    release();
+    await late;
+    // Let the page's handlers of that answer run (a pass here can only be early, never a false failure).
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100)));
+    expect(await page.locator('#team-picker').isVisible()).toBe(false);
+    expect(await page.locator('#team option').count()).toBe(1);
+  });
+
+  it('reads the stream as EventSource would: CRLF split across chunks, multi-line data, comments, retry, stale versions, removals', async () => {
+    const ann = (availability: string, version: number) => JSON.stringify({ personId: 'ann', name: 'Ann', availability, version });
+    // Each string is one chunk as the network delivers it; the stream then ends.
+    const chunks = [
+      'retry: 60000\r\n\r\n: a comment\r\n\r',
+      `\nevent: snapshot\r\ndata: {"presence": [\r\ndata: ${ann('available', 5)},\r\ndata: ${JSON.stringify({ personId: 'ben', name: 'Ben', availability: 'away', version: 1 })}]}\r\n\r\n`,
+      // Older than the snapshot: must not overwrite it.
+      `id: t-1\r\nevent: presence\r\ndata: ${ann('busy', 4)}\r\n\r\n`,
+      'id: t-2\r\nevent: removed\r',
+      '\ndata: {"personId":"ben"}\r\n\r\n',
+      `id: t-3\nevent: presence\ndata: ${JSON.stringify({ personId: 'cy', name: 'Cy', availability: 'dnd', version: 2 })}\n\n`,
+    ];
+    await page.addInitScript((parts: string[]) => {
+      const real = globalThis.fetch.bind(globalThis);
+      globalThis.fetch = (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+        if (!String(input).startsWith('/v1/stream')) return real(input, init);
+        const body = new ReadableStream<Uint8Array>({
+          start(c) {
+            for (const part of parts) c.enqueue(new TextEncoder().encode(part));
+            c.close();
+          },
+        });
+        return Promise.resolve(new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } }));
+      };
+    }, chunks);
+    await page.goto(`${base}/dashboard`);
+    await page.getByLabel('API key').fill(supervisor);
+    await page.getByRole('button', { name: 'Show presence' }).click();
+    // The end of the stream comes after every event in it; the wait is the stream's `retry:`.
+    await expect.poll(() => page.locator('#connection').textContent()).toBe('Reconnecting in 60 s (the stream ended)');
+    await expect.poll(() => page.locator('tbody tr[data-person]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-person')))).toEqual(['ann', 'cy']);
+    expect(await rowOf('ann').getAttribute('data-availability')).toBe('available');
+    expect(problems).toEqual([]);
+  });
+
+  it('backs off while the stream answers but ends before any event', async () => {
+    await page.addInitScript(() => {
+      const real = globalThis.fetch.bind(globalThis);
+      globalThis.fetch = (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+        if (!String(input).startsWith('/v1/stream')) return real(input, init);
+        const body = new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(new TextEncoder().encode('retry: 1000\n\n: keepalive\n\n'));
+            c.close();
+          },
+        });
+        return Promise.resolve(new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } }));
+      };
+    });
+    await page.goto(`${base}/dashboard`);
+    await page.getByLabel('API key').fill(supervisor);
+    await page.getByRole('button', { name: 'Show presence' }).click();
+    await expect.poll(() => page.locator('#connection').textContent(), { timeout: 10_000 }).toBe('Reconnecting in 2 s (the stream ended)');
   });
 
   it('refuses a wrong key with the reason, and keeps the key out of every URL', async () => {
