@@ -56,6 +56,7 @@ export class DirectoryService {
    * everywhere within this time.
    */
   private readonly policyTtlMs: number;
+  private readonly openedSecrets = new WeakMap<ApiKey, string>();
   readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantWritten: [], tenantRemoved: [] };
 
   constructor(
@@ -292,9 +293,18 @@ export class DirectoryService {
     await this.store.directory.write([{ op: 'delete', collection: 'apiKeys', tenantId, id: keyId }]);
   }
 
-  /** The PBX key's secret, for verifying its HMAC signatures. */
+  /**
+   * The PBX key's secret, for verifying its HMAC signatures. Opened once per stored key document (the store
+   * hands out the same read-only document until the key changes), not on every signed batch.
+   */
   pbxSecret(key: ApiKey): string | undefined {
-    return key.sealed ? this.secrets.open(key.sealed) : undefined;
+    if (!key.sealed) return undefined;
+    let secret = this.openedSecrets.get(key);
+    if (secret === undefined) {
+      secret = this.secrets.open(key.sealed);
+      this.openedSecrets.set(key, secret);
+    }
+    return secret;
   }
 }
 

@@ -7,6 +7,7 @@ import { route, type AnyRoute } from '../../api/route.js';
 import { zodDetails } from '../../api/http-errors.js';
 import type { SignalChange } from '../../merger/apply-changes.js';
 import type { CallOutcome } from './call-outcomes.js';
+import { parsePbxBatch } from './batch-parse.js';
 import { pbxEventChanges } from './map.js';
 import { pbxBatchSchema, type PbxEvent } from './schema.js';
 
@@ -51,7 +52,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     } catch {
       throw badRequest('invalid_json', 'the body is not valid JSON');
     }
-    const parsed = pbxBatchSchema.safeParse(json);
+    const parsed = parsePbxBatch(json);
     if (!parsed.success) throw badRequest('invalid_body', 'the batch does not match the schema', zodDetails(parsed.error));
     const { events } = parsed.data;
     if (events.length > hub.config.pbx.maxEvents) {
