@@ -53,6 +53,7 @@ export class PresenceEngine {
         deps.log.error({ err: (err as Error).message, tenantId, personId }, 'scheduled re-evaluation failed'),
       );
     });
+    deps.metrics.pendingTransitions = () => this.timeline.pending;
   }
 
   /** A transition is due: re-evaluate, once across replicas. */
@@ -90,13 +91,9 @@ export class PresenceEngine {
     const policy = await this.deps.policyFor(tenantId);
     const now = clock.now();
     const result = await store.state.update(tenantId, personId, (state) => step(state, changes, policy, now, personId));
-    metrics.merges.inc();
-    for (const c of changes) {
-      if (c.op === 'put') metrics.signalsIn.inc({ source: c.signal.source, outcome: result.applied > 0 ? 'applied' : 'ignored' });
-    }
-    if (result.changed) metrics.stateChanges.inc({ availability: result.presence.availability });
+    metrics.countMerge(result.changed ? result.presence.availability : undefined);
+    for (const c of changes) if (c.op === 'put') metrics.countSignal(c.signal.source, result.applied > 0);
     this.timeline.schedule(tenantId, personId, result.presence.wakeAt);
-    metrics.scheduledTransitions.set(this.timeline.pending);
     return result;
   }
 
