@@ -4,8 +4,9 @@ import type { FeedEvent } from '../../../shared/store/feed.js';
 import type { Hub } from '../../hub.js';
 import { tenantOf } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
-import { viewOf } from '../views.js';
+import { viewKind, viewOf } from '../views.js';
 import { peopleOf, snapshot } from './presence.js';
+import { sharedFrame } from './shared-frames.js';
 import { TickWriter } from './tick-writer.js';
 
 const ALL_ROLES = ['admin', 'supervisor', 'member', 'pbx', 'external'] as const;
@@ -44,7 +45,8 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           render(e, person) {
             if (!e.presence) return query.team ? '' : frame('removed', { personId: e.personId }, e.id);
             if (!person || (query.team && !person.teams.includes(query.team))) return '';
-            return frame('presence', viewOf(e.presence, person, principal), e.id);
+            const presence = e.presence;
+            return sharedFrame(e, person, viewKind(principal, person), () => frame('presence', viewOf(presence, person, principal), e.id));
           },
           write(chunk) {
             if (!res.writableEnded && !res.destroyed) res.write(chunk);
