@@ -112,10 +112,16 @@ export class DirectoryService {
     for (const hook of this.hooks.tenantWritten) await hook(tenantId);
   }
 
-  async policyFor(tenantId: string): Promise<Policy> {
-    const now = this.clock.now();
+  /** The tenant's resolved policy while it is cached; `policyFor` otherwise. */
+  cachedPolicy(tenantId: string): Policy | undefined {
     const cached = this.policies.get(tenantId);
-    if (cached && now - cached.at < this.policyTtlMs) return cached.policy;
+    return cached && this.clock.now() - cached.at < this.policyTtlMs ? cached.policy : undefined;
+  }
+
+  async policyFor(tenantId: string): Promise<Policy> {
+    const cached = this.cachedPolicy(tenantId);
+    if (cached) return cached;
+    const now = this.clock.now();
     const t = await this.store.directory.get('tenants', PLATFORM, tenantId);
     const policy = withMeetingAs(resolvePolicy(t?.policy), resolveCalendarPolicy(t?.settings.calendar).meetingAs);
     this.policies.set(tenantId, { policy, at: now });

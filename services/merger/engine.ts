@@ -13,7 +13,8 @@ export interface EngineDeps {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
-  policyFor: (tenantId: string) => Promise<Policy>;
+  /** A cached policy comes back as it is, so a merge waits for no promise it does not need. */
+  policyFor: (tenantId: string) => Policy | Promise<Policy>;
 }
 
 export interface ApplyResult {
@@ -88,7 +89,8 @@ export class PresenceEngine {
   /** Applies `changes` (possibly none: a re-evaluation) to one person and merges. */
   async apply(tenantId: string, personId: string, changes: readonly SignalChange[]): Promise<ApplyResult> {
     const { store, clock, metrics } = this.deps;
-    const policy = await this.deps.policyFor(tenantId);
+    const cached = this.deps.policyFor(tenantId);
+    const policy = cached instanceof Promise ? await cached : cached;
     const now = clock.now();
     const result = await store.state.update(tenantId, personId, (state) => step(state, changes, policy, now, personId));
     metrics.countMerge(result.changed ? result.presence.availability : undefined);
