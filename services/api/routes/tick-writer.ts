@@ -9,8 +9,8 @@ export interface TickWriterParts<T, L> {
 }
 
 /**
- * Writes a stream's items strictly in the order they were queued, one task's worth at a time: everything
- * queued while the event loop runs one task (a PBX batch's chunk of merges, say) goes out in one write, so
+ * Writes a stream's items strictly in the order they were queued, a lot at a time: everything queued until
+ * the current task's promise jobs have run (a PBX batch's chunk of merges, say) goes out in one write, so
  * one socket write instead of one per item, and one promise for the whole lot's look-ups.
  */
 export class TickWriter<T, L> {
@@ -33,7 +33,8 @@ export class TickWriter<T, L> {
     this.queue.push({ item, lookup });
     if (!this.draining) {
       this.draining = true;
-      setImmediate(() => void this.drain());
+      // After the promise jobs queued so far (a chunk of merges and what they emit), before any I/O.
+      process.nextTick(() => void this.drain());
     }
   }
 
