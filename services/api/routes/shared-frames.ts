@@ -7,7 +7,15 @@ import type { FeedEvent } from '../../../shared/store/feed.js';
  * (a client that looked up a newer one renders its own), and everything is dropped on the next task, so
  * nothing outlives the fan-out of a change.
  */
-const frames = new Map<FeedEvent, { person: Person; byKind: Map<string, string> }>();
+interface Rendered {
+  person: Person;
+  /** The first kind rendered and its frame; further kinds (other roles) in `more`. */
+  kind: string;
+  frame: string;
+  more?: Map<string, string>;
+}
+
+const frames = new Map<FeedEvent, Rendered>();
 let clearing = false;
 
 const clear = () => {
@@ -16,19 +24,21 @@ const clear = () => {
 };
 
 export function sharedFrame(e: FeedEvent, person: Person, kind: string, render: () => string): string {
-  let entry = frames.get(e);
-  if (!entry || entry.person !== person) {
-    entry = { person, byKind: new Map() };
-    frames.set(e, entry);
+  const known = frames.get(e);
+  if (!known || known.person !== person) {
+    const frame = render();
+    frames.set(e, { person, kind, frame });
     if (!clearing) {
       clearing = true;
       setImmediate(clear);
     }
+    return frame;
   }
-  let frame = entry.byKind.get(kind);
+  if (known.kind === kind) return known.frame;
+  let frame = known.more?.get(kind);
   if (frame === undefined) {
     frame = render();
-    entry.byKind.set(kind, frame);
+    (known.more ??= new Map()).set(kind, frame);
   }
   return frame;
 }
