@@ -82,7 +82,7 @@ export function createHub(opts: HubOptions): RunningHub {
   const secrets = new SecretBox(config.encryptionKey ?? developmentKey(config.dataDir));
   if (!config.encryptionKey) log.warn('ENCRYPTION_KEY is not set: using a development key file in DATA_DIR');
   const hubRef: { directory?: DirectoryService } = {};
-  const engine = new PresenceEngine({ store, clock, metrics, log, policyFor: (t) => hubRef.directory!.policyFor(t) });
+  const engine = new PresenceEngine({ store, clock, metrics, log, policyFor: (t) => hubRef.directory!.cachedPolicy(t) ?? hubRef.directory!.policyFor(t) });
   const directory = new DirectoryService(store, engine, clock, secrets, new GroupDirectory(store, routingState));
   hubRef.directory = directory;
   metrics.tenantsKnown = async () => (await directory.listTenants()).map((t) => t.id);

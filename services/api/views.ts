@@ -42,6 +42,14 @@ export interface PresenceView {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const isPbxKey = (p: Principal) => p.kind === 'key' && p.role === 'pbx';
+
+/** Principals with the same kind of view of a person get equal `viewOf` results for any presence. */
+export function viewKind(p: Principal, person: Pick<Person, 'id' | 'sensitive'>): string {
+  const detail = detailFor(p, person);
+  // Only the availability level differs by principal: a PBX also sees whether and where to ring.
+  return detail === 'availability' && isPbxKey(p) ? 'availability+endpoints' : detail;
+}
 
 export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 'sensitive'>, p: Principal): PresenceView {
   const detail = detailFor(p, person);
@@ -55,7 +63,7 @@ export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 
     version: presence.version,
     since: iso(presence.since),
   };
-  const isPbx = p.kind === 'key' && p.role === 'pbx';
+  const isPbx = isPbxKey(p);
   if (detail === 'availability') {
     if (isPbx) {
       v.routable = presence.routable;

@@ -56,6 +56,7 @@ export class DirectoryService {
    * everywhere within this time.
    */
   private readonly policyTtlMs: number;
+  private readonly openedSecrets = new WeakMap<ApiKey, string>();
   readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantWritten: [], tenantRemoved: [] };
 
   constructor(
@@ -111,10 +112,16 @@ export class DirectoryService {
     for (const hook of this.hooks.tenantWritten) await hook(tenantId);
   }
 
-  async policyFor(tenantId: string): Promise<Policy> {
-    const now = this.clock.now();
+  /** The tenant's resolved policy while it is cached; `policyFor` otherwise. */
+  cachedPolicy(tenantId: string): Policy | undefined {
     const cached = this.policies.get(tenantId);
-    if (cached && now - cached.at < this.policyTtlMs) return cached.policy;
+    return cached && this.clock.now() - cached.at < this.policyTtlMs ? cached.policy : undefined;
+  }
+
+  async policyFor(tenantId: string): Promise<Policy> {
+    const cached = this.cachedPolicy(tenantId);
+    if (cached) return cached;
+    const now = this.clock.now();
     const t = await this.store.directory.get('tenants', PLATFORM, tenantId);
     const policy = withMeetingAs(resolvePolicy(t?.policy), resolveCalendarPolicy(t?.settings.calendar).meetingAs);
     this.policies.set(tenantId, { policy, at: now });
@@ -292,9 +299,18 @@ export class DirectoryService {
     await this.store.directory.write([{ op: 'delete', collection: 'apiKeys', tenantId, id: keyId }]);
   }
 
-  /** The PBX key's secret, for verifying its HMAC signatures. */
+  /**
+   * The PBX key's secret, for verifying its HMAC signatures. Opened once per stored key document (the store
+   * hands out the same read-only document until the key changes), not on every signed batch.
+   */
   pbxSecret(key: ApiKey): string | undefined {
-    return key.sealed ? this.secrets.open(key.sealed) : undefined;
+    if (!key.sealed) return undefined;
+    let secret = this.openedSecrets.get(key);
+    if (secret === undefined) {
+      secret = this.secrets.open(key.sealed);
+      this.openedSecrets.set(key, secret);
+    }
+    return secret;
   }
 }
 

@@ -13,7 +13,8 @@ export interface EngineDeps {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
-  policyFor: (tenantId: string) => Promise<Policy>;
+  /** A cached policy comes back as it is, so a merge waits for no promise it does not need. */
+  policyFor: (tenantId: string) => Policy | Promise<Policy>;
 }
 
 export interface ApplyResult {
@@ -55,6 +56,7 @@ export class PresenceEngine {
         deps.log.error({ err: (err as Error).message, tenantId, personId }, 'scheduled re-evaluation failed'),
       );
     });
+    deps.metrics.pendingTransitions = () => this.timeline.pending;
   }
 
   /** A transition is due: re-evaluate, once across replicas. */
@@ -89,21 +91,18 @@ export class PresenceEngine {
   /** Applies `changes` (possibly none: a re-evaluation) to one person and merges. */
   async apply(tenantId: string, personId: string, changes: readonly SignalChange[]): Promise<ApplyResult> {
     const { store, clock, metrics } = this.deps;
-    const policy = await this.deps.policyFor(tenantId);
+    const cached = this.deps.policyFor(tenantId);
+    const policy = cached instanceof Promise ? await cached : cached;
     const now = clock.now();
     const result = await store.state.update(tenantId, personId, (state) => step(state, changes, policy, now, personId));
-    metrics.merges.inc();
+    metrics.countMerge(result.changed ? result.presence.availability : undefined);
     for (const c of changes) {
       if (c.op !== 'put') continue;
-      metrics.signalsIn.inc({ source: c.signal.source, outcome: result.applied > 0 ? 'applied' : 'ignored' });
+      metrics.countSignal(c.signal.source, result.applied > 0);
       metrics.sourceSeen(tenantId, c.signal.source, now);
     }
-    if (result.changed) {
-      metrics.stateChanges.inc({ availability: result.presence.availability });
-      metrics.stateChanged(tenantId, result.before, result.presence);
-    }
+    if (result.changed) metrics.stateChanged(tenantId, result.before, result.presence);
     this.timeline.schedule(tenantId, personId, result.presence.wakeAt);
-    metrics.scheduledTransitions.set(this.timeline.pending);
     return result;
   }
 

@@ -18,8 +18,11 @@ export class MinHeap<T> {
     let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
+      const item = a[i]!;
+      if (!this.less(item, a[p]!)) break;
+      // A temporary, not a destructuring swap: that builds an array per step on the merge path.
+      a[i] = a[p]!;
+      a[p] = item;
       i = p;
     }
   }
@@ -38,7 +41,9 @@ export class MinHeap<T> {
         if (l < a.length && this.less(a[l]!, a[m]!)) m = l;
         if (r < a.length && this.less(a[r]!, a[m]!)) m = r;
         if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
+        const item = a[i]!;
+        a[i] = a[m]!;
+        a[m] = item;
         i = m;
       }
     }

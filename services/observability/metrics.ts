@@ -1,21 +1,39 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ENDPOINT_KINDS, type EndpointKind, type Source } from '../../shared/domain/signal.js';
+import { Tally } from './tally.js';
 
 /** Every Prometheus metric the service exposes on /metrics, registered on one registry per process. */
 export class Metrics {
   readonly registry = new Registry();
+  // The merge path's counts: kept by `countMerge` and added to their counters when these are read.
+  private readonly signalTally = new Tally(['source', 'outcome'] as const);
+  private readonly changeTally = new Tally(['availability'] as const);
+  private mergeCount = 0;
+  /** People with a pending transition, read at each scrape (the engine sets it). */
+  pendingTransitions: () => number = () => 0;
+
   readonly signalsIn = new Counter({
     name: 'presence_signals_received_total',
     help: 'Signals received, by source and outcome (applied, ignored as old or duplicate).',
     labelNames: ['source', 'outcome'] as const,
     registers: [this.registry],
+    collect: (): void => this.signalTally.flushInto(this.signalsIn),
   });
-  readonly merges = new Counter({ name: 'presence_merges_total', help: 'Merge evaluations.', registers: [this.registry] });
+  readonly merges = new Counter({
+    name: 'presence_merges_total',
+    help: 'Merge evaluations.',
+    registers: [this.registry],
+    collect: (): void => {
+      if (this.mergeCount > 0) this.merges.inc(this.mergeCount);
+      this.mergeCount = 0;
+    },
+  });
   readonly stateChanges = new Counter({
     name: 'presence_state_changes_total',
     help: 'Canonical state changes, by new availability.',
     labelNames: ['availability'] as const,
     registers: [this.registry],
+    collect: (): void => this.changeTally.flushInto(this.stateChanges),
   });
   /**
    * The basis of the "a source went silent" alert (k8s/monitoring/): with several replicas each reports
@@ -66,6 +84,7 @@ export class Metrics {
     name: 'presence_scheduled_transitions',
     help: 'People with a pending transition.',
     registers: [this.registry],
+    collect: (): void => this.scheduledTransitions.set(this.pendingTransitions()),
   });
   readonly httpRequests = new Counter({
     name: 'presence_http_requests_total',
@@ -153,6 +172,17 @@ export class Metrics {
       for (const kind of ENDPOINT_KINDS) this.endpointsLost.remove({ tenant, kind });
       this.wentOffline.remove({ tenant });
     }
+  }
+
+  /** One merge, and the new availability if the state changed. */
+  countMerge(changedTo: string | undefined): void {
+    this.mergeCount++;
+    if (changedTo !== undefined) this.changeTally.add(changedTo);
+  }
+
+  /** One signal given to a merge: applied, or ignored as old or a duplicate. */
+  countSignal(source: string, applied: boolean): void {
+    this.signalTally.add(source, applied ? 'applied' : 'ignored');
   }
 
   constructor(defaults = true) {

@@ -4,8 +4,10 @@ import type { FeedEvent } from '../../../shared/store/feed.js';
 import type { Hub } from '../../hub.js';
 import { tenantOf } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
-import { viewOf } from '../views.js';
+import { viewKind, viewOf } from '../views.js';
 import { peopleOf, snapshot } from './presence.js';
+import { sharedFrame } from './shared-frames.js';
+import { TickWriter } from './tick-writer.js';
 
 const ALL_ROLES = ['admin', 'supervisor', 'member', 'pbx', 'external'] as const;
 
@@ -35,43 +37,36 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           'X-Accel-Buffering': 'no',
         });
         res.write('retry: 2000\n\n');
-        const write = (event: string, data: unknown, id?: string) => {
-          res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-        };
+        const frame = (event: string, data: unknown, id?: string) => `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+        // Events are queued until the snapshot or replay is out, then written strictly in order, a tick's
+        // worth per write. Each person is looked up as the event is queued, so look-ups overlap.
+        const out = new TickWriter<FeedEvent, Person | undefined>({
+          lookup: (e) => (e.presence ? hub.store.directory.get('people', tenantId, e.personId) : undefined),
+          render(e, person) {
+            if (!e.presence) return query.team ? '' : frame('removed', { personId: e.personId }, e.id);
+            if (!person || (query.team && !person.teams.includes(query.team))) return '';
+            const presence = e.presence;
+            return sharedFrame(e, person, viewKind(principal, person), () => frame('presence', viewOf(presence, person, principal), e.id));
+          },
+          write(chunk) {
+            if (!res.writableEnded && !res.destroyed) res.write(chunk);
+          },
+          fail(err) {
+            hub.log.warn({ err: (err as Error).message }, 'stream write failed; ending it so the client resumes from its last id');
+            // Skipping the change would leave the client on an older state until the person changes again.
+            res.end();
+          },
+        });
         // A consumer that stops reading must not grow our memory: cut it off; it resumes by id.
-        let pending = 0;
-        const tooFarBehind = () => res.writableLength > hub.config.feed.maxBufferedBytes || pending > hub.config.feed.bufferEvents;
+        const tooFarBehind = () => res.writableLength > hub.config.feed.maxBufferedBytes || out.pending > hub.config.feed.bufferEvents;
         const cutOff = () => {
-          hub.log.warn({ tenantId, buffered: res.writableLength, pending }, 'stream client too far behind; closing it so it resumes from its last id');
+          hub.log.warn({ tenantId, buffered: res.writableLength, pending: out.pending }, 'stream client too far behind; closing it so it resumes from its last id');
           res.destroy();
         };
-        const send = async (e: FeedEvent, lookup: Promise<Person | undefined> | undefined) => {
-          if (res.writableEnded || res.destroyed) return;
-          if (!e.presence) {
-            if (!query.team) write('removed', { personId: e.personId }, e.id);
-            return;
-          }
-          const person = await lookup;
-          if (!person || (query.team && !person.teams.includes(query.team))) return;
-          write('presence', viewOf(e.presence, person, principal), e.id);
-        };
-        // Events are queued until the snapshot or replay is out, then written strictly in order. Each
-        // person is looked up as the event is queued, so lookups overlap (a shared store's round trips).
-        let chain: Promise<void> = Promise.resolve();
         const enqueue = (e: FeedEvent) => {
           if (res.destroyed || (query.person && e.personId !== query.person)) return;
           if (tooFarBehind()) return cutOff();
-          pending++;
-          const lookup = e.presence ? hub.store.directory.get('people', tenantId, e.personId) : undefined;
-          lookup?.catch(() => undefined);
-          chain = chain
-            .then(() => send(e, lookup))
-            .finally(() => pending--)
-            .catch((err: unknown) => {
-              hub.log.warn({ err: (err as Error).message }, 'stream write failed; ending it so the client resumes from its last id');
-              // Skipping the change would leave the client on an older state until the person changes again.
-              res.end();
-            });
+          out.push(e);
         };
         hub.metrics.streamClients.inc();
         const keepalive = setInterval(() => {
@@ -86,7 +81,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         let seen = new Set<string>();
         if (lastEventId === undefined || sub.replay === 'reset') {
           const people = await peopleOf(hub, tenantId, { team: query.team, person: query.person });
-          write('snapshot', { presence: await snapshot(hub, principal, people) });
+          res.write(frame('snapshot', { presence: await snapshot(hub, principal, people) }));
         } else {
           for (const e of sub.replay) enqueue(e);
           seen = new Set(sub.replay.map((e) => e.id));

@@ -1,5 +1,6 @@
 import { setImmediate as giveWay } from 'node:timers/promises';
 import { z } from 'zod';
+import type { Device, Person } from '../../../shared/domain/directory.js';
 import type { Endpoint } from '../../../shared/domain/signal.js';
 import { AppError, badRequest } from '../../../shared/errors/errors.js';
 import type { Hub } from '../../hub.js';
@@ -7,6 +8,7 @@ import { route, type AnyRoute } from '../../api/route.js';
 import { zodDetails } from '../../api/http-errors.js';
 import type { SignalChange } from '../../merger/apply-changes.js';
 import type { CallOutcome } from './call-outcomes.js';
+import { parsePbxBatch } from './batch-parse.js';
 import { pbxEventChanges } from './map.js';
 import { pbxBatchSchema, type PbxEvent } from './schema.js';
 
@@ -30,15 +32,19 @@ const APPLY_CHUNK = 25;
 const FUTURE_TOLERANCE_MS = 60_000;
 
 export function pbxRoutes(hub: Hub): AnyRoute[] {
-  async function resolve(tenantId: string, e: PbxEvent): Promise<{ personId: string; endpoint: Endpoint } | undefined> {
+  /** The directory record an event names: its device, or the person with its extension. */
+  function lookUp(tenantId: string, e: PbxEvent): Promise<Device | Person | undefined> {
+    return e.device !== undefined ? hub.store.directory.get('devices', tenantId, e.device) : hub.store.directory.findUnique('people', 'extension', e.extension!, tenantId);
+  }
+
+  function targetOf(e: PbxEvent, found: Device | Person | undefined): { personId: string; endpoint: Endpoint } | undefined {
+    if (!found) return undefined;
     if (e.device !== undefined) {
-      const d = await hub.store.directory.get('devices', tenantId, e.device);
-      if (!d) return undefined;
+      const d = found as Device;
       const contact = e.contact ?? d.contact;
       return { personId: d.personId, endpoint: contact ? { id: d.id, kind: d.kind, contact } : { id: d.id, kind: d.kind } };
     }
-    const p = await hub.store.directory.findUnique('people', 'extension', e.extension!, tenantId);
-    if (!p) return undefined;
+    const p = found as Person;
     const contact = e.contact ?? p.sipUri;
     const id = `ext-${e.extension}`;
     return { personId: p.id, endpoint: contact ? { id, kind: 'desk', contact } : { id, kind: 'desk' } };
@@ -51,20 +57,20 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     } catch {
       throw badRequest('invalid_json', 'the body is not valid JSON');
     }
-    const parsed = pbxBatchSchema.safeParse(json);
+    const parsed = parsePbxBatch(json);
     if (!parsed.success) throw badRequest('invalid_body', 'the batch does not match the schema', zodDetails(parsed.error));
     const { events } = parsed.data;
     if (events.length > hub.config.pbx.maxEvents) {
       throw badRequest('too_many_events', `at most ${hub.config.pbx.maxEvents} events per batch`);
     }
     // All look-ups at once: a shared store answers them in one round trip.
-    const [tenant, targets] = await Promise.all([hub.directory.getTenant(tenantId), Promise.all(events.map((e) => resolve(tenantId, e)))]);
+    const [tenant, found] = await Promise.all([hub.directory.getTenant(tenantId), Promise.all(events.map((e) => lookUp(tenantId, e)))]);
     const now = hub.clock.now();
     const rejected: Rejection[] = [];
     const byPerson = new Map<string, SignalChange[]>();
     const outcomes: CallOutcome[] = [];
     for (const [index, e] of events.entries()) {
-      const target = targets[index];
+      const target = targetOf(e, found[index]);
       if (!target) {
         rejected.push({ index, code: e.device ? 'unknown_device' : 'unknown_extension', message: `no ${e.device ? `device ${e.device}` : `extension ${e.extension}`} in the directory` });
         continue;
@@ -92,13 +98,10 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     for (let i = 0; i < people.length; i += APPLY_CHUNK) {
       // Give way between chunks, so a large batch does not hold up due transitions and other requests.
       if (i > 0) await giveWay();
-      await Promise.all(
-        people.slice(i, i + APPLY_CHUNK).map(async ([personId, changes]) => {
-          const r = await hub.engine.apply(tenantId, personId, changes);
-          applied += r.applied;
-          ignored += r.ignored;
-        }),
-      );
+      for (const r of await Promise.all(people.slice(i, i + APPLY_CHUNK).map(([personId, changes]) => hub.engine.apply(tenantId, personId, changes)))) {
+        applied += r.applied;
+        ignored += r.ignored;
+      }
     }
     await hub.callOutcomes.emit(outcomes);
     return { received: events.length, applied, ignored, rejected };

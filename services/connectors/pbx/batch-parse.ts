@@ -1,0 +1,47 @@
+import type { z } from 'zod';
+import { PBX_EVENT_TYPES, pbxBatchSchema, pbxEventSchema, type PbxBatch } from './schema.js';
+
+const TYPES = new Set<unknown>(PBX_EVENT_TYPES);
+const FIELDS = new Set(['type', 'device', 'extension', 'at', 'callId', 'queue', 'wrapUpSeconds', 'expiresSec', 'contact']);
+const EXTENSION = /^[0-9*#+]{1,20}$/;
+/** The schema's own rule for `at`, asked only for strings (RFC 3339 is more than a plain check should redo). */
+const atSchema = pbxEventSchema.shape.at;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optString = (v: unknown, min: number, max: number) => v === undefined || (typeof v === 'string' && v.length >= min && v.length <= max);
+const optInt = (v: unknown, min: number, max: number) => v === undefined || (Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max);
+
+/** True only for an event `pbxEventSchema` accepts unchanged; anything else goes to the schema. */
+function plainValidEvent(e: unknown): boolean {
+  if (!isObject(e)) return false;
+  for (const k in e) if (!FIELDS.has(k)) return false;
+  const { at } = e;
+  return (
+    TYPES.has(e.type) &&
+    optString(e.device, 1, 128) &&
+    (e.extension === undefined || (typeof e.extension === 'string' && EXTENSION.test(e.extension))) &&
+    (e.device === undefined) !== (e.extension === undefined) &&
+    ((Number.isSafeInteger(at) && (at as number) > 0) || (typeof at === 'string' && atSchema.safeParse(at).success)) &&
+    optString(e.callId, 1, 256) &&
+    optString(e.queue, 1, 128) &&
+    optInt(e.wrapUpSeconds, 0, 3600) &&
+    optInt(e.expiresSec, 1, 7 * 24 * 3600) &&
+    optString(e.contact, 0, 300)
+  );
+}
+
+/**
+ * `pbxBatchSchema.safeParse` for a JSON body, without building the schema's copy of every event when the
+ * whole batch is plainly valid (the schema has no transforms, so the input is the result). Any batch with
+ * something the plain check does not accept goes to the schema, which decides and words every error.
+ */
+export function parsePbxBatch(json: unknown): { success: true; data: PbxBatch } | { success: false; error: z.ZodError } {
+  if (isObject(json) && Array.isArray(json.events) && json.events.length > 0) {
+    let plain = true;
+    for (const k in json) if (k !== 'events') plain = false;
+    for (let i = 0; plain && i < json.events.length; i++) plain = plainValidEvent(json.events[i]);
+    if (plain) return { success: true, data: json as PbxBatch };
+  }
+  const r = pbxBatchSchema.safeParse(json);
+  return r.success ? { success: true, data: r.data } : { success: false, error: r.error };
+}
