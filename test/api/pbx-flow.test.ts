@@ -99,3 +99,40 @@ describe('PBX events drive presence, the snapshot and the live feed', () => {
     expect(r.body.rejected.map((x: { code: string }) => x.code)).toEqual(['unknown_extension', 'unknown_device']);
   });
 });
+
+describe('a team stream follows who is in the team', () => {
+  let h: TestHub;
+  let key: PbxKey;
+  let base: string;
+
+  beforeEach(async () => {
+    h = await startTestHub();
+    key = await seedAlice(h);
+    base = await h.listen();
+  });
+  afterEach(() => h.stop());
+
+  it('says `removed` once when a member it showed has left the team, and shows them again when they are back', async () => {
+    const person = { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test' };
+    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
+    const stream = await openStream(`${base}/v1/stream?team=support`, ADMIN_KEY);
+    const snap = await stream.waitFor((e) => e.event === 'snapshot');
+    expect(snap.data.presence.map((p: { personId: string }) => p.personId)).toEqual(['alice']);
+
+    await h.put('/v1/people/alice', { ...person, teams: ['sales'] }).expect(200);
+    await h.clock.advance(1000);
+    await h.pbx([{ type: 'ringing', device: 'alice-desk', at: h.clock.now(), callId: 'c1' }], key).expect(200);
+    const removed = await stream.waitFor((e) => e.event === 'removed');
+    expect(removed.data).toEqual({ personId: 'alice' });
+    await h.clock.advance(1000);
+    await h.pbx([{ type: 'hangup', device: 'alice-desk', at: h.clock.now(), callId: 'c1' }], key).expect(200);
+
+    await h.put('/v1/people/alice', { ...person, teams: ['support'] }).expect(200);
+    await h.clock.advance(1000);
+    await h.pbx([{ type: 'ringing', device: 'alice-desk', at: h.clock.now(), callId: 'c2' }], key).expect(200);
+    await stream.waitFor((e) => e.event === 'presence' && e.data.activity === 'ringing');
+    expect(stream.events.filter((e) => e.event === 'removed')).toHaveLength(1);
+    expect(stream.events.filter((e) => e.event === 'presence').map((e) => e.data.activity)).toEqual(['ringing']);
+    stream.close();
+  });
+});

@@ -37,14 +37,21 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           'X-Accel-Buffering': 'no',
         });
         res.write('retry: 2000\n\n');
+        /** With `?team=`: the people this client was shown as members, so one who leaves gets `removed`. */
+        let team: Set<string> | undefined;
         const frame = (event: string, data: unknown, id?: string) => `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
         // Events are queued until the snapshot or replay is out, then written strictly in order, a tick's
         // worth per write. Each person is looked up as the event is queued, so look-ups overlap.
         const out = new TickWriter<FeedEvent, Person | undefined>({
           lookup: (e) => (e.presence ? hub.store.directory.get('people', tenantId, e.personId) : undefined),
           render(e, person) {
-            if (!e.presence) return query.team ? '' : frame('removed', { personId: e.personId }, e.id);
-            if (!person || (query.team && !person.teams.includes(query.team))) return '';
+            // With a team, `removed` also says someone left it (their next change shows they are out).
+            if (!e.presence) return !team || team.delete(e.personId) ? frame('removed', { personId: e.personId }, e.id) : '';
+            if (!person) return '';
+            if (team && query.team) {
+              if (!person.teams.includes(query.team)) return team.delete(person.id) ? frame('removed', { personId: person.id }, e.id) : '';
+              team.add(person.id);
+            }
             const presence = e.presence;
             return sharedFrame(e, person, viewKind(principal, person), () => frame('presence', viewOf(presence, person, principal), e.id));
           },
@@ -79,10 +86,12 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           hub.metrics.streamClients.dec();
         });
         let seen = new Set<string>();
-        if (lastEventId === undefined || sub.replay === 'reset') {
-          const people = await peopleOf(hub, tenantId, { team: query.team, person: query.person });
+        const fresh = lastEventId === undefined || sub.replay === 'reset';
+        const people = fresh || query.team ? await peopleOf(hub, tenantId, { team: query.team, person: query.person }) : [];
+        if (query.team) team = new Set(people.map((p) => p.id));
+        if (fresh) {
           res.write(frame('snapshot', { presence: await snapshot(hub, principal, people) }));
-        } else {
+        } else if (sub.replay !== 'reset') {
           for (const e of sub.replay) enqueue(e);
           seen = new Set(sub.replay.map((e) => e.id));
         }
