@@ -192,6 +192,40 @@ describeWith(['redis'], 'Redis store', () => {
         await a.close();
         await b.close();
       });
+
+      it("follows another replica's writes in bursts: every change once, in order, and its copy at the last of each person", async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        const seen: FeedEvent[] = [];
+        const sub = await b.feed.subscribe('acme', (e) => seen.push(e));
+        const people = Array.from({ length: 40 }, (_, i) => `p${i}`);
+        const put = (personId: string, version: number) =>
+          a.state.update('acme', personId, () => ({
+            next: { signals: [], presence: { personId, availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T, version } },
+            result: undefined,
+            emit: true,
+          }));
+        // Bursts of concurrent writes with quiet spells between them: reads that bring many entries,
+        // reads that bring one, and reads that wait for the next burst.
+        for (let version = 1; version <= 30; version++) {
+          await Promise.all(people.map((p) => put(p, version)));
+          if (version % 10 === 0) await new Promise((r) => setTimeout(r, 50));
+        }
+        await eventually(() => expect(seen).toHaveLength(people.length * 30));
+        const seqs = seen.map((e) => Number(e.id.split('-')[1]));
+        expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+        expect(new Set(seqs).size).toBe(seqs.length);
+        for (const p of people) expect(seen.filter((e) => e.personId === p).map((e) => e.presence?.version)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+        // b writes from what the feed brought: no read of the state first.
+        const reads = await calls('hmget');
+        const from = await Promise.all(people.map((p) => b.state.update('acme', p, (st) => ({ next: st, result: st.presence?.version }))));
+        expect((await calls('hmget')) - reads).toBe(0);
+        expect(from).toEqual(people.map(() => 30));
+        sub.close();
+        await a.close();
+        await b.close();
+      });
     });
 
     describe("a replica's copy of the directory", () => {
