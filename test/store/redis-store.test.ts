@@ -322,6 +322,28 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
     await store.close();
   }, 60_000);
 
+  it('a write to a dataset without a name (Redis lost its data) names it, and its feed entry carries the new name', async () => {
+    // No check of the dataset's name in this test: the write alone must name the new dataset.
+    const store = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger, copyRefreshMs: 3_600_000 });
+    await store.start();
+    const admin = new Redis(redis.url);
+    try {
+      await put(store, 1);
+      const before = await admin.get('ph:epoch');
+      expect(before).not.toBeNull();
+      await admin.flushall();
+      await put(store, 2);
+      const after = await admin.get('ph:epoch');
+      expect(after).not.toBeNull();
+      expect(after).not.toBe(before);
+      const entries = await admin.xrange('ph:feed', '-', '+');
+      expect(entries.map(([id, fields]) => [id, fields[1]!.split('\n')[0]])).toEqual([['1-0', after]]);
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
+
   it('answers directory reads from its copy only while Redis holds the dataset the copy was read from', async () => {
     // No check of the dataset's name in this test: the reads alone must notice the loss.
     const store = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger, copyRefreshMs: 3_600_000 });
