@@ -7,10 +7,12 @@
  * new contact, so every event changes a state) round robin over the replicas. Batch k carries `;b=k` in
  * its contacts; one SSE client (on the first replica) timestamps the `presence` event with that marker.
  *
- *   npx tsx bench/scale-out.ts [--cpu-prof] [--redis-only]
+ *   npx tsx bench/scale-out.ts [--cpu-prof] [--redis-only] [--load-on-first]
  *
  * `--cpu-prof` writes a V8 CPU profile per hub process (into a temporary directory it names at the end);
- * `--redis-only` leaves out the embedded run and the memory figures.
+ * `--redis-only` leaves out the embedded run and the memory figures; `--load-on-first` sends every
+ * batch to the first replica, so the other two only tail the change feed (their CPU per signal is what
+ * following the feed costs a replica).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,7 @@ const DURATION_MS = 10_000;
 const MEMORY_PEOPLE = 5000;
 const PROFILE_DIR = process.argv.includes('--cpu-prof') ? mkdtempSync(join(tmpdir(), 'ph-scale-prof-')) : undefined;
 const REDIS_ONLY = process.argv.includes('--redis-only');
+const LOAD_ON_FIRST = process.argv.includes('--load-on-first');
 
 interface Run {
   name: string;
@@ -133,7 +136,7 @@ async function load(name: string, urls: string[], key: { keyId: string; secret: 
       const s = performance.now();
       measuring = s >= start;
       if (measuring) sentAt.set(n, s);
-      const status = await post(urls[n % urls.length]!, '/v1/pbx/events', {
+      const status = await post(urls[LOAD_ON_FIRST ? 0 : n % urls.length]!, '/v1/pbx/events', {
         'Content-Type': 'application/json',
         'X-Presence-Key-Id': key.keyId,
         'X-Presence-Timestamp': ts,
@@ -189,7 +192,7 @@ async function cluster(n: number, redis: RunningRedis | undefined): Promise<{ hu
 }
 
 await header('Scale-out: one hub vs three hubs sharing Redis; Redis memory per person');
-console.log(`${PEOPLE} people with desk phones; ${CONCURRENCY} closed-loop senders in this process, ${BATCH}-event PBX batches round robin over the replicas; warm-up ${WARMUP_MS} ms, window ${DURATION_MS} ms; one SSE client, on the first replica\n`);
+console.log(`${PEOPLE} people with desk phones; ${CONCURRENCY} closed-loop senders in this process, ${BATCH}-event PBX batches ${LOAD_ON_FIRST ? 'all to the first replica (--load-on-first: the others only tail the feed)' : 'round robin over the replicas'}; warm-up ${WARMUP_MS} ms, window ${DURATION_MS} ms; one SSE client, on the first replica\n`);
 
 const runs: Run[] = [];
 for (const [name, n, redis] of [

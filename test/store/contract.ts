@@ -180,6 +180,12 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       expect((await store.state.keys()).map((k) => `${k.tenantId}/${k.personId}`).sort()).toEqual(['a/alice', 'b/bob']);
       await store.state.remove('a', 'alice');
       expect(await store.state.read('a', 'alice')).toEqual({ signals: [] });
+      expect(await store.state.listPresence('a')).toEqual([]);
+      expect((await store.state.keys()).map((k) => `${k.tenantId}/${k.personId}`)).toEqual(['b/bob']);
+      // Written again after the removal: listed again.
+      await store.state.update('a', 'alice', () => ({ next: { signals: [], presence: presence('alice', 51) }, result: 0 }));
+      expect((await store.state.listPresence('a')).map((p) => p.version)).toEqual([51]);
+      expect((await store.state.keys()).map((k) => `${k.tenantId}/${k.personId}`).sort()).toEqual(['a/alice', 'b/bob']);
       await store.close();
       await cleanup();
     });

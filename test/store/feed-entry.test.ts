@@ -8,7 +8,9 @@ describe('a change-feed entry in Redis', () => {
     const data = Buffer.from([1, 10, 2, 10, 10, 255]);
     const x = Buffer.concat([Buffer.from(`ep1\nacme\njürgen\n7\nrev-a1\n${JSON.stringify(presence)}\n`), data]);
     const { event, state } = parseEntry('42-0', [Buffer.from('x'), x]);
-    expect(event).toEqual({ id: 'ep1-42', tenantId: 'acme', personId: 'jürgen', presence });
+    expect({ id: event.id, tenantId: event.tenantId, personId: event.personId, presence: event.presence }).toEqual({ id: 'ep1-42', tenantId: 'acme', personId: 'jürgen', presence });
+    // Parsed once, then kept.
+    expect(event.presence).toBe(event.presence);
     expect(state).toEqual({ tenantId: 'acme', personId: 'jürgen', version: 7, rev: 'rev-a1', data });
   });
 

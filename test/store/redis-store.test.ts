@@ -192,6 +192,40 @@ describeWith(['redis'], 'Redis store', () => {
         await a.close();
         await b.close();
       });
+
+      it("follows another replica's writes in bursts: every change once, in order, and its copy at the last of each person", async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        const seen: FeedEvent[] = [];
+        const sub = await b.feed.subscribe('acme', (e) => seen.push(e));
+        const people = Array.from({ length: 40 }, (_, i) => `p${i}`);
+        const put = (personId: string, version: number) =>
+          a.state.update('acme', personId, () => ({
+            next: { signals: [], presence: { personId, availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T, version } },
+            result: undefined,
+            emit: true,
+          }));
+        // Bursts of concurrent writes with quiet spells between them: reads that bring many entries,
+        // reads that bring one, and reads that wait for the next burst.
+        for (let version = 1; version <= 30; version++) {
+          await Promise.all(people.map((p) => put(p, version)));
+          if (version % 10 === 0) await new Promise((r) => setTimeout(r, 50));
+        }
+        await eventually(() => expect(seen).toHaveLength(people.length * 30));
+        const seqs = seen.map((e) => Number(e.id.split('-')[1]));
+        expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+        expect(new Set(seqs).size).toBe(seqs.length);
+        for (const p of people) expect(seen.filter((e) => e.personId === p).map((e) => e.presence?.version)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+        // b writes from what the feed brought: no read of the state first.
+        const reads = await calls('hmget');
+        const from = await Promise.all(people.map((p) => b.state.update('acme', p, (st) => ({ next: st, result: st.presence?.version }))));
+        expect((await calls('hmget')) - reads).toBe(0);
+        expect(from).toEqual(people.map(() => 30));
+        sub.close();
+        await a.close();
+        await b.close();
+      });
     });
 
     describe("a replica's copy of the directory", () => {
@@ -287,6 +321,28 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
     sub.close();
     await store.close();
   }, 60_000);
+
+  it('a write to a dataset without a name (Redis lost its data) names it, and its feed entry carries the new name', async () => {
+    // No check of the dataset's name in this test: the write alone must name the new dataset.
+    const store = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger, copyRefreshMs: 3_600_000 });
+    await store.start();
+    const admin = new Redis(redis.url);
+    try {
+      await put(store, 1);
+      const before = await admin.get('ph:epoch');
+      expect(before).not.toBeNull();
+      await admin.flushall();
+      await put(store, 2);
+      const after = await admin.get('ph:epoch');
+      expect(after).not.toBeNull();
+      expect(after).not.toBe(before);
+      const entries = await admin.xrange('ph:feed', '-', '+');
+      expect(entries.map(([id, fields]) => [id, fields[1]!.split('\n')[0]])).toEqual([['1-0', after]]);
+    } finally {
+      admin.disconnect();
+      await store.close();
+    }
+  });
 
   it('answers directory reads from its copy only while Redis holds the dataset the copy was read from', async () => {
     // No check of the dataset's name in this test: the reads alone must notice the loss.

@@ -27,7 +27,7 @@ export class Connection {
     url: string,
     readonly log: Logger,
     name: string,
-    commandTimeoutMs = 5000,
+    { commandTimeoutMs = 5000, autoPipelining = true }: { commandTimeoutMs?: number; autoPipelining?: boolean } = {},
   ) {
     this.client = new Redis(url, {
       connectionName: name,
@@ -36,8 +36,10 @@ export class Connection {
       // Keep trying for ever, at most every 2 s: Redis coming back must be noticed without a restart.
       retryStrategy: (times) => Math.min(100 * times, 2000),
       lazyConnect: true,
-      // Commands issued in the same tick (a batch's lookups and writes) go out in one write.
-      enableAutoPipelining: true,
+      // Commands issued in the same tick (a batch's lookups and writes) go out in one write. A
+      // connection with one command in flight at a time (the feed reader) gains nothing from it and
+      // would pay its queue and its setImmediate hop on every command.
+      enableAutoPipelining: autoPipelining,
       // A Redis that stops answering (not just one that closed) must not hold requests for ever.
       commandTimeout: commandTimeoutMs,
     });

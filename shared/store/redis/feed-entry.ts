@@ -3,6 +3,7 @@ import type { FeedEvent } from '../feed.js';
 import type { StateEntry } from './redis-state.js';
 
 const NL = 10;
+const X = 0x78;
 
 /**
  * A change-feed entry is one field `x`: `<epoch>\n<tenant>\n<person>` for a removal, else followed by
@@ -13,7 +14,10 @@ const NL = 10;
  */
 export function parseEntry(id: string, fields: ReadonlyArray<Buffer | string>): { event: FeedEvent; state: StateEntry } {
   const seq = id.slice(0, id.indexOf('-'));
-  if (fields[0]?.toString() !== 'x') return earlier(seq, fields);
+  const name = fields[0];
+  // Compared as bytes: a string made of the field name of every entry would only be garbage.
+  const packed = typeof name === 'string' ? name === 'x' : name?.length === 1 && name[0] === X;
+  if (!packed) return earlier(seq, fields);
   const x = Buffer.isBuffer(fields[1]) ? fields[1] : Buffer.from(fields[1]!);
   // The header (up to the revision) is decoded at once; the presence only if someone asks for it.
   let end = -1;
@@ -25,19 +29,36 @@ export function parseEntry(id: string, fields: ReadonlyArray<Buffer | string>): 
   const [epoch, tenantId, personId, version, rev] = head as [string, string, string, string?, string?];
   const next = end < 0 ? -1 : x.indexOf(NL, end + 1);
   if (next < 0 || rev === undefined) return { event: { id: `${epoch}-${seq}`, tenantId, personId }, state: { tenantId, personId, version: 0 } };
-  const from = end + 1;
-  let presence: Presence | undefined;
-  // Parsed on first use: every replica reads every change, most have no consumer for most of them.
-  const event: FeedEvent = {
-    id: `${epoch}-${seq}`,
-    tenantId,
-    personId,
-    get presence() {
-      return (presence ??= JSON.parse(x.toString('utf8', from, next)) as Presence);
-    },
-  };
-  // A copy: the reply's buffer is not held for as long as the replica holds the state.
-  return { event, state: { tenantId, personId, version: Number(version), rev, data: Buffer.from(x.subarray(next + 1)) } };
+  // A copy: the reply's buffer (a socket read of many entries) is not held for as long as the replica
+  // holds the state.
+  const data = Buffer.allocUnsafe(x.length - next - 1);
+  x.copy(data, 0, next + 1);
+  return { event: new ChangeEvent(`${epoch}-${seq}`, tenantId, personId, x, end + 1, next), state: { tenantId, personId, version: Number(version), rev, data } };
+}
+
+/**
+ * A change with its presence parsed on first use: every replica reads every change, most have no
+ * consumer for most of them. A class, not an object literal with a getter, which V8 builds slowly.
+ */
+class ChangeEvent implements FeedEvent {
+  private parsed: Presence | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly tenantId: string,
+    readonly personId: string,
+    private raw: Buffer | undefined,
+    private readonly from: number,
+    private readonly to: number,
+  ) {}
+
+  get presence(): Presence {
+    if (this.raw !== undefined) {
+      this.parsed = JSON.parse(this.raw.toString('utf8', this.from, this.to)) as Presence;
+      this.raw = undefined;
+    }
+    return this.parsed!;
+  }
 }
 
 function earlier(seq: string, fields: ReadonlyArray<Buffer | string>): { event: FeedEvent; state: StateEntry } {

@@ -104,7 +104,13 @@ export class RedisState implements StateStore {
       return;
     }
     const held = this.copy.get(key);
-    if (!held || e.version > held.version) this.copy.set(key, { rev: e.rev, data: e.data, version: e.version, tenantId: e.tenantId, personId: e.personId });
+    if (!held) this.copy.set(key, { rev: e.rev, data: e.data, version: e.version, tenantId: e.tenantId, personId: e.personId });
+    else if (e.version > held.version) {
+      // In place: every replica follows every change, and a new record per change is only garbage.
+      held.rev = e.rev;
+      held.data = e.data;
+      held.version = e.version;
+    }
   }
 
   async read(tenantId: string, personId: string): Promise<PersonState> {
@@ -194,8 +200,10 @@ export class RedisState implements StateStore {
     let restored = 0;
     for (const [key, c] of this.copy) {
       const rev = this.token();
-      const put = Number(await this.restoreState([key, this.k.statesOf(c.tenantId), this.k.tenants()], [c.data, c.version, c.tenantId, c.personId, rev], { evenPaused: true }));
-      if (put) c.rev = rev;
+      const { version } = c;
+      const put = Number(await this.restoreState([key, this.k.statesOf(c.tenantId), this.k.tenants()], [c.data, version, c.tenantId, c.personId, rev], { evenPaused: true }));
+      // Unless the feed brought a newer write meanwhile (`follow` updates the record in place).
+      if (put && c.version === version) c.rev = rev;
       restored += put;
     }
     return restored;

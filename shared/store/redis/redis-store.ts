@@ -50,7 +50,7 @@ export class RedisStore implements Store {
     this.log = opts.log;
     this.keys = redisKeys(opts.prefix);
     this.conn = new Connection(opts.url, opts.log, 'presence-hub');
-    const reader = new Connection(opts.url, opts.log, 'presence-hub-feed', 10_000);
+    const reader = new Connection(opts.url, opts.log, 'presence-hub-feed', { commandTimeoutMs: 10_000, autoPipelining: false });
     this.directory = new RedisDirectory(this.conn, this.keys, opts.prefix, opts.copyRefreshMs ?? COPY_REFRESH_MS);
     this.state = new RedisState(this.conn, this.keys, opts.feedEvents);
     this.leases = new RedisLeases(this.conn, this.keys);
