@@ -254,6 +254,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     el('sign-in').hidden = true;
     el('board').hidden = false;
     el('sign-out').hidden = false;
+    // Where the sign-in form was: a keyboard or screen-reader user lands on the board, not on nothing.
+    el('board-title').focus();
     loadTeams();
     connect();
   }

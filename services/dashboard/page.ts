@@ -26,13 +26,14 @@ export const DASHBOARD_HTML = `<!doctype html>
 <button type="submit">Show presence</button>
 <p id="sign-in-error" role="alert"></p>
 </form>
-<section id="board" hidden>
+<section id="board" hidden aria-labelledby="board-title">
+<h2 id="board-title" tabindex="-1" class="visually-hidden">Who can take a call</h2>
 <div class="toolbar">
 <span id="team-picker" hidden><label for="team">Team</label> <select id="team"><option value="">Everyone</option></select></span>
 <label for="filter">Find</label> <input id="filter" type="search" autocomplete="off">
 </div>
 <p id="summary" aria-live="polite"></p>
-<table id="people">
+<table id="people" aria-describedby="summary">
 <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Since</th><th scope="col">Until · next</th><th scope="col" class="reach">Reachable on</th><th scope="col" class="why">Why</th></tr></thead>
 <tbody></tbody>
 </table>
@@ -59,5 +60,6 @@ table:not(.with-why) .why,table:not(.with-reach) .reach{display:none}
 tr[data-availability=available] .dot{background:#2e7d32}tr[data-availability=busy] .dot{background:#c62828}
 tr[data-availability=dnd] .dot{background:#6a1b9a}tr[data-availability=away] .dot{background:#f9a825}
 .activity,small,.next{color:#555}.callable{color:#1b5e20}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 li[data-verdict=won]{font-weight:600}details ul{margin:.3rem 0;padding-left:1.1rem;font-size:.9rem}
 `;

@@ -65,6 +65,8 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
 
   it('a supervisor sees everyone live: a call, a status with its end, who can take a call', async () => {
     await signIn(supervisor);
+    // Focus moves from the sign-in form to the board's heading.
+    expect(await page.locator('#board-title').evaluate((e) => e === e.ownerDocument.activeElement)).toBe(true);
     await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
     expect(await rowOf('alice').getAttribute('data-availability')).toBe('available');
     expect(await page.locator('#summary').textContent()).toBe('3 people · 3 available · 2 can take a call now');
