@@ -48,8 +48,12 @@ export const redisKeys = (prefix: string) => ({
   feedSeq: () => `${prefix}feed${SEP}seq`,
   /** Names this Redis dataset; a new value means the data was lost and rebuilt. */
   epoch: () => `${prefix}epoch`,
-  /** Counts directory writes, so replicas know when their copy of the directory is out of date. */
-  directoryRev: () => `${prefix}docrev`,
+  /**
+   * Counts directory writes per collection (a hash: collection → count), so a replica knows which part
+   * of its copy is out of date: frequent writes to one collection (calendar sync state) leave the copy
+   * of the others (people, devices, keys) answering reads.
+   */
+  directoryRevs: () => `${prefix}docrevs`,
   replay: (key: string) => `${prefix}replay${SEP}${key}`,
   /** The last version of each person a publish target acknowledged. */
   delivered: (tenantId: string, targetId: string) => `${prefix}delivered${SEP}${tenantId}${SEP}${targetId}`,

@@ -255,6 +255,35 @@ describeWith(['redis'], 'Redis store', () => {
         await b.close();
       });
 
+      it('keeps answering reads of a collection from the copy while another replica writes a different one', async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        await a.directory.write([person('One', '100')]);
+        await eventually(async () => {
+          const before = await hgets();
+          expect(await b.directory.get('people', 'acme', 'p1')).toMatchObject({ name: 'One' });
+          expect(await hgets()).toBe(before);
+        });
+        // Calendar sync state is written after every sync: b's copy of people stays current meanwhile.
+        for (let i = 0; i < 5; i++) await a.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc: { id: 'c1', tenantId: 'acme', lastSyncAt: T + i } }]);
+        const before = await hgets();
+        const [got, byExtension, list] = await Promise.all([
+          b.directory.get('people', 'acme', 'p1'),
+          b.directory.findUnique('people', 'extension', '100', 'acme'),
+          b.directory.list('people', 'acme'),
+        ]);
+        expect([got?.name, byExtension?.name, list.map((p) => p.name)]).toEqual(['One', 'One', ['One']]);
+        expect(await hgets()).toBe(before);
+        // The collection that moved is read from Redis until the copy catches up, and is never stale.
+        expect(await b.directory.get('calendarSyncStates', 'acme', 'c1')).toMatchObject({ lastSyncAt: T + 4 });
+        // And a change of people on a is still seen by b at once.
+        await a.directory.write([person('Two', '200')]);
+        expect(await b.directory.get('people', 'acme', 'p1')).toMatchObject({ name: 'Two' });
+        await a.close();
+        await b.close();
+      });
+
       it('answers reads from the copy while the directory has not moved, its own writes included', async () => {
         const { store: a, prefix } = await fresh();
         const b = open(prefix);

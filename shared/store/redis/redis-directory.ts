@@ -3,24 +3,28 @@ import { COLLECTIONS, type CollectionName, type RedisKeys } from '../keys.js';
 import type { DirectoryStore, Doc, WriteOp } from '../port.js';
 import { CHECKED_WRITE, FILL_ABSENT } from './scripts.js';
 import type { Connection } from './connection.js';
-import { DirectoryCopy } from './directory-copy.js';
+import { DirectoryCopy, type DirectoryRevision } from './directory-copy.js';
+
+const ALL_COLLECTIONS = Object.keys(COLLECTIONS) as CollectionName[];
 
 /**
  * Directory documents in Redis: one hash per collection and tenant (id → JSON), one hash per unique
  * field and scope (value → `tenant/id`). A batch is read, checked for uniqueness here, and written by
  * one script that first verifies nothing it read has changed (else it is planned again).
  *
- * Each replica also keeps a copy of every document (its own writes at once, the others' when the
- * revision counter moves), to put back if Redis ever comes back empty. While Redis is at the revision
- * the copy equals, reads are answered from it: the reads of one tick (a batch's look-ups, the changes
- * of one feed read) share one check of the revision instead of a round trip each.
+ * Each replica also keeps a copy of every document (its own writes at once, the others' when a
+ * collection's revision moves), to put back if Redis ever comes back empty. While Redis is at the
+ * revision the copy of a collection equals, reads of it are answered from the copy: the reads of one tick
+ * (a batch's look-ups, the changes of one feed read) share one check of the revisions instead of a round
+ * trip each. Revisions are counted per collection, so a collection written often (calendar sync state)
+ * does not send the reads of the others (people, devices, keys) to Redis.
  */
 export class RedisDirectory implements DirectoryStore {
   private readonly checkedWrite;
   private readonly fillAbsent;
-  private readonly copy = new DirectoryCopy();
-  /** The dataset revision as read for the reads of the current tick. */
-  private revCheck: Promise<string> | undefined;
+  private readonly copy: DirectoryCopy;
+  /** The dataset's revisions as read for the reads of the current tick. */
+  private revCheck: Promise<DirectoryRevision> | undefined;
   private refreshing: Promise<void> | undefined;
 
   constructor(
@@ -32,18 +36,20 @@ export class RedisDirectory implements DirectoryStore {
   ) {
     this.checkedWrite = conn.script(CHECKED_WRITE);
     this.fillAbsent = conn.script(FILL_ABSENT);
+    const docPrefix = `${prefix}doc:`;
+    this.copy = new DirectoryCopy((hashKey) => hashKey.slice(docPrefix.length, hashKey.indexOf(':', docPrefix.length)));
   }
 
   async get<C extends CollectionName>(collection: C, tenantId: string, id: string): Promise<Doc<C> | undefined> {
     const key = this.keys.doc(collection, tenantId);
-    if (await this.copyIsCurrent()) return this.copy.get(key, id) as Doc<C> | undefined;
+    if (await this.copyIsCurrent(collection)) return this.copy.get(key, id) as Doc<C> | undefined;
     const raw = await this.conn.run((r) => r.hget(key, id));
     return raw === null ? undefined : (deepFreeze(JSON.parse(raw)) as Doc<C>);
   }
 
   async list<C extends CollectionName>(collection: C, tenantId: string, where?: { field: string; value: string }): Promise<Doc<C>[]> {
     const key = this.keys.doc(collection, tenantId);
-    const docs = (await this.copyIsCurrent())
+    const docs = (await this.copyIsCurrent(collection))
       ? this.copy.list(key)
       : Object.values(await this.conn.run((r) => r.hgetall(key))).map((raw) => deepFreeze(JSON.parse(raw) as AnyDoc));
     const out = where ? docs.filter((d) => d[where.field] === where.value) : docs;
@@ -53,7 +59,7 @@ export class RedisDirectory implements DirectoryStore {
   async findUnique<C extends CollectionName>(collection: C, field: string, value: string, tenantId?: string): Promise<Doc<C> | undefined> {
     const scope = uniqueScope(collection, field, tenantId);
     if (scope === undefined) return undefined;
-    if (await this.copyIsCurrent()) {
+    if (await this.copyIsCurrent(collection)) {
       const hashes = scope === '*' ? this.copy.keysStartingWith(this.keys.doc(collection, '')) : [this.keys.doc(collection, scope)];
       return this.copy.findUnique(hashes, field, value) as Doc<C> | undefined;
     }
@@ -64,21 +70,24 @@ export class RedisDirectory implements DirectoryStore {
   }
 
   /**
-   * True while Redis is at the revision the copy equals. Every read started in the same tick shares one
-   * MGET sent after they started, so each still sees every write acknowledged before it began.
+   * True while Redis is at the revision the copy of `collection` equals. Every read started in the same
+   * tick shares one read of the revisions sent after they started, so each still sees every write
+   * acknowledged before it began.
    */
-  private async copyIsCurrent(): Promise<boolean> {
-    if (this.copy.rev === '') {
-      this.refreshSoon();
-      return false;
-    }
+  private async copyIsCurrent(collection: CollectionName): Promise<boolean> {
     if (!this.revCheck) {
-      this.revCheck = this.conn.run((r) => r.mget(this.keys.epoch(), this.keys.directoryRev())).then(revisionOf);
+      this.revCheck = this.revision();
       queueMicrotask(() => (this.revCheck = undefined));
     }
-    if ((await this.revCheck) === this.copy.rev) return true;
+    if (this.copy.isCurrent(collection, await this.revCheck)) return true;
     this.refreshSoon();
     return false;
+  }
+
+  /** The dataset's name and its revisions (one write to Redis: the client pipelines the two reads). */
+  private async revision(opts: { evenPaused?: boolean } = {}): Promise<DirectoryRevision> {
+    const [epoch, revs] = await this.conn.run((r) => Promise.all([r.get(this.keys.epoch()), r.hgetall(this.keys.directoryRevs())]), opts);
+    return { epoch: epoch ?? '', revs: new Map(Object.entries(revs).map(([c, n]) => [c, Number(n)])) };
   }
 
   private refreshSoon(): void {
@@ -92,9 +101,10 @@ export class RedisDirectory implements DirectoryStore {
     if (ops.length === 0) return;
     for (;;) {
       const plan = await this.plan(ops);
-      const rev = Number(await this.checkedWrite([], [JSON.stringify(plan.script), this.keys.directoryRev()]));
-      if (rev > 0) {
-        this.remember(plan.script.d, plan.script.s, rev);
+      const collections = [...new Set(ops.map((op) => op.collection))];
+      const revs = await this.checkedWrite([], [JSON.stringify(plan.script), this.keys.directoryRevs(), ...collections]);
+      if (Array.isArray(revs)) {
+        this.remember(plan.script.d, plan.script.s, new Map(collections.map((c, i) => [c, Number(revs[i])])));
         return;
       }
     }
@@ -152,33 +162,37 @@ export class RedisDirectory implements DirectoryStore {
     return { script };
   }
 
-  /** Applies this replica's own write (revision `rev`) to the copy, which stays current if it was just before. */
-  private remember(dels: readonly string[][], sets: readonly string[][], rev: number): void {
+  /** Applies this replica's own write (the collections' new revisions) to the copy. */
+  private remember(dels: readonly string[][], sets: readonly string[][], revs: ReadonlyMap<string, number>): void {
     const docPrefix = `${this.prefix}doc:`;
-    const slash = this.copy.rev.lastIndexOf('/');
-    const current = slash > 0 && Number(this.copy.rev.slice(slash + 1)) === rev - 1;
     this.copy.apply(
       dels.filter(([k]) => k!.startsWith(docPrefix)),
       sets.filter(([k]) => k!.startsWith(docPrefix)),
+      revs,
     );
-    this.copy.rev = current ? `${this.copy.rev.slice(0, slash)}/${rev}` : '';
   }
 
-  /** Brings this replica's copy up to date when another replica wrote since (cheap when nothing moved). */
+  /** Brings the collections of this replica's copy that another replica wrote since up to date (cheap when nothing moved). */
   async refreshCopy(): Promise<void> {
-    const rev = revisionOf(await this.conn.run((r) => r.mget(this.keys.epoch(), this.keys.directoryRev()), { evenPaused: true }));
+    const at = await this.revision({ evenPaused: true });
     // An empty dataset (Redis lost its data) leaves the copy as it is: it is what gets put back.
-    if (rev === this.copy.rev || rev === '') return;
+    if (at.epoch === '') return;
+    const behind = this.copy.behind(at, ALL_COLLECTIONS);
+    if (behind.length === 0) return;
     const fresh = new Map<string, Map<string, string>>();
+    // Read after the revisions: what is read is at least as new as them, so a write in between only
+    // makes the copy look behind once more.
     await this.conn.run(async (r) => {
-      let cursor = '0';
-      do {
-        const [next, found] = await r.scan(cursor, 'MATCH', `${this.prefix}doc:*`, 'COUNT', 500);
-        cursor = next;
-        for (const k of found) fresh.set(k, new Map(Object.entries(await r.hgetall(k))));
-      } while (cursor !== '0');
+      for (const c of behind) {
+        let cursor = '0';
+        do {
+          const [next, found] = await r.scan(cursor, 'MATCH', `${this.keys.doc(c, '')}*`, 'COUNT', 500);
+          cursor = next;
+          for (const k of found) fresh.set(k, new Map(Object.entries(await r.hgetall(k))));
+        } while (cursor !== '0');
+      }
     }, { evenPaused: true });
-    this.copy.replace(fresh, rev);
+    this.copy.replace(fresh, at, behind);
   }
 
   /** After Redis lost its data: puts back every document this replica holds, and its unique entries. */
@@ -197,12 +211,7 @@ export class RedisDirectory implements DirectoryStore {
     }
     let restored = 0;
     for (let i = 0; i < sets.length; i += 500) restored += Number(await this.fillAbsent([], [JSON.stringify(sets.slice(i, i + 500))], { evenPaused: true }));
-    if (restored > 0) await this.conn.run((r) => r.incr(this.keys.directoryRev()), { evenPaused: true });
+    if (restored > 0) await this.conn.run((r) => Promise.all(ALL_COLLECTIONS.map((c) => r.hincrby(this.keys.directoryRevs(), c, 1))), { evenPaused: true });
     return restored;
   }
-}
-
-/** `<epoch>/<docrev>`, or '' for a dataset without a name (Redis lost its data). */
-function revisionOf([epoch, rev]: Array<string | null>): string {
-  return epoch ? `${epoch}/${rev ?? 0}` : '';
 }
