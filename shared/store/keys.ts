@@ -54,6 +54,11 @@ export const redisKeys = (prefix: string) => ({
    * of the others (people, devices, keys) answering reads.
    */
   directoryRevs: () => `${prefix}docrevs`,
+  /**
+   * One count of all directory writes: what replicas of earlier versions check their copy against, kept
+   * counting so that during a rolling upgrade they still see the new replicas' writes.
+   */
+  directoryRev: () => `${prefix}docrev`,
   replay: (key: string) => `${prefix}replay${SEP}${key}`,
   /** The last version of each person a publish target acknowledged. */
   delivered: (tenantId: string, targetId: string) => `${prefix}delivered${SEP}${tenantId}${SEP}${targetId}`,

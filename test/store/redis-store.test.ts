@@ -280,6 +280,10 @@ describeWith(['redis'], 'Redis store', () => {
         // And a change of people on a is still seen by b at once.
         await a.directory.write([person('Two', '200')]);
         expect(await b.directory.get('people', 'acme', 'p1')).toMatchObject({ name: 'Two' });
+        // Every write still moves the one count that replicas of the previous version check (rolling upgrade).
+        const raw = new Redis(redis.url);
+        expect(await raw.get(`${prefix}docrev`)).toBe('7');
+        raw.disconnect();
         await a.close();
         await b.close();
       });

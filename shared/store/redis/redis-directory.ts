@@ -102,7 +102,7 @@ export class RedisDirectory implements DirectoryStore {
     for (;;) {
       const plan = await this.plan(ops);
       const collections = [...new Set(ops.map((op) => op.collection))];
-      const revs = await this.checkedWrite([], [JSON.stringify(plan.script), this.keys.directoryRevs(), ...collections]);
+      const revs = await this.checkedWrite([], [JSON.stringify(plan.script), this.keys.directoryRevs(), this.keys.directoryRev(), ...collections]);
       if (Array.isArray(revs)) {
         this.remember(plan.script.d, plan.script.s, new Map(collections.map((c, i) => [c, Number(revs[i])])));
         return;
@@ -211,7 +211,9 @@ export class RedisDirectory implements DirectoryStore {
     }
     let restored = 0;
     for (let i = 0; i < sets.length; i += 500) restored += Number(await this.fillAbsent([], [JSON.stringify(sets.slice(i, i + 500))], { evenPaused: true }));
-    if (restored > 0) await this.conn.run((r) => Promise.all(ALL_COLLECTIONS.map((c) => r.hincrby(this.keys.directoryRevs(), c, 1))), { evenPaused: true });
+    if (restored > 0) {
+      await this.conn.run((r) => Promise.all([r.incr(this.keys.directoryRev()), ...ALL_COLLECTIONS.map((c) => r.hincrby(this.keys.directoryRevs(), c, 1))]), { evenPaused: true });
+    }
     return restored;
   }
 }

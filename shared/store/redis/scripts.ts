@@ -69,8 +69,9 @@ return 1`;
 /**
  * Hash-field writes applied only if every checked field still holds what was read (optimistic
  * concurrency for directory batches). ARGV[1]: { c: [[key, field, expected ('' absent)]],
- * d: [[key, field]], s: [[key, field, value]] }; ARGV[2]: the directory's revisions (a hash); ARGV[3…]:
- * the collections written. Returns their new revisions in that order, or 0 (nothing written).
+ * d: [[key, field]], s: [[key, field, value]] }; ARGV[2]: the directory's revisions (a hash); ARGV[3]:
+ * the count of all writes (for replicas of earlier versions); ARGV[4…]: the collections written. Returns
+ * their new revisions in that order, or 0 (nothing written).
  */
 export const CHECKED_WRITE = `
 local p = cjson.decode(ARGV[1])
@@ -79,8 +80,9 @@ for _, c in ipairs(p.c) do
 end
 for _, d in ipairs(p.d) do redis.call('HDEL', d[1], d[2]) end
 for _, s in ipairs(p.s) do redis.call('HSET', s[1], s[2], s[3]) end
+redis.call('INCR', ARGV[3])
 local revs = {}
-for i = 3, #ARGV do revs[#revs + 1] = redis.call('HINCRBY', ARGV[2], ARGV[i], 1) end
+for i = 4, #ARGV do revs[#revs + 1] = redis.call('HINCRBY', ARGV[2], ARGV[i], 1) end
 return revs`;
 
 /** Puts back hash fields that are absent (directory restore). ARGV[1]: [[key, field, value]]. */
