@@ -235,6 +235,24 @@ describeWith(['redis'], 'Redis store', () => {
         doc: { id: 'p1', tenantId: 'acme', name, timeZone: 'UTC', teams: [], skills: {}, sensitive: false, ...(extension ? { extension } : {}) },
       });
       const hgets = () => calls('hget');
+      /** Waits until `store` answers p1 (named `name`) from its copy, without asking Redis. */
+      const answersFromCopy = (store: Store, name: string) =>
+        eventually(async () => {
+          const before = await hgets();
+          expect(await store.directory.get('people', 'acme', 'p1')).toMatchObject({ name });
+          expect(await hgets()).toBe(before);
+        });
+      /** p1's name by id, by `extension` and in the list, read at once; fails if any read asked Redis. */
+      const readsWithoutRedis = async (store: Store, extension: string) => {
+        const before = await hgets();
+        const [got, byExtension, list] = await Promise.all([
+          store.directory.get('people', 'acme', 'p1'),
+          store.directory.findUnique('people', 'extension', extension, 'acme'),
+          store.directory.list('people', 'acme'),
+        ]);
+        expect(await hgets()).toBe(before);
+        return [got?.name, byExtension?.name, list.map((p) => p.name)];
+      };
 
       it("sees another replica's change, removal and unique field at once, whatever its copy holds", async () => {
         const { store: a, prefix } = await fresh();
@@ -260,21 +278,10 @@ describeWith(['redis'], 'Redis store', () => {
         const b = open(prefix);
         await b.start();
         await a.directory.write([person('One', '100')]);
-        await eventually(async () => {
-          const before = await hgets();
-          expect(await b.directory.get('people', 'acme', 'p1')).toMatchObject({ name: 'One' });
-          expect(await hgets()).toBe(before);
-        });
+        await answersFromCopy(b, 'One');
         // Calendar sync state is written after every sync: b's copy of people stays current meanwhile.
         for (let i = 0; i < 5; i++) await a.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc: { id: 'c1', tenantId: 'acme', lastSyncAt: T + i } }]);
-        const before = await hgets();
-        const [got, byExtension, list] = await Promise.all([
-          b.directory.get('people', 'acme', 'p1'),
-          b.directory.findUnique('people', 'extension', '100', 'acme'),
-          b.directory.list('people', 'acme'),
-        ]);
-        expect([got?.name, byExtension?.name, list.map((p) => p.name)]).toEqual(['One', 'One', ['One']]);
-        expect(await hgets()).toBe(before);
+        expect(await readsWithoutRedis(b, '100')).toEqual(['One', 'One', ['One']]);
         // The collection that moved is read from Redis until the copy catches up, and is never stale.
         expect(await b.directory.get('calendarSyncStates', 'acme', 'c1')).toMatchObject({ lastSyncAt: T + 4 });
         // And a change of people on a is still seen by b at once.
@@ -294,21 +301,10 @@ describeWith(['redis'], 'Redis store', () => {
         await b.start();
         await a.directory.write([person('One', '100')]);
         // b refreshes its copy after its first read finds it behind; a's copy follows its own writes.
-        await eventually(async () => {
-          const before = await hgets();
-          expect(await b.directory.get('people', 'acme', 'p1')).toMatchObject({ name: 'One' });
-          expect(await hgets()).toBe(before);
-        });
+        await answersFromCopy(b, 'One');
         await a.directory.write([person('Two', '200')]);
-        const before = await hgets();
-        const [got, byExtension, list] = await Promise.all([
-          a.directory.get('people', 'acme', 'p1'),
-          a.directory.findUnique('people', 'extension', '200', 'acme'),
-          a.directory.list('people', 'acme'),
-        ]);
-        expect([got?.name, byExtension?.name, list.map((p) => p.name)]).toEqual(['Two', 'Two', ['Two']]);
-        expect(await hgets()).toBe(before);
-        expect(Object.isFrozen(got)).toBe(true);
+        expect(await readsWithoutRedis(a, '200')).toEqual(['Two', 'Two', ['Two']]);
+        expect(Object.isFrozen(await a.directory.get('people', 'acme', 'p1'))).toBe(true);
         await a.close();
         await b.close();
       });
