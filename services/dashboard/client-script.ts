@@ -51,6 +51,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     return n;
   }
   function activityLabel(a) { return ACTIVITY[a] || a; }
+  var queuePanel = window.PresenceHubQueue({ el: el, node: node, clock: clock, key: function () { return sessionStorage.getItem(KEY); }, redraw: scheduleRender });
 
   function setConnection(text, state) {
     var c = el('connection');
@@ -83,7 +84,7 @@ export const DASHBOARD_JS = String.raw`(function () {
       why.appendChild(node('details', {}, [node('summary', { text: p.source ? 'decided by ' + p.source : 'why' }), list]));
     }
     return node('tr', { 'data-person': p.personId, 'data-availability': p.availability }, [
-      node('th', { scope: 'row', text: p.name || p.personId }), status, since, node('td', { className: 'later' }, later), reach, why
+      node('th', { scope: 'row', text: p.name || p.personId }), status, queuePanel.cell(p.personId), since, node('td', { className: 'later' }, later), reach, why
     ]);
   }
 
@@ -104,7 +105,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     var focused = document.activeElement && document.activeElement.closest('#people tr[data-person] summary');
     var focusedId = focused ? focused.closest('tr').getAttribute('data-person') : null;
     var filter = el('filter').value.trim().toLowerCase();
-    var list = Array.from(people.values()).sort(function (a, b) { return (a.name || a.personId).localeCompare(b.name || b.personId); });
+    var members = queuePanel.members();
+    var list = Array.from(people.values()).filter(function (p) { return !members || members.has(p.personId); }).sort(function (a, b) { return (a.name || a.personId).localeCompare(b.name || b.personId); });
     var shown = list.filter(function (p) { return !filter || (p.name || p.personId).toLowerCase().indexOf(filter) >= 0; });
     var body = el('people').tBodies[0];
     body.replaceChildren.apply(body, shown.map(row));
@@ -117,6 +119,7 @@ export const DASHBOARD_JS = String.raw`(function () {
       if (s) s.focus();
     }
     el('people').classList.toggle('with-why', list.some(function (p) { return p.explanation; }));
+    el('people').classList.toggle('with-queue', !!members);
     el('people').classList.toggle('with-reach', list.some(function (p) { return p.endpoints; }));
     var counts = {};
     list.forEach(function (p) { counts[p.availability] = (counts[p.availability] || 0) + 1; });
@@ -152,12 +155,15 @@ export const DASHBOARD_JS = String.raw`(function () {
     if (event === 'snapshot') {
       people.clear();
       payload.presence.forEach(function (p) { people.set(p.personId, p); });
+      queuePanel.changed();
     } else if (event === 'presence') {
       var held = people.get(payload.personId);
       if (held && held.version > payload.version) return;
       people.set(payload.personId, payload);
+      queuePanel.changed(payload.personId);
     } else if (event === 'removed') {
       people.delete(payload.personId);
+      queuePanel.changed(payload.personId);
     } else return;
     scheduleRender();
   }
@@ -167,6 +173,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     sessionStorage.removeItem(KEY);
     people.clear();
     lastEventId = undefined;
+    queuePanel.reset();
     el('board').hidden = true;
     el('sign-out').hidden = true;
     el('sign-in').hidden = false;
@@ -257,6 +264,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     // Where the sign-in form was: a keyboard or screen-reader user lands on the board, not on nothing.
     el('board-title').focus();
     loadTeams();
+    queuePanel.load();
     connect();
   }
 
@@ -278,9 +286,13 @@ export const DASHBOARD_JS = String.raw`(function () {
       render();
       connect();
     });
+    el('queue').addEventListener('change', queuePanel.choose);
     el('filter').addEventListener('input', render);
-    // "Since" durations move on without events.
-    setInterval(function () { if (people.size) render(); }, 30000);
+    // "Since" durations move on without events; whose turn it is in a queue moves with calls.
+    setInterval(function () {
+      if (people.size) render();
+      queuePanel.refresh();
+    }, 30000);
     if (sessionStorage.getItem(KEY)) start();
     else signedOut();
   });

@@ -8,6 +8,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <link rel="icon" href="data:,">
 <title>Presence Hub — live presence</title>
 <link rel="stylesheet" href="/dashboard/style.css">
+<script src="/dashboard/queue.js" defer></script>
 <script src="/dashboard/app.js" defer></script>
 </head>
 <body>
@@ -30,11 +31,18 @@ export const DASHBOARD_HTML = `<!doctype html>
 <h2 id="board-title" tabindex="-1" class="visually-hidden">Who can take a call</h2>
 <div class="toolbar">
 <span id="team-picker" hidden><label for="team">Team</label> <select id="team"><option value="">Everyone</option></select></span>
+<span id="queue-picker" hidden><label for="queue">Queue</label> <select id="queue"><option value="">None</option></select></span>
 <label for="filter">Find</label> <input id="filter" type="search" autocomplete="off">
 </div>
+<section id="queue-panel" hidden aria-labelledby="queue-title" aria-live="polite">
+<h3 id="queue-title"></h3>
+<p id="queue-state"></p>
+<ol id="queue-ring" aria-label="A call now rings, in order"></ol>
+<p id="queue-then"></p>
+</section>
 <p id="summary" aria-live="polite"></p>
 <table id="people" aria-describedby="summary">
-<thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Since</th><th scope="col">Until · next</th><th scope="col" class="reach">Reachable on</th><th scope="col" class="why">Why</th></tr></thead>
+<thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col" class="queue">In the queue</th><th scope="col">Since</th><th scope="col">Until · next</th><th scope="col" class="reach">Reachable on</th><th scope="col" class="why">Why</th></tr></thead>
 <tbody></tbody>
 </table>
 <p id="empty" hidden>Nobody to show yet.</p>
@@ -55,7 +63,10 @@ button{cursor:pointer}#sign-in-error{color:#b00020}
 .toolbar{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}#summary{color:#444}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #eee;vertical-align:top}
 thead th{font-size:.85rem;color:#555;border-bottom:2px solid #ddd}
-table:not(.with-why) .why,table:not(.with-reach) .reach{display:none}
+table:not(.with-why) .why,table:not(.with-reach) .reach,table:not(.with-queue) .queue{display:none}
+#queue-panel{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.6rem 1rem;margin:.8rem 0}
+#queue-panel h3{font-size:1rem;margin:0 0 .3rem}#queue-panel p{margin:.3rem 0}#queue-ring{margin:.3rem 0;padding-left:1.4rem}
+td.queue[data-verdict=rings]{color:#1b5e20}td.queue:not([data-verdict=rings]){color:#555}
 .dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.4rem;background:#9e9e9e}
 tr[data-availability=available] .dot{background:#2e7d32}tr[data-availability=busy] .dot{background:#c62828}
 tr[data-availability=dnd] .dot{background:#6a1b9a}tr[data-availability=away] .dot{background:#f9a825}

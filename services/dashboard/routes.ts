@@ -2,6 +2,7 @@ import type { Response } from 'express';
 import { route, type AnyRoute } from '../api/route.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML } from './page.js';
 import { DASHBOARD_JS } from './client-script.js';
+import { QUEUE_PANEL_JS } from './queue-script.js';
 
 /**
  * The page holds an API key in session storage and sends it as a header, never in a URL: scripts and
@@ -28,6 +29,7 @@ export function dashboardRoutes(): AnyRoute[] {
   return [
     asset('/dashboard', "The supervisor dashboard: a team's live presence, what each person is doing and until when, who can take a call (sign in with an API key)", 'text/html; charset=utf-8', DASHBOARD_HTML),
     asset('/dashboard/app.js', "The dashboard's script", 'text/javascript; charset=utf-8', DASHBOARD_JS),
+    asset('/dashboard/queue.js', "The dashboard's queue panel: who a call to a group would ring now", 'text/javascript; charset=utf-8', QUEUE_PANEL_JS),
     asset('/dashboard/style.css', "The dashboard's style sheet", 'text/css; charset=utf-8', DASHBOARD_CSS),
   ];
 }

@@ -12,6 +12,7 @@ describe('the dashboard is served with a strict CSP and no framing', () => {
   const assets = [
     ['/dashboard', 'text/html; charset=utf-8'],
     ['/dashboard/app.js', 'text/javascript; charset=utf-8'],
+    ['/dashboard/queue.js', 'text/javascript; charset=utf-8'],
     ['/dashboard/style.css', 'text/css; charset=utf-8'],
   ] as const;
 
@@ -44,7 +45,10 @@ describe('the dashboard is served with a strict CSP and no framing', () => {
     const html = (await h.http.get('/dashboard').expect(200)).text;
     expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/i);
     expect(html).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
-    const js = (await h.http.get('/dashboard/app.js').expect(200)).text;
-    expect(js).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\.style\b|\beval\(|new Function/);
+    for (const script of ['/dashboard/queue.js', '/dashboard/app.js']) {
+      expect(html).toContain(`<script src="${script}" defer></script>`);
+      const js = (await h.http.get(script).expect(200)).text;
+      expect(js).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\.style\b|\beval\(|new Function/);
+    }
   });
 });

@@ -133,8 +133,10 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     expect(await rowOf('alice').locator('.later').textContent()).toBe('');
     expect(await rowOf('bob').locator('details').count()).toBe(1);
     expect(await rowOf('alice').locator('details').count()).toBe(0);
-    // A member may not list the directory, so there is no team picker (the page's one refused request).
+    // A member may not list the directory, so there is no team picker (a refused request).
     expect(await page.locator('#team-picker').isVisible()).toBe(false);
+    // Nor list the groups or ask the routing API: no queue picker.
+    expect(await page.locator('#queue-picker').isVisible()).toBe(false);
     expect(problems.filter((p) => !/403/.test(p))).toEqual([]);
   });
 
@@ -240,6 +242,82 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     await page.getByLabel('API key').fill(supervisor);
     await page.getByRole('button', { name: 'Show presence' }).click();
     await expect.poll(() => page.locator('#connection').textContent(), { timeout: 10_000 }).toBe('Reconnecting in 2 s (the stream ended)');
+  });
+
+  it('shows who a call to a queue would ring now and why each other member is left out, and follows presence', async () => {
+    const ids = () => page.locator('tbody tr[data-person]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-person')).sort());
+    const cell = (personId: string) => rowOf(personId).locator('td.queue');
+    await h
+      .put('/v1/groups/helpdesk', {
+        name: 'Helpdesk',
+        extension: '2000',
+        timeZone: 'Europe/Berlin',
+        strategy: 'sequential',
+        members: [{ personId: 'alice' }, { personId: 'bob' }],
+        fallback: [{ type: 'queue', maxWaitSeconds: 120 }, { type: 'voicemail', box: '2000' }],
+      })
+      .expect(201);
+    await h
+      .put('/v1/groups/evening', {
+        name: 'Evening line',
+        timeZone: 'Europe/Berlin',
+        members: [{ personId: 'carol' }],
+        schedule: { weekly: { mon: [['20:00', '23:00']] } },
+        afterHours: [{ type: 'forward', number: '+4930999', label: 'duty phone' }],
+      })
+      .expect(201);
+    const until = new Date(Math.ceil(h.clock.now() / 60_000) * 60_000 + 45 * 60_000).toISOString();
+    await h.put('/v1/people/bob/status', { activity: 'dnd', until }).expect(200);
+    // A contact to ring Bob on once he is free.
+    await h.pbx([{ type: 'registered', device: 'bob-desk', contact: 'sip:bob@192.0.2.11', expiresSec: 3600, at: h.clock.now() }], pbx).expect(200);
+    const before = await h.http.get('/metrics').expect(200);
+    await signIn(supervisor);
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
+    // Before a queue is picked: no queue column, everyone on the board.
+    expect(await page.locator('th.queue').isVisible()).toBe(false);
+    await page.getByLabel('Queue').selectOption({ label: 'Helpdesk (2000)' });
+    await expect.poll(() => cell('bob').textContent()).toMatch(/^Left out: DND until \d\d:\d\d \(manual\)$/);
+    // Members only: Carol is not in the Helpdesk.
+    expect(await ids()).toEqual(['alice', 'bob']);
+    expect(await cell('alice').textContent()).toBe('Would ring');
+    expect(await page.locator('#queue-title').textContent()).toBe('Helpdesk · one after another');
+    expect(await page.locator('#queue-state').textContent()).toBe('Open · 1 of 2 members would ring now');
+    expect(await page.locator('#queue-ring li').allTextContents()).toEqual(['Alice (20 s)']);
+    // The queue's hint: Bob's DND ends in 45 minutes.
+    expect(await page.locator('#queue-then').textContent()).toMatch(/^If nobody answers: wait in the queue \(up to 2 min, about 4[56] min expected\) → voicemail 2000$/);
+
+    // Bob's DND ends early: the panel asks again and follows, without a reload.
+    await h.del('/v1/people/bob/status').expect(200);
+    await expect.poll(() => cell('bob').textContent()).toBe('Would ring · step 2 of 2');
+    expect(await cell('alice').textContent()).toBe('Would ring · step 1 of 2');
+    expect(await page.locator('#queue-state').textContent()).toBe('Open · 2 of 2 members would ring now');
+    expect(await page.locator('#queue-ring li').allTextContents()).toEqual(['Alice (20 s)', '<b>Bob</b> & co (20 s)']);
+
+    // Alice takes a call: she leaves the ring list with the reason.
+    await h.clock.advanceTo(Math.ceil((h.clock.now() + 1) / 60_000) * 60_000);
+    await h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now(), callId: 'c30' }], pbx).expect(200);
+    await expect.poll(() => cell('alice').textContent()).toMatch(/^Left out: on a call since \d\d:\d\d \(PBX\)$/);
+    expect(await cell('bob').textContent()).toBe('Would ring');
+
+    // A closed queue: the reason, and what the caller gets instead.
+    await page.getByLabel('Queue').selectOption({ label: 'Evening line' });
+    await expect.poll(() => page.locator('#queue-state').textContent()).toBe('Closed: outside opening hours; opens 20:00');
+    expect(await page.locator('#queue-then').textContent()).toBe('The caller gets: forward to duty phone');
+    expect(await ids()).toEqual(['carol']);
+    expect(await cell('carol').textContent()).toBe('Queue closed');
+
+    // None: the whole board again.
+    await page.getByLabel('Queue').selectOption({ label: 'None' });
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
+    expect(await page.locator('#queue-panel').isVisible()).toBe(false);
+    // Only dry runs: the board never moved a strategy's state.
+    const after = await h.http.get('/metrics').expect(200);
+    expect(after.text.match(/presence_route_decisions_total\{[^}]*dry_run="false"[^}]*\} \d+/g) ?? []).toEqual(before.text.match(/presence_route_decisions_total\{[^}]*dry_run="false"[^}]*\} \d+/g) ?? []);
+    await h.clock.advance(1000);
+    await h.pbx([{ type: 'hangup', device: 'alice-desk', at: h.clock.now(), callId: 'c30' }], pbx).expect(200);
+    await h.del('/v1/groups/helpdesk').expect(204);
+    await h.del('/v1/groups/evening').expect(204);
+    expect(problems).toEqual([]);
   });
 
   it('refuses a wrong key with the reason, and keeps the key out of every URL', async () => {

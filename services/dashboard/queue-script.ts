@@ -1,0 +1,205 @@
+/**
+ * The dashboard's queue panel, served as /dashboard/queue.js and used by app.js: for the hunt group or
+ * queue a supervisor picks, who a call would ring right now and why each other member is left out,
+ * from a dry run of `POST /v1/route` (it never moves strategy state). Presence and routing in one view:
+ * "in the queue? no: in a meeting until 15:00". Plain ES2017, text through textContent only.
+ */
+export const QUEUE_PANEL_JS = String.raw`(function () {
+  'use strict';
+  var STRATEGY = {
+    simultaneous: 'rings everyone at once', sequential: 'one after another', 'round-robin': 'round robin',
+    'longest-idle': 'longest idle first', 'fewest-calls': 'fewest calls first'
+  };
+  /** A member's presence change moves the answer; a burst of them asks once. */
+  var SETTLE_MS = 250;
+  var DAY_MS = 86400000;
+
+  function seconds(s) { return s < 90 ? s + ' s' : Math.round(s / 60) + ' min'; }
+
+  /**
+   * h: { el, node, clock, key(): the signed-in key, redraw(): re-render the board }.
+   * Returns what the board needs: which people are members, each member's cell, and hooks to call.
+   */
+  window.PresenceHubQueue = function (h) {
+    var current;
+    /** The groups as listed, by id: members come from here, so a closed queue still shows its people. */
+    var groups = new Map();
+    var listed = '';
+    /** The key may list groups (a member key may not: then nothing is asked again). */
+    var mayList = false;
+    var asked = 0;
+    var settleTimer;
+    var scheduleTimer;
+
+    function fallbackText(f) {
+      var text;
+      if (f.type === 'queue') text = 'wait in the queue (up to ' + seconds(f.maxWaitSeconds) + (f.predictedWaitSeconds !== undefined ? ', about ' + seconds(f.predictedWaitSeconds) + ' expected' : '') + ')';
+      else if (f.type === 'overflow') {
+        var names = f.ring.map(function (r) { return r.name; }).filter(function (n, i, all) { return all.indexOf(n) === i; });
+        text = 'overflow to ' + f.name + (names.length ? ' (' + names.join(', ') + ')' : '');
+      } else if (f.type === 'voicemail') text = 'voicemail ' + f.box;
+      else if (f.type === 'forward') text = 'forward to ' + (f.label || f.number || f.uri);
+      else if (f.type === 'hangup') text = 'hang up: ' + f.message;
+      else text = f.type;
+      return f.skipped ? text + ' (skipped: ' + f.skipped + ')' : text;
+    }
+
+    function show() {
+      var panel = h.el('queue-panel');
+      panel.hidden = !current;
+      if (!current) return;
+      var d = current.decision;
+      if (!d) {
+        h.el('queue-title').textContent = current.name;
+        h.el('queue-state').textContent = current.error ? 'Cannot show this queue: ' + current.error : 'Asking…';
+        h.el('queue-ring').replaceChildren();
+        h.el('queue-then').textContent = '';
+        return;
+      }
+      h.el('queue-title').textContent = d.target.name + ' · ' + (STRATEGY[d.strategy] || d.strategy);
+      // The server words a closure in the group's zone ("closed: Christmas Day (holiday); opens Mon 08:00").
+      var state = !d.open ? (d.closedReason ? d.closedReason.charAt(0).toUpperCase() + d.closedReason.slice(1) : 'Closed') : d.scheduleChangesAt ? 'Open until ' + h.clock(d.scheduleChangesAt) : 'Open';
+      var members = current.members.size;
+      if (d.open) state += ' · ' + current.ringing + ' of ' + members + (members === 1 ? ' member' : ' members') + ' would ring now';
+      h.el('queue-state').textContent = state;
+      var steps = [];
+      d.ring.forEach(function (r) {
+        var last = steps[steps.length - 1];
+        if (last && last.step === r.step) last.names.push(r.name);
+        else steps.push({ step: r.step, names: [r.name], timeout: r.ringTimeoutSeconds });
+      });
+      h.el('queue-ring').replaceChildren.apply(h.el('queue-ring'), steps.map(function (s) {
+        return h.node('li', { text: s.names.join(', ') + ' (' + seconds(s.timeout) + ')' });
+      }));
+      var then = d.fallback.map(fallbackText).join(' → ');
+      var lead = d.status === 'ringing' ? 'If nobody answers: ' : d.open ? 'Nobody can take a call now. The caller gets: ' : 'The caller gets: ';
+      h.el('queue-then').textContent = lead + (then || 'nothing set here, so the PBX decides');
+    }
+
+    /** The board changes with the answer: members only, and a cell per member. */
+    function settle(decision) {
+      var verdicts = new Map();
+      var stepOrder = [];
+      decision.ring.forEach(function (r) { if (stepOrder.indexOf(r.step) < 0) stepOrder.push(r.step); });
+      decision.ring.forEach(function (r) {
+        if (!verdicts.has(r.personId)) verdicts.set(r.personId, { rings: stepOrder.indexOf(r.step) + 1, of: stepOrder.length });
+      });
+      decision.leftOut.forEach(function (l) { if (!verdicts.has(l.personId)) verdicts.set(l.personId, { code: l.code, reason: l.reason }); });
+      current.decision = decision;
+      current.verdicts = verdicts;
+      current.ringing = new Set(decision.ring.map(function (r) { return r.personId; })).size;
+      current.error = undefined;
+      clearTimeout(scheduleTimer);
+      // Opening and closing times move the answer without any presence change.
+      var wait = decision.scheduleChangesAt ? Date.parse(decision.scheduleChangesAt) - Date.now() : -1;
+      if (wait >= 0 && wait < DAY_MS) scheduleTimer = setTimeout(ask, wait + 1000);
+    }
+
+    function ask() {
+      clearTimeout(settleTimer);
+      if (!current) return;
+      var key = h.key();
+      var mine = ++asked;
+      var chosen = current;
+      fetch('/v1/route', {
+        method: 'POST',
+        headers: { Authorization: 'Bearer ' + key, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ group: chosen.id, dryRun: true }),
+        cache: 'no-store'
+      })
+        .then(function (res) { return res.json().then(function (body) { return { ok: res.ok, body: body }; }); })
+        .then(function (r) {
+          // Another queue, another key or a newer answer took over meanwhile.
+          if (mine !== asked || chosen !== current || h.key() !== key) return;
+          if (r.ok) settle(r.body);
+          else chosen.error = r.body && r.body.error ? r.body.error.message + ' (' + r.body.error.code + ')' : 'refused';
+          show();
+          h.redraw();
+        })
+        .catch(function () {
+          if (mine !== asked || chosen !== current) return;
+          chosen.error = 'no answer';
+          show();
+        });
+    }
+
+    function choose(id) {
+      clearTimeout(scheduleTimer);
+      var g = groups.get(id);
+      current = g ? { id: id, name: g.name, members: new Set(g.members.map(function (m) { return m.personId; })) } : undefined;
+      show();
+      h.redraw();
+      ask();
+    }
+
+    function load() {
+      var key = h.key();
+      fetch('/v1/groups', { headers: { Authorization: 'Bearer ' + key }, cache: 'no-store' })
+        .then(function (res) { return res.ok ? res.json() : { groups: [], refused: true }; })
+        .then(function (body) {
+          if (h.key() !== key) return;
+          mayList = !body.refused;
+          groups = new Map(body.groups.map(function (g) { return [g.id, g]; }));
+          if (current && groups.has(current.id)) current.members = new Set(groups.get(current.id).members.map(function (m) { return m.personId; }));
+          h.el('queue-picker').hidden = body.groups.length === 0;
+          var sorted = body.groups.slice().sort(function (a, b) { return a.name.localeCompare(b.name); });
+          var options = JSON.stringify(sorted.map(function (g) { return [g.id, g.name, g.extension]; }));
+          // Rebuilt only when the list changed: a picker someone has open is left alone.
+          if (options === listed) return;
+          listed = options;
+          var select = h.el('queue');
+          var chosen = select.value;
+          select.replaceChildren(h.node('option', { value: '', text: 'None' }));
+          sorted.forEach(function (g) { select.appendChild(h.node('option', { value: g.id, text: g.name + (g.extension ? ' (' + g.extension + ')' : '') })); });
+          select.value = chosen;
+          if (select.value !== chosen) choose('');
+        })
+        .catch(function () { h.el('queue-picker').hidden = true; });
+    }
+
+    return {
+      load: load,
+      choose: function () { choose(h.el('queue').value); },
+      reset: function () {
+        current = undefined;
+        groups = new Map();
+        listed = '';
+        mayList = false;
+        clearTimeout(settleTimer);
+        clearTimeout(scheduleTimer);
+        h.el('queue').value = '';
+        show();
+      },
+      /** Someone's presence changed (undefined: everyone's, after a snapshot). */
+      changed: function (personId) {
+        if (!current || (personId !== undefined && !current.members.has(personId))) return;
+        clearTimeout(settleTimer);
+        settleTimer = setTimeout(ask, SETTLE_MS);
+      },
+      /** Strategy state (whose turn it is, offers in flight) and the groups themselves move without presence changes. */
+      refresh: function () {
+        if (mayList) load();
+        if (current) ask();
+      },
+      /** undefined while no queue is shown: then everyone is on the board. */
+      members: function () { return current && current.members; },
+      cell: function (personId) {
+        var td = h.node('td', { className: 'queue' });
+        var v = current && current.verdicts && current.verdicts.get(personId);
+        if (!v) {
+          if (current && current.decision && !current.decision.open) td.textContent = 'Queue closed';
+          return td;
+        }
+        if (v.rings) {
+          td.setAttribute('data-verdict', 'rings');
+          td.textContent = v.of > 1 ? 'Would ring · step ' + v.rings + ' of ' + v.of : 'Would ring';
+        } else {
+          td.setAttribute('data-verdict', v.code);
+          td.textContent = 'Left out: ' + v.reason;
+        }
+        return td;
+      }
+    };
+  };
+})();
+`;
