@@ -32,6 +32,7 @@ import { PresenceEngine } from './merger/engine.js';
 import { Metrics } from './observability/metrics.js';
 import { decisionRoutes } from './routing/decision-routes.js';
 import { groupRoutes } from './routing/group-routes.js';
+import { queuePauseRoutes } from './routing/queue-pause-routes.js';
 import { RoutingService } from './routing/routing-service.js';
 import { PublishPipeline } from './publishers/pipeline.js';
 import { targetRoutes } from './publishers/routes.js';
@@ -145,6 +146,7 @@ export function createHub(opts: HubOptions): RunningHub {
     ...mobileRoutes(hub),
     ...pbxRoutes(hub),
     ...groupRoutes(hub),
+    ...queuePauseRoutes(hub),
     ...decisionRoutes(hub, routing),
     ...targetRoutes(hub),
     ...calendarRoutes(hub),

@@ -90,8 +90,11 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
       current.ringing = new Set(decision.ring.map(function (r) { return r.personId; })).size;
       current.error = undefined;
       clearTimeout(scheduleTimer);
-      // Opening and closing times move the answer without any presence change.
-      var wait = decision.scheduleChangesAt ? Date.parse(decision.scheduleChangesAt) - Date.now() : -1;
+      // Opening and closing times and the end of a pause move the answer without any presence change.
+      var now = Date.now();
+      var next = [decision.scheduleChangesAt].concat(decision.leftOut.map(function (l) { return l.until; }))
+        .filter(Boolean).map(Date.parse).filter(function (t) { return t > now; });
+      var wait = next.length ? Math.min.apply(null, next) - now : -1;
       if (wait >= 0 && wait < DAY_MS) scheduleTimer = setTimeout(ask, wait + 1000);
     }
 

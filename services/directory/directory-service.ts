@@ -185,6 +185,7 @@ export class DirectoryService {
       ...devices.map((d) => ({ op: 'delete', collection: 'devices', tenantId, id: d.id }) as WriteOp),
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
       ...(await this.groups.withoutPersonOps(tenantId, personId)),
+      { op: 'delete', collection: 'queuePauses', tenantId, id: personId },
       { op: 'delete', collection: 'people', tenantId, id: personId },
     ]);
     await this.afterPersonRemoved(tenantId, personId);

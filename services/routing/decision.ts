@@ -26,6 +26,7 @@ export const LEAVE_CODES = [
   'not-in-directory',
   'caller',
   'missing-skill',
+  'paused',
   'dnd',
   'in-meeting',
   'on-call',

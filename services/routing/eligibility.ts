@@ -1,5 +1,6 @@
 import type { Person } from '../../shared/domain/directory.js';
 import type { GroupMember } from '../../shared/domain/group.js';
+import { pausedFor, type QueuePause } from '../../shared/domain/queue-pause.js';
 import type { AgentCallState, MemberRoutingState } from '../../shared/store/routing-state.js';
 import type { Detail } from '../api/views.js';
 import type { Contact, LeaveCode, LeftOut } from './decision.js';
@@ -13,6 +14,8 @@ export interface MemberFacts {
   agent: AgentCallState;
   /** What this group's strategy state says about the member (its last call, for wrap-up). */
   memberState: MemberRoutingState | undefined;
+  /** Their pause from group calls, if they set one (or a supervisor did). */
+  pause?: QueuePause | undefined;
 }
 
 export interface EligibilityRules {
@@ -24,6 +27,8 @@ export interface EligibilityRules {
   requiredSkills: Readonly<Record<string, number>>;
   /** Seconds after a call from this group before the member is offered the next one. */
   wrapUpSeconds: number;
+  /** The group being decided; absent for a dialled person, whom a pause from group calls does not concern. */
+  groupId?: string;
   /** The caller's extension, number or SIP URI: a member calling their own group is not rung. */
   caller?: string;
   detailFor: (person: Person) => Detail;
@@ -125,6 +130,19 @@ function absence(p: PresenceAt, facts: MemberFacts, rules: EligibilityRules, det
   return out;
 }
 
+/** A pause in its own words; its end and reason only for those who may see what someone is doing and until when. */
+function paused(pause: QueuePause, person: Person, rules: EligibilityRules, detail: Detail): LeftOut {
+  const told = detail === 'full' || detail === 'activity';
+  const until = pause.until === undefined || !told ? '' : ` until ${clockTime(pause.until, rules.at, rules.zone)}`;
+  const why = pause.reason === undefined || !told ? '' : ` (${pause.reason})`;
+  const out: LeftOut = { personId: person.id, name: person.name, code: 'paused', reason: `paused from group calls${until}${why}`, detail };
+  if (pause.until !== undefined) {
+    out.until = pause.until;
+    out.predictedFreeAt = pause.until;
+  }
+  return out;
+}
+
 /**
  * Whether one member may be rung at `rules.at`, and if not, why. Presence decides (a member in DND or a
  * meeting leaves the group unless the group says otherwise, and comes back when it ends, because the
@@ -137,6 +155,7 @@ export function judgeMember(facts: MemberFacts, rules: EligibilityRules): Eligib
   if (isCaller(person, rules.caller)) return leave(person, person.id, 'caller', 'is the caller', detail);
   const skill = missingSkill(facts, person, rules.requiredSkills);
   if (skill) return leave(person, person.id, 'missing-skill', skill, detail);
+  if (rules.groupId !== undefined && pausedFor(facts.pause, rules.groupId, rules.at)) return { eligible: false, leftOut: paused(facts.pause, person, rules, detail) };
 
   const contacts = contactsOf(p);
   if (!p.routable) {

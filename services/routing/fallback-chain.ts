@@ -5,6 +5,9 @@ import { duration } from './wording.js';
 /** Reasons that end by themselves: someone left out for one of these may take a queued call. */
 const TEMPORARY: ReadonlySet<LeaveCode> = new Set(['dnd', 'in-meeting', 'on-call', 'wrap-up', 'away', 'off-work', 'busy']);
 
+/** A pause from group calls ends by itself only when it was given an end. */
+const endsByItself = (l: LeftOut) => TEMPORARY.has(l.code) || (l.code === 'paused' && l.until !== undefined);
+
 export interface OverflowResult {
   name: string;
   strategy?: Strategy;
@@ -28,7 +31,7 @@ export interface ChainContext {
 function queueOutcome(step: Extract<FallbackStep, { type: 'queue' }>, ctx: ChainContext): FallbackOutcome {
   const out: Extract<FallbackOutcome, { type: 'queue' }> = { type: 'queue', maxWaitSeconds: step.maxWaitSeconds };
   if (step.uri) out.uri = step.uri;
-  const passing = ctx.leftOut.filter((l) => TEMPORARY.has(l.code));
+  const passing = ctx.leftOut.filter(endsByItself);
   const waitFor = (list: readonly LeftOut[]) => {
     const times = list.map((l) => l.predictedFreeAt).filter((t): t is number => t !== undefined);
     return times.length === 0 ? undefined : Math.max(0, Math.ceil((Math.min(...times) - ctx.at) / 1000));

@@ -157,13 +157,14 @@ export class RoutingService implements CallOutcomeListener {
     }
 
     const ids = group.members.map((m) => m.personId);
-    const [people, states, agents, groupState, policy, tenant] = await Promise.all([
+    const [people, states, agents, groupState, policy, tenant, pauses] = await Promise.all([
       Promise.all(ids.map((id) => store.directory.get('people', tenantId, id))),
       Promise.all(ids.map((id) => store.state.read(tenantId, id))),
       routingState.readAgents(tenantId, ids),
       kind === 'group' ? routingState.readGroup(tenantId, group.id) : Promise.resolve<GroupRoutingState>({ seq: 0, members: {} }),
       directory.policyFor(tenantId),
       directory.getTenant(tenantId),
+      kind === 'group' ? Promise.all(ids.map((id) => store.directory.get('queuePauses', tenantId, id))) : Promise.resolve([]),
     ]);
 
     const rules: EligibilityRules = {
@@ -175,6 +176,7 @@ export class RoutingService implements CallOutcomeListener {
       detailFor: o.detailFor,
     };
     if (o.caller !== undefined) rules.caller = o.caller;
+    if (kind === 'group') rules.groupId = group.id;
 
     const candidates: Candidate[] = [];
     const ringable = new Map<string, Ringable>();
@@ -186,6 +188,7 @@ export class RoutingService implements CallOutcomeListener {
         presence: presenceAt(states[position]!, policy, at, now),
         agent: agents.get(member.personId)!,
         memberState: groupState.members[member.personId],
+        pause: pauses[position],
       };
       const j = judgeMember(facts, rules);
       if (!j.eligible) {

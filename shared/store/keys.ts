@@ -9,6 +9,8 @@ export const COLLECTIONS = {
   apiKeys: { unique: { hash: 'global' }, multi: ['personId'] },
   /** Hunt groups and queues (routing). */
   groups: { unique: { extension: 'tenant' }, multi: [] },
+  /** A person's pause from group and queue calls (routing), under the person's id. */
+  queuePauses: { unique: {}, multi: [] },
   targets: { unique: {}, multi: [] },
   calendarConnections: { unique: {}, multi: ['personId'] },
   calendarSyncStates: { unique: {}, multi: [] },

@@ -2,6 +2,7 @@ import type { CalendarAppGrant, CalendarConnection, CalendarSubscription, Calend
 import type { ApiKey, Device, Person, Tenant } from '../domain/directory.js';
 import type { Group } from '../domain/group.js';
 import type { Presence } from '../domain/presence.js';
+import type { QueuePause } from '../domain/queue-pause.js';
 import type { Signal } from '../domain/signal.js';
 import type { Target } from '../domain/target.js';
 import type { ChangeFeed } from './feed.js';
@@ -17,6 +18,7 @@ export interface CollectionTypes {
   devices: Device;
   apiKeys: ApiKey;
   groups: Group;
+  queuePauses: QueuePause;
   targets: Target;
   calendarConnections: CalendarConnection;
   calendarSyncStates: CalendarSyncState;

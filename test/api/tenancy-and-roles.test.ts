@@ -4,6 +4,7 @@ import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type Tes
 const BODIES: Record<string, unknown> = {
   'PUT /v1/people/:personId/status': { activity: 'away' },
   'PUT /v1/people/:personId/devices/:deviceId': { kind: 'desk' },
+  'PUT /v1/people/:personId/queue-pause': { reason: 'not yours' },
 };
 
 describe('tenancy: a key of tenant B never reaches tenant A', () => {

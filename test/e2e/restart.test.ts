@@ -25,7 +25,7 @@ describe('restart: what was acknowledged survives, including kill -9', () => {
     return { status: res.status, body: (res.status === 204 ? undefined : await res.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
   };
 
-  it('keeps the directory, keys, devices and manual status across kill -9 and a graceful restart', async () => {
+  it('keeps the directory, keys, devices, manual status and queue pause across kill -9 and a graceful restart', async () => {
     svc = await startService(env);
     expect((await call('PUT', '/v1/people/alice', { name: 'Alice', extension: '1001' })).status).toBe(201);
     const phone = await call('PUT', '/v1/people/alice/devices/alice-phone', { kind: 'mobile' });
@@ -34,6 +34,8 @@ describe('restart: what was acknowledged survives, including kill -9', () => {
     const member = await call('POST', '/v1/keys', { name: 'alice', role: 'member', personId: 'alice' });
     const pbx = await call('POST', '/v1/keys', { name: 'pbx', role: 'pbx' });
     expect((await call('PUT', '/v1/people/alice/status', { activity: 'dnd', until: new Date(Date.now() + 3600_000).toISOString() })).status).toBe(200);
+    const pause = await call('PUT', '/v1/people/alice/queue-pause', { reason: 'training' });
+    expect(pause.status).toBe(200);
 
     await svc.kill();
     svc = await startService(env);
@@ -42,6 +44,7 @@ describe('restart: what was acknowledged survives, including kill -9', () => {
     expect((await call('GET', '/v1/presence/alice', undefined, member.body.secret)).body).toMatchObject({ activity: 'dnd' });
     const keys = (await call('GET', '/v1/keys')).body.keys.map((k: { id: string }) => k.id);
     expect(keys).toEqual(expect.arrayContaining(['bootstrap', member.body.id, pbx.body.id]));
+    expect((await call('GET', '/v1/people/alice/queue-pause')).body).toEqual(pause.body);
     const hb = await fetch(`${svc.url}/v1/heartbeat`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{"state":"foreground"}' });
     expect(hb.status).toBe(200);
 

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { untilInputSchema } from '../merge/until-rule.js';
+import { idSchema } from './directory.js';
+
+/**
+ * "Queue-only DND" (peers.md (c)8, RingCentral's acceptQueueCalls, Asterisk's queue pause): the person
+ * takes no calls from hunt groups and queues (all, or the ones listed), while calls dialled to them
+ * still ring. It ends by itself at `until`, which routing compares at decision time, so a restart or a
+ * lost timer can never leave anyone paused longer.
+ */
+export const queuePauseInputSchema = z
+  .object({
+    /** Absent: until cleared. */
+    until: untilInputSchema.optional(),
+    /** Group ids; absent: every group. */
+    groups: z
+      .array(idSchema)
+      .min(1)
+      .max(50)
+      .refine((g) => new Set(g).size === g.length, 'each group once')
+      .optional(),
+    /** Shown to supervisors and the PBX ("training", "back office"); never for sensitive people. */
+    reason: z.string().min(1).max(100).optional(),
+  })
+  .strict();
+export type QueuePauseInput = z.infer<typeof queuePauseInputSchema>;
+
+/** Stored under the person's id: one pause per person. */
+export interface QueuePause {
+  tenantId: string;
+  id: string;
+  personId: string;
+  since: number;
+  until?: number;
+  groups?: string[];
+  reason?: string;
+  /** Who paused them: the person themself, or a supervisor or administrator. */
+  setBy: 'self' | 'supervisor' | 'admin';
+}
+
+/** Whether the pause keeps the person off `groupId`'s ring list at `at`. */
+export function pausedFor(p: QueuePause | undefined, groupId: string, at: number): p is QueuePause {
+  return p !== undefined && (p.until === undefined || at < p.until) && (p.groups === undefined || p.groups.includes(groupId));
+}

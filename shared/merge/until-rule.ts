@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import type { Person } from '../domain/directory.js';
+import type { Policy } from '../domain/policy.js';
+import type { Signal } from '../domain/signal.js';
+import { unprocessable } from '../errors/errors.js';
+import { judge } from './freshness.js';
+import { endOfWorkingDay } from './working-hours.js';
+
+/** How long something a person sets lasts: an instant (RFC 3339 with offset), or a rule fixed when it is set. */
+export const untilInputSchema = z.union([z.iso.datetime({ offset: true }), z.enum(['end-of-current-meeting', 'end-of-working-day'])]);
+export type UntilInput = z.infer<typeof untilInputSchema>;
+
+const MAX_AHEAD_MS = 90 * 24 * 3600_000;
+
+/** Resolves a semantic `until` against what is known now; the instant is fixed when it is set. */
+export function resolveUntil(until: UntilInput | undefined, person: Person, signals: readonly Signal[], policy: Policy, now: number): number | undefined {
+  if (until === undefined) return undefined;
+  if (until === 'end-of-current-meeting') {
+    let end: number | undefined;
+    for (const s of signals) {
+      if (s.claim.kind !== 'calendar' || s.claim.activity === 'out-of-office' || s.until === undefined) continue;
+      if (judge(s, policy, now).state !== 'live') continue;
+      if (end === undefined || s.until > end) end = s.until;
+    }
+    if (end === undefined) throw unprocessable('no_current_meeting', 'there is no meeting in progress to wait for');
+    return end;
+  }
+  if (until === 'end-of-working-day') {
+    const end = person.workingHours ? endOfWorkingDay(person.timeZone, person.workingHours, now) : undefined;
+    if (end === undefined) throw unprocessable('outside_working_hours', 'the person is not inside working hours now');
+    return end;
+  }
+  const at = Date.parse(until);
+  if (at <= now) throw unprocessable('until_in_past', 'until must be in the future');
+  if (at > now + MAX_AHEAD_MS) throw unprocessable('until_too_far', 'until may be at most 90 days ahead');
+  return at;
+}

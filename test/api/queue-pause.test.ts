@@ -1,0 +1,117 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startTestHub, type TestHub } from '../support/hub.js';
+import { seedMembers } from '../support/routing.js';
+
+const MIN = 60_000;
+
+/**
+ * Queue-only DND: a paused person leaves group and queue ring lists (all, or the groups named) and
+ * comes back by themself at `until`, while calls dialled to them still ring.
+ */
+describe('pausing a person from group and queue calls', () => {
+  let h: TestHub;
+  let keys: { alice: string; bob: string; supervisor: string };
+  const route = (body: unknown) => h.post('/v1/route', body).expect(200).then((r) => r.body);
+  const rung = (d: { ring: Array<{ personId: string }> }) => [...new Set(d.ring.map((r) => r.personId))];
+
+  beforeEach(async () => {
+    h = await startTestHub(); // Monday 2 March 2026, 09:30Z
+    await seedMembers(h, [{ id: 'alice' }, { id: 'bob' }, { id: 'carol', sensitive: true }]);
+    const group = (id: string, name: string, extension: string) =>
+      h
+        .put(`/v1/groups/${id}`, {
+          name,
+          extension,
+          timeZone: 'Europe/Berlin',
+          members: [{ personId: 'alice' }, { personId: 'bob' }, { personId: 'carol' }],
+          fallback: [{ type: 'queue', maxWaitSeconds: 600 }, { type: 'voicemail', box: extension }],
+        })
+        .expect(201);
+    await group('support', 'Support', '2000');
+    await group('sales', 'Sales', '3000');
+    const key = async (role: string, personId?: string) => (await h.post('/v1/keys', { name: role, role, ...(personId ? { personId } : {}) }).expect(201)).body.secret as string;
+    keys = { alice: await key('member', 'alice'), bob: await key('member', 'bob'), supervisor: await key('supervisor') };
+  });
+  afterEach(() => h.stop());
+
+  it('a member pauses themself: left out of every group with the reason, still rung when dialled, back at until', async () => {
+    const until = new Date(h.clock.now() + 30 * MIN).toISOString();
+    const set = await h.put('/v1/people/alice/queue-pause', { until, reason: 'training' }, keys.alice).expect(200);
+    expect(set.body).toEqual({ personId: 'alice', since: '2026-03-02T09:30:00.000Z', until: '2026-03-02T10:00:00.000Z', reason: 'training', setBy: 'self' });
+    expect((await h.get('/v1/people/alice/queue-pause', keys.alice).expect(200)).body).toEqual(set.body);
+
+    for (const group of ['support', 'sales']) {
+      const d = await route({ group });
+      expect(rung(d)).toEqual(['bob', 'carol']);
+      expect(d.leftOut).toEqual([{ personId: 'alice', name: 'Alice', code: 'paused', reason: 'paused from group calls until 11:00 (training)', until, predictedFreeAt: until }]);
+    }
+    // Her presence is untouched, and a call to her own extension rings her.
+    expect((await h.get('/v1/presence/alice').expect(200)).body).toMatchObject({ availability: 'available', routable: true });
+    expect(rung(await route({ dialled: '1001' }))).toEqual(['alice']);
+    // A dry run after the pause ends: she is back; so she is once the instant comes, with nothing to clear.
+    expect(rung(await route({ group: 'support', at: '2026-03-02T10:00:00Z' }))).toEqual(['alice', 'bob', 'carol']);
+    await h.clock.advanceTo(Date.parse(until));
+    expect(rung(await route({ group: 'support' }))).toEqual(['alice', 'bob', 'carol']);
+    expect((await h.get('/v1/people/alice/queue-pause', keys.alice).expect(404)).body.error.code).toBe('queue_pause_not_found');
+  });
+
+  it('a pause for some groups leaves the others ringing, and clearing it brings the person back at once', async () => {
+    await h.put('/v1/people/bob/queue-pause', { groups: ['sales'] }, keys.supervisor).expect(200);
+    expect(rung(await route({ group: 'sales' }))).toEqual(['alice', 'carol']);
+    expect(rung(await route({ group: 'support' }))).toEqual(['alice', 'bob', 'carol']);
+    expect((await h.get('/v1/people/bob/queue-pause', keys.bob).expect(200)).body).toMatchObject({ groups: ['sales'], setBy: 'supervisor' });
+    // The person may end what a supervisor set.
+    await h.del('/v1/people/bob/queue-pause', keys.bob).expect(204);
+    expect(rung(await route({ group: 'sales' }))).toEqual(['alice', 'bob', 'carol']);
+    await h.del('/v1/people/bob/queue-pause', keys.bob).expect(204);
+  });
+
+  it('the queue waits for a pause with an end, not for one without', async () => {
+    await h.put('/v1/people/alice/queue-pause', { until: new Date(h.clock.now() + 5 * MIN).toISOString() }).expect(200);
+    await h.put('/v1/people/bob/queue-pause', {}).expect(200);
+    await h.put('/v1/people/carol/queue-pause', {}).expect(200);
+    const d = await route({ group: 'support' });
+    expect(d.status).toBe('fallback');
+    expect(d.fallback[0]).toEqual({ type: 'queue', maxWaitSeconds: 600, predictedWaitSeconds: 300 });
+    await h.del('/v1/people/alice/queue-pause').expect(204);
+    await h.put('/v1/people/alice/queue-pause', {}).expect(200);
+    expect((await route({ group: 'support' })).fallback[0]).toEqual({ type: 'queue', maxWaitSeconds: 600, skipped: 'nobody in the group is expected to become free' });
+  });
+
+  it("a sensitive person's pause shows neither its end nor its reason", async () => {
+    await h.put('/v1/people/carol/queue-pause', { until: new Date(h.clock.now() + 30 * MIN).toISOString(), reason: 'doctor' }).expect(200);
+    const d = (await h.post('/v1/route', { group: 'support', dryRun: true }, keys.supervisor).expect(200)).body;
+    expect(d.leftOut).toEqual([{ personId: 'carol', name: 'Carol', code: 'paused', reason: 'paused from group calls' }]);
+  });
+
+  it('until may be the end of the working day; members may pause only themselves; bad input changes nothing', async () => {
+    await h.put('/v1/people/bob', { name: 'Bob', extension: '1002', timeZone: 'Europe/Berlin', workingHours: { mon: [['09:00', '17:00']] } }).expect(200);
+    const eod = await h.put('/v1/people/bob/queue-pause', { until: 'end-of-working-day' }, keys.bob).expect(200);
+    expect(eod.body.until).toBe('2026-03-02T16:00:00.000Z');
+
+    const refused = async (req: Promise<{ status: number; body: { error: { code: string } } }>, status: number, code: string) => {
+      const res = await req;
+      expect(res.status, code).toBe(status);
+      expect(res.body.error.code).toBe(code);
+    };
+    await refused(h.put('/v1/people/bob/queue-pause', { reason: 'mine' }, keys.alice), 403, 'not_your_person');
+    await refused(h.del('/v1/people/bob/queue-pause', keys.alice), 403, 'not_your_person');
+    await refused(h.get('/v1/people/bob/queue-pause', keys.alice), 403, 'not_your_person');
+    await refused(h.put('/v1/people/bob/queue-pause', { groups: ['nope'] }), 422, 'unknown_group');
+    await refused(h.put('/v1/people/bob/queue-pause', { until: '2026-03-02T09:00:00Z' }), 422, 'until_in_past');
+    await refused(h.put('/v1/people/alice/queue-pause', { until: 'end-of-current-meeting' }), 422, 'no_current_meeting');
+    await refused(h.put('/v1/people/bob/queue-pause', { groups: ['sales', 'sales'] }), 400, 'invalid_body');
+    await refused(h.put('/v1/people/bob/queue-pause', { paused: true }), 400, 'invalid_body');
+    await refused(h.put('/v1/people/nobody/queue-pause', {}), 404, 'person_not_found');
+    expect((await h.get('/v1/people/bob/queue-pause').expect(200)).body).toEqual(eod.body);
+    expect((await h.get('/v1/people/alice/queue-pause').expect(404)).body.error.code).toBe('queue_pause_not_found');
+  });
+
+  it('deleting the person deletes their pause', async () => {
+    await h.put('/v1/people/alice/queue-pause', {}).expect(200);
+    await h.del('/v1/people/alice').expect(204);
+    expect(await h.hub.store.directory.get('queuePauses', 'acme', 'alice')).toBeUndefined();
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(201);
+    expect((await h.get('/v1/people/alice/queue-pause').expect(404)).body.error.code).toBe('queue_pause_not_found');
+  });
+});
