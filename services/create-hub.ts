@@ -29,6 +29,7 @@ import { DirectoryService } from './directory/directory-service.js';
 import { GroupDirectory } from './directory/group-directory.js';
 import type { Hub } from './hub.js';
 import { PresenceEngine } from './merger/engine.js';
+import { takeCensus } from './observability/census.js';
 import { Metrics } from './observability/metrics.js';
 import { decisionRoutes } from './routing/decision-routes.js';
 import { groupRoutes } from './routing/group-routes.js';
@@ -86,7 +87,7 @@ export function createHub(opts: HubOptions): RunningHub {
   const engine = new PresenceEngine({ store, clock, metrics, log, policyFor: (t) => hubRef.directory!.cachedPolicy(t) ?? hubRef.directory!.policyFor(t) });
   const directory = new DirectoryService(store, engine, clock, secrets, new GroupDirectory(store, routingState));
   hubRef.directory = directory;
-  metrics.tenantsKnown = async () => (await directory.listTenants()).map((t) => t.id);
+  metrics.directoryCensus = async () => takeCensus(store.directory, (await directory.listTenants()).map((t) => t.id));
   const callOutcomes = new CallOutcomes(log);
   const resolve = opts.resolve ?? systemResolver;
   const targets = new TargetsService(store, directory, secrets, resolve);

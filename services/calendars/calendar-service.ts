@@ -277,11 +277,12 @@ export class CalendarService {
         const message = err instanceof Error ? err.message.slice(0, 300) : String(err);
         const state = await this.deps.store.directory.get('calendarSyncStates', tenantId, id);
         const conn = await this.deps.store.directory.get('calendarConnections', tenantId, id);
+        // A connection deleted meanwhile has nothing left to fail.
         if (conn) {
           const doc: CalendarSyncState = { ...(state ?? { id, tenantId }), lastError: { code, message, at: this.deps.clock.now() } };
           await this.deps.store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc }]);
+          this.deps.metrics.calendarSyncs.inc({ tenant: tenantId, provider: conn.provider, outcome: 'error' });
         }
-        this.deps.metrics.calendarSyncs.inc({ provider: conn?.provider ?? 'unknown', outcome: 'error' });
       }
       throw err;
     }
@@ -343,7 +344,7 @@ export class CalendarService {
     }
     delete doc.lastError;
     await store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc }]);
-    metrics.calendarSyncs.inc({ provider: conn.provider, outcome: result.full ? 'full' : 'incremental' });
+    metrics.calendarSyncs.inc({ tenant: tenantId, provider: conn.provider, outcome: result.full ? 'full' : 'incremental' });
     if (opts.reconcile && !result.full) {
       const q = this.queue(tenantId, id);
       this.reconcileStretch.set(q, result.items.length === 0 ? Math.min(RECONCILE_STRETCH_MAX, (this.reconcileStretch.get(q) ?? 1) * 2) : 1);

@@ -1,6 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ENDPOINT_KINDS, type EndpointKind, type Source } from '../../shared/domain/signal.js';
+import { CALENDAR_PROVIDERS } from '../../shared/domain/calendar.js';
+import type { TenantCensus } from './census.js';
 import { Tally } from './tally.js';
+
+/** Every (provider, outcome) of a calendar sync, so each tenant's series can exist at 0 and go with it. */
+const SYNC_SERIES = CALENDAR_PROVIDERS.flatMap((provider) => (['full', 'incremental', 'error'] as const).map((outcome) => [provider, outcome] as const));
 
 /** Every Prometheus metric the service exposes on /metrics, registered on one registry per process. */
 export class Metrics {
@@ -46,15 +51,9 @@ export class Metrics {
     labelNames: ['tenant', 'source'] as const,
     registers: [this.registry],
     collect: async () => {
-      // A store that cannot answer drops nothing.
-      const known = this.tenantsKnown ? await this.tenantsKnown().then((t) => new Set(t), () => undefined) : undefined;
-      if (known) this.zeroCounters(known);
+      await this.readCensus();
       this.sourceLastSignal.reset();
       for (const [tenant, sources] of this.lastSignal) {
-        if (known && !known.has(tenant)) {
-          this.lastSignal.delete(tenant);
-          continue;
-        }
         for (const [source, at] of sources) this.sourceLastSignal.set({ tenant, source }, at / 1000);
       }
     },
@@ -66,12 +65,39 @@ export class Metrics {
     help: 'Endpoints that stopped being reachable (unregistered, registration or heartbeat expired), by tenant and kind.',
     labelNames: ['tenant', 'kind'] as const,
     registers: [this.registry],
+    collect: () => this.readCensus(),
   });
   readonly wentOffline = new Counter({
     name: 'presence_went_offline_total',
     help: 'People left with no reachable endpoint while not off work, by tenant.',
     labelNames: ['tenant'] as const,
     registers: [this.registry],
+    collect: () => this.readCensus(),
+  });
+  /**
+   * The size the "at once" alerts take their share of, and whether a tenant has a PBX to hear from: read
+   * from the directory at each scrape, the same on every replica (the rules take the max across them).
+   */
+  readonly devices = new Gauge({
+    name: 'presence_devices',
+    help: 'Phones and apps in the directory, by tenant and kind (a person with an extension and no desk device counts as one desk phone).',
+    labelNames: ['tenant', 'kind'] as const,
+    registers: [this.registry],
+    collect: () => this.readCensus(),
+  });
+  readonly people = new Gauge({
+    name: 'presence_people',
+    help: 'People in the directory, by tenant.',
+    labelNames: ['tenant'] as const,
+    registers: [this.registry],
+    collect: () => this.readCensus(),
+  });
+  readonly pbxKeys = new Gauge({
+    name: 'presence_pbx_keys',
+    help: 'API keys of role pbx, by tenant: 0 means the tenant has no PBX sending events.',
+    labelNames: ['tenant'] as const,
+    registers: [this.registry],
+    collect: () => this.readCensus(),
   });
   readonly streamClients = new Gauge({ name: 'presence_stream_clients', help: 'Connected SSE clients.', registers: [this.registry] });
   readonly schedulerLag = new Histogram({
@@ -125,9 +151,10 @@ export class Metrics {
   });
   readonly calendarSyncs = new Counter({
     name: 'presence_calendar_syncs_total',
-    help: 'Calendar syncs, by provider and outcome (full, incremental, error).',
-    labelNames: ['provider', 'outcome'] as const,
+    help: 'Calendar syncs, by tenant, provider and outcome (full, incremental, error).',
+    labelNames: ['tenant', 'provider', 'outcome'] as const,
     registers: [this.registry],
+    collect: () => this.readCensus(),
   });
 
   /** A signal from `source` reached this process at `at` (epoch ms, from the injected clock). */
@@ -138,10 +165,31 @@ export class Metrics {
   }
 
   /**
-   * Tenants that still exist, asked on scrape: a deleted tenant's sources must stop reporting (else
-   * the silent-source alert fires for it for ever), on every replica, not just the one that deleted it.
+   * The directory's tenants and their sizes, asked on scrape: a deleted tenant's series must go (else the
+   * silent-source alert fires for it for ever), on every replica, not just the one that deleted it.
    */
-  tenantsKnown: (() => Promise<readonly string[]>) | undefined;
+  directoryCensus: (() => Promise<ReadonlyMap<string, TenantCensus>>) | undefined;
+  private censusRead: Promise<void> | undefined;
+
+  /** One read of the directory per scrape, shared by every per-tenant metric (the registry collects them all at once). */
+  private readCensus(): Promise<void> {
+    return (this.censusRead ??= this.applyCensus().finally(() => (this.censusRead = undefined)));
+  }
+
+  private async applyCensus(): Promise<void> {
+    // A store that cannot answer drops nothing and keeps the last sizes.
+    const census = this.directoryCensus && (await this.directoryCensus().catch(() => undefined));
+    if (!census) return;
+    this.keepTenants(census);
+    this.devices.reset();
+    this.people.reset();
+    this.pbxKeys.reset();
+    for (const [tenant, c] of census) {
+      for (const kind of ENDPOINT_KINDS) this.devices.set({ tenant, kind }, c.endpoints[kind]);
+      this.people.set({ tenant }, c.people);
+      this.pbxKeys.set({ tenant }, c.pbxKeys);
+    }
+  }
 
   /** Counts what a change of one person's state lost. */
   stateChanged(tenantId: string, before: { endpoints: ReadonlyArray<{ id: string; kind: EndpointKind }> } | undefined, after: { activity: string; endpoints: ReadonlyArray<{ id: string }> }): void {
@@ -157,21 +205,25 @@ export class Metrics {
   private readonly zeroed = new Set<string>();
   /**
    * `increase()` ignores a series' first sample, so a counter that first appears at 200 (the outage
-   * itself) never alerts: every known tenant's series exist at 0 from the start, on every replica.
+   * itself) never alerts: every known tenant's series exist at 0 from the start, on every replica. A
+   * deleted tenant's go, with its "last seen" stamps.
    */
-  private zeroCounters(known: ReadonlySet<string>): void {
-    for (const tenant of known) {
+  private keepTenants(known: ReadonlyMap<string, unknown>): void {
+    for (const tenant of known.keys()) {
       if (this.zeroed.has(tenant)) continue;
       this.zeroed.add(tenant);
       for (const kind of ENDPOINT_KINDS) this.endpointsLost.inc({ tenant, kind }, 0);
       this.wentOffline.inc({ tenant }, 0);
+      for (const [provider, outcome] of SYNC_SERIES) this.calendarSyncs.inc({ tenant, provider, outcome }, 0);
     }
     for (const tenant of this.zeroed) {
       if (known.has(tenant)) continue;
       this.zeroed.delete(tenant);
       for (const kind of ENDPOINT_KINDS) this.endpointsLost.remove({ tenant, kind });
       this.wentOffline.remove({ tenant });
+      for (const [provider, outcome] of SYNC_SERIES) this.calendarSyncs.remove({ tenant, provider, outcome });
     }
+    for (const tenant of this.lastSignal.keys()) if (!known.has(tenant)) this.lastSignal.delete(tenant);
   }
 
   /** One merge, and the new availability if the state changed. */

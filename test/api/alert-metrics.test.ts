@@ -1,17 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
-
-/** The value of one series in the exposition text, or undefined when it is not there. */
-function series(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = m[2]!.split(',');
-    if (want.length === have.length && want.every((w) => have.includes(w))) return Number(m[3]);
-  }
-  return undefined;
-}
+import { series } from '../support/metrics.js';
 
 describe('the metrics behind the alerts (k8s/monitoring/): silent sources, endpoints and people going offline', () => {
   let h: TestHub;
@@ -49,7 +38,7 @@ describe('the metrics behind the alerts (k8s/monitoring/): silent sources, endpo
     await h.pbx([{ type: 'unregistered', device: 'alice-desk', at: h.clock.now() + 1 }], key).expect(200);
     let text = await scrape();
     expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind: 'desk' })).toBe(1);
-    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBeUndefined();
+    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBe(0);
 
     // The app falls silent: the scheduler takes its endpoint away at the TTL, and alice is offline.
     await h.clock.advance(h.config.heartbeat.foregroundTtlMs);
@@ -85,11 +74,13 @@ describe('the metrics behind the alerts (k8s/monitoring/): silent sources, endpo
     expect(series(text, 'presence_went_offline_total', { tenant: 'acme' }) ?? 0).toBe(0);
   });
 
-  it("exposes every tenant's counters at 0 before anything is lost, since increase() ignores a series' first sample", async () => {
-    await scrape();
+  it("exposes every tenant's counters at 0 from the first scrape, since increase() ignores a series' first sample", async () => {
     const text = await scrape();
     for (const kind of ['desk', 'softphone', 'mobile']) expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind }), kind).toBe(0);
     expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBe(0);
+    for (const provider of ['microsoft', 'google']) {
+      for (const outcome of ['full', 'incremental', 'error']) expect(series(text, 'presence_calendar_syncs_total', { tenant: 'acme', provider, outcome }), `${provider} ${outcome}`).toBe(0);
+    }
   });
 
   it("drops a deleted tenant's sources, so the silent-source alert does not fire for it", async () => {
@@ -100,13 +91,15 @@ describe('the metrics behind the alerts (k8s/monitoring/): silent sources, endpo
     await h.put('/v1/people/carol/status', { activity: 'away' }, globex).expect(200);
     await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
     expect(series(await scrape(), 'presence_source_last_signal_timestamp_seconds', { tenant: 'globex', source: 'manual' })).toBe(h.clock.now() / 1000);
-    expect(series(await scrape(), 'presence_went_offline_total', { tenant: 'globex' })).toBe(0);
+    const before = await scrape();
+    expect(series(before, 'presence_went_offline_total', { tenant: 'globex' })).toBe(0);
+    expect(series(before, 'presence_calendar_syncs_total', { tenant: 'globex', provider: 'google', outcome: 'error' })).toBe(0);
     await h.http.delete('/v1/tenants/globex').set('Authorization', `Bearer ${OPERATOR_KEY}`).expect(204);
-    await scrape();
     const text = await scrape();
     expect(series(text, 'presence_source_last_signal_timestamp_seconds', { tenant: 'globex', source: 'manual' })).toBeUndefined();
     expect(series(text, 'presence_went_offline_total', { tenant: 'globex' })).toBeUndefined();
     expect(series(text, 'presence_endpoints_lost_total', { tenant: 'globex', kind: 'desk' })).toBeUndefined();
+    expect(series(text, 'presence_calendar_syncs_total', { tenant: 'globex', provider: 'google', outcome: 'error' })).toBeUndefined();
     expect(series(text, 'presence_source_last_signal_timestamp_seconds', { tenant: 'acme', source: 'pbx' })).toBe(h.clock.now() / 1000);
   });
 });

@@ -4,6 +4,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GRAPH, LOGIN, cookiesFrom, onlyLoopback, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
 import { fixture } from '../../support/fixtures.js';
+import { series } from '../../support/metrics.js';
 import { DELTA_LINK, PRESENCE_SUB_ID, SUB_ID, USER_ID, consentMicrosoft, lifecycle, notification, seedAliceForCalendar } from './consent.js';
 
 const DELTA_TOKEN = { $deltatoken: 'R0usmci39OQxqJrxK4' };
@@ -335,6 +336,22 @@ describe('Microsoft Graph connector', () => {
       expect(nock.pendingMocks()).toHaveLength(1);
       await settle(h, 1); // 2^1 s
       expect(nock.pendingMocks()).toEqual([]);
+    });
+
+    it("counts each sync under its tenant and provider, failures too (the calendar alert is per tenant)", async () => {
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(403, { error: { code: 'ErrorAccessDenied', message: 'Access is denied.' } });
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(200, emptyDelta());
+      await webhook(h, notification('secret-1')).expect(202);
+      await settle(h, 1000);
+      expect((await calendarOf(h)).sync.lastError.code).toBe('ErrorAccessDenied');
+      await webhook(h, notification('secret-1')).expect(202);
+      await settle(h, 1000);
+      expect(nock.pendingMocks()).toEqual([]);
+      const text = (await h.http.get('/metrics').expect(200)).text;
+      const syncs = (outcome: string) => series(text, 'presence_calendar_syncs_total', { tenant: 'acme', provider: 'microsoft', outcome });
+      // The consent's first sync was full.
+      expect([syncs('full'), syncs('incremental'), syncs('error')]).toEqual([1, 1, 1]);
+      expect(series(text, 'presence_calendar_syncs_total', { tenant: 'acme', provider: 'google', outcome: 'error' })).toBe(0);
     });
 
     it('renews the subscription 12 h before it expires, with the hourly reconciliation running meanwhile', async () => {
