@@ -15,6 +15,8 @@ packages=(
   kamailio-json-modules
   sip-tester
   chromium
+  # promtool, to evaluate k8s/monitoring/alerts.yaml as Prometheus does.
+  prometheus
 )
 
 die() {
@@ -61,7 +63,7 @@ done
 [ ${#still[@]} -eq 0 ] || die "still missing after apt-get: ${still[*]}"
 
 # The binaries the harness looks for (kamailio lives in /usr/sbin).
-for bin in redis-server kamailio sipp chromium; do
+for bin in redis-server kamailio sipp chromium promtool; do
   PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$bin" >/dev/null || die "package installed but no $bin executable"
 done
 echo "install-test-deps: done"
