@@ -4,7 +4,7 @@ import type { Group } from '../domain/group.js';
 import type { Presence } from '../domain/presence.js';
 import type { Signal } from '../domain/signal.js';
 import type { Target } from '../domain/target.js';
-import type { ChangeFeed } from './feed.js';
+import type { ChangeFeed, FeedCause } from './feed.js';
 import type { CollectionName } from './keys.js';
 import type { LeaseStore } from './leases.js';
 import type { ReplayGuard } from './replay-guard.js';
@@ -56,6 +56,8 @@ export interface Update<T> {
    * per person is the order of the writes and no stored change can miss the feed (whichever replica wrote).
    */
   emit?: boolean;
+  /** Marks the emitted event as not a new state (`FeedEvent.cause`). */
+  cause?: FeedCause;
 }
 
 /**
