@@ -154,6 +154,7 @@ export const DASHBOARD_JS = String.raw`(function () {
       payload.presence.forEach(function (p) { people.set(p.personId, p); });
     } else if (event === 'presence') {
       var held = people.get(payload.personId);
+      // Only older versions are stale: the same version again is the state re-rendered after a directory edit.
       if (held && held.version > payload.version) return;
       people.set(payload.personId, payload);
     } else if (event === 'removed') {

@@ -17,7 +17,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       method: 'get',
       path: '/v1/stream',
       summary:
-        'Server-Sent Events: `snapshot` first (or after a resume that is too old), then `presence` per change with an id; send Last-Event-ID to resume',
+        'Server-Sent Events: `snapshot` first (or after a resume that is too old), then `presence` per change with an id (a directory edit a stream shows, such as a team or the sensitive flag, sends `presence` again at the same version, or `removed` to a team stream someone left); send Last-Event-ID to resume',
       tag: 'presence',
       auth: 'key',
       roles: ALL_ROLES,
