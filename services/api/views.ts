@@ -86,7 +86,7 @@ export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 
 
 /** Whether live streams show two records of a person alike: what `viewOf`, `viewKind` and a team filter read. */
 export function sameOnStreams(a: Person, b: Person): boolean {
-  return a.name === b.name && a.sensitive === b.sensitive && a.teams.length === b.teams.length && a.teams.every((t) => b.teams.includes(t));
+  return a.name === b.name && a.sensitive === b.sensitive && a.teams.every((t) => b.teams.includes(t)) && b.teams.every((t) => a.teams.includes(t));
 }
 
 /** The state shown for a person with no signals yet. */

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../services/cli/apply-command.js';
@@ -171,6 +172,30 @@ describe('directory changes on live streams: one embedded hub', () => {
   directoryChangesReachStreams(async () => {
     const h = await startTestHub();
     return { writer: h, reader: h, stop: () => h.stop() };
+  });
+});
+
+describe('directory changes on live streams: someone with no state yet', () => {
+  it('joins a team stream as a snapshot shows them (unknown), as their first state', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ph-test-'));
+    const first = await startTestHub({ dir });
+    await first.put('/v1/people/bob', { name: 'Bob', teams: ['support'] }).expect(201);
+    await first.stop();
+    // Bob said nothing that outlives a restart: the restarted hub holds no state of him.
+    const h = await startTestHub({ dir });
+    try {
+      expect((await h.hub.store.state.read('acme', 'bob')).presence).toBeUndefined();
+      const stream = await openStream(`${await h.listen()}/v1/stream?team=sales`, ADMIN_KEY);
+      await stream.waitFor((e) => e.event === 'snapshot');
+      await h.put('/v1/people/bob', { name: 'Bob', teams: ['sales'] }).expect(200);
+      const joined = await stream.waitFor((e) => e.event === 'presence');
+      expect(joined.data).toMatchObject({ personId: 'bob', availability: 'unknown', activity: 'unknown' });
+      expect((await h.get('/v1/presence/bob').expect(200)).body.version).toBe(joined.data.version);
+      stream.close();
+    } finally {
+      await h.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
