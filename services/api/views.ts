@@ -84,6 +84,11 @@ export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 
   return v;
 }
 
+/** Whether live streams show two records of a person alike: what `viewOf`, `viewKind` and a team filter read. */
+export function sameOnStreams(a: Person, b: Person): boolean {
+  return a.name === b.name && a.sensitive === b.sensitive && a.teams.every((t) => b.teams.includes(t)) && b.teams.every((t) => a.teams.includes(t));
+}
+
 /** The state shown for a person with no signals yet. */
 export function unknownPresence(personId: string): Presence {
   return { personId, availability: 'unknown', activity: 'unknown', routable: false, endpoints: [], explanation: [], since: 0, version: 0 };

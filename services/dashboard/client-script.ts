@@ -158,6 +158,7 @@ export const DASHBOARD_JS = String.raw`(function () {
       queuePanel.changed();
     } else if (event === 'presence') {
       var held = people.get(payload.personId);
+      // Only older versions are stale: the same version again is the state re-rendered after a directory edit.
       if (held && held.version > payload.version) return;
       people.set(payload.personId, payload);
       queuePanel.changed(payload.personId);

@@ -16,6 +16,7 @@ import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
 import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { SignalChange } from '../merger/apply-changes.js';
+import { sameOnStreams } from '../api/views.js';
 import type { PresenceEngine } from '../merger/engine.js';
 import type { GroupDirectory } from './group-directory.js';
 
@@ -156,12 +157,22 @@ export class DirectoryService {
     return { person, created: !before };
   }
 
-  /** Keeps the person's working-hours signal in step with the directory. */
+  /**
+   * Keeps the person's working-hours signal in step with the directory, and shows live streams a change
+   * they display (teams, name, sensitive) at once rather than at the person's next state change.
+   */
   async afterPersonWrite(person: Person, before: Person | undefined): Promise<void> {
     for (const hook of this.hooks.personWritten) await hook(person, before);
+    // A new state shows the new record anyway.
+    const changed = await this.followWorkingHours(person, before);
+    if (!changed && !(before && sameOnStreams(before, person))) await this.engine.directoryChanged(person.tenantId, person.id);
+  }
+
+  /** True when the person's state changed. */
+  private async followWorkingHours(person: Person, before: Person | undefined): Promise<boolean> {
     const same =
       before && before.timeZone === person.timeZone && JSON.stringify(before.workingHours) === JSON.stringify(person.workingHours);
-    if (same) return;
+    if (same) return false;
     const change: SignalChange = person.workingHours
       ? {
           op: 'put',
@@ -173,7 +184,7 @@ export class DirectoryService {
           },
         }
       : { op: 'remove', id: WORKING_HOURS_SIGNAL };
-    await this.engine.apply(person.tenantId, person.id, [change]);
+    return (await this.engine.apply(person.tenantId, person.id, [change])).changed;
   }
 
   /** Also takes the person out of every group, in the same atomic batch. */

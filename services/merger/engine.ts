@@ -106,6 +106,19 @@ export class PresenceEngine {
     return result;
   }
 
+  /**
+   * The person's directory record changed in a way live streams show: their current state goes on the
+   * feed again, version unchanged and marked `directory`, in order with their state changes. Someone with
+   * no state yet is merged for the first time instead (as a new person is), which shows them as a
+   * snapshot does: unknown, unless their signals say more.
+   */
+  async directoryChanged(tenantId: string, personId: string): Promise<void> {
+    const shown = await this.deps.store.state.update(tenantId, personId, (state) =>
+      state.presence ? { next: state, result: true, emit: true, cause: 'directory' as const } : { next: state, result: false },
+    );
+    if (!shown) await this.apply(tenantId, personId, []);
+  }
+
   async read(tenantId: string, personId: string): Promise<PersonState> {
     return this.deps.store.state.read(tenantId, personId);
   }

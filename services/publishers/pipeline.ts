@@ -196,7 +196,8 @@ export class PublishPipeline {
    */
   private dispatchRetrying(e: FeedEvent, attempt: number): void {
     // Every replica sees every change, and most publish to no target of its tenant: not even a promise then.
-    if (!this.publishes(e.tenantId)) return;
+    // A directory change repeats a state every target already has (each gets each state once).
+    if (e.cause || !this.publishes(e.tenantId)) return;
     this.dispatch(e).catch((err: unknown) => {
       this.deps.log.warn({ err: (err as Error).message, person: e.personId, attempt }, 'cannot publish a change; trying again');
       if (!this.closed && attempt < DISPATCH_ATTEMPTS) this.deps.clock.after(Math.min(1000 * 2 ** attempt, 30_000), () => this.dispatchRetrying(e, attempt + 1));

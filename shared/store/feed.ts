@@ -1,11 +1,20 @@
 import type { Presence } from '../domain/presence.js';
 
+/**
+ * Why an event is on the feed when it is not a new state: `directory`, the person's directory record
+ * changed in a way live streams show (teams, name, sensitive), and the event carries their current
+ * state again, version unchanged. Consumers of state changes (publishers) skip such events.
+ */
+export type FeedCause = 'directory';
+
 /** One change on the live feed. `presence` is absent when the person was removed. */
 export interface FeedEvent {
   id: string;
   tenantId: string;
   personId: string;
   presence?: Presence;
+  /** Absent: a new state (or a removal). */
+  cause?: FeedCause;
 }
 
 export interface FeedSubscription {

@@ -5,7 +5,7 @@ import type { Presence } from '../domain/presence.js';
 import type { QueuePause } from '../domain/queue-pause.js';
 import type { Signal } from '../domain/signal.js';
 import type { Target } from '../domain/target.js';
-import type { ChangeFeed } from './feed.js';
+import type { ChangeFeed, FeedCause } from './feed.js';
 import type { CollectionName } from './keys.js';
 import type { LeaseStore } from './leases.js';
 import type { ReplayGuard } from './replay-guard.js';
@@ -58,6 +58,8 @@ export interface Update<T> {
    * per person is the order of the writes and no stored change can miss the feed (whichever replica wrote).
    */
   emit?: boolean;
+  /** Marks the emitted event as not a new state (`FeedEvent.cause`). */
+  cause?: FeedCause;
 }
 
 /**

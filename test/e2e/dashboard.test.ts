@@ -108,6 +108,28 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('follows a team edit, a rename and the sensitive flag at once, with no state change', async () => {
+    const alice = { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'] };
+    const shown = () => page.locator('tbody tr[data-person]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-person')).sort());
+    await signIn(supervisor);
+    await page.getByLabel('Team').selectOption('support');
+    await expect.poll(shown).toEqual(['alice', 'carol']);
+    expect(await rowOf('alice').locator('.reach').textContent()).toBe('desk phone · can take a call');
+
+    await h.put('/v1/people/bob', { name: '<b>Bob</b> & co', teams: ['sales', 'support'] }).expect(200);
+    await expect.poll(shown).toEqual(['alice', 'bob', 'carol']);
+    // The same version as the row shows: the board takes it all the same.
+    await h.put('/v1/people/alice', { ...alice, name: 'Alice Smith', sensitive: true }).expect(200);
+    await expect.poll(() => rowOf('alice').locator('th').textContent()).toBe('Alice Smith');
+    expect(await rowOf('alice').locator('.reach').textContent()).toBe('');
+    await h.put('/v1/people/bob', { name: '<b>Bob</b> & co', teams: ['sales'] }).expect(200);
+    await expect.poll(shown).toEqual(['alice', 'carol']);
+
+    await h.put('/v1/people/alice', alice).expect(200);
+    await expect.poll(() => rowOf('alice').locator('.reach').textContent()).toBe('desk phone · can take a call');
+    expect(problems).toEqual([]);
+  });
+
   it('an admin also sees why; a member sees only who is available', async () => {
     await signIn(ADMIN_KEY);
     await expect.poll(() => page.locator('tbody tr').count()).toBe(3);

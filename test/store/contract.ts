@@ -245,6 +245,36 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       await cleanup();
     });
 
+    it('marks an event that repeats the current state with its cause, live and on replay, in order with the changes', async () => {
+      const { store, cleanup } = await make();
+      const seen: FeedEvent[] = [];
+      const sub = await store.feed.subscribe('a', (e) => seen.push(e));
+      const all: FeedEvent[] = [];
+      const stopAll = store.feed.subscribeAll((e) => all.push(e));
+      await store.state.update('a', 'alice', () => ({ next: { signals: [], presence: presence('alice', 1) }, result: undefined, emit: true }));
+      await store.state.update('a', 'alice', (s) => ({ next: s, result: undefined, emit: true, cause: 'directory' }));
+      await store.state.update('a', 'alice', () => ({ next: { signals: [], presence: presence('alice', 2) }, result: undefined, emit: true }));
+      await eventually(() => expect(seen).toHaveLength(3));
+      const shape = (e: FeedEvent) => [e.presence?.version, e.cause];
+      expect(seen.map(shape)).toEqual([
+        [1, undefined],
+        [1, 'directory'],
+        [2, undefined],
+      ]);
+      await eventually(() => expect(all.map(shape)).toEqual(seen.map(shape)));
+      const resumed = await store.feed.subscribe('a', () => {}, seen[0]!.id);
+      expect((resumed.replay as FeedEvent[]).map(shape)).toEqual([
+        [1, 'directory'],
+        [2, undefined],
+      ]);
+      expect((await store.state.read('a', 'alice')).presence?.version).toBe(2);
+      stopAll();
+      sub.close();
+      resumed.close();
+      await store.close();
+      await cleanup();
+    });
+
     it('refuses a repeated replay fingerprint until it expires or is forgotten', async () => {
       const { store, cleanup } = await make();
       const T = Date.UTC(2026, 2, 2, 9);

@@ -14,6 +14,14 @@ describe('a change-feed entry in Redis', () => {
     expect(state).toEqual({ tenantId: 'acme', personId: 'jürgen', version: 7, rev: 'rev-a1', data });
   });
 
+  it('carries the cause of an event that is not a new state in a field of its own', () => {
+    const x = Buffer.from(`ep1\nacme\njürgen\n7\nrev-a2\n${JSON.stringify(presence)}\n\u0001`);
+    const { event, state } = parseEntry('44-0', [Buffer.from('x'), x, Buffer.from('c'), Buffer.from('directory')]);
+    expect({ id: event.id, presence: event.presence, cause: event.cause }).toEqual({ id: 'ep1-44', presence, cause: 'directory' });
+    expect(state).toMatchObject({ version: 7, rev: 'rev-a2' });
+    expect(parseEntry('45-0', [Buffer.from('x'), x]).event.cause).toBeUndefined();
+  });
+
   it('names a removal with no presence and no state', () => {
     const { event, state } = parseEntry('43-0', [Buffer.from('x'), Buffer.from('ep1\nacme\nbob')]);
     expect(event).toEqual({ id: 'ep1-43', tenantId: 'acme', personId: 'bob' });

@@ -17,7 +17,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       method: 'get',
       path: '/v1/stream',
       summary:
-        'Server-Sent Events: `snapshot` first (or after a resume that is too old), then `presence` per change with an id; send Last-Event-ID to resume',
+        'Server-Sent Events: `snapshot` first (or after a resume that is too old), then `presence` per change with an id (a directory edit a stream shows, such as a team or the sensitive flag, sends `presence` again at the same version, or `removed` to a team stream someone left); send Last-Event-ID to resume',
       tag: 'presence',
       auth: 'key',
       roles: ALL_ROLES,
@@ -45,7 +45,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         const out = new TickWriter<FeedEvent, Person | undefined>({
           lookup: (e) => (e.presence ? hub.store.directory.get('people', tenantId, e.personId) : undefined),
           render(e, person) {
-            // With a team, `removed` also says someone left it (their next change shows they are out).
+            // With a team, `removed` also says someone left it (the directory change shows they are out).
             if (!e.presence) return !team || team.delete(e.personId) ? frame('removed', { personId: e.personId }, e.id) : '';
             if (!person) return '';
             if (team && query.team) {
@@ -92,8 +92,10 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         if (fresh) {
           res.write(frame('snapshot', { presence: await snapshot(hub, principal, people) }));
         } else if (sub.replay !== 'reset') {
-          for (const e of sub.replay) enqueue(e);
           seen = new Set(sub.replay.map((e) => e.id));
+          // The client may have been shown anyone a change it missed is about: one no longer in the team is `removed`.
+          for (const e of [...sub.replay, ...held]) team?.add(e.personId);
+          for (const e of sub.replay) enqueue(e);
         }
         for (const e of held) if (!seen.has(e.id)) enqueue(e);
         live = true;

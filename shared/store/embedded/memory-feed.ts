@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Presence } from '../../domain/presence.js';
-import type { ChangeFeed, FeedEvent, FeedSubscription } from '../feed.js';
+import type { ChangeFeed, FeedCause, FeedEvent, FeedSubscription } from '../feed.js';
 
 interface TenantFeed {
   seq: number;
@@ -33,10 +33,11 @@ export class MemoryFeed implements ChangeFeed {
     return f;
   }
 
-  publish(tenantId: string, personId: string, presence: Presence | undefined): void {
+  publish(tenantId: string, personId: string, presence: Presence | undefined, cause?: FeedCause): void {
     const f = this.feed(tenantId);
     const event: FeedEvent = { id: `${this.epoch}-${++f.seq}`, tenantId, personId };
     if (presence) event.presence = presence;
+    if (cause) event.cause = cause;
     f.history.push(event);
     // Trim in chunks so the buffer is not shifted on every event.
     if (f.history.length > this.capacity * 1.25) f.history.splice(0, f.history.length - this.capacity);

@@ -36,11 +36,11 @@ export class MemoryState implements StateStore {
 
   updateSync<T>(tenantId: string, personId: string, fn: (state: PersonState) => Update<T>): T {
     const before = this.readSync(tenantId, personId);
-    const { next, result, emit } = fn(before);
+    const { next, result, emit, cause } = fn(before);
     this.onChange?.(tenantId, personId, before, next);
     if (next.signals.length === 0 && !next.presence) this.byTenant.get(tenantId)?.delete(personId);
     else this.people(tenantId).set(personId, next);
-    if (emit) this.feed.publish(tenantId, personId, next.presence);
+    if (emit) this.feed.publish(tenantId, personId, next.presence, cause);
     return result;
   }
 

@@ -1,5 +1,5 @@
 import type { Presence } from '../../domain/presence.js';
-import type { FeedEvent } from '../feed.js';
+import type { FeedCause, FeedEvent } from '../feed.js';
 import type { StateEntry } from './redis-state.js';
 
 const NL = 10;
@@ -10,7 +10,8 @@ const X = 0x78;
  * `\n<version>\n<revision>\n<presence JSON>\n<state data>` (binary, to the end). One field rather than
  * one per value: every replica reads every entry, and the client's reply parser costs about a
  * microsecond per value. Ids never contain a newline, nor does JSON as `JSON.stringify` writes it.
- * Entries of the earlier layout (fields `e`, `t`, `p`, `d`) are read too.
+ * An event that is not a new state has a second field `c`, its cause. Entries of the earlier layout
+ * (fields `e`, `t`, `p`, `d`) are read too.
  */
 export function parseEntry(id: string, fields: ReadonlyArray<Buffer | string>): { event: FeedEvent; state: StateEntry } {
   const seq = id.slice(0, id.indexOf('-'));
@@ -33,7 +34,9 @@ export function parseEntry(id: string, fields: ReadonlyArray<Buffer | string>): 
   // holds the state.
   const data = Buffer.allocUnsafe(x.length - next - 1);
   x.copy(data, 0, next + 1);
-  return { event: new ChangeEvent(`${epoch}-${seq}`, tenantId, personId, x, end + 1, next), state: { tenantId, personId, version: Number(version), rev, data } };
+  const cause = fields.length >= 4 && fields[2]!.toString() === 'c' ? (fields[3]!.toString() as FeedCause) : undefined;
+  const event = new ChangeEvent(`${epoch}-${seq}`, tenantId, personId, x, end + 1, next, cause);
+  return { event, state: { tenantId, personId, version: Number(version), rev, data } };
 }
 
 /**
@@ -50,6 +53,7 @@ class ChangeEvent implements FeedEvent {
     private raw: Buffer | undefined,
     private readonly from: number,
     private readonly to: number,
+    readonly cause: FeedCause | undefined,
   ) {}
 
   get presence(): Presence {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Presence } from '../../domain/presence.js';
+import type { FeedCause } from '../feed.js';
 import { deepFreeze } from '../indexing.js';
 import { dueMember, type RedisKeys } from '../keys.js';
 import type { PersonState, StateStore, Update } from '../port.js';
@@ -122,12 +123,12 @@ export class RedisState implements StateStore {
       const held = this.copy.get(this.k.state(tenantId, personId));
       let at = held ? { rev: held.rev, state: deepFreeze(decode(held.data)) } : await this.load(tenantId, personId);
       for (;;) {
-        const { next, result, emit } = fn(at.state);
+        const { next, result, emit, cause } = fn(at.state);
         const empty = next.signals.length === 0 && !next.presence;
         const data = empty ? '' : encode(next);
         const event = emit ? (next.presence ? JSON.stringify(next.presence) : '-') : '';
         const rev = this.token();
-        const refused = await this.write(tenantId, personId, at.rev, rev, data, next.presence, event);
+        const refused = await this.write(tenantId, personId, at.rev, rev, data, next.presence, event, cause);
         if (!refused) {
           const version = next.presence?.version ?? 0;
           // The feed may already have brought a newer write of another replica.
@@ -161,11 +162,12 @@ export class RedisState implements StateStore {
     data: Buffer | '',
     presence: Presence | undefined,
     event: string,
+    cause: FeedCause | undefined = undefined,
   ): Promise<{ rev: string; data: Buffer } | undefined> {
     const k = this.k;
     const reply = await this.writeState(
       [k.state(tenantId, personId), k.statesOf(tenantId), k.tenants(), k.due(), k.feed(), k.feedSeq(), k.epoch()],
-      [expected, data, presence?.version ?? 0, tenantId, personId, presence?.wakeAt ?? '', event, this.feedEvents, rev, dueMember(tenantId, personId)],
+      [expected, data, presence?.version ?? 0, tenantId, personId, presence?.wakeAt ?? '', event, this.feedEvents, rev, dueMember(tenantId, personId), cause ?? ''],
     );
     if (!Array.isArray(reply)) return undefined;
     const [current, currentData] = reply as [Buffer, Buffer];

@@ -16,7 +16,8 @@ return 1`;
  * ({ revision, data }), so the writer can try again without reading first.
  * KEYS: state, statesOf, tenants, due, feed, feedSeq, epoch
  * ARGV: expected rev, data ('' removes), version, tenant, person, wakeAt ('' none), event ('' none,
- *       '-' removal, else the presence JSON), feed length, new rev (also the epoch candidate), due member
+ *       '-' removal, else the presence JSON), feed length, new rev (also the epoch candidate), due member,
+ *       cause ('' a new state, else `FeedEvent.cause`)
  * The person's index entries (statesOf, tenants) are added only when the hash is created: a hash never
  * exists without them (this script and RESTORE_STATE add both; a removal or a lost dataset drops both).
  * The epoch is read, and set only when absent (a new dataset: Redis lost its data). With the two SADDs,
@@ -24,7 +25,8 @@ return 1`;
  * Revisions are tokens unique per write (never a counter a removal or a lost dataset would start again),
  * so a replica writing from an old copy of the state can never match a newer one by chance. The feed
  * entry (laid out as `feed-entry.ts` reads it) carries the new revision and data, so the other
- * replicas' copies follow.
+ * replicas' copies follow. A cause goes in a field of its own after it, which replicas of earlier
+ * versions (reading only the first field) pass over.
  */
 export const WRITE_STATE = `
 local rev = redis.call('HGET', KEYS[1], 'r') or '0'
@@ -51,7 +53,8 @@ local seq = redis.call('INCR', KEYS[6])
 local x
 if ARGV[7] == '-' then x = epoch .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5]
 else x = epoch .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[9] .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[2] end
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'x', x)
+if ARGV[11] == '' then redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'x', x)
+else redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'x', x, 'c', ARGV[11]) end
 return epoch .. '-' .. seq`;
 
 /**
