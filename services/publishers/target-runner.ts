@@ -9,6 +9,8 @@ interface Slot {
   /** The newest state not yet delivered. */
   pending?: Delivery;
   inFlight: boolean;
+  /** The version on its way: an older state offered meanwhile (a late read, a retried dispatch) must not follow it. */
+  sending?: number;
   lastSentAt?: number;
   lastVersion?: number;
   timer?: TimerHandle;
@@ -78,11 +80,12 @@ export class TargetRunner {
       slot = { inFlight: false, attempt: 0 };
       this.slots.set(d.personId, slot);
     }
+    const newest = Math.max(slot.lastVersion ?? 0, slot.sending ?? 0);
     if (!d.presence) {
-      // A removal is always the final word; it must outrank whatever was sent or is waiting.
-      d = { ...d, version: Math.max(d.version, (slot.lastVersion ?? 0) + 1, (slot.pending?.version ?? 0) + 1) };
+      // A removal is always the final word; it must outrank whatever was sent, is on its way or is waiting.
+      d = { ...d, version: Math.max(d.version, newest + 1, (slot.pending?.version ?? 0) + 1) };
     } else {
-      if (slot.lastVersion !== undefined && d.version <= slot.lastVersion) return;
+      if (d.version <= newest) return;
       if (slot.pending && slot.pending.version > d.version) return;
     }
     if (slot.pending) {
@@ -112,6 +115,7 @@ export class TargetRunner {
     if (!d || this.closed) return;
     slot.pending = undefined;
     slot.inFlight = true;
+    slot.sending = d.version;
     // The coalescing window runs from when the delivery went out, however long the target took to answer.
     const sentAt = this.clock.now();
     try {
@@ -147,6 +151,7 @@ export class TargetRunner {
       }
     } finally {
       slot.inFlight = false;
+      slot.sending = undefined;
     }
     this.schedule(personId, slot);
   }

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock/manual-clock.js';
+import type { Presence } from '../../shared/domain/presence.js';
+import type { Target } from '../../shared/domain/target.js';
+import { silentLogger } from '../../shared/log/logger.js';
+import { Metrics } from '../../services/observability/metrics.js';
+import type { Delivery, Sink } from '../../services/publishers/sink.js';
+import { TargetRunner } from '../../services/publishers/target-runner.js';
+
+const TARGET = { kind: 'webhook', id: 'hook', tenantId: 'acme', name: 'hook', enabled: true, url: 'https://example.com/hook' } as Target;
+const COALESCE_MS = 1000;
+
+/** A target that answers only when told to, so a delivery can be kept on its way. */
+class GatedSink implements Sink {
+  readonly delivered: number[] = [];
+  private readonly gates: Array<() => void> = [];
+  deliver(d: Delivery): Promise<void> {
+    return new Promise((resolve) =>
+      this.gates.push(() => {
+        this.delivered.push(d.presence ? d.version : -d.version);
+        resolve();
+      }),
+    );
+  }
+  answer(): void {
+    this.gates.shift()?.();
+  }
+  get waiting(): number {
+    return this.gates.length;
+  }
+  async close(): Promise<void> {}
+}
+
+const state = (version: number): Delivery => ({
+  tenantId: 'acme',
+  personId: 'alice',
+  version,
+  presence: { personId: 'alice', availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: 0, version } as Presence,
+});
+
+function runner() {
+  const clock = new ManualClock('2026-03-02T10:00:00Z');
+  const sink = new GatedSink();
+  const r = new TargetRunner(TARGET, sink, clock, { coalesceMs: COALESCE_MS, retryBaseMs: 100, retryCapMs: 1000, failingAfter: 3, random: () => 0.5 }, new Metrics(false), silentLogger);
+  return { clock, sink, r };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('a target gets each person’s states in order', () => {
+  it('an older state offered while a newer one is on its way is never sent after it', async () => {
+    const { clock, sink, r } = runner();
+    r.offer(state(7));
+    expect(sink.waiting).toBe(1);
+    // A late read (a takeover's re-send of current states) or a retried dispatch brings an older state.
+    r.offer(state(6));
+    sink.answer();
+    await settle();
+    await clock.advance(2 * COALESCE_MS);
+    await settle();
+    expect(sink.waiting).toBe(0);
+    expect(sink.delivered).toEqual([7]);
+    // A newer one still goes out, after the coalescing window.
+    r.offer(state(8));
+    await clock.advance(COALESCE_MS);
+    sink.answer();
+    await settle();
+    expect(sink.delivered).toEqual([7, 8]);
+  });
+
+  it('a removal offered while a state is on its way outranks it', async () => {
+    const { clock, sink, r } = runner();
+    r.offer(state(7));
+    r.offer({ tenantId: 'acme', personId: 'alice', version: 3 });
+    sink.answer();
+    await settle();
+    await clock.advance(COALESCE_MS);
+    sink.answer();
+    await settle();
+    expect(sink.delivered).toEqual([7, -8]);
+  });
+});
