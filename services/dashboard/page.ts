@@ -39,6 +39,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <p id="queue-state"></p>
 <ol id="queue-ring" aria-label="A call now rings, in order"></ol>
 <p id="queue-then"></p>
+<p id="queue-error" role="alert"></p>
 </section>
 <p id="summary" aria-live="polite"></p>
 <table id="people" aria-describedby="summary">
@@ -67,6 +68,7 @@ table:not(.with-why) .why,table:not(.with-reach) .reach,table:not(.with-queue) .
 #queue-panel{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.6rem 1rem;margin:.8rem 0}
 #queue-panel h3{font-size:1rem;margin:0 0 .3rem}#queue-panel p{margin:.3rem 0}#queue-ring{margin:.3rem 0;padding-left:1.4rem}
 td.queue[data-verdict=rings]{color:#1b5e20}td.queue:not([data-verdict=rings]){color:#555}
+td.queue button{margin-left:.5rem;font-size:.85rem;padding:.05rem .45rem}#queue-error{color:#b00020}
 .dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.4rem;background:#9e9e9e}
 tr[data-availability=available] .dot{background:#2e7d32}tr[data-availability=busy] .dot{background:#c62828}
 tr[data-availability=dnd] .dot{background:#6a1b9a}tr[data-availability=away] .dot{background:#f9a825}

@@ -2,7 +2,8 @@
  * The dashboard's queue panel, served as /dashboard/queue.js and used by app.js: for the hunt group or
  * queue a supervisor picks, who a call would ring right now and why each other member is left out,
  * from a dry run of `POST /v1/route` (it never moves strategy state). Presence and routing in one view:
- * "in the queue? no: in a meeting until 15:00". Plain ES2017, text through textContent only.
+ * "in the queue? no: in a meeting until 15:00". A supervisor can pause someone from the queue and let
+ * them back (`/v1/people/{id}/queue-pause`). Plain ES2017, text through textContent only.
  */
 export const QUEUE_PANEL_JS = String.raw`(function () {
   'use strict';
@@ -43,6 +44,48 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
       else text = f.type;
       return f.skipped ? text + ' (skipped: ' + f.skipped + ')' : text;
     }
+
+    /** The person's pause as stored, or undefined when there is none. */
+    function pauseCall(method, personId, body) {
+      var headers = { Authorization: 'Bearer ' + h.key() };
+      if (body) headers['Content-Type'] = 'application/json';
+      return fetch('/v1/people/' + encodeURIComponent(personId) + '/queue-pause', { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined, cache: 'no-store' })
+        .then(function (res) {
+          if (res.status === 204 || (method === 'GET' && res.status === 404)) return undefined;
+          return res.json().then(function (b) {
+            if (res.ok) return b;
+            throw new Error(b && b.error ? b.error.message + ' (' + b.error.code + ')' : 'HTTP ' + res.status);
+          });
+        });
+    }
+
+    /** Adds or takes away this queue in the person's pause, keeping its other groups, end and reason. */
+    function changePause(personId, groupId, pausing) {
+      return pauseCall('GET', personId).then(function (held) {
+        if (pausing && held && !held.groups) return undefined;
+        // A pause from every group, lifted for this one, stays for the person's other groups.
+        var paused = !held ? [] : held.groups || Array.from(groups.values())
+          .filter(function (g) { return g.members.some(function (m) { return m.personId === personId; }); })
+          .map(function (g) { return g.id; });
+        var next = paused.filter(function (g) { return g !== groupId; });
+        if (pausing) next.push(groupId);
+        if (!next.length) return pauseCall('DELETE', personId);
+        var body = { groups: next };
+        if (held && held.until) body.until = held.until;
+        if (held && held.reason) body.reason = held.reason;
+        return pauseCall('PUT', personId, body);
+      });
+    }
+
+    h.el('people').addEventListener('click', function (e) {
+      var button = e.target.closest && e.target.closest('td.queue button');
+      if (!button || !current) return;
+      button.disabled = true;
+      changePause(button.getAttribute('data-person'), current.id, button.getAttribute('data-action') === 'pause').then(
+        function () { h.el('queue-error').textContent = ''; ask(); },
+        function (err) { h.el('queue-error').textContent = 'Not changed: ' + err.message; button.disabled = false; }
+      );
+    });
 
     function show() {
       var panel = h.el('queue-panel');
@@ -87,6 +130,7 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
       decision.leftOut.forEach(function (l) { if (!verdicts.has(l.personId)) verdicts.set(l.personId, { code: l.code, reason: l.reason }); });
       current.decision = decision;
       current.verdicts = verdicts;
+      current.names = new Map(decision.ring.concat(decision.leftOut).map(function (x) { return [x.personId, x.name || x.personId]; }));
       current.ringing = new Set(decision.ring.map(function (r) { return r.personId; })).size;
       current.error = undefined;
       clearTimeout(scheduleTimer);
@@ -190,15 +234,20 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
         var td = h.node('td', { className: 'queue' });
         var v = current && current.verdicts && current.verdicts.get(personId);
         if (!v) {
-          if (current && current.decision && !current.decision.open) td.textContent = 'Queue closed';
+          if (current && current.decision && !current.decision.open) td.appendChild(h.node('span', { className: 'verdict', text: 'Queue closed' }));
           return td;
         }
-        if (v.rings) {
-          td.setAttribute('data-verdict', 'rings');
-          td.textContent = v.of > 1 ? 'Would ring · step ' + v.rings + ' of ' + v.of : 'Would ring';
-        } else {
-          td.setAttribute('data-verdict', v.code);
-          td.textContent = 'Left out: ' + v.reason;
+        td.setAttribute('data-verdict', v.rings ? 'rings' : v.code);
+        var text = v.rings ? (v.of > 1 ? 'Would ring · step ' + v.rings + ' of ' + v.of : 'Would ring') : 'Left out: ' + v.reason;
+        td.appendChild(h.node('span', { className: 'verdict', text: text }));
+        // Keys that may list groups (supervisors, admins) may pause anyone.
+        if (mayList) {
+          var resume = v.code === 'paused';
+          var name = current.names.get(personId) || personId;
+          td.appendChild(h.node('button', {
+            type: 'button', 'data-person': personId, 'data-action': resume ? 'resume' : 'pause', text: resume ? 'Let back' : 'Pause',
+            'aria-label': (resume ? 'Let ' + name + ' back into ' : 'Pause ' + name + ' from ') + current.decision.target.name
+          }));
         }
         return td;
       }
