@@ -196,8 +196,7 @@ export class PublishPipeline {
    */
   private dispatchRetrying(e: FeedEvent, attempt: number): void {
     // Every replica sees every change, and most publish to no target of its tenant: not even a promise then.
-    // A directory change repeats a state every target already has (each gets each state once).
-    if (e.cause || !this.publishes(e.tenantId)) return;
+    if (!this.publishes(e.tenantId)) return;
     this.dispatch(e).catch((err: unknown) => {
       this.deps.log.warn({ err: (err as Error).message, person: e.personId, attempt }, 'cannot publish a change; trying again');
       if (!this.closed && attempt < DISPATCH_ATTEMPTS) this.deps.clock.after(Math.min(1000 * 2 ** attempt, 30_000), () => this.dispatchRetrying(e, attempt + 1));
@@ -210,7 +209,9 @@ export class PublishPipeline {
   }
 
   private async dispatch(e: FeedEvent): Promise<void> {
-    const runners = [...this.runners.values()].filter((r) => r.target.tenantId === e.tenantId);
+    // A directory change repeats a state the targets already have, except a team's target the person just
+    // joined: it gets the state now (runners send each version once, so the others drop it).
+    const runners = [...this.runners.values()].filter((r) => r.target.tenantId === e.tenantId && (!e.cause || r.target.teams));
     if (runners.length === 0) return;
     const person = await this.deps.store.directory.get('people', e.tenantId, e.personId);
     const d: Delivery = e.presence
