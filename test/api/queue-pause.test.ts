@@ -1,21 +1,23 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describeWith } from '../support/components.js';
 import { startTestHub, type TestHub } from '../support/hub.js';
+import { startRedis, type RunningRedis } from '../support/redis.js';
 import { seedMembers } from '../support/routing.js';
 
 const MIN = 60_000;
 
 /**
  * Queue-only DND: a paused person leaves group and queue ring lists (all, or the groups named) and
- * comes back by themself at `until`, while calls dialled to them still ring.
+ * comes back by themself at `until`, while calls dialled to them still ring. On either store.
  */
-describe('pausing a person from group and queue calls', () => {
+function queuePauses(start: () => Promise<TestHub>): void {
   let h: TestHub;
   let keys: { alice: string; bob: string; supervisor: string };
   const route = (body: unknown) => h.post('/v1/route', body).expect(200).then((r) => r.body);
   const rung = (d: { ring: Array<{ personId: string }> }) => [...new Set(d.ring.map((r) => r.personId))];
 
   beforeEach(async () => {
-    h = await startTestHub(); // Monday 2 March 2026, 09:30Z
+    h = await start(); // Monday 2 March 2026, 09:30Z
     await seedMembers(h, [{ id: 'alice' }, { id: 'bob' }, { id: 'carol', sensitive: true }]);
     const group = (id: string, name: string, extension: string) =>
       h
@@ -114,4 +116,16 @@ describe('pausing a person from group and queue calls', () => {
     await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(201);
     expect((await h.get('/v1/people/alice/queue-pause').expect(404)).body.error.code).toBe('queue_pause_not_found');
   });
+}
+
+describe('pausing a person from group and queue calls (embedded store)', () => queuePauses(() => startTestHub()));
+
+describeWith(['redis'], 'pausing a person from group and queue calls (Redis)', () => {
+  let redis: RunningRedis;
+  let n = 0;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.stop());
+  queuePauses(() => startTestHub({ env: { REDIS_URL: redis.url, REDIS_PREFIX: `pause${++n}:` } }));
 });
