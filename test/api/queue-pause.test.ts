@@ -66,6 +66,18 @@ describe('pausing a person from group and queue calls', () => {
     await h.del('/v1/people/bob/queue-pause', keys.bob).expect(204);
   });
 
+  it('an overflow group leaves out who paused from it, by its own id', async () => {
+    await h
+      .put('/v1/groups/front', { name: 'Front desk', timeZone: 'Europe/Berlin', members: [{ personId: 'carol' }], fallback: [{ type: 'overflow', groupId: 'sales' }] })
+      .expect(201);
+    await h.put('/v1/people/carol/queue-pause', { groups: ['front'] }).expect(200);
+    await h.put('/v1/people/bob/queue-pause', { groups: ['sales'] }).expect(200);
+    const d = await route({ group: 'front' });
+    expect(d.status).toBe('fallback');
+    expect(d.fallback[0]).toMatchObject({ type: 'overflow', groupId: 'sales' });
+    expect(rung(d.fallback[0])).toEqual(['alice', 'carol']);
+  });
+
   it('the queue waits for a pause with an end, not for one without', async () => {
     await h.put('/v1/people/alice/queue-pause', { until: new Date(h.clock.now() + 5 * MIN).toISOString() }).expect(200);
     await h.put('/v1/people/bob/queue-pause', {}).expect(200);
