@@ -158,16 +158,25 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
         .then(function (r) {
           // Another queue, another key or a newer answer took over meanwhile.
           if (mine !== asked || chosen !== current || h.key() !== key) return;
-          if (r.ok) settle(r.body);
-          else chosen.error = r.body && r.body.error ? r.body.error.message + ' (' + r.body.error.code + ')' : 'refused';
+          if (!r.ok) return fail(chosen, r.body && r.body.error ? r.body.error.message + ' (' + r.body.error.code + ')' : 'refused');
+          settle(r.body);
           show();
           h.redraw();
         })
         .catch(function () {
-          if (mine !== asked || chosen !== current) return;
-          chosen.error = 'no answer';
-          show();
+          if (mine !== asked || chosen !== current || h.key() !== key) return;
+          fail(chosen, 'no answer');
         });
+    }
+
+    /** The last answer is no longer known to hold: it must not stay up as if it did. */
+    function fail(chosen, message) {
+      chosen.error = message;
+      chosen.decision = undefined;
+      chosen.verdicts = undefined;
+      clearTimeout(scheduleTimer);
+      show();
+      h.redraw();
     }
 
     function choose(id) {
