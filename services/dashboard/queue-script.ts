@@ -11,7 +11,7 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
     simultaneous: 'rings everyone at once', sequential: 'one after another', 'round-robin': 'round robin',
     'longest-idle': 'longest idle first', 'fewest-calls': 'fewest calls first'
   };
-  /** A member's presence change moves the answer; a burst of them asks once. */
+  /** A member's presence change moves the answer; a burst of them asks once, and a steady stream every SETTLE_MS. */
   var SETTLE_MS = 250;
   var DAY_MS = 86400000;
 
@@ -144,6 +144,7 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
 
     function ask() {
       clearTimeout(settleTimer);
+      settleTimer = undefined;
       if (!current) return;
       var key = h.key();
       var mine = ++asked;
@@ -158,16 +159,25 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
         .then(function (r) {
           // Another queue, another key or a newer answer took over meanwhile.
           if (mine !== asked || chosen !== current || h.key() !== key) return;
-          if (r.ok) settle(r.body);
-          else chosen.error = r.body && r.body.error ? r.body.error.message + ' (' + r.body.error.code + ')' : 'refused';
+          if (!r.ok) return fail(chosen, r.body && r.body.error ? r.body.error.message + ' (' + r.body.error.code + ')' : 'refused');
+          settle(r.body);
           show();
           h.redraw();
         })
         .catch(function () {
-          if (mine !== asked || chosen !== current) return;
-          chosen.error = 'no answer';
-          show();
+          if (mine !== asked || chosen !== current || h.key() !== key) return;
+          fail(chosen, 'no answer');
         });
+    }
+
+    /** The last answer is no longer known to hold: it must not stay up as if it did. */
+    function fail(chosen, message) {
+      chosen.error = message;
+      chosen.decision = undefined;
+      chosen.verdicts = undefined;
+      clearTimeout(scheduleTimer);
+      show();
+      h.redraw();
     }
 
     function choose(id) {
@@ -213,6 +223,7 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
         listed = '';
         mayList = false;
         clearTimeout(settleTimer);
+        settleTimer = undefined;
         clearTimeout(scheduleTimer);
         h.el('queue').value = '';
         show();
@@ -220,8 +231,9 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
       /** Someone's presence changed (undefined: everyone's, after a snapshot). */
       changed: function (personId) {
         if (!current || (personId !== undefined && !current.members.has(personId))) return;
-        clearTimeout(settleTimer);
-        settleTimer = setTimeout(ask, SETTLE_MS);
+        // The first change of a burst starts the wait and the rest join it: restarting it on each change
+        // would never ask while a busy queue's members change more often than SETTLE_MS.
+        if (settleTimer === undefined) settleTimer = setTimeout(ask, SETTLE_MS);
       },
       /** Strategy state (whose turn it is, offers in flight) and the groups themselves move without presence changes. */
       refresh: function () {

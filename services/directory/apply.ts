@@ -121,6 +121,7 @@ export async function applyDirectory(
       for (const k of await store.directory.list('apiKeys', tenantId, { field: 'personId', value: p.id })) {
         ops.push({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id });
       }
+      ops.push({ op: 'delete', collection: 'queuePauses', tenantId, id: p.id });
       ops.push({ op: 'delete', collection: 'people', tenantId, id: p.id });
     }
   }
@@ -157,6 +158,11 @@ export async function applyDirectory(
       if (listedGroups.has(g.id)) continue;
       plan.groups.deleted.push(g.id);
       ops.push({ op: 'delete', collection: 'groups', tenantId, id: g.id });
+    }
+    const pruned = new Set(plan.people.deleted);
+    for (const op of await directory.groups.pausesWithoutOps(tenantId, new Set(plan.groups.deleted))) {
+      // A pruned person's pause is deleted with them.
+      if (op.op === 'delete' || !pruned.has(op.doc.id)) ops.push(op);
     }
   }
 

@@ -68,6 +68,18 @@ function queuePauses(start: () => Promise<TestHub>): void {
     await h.del('/v1/people/bob/queue-pause', keys.bob).expect(204);
   });
 
+  it('an overflow group leaves out who paused from it, by its own id', async () => {
+    await h
+      .put('/v1/groups/front', { name: 'Front desk', timeZone: 'Europe/Berlin', members: [{ personId: 'carol' }], fallback: [{ type: 'overflow', groupId: 'sales' }] })
+      .expect(201);
+    await h.put('/v1/people/carol/queue-pause', { groups: ['front'] }).expect(200);
+    await h.put('/v1/people/bob/queue-pause', { groups: ['sales'] }).expect(200);
+    const d = await route({ group: 'front' });
+    expect(d.status).toBe('fallback');
+    expect(d.fallback[0]).toMatchObject({ type: 'overflow', groupId: 'sales' });
+    expect(rung(d.fallback[0])).toEqual(['alice', 'carol']);
+  });
+
   it('the queue waits for a pause with an end, not for one without', async () => {
     await h.put('/v1/people/alice/queue-pause', { until: new Date(h.clock.now() + 5 * MIN).toISOString() }).expect(200);
     await h.put('/v1/people/bob/queue-pause', {}).expect(200);
@@ -115,6 +127,43 @@ function queuePauses(start: () => Promise<TestHub>): void {
     expect(await h.hub.store.directory.get('queuePauses', 'acme', 'alice')).toBeUndefined();
     await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(201);
     expect((await h.get('/v1/people/alice/queue-pause').expect(404)).body.error.code).toBe('queue_pause_not_found');
+  });
+
+  it('a person pruned by the apply file loses their pause with them', async () => {
+    await h.put('/v1/people/bob/queue-pause', {}).expect(200);
+    const person = (id: string, extension: string) => ({ id, name: id[0]!.toUpperCase() + id.slice(1), extension, timeZone: 'UTC', sensitive: id === 'carol' });
+    const file = (people: Array<[string, string]>) => ({
+      tenant: 'acme',
+      people: people.map(([id, ext]) => person(id, ext)),
+      groups: [{ id: 'support', name: 'Support', extension: '2000', timeZone: 'Europe/Berlin', members: people.map(([personId]) => ({ personId })) }],
+    });
+    const pruned = await h.post('/v1/directory/apply?prune=true', file([['alice', '1001'], ['carol', '1003']])).expect(200);
+    expect(pruned.body.plan.people.deleted).toEqual(['bob']);
+    expect(await h.hub.store.directory.get('queuePauses', 'acme', 'bob')).toBeUndefined();
+    // Someone new under the same id starts unpaused.
+    await h.post('/v1/directory/apply', file([['alice', '1001'], ['bob', '1002'], ['carol', '1003']])).expect(200);
+    await h.get('/v1/people/bob/queue-pause').expect(404);
+    const d = await route({ group: 'support' });
+    expect(d.leftOut.find((l: { personId: string }) => l.personId === 'bob')?.code).not.toBe('paused');
+  });
+
+  it('deleting a group takes it out of the pauses that list it; a pause left with no group ends', async () => {
+    await h.put('/v1/people/alice/queue-pause', { groups: ['support', 'sales'], reason: 'training' }).expect(200);
+    await h.put('/v1/people/bob/queue-pause', { groups: ['sales'] }).expect(200);
+    await h.del('/v1/groups/sales').expect(204);
+    expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body).toMatchObject({ groups: ['support'], reason: 'training' });
+    await h.get('/v1/people/bob/queue-pause').expect(404);
+    // A new group under the old id is a new group: nobody is paused from it.
+    await h
+      .put('/v1/groups/sales', { name: 'Sales', extension: '3000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }, { personId: 'bob' }] })
+      .expect(201);
+    expect(rung(await route({ group: 'sales' }))).toEqual(['alice', 'bob']);
+    // The person's own pause can be changed again without naming a group that is gone.
+    await h.put('/v1/people/alice/queue-pause', { groups: ['support', 'sales'] }).expect(200);
+    // Pruned by the apply file: the same.
+    const file = { tenant: 'acme', people: ['alice', 'bob', 'carol'].map((id, i) => ({ id, name: id[0]!.toUpperCase() + id.slice(1), extension: String(1001 + i), timeZone: 'UTC', sensitive: id === 'carol' })), groups: [] };
+    expect((await h.post('/v1/directory/apply?prune=true', file).expect(200)).body.plan.groups.deleted).toEqual(['sales', 'support']);
+    await h.get('/v1/people/alice/queue-pause').expect(404);
   });
 }
 
