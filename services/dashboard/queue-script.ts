@@ -45,36 +45,16 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
       return f.skipped ? text + ' (skipped: ' + f.skipped + ')' : text;
     }
 
-    /** The person's pause as stored, or undefined when there is none. */
-    function pauseCall(method, personId, body) {
-      var headers = { Authorization: 'Bearer ' + h.key() };
-      if (body) headers['Content-Type'] = 'application/json';
-      return fetch('/v1/people/' + encodeURIComponent(personId) + '/queue-pause', { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined, cache: 'no-store' })
-        .then(function (res) {
-          if (res.status === 204 || (method === 'GET' && res.status === 404)) return undefined;
-          return res.json().then(function (b) {
-            if (res.ok) return b;
-            throw new Error(b && b.error ? b.error.message + ' (' + b.error.code + ')' : 'HTTP ' + res.status);
-          });
-        });
-    }
-
-    /** Adds or takes away this queue in the person's pause, keeping its other groups, end and reason. */
+    /** Pauses the person from this queue, or lets them back into it; the server keeps the pause's other groups, end and reason. */
     function changePause(personId, groupId, pausing) {
-      return pauseCall('GET', personId).then(function (held) {
-        if (pausing && held && !held.groups) return undefined;
-        // A pause from every group, lifted for this one, stays for the person's other groups.
-        var paused = !held ? [] : held.groups || Array.from(groups.values())
-          .filter(function (g) { return g.members.some(function (m) { return m.personId === personId; }); })
-          .map(function (g) { return g.id; });
-        var next = paused.filter(function (g) { return g !== groupId; });
-        if (pausing) next.push(groupId);
-        if (!next.length) return pauseCall('DELETE', personId);
-        var body = { groups: next };
-        if (held && held.until) body.until = held.until;
-        if (held && held.reason) body.reason = held.reason;
-        return pauseCall('PUT', personId, body);
-      });
+      var url = '/v1/people/' + encodeURIComponent(personId) + '/queue-pause/groups/' + encodeURIComponent(groupId);
+      return fetch(url, { method: pausing ? 'PUT' : 'DELETE', headers: { Authorization: 'Bearer ' + h.key() }, cache: 'no-store' })
+        .then(function (res) {
+          if (res.ok) return undefined;
+          return res.json().then(function (b) {
+            throw new Error(b && b.error ? b.error.message + ' (' + b.error.code + ')' : 'HTTP ' + res.status);
+          }, function () { throw new Error('HTTP ' + res.status); });
+        });
     }
 
     h.el('people').addEventListener('click', function (e) {

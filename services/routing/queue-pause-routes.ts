@@ -1,31 +1,53 @@
 import { queuePauseInputSchema, type QueuePause } from '../../shared/domain/queue-pause.js';
+import type { Person } from '../../shared/domain/directory.js';
 import { notFound, unprocessable } from '../../shared/errors/errors.js';
 import { resolveUntil } from '../../shared/merge/until-rule.js';
 import type { Hub } from '../hub.js';
 import { assertSelfOrRoles, tenantOf, type Principal } from '../api/auth.js';
 import { route, type AnyRoute } from '../api/route.js';
+import { detailFor } from '../api/views.js';
 
 const PATH = '/v1/people/:personId/queue-pause';
+const GROUP_PATH = `${PATH}/groups/:groupId`;
 const ROLES = ['admin', 'supervisor', 'member'] as const;
 const OTHERS = ['admin', 'supervisor'] as const;
 
-function view(p: QueuePause): Record<string, unknown> {
+/** As design §6 has it: a sensitive person's pause shows supervisors neither its end nor its reason. */
+function view(p: QueuePause, person: Person, principal: Principal): Record<string, unknown> {
+  const told = ['full', 'activity'].includes(detailFor(principal, person));
   const out: Record<string, unknown> = { personId: p.personId, since: new Date(p.since).toISOString(), setBy: p.setBy };
-  if (p.until !== undefined) out.until = new Date(p.until).toISOString();
+  if (p.until !== undefined && told) out.until = new Date(p.until).toISOString();
   if (p.groups !== undefined) out.groups = p.groups;
-  if (p.reason !== undefined) out.reason = p.reason;
+  if (p.reason !== undefined && told) out.reason = p.reason;
   return out;
 }
 
 const setBy = (p: Principal): QueuePause['setBy'] => (p.kind === 'key' && (p.role === 'admin' || p.role === 'supervisor') ? p.role : 'self');
 
-/** A person's pause from group and queue calls: set, read and clear it (the person themself, or a supervisor). */
+/**
+ * A person's pause from group and queue calls: set, read and clear it (the person themself, or a
+ * supervisor), or add and lift one group without reading it first (the dashboard's Pause and Let back).
+ */
 export function queuePauseRoutes(hub: Hub): AnyRoute[] {
+  const docs = hub.store.directory;
+
   /** The pause while it lasts; one whose `until` has passed is over, whether or not it was cleared. */
   async function current(tenantId: string, personId: string): Promise<QueuePause | undefined> {
-    const p = await hub.store.directory.get('queuePauses', tenantId, personId);
+    const p = await docs.get('queuePauses', tenantId, personId);
     return p && (p.until === undefined || p.until > hub.clock.now()) ? p : undefined;
   }
+
+  /** The person the route names, after the member-owns-it check; and the group, for the group routes. */
+  async function target(principal: Principal, params: Record<string, string>) {
+    const tenantId = tenantOf(principal);
+    assertSelfOrRoles(principal, params.personId!, OTHERS);
+    const person = await hub.directory.getPerson(tenantId, params.personId!);
+    if (params.groupId !== undefined && !(await docs.get('groups', tenantId, params.groupId))) throw notFound('group', params.groupId);
+    return { tenantId, person };
+  }
+
+  const save = (pause: QueuePause) => docs.write([{ op: 'put', collection: 'queuePauses', doc: pause }]);
+  const end = (tenantId: string, personId: string) => docs.write([{ op: 'delete', collection: 'queuePauses', tenantId, id: personId }]);
 
   return [
     route({
@@ -37,12 +59,10 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       roles: ROLES,
       responses: { 200: 'the pause', 404: 'unknown person, or not paused' },
       async handle({ principal, params }) {
-        const tenantId = tenantOf(principal);
-        assertSelfOrRoles(principal, params.personId!, OTHERS);
-        const person = await hub.directory.getPerson(tenantId, params.personId!);
+        const { tenantId, person } = await target(principal, params);
         const pause = await current(tenantId, person.id);
         if (!pause) throw notFound('queue_pause', person.id);
-        return { body: view(pause) };
+        return { body: view(pause, person, principal) };
       },
     }),
     route({
@@ -55,11 +75,9 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       body: queuePauseInputSchema,
       responses: { 200: 'the pause', 404: 'unknown person', 422: 'unknown group, or until not acceptable' },
       async handle({ principal, params, body }) {
-        const tenantId = tenantOf(principal);
-        assertSelfOrRoles(principal, params.personId!, OTHERS);
-        const person = await hub.directory.getPerson(tenantId, params.personId!);
+        const { tenantId, person } = await target(principal, params);
         for (const g of body.groups ?? []) {
-          if (!(await hub.store.directory.get('groups', tenantId, g))) throw unprocessable('unknown_group', `no group ${g} in this tenant`);
+          if (!(await docs.get('groups', tenantId, g))) throw unprocessable('unknown_group', `no group ${g} in this tenant`);
         }
         const now = hub.clock.now();
         const [policy, state] = await Promise.all([hub.directory.policyFor(tenantId), hub.engine.read(tenantId, person.id)]);
@@ -68,8 +86,8 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
         if (until !== undefined) pause.until = until;
         if (body.groups !== undefined) pause.groups = body.groups;
         if (body.reason !== undefined) pause.reason = body.reason;
-        await hub.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }]);
-        return { body: view(pause) };
+        await save(pause);
+        return { body: view(pause, person, principal) };
       },
     }),
     route({
@@ -81,10 +99,47 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       roles: ROLES,
       responses: { 204: 'not paused (any more)', 404: 'unknown person' },
       async handle({ principal, params }) {
-        const tenantId = tenantOf(principal);
-        assertSelfOrRoles(principal, params.personId!, OTHERS);
-        const person = await hub.directory.getPerson(tenantId, params.personId!);
-        await hub.store.directory.write([{ op: 'delete', collection: 'queuePauses', tenantId, id: person.id }]);
+        const { tenantId, person } = await target(principal, params);
+        await end(tenantId, person.id);
+        return { status: 204 };
+      },
+    }),
+    route({
+      method: 'put',
+      path: GROUP_PATH,
+      summary: "Pause a person from one more group, keeping the pause's other groups, end and reason (a pause from every group stays as it is)",
+      tag: 'routing',
+      auth: 'key',
+      roles: ROLES,
+      responses: { 200: 'the pause', 404: 'unknown person or group' },
+      async handle({ principal, params }) {
+        const { tenantId, person } = await target(principal, params);
+        const groupId = params.groupId!;
+        const held = await current(tenantId, person.id);
+        let pause = held;
+        if (!held) pause = { tenantId, id: person.id, personId: person.id, since: hub.clock.now(), setBy: setBy(principal), groups: [groupId] };
+        else if (held.groups && !held.groups.includes(groupId)) pause = { ...held, groups: [...held.groups, groupId] };
+        if (pause !== held) await save(pause!);
+        return { body: view(pause!, person, principal) };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: GROUP_PATH,
+      summary: "Let a person back into one group; a pause from every group stays for their other groups, and a pause left with none ends",
+      tag: 'routing',
+      auth: 'key',
+      roles: ROLES,
+      responses: { 204: 'not paused from this group (any more)', 404: 'unknown person or group' },
+      async handle({ principal, params }) {
+        const { tenantId, person } = await target(principal, params);
+        const groupId = params.groupId!;
+        const held = await current(tenantId, person.id);
+        if (!held) return { status: 204 };
+        const from = held.groups ?? (await hub.directory.groups.list(tenantId)).filter((g) => g.members.some((m) => m.personId === person.id)).map((g) => g.id);
+        const rest = from.filter((g) => g !== groupId);
+        if (rest.length === 0) await end(tenantId, person.id);
+        else if (rest.length !== from.length || !held.groups) await save({ ...held, groups: rest });
         return { status: 204 };
       },
     }),

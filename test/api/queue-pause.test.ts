@@ -87,6 +87,10 @@ function queuePauses(start: () => Promise<TestHub>): void {
     const d = await route({ group: 'support' });
     expect(d.status).toBe('fallback');
     expect(d.fallback[0]).toEqual({ type: 'queue', maxWaitSeconds: 600, predictedWaitSeconds: 300 });
+    // In DND for longer than her pause: she is free when both have ended.
+    await h.put('/v1/people/alice/status', { activity: 'dnd', until: new Date(h.clock.now() + 8 * MIN).toISOString() }).expect(200);
+    expect((await route({ group: 'support' })).fallback[0]).toEqual({ type: 'queue', maxWaitSeconds: 600, predictedWaitSeconds: 480 });
+    await h.del('/v1/people/alice/status').expect(200);
     await h.del('/v1/people/alice/queue-pause').expect(204);
     await h.put('/v1/people/alice/queue-pause', {}).expect(200);
     expect((await route({ group: 'support' })).fallback[0]).toEqual({ type: 'queue', maxWaitSeconds: 600, skipped: 'nobody in the group is expected to become free' });
@@ -119,6 +123,55 @@ function queuePauses(start: () => Promise<TestHub>): void {
     await refused(h.put('/v1/people/nobody/queue-pause', {}), 404, 'person_not_found');
     expect((await h.get('/v1/people/bob/queue-pause').expect(200)).body).toEqual(eod.body);
     expect((await h.get('/v1/people/alice/queue-pause').expect(404)).body.error.code).toBe('queue_pause_not_found');
+  });
+
+  it('one group at a time: pause from one more group or let back into one, keeping the rest of the pause', async () => {
+    const groupsOf = async () => (await h.get('/v1/people/alice/queue-pause').expect(200)).body;
+    await h.put('/v1/people/alice/queue-pause/groups/support', {}, keys.supervisor).expect(200);
+    expect(await groupsOf()).toMatchObject({ groups: ['support'], setBy: 'supervisor' });
+    await h.put('/v1/people/alice/queue-pause/groups/sales', {}, keys.alice).expect(200);
+    await h.put('/v1/people/alice/queue-pause/groups/sales', {}, keys.alice).expect(200);
+    // Still the supervisor's pause, now from both.
+    expect(await groupsOf()).toMatchObject({ groups: ['support', 'sales'], setBy: 'supervisor' });
+    expect(rung(await route({ group: 'sales' }))).toEqual(['bob', 'carol']);
+    await h.del('/v1/people/alice/queue-pause/groups/support', keys.alice).expect(204);
+    expect(await groupsOf()).toMatchObject({ groups: ['sales'] });
+    expect(rung(await route({ group: 'support' }))).toEqual(['alice', 'bob', 'carol']);
+    await h.del('/v1/people/alice/queue-pause/groups/sales', keys.alice).expect(204);
+    await h.get('/v1/people/alice/queue-pause').expect(404);
+    await h.del('/v1/people/alice/queue-pause/groups/sales', keys.alice).expect(204);
+
+    // Paused from every group, with an end and a reason: one more group changes nothing; letting her back
+    // into one keeps the pause for her other groups.
+    const until = new Date(h.clock.now() + 60 * MIN).toISOString();
+    await h.put('/v1/people/alice/queue-pause', { until, reason: 'training' }).expect(200);
+    expect((await h.put('/v1/people/alice/queue-pause/groups/support', {}).expect(200)).body).not.toHaveProperty('groups');
+    await h.del('/v1/people/alice/queue-pause/groups/support').expect(204);
+    expect(await groupsOf()).toEqual({ personId: 'alice', since: '2026-03-02T09:30:00.000Z', until, groups: ['sales'], reason: 'training', setBy: 'admin' });
+    expect(rung(await route({ group: 'support' }))).toEqual(['alice', 'bob', 'carol']);
+    expect(rung(await route({ group: 'sales' }))).toEqual(['bob', 'carol']);
+
+    const refused = async (req: Promise<{ status: number; body: { error: { code: string } } }>, status: number, code: string) => {
+      const res = await req;
+      expect(res.status, code).toBe(status);
+      expect(res.body.error.code).toBe(code);
+    };
+    await refused(h.put('/v1/people/alice/queue-pause/groups/nope', {}), 404, 'group_not_found');
+    await refused(h.del('/v1/people/alice/queue-pause/groups/nope'), 404, 'group_not_found');
+    await refused(h.put('/v1/people/alice/queue-pause/groups/support', {}, keys.bob), 403, 'not_your_person');
+    await refused(h.del('/v1/people/nobody/queue-pause/groups/support'), 404, 'person_not_found');
+    expect(await groupsOf()).toMatchObject({ groups: ['sales'], reason: 'training' });
+  });
+
+  it("a supervisor sees neither the end nor the reason of a sensitive person's pause; the person and admins do", async () => {
+    const carol = (await h.post('/v1/keys', { name: 'carol', role: 'member', personId: 'carol' }).expect(201)).body.secret as string;
+    const until = new Date(h.clock.now() + 30 * MIN).toISOString();
+    const full = { personId: 'carol', since: '2026-03-02T09:30:00.000Z', until, reason: 'doctor', setBy: 'self' };
+    expect((await h.put('/v1/people/carol/queue-pause', { until, reason: 'doctor' }, carol).expect(200)).body).toEqual(full);
+    expect((await h.get('/v1/people/carol/queue-pause', carol).expect(200)).body).toEqual(full);
+    expect((await h.get('/v1/people/carol/queue-pause').expect(200)).body).toEqual(full);
+    expect((await h.get('/v1/people/carol/queue-pause', keys.supervisor).expect(200)).body).toEqual({ personId: 'carol', since: full.since, setBy: 'self' });
+    expect((await h.put('/v1/people/carol/queue-pause/groups/sales', {}, keys.supervisor).expect(200)).body).toEqual({ personId: 'carol', since: full.since, setBy: 'self' });
   });
 
   it('deleting the person deletes their pause', async () => {
