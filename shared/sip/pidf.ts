@@ -1,5 +1,5 @@
 import { isoInstant } from '../clock/iso.js';
-import type { Activity, BuiltinActivity } from '../domain/activity.js';
+import type { Activity, Availability, BuiltinActivity } from '../domain/activity.js';
 import type { Presence } from '../domain/presence.js';
 import { escapeXml, nodesOf, readXml, textOf } from './xml.js';
 
@@ -57,6 +57,22 @@ export const ACTIVITY_NOTE: Readonly<Record<BuiltinActivity, string>> = {
   unknown: 'Unknown',
 };
 
+/**
+ * For someone whose activity may not be shown (design §6: people marked sensitive show their
+ * availability only), the document says no more than the availability: no meeting, call or end.
+ */
+export const AVAILABILITY_ONLY: Readonly<Record<Availability, { rpid: RpidActivity | null; note: string }>> = {
+  available: { rpid: null, note: 'Available' },
+  busy: { rpid: 'busy', note: 'Busy' },
+  dnd: { rpid: 'busy', note: 'Do not disturb' },
+  away: { rpid: 'away', note: 'Away' },
+  offline: { rpid: null, note: 'Offline' },
+  unknown: { rpid: 'unknown', note: 'Unknown' },
+};
+
+/** How much a document tells: the activity (with its end and what comes next), or the availability alone. */
+export type PidfDetail = 'activity' | 'availability';
+
 const isBuiltin = (activity: Activity): activity is BuiltinActivity => Object.hasOwn(RPID_ACTIVITY, activity);
 
 /** The note for an activity; a custom reason slug reads as words (`lunch-break` → `Lunch break`). */
@@ -88,16 +104,25 @@ function activitiesXml(activity: Activity, until?: number): string {
   return `<rpid:activities${until === undefined ? '' : ` until="${iso(until)}"`}>${inner}</rpid:activities>`;
 }
 
+/** What the document says of the person now, and from when (RFC 4481) what comes next: none of it for availability-only. */
+function told(presence: PidfPresence, detail: PidfDetail): { note: string; activities: string; next: PidfPresence['next'] } {
+  if (detail === 'availability') {
+    const a = AVAILABILITY_ONLY[presence.availability];
+    return { note: a.note, activities: a.rpid === null ? '' : `<rpid:activities><rpid:${a.rpid}/></rpid:activities>`, next: undefined };
+  }
+  return { note: noteFor(presence.activity), activities: activitiesXml(presence.activity, presence.until), next: presence.next };
+}
+
 /**
  * An `application/pidf+xml` document (RFC 3863, 4479, 4480): basic open only when available and
  * routable, RPID activities from `RPID_ACTIVITY`, and, when the next state is known, RFC 4481
  * `<ts:timed-status>` from the instant it starts.
  */
-export function buildPidf(presence: PidfPresence, identity: PidfIdentity): string {
+export function buildPidf(presence: PidfPresence, identity: PidfIdentity, detail: PidfDetail = 'activity'): string {
   if (!XML_ID.test(identity.tupleId)) throw new RangeError(`not an XML ID: ${identity.tupleId}`);
   if (!XML_ID.test(identity.personId)) throw new RangeError(`not an XML ID: ${identity.personId}`);
   const basic = presence.availability === 'available' && presence.routable ? 'open' : 'closed';
-  const next = presence.next;
+  const { note, activities, next } = told(presence, detail);
   const from = next ? ` from="${iso(next.at)}"` : '';
   let xml =
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
@@ -109,11 +134,10 @@ export function buildPidf(presence: PidfPresence, identity: PidfIdentity): strin
     xml += `<ts:timed-status${from}><ts:basic>${next.availability === 'available' ? 'open' : 'closed'}</ts:basic></ts:timed-status>\n`;
   }
   xml +=
-    `<note>${escapeXml(noteFor(presence.activity))}</note>\n` +
+    `<note>${escapeXml(note)}</note>\n` +
     `<timestamp>${iso(presence.since)}</timestamp>\n` +
     '</tuple>\n' +
     `<dm:person id="${identity.personId}">\n`;
-  const activities = activitiesXml(presence.activity, presence.until);
   if (activities) xml += `${activities}\n`;
   const nextActivities = next ? activitiesXml(next.activity) : '';
   if (nextActivities) xml += `<ts:timed-status${from}>${nextActivities}</ts:timed-status>\n`;

@@ -10,7 +10,7 @@ const state = (over: Partial<Presence> = {}) => ({ availability: 'available', ac
 describe('PIDF bodies per person', () => {
   it('reuses the document for the same state and builds it again when the state or the presentity changes', () => {
     const bodies = new PidfBodies({ domain: 'example.test' });
-    const ann = { id: 'ann', extension: '1001' };
+    const ann = { id: 'ann', extension: '1001', sensitive: false };
     const first = bodies.of('ann', ann, state());
     expect(first).toBe(buildPidf(state(), { entity: 'sip:1001@example.test', ...IDS }));
     expect(bodies.of('ann', ann, state({ version: 2 }))).toBe(first);
@@ -22,8 +22,27 @@ describe('PIDF bodies per person', () => {
     const next = { ...later, next: { at: T0 + 60_000, availability: 'away' as const, activity: 'away' } } as Presence;
     expect(bodies.of('ann', ann, next)).toBe(buildPidf(next, { entity: 'sip:1001@example.test', ...IDS }));
 
-    const moved = { id: 'ann', extension: '1002' };
+    const moved = { id: 'ann', extension: '1002', sensitive: false };
     expect(bodies.of('ann', moved, next)).toBe(buildPidf(next, { entity: 'sip:1002@example.test', ...IDS }));
-    expect(bodies.of('bob', { id: 'bob', sipUri: 'sip:bob@example.test' }, next)).toContain('entity="sip:bob@example.test"');
+    expect(bodies.of('bob', { id: 'bob', sipUri: 'sip:bob@example.test', sensitive: false }, next)).toContain('entity="sip:bob@example.test"');
+  });
+
+  it('tells watchers only the availability of a sensitive person, from the moment they are marked so', () => {
+    const bodies = new PidfBodies({ domain: 'example.test' });
+    const entity = { entity: 'sip:1001@example.test', ...IDS };
+    const meeting = { ...state({ availability: 'busy', activity: 'in-meeting', routable: false, until: T0 + 3_600_000 }), next: { at: T0 + 3_600_000, availability: 'available' as const, activity: 'available' } } as Presence;
+    const open = bodies.of('ann', { id: 'ann', extension: '1001', sensitive: false }, meeting);
+    expect(open).toContain('<rpid:meeting/>');
+    const hidden = bodies.of('ann', { id: 'ann', extension: '1001', sensitive: true }, meeting);
+    expect(hidden).toBe(buildPidf(meeting, entity, 'availability'));
+    expect(hidden).toContain('<note>Busy</note>');
+    expect(hidden).toContain('<rpid:activities><rpid:busy/></rpid:activities>');
+    // No meeting, no end, no timed status: nothing beyond "busy".
+    expect(hidden).not.toMatch(/meeting|until=|timed-status/i);
+    expect(buildPidf(state({ availability: 'away', activity: 'break' }), entity, 'availability')).toMatch(/<note>Away<\/note>[\s\S]*<rpid:away\/>/);
+    expect(buildPidf(state({ availability: 'dnd', activity: 'dnd' }), entity, 'availability')).toMatch(/<note>Do not disturb<\/note>[\s\S]*<rpid:busy\/>/);
+    expect(buildPidf(state(), entity, 'availability')).toContain('<basic>open</basic>');
+    // Unmarked again: the full document.
+    expect(bodies.of('ann', { id: 'ann', extension: '1001', sensitive: false }, meeting)).toBe(open);
   });
 });

@@ -1,6 +1,6 @@
 import type { Person } from '../../../shared/domain/directory.js';
 import type { SipTarget } from '../../../shared/domain/target.js';
-import { buildPidf, type PidfPresence } from '../../../shared/sip/pidf.js';
+import { buildPidf, type PidfDetail, type PidfPresence } from '../../../shared/sip/pidf.js';
 import { presentityOf } from './presentity.js';
 
 /** Our tuple and person ids in the server's aggregate: the same ids replace our own earlier document (Kamailio §4.2). */
@@ -9,6 +9,7 @@ const IDENTITY = { tupleId: 'presence-hub', personId: 'p-presence-hub' };
 interface Built {
   sipUri: string | undefined;
   extension: string | undefined;
+  detail: PidfDetail;
   entity: string;
   state: PidfPresence;
   body: string;
@@ -35,22 +36,25 @@ export class PidfBodies {
 
   constructor(private readonly target: Pick<SipTarget, 'domain'>) {}
 
-  of(personId: string, person: Pick<Person, 'id' | 'sipUri' | 'extension'>, presence: PidfPresence): string {
+  of(personId: string, person: Pick<Person, 'id' | 'sipUri' | 'extension' | 'sensitive'>, presence: PidfPresence): string {
+    // The presence server shows the document to every watcher: for a sensitive person, what a PBX key may see (design §6).
+    const detail: PidfDetail = person.sensitive ? 'availability' : 'activity';
     const last = this.built.get(personId);
     const samePerson = last !== undefined && last.sipUri === person.sipUri && last.extension === person.extension;
-    if (samePerson && sameDocument(last.state, presence)) return last.body;
+    if (samePerson && last.detail === detail && sameDocument(last.state, presence)) return last.body;
     const entity = samePerson ? last.entity : presentityOf(person, this.target);
-    const body = buildPidf(presence, { entity, ...IDENTITY });
+    const body = buildPidf(presence, { entity, ...IDENTITY }, detail);
     // Only the fields the document shows, not the whole state (its explanation may be large).
     const { availability, activity, routable, since, until, next } = presence;
     const state = { availability, activity, routable, since, until, next };
     if (last === undefined) {
-      this.built.set(personId, { sipUri: person.sipUri, extension: person.extension, entity, state, body });
+      this.built.set(personId, { sipUri: person.sipUri, extension: person.extension, detail, entity, state, body });
       return body;
     }
     // Updated in place: the entry outlives many deliveries, a new one each time would reach the old generation.
     last.sipUri = person.sipUri;
     last.extension = person.extension;
+    last.detail = detail;
     last.entity = entity;
     last.state = state;
     last.body = body;
