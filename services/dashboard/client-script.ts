@@ -65,6 +65,8 @@ export const DASHBOARD_JS = String.raw`(function () {
       node('span', { text: AVAILABILITY[p.availability] || p.availability }),
       p.activity && p.activity !== p.availability ? node('span', { className: 'activity', text: ' · ' + activityLabel(p.activity) }) : null
     ]);
+    var paused = queuePanel.pauseNote(p.personId);
+    if (paused) status.append(node('br'), node('small', { className: 'paused', text: paused }));
     var since = node('td', { className: 'since' }, p.since ? [node('time', { datetime: p.since, text: clock(p.since) }), node('small', { text: ' (' + ago(p.since) + ')' })] : []);
     var later = [];
     if (p.until) later.push(node('span', { text: 'until ' }), node('time', { datetime: p.until, text: clock(p.until) }));

@@ -26,6 +26,8 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
     /** The groups as listed, by id: members come from here, so a closed queue still shows its people. */
     var groups = new Map();
     var listed = '';
+    /** Who is paused from group calls now, by person (what the key may see of it). */
+    var pauses = new Map();
     /** The key may list groups (a member key may not: then nothing is asked again). */
     var mayList = false;
     var asked = 0;
@@ -57,12 +59,24 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
         });
     }
 
+    function loadPauses() {
+      var key = h.key();
+      return fetch('/v1/queue-pauses', { headers: { Authorization: 'Bearer ' + key }, cache: 'no-store' })
+        .then(function (res) { return res.ok ? res.json() : { pauses: [] }; })
+        .then(function (body) {
+          if (h.key() !== key) return;
+          pauses = new Map(body.pauses.map(function (p) { return [p.personId, p]; }));
+          h.redraw();
+        })
+        .catch(function () { /* the next refresh tries again */ });
+    }
+
     h.el('people').addEventListener('click', function (e) {
       var button = e.target.closest && e.target.closest('td.queue button');
       if (!button || !current) return;
       button.disabled = true;
       changePause(button.getAttribute('data-person'), current.id, button.getAttribute('data-action') === 'pause').then(
-        function () { h.el('queue-error').textContent = ''; ask(); },
+        function () { h.el('queue-error').textContent = ''; ask(); loadPauses(); },
         function (err) { h.el('queue-error').textContent = 'Not changed: ' + err.message; button.disabled = false; }
       );
     });
@@ -176,6 +190,7 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
         .then(function (body) {
           if (h.key() !== key) return;
           mayList = !body.refused;
+          if (mayList) loadPauses();
           groups = new Map(body.groups.map(function (g) { return [g.id, g]; }));
           if (current && groups.has(current.id)) current.members = new Set(groups.get(current.id).members.map(function (m) { return m.personId; }));
           h.el('queue-picker').hidden = body.groups.length === 0;
@@ -200,6 +215,7 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
       reset: function () {
         current = undefined;
         groups = new Map();
+        pauses = new Map();
         listed = '';
         mayList = false;
         clearTimeout(settleTimer);
@@ -219,6 +235,13 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
       refresh: function () {
         if (mayList) load();
         if (current) ask();
+      },
+      /** The person's pause from group calls in words, or '' (shown on the board whichever queue is picked). */
+      pauseNote: function (personId) {
+        var p = pauses.get(personId);
+        if (!p || (p.until && Date.parse(p.until) <= Date.now())) return '';
+        var where = p.groups ? p.groups.map(function (id) { return groups.has(id) ? groups.get(id).name : id; }).join(', ') : 'all groups';
+        return 'Paused from ' + where + (p.until ? ' until ' + h.clock(p.until) : '') + (p.reason ? ' (' + p.reason + ')' : '');
       },
       /** undefined while no queue is shown: then everyone is on the board. */
       members: function () { return current && current.members; },

@@ -52,6 +52,23 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
   return [
     route({
       method: 'get',
+      path: '/v1/queue-pauses',
+      summary: 'Everyone paused from group and queue calls now, with their groups (and end and reason where the caller may see them)',
+      tag: 'routing',
+      auth: 'key',
+      roles: OTHERS,
+      responses: { 200: 'the pauses that last' },
+      async handle({ principal }) {
+        const tenantId = tenantOf(principal);
+        const now = hub.clock.now();
+        const [pauses, people] = await Promise.all([docs.list('queuePauses', tenantId), docs.list('people', tenantId)]);
+        const byId = new Map(people.map((p) => [p.id, p]));
+        const lasting = pauses.filter((p) => (p.until === undefined || p.until > now) && byId.has(p.personId)).sort((a, b) => a.personId.localeCompare(b.personId));
+        return { body: { pauses: lasting.map((p) => view(p, byId.get(p.personId)!, principal)) } };
+      },
+    }),
+    route({
+      method: 'get',
       path: PATH,
       summary: "A person's pause from group and queue calls, while it lasts",
       tag: 'routing',

@@ -174,6 +174,20 @@ function queuePauses(start: () => Promise<TestHub>): void {
     expect((await h.put('/v1/people/carol/queue-pause/groups/sales', {}, keys.supervisor).expect(200)).body).toEqual({ personId: 'carol', since: full.since, setBy: 'self' });
   });
 
+  it('lists who is paused now, with what the caller may see of each pause', async () => {
+    const until = new Date(h.clock.now() + 30 * MIN).toISOString();
+    await h.put('/v1/people/alice/queue-pause', { groups: ['support'], reason: 'training', until }).expect(200);
+    await h.put('/v1/people/carol/queue-pause', { reason: 'doctor' }).expect(200);
+    await h.put('/v1/people/bob/queue-pause', { until: new Date(h.clock.now() + 5 * MIN).toISOString() }).expect(200);
+    await h.clock.advance(6 * MIN);
+    const since = '2026-03-02T09:30:00.000Z';
+    const alice = { personId: 'alice', since, until, groups: ['support'], reason: 'training', setBy: 'admin' };
+    // Bob's pause has ended; Carol is sensitive.
+    expect((await h.get('/v1/queue-pauses', keys.supervisor).expect(200)).body.pauses).toEqual([alice, { personId: 'carol', since, setBy: 'admin' }]);
+    expect((await h.get('/v1/queue-pauses').expect(200)).body.pauses).toEqual([alice, { personId: 'carol', since, reason: 'doctor', setBy: 'admin' }]);
+    expect((await h.get('/v1/queue-pauses', keys.alice).expect(403)).body.error.code).toBe('forbidden_role');
+  });
+
   it('deleting the person deletes their pause', async () => {
     await h.put('/v1/people/alice/queue-pause', {}).expect(200);
     await h.del('/v1/people/alice').expect(204);
