@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeWith } from '../support/components.js';
 import { OPERATOR_KEY, startTestHub, type TestHub } from '../support/hub.js';
 import { series } from '../support/metrics.js';
-import { startRedis, type RunningRedis } from '../support/redis.js';
+import { sharedRedis } from '../support/redis.js';
 
 /** Who writes the directory and who is scraped: one hub, or two replicas sharing Redis. */
 interface Replicas {
@@ -98,15 +98,10 @@ describe('directory gauges (embedded store)', () => {
 });
 
 describeWith(['redis'], 'directory gauges (Redis store): a replica reports what another wrote', () => {
-  let redis: RunningRedis;
-  let n = 0;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(() => redis?.stop());
+  const redisEnv = sharedRedis('gauges');
 
   directoryGauges(async () => {
-    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `gauges${++n}:`, ENCRYPTION_KEY: randomBytes(32).toString('base64') };
+    const env = { ...redisEnv(), ENCRYPTION_KEY: randomBytes(32).toString('base64') };
     const writer = await startTestHub({ env });
     const reader = await startTestHub({ env });
     // The reader holds a copy of the directory from its start: every later write is another replica's.

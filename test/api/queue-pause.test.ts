@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeWith } from '../support/components.js';
 import { startTestHub, type TestHub } from '../support/hub.js';
-import { startRedis, type RunningRedis } from '../support/redis.js';
+import { sharedRedis } from '../support/redis.js';
 import { seedMembers } from '../support/routing.js';
 
 const MIN = 60_000;
@@ -237,11 +237,6 @@ function queuePauses(start: () => Promise<TestHub>): void {
 describe('pausing a person from group and queue calls (embedded store)', () => queuePauses(() => startTestHub()));
 
 describeWith(['redis'], 'pausing a person from group and queue calls (Redis)', () => {
-  let redis: RunningRedis;
-  let n = 0;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(() => redis?.stop());
-  queuePauses(() => startTestHub({ env: { REDIS_URL: redis.url, REDIS_PREFIX: `pause${++n}:` } }));
+  const redisEnv = sharedRedis('pause');
+  queuePauses(() => startTestHub({ env: redisEnv() }));
 });

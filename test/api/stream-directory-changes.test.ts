@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../services/cli/apply-command.js';
 import { describeWith } from '../support/components.js';
 import { ADMIN_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
-import { startRedis, type RunningRedis } from '../support/redis.js';
+import { sharedRedis } from '../support/redis.js';
 import { openStream, type SseClient } from '../support/sse.js';
 
 /** Where a directory edit is made (`writer`) and where a stream watches (`reader`): one hub, or two replicas. */
@@ -202,16 +202,11 @@ describe('directory changes on live streams: someone with no state yet', () => {
 });
 
 describeWith(['redis'], 'directory changes on live streams: edited on one replica, streamed from another (Redis)', () => {
-  let redis: RunningRedis;
-  let n = 0;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(() => redis?.stop());
+  const redisEnv = sharedRedis('dir');
 
   directoryChangesReachStreams(async () => {
     // A key prefix per test: a dataset of its own on the one server.
-    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `dir${++n}:` };
+    const env = redisEnv();
     const writer = await startTestHub({ env });
     const reader = await startTestHub({ env });
     return {

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { makeTempDir, registerTempDir, removeTempDir, spawnManaged, type ManagedProcess } from './child-group.js';
 import { requireBinary } from './components.js';
 import { freePort } from './ports.js';
@@ -132,4 +133,18 @@ export function ping(port: number, host = '127.0.0.1'): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
     });
   });
+}
+
+/**
+ * Inside a describe: one redis-server for the suite, and for each hub (or group of replicas) the
+ * environment of a fresh key prefix on it, a dataset of its own.
+ */
+export function sharedRedis(prefix: string): () => { REDIS_URL: string; REDIS_PREFIX: string } {
+  let redis: RunningRedis | undefined;
+  let n = 0;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.stop());
+  return () => ({ REDIS_URL: redis!.url, REDIS_PREFIX: `${prefix}${++n}:` });
 }
