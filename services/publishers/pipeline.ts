@@ -209,15 +209,16 @@ export class PublishPipeline {
   }
 
   private async dispatch(e: FeedEvent): Promise<void> {
-    // A directory change repeats a state the targets already have, except a team's target the person just
-    // joined: it gets the state now (runners send each version once, so the others drop it).
-    const runners = [...this.runners.values()].filter((r) => r.target.tenantId === e.tenantId && (!e.cause || r.target.teams));
+    const runners = [...this.runners.values()].filter((r) => r.target.tenantId === e.tenantId);
     if (runners.length === 0) return;
     const person = await this.deps.store.directory.get('people', e.tenantId, e.personId);
     const d: Delivery = e.presence
       ? { tenantId: e.tenantId, personId: e.personId, presence: e.presence, version: e.presence.version }
       : { tenantId: e.tenantId, personId: e.personId, version: this.deps.clock.now() };
     if (person && e.presence) d.person = person;
+    // A directory change re-renders the current state for every target that covers the person (a newly
+    // sensitive person shows less at once); a team's target the person just joined gets it for the first time.
+    if (e.cause) d.rerender = this.deps.clock.now();
     // A removed person is no longer in the directory, so team-scoped targets cannot be matched: tell all.
     for (const r of runners) if (!e.presence || wants(r.target, person, e.personId)) r.offer(d);
   }

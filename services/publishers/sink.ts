@@ -9,6 +9,11 @@ export interface Delivery {
   presence?: Presence;
   /** Grows per person; receivers drop anything older than what they have. */
   version: number;
+  /**
+   * Set (to when it happened) when this repeats a state the target may have, because the person's
+   * directory record changed how it reads (marked sensitive, renamed): same version, new rendering.
+   */
+  rerender?: number;
 }
 
 /**

@@ -85,7 +85,8 @@ export class TargetRunner {
       // A removal is always the final word; it must outrank whatever was sent, is on its way or is waiting.
       d = { ...d, version: Math.max(d.version, newest + 1, (slot.pending?.version ?? 0) + 1) };
     } else {
-      if (d.version <= newest) return;
+      // A re-rendering of the newest state replaces it; an older state never goes out after a newer one.
+      if (d.version < newest || (d.version === newest && d.rerender === undefined)) return;
       if (slot.pending && slot.pending.version > d.version) return;
     }
     if (slot.pending) {

@@ -123,7 +123,7 @@ function directoryChangesReachStreams(start: () => Promise<Replicas>): void {
     ]);
   });
 
-  it('a directory-only change sends nothing to targets that had the state; a team target the person joined gets it at once', async () => {
+  it('a directory edit re-renders the current state for every target that covers the person, once, at the same version', async () => {
     await r.writer.put('/v1/tenant', { name: 'Acme', settings: { allowPrivateTargets: true, wrapUpSeconds: 0 } }).expect(200);
     const everyone = await startReceiver();
     const sales = await startReceiver();
@@ -131,22 +131,33 @@ function directoryChangesReachStreams(start: () => Promise<Replicas>): void {
     await r.writer.put('/v1/targets/all', { kind: 'webhook', name: 'all', url: `${everyone.url}/all`, people: ['alice'], coalesceMs: 0 }).expect(201);
     await r.writer.put('/v1/targets/sales', { kind: 'webhook', name: 'sales', url: `${sales.url}/sales`, teams: ['sales'], coalesceMs: 0 }).expect(201);
     await everyone.waitFor(1);
+    const version = await versionOfAlice();
     const stream = await open('');
     await stream.waitFor((e) => e.event === 'snapshot');
 
     await putAlice({ teams: ['support', 'sales'], sensitive: true, name: 'Alice Smith' });
     await stream.waitFor((e) => e.event === 'presence' && e.data.name === 'Alice Smith');
-    // The sales target now covers Alice: it gets her current state without waiting for her next change.
+    // The target that had her state gets it again, as a sensitive person reads (her activity gone), under a
+    // message id of its own; the sales target now covers her and gets it for the first time.
+    await everyone.waitFor(2);
     await sales.waitFor(1);
-    // A real change afterwards goes to both, and marks the end of what they got.
+    const payload = (rx: Receiver, i: number) => JSON.parse(rx.received[i]!.body);
+    expect(payload(everyone, 0)).toMatchObject({ version, person: { name: 'Alice' }, presence: { activity: 'available' } });
+    expect(payload(everyone, 1)).toMatchObject({ version, person: { name: 'Alice Smith' } });
+    expect(payload(everyone, 1).presence).not.toHaveProperty('activity');
+    expect(everyone.received[1]!.headers['webhook-id']).toMatch(new RegExp(`^msg_acme_alice_${version}_r\\d+$`));
+    expect(everyone.received[0]!.headers['webhook-id']).toBe(`msg_acme_alice_${version}`);
+    expect(payload(sales, 0)).toMatchObject({ version, person: { name: 'Alice Smith' } });
+
+    // A team-only edit re-renders too; a real change afterwards goes out once to each, and marks the end.
+    await putAlice({ teams: ['sales'], sensitive: true, name: 'Alice Smith' });
     await r.writer.clock.advance(1000);
     await r.writer.pbx([{ type: 'ringing', device: 'alice-desk', at: r.writer.clock.now(), callId: 'c1' }], pbx).expect(200);
-    await everyone.waitFor(2);
-    await sales.waitFor(2);
-    // Alice is sensitive now: webhooks carry her availability only.
-    const states = (rx: Receiver) => rx.received.map((x) => JSON.parse(x.body).presence.availability as string);
-    expect(states(everyone)).toEqual(['available', 'busy']);
-    expect(states(sales)).toEqual(['available', 'busy']);
+    const states = (rx: Receiver) => rx.received.map((x) => `${JSON.parse(x.body).version === version ? 'v' : 'v+'}:${JSON.parse(x.body).presence.availability as string}`);
+    await everyone.waitFor(4);
+    await sales.waitFor(3);
+    expect(states(everyone)).toEqual(['v:available', 'v:available', 'v:available', 'v+:busy']);
+    expect(states(sales)).toEqual(['v:available', 'v:available', 'v+:busy']);
   });
 
   it('`presence-hub apply -f` with a changed team shows the change on a team stream', async () => {

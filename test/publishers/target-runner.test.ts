@@ -79,4 +79,20 @@ describe('a target gets each person’s states in order', () => {
     await settle();
     expect(sink.delivered).toEqual([7, -8]);
   });
+
+  it('a re-rendering of the newest state goes out again; one of an older state does not', async () => {
+    const { clock, sink, r } = runner();
+    r.offer(state(7));
+    sink.answer();
+    await settle();
+    await clock.advance(COALESCE_MS);
+    r.offer({ ...state(7), rerender: clock.now() });
+    r.offer({ ...state(6), rerender: clock.now() });
+    sink.answer();
+    await settle();
+    await clock.advance(COALESCE_MS);
+    await settle();
+    expect(sink.waiting).toBe(0);
+    expect(sink.delivered).toEqual([7, 7]);
+  });
 });

@@ -36,7 +36,8 @@ export class WebhookSink implements Sink {
         }
       : { type: 'presence.removed', tenant: d.tenantId, personId: d.personId, version: d.version };
     const body = JSON.stringify(payload);
-    const id = `msg_${d.tenantId}_${d.personId}_${d.version}`;
+    // A re-rendering is another message of the same version (receivers deduplicate by id).
+    const id = `msg_${d.tenantId}_${d.personId}_${d.version}${d.rerender === undefined ? '' : `_r${d.rerender}`}`;
     const timestamp = Math.floor(this.clock.now() / 1000);
     const res = await this.client.request('POST', this.url, {
       'Content-Type': 'application/json',
