@@ -219,8 +219,12 @@ export class PublishPipeline {
     // A directory change re-renders the current state for every target that covers the person (a newly
     // sensitive person shows less at once); a team's target the person just joined gets it for the first time.
     if (e.cause) d.rerender = this.deps.clock.now();
-    // A removed person is no longer in the directory, so team-scoped targets cannot be matched: tell all.
-    for (const r of runners) if (!e.presence || wants(r.target, person, e.personId)) r.offer(d);
+    for (const r of runners) {
+      // A removed person is no longer in the directory, so team-scoped targets cannot be matched: tell all.
+      if (!e.presence || wants(r.target, person, e.personId)) r.offer(d);
+      // Someone who left a team's target's teams: what it published for them is withdrawn, not left to go stale.
+      else if (e.cause && r.holds(e.personId)) r.offer({ tenantId: e.tenantId, personId: e.personId, version: d.rerender!, outOfScope: true });
+    }
   }
 
   status(tenantId: string, targetId: string): TargetStatus | undefined {

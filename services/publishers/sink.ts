@@ -14,6 +14,8 @@ export interface Delivery {
    * directory record changed how it reads (marked sensitive, renamed): same version, new rendering.
    */
   rerender?: number;
+  /** A removal because the target no longer covers the person (they left its teams), not because they were deleted. */
+  outOfScope?: true;
 }
 
 /**

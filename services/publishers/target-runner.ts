@@ -73,6 +73,12 @@ export class TargetRunner {
     if (!this.slots.has(personId)) this.slots.set(personId, { inFlight: false, attempt: 0, lastVersion: version });
   }
 
+  /** Whether the target has, or is about to get, a state of this person. */
+  holds(personId: string): boolean {
+    const slot = this.slots.get(personId);
+    return slot !== undefined && (slot.lastVersion !== undefined || slot.sending !== undefined || slot.pending?.presence !== undefined);
+  }
+
   offer(d: Delivery): void {
     if (this.closed) return;
     let slot = this.slots.get(d.personId);
@@ -125,6 +131,8 @@ export class TargetRunner {
       slot.lastSentAt = sentAt;
       slot.attempt = 0;
       this.counts.delivered++;
+      // Out of the target's scope: if they come back into it, their state is sent afresh.
+      if (d.outOfScope && !slot.pending) this.slots.delete(personId);
       this.opts.onDelivered?.(d);
       this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'delivered' });
       const recovered = this.consecutiveFailures >= this.opts.failingAfter;

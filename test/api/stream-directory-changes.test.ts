@@ -158,6 +158,17 @@ function directoryChangesReachStreams(start: () => Promise<Replicas>): void {
     await sales.waitFor(3);
     expect(states(everyone)).toEqual(['v:available', 'v:available', 'v:available', 'v+:busy']);
     expect(states(sales)).toEqual(['v:available', 'v:available', 'v+:busy']);
+
+    // She leaves the sales team: its target withdraws what it published for her instead of leaving it to go
+    // stale; back in the team, she is sent afresh.
+    await putAlice({ teams: ['support'], sensitive: true, name: 'Alice Smith' });
+    await sales.waitFor(4);
+    expect(JSON.parse(sales.received[3]!.body)).toMatchObject({ type: 'presence.removed', personId: 'alice', reason: 'out-of-scope' });
+    await putAlice({ teams: ['sales'], sensitive: true, name: 'Alice Smith' });
+    await sales.waitFor(5);
+    expect(JSON.parse(sales.received[4]!.body)).toMatchObject({ type: 'presence.updated', personId: 'alice', presence: { availability: 'busy' } });
+    // The target that covers her by name was never out of scope: re-renders only.
+    expect(everyone.received.map((x) => JSON.parse(x.body).type as string)).not.toContain('presence.removed');
   });
 
   it('`presence-hub apply -f` with a changed team shows the change on a team stream', async () => {

@@ -34,7 +34,7 @@ export class WebhookSink implements Sink {
           person: d.person && { name: d.person.name, extension: d.person.extension, sipUri: d.person.sipUri },
           presence: d.person ? viewOf(d.presence, d.person, PBX_VIEW) : undefined,
         }
-      : { type: 'presence.removed', tenant: d.tenantId, personId: d.personId, version: d.version };
+      : { type: 'presence.removed', tenant: d.tenantId, personId: d.personId, version: d.version, ...(d.outOfScope ? { reason: 'out-of-scope' } : {}) };
     const body = JSON.stringify(payload);
     // A re-rendering is another message of the same version (receivers deduplicate by id).
     const id = `msg_${d.tenantId}_${d.personId}_${d.version}${d.rerender === undefined ? '' : `_r${d.rerender}`}`;
