@@ -223,7 +223,7 @@ export class PublishPipeline {
       // A removed person is no longer in the directory, so team-scoped targets cannot be matched: tell all.
       if (!e.presence || wants(r.target, person, e.personId)) r.offer(d);
       // Someone who left a team's target's teams: what it published for them is withdrawn, not left to go stale.
-      else if (e.cause && r.holds(e.personId)) r.offer({ tenantId: e.tenantId, personId: e.personId, version: d.rerender!, outOfScope: true });
+      else if (e.cause && r.holds(e.personId)) r.offer({ tenantId: e.tenantId, personId: e.personId, version: d.version, rerender: d.rerender!, outOfScope: true });
     }
   }
 

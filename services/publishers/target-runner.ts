@@ -91,7 +91,10 @@ export class TargetRunner {
     const newest = Math.max(slot.lastVersion ?? 0, slot.sending ?? 0);
     if (!d.presence) {
       // A removal is always the final word; it must outrank whatever was sent, is on its way or is waiting.
-      d = { ...d, version: Math.max(d.version, newest + 1, (slot.pending?.version ?? 0) + 1) };
+      // A withdrawal from the target's scope keeps the newest version instead: should the person come back,
+      // their state at that version is taken again by a receiver that drops only older versions.
+      const bump = d.outOfScope ? 0 : 1;
+      d = { ...d, version: Math.max(d.version, newest + bump, (slot.pending?.version ?? 0) + bump) };
     } else if (!slot.pending?.outOfScope && !slot.withdrawing) {
       // A re-rendering of the newest state replaces it; an older state never goes out after a newer one.
       if (d.version < newest || (d.version === newest && d.rerender === undefined)) return;
