@@ -138,11 +138,12 @@ function paused(pause: QueuePause, facts: MemberFacts, rules: EligibilityRules, 
   const until = pause.until === undefined || !told ? '' : ` until ${clockTime(pause.until, rules.at, rules.zone)}`;
   const why = pause.reason === undefined || !told ? '' : ` (${pause.reason})`;
   const out: LeftOut = { personId: person.id, name: person.name, code: 'paused', reason: `paused from group calls${until}${why}`, detail };
+  const busy = presence.routable ? undefined : absence(presence, facts, rules, detail);
+  if (busy) out.afterPause = busy.code;
   if (pause.until !== undefined) {
     out.until = pause.until;
-    // Free when both the pause and what keeps them busy have ended (a meeting's end, a call's typical
-    // length); never, as far as we know, if that has no end.
-    const busyUntil = presence.routable ? pause.until : absence(presence, facts, rules, detail).predictedFreeAt;
+    // Free when both the pause and what keeps them busy have ended (a meeting's end, a call's typical length).
+    const busyUntil = busy ? busy.predictedFreeAt : pause.until;
     if (busyUntil !== undefined) out.predictedFreeAt = Math.max(pause.until, busyUntil);
   }
   return out;

@@ -138,6 +138,12 @@ describe('eligibility from every presence state', () => {
     // Away with no end, or no device: not expected back.
     expect(freeAt([desk(), manual('away')], T0 + 10 * MIN)).toEqual({ code: 'paused', predictedFreeAt: undefined });
     expect(freeAt([unregistered()], T0 + 10 * MIN)).toEqual({ code: 'paused', predictedFreeAt: undefined });
+    // What would keep them out once the pause ends, for the queue's judgement (nothing, when they are free).
+    const after = (signals: Signal[]) => {
+      const r = judge(signals, { pause: pause(T0 + 10 * MIN), rules: { groupId: 'support' } });
+      return r.eligible ? 'eligible' : r.leftOut.afterPause;
+    };
+    expect([after([desk()]), after([desk(), call('on-call')]), after([unregistered()])]).toEqual([undefined, 'on-call', 'no-reachable-device']);
   });
 });
 
