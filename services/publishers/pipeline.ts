@@ -61,6 +61,8 @@ export class PublishPipeline {
   /** Ownership changes one at a time (the renewal tick, reloads, recovery). */
   private claiming: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The last re-rendering's mark: each gets its own, so a receiver deduplicating by message id never drops one. */
+  private lastRerender = 0;
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -218,12 +220,12 @@ export class PublishPipeline {
     if (person && e.presence) d.person = person;
     // A directory change re-renders the current state for every target that covers the person (a newly
     // sensitive person shows less at once); a team's target the person just joined gets it for the first time.
-    if (e.cause) d.rerender = this.deps.clock.now();
+    if (e.cause) d.rerender = this.lastRerender = Math.max(this.deps.clock.now(), this.lastRerender + 1);
     for (const r of runners) {
       // A removed person is no longer in the directory, so team-scoped targets cannot be matched: tell all.
       if (!e.presence || wants(r.target, person, e.personId)) r.offer(d);
       // Someone who left a team's target's teams: what it published for them is withdrawn, not left to go stale.
-      else if (e.cause && r.holds(e.personId)) r.offer({ tenantId: e.tenantId, personId: e.personId, version: d.rerender!, outOfScope: true });
+      else if (e.cause && r.holds(e.personId)) r.offer({ tenantId: e.tenantId, personId: e.personId, version: d.version, rerender: d.rerender!, outOfScope: true });
     }
   }
 

@@ -11,6 +11,8 @@ interface Slot {
   inFlight: boolean;
   /** The version on its way: an older state offered meanwhile (a late read, a retried dispatch) must not follow it. */
   sending?: number;
+  /** The delivery on its way withdraws the person (they left the target's scope). */
+  withdrawing?: boolean;
   lastSentAt?: number;
   lastVersion?: number;
   timer?: TimerHandle;
@@ -89,12 +91,17 @@ export class TargetRunner {
     const newest = Math.max(slot.lastVersion ?? 0, slot.sending ?? 0);
     if (!d.presence) {
       // A removal is always the final word; it must outrank whatever was sent, is on its way or is waiting.
-      d = { ...d, version: Math.max(d.version, newest + 1, (slot.pending?.version ?? 0) + 1) };
-    } else {
+      // A withdrawal from the target's scope keeps the newest version instead: should the person come back,
+      // their state at that version is taken again by a receiver that drops only older versions.
+      const bump = d.outOfScope ? 0 : 1;
+      d = { ...d, version: Math.max(d.version, newest + bump, (slot.pending?.version ?? 0) + bump) };
+    } else if (!slot.pending?.outOfScope && !slot.withdrawing) {
       // A re-rendering of the newest state replaces it; an older state never goes out after a newer one.
       if (d.version < newest || (d.version === newest && d.rerender === undefined)) return;
       if (slot.pending && slot.pending.version > d.version) return;
     }
+    // Otherwise the person is back in scope before their withdrawal went out (it is dropped) or while it is
+    // on its way (their state follows it), whatever the withdrawal's version.
     if (slot.pending) {
       this.counts.superseded++;
       this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'superseded' });
@@ -123,6 +130,7 @@ export class TargetRunner {
     slot.pending = undefined;
     slot.inFlight = true;
     slot.sending = d.version;
+    slot.withdrawing = d.outOfScope === true;
     // The coalescing window runs from when the delivery went out, however long the target took to answer.
     const sentAt = this.clock.now();
     try {
@@ -131,8 +139,11 @@ export class TargetRunner {
       slot.lastSentAt = sentAt;
       slot.attempt = 0;
       this.counts.delivered++;
-      // Out of the target's scope: if they come back into it, their state is sent afresh.
-      if (d.outOfScope && !slot.pending) this.slots.delete(personId);
+      // Out of the target's scope: it holds nothing of them now, and gets their state afresh if they come back.
+      if (d.outOfScope) {
+        slot.lastVersion = undefined;
+        if (!slot.pending) this.slots.delete(personId);
+      }
       this.opts.onDelivered?.(d);
       this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'delivered' });
       const recovered = this.consecutiveFailures >= this.opts.failingAfter;
@@ -161,6 +172,7 @@ export class TargetRunner {
     } finally {
       slot.inFlight = false;
       slot.sending = undefined;
+      slot.withdrawing = undefined;
     }
     this.schedule(personId, slot);
   }

@@ -51,6 +51,8 @@ export interface LeftOut {
   until?: number;
   /** When they are expected to be free: the end of the meeting, the call's start plus their typical call length. */
   predictedFreeAt?: number;
+  /** Someone paused: what would keep them out once the pause ends (absent: nothing would). Never shown. */
+  afterPause?: LeaveCode;
   /** How much of this the caller may see (design §6). */
   detail: Detail;
 }

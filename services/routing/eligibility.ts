@@ -131,16 +131,20 @@ function absence(p: PresenceAt, facts: MemberFacts, rules: EligibilityRules, det
 }
 
 /** A pause in its own words; its end and reason only for those who may see what someone is doing and until when. */
-function paused(pause: QueuePause, presence: PresenceAt, person: Person, rules: EligibilityRules, detail: Detail): LeftOut {
+function paused(pause: QueuePause, facts: MemberFacts, rules: EligibilityRules, detail: Detail): LeftOut {
+  const { presence } = facts;
+  const person = facts.person!;
   const told = detail === 'full' || detail === 'activity';
   const until = pause.until === undefined || !told ? '' : ` until ${clockTime(pause.until, rules.at, rules.zone)}`;
   const why = pause.reason === undefined || !told ? '' : ` (${pause.reason})`;
   const out: LeftOut = { personId: person.id, name: person.name, code: 'paused', reason: `paused from group calls${until}${why}`, detail };
+  const busy = presence.routable ? undefined : absence(presence, facts, rules, detail);
+  if (busy) out.afterPause = busy.code;
   if (pause.until !== undefined) {
     out.until = pause.until;
-    // Free when both the pause and what keeps them busy have ended; never, as far as we know, if that has no end.
-    if (presence.routable) out.predictedFreeAt = pause.until;
-    else if (presence.until !== undefined) out.predictedFreeAt = Math.max(pause.until, presence.until);
+    // Free when both the pause and what keeps them busy have ended (a meeting's end, a call's typical length).
+    const busyUntil = busy ? busy.predictedFreeAt : pause.until;
+    if (busyUntil !== undefined) out.predictedFreeAt = Math.max(pause.until, busyUntil);
   }
   return out;
 }
@@ -157,7 +161,7 @@ export function judgeMember(facts: MemberFacts, rules: EligibilityRules): Eligib
   if (isCaller(person, rules.caller)) return leave(person, person.id, 'caller', 'is the caller', detail);
   const skill = missingSkill(facts, person, rules.requiredSkills);
   if (skill) return leave(person, person.id, 'missing-skill', skill, detail);
-  if (rules.groupId !== undefined && pausedFor(facts.pause, rules.groupId, rules.at)) return { eligible: false, leftOut: paused(facts.pause, p, person, rules, detail) };
+  if (rules.groupId !== undefined && pausedFor(facts.pause, rules.groupId, rules.at)) return { eligible: false, leftOut: paused(facts.pause, facts, rules, detail) };
 
   const contacts = contactsOf(p);
   if (!p.routable) {

@@ -5,8 +5,9 @@ import { duration } from './wording.js';
 /** Reasons that end by themselves: someone left out for one of these may take a queued call. */
 const TEMPORARY: ReadonlySet<LeaveCode> = new Set(['dnd', 'in-meeting', 'on-call', 'wrap-up', 'away', 'off-work', 'busy']);
 
-/** A pause from group calls ends by itself only when it was given an end, and the person is free by then. */
-const endsByItself = (l: LeftOut) => TEMPORARY.has(l.code) || (l.code === 'paused' && l.predictedFreeAt !== undefined);
+/** A pause from group calls ends by itself only when it was given an end, and so does whatever keeps them out after it. */
+const endsByItself = (l: LeftOut): boolean =>
+  TEMPORARY.has(l.code) || (l.code === 'paused' && l.until !== undefined && (l.afterPause === undefined || TEMPORARY.has(l.afterPause)));
 
 export interface OverflowResult {
   name: string;

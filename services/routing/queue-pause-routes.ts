@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { queuePauseInputSchema, type QueuePause } from '../../shared/domain/queue-pause.js';
 import type { Person } from '../../shared/domain/directory.js';
-import { notFound, unprocessable } from '../../shared/errors/errors.js';
+import { notFound, unavailable, unprocessable } from '../../shared/errors/errors.js';
 import { resolveUntil } from '../../shared/merge/until-rule.js';
+import { KeyLock } from '../../shared/store/redis/key-lock.js';
+import { sleep } from '../calendars/retry.js';
 import type { Hub } from '../hub.js';
 import { assertSelfOrRoles, tenantOf, type Principal } from '../api/auth.js';
 import { route, type AnyRoute } from '../api/route.js';
@@ -11,6 +14,10 @@ const PATH = '/v1/people/:personId/queue-pause';
 const GROUP_PATH = `${PATH}/groups/:groupId`;
 const ROLES = ['admin', 'supervisor', 'member'] as const;
 const OTHERS = ['admin', 'supervisor'] as const;
+/** How long one change of a pause may hold it (a replica that dies holding it), and how long others wait. */
+const LEASE_MS = 5_000;
+const WAIT_STEP_MS = 25;
+const WAIT_STEPS = 200;
 
 /** As design §6 has it: a sensitive person's pause shows supervisors neither its end nor its reason. */
 function view(p: QueuePause, person: Person, principal: Principal): Record<string, unknown> {
@@ -44,6 +51,27 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
     const person = await hub.directory.getPerson(tenantId, params.personId!);
     if (params.groupId !== undefined && !(await docs.get('groups', tenantId, params.groupId))) throw notFound('group', params.groupId);
     return { tenantId, person };
+  }
+
+  const local = new KeyLock();
+  /**
+   * One change of a person's pause at a time, on every replica: the one-group calls read the pause and
+   * write it back, so two supervisors clicking at once would otherwise lose one of the two clicks.
+   */
+  function changing<T>(tenantId: string, personId: string, fn: () => Promise<T>): Promise<T> {
+    const key = `queue-pause:${tenantId}:${personId}`;
+    return local.run(key, async () => {
+      const owner = randomUUID();
+      for (let step = 0; !(await hub.store.leases.acquire(key, owner, LEASE_MS, hub.clock.now())); step++) {
+        if (step >= WAIT_STEPS) throw unavailable('queue_pause_busy', 'another change of this pause is under way; try again');
+        await sleep(hub.clock, WAIT_STEP_MS);
+      }
+      try {
+        return await fn();
+      } finally {
+        await hub.store.leases.release(key, owner).catch(() => false);
+      }
+    });
   }
 
   const save = (pause: QueuePause) => docs.write([{ op: 'put', collection: 'queuePauses', doc: pause }]);
@@ -103,7 +131,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
         if (until !== undefined) pause.until = until;
         if (body.groups !== undefined) pause.groups = body.groups;
         if (body.reason !== undefined) pause.reason = body.reason;
-        await save(pause);
+        await changing(tenantId, person.id, () => save(pause));
         return { body: view(pause, person, principal) };
       },
     }),
@@ -117,7 +145,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       responses: { 204: 'not paused (any more)', 404: 'unknown person' },
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
-        await end(tenantId, person.id);
+        await changing(tenantId, person.id, () => end(tenantId, person.id));
         return { status: 204 };
       },
     }),
@@ -132,12 +160,15 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
         const groupId = params.groupId!;
-        const held = await current(tenantId, person.id);
-        let pause = held;
-        if (!held) pause = { tenantId, id: person.id, personId: person.id, since: hub.clock.now(), setBy: setBy(principal), groups: [groupId] };
-        else if (held.groups && !held.groups.includes(groupId)) pause = { ...held, groups: [...held.groups, groupId] };
-        if (pause !== held) await save(pause!);
-        return { body: view(pause!, person, principal) };
+        const pause = await changing(tenantId, person.id, async () => {
+          const held = await current(tenantId, person.id);
+          let next = held;
+          if (!held) next = { tenantId, id: person.id, personId: person.id, since: hub.clock.now(), setBy: setBy(principal), groups: [groupId] };
+          else if (held.groups && !held.groups.includes(groupId)) next = { ...held, groups: [...held.groups, groupId] };
+          if (next !== held) await save(next!);
+          return next!;
+        });
+        return { body: view(pause, person, principal) };
       },
     }),
     route({
@@ -151,12 +182,16 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
         const groupId = params.groupId!;
-        const held = await current(tenantId, person.id);
-        if (!held) return { status: 204 };
-        const from = held.groups ?? (await hub.directory.groups.list(tenantId)).filter((g) => g.members.some((m) => m.personId === person.id)).map((g) => g.id);
-        const rest = from.filter((g) => g !== groupId);
-        if (rest.length === 0) await end(tenantId, person.id);
-        else if (rest.length !== from.length || !held.groups) await save({ ...held, groups: rest });
+        await changing(tenantId, person.id, async () => {
+          const held = await current(tenantId, person.id);
+          if (!held) return;
+          const from = held.groups ?? (await hub.directory.groups.list(tenantId)).filter((g) => g.members.some((m) => m.personId === person.id)).map((g) => g.id);
+          const rest = from.filter((g) => g !== groupId);
+          // Not paused from that group (nor a member of it): the pause stays as it is, a pause from every group included.
+          if (rest.length === from.length) return;
+          if (rest.length === 0) await end(tenantId, person.id);
+          else await save({ ...held, groups: rest });
+        });
         return { status: 204 };
       },
     }),

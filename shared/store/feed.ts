@@ -3,7 +3,7 @@ import type { Presence } from '../domain/presence.js';
 /**
  * Why an event is on the feed when it is not a new state: `directory`, the person's directory record
  * changed in a way live streams show (teams, name, sensitive), and the event carries their current
- * state again, version unchanged. Consumers of state changes (publishers) skip such events.
+ * state again, version unchanged. Publishers re-render it for the targets that cover the person.
  */
 export type FeedCause = 'directory';
 

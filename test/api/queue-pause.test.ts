@@ -188,6 +188,22 @@ function queuePauses(start: () => Promise<TestHub>): void {
     expect((await h.get('/v1/queue-pauses', keys.alice).expect(403)).body.error.code).toBe('forbidden_role');
   });
 
+  it('two supervisors pausing or letting back one person in two queues at once both count', async () => {
+    const groupsOf = async () => (await h.get('/v1/people/alice/queue-pause').expect(200)).body.groups as string[];
+    await Promise.all([h.put('/v1/people/alice/queue-pause/groups/support', {}, keys.supervisor).expect(200), h.put('/v1/people/alice/queue-pause/groups/sales', {}).expect(200)]);
+    expect((await groupsOf()).sort()).toEqual(['sales', 'support']);
+    await h.put('/v1/people/alice/queue-pause', {}).expect(200);
+    await Promise.all([h.del('/v1/people/alice/queue-pause/groups/support', keys.supervisor).expect(204), h.del('/v1/people/alice/queue-pause/groups/sales').expect(204)]);
+    await h.get('/v1/people/alice/queue-pause').expect(404);
+  });
+
+  it('letting someone paused from every group back into a group they are not in leaves the pause as it was', async () => {
+    await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'bob' }] }).expect(201);
+    await h.put('/v1/people/alice/queue-pause', {}).expect(200);
+    await h.del('/v1/people/alice/queue-pause/groups/billing').expect(204);
+    expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body).not.toHaveProperty('groups');
+  });
+
   it('deleting the person deletes their pause', async () => {
     await h.put('/v1/people/alice/queue-pause', {}).expect(200);
     await h.del('/v1/people/alice').expect(204);

@@ -95,4 +95,38 @@ describe('a target gets each person’s states in order', () => {
     expect(sink.waiting).toBe(0);
     expect(sink.delivered).toEqual([7, 7]);
   });
+
+  it('someone back in scope before their withdrawal went out, or while it is on its way, ends with their state', async () => {
+    const { clock, sink, r } = runner();
+    const withdrawal: Delivery = { tenantId: 'acme', personId: 'alice', version: 7, rerender: 100, outOfScope: true };
+    r.offer(state(7));
+    sink.answer();
+    await settle();
+    // Out of scope, and back within the coalescing window: the withdrawal never goes out.
+    r.offer(withdrawal);
+    r.offer({ ...state(7), rerender: clock.now() });
+    await clock.advance(COALESCE_MS);
+    sink.answer();
+    await settle();
+    expect(sink.delivered).toEqual([7, 7]);
+    // Out of scope again, and back while the withdrawal is on its way: the state follows it.
+    await clock.advance(COALESCE_MS);
+    r.offer(withdrawal);
+    expect(sink.waiting).toBe(1);
+    r.offer({ ...state(7), rerender: clock.now() });
+    sink.answer();
+    await settle();
+    await clock.advance(COALESCE_MS);
+    sink.answer();
+    await settle();
+    // At the version the target has: should the person come back, their state at it is taken again.
+    expect(sink.delivered).toEqual([7, 7, -7, 7]);
+    expect(r.holds('alice')).toBe(true);
+    // The next state goes out as usual, whatever the withdrawal's version was.
+    await clock.advance(COALESCE_MS);
+    r.offer(state(8));
+    sink.answer();
+    await settle();
+    expect(sink.delivered).toEqual([7, 7, -7, 7, 8]);
+  });
 });

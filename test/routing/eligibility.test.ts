@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Person } from '../../shared/domain/directory.js';
 import { DEFAULT_POLICY } from '../../shared/domain/policy.js';
 import type { Signal } from '../../shared/domain/signal.js';
+import type { QueuePause } from '../../shared/domain/queue-pause.js';
 import { merge } from '../../shared/merge/merge.js';
 import { emptyAgentState, type AgentCallState, type MemberRoutingState } from '../../shared/store/routing-state.js';
 import type { Detail } from '../../services/api/views.js';
@@ -22,7 +23,10 @@ const rules = (over: Partial<EligibilityRules> = {}): EligibilityRules => ({
   ...over,
 });
 
-function judge(signals: Signal[], o: { rules?: Partial<EligibilityRules>; agent?: AgentCallState; memberState?: MemberRoutingState; skills?: Record<string, number>; person?: Person | null; at?: number } = {}) {
+function judge(
+  signals: Signal[],
+  o: { rules?: Partial<EligibilityRules>; agent?: AgentCallState; memberState?: MemberRoutingState; skills?: Record<string, number>; person?: Person | null; at?: number; pause?: QueuePause } = {},
+) {
   const at = o.at ?? T0;
   const facts: MemberFacts = {
     member: { personId: 'alice', priority: 0, skills: o.skills ?? {} },
@@ -30,6 +34,7 @@ function judge(signals: Signal[], o: { rules?: Partial<EligibilityRules>; agent?
     presence: presenceAt({ signals, presence: signals.length ? { ...merge(signals, DEFAULT_POLICY, at), personId: 'alice', since: at, version: 1 } : undefined }, DEFAULT_POLICY, at, at),
     agent: o.agent ?? emptyAgentState(),
     memberState: o.memberState,
+    pause: o.pause,
   };
   return judgeMember(facts, rules({ at, ...o.rules }));
 }
@@ -116,6 +121,29 @@ describe('eligibility from every presence state', () => {
     // No history: no guess.
     const none = judge([desk(), call('on-call')]);
     expect(!none.eligible && none.leftOut.predictedFreeAt).toBeUndefined();
+  });
+
+  it('predicts when someone paused with an end is free: once both the pause and what keeps them busy are over', () => {
+    const pause = (until: number): QueuePause => ({ tenantId: 'acme', id: 'alice', personId: 'alice', since: T0, until, setBy: 'self' });
+    const freeAt = (signals: Signal[], until: number, agent?: AgentCallState) => {
+      const r = judge(signals, { pause: pause(until), rules: { groupId: 'support' }, ...(agent ? { agent } : {}) });
+      return r.eligible ? 'eligible' : { code: r.leftOut.code, predictedFreeAt: r.leftOut.predictedFreeAt };
+    };
+    expect(freeAt([desk()], T0 + 10 * MIN)).toEqual({ code: 'paused', predictedFreeAt: T0 + 10 * MIN });
+    expect(freeAt([desk(), meeting('in-meeting', T0 - HOUR, T0 + HOUR)], T0 + 10 * MIN)).toEqual({ code: 'paused', predictedFreeAt: T0 + HOUR });
+    // On a call: its typical length counts as it does for someone not paused.
+    const agent: AgentCallState = { talkMs: 10 * MIN, talkCalls: 2, callStartedAt: T0 - MIN };
+    expect(freeAt([desk(), call('on-call')], T0 + 2 * MIN, agent)).toEqual({ code: 'paused', predictedFreeAt: T0 + 4 * MIN });
+    expect(freeAt([desk(), call('on-call')], T0 + 10 * MIN, agent)).toEqual({ code: 'paused', predictedFreeAt: T0 + 10 * MIN });
+    // Away with no end, or no device: not expected back.
+    expect(freeAt([desk(), manual('away')], T0 + 10 * MIN)).toEqual({ code: 'paused', predictedFreeAt: undefined });
+    expect(freeAt([unregistered()], T0 + 10 * MIN)).toEqual({ code: 'paused', predictedFreeAt: undefined });
+    // What would keep them out once the pause ends, for the queue's judgement (nothing, when they are free).
+    const after = (signals: Signal[]) => {
+      const r = judge(signals, { pause: pause(T0 + 10 * MIN), rules: { groupId: 'support' } });
+      return r.eligible ? 'eligible' : r.leftOut.afterPause;
+    };
+    expect([after([desk()]), after([desk(), call('on-call')]), after([unregistered()])]).toEqual([undefined, 'on-call', 'no-reachable-device']);
   });
 });
 

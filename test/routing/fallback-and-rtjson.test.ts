@@ -57,6 +57,21 @@ describe('fallback chain steps', () => {
     expect((await chain([queue], { ring: [entry('ann', 0, ['sip:ann@x.test'])] }))[0]).not.toHaveProperty('skipped');
   });
 
+  it('queue: someone paused with an end counts as someone busy would once it ends; with no end, or no device after it, not', async () => {
+    const paused = (afterPause?: LeftOut['code'], until: number | null = AT + 60_000): LeftOut => ({
+      ...busy('ann', 'paused'),
+      ...(until === null ? {} : { until }),
+      ...(afterPause === undefined ? {} : { afterPause }),
+    });
+    const skipped = async (l: LeftOut) => ((await chain([queue], { leftOut: [l] }))[0] as { skipped?: string }).skipped;
+    // On a call with no typical length known: expected back, at an unknown time, as if not paused.
+    expect(await skipped(paused('on-call'))).toBeUndefined();
+    expect(await skipped(paused('away'))).toBeUndefined();
+    expect(await skipped(paused())).toBeUndefined();
+    expect(await skipped(paused('no-reachable-device'))).toBe('nobody in the group is expected to become free');
+    expect(await skipped(paused(undefined, null))).toBe('nobody in the group is expected to become free');
+  });
+
   it('overflow: the other group ring list, or why it cannot help', async () => {
     expect(await chain([{ type: 'overflow', groupId: 'sales' }])).toEqual([
       { type: 'overflow', groupId: 'sales', name: 'Group sales', strategy: 'sequential', ring: [entry('olga', 0, ['sip:olga@example.test'])] },

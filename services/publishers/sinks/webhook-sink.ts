@@ -36,8 +36,10 @@ export class WebhookSink implements Sink {
         }
       : { type: 'presence.removed', tenant: d.tenantId, personId: d.personId, version: d.version, ...(d.outOfScope ? { reason: 'out-of-scope' } : {}) };
     const body = JSON.stringify(payload);
-    // A re-rendering is another message of the same version (receivers deduplicate by id).
-    const id = `msg_${d.tenantId}_${d.personId}_${d.version}${d.rerender === undefined ? '' : `_r${d.rerender}`}`;
+    // A re-rendering, or a withdrawal from the target's scope, is another message of the same version
+    // (receivers deduplicate by id).
+    const again = d.rerender === undefined ? '' : `_${d.outOfScope ? 'w' : 'r'}${d.rerender}`;
+    const id = `msg_${d.tenantId}_${d.personId}_${d.version}${again}`;
     const timestamp = Math.floor(this.clock.now() / 1000);
     const res = await this.client.request('POST', this.url, {
       'Content-Type': 'application/json',
