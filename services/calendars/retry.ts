@@ -1,5 +1,3 @@
-import type { Clock } from '../../shared/clock/clock.js';
-
 /**
  * `Retry-After` as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3). Undefined when absent
  * or unreadable, so the caller falls back to its own backoff.
@@ -19,9 +17,4 @@ export function retryAfterMs(header: string | null | undefined, now: number): nu
 export function backoffMs(attempt: number, random: () => number, capMs = 64_000): number {
   const base = Math.min(capMs, 1000 * 2 ** Math.max(0, attempt));
   return Math.min(capMs, base + Math.floor(random() * 1000));
-}
-
-/** Waits on the injected clock, so a test's ManualClock decides when the wait is over. */
-export function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.after(ms, resolve));
 }

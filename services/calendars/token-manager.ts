@@ -4,7 +4,7 @@ import type { SecretBox } from '../../shared/crypto/secrets.js';
 import type { BrokenReason, CalendarAppGrant, CalendarConnection, StoredTokens } from '../../shared/domain/calendar.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import { ConnectionUnavailableError, InvalidGrantError, ProviderError } from './errors.js';
-import { sleep } from './retry.js';
+import { sleep } from '../../shared/clock/sleep.js';
 
 /** A document that holds sealed tokens: a person's delegated connection or a tenant's app grant. */
 export type TokenRef = { collection: 'calendarConnections' | 'calendarAppGrants'; tenantId: string; id: string };

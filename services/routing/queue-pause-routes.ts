@@ -3,8 +3,8 @@ import { queuePauseInputSchema, type QueuePause } from '../../shared/domain/queu
 import type { Person } from '../../shared/domain/directory.js';
 import { notFound, unavailable, unprocessable } from '../../shared/errors/errors.js';
 import { resolveUntil } from '../../shared/merge/until-rule.js';
-import { KeyLock } from '../../shared/store/redis/key-lock.js';
-import { sleep } from '../calendars/retry.js';
+import { KeyLock } from '../../shared/store/key-lock.js';
+import { sleep } from '../../shared/clock/sleep.js';
 import type { Hub } from '../hub.js';
 import { assertSelfOrRoles, tenantOf, type Principal } from '../api/auth.js';
 import { route, type AnyRoute } from '../api/route.js';

@@ -2,7 +2,8 @@
 import { calendar, type calendar_v3 } from 'googleapis/build/src/apis/calendar/index.js';
 import type { Clock } from '../../../shared/clock/clock.js';
 import { ProviderError, RateLimitedError, SyncStateGoneError } from '../../calendars/errors.js';
-import { backoffMs, retryAfterMs, sleep } from '../../calendars/retry.js';
+import { sleep } from '../../../shared/clock/sleep.js';
+import { backoffMs, retryAfterMs } from '../../calendars/retry.js';
 
 export interface GoogleAuth {
   token(): Promise<string>;

@@ -2,7 +2,8 @@ import { Client, GraphError, type Context, type Middleware } from '@microsoft/mi
 import type { Clock } from '../../../shared/clock/clock.js';
 import { ProviderError, RateLimitedError, SyncStateGoneError } from '../../calendars/errors.js';
 import type { KeyedLimiter } from '../../calendars/limiter.js';
-import { backoffMs, retryAfterMs, sleep } from '../../calendars/retry.js';
+import { sleep } from '../../../shared/clock/sleep.js';
+import { backoffMs, retryAfterMs } from '../../calendars/retry.js';
 import { batchResponseSchema } from './schema.js';
 
 /** How a request gets its bearer token, and a fresh one after a 401. */

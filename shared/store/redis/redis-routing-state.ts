@@ -9,7 +9,7 @@ import {
   type RoutingUpdate,
 } from '../routing-state.js';
 import type { Connection } from './connection.js';
-import { KeyLock } from './key-lock.js';
+import { KeyLock } from '../key-lock.js';
 import { CAS_DOC } from './scripts.js';
 
 /** Routing strategy state as `{ r: revision, d: JSON }` hashes, updated by compare-and-set. */

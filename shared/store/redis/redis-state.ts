@@ -6,7 +6,7 @@ import { deepFreeze } from '../indexing.js';
 import { dueMember, type RedisKeys } from '../keys.js';
 import type { PersonState, StateStore, Update } from '../port.js';
 import type { Connection } from './connection.js';
-import { KeyLock } from './key-lock.js';
+import { KeyLock } from '../key-lock.js';
 import { RESTORE_STATE, WRITE_STATE } from './scripts.js';
 
 const EMPTY: PersonState = deepFreeze({ signals: [] });

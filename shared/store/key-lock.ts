@@ -1,6 +1,6 @@
 /**
- * Runs tasks for the same key one after another within this process. Across replicas the store's
- * compare-and-set decides; this only spares a busy person's updates from retrying against each other.
+ * Runs tasks for the same key one after another within this process. Across replicas something in the
+ * store decides (a compare-and-set, a lease); this spares tasks of one process from racing each other.
  */
 export class KeyLock {
   private readonly tails = new Map<string, Promise<unknown>>();
