@@ -1,23 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { queuePauseInputSchema, type QueuePause } from '../../shared/domain/queue-pause.js';
 import type { Person } from '../../shared/domain/directory.js';
-import { notFound, unavailable, unprocessable } from '../../shared/errors/errors.js';
+import { notFound, unprocessable } from '../../shared/errors/errors.js';
 import { resolveUntil } from '../../shared/merge/until-rule.js';
-import { KeyLock } from '../../shared/store/key-lock.js';
-import { sleep } from '../../shared/clock/sleep.js';
 import type { Hub } from '../hub.js';
 import { assertSelfOrRoles, tenantOf, type Principal } from '../api/auth.js';
 import { route, type AnyRoute } from '../api/route.js';
 import { detailFor } from '../api/views.js';
+import { Turns } from './turns.js';
 
 const PATH = '/v1/people/:personId/queue-pause';
 const GROUP_PATH = `${PATH}/groups/:groupId`;
 const ROLES = ['admin', 'supervisor', 'member'] as const;
 const OTHERS = ['admin', 'supervisor'] as const;
-/** How long one change of a pause may hold it (a replica that dies holding it), and how long others wait. */
-const LEASE_MS = 5_000;
-const WAIT_STEP_MS = 25;
-const WAIT_STEPS = 200;
 
 /** As design §6 has it: a sensitive person's pause shows supervisors neither its end nor its reason. */
 function view(p: QueuePause, person: Person, principal: Principal): Record<string, unknown> {
@@ -53,26 +47,12 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
     return { tenantId, person };
   }
 
-  const local = new KeyLock();
   /**
    * One change of a person's pause at a time, on every replica: the one-group calls read the pause and
    * write it back, so two supervisors clicking at once would otherwise lose one of the two clicks.
    */
-  function changing<T>(tenantId: string, personId: string, fn: () => Promise<T>): Promise<T> {
-    const key = `queue-pause:${tenantId}:${personId}`;
-    return local.run(key, async () => {
-      const owner = randomUUID();
-      for (let step = 0; !(await hub.store.leases.acquire(key, owner, LEASE_MS, hub.clock.now())); step++) {
-        if (step >= WAIT_STEPS) throw unavailable('queue_pause_busy', 'another change of this pause is under way; try again');
-        await sleep(hub.clock, WAIT_STEP_MS);
-      }
-      try {
-        return await fn();
-      } finally {
-        await hub.store.leases.release(key, owner).catch(() => false);
-      }
-    });
-  }
+  const turns = new Turns(hub.store.leases, hub.clock, 'queue_pause_busy');
+  const changing = <T>(tenantId: string, personId: string, fn: () => Promise<T>): Promise<T> => turns.run(`queue-pause:${tenantId}:${personId}`, fn);
 
   const save = (pause: QueuePause) => docs.write([{ op: 'put', collection: 'queuePauses', doc: pause }]);
   const end = (tenantId: string, personId: string) => docs.write([{ op: 'delete', collection: 'queuePauses', tenantId, id: personId }]);

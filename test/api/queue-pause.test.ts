@@ -197,6 +197,31 @@ function queuePauses(start: () => Promise<TestHub>): void {
     await h.get('/v1/people/alice/queue-pause').expect(404);
   });
 
+  it("waits its turn behind another replica's change of the pause, and answers 503 queue_pause_busy if it never comes", async () => {
+    const turn = 'queue-pause:acme:alice';
+    expect(await h.hub.store.leases.acquire(turn, 'another-replica', 60_000, h.clock.now())).toBe(true);
+    /** Lets the hub's clock run in the 25 ms steps a waiting change sleeps, until the answer is in. */
+    const answer = async (req: PromiseLike<{ status: number; body: { error?: { code: string } }; headers: Record<string, string> }>, release?: () => Promise<unknown>) => {
+      let res: { status: number; body: { error?: { code: string } }; headers: Record<string, string> } | undefined;
+      void Promise.resolve(req).then((r) => (res = r));
+      for (let i = 0; i < 1000 && !res; i++) {
+        if (i === 20 && release) await release();
+        await h.clock.advance(25);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      return res!;
+    };
+    const busy = await answer(h.put('/v1/people/alice/queue-pause/groups/support', {}));
+    expect(busy.status).toBe(503);
+    expect(busy.body.error?.code).toBe('queue_pause_busy');
+    expect(Number(busy.headers['retry-after'])).toBeGreaterThan(0);
+    await h.get('/v1/people/alice/queue-pause').expect(404);
+    // The other replica's change ends while this one waits: this one goes next.
+    const next = await answer(h.put('/v1/people/alice/queue-pause/groups/support', {}), () => h.hub.store.leases.release(turn, 'another-replica'));
+    expect(next.status).toBe(200);
+    expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body.groups).toEqual(['support']);
+  });
+
   it('letting someone paused from every group back into a group they are not in leaves the pause as it was', async () => {
     await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'bob' }] }).expect(201);
     await h.put('/v1/people/alice/queue-pause', {}).expect(200);
