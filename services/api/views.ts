@@ -25,6 +25,9 @@ export function detailFor(p: Principal, person: Pick<Person, 'id' | 'sensitive'>
   }
 }
 
+/** Whether a caller at this detail may see what someone is doing and until when (not just their availability). */
+export const seesActivity = (detail: Detail): boolean => detail === 'full' || detail === 'activity';
+
 export interface PresenceView {
   personId: string;
   name?: string;

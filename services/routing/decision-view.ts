@@ -1,3 +1,4 @@
+import { seesActivity } from '../api/views.js';
 import type { LeaveCode, LeftOut, RouteDecision } from './decision.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -32,7 +33,7 @@ export interface LeftOutView {
  */
 export function leftOutView(l: LeftOut): LeftOutView {
   const v: LeftOutView = l.name === undefined ? { personId: l.personId, code: l.code, reason: l.reason } : { personId: l.personId, name: l.name, code: l.code, reason: l.reason };
-  if (l.detail !== 'full' && l.detail !== 'activity') {
+  if (!seesActivity(l.detail)) {
     if (PRESENCE_CODES.has(l.code)) Object.assign(v, BY_AVAILABILITY[l.availability ?? 'busy'] ?? BY_AVAILABILITY.busy);
     if (l.availability !== undefined) v.availability = l.availability;
     return v;

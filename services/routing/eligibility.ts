@@ -2,7 +2,7 @@ import type { Person } from '../../shared/domain/directory.js';
 import type { GroupMember } from '../../shared/domain/group.js';
 import { pausedFor, type QueuePause } from '../../shared/domain/queue-pause.js';
 import type { AgentCallState, MemberRoutingState } from '../../shared/store/routing-state.js';
-import type { Detail } from '../api/views.js';
+import { seesActivity, type Detail } from '../api/views.js';
 import type { Contact, LeaveCode, LeftOut } from './decision.js';
 import type { PresenceAt } from './presence-at.js';
 import { clockTime, SOURCE_LABELS } from './wording.js';
@@ -134,7 +134,7 @@ function absence(p: PresenceAt, facts: MemberFacts, rules: EligibilityRules, det
 function paused(pause: QueuePause, facts: MemberFacts, rules: EligibilityRules, detail: Detail): LeftOut {
   const { presence } = facts;
   const person = facts.person!;
-  const told = detail === 'full' || detail === 'activity';
+  const told = seesActivity(detail);
   const until = pause.until === undefined || !told ? '' : ` until ${clockTime(pause.until, rules.at, rules.zone)}`;
   const why = pause.reason === undefined || !told ? '' : ` (${pause.reason})`;
   const out: LeftOut = { personId: person.id, name: person.name, code: 'paused', reason: `paused from group calls${until}${why}`, detail };

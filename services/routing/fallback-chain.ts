@@ -1,3 +1,4 @@
+import { seesActivity } from '../api/views.js';
 import type { FallbackStep, Strategy } from '../../shared/domain/group.js';
 import type { FallbackOutcome, LeaveCode, LeftOut, RingEntry } from './decision.js';
 import { duration } from './wording.js';
@@ -39,7 +40,7 @@ function queueOutcome(step: Extract<FallbackStep, { type: 'queue' }>, ctx: Chain
   };
   // The hint comes only from people whose "until" the caller may see: a lone sensitive member's
   // meeting end must not show through it. Skipping weighs everyone.
-  const hint = waitFor(passing.filter((l) => l.detail === 'full' || l.detail === 'activity'));
+  const hint = waitFor(passing.filter((l) => seesActivity(l.detail)));
   if (hint !== undefined) out.predictedWaitSeconds = hint;
   if (ctx.ring.length > 0) return out;
   const wait = waitFor(passing);

@@ -5,7 +5,7 @@ import { resolveUntil } from '../../shared/merge/until-rule.js';
 import type { Hub } from '../hub.js';
 import { assertSelfOrRoles, tenantOf, type Principal } from '../api/auth.js';
 import { route, type AnyRoute } from '../api/route.js';
-import { detailFor } from '../api/views.js';
+import { detailFor, seesActivity } from '../api/views.js';
 import { Turns } from './turns.js';
 
 const PATH = '/v1/people/:personId/queue-pause';
@@ -15,7 +15,7 @@ const OTHERS = ['admin', 'supervisor'] as const;
 
 /** As design §6 has it: a sensitive person's pause shows supervisors neither its end nor its reason. */
 function view(p: QueuePause, person: Person, principal: Principal): Record<string, unknown> {
-  const told = ['full', 'activity'].includes(detailFor(principal, person));
+  const told = seesActivity(detailFor(principal, person));
   const out: Record<string, unknown> = { personId: p.personId, since: new Date(p.since).toISOString(), setBy: p.setBy };
   if (p.until !== undefined && told) out.until = new Date(p.until).toISOString();
   if (p.groups !== undefined) out.groups = p.groups;
