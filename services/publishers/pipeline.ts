@@ -5,8 +5,9 @@ import type { Target } from '../../shared/domain/target.js';
 import type { ChangeFeed, FeedEvent } from '../../shared/store/feed.js';
 import type { LeaseStore } from '../../shared/store/leases.js';
 import type { Store } from '../../shared/store/port.js';
-import type { DeliveryLedger } from '../../shared/store/shared-work.js';
+import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
 import type { Metrics } from '../observability/metrics.js';
+import { renderingOf } from './rendering.js';
 import type { Delivery, Sink } from './sink.js';
 import { TargetRunner, type RunnerOptions, type TargetStatus } from './target-runner.js';
 
@@ -50,7 +51,8 @@ function wants(target: Target, person: Person | undefined, personId: string): bo
  * target, and re-sends everyone's current state when the pipeline starts or a target is (re)configured.
  * With several replicas, a target's runner lives on the replica that holds the target's lease; it
  * renews the lease, and a replica that takes a target over (its owner died, or Redis lost its data)
- * sends what the ledger says the target does not have yet.
+ * sends what the ledger says the target does not have yet: newer states, states rendered from an older
+ * directory record, withdrawals and removals.
  */
 export class PublishPipeline {
   private readonly runners = new Map<string, TargetRunner>();
@@ -61,7 +63,7 @@ export class PublishPipeline {
   /** Ownership changes one at a time (the renewal tick, reloads, recovery). */
   private claiming: Promise<void> = Promise.resolve();
   private closed = false;
-  /** The last re-rendering's mark: each gets its own, so a receiver deduplicating by message id never drops one. */
+  /** The last re-rendering's mark (`nextMark`). */
   private lastRerender = 0;
 
   constructor(private readonly deps: PipelineDeps) {}
@@ -109,7 +111,8 @@ export class PublishPipeline {
     const ledger = this.deps.ownership?.ledger;
     const onDelivered = ledger
       ? (d: Delivery) => {
-          if (d.presence) ledger.record(target.tenantId, target.id, d.personId, d.version).catch(() => undefined);
+          const rendering = d.presence ? renderingOf(d.person) : null;
+          ledger.record(target.tenantId, target.id, d.personId, { version: d.version, mark: d.rerender ?? 0, rendering }).catch(() => undefined);
         }
       : undefined;
     const runner = new TargetRunner(
@@ -122,9 +125,10 @@ export class PublishPipeline {
     );
     const k = this.key(target.tenantId, target.id);
     try {
-      if (ledger) for (const [personId, version] of await ledger.delivered(target.tenantId, target.id)) runner.seed(personId, version);
+      const held = ledger ? await ledger.delivered(target.tenantId, target.id) : undefined;
+      for (const [personId, r] of held ?? []) if (r.rendering !== null) runner.seed(personId, r.version);
       this.runners.set(k, runner);
-      await this.republish(target.tenantId, runner);
+      await this.republish(target.tenantId, runner, held);
     } catch (err) {
       // A runner that did not get everyone's current state must not stay: the next claim or reload opens it again.
       if (this.runners.get(k) === runner) this.runners.delete(k);
@@ -183,12 +187,36 @@ export class PublishPipeline {
     await Promise.all(runners.map((r) => r.close()));
   }
 
-  private async republish(tenantId: string, runner: TargetRunner): Promise<void> {
-    for (const person of await this.deps.store.directory.list('people', tenantId)) {
-      if (!wants(runner.target, person, person.id)) continue;
+  /**
+   * Offers everyone's current state; the runner drops what the target already has. With the ledger of a
+   * previous owner (`held`), it also re-renders states acknowledged with an older directory record, and
+   * withdraws or removes whom the target still holds but no longer covers, or who were deleted.
+   */
+  private async republish(tenantId: string, runner: TargetRunner, held?: Map<string, DeliveryRecord>): Promise<void> {
+    const people = await this.deps.store.directory.list('people', tenantId);
+    for (const person of people) {
+      const had = held?.get(person.id);
+      const holds = had !== undefined && had.rendering !== null;
+      if (!wants(runner.target, person, person.id)) {
+        if (holds) runner.offer({ tenantId, personId: person.id, version: had.version, rerender: this.nextMark(), outOfScope: true });
+        continue;
+      }
       const { presence } = await this.deps.store.state.read(tenantId, person.id);
-      if (presence) runner.offer({ tenantId, personId: person.id, person, presence, version: presence.version });
+      if (!presence) continue;
+      const d: Delivery = { tenantId, personId: person.id, person, presence, version: presence.version };
+      if (holds && had.rendering !== undefined && had.rendering !== renderingOf(person)) d.rerender = this.nextMark();
+      runner.offer(d);
     }
+    if (!held) return;
+    const present = new Set(people.map((p) => p.id));
+    for (const [personId, r] of held) {
+      if (r.rendering !== null && !present.has(personId)) runner.offer({ tenantId, personId, version: this.deps.clock.now() });
+    }
+  }
+
+  /** Each re-rendering gets its own mark, so a receiver deduplicating by message id never drops one. */
+  private nextMark(): number {
+    return (this.lastRerender = Math.max(this.deps.clock.now(), this.lastRerender + 1));
   }
 
   /**
@@ -220,7 +248,7 @@ export class PublishPipeline {
     if (person && e.presence) d.person = person;
     // A directory change re-renders the current state for every target that covers the person (a newly
     // sensitive person shows less at once); a team's target the person just joined gets it for the first time.
-    if (e.cause) d.rerender = this.lastRerender = Math.max(this.deps.clock.now(), this.lastRerender + 1);
+    if (e.cause) d.rerender = this.nextMark();
     for (const r of runners) {
       // A removed person is no longer in the directory, so team-scoped targets cannot be matched: tell all.
       if (!e.presence || wants(r.target, person, e.personId)) r.offer(d);

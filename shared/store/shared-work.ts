@@ -11,11 +11,25 @@ export interface DueSet {
   claimOverdue(dueBefore: number, now: number, leaseMs: number, limit: number): Promise<Array<{ tenantId: string; personId: string; dueAt: number }>>;
 }
 
+/** What a publish target last acknowledged of one person. */
+export interface DeliveryRecord {
+  version: number;
+  /** Orders re-renderings of one version (`Delivery.rerender`); 0 for a state change. */
+  mark: number;
+  /**
+   * A fingerprint of the directory record the state was rendered with, so a new owner re-renders what
+   * changed since; `null` when the target holds nothing of the person (withdrawn or removed); absent in
+   * records written before fingerprints were kept.
+   */
+  rendering?: string | null;
+}
+
 /**
- * The last version of each person a publish target acknowledged, so a replica taking a target over
- * sends only what its previous owner had not delivered.
+ * What each publish target acknowledged of each person, so a replica taking a target over sends only
+ * what its previous owner had not delivered: newer states, re-renderings, withdrawals and removals.
  */
 export interface DeliveryLedger {
-  delivered(tenantId: string, targetId: string): Promise<Map<string, number>>;
-  record(tenantId: string, targetId: string, personId: string, version: number): Promise<void>;
+  delivered(tenantId: string, targetId: string): Promise<Map<string, DeliveryRecord>>;
+  /** A late acknowledgement (lower version, or the same version and a lower mark) never replaces a later one. */
+  record(tenantId: string, targetId: string, personId: string, r: DeliveryRecord): Promise<void>;
 }

@@ -5,7 +5,7 @@ import { silentLogger } from '../../shared/log/logger.js';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
 import { MemoryLeases } from '../../shared/store/embedded/memory-leases.js';
 import type { LeaseStore } from '../../shared/store/leases.js';
-import type { DeliveryLedger } from '../../shared/store/shared-work.js';
+import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
 import { Metrics } from '../../services/observability/metrics.js';
 import { PublishPipeline } from '../../services/publishers/pipeline.js';
 import type { Delivery, Sink } from '../../services/publishers/sink.js';
@@ -27,6 +27,18 @@ class RecordingSink implements Sink {
 
 const noLedger: DeliveryLedger = { delivered: async () => new Map(), record: async () => {} };
 
+/** The ledger's rule in memory (the Redis one is tested in test/store/redis-store.test.ts). */
+class MemoryLedger implements DeliveryLedger {
+  readonly entries = new Map<string, DeliveryRecord>();
+  async delivered(): Promise<Map<string, DeliveryRecord>> {
+    return new Map(this.entries);
+  }
+  async record(_t: string, _target: string, personId: string, r: DeliveryRecord): Promise<void> {
+    const old = this.entries.get(personId);
+    if (!old || old.version < r.version || (old.version === r.version && old.mark < r.mark)) this.entries.set(personId, r);
+  }
+}
+
 /** The embedded store plus the tenant, two people with a state each, and one webhook target. */
 async function world(clock: ManualClock) {
   const store = new EmbeddedStore(':memory:');
@@ -45,7 +57,7 @@ async function world(clock: ManualClock) {
   return store;
 }
 
-function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore | undefined, replica: string, sinks: RecordingSink[]) {
+function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore | undefined, replica: string, sinks: RecordingSink[], ledger: DeliveryLedger = noLedger) {
   return new PublishPipeline({
     store,
     feed: store.feed,
@@ -57,7 +69,7 @@ function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore |
       sinks.push(s);
       return s;
     },
-    ...(leases ? { ownership: { leases, ledger: noLedger, replica, leaseMs: LEASE_MS } } : {}),
+    ...(leases ? { ownership: { leases, ledger, replica, leaseMs: LEASE_MS } } : {}),
     runner: { defaultCoalesceMs: 0, retryBaseMs: 100, retryCapMs: 1000, failingAfter: 3, random: () => 0.5 },
   });
 }
@@ -130,5 +142,79 @@ describe('publish pipeline with several replicas', () => {
     }));
     for (let i = 0; i < 5; i++) await clock.advance(1000);
     expect(sinks[0]!.delivered.filter((d) => d.personId === 'alice').map((d) => d.version)).toEqual([5, 6]);
+  });
+
+  describe('a takeover sends what the previous owner acknowledged with an older directory', () => {
+    /** Replica `a` publishes everyone and stops; `edit` changes the directory while nobody publishes; `b` takes over. */
+    async function takeover(target: Target, edit: (store: EmbeddedStore) => Promise<void>, people: { alice?: object } = {}) {
+      const clock = new ManualClock(T0);
+      const store = await world(clock);
+      await store.directory.write([
+        { op: 'put', collection: 'targets', doc: target },
+        { op: 'put', collection: 'people', doc: { id: 'alice', tenantId: 'acme', name: 'Alice', timeZone: 'UTC', teams: [], skills: {}, sensitive: false, ...people.alice } as never },
+      ]);
+      const leases = new MemoryLeases();
+      const ledger = new MemoryLedger();
+      const sinksA: RecordingSink[] = [];
+      const a = pipeline(store, clock, leases, 'a', sinksA, ledger);
+      await a.start();
+      await a.close();
+      await edit(store);
+      await clock.advance(1);
+      const sinksB: RecordingSink[] = [];
+      const b = pipeline(store, clock, leases, 'b', sinksB, ledger);
+      open.push(b);
+      await b.start();
+      const sent = sinksB.flatMap((s) => s.delivered);
+      await b.close();
+      open.splice(open.indexOf(b), 1);
+      // A third owner finds everything acknowledged.
+      const sinksC: RecordingSink[] = [];
+      const c = pipeline(store, clock, leases, 'c', sinksC, ledger);
+      open.push(c);
+      await c.start();
+      return { before: sinksA.flatMap((s) => s.delivered), sent, third: sinksC.flatMap((s) => s.delivered) };
+    }
+
+    it('re-renders the state of someone marked sensitive meanwhile, same version, and nobody else', async () => {
+      const { before, sent, third } = await takeover(TARGET, (store) =>
+        store.directory.write([{ op: 'put', collection: 'people', doc: { id: 'alice', tenantId: 'acme', name: 'Alice', timeZone: 'UTC', teams: [], skills: {}, sensitive: true } as never }]),
+      );
+      expect(before.map((d) => d.personId).sort()).toEqual(['alice', 'bob']);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatchObject({ personId: 'alice', version: 5, person: { sensitive: true } });
+      expect(sent[0]!.rerender).toBeGreaterThan(T0);
+      expect(third).toEqual([]);
+    });
+
+    it('withdraws someone who left the teams of a team target meanwhile', async () => {
+      const target = { ...TARGET, teams: ['sales'] } as Target;
+      const { before, sent, third } = await takeover(
+        target,
+        (store) => store.directory.write([{ op: 'put', collection: 'people', doc: { id: 'alice', tenantId: 'acme', name: 'Alice', timeZone: 'UTC', teams: [], skills: {}, sensitive: false } as never }]),
+        { alice: { teams: ['sales'] } },
+      );
+      expect(before.map((d) => d.personId)).toEqual(['alice']);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatchObject({ personId: 'alice', version: 5, outOfScope: true });
+      expect(sent[0]!.presence).toBeUndefined();
+      expect(third).toEqual([]);
+    });
+
+    it('removes someone deleted meanwhile', async () => {
+      const { sent, third } = await takeover(TARGET, (store) => store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'acme', id: 'bob' }]));
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatchObject({ personId: 'bob' });
+      expect(sent[0]!.presence).toBeUndefined();
+      expect(sent[0]!.outOfScope).toBeUndefined();
+      expect(sent[0]!.version).toBeGreaterThan(5);
+      expect(third).toEqual([]);
+    });
+
+    it('sends nothing again when the directory did not change', async () => {
+      const { before, sent } = await takeover(TARGET, async () => {});
+      expect(before).toHaveLength(2);
+      expect(sent).toEqual([]);
+    });
   });
 });

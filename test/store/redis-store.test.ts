@@ -10,6 +10,7 @@ import type { FeedEvent } from '../../shared/store/feed.js';
 import { call, desk } from '../support/signals.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { Store } from '../../shared/store/port.js';
+import { redisKeys } from '../../shared/store/keys.js';
 import { RedisStore } from '../../shared/store/redis/redis-store.js';
 import { describeWith } from '../support/components.js';
 import { eventually } from '../support/receiver.js';
@@ -110,15 +111,42 @@ describeWith(['redis'], 'Redis store', () => {
       await b.close();
     });
 
-    it('remembers what each target acknowledged', async () => {
+    it('remembers what each target acknowledged: a late acknowledgement never replaces a later one', async () => {
       const { store } = await fresh();
-      await store.shared.deliveries.record('acme', 'hook', 'alice', 7);
-      await store.shared.deliveries.record('acme', 'hook', 'bob', 3);
-      expect(await store.shared.deliveries.delivered('acme', 'hook')).toEqual(new Map([['alice', 7], ['bob', 3]]));
-      await store.shared.deliveries.record('acme', 'hook', 'alice', 5);
-      await store.shared.deliveries.record('acme', 'hook', 'bob', 4);
-      expect(await store.shared.deliveries.delivered('acme', 'hook')).toEqual(new Map([['alice', 7], ['bob', 4]]));
-      expect(await store.shared.deliveries.delivered('acme', 'other')).toEqual(new Map());
+      const ledger = store.shared.deliveries;
+      await ledger.record('acme', 'hook', 'alice', { version: 7, mark: 0, rendering: 'r1' });
+      await ledger.record('acme', 'hook', 'bob', { version: 3, mark: 0, rendering: 'r1' });
+      await ledger.record('acme', 'hook', 'alice', { version: 5, mark: 0, rendering: 'r0' });
+      await ledger.record('acme', 'hook', 'bob', { version: 4, mark: 0, rendering: 'r1' });
+      // The same version rendered again, then an older rendering of it acknowledged late.
+      await ledger.record('acme', 'hook', 'alice', { version: 7, mark: T + 2, rendering: 'r2' });
+      await ledger.record('acme', 'hook', 'alice', { version: 7, mark: T + 1, rendering: 'r9' });
+      // Withdrawn: the target holds nothing of them.
+      await ledger.record('acme', 'hook', 'bob', { version: 4, mark: T, rendering: null });
+      expect(await ledger.delivered('acme', 'hook')).toEqual(
+        new Map([
+          ['alice', { version: 7, mark: T + 2, rendering: 'r2' }],
+          ['bob', { version: 4, mark: T, rendering: null }],
+        ]),
+      );
+      expect(await ledger.delivered('acme', 'other')).toEqual(new Map());
+      await store.close();
+    });
+
+    it('reads ledger entries written before renderings were kept, and orders new ones after them', async () => {
+      const { store, prefix } = await fresh();
+      const c = new Redis(redis.url);
+      await c.hset(redisKeys(prefix).delivered('acme', 'hook'), 'alice', '7', 'bob', '3');
+      c.disconnect();
+      const ledger = store.shared.deliveries;
+      await ledger.record('acme', 'hook', 'bob', { version: 3, mark: T, rendering: 'r1' });
+      await ledger.record('acme', 'hook', 'alice', { version: 6, mark: T, rendering: 'r1' });
+      expect(await ledger.delivered('acme', 'hook')).toEqual(
+        new Map([
+          ['alice', { version: 7, mark: 0 }],
+          ['bob', { version: 3, mark: T, rendering: 'r1' }],
+        ]),
+      );
       await store.close();
     });
 

@@ -1,5 +1,5 @@
 import { dueMember, parseDueMember, type RedisKeys } from '../keys.js';
-import type { DeliveryLedger, DueSet } from '../shared-work.js';
+import type { DeliveryLedger, DeliveryRecord, DueSet } from '../shared-work.js';
 import type { Connection } from './connection.js';
 import { CLAIM_DUE, CLAIM_OVERDUE, RECORD_DELIVERED } from './scripts.js';
 
@@ -37,13 +37,18 @@ export class RedisDeliveryLedger implements DeliveryLedger {
     this.recordScript = conn.script(RECORD_DELIVERED);
   }
 
-  async delivered(tenantId: string, targetId: string): Promise<Map<string, number>> {
+  async delivered(tenantId: string, targetId: string): Promise<Map<string, DeliveryRecord>> {
     const all = await this.conn.run((r) => r.hgetall(this.keys.delivered(tenantId, targetId)));
-    return new Map(Object.entries(all).map(([person, v]) => [person, Number(v)]));
+    return new Map(Object.entries(all).map(([person, v]) => [person, parseRecord(v)]));
   }
 
-  async record(tenantId: string, targetId: string, personId: string, version: number): Promise<void> {
-    // An old owner's acknowledgement may land after the new owner's: keep the higher version.
-    await this.recordScript([this.keys.delivered(tenantId, targetId)], [personId, version]);
+  async record(tenantId: string, targetId: string, personId: string, r: DeliveryRecord): Promise<void> {
+    await this.recordScript([this.keys.delivered(tenantId, targetId)], [personId, r.version, r.mark, r.rendering ?? '']);
   }
+}
+
+function parseRecord(v: string): DeliveryRecord {
+  const [version, mark, rendering] = v.split('|');
+  if (rendering === undefined) return { version: Number(version), mark: 0 };
+  return { version: Number(version), mark: Number(mark), rendering: rendering === '' ? null : rendering };
 }

@@ -130,9 +130,18 @@ local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES'
 for i = 1, #items, 2 do redis.call('ZADD', KEYS[1], ARGV[2], items[i]) end
 return items`;
 
-/** KEYS: a target's delivery ledger. ARGV: person, version. A late acknowledgement never lowers it. */
+/**
+ * KEYS: a target's delivery ledger. ARGV: person, version, mark, rendering ('' for none). Entries read
+ * `version|mark|rendering` (older ones just `version`); a late acknowledgement never replaces a later one.
+ */
 export const RECORD_DELIVERED = `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v and tonumber(v) >= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then
+  local v, m = string.match(old, '^(%d+)|?(%d*)')
+  v = tonumber(v)
+  m = tonumber(m) or 0
+  local nv, nm = tonumber(ARGV[2]), tonumber(ARGV[3])
+  if v > nv or (v == nv and m >= nm) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4])
 return 1`;
