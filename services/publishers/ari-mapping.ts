@@ -1,3 +1,4 @@
+import type { Person } from '../../shared/domain/directory.js';
 import type { Presence } from '../../shared/domain/presence.js';
 
 /** Asterisk device states an ARI-controlled device can take (ARI Devicestates API). */
@@ -7,10 +8,17 @@ export type AsteriskDeviceState = 'NOT_INUSE' | 'INUSE' | 'BUSY' | 'RINGING' | '
  * The canonical state as an Asterisk device state, so BLF lamps and queue `state_interface`s follow
  * it: only a routable person is NOT_INUSE (queues ring them); call states keep their own lamps; every
  * other reason not to ring (meeting, DND, wrap-up) is BUSY, so queues skip the member; nobody
- * reachable or nothing known is UNAVAILABLE.
+ * reachable or nothing known is UNAVAILABLE. A person marked sensitive shows the PBX what a `pbx` key
+ * sees of them: whether to ring them, not what they do (a Teams or mobile call the PBX does not carry
+ * would otherwise light INUSE); the PBX's own calls still light the lamps it drives itself.
  */
-export function asteriskDeviceState(p: Presence | undefined): AsteriskDeviceState {
+export function asteriskDeviceState(p: Presence | undefined, person?: Pick<Person, 'sensitive'>): AsteriskDeviceState {
   if (!p) return 'UNAVAILABLE';
+  if (!person?.sensitive) return callState(p) ?? availabilityState(p);
+  return availabilityState(p);
+}
+
+function callState(p: Presence): AsteriskDeviceState | undefined {
   switch (p.activity) {
     case 'ringing':
       return 'RINGING';
@@ -19,6 +27,10 @@ export function asteriskDeviceState(p: Presence | undefined): AsteriskDeviceStat
     case 'on-hold':
       return 'ONHOLD';
   }
+  return undefined;
+}
+
+function availabilityState(p: Presence): AsteriskDeviceState {
   if (p.routable) return 'NOT_INUSE';
   switch (p.availability) {
     case 'busy':
@@ -38,4 +50,5 @@ export const ARI_MAPPING_TABLE: ReadonlyArray<[string, AsteriskDeviceState]> = [
   ['busy or dnd (meeting, presenting, focus, wrap-up, DND, custom busy reasons)', 'BUSY'],
   ['away, offline, unknown, or available without a reachable endpoint', 'UNAVAILABLE'],
   ['person removed', 'UNAVAILABLE'],
+  ['a person marked sensitive: ringing, on-call or on-hold, as for any other busy state', 'BUSY'],
 ];

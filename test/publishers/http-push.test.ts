@@ -172,4 +172,38 @@ describe('HTTP push: Asterisk ARI device state', () => {
       await rx.close();
     }
   });
+
+  it('shows a PBX no more of a sensitive person than a pbx key sees: their calls light BUSY, from the moment they are marked', async () => {
+    const h = await startTestHub();
+    const rx = await startReceiver();
+    try {
+      const key = await seedAlice(h);
+      await h.put('/v1/tenant', SETTINGS).expect(200);
+      await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
+      await h.put('/v1/targets/asterisk', { kind: 'ari', name: 'Asterisk', baseUrl: rx.url, username: 'presence', password: 's3cret', deviceName: 'Stasis:presence-{extension}' }).expect(201);
+      await rx.waitFor(1);
+      await h.clock.advance(2000);
+      await h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
+      await rx.waitFor(2);
+      await h.clock.advance(2000);
+      // Marked sensitive during the call: the lamp is rendered anew at once.
+      await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], sensitive: true }).expect(200);
+      await rx.waitFor(3);
+      const steps: Array<[string, string]> = [
+        ['held', 'BUSY'],
+        ['ringing', 'BUSY'],
+        ['hangup', 'NOT_INUSE'],
+      ];
+      for (const [i, [type, state]] of steps.entries()) {
+        await h.clock.advance(2000);
+        await h.pbx([{ type, device: 'alice-desk', at: h.clock.now() }], key).expect(200);
+        await rx.waitFor(i + 4);
+        expect(rx.received[i + 3]!.query).toEqual({ deviceState: state });
+      }
+      expect(rx.received.slice(0, 3).map((r) => r.query.deviceState)).toEqual(['NOT_INUSE', 'INUSE', 'BUSY']);
+    } finally {
+      await h.stop();
+      await rx.close();
+    }
+  });
 });

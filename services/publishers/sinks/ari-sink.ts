@@ -28,7 +28,7 @@ export class AriSink implements Sink {
     // A colon is a legal path character (RFC 3986 pchar); keep `Stasis:` readable as Asterisk documents it.
     const name = encodeURIComponent(this.deviceName(d)).replaceAll('%3A', ':');
     const url = new URL(`ari/deviceStates/${name}`, this.target.baseUrl.endsWith('/') ? this.target.baseUrl : `${this.target.baseUrl}/`);
-    url.searchParams.set('deviceState', asteriskDeviceState(d.presence));
+    url.searchParams.set('deviceState', asteriskDeviceState(d.presence, d.person));
     const res = await this.client.request('PUT', url, { Authorization: this.auth });
     expectSuccess(res, 'Asterisk ARI');
   }
