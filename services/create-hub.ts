@@ -116,6 +116,7 @@ export function createHub(opts: HubOptions): RunningHub {
       random: Math.random,
     },
   });
+  metrics.dialogWatches = () => pipeline.watchHealth();
   const base = {
     config,
     clock,

@@ -143,6 +143,18 @@ export class Metrics {
     labelNames: ['tenant', 'target'] as const,
     registers: [this.registry],
   });
+  /** The read-back subscriptions of the targets this replica publishes (only their owner reports them). */
+  dialogWatches: () => Iterable<{ tenantId: string; targetId: string; health: string; count: number }> = () => [];
+  readonly dialogWatchGauge = new Gauge({
+    name: 'presence_dialog_watches',
+    help: 'SIP dialog subscriptions (phone line states read back from a PBX), by tenant, target and health: watching, pending, failing, refused.',
+    labelNames: ['tenant', 'target', 'health'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      this.dialogWatchGauge.reset();
+      for (const w of this.dialogWatches()) this.dialogWatchGauge.set({ tenant: w.tenantId, target: w.targetId, health: w.health }, w.count);
+    },
+  });
   readonly calendarNotifications = new Counter({
     name: 'presence_calendar_notifications_total',
     help: 'Calendar provider notifications, by provider and outcome (accepted, unknown subscription, forged, validation).',

@@ -8,7 +8,7 @@ import type { Store } from '../../shared/store/port.js';
 import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
 import type { Metrics } from '../observability/metrics.js';
 import { renderingOf } from './rendering.js';
-import type { Delivery, Sink } from './sink.js';
+import type { Delivery, Sink, WatchHealth } from './sink.js';
 import { TargetRunner, type RunnerOptions, type TargetStatus } from './target-runner.js';
 
 export type SinkFactory = (target: Target) => Promise<Sink>;
@@ -254,6 +254,13 @@ export class PublishPipeline {
       if (!e.presence || wants(r.target, person, e.personId)) r.offer(d);
       // Someone who left a team's target's teams: what it published for them is withdrawn, not left to go stale.
       else if (e.cause && r.holds(e.personId)) r.offer({ tenantId: e.tenantId, personId: e.personId, version: d.version, rerender: d.rerender!, outOfScope: true });
+    }
+  }
+
+  /** Read-back subscriptions of the targets this replica publishes, by health (for `presence_dialog_watches`). */
+  *watchHealth(): Iterable<{ tenantId: string; targetId: string; health: WatchHealth; count: number }> {
+    for (const r of this.runners.values()) {
+      for (const [health, count] of Object.entries(r.watchHealth() ?? {})) yield { tenantId: r.target.tenantId, targetId: r.target.id, health: health as WatchHealth, count };
     }
   }
 

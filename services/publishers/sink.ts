@@ -19,6 +19,13 @@ export interface Delivery {
 }
 
 /**
+ * How a subscription that reads phone state back from a target stands: `watching` (active), `pending`
+ * (the target has not authorised it yet, RFC 6665 §4.1.2.1), `failing` (refused or unanswered, being
+ * retried), `refused` (ended for good: rejected, no such resource).
+ */
+export type WatchHealth = 'watching' | 'pending' | 'failing' | 'refused';
+
+/**
  * What every publisher (webhook, Asterisk ARI, SIP PUBLISH) implements. `deliver` resolves when the
  * target acknowledged the state, or throws a `DeliveryError` saying whether a retry can help.
  */
@@ -26,5 +33,7 @@ export interface Sink {
   deliver(d: Delivery): Promise<void>;
   /** Target-specific status for the admin endpoint. */
   details?(): unknown;
+  /** Subscriptions the publisher holds on the target to read state back (SIP dialog package), by health. */
+  watchHealth?(): Partial<Record<WatchHealth, number>>;
   close(): Promise<void>;
 }

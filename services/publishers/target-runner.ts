@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
 import type { Target } from '../../shared/domain/target.js';
 import type { Metrics } from '../observability/metrics.js';
 import { DeliveryError } from './http-client.js';
-import type { Delivery, Sink } from './sink.js';
+import type { Delivery, Sink, WatchHealth } from './sink.js';
 
 interface Slot {
   /** The newest state not yet delivered. */
@@ -187,6 +187,11 @@ export class TargetRunner {
       slot.lastSentAt = undefined;
       this.schedule(personId, slot);
     }
+  }
+
+  /** The sink's read-back subscriptions by health (SIP dialog watches), if it holds any. */
+  watchHealth(): Partial<Record<WatchHealth, number>> | undefined {
+    return this.sink.watchHealth?.();
   }
 
   status(): TargetStatus {

@@ -124,6 +124,7 @@ describeWith(['kamailio', 'sipp'], 'SIP PUBLISH to a real Kamailio, read back by
     h.hub.feed.subscribe('acme', (e) => e.presence && seen.push(e.presence.activity));
     await addTarget({ subscribeDialog: true });
     await eventually(() => expect((h.hub.pipeline.status('acme', 'kam')?.details as { dialogSubscriptions: Record<string, number> }).dialogSubscriptions).toEqual({ active: 1 }));
+    expect((await h.get('/metrics')).text).toContain('presence_dialog_watches{tenant="acme",target="kam",health="watching"} 1');
     const results = await publishDialogStates(kam, { user: '1001', states: ['early'], direction: 'recipient', dialogId: 'call-1' });
     expect(results.map((r) => r.status)).toEqual([200]);
     await eventually(() => expect(seen).toContain('ringing'));

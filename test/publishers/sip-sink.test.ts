@@ -4,7 +4,7 @@ import type { Presence } from '../../shared/domain/presence.js';
 import type { SipTarget } from '../../shared/domain/target.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { PresenceEngine } from '../../services/merger/engine.js';
-import { MAX_PUBLISHES_IN_FLIGHT, SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink } from '../../services/publishers/sip/sip-sink.js';
 import { setup, T0 } from '../sip/helpers.js';
 
 const TARGET: SipTarget = {
@@ -48,5 +48,36 @@ describe('SIP sink', () => {
     await Promise.all(done);
     expect(new Set(h.transport.requests('PUBLISH').map((r) => r.uri)).size).toBe(people);
     await sink.close();
+  });
+
+  it('counts its dialog subscriptions by health: pending until the PBX authorises, failing while refused and retried', async () => {
+    const h = setup();
+    const people = [person(1), person(2), person(3)];
+    const sink = new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, people);
+    await h.clock.advance(0);
+    const subscribes = h.transport.requests('SUBSCRIBE');
+    expect(subscribes.map((r) => r.uri)).toEqual(['sip:11@example.test', 'sip:12@example.test', 'sip:13@example.test']);
+    expect(sink.watchHealth()).toEqual({ pending: 3 });
+    h.transport.respond(subscribes[0]!, 200, [['Expires', '600']]);
+    h.transport.respond(subscribes[1]!, 404);
+    await h.clock.advance(0);
+    // 11: accepted, no NOTIFY yet (RFC 6665 pending); 12: no such extension, retried after backoff; 13: unanswered.
+    expect(sink.watchHealth()).toEqual({ pending: 2, failing: 1 });
+    await sink.close();
+  });
+
+  it('reads each subscriber state as a health', () => {
+    const at = (state: Parameters<typeof healthOf>[0]['state'], consecutiveFailures = 0) => healthOf({ state, consecutiveFailures });
+    expect([at('active'), at('refreshing'), at('pending'), at('idle'), at('subscribing'), at('subscribing', 2), at('backoff', 1), at('terminated'), at('unsubscribing')]).toEqual([
+      'watching',
+      'watching',
+      'pending',
+      'pending',
+      'pending',
+      'failing',
+      'failing',
+      'refused',
+      undefined,
+    ]);
   });
 });

@@ -4,12 +4,12 @@ import type { SipTarget } from '../../../shared/domain/target.js';
 import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
 import { Publisher } from '../../../shared/sip/publisher.js';
-import { Subscriber } from '../../../shared/sip/subscriber.js';
+import { Subscriber, type SubscriberStatus } from '../../../shared/sip/subscriber.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
 import { DeliveryError } from '../http-client.js';
-import type { Delivery, Sink } from '../sink.js';
+import type { Delivery, Sink, WatchHealth } from '../sink.js';
 import { lineStateChanges } from './dialog-state.js';
 import { PidfBodies } from './pidf-bodies.js';
 import { destinationOf, presentityOf } from './presentity.js';
@@ -149,11 +149,40 @@ export class SipSink implements Sink {
     return { server: this.target.server, transport: this.target.transport, publications, failingPublications: failing, dialogSubscriptions: subscriptions };
   }
 
+  watchHealth(): Partial<Record<WatchHealth, number>> {
+    const out: Partial<Record<WatchHealth, number>> = {};
+    for (const w of this.watches.values()) {
+      const health = healthOf(w.subscriber.status());
+      if (health) out[health] = (out[health] ?? 0) + 1;
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     for (const p of this.publishers.values()) p.dispose();
     for (const w of this.watches.values()) w.subscriber.dispose();
     this.publishers.clear();
     this.watches.clear();
     this.bodies.clear();
+  }
+}
+
+/** A dialog subscription's health; undefined while it is being ended on purpose. */
+export function healthOf(s: SubscriberStatus): WatchHealth | undefined {
+  switch (s.state) {
+    case 'active':
+    case 'refreshing':
+      return 'watching';
+    case 'pending':
+      return 'pending';
+    case 'backoff':
+      return 'failing';
+    case 'idle':
+    case 'subscribing':
+      return s.consecutiveFailures > 0 ? 'failing' : 'pending';
+    case 'terminated':
+      return 'refused';
+    case 'unsubscribing':
+      return undefined;
   }
 }
