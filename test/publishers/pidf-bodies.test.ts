@@ -45,4 +45,16 @@ describe('PIDF bodies per person', () => {
     // Unmarked again: the full document.
     expect(bodies.of('ann', { id: 'ann', extension: '1001', sensitive: false }, meeting)).toBe(open);
   });
+
+  it("keeps a sensitive person's document, timestamp and all, while their availability holds", () => {
+    const bodies = new PidfBodies({ domain: 'example.test' });
+    const ann = { id: 'ann', extension: '1001', sensitive: true };
+    const meeting = state({ availability: 'busy', activity: 'in-meeting', routable: false, until: T0 + 3_600_000 });
+    const first = bodies.of('ann', ann, meeting);
+    expect(first).toContain(`<timestamp>${new Date(T0).toISOString()}</timestamp>`);
+    // The meeting ends into a call: still busy, so watchers get nothing new, not even a new timestamp.
+    expect(bodies.of('ann', ann, state({ availability: 'busy', activity: 'on-call', routable: false, since: T0 + 300_000, version: 2 }))).toBe(first);
+    const free = state({ since: T0 + 900_000, version: 3 });
+    expect(bodies.of('ann', ann, free)).toBe(buildPidf(free, { entity: 'sip:1001@example.test', ...IDS }, 'availability'));
+  });
 });

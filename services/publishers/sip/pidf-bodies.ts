@@ -15,16 +15,22 @@ interface Built {
   body: string;
 }
 
-/** The fields `buildPidf` writes (unlike the merge's sameState: `since` counts, endpoints and source do not). */
-const sameDocument = (a: PidfPresence, b: PidfPresence): boolean =>
+/**
+ * Whether the document of `b` would tell watchers nothing new: the fields `buildPidf` writes (unlike the
+ * merge's sameState, `since` counts, endpoints and source do not). Availability-only documents keep
+ * their timestamp while the availability holds, or a sensitive person's every change of activity (a
+ * meeting ending into a call, both busy) would show as a new document at that instant.
+ */
+const sameDocument = (detail: PidfDetail, a: PidfPresence, b: PidfPresence): boolean =>
   a.availability === b.availability &&
-  a.activity === b.activity &&
   a.routable === b.routable &&
-  a.since === b.since &&
-  a.until === b.until &&
-  a.next?.at === b.next?.at &&
-  a.next?.availability === b.next?.availability &&
-  a.next?.activity === b.next?.activity;
+  (detail === 'availability' ||
+    (a.activity === b.activity &&
+      a.since === b.since &&
+      a.until === b.until &&
+      a.next?.at === b.next?.at &&
+      a.next?.availability === b.next?.availability &&
+      a.next?.activity === b.next?.activity));
 
 /**
  * The PIDF document last built per person: a delivery of the same state (a re-publication, another
@@ -41,7 +47,7 @@ export class PidfBodies {
     const detail: PidfDetail = person.sensitive ? 'availability' : 'activity';
     const last = this.built.get(personId);
     const samePerson = last !== undefined && last.sipUri === person.sipUri && last.extension === person.extension;
-    if (samePerson && last.detail === detail && sameDocument(last.state, presence)) return last.body;
+    if (samePerson && last.detail === detail && sameDocument(detail, last.state, presence)) return last.body;
     const entity = samePerson ? last.entity : presentityOf(person, this.target);
     const body = buildPidf(presence, { entity, ...IDENTITY }, detail);
     // Only the fields the document shows, not the whole state (its explanation may be large).
