@@ -64,7 +64,7 @@ export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 
     name: person.name,
     availability: presence.availability,
     version: presence.version,
-    since: iso(presence.since),
+    since: iso(detail === 'availability' ? (presence.availabilitySince ?? presence.since) : presence.since),
   };
   const isPbx = isPbxKey(p);
   if (detail === 'availability') {

@@ -150,6 +150,8 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   const isChange = !prev || !sameState(prev, decision);
   // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions.
   const version = isChange ? Math.max((prev?.version ?? 0) + 1, now) : prev.version;
-  const presence: Presence = explainLater(withoutExplanation(decision, { personId, since: isChange ? now : prev.since, version }), signals, policy, now);
+  const since = isChange ? now : prev.since;
+  const availabilitySince = prev && prev.availability === decision.availability ? (prev.availabilitySince ?? prev.since) : now;
+  const presence: Presence = explainLater(withoutExplanation(decision, { personId, since, availabilitySince, version }), signals, policy, now);
   return { next: { signals, presence }, result: { presence, before: prev, changed: isChange, applied, ignored }, emit: isChange };
 }

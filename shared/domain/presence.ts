@@ -42,6 +42,13 @@ export interface Decision {
 /** The canonical state of one person, as stored and published. */
 export interface Presence extends Decision {
   personId: string;
+  /** When this state (availability, activity, until, source, endpoints) began. */
   since: number;
+  /**
+   * When the availability last changed: what views that show only the availability give as `since`, so
+   * a change of activity behind it (a meeting ending into a call) does not show. Absent in states stored
+   * before it was kept; `since` stands in then.
+   */
+  availabilitySince?: number;
   version: number;
 }

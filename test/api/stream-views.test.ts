@@ -58,4 +58,28 @@ describe('live stream: every client gets its own level of detail of the same cha
     }
     for (const [, c] of clients) c.close();
   });
+
+  it('gives those who see only the availability the instant it began, not when the activity behind it last changed', async () => {
+    await h.clock.advance(1000);
+    await h.pbx([{ type: 'hangup', device: 'carol-desk', at: h.clock.now(), callId: 'c1' }], pbx).expect(200);
+    await h.clock.advance(600_000);
+    expect((await h.get('/v1/presence/carol', keys.admin).expect(200)).body).toMatchObject({ availability: 'available' });
+    const t1 = h.clock.now();
+    await h.put('/v1/people/carol/status', { activity: 'away' }).expect(200);
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    await h.clock.advance(60_000);
+    const t2 = h.clock.now();
+    // Still away, now on a break: only the activity changed.
+    await h.put('/v1/people/carol/status', { activity: 'break' }).expect(200);
+    await h.put('/v1/people/alice/status', { activity: 'break' }).expect(200);
+    const since = async (person: string, key: string) => (await h.get(`/v1/presence/${person}`, keys[key]).expect(200)).body.since as string;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    expect((await h.get('/v1/presence/carol', keys.admin).expect(200)).body).toMatchObject({ availability: 'away', activity: 'break' });
+    // Carol is sensitive: supervisors, PBXs and colleagues see her away since t1; she and admins see the state's own start.
+    for (const key of ['supervisor', 'pbx', 'bob']) expect([key, await since('carol', key)]).toEqual([key, iso(t1)]);
+    for (const key of ['carol', 'admin']) expect([key, await since('carol', key)]).toEqual([key, iso(t2)]);
+    // Alice is not: a supervisor sees what she does and since when; a colleague only her availability's start.
+    expect(await since('alice', 'supervisor')).toBe(iso(t2));
+    expect(await since('alice', 'bob')).toBe(iso(t1));
+  });
 });
