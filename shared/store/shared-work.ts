@@ -18,8 +18,8 @@ export interface DeliveryRecord {
   mark: number;
   /**
    * A fingerprint of the directory record the state was rendered with, so a new owner re-renders what
-   * changed since; `null` when the target holds nothing of the person (withdrawn or removed); absent in
-   * records written before fingerprints were kept.
+   * changed since; `null` when the target holds nothing of the person (withdrawn or removed: a ledger may
+   * then forget them); absent in records written before fingerprints were kept.
    */
   rendering?: string | null;
 }

@@ -35,7 +35,9 @@ class MemoryLedger implements DeliveryLedger {
   }
   async record(_t: string, _target: string, personId: string, r: DeliveryRecord): Promise<void> {
     const old = this.entries.get(personId);
-    if (!old || old.version < r.version || (old.version === r.version && old.mark < r.mark)) this.entries.set(personId, r);
+    if (old && (old.version > r.version || (old.version === r.version && old.mark >= r.mark))) return;
+    if (r.rendering === null) this.entries.delete(personId);
+    else this.entries.set(personId, r);
   }
 }
 

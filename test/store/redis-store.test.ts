@@ -121,14 +121,10 @@ describeWith(['redis'], 'Redis store', () => {
       // The same version rendered again, then an older rendering of it acknowledged late.
       await ledger.record('acme', 'hook', 'alice', { version: 7, mark: T + 2, rendering: 'r2' });
       await ledger.record('acme', 'hook', 'alice', { version: 7, mark: T + 1, rendering: 'r9' });
-      // Withdrawn: the target holds nothing of them.
+      // Withdrawn: the target holds nothing of them, and the ledger forgets them (a late acknowledgement of
+      // an older delivery may bring them back: a new owner then withdraws them once more).
       await ledger.record('acme', 'hook', 'bob', { version: 4, mark: T, rendering: null });
-      expect(await ledger.delivered('acme', 'hook')).toEqual(
-        new Map([
-          ['alice', { version: 7, mark: T + 2, rendering: 'r2' }],
-          ['bob', { version: 4, mark: T, rendering: null }],
-        ]),
-      );
+      expect(await ledger.delivered('acme', 'hook')).toEqual(new Map([['alice', { version: 7, mark: T + 2, rendering: 'r2' }]]));
       expect(await ledger.delivered('acme', 'other')).toEqual(new Map());
       await store.close();
     });

@@ -50,5 +50,5 @@ export class RedisDeliveryLedger implements DeliveryLedger {
 function parseRecord(v: string): DeliveryRecord {
   const [version, mark, rendering] = v.split('|');
   if (rendering === undefined) return { version: Number(version), mark: 0 };
-  return { version: Number(version), mark: Number(mark), rendering: rendering === '' ? null : rendering };
+  return { version: Number(version), mark: Number(mark), rendering };
 }

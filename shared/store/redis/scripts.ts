@@ -131,7 +131,8 @@ for i = 1, #items, 2 do redis.call('ZADD', KEYS[1], ARGV[2], items[i]) end
 return items`;
 
 /**
- * KEYS: a target's delivery ledger. ARGV: person, version, mark, rendering ('' for none). Entries read
+ * KEYS: a target's delivery ledger. ARGV: person, version, mark, rendering ('' when the target holds
+ * nothing of the person now: the entry goes, so deleted people leave nothing behind). Entries read
  * `version|mark|rendering` (older ones just `version`); a late acknowledgement never replaces a later one.
  */
 export const RECORD_DELIVERED = `
@@ -143,5 +144,9 @@ if old then
   local nv, nm = tonumber(ARGV[2]), tonumber(ARGV[3])
   if v > nv or (v == nv and m >= nm) then return 0 end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4])
+if ARGV[4] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4])
+end
 return 1`;
