@@ -158,14 +158,17 @@ export class DirectoryService {
   }
 
   /**
-   * Keeps the person's working-hours signal in step with the directory, and shows live streams a change
-   * they display (teams, name, sensitive) at once rather than at the person's next state change.
+   * Keeps the person's working-hours signal in step with the directory, and shows consumers a change
+   * they display at once rather than at the person's next state change: live streams their teams, name
+   * and sensitive flag; publishers also the extension and SIP URI their devices and presentities follow.
    */
   async afterPersonWrite(person: Person, before: Person | undefined): Promise<void> {
     for (const hook of this.hooks.personWritten) await hook(person, before);
     // A new state shows the new record anyway.
     const changed = await this.followWorkingHours(person, before);
-    if (!changed && !(before && sameOnStreams(before, person))) await this.engine.directoryChanged(person.tenantId, person.id);
+    if (changed) return;
+    if (!before || !sameOnStreams(before, person)) await this.engine.directoryChanged(person.tenantId, person.id);
+    else if (before.extension !== person.extension || before.sipUri !== person.sipUri) await this.engine.directoryChanged(person.tenantId, person.id, 'address');
   }
 
   /** True when the person's state changed. */

@@ -4,6 +4,7 @@ import type { Policy } from '../../shared/domain/policy.js';
 import type { Presence } from '../../shared/domain/presence.js';
 import { explainLater, mergeUnexplained, sameState, withoutExplanation } from '../../shared/merge/merge.js';
 import type { PersonState, Store } from '../../shared/store/port.js';
+import type { FeedCause } from '../../shared/store/feed.js';
 import type { Metrics } from '../observability/metrics.js';
 import { applyChanges, collectGarbage, type SignalChange } from './apply-changes.js';
 import { Timeline } from './timeline.js';
@@ -107,14 +108,14 @@ export class PresenceEngine {
   }
 
   /**
-   * The person's directory record changed in a way live streams show: their current state goes on the
-   * feed again, version unchanged and marked `directory`, in order with their state changes. Someone with
+   * The person's directory record changed in a way consumers show: their current state goes on the feed
+   * again, version unchanged and marked with `cause`, in order with their state changes. Someone with
    * no state yet is merged for the first time instead (as a new person is), which shows them as a
    * snapshot does: unknown, unless their signals say more.
    */
-  async directoryChanged(tenantId: string, personId: string): Promise<void> {
+  async directoryChanged(tenantId: string, personId: string, cause: FeedCause = 'directory'): Promise<void> {
     const shown = await this.deps.store.state.update(tenantId, personId, (state) =>
-      state.presence ? { next: state, result: true, emit: true, cause: 'directory' as const } : { next: state, result: false },
+      state.presence ? { next: state, result: true, emit: true, cause } : { next: state, result: false },
     );
     if (!shown) await this.apply(tenantId, personId, []);
   }

@@ -1,11 +1,12 @@
 import type { Presence } from '../domain/presence.js';
 
 /**
- * Why an event is on the feed when it is not a new state: `directory`, the person's directory record
- * changed in a way live streams show (teams, name, sensitive), and the event carries their current
- * state again, version unchanged. Publishers re-render it for the targets that cover the person.
+ * Why an event is on the feed when it is not a new state: the person's directory record changed, and the
+ * event carries their current state again, version unchanged. Publishers re-render it for the targets
+ * that cover the person. `directory`: a change live streams show too (teams, name, sensitive);
+ * `address`: only their extension or SIP URI, which devices and presentities follow and streams do not show.
  */
-export type FeedCause = 'directory';
+export type FeedCause = 'directory' | 'address';
 
 /** One change on the live feed. `presence` is absent when the person was removed. */
 export interface FeedEvent {

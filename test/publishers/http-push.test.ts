@@ -135,6 +135,35 @@ describe('HTTP push: signed webhooks', () => {
   });
 });
 
+describe('HTTP push: nothing a receiver could read a change from', () => {
+  it("sends a sensitive person's state only when their availability changes: a call put on hold sends nothing", async () => {
+    const h = await startTestHub();
+    const rx = await startReceiver();
+    try {
+      const key = await seedAlice(h, { sensitive: true });
+      await h.put('/v1/tenant', SETTINGS).expect(200);
+      await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
+      await h.put('/v1/targets/hook', { kind: 'webhook', name: 'CRM', url: `${rx.url}/presence` }).expect(201);
+      await rx.waitFor(1);
+      for (const type of ['answered', 'held', 'resumed', 'hangup']) {
+        await h.clock.advance(2000);
+        await h.pbx([{ type, device: 'alice-desk', at: h.clock.now(), callId: 'c1' }], key).expect(200);
+      }
+      await rx.waitFor(3);
+      await new Promise((r) => setTimeout(r, 50));
+      const bodies = rx.received.map((r) => JSON.parse(r.body));
+      expect(bodies.map((b) => b.presence.availability)).toEqual(['available', 'busy', 'available']);
+      for (const b of bodies) expect(b.presence).not.toHaveProperty('activity');
+      const versions = bodies.map((b) => b.version as number);
+      expect([...versions].sort((a, b) => a - b)).toEqual(versions);
+      expect((await h.get('/v1/targets/hook/status')).body).toMatchObject({ delivered: 5, failed: 0 });
+    } finally {
+      await h.stop();
+      await rx.close();
+    }
+  });
+});
+
 describe('HTTP push: Asterisk ARI device state', () => {
   it('PUTs /ari/deviceStates/{name}?deviceState=… with basic auth as the state changes', async () => {
     const h = await startTestHub();
@@ -173,7 +202,7 @@ describe('HTTP push: Asterisk ARI device state', () => {
     }
   });
 
-  it('shows a PBX no more of a sensitive person than a pbx key sees: their calls light BUSY, from the moment they are marked', async () => {
+  it('shows a PBX no more of a sensitive person than a pbx key sees: their calls light BUSY, from the moment they are marked, and nothing while that holds', async () => {
     const h = await startTestHub();
     const rx = await startReceiver();
     try {
@@ -189,17 +218,21 @@ describe('HTTP push: Asterisk ARI device state', () => {
       // Marked sensitive during the call: the lamp is rendered anew at once.
       await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], sensitive: true }).expect(200);
       await rx.waitFor(3);
-      const steps: Array<[string, string]> = [
-        ['held', 'BUSY'],
-        ['ringing', 'BUSY'],
-        ['hangup', 'NOT_INUSE'],
-      ];
-      for (const [i, [type, state]] of steps.entries()) {
+      // On hold, then ringing again: still BUSY, so Asterisk is told nothing; hung up, free again.
+      for (const type of ['held', 'ringing', 'hangup']) {
         await h.clock.advance(2000);
         await h.pbx([{ type, device: 'alice-desk', at: h.clock.now() }], key).expect(200);
-        await rx.waitFor(i + 4);
-        expect(rx.received[i + 3]!.query).toEqual({ deviceState: state });
       }
+      await rx.waitFor(4);
+      await h.clock.advance(2000);
+      // A new extension: her state moves to the new device, and the old one no longer stands for her.
+      await h.put('/v1/people/alice', { name: 'Alice', extension: '1009', sipUri: 'sip:alice@example.test', teams: ['support'], sensitive: true }).expect(200);
+      await rx.waitFor(6);
+      expect(rx.received.slice(3).map((r) => [r.path, r.query.deviceState])).toEqual([
+        ['/ari/deviceStates/Stasis:presence-1001', 'NOT_INUSE'],
+        ['/ari/deviceStates/Stasis:presence-1009', 'NOT_INUSE'],
+        ['/ari/deviceStates/Stasis:presence-1001', 'UNAVAILABLE'],
+      ]);
       expect(rx.received.slice(0, 3).map((r) => r.query.deviceState)).toEqual(['NOT_INUSE', 'INUSE', 'BUSY']);
     } finally {
       await h.stop();

@@ -80,4 +80,34 @@ describe('SIP sink', () => {
       undefined,
     ]);
   });
+
+  it('follows a new extension: the old presentity is unpublished, the new one published, and the new line watched', async () => {
+    const h = setup();
+    const sink = new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    const answer = async () => {
+      for (const r of h.transport.requests('PUBLISH')) if (!answered.has(r)) {
+        answered.add(r);
+        h.transport.respond(r, 200, [['SIP-ETag', `e-${r.uri}`], ['Expires', r.headers.get('expires') ?? '600']]);
+      }
+      await h.clock.advance(0);
+    };
+    const answered = new Set<unknown>();
+    const first = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+    await h.clock.advance(0);
+    await answer();
+    await first;
+    const moved = { ...person(1), extension: '19' } as Person;
+    const again = sink.deliver({ tenantId: 'acme', personId: 'p1', person: moved, presence: PRESENCE, version: 1, rerender: T0 });
+    for (let i = 0; i < 3; i++) await answer();
+    await again;
+    const publishes = h.transport.requests('PUBLISH').map((r) => [r.uri, r.headers.get('expires'), r.headers.get('sip-if-match') ?? null]);
+    expect(publishes).toEqual([
+      ['sip:11@example.test', '600', null],
+      ['sip:11@example.test', '0', 'e-sip:11@example.test'],
+      ['sip:19@example.test', '600', null],
+    ]);
+    expect(h.transport.requests('SUBSCRIBE').map((r) => r.uri)).toContain('sip:19@example.test');
+    expect(sink.watchHealth()).toEqual({ pending: 1 });
+    await sink.close();
+  });
 });

@@ -71,7 +71,8 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           res.destroy();
         };
         const enqueue = (e: FeedEvent) => {
-          if (res.destroyed || (query.person && e.personId !== query.person)) return;
+          // An address change (extension, SIP URI) is for publishers: no stream shows it.
+          if (res.destroyed || e.cause === 'address' || (query.person && e.personId !== query.person)) return;
           if (tooFarBehind()) return cutOff();
           out.push(e);
         };

@@ -1,13 +1,17 @@
 import type { AriTarget } from '../../../shared/domain/target.js';
-import { asteriskDeviceState } from '../ari-mapping.js';
+import { asteriskDeviceState, type AsteriskDeviceState } from '../ari-mapping.js';
 import { expectSuccess, type HttpTargetClient } from '../http-client.js';
 import type { Delivery, Sink } from '../sink.js';
 
-/** Asterisk ARI device state: `PUT /ari/deviceStates/{name}?deviceState=…` with basic auth. */
+/**
+ * Asterisk ARI device state: `PUT /ari/deviceStates/{name}?deviceState=…` with basic auth, only when the
+ * device state changes (a sensitive person's change of activity behind the same BUSY must not show, and
+ * a directory edit that changes nothing the PBX sees sends nothing).
+ */
 export class AriSink implements Sink {
   private readonly auth: string;
-  /** The name last used per person, so a removal reaches the same device after the person is gone. */
-  private readonly names = new Map<string, string>();
+  /** The device and state last set per person: a removal or a new extension resets the device it was on. */
+  private readonly sent = new Map<string, { name: string; state: AsteriskDeviceState }>();
 
   constructor(
     private readonly target: AriTarget,
@@ -18,17 +22,27 @@ export class AriSink implements Sink {
   }
 
   deviceName(d: Delivery): string {
-    if (!d.person) return this.names.get(d.personId) ?? this.target.deviceName.replaceAll(/\{(personId|extension)\}/g, d.personId);
-    const name = this.target.deviceName.replaceAll('{personId}', d.personId).replaceAll('{extension}', d.person.extension ?? d.personId);
-    this.names.set(d.personId, name);
-    return name;
+    if (!d.person) return this.sent.get(d.personId)?.name ?? this.target.deviceName.replaceAll(/\{(personId|extension)\}/g, d.personId);
+    return this.target.deviceName.replaceAll('{personId}', d.personId).replaceAll('{extension}', d.person.extension ?? d.personId);
   }
 
   async deliver(d: Delivery): Promise<void> {
+    const name = this.deviceName(d);
+    const state = asteriskDeviceState(d.presence, d.person);
+    const last = this.sent.get(d.personId);
+    if (d.presence && last?.name === name && last.state === state) return;
+    await this.put(name, state);
+    // Their extension changed: the old device no longer stands for them.
+    if (last && last.name !== name && last.state !== 'UNAVAILABLE') await this.put(last.name, 'UNAVAILABLE');
+    if (d.presence) this.sent.set(d.personId, { name, state });
+    else this.sent.delete(d.personId);
+  }
+
+  private async put(deviceName: string, state: AsteriskDeviceState): Promise<void> {
     // A colon is a legal path character (RFC 3986 pchar); keep `Stasis:` readable as Asterisk documents it.
-    const name = encodeURIComponent(this.deviceName(d)).replaceAll('%3A', ':');
+    const name = encodeURIComponent(deviceName).replaceAll('%3A', ':');
     const url = new URL(`ari/deviceStates/${name}`, this.target.baseUrl.endsWith('/') ? this.target.baseUrl : `${this.target.baseUrl}/`);
-    url.searchParams.set('deviceState', asteriskDeviceState(d.presence, d.person));
+    url.searchParams.set('deviceState', state);
     const res = await this.client.request('PUT', url, { Authorization: this.auth });
     expectSuccess(res, 'Asterisk ARI');
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Clock } from '../../../shared/clock/clock.js';
 import type { WebhookTarget } from '../../../shared/domain/target.js';
 import { viewOf } from '../../api/views.js';
@@ -10,10 +11,14 @@ const PBX_VIEW = { kind: 'key', tenantId: '', keyId: 'publisher', role: 'pbx' } 
 /**
  * A signed JSON webhook per state (Standard Webhooks headers). The message id is stable per person
  * and version, so a retried delivery is recognisably the same message; the body carries the version so
- * a receiver can drop anything older than what it has.
+ * a receiver can drop anything older than what it has. A state that reads exactly as the last one sent
+ * (a sensitive person's change of activity behind the same availability, a directory edit the receiver
+ * does not see) is not sent: the message itself would tell that something changed.
  */
 export class WebhookSink implements Sink {
   private readonly url: URL;
+  /** A digest of what the receiver last read of each person, versions aside. */
+  private readonly told = new Map<string, string>();
 
   constructor(
     private readonly target: WebhookTarget,
@@ -25,16 +30,18 @@ export class WebhookSink implements Sink {
   }
 
   async deliver(d: Delivery): Promise<void> {
-    const payload = d.presence
-      ? {
-          type: 'presence.updated',
-          tenant: d.tenantId,
-          personId: d.personId,
-          version: d.version,
-          person: d.person && { name: d.person.name, extension: d.person.extension, sipUri: d.person.sipUri },
-          presence: d.person ? viewOf(d.presence, d.person, PBX_VIEW) : undefined,
-        }
-      : { type: 'presence.removed', tenant: d.tenantId, personId: d.personId, version: d.version, ...(d.outOfScope ? { reason: 'out-of-scope' } : {}) };
+    let reads: string | undefined;
+    let payload: object;
+    if (d.presence) {
+      const person = d.person && { name: d.person.name, extension: d.person.extension, sipUri: d.person.sipUri };
+      const presence = d.person ? viewOf(d.presence, d.person, PBX_VIEW) : undefined;
+      const { version: _, ...visible } = presence ?? {};
+      reads = createHash('sha256').update(JSON.stringify([person, visible])).digest('base64url');
+      if (this.told.get(d.personId) === reads) return;
+      payload = { type: 'presence.updated', tenant: d.tenantId, personId: d.personId, version: d.version, person, presence };
+    } else {
+      payload = { type: 'presence.removed', tenant: d.tenantId, personId: d.personId, version: d.version, ...(d.outOfScope ? { reason: 'out-of-scope' } : {}) };
+    }
     const body = JSON.stringify(payload);
     // A re-rendering, or a withdrawal from the target's scope, is another message of the same version
     // (receivers deduplicate by id).
@@ -49,6 +56,8 @@ export class WebhookSink implements Sink {
       'webhook-signature': signWebhook(this.secret, id, timestamp, body),
     }, body);
     expectSuccess(res, this.target.url);
+    if (reads === undefined) this.told.delete(d.personId);
+    else this.told.set(d.personId, reads);
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,8 @@ import { destinationOf, presentityOf } from './presentity.js';
 export const MAX_PUBLISHES_IN_FLIGHT = 64;
 
 interface Watch {
+  /** The watched extension's AOR. */
+  resource: string;
   subscriber: Subscriber;
   callId?: string;
   known?: DialogInfo;
@@ -33,7 +35,7 @@ interface Watch {
  * person's line state back into the merge.
  */
 export class SipSink implements Sink {
-  private readonly publishers = new Map<string, Publisher>();
+  private readonly publishers = new Map<string, { presentity: string; pub: Publisher }>();
   private readonly watches = new Map<string, Watch>();
   private readonly destination;
   private readonly credentials: DigestCredentials | undefined;
@@ -57,19 +59,16 @@ export class SipSink implements Sink {
   async deliver(d: Delivery): Promise<void> {
     if (!d.presence || !d.person) {
       this.unwatch(d.personId);
-      const pub = this.publishers.get(d.personId);
-      this.publishers.delete(d.personId);
       this.bodies.forget(d.personId);
-      if (pub) {
-        await this.inFlight.run(() => pub.remove());
-        pub.dispose();
-      }
+      await this.unpublish(d.personId);
       return;
     }
     if (this.target.subscribeDialog) this.watch(d.person);
-    let pub = this.publishers.get(d.personId);
+    const presentity = presentityOf(d.person, this.target);
+    // A new extension or SIP URI: the old presentity no longer stands for them (RFC 3903 §4.5 removal).
+    if (this.publishers.get(d.personId)?.presentity !== presentity) await this.unpublish(d.personId);
+    let pub = this.publishers.get(d.personId)?.pub;
     if (!pub) {
-      const presentity = presentityOf(d.person, this.target);
       pub = new Publisher({
         core: this.core,
         target: this.destination,
@@ -77,21 +76,34 @@ export class SipSink implements Sink {
         expiresSec: this.target.expiresSec,
         ...(this.credentials ? { credentials: this.credentials } : {}),
       });
-      this.publishers.set(d.personId, pub);
+      this.publishers.set(d.personId, { presentity, pub });
     }
     const body = this.bodies.of(d.personId, d.person, d.presence);
     const outcome = await this.inFlight.run(() => pub.publishAndWait(body));
     if (outcome === 'failed') {
       // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
-      throw new DeliveryError(`PUBLISH for ${presentityOf(d.person, this.target)} failed (${pub.status().lastStatusCode ?? 'no answer'})`, true, pub.status().lastStatusCode);
+      throw new DeliveryError(`PUBLISH for ${presentity} failed (${pub.status().lastStatusCode ?? 'no answer'})`, true, pub.status().lastStatusCode);
     }
   }
 
+  private async unpublish(personId: string): Promise<void> {
+    const held = this.publishers.get(personId);
+    if (!held) return;
+    this.publishers.delete(personId);
+    await this.inFlight.run(() => held.pub.remove());
+    held.pub.dispose();
+  }
+
   private watch(person: Person): void {
-    if (!person.extension || this.watches.has(person.id)) return;
+    const resource = person.extension ? `sip:${person.extension}@${this.target.domain}` : undefined;
+    const watching = this.watches.get(person.id);
+    if (watching?.resource === resource) return;
+    // A new extension (or none): its old line is no longer theirs.
+    if (watching) this.unwatch(person.id);
+    if (!resource) return;
     const endpoint = { id: `sip-${this.target.id}-${person.extension}`, kind: 'desk' as const };
-    const resource = `sip:${person.extension}@${this.target.domain}`;
     const w: Watch = {
+      resource,
       subscriber: new Subscriber({
         core: this.core,
         target: this.destination,
@@ -136,8 +148,8 @@ export class SipSink implements Sink {
   details(): unknown {
     const publications: Record<string, number> = {};
     let failing = 0;
-    for (const p of this.publishers.values()) {
-      const s = p.status();
+    for (const { pub } of this.publishers.values()) {
+      const s = pub.status();
       publications[s.state] = (publications[s.state] ?? 0) + 1;
       if (s.consecutiveFailures > 0) failing++;
     }
@@ -159,7 +171,7 @@ export class SipSink implements Sink {
   }
 
   async close(): Promise<void> {
-    for (const p of this.publishers.values()) p.dispose();
+    for (const { pub } of this.publishers.values()) pub.dispose();
     for (const w of this.watches.values()) w.subscriber.dispose();
     this.publishers.clear();
     this.watches.clear();
