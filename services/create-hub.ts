@@ -34,6 +34,7 @@ import { Metrics } from './observability/metrics.js';
 import { decisionRoutes } from './routing/decision-routes.js';
 import { groupRoutes } from './routing/group-routes.js';
 import { queuePauseRoutes } from './routing/queue-pause-routes.js';
+import { QueuePauses } from './routing/queue-pauses.js';
 import { RoutingService } from './routing/routing-service.js';
 import { PublishPipeline } from './publishers/pipeline.js';
 import { targetRoutes } from './publishers/routes.js';
@@ -85,7 +86,8 @@ export function createHub(opts: HubOptions): RunningHub {
   if (!config.encryptionKey) log.warn('ENCRYPTION_KEY is not set: using a development key file in DATA_DIR');
   const hubRef: { directory?: DirectoryService } = {};
   const engine = new PresenceEngine({ store, clock, metrics, log, policyFor: (t) => hubRef.directory!.cachedPolicy(t) ?? hubRef.directory!.policyFor(t) });
-  const directory = new DirectoryService(store, engine, clock, secrets, new GroupDirectory(store, routingState));
+  const pauses = new QueuePauses(store, clock);
+  const directory = new DirectoryService(store, engine, clock, secrets, new GroupDirectory(store, routingState, pauses), pauses);
   hubRef.directory = directory;
   metrics.directoryCensus = async () => takeCensus(store.directory, (await directory.listTenants()).map((t) => t.id));
   const callOutcomes = new CallOutcomes(log);

@@ -121,7 +121,6 @@ export async function applyDirectory(
       for (const k of await store.directory.list('apiKeys', tenantId, { field: 'personId', value: p.id })) {
         ops.push({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id });
       }
-      ops.push({ op: 'delete', collection: 'queuePauses', tenantId, id: p.id });
       ops.push({ op: 'delete', collection: 'people', tenantId, id: p.id });
     }
   }
@@ -159,15 +158,10 @@ export async function applyDirectory(
       plan.groups.deleted.push(g.id);
       ops.push({ op: 'delete', collection: 'groups', tenantId, id: g.id });
     }
-    const pruned = new Set(plan.people.deleted);
-    for (const op of await directory.groups.pausesWithoutOps(tenantId, new Set(plan.groups.deleted))) {
-      // A pruned person's pause is deleted with them.
-      if (op.op === 'delete' || !pruned.has(op.doc.id)) ops.push(op);
-    }
   }
 
   if (opts.dryRun || ops.length === 0) return plan;
-  await store.directory.write(ops);
+  await directory.pauses.writeDeleting(tenantId, { people: new Set(plan.people.deleted), groups: new Set(plan.groups.deleted) }, ops);
   for (const id of plan.people.deleted) await directory.afterPersonRemoved(tenantId, id);
   if (plan.tenant === 'updated') await directory.afterTenantWrite(tenantId);
   for (const { person, before } of touchedPeople) await directory.afterPersonWrite(person, before);

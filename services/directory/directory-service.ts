@@ -19,6 +19,7 @@ import type { SignalChange } from '../merger/apply-changes.js';
 import { sameOnStreams } from '../api/views.js';
 import type { PresenceEngine } from '../merger/engine.js';
 import type { GroupDirectory } from './group-directory.js';
+import type { QueuePauses } from '../routing/queue-pauses.js';
 
 /** Tenants are platform-level records, stored under this pseudo-tenant. */
 export const PLATFORM = '*';
@@ -66,6 +67,7 @@ export class DirectoryService {
     private readonly clock: Clock,
     private readonly secrets: SecretBox,
     readonly groups: GroupDirectory,
+    readonly pauses: QueuePauses,
   ) {
     this.policyTtlMs = store.shared ? 1000 : Infinity;
   }
@@ -190,16 +192,15 @@ export class DirectoryService {
     return (await this.engine.apply(person.tenantId, person.id, [change])).changed;
   }
 
-  /** Also takes the person out of every group, in the same atomic batch. */
+  /** Also takes the person out of every group and ends their pause, in the same atomic batch. */
   async deletePerson(tenantId: string, personId: string): Promise<void> {
     await this.getPerson(tenantId, personId);
     const devices = await this.store.directory.list('devices', tenantId, { field: 'personId', value: personId });
     const keys = await this.store.directory.list('apiKeys', tenantId, { field: 'personId', value: personId });
-    await this.store.directory.write([
+    await this.pauses.writeDeleting(tenantId, { people: new Set([personId]) }, [
       ...devices.map((d) => ({ op: 'delete', collection: 'devices', tenantId, id: d.id }) as WriteOp),
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
       ...(await this.groups.withoutPersonOps(tenantId, personId)),
-      { op: 'delete', collection: 'queuePauses', tenantId, id: personId },
       { op: 'delete', collection: 'people', tenantId, id: personId },
     ]);
     await this.afterPersonRemoved(tenantId, personId);

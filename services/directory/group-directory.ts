@@ -2,6 +2,7 @@ import { overflowTargets, type Group, type GroupInput } from '../../shared/domai
 import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { RoutingStateStore } from '../../shared/store/routing-state.js';
+import type { QueuePauses } from '../routing/queue-pauses.js';
 
 /** Who will exist once a write lands: the apply file checks references against its own result. */
 export interface KnownIds {
@@ -20,6 +21,7 @@ export class GroupDirectory {
   constructor(
     private readonly store: Store,
     private readonly routingState: RoutingStateStore,
+    private readonly pauses: QueuePauses,
   ) {}
 
   async get(tenantId: string, groupId: string): Promise<Group> {
@@ -68,7 +70,7 @@ export class GroupDirectory {
     await this.get(tenantId, groupId);
     const users = (await this.list(tenantId)).filter((g) => g.id !== groupId && overflowTargets(g).includes(groupId)).map((g) => g.id);
     if (users.length > 0) throw conflict('group_in_use', `groups ${users.join(', ')} overflow to ${groupId}; change them first`);
-    await this.store.directory.write([{ op: 'delete', collection: 'groups', tenantId, id: groupId }, ...(await this.pausesWithoutOps(tenantId, new Set([groupId])))]);
+    await this.pauses.writeDeleting(tenantId, { groups: new Set([groupId]) }, [{ op: 'delete', collection: 'groups', tenantId, id: groupId }]);
     await this.routingState.removeGroup(tenantId, groupId);
   }
 
@@ -77,21 +79,6 @@ export class GroupDirectory {
     return (await this.list(tenantId))
       .filter((g) => g.members.some((m) => m.personId === personId))
       .map((g) => ({ op: 'put', collection: 'groups', doc: { ...g, members: g.members.filter((m) => m.personId !== personId) } }));
-  }
-
-  /**
-   * Writes that take deleted groups out of the pauses that name them, for the batch that deletes them: a
-   * new group under the same id must not inherit them, and the person's next change of the pause must
-   * not be refused for naming a group that is gone. A pause left with no group ends.
-   */
-  async pausesWithoutOps(tenantId: string, deleted: ReadonlySet<string>): Promise<WriteOp[]> {
-    const ops: WriteOp[] = [];
-    for (const p of await this.store.directory.list('queuePauses', tenantId)) {
-      if (!p.groups?.some((g) => deleted.has(g))) continue;
-      const groups = p.groups.filter((g) => !deleted.has(g));
-      ops.push(groups.length > 0 ? { op: 'put', collection: 'queuePauses', doc: { ...p, groups } } : { op: 'delete', collection: 'queuePauses', tenantId, id: p.id });
-    }
-    return ops;
   }
 
   /** Writes that delete every group of a tenant (the tenant is going away). */

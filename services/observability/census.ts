@@ -4,7 +4,7 @@ import type { DirectoryStore } from '../../shared/store/port.js';
 /** The size of one tenant as its directory says: what the "at once" alerts take their share of. */
 export interface TenantCensus {
   people: number;
-  /** Phones and apps that can become unreachable, by kind. */
+  /** Phones and apps that can become unreachable, by kind (a mobile app only while it holds a token). */
   endpoints: Record<EndpointKind, number>;
   /** API keys of role `pbx`: a tenant without one has no PBX to hear from. */
   pbxKeys: number;
@@ -26,6 +26,8 @@ export async function takeCensus(directory: DirectoryStore, tenants: readonly st
       const endpoints = Object.fromEntries(ENDPOINT_KINDS.map((k) => [k, 0])) as Record<EndpointKind, number>;
       const withDesk = new Set<string>();
       for (const d of devices) {
+        // A mobile app whose token was revoked cannot send a heartbeat: it cannot become unreachable either.
+        if (d.kind === 'mobile' && d.tokenHash === undefined) continue;
         endpoints[d.kind]++;
         if (d.kind === 'desk') withDesk.add(d.personId);
       }

@@ -80,7 +80,7 @@ export class Metrics {
    */
   readonly devices = new Gauge({
     name: 'presence_devices',
-    help: 'Phones and apps in the directory, by tenant and kind (a person with an extension and no desk device counts as one desk phone).',
+    help: 'Phones and apps in the directory, by tenant and kind (a mobile app while it holds a token; a person with an extension and no desk device counts as one desk phone).',
     labelNames: ['tenant', 'kind'] as const,
     registers: [this.registry],
     collect: () => this.readCensus(),

@@ -1,12 +1,11 @@
 import { queuePauseInputSchema, type QueuePause } from '../../shared/domain/queue-pause.js';
 import type { Person } from '../../shared/domain/directory.js';
-import { notFound, unprocessable } from '../../shared/errors/errors.js';
+import { notFound } from '../../shared/errors/errors.js';
 import { resolveUntil } from '../../shared/merge/until-rule.js';
 import type { Hub } from '../hub.js';
 import { assertSelfOrRoles, tenantOf, type Principal } from '../api/auth.js';
 import { route, type AnyRoute } from '../api/route.js';
 import { detailFor, seesActivity } from '../api/views.js';
-import { Turns } from './turns.js';
 
 const PATH = '/v1/people/:personId/queue-pause';
 const GROUP_PATH = `${PATH}/groups/:groupId`;
@@ -31,12 +30,10 @@ const setBy = (p: Principal): QueuePause['setBy'] => (p.kind === 'key' && (p.rol
  */
 export function queuePauseRoutes(hub: Hub): AnyRoute[] {
   const docs = hub.store.directory;
+  const pauses = hub.directory.pauses;
 
   /** The pause while it lasts; one whose `until` has passed is over, whether or not it was cleared. */
-  async function current(tenantId: string, personId: string): Promise<QueuePause | undefined> {
-    const p = await docs.get('queuePauses', tenantId, personId);
-    return p && (p.until === undefined || p.until > hub.clock.now()) ? p : undefined;
-  }
+  const lasting = (p: QueuePause | undefined) => (p && (p.until === undefined || p.until > hub.clock.now()) ? p : undefined);
 
   /** The person the route names, after the member-owns-it check; and the group, for the group routes. */
   async function target(principal: Principal, params: Record<string, string>) {
@@ -46,16 +43,6 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
     if (params.groupId !== undefined && !(await docs.get('groups', tenantId, params.groupId))) throw notFound('group', params.groupId);
     return { tenantId, person };
   }
-
-  /**
-   * One change of a person's pause at a time, on every replica: the one-group calls read the pause and
-   * write it back, so two supervisors clicking at once would otherwise lose one of the two clicks.
-   */
-  const turns = new Turns(hub.store.leases, hub.clock, 'queue_pause_busy');
-  const changing = <T>(tenantId: string, personId: string, fn: () => Promise<T>): Promise<T> => turns.run(`queue-pause:${tenantId}:${personId}`, fn);
-
-  const save = (pause: QueuePause) => docs.write([{ op: 'put', collection: 'queuePauses', doc: pause }]);
-  const end = (tenantId: string, personId: string) => docs.write([{ op: 'delete', collection: 'queuePauses', tenantId, id: personId }]);
 
   return [
     route({
@@ -68,11 +55,10 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       responses: { 200: 'the pauses that last' },
       async handle({ principal }) {
         const tenantId = tenantOf(principal);
-        const now = hub.clock.now();
-        const [pauses, people] = await Promise.all([docs.list('queuePauses', tenantId), docs.list('people', tenantId)]);
+        const [all, people] = await Promise.all([pauses.list(tenantId), docs.list('people', tenantId)]);
         const byId = new Map(people.map((p) => [p.id, p]));
-        const lasting = pauses.filter((p) => (p.until === undefined || p.until > now) && byId.has(p.personId)).sort((a, b) => a.personId.localeCompare(b.personId));
-        return { body: { pauses: lasting.map((p) => view(p, byId.get(p.personId)!, principal)) } };
+        const current = all.filter((p) => lasting(p) && byId.has(p.personId)).sort((a, b) => a.personId.localeCompare(b.personId));
+        return { body: { pauses: current.map((p) => view(p, byId.get(p.personId)!, principal)) } };
       },
     }),
     route({
@@ -85,7 +71,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       responses: { 200: 'the pause', 404: 'unknown person, or not paused' },
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
-        const pause = await current(tenantId, person.id);
+        const pause = lasting(await pauses.get(tenantId, person.id));
         if (!pause) throw notFound('queue_pause', person.id);
         return { body: view(pause, person, principal) };
       },
@@ -101,9 +87,6 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       responses: { 200: 'the pause', 404: 'unknown person', 422: 'unknown group, or until not acceptable' },
       async handle({ principal, params, body }) {
         const { tenantId, person } = await target(principal, params);
-        for (const g of body.groups ?? []) {
-          if (!(await docs.get('groups', tenantId, g))) throw unprocessable('unknown_group', `no group ${g} in this tenant`);
-        }
         const now = hub.clock.now();
         const [policy, state] = await Promise.all([hub.directory.policyFor(tenantId), hub.engine.read(tenantId, person.id)]);
         const until = resolveUntil(body.until, person, state.signals, policy, now);
@@ -111,7 +94,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
         if (until !== undefined) pause.until = until;
         if (body.groups !== undefined) pause.groups = body.groups;
         if (body.reason !== undefined) pause.reason = body.reason;
-        await changing(tenantId, person.id, () => save(pause));
+        await pauses.change(tenantId, person.id, () => pause);
         return { body: view(pause, person, principal) };
       },
     }),
@@ -125,7 +108,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       responses: { 204: 'not paused (any more)', 404: 'unknown person' },
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
-        await changing(tenantId, person.id, () => end(tenantId, person.id));
+        await pauses.change(tenantId, person.id, () => undefined);
         return { status: 204 };
       },
     }),
@@ -140,15 +123,17 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
         const groupId = params.groupId!;
-        const pause = await changing(tenantId, person.id, async () => {
-          const held = await current(tenantId, person.id);
-          let next = held;
-          if (!held) next = { tenantId, id: person.id, personId: person.id, since: hub.clock.now(), setBy: setBy(principal), groups: [groupId] };
-          else if (held.groups && !held.groups.includes(groupId)) next = { ...held, groups: [...held.groups, groupId] };
-          if (next !== held) await save(next!);
-          return next!;
-        });
-        return { body: view(pause, person, principal) };
+        const pause = await pauses.change(
+          tenantId,
+          person.id,
+          (stored) => {
+            const held = lasting(stored);
+            if (!held) return { tenantId, id: person.id, personId: person.id, since: hub.clock.now(), setBy: setBy(principal), groups: [groupId] };
+            return held.groups && !held.groups.includes(groupId) ? { ...held, groups: [...held.groups, groupId] } : held;
+          },
+          (missing) => notFound('group', missing),
+        );
+        return { body: view(pause!, person, principal) };
       },
     }),
     route({
@@ -162,15 +147,14 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
         const groupId = params.groupId!;
-        await changing(tenantId, person.id, async () => {
-          const held = await current(tenantId, person.id);
-          if (!held) return;
+        await pauses.change(tenantId, person.id, async (stored) => {
+          const held = lasting(stored);
+          if (!held) return stored;
           const from = held.groups ?? (await hub.directory.groups.list(tenantId)).filter((g) => g.members.some((m) => m.personId === person.id)).map((g) => g.id);
           const rest = from.filter((g) => g !== groupId);
           // Not paused from that group (nor a member of it): the pause stays as it is, a pause from every group included.
-          if (rest.length === from.length) return;
-          if (rest.length === 0) await end(tenantId, person.id);
-          else await save({ ...held, groups: rest });
+          if (rest.length === from.length) return held;
+          return rest.length === 0 ? undefined : { ...held, groups: rest };
         });
         return { status: 204 };
       },

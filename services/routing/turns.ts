@@ -38,4 +38,11 @@ export class Turns {
       }
     });
   }
+
+  /** One turn on several records: taken in sorted order, so two such turns never each hold one the other waits for. */
+  runAll<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort();
+    const from = (i: number): Promise<T> => (i === sorted.length ? fn() : this.run(sorted[i]!, () => from(i + 1)));
+    return from(0);
+  }
 }

@@ -74,6 +74,22 @@ function directoryGauges(open: () => Promise<Replicas>): void {
     expect(await sizes('acme')).toEqual({ people: 1, desk: 1, softphone: 0, mobile: 0, pbxKeys: 0 });
   });
 
+  it('counts a mobile app while it holds a token: not once revoked, again once it has a new one', async () => {
+    const w = r.writer;
+    await w.put('/v1/people/bob', { name: 'Bob' }).expect(201);
+    await w.put('/v1/people/bob/devices/bob-phone', { kind: 'mobile' }).expect(201);
+    await w.put('/v1/people/bob/devices/bob-tablet', { kind: 'mobile' }).expect(201);
+    expect((await sizes('acme')).mobile).toBe(2);
+    await w.del('/v1/people/bob/devices/bob-phone/token').expect(204);
+    await w.del('/v1/people/bob/devices/bob-tablet/token').expect(204);
+    expect((await sizes('acme')).mobile).toBe(0);
+    // Re-registered: a new token, whether issued on its own or by writing the device again.
+    await w.post('/v1/people/bob/devices/bob-phone/token', {}).expect(200);
+    expect((await sizes('acme')).mobile).toBe(1);
+    expect((await w.put('/v1/people/bob/devices/bob-tablet', { kind: 'mobile', name: 'Tablet' }).expect(200)).body.token).toMatch(/^phd_/);
+    expect((await sizes('acme')).mobile).toBe(2);
+  });
+
   it("drops a deleted tenant's sizes, and only its own", async () => {
     const w = r.writer;
     const created = await w.http.post('/v1/tenants').set('Authorization', `Bearer ${OPERATOR_KEY}`).send({ id: 'globex', name: 'Globex' }).expect(201);

@@ -15,6 +15,23 @@ function queuePauses(start: () => Promise<TestHub>): void {
   let keys: { alice: string; bob: string; supervisor: string };
   const route = (body: unknown) => h.post('/v1/route', body).expect(200).then((r) => r.body);
   const rung = (d: { ring: Array<{ personId: string }> }) => [...new Set(d.ring.map((r) => r.personId))];
+  const stored = () => h.hub.store.directory.get('queuePauses', 'acme', 'alice');
+
+  type Answer = { status: number; body: { error?: { code: string } }; headers: Record<string, string> };
+  /**
+   * Lets the hub's clock run in the 25 ms steps a change waiting for its turn sleeps, until the answer is
+   * in; `release` (another replica ending its turn) runs after 20 steps.
+   */
+  const answer = async (req: PromiseLike<Answer>, release?: () => Promise<unknown>) => {
+    let res: Answer | undefined;
+    void Promise.resolve(req).then((r) => (res = r));
+    for (let i = 0; i < 1000 && !res; i++) {
+      if (i === 20 && release) await release();
+      await h.clock.advance(25);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return res!;
+  };
 
   beforeEach(async () => {
     h = await start(); // Monday 2 March 2026, 09:30Z
@@ -200,17 +217,6 @@ function queuePauses(start: () => Promise<TestHub>): void {
   it("waits its turn behind another replica's change of the pause, and answers 503 queue_pause_busy if it never comes", async () => {
     const turn = 'queue-pause:acme:alice';
     expect(await h.hub.store.leases.acquire(turn, 'another-replica', 60_000, h.clock.now())).toBe(true);
-    /** Lets the hub's clock run in the 25 ms steps a waiting change sleeps, until the answer is in. */
-    const answer = async (req: PromiseLike<{ status: number; body: { error?: { code: string } }; headers: Record<string, string> }>, release?: () => Promise<unknown>) => {
-      let res: { status: number; body: { error?: { code: string } }; headers: Record<string, string> } | undefined;
-      void Promise.resolve(req).then((r) => (res = r));
-      for (let i = 0; i < 1000 && !res; i++) {
-        if (i === 20 && release) await release();
-        await h.clock.advance(25);
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      return res!;
-    };
     const busy = await answer(h.put('/v1/people/alice/queue-pause/groups/support', {}));
     expect(busy.status).toBe(503);
     expect(busy.body.error?.code).toBe('queue_pause_busy');
@@ -272,6 +278,151 @@ function queuePauses(start: () => Promise<TestHub>): void {
     const file = { tenant: 'acme', people: ['alice', 'bob', 'carol'].map((id, i) => ({ id, name: id[0]!.toUpperCase() + id.slice(1), extension: String(1001 + i), timeZone: 'UTC', sensitive: id === 'carol' })), groups: [] };
     expect((await h.post('/v1/directory/apply?prune=true', file).expect(200)).body.plan.groups.deleted).toEqual(['sales', 'support']);
     await h.get('/v1/people/alice/queue-pause').expect(404);
+  });
+
+  it("deleting a group (or pruning it) waits for another replica's change of a pause that names it, and keeps that change", async () => {
+    const billing = { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }] };
+    await h.put('/v1/groups/billing', billing).expect(201);
+    const group = (name: string, extension: string) => ({
+      name,
+      extension,
+      timeZone: 'Europe/Berlin',
+      members: [{ personId: 'alice' }, { personId: 'bob' }, { personId: 'carol' }],
+      fallback: [{ type: 'queue', maxWaitSeconds: 600 }, { type: 'voicemail', box: extension }],
+    });
+    const people = ['alice', 'bob', 'carol'].map((id, i) => ({ id, name: id[0]!.toUpperCase() + id.slice(1), extension: String(1001 + i), timeZone: 'UTC', sensitive: id === 'carol' }));
+    const prune = { tenant: 'acme', people, groups: [{ id: 'support', ...group('Support', '2000') }, { id: 'billing', ...billing }] };
+    const deletions = [() => h.del('/v1/groups/sales'), () => h.post('/v1/directory/apply?prune=true', prune)];
+    for (const deletion of deletions) {
+      expect((await h.put('/v1/groups/sales', group('Sales', '3000'))).status).toBeLessThan(300);
+      await h.put('/v1/people/alice/queue-pause', { groups: ['support', 'sales'], reason: 'training' }).expect(200);
+      const turn = 'queue-pause:acme:alice';
+      expect(await h.hub.store.leases.acquire(turn, 'another-replica', 60_000, h.clock.now())).toBe(true);
+      // In its turn, the other replica pauses her from billing too (what its one-group call writes).
+      const held = (await stored())!;
+      const deleted = await answer(deletion(), async () => {
+        await h.hub.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: { ...held, groups: [...held.groups!, 'billing'] } }]);
+        await h.hub.store.leases.release(turn, 'another-replica');
+      });
+      expect(deleted.status).toBeLessThan(300);
+      expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body).toMatchObject({ groups: ['support', 'billing'], reason: 'training' });
+      await h.get('/v1/groups/sales').expect(404);
+    }
+  });
+
+  it('a pause change and a group deletion at once: the group leaves the pause and the change is kept', async () => {
+    await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }] }).expect(201);
+    await h.put('/v1/people/alice/queue-pause', { groups: ['support', 'sales'] }).expect(200);
+    await Promise.all([h.put('/v1/people/alice/queue-pause/groups/billing', {}).expect(200), h.del('/v1/groups/sales').expect(204)]);
+    expect((await stored())?.groups).toEqual(['support', 'billing']);
+    await Promise.all([h.del('/v1/groups/billing').expect(204), h.del('/v1/people/alice/queue-pause/groups/support').expect(204)]);
+    expect(await stored()).toBeUndefined();
+  });
+
+  /** Holds the first call `when` picks until `release()`; `reached` settles once that call waits. */
+  function gate<A extends unknown[], R>(fn: (...args: A) => Promise<R>, when: (...args: A) => boolean = () => true) {
+    let release!: () => void;
+    let reach!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const reached = new Promise<void>((resolve) => (reach = resolve));
+    let armed = true;
+    const held = async (...args: A): Promise<R> => {
+      if (armed && when(...args)) {
+        armed = false;
+        reach();
+        await released;
+      }
+      return fn(...args);
+    };
+    return { held, reached, release };
+  }
+  /** Holds the next change of a pause before it takes its turn (its request's checks passed). */
+  const beforeTurn = () => {
+    const pauses = h.hub.directory.pauses;
+    const g = gate(pauses.change.bind(pauses));
+    pauses.change = g.held;
+    return g;
+  };
+  /** Holds the next write of Alice's pause, in her turn (its checks passed). */
+  const beforeWrite = () => {
+    const docs = h.hub.store.directory;
+    const g = gate(docs.write.bind(docs), (ops) => ops.some((op) => op.op === 'put' && op.collection === 'queuePauses' && op.doc.id === 'alice'));
+    docs.write = g.held;
+    return g;
+  };
+  const code = (res: { body: { error?: { code: string } } }) => res.body.error?.code;
+
+  it('a pause set while its person is deleted never outlives them, whichever comes first', async () => {
+    // The deletion lands after the request checked the person, before its turn: refused, nothing stored.
+    const turn = beforeTurn();
+    let set = h.put('/v1/people/alice/queue-pause', { reason: 'training' }).then((r) => r);
+    await turn.reached;
+    await h.del('/v1/people/alice').expect(204);
+    turn.release();
+    expect([(await set).status, code(await set)]).toEqual([404, 'person_not_found']);
+    expect(await stored()).toBeUndefined();
+
+    // The change holds her turn when the deletion comes: the deletion waits, and ends the pause with her.
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(201);
+    const write = beforeWrite();
+    set = h.put('/v1/people/alice/queue-pause', { reason: 'training' }).then((r) => r);
+    await write.reached;
+    const deleted = h.del('/v1/people/alice').then((r) => r);
+    // Time for the deletion to reach her turn; were it later, the change would still come first.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    write.release();
+    expect((await set).status).toBe(200);
+    expect((await deleted).status).toBe(204);
+    expect(await stored()).toBeUndefined();
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(201);
+    await h.get('/v1/people/alice/queue-pause').expect(404);
+  });
+
+  it('a pause set while its group is deleted never names the deleted group, whichever comes first', async () => {
+    await h.put('/v1/people/alice/queue-pause', { groups: ['support'], reason: 'training' }).expect(200);
+    // The deletion lands after the request checked the group, before its turn: refused, the pause as it was.
+    const turn = beforeTurn();
+    let add = h.put('/v1/people/alice/queue-pause/groups/sales', {}).then((r) => r);
+    await turn.reached;
+    await h.del('/v1/groups/sales').expect(204);
+    turn.release();
+    expect([(await add).status, code(await add)]).toEqual([404, 'group_not_found']);
+    expect(await stored()).toMatchObject({ groups: ['support'], reason: 'training' });
+
+    // The deletion lands in the change's turn, between its check and its write (it waits for no turn: the
+    // pause does not name the group yet): the change sees the group gone after writing, and undoes itself.
+    await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }] }).expect(201);
+    let write = beforeWrite();
+    add = h.put('/v1/people/alice/queue-pause', { groups: ['support', 'billing'] }).then((r) => r);
+    await write.reached;
+    await h.del('/v1/groups/billing').expect(204);
+    write.release();
+    expect([(await add).status, code(await add)]).toEqual([422, 'unknown_group']);
+    expect(await stored()).toMatchObject({ groups: ['support'], reason: 'training' });
+
+    // The same with no pause before: none after.
+    await h.del('/v1/people/alice/queue-pause').expect(204);
+    await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }] }).expect(201);
+    write = beforeWrite();
+    add = h.put('/v1/people/alice/queue-pause/groups/billing', {}).then((r) => r);
+    await write.reached;
+    await h.del('/v1/groups/billing').expect(204);
+    write.release();
+    expect([(await add).status, code(await add)]).toEqual([404, 'group_not_found']);
+    expect(await stored()).toBeUndefined();
+
+    // The change comes and goes between the deletion's look at the pauses and its write: the deletion
+    // looks again after writing.
+    await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }] }).expect(201);
+    const docs = h.hub.store.directory;
+    const batch = gate(docs.write.bind(docs), (ops) => ops.some((op) => op.op === 'delete' && op.collection === 'groups'));
+    docs.write = batch.held;
+    const deleted = h.del('/v1/groups/billing').then((r) => r);
+    await batch.reached;
+    await h.put('/v1/people/alice/queue-pause', { groups: ['support', 'billing'] }).expect(200);
+    batch.release();
+    expect((await deleted).status).toBe(204);
+    expect(await stored()).toMatchObject({ groups: ['support'] });
   });
 }
 

@@ -1,0 +1,118 @@
+import type { Clock } from '../../shared/clock/clock.js';
+import type { QueuePause } from '../../shared/domain/queue-pause.js';
+import { notFound, unprocessable, type AppError } from '../../shared/errors/errors.js';
+import type { Store, WriteOp } from '../../shared/store/port.js';
+import { Turns } from './turns.js';
+
+const unknownGroup = (groupId: string) => unprocessable('unknown_group', `no group ${groupId} in this tenant`);
+
+/** The pause without the groups in `gone`: undefined when none of its groups is left, itself when it named none of them. */
+function without(p: QueuePause | undefined, gone: ReadonlySet<string>): QueuePause | undefined {
+  if (!p?.groups?.some((g) => gone.has(g))) return p;
+  const groups = p.groups.filter((g) => !gone.has(g));
+  return groups.length > 0 ? { ...p, groups } : undefined;
+}
+
+/**
+ * People's pauses from group and queue calls. Every read-modify-write of a pause happens in its person's
+ * turn (`Turns`: in-process, and a store lease across replicas), the deletions of people and groups
+ * included, so concurrent changes are never lost. Directory writes cannot be conditional; a pause still
+ * never outlives its person nor names a deleted group, because each side writes before it looks at the
+ * other: a change checks what it names again after writing (and undoes itself), a group deletion looks
+ * for pauses naming the group again after deleting it (and takes the group out of them).
+ */
+export class QueuePauses {
+  private readonly turns: Turns;
+
+  constructor(
+    private readonly store: Store,
+    clock: Clock,
+  ) {
+    this.turns = new Turns(store.leases, clock, 'queue_pause_busy');
+  }
+
+  get(tenantId: string, personId: string): Promise<QueuePause | undefined> {
+    return this.store.directory.get('queuePauses', tenantId, personId);
+  }
+
+  list(tenantId: string): Promise<QueuePause[]> {
+    return this.store.directory.list('queuePauses', tenantId);
+  }
+
+  /**
+   * One change of a person's pause, in their turn: `next` gets the pause as stored and returns the new
+   * one (undefined ends it; the pause itself leaves it as it is). A new pause naming a person or group
+   * that is gone is refused — also when the deletion lands between the check and the write, in which
+   * case the pause is put back as it was.
+   */
+  change(
+    tenantId: string,
+    personId: string,
+    next: (held: QueuePause | undefined) => QueuePause | undefined | Promise<QueuePause | undefined>,
+    missingGroup: (groupId: string) => AppError = unknownGroup,
+  ): Promise<QueuePause | undefined> {
+    return this.turns.run(this.key(tenantId, personId), async () => {
+      const held = await this.get(tenantId, personId);
+      const pause = await next(held);
+      if (pause === held) return held;
+      if (!pause) {
+        await this.store.directory.write([this.endOp(tenantId, personId)]);
+        return undefined;
+      }
+      const refusal = () => this.refusal(pause, held, missingGroup);
+      const before = await refusal();
+      if (before) throw before;
+      await this.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }]);
+      const after = await refusal();
+      if (!after) return pause;
+      const restored = after.code === 'person_not_found' ? undefined : held;
+      await this.store.directory.write([restored ? { op: 'put', collection: 'queuePauses', doc: restored } : this.endOp(tenantId, personId)]);
+      throw after;
+    });
+  }
+
+  /**
+   * Writes `ops`, which delete the people and groups in `gone`, together with what that does to pauses:
+   * the people's pauses end, and the groups leave every pause naming them (a pause left with none ends),
+   * so a new group or person under the same id inherits nothing. Done in the turns of everyone touched.
+   */
+  async writeDeleting(tenantId: string, gone: { people?: ReadonlySet<string>; groups?: ReadonlySet<string> }, ops: readonly WriteOp[]): Promise<void> {
+    const people = gone.people ?? new Set<string>();
+    const groups = gone.groups ?? new Set<string>();
+    const naming = async () => (groups.size === 0 ? [] : (await this.list(tenantId)).filter((p) => !people.has(p.personId) && without(p, groups) !== p).map((p) => p.personId));
+    const touched = [...people, ...(await naming())];
+    await this.turns.runAll(
+      touched.map((personId) => this.key(tenantId, personId)),
+      async () => {
+        const pauseOps: WriteOp[] = [];
+        for (const personId of touched) {
+          const held = people.has(personId) ? undefined : await this.get(tenantId, personId);
+          const kept = without(held, groups);
+          if (people.has(personId) || kept !== held) pauseOps.push(kept ? { op: 'put', collection: 'queuePauses', doc: kept } : this.endOp(tenantId, personId));
+        }
+        await this.store.directory.write([...ops, ...pauseOps]);
+      },
+    );
+    // A change that named one of the groups after the look above, having checked it before the write:
+    // either it sees the group gone after its own write, or this sees its pause now.
+    for (const personId of await naming()) await this.change(tenantId, personId, (held) => without(held, groups));
+  }
+
+  /** Why `pause` may not be stored: its person is gone, or a group it adds to `held` is. */
+  private async refusal(pause: QueuePause, held: QueuePause | undefined, missingGroup: (groupId: string) => AppError): Promise<AppError | undefined> {
+    const docs = this.store.directory;
+    const added = (pause.groups ?? []).filter((g) => !held?.groups?.includes(g));
+    const [person, ...found] = await Promise.all([docs.get('people', pause.tenantId, pause.personId), ...added.map((g) => docs.get('groups', pause.tenantId, g))]);
+    if (!person) return notFound('person', pause.personId);
+    const lost = added.find((_g, i) => !found[i]);
+    return lost === undefined ? undefined : missingGroup(lost);
+  }
+
+  private key(tenantId: string, personId: string): string {
+    return `queue-pause:${tenantId}:${personId}`;
+  }
+
+  private endOp(tenantId: string, personId: string): WriteOp {
+    return { op: 'delete', collection: 'queuePauses', tenantId, id: personId };
+  }
+}
