@@ -81,9 +81,11 @@ describe('SIP sink', () => {
     ]);
   });
 
-  it('follows a new extension: the old presentity is unpublished, the new one published, and the new line watched', async () => {
+  it('follows a new extension: the old presentity is unpublished, the new one published, the new line watched and the old one cleared', async () => {
     const h = setup();
-    const sink = new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    const applied: Array<[string, string, Array<{ id?: string; op?: string }>]> = [];
+    const engine = { apply: async (tenantId: string, personId: string, changes: never[]) => void applied.push([tenantId, personId, changes]) } as unknown as PresenceEngine;
+    const sink = new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, engine, silentLogger, []);
     const answer = async () => {
       for (const r of h.transport.requests('PUBLISH')) if (!answered.has(r)) {
         answered.add(r);
@@ -108,6 +110,10 @@ describe('SIP sink', () => {
     ]);
     expect(h.transport.requests('SUBSCRIBE').map((r) => r.uri)).toContain('sip:19@example.test');
     expect(sink.watchHealth()).toEqual({ pending: 1 });
+    // Whatever the old line last said (a call on it) no longer counts for them.
+    expect(applied).toHaveLength(1);
+    expect(applied[0]!.slice(0, 2)).toEqual(['acme', 'p1']);
+    expect(JSON.stringify(applied[0]![2])).toContain('sip-kam-11');
     await sink.close();
   });
 });

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Person } from '../../../shared/domain/directory.js';
+import type { Endpoint } from '../../../shared/domain/signal.js';
 import type { SipTarget } from '../../../shared/domain/target.js';
 import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
@@ -24,6 +25,7 @@ export const MAX_PUBLISHES_IN_FLIGHT = 64;
 interface Watch {
   /** The watched extension's AOR. */
   resource: string;
+  endpoint: Endpoint;
   subscriber: Subscriber;
   callId?: string;
   known?: DialogInfo;
@@ -98,12 +100,17 @@ export class SipSink implements Sink {
     const resource = person.extension ? `sip:${person.extension}@${this.target.domain}` : undefined;
     const watching = this.watches.get(person.id);
     if (watching?.resource === resource) return;
-    // A new extension (or none): its old line is no longer theirs.
-    if (watching) this.unwatch(person.id);
+    if (watching) {
+      // A new extension (or none): its old line is no longer theirs, nor a call on it.
+      this.unwatch(person.id);
+      const idle = lineStateChanges('idle', watching.endpoint, this.core.clock.now());
+      this.engine.apply(this.target.tenantId, person.id, idle).catch((err: unknown) => this.log.error({ err }, 'clearing an old line failed'));
+    }
     if (!resource) return;
-    const endpoint = { id: `sip-${this.target.id}-${person.extension}`, kind: 'desk' as const };
+    const endpoint: Endpoint = { id: `sip-${this.target.id}-${person.extension}`, kind: 'desk' };
     const w: Watch = {
       resource,
+      endpoint,
       subscriber: new Subscriber({
         core: this.core,
         target: this.destination,
