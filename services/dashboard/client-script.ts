@@ -24,16 +24,20 @@ export const DASHBOARD_JS = String.raw`(function () {
   var retryMs = retryBaseMs;
   var retryTimer;
 
+  /** The server's clock minus this browser's, from the last snapshot: a browser set wrong shows ends and durations right. */
+  var skewMs = 0;
+  function now() { return Date.now() + skewMs; }
+
   // Built once: a render formats a few times per person, and building a formatter costs far more than using it.
   var TIME = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
   var DAY_TIME = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
   function clock(iso) {
     var d = new Date(iso);
-    var today = new Date();
+    var today = new Date(now());
     return (d.toDateString() === today.toDateString() ? TIME : DAY_TIME).format(d);
   }
   function ago(iso) {
-    var min = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
+    var min = Math.floor((now() - new Date(iso).getTime()) / 60000);
     if (min < 1) return 'just now';
     if (min < 60) return min + ' min';
     var h = Math.floor(min / 60);
@@ -51,7 +55,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     return n;
   }
   function activityLabel(a) { return ACTIVITY[a] || a; }
-  var queuePanel = window.PresenceHubQueue({ el: el, node: node, clock: clock, key: function () { return sessionStorage.getItem(KEY); }, redraw: scheduleRender });
+  var queuePanel = window.PresenceHubQueue({ el: el, node: node, clock: clock, now: now, key: function () { return sessionStorage.getItem(KEY); }, redraw: scheduleRender });
 
   function setConnection(text, state) {
     var c = el('connection');
@@ -155,6 +159,7 @@ export const DASHBOARD_JS = String.raw`(function () {
     // Backoff restarts only once events flow: not on a 200 (and a retry field) followed by a close.
     retryMs = retryBaseMs;
     if (event === 'snapshot') {
+      if (payload.at) skewMs = Date.parse(payload.at) - Date.now();
       people.clear();
       payload.presence.forEach(function (p) { people.set(p.personId, p); });
       queuePanel.changed();

@@ -129,7 +129,7 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
       current.error = undefined;
       clearTimeout(scheduleTimer);
       // Opening and closing times and the end of a pause move the answer without any presence change.
-      var now = Date.now();
+      var now = h.now();
       var next = [decision.scheduleChangesAt].concat(decision.leftOut.map(function (l) { return l.until; }))
         .filter(Boolean).map(Date.parse).filter(function (t) { return t > now; });
       var wait = next.length ? Math.min.apply(null, next) - now : -1;
@@ -239,7 +239,7 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
       /** The person's pause from group calls in words, or '' (shown on the board whichever queue is picked). */
       pauseNote: function (personId) {
         var p = pauses.get(personId);
-        if (!p || (p.until && Date.parse(p.until) <= Date.now())) return '';
+        if (!p || (p.until && Date.parse(p.until) <= h.now())) return '';
         var where = p.groups ? p.groups.map(function (id) { return groups.has(id) ? groups.get(id).name : id; }).join(', ') : 'all groups';
         return 'Paused from ' + where + (p.until ? ' until ' + h.clock(p.until) : '') + (p.reason ? ' (' + p.reason + ')' : '');
       },

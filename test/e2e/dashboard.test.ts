@@ -377,6 +377,25 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     expect(problems.filter((p) => !/ERR_FAILED/.test(p))).toEqual([]);
   });
 
+  it("shows durations and pause ends by the server's clock when the browser's is three hours off", async () => {
+    await page.clock.setFixedTime(new Date(h.clock.now() + 3 * 3_600_000));
+    await signIn(supervisor);
+    await h.clock.advance(60_000);
+    await h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now(), callId: 'skew' }], pbx).expect(200);
+    await expect.poll(() => rowOf('alice').getAttribute('data-availability')).toBe('busy');
+    const hhmm = (ms: number) => new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'Europe/Berlin' }).format(ms);
+    expect(await rowOf('alice').locator('.since').textContent()).toBe(`${hhmm(h.clock.now())} (just now)`);
+    // A pause that ends in 30 minutes has not ended, whatever the browser's clock says.
+    const until = h.clock.now() + 30 * 60_000;
+    await h.put('/v1/people/bob/queue-pause', { until: new Date(until).toISOString(), reason: 'coaching' }).expect(200);
+    // The board learns pauses when it loads (the key stays for the tab's session).
+    await page.reload();
+    await expect.poll(() => rowOf('bob').locator('.status .paused').textContent()).toBe(`Paused from all groups until ${hhmm(until)} (coaching)`);
+    await h.del('/v1/people/bob/queue-pause').expect(204);
+    await h.pbx([{ type: 'hangup', device: 'alice-desk', at: h.clock.now(), callId: 'skew' }], pbx).expect(200);
+    expect(problems).toEqual([]);
+  });
+
   it('refuses a wrong key with the reason, and keeps the key out of every URL', async () => {
     const urls: string[] = [];
     page.on('request', (r) => urls.push(r.url()));

@@ -91,7 +91,8 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         const people = fresh || query.team ? await peopleOf(hub, tenantId, { team: query.team, person: query.person }) : [];
         if (query.team) team = new Set(people.map((p) => p.id));
         if (fresh) {
-          res.write(frame('snapshot', { presence: await snapshot(hub, principal, people) }));
+          // `at`: the server's instant, so a client whose clock is off still shows ends and durations right.
+          res.write(frame('snapshot', { at: new Date(hub.clock.now()).toISOString(), presence: await snapshot(hub, principal, people) }));
         } else if (sub.replay !== 'reset') {
           seen = new Set(sub.replay.map((e) => e.id));
           // The client may have been shown anyone a change it missed is about: one no longer in the team is `removed`.
