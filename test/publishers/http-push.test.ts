@@ -135,16 +135,34 @@ describe('HTTP push: signed webhooks', () => {
   });
 });
 
+const ASTERISK = { id: 'asterisk', kind: 'ari', name: 'Asterisk', baseUrl: '', username: 'presence', password: 's3cret', deviceName: 'Stasis:presence-{extension}' };
+
+/**
+ * A hub with Alice's desk phone registered and one target (`url` or `baseUrl` relative to a receiver on
+ * loopback) that has already received her first state; everything stopped afterwards.
+ */
+async function withTarget(target: { id: string; url?: string; baseUrl?: string } & Record<string, unknown>, alice: Record<string, unknown>, run: (h: TestHub, rx: Receiver, key: PbxKey) => Promise<void>) {
+  const h = await startTestHub();
+  const rx = await startReceiver();
+  try {
+    const key = await seedAlice(h, alice);
+    await h.put('/v1/tenant', SETTINGS).expect(200);
+    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
+    const { id, ...body } = target;
+    if (body.url !== undefined) body.url = `${rx.url}${body.url}`;
+    if (body.baseUrl !== undefined) body.baseUrl = `${rx.url}${body.baseUrl}`;
+    await h.put(`/v1/targets/${id}`, body).expect(201);
+    await rx.waitFor(1);
+    await run(h, rx, key);
+  } finally {
+    await h.stop();
+    await rx.close();
+  }
+}
+
 describe('HTTP push: nothing a receiver could read a change from', () => {
   it("sends a sensitive person's state only when their availability changes: a call put on hold sends nothing", async () => {
-    const h = await startTestHub();
-    const rx = await startReceiver();
-    try {
-      const key = await seedAlice(h, { sensitive: true });
-      await h.put('/v1/tenant', SETTINGS).expect(200);
-      await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
-      await h.put('/v1/targets/hook', { kind: 'webhook', name: 'CRM', url: `${rx.url}/presence` }).expect(201);
-      await rx.waitFor(1);
+    await withTarget({ id: 'hook', kind: 'webhook', name: 'CRM', url: '/presence' }, { sensitive: true }, async (h, rx, key) => {
       for (const type of ['answered', 'held', 'resumed', 'hangup']) {
         await h.clock.advance(2000);
         await h.pbx([{ type, device: 'alice-desk', at: h.clock.now(), callId: 'c1' }], key).expect(200);
@@ -157,23 +175,13 @@ describe('HTTP push: nothing a receiver could read a change from', () => {
       const versions = bodies.map((b) => b.version as number);
       expect([...versions].sort((a, b) => a - b)).toEqual(versions);
       expect((await h.get('/v1/targets/hook/status')).body).toMatchObject({ delivered: 5, failed: 0 });
-    } finally {
-      await h.stop();
-      await rx.close();
-    }
+    });
   });
 });
 
 describe('HTTP push: Asterisk ARI device state', () => {
   it('PUTs /ari/deviceStates/{name}?deviceState=… with basic auth as the state changes', async () => {
-    const h = await startTestHub();
-    const rx = await startReceiver();
-    try {
-      const key = await seedAlice(h);
-      await h.put('/v1/tenant', SETTINGS).expect(200);
-      await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
-      await h.put('/v1/targets/asterisk', { kind: 'ari', name: 'Asterisk', baseUrl: rx.url, username: 'presence', password: 's3cret', deviceName: 'Stasis:presence-{extension}' }).expect(201);
-      await rx.waitFor(1);
+    await withTarget(ASTERISK, {}, async (h, rx, key) => {
       const steps: Array<[() => Promise<unknown>, string]> = [
         [() => h.pbx([{ type: 'ringing', device: 'alice-desk', at: h.clock.now() }], key), 'RINGING'],
         [() => h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now() }], key), 'INUSE'],
@@ -196,21 +204,11 @@ describe('HTTP push: Asterisk ARI device state', () => {
       expect(rx.received[0]!.query.deviceState).toBe('NOT_INUSE');
       expect((await h.get('/v1/targets/asterisk')).body).toMatchObject({ kind: 'ari', hasPassword: true });
       expect(JSON.stringify((await h.get('/v1/targets/asterisk')).body)).not.toContain('s3cret');
-    } finally {
-      await h.stop();
-      await rx.close();
-    }
+    });
   });
 
   it('shows a PBX no more of a sensitive person than a pbx key sees: their calls light BUSY, from the moment they are marked, and nothing while that holds', async () => {
-    const h = await startTestHub();
-    const rx = await startReceiver();
-    try {
-      const key = await seedAlice(h);
-      await h.put('/v1/tenant', SETTINGS).expect(200);
-      await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
-      await h.put('/v1/targets/asterisk', { kind: 'ari', name: 'Asterisk', baseUrl: rx.url, username: 'presence', password: 's3cret', deviceName: 'Stasis:presence-{extension}' }).expect(201);
-      await rx.waitFor(1);
+    await withTarget(ASTERISK, {}, async (h, rx, key) => {
       await h.clock.advance(2000);
       await h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
       await rx.waitFor(2);
@@ -234,9 +232,6 @@ describe('HTTP push: Asterisk ARI device state', () => {
         ['/ari/deviceStates/Stasis:presence-1001', 'UNAVAILABLE'],
       ]);
       expect(rx.received.slice(0, 3).map((r) => r.query.deviceState)).toEqual(['NOT_INUSE', 'INUSE', 'BUSY']);
-    } finally {
-      await h.stop();
-      await rx.close();
-    }
+    });
   });
 });
