@@ -54,6 +54,15 @@ export function viewKind(p: Principal, person: Pick<Person, 'id' | 'sensitive'>)
   return detail === 'availability' && isPbxKey(p) ? 'availability+endpoints' : detail;
 }
 
+/**
+ * Whether a new state reads to a viewer of this kind exactly as the one before it, version aside: those
+ * who see only the availability (not the PBX's endpoints) see nothing new when the availability did not
+ * change with it. Sending them the state anyway would tell them when the activity behind it changed.
+ */
+export function unchangedFor(kind: string, presence: Presence): boolean {
+  return (kind === 'availability' || kind === 'binary') && presence.availabilitySince !== undefined && presence.availabilitySince < presence.since;
+}
+
 export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 'sensitive'>, p: Principal): PresenceView {
   const detail = detailFor(p, person);
   if (detail === 'binary') {

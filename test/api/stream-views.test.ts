@@ -82,4 +82,38 @@ describe('live stream: every client gets its own level of detail of the same cha
     expect(await since('alice', 'supervisor')).toBe(iso(t2));
     expect(await since('alice', 'bob')).toBe(iso(t1));
   });
+
+  it('sends those who see only the availability nothing when only the activity behind it changed', async () => {
+    for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
+    const names = ['bob', 'external', 'supervisor', 'pbx'];
+    const clients = new Map<string, SseClient>();
+    for (const name of names) {
+      const c = await openStream(`${base}/v1/stream`, keys[name]!);
+      await c.waitFor((e) => e.event === 'snapshot');
+      clients.set(name, c);
+    }
+    await h.clock.advance(60_000);
+    for (const person of ['alice', 'carol']) await h.put(`/v1/people/${person}/status`, { activity: 'away' }).expect(200);
+    await h.clock.advance(60_000);
+    // Still away: only the activity changes.
+    for (const person of ['alice', 'carol']) await h.put(`/v1/people/${person}/status`, { activity: 'break' }).expect(200);
+    await h.clock.advance(60_000);
+    for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
+    // The supervisor sees Alice's activity, so all three of her changes; the last change reaches everyone.
+    for (const c of clients.values()) await c.waitFor((e) => e.event === 'presence' && e.data.personId === 'carol' && e.data.availability !== 'away');
+    await clients.get('supervisor')!.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.availability === 'available');
+    const seen = (name: string, person: string) =>
+      clients
+        .get(name)!
+        .events.filter((e) => e.event === 'presence' && e.data.personId === person)
+        .map((e) => (e.data.activity ?? e.data.availability) as string);
+    expect(seen('supervisor', 'alice')).toEqual(['away', 'break', 'available']);
+    expect(seen('pbx', 'alice')).toEqual(['away', 'break', 'available']);
+    expect(seen('bob', 'alice')).toEqual(['away', 'available']);
+    expect(seen('external', 'alice')).toEqual(['busy', 'available']);
+    // Carol is sensitive: a supervisor sees her availability only, so her break is no news to them either.
+    expect(seen('supervisor', 'carol')).toEqual(['away', 'available']);
+    expect(seen('bob', 'carol')).toEqual(['away', 'available']);
+    for (const c of clients.values()) c.close();
+  });
 });

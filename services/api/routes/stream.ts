@@ -4,7 +4,7 @@ import type { FeedEvent } from '../../../shared/store/feed.js';
 import type { Hub } from '../../hub.js';
 import { tenantOf } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
-import { viewKind, viewOf } from '../views.js';
+import { unchangedFor, viewKind, viewOf } from '../views.js';
 import { peopleOf, snapshot } from './presence.js';
 import { sharedFrame } from './shared-frames.js';
 import { TickWriter } from './tick-writer.js';
@@ -53,7 +53,10 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
               team.add(person.id);
             }
             const presence = e.presence;
-            return sharedFrame(e, person, viewKind(principal, person), () => frame('presence', viewOf(presence, person, principal), e.id));
+            const kind = viewKind(principal, person);
+            // A directory edit is news to everyone; a new state only to those who can tell it apart.
+            if (!e.cause && unchangedFor(kind, presence)) return '';
+            return sharedFrame(e, person, kind, () => frame('presence', viewOf(presence, person, principal), e.id));
           },
           write(chunk) {
             if (!res.writableEnded && !res.destroyed) res.write(chunk);
