@@ -91,7 +91,7 @@ async function verifyPbxSignature(hub: Hub, req: Request): Promise<Principal> {
   }
   const replayKey = `pbx:${tenantId}:${expected}`;
   if (!(await hub.replay.firstSeen(replayKey, now, 2 * window))) {
-    throw new AppError(409, 'replayed_request', 'this signed batch was already accepted');
+    throw new AppError(409, 'replayed_request', 'this signed batch was already received');
   }
   return { kind: 'pbx', tenantId: key.tenantId, keyId: key.id, replayKey };
 }

@@ -103,4 +103,13 @@ describe('bad input gets a specific 4xx and loses nothing already stored', () =>
     expect(res.body.error.code).toBe('replayed_request');
     expect(await state()).toEqual(afterFirst);
   });
+
+  it('a batch refused for its content stays refused when sent again, without claiming it was accepted', async () => {
+    const body = JSON.stringify({ events: [] });
+    const ts = nowSec();
+    expect((await signed(body, { ts })).body.error.code).toBe('invalid_body');
+    const again = await signed(body, { ts });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toEqual({ code: 'replayed_request', message: 'this signed batch was already received' });
+  });
 });
