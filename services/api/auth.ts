@@ -51,7 +51,7 @@ export async function authenticate(hub: Hub, req: Request, mode: AuthMode, roles
     case 'key': {
       const key = await hub.store.directory.findUnique('apiKeys', 'hash', hashToken(bearer(req)));
       if (!key) throw unauthorized('invalid_credentials', 'unknown or revoked API key');
-      if (roles && !roles.includes(key.role)) throw forbidden('forbidden_role', `a ${key.role} key may not use this route`);
+      if (roles && !roles.includes(key.role)) throw forbidden('forbidden_role', `${key.role} keys may not use this route`);
       const p: Principal = { kind: 'key', tenantId: key.tenantId, keyId: key.id, role: key.role };
       if (key.personId) p.personId = key.personId;
       return p;
