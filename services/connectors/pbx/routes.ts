@@ -9,7 +9,7 @@ import { zodDetails } from '../../api/http-errors.js';
 import type { SignalChange } from '../../merger/apply-changes.js';
 import type { CallOutcome } from './call-outcomes.js';
 import { parsePbxBatch } from './batch-parse.js';
-import { pbxEventChanges } from './map.js';
+import { extensionEndpointId, pbxEventChanges } from './map.js';
 import { pbxBatchSchema, type PbxEvent } from './schema.js';
 
 interface Rejection {
@@ -46,7 +46,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     }
     const p = found as Person;
     const contact = e.contact ?? p.sipUri;
-    const id = `ext-${e.extension}`;
+    const id = extensionEndpointId(e.extension!);
     return { personId: p.id, endpoint: contact ? { id, kind: 'desk', contact } : { id, kind: 'desk' } };
   }
 
