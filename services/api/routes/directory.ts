@@ -21,6 +21,11 @@ const applyQuery = z.object({
 
 const newTenantSchema = tenantInputSchema.extend({ id: tenantIdSchema });
 
+/** A PBX key is named in its signed batches as `<tenant>/<key id>`; the key listing says so too. */
+function withSigningKeyId<K extends { id: string; tenantId: string; role: string }>(key: K): K | (K & { signingKeyId: string }) {
+  return key.role === 'pbx' ? { ...key, signingKeyId: `${key.tenantId}/${key.id}` } : key;
+}
+
 export function directoryRoutes(hub: Hub): AnyRoute[] {
   const { directory } = hub;
   /** The device named in the path, if it belongs to the person in the path and the caller may act for them. */
@@ -236,7 +241,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       roles: ['admin'],
       responses: { 200: 'the keys' },
       async handle({ principal }) {
-        return { body: { keys: await directory.listKeys(tenantOf(principal)) } };
+        return { body: { keys: (await directory.listKeys(tenantOf(principal))).map(withSigningKeyId) } };
       },
     }),
     route({
@@ -249,10 +254,8 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       body: apiKeyInputSchema,
       responses: { 201: 'the key and its secret', 404: 'unknown person for a member key' },
       async handle({ principal, body }) {
-        const tenantId = tenantOf(principal);
-        const { key, secret } = await directory.createKey(tenantId, body);
-        const extra = key.role === 'pbx' ? { signingKeyId: `${tenantId}/${key.id}` } : {};
-        return { status: 201, body: { ...key, ...extra, secret } };
+        const { key, secret } = await directory.createKey(tenantOf(principal), body);
+        return { status: 201, body: { ...withSigningKeyId(key), secret } };
       },
     }),
     route({
