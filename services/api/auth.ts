@@ -101,7 +101,7 @@ export function assertSelfOrRoles(p: Principal, personId: string, roles: readonl
   if (p.kind !== 'key') throw forbidden('forbidden_principal', 'an API key is required');
   if (roles.includes(p.role)) return;
   if (p.role === 'member' && p.personId === personId) return;
-  throw forbidden('not_your_person', 'a member key may only change its own person');
+  throw forbidden('not_your_person', 'a member key may only read or change its own person');
 }
 
 export function tenantOf(p: Principal): string {
