@@ -170,6 +170,20 @@ export class DirectoryService {
     if (!changed && !(before && sameOnStreams(before, person))) await this.engine.directoryChanged(person.tenantId, person.id);
   }
 
+  /**
+   * Gives everyone with working hours the signal where their state lacks it, as after a restart of a
+   * store written before that signal was kept with the durable ones.
+   */
+  async restoreWorkingHours(): Promise<void> {
+    for (const tenant of await this.listTenants()) {
+      for (const person of await this.listPeople(tenant.id)) {
+        if (!person.workingHours) continue;
+        const { signals } = await this.engine.read(tenant.id, person.id);
+        if (!signals.some((s) => s.id === WORKING_HOURS_SIGNAL)) await this.followWorkingHours(person, undefined);
+      }
+    }
+  }
+
   /** True when the person's state changed. */
   private async followWorkingHours(person: Person, before: Person | undefined): Promise<boolean> {
     const same =
