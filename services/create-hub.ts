@@ -180,6 +180,8 @@ export function createHub(opts: HubOptions): RunningHub {
         }
         await directory.installKey(tenant, 'bootstrap', 'admin', 'bootstrap admin key (BOOTSTRAP_ADMIN_KEY)', adminKey);
       }
+      // A shared store keeps every signal; the embedded one only the durable ones, of which this one may be missing.
+      if (!store.shared) await directory.restoreWorkingHours();
       await engine.start();
       await pipeline.start();
       await hub.calendars.service.start();

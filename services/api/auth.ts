@@ -51,7 +51,7 @@ export async function authenticate(hub: Hub, req: Request, mode: AuthMode, roles
     case 'key': {
       const key = await hub.store.directory.findUnique('apiKeys', 'hash', hashToken(bearer(req)));
       if (!key) throw unauthorized('invalid_credentials', 'unknown or revoked API key');
-      if (roles && !roles.includes(key.role)) throw forbidden('forbidden_role', `a ${key.role} key may not use this route`);
+      if (roles && !roles.includes(key.role)) throw forbidden('forbidden_role', `${key.role} keys may not use this route`);
       const p: Principal = { kind: 'key', tenantId: key.tenantId, keyId: key.id, role: key.role };
       if (key.personId) p.personId = key.personId;
       return p;
@@ -91,7 +91,7 @@ async function verifyPbxSignature(hub: Hub, req: Request): Promise<Principal> {
   }
   const replayKey = `pbx:${tenantId}:${expected}`;
   if (!(await hub.replay.firstSeen(replayKey, now, 2 * window))) {
-    throw new AppError(409, 'replayed_request', 'this signed batch was already accepted');
+    throw new AppError(409, 'replayed_request', 'this signed batch was already received');
   }
   return { kind: 'pbx', tenantId: key.tenantId, keyId: key.id, replayKey };
 }
@@ -101,7 +101,7 @@ export function assertSelfOrRoles(p: Principal, personId: string, roles: readonl
   if (p.kind !== 'key') throw forbidden('forbidden_principal', 'an API key is required');
   if (roles.includes(p.role)) return;
   if (p.role === 'member' && p.personId === personId) return;
-  throw forbidden('not_your_person', 'a member key may only change its own person');
+  throw forbidden('not_your_person', 'a member key may only read or change its own person');
 }
 
 export function tenantOf(p: Principal): string {

@@ -1,10 +1,18 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { AppError } from '../../shared/errors/errors.js';
+import { idSchema } from '../../shared/domain/directory.js';
+import { AppError, badRequest } from '../../shared/errors/errors.js';
 
 export function zodDetails(error: z.ZodError): Array<{ path: string; message: string }> {
   return error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+}
+
+/** The id in the path of a PUT that creates a record: one that could never exist is bad input, not an unknown record. */
+export function recordId(raw: string | undefined, what: string): string {
+  const parsed = idSchema.safeParse(raw);
+  if (!parsed.success) throw badRequest('invalid_id', `${raw ?? ''} is not a valid ${what} id`, zodDetails(parsed.error).map((d) => ({ ...d, path: `${what}Id` })));
+  return parsed.data;
 }
 
 interface BodyParserError extends Error {

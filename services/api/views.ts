@@ -68,13 +68,9 @@ export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 
   if (detail === 'binary') {
     return { personId: person.id, availability: presence.availability === 'available' ? 'available' : 'busy', version: presence.version };
   }
-  const v: PresenceView = {
-    personId: person.id,
-    name: person.name,
-    availability: presence.availability,
-    version: presence.version,
-    since: iso(detail === 'availability' ? (presence.availabilitySince ?? presence.since) : presence.since),
-  };
+  const v: PresenceView = { personId: person.id, name: person.name, availability: presence.availability, version: presence.version };
+  // Nothing merged yet (version 0, e.g. after a restart lost a person's hot state): unknown since when.
+  if (presence.version > 0) v.since = iso(detail === 'availability' ? (presence.availabilitySince ?? presence.since) : presence.since);
   const isPbx = isPbxKey(p);
   if (detail === 'availability') {
     if (isPbx) {
@@ -101,7 +97,7 @@ export function sameOnStreams(a: Person, b: Person): boolean {
   return a.name === b.name && a.sensitive === b.sensitive && a.teams.every((t) => b.teams.includes(t)) && b.teams.every((t) => a.teams.includes(t));
 }
 
-/** The state shown for a person with no signals yet. */
+/** The state shown for a person with no signals yet: version 0, which views show without a `since`. */
 export function unknownPresence(personId: string): Presence {
   return { personId, availability: 'unknown', activity: 'unknown', routable: false, endpoints: [], explanation: [], since: 0, version: 0 };
 }

@@ -68,6 +68,7 @@ export async function applyDirectory(
   const listedDevices = new Set<string>();
   const touchedPeople: Array<{ person: Person; before: Person | undefined }> = [];
   const deletedDevices: Device[] = [];
+  const touchedDevices: Array<{ device: Device; before: Device | undefined }> = [];
 
   for (const { devices, id, ...input } of doc.people) {
     const op = directory.personOp(tenantId, id, input);
@@ -84,7 +85,10 @@ export async function applyDirectory(
       const old = existingDevices.get(deviceId);
       const dv = !old ? 'created' : stable(old) === stable((dop as { doc: Device }).doc) ? 'unchanged' : 'updated';
       plan.devices[dv].push(deviceId);
-      if (dv !== 'unchanged') ops.push(dop);
+      if (dv !== 'unchanged') {
+        ops.push(dop);
+        touchedDevices.push({ device: (dop as { doc: Device }).doc, before: old });
+      }
     }
   }
 
@@ -165,6 +169,7 @@ export async function applyDirectory(
   for (const id of plan.people.deleted) await directory.afterPersonRemoved(tenantId, id);
   if (plan.tenant === 'updated') await directory.afterTenantWrite(tenantId);
   for (const { person, before } of touchedPeople) await directory.afterPersonWrite(person, before);
+  for (const { device, before } of touchedDevices) await directory.afterDeviceWrite(device, before);
   for (const d of deletedDevices) if (listedPeople.has(d.personId)) await directory.forgetDeviceSignals(tenantId, d);
   for (const id of plan.people.deleted) {
     await engine.remove(tenantId, id);

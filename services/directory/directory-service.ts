@@ -16,6 +16,7 @@ import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
 import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { SignalChange } from '../merger/apply-changes.js';
+import { extensionEndpointId } from '../connectors/pbx/map.js';
 import { sameOnStreams } from '../api/views.js';
 import type { PresenceEngine } from '../merger/engine.js';
 import type { GroupDirectory } from './group-directory.js';
@@ -166,11 +167,26 @@ export class DirectoryService {
    */
   async afterPersonWrite(person: Person, before: Person | undefined): Promise<void> {
     for (const hook of this.hooks.personWritten) await hook(person, before);
+    const followed = before ? await this.followPersonContacts(person, before) : false;
     // A new state shows the new record anyway.
-    const changed = await this.followWorkingHours(person, before);
+    const changed = (await this.followWorkingHours(person, before)) || followed;
     if (changed) return;
     if (!before || !sameOnStreams(before, person)) await this.engine.directoryChanged(person.tenantId, person.id);
     else if (before.extension !== person.extension || before.sipUri !== person.sipUri) await this.engine.directoryChanged(person.tenantId, person.id, 'address');
+  }
+
+  /**
+   * Gives everyone with working hours the signal where their state lacks it, as after a restart of a
+   * store written before that signal was kept with the durable ones.
+   */
+  async restoreWorkingHours(): Promise<void> {
+    for (const tenant of await this.listTenants()) {
+      for (const person of await this.listPeople(tenant.id)) {
+        if (!person.workingHours) continue;
+        const { signals } = await this.engine.read(tenant.id, person.id);
+        if (!signals.some((s) => s.id === WORKING_HOURS_SIGNAL)) await this.followWorkingHours(person, undefined);
+      }
+    }
   }
 
   /** True when the person's state changed. */
@@ -190,6 +206,36 @@ export class DirectoryService {
         }
       : { op: 'remove', id: WORKING_HOURS_SIGNAL };
     return (await this.engine.apply(person.tenantId, person.id, [change])).changed;
+  }
+
+  /** True when the person's state changed. */
+  private async followPersonContacts(person: Person, before: Person): Promise<boolean> {
+    let changed = false;
+    if (person.extension !== undefined && before.extension === person.extension) {
+      changed = await this.followContact(person.tenantId, person.id, extensionEndpointId(person.extension), before.sipUri, person.sipUri);
+    }
+    if (before.mobileNumber === person.mobileNumber) return changed;
+    for (const d of await this.listDevices(person.tenantId, person.id)) {
+      if (d.kind === 'mobile' && d.contact === undefined) changed = (await this.followContact(person.tenantId, person.id, d.id, before.mobileNumber, person.mobileNumber)) || changed;
+    }
+    return changed;
+  }
+
+  /**
+   * A phone's or app's contact is copied from the directory into its reachability signal when it
+   * registers or beats; an edit of that record (the device's contact, the person's SIP URI or mobile
+   * number) reaches routing now, not at the next registration. A contact the PBX reported itself stays.
+   * True when the person's state changed.
+   */
+  private async followContact(tenantId: string, personId: string, endpointId: string, from: string | undefined, to: string | undefined): Promise<boolean> {
+    if (from === to) return false;
+    const changes: SignalChange[] = [];
+    for (const s of (await this.engine.read(tenantId, personId)).signals) {
+      if (s.claim.kind !== 'endpoint' || s.claim.endpoint.id !== endpointId || s.claim.endpoint.contact !== from) continue;
+      const { contact: _from, ...endpoint } = s.claim.endpoint;
+      changes.push({ op: 'put', signal: { ...s, claim: { ...s.claim, endpoint: to === undefined ? endpoint : { ...endpoint, contact: to } } } });
+    }
+    return changes.length > 0 && (await this.engine.apply(tenantId, personId, changes)).changed;
   }
 
   /** Also takes the person out of every group and ends their pause, in the same atomic batch. */
@@ -248,9 +294,17 @@ export class DirectoryService {
       op.doc.tokenIssuedAt = this.clock.now();
     }
     await this.store.directory.write([op]);
-    if (existing && existing.kind !== input.kind) await this.forgetDeviceSignals(tenantId, existing);
     const device = await this.getDevice(tenantId, deviceId);
+    await this.afterDeviceWrite(device, existing);
     return token === undefined ? { device, created: !existing } : { device, created: !existing, token };
+  }
+
+  /** What a device said as another kind is forgotten; a new contact reaches its reachability signal. */
+  async afterDeviceWrite(device: Device, before: Device | undefined): Promise<void> {
+    if (!before) return;
+    if (before.kind !== device.kind) return this.forgetDeviceSignals(device.tenantId, before);
+    const person = device.kind === 'mobile' ? await this.store.directory.get('people', device.tenantId, device.personId) : undefined;
+    await this.followContact(device.tenantId, device.personId, device.id, before.contact ?? person?.mobileNumber, device.contact ?? person?.mobileNumber);
   }
 
   /** Issues a new bearer token for a mobile device; the old one stops working at once. */

@@ -1,7 +1,6 @@
 import { targetInputSchema } from '../../shared/domain/target.js';
-import { notFound } from '../../shared/errors/errors.js';
-import { idSchema } from '../../shared/domain/directory.js';
 import { tenantOf } from '../api/auth.js';
+import { recordId } from '../api/http-errors.js';
 import { route, type AnyRoute } from '../api/route.js';
 import type { PublishPipeline } from './pipeline.js';
 import { publicTarget, type TargetsService } from './targets-service.js';
@@ -45,13 +44,12 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       responses: { 200: 'replaced', 201: 'created', 422: 'URL not allowed (SSRF guard) or missing password' },
       async handle({ principal, params, body }) {
         const tenantId = tenantOf(principal);
-        const id = idSchema.safeParse(params.targetId);
-        if (!id.success) throw notFound('target', params.targetId);
-        const existed = await store.directory.get('targets', tenantId, id.data);
-        const { op, secret } = await targets.prepare(tenantId, id.data, body);
+        const id = recordId(params.targetId, 'target');
+        const existed = await store.directory.get('targets', tenantId, id);
+        const { op, secret } = await targets.prepare(tenantId, id, body);
         await store.directory.write([op]);
-        await pipeline.reload(tenantId, id.data);
-        const target = publicTarget(await targets.get(tenantId, id.data));
+        await pipeline.reload(tenantId, id);
+        const target = publicTarget(await targets.get(tenantId, id));
         return { status: existed ? 200 : 201, body: secret ? { target, secret } : { target } };
       },
     }),

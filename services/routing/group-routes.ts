@@ -1,8 +1,7 @@
-import { idSchema } from '../../shared/domain/directory.js';
 import { groupInputSchema } from '../../shared/domain/group.js';
-import { notFound } from '../../shared/errors/errors.js';
 import type { Hub } from '../hub.js';
 import { tenantOf } from '../api/auth.js';
+import { recordId } from '../api/http-errors.js';
 import { route, type AnyRoute } from '../api/route.js';
 
 export function groupRoutes(hub: Hub): AnyRoute[] {
@@ -47,9 +46,7 @@ export function groupRoutes(hub: Hub): AnyRoute[] {
         422: 'unknown member or overflow group',
       },
       async handle({ principal, params, body }) {
-        const id = idSchema.safeParse(params.groupId);
-        if (!id.success) throw notFound('group', params.groupId);
-        const { group, created } = await groups.put(tenantOf(principal), id.data, body);
+        const { group, created } = await groups.put(tenantOf(principal), recordId(params.groupId, 'group'), body);
         return { status: created ? 201 : 200, body: group };
       },
     }),

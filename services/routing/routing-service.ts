@@ -2,7 +2,7 @@ import { DateTime } from 'luxon';
 import type { Clock } from '../../shared/clock/clock.js';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Group } from '../../shared/domain/group.js';
-import { notFound, unprocessable } from '../../shared/errors/errors.js';
+import { AppError, notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store } from '../../shared/store/port.js';
 import type { GroupRoutingState, RoutingStateStore } from '../../shared/store/routing-state.js';
 import type { Detail } from '../api/views.js';
@@ -108,7 +108,7 @@ export class RoutingService implements CallOutcomeListener {
     if (group) return { kind: 'group', group };
     const person = (await docs.get('people', tenantId, d)) ?? (await docs.findUnique('people', 'extension', d, tenantId));
     if (person) return { kind: 'person', person };
-    throw notFound('route_target', d);
+    throw new AppError(404, 'route_target_not_found', `nothing is dialled as ${d}: no group or person has that id or extension`);
   }
 
   async decide(tenantId: string, req: RouteRequest, opts: DecideOptions): Promise<RouteDecision> {

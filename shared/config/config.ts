@@ -198,13 +198,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if ((cal.microsoft || cal.google) && !cal.publicBaseUrl) problems.push('PUBLIC_BASE_URL: required when a calendar provider is configured (webhooks and redirect URIs)');
   // Graph and Google only deliver to HTTPS endpoints; plain http is for loopback development and tests.
   if (e.NODE_ENV === 'production' && cal.publicBaseUrl && !cal.publicBaseUrl.startsWith('https://')) problems.push('PUBLIC_BASE_URL: must be https:// in production');
+  if (e.NODE_ENV === 'production' && !e.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required when NODE_ENV=production');
   if (problems.length > 0) throw new ConfigError(problems);
   if (e.REDIS_URL) config.redis = { url: e.REDIS_URL, prefix: e.REDIS_PREFIX };
   if (e.BOOTSTRAP_ADMIN_KEY) config.bootstrap.adminKey = e.BOOTSTRAP_ADMIN_KEY;
   if (e.OPERATOR_KEY) config.operatorKey = e.OPERATOR_KEY;
   if (e.ENCRYPTION_KEY) config.encryptionKey = Buffer.from(e.ENCRYPTION_KEY, 'base64');
-  if (e.NODE_ENV === 'production' && !config.encryptionKey) {
-    throw new ConfigError(['ENCRYPTION_KEY: required when NODE_ENV=production']);
-  }
   return config;
 }

@@ -30,8 +30,11 @@ export interface CollectionSpec {
 
 export type CollectionName = keyof typeof COLLECTIONS;
 
-/** Signal sources whose signals must outlive a restart (user intent, provider sync state). */
-export const DURABLE_SOURCES: ReadonlySet<string> = new Set(['manual', 'outlook', 'google']);
+/**
+ * Signal sources whose signals must outlive a restart: user intent, provider sync state, and what the
+ * directory derives (working hours), which nothing would send again after a restart.
+ */
+export const DURABLE_SOURCES: ReadonlySet<string> = new Set(['manual', 'outlook', 'google', 'directory']);
 
 const SEP = ':';
 

@@ -60,6 +60,10 @@ describe('bad input gets a specific 4xx and loses nothing already stored', () =>
     ['bad time zone', () => h.put('/v1/people/alice', { name: 'Alice', timeZone: 'Nowhere/City' }), 400, 'invalid_body'],
     ['duplicate extension', () => h.put('/v1/people/bob', { name: 'Bob', extension: '1001' }), 409, 'extension_taken'],
     ['bad policy', () => h.put('/v1/tenant', { name: 'Acme', policy: { rules: [{ id: 'x', claim: 'nonsense' }] } }), 400, 'invalid_body'],
+    ['a person id that could never exist', () => h.put('/v1/people/Bob', { name: 'Bob' }), 400, 'invalid_id'],
+    ['a device id that could never exist', () => h.put('/v1/people/alice/devices/Desk', { kind: 'desk' }), 400, 'invalid_id'],
+    ['a group id that could never exist', () => h.put('/v1/groups/Support', { name: 'Support' }), 400, 'invalid_id'],
+    ['a target id that could never exist', () => h.put('/v1/targets/CRM', { kind: 'webhook', name: 'CRM', url: 'https://crm.example.com/presence' }), 400, 'invalid_id'],
     ['member key for an unknown person', () => h.post('/v1/keys', { name: 'm', role: 'member', personId: 'ghost' }), 404, 'person_not_found'],
   ];
 
@@ -98,5 +102,14 @@ describe('bad input gets a specific 4xx and loses nothing already stored', () =>
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('replayed_request');
     expect(await state()).toEqual(afterFirst);
+  });
+
+  it('a batch refused for its content stays refused when sent again, without claiming it was accepted', async () => {
+    const body = JSON.stringify({ events: [] });
+    const ts = nowSec();
+    expect((await signed(body, { ts })).body.error.code).toBe('invalid_body');
+    const again = await signed(body, { ts });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toEqual({ code: 'replayed_request', message: 'this signed batch was already received' });
   });
 });

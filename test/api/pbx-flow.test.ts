@@ -98,6 +98,17 @@ describe('PBX events drive presence, the snapshot and the live feed', () => {
     const r = await h.pbx([{ type: 'registered', extension: '9999', at: at(2) }, { type: 'registered', device: 'nope', at: at(2) }], key).expect(200);
     expect(r.body.rejected.map((x: { code: string }) => x.code)).toEqual(['unknown_extension', 'unknown_device']);
   });
+
+  it('refuses an event timed in epoch seconds instead of applying it as a fact from 1970', async () => {
+    const r = await h.pbx([{ type: 'ringing', device: 'alice-desk', at: Math.floor(at(0) / 1000) }, { type: 'registered', device: 'alice-desk', at: at(0) }], key).expect(200);
+    expect(r.body).toEqual({
+      received: 2,
+      applied: 1,
+      ignored: 0,
+      rejected: [{ index: 0, code: 'at_in_seconds', message: 'at looks like epoch seconds: send epoch milliseconds or RFC 3339' }],
+    });
+    expect((await h.get('/v1/presence/alice')).body.activity).toBe('available');
+  });
 });
 
 describe('a team stream follows who is in the team', () => {

@@ -11,6 +11,13 @@ describe('PBX signing secret', () => {
   });
   afterEach(() => h.stop());
 
+  it('the key listing names each PBX key as its batches do, and shows no secret', async () => {
+    const [tenantId, keyId] = key.signingKeyId.split('/') as [string, string];
+    const listed = (await h.get('/v1/keys').expect(200)).body.keys as Array<Record<string, unknown>>;
+    expect(listed.find((k) => k.id === keyId)).toEqual({ id: keyId, tenantId, name: 'pbx', role: 'pbx', createdAt: h.clock.now(), signingKeyId: key.signingKeyId });
+    expect(listed.find((k) => k.role === 'admin')).not.toHaveProperty('signingKeyId');
+  });
+
   it('a key document rewritten with a new secret signs with the new one at once, the old one no longer', async () => {
     const event = [{ type: 'registered', device: 'alice-desk', at: h.clock.now() }];
     await h.pbx(event, key).expect(200);

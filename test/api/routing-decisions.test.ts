@@ -209,7 +209,10 @@ describe('POST /v1/route: presence-aware ring lists', () => {
     expect((await route({ group: 'support' })).fallback[0]).toEqual({ type: 'queue', maxWaitSeconds: 3600, predictedWaitSeconds: 3600 });
     expect((await route({ group: 'support' })).leftOut[0]).toMatchObject({ code: 'in-meeting', source: 'outlook' });
     expect((await h.post('/v1/route', { group: 'support' }, member).expect(403)).body.error.code).toBe('forbidden_role');
-    await h.post('/v1/route', { group: 'support' }, keys.external).expect(403);
+    expect((await h.post('/v1/route', { group: 'support' }, keys.external).expect(403)).body.error).toEqual({
+      code: 'forbidden_role',
+      message: 'external keys may not use this route',
+    });
   });
 
   it('answers the rtjson document, with mobile numbers through the tenant gateway', async () => {

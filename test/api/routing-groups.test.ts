@@ -109,7 +109,10 @@ describe('groups in the directory: admin API', () => {
     const key = other.body.adminKey.secret as string;
     await h.get('/v1/groups/support', key).expect(404);
     expect((await h.get('/v1/groups', key)).body.groups).toEqual([]);
-    expect((await h.post('/v1/route', { dialled: '2000' }, key).expect(404)).body.error.code).toBe('route_target_not_found');
+    expect((await h.post('/v1/route', { dialled: '2000' }, key).expect(404)).body.error).toEqual({
+      code: 'route_target_not_found',
+      message: 'nothing is dialled as 2000: no group or person has that id or extension',
+    });
     expect((await h.post('/v1/route', { group: 'support' }, key).expect(404)).body.error.code).toBe('group_not_found');
   });
 });

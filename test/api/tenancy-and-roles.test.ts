@@ -130,6 +130,11 @@ describe('roles: each sees exactly its level of detail', () => {
     await h.put('/v1/people/alice/devices/x', { kind: 'mobile' }, keys.bob).expect(403);
     await h.put('/v1/people/bob/devices/bob-phone', { kind: 'mobile' }, keys.bob).expect(201);
     await h.put('/v1/people/bob', { name: 'Bobby' }, keys.bob).expect(403);
+    // Reading someone else's record is refused in the same words.
+    expect((await h.get('/v1/people/alice/devices', keys.bob).expect(403)).body.error).toEqual({
+      code: 'not_your_person',
+      message: 'a member key may only read or change its own person',
+    });
     await h.get('/v1/keys', keys.supervisor).expect(403);
   });
 });

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import {
   apiKeyInputSchema,
   deviceInputSchema,
-  idSchema,
   personInputSchema,
   tenantIdSchema,
   tenantInputSchema,
@@ -11,6 +10,7 @@ import { conflict, notFound } from '../../../shared/errors/errors.js';
 import { applyDirectory } from '../../directory/apply.js';
 import { directoryDocumentSchema } from '../../directory/apply-document.js';
 import type { Hub } from '../../hub.js';
+import { recordId } from '../http-errors.js';
 import { assertSelfOrRoles, tenantOf, type Principal } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
 
@@ -21,10 +21,9 @@ const applyQuery = z.object({
 
 const newTenantSchema = tenantInputSchema.extend({ id: tenantIdSchema });
 
-function checkId(id: string | undefined, what: string): string {
-  const r = idSchema.safeParse(id);
-  if (!r.success) throw notFound(what, id);
-  return r.data;
+/** A PBX key is named in its signed batches as `<tenant>/<key id>`; the key listing says so too. */
+function withSigningKeyId<K extends { id: string; tenantId: string; role: string }>(key: K): K | (K & { signingKeyId: string }) {
+  return key.role === 'pbx' ? { ...key, signingKeyId: `${key.tenantId}/${key.id}` } : key;
 }
 
 export function directoryRoutes(hub: Hub): AnyRoute[] {
@@ -140,9 +139,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       body: personInputSchema,
       responses: { 200: 'replaced', 201: 'created', 409: 'extension or SIP URI already used' },
       async handle({ principal, params, body }) {
-        const id = idSchema.safeParse(params.personId);
-        if (!id.success) throw notFound('person', params.personId);
-        const { person, created } = await directory.putPerson(tenantOf(principal), id.data, body);
+        const { person, created } = await directory.putPerson(tenantOf(principal), recordId(params.personId, 'person'), body);
         return { status: created ? 201 : 200, body: person };
       },
     }),
@@ -187,7 +184,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       responses: { 200: 'replaced', 201: 'created', 404: 'unknown person', 409: 'device belongs to someone else' },
       async handle({ principal, params, body }) {
         assertSelfOrRoles(principal, params.personId!, ['admin']);
-        const deviceId = checkId(params.deviceId, 'device');
+        const deviceId = recordId(params.deviceId, 'device');
         const r = await directory.putDevice(tenantOf(principal), deviceId, { ...body, personId: params.personId! });
         const { tokenHash: _h, ...device } = r.device;
         return { status: r.created ? 201 : 200, body: r.token ? { device, token: r.token } : { device } };
@@ -244,7 +241,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       roles: ['admin'],
       responses: { 200: 'the keys' },
       async handle({ principal }) {
-        return { body: { keys: await directory.listKeys(tenantOf(principal)) } };
+        return { body: { keys: (await directory.listKeys(tenantOf(principal))).map(withSigningKeyId) } };
       },
     }),
     route({
@@ -257,10 +254,8 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       body: apiKeyInputSchema,
       responses: { 201: 'the key and its secret', 404: 'unknown person for a member key' },
       async handle({ principal, body }) {
-        const tenantId = tenantOf(principal);
-        const { key, secret } = await directory.createKey(tenantId, body);
-        const extra = key.role === 'pbx' ? { signingKeyId: `${tenantId}/${key.id}` } : {};
-        return { status: 201, body: { ...key, ...extra, secret } };
+        const { key, secret } = await directory.createKey(tenantOf(principal), body);
+        return { status: 201, body: { ...withSigningKeyId(key), secret } };
       },
     }),
     route({

@@ -5,6 +5,9 @@ import type { PbxEvent } from './schema.js';
 /** Ended calls and cleared DND are remembered this long, so late events for them are recognised as old. */
 export const TOMBSTONE_MS = 10 * 60_000;
 
+/** The endpoint a PBX event naming an extension (not a device) speaks for. */
+export const extensionEndpointId = (extension: string) => `ext-${extension}`;
+
 export const pbxSignalIds = {
   registration: (endpointId: string) => `pbx:reg:${endpointId}`,
   callPrefix: (endpointId: string) => `pbx:call:${endpointId}:`,

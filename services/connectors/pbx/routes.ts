@@ -9,7 +9,7 @@ import { zodDetails } from '../../api/http-errors.js';
 import type { SignalChange } from '../../merger/apply-changes.js';
 import type { CallOutcome } from './call-outcomes.js';
 import { parsePbxBatch } from './batch-parse.js';
-import { pbxEventChanges } from './map.js';
+import { extensionEndpointId, pbxEventChanges } from './map.js';
 import { pbxBatchSchema, type PbxEvent } from './schema.js';
 
 interface Rejection {
@@ -31,6 +31,9 @@ const APPLY_CHUNK = 25;
 /** How far ahead of our clock a PBX timestamp may be before the event is refused. */
 const FUTURE_TOLERANCE_MS = 60_000;
 
+/** Epoch milliseconds below this (March 1973) are a PBX sending seconds: applied, they would be silently stale. */
+const EPOCH_MS_FLOOR = 1e11;
+
 export function pbxRoutes(hub: Hub): AnyRoute[] {
   /** The directory record an event names: its device, or the person with its extension. */
   function lookUp(tenantId: string, e: PbxEvent): Promise<Device | Person | undefined> {
@@ -46,7 +49,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     }
     const p = found as Person;
     const contact = e.contact ?? p.sipUri;
-    const id = `ext-${e.extension}`;
+    const id = extensionEndpointId(e.extension!);
     return { personId: p.id, endpoint: contact ? { id, kind: 'desk', contact } : { id, kind: 'desk' } };
   }
 
@@ -76,6 +79,10 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
         continue;
       }
       const at = typeof e.at === 'number' ? e.at : Date.parse(e.at);
+      if (typeof e.at === 'number' && e.at < EPOCH_MS_FLOOR) {
+        rejected.push({ index, code: 'at_in_seconds', message: 'at looks like epoch seconds: send epoch milliseconds or RFC 3339' });
+        continue;
+      }
       if (at > now + FUTURE_TOLERANCE_MS) {
         rejected.push({ index, code: 'at_in_future', message: 'the event timestamp is ahead of our clock' });
         continue;
