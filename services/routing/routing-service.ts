@@ -60,7 +60,7 @@ interface EvalOptions extends DecideOptions {
 /** Both requirements hold: a call cannot lower the level its group asks for. */
 function strictest(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = { ...a };
-  for (const [skill, level] of Object.entries(b)) out[skill] = Math.max(out[skill] ?? 0, level);
+  for (const [skill, level] of Object.entries(b)) out[skill] = Math.max(own(out, skill) ?? 0, level);
   return out;
 }
 

@@ -28,3 +28,27 @@ describe('routing with names that plain objects inherit', () => {
     expect(firstRung(next.body)).toBe('alice');
   });
 });
+
+describe('skills named like what plain objects inherit', () => {
+  let h: TestHub;
+  beforeEach(async () => {
+    h = await startTestHub();
+    await seedMembers(h, [{ id: 'alice' }, { id: 'bob', skills: { constructor: 2 } }]);
+  });
+  afterEach(() => h.stop());
+
+  it('only someone who has the skill constructor is rung for it', async () => {
+    await h.put('/v1/groups/support', { name: 'Support', members: [{ personId: 'alice' }, { personId: 'bob' }], requiredSkills: ['constructor'] }).expect(201);
+    const group = await h.post('/v1/route', { group: 'support' }).expect(200);
+    expect(group.body.ring.map((r: { personId: string }) => r.personId)).toEqual(['bob']);
+    expect(group.body.leftOut).toEqual([expect.objectContaining({ personId: 'alice', code: 'missing-skill' })]);
+    const asked = await h.post('/v1/route', { person: 'alice', skills: { constructor: 1 } }).expect(200);
+    expect(asked.body.ring).toEqual([]);
+    await h.put('/v1/groups/sales', { name: 'Sales', members: [{ personId: 'alice' }, { personId: 'bob' }] }).expect(201);
+    const call = await h.post('/v1/route', { group: 'sales', skills: { constructor: 3 } }).expect(200);
+    expect(call.body.leftOut.map((l: { personId: string; code: string }) => [l.personId, l.code])).toEqual([
+      ['alice', 'missing-skill'],
+      ['bob', 'missing-skill'],
+    ]);
+  });
+});
