@@ -118,7 +118,7 @@ function absence(p: PresenceAt, facts: MemberFacts, rules: EligibilityRules, det
     out.reason = 'presence unknown: no source has said anything recent';
     return out;
   }
-  const label = LABELS[p.activity] ?? p.activity;
+  const label = own(LABELS, p.activity) ?? p.activity;
   if (code === 'on-call') {
     const start = facts.agent.callStartedAt ?? p.decidedSince;
     const typical = typicalCallMs(facts.agent);
