@@ -4,6 +4,7 @@ import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signPbxRequest } from '../../services/api/auth.js';
 import { hashToken } from '../../shared/crypto/secrets.js';
+import { AVAILABILITIES } from '../../shared/domain/activity.js';
 import { COLLECTIONS, type CollectionName } from '../../shared/store/keys.js';
 import { CALENDAR_ENV, onlyLoopback, pinnedRandomness } from '../support/calendar-hub.js';
 import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
@@ -84,11 +85,11 @@ const junk: fc.Arbitrary<unknown> = fc.letrec<{ v: unknown }>((tie) => ({
 
 /** Values the seeded directory knows, so generated bodies reach past "unknown person" into the handlers. */
 const HINTS: Record<string, fc.Arbitrary<unknown>> = {
-  personId: fc.constantFrom('alice', 'bob'),
-  person: fc.constantFrom('alice', 'bob'),
+  personId: fc.constantFrom('alice', 'bob', 'constructor'),
+  person: fc.constantFrom('alice', 'bob', 'constructor'),
   group: fc.constantFrom('support'),
   timeZone: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York'),
-  activity: fc.constantFrom('away', 'dnd', 'break', 'in-meeting'),
+  activity: fc.constantFrom('away', 'dnd', 'break', 'in-meeting', 'constructor', 'toString', '__proto__'),
   email: fc.constantFrom('alice@example.test', 'x@example.test'),
   url: fc.constantFrom('https://hooks.example.test/presence', 'http://127.0.0.1/x', 'https://169.254.169.254/latest'),
   baseUrl: fc.constantFrom('https://pbx.example.test:8089', 'http://10.0.0.1:8088'),
@@ -101,10 +102,10 @@ const future = fc.integer({ min: Date.parse('2026-03-02T09:31:00Z'), max: Date.p
  * instants ahead of the clock), so mutations of them reach the handlers' own checks.
  */
 const EXAMPLES: Record<string, fc.Arbitrary<unknown>> = {
-  '/v1/people/{personId}/status': fc.record({ activity: fc.constantFrom('away', 'dnd', 'available', 'break', 'lunch', 'in-meeting'), until: fc.oneof(future, fc.constantFrom('end-of-current-meeting', 'end-of-working-day')), note: fc.string({ maxLength: 20 }) }, { requiredKeys: ['activity'] }),
+  '/v1/people/{personId}/status': fc.record({ activity: fc.constantFrom('away', 'dnd', 'available', 'break', 'lunch', 'in-meeting', 'constructor', 'toString', '__proto__'), until: fc.oneof(future, fc.constantFrom('end-of-current-meeting', 'end-of-working-day')), note: fc.string({ maxLength: 20 }) }, { requiredKeys: ['activity'] }),
   '/v1/people/{personId}/queue-pause': fc.record({ groups: fc.constant(['support']), until: fc.oneof(future, fc.constantFrom('end-of-current-meeting', 'end-of-working-day')), reason: fc.constantFrom('lunch', 'training') }, { requiredKeys: [] }),
   '/v1/route': fc
-    .tuple(fc.constantFrom({ group: 'support' }, { person: 'alice' }, { dialled: '2000' }, { dialled: '1001' }), fc.record({ at: fc.oneof(future, fc.constant(Date.parse('2026-03-02T12:00:00Z'))), skills: fc.constantFrom(['fr'], { fr: 2 }), dryRun: fc.boolean(), caller: fc.constant('+4930123'), callId: fc.constant('c1') }, { requiredKeys: [] }))
+    .tuple(fc.constantFrom({ group: 'support' }, { person: 'alice' }, { dialled: '2000' }, { dialled: '1001' }), fc.record({ at: fc.oneof(future, fc.constant(Date.parse('2026-03-02T12:00:00Z'))), skills: fc.constantFrom(['fr'], { fr: 2 }, ['constructor']), dryRun: fc.boolean(), caller: fc.constant('+4930123'), callId: fc.constant('c1') }, { requiredKeys: [] }))
     .map(([t, more]) => ({ ...t, ...more })),
   '/v1/groups/{groupId}': fc.record(
     { name: fc.constant('Sales'), kind: fc.constantFrom('hunt', 'queue'), strategy: fc.constantFrom('simultaneous', 'sequential', 'longest-idle', 'round-robin', 'fewest-calls'), members: fc.constantFrom([{ personId: 'alice' }], [{ personId: 'bob', priority: 2, skills: { fr: 3 } }]), requiredSkills: fc.constantFrom(['fr'], { fr: 1 }) },
@@ -203,7 +204,7 @@ let deviceToken = '';
 let connectLink = '';
 
 const PATH_IDS: Record<string, () => string[]> = {
-  personId: () => ['alice', 'bob'],
+  personId: () => ['alice', 'bob', 'constructor'],
   deviceId: () => ['alice-desk', 'alice-phone'],
   keyId: () => [spareKeyId],
   tenantId: () => ['beta'],
@@ -409,11 +410,20 @@ async function stored(): Promise<unknown> {
   for (const k of (await state.keys()).sort((a, b) => `${a.tenantId}/${a.personId}`.localeCompare(`${b.tenantId}/${b.personId}`))) {
     out[`state ${k.tenantId}/${k.personId}`] = await state.read(k.tenantId, k.personId);
   }
-  out.routing = { group: await routingState.readGroup('acme', 'support'), agents: [...(await routingState.readAgents('acme', ['alice', 'bob']))] };
+  out.routing = { group: await routingState.readGroup('acme', 'support'), agents: [...(await routingState.readAgents('acme', ['alice', 'bob', 'constructor']))] };
   return out;
 }
 
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+
+/** Whatever was accepted, every stored presence still says one of the availabilities. */
+async function checkStates(): Promise<void> {
+  const { state } = h.hub.store;
+  for (const k of await state.keys()) {
+    const { presence } = await state.read(k.tenantId, k.personId);
+    if (presence) expect(AVAILABILITIES, `${k.tenantId}/${k.personId} stored ${JSON.stringify(presence).slice(0, 300)}`).toContain(presence.availability);
+  }
+}
 const PAGES = /^\/(connect|oauth)\//;
 
 function checkAnswer(req: Sent, res: Answer): void {
@@ -459,7 +469,9 @@ describe('every route, fed malformed input, answers a clear 4xx and loses nothin
     pbx = await seedAlice(h);
     await h.put('/v1/people/bob', { name: 'Bob', extension: '1002', teams: ['support'] }).expect(201);
     deviceToken = (await h.put('/v1/people/alice/devices/alice-phone', { kind: 'mobile' }).expect(201)).body.token;
-    await h.put('/v1/groups/support', { name: 'Support', kind: 'queue', extension: '2000', members: [{ personId: 'alice' }, { personId: 'bob' }] }).expect(201);
+    // `constructor` is a valid id that every plain object also inherits: it stands for every such name.
+    await h.put('/v1/people/constructor', { name: 'Con', extension: '1003', teams: ['support'], skills: { constructor: 1 } }).expect(201);
+    await h.put('/v1/groups/support', { name: 'Support', kind: 'queue', extension: '2000', strategy: 'round-robin', members: [{ personId: 'constructor' }, { personId: 'alice' }, { personId: 'bob' }] }).expect(201);
     await h.put('/v1/people/alice/queue-pause', { groups: ['support'], reason: 'lunch' }).expect(200);
     await h.put('/v1/targets/hook', { kind: 'webhook', name: 'hook', url: 'https://hooks.example.test/presence', enabled: false }).expect(201);
     await h.put('/v1/people/alice/status', { activity: 'away', until: '2026-03-02T11:00:00Z' }).expect(200);
@@ -512,6 +524,7 @@ describe('every route, fed malformed input, answers a clear 4xx and loses nothin
           if (process.env.FUZZ_DEBUG && name.includes(process.env.FUZZ_DEBUG)) console.log(req.method, req.path.slice(0, 120), req.headers['Content-Type'], req.body?.slice(0, 300), '=>', res.status, res.text.slice(0, 300));
           checkAnswer(req, res);
           if (res.status >= 400) expect(await stored(), `${name} refused with ${res.status} yet changed the store`).toEqual(before);
+          else await checkStates();
         }),
         { seed: SEED + i, numRuns: RUNS, endOnFailure: true },
       );
