@@ -22,7 +22,7 @@ import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type Tes
  * operation; FUZZ_DEBUG=<part of "METHOD /path"> prints each request and answer of those operations.
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
 const BODY_LIMIT = 65_536;
 
 type Schema = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -216,7 +216,7 @@ const PATH_IDS: Record<string, () => string[]> = {
 };
 /** Path segments as they go on the wire: some percent-encoded, some raw on purpose (`/`, `..`, a lone `%`). */
 const oddIds = fc.oneof(
-  fc.constantFrom('..', '.', 'a/b', '%2e%2e', '%2F..%2Fkeys', '%00', 'a%00b', '%', '%zz', '%C0%AE', '%E2%80%AE', '__proto__', 'constructor', 'hasOwnProperty', 'ALICE', '-x', '_', 'alice.', 'a'.repeat(64), 'a'.repeat(65), 'x'.repeat(3000), 'alice%20', '%20alice', 'alice;x=1', 'alice?x', 'alice#x'),
+  fc.constantFrom('..', '.', 'a/b', '%2e%2e', '%2F..%2Fkeys', '%00', 'a%00b', '%', '%zz', '%C0%AE', '%E2%80%AE', '__proto__', 'constructor', 'hasOwnProperty', 'ALICE', '-x', '_', 'alice.', 'a'.repeat(64), 'a'.repeat(65), 'x'.repeat(3000), 'x'.repeat(17_000), 'alice%20', '%20alice', 'alice;x=1', 'alice?x', 'alice#x'),
   fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }).map(encodeURIComponent),
 );
 const QUERY_NAMES = ['team', 'person', 'lastEventId', 'dryRun', 'prune', 'format', 'validationToken', 'state', 'code', 'error', 'tenant', 'admin_consent', 'connected', 'disconnected', '__proto__', 'constructor', 'x[y]', 'a'];
