@@ -30,6 +30,8 @@ interface Operation {
   method: string;
   path: string;
   security: string[];
+  /** `x-roles`: the key roles the route admits. */
+  roles?: string[];
   body?: Schema;
   query: Array<{ name: string; schema: Schema }>;
 }
@@ -40,6 +42,8 @@ interface Sent {
   body?: string;
   /** Nothing about this request can be valid, so it must be refused. */
   nonsense?: string;
+  /** The bearer token sent, if any (a key, the operator key, a device token, or junk). */
+  bearer?: string;
 }
 interface Answer {
   status: number;
@@ -115,7 +119,7 @@ const EXAMPLES: Record<string, fc.Arbitrary<unknown>> = {
     { tenant: fc.constant('acme'), people: fc.constant([{ id: 'alice', name: 'Alice', extension: '1001', teams: ['support'], devices: [{ id: 'alice-desk', kind: 'desk' }] }]), groups: fc.constant([{ id: 'support', name: 'Support', members: [{ personId: 'alice' }] }]) },
     { requiredKeys: ['tenant'] },
   ),
-  '/v1/people/{personId}': fc.record({ name: fc.constant('Alice'), extension: fc.constantFrom('1001', '1002', '1003'), teams: fc.constant(['support']), timeZone: fc.constantFrom('Europe/Berlin', 'UTC'), workingHours: fc.constant({ mon: [['09:00', '17:00']] }), skills: fc.constant({ fr: 3 }) }, { requiredKeys: ['name'] }),
+  '/v1/people/{personId}': fc.record({ name: fc.constant('Alice'), extension: fc.constantFrom('1001', '1004', '1005'), teams: fc.constant(['support']), timeZone: fc.constantFrom('Europe/Berlin', 'UTC'), workingHours: fc.constant({ mon: [['09:00', '17:00']] }), skills: fc.constant({ fr: 3 }) }, { requiredKeys: ['name'] }),
 };
 
 /** Values a JSON schema (as the OpenAPI document states it) accepts, mostly. */
@@ -219,19 +223,68 @@ const oddIds = fc.oneof(
   fc.constantFrom('..', '.', 'a/b', '%2e%2e', '%2F..%2Fkeys', '%00', 'a%00b', '%', '%zz', '%C0%AE', '%E2%80%AE', '__proto__', 'constructor', 'hasOwnProperty', 'ALICE', '-x', '_', 'alice.', 'a'.repeat(64), 'a'.repeat(65), 'x'.repeat(3000), 'x'.repeat(17_000), 'alice%20', '%20alice', 'alice;x=1', 'alice?x', 'alice#x'),
   fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }).map(encodeURIComponent),
 );
+/** What an id in the path must look like to name anything at all. */
+const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const ID_RULES: Record<string, RegExp> = {
+  personId: ID,
+  deviceId: ID,
+  keyId: ID,
+  groupId: ID,
+  targetId: ID,
+  teamId: ID,
+  tenantId: /^[a-z0-9][a-z0-9-]{0,62}$/,
+  provider: /^(microsoft|google)$/,
+};
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return '%';
+  }
+}
 const QUERY_NAMES = ['team', 'person', 'lastEventId', 'dryRun', 'prune', 'format', 'validationToken', 'state', 'code', 'error', 'tenant', 'admin_consent', 'connected', 'disconnected', '__proto__', 'constructor', 'x[y]', 'a'];
 const queryValue = fc.oneof(fc.constantFrom('true', 'false', 'rtjson', 'support', 'alice', '', '1', '-1', 'x'.repeat(3000)), fc.string({ maxLength: 12, unit: 'grapheme' }));
 const junkQuery = fc.array(fc.tuple(fc.constantFrom(...QUERY_NAMES), queryValue), { maxLength: 4 }).map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`));
 
-function credentials(op: Operation): fc.Arbitrary<Record<string, string>> {
-  const bearer = (k: string) => ({ Authorization: `Bearer ${k}` });
-  const junkAuth = fc.constantFrom<Record<string, string>>({}, { Authorization: 'Bearer' }, { Authorization: 'Basic YTpi' }, bearer('phk_nope'), bearer('x'.repeat(5000)), { Authorization: `bearer  ${ADMIN_KEY} extra` });
+interface Credential {
+  headers: Record<string, string>;
+  bearer?: string;
+}
+function credentials(op: Operation): fc.Arbitrary<Credential> {
+  const bearer = (k: string): Credential => ({ headers: { Authorization: `Bearer ${k}` }, bearer: k });
+  const junkAuth = fc.constantFrom<Credential>(
+    { headers: {} },
+    { headers: { Authorization: 'Bearer' } },
+    { headers: { Authorization: 'Basic YTpi' } },
+    { headers: { Authorization: `bearer  ${ADMIN_KEY} extra` } },
+    bearer('phk_nope'),
+    bearer('x'.repeat(5000)),
+  );
   if (op.security.includes('apiKey')) {
     return fc.oneof({ weight: 5, arbitrary: fc.constant(bearer(ADMIN_KEY)) }, { weight: 5, arbitrary: fc.constantFrom(...Object.values(keys)).map(bearer) }, { weight: 1, arbitrary: junkAuth });
   }
   if (op.security.includes('operatorKey')) return fc.oneof({ weight: 3, arbitrary: fc.constant(bearer(OPERATOR_KEY)) }, { weight: 2, arbitrary: fc.constantFrom(ADMIN_KEY, keys.external!).map(bearer) }, { weight: 1, arbitrary: junkAuth });
   if (op.security.includes('deviceToken')) return fc.oneof({ weight: 4, arbitrary: fc.constant(deviceToken).map(bearer) }, { weight: 1, arbitrary: fc.constant(ADMIN_KEY).map(bearer) }, { weight: 1, arbitrary: junkAuth });
-  return fc.oneof({ weight: 4, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: junkAuth });
+  return fc.oneof({ weight: 4, arbitrary: fc.constant({ headers: {} }) }, { weight: 1, arbitrary: junkAuth });
+}
+
+/** Failures that happen before any credential is looked at: routing, Node's parser, the body parser. */
+const BEFORE_AUTH = new Set(['route_not_found', 'headers_too_large', 'malformed_request', 'bad_request', 'body_too_large', 'invalid_json', 'unsupported_media_type', 'unsupported_encoding']);
+
+/**
+ * The status a route must answer for this credential, as the store holds keys and tokens right now:
+ * 401 without a valid one, 403 for a valid one of a role (or kind) the route does not admit.
+ */
+async function refusalFor(op: Operation, token: string | undefined): Promise<number | undefined> {
+  const { directory } = h.hub.store;
+  if (op.security.includes('apiKey')) {
+    const key = token === undefined ? undefined : await directory.findUnique('apiKeys', 'hash', hashToken(token));
+    if (!key) return 401;
+    return op.roles && !op.roles.includes(key.role) ? 403 : undefined;
+  }
+  if (op.security.includes('operatorKey')) return token === undefined ? 401 : token === OPERATOR_KEY ? undefined : 403;
+  if (op.security.includes('deviceToken')) return token !== undefined && (await directory.findUnique('devices', 'tokenHash', hashToken(token))) ? undefined : 401;
+  return undefined;
 }
 
 /** A body for the operation's schema: valid, one change away from valid, or no object at all. */
@@ -276,7 +329,10 @@ function requests(op: Operation): fc.Arbitrary<Sent> {
   const params = [...op.path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1]!);
   const pathArb = fc.tuple(...params.map((p) => fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...PATH_IDS[p]!()) }, { weight: 1, arbitrary: oddIds }))).map((ids) => {
     let i = 0;
-    return op.path.replace(/\{[A-Za-z]+\}/g, () => ids[i++]!);
+    const path = op.path.replace(/\{[A-Za-z]+\}/g, () => ids[i++]!);
+    // A change naming an id that no record can have is refused (`?` and `#` end the path early, so the id is another).
+    const impossible = op.method !== 'get' && params.some((p, j) => p !== 'link' && !/[?#]/.test(ids[j]!) && !ID_RULES[p]!.test(decoded(ids[j]!)));
+    return { path, impossible };
   });
   const documented = op.query.map((q) =>
     fc.option(fc.oneof({ weight: 3, arbitrary: valid(q.schema).map((v) => String(v)) }, { weight: 1, arbitrary: queryValue }).map((v) => `${q.name}=${encodeURIComponent(v)}`), { nil: undefined }),
@@ -295,13 +351,15 @@ function requests(op: Operation): fc.Arbitrary<Sent> {
           return { text: b.text, type, ...(b.nonsense ? { nonsense: b.nonsense } : wrongType ? { nonsense: `sent as ${type ?? 'no type'}` } : {}) };
         })
       : fc.option(fc.tuple(junk, contentType).map(([v, type]) => ({ text: toJson(v), type })), { nil: undefined }).map((b) => b ?? {}));
-  return fc.tuple(pathArb, queryArb, credentials(op), bodyArb).map(([path, query, auth, b]) => {
-    const headers: Record<string, string> = { ...auth, ...(b.headers ?? {}) };
+  return fc.tuple(pathArb, queryArb, credentials(op), bodyArb).map(([{ path, impossible }, query, auth, b]) => {
+    const headers: Record<string, string> = { ...auth.headers, ...(b.headers ?? {}) };
     if (b.type) headers['Content-Type'] = b.type;
     const q = [query.slice(1), b.query].filter(Boolean).join('&');
     const sent: Sent = { method: op.method.toUpperCase(), path: q ? `${path}?${q}` : path, headers };
     if (b.text !== undefined) sent.body = b.text;
     if (b.nonsense) sent.nonsense = b.nonsense;
+    else if (impossible) sent.nonsense = 'an id no record can have';
+    if (auth.bearer !== undefined) sent.bearer = auth.bearer;
     return sent;
   });
 }
@@ -414,6 +472,8 @@ async function stored(): Promise<unknown> {
   return out;
 }
 
+const errorCode = (res: Answer): string | undefined => (res.type.startsWith('application/json') && res.status >= 400 ? (JSON.parse(res.text) as { error?: { code?: string } }).error?.code : undefined);
+
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 
 /** Whatever was accepted, every stored presence still says one of the availabilities. */
@@ -495,6 +555,7 @@ describe('every route, fed malformed input, answers a clear 4xx and loses nothin
         method,
         path,
         security: ((o.security ?? []) as Array<Record<string, unknown>>).flatMap((s) => Object.keys(s)),
+        ...(o['x-roles'] ? { roles: o['x-roles'] as string[] } : {}),
         ...(o.requestBody ? { body: o.requestBody.content['application/json'].schema as Schema } : {}),
         query: ((o.parameters ?? []) as Array<{ in: string; name: string; schema: Schema }>).filter((p) => p.in === 'query').map((p) => ({ name: p.name, schema: p.schema })),
       })),
@@ -519,10 +580,12 @@ describe('every route, fed malformed input, answers a clear 4xx and loses nothin
       await fc.assert(
         fc.asyncProperty(requests(op), async (req) => {
           const before = await stored();
+          const refusal = await refusalFor(op, req.bearer);
           const res = await send(req);
           seen[name]![res.status] = (seen[name]![res.status] ?? 0) + 1;
           if (process.env.FUZZ_DEBUG && name.includes(process.env.FUZZ_DEBUG)) console.log(req.method, req.path.slice(0, 120), req.headers['Content-Type'], req.body?.slice(0, 300), '=>', res.status, res.text.slice(0, 300));
           checkAnswer(req, res);
+          if (refusal !== undefined && !BEFORE_AUTH.has(errorCode(res) ?? '')) expect(res.status, `${req.method} ${req.path.slice(0, 200)} with that credential: ${res.text.slice(0, 200)}`).toBe(refusal);
           if (res.status >= 400) expect(await stored(), `${name} refused with ${res.status} yet changed the store`).toEqual(before);
           else await checkStates();
         }),
