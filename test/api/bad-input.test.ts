@@ -37,6 +37,9 @@ describe('bad input gets a specific 4xx and loses nothing already stored', () =>
 
   const cases: Array<[string, () => PromiseLike<{ status: number; body: { error: { code: string } } }>, number, string]> = [
     ['malformed JSON', () => h.http.put('/v1/people/alice/status').set('Authorization', `Bearer ${ADMIN_KEY}`).set('Content-Type', 'application/json').send('{"activity":'), 400, 'invalid_json'],
+    ['a bare JSON number', () => h.http.put('/v1/people/alice/status').set('Authorization', `Bearer ${ADMIN_KEY}`).set('Content-Type', 'application/json').send('42'), 400, 'invalid_body'],
+    ['null, where an empty object would be a valid pause', () => h.http.put('/v1/people/alice/queue-pause').set('Authorization', `Bearer ${ADMIN_KEY}`).set('Content-Type', 'application/json').send('null'), 400, 'invalid_body'],
+    ['a bare JSON string', () => h.http.post('/v1/heartbeat').set('Authorization', 'Bearer phd_unknown').set('Content-Type', 'application/json').send('"foreground"'), 401, 'invalid_device_token'],
     ['wrong types', () => h.put('/v1/people/alice', { name: 42, extension: ['x'] }), 400, 'invalid_body'],
     ['unknown field', () => h.put('/v1/people/alice/status', { activity: 'away', colour: 'red' }), 400, 'invalid_body'],
     ['not JSON at all', () => h.http.put('/v1/people/alice/status').set('Authorization', `Bearer ${ADMIN_KEY}`).set('Content-Type', 'text/plain').send('away'), 415, 'unsupported_media_type'],
