@@ -10,17 +10,21 @@ import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type Tes
 /**
  * Every operation of the served OpenAPI document, fed malformed input: wrong JSON types, junk and
  * prototype-pollution keys, out-of-range numbers, dates that are not dates, unknown fields, odd path
- * ids, junk query strings, wrong Content-Type, and each role's key. The project rule, for every route:
- * never a 5xx; a 4xx says `{ error: { code, message } }` (the browser pages say the code in the page);
- * a request refused with a 4xx leaves every stored record as it was; and input that cannot be valid
- * (not an object, not JSON, not sent as JSON, an unknown field) is refused.
+ * ids (`/`, `..`, `%00`, over Node's header limit), junk query strings and headers, wrong Content-Type
+ * and encodings, and each role's key; the signed PBX batch signed correctly, so its parser is what is
+ * exercised; the Graph and Google webhooks with their handshake and headers. The project rule, for
+ * every route: never a 5xx; a 4xx says `{ error: { code, message } }` (the browser pages say the code
+ * in the page); a request refused with a 4xx leaves every stored record as it was, and an accepted one
+ * leaves every presence with a real availability; input that cannot be valid (not an object, not JSON,
+ * not sent as JSON, an unknown field, an id no record can have) is refused; and each credential gets
+ * exactly the 401 or 403 its key, role or token earns.
  *
  * FUZZ_SEED and FUZZ_RUNS override the fixed seed and the runs per operation; fast-check prints the
  * seed and path of a failure so it can be replayed. FUZZ_REPORT=1 prints the statuses seen per
  * operation; FUZZ_DEBUG=<part of "METHOD /path"> prints each request and answer of those operations.
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
 const BODY_LIMIT = 65_536;
 /** Both calendar providers configured, every provider URL on a closed loopback port: junk must never reach one. */
 const NOWHERE = 'http://127.0.0.1:9';
