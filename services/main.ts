@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { ConfigError, loadConfig } from '../shared/config/config.js';
 import { createLogger } from '../shared/log/logger.js';
+import { answerClientErrors } from './api/client-errors.js';
 import { createHub } from './create-hub.js';
 
 async function main(): Promise<void> {
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : config.port;
     log.info({ host: config.host, port, store: running.hub.store.kind }, 'presence hub listening');
   });
+  answerClientErrors(server);
 
   let stopping = false;
   // While stopping, a keep-alive connection is closed as soon as its request is answered.

@@ -24,7 +24,9 @@ export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express
   app.set('trust proxy', hub.config.http.trustProxy);
   app.set('query parser', 'simple');
   const limit = hub.config.http.bodyLimitBytes;
-  const json = express.json({ limit, strict: true });
+  // Any JSON text parses (RFC 8259 allows a bare number or null), so a body of the wrong shape gets
+  // invalid_body from the schema rather than invalid_json.
+  const json = express.json({ limit, strict: false });
   const raw = express.raw({ limit, type: () => true });
 
   for (const r of routes) {
@@ -34,7 +36,7 @@ export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express
         const principal = await authenticate(hub, req, r.auth, r.roles);
         let body: unknown;
         if (r.body && !r.raw) {
-          const parsed = r.body.safeParse(req.body ?? {});
+          const parsed = r.body.safeParse(req.body === undefined ? {} : req.body);
           if (!parsed.success) throw badRequest('invalid_body', 'the body does not match the schema', zodDetails(parsed.error));
           body = parsed.data;
         }

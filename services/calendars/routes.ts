@@ -17,7 +17,13 @@ const directoryTenantSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}
 function cookie(req: Request, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join('='));
+    } catch {
+      // Not percent-encoding, so not a value we set.
+      return undefined;
+    }
   }
   return undefined;
 }

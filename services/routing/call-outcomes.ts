@@ -1,5 +1,6 @@
 import { emptyMemberState, type AgentCallState, type GroupRoutingState } from '../../shared/store/routing-state.js';
 import type { CallOutcome } from '../connectors/pbx/call-outcomes.js';
+import { own } from '../../shared/domain/own.js';
 
 /**
  * A person's call statistics after one outcome: the call in progress on `answered`; on the `hangup` of
@@ -32,7 +33,7 @@ export function applyOutcomeToAgent(s: AgentCallState, o: CallOutcome): { next: 
  * the group's local `day` and is the instant their wrap-up and idle time run from.
  */
 export function applyOutcomeToMember(s: GroupRoutingState, o: CallOutcome, day: string, endedAnsweredCall: boolean): GroupRoutingState {
-  const m = s.members[o.personId] ?? emptyMemberState();
+  const m = own(s.members, o.personId) ?? emptyMemberState();
   if (!endedAnsweredCall || (m.lastCallEndAt !== undefined && o.at <= m.lastCallEndAt)) {
     if (m.offers.length === 0) return s;
     return { ...s, members: { ...s.members, [o.personId]: { ...m, offers: [] } } };

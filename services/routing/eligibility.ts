@@ -1,5 +1,6 @@
 import type { Person } from '../../shared/domain/directory.js';
 import type { GroupMember } from '../../shared/domain/group.js';
+import { own } from '../../shared/domain/own.js';
 import { pausedFor, type QueuePause } from '../../shared/domain/queue-pause.js';
 import type { AgentCallState, MemberRoutingState } from '../../shared/store/routing-state.js';
 import { seesActivity, type Detail } from '../api/views.js';
@@ -83,7 +84,7 @@ function typicalCallMs(agent: AgentCallState): number | undefined {
 
 function missingSkill(facts: MemberFacts, person: Person, required: Readonly<Record<string, number>>): string | undefined {
   for (const [skill, min] of Object.entries(required)) {
-    const level = facts.member.skills[skill] ?? person.skills[skill] ?? 0;
+    const level = own(facts.member.skills, skill) ?? own(person.skills, skill) ?? 0;
     if (level < min) return level === 0 ? `lacks skill ${skill}` : `skill ${skill} at level ${level}, needs ${min}`;
   }
   return undefined;
@@ -117,7 +118,7 @@ function absence(p: PresenceAt, facts: MemberFacts, rules: EligibilityRules, det
     out.reason = 'presence unknown: no source has said anything recent';
     return out;
   }
-  const label = LABELS[p.activity] ?? p.activity;
+  const label = own(LABELS, p.activity) ?? p.activity;
   if (code === 'on-call') {
     const start = facts.agent.callStartedAt ?? p.decidedSince;
     const typical = typicalCallMs(facts.agent);

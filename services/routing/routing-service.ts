@@ -19,6 +19,7 @@ import { scheduleAt } from './schedule.js';
 import { STRATEGY_IMPLEMENTATIONS } from './strategies/index.js';
 import type { Candidate } from './strategies/strategy.js';
 import { closedReason } from './wording.js';
+import { own } from '../../shared/domain/own.js';
 
 export type RouteTargetRef = { group: string } | { person: string } | { dialled: string };
 
@@ -59,7 +60,7 @@ interface EvalOptions extends DecideOptions {
 /** Both requirements hold: a call cannot lower the level its group asks for. */
 function strictest(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = { ...a };
-  for (const [skill, level] of Object.entries(b)) out[skill] = Math.max(out[skill] ?? 0, level);
+  for (const [skill, level] of Object.entries(b)) out[skill] = Math.max(own(out, skill) ?? 0, level);
   return out;
 }
 
@@ -187,7 +188,7 @@ export class RoutingService implements CallOutcomeListener {
         person: people[position],
         presence: presenceAt(states[position]!, policy, at, now),
         agent: agents.get(member.personId)!,
-        memberState: groupState.members[member.personId],
+        memberState: own(groupState.members, member.personId),
         pause: pauses[position],
       };
       const j = judgeMember(facts, rules);

@@ -1,6 +1,7 @@
 import type { Activity, Availability } from '../domain/activity.js';
 import type { Policy, PolicyRule } from '../domain/policy.js';
 import type { Decision, ExplanationEntry, NextState } from '../domain/presence.js';
+import { own } from '../domain/own.js';
 import type { Claim, Endpoint, Signal } from '../domain/signal.js';
 import { judge, min } from './freshness.js';
 import { workingHoursAt } from './working-hours.js';
@@ -124,7 +125,7 @@ function decide(signals: readonly Signal[], policy: Policy, now: number, explain
     const rule = policy.rules[ruleIndex]!;
     const rank = rule.activities ? rule.activities.indexOf(activity) : 0;
     // A custom reason the tenant has not mapped counts as busy: never silently available.
-    const availability = rule.availability ?? policy.activities[activity] ?? 'busy';
+    const availability = rule.availability ?? own(policy.activities, activity) ?? 'busy';
     const c: Candidate = { signal: s, rule, ruleIndex, rank, activity, availability };
     if (until !== undefined) c.until = until;
     candidates.push(c);

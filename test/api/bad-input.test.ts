@@ -37,6 +37,9 @@ describe('bad input gets a specific 4xx and loses nothing already stored', () =>
 
   const cases: Array<[string, () => PromiseLike<{ status: number; body: { error: { code: string } } }>, number, string]> = [
     ['malformed JSON', () => h.http.put('/v1/people/alice/status').set('Authorization', `Bearer ${ADMIN_KEY}`).set('Content-Type', 'application/json').send('{"activity":'), 400, 'invalid_json'],
+    ['a bare JSON number', () => h.http.put('/v1/people/alice/status').set('Authorization', `Bearer ${ADMIN_KEY}`).set('Content-Type', 'application/json').send('42'), 400, 'invalid_body'],
+    ['null, where an empty object would be a valid pause', () => h.http.put('/v1/people/alice/queue-pause').set('Authorization', `Bearer ${ADMIN_KEY}`).set('Content-Type', 'application/json').send('null'), 400, 'invalid_body'],
+    ['a bare JSON string', () => h.http.post('/v1/heartbeat').set('Authorization', 'Bearer phd_unknown').set('Content-Type', 'application/json').send('"foreground"'), 401, 'invalid_device_token'],
     ['wrong types', () => h.put('/v1/people/alice', { name: 42, extension: ['x'] }), 400, 'invalid_body'],
     ['unknown field', () => h.put('/v1/people/alice/status', { activity: 'away', colour: 'red' }), 400, 'invalid_body'],
     ['not JSON at all', () => h.http.put('/v1/people/alice/status').set('Authorization', `Bearer ${ADMIN_KEY}`).set('Content-Type', 'text/plain').send('away'), 415, 'unsupported_media_type'],
@@ -55,6 +58,9 @@ describe('bad input gets a specific 4xx and loses nothing already stored', () =>
     ['oversized body', () => h.put('/v1/people/alice', { name: 'x'.repeat(5000) }), 413, 'body_too_large'],
     ['oversized PBX body', () => signed(JSON.stringify({ events: [{ type: 'hangup', device: 'alice-desk', at: 1, callId: 'x'.repeat(5000) }] })), 413, 'body_too_large'],
     ['unknown device token', () => h.http.post('/v1/heartbeat').set('Authorization', 'Bearer phd_unknown').send({ state: 'foreground' }), 401, 'invalid_device_token'],
+    ['an activity every plain object has', () => h.put('/v1/people/alice/status', { activity: 'constructor' }), 422, 'unknown_activity'],
+    ['an activity named like an object method', () => h.put('/v1/people/alice/status', { activity: 'toString' }), 422, 'unknown_activity'],
+    ['the activity __proto__', () => h.put('/v1/people/alice/status', { activity: '__proto__' }), 422, 'unknown_activity'],
     ['until in the past', () => h.put('/v1/people/alice/status', { activity: 'away', until: '2020-01-01T00:00:00Z' }), 422, 'until_in_past'],
     ['until without an offset', () => h.put('/v1/people/alice/status', { activity: 'away', until: 'tomorrow' }), 400, 'invalid_body'],
     ['bad time zone', () => h.put('/v1/people/alice', { name: 'Alice', timeZone: 'Nowhere/City' }), 400, 'invalid_body'],

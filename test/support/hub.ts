@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../shared/config/config.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { createHub, type RunningHub } from '../../services/create-hub.js';
 import { signPbxRequest } from '../../services/api/auth.js';
+import { answerClientErrors } from '../../services/api/client-errors.js';
 import type { Resolver } from '../../services/publishers/ssrf-guard.js';
 import type { CalendarRandomness } from '../../services/calendars/create-calendars.js';
 
@@ -89,6 +90,7 @@ export async function startTestHub(
     },
     async listen(port = 0) {
       server = running.app.listen(port, '127.0.0.1');
+      answerClientErrors(server);
       await new Promise<void>((resolve) => server!.once('listening', () => resolve()));
       return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     },

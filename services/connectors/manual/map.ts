@@ -1,5 +1,6 @@
 import { BUILTIN_ACTIVITIES } from '../../../shared/domain/activity.js';
 import type { Person } from '../../../shared/domain/directory.js';
+import { own } from '../../../shared/domain/own.js';
 import type { Policy } from '../../../shared/domain/policy.js';
 import type { Signal, UntilRule } from '../../../shared/domain/signal.js';
 import { unprocessable } from '../../../shared/errors/errors.js';
@@ -14,7 +15,7 @@ export const MANUAL_BUILTINS: ReadonlySet<string> = new Set(['available', 'away'
 
 function settable(activity: string, policy: Policy): boolean {
   if (MANUAL_BUILTINS.has(activity)) return true;
-  return !(BUILTIN_ACTIVITIES as readonly string[]).includes(activity) && activity in policy.activities;
+  return !(BUILTIN_ACTIVITIES as readonly string[]).includes(activity) && own(policy.activities, activity) !== undefined;
 }
 
 /** The manual status as one signal (`manual`); DND is its own claim so it ranks in the DND row. */

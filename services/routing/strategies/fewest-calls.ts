@@ -1,4 +1,5 @@
 import { activeOffers, callsOn, type RingStrategy } from './strategy.js';
+import { own } from '../../../shared/domain/own.js';
 
 /**
  * The member with the fewest calls from this group today first (Asterisk `fewestcalls`), counting offers
@@ -10,8 +11,8 @@ export const fewestCalls: RingStrategy = {
   ringsTogether: false,
   stateful: true,
   order(candidates, { state, now, day }) {
-    const load = (id: string) => callsOn(state.members[id], day) + activeOffers(state.members[id], now);
-    const lastOffer = (id: string) => state.members[id]?.lastOfferSeq ?? -1;
+    const load = (id: string) => callsOn(own(state.members, id), day) + activeOffers(own(state.members, id), now);
+    const lastOffer = (id: string) => own(state.members, id)?.lastOfferSeq ?? -1;
     return [...candidates].sort(
       (a, b) => load(a.personId) - load(b.personId) || lastOffer(a.personId) - lastOffer(b.personId) || a.position - b.position,
     );

@@ -1,4 +1,5 @@
 import { activeOffers, type RingStrategy } from './strategy.js';
+import { own } from '../../../shared/domain/own.js';
 
 /**
  * The member whose last call ended longest ago first (Amazon Connect, Teams "longest idle", Asterisk
@@ -12,7 +13,7 @@ export const longestIdle: RingStrategy = {
   stateful: true,
   order(candidates, { state, agents, now }) {
     const key = (personId: string): [number, number] => {
-      const m = state.members[personId];
+      const m = own(state.members, personId);
       if (activeOffers(m, now) > 0) return [1, m!.lastOfferSeq ?? 0];
       const ends = [m?.lastCallEndAt, agents.get(personId)?.lastCallEndAt].filter((t): t is number => t !== undefined);
       return [0, ends.length > 0 ? Math.max(...ends) : -Infinity];

@@ -98,6 +98,9 @@ describe('Microsoft Graph connector', () => {
       expect(otherBrowser.text).toContain('data-error-code="oauth_state_mismatch"');
       const wrongProvider = await h.http.get(`/oauth/google/callback?code=x&state=${encodeURIComponent(state)}`).set('Cookie', cookie).expect(400);
       expect(wrongProvider.text).toContain('oauth_state_mismatch');
+      // A browser cookie that is not percent-encoding (a broken client, or someone probing) is no binding either.
+      const mangled = await h.http.get(`/oauth/microsoft/callback?code=x&state=${encodeURIComponent(state)}`).set('Cookie', 'ph_oauth=%E0%A4%A').expect(400);
+      expect(mangled.text).toContain('data-error-code="oauth_state_mismatch"');
       expect((await h.get('/v1/people/alice/calendar')).body.connections).toEqual([]);
       // No token request was made for any of them.
       expect(misses).toEqual([]);
