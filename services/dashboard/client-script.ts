@@ -54,7 +54,9 @@ export const DASHBOARD_JS = String.raw`(function () {
     (children || []).forEach(function (c) { if (c) n.appendChild(c); });
     return n;
   }
-  function activityLabel(a) { return ACTIVITY[a] || a; }
+  /** A table's own word for a name, else the name: a tenant's reason called "constructor" is not Object's. */
+  function label(table, name) { return Object.prototype.hasOwnProperty.call(table, name) ? table[name] : name; }
+  function activityLabel(a) { return label(ACTIVITY, a); }
   var queuePanel = window.PresenceHubQueue({ el: el, node: node, clock: clock, now: now, key: function () { return sessionStorage.getItem(KEY); }, redraw: scheduleRender });
 
   function setConnection(text, state) {
@@ -66,7 +68,7 @@ export const DASHBOARD_JS = String.raw`(function () {
   function row(p) {
     var status = node('td', { className: 'status' }, [
       node('span', { className: 'dot', 'aria-hidden': 'true' }),
-      node('span', { text: AVAILABILITY[p.availability] || p.availability }),
+      node('span', { text: label(AVAILABILITY, p.availability) }),
       p.activity && p.activity !== p.availability ? node('span', { className: 'activity', text: ' · ' + activityLabel(p.activity) }) : null
     ]);
     var paused = queuePanel.pauseNote(p.personId);
@@ -80,7 +82,7 @@ export const DASHBOARD_JS = String.raw`(function () {
       later.push(node('span', { className: 'next', text: activityLabel(p.next.activity) + ' at ' }), node('time', { datetime: p.next.at, text: clock(p.next.at) }));
     }
     var reach = node('td', { className: 'reach' });
-    if (p.endpoints) reach.textContent = p.endpoints.length ? p.endpoints.map(function (e) { return KIND[e.kind] || e.kind; }).join(', ') : 'nothing reachable';
+    if (p.endpoints) reach.textContent = p.endpoints.length ? p.endpoints.map(function (e) { return label(KIND, e.kind); }).join(', ') : 'nothing reachable';
     if (p.routable === true) reach.appendChild(node('span', { className: 'callable', text: ' · can take a call' }));
     var why = node('td', { className: 'why' });
     if (p.explanation) {

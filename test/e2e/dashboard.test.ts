@@ -221,7 +221,8 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
       `id: t-1\r\nevent: presence\r\ndata: ${ann('busy', 4)}\r\n\r\n`,
       'id: t-2\r\nevent: removed\r',
       '\ndata: {"personId":"ben"}\r\n\r\n',
-      `id: t-3\nevent: presence\ndata: ${JSON.stringify({ personId: 'cy', name: 'Cy', availability: 'dnd', version: 2 })}\n\n`,
+      // A tenant's own reason may be any word, "constructor" too: shown as it is.
+      `id: t-3\nevent: presence\ndata: ${JSON.stringify({ personId: 'cy', name: 'Cy', availability: 'dnd', activity: 'constructor', version: 2 })}\n\n`,
     ];
     await page.addInitScript((parts: string[]) => {
       const real = globalThis.fetch.bind(globalThis);
@@ -243,6 +244,7 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     await expect.poll(() => page.locator('#connection').textContent()).toBe('Reconnecting in 60 s (the stream ended)');
     await expect.poll(() => page.locator('tbody tr[data-person]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-person')))).toEqual(['ann', 'cy']);
     expect(await rowOf('ann').getAttribute('data-availability')).toBe('available');
+    expect(await rowOf('cy').locator('.status').textContent()).toBe('Do not disturb · constructor');
     expect(problems).toEqual([]);
   });
 
