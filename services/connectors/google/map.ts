@@ -1,3 +1,4 @@
+import { own } from '../../../shared/domain/own.js';
 import type { CalendarPolicy } from '../../../shared/domain/calendar.js';
 import { instantOf, startOfDateIn } from '../../calendars/event-time.js';
 import { decideEvent, type EventFacts, type EventGone, type EventVerdict } from '../../calendars/event-facts.js';
@@ -79,7 +80,7 @@ export function googleEventFacts(e: GoogleEvent, zone: string): EventFacts | Eve
     id: e.id,
     show: status === undefined ? 'unknown' : show(e),
     response: response(e),
-    private: visibility === undefined ? false : (PRIVATE[visibility] ?? true),
+    private: visibility === undefined ? false : (own(PRIVATE, visibility) ?? true),
     allDay: start.allDay,
     start: start.at,
     end: end.at,

@@ -1,3 +1,4 @@
+import { own } from '../../../shared/domain/own.js';
 import type { CalendarPolicy } from '../../../shared/domain/calendar.js';
 import { instantOf, startOfDateIn } from '../../calendars/event-time.js';
 import { decideEvent, type EventFacts, type EventGone, type EventVerdict } from '../../calendars/event-facts.js';
@@ -50,7 +51,7 @@ export function graphEventFacts(e: GraphEvent, zone: string): EventFacts | Event
     id: e.id,
     show: e.showAs === undefined ? 'unknown' : (SHOW_AS[e.showAs.toLowerCase()] ?? 'unknown'),
     response: e.responseStatus?.response === undefined ? 'none' : (RESPONSE[e.responseStatus.response.toLowerCase()] ?? 'unknown'),
-    private: sensitivity === undefined ? false : (PRIVATE[sensitivity] ?? true),
+    private: sensitivity === undefined ? false : (own(PRIVATE, sensitivity) ?? true),
     allDay,
     start,
     end,
