@@ -11,7 +11,7 @@ import type { Delivery, Sink } from '../sink.js';
 export class AriSink implements Sink {
   private readonly auth: string;
   /** The device and state last set per person: a removal or a new extension resets the device it was on. */
-  private readonly sent = new Map<string, { name: string; state: AsteriskDeviceState }>();
+  private readonly sent = new Map<string, { name: string; state: AsteriskDeviceState | undefined }>();
 
   constructor(
     private readonly target: AriTarget,
@@ -31,6 +31,9 @@ export class AriSink implements Sink {
     const state = asteriskDeviceState(d.presence, d.person);
     const last = this.sent.get(d.personId);
     if (d.presence && last?.name === name && last.state === state) return;
+    // Until Asterisk answers, the device's state is unknown (a PUT that timed out may have been applied):
+    // nothing is held back against it, and a removal still finds the device.
+    if (last) this.sent.set(d.personId, { name: last.name, state: undefined });
     await this.put(name, state);
     // Their extension changed: the old device no longer stands for them.
     if (last && last.name !== name && last.state !== 'UNAVAILABLE') await this.put(last.name, 'UNAVAILABLE');
