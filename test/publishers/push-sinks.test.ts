@@ -57,4 +57,15 @@ describe('push sinks after a delivery that failed', () => {
     await sink.deliver(delivery(FREE(4)));
     expect(client.requests.map((r) => new URL(r.url).searchParams.get('deviceState'))).toEqual(['NOT_INUSE', 'BUSY', 'NOT_INUSE']);
   });
+
+  it("shows Asterisk a call of someone whose directory record could not be read as BUSY, as for a sensitive person", async () => {
+    const client = new Recording();
+    const target = { id: 'ast', tenantId: 't1', kind: 'ari', name: 'Asterisk', enabled: true, baseUrl: 'http://127.0.0.1:9', username: 'u', deviceName: 'Stasis:p-{personId}' } as AriTarget;
+    const sink = new AriSink(target, 'pw', client);
+    const call = state(1, { availability: 'busy', activity: 'on-call', routable: false });
+    await sink.deliver(delivery(call));
+    const { person: _, ...unread } = delivery(state(2, { availability: 'busy', activity: 'ringing', routable: false }));
+    await sink.deliver(unread);
+    expect(client.requests.map((r) => new URL(r.url).searchParams.get('deviceState'))).toEqual(['INUSE', 'BUSY']);
+  });
 });
