@@ -168,11 +168,12 @@ export class DirectoryService {
   async afterPersonWrite(person: Person, before: Person | undefined): Promise<void> {
     for (const hook of this.hooks.personWritten) await hook(person, before);
     const followed = before ? await this.followPersonContacts(person, before) : false;
-    // A new state shows the new record anyway.
     const changed = (await this.followWorkingHours(person, before)) || followed;
-    if (changed) return;
-    if (!before || !sameOnStreams(before, person)) await this.engine.directoryChanged(person.tenantId, person.id);
-    else if (before.extension !== person.extension || before.sipUri !== person.sipUri) await this.engine.directoryChanged(person.tenantId, person.id, 'address');
+    // A new state carries the new record to publishers, and to streams of viewers who can tell it from the
+    // last; but only a directory event shows every stream someone's new teams or sensitive flag, and makes
+    // team targets withdraw whom they no longer cover.
+    if (before ? !sameOnStreams(before, person) : !changed) await this.engine.directoryChanged(person.tenantId, person.id);
+    else if (!changed && before && (before.extension !== person.extension || before.sipUri !== person.sipUri)) await this.engine.directoryChanged(person.tenantId, person.id, 'address');
   }
 
   /**
