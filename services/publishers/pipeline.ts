@@ -111,7 +111,7 @@ export class PublishPipeline {
     const ledger = this.deps.ownership?.ledger;
     const onDelivered = ledger
       ? (d: Delivery) => {
-          const rendering = d.presence ? renderingOf(d.person) : null;
+          const rendering = d.presence ? renderingOf(d.person, target) : null;
           ledger.record(target.tenantId, target.id, d.personId, { version: d.version, mark: d.rerender ?? 0, rendering }).catch(() => undefined);
         }
       : undefined;
@@ -204,7 +204,7 @@ export class PublishPipeline {
       const { presence } = await this.deps.store.state.read(tenantId, person.id);
       if (!presence) continue;
       const d: Delivery = { tenantId, personId: person.id, person, presence, version: presence.version };
-      if (holds && had.rendering !== undefined && had.rendering !== renderingOf(person)) d.rerender = this.nextMark();
+      if (holds && had.rendering !== undefined && had.rendering !== renderingOf(person, runner.target)) d.rerender = this.nextMark();
       runner.offer(d);
     }
     if (!held) return;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Person } from '../../shared/domain/directory.js';
+import type { Target } from '../../shared/domain/target.js';
 
 /** Keys sorted at every level: replicas that hold the same record in another key order agree. */
 function canonical(value: unknown): string {
@@ -13,10 +14,11 @@ function canonical(value: unknown): string {
 }
 
 /**
- * Which directory record a state was rendered with (a renamed or newly sensitive person reads
- * differently at the same version). Kept in the delivery ledger, so a replica taking a target over
- * re-renders what changed while the previous owner had it.
+ * Which directory record, and which configuration of the target, a state was rendered with: a renamed or
+ * newly sensitive person reads differently at the same version, and a target pointed elsewhere (a new
+ * URL, server or device name) holds nothing yet. Kept in the delivery ledger, so a replica taking a
+ * target over, or opening it after it was reconfigured, sends again what changed since.
  */
-export function renderingOf(person: Person | undefined): string {
-  return createHash('sha256').update(canonical(person ?? null)).digest('base64url').slice(0, 16);
+export function renderingOf(person: Person | undefined, target: Target): string {
+  return createHash('sha256').update(canonical([target, person ?? null])).digest('base64url').slice(0, 16);
 }

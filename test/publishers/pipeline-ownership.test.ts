@@ -213,6 +213,16 @@ describe('publish pipeline with several replicas', () => {
       expect(third).toEqual([]);
     });
 
+    it('sends everyone again to a target reconfigured meanwhile (a new URL holds nothing yet)', async () => {
+      const { sent, third } = await takeover(TARGET, (store) => store.directory.write([{ op: 'put', collection: 'targets', doc: { ...TARGET, url: 'https://example.com/new-hook' } as Target }]));
+      expect(sent.map((d) => [d.personId, d.version, d.presence?.availability]).sort()).toEqual([
+        ['alice', 5, 'available'],
+        ['bob', 5, 'available'],
+      ]);
+      for (const d of sent) expect(d.rerender).toBeGreaterThan(T0);
+      expect(third).toEqual([]);
+    });
+
     it('sends nothing again when the directory did not change', async () => {
       const { before, sent } = await takeover(TARGET, async () => {});
       expect(before).toHaveLength(2);
