@@ -68,4 +68,20 @@ describe('push sinks after a delivery that failed', () => {
     await sink.deliver(unread);
     expect(client.requests.map((r) => new URL(r.url).searchParams.get('deviceState'))).toEqual(['INUSE', 'BUSY']);
   });
+
+  it("resets the device a previous owner set for someone, when their extension changes or they are removed", async () => {
+    const client = new Recording();
+    const target = { id: 'ast', tenantId: 't1', kind: 'ari', name: 'Asterisk', enabled: true, baseUrl: 'http://127.0.0.1:9', username: 'u', deviceName: 'Stasis:p-{extension}' } as AriTarget;
+    const sink = new AriSink(target, 'pw', client);
+    const bob = { ...ALICE, id: 'bob', extension: '1002' } as Person;
+    sink.adopt(ALICE);
+    sink.adopt(bob);
+    await sink.deliver({ ...delivery(FREE(1)), person: { ...ALICE, extension: '1009' }, rerender: T0 });
+    await sink.deliver({ tenantId: 't1', personId: 'bob', version: 2 });
+    expect(client.requests.map((r) => [new URL(r.url).pathname, new URL(r.url).searchParams.get('deviceState')])).toEqual([
+      ['/ari/deviceStates/Stasis:p-1009', 'NOT_INUSE'],
+      ['/ari/deviceStates/Stasis:p-1001', 'UNAVAILABLE'],
+      ['/ari/deviceStates/Stasis:p-1002', 'UNAVAILABLE'],
+    ]);
+  });
 });

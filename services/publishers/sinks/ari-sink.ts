@@ -1,3 +1,4 @@
+import type { Person } from '../../../shared/domain/directory.js';
 import type { AriTarget } from '../../../shared/domain/target.js';
 import { asteriskDeviceState, type AsteriskDeviceState } from '../ari-mapping.js';
 import { expectSuccess, type HttpTargetClient } from '../http-client.js';
@@ -21,7 +22,12 @@ export class AriSink implements Sink {
     this.auth = `Basic ${Buffer.from(`${target.username}:${password}`).toString('base64')}`;
   }
 
-  deviceName(d: Delivery): string {
+  /** A previous owner set this person's device: a removal or a new extension resets it, though its state is unknown here. */
+  adopt(person: Person): void {
+    if (!this.sent.has(person.id)) this.sent.set(person.id, { name: this.deviceName({ personId: person.id, person }), state: undefined });
+  }
+
+  deviceName(d: Pick<Delivery, 'personId' | 'person'>): string {
     if (!d.person) return this.sent.get(d.personId)?.name ?? this.target.deviceName.replaceAll(/\{(personId|extension)\}/g, d.personId);
     return this.target.deviceName.replaceAll('{personId}', d.personId).replaceAll('{extension}', d.person.extension ?? d.personId);
   }
