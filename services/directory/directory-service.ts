@@ -101,9 +101,12 @@ export class DirectoryService {
     for (const hook of this.hooks.tenantRemoved) await hook(tenantId);
     const keys = await this.store.directory.list('apiKeys', tenantId);
     const groups = await this.groups.list(tenantId);
+    // Its push targets too: a tenant created again under the same id must not inherit where to publish.
+    const targets = await this.store.directory.list('targets', tenantId);
     await this.store.directory.write([
       ...(await this.groups.allGroupsDeleteOps(tenantId)),
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
+      ...targets.map((t) => ({ op: 'delete', collection: 'targets', tenantId, id: t.id }) as WriteOp),
       { op: 'delete', collection: 'tenants', tenantId: PLATFORM, id: tenantId },
     ]);
     for (const g of groups) await this.groups.forgetGroup(tenantId, g.id);
