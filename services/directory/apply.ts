@@ -1,5 +1,6 @@
 import type { Device, Person } from '../../shared/domain/directory.js';
 import type { Group } from '../../shared/domain/group.js';
+import { stableJson } from '../../shared/domain/stable-json.js';
 import { conflict, forbidden } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { PresenceEngine } from '../merger/engine.js';
@@ -28,13 +29,6 @@ export interface ApplyPlan {
 
 const empty = (): Changes => ({ created: [], updated: [], unchanged: [], deleted: [] });
 
-/** JSON with sorted keys, so two equal documents compare equal whatever their key order. */
-function stable(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
-  );
-}
-
 /**
  * Applies a directory file idempotently: what is listed is created or updated, what is unchanged is not
  * touched, and with `prune` what is not listed is deleted. All writes go in one atomic batch, through the
@@ -57,7 +51,7 @@ export async function applyDirectory(
     settings: doc.settings ?? tenant.settings,
     ...(doc.policy !== undefined ? { policy: doc.policy } : tenant.policy !== undefined ? { policy: tenant.policy } : {}),
   };
-  if (stable(wantedTenant) !== stable({ name: tenant.name, settings: tenant.settings, policy: tenant.policy })) {
+  if (stableJson(wantedTenant) !== stableJson({ name: tenant.name, settings: tenant.settings, policy: tenant.policy })) {
     plan.tenant = 'updated';
     ops.push(directory.tenantOp(tenantId, wantedTenant));
   }
@@ -73,7 +67,7 @@ export async function applyDirectory(
   for (const { devices, id, ...input } of doc.people) {
     const op = directory.personOp(tenantId, id, input);
     const before = existingPeople.get(id);
-    const verdict = !before ? 'created' : stable(before) === stable(op.op === 'put' ? op.doc : undefined) ? 'unchanged' : 'updated';
+    const verdict = !before ? 'created' : stableJson(before) === stableJson(op.op === 'put' ? op.doc : undefined) ? 'unchanged' : 'updated';
     plan.people[verdict].push(id);
     if (verdict !== 'unchanged') {
       ops.push(op);
@@ -83,7 +77,7 @@ export async function applyDirectory(
       listedDevices.add(deviceId);
       const dop = await directory.deviceOp(tenantId, deviceId, { ...d, personId: id }, listedPeople);
       const old = existingDevices.get(deviceId);
-      const dv = !old ? 'created' : stable(old) === stable((dop as { doc: Device }).doc) ? 'unchanged' : 'updated';
+      const dv = !old ? 'created' : stableJson(old) === stableJson((dop as { doc: Device }).doc) ? 'unchanged' : 'updated';
       plan.devices[dv].push(deviceId);
       if (dv !== 'unchanged') {
         ops.push(dop);
@@ -145,7 +139,7 @@ export async function applyDirectory(
   for (const { id, ...input } of doc.groups) {
     const op = await directory.groups.groupOp(tenantId, id, input, known);
     const before = existingGroups.get(id);
-    const verdict = !before ? 'created' : stable(before) === stable((op as { doc: Group }).doc) ? 'unchanged' : 'updated';
+    const verdict = !before ? 'created' : stableJson(before) === stableJson((op as { doc: Group }).doc) ? 'unchanged' : 'updated';
     plan.groups[verdict].push(id);
     if (verdict !== 'unchanged') ops.push(op);
   }

@@ -101,9 +101,12 @@ export class DirectoryService {
     for (const hook of this.hooks.tenantRemoved) await hook(tenantId);
     const keys = await this.store.directory.list('apiKeys', tenantId);
     const groups = await this.groups.list(tenantId);
+    // Its push targets too: a tenant created again under the same id must not inherit where to publish.
+    const targets = await this.store.directory.list('targets', tenantId);
     await this.store.directory.write([
       ...(await this.groups.allGroupsDeleteOps(tenantId)),
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
+      ...targets.map((t) => ({ op: 'delete', collection: 'targets', tenantId, id: t.id }) as WriteOp),
       { op: 'delete', collection: 'tenants', tenantId: PLATFORM, id: tenantId },
     ]);
     for (const g of groups) await this.groups.forgetGroup(tenantId, g.id);
@@ -168,11 +171,12 @@ export class DirectoryService {
   async afterPersonWrite(person: Person, before: Person | undefined): Promise<void> {
     for (const hook of this.hooks.personWritten) await hook(person, before);
     const followed = before ? await this.followPersonContacts(person, before) : false;
-    // A new state shows the new record anyway.
     const changed = (await this.followWorkingHours(person, before)) || followed;
-    if (changed) return;
-    if (!before || !sameOnStreams(before, person)) await this.engine.directoryChanged(person.tenantId, person.id);
-    else if (before.extension !== person.extension || before.sipUri !== person.sipUri) await this.engine.directoryChanged(person.tenantId, person.id, 'address');
+    // A new state carries the new record to publishers, and to streams of viewers who can tell it from the
+    // last; but only a directory event shows every stream someone's new teams or sensitive flag, and makes
+    // team targets withdraw whom they no longer cover.
+    if (before ? !sameOnStreams(before, person) : !changed) await this.engine.directoryChanged(person.tenantId, person.id);
+    else if (!changed && before && (before.extension !== person.extension || before.sipUri !== person.sipUri)) await this.engine.directoryChanged(person.tenantId, person.id, 'address');
   }
 
   /**

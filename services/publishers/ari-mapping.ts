@@ -12,9 +12,10 @@ export type AsteriskDeviceState = 'NOT_INUSE' | 'INUSE' | 'BUSY' | 'RINGING' | '
  * sees of them: whether to ring them, not what they do (a Teams or mobile call the PBX does not carry
  * would otherwise light INUSE); the PBX's own calls still light the lamps it drives itself.
  */
-export function asteriskDeviceState(p: Presence | undefined, person?: Pick<Person, 'sensitive'>): AsteriskDeviceState {
+export function asteriskDeviceState(p: Presence | undefined, person: Pick<Person, 'sensitive'> | undefined): AsteriskDeviceState {
   if (!p) return 'UNAVAILABLE';
-  if (!person?.sensitive) return callState(p) ?? availabilityState(p);
+  // A state whose directory record could not be read (deleted meanwhile) is shown as for a sensitive person.
+  if (person && !person.sensitive) return callState(p) ?? availabilityState(p);
   return availabilityState(p);
 }
 

@@ -111,7 +111,7 @@ export class PublishPipeline {
     const ledger = this.deps.ownership?.ledger;
     const onDelivered = ledger
       ? (d: Delivery) => {
-          const rendering = d.presence ? renderingOf(d.person) : null;
+          const rendering = d.presence ? renderingOf(d.person, target) : null;
           ledger.record(target.tenantId, target.id, d.personId, { version: d.version, mark: d.rerender ?? 0, rendering }).catch(() => undefined);
         }
       : undefined;
@@ -201,10 +201,12 @@ export class PublishPipeline {
         if (holds) runner.offer({ tenantId, personId: person.id, version: had.version, rerender: this.nextMark(), outOfScope: true });
         continue;
       }
+      const rendered = holds && had.rendering !== undefined ? had.rendering === renderingOf(person, runner.target) : undefined;
+      if (rendered) runner.adopt(person);
       const { presence } = await this.deps.store.state.read(tenantId, person.id);
       if (!presence) continue;
       const d: Delivery = { tenantId, personId: person.id, person, presence, version: presence.version };
-      if (holds && had.rendering !== undefined && had.rendering !== renderingOf(person)) d.rerender = this.nextMark();
+      if (rendered === false) d.rerender = this.nextMark();
       runner.offer(d);
     }
     if (!held) return;

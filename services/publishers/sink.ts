@@ -33,6 +33,11 @@ export interface Sink {
   deliver(d: Delivery): Promise<void>;
   /** Target-specific status for the admin endpoint. */
   details?(): unknown;
+  /**
+   * The target already holds this person's state as rendered from `person` (a previous owner delivered it,
+   * the ledger says): what a publisher must undo later (a device to reset) is known without sending again.
+   */
+  adopt?(person: Person): void;
   /** Subscriptions the publisher holds on the target to read state back (SIP dialog package), by health. */
   watchHealth?(): Partial<Record<WatchHealth, number>>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
+import type { Person } from '../../shared/domain/directory.js';
 import type { Target } from '../../shared/domain/target.js';
 import type { Metrics } from '../observability/metrics.js';
 import { DeliveryError } from './http-client.js';
@@ -73,6 +74,11 @@ export class TargetRunner {
   /** What the target is known to have already (a previous owner's deliveries): older states are not sent. */
   seed(personId: string, version: number): void {
     if (!this.slots.has(personId)) this.slots.set(personId, { inFlight: false, attempt: 0, lastVersion: version });
+  }
+
+  /** The target holds what `seed` says, rendered from `person`: the sink learns what that left on the target. */
+  adopt(person: Person): void {
+    this.sink.adopt?.(person);
   }
 
   /** Whether the target has, or is about to get, a state of this person. */

@@ -1,5 +1,6 @@
 import type { SecretBox } from '../../shared/crypto/secrets.js';
 import type { Target, TargetInput } from '../../shared/domain/target.js';
+import { stableJson } from '../../shared/domain/stable-json.js';
 import { notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { DirectoryService } from '../directory/directory-service.js';
@@ -8,12 +9,6 @@ import { newWebhookSecret } from './webhook-signature.js';
 
 export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret'> {
   hasPassword?: boolean;
-}
-
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
-  );
 }
 
 export function publicTarget(t: Target): PublicTarget {

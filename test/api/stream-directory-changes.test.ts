@@ -106,6 +106,17 @@ function directoryChangesReachStreams(start: () => Promise<Replicas>): void {
     ]);
   });
 
+  it('a supervisor stops seeing the reason of someone marked sensitive at once even when the same edit changes their state', async () => {
+    const supervisor = (await r.writer.post('/v1/keys', { name: 's', role: 'supervisor' }).expect(201)).body.secret as string;
+    const stream = await open('', supervisor);
+    await stream.waitFor((e) => e.event === 'snapshot');
+    // Working hours give her a next transition (off work at 18:00): a new state, the same availability.
+    await r.writer.clock.advance(60_000);
+    await putAlice({ sensitive: true, timeZone: 'Europe/Berlin', workingHours: { mon: [['08:00', '18:00']] } });
+    const hidden = await stream.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice');
+    expect(hidden.data).toEqual({ personId: 'alice', name: 'Alice', availability: 'available', version: await versionOfAlice(), since: expect.any(String) });
+  });
+
   it('a client resuming by Last-Event-ID gets the directory changes it missed', async () => {
     const first = await open('?team=sales');
     await first.waitFor((e) => e.event === 'snapshot');

@@ -50,6 +50,17 @@ describe('tenancy: a key of tenant B never reaches tenant A', () => {
     expect((await h.get('/v1/people/alice', bKey)).body.name).toBe('Other Alice');
   });
 
+  it('a tenant created again under a deleted one\'s id inherits none of its push targets, and their publishers stop', async () => {
+    const first = (await h.post('/v1/tenants', { id: 'gamma', name: 'Gamma', settings: { allowPrivateTargets: true } }, OPERATOR_KEY).expect(201)).body.adminKey.secret;
+    await h.put('/v1/targets/hook', { kind: 'webhook', name: 'theirs', url: 'http://127.0.0.1:9/theirs', enabled: true }, first).expect(201);
+    expect(h.hub.pipeline.status('gamma', 'hook')).toBeDefined();
+    await h.http.delete('/v1/tenants/gamma').set('Authorization', `Bearer ${OPERATOR_KEY}`).expect(204);
+    expect(h.hub.pipeline.status('gamma', 'hook')).toBeUndefined();
+    const again = (await h.post('/v1/tenants', { id: 'gamma', name: 'Gamma again' }, OPERATOR_KEY).expect(201)).body.adminKey.secret;
+    expect((await h.get('/v1/targets', again).expect(200)).body.targets).toEqual([]);
+    await h.get('/v1/targets/hook', again).expect(404);
+  });
+
   it("B's PBX key cannot report events for A's devices", async () => {
     const k = await h.post('/v1/keys', { name: 'pbx', role: 'pbx' }, bKey).expect(201);
     const res = await h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now() }], { signingKeyId: k.body.signingKeyId, secret: k.body.secret }).expect(200);

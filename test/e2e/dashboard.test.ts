@@ -349,7 +349,8 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     await page.route('**/v1/route', (r) => r.abort());
     await h.put('/v1/people/bob/status', { activity: 'away' }).expect(200);
     await expect.poll(() => page.locator('#queue-state').textContent()).toBe('Cannot show this queue: no answer');
-    expect(await cell('alice').textContent()).toBe('');
+    // The board is redrawn on the next frame after the panel says so.
+    await expect.poll(() => cell('alice').textContent()).toBe('');
     expect(await page.locator('#queue-ring li').count()).toBe(0);
     await page.unroute('**/v1/route');
     await h.del('/v1/people/bob/status').expect(200);

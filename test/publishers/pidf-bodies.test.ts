@@ -57,4 +57,14 @@ describe('PIDF bodies per person', () => {
     const free = state({ since: T0 + 900_000, version: 3 });
     expect(bodies.of('ann', ann, free)).toBe(buildPidf(free, { entity: 'sip:1001@example.test', ...IDS }, 'availability'));
   });
+
+  it('dates a sensitive person\'s document built afresh (another replica, a restart) from when the availability began, not the activity', () => {
+    const ann = { id: 'ann', extension: '1001', sensitive: true };
+    const call = state({ availability: 'busy', activity: 'on-call', routable: false, since: T0 + 300_000, availabilitySince: T0, version: 2 });
+    const body = new PidfBodies({ domain: 'example.test' }).of('ann', ann, call);
+    expect(body).toContain(`<timestamp>${new Date(T0).toISOString()}</timestamp>`);
+    expect(body).not.toContain(new Date(T0 + 300_000).toISOString());
+    // Everyone else's document says when the activity began.
+    expect(new PidfBodies({ domain: 'example.test' }).of('ann', { ...ann, sensitive: false }, call)).toContain(`<timestamp>${new Date(T0 + 300_000).toISOString()}</timestamp>`);
+  });
 });

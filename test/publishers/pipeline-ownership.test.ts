@@ -16,7 +16,11 @@ const TARGET = { kind: 'webhook', id: 'hook', tenantId: 'acme', name: 'hook', en
 
 class RecordingSink implements Sink {
   delivered: Delivery[] = [];
+  adopted: string[] = [];
   closed = false;
+  adopt(person: { id: string }): void {
+    this.adopted.push(person.id);
+  }
   async deliver(d: Delivery): Promise<void> {
     this.delivered.push(d);
   }
@@ -175,17 +179,19 @@ describe('publish pipeline with several replicas', () => {
       const c = pipeline(store, clock, leases, 'c', sinksC, ledger);
       open.push(c);
       await c.start();
-      return { before: sinksA.flatMap((s) => s.delivered), sent, third: sinksC.flatMap((s) => s.delivered) };
+      return { before: sinksA.flatMap((s) => s.delivered), sent, adopted: sinksB.flatMap((s) => s.adopted), third: sinksC.flatMap((s) => s.delivered) };
     }
 
     it('re-renders the state of someone marked sensitive meanwhile, same version, and nobody else', async () => {
-      const { before, sent, third } = await takeover(TARGET, (store) =>
+      const { before, sent, adopted, third } = await takeover(TARGET, (store) =>
         store.directory.write([{ op: 'put', collection: 'people', doc: { id: 'alice', tenantId: 'acme', name: 'Alice', timeZone: 'UTC', teams: [], skills: {}, sensitive: true } as never }]),
       );
       expect(before.map((d) => d.personId).sort()).toEqual(['alice', 'bob']);
       expect(sent).toHaveLength(1);
       expect(sent[0]).toMatchObject({ personId: 'alice', version: 5, person: { sensitive: true } });
       expect(sent[0]!.rerender).toBeGreaterThan(T0);
+      // Bob's state on the target was rendered from his record as it stands: the new owner's publisher adopts it.
+      expect(adopted).toEqual(['bob']);
       expect(third).toEqual([]);
     });
 
@@ -213,10 +219,21 @@ describe('publish pipeline with several replicas', () => {
       expect(third).toEqual([]);
     });
 
+    it('sends everyone again to a target reconfigured meanwhile (a new URL holds nothing yet)', async () => {
+      const { sent, third } = await takeover(TARGET, (store) => store.directory.write([{ op: 'put', collection: 'targets', doc: { ...TARGET, url: 'https://example.com/new-hook' } as Target }]));
+      expect(sent.map((d) => [d.personId, d.version, d.presence?.availability]).sort()).toEqual([
+        ['alice', 5, 'available'],
+        ['bob', 5, 'available'],
+      ]);
+      for (const d of sent) expect(d.rerender).toBeGreaterThan(T0);
+      expect(third).toEqual([]);
+    });
+
     it('sends nothing again when the directory did not change', async () => {
-      const { before, sent } = await takeover(TARGET, async () => {});
+      const { before, sent, adopted } = await takeover(TARGET, async () => {});
       expect(before).toHaveLength(2);
       expect(sent).toEqual([]);
+      expect(adopted.sort()).toEqual(['alice', 'bob']);
     });
   });
 });

@@ -116,4 +116,19 @@ describe('SIP sink', () => {
     expect(JSON.stringify(applied[0]![2])).toContain('sip-kam-11');
     await sink.close();
   });
+
+  it("clears the line of someone withdrawn from the target's scope (they stay), not of someone removed", async () => {
+    const h = setup();
+    const applied: Array<[string, string]> = [];
+    const engine = { apply: async (_t: string, personId: string, changes: never[]) => void applied.push([personId, JSON.stringify(changes)]) } as unknown as PresenceEngine;
+    const sink = new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, engine, silentLogger, [person(1), person(2)]);
+    await h.clock.advance(0);
+    expect(sink.watchHealth()).toEqual({ pending: 2 });
+    await sink.deliver({ tenantId: 'acme', personId: 'p1', version: 1, rerender: T0, outOfScope: true });
+    await sink.deliver({ tenantId: 'acme', personId: 'p2', version: 2 });
+    expect(sink.watchHealth()).toEqual({});
+    expect(applied.map(([p]) => p)).toEqual(['p1']);
+    expect(applied[0]![1]).toContain('sip-kam-11');
+    await sink.close();
+  });
 });

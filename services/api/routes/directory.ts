@@ -68,12 +68,15 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
     route({
       method: 'delete',
       path: '/v1/tenants/:tenantId',
-      summary: 'Delete a tenant with all its people, devices and keys (operator key only)',
+      summary: 'Delete a tenant with all its people, devices, keys, groups and push targets (operator key only)',
       tag: 'tenants',
       auth: 'operator',
       responses: { 204: 'deleted', 404: 'unknown tenant' },
       async handle({ params }) {
+        const targets = await hub.store.directory.list('targets', params.tenantId!);
         await directory.deleteTenant(params.tenantId!);
+        // Their publishers stop now.
+        for (const t of targets) await hub.pipeline.reload(t.tenantId, t.id);
         return { status: 204 };
       },
     }),

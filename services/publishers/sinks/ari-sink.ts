@@ -1,3 +1,4 @@
+import type { Person } from '../../../shared/domain/directory.js';
 import type { AriTarget } from '../../../shared/domain/target.js';
 import { asteriskDeviceState, type AsteriskDeviceState } from '../ari-mapping.js';
 import { expectSuccess, type HttpTargetClient } from '../http-client.js';
@@ -11,7 +12,7 @@ import type { Delivery, Sink } from '../sink.js';
 export class AriSink implements Sink {
   private readonly auth: string;
   /** The device and state last set per person: a removal or a new extension resets the device it was on. */
-  private readonly sent = new Map<string, { name: string; state: AsteriskDeviceState }>();
+  private readonly sent = new Map<string, { name: string; state: AsteriskDeviceState | undefined }>();
 
   constructor(
     private readonly target: AriTarget,
@@ -21,7 +22,12 @@ export class AriSink implements Sink {
     this.auth = `Basic ${Buffer.from(`${target.username}:${password}`).toString('base64')}`;
   }
 
-  deviceName(d: Delivery): string {
+  /** A previous owner set this person's device: a removal or a new extension resets it, though its state is unknown here. */
+  adopt(person: Person): void {
+    if (!this.sent.has(person.id)) this.sent.set(person.id, { name: this.deviceName({ personId: person.id, person }), state: undefined });
+  }
+
+  deviceName(d: Pick<Delivery, 'personId' | 'person'>): string {
     if (!d.person) return this.sent.get(d.personId)?.name ?? this.target.deviceName.replaceAll(/\{(personId|extension)\}/g, d.personId);
     return this.target.deviceName.replaceAll('{personId}', d.personId).replaceAll('{extension}', d.person.extension ?? d.personId);
   }
@@ -31,6 +37,9 @@ export class AriSink implements Sink {
     const state = asteriskDeviceState(d.presence, d.person);
     const last = this.sent.get(d.personId);
     if (d.presence && last?.name === name && last.state === state) return;
+    // Until Asterisk answers, the device's state is unknown (a PUT that timed out may have been applied):
+    // nothing is held back against it, and a removal still finds the device.
+    if (last) this.sent.set(d.personId, { name: last.name, state: undefined });
     await this.put(name, state);
     // Their extension changed: the old device no longer stands for them.
     if (last && last.name !== name && last.state !== 'UNAVAILABLE') await this.put(last.name, 'UNAVAILABLE');

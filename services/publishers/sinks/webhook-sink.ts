@@ -48,6 +48,9 @@ export class WebhookSink implements Sink {
     const again = d.rerender === undefined ? '' : `_${d.outOfScope ? 'w' : 'r'}${d.rerender}`;
     const id = `msg_${d.tenantId}_${d.personId}_${d.version}${again}`;
     const timestamp = Math.floor(this.clock.now() / 1000);
+    // Until the receiver answers, what it holds is unknown (a request that timed out or got a 5xx may have
+    // been taken): a later state that reads as the last acknowledged one must still go out.
+    this.told.delete(d.personId);
     const res = await this.client.request('POST', this.url, {
       'Content-Type': 'application/json',
       'User-Agent': 'presence-hub',

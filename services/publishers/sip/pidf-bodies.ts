@@ -1,4 +1,5 @@
 import type { Person } from '../../../shared/domain/directory.js';
+import type { Presence } from '../../../shared/domain/presence.js';
 import type { SipTarget } from '../../../shared/domain/target.js';
 import { buildPidf, type PidfDetail, type PidfPresence } from '../../../shared/sip/pidf.js';
 import { presentityOf } from './presentity.js';
@@ -42,9 +43,12 @@ export class PidfBodies {
 
   constructor(private readonly target: Pick<SipTarget, 'domain'>) {}
 
-  of(personId: string, person: Pick<Person, 'id' | 'sipUri' | 'extension' | 'sensitive'>, presence: PidfPresence): string {
-    // The presence server shows the document to every watcher: for a sensitive person, what a PBX key may see (design §6).
+  of(personId: string, person: Pick<Person, 'id' | 'sipUri' | 'extension' | 'sensitive'>, current: PidfPresence & Pick<Presence, 'availabilitySince'>): string {
+    // The presence server shows the document to every watcher: for a sensitive person, what a PBX key may see (design §6),
+    // dated when the availability began (a document built afresh, on another replica or after a restart, must
+    // not date their last change of activity).
     const detail: PidfDetail = person.sensitive ? 'availability' : 'activity';
+    const presence = detail === 'availability' ? { ...current, since: current.availabilitySince ?? current.since } : current;
     const last = this.built.get(personId);
     const samePerson = last !== undefined && last.sipUri === person.sipUri && last.extension === person.extension;
     if (samePerson && last.detail === detail && sameDocument(detail, last.state, presence)) return last.body;

@@ -60,7 +60,8 @@ export class SipSink implements Sink {
 
   async deliver(d: Delivery): Promise<void> {
     if (!d.presence || !d.person) {
-      this.unwatch(d.personId);
+      // Withdrawn from this target's scope, they stay: no NOTIFY will end a call their line showed.
+      this.unwatch(d.personId, d.outOfScope === true);
       this.bodies.forget(d.personId);
       await this.unpublish(d.personId);
       return;
@@ -100,12 +101,8 @@ export class SipSink implements Sink {
     const resource = person.extension ? `sip:${person.extension}@${this.target.domain}` : undefined;
     const watching = this.watches.get(person.id);
     if (watching?.resource === resource) return;
-    if (watching) {
-      // A new extension (or none): its old line is no longer theirs, nor a call on it.
-      this.unwatch(person.id);
-      const idle = lineStateChanges('idle', watching.endpoint, this.core.clock.now());
-      this.engine.apply(this.target.tenantId, person.id, idle).catch((err: unknown) => this.log.error({ err }, 'clearing an old line failed'));
-    }
+    // A new extension (or none): its old line is no longer theirs, nor a call on it.
+    if (watching) this.unwatch(person.id, true);
     if (!resource) return;
     const endpoint: Endpoint = { id: `sip-${this.target.id}-${person.extension}`, kind: 'desk' };
     const w: Watch = {
@@ -145,11 +142,15 @@ export class SipSink implements Sink {
     w.subscriber.start();
   }
 
-  private unwatch(personId: string): void {
+  /** Ends a dialog watch; `clearLine` when the person stays, so a call the watched line showed does not outlive it. */
+  private unwatch(personId: string, clearLine = false): void {
     const w = this.watches.get(personId);
     if (!w) return;
     this.watches.delete(personId);
     void w.subscriber.unsubscribe().finally(() => w.subscriber.dispose());
+    if (!clearLine) return;
+    const idle = lineStateChanges('idle', w.endpoint, this.core.clock.now());
+    this.engine.apply(this.target.tenantId, personId, idle).catch((err: unknown) => this.log.error({ err }, 'clearing an old line failed'));
   }
 
   details(): unknown {
