@@ -129,6 +129,22 @@ describeWith(['redis'], 'Redis store', () => {
       await store.close();
     });
 
+    it("forgets what a push target acknowledged when the target is deleted, and only that target's", async () => {
+      const { store } = await fresh();
+      const ledger = store.shared.deliveries;
+      const target = (id: string) => ({ kind: 'webhook', id, tenantId: 'acme', name: id, enabled: true, url: 'https://example.com/hook' }) as never;
+      await store.directory.write([
+        { op: 'put', collection: 'targets', doc: target('hook') },
+        { op: 'put', collection: 'targets', doc: target('other') },
+      ]);
+      await ledger.record('acme', 'hook', 'alice', { version: 7, mark: 0, rendering: 'r1' });
+      await ledger.record('acme', 'other', 'alice', { version: 7, mark: 0, rendering: 'r1' });
+      await store.directory.write([{ op: 'delete', collection: 'targets', tenantId: 'acme', id: 'hook' }]);
+      expect(await ledger.delivered('acme', 'hook')).toEqual(new Map());
+      expect(await ledger.delivered('acme', 'other')).toEqual(new Map([['alice', { version: 7, mark: 0, rendering: 'r1' }]]));
+      await store.close();
+    });
+
     it('reads ledger entries written before renderings were kept, and orders new ones after them', async () => {
       const { store, prefix } = await fresh();
       const c = new Redis(redis.url);

@@ -105,9 +105,19 @@ export class RedisDirectory implements DirectoryStore {
       const revs = await this.checkedWrite([], [JSON.stringify(plan.script), this.keys.directoryRevs(), this.keys.directoryRev(), ...collections]);
       if (Array.isArray(revs)) {
         this.remember(plan.script.d, plan.script.s, new Map(collections.map((c, i) => [c, Number(revs[i])])));
+        await this.forgetDeliveries(ops);
         return;
       }
     }
+  }
+
+  /**
+   * What a deleted push target was acknowledged goes with it: a target created again under its id (and
+   * the same configuration) must get everyone's state, not be taken for one that has it.
+   */
+  private async forgetDeliveries(ops: readonly WriteOp[]): Promise<void> {
+    const ledgers = ops.flatMap((op) => (op.op === 'delete' && op.collection === 'targets' ? [this.keys.delivered(op.tenantId, op.id)] : []));
+    if (ledgers.length > 0) await this.conn.run((r) => r.del(...ledgers));
   }
 
   /** Reads what the batch depends on and turns it into checked hash writes. */
