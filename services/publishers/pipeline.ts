@@ -87,9 +87,9 @@ export class PublishPipeline {
   async reload(tenantId: string, targetId: string): Promise<void> {
     if (this.deps.ownership) return this.claim();
     const k = this.key(tenantId, targetId);
-    await this.runners.get(k)?.close();
-    this.runners.delete(k);
     const target = await this.deps.store.directory.get('targets', tenantId, targetId);
+    await this.runners.get(k)?.close(target);
+    this.runners.delete(k);
     if (target?.enabled) await this.open(target);
   }
 
@@ -132,7 +132,7 @@ export class PublishPipeline {
     } catch (err) {
       // A runner that did not get everyone's current state must not stay: the next claim or reload opens it again.
       if (this.runners.get(k) === runner) this.runners.delete(k);
-      await runner.close();
+      await runner.close(runner.target);
       throw err;
     }
   }
@@ -159,7 +159,7 @@ export class PublishPipeline {
           const runner = this.runners.get(k);
           if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
             this.runners.delete(k);
-            await runner.close();
+            await runner.close(target);
           }
           if (owned && !this.runners.has(k)) await this.open(target);
         }
@@ -167,7 +167,7 @@ export class PublishPipeline {
       for (const [k, runner] of this.runners) {
         if (seen.has(k)) continue;
         this.runners.delete(k);
-        await runner.close();
+        await runner.close(undefined);
       }
       // Past the lease another replica may own our targets: stop rather than publish twice.
       this.expiryTimer?.cancel();
@@ -184,7 +184,8 @@ export class PublishPipeline {
   private async closeRunners(): Promise<void> {
     const runners = [...this.runners.values()];
     this.runners.clear();
-    await Promise.all(runners.map((r) => r.close()));
+    // Handed over as they are: another replica (or this one, again) publishes them next.
+    await Promise.all(runners.map((r) => r.close(r.target)));
   }
 
   /**

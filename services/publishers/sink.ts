@@ -1,3 +1,4 @@
+import type { Target } from '../../shared/domain/target.js';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Presence } from '../../shared/domain/presence.js';
 
@@ -40,5 +41,9 @@ export interface Sink {
   adopt?(person: Person): void;
   /** Subscriptions the publisher holds on the target to read state back (SIP dialog package), by health. */
   watchHealth?(): Partial<Record<WatchHealth, number>>;
-  close(): Promise<void>;
+  /**
+   * Stops publishing. `next` is the target as it stands from now on (absent: deleted), so a publisher can
+   * undo what nobody will keep up any more; a replica handing the target over passes it unchanged.
+   */
+  close(next?: Target): Promise<void>;
 }

@@ -220,10 +220,11 @@ export class TargetRunner {
     return s;
   }
 
-  async close(): Promise<void> {
+  /** `next`: the target as it stands from now on (undefined: deleted; `this.target` when handed over as it is). */
+  async close(next: Target | undefined): Promise<void> {
     this.closed = true;
     for (const s of this.slots.values()) s.timer?.cancel();
     this.metrics.targetUp.remove({ tenant: this.target.tenantId, target: this.target.id });
-    await this.sink.close();
+    await this.sink.close(next);
   }
 }

@@ -18,14 +18,17 @@ class RecordingSink implements Sink {
   delivered: Delivery[] = [];
   adopted: string[] = [];
   closed = false;
+  /** What the pipeline said the target is from now on. */
+  closedWith: Target | undefined | 'open' = 'open';
   adopt(person: { id: string }): void {
     this.adopted.push(person.id);
   }
   async deliver(d: Delivery): Promise<void> {
     this.delivered.push(d);
   }
-  async close(): Promise<void> {
+  async close(next?: Target): Promise<void> {
     this.closed = true;
+    this.closedWith = next;
   }
 }
 
@@ -148,6 +151,41 @@ describe('publish pipeline with several replicas', () => {
     }));
     for (let i = 0; i < 5; i++) await clock.advance(1000);
     expect(sinks[0]!.delivered.filter((d) => d.personId === 'alice').map((d) => d.version)).toEqual([5, 6]);
+  });
+
+  it("tells a publisher whether its target goes on (handed over, reconfigured) or not (deleted, disabled)", async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const leases = new MemoryLeases();
+    const sinks: RecordingSink[] = [];
+    const a = pipeline(store, clock, leases, 'a', sinks);
+    open.push(a);
+    await a.start();
+    // Another replica holds the lease once this one's runs out: handed over as it is.
+    clock.advance(0);
+    const expired = sinks[0]!;
+    await leases.release('publish:acme:hook', 'a');
+    await leases.acquire('publish:acme:hook', 'b', LEASE_MS * 10, clock.now());
+    await clock.advance(LEASE_MS);
+    expect(expired.closedWith).toEqual(TARGET);
+    await leases.release('publish:acme:hook', 'b');
+    // Disabled, then deleted.
+    await store.directory.write([{ op: 'put', collection: 'targets', doc: { ...TARGET, enabled: true, name: 'renamed' } as Target }]);
+    await clock.advance(LEASE_MS);
+    const running = sinks.at(-1)!;
+    expect(running.closedWith).toBe('open');
+    await store.directory.write([{ op: 'put', collection: 'targets', doc: { ...TARGET, enabled: false } as Target }]);
+    await clock.advance(LEASE_MS);
+    expect(running.closedWith).toMatchObject({ id: 'hook', enabled: false });
+    await store.directory.write([{ op: 'put', collection: 'targets', doc: TARGET }]);
+    await clock.advance(LEASE_MS);
+    const last = sinks.at(-1)!;
+    expect(last.closedWith).toBe('open');
+    await store.directory.write([{ op: 'delete', collection: 'targets', tenantId: 'acme', id: 'hook' }]);
+    // The next renewal (a third of the lease) finds it gone, well before the lease would run out.
+    await clock.advance(LEASE_MS / 3);
+    expect(last.closed).toBe(true);
+    expect(last.closedWith).toBeUndefined();
   });
 
   describe('a takeover sends what the previous owner acknowledged with an older directory', () => {

@@ -131,4 +131,20 @@ describe('SIP sink', () => {
     expect(applied[0]![1]).toContain('sip-kam-11');
     await sink.close();
   });
+
+  it("clears the lines it watched when nobody will watch them any more, and keeps them when the target is handed over", async () => {
+    const h = setup();
+    const cleared: string[] = [];
+    const engine = { apply: async (_t: string, personId: string, changes: Array<{ prefix?: string }>) => void cleared.push(`${personId}:${changes[0]?.prefix}`) } as unknown as PresenceEngine;
+    const watching = { ...TARGET, subscribeDialog: true };
+    const handedOver = new SipSink(watching, undefined, h.core, engine, silentLogger, [person(1), person(2)]);
+    await handedOver.close(watching);
+    expect(cleared).toEqual([]);
+    for (const next of [undefined, { ...watching, enabled: false }, { ...watching, subscribeDialog: false }]) {
+      cleared.length = 0;
+      const sink = new SipSink(watching, undefined, h.core, engine, silentLogger, [person(1), person(2)]);
+      await sink.close(next);
+      expect(cleared).toEqual(['p1:pbx:call:sip-kam-11:', 'p2:pbx:call:sip-kam-12:']);
+    }
+  });
 });

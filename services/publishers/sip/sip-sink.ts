@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Person } from '../../../shared/domain/directory.js';
 import type { Endpoint } from '../../../shared/domain/signal.js';
-import type { SipTarget } from '../../../shared/domain/target.js';
+import type { SipTarget, Target } from '../../../shared/domain/target.js';
 import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
 import { Publisher } from '../../../shared/sip/publisher.js';
@@ -148,9 +148,11 @@ export class SipSink implements Sink {
     if (!w) return;
     this.watches.delete(personId);
     void w.subscriber.unsubscribe().finally(() => w.subscriber.dispose());
-    if (!clearLine) return;
-    const idle = lineStateChanges('idle', w.endpoint, this.core.clock.now());
-    this.engine.apply(this.target.tenantId, personId, idle).catch((err: unknown) => this.log.error({ err }, 'clearing an old line failed'));
+    if (clearLine) this.clearLine(personId, w).catch((err: unknown) => this.log.error({ err }, 'clearing an old line failed'));
+  }
+
+  private async clearLine(personId: string, w: Watch): Promise<void> {
+    await this.engine.apply(this.target.tenantId, personId, lineStateChanges('idle', w.endpoint, this.core.clock.now()));
   }
 
   details(): unknown {
@@ -178,9 +180,15 @@ export class SipSink implements Sink {
     return out;
   }
 
-  async close(): Promise<void> {
+  async close(next?: Target): Promise<void> {
     for (const { pub } of this.publishers.values()) pub.dispose();
-    for (const w of this.watches.values()) w.subscriber.dispose();
+    // Nobody will watch these lines any more (the target is gone, disabled or no longer reads them back):
+    // a call one showed would otherwise keep its person on a call until it went stale. A handover keeps them.
+    const kept = next?.kind === 'sip' && next.enabled && next.subscribeDialog;
+    for (const [personId, w] of this.watches) {
+      w.subscriber.dispose();
+      if (!kept) await this.clearLine(personId, w).catch((err: unknown) => this.log.error({ err }, 'clearing a line failed'));
+    }
     this.publishers.clear();
     this.watches.clear();
     this.bodies.clear();
