@@ -34,7 +34,7 @@ function cpu(pid: number): { user: number; sys: number } {
 
 await header('Feed tailing: CPU per change of a replica that only follows the feed');
 const redis = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'] });
-const child = fork(fileURLToPath(new URL('./feed-tail-child.ts', import.meta.url)), [redis.url], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+const child = fork(fileURLToPath(new URL('./feed-tail-child.ts', import.meta.url)), [redis.url], { execArgv: ['--import', 'tsx', ...(process.env.FT_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.FT_PROF] : [])], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
 const writer = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 10_000, log: silentLogger });
 const stats = new Redis(redis.url);
 try {
