@@ -55,12 +55,24 @@ export function viewKind(p: Principal, person: Pick<Person, 'id' | 'sensitive'>)
 }
 
 /**
- * Whether a new state reads to a viewer of this kind exactly as the one before it, version aside: those
- * who see only the availability (not the PBX's endpoints) see nothing new when the availability did not
- * change with it. Sending them the state anyway would tell them when the activity behind it changed.
+ * Whether a new state reads to a viewer of this kind exactly as the one before it, version aside: sending
+ * it anyway would tell the viewer when something they may not see changed behind it. Those who see only
+ * the availability see nothing new while it holds; an external partner, while it stays on the same side
+ * of available/busy; a phone system looking at a sensitive person, while the availability, routability
+ * and endpoints hold.
  */
 export function unchangedFor(kind: string, presence: Presence): boolean {
-  return (kind === 'availability' || kind === 'binary') && presence.availabilitySince !== undefined && presence.availabilitySince < presence.since;
+  const availabilityHeld = presence.availabilitySince !== undefined && presence.availabilitySince < presence.since;
+  switch (kind) {
+    case 'availability':
+      return availabilityHeld;
+    case 'binary':
+      return availabilityHeld || (presence.availabilityBefore !== undefined && (presence.availabilityBefore === 'available') === (presence.availability === 'available'));
+    case 'availability+endpoints':
+      return presence.routingSince !== undefined && presence.routingSince < presence.since;
+    default:
+      return false;
+  }
 }
 
 export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 'sensitive'>, p: Principal): PresenceView {

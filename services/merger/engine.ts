@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
 import type { Policy } from '../../shared/domain/policy.js';
 import type { Presence } from '../../shared/domain/presence.js';
-import { explainLater, mergeUnexplained, sameState, withoutExplanation } from '../../shared/merge/merge.js';
+import { explainLater, mergeUnexplained, sameRouting, sameState, withoutExplanation } from '../../shared/merge/merge.js';
 import type { PersonState, Store } from '../../shared/store/port.js';
 import type { FeedCause } from '../../shared/store/feed.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -152,7 +152,15 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions.
   const version = isChange ? Math.max((prev?.version ?? 0) + 1, now) : prev.version;
   const since = isChange ? now : prev.since;
-  const availabilitySince = prev && prev.availability === decision.availability ? (prev.availabilitySince ?? prev.since) : now;
-  const presence: Presence = explainLater(withoutExplanation(decision, { personId, since, availabilitySince, version }), signals, policy, now);
+  const sameAvailability = prev !== undefined && prev.availability === decision.availability;
+  const availabilitySince = sameAvailability ? (prev.availabilitySince ?? prev.since) : now;
+  const availabilityBefore = sameAvailability ? prev.availabilityBefore : prev?.availability;
+  const routingSince = sameAvailability && sameRouting(prev, decision) ? (prev.routingSince ?? prev.since) : now;
+  const presence: Presence = explainLater(
+    withoutExplanation(decision, { personId, since, availabilitySince, availabilityBefore, routingSince, version }),
+    signals,
+    policy,
+    now,
+  );
   return { next: { signals, presence }, result: { presence, before: prev, changed: isChange, applied, ignored }, emit: isChange };
 }

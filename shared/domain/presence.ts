@@ -50,5 +50,17 @@ export interface Presence extends Decision {
    * before it was kept; `since` stands in then.
    */
   availabilitySince?: number;
+  /**
+   * The availability before the one that began at `availabilitySince`: whether a change of availability
+   * reads as a change to those who see only available or busy. Absent for a person's first state and in
+   * states stored before it was kept.
+   */
+  availabilityBefore?: Availability;
+  /**
+   * When the availability, the routability or the endpoints last changed: all a phone system sees of a
+   * sensitive person, so its stream is not told when the activity behind them changed. Absent in states
+   * stored before it was kept.
+   */
+  routingSince?: number;
   version: number;
 }

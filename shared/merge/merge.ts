@@ -330,6 +330,17 @@ export function sameState(a: Decision, b: Decision): boolean {
     a.next?.at === b.next?.at &&
     a.next?.activity === b.next?.activity &&
     a.next?.availability === b.next?.availability &&
+    sameEndpoints(a, b)
+  );
+}
+
+/** Whether a phone system would ring two decisions alike: the same routability and endpoints, in order. */
+export function sameRouting(a: Decision, b: Decision): boolean {
+  return a.routable === b.routable && sameEndpoints(a, b);
+}
+
+function sameEndpoints(a: Decision, b: Decision): boolean {
+  return (
     a.endpoints.length === b.endpoints.length &&
     a.endpoints.every((e, i) => {
       const o = b.endpoints[i]!;

@@ -52,11 +52,20 @@ describe('live stream: every client gets its own level of detail of the same cha
     for (const person of ['alice', 'carol']) {
       for (const [name, c] of clients) {
         const expected = (await h.get(`/v1/presence/${person}`, keys[name]).expect(200)).body;
+        if (name === 'external' && person === 'carol') {
+          // Unknown before, on a call now: busy either way to a partner, so nothing is sent.
+          const shown = c.events.find((e) => e.event === 'snapshot')!.data.presence.find((p: { personId: string }) => p.personId === 'carol');
+          expect({ ...shown, version: expected.version }).toEqual(expected);
+          continue;
+        }
         const seen = await c.waitFor((e) => e.event === 'presence' && e.data.personId === person && e.data.version === expected.version);
         expect({ name, view: seen.data }).toEqual({ name, view: expected });
       }
     }
-    for (const [, c] of clients) c.close();
+    for (const [name, c] of clients) {
+      if (name === 'external') expect(c.events.filter((e) => e.event === 'presence' && e.data.personId === 'carol')).toEqual([]);
+      c.close();
+    }
   });
 
   it('gives those who see only the availability the instant it began, not when the activity behind it last changed', async () => {
@@ -114,6 +123,41 @@ describe('live stream: every client gets its own level of detail of the same cha
     // Carol is sensitive: a supervisor sees her availability only, so her break is no news to them either.
     expect(seen('supervisor', 'carol')).toEqual(['away', 'available']);
     expect(seen('bob', 'carol')).toEqual(['away', 'available']);
+    // A PBX sees whether and where to ring her too, and neither changed with her break.
+    expect(seen('pbx', 'carol')).toEqual(['away', 'available']);
     for (const c of clients.values()) c.close();
+  });
+
+  it('sends an external partner nothing while someone stays on the same side of available and busy', async () => {
+    for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
+    const clients = new Map<string, SseClient>();
+    for (const name of ['external', 'bob']) {
+      const c = await openStream(`${base}/v1/stream`, keys[name]!);
+      await c.waitFor((e) => e.event === 'snapshot');
+      clients.set(name, c);
+    }
+    await h.clock.advance(60_000);
+    await h.put('/v1/people/alice/status', { activity: 'dnd' }).expect(200);
+    await h.clock.advance(60_000);
+    // Another availability, but busy either way to a partner.
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    await h.clock.advance(60_000);
+    await h.del('/v1/people/alice/status').expect(200);
+    for (const c of clients.values()) await c.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.availability === 'available');
+    const seen = (name: string) => clients.get(name)!.events.filter((e) => e.event === 'presence' && e.data.personId === 'alice').map((e) => e.data.availability as string);
+    expect(seen('bob')).toEqual(['dnd', 'away', 'available']);
+    expect(seen('external')).toEqual(['busy', 'available']);
+    for (const c of clients.values()) c.close();
+  });
+
+  it('still sends a phone system a sensitive person whose endpoints changed while the availability held', async () => {
+    await h.del('/v1/people/carol/status').expect(200);
+    const c = await openStream(`${base}/v1/stream`, keys.pbx!);
+    await c.waitFor((e) => e.event === 'snapshot');
+    await h.clock.advance(1000);
+    await h.pbx([{ type: 'registered', device: 'carol-desk', at: h.clock.now(), contact: 'sip:carol@192.0.2.99' }], pbx).expect(200);
+    const e = await c.waitFor((x) => x.event === 'presence' && x.data.personId === 'carol');
+    expect(e.data.endpoints).toEqual([expect.objectContaining({ contact: 'sip:carol@192.0.2.99' })]);
+    c.close();
   });
 });
