@@ -52,9 +52,27 @@ fi
 apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a apt-get -q -y
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 
+# redis-server, kamailio and prometheus are daemons: installed where systemd runs, each would start at
+# once and at every boot (kamailio and prometheus listening on every interface). The tests start their
+# own on free loopback ports, so none is started while installing (policy-rc.d answering 101, "action
+# forbidden", which invoke-rc.d and deb-systemd-invoke obey), and those installed here are not enabled.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# install-test-deps: no daemon starts while test components install\nexit 101\n' |
+    "${as_root[@]}" tee "$policy" >/dev/null
+  "${as_root[@]}" chmod 755 "$policy"
+  trap '"${as_root[@]}" rm -f "$policy"' EXIT
+fi
+
 echo "install-test-deps: installing ${missing[*]}"
 "${apt[@]}" update
 "${apt[@]}" install --no-install-recommends "${missing[@]}"
+
+if [ -d /run/systemd/system ]; then
+  for unit in redis-server kamailio prometheus; do
+    case " ${missing[*]} " in *" $unit "*) "${as_root[@]}" systemctl disable --now "$unit.service" >/dev/null 2>&1 || true ;; esac
+  done
+fi
 
 still=()
 for p in "${missing[@]}"; do
