@@ -111,8 +111,10 @@ export class PublishPipeline {
     const ledger = this.deps.ownership?.ledger;
     const onDelivered = ledger
       ? (d: Delivery) => {
-          const rendering = d.presence ? renderingOf(d.person, target) : null;
-          ledger.record(target.tenantId, target.id, d.personId, { version: d.version, mark: d.rerender ?? 0, rendering }).catch(() => undefined);
+          const r: DeliveryRecord = { version: d.version, mark: d.rerender ?? 0, rendering: d.presence ? renderingOf(d.person, target) : null };
+          const address = d.presence ? sink.addressOf?.(d) : undefined;
+          if (address !== undefined) r.address = address;
+          ledger.record(target.tenantId, target.id, d.personId, r).catch(() => undefined);
         }
       : undefined;
     const runner = new TargetRunner(
@@ -191,19 +193,22 @@ export class PublishPipeline {
   /**
    * Offers everyone's current state; the runner drops what the target already has. With the ledger of a
    * previous owner (`held`), it also re-renders states acknowledged with an older directory record, and
-   * withdraws or removes whom the target still holds but no longer covers, or who were deleted.
+   * withdraws or removes whom the target still holds but no longer covers, or who were deleted; the sink
+   * first learns where the target holds each of them, so it can undo that.
    */
   private async republish(tenantId: string, runner: TargetRunner, held?: Map<string, DeliveryRecord>): Promise<void> {
     const people = await this.deps.store.directory.list('people', tenantId);
     for (const person of people) {
       const had = held?.get(person.id);
       const holds = had !== undefined && had.rendering !== null;
+      const rendered = holds && had.rendering !== undefined ? had.rendering === renderingOf(person, runner.target) : undefined;
+      // Where the previous owner left them, even if edited since (the old device is reset); an entry without
+      // an address only tells where, when it was rendered from the record as it stands.
+      if (holds && (had.address !== undefined || rendered)) runner.adopt(person.id, person, had.address);
       if (!wants(runner.target, person, person.id)) {
         if (holds) runner.offer({ tenantId, personId: person.id, version: had.version, rerender: this.nextMark(), outOfScope: true });
         continue;
       }
-      const rendered = holds && had.rendering !== undefined ? had.rendering === renderingOf(person, runner.target) : undefined;
-      if (rendered) runner.adopt(person);
       const { presence } = await this.deps.store.state.read(tenantId, person.id);
       if (!presence) continue;
       const d: Delivery = { tenantId, personId: person.id, person, presence, version: presence.version };
@@ -213,7 +218,9 @@ export class PublishPipeline {
     if (!held) return;
     const present = new Set(people.map((p) => p.id));
     for (const [personId, r] of held) {
-      if (r.rendering !== null && !present.has(personId)) runner.offer({ tenantId, personId, version: this.deps.clock.now() });
+      if (r.rendering === null || present.has(personId)) continue;
+      runner.adopt(personId, undefined, r.address);
+      runner.offer({ tenantId, personId, version: this.deps.clock.now() });
     }
   }
 

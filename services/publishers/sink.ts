@@ -35,10 +35,17 @@ export interface Sink {
   /** Target-specific status for the admin endpoint. */
   details?(): unknown;
   /**
-   * The target already holds this person's state as rendered from `person` (a previous owner delivered it,
-   * the ledger says): what a publisher must undo later (a device to reset) is known without sending again.
+   * The target already holds a state of this person (a previous owner delivered it, the ledger says), at
+   * `address` if the ledger recorded one, else as rendered from `person` (absent: deleted since): what a
+   * publisher must undo later (a device to reset) is known without sending again.
    */
-  adopt?(person: Person): void;
+  adopt?(personId: string, person: Person | undefined, address?: string): void;
+  /**
+   * Where the target now holds the person after this acknowledged delivery (an Asterisk device name), kept
+   * in the ledger for `adopt`. A SIP publication cannot be undone from it: its removal needs the SIP-ETag,
+   * which the server changes on every refresh (RFC 3903 §4.1), so the old presentity stays until it expires.
+   */
+  addressOf?(d: Delivery): string | undefined;
   /** Subscriptions the publisher holds on the target to read state back (SIP dialog package), by health. */
   watchHealth?(): Partial<Record<WatchHealth, number>>;
   /**

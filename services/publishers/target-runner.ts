@@ -76,9 +76,9 @@ export class TargetRunner {
     if (!this.slots.has(personId)) this.slots.set(personId, { inFlight: false, attempt: 0, lastVersion: version });
   }
 
-  /** The target holds what `seed` says, rendered from `person`: the sink learns what that left on the target. */
-  adopt(person: Person): void {
-    this.sink.adopt?.(person);
+  /** The target holds what `seed` says, at `address` or rendered from `person`: the sink learns what that left on the target. */
+  adopt(personId: string, person: Person | undefined, address?: string): void {
+    this.sink.adopt?.(personId, person, address);
   }
 
   /** Whether the target has, or is about to get, a state of this person. */

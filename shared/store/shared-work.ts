@@ -22,6 +22,11 @@ export interface DeliveryRecord {
    * then forget them); absent in records written before fingerprints were kept.
    */
   rendering?: string | null;
+  /**
+   * Where the target holds the person in the publisher's terms (an Asterisk device name), so a new owner
+   * can undo it after an edit made while nobody published the target; absent when the publisher has none.
+   */
+  address?: string;
 }
 
 /**

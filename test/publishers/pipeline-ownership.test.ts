@@ -1,14 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
-import type { Target } from '../../shared/domain/target.js';
+import type { AriTarget, Target } from '../../shared/domain/target.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
 import { MemoryLeases } from '../../shared/store/embedded/memory-leases.js';
 import type { LeaseStore } from '../../shared/store/leases.js';
 import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
 import { Metrics } from '../../services/observability/metrics.js';
-import { PublishPipeline } from '../../services/publishers/pipeline.js';
+import { createTargetClient } from '../../services/publishers/http-client.js';
+import { PublishPipeline, type SinkFactory } from '../../services/publishers/pipeline.js';
 import type { Delivery, Sink } from '../../services/publishers/sink.js';
+import { AriSink } from '../../services/publishers/sinks/ari-sink.js';
+import { eventually, startReceiver, type Receiver } from '../support/receiver.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 const LEASE_MS = 9000;
@@ -20,8 +23,8 @@ class RecordingSink implements Sink {
   closed = false;
   /** What the pipeline said the target is from now on. */
   closedWith: Target | undefined | 'open' = 'open';
-  adopt(person: { id: string }): void {
-    this.adopted.push(person.id);
+  adopt(personId: string): void {
+    this.adopted.push(personId);
   }
   async deliver(d: Delivery): Promise<void> {
     this.delivered.push(d);
@@ -66,18 +69,22 @@ async function world(clock: ManualClock) {
   return store;
 }
 
-function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore | undefined, replica: string, sinks: RecordingSink[], ledger: DeliveryLedger = noLedger) {
+/** `sinks` collects the recording sinks the pipeline opens, or makes the pipeline's sinks itself. */
+function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore | undefined, replica: string, sinks: RecordingSink[] | SinkFactory, ledger: DeliveryLedger = noLedger) {
   return new PublishPipeline({
     store,
     feed: store.feed,
     clock,
     log: silentLogger,
     metrics: new Metrics(false),
-    makeSink: async () => {
-      const s = new RecordingSink();
-      sinks.push(s);
-      return s;
-    },
+    makeSink:
+      typeof sinks === 'function'
+        ? sinks
+        : async () => {
+            const s = new RecordingSink();
+            sinks.push(s);
+            return s;
+          },
     ...(leases ? { ownership: { leases, ledger, replica, leaseMs: LEASE_MS } } : {}),
     runner: { defaultCoalesceMs: 0, retryBaseMs: 100, retryCapMs: 1000, failingAfter: 3, random: () => 0.5 },
   });
@@ -272,6 +279,98 @@ describe('publish pipeline with several replicas', () => {
       expect(before).toHaveLength(2);
       expect(sent).toEqual([]);
       expect(adopted.sort()).toEqual(['alice', 'bob']);
+    });
+  });
+
+  describe('a takeover of an Asterisk target resets the device the previous owner set, though edited while nobody published', () => {
+    let receiver: Receiver;
+    beforeAll(async () => {
+      receiver = await startReceiver();
+    });
+    afterAll(() => receiver.close());
+
+    const puts = () => receiver.received.map((r) => [r.path, r.query.deviceState]);
+    const ari: SinkFactory = async (t) => new AriSink(t as AriTarget, 'pw', createTargetClient({ allowPrivate: true, timeoutMs: 5000 }));
+    const person = (id: string, extension: string) =>
+      ({ op: 'put', collection: 'people', doc: { id, tenantId: 'acme', name: id, extension, timeZone: 'UTC', teams: [], skills: {}, sensitive: false } }) as never;
+
+    /**
+     * Replica `a` sets alice's device (extension 1001) and bob's (2001), then stops: it hands the target over,
+     * or it can no longer reach the leases and its lease runs out. `edit` changes the directory while nobody
+     * publishes; `b` takes over. `oldEntries`: the ledger holds what replicas wrote before addresses were kept.
+     */
+    async function ariTakeover(stop: 'handover' | 'expiry', edit: (store: EmbeddedStore) => Promise<unknown>, oldEntries = false) {
+      receiver.received.length = 0;
+      const clock = new ManualClock(T0);
+      const store = await world(clock);
+      await store.directory.write([
+        { op: 'delete', collection: 'targets', tenantId: 'acme', id: 'hook' },
+        { op: 'put', collection: 'targets', doc: { kind: 'ari', id: 'ast', tenantId: 'acme', name: 'Asterisk', enabled: true, baseUrl: receiver.url, username: 'u', deviceName: 'Stasis:p-{extension}' } as AriTarget },
+        person('alice', '1001'),
+        person('bob', '2001'),
+      ]);
+      const shared = new MemoryLeases();
+      let gone = false;
+      const leasesA: LeaseStore = {
+        acquire: (...args) => (gone ? Promise.reject(new Error('Connection is closed')) : shared.acquire(...args)),
+        release: (...args) => shared.release(...args),
+      };
+      const ledger = new MemoryLedger();
+      const a = pipeline(store, clock, leasesA, 'a', ari, ledger);
+      open.push(a);
+      await a.start();
+      await eventually(() => expect([...ledger.entries.values()].map((r) => r.address).sort()).toEqual(['Stasis:p-1001', 'Stasis:p-2001']));
+      const before = puts().sort();
+      if (stop === 'handover') await a.close();
+      else {
+        gone = true;
+        await clock.advanceTo(T0 + LEASE_MS);
+      }
+      if (oldEntries) for (const [id, r] of ledger.entries) ledger.entries.set(id, { version: r.version, mark: r.mark, rendering: r.rendering! });
+      receiver.received.length = 0;
+      await edit(store);
+      await clock.advance(1);
+      const b = pipeline(store, clock, shared, 'b', ari, ledger);
+      open.push(b);
+      await b.start();
+      return { before, store, ledger };
+    }
+
+    it.each(['handover', 'expiry'] as const)('sets the new device of someone given a new extension meanwhile and resets the old one (%s)', async (stop) => {
+      const { before, ledger } = await ariTakeover(stop, (store) => store.directory.write([person('alice', '1002')]));
+      expect(before).toEqual([
+        ['/ari/deviceStates/Stasis:p-1001', 'NOT_INUSE'],
+        ['/ari/deviceStates/Stasis:p-2001', 'NOT_INUSE'],
+      ]);
+      await receiver.waitFor(2);
+      await eventually(() => expect(ledger.entries.get('alice')?.address).toBe('Stasis:p-1002'));
+      expect(puts()).toEqual([
+        ['/ari/deviceStates/Stasis:p-1002', 'NOT_INUSE'],
+        ['/ari/deviceStates/Stasis:p-1001', 'UNAVAILABLE'],
+      ]);
+    });
+
+    it.each(['handover', 'expiry'] as const)('resets the device of someone deleted meanwhile (%s)', async (stop) => {
+      const { ledger } = await ariTakeover(stop, (store) => store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'acme', id: 'alice' }]));
+      await receiver.waitFor(1);
+      await eventually(() => expect(ledger.entries.has('alice')).toBe(false));
+      expect(puts()).toEqual([['/ari/deviceStates/Stasis:p-1001', 'UNAVAILABLE']]);
+    });
+
+    it('with ledger entries written before addresses were kept, sets the new device and resets an old one only if the record did not change meanwhile', async () => {
+      const { store, ledger } = await ariTakeover('handover', (s) => s.directory.write([person('alice', '1002')]), true);
+      // Alice's old device is not known: her record changed meanwhile, and the entry does not say where she was.
+      await receiver.waitFor(1);
+      await eventually(() => expect(ledger.entries.get('alice')?.address).toBe('Stasis:p-1002'));
+      expect(puts()).toEqual([['/ari/deviceStates/Stasis:p-1002', 'NOT_INUSE']]);
+      // Bob's record is as his state was rendered from: his device is known, and a later new extension resets it.
+      await store.directory.write([person('bob', '2002')]);
+      await store.state.update('acme', 'bob', (state) => ({ next: state, result: undefined, emit: true, cause: 'address' }));
+      await receiver.waitFor(3);
+      expect(puts().slice(1)).toEqual([
+        ['/ari/deviceStates/Stasis:p-2002', 'NOT_INUSE'],
+        ['/ari/deviceStates/Stasis:p-2001', 'UNAVAILABLE'],
+      ]);
     });
   });
 });

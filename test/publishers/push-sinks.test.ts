@@ -74,14 +74,21 @@ describe('push sinks after a delivery that failed', () => {
     const target = { id: 'ast', tenantId: 't1', kind: 'ari', name: 'Asterisk', enabled: true, baseUrl: 'http://127.0.0.1:9', username: 'u', deviceName: 'Stasis:p-{extension}' } as AriTarget;
     const sink = new AriSink(target, 'pw', client);
     const bob = { ...ALICE, id: 'bob', extension: '1002' } as Person;
-    sink.adopt(ALICE);
-    sink.adopt(bob);
+    sink.adopt('alice', ALICE);
+    sink.adopt('bob', bob);
+    // Where the ledger says a previous owner set carol's device, though her record is gone.
+    sink.adopt('carol', undefined, 'Stasis:p-|1003');
     await sink.deliver({ ...delivery(FREE(1)), person: { ...ALICE, extension: '1009' }, rerender: T0 });
     await sink.deliver({ tenantId: 't1', personId: 'bob', version: 2 });
+    await sink.deliver({ tenantId: 't1', personId: 'carol', version: 2 });
     expect(client.requests.map((r) => [new URL(r.url).pathname, new URL(r.url).searchParams.get('deviceState')])).toEqual([
       ['/ari/deviceStates/Stasis:p-1009', 'NOT_INUSE'],
       ['/ari/deviceStates/Stasis:p-1001', 'UNAVAILABLE'],
       ['/ari/deviceStates/Stasis:p-1002', 'UNAVAILABLE'],
+      ['/ari/deviceStates/Stasis:p-%7C1003', 'UNAVAILABLE'],
     ]);
+    // What the ledger keeps of each acknowledged delivery: the device a state was set on, none for a removal.
+    expect(sink.addressOf({ ...delivery(FREE(1)), person: { ...ALICE, extension: '1009' } })).toBe('Stasis:p-1009');
+    expect(sink.addressOf({ tenantId: 't1', personId: 'alice', version: 3 })).toBeUndefined();
   });
 });

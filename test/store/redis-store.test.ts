@@ -162,6 +162,37 @@ describeWith(['redis'], 'Redis store', () => {
       await store.close();
     });
 
+    it('keeps where the target holds each person, as written (an address may hold `|`), beside entries written without one', async () => {
+      const { store, prefix } = await fresh();
+      const key = redisKeys(prefix).delivered('acme', 'ast');
+      const c = new Redis(redis.url);
+      await c.hset(key, 'bob', '3|0|r1', 'carol', '4');
+      const ledger = store.shared.deliveries;
+      await ledger.record('acme', 'ast', 'alice', { version: 7, mark: 0, rendering: 'r1', address: 'Stasis:p-1001' });
+      await ledger.record('acme', 'ast', 'dave', { version: 2, mark: 0, rendering: 'r1', address: 'PJSIP/a|b|c' });
+      // A late acknowledgement keeps losing to the later one, whatever address either names.
+      await ledger.record('acme', 'ast', 'alice', { version: 6, mark: 0, rendering: 'r0', address: 'Stasis:p-1000' });
+      await ledger.record('acme', 'ast', 'alice', { version: 7, mark: T + 1, rendering: 'r2', address: 'Stasis:p-1002' });
+      await ledger.record('acme', 'ast', 'alice', { version: 7, mark: T, rendering: 'r9', address: 'Stasis:p-1009' });
+      // An entry written before addresses were kept gives way to a later one that has an address.
+      await ledger.record('acme', 'ast', 'bob', { version: 3, mark: T, rendering: 'r1', address: 'Stasis:p-2001' });
+      expect(await c.hget(key, 'alice')).toBe(`7|${T + 1}|r2|Stasis:p-1002`);
+      expect(await c.hget(key, 'dave')).toBe('2|0|r1|PJSIP/a|b|c');
+      c.disconnect();
+      expect(await ledger.delivered('acme', 'ast')).toEqual(
+        new Map([
+          ['alice', { version: 7, mark: T + 1, rendering: 'r2', address: 'Stasis:p-1002' }],
+          ['bob', { version: 3, mark: T, rendering: 'r1', address: 'Stasis:p-2001' }],
+          ['carol', { version: 4, mark: 0 }],
+          ['dave', { version: 2, mark: 0, rendering: 'r1', address: 'PJSIP/a|b|c' }],
+        ]),
+      );
+      // Removed: the entry goes, address and all.
+      await ledger.record('acme', 'ast', 'dave', { version: 3, mark: 0, rendering: null });
+      expect((await ledger.delivered('acme', 'ast')).has('dave')).toBe(false);
+      await store.close();
+    });
+
     it('stores the lazily worked-out explanation of the engine: an admin reads it back from Redis and from the feed, a colleague never', async () => {
       const { store: a, prefix } = await fresh();
       const b = open(prefix);

@@ -23,8 +23,13 @@ export class AriSink implements Sink {
   }
 
   /** A previous owner set this person's device: a removal or a new extension resets it, though its state is unknown here. */
-  adopt(person: Person): void {
-    if (!this.sent.has(person.id)) this.sent.set(person.id, { name: this.deviceName({ personId: person.id, person }), state: undefined });
+  adopt(personId: string, person: Person | undefined, address?: string): void {
+    const name = address ?? (person ? this.deviceName({ personId, person }) : undefined);
+    if (name !== undefined && !this.sent.has(personId)) this.sent.set(personId, { name, state: undefined });
+  }
+
+  addressOf(d: Delivery): string | undefined {
+    return d.presence ? this.deviceName(d) : undefined;
   }
 
   deviceName(d: Pick<Delivery, 'personId' | 'person'>): string {

@@ -43,12 +43,16 @@ export class RedisDeliveryLedger implements DeliveryLedger {
   }
 
   async record(tenantId: string, targetId: string, personId: string, r: DeliveryRecord): Promise<void> {
-    await this.recordScript([this.keys.delivered(tenantId, targetId)], [personId, r.version, r.mark, r.rendering ?? '']);
+    const args = [personId, r.version, r.mark, r.rendering ?? ''];
+    await this.recordScript([this.keys.delivered(tenantId, targetId)], r.address === undefined ? args : [...args, r.address]);
   }
 }
 
+/** `version`, `version|mark|rendering` or `version|mark|rendering|address`; an address may hold `|` itself. */
 function parseRecord(v: string): DeliveryRecord {
-  const [version, mark, rendering] = v.split('|');
+  const [version, mark, rendering, ...address] = v.split('|');
   if (rendering === undefined) return { version: Number(version), mark: 0 };
-  return { version: Number(version), mark: Number(mark), rendering };
+  const r: DeliveryRecord = { version: Number(version), mark: Number(mark), rendering };
+  if (address.length > 0) r.address = address.join('|');
+  return r;
 }

@@ -132,8 +132,9 @@ return items`;
 
 /**
  * KEYS: a target's delivery ledger. ARGV: person, version, mark, rendering ('' when the target holds
- * nothing of the person now: the entry goes, so deleted people leave nothing behind). Entries read
- * `version|mark|rendering` (older ones just `version`); a late acknowledgement never replaces a later one.
+ * nothing of the person now: the entry goes, so deleted people leave nothing behind), and optionally the
+ * address. Entries read `version|mark|rendering|address` (older ones `version|mark|rendering` or just
+ * `version`); a late acknowledgement never replaces a later one.
  */
 export const RECORD_DELIVERED = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
@@ -147,6 +148,8 @@ end
 if ARGV[4] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
 else
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4])
+  local entry = ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4]
+  if ARGV[5] then entry = entry .. '|' .. ARGV[5] end
+  redis.call('HSET', KEYS[1], ARGV[1], entry)
 end
 return 1`;
