@@ -116,6 +116,8 @@ describe('publish pipeline with several replicas', () => {
     const cut: LeaseStore = {
       acquire: (...args) => (hanging ? new Promise((_, reject) => clock.after(5000, () => reject(new Error('Command timed out')))) : shared.acquire(...args)),
       release: (...args) => shared.release(...args),
+      acquireAll: (...args) => shared.acquireAll(...args),
+      releaseAll: (...args) => shared.releaseAll(...args),
     };
     const sinksA: RecordingSink[] = [];
     const a = pipeline(store, clock, cut, 'a', sinksA);
