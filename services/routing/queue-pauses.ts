@@ -20,6 +20,10 @@ function without(p: QueuePause | undefined, gone: ReadonlySet<string>): QueuePau
  * never outlives its person nor names a deleted group, because each side writes before it looks at the
  * other: a change checks what it names again after writing (and undoes itself), a group deletion looks
  * for pauses naming the group again after deleting it (and takes the group out of them).
+ * A turn that lost its leases (this replica stalled past their end) writes nothing more and answers
+ * `503 queue_pause_busy`, so the caller tries again. Only a write already under way when they ran out
+ * stands: the looks after writing still keep pauses from outliving people and from adding deleted
+ * groups, but a change made meanwhile on another replica may be lost, or keep a deleted group it held.
  */
 export class QueuePauses {
   private readonly turns: Turns;
@@ -51,17 +55,19 @@ export class QueuePauses {
     next: (held: QueuePause | undefined) => QueuePause | undefined | Promise<QueuePause | undefined>,
     missingGroup: (groupId: string) => AppError = unknownGroup,
   ): Promise<QueuePause | undefined> {
-    return this.turns.run(this.key(tenantId, personId), async () => {
+    return this.turns.run(this.key(tenantId, personId), async (turn) => {
       const held = await this.get(tenantId, personId);
       const pause = await next(held);
       if (pause === held) return held;
       if (!pause) {
+        turn.hold();
         await this.store.directory.write([this.endOp(tenantId, personId)]);
         return undefined;
       }
       const refusal = () => this.refusal(pause, held, missingGroup);
       const before = await refusal();
       if (before) throw before;
+      turn.hold();
       await this.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }]);
       const after = await refusal();
       if (!after) return pause;
@@ -83,13 +89,15 @@ export class QueuePauses {
     const touched = [...people, ...(await naming())];
     await this.turns.runAll(
       touched.map((personId) => this.key(tenantId, personId)),
-      async () => {
+      async (turn) => {
         const pauseOps: WriteOp[] = [];
+        const stored = new Map(groups.size === 0 ? [] : (await this.list(tenantId)).map((p) => [p.personId, p]));
         for (const personId of touched) {
-          const held = people.has(personId) ? undefined : await this.get(tenantId, personId);
+          const held = people.has(personId) ? undefined : stored.get(personId);
           const kept = without(held, groups);
           if (people.has(personId) || kept !== held) pauseOps.push(kept ? { op: 'put', collection: 'queuePauses', doc: kept } : this.endOp(tenantId, personId));
         }
+        turn.hold();
         await this.store.directory.write([...ops, ...pauseOps]);
       },
     );

@@ -12,4 +12,12 @@ export interface LeaseStore {
   acquire(key: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
   /** Frees the lease if `owner` still holds it; false when it expired and someone else took it. */
   release(key: string, owner: string): Promise<boolean>;
+  /**
+   * `acquire` of every key in one atomic step, all or none: true when `owner` holds them all afterwards,
+   * false (and nothing taken or extended) when any is held by another owner. Holding none while waiting,
+   * a taker of many never keeps one that another waits for.
+   */
+  acquireAll(keys: readonly string[], owner: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Frees those of `keys` that `owner` still holds; how many that was. */
+  releaseAll(keys: readonly string[], owner: string): Promise<number>;
 }

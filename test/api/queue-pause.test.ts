@@ -310,6 +310,32 @@ function queuePauses(start: () => Promise<TestHub>): void {
     }
   });
 
+  it('a group deletion whose turn was taken from it (the store lost its leases) deletes nothing and answers 503 queue_pause_busy', async () => {
+    await h.put('/v1/people/alice/queue-pause', { groups: ['support', 'sales'] }).expect(200);
+    const leases = h.hub.store.leases;
+    const owners: string[] = [];
+    const acquireAll = leases.acquireAll.bind(leases);
+    leases.acquireAll = (keys, owner, ttlMs, now) => (owners.push(owner), acquireAll(keys, owner, ttlMs, now));
+    // Held in its turn, as it reads the pauses it changes: its leases go, and another replica takes one.
+    const docs = h.hub.store.directory;
+    const reading = gate(docs.list.bind(docs) as typeof docs.list, (c) => c === 'queuePauses' && owners.length > 0);
+    docs.list = reading.held as typeof docs.list;
+    const turn = 'queue-pause:acme:alice';
+    const deleted = h.del('/v1/groups/sales').then((r) => r);
+    await reading.reached;
+    await leases.releaseAll([turn], owners[0]!);
+    expect(await leases.acquire(turn, 'another-replica', 60_000, h.clock.now())).toBe(true);
+    await h.clock.advance(5_000 / 3);
+    reading.release();
+    expect([(await deleted).status, code(await deleted)]).toEqual([503, 'queue_pause_busy']);
+    await h.get('/v1/groups/sales').expect(200);
+    expect((await stored())?.groups).toEqual(['support', 'sales']);
+    // Tried again once the other replica's turn is over, it goes through.
+    await leases.release(turn, 'another-replica');
+    await h.del('/v1/groups/sales').expect(204);
+    expect((await stored())?.groups).toEqual(['support']);
+  });
+
   it('a pause change and a group deletion at once: the group leaves the pause and the change is kept', async () => {
     await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }] }).expect(201);
     await h.put('/v1/people/alice/queue-pause', { groups: ['support', 'sales'] }).expect(200);

@@ -123,6 +123,8 @@ describe('publish pipeline with several replicas', () => {
     const cut: LeaseStore = {
       acquire: (...args) => (hanging ? new Promise((_, reject) => clock.after(5000, () => reject(new Error('Command timed out')))) : shared.acquire(...args)),
       release: (...args) => shared.release(...args),
+      acquireAll: (...args) => shared.acquireAll(...args),
+      releaseAll: (...args) => shared.releaseAll(...args),
     };
     const sinksA: RecordingSink[] = [];
     const a = pipeline(store, clock, cut, 'a', sinksA);
@@ -314,6 +316,8 @@ describe('publish pipeline with several replicas', () => {
       const leasesA: LeaseStore = {
         acquire: (...args) => (gone ? Promise.reject(new Error('Connection is closed')) : shared.acquire(...args)),
         release: (...args) => shared.release(...args),
+        acquireAll: (...args) => (gone ? Promise.reject(new Error('Connection is closed')) : shared.acquireAll(...args)),
+        releaseAll: (...args) => shared.releaseAll(...args),
       };
       const ledger = new MemoryLedger();
       const a = pipeline(store, clock, leasesA, 'a', ari, ledger);

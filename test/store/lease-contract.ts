@@ -58,6 +58,46 @@ export function leaseContract(name: string, make: () => Promise<{ leases: LeaseS
       await cleanup();
     });
 
+    it('takes many leases in one step, all or none, judged and extended like one', async () => {
+      const { leases, cleanup } = await make();
+      expect(await leases.acquire('b', 'a', 10_000, T)).toBe(true);
+      expect(await leases.acquireAll(['a', 'b', 'c'], 'z', 10_000, T + 1)).toBe(false);
+      // Refused, it took none: the free ones are still free.
+      expect(await leases.acquireAll(['a', 'c'], 'y', 10_000, T + 2)).toBe(true);
+      expect(await leases.acquireAll(['a', 'b', 'c'], 'z', 10_000, T + 10_000)).toBe(false);
+      // Its holder extends all of them at once; once each has expired, another owner takes them all.
+      expect(await leases.acquireAll(['c', 'a'], 'y', 10_000, T + 9_000)).toBe(true);
+      expect(await leases.acquireAll(['a', 'b', 'c'], 'z', 10_000, T + 18_999)).toBe(false);
+      expect(await leases.acquireAll(['a', 'b', 'c'], 'z', 10_000, T + 19_000)).toBe(true);
+      expect(await leases.acquire('b', 'a', 10_000, T + 19_001)).toBe(false);
+      await expect(leases.acquireAll(['k'], 'a', 0, T)).rejects.toThrow();
+      await cleanup();
+    });
+
+    it('frees many leases in one step, only those the owner still holds', async () => {
+      const { leases, cleanup } = await make();
+      expect(await leases.acquireAll(['a', 'b'], 'y', 10_000, T)).toBe(true);
+      expect(await leases.acquire('c', 'z', 10_000, T)).toBe(true);
+      expect(await leases.releaseAll(['a', 'b', 'c', 'never-taken'], 'y')).toBe(2);
+      expect(await leases.acquireAll(['a', 'b'], 'z', 10_000, T + 1)).toBe(true);
+      expect(await leases.acquire('c', 'y', 10_000, T + 1)).toBe(false);
+      expect(await leases.releaseAll([], 'y')).toBe(0);
+      await cleanup();
+    });
+
+    it('takes and frees thousands of leases at once', async () => {
+      const { leases, cleanup } = await make();
+      const keys = Array.from({ length: 2000 }, (_, i) => `queue-pause:acme:p${i}`);
+      expect(await leases.acquire(keys[1234]!, 'b', 1000, T)).toBe(true);
+      expect(await leases.acquireAll(keys, 'a', 5000, T)).toBe(false);
+      expect(await leases.acquire(keys[0]!, 'c', 1000, T)).toBe(true);
+      expect(await leases.acquireAll(keys, 'a', 5000, T + 1000)).toBe(true);
+      expect(await leases.acquire(keys[1999]!, 'b', 1000, T + 4999)).toBe(false);
+      expect(await leases.releaseAll(keys, 'a')).toBe(2000);
+      expect(await leases.acquire(keys[1999]!, 'b', 1000, T + 4999)).toBe(true);
+      await cleanup();
+    });
+
     it('refuses a non-positive ttl', async () => {
       const { leases, cleanup } = await make();
       await expect(leases.acquire('k', 'a', 0, T)).rejects.toThrow();

@@ -17,13 +17,21 @@ export class RedisLeases implements LeaseStore {
     this.releaseScript = conn.script(LEASE_RELEASE);
   }
 
-  async acquire(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
-    if (!(ttlMs > 0)) throw new RangeError('a lease needs a positive ttlMs');
-    return (await this.acquireScript([this.keys.lease(key)], [owner, now, now + ttlMs])) === 1;
+  acquire(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    return this.acquireAll([key], owner, ttlMs, now);
   }
 
   async release(key: string, owner: string): Promise<boolean> {
-    return (await this.releaseScript([this.keys.lease(key)], [owner])) === 1;
+    return (await this.releaseAll([key], owner)) === 1;
+  }
+
+  async acquireAll(keys: readonly string[], owner: string, ttlMs: number, now: number): Promise<boolean> {
+    if (!(ttlMs > 0)) throw new RangeError('a lease needs a positive ttlMs');
+    return (await this.acquireScript(keys.map((k) => this.keys.lease(k)), [owner, now, now + ttlMs])) === 1;
+  }
+
+  async releaseAll(keys: readonly string[], owner: string): Promise<number> {
+    return Number(await this.releaseScript(keys.map((k) => this.keys.lease(k)), [owner]));
   }
 }
 

@@ -94,18 +94,25 @@ local n = 0
 for _, s in ipairs(cjson.decode(ARGV[1])) do n = n + redis.call('HSETNX', s[1], s[2], s[3]) end
 return n`;
 
-/** KEYS: lease. ARGV: owner, now, expiresAt. */
+/** All or none: KEYS: leases. ARGV: owner, now, expiresAt. */
 export const LEASE_ACQUIRE = `
-local o = redis.call('HGET', KEYS[1], 'o')
-if o and o ~= ARGV[1] and tonumber(redis.call('HGET', KEYS[1], 'e')) > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'o', ARGV[1], 'e', ARGV[3])
+for _, k in ipairs(KEYS) do
+  local o = redis.call('HGET', k, 'o')
+  if o and o ~= ARGV[1] and tonumber(redis.call('HGET', k, 'e')) > tonumber(ARGV[2]) then return 0 end
+end
+for _, k in ipairs(KEYS) do redis.call('HSET', k, 'o', ARGV[1], 'e', ARGV[3]) end
 return 1`;
 
-/** KEYS: lease. ARGV: owner. */
+/** KEYS: leases. ARGV: owner. Answers how many it freed. */
 export const LEASE_RELEASE = `
-if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-return 1`;
+local n = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('HGET', k, 'o') == ARGV[1] then
+    redis.call('DEL', k)
+    n = n + 1
+  end
+end
+return n`;
 
 /**
  * KEYS: fingerprint. ARGV: now, expiresAt, ttl. The stored instant decides; the key's own expiry (set
