@@ -5,12 +5,13 @@ import { silentLogger } from '../../shared/log/logger.js';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
 import { MemoryLeases } from '../../shared/store/embedded/memory-leases.js';
 import type { LeaseStore } from '../../shared/store/leases.js';
-import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
+import type { DeliveryLedger } from '../../shared/store/shared-work.js';
 import { Metrics } from '../../services/observability/metrics.js';
 import { createTargetClient } from '../../services/publishers/http-client.js';
 import { PublishPipeline, type SinkFactory } from '../../services/publishers/pipeline.js';
 import type { Delivery, Sink } from '../../services/publishers/sink.js';
 import { AriSink } from '../../services/publishers/sinks/ari-sink.js';
+import { MemoryLedger } from '../support/memory-ledger.js';
 import { eventually, startReceiver, type Receiver } from '../support/receiver.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
@@ -35,21 +36,7 @@ class RecordingSink implements Sink {
   }
 }
 
-const noLedger: DeliveryLedger = { delivered: async () => new Map(), record: async () => {} };
-
-/** The ledger's rule in memory (the Redis one is tested in test/store/redis-store.test.ts). */
-class MemoryLedger implements DeliveryLedger {
-  readonly entries = new Map<string, DeliveryRecord>();
-  async delivered(): Promise<Map<string, DeliveryRecord>> {
-    return new Map(this.entries);
-  }
-  async record(_t: string, _target: string, personId: string, r: DeliveryRecord): Promise<void> {
-    const old = this.entries.get(personId);
-    if (old && (old.version > r.version || (old.version === r.version && old.mark >= r.mark))) return;
-    if (r.rendering === null) this.entries.delete(personId);
-    else this.entries.set(personId, r);
-  }
-}
+const noLedger: DeliveryLedger = { delivered: async () => new Map(), record: async () => {}, readdress: async () => {} };
 
 /** The embedded store plus the tenant, two people with a state each, and one webhook target. */
 async function world(clock: ManualClock) {
