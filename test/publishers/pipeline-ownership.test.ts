@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
+import type { Presence } from '../../shared/domain/presence.js';
 import type { AriTarget, Target } from '../../shared/domain/target.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
@@ -12,6 +13,7 @@ import { PublishPipeline, type SinkFactory } from '../../services/publishers/pip
 import type { Delivery, Sink } from '../../services/publishers/sink.js';
 import { AriSink } from '../../services/publishers/sinks/ari-sink.js';
 import { MemoryLedger } from '../support/memory-ledger.js';
+import { severableLeases } from '../support/severable-leases.js';
 import { eventually, startReceiver, type Receiver } from '../support/receiver.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
@@ -21,11 +23,14 @@ const TARGET = { kind: 'webhook', id: 'hook', tenantId: 'acme', name: 'hook', en
 class RecordingSink implements Sink {
   delivered: Delivery[] = [];
   adopted: string[] = [];
+  /** The version of the state handed with each adoption, when the target holds the current one. */
+  adoptedStates: Array<[string, number | undefined]> = [];
   closed = false;
   /** What the pipeline said the target is from now on. */
   closedWith: Target | undefined | 'open' = 'open';
-  adopt(personId: string): void {
+  adopt(personId: string, _person?: unknown, _address?: string, presence?: Presence): void {
     this.adopted.push(personId);
+    this.adoptedStates.push([personId, presence?.version]);
   }
   async deliver(d: Delivery): Promise<void> {
     this.delivered.push(d);
@@ -211,7 +216,13 @@ describe('publish pipeline with several replicas', () => {
       const c = pipeline(store, clock, leases, 'c', sinksC, ledger);
       open.push(c);
       await c.start();
-      return { before: sinksA.flatMap((s) => s.delivered), sent, adopted: sinksB.flatMap((s) => s.adopted), third: sinksC.flatMap((s) => s.delivered) };
+      return {
+        before: sinksA.flatMap((s) => s.delivered),
+        sent,
+        adopted: sinksB.flatMap((s) => s.adopted),
+        adoptedStates: sinksB.flatMap((s) => s.adoptedStates),
+        third: sinksC.flatMap((s) => s.delivered),
+      };
     }
 
     it('re-renders the state of someone marked sensitive meanwhile, same version, and nobody else', async () => {
@@ -267,6 +278,17 @@ describe('publish pipeline with several replicas', () => {
       expect(sent).toEqual([]);
       expect(adopted.sort()).toEqual(['alice', 'bob']);
     });
+
+    it('hands the publisher the state the target holds only when it is the current one (a SIP refresh re-sends it)', async () => {
+      const { sent, adoptedStates } = await takeover(TARGET, async (store) => {
+        await store.state.update('acme', 'alice', (state) => ({ next: { ...state, presence: { ...state.presence!, availability: 'away', activity: 'away', version: 6 } }, result: undefined }));
+      });
+      expect(sent.map((d) => [d.personId, d.version])).toEqual([['alice', 6]]);
+      expect(adoptedStates.sort()).toEqual([
+        ['alice', undefined],
+        ['bob', 5],
+      ]);
+    });
   });
 
   describe('a takeover of an Asterisk target resets the device the previous owner set, though edited while nobody published', () => {
@@ -297,20 +319,16 @@ describe('publish pipeline with several replicas', () => {
         person('bob', '2001'),
       ]);
       const shared = new MemoryLeases();
-      let gone = false;
-      const leasesA: LeaseStore = {
-        acquire: (...args) => (gone ? Promise.reject(new Error('Connection is closed')) : shared.acquire(...args)),
-        release: (...args) => shared.release(...args),
-      };
+      const cut = severableLeases(shared);
       const ledger = new MemoryLedger();
-      const a = pipeline(store, clock, leasesA, 'a', ari, ledger);
+      const a = pipeline(store, clock, cut.leases, 'a', ari, ledger);
       open.push(a);
       await a.start();
       await eventually(() => expect([...ledger.entries.values()].map((r) => r.address).sort()).toEqual(['Stasis:p-1001', 'Stasis:p-2001']));
       const before = puts().sort();
       if (stop === 'handover') await a.close();
       else {
-        gone = true;
+        cut.sever();
         await clock.advanceTo(T0 + LEASE_MS);
       }
       if (oldEntries) for (const [id, r] of ledger.entries) ledger.entries.set(id, { version: r.version, mark: r.mark, rendering: r.rendering! });
