@@ -106,8 +106,8 @@ export function createHub(opts: HubOptions): RunningHub {
       targets,
       resolve,
       timeoutMs: config.publish.timeoutMs,
-      sip: async (target) =>
-        new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId)),
+      sip: async (target, hooks) =>
+        new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId), hooks),
     }),
     ...(store.shared ? { ownership: { leases: store.leases, ledger: store.shared.deliveries, replica: replicaName(), leaseMs: config.publish.leaseMs } } : {}),
     runner: {

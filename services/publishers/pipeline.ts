@@ -8,10 +8,11 @@ import type { Store } from '../../shared/store/port.js';
 import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
 import type { Metrics } from '../observability/metrics.js';
 import { renderingOf } from './rendering.js';
-import type { Delivery, Sink, WatchHealth } from './sink.js';
+import type { Delivery, Sink, SinkHooks, WatchHealth } from './sink.js';
 import { TargetRunner, type RunnerOptions, type TargetStatus } from './target-runner.js';
 
-export type SinkFactory = (target: Target) => Promise<Sink>;
+/** `hooks`: given with a ledger to keep (several replicas). */
+export type SinkFactory = (target: Target, hooks?: SinkHooks) => Promise<Sink>;
 
 /** Several replicas: each target is published by the replica holding its lease. */
 export interface Ownership {
@@ -100,15 +101,18 @@ export class PublishPipeline {
   }
 
   private async open(target: Target): Promise<void> {
+    const ledger = this.deps.ownership?.ledger;
+    const hooks: SinkHooks | undefined = ledger && {
+      readdressed: (personId, address) => void ledger.readdress(target.tenantId, target.id, personId, address).catch(() => undefined),
+    };
     let sink: Sink;
     try {
-      sink = await this.deps.makeSink(target);
+      sink = await this.deps.makeSink(target, hooks);
     } catch (err) {
       this.deps.log.error({ err, target: target.id }, 'cannot start the publisher for this target');
       return;
     }
     const { defaultCoalesceMs, ...rest } = this.deps.runner;
-    const ledger = this.deps.ownership?.ledger;
     const onDelivered = ledger
       ? (d: Delivery) => {
           const r: DeliveryRecord = { version: d.version, mark: d.rerender ?? 0, rendering: d.presence ? renderingOf(d.person, target) : null };
@@ -204,12 +208,15 @@ export class PublishPipeline {
       const rendered = holds && had.rendering !== undefined ? had.rendering === renderingOf(person, runner.target) : undefined;
       // Where the previous owner left them, even if edited since (the old device is reset); an entry without
       // an address only tells where, when it was rendered from the record as it stands.
-      if (holds && (had.address !== undefined || rendered)) runner.adopt(person.id, person, had.address);
+      const adopts = holds && (had.address !== undefined || rendered);
       if (!wants(runner.target, person, person.id)) {
+        if (adopts) runner.adopt(person.id, person, had.address);
         if (holds) runner.offer({ tenantId, personId: person.id, version: had.version, rerender: this.nextMark(), outOfScope: true });
         continue;
       }
       const { presence } = await this.deps.store.state.read(tenantId, person.id);
+      // The current state, when it is exactly what the target holds: a publication kept up re-sends it (a SIP refresh).
+      if (adopts) runner.adopt(person.id, person, had.address, rendered && presence?.version === had.version ? presence : undefined);
       if (!presence) continue;
       const d: Delivery = { tenantId, personId: person.id, person, presence, version: presence.version };
       if (rendered === false) d.rerender = this.nextMark();

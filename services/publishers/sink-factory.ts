@@ -2,7 +2,7 @@ import type { Clock } from '../../shared/clock/clock.js';
 import type { Target } from '../../shared/domain/target.js';
 import type { Store } from '../../shared/store/port.js';
 import { createTargetClient } from './http-client.js';
-import type { Sink } from './sink.js';
+import type { Sink, SinkHooks } from './sink.js';
 import { AriSink } from './sinks/ari-sink.js';
 import { WebhookSink } from './sinks/webhook-sink.js';
 import type { Resolver } from './ssrf-guard.js';
@@ -15,12 +15,12 @@ export interface SinkFactoryDeps {
   resolve: Resolver;
   timeoutMs: number;
   /** SIP PUBLISH targets, wired where the SIP stack is composed. */
-  sip?: (target: Extract<Target, { kind: 'sip' }>) => Promise<Sink>;
+  sip?: (target: Extract<Target, { kind: 'sip' }>, hooks?: SinkHooks) => Promise<Sink>;
 }
 
 /** Builds the publisher for a target's kind, with its secrets opened and its tenant's SSRF rules. */
-export function sinkFactory(deps: SinkFactoryDeps): (target: Target) => Promise<Sink> {
-  return async (target) => {
+export function sinkFactory(deps: SinkFactoryDeps): (target: Target, hooks?: SinkHooks) => Promise<Sink> {
+  return async (target, hooks) => {
     const tenant = await deps.store.directory.get('tenants', '*', target.tenantId);
     const client = () => createTargetClient({ allowPrivate: tenant?.settings.allowPrivateTargets ?? false, timeoutMs: deps.timeoutMs, resolve: deps.resolve });
     switch (target.kind) {
@@ -30,7 +30,7 @@ export function sinkFactory(deps: SinkFactoryDeps): (target: Target) => Promise<
         return new AriSink(target, deps.targets.open(target.sealedPassword) ?? '', client());
       case 'sip':
         if (!deps.sip) throw new Error('SIP publishing is not available in this process');
-        return deps.sip(target);
+        return deps.sip(target, hooks);
     }
   };
 }

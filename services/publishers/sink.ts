@@ -26,6 +26,12 @@ export interface Delivery {
  */
 export type WatchHealth = 'watching' | 'pending' | 'failing' | 'refused';
 
+/** What a publisher reports between deliveries; the pipeline keeps the ledger with it. */
+export interface SinkHooks {
+  /** The target now holds the person at another address without a delivery (a SIP refresh got a new entity-tag, RFC 3903 §4.1). */
+  readdressed(personId: string, address: string): void;
+}
+
 /**
  * What every publisher (webhook, Asterisk ARI, SIP PUBLISH) implements. `deliver` resolves when the
  * target acknowledged the state, or throws a `DeliveryError` saying whether a retry can help.
@@ -37,13 +43,13 @@ export interface Sink {
   /**
    * The target already holds a state of this person (a previous owner delivered it, the ledger says), at
    * `address` if the ledger recorded one, else as rendered from `person` (absent: deleted since): what a
-   * publisher must undo later (a device to reset) is known without sending again.
+   * publisher must undo later (a device to reset) or keep up (a SIP publication to refresh) is known
+   * without sending again. `presence`: the state the target holds, when it is the current one.
    */
-  adopt?(personId: string, person: Person | undefined, address?: string): void;
+  adopt?(personId: string, person: Person | undefined, address?: string, presence?: Presence): void;
   /**
-   * Where the target now holds the person after this acknowledged delivery (an Asterisk device name), kept
-   * in the ledger for `adopt`. A SIP publication cannot be undone from it: its removal needs the SIP-ETag,
-   * which the server changes on every refresh (RFC 3903 §4.1), so the old presentity stays until it expires.
+   * Where the target now holds the person after this acknowledged delivery (an Asterisk device name, a SIP
+   * publication and its entity-tag), kept in the ledger for `adopt`.
    */
   addressOf?(d: Delivery): string | undefined;
   /** Subscriptions the publisher holds on the target to read state back (SIP dialog package), by health. */

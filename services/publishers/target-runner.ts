@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
 import type { Person } from '../../shared/domain/directory.js';
+import type { Presence } from '../../shared/domain/presence.js';
 import type { Target } from '../../shared/domain/target.js';
 import type { Metrics } from '../observability/metrics.js';
 import { DeliveryError } from './http-client.js';
@@ -77,8 +78,8 @@ export class TargetRunner {
   }
 
   /** The target holds what `seed` says, at `address` or rendered from `person`: the sink learns what that left on the target. */
-  adopt(personId: string, person: Person | undefined, address?: string): void {
-    this.sink.adopt?.(personId, person, address);
+  adopt(personId: string, person: Person | undefined, address?: string, presence?: Presence): void {
+    this.sink.adopt?.(personId, person, address, presence);
   }
 
   /** Whether the target has, or is about to get, a state of this person. */

@@ -13,6 +13,7 @@ import type { RequestOutcome, RequestSpec, UserAgentCore } from './user-agent-co
  *                                        └──remove──▶ removing ──any──▶ idle
  * 412, or 5xx to a request with SIP-If-Match: forget the etag, then publishing (fresh initial).
  * 423: same request with Min-Expires. Timeout, transport error, other failure: backoff, then resume.
+ * A publication resumed from another agent starts in published.
  */
 export type PublisherState = 'idle' | 'publishing' | 'published' | 'refreshing' | 'modifying' | 'removing' | 'backoff';
 
@@ -44,6 +45,20 @@ export interface PublisherOptions {
   backoff?: BackoffPolicy;
   /** Uniform in [0, 1), for backoff jitter. */
   random?: () => number;
+  /**
+   * A publication of this presentity someone else made (another replica), continued by its entity-tag
+   * (RFC 3903 §4.1): refreshed with `body` before `expiresAt`, modified or removed with SIP-If-Match.
+   * Without a body it is not refreshed: it waits for `publish` or `remove`.
+   */
+  resume?: Publication & { body?: string };
+  /** Each 2xx that leaves a publication (initial, refresh, modify), and its end (removed, or forgotten after a 412 or its expiry). */
+  onPublication?: (p: Publication | undefined) => void;
+}
+
+/** A publication the server holds: its entity-tag and when it lapses unless refreshed. */
+export interface Publication {
+  etag: string;
+  expiresAt: number;
 }
 
 export interface PublisherStatus {
@@ -98,6 +113,16 @@ export class Publisher {
     this.auth = options.credentials && new DigestSession(options.credentials, options.core.ids.cnonce);
     this.eventHeader = ['Event', options.event ?? 'presence'];
     this.contentTypeHeader = ['Content-Type', options.contentType ?? PIDF_CONTENT_TYPE];
+    const resumed = options.resume;
+    if (resumed && resumed.expiresAt > options.core.clock.now()) {
+      this.etag = resumed.etag;
+      this.expiresAt = resumed.expiresAt;
+      this.published = this.desired = resumed.body;
+      // As far ahead of the expiry as after a 2xx of our own.
+      this.refreshAt = resumed.expiresAt - this.expiresSec * 1000 * (1 - (options.refreshRatio ?? 0.85));
+      this.state = 'published';
+      if (resumed.body !== undefined) this.step();
+    }
   }
 
   /** The Expires header asked for; `expiresSec` changes only on a 423. */
@@ -239,6 +264,7 @@ export class Publisher {
       this.published = body;
       this.expiresAt = sentAt + grantedSec * 1000;
       this.refreshAt = sentAt + grantedSec * 1000 * (this.options.refreshRatio ?? 0.85);
+      this.options.onPublication?.({ etag: this.etag, expiresAt: this.expiresAt });
       this.settleWaiters('published');
       return;
     }
@@ -267,9 +293,11 @@ export class Publisher {
   }
 
   private forget(): void {
+    const ended = this.etag !== undefined;
     this.etag = undefined;
     this.published = undefined;
     this.expiresAt = undefined;
+    if (ended) this.options.onPublication?.(undefined);
   }
 
   private settleRemovals(): void {

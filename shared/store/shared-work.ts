@@ -37,4 +37,9 @@ export interface DeliveryLedger {
   delivered(tenantId: string, targetId: string): Promise<Map<string, DeliveryRecord>>;
   /** A late acknowledgement (lower version, or the same version and a lower mark) never replaces a later one. */
   record(tenantId: string, targetId: string, personId: string, r: DeliveryRecord): Promise<void>;
+  /**
+   * The target now holds the person at `address` without a new delivery (a SIP publication refreshed under
+   * a new entity-tag): only the entry's address changes; without an entry, nothing does.
+   */
+  readdress(tenantId: string, targetId: string, personId: string, address: string): Promise<void>;
 }

@@ -1,16 +1,19 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
+import type { Presence } from '../../shared/domain/presence.js';
 import type { AriTarget, Target } from '../../shared/domain/target.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
 import { MemoryLeases } from '../../shared/store/embedded/memory-leases.js';
 import type { LeaseStore } from '../../shared/store/leases.js';
-import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
+import type { DeliveryLedger } from '../../shared/store/shared-work.js';
 import { Metrics } from '../../services/observability/metrics.js';
 import { createTargetClient } from '../../services/publishers/http-client.js';
 import { PublishPipeline, type SinkFactory } from '../../services/publishers/pipeline.js';
 import type { Delivery, Sink } from '../../services/publishers/sink.js';
 import { AriSink } from '../../services/publishers/sinks/ari-sink.js';
+import { MemoryLedger } from '../support/memory-ledger.js';
+import { severableLeases } from '../support/severable-leases.js';
 import { eventually, startReceiver, type Receiver } from '../support/receiver.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
@@ -20,11 +23,14 @@ const TARGET = { kind: 'webhook', id: 'hook', tenantId: 'acme', name: 'hook', en
 class RecordingSink implements Sink {
   delivered: Delivery[] = [];
   adopted: string[] = [];
+  /** The version of the state handed with each adoption, when the target holds the current one. */
+  adoptedStates: Array<[string, number | undefined]> = [];
   closed = false;
   /** What the pipeline said the target is from now on. */
   closedWith: Target | undefined | 'open' = 'open';
-  adopt(personId: string): void {
+  adopt(personId: string, _person?: unknown, _address?: string, presence?: Presence): void {
     this.adopted.push(personId);
+    this.adoptedStates.push([personId, presence?.version]);
   }
   async deliver(d: Delivery): Promise<void> {
     this.delivered.push(d);
@@ -35,21 +41,7 @@ class RecordingSink implements Sink {
   }
 }
 
-const noLedger: DeliveryLedger = { delivered: async () => new Map(), record: async () => {} };
-
-/** The ledger's rule in memory (the Redis one is tested in test/store/redis-store.test.ts). */
-class MemoryLedger implements DeliveryLedger {
-  readonly entries = new Map<string, DeliveryRecord>();
-  async delivered(): Promise<Map<string, DeliveryRecord>> {
-    return new Map(this.entries);
-  }
-  async record(_t: string, _target: string, personId: string, r: DeliveryRecord): Promise<void> {
-    const old = this.entries.get(personId);
-    if (old && (old.version > r.version || (old.version === r.version && old.mark >= r.mark))) return;
-    if (r.rendering === null) this.entries.delete(personId);
-    else this.entries.set(personId, r);
-  }
-}
+const noLedger: DeliveryLedger = { delivered: async () => new Map(), record: async () => {}, readdress: async () => {} };
 
 /** The embedded store plus the tenant, two people with a state each, and one webhook target. */
 async function world(clock: ManualClock) {
@@ -226,7 +218,13 @@ describe('publish pipeline with several replicas', () => {
       const c = pipeline(store, clock, leases, 'c', sinksC, ledger);
       open.push(c);
       await c.start();
-      return { before: sinksA.flatMap((s) => s.delivered), sent, adopted: sinksB.flatMap((s) => s.adopted), third: sinksC.flatMap((s) => s.delivered) };
+      return {
+        before: sinksA.flatMap((s) => s.delivered),
+        sent,
+        adopted: sinksB.flatMap((s) => s.adopted),
+        adoptedStates: sinksB.flatMap((s) => s.adoptedStates),
+        third: sinksC.flatMap((s) => s.delivered),
+      };
     }
 
     it('re-renders the state of someone marked sensitive meanwhile, same version, and nobody else', async () => {
@@ -282,6 +280,17 @@ describe('publish pipeline with several replicas', () => {
       expect(sent).toEqual([]);
       expect(adopted.sort()).toEqual(['alice', 'bob']);
     });
+
+    it('hands the publisher the state the target holds only when it is the current one (a SIP refresh re-sends it)', async () => {
+      const { sent, adoptedStates } = await takeover(TARGET, async (store) => {
+        await store.state.update('acme', 'alice', (state) => ({ next: { ...state, presence: { ...state.presence!, availability: 'away', activity: 'away', version: 6 } }, result: undefined }));
+      });
+      expect(sent.map((d) => [d.personId, d.version])).toEqual([['alice', 6]]);
+      expect(adoptedStates.sort()).toEqual([
+        ['alice', undefined],
+        ['bob', 5],
+      ]);
+    });
   });
 
   describe('a takeover of an Asterisk target resets the device the previous owner set, though edited while nobody published', () => {
@@ -312,22 +321,16 @@ describe('publish pipeline with several replicas', () => {
         person('bob', '2001'),
       ]);
       const shared = new MemoryLeases();
-      let gone = false;
-      const leasesA: LeaseStore = {
-        acquire: (...args) => (gone ? Promise.reject(new Error('Connection is closed')) : shared.acquire(...args)),
-        release: (...args) => shared.release(...args),
-        acquireAll: (...args) => (gone ? Promise.reject(new Error('Connection is closed')) : shared.acquireAll(...args)),
-        releaseAll: (...args) => shared.releaseAll(...args),
-      };
+      const cut = severableLeases(shared);
       const ledger = new MemoryLedger();
-      const a = pipeline(store, clock, leasesA, 'a', ari, ledger);
+      const a = pipeline(store, clock, cut.leases, 'a', ari, ledger);
       open.push(a);
       await a.start();
       await eventually(() => expect([...ledger.entries.values()].map((r) => r.address).sort()).toEqual(['Stasis:p-1001', 'Stasis:p-2001']));
       const before = puts().sort();
       if (stop === 'handover') await a.close();
       else {
-        gone = true;
+        cut.sever();
         await clock.advanceTo(T0 + LEASE_MS);
       }
       if (oldEntries) for (const [id, r] of ledger.entries) ledger.entries.set(id, { version: r.version, mark: r.mark, rendering: r.rendering! });

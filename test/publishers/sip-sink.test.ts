@@ -147,4 +147,132 @@ describe('SIP sink', () => {
       expect(cleared).toEqual(['p1:pbx:call:sip-kam-11:', 'p2:pbx:call:sip-kam-12:']);
     }
   });
+
+  describe("continues a previous owner's publications by their entity-tags", () => {
+    const ADDRESS = (over: object = {}) => JSON.stringify({ presentity: 'sip:11@example.test', etag: 'a.7', expiresAt: T0 + 500_000, ...over });
+    /** A sink on a fake transport; `answer` gives every unanswered PUBLISH a 200 with a new etag. */
+    function sinkWith() {
+      const h = setup();
+      const readdressed: Array<[string, string]> = [];
+      const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, [], { readdressed: (personId, address) => void readdressed.push([personId, address]) });
+      const answered = new Set<unknown>();
+      let n = 0;
+      const answer = async () => {
+        for (const r of h.transport.requests('PUBLISH'))
+          if (!answered.has(r)) {
+            answered.add(r);
+            h.transport.respond(r, 200, [['SIP-ETag', `b.${++n}`], ['Expires', r.headers.get('expires') ?? '600']]);
+          }
+        await h.clock.advance(0);
+      };
+      const publishes = () => h.transport.requests('PUBLISH').map((r) => [r.uri, r.headers.get('expires'), r.headers.get('sip-if-match') ?? null]);
+      return { ...h, sink, readdressed, answer, publishes };
+    }
+
+    it('records each publication as the address of a delivery, and tells of an etag a refresh changed', async () => {
+      const h = sinkWith();
+      const d = { tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 };
+      const done = h.sink.deliver(d);
+      await h.clock.advance(0);
+      await h.answer();
+      await done;
+      expect(JSON.parse(h.sink.addressOf(d)!)).toEqual({ presentity: 'sip:11@example.test', etag: 'b.1', expiresAt: T0 + 600_000 });
+      // A delivery's own etag goes to the ledger with it.
+      expect(h.readdressed).toEqual([]);
+      await h.clock.advance(510_000);
+      await h.answer();
+      expect(h.publishes()).toEqual([
+        ['sip:11@example.test', '600', null],
+        ['sip:11@example.test', '600', 'b.1'],
+      ]);
+      expect(h.readdressed).toEqual([['p1', JSON.stringify({ presentity: 'sip:11@example.test', etag: 'b.2', expiresAt: T0 + 1_110_000 })]]);
+      expect(h.sink.addressOf({ ...d, personId: 'p2' })).toBeUndefined();
+      await h.sink.close();
+    });
+
+    it('sends nothing for the state the target holds, refreshes it on time with the same document, and modifies it when it changes', async () => {
+      const h = sinkWith();
+      h.sink.adopt('p1', person(1), ADDRESS(), PRESENCE);
+      await h.clock.advance(0);
+      expect(h.publishes()).toEqual([]);
+      // 15% of the target's 600 s before the expiry, as its previous owner would have.
+      await h.clock.advance(409_999);
+      expect(h.publishes()).toEqual([]);
+      await h.clock.advance(1);
+      expect(h.publishes()).toEqual([['sip:11@example.test', '600', 'a.7']]);
+      const fresh = setup();
+      const other = new SipSink(TARGET, undefined, fresh.core, {} as PresenceEngine, silentLogger, []);
+      void other.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+      await fresh.clock.advance(0);
+      expect(h.transport.lastRequest('PUBLISH').body).toBe(fresh.transport.lastRequest('PUBLISH').body);
+      await other.close();
+      await h.answer();
+      expect(h.readdressed.map(([id, a]) => [id, JSON.parse(a).etag])).toEqual([['p1', 'b.1']]);
+      const busy = { ...PRESENCE, availability: 'busy', activity: 'in-meeting', routable: false, version: 2 } as Presence;
+      const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: busy, version: 2 });
+      await h.clock.advance(0);
+      await h.answer();
+      await done;
+      expect(h.publishes().at(-1)).toEqual(['sip:11@example.test', '600', 'b.1']);
+      expect(h.transport.lastRequest('PUBLISH').body).toContain('<rpid:meeting/>');
+      await h.sink.close();
+    });
+
+    it('modifies, not re-creates, a publication whose state it was not given (a newer one follows)', async () => {
+      const h = sinkWith();
+      h.sink.adopt('p1', person(1), ADDRESS());
+      await h.clock.advance(499_000);
+      expect(h.publishes()).toEqual([]);
+      const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: { ...PRESENCE, version: 2 }, version: 2 });
+      await h.clock.advance(0);
+      await h.answer();
+      await done;
+      expect(h.publishes()).toEqual([['sip:11@example.test', '600', 'a.7']]);
+      await h.sink.close();
+    });
+
+    it('removes the old presentity by its etag after a new extension, and the publication of someone deleted', async () => {
+      const h = sinkWith();
+      h.sink.adopt('p1', { ...person(1), extension: '19' } as Person, ADDRESS());
+      h.sink.adopt('p2', undefined, ADDRESS({ presentity: 'sip:12@example.test', etag: 'a.8' }));
+      const moved = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 });
+      const removed = h.sink.deliver({ tenantId: 'acme', personId: 'p2', version: 2 });
+      for (let i = 0; i < 3; i++) await h.answer();
+      await Promise.all([moved, removed]);
+      expect(h.publishes()).toEqual([
+        ['sip:11@example.test', '0', 'a.7'],
+        ['sip:12@example.test', '0', 'a.8'],
+        ['sip:19@example.test', '600', null],
+      ]);
+      await h.sink.close();
+    });
+
+    it.each([
+      ['expired', ADDRESS({ expiresAt: T0 })],
+      ['unreadable', '{"presentity":'],
+      ['not a publication', 'Stasis:p-11'],
+      ['absent', undefined],
+    ])('without a live publication (%s) publishes afresh, as before', async (_, address) => {
+      const h = sinkWith();
+      h.sink.adopt('p1', person(1), address, PRESENCE);
+      const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: { ...PRESENCE, version: 2 }, version: 2 });
+      await h.clock.advance(0);
+      await h.answer();
+      await done;
+      expect(h.publishes()).toEqual([['sip:11@example.test', '600', null]]);
+      await h.sink.close();
+    });
+
+    it('leaves its publications to the next owner when it hands the target over', async () => {
+      const h = sinkWith();
+      h.sink.adopt('p1', person(1), ADDRESS(), PRESENCE);
+      const done = h.sink.deliver({ tenantId: 'acme', personId: 'p2', person: person(2), presence: PRESENCE, version: 1 });
+      await h.clock.advance(0);
+      await h.answer();
+      await done;
+      await h.sink.close(TARGET);
+      await h.clock.advance(3_600_000);
+      expect(h.publishes()).toEqual([['sip:12@example.test', '600', null]]);
+    });
+  });
 });

@@ -304,6 +304,103 @@ describe('Publisher (RFC 3903)', () => {
     await expect(removal).resolves.toBeUndefined();
   });
 
+  describe('resuming a publication another agent made', () => {
+    const resume = (body?: string, expiresAt = T0 + 100_000) => ({ etag: 'x.1', expiresAt, ...(body !== undefined ? { body } : {}) });
+
+    it('sends nothing at first, then refreshes as far ahead of the expiry as after its own 2xx, with the etag and full body', async () => {
+      const h = harness({ resume: resume('v1') });
+      await h.clock.advance(0);
+      expect(h.publisher.status()).toMatchObject({ state: 'published', etag: 'x.1', expiresAt: T0 + 100_000 });
+      // 15% of the asked 120 s before the expiry.
+      await h.clock.advance(81_999);
+      expect(h.count()).toBe(0);
+      await h.clock.advance(1);
+      expect(h.starts).toEqual([82_000]);
+      expect(h.last().headers.get('sip-if-match')).toBe('x.1');
+      expect(h.last().body).toBe('v1');
+      await h.ok('x.2');
+      expect(h.publisher.status()).toMatchObject({ state: 'published', etag: 'x.2', expiresAt: T0 + 202_000 });
+    });
+
+    it('modifies the same publication when the body changes, and removes it by its etag', async () => {
+      const h = harness({ resume: resume('v1') });
+      const done = h.publisher.publishAndWait('v2');
+      await h.clock.advance(0);
+      expect(h.last()).toMatchObject({ body: 'v2' });
+      expect(h.last().headers.get('sip-if-match')).toBe('x.1');
+      await h.ok('x.2');
+      await expect(done).resolves.toBe('published');
+      // The same body again is already there.
+      await expect(h.publisher.publishAndWait('v2')).resolves.toBe('published');
+      const removal = h.publisher.remove();
+      await h.clock.advance(0);
+      expect(h.last().headers.get('expires')).toBe('0');
+      expect(h.last().headers.get('sip-if-match')).toBe('x.2');
+      await h.answer(200);
+      await removal;
+      expect(h.count()).toBe(2);
+    });
+
+    it('without a body, refreshes nothing and waits to be removed or given one', async () => {
+      const h = harness({ resume: resume() });
+      await h.clock.advance(99_000);
+      expect(h.count()).toBe(0);
+      const removal = h.publisher.remove();
+      await h.clock.advance(0);
+      expect(h.last().headers.get('expires')).toBe('0');
+      expect(h.last().headers.get('sip-if-match')).toBe('x.1');
+      await h.answer(200);
+      await removal;
+      const other = harness({ resume: resume() });
+      other.publisher.publish('v2');
+      await other.clock.advance(0);
+      expect(other.last().headers.get('sip-if-match')).toBe('x.1');
+      expect(other.last().body).toBe('v2');
+    });
+
+    it('falls back to a fresh initial PUBLISH when the server no longer knows the etag (412)', async () => {
+      const h = harness({ resume: resume('v1', T0 + 10_000) });
+      // Due already (less than 15% of 120 s left): refreshed at once.
+      await h.clock.advance(0);
+      expect(h.last().headers.get('sip-if-match')).toBe('x.1');
+      await h.answer(412);
+      expect(h.last().headers.has('sip-if-match')).toBe(false);
+      expect(h.last().body).toBe('v1');
+      await h.ok('n.1');
+      expect(h.publisher.status()).toMatchObject({ state: 'published', etag: 'n.1' });
+    });
+
+    it('starts from nothing when the publication has expired', async () => {
+      const h = harness({ resume: resume('v1', T0) });
+      expect(h.publisher.status()).toMatchObject({ state: 'idle', etag: undefined });
+      h.publisher.publish('v1');
+      await h.clock.advance(0);
+      expect(h.last().headers.has('sip-if-match')).toBe(false);
+    });
+  });
+
+  it('tells of every publication the server holds (initial, refresh, modify) and of its end (412, removal)', async () => {
+    const seen: unknown[] = [];
+    const h = harness({ onPublication: (p) => seen.push(p) });
+    await h.publishAndSettle('v1', 'a.1');
+    await h.clock.advance(102_000);
+    await h.ok('a.2', 60);
+    h.publisher.publish('v2');
+    await h.clock.advance(0);
+    await h.answer(412);
+    await h.ok('b.1');
+    void h.publisher.remove();
+    await h.clock.advance(0);
+    await h.answer(200);
+    expect(seen).toEqual([
+      { etag: 'a.1', expiresAt: T0 + 120_000 },
+      { etag: 'a.2', expiresAt: T0 + 162_000 },
+      undefined,
+      { etag: 'b.1', expiresAt: T0 + 222_000 },
+      undefined,
+    ]);
+  });
+
   it('works for any event package and content type', async () => {
     const h = harness({ event: 'dialog', contentType: 'application/dialog-info+xml' });
     h.publisher.publish('<dialog-info/>');

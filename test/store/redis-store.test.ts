@@ -193,6 +193,37 @@ describeWith(['redis'], 'Redis store', () => {
       await store.close();
     });
 
+    it('replaces only the address of an entry (a SIP publication refreshed under a new etag), and writes nothing without one', async () => {
+      const { store, prefix } = await fresh();
+      const key = redisKeys(prefix).delivered('acme', 'kam');
+      const c = new Redis(redis.url);
+      await c.hset(key, 'carol', '4', 'erin', '5|0|r1');
+      const ledger = store.shared.deliveries;
+      await ledger.record('acme', 'kam', 'alice', { version: 7, mark: T, rendering: 'r2', address: '{"etag":"a.1"}' });
+      await ledger.readdress('acme', 'kam', 'alice', '{"etag":"a|2"}');
+      await ledger.readdress('acme', 'kam', 'erin', '{"etag":"e.1"}');
+      // Not (or no longer) held: nothing to readdress, and nothing comes back.
+      await ledger.readdress('acme', 'kam', 'bob', '{"etag":"b.1"}');
+      await ledger.readdress('acme', 'kam', 'carol', '{"etag":"c.1"}');
+      expect(await c.hget(key, 'alice')).toBe(`7|${T}|r2|{"etag":"a|2"}`);
+      expect(await c.hget(key, 'carol')).toBe('4');
+      c.disconnect();
+      expect(await ledger.delivered('acme', 'kam')).toEqual(
+        new Map([
+          ['alice', { version: 7, mark: T, rendering: 'r2', address: '{"etag":"a|2"}' }],
+          ['carol', { version: 4, mark: 0 }],
+          ['erin', { version: 5, mark: 0, rendering: 'r1', address: '{"etag":"e.1"}' }],
+        ]),
+      );
+      // A later delivery still wins over the readdressed entry's version, and a removal still removes it.
+      await ledger.record('acme', 'kam', 'alice', { version: 6, mark: 0, rendering: 'r0', address: 'late' });
+      expect((await ledger.delivered('acme', 'kam')).get('alice')?.address).toBe('{"etag":"a|2"}');
+      await ledger.record('acme', 'kam', 'alice', { version: 8, mark: 0, rendering: null });
+      await ledger.readdress('acme', 'kam', 'alice', '{"etag":"a.3"}');
+      expect((await ledger.delivered('acme', 'kam')).has('alice')).toBe(false);
+      await store.close();
+    });
+
     it('stores the lazily worked-out explanation of the engine: an admin reads it back from Redis and from the feed, a colleague never', async () => {
       const { store: a, prefix } = await fresh();
       const b = open(prefix);

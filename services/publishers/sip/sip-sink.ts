@@ -1,18 +1,20 @@
 import type { Logger } from 'pino';
 import type { Person } from '../../../shared/domain/directory.js';
+import type { Presence } from '../../../shared/domain/presence.js';
 import type { Endpoint } from '../../../shared/domain/signal.js';
 import type { SipTarget, Target } from '../../../shared/domain/target.js';
 import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
-import { Publisher } from '../../../shared/sip/publisher.js';
+import { Publisher, type PublisherOptions } from '../../../shared/sip/publisher.js';
 import { Subscriber, type SubscriberStatus } from '../../../shared/sip/subscriber.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
 import { DeliveryError } from '../http-client.js';
-import type { Delivery, Sink, WatchHealth } from '../sink.js';
+import type { Delivery, Sink, SinkHooks, WatchHealth } from '../sink.js';
 import { lineStateChanges } from './dialog-state.js';
 import { PidfBodies } from './pidf-bodies.js';
+import { parsePublicationAddress, publicationAddress } from './publication-address.js';
 import { destinationOf, presentityOf } from './presentity.js';
 
 /**
@@ -34,10 +36,13 @@ interface Watch {
 /**
  * SIP PUBLISH of each person's state to a presence server (one RFC 3903 publisher per presentity), and,
  * when the target asks for it, a dialog-package subscription per extension whose NOTIFYs feed the
- * person's line state back into the merge.
+ * person's line state back into the merge. A replica taking the target over continues its previous
+ * owner's publications by their entity-tags, so the server holds one publication per presentity.
  */
 export class SipSink implements Sink {
   private readonly publishers = new Map<string, { presentity: string; pub: Publisher }>();
+  /** People whose delivery waits on their publisher: its new entity-tag reaches the ledger with the delivery. */
+  private readonly delivering = new Set<string>();
   private readonly watches = new Map<string, Watch>();
   private readonly destination;
   private readonly credentials: DigestCredentials | undefined;
@@ -51,6 +56,7 @@ export class SipSink implements Sink {
     private readonly engine: PresenceEngine,
     private readonly log: Logger,
     people: readonly Person[],
+    private readonly hooks?: SinkHooks,
   ) {
     this.destination = destinationOf(target);
     this.bodies = new PidfBodies(target);
@@ -70,23 +76,45 @@ export class SipSink implements Sink {
     const presentity = presentityOf(d.person, this.target);
     // A new extension or SIP URI: the old presentity no longer stands for them (RFC 3903 §4.5 removal).
     if (this.publishers.get(d.personId)?.presentity !== presentity) await this.unpublish(d.personId);
-    let pub = this.publishers.get(d.personId)?.pub;
-    if (!pub) {
-      pub = new Publisher({
-        core: this.core,
-        target: this.destination,
-        presentity,
-        expiresSec: this.target.expiresSec,
-        ...(this.credentials ? { credentials: this.credentials } : {}),
-      });
-      this.publishers.set(d.personId, { presentity, pub });
-    }
+    const pub = this.publishers.get(d.personId)?.pub ?? this.publisher(d.personId, presentity);
     const body = this.bodies.of(d.personId, d.person, d.presence);
-    const outcome = await this.inFlight.run(() => pub.publishAndWait(body));
+    this.delivering.add(d.personId);
+    const outcome = await this.inFlight.run(() => pub.publishAndWait(body)).finally(() => this.delivering.delete(d.personId));
     if (outcome === 'failed') {
       // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
       throw new DeliveryError(`PUBLISH for ${presentity} failed (${pub.status().lastStatusCode ?? 'no answer'})`, true, pub.status().lastStatusCode);
     }
+  }
+
+  /** A previous owner's publication not yet expired is continued: refreshed with the state it holds, if given, else modified or removed. */
+  adopt(personId: string, person: Person | undefined, address?: string, presence?: Presence): void {
+    const held = parsePublicationAddress(address);
+    if (!held || held.expiresAt <= this.core.clock.now() || this.publishers.has(personId)) return;
+    const body = person && presence && presentityOf(person, this.target) === held.presentity ? this.bodies.of(personId, person, presence) : undefined;
+    this.publisher(personId, held.presentity, { etag: held.etag, expiresAt: held.expiresAt, ...(body !== undefined ? { body } : {}) });
+  }
+
+  addressOf(d: Delivery): string | undefined {
+    const held = this.publishers.get(d.personId);
+    const { etag, expiresAt } = held?.pub.status() ?? {};
+    return held && etag !== undefined && expiresAt !== undefined ? publicationAddress({ presentity: held.presentity, etag, expiresAt }) : undefined;
+  }
+
+  private publisher(personId: string, presentity: string, resume?: PublisherOptions['resume']): Publisher {
+    const pub: Publisher = new Publisher({
+      core: this.core,
+      target: this.destination,
+      presentity,
+      expiresSec: this.target.expiresSec,
+      ...(this.credentials ? { credentials: this.credentials } : {}),
+      ...(resume ? { resume } : {}),
+      onPublication: (p) => {
+        // A refresh (or a fresh start after a 412) moved the publication; a delivery records its own.
+        if (p && !this.delivering.has(personId) && this.publishers.get(personId)?.pub === pub) this.hooks?.readdressed(personId, publicationAddress({ presentity, ...p }));
+      },
+    });
+    this.publishers.set(personId, { presentity, pub });
+    return pub;
   }
 
   private async unpublish(personId: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { dueMember, parseDueMember, type RedisKeys } from '../keys.js';
 import type { DeliveryLedger, DeliveryRecord, DueSet } from '../shared-work.js';
 import type { Connection } from './connection.js';
-import { CLAIM_DUE, CLAIM_OVERDUE, RECORD_DELIVERED } from './scripts.js';
+import { CLAIM_DUE, CLAIM_OVERDUE, READDRESS_DELIVERED, RECORD_DELIVERED } from './scripts.js';
 
 export class RedisDueSet implements DueSet {
   private readonly claimScript;
@@ -29,12 +29,14 @@ export class RedisDueSet implements DueSet {
 
 export class RedisDeliveryLedger implements DeliveryLedger {
   private readonly recordScript;
+  private readonly readdressScript;
 
   constructor(
     private readonly conn: Connection,
     private readonly keys: RedisKeys,
   ) {
     this.recordScript = conn.script(RECORD_DELIVERED);
+    this.readdressScript = conn.script(READDRESS_DELIVERED);
   }
 
   async delivered(tenantId: string, targetId: string): Promise<Map<string, DeliveryRecord>> {
@@ -45,6 +47,10 @@ export class RedisDeliveryLedger implements DeliveryLedger {
   async record(tenantId: string, targetId: string, personId: string, r: DeliveryRecord): Promise<void> {
     const args = [personId, r.version, r.mark, r.rendering ?? ''];
     await this.recordScript([this.keys.delivered(tenantId, targetId)], r.address === undefined ? args : [...args, r.address]);
+  }
+
+  async readdress(tenantId: string, targetId: string, personId: string, address: string): Promise<void> {
+    await this.readdressScript([this.keys.delivered(tenantId, targetId)], [personId, address]);
   }
 }
 

@@ -160,3 +160,12 @@ else
   redis.call('HSET', KEYS[1], ARGV[1], entry)
 end
 return 1`;
+
+/** KEYS[1] the target's ledger; ARGV person, address. Keeps `version|mark|rendering`; older entries have no room for one. */
+export const READDRESS_DELIVERED = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return 0 end
+local kept = string.match(old, '^[^|]*|[^|]*|[^|]*')
+if not kept then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], kept .. '|' .. ARGV[2])
+return 1`;
