@@ -52,6 +52,8 @@ export interface Sink {
    * publication and its entity-tag), kept in the ledger for `adopt`.
    */
   addressOf?(d: Delivery): string | undefined;
+  /** Whether what the ledger recorded at `address` is gone from the target by now (a SIP publication past its expiry). */
+  lapsed?(address: string): boolean;
   /** Subscriptions the publisher holds on the target to read state back (SIP dialog package), by health. */
   watchHealth?(): Partial<Record<WatchHealth, number>>;
   /**

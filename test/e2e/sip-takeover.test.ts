@@ -212,6 +212,12 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
     expect(tuples(lastDocument(moved))).toBe(1);
   });
 
+  it('publishes afresh someone whose publication lapsed while nobody published', async () => {
+    const { b } = await takeover('handover', () => clock.advanceTo(T0 + EXPIRES_SEC * 1000 + 1));
+    await until(() => expect(b.exchanges).toHaveLength(1));
+    expect(b.exchanges[0]).toMatchObject({ uri: 'sip:1001@example.test', expires: String(EXPIRES_SEC), ifMatch: null, status: 200 });
+  });
+
   it('removes the publication of someone deleted while nobody published', async () => {
     const w = await watch('1001');
     const { b, etagA } = await takeover('expiry', () => store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'acme', id: 'alice' }]));

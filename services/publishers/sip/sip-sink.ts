@@ -89,9 +89,14 @@ export class SipSink implements Sink {
   /** A previous owner's publication not yet expired is continued: refreshed with the state it holds, if given, else modified or removed. */
   adopt(personId: string, person: Person | undefined, address?: string, presence?: Presence): void {
     const held = parsePublicationAddress(address);
-    if (!held || held.expiresAt <= this.core.clock.now() || this.publishers.has(personId)) return;
+    if (!held || this.lapsed(address!) || this.publishers.has(personId)) return;
     const body = person && presence && presentityOf(person, this.target) === held.presentity ? this.bodies.of(personId, person, presence) : undefined;
     this.publisher(personId, held.presentity, { etag: held.etag, expiresAt: held.expiresAt, ...(body !== undefined ? { body } : {}) });
+  }
+
+  lapsed(address: string): boolean {
+    const held = parsePublicationAddress(address);
+    return held !== undefined && held.expiresAt <= this.core.clock.now();
   }
 
   addressOf(d: Delivery): string | undefined {
