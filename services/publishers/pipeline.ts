@@ -132,8 +132,9 @@ export class PublishPipeline {
     const k = this.key(target.tenantId, target.id);
     try {
       const recorded = ledger ? await ledger.delivered(target.tenantId, target.id) : undefined;
-      // What lapsed on the target (a SIP publication nobody refreshed in time) is held no more: it is sent afresh.
-      const held = recorded && new Map([...recorded].map(([id, r]) => [id, r.address !== undefined && sink.lapsed?.(r.address) ? { ...r, rendering: null } : r]));
+      // What can no longer be kept up on the target (a SIP publication nobody refreshed in time, or whose
+      // SIP-ETag was not recorded) is held no more: it is sent afresh.
+      const held = recorded && new Map([...recorded].map(([id, r]) => [id, r.rendering !== null && sink.lapsed?.(r.address) ? { ...r, rendering: null } : r]));
       for (const [personId, r] of held ?? []) if (r.rendering !== null) runner.seed(personId, r.version);
       this.runners.set(k, runner);
       await this.republish(target.tenantId, runner, held);

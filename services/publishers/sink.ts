@@ -52,8 +52,11 @@ export interface Sink {
    * publication and its entity-tag), kept in the ledger for `adopt`.
    */
   addressOf?(d: Delivery): string | undefined;
-  /** Whether what the ledger recorded at `address` is gone from the target by now (a SIP publication past its expiry). */
-  lapsed?(address: string): boolean;
+  /**
+   * Whether what the ledger recorded (at `address`, absent in records written before addresses were kept)
+   * can no longer be kept up on the target: a SIP publication past its expiry, or one whose SIP-ETag is unknown.
+   */
+  lapsed?(address: string | undefined): boolean;
   /** Subscriptions the publisher holds on the target to read state back (SIP dialog package), by health. */
   watchHealth?(): Partial<Record<WatchHealth, number>>;
   /**

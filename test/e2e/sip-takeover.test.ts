@@ -145,7 +145,7 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
    * Replica `a` publishes alice and stops: it hands the target over, or can no longer reach the leases and
    * its lease runs out. `edit` changes the directory while nobody publishes; `b` takes over.
    */
-  async function takeover(stop: 'handover' | 'expiry', edit: () => Promise<unknown> = async () => {}) {
+  async function takeover(stop: 'handover' | 'expiry', edit: () => Promise<unknown> = async () => {}, oldEntries = false) {
     const shared = new MemoryLeases();
     const cut = severableLeases(shared);
     const ledger = new MemoryLedger();
@@ -163,6 +163,8 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
       await clock.advanceTo(T0 + LEASE_MS);
     }
     await edit();
+    // As recorded before publications were kept: no address.
+    if (oldEntries) for (const [id, r] of ledger.entries) ledger.entries.set(id, { version: r.version, mark: r.mark, rendering: r.rendering! });
     await clock.advance(1);
     const b = await replica('b', shared, ledger);
     await b.pipeline.start();
@@ -212,8 +214,11 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
     expect(tuples(lastDocument(moved))).toBe(1);
   });
 
-  it('publishes afresh someone whose publication lapsed while nobody published', async () => {
-    const { b } = await takeover('handover', () => clock.advanceTo(T0 + EXPIRES_SEC * 1000 + 1));
+  it.each([
+    ['whose publication lapsed while nobody published', () => clock.advanceTo(T0 + EXPIRES_SEC * 1000 + 1), false],
+    ['whose publication was recorded without its etag (before they were kept)', async () => {}, true],
+  ] as const)('publishes afresh at the takeover someone %s', async (_, edit, oldEntries) => {
+    const { b } = await takeover('handover', edit, oldEntries);
     await until(() => expect(b.exchanges).toHaveLength(1));
     expect(b.exchanges[0]).toMatchObject({ uri: 'sip:1001@example.test', expires: String(EXPIRES_SEC), ifMatch: null, status: 200 });
   });

@@ -14,7 +14,7 @@ import { DeliveryError } from '../http-client.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from '../sink.js';
 import { lineStateChanges } from './dialog-state.js';
 import { PidfBodies } from './pidf-bodies.js';
-import { parsePublicationAddress, publicationAddress } from './publication-address.js';
+import { parsePublicationAddress, publicationAddress, type HeldPublication } from './publication-address.js';
 import { destinationOf, presentityOf } from './presentity.js';
 
 /**
@@ -88,15 +88,20 @@ export class SipSink implements Sink {
 
   /** A previous owner's publication not yet expired is continued: refreshed with the state it holds, if given, else modified or removed. */
   adopt(personId: string, person: Person | undefined, address?: string, presence?: Presence): void {
-    const held = parsePublicationAddress(address);
-    if (!held || this.lapsed(address!) || this.publishers.has(personId)) return;
+    const held = this.live(address);
+    if (!held || this.publishers.has(personId)) return;
     const body = person && presence && presentityOf(person, this.target) === held.presentity ? this.bodies.of(personId, person, presence) : undefined;
     this.publisher(personId, held.presentity, { etag: held.etag, expiresAt: held.expiresAt, ...(body !== undefined ? { body } : {}) });
   }
 
-  lapsed(address: string): boolean {
+  lapsed(address: string | undefined): boolean {
+    return this.live(address) === undefined;
+  }
+
+  /** The publication recorded at `address`, unless none was or it has expired. */
+  private live(address: string | undefined): HeldPublication | undefined {
     const held = parsePublicationAddress(address);
-    return held !== undefined && held.expiresAt <= this.core.clock.now();
+    return held && held.expiresAt > this.core.clock.now() ? held : undefined;
   }
 
   addressOf(d: Delivery): string | undefined {
