@@ -230,8 +230,9 @@ export class PublishPipeline {
     if (!held) return;
     const present = new Set(people.map((p) => p.id));
     for (const [personId, r] of held) {
-      if (r.rendering === null || present.has(personId)) continue;
-      runner.adopt(personId, undefined, r.address);
+      if (present.has(personId)) continue;
+      // What lapsed leaves nothing to undo on the target, but its entry still goes with the removal.
+      if (r.rendering !== null) runner.adopt(personId, undefined, r.address);
       runner.offer({ tenantId, personId, version: this.deps.clock.now() });
     }
   }

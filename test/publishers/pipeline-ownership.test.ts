@@ -315,6 +315,24 @@ describe('publish pipeline with several replicas', () => {
     ]));
   });
 
+  it("leaves nothing in the ledger of someone deleted while nobody published, though what the target held of them lapsed", async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const leases = new MemoryLeases();
+    const ledger = new MemoryLedger();
+    const lapsing: SinkFactory = async () => Object.assign(new RecordingSink(), { addressOf: () => 'held', lapsed: () => true });
+    const a = pipeline(store, clock, leases, 'a', lapsing, ledger);
+    await a.start();
+    await eventually(() => expect([...ledger.entries.keys()].sort()).toEqual(['alice', 'bob']));
+    await a.close();
+    await store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'acme', id: 'bob' }]);
+    await clock.advance(1);
+    const b = pipeline(store, clock, leases, 'b', lapsing, ledger);
+    open.push(b);
+    await b.start();
+    await eventually(() => expect([...ledger.entries.keys()]).toEqual(['alice']));
+  });
+
   describe('a takeover of an Asterisk target resets the device the previous owner set, though edited while nobody published', () => {
     let receiver: Receiver;
     beforeAll(async () => {
