@@ -222,14 +222,17 @@ export class PublishPipeline {
       if (adopts) runner.adopt(person.id, person, had.address, rendered && presence?.version === had.version ? presence : undefined);
       if (!presence) continue;
       const d: Delivery = { tenantId, personId: person.id, person, presence, version: presence.version };
-      if (rendered === false) d.rerender = this.nextMark();
+      // Sent afresh over an entry of this same version (a lapsed publication, `open`): a mark of its own lets
+      // its record (where the target holds it now) replace that entry.
+      if (rendered === false || had?.rendering === null) d.rerender = this.nextMark();
       runner.offer(d);
     }
     if (!held) return;
     const present = new Set(people.map((p) => p.id));
     for (const [personId, r] of held) {
-      if (r.rendering === null || present.has(personId)) continue;
-      runner.adopt(personId, undefined, r.address);
+      if (present.has(personId)) continue;
+      // What lapsed leaves nothing to undo on the target, but its entry still goes with the removal.
+      if (r.rendering !== null) runner.adopt(personId, undefined, r.address);
       runner.offer({ tenantId, personId, version: this.deps.clock.now() });
     }
   }

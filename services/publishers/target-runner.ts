@@ -142,6 +142,9 @@ export class TargetRunner {
     const sentAt = this.clock.now();
     try {
       await this.sink.deliver(d);
+      // Closed meanwhile: the sink may have given up on it (a SIP publisher disposed before its answer), so
+      // it is not recorded as delivered; whoever publishes the target next sends it.
+      if (this.closed) return;
       slot.lastVersion = d.version;
       slot.lastSentAt = sentAt;
       slot.attempt = 0;
@@ -159,6 +162,7 @@ export class TargetRunner {
       this.metrics.targetUp.set({ tenant: this.target.tenantId, target: this.target.id }, 1);
       if (recovered) this.flushWaiting();
     } catch (err) {
+      if (this.closed) return;
       const e = err instanceof DeliveryError ? err : new DeliveryError((err as Error).message, true);
       this.counts.failed++;
       this.consecutiveFailures++;

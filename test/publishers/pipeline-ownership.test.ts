@@ -293,6 +293,46 @@ describe('publish pipeline with several replicas', () => {
     });
   });
 
+  it("records where a takeover published afresh what could no longer be kept up (a lapsed SIP publication), over the previous owner's entry of the same version", async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const leases = new MemoryLeases();
+    const ledger = new MemoryLedger();
+    /** Each replica's publications are at an address of its own; the first one's have lapsed. */
+    const sinks = (replica: string): SinkFactory => async () =>
+      Object.assign(new RecordingSink(), { addressOf: (d: Delivery) => `${replica}:${d.personId}`, lapsed: (address?: string) => address?.startsWith('a:') ?? true });
+    const a = pipeline(store, clock, leases, 'a', sinks('a'), ledger);
+    await a.start();
+    await eventually(() => expect(ledger.entries.get('alice')?.address).toBe('a:alice'));
+    await a.close();
+    await clock.advance(1);
+    const b = pipeline(store, clock, leases, 'b', sinks('b'), ledger);
+    open.push(b);
+    await b.start();
+    await eventually(() => expect([...ledger.entries].map(([id, r]) => [id, r.version, r.address]).sort()).toEqual([
+      ['alice', 5, 'b:alice'],
+      ['bob', 5, 'b:bob'],
+    ]));
+  });
+
+  it("leaves nothing in the ledger of someone deleted while nobody published, though what the target held of them lapsed", async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const leases = new MemoryLeases();
+    const ledger = new MemoryLedger();
+    const lapsing: SinkFactory = async () => Object.assign(new RecordingSink(), { addressOf: () => 'held', lapsed: () => true });
+    const a = pipeline(store, clock, leases, 'a', lapsing, ledger);
+    await a.start();
+    await eventually(() => expect([...ledger.entries.keys()].sort()).toEqual(['alice', 'bob']));
+    await a.close();
+    await store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'acme', id: 'bob' }]);
+    await clock.advance(1);
+    const b = pipeline(store, clock, leases, 'b', lapsing, ledger);
+    open.push(b);
+    await b.start();
+    await eventually(() => expect([...ledger.entries.keys()]).toEqual(['alice']));
+  });
+
   describe('a takeover of an Asterisk target resets the device the previous owner set, though edited while nobody published', () => {
     let receiver: Receiver;
     beforeAll(async () => {

@@ -68,6 +68,29 @@ describe('a target gets each person’s states in order', () => {
     expect(sink.delivered).toEqual([7, 8]);
   });
 
+  it('a delivery that ends after the runner closed is neither recorded nor counted: the sink may have given up on it, and the next owner sends it', async () => {
+    const clock = new ManualClock('2026-03-02T10:00:00Z');
+    const sink = new GatedSink();
+    const metrics = new Metrics(false);
+    const recorded: number[] = [];
+    const r = new TargetRunner(
+      TARGET,
+      sink,
+      clock,
+      { coalesceMs: COALESCE_MS, retryBaseMs: 100, retryCapMs: 1000, failingAfter: 3, random: () => 0.5, onDelivered: (d) => void recorded.push(d.version) },
+      metrics,
+      silentLogger,
+    );
+    r.offer(state(7));
+    expect(sink.waiting).toBe(1);
+    await r.close(TARGET);
+    // A SIP publisher disposed at the handover settles its PUBLISH as if it had gone through.
+    sink.answer();
+    await settle();
+    expect(recorded).toEqual([]);
+    expect((await metrics.targetUp.get()).values).toEqual([]);
+  });
+
   it('a removal offered while a state is on its way outranks it', async () => {
     const { clock, sink, r } = runner();
     r.offer(state(7));
