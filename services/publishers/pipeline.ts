@@ -298,9 +298,11 @@ export class PublishPipeline {
     this.unsubscribe?.();
     await this.claiming;
     const owned = [...this.runners.values()].map((r) => r.target);
+    // Within the lease, renewed at most a third of it ago: what is under way still lands in the ledger.
+    const own = this.deps.ownership;
+    if (own) await Promise.all([...this.runners.values()].map((r) => r.drain(own.leaseMs / 3)));
     await this.closeRunners();
     // A graceful stop hands its targets over at once instead of when their leases run out.
-    const own = this.deps.ownership;
     if (own) await Promise.all(owned.map((t) => own.leases.release(leaseKey(t), own.replica).catch(() => false)));
   }
 }

@@ -62,6 +62,9 @@ export class TargetRunner {
   private lastError: string | undefined;
   private counts = { delivered: 0, failed: 0, superseded: 0 };
   private closed = false;
+  /** Handing over: nothing new starts, what is under way ends normally (`drain`). */
+  private draining = false;
+  private readonly underWay = new Set<Promise<void>>();
 
   constructor(
     readonly target: Target,
@@ -133,7 +136,7 @@ export class TargetRunner {
 
   private async send(personId: string, slot: Slot): Promise<void> {
     const d = slot.pending;
-    if (!d || this.closed) return;
+    if (!d || this.closed || this.draining) return;
     slot.pending = undefined;
     slot.inFlight = true;
     slot.sending = d.version;
@@ -141,7 +144,9 @@ export class TargetRunner {
     // The coalescing window runs from when the delivery went out, however long the target took to answer.
     const sentAt = this.clock.now();
     try {
-      await this.sink.deliver(d);
+      const delivering = this.sink.deliver(d);
+      this.underWay.add(delivering);
+      await delivering.finally(() => this.underWay.delete(delivering));
       // Closed meanwhile: the sink may have given up on it (a SIP publisher disposed before its answer), so
       // it is not recorded as delivered; whoever publishes the target next sends it.
       if (this.closed) return;
@@ -226,6 +231,21 @@ export class TargetRunner {
   }
 
   /** `next`: the target as it stands from now on (undefined: deleted; `this.target` when handed over as it is). */
+  /**
+   * Before a graceful handover: starts nothing new and waits, at most `ms`, for the deliveries under way,
+   * so what they got through is recorded for the next owner. A SIP publisher closed before its answer
+   * would leave the ledger with an entity-tag the server has replaced, and the next owner with a second
+   * publication beside it.
+   */
+  async drain(ms: number): Promise<void> {
+    this.draining = true;
+    for (const s of this.slots.values()) s.timer?.cancel();
+    if (this.underWay.size === 0) return;
+    let bound: TimerHandle | undefined;
+    await Promise.race([Promise.allSettled([...this.underWay]), new Promise<void>((r) => (bound = this.clock.after(ms, r)))]);
+    bound?.cancel();
+  }
+
   async close(next: Target | undefined): Promise<void> {
     this.closed = true;
     for (const s of this.slots.values()) s.timer?.cancel();

@@ -315,6 +315,64 @@ describe('publish pipeline with several replicas', () => {
     ]));
   });
 
+  it('a graceful handover lets the deliveries under way end and records them, so the next owner does not send them again', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const leases = new MemoryLeases();
+    const ledger = new MemoryLedger();
+    const sinksA: RecordingSink[] = [];
+    const a = pipeline(store, clock, leases, 'a', sinksA, ledger);
+    await a.start();
+    await eventually(() => expect([...ledger.entries.keys()].sort()).toEqual(['alice', 'bob']));
+    // Alice's next state is on its way when the replica stops; the target answers only after that.
+    let answer!: () => void;
+    sinksA[0]!.deliver = async (d) => {
+      sinksA[0]!.delivered.push(d);
+      await new Promise<void>((r) => (answer = r));
+    };
+    await store.state.update('acme', 'alice', (st) => ({ next: { signals: [], presence: { ...st.presence!, activity: 'away', availability: 'away', version: 6 } }, result: undefined, emit: true }));
+    await eventually(() => expect(sinksA[0]!.delivered.at(-1)?.version).toBe(6));
+    const closing = a.close();
+    // Whatever changes meanwhile waits for the next owner.
+    await store.state.update('acme', 'bob', (st) => ({ next: { signals: [], presence: { ...st.presence!, activity: 'away', availability: 'away', version: 6 } }, result: undefined, emit: true }));
+    answer();
+    await closing;
+    expect(sinksA[0]!.delivered.map((d) => [d.personId, d.version])).toEqual([['alice', 5], ['bob', 5], ['alice', 6]]);
+    expect(ledger.entries.get('alice')?.version).toBe(6);
+    await clock.advance(1);
+    const sinksB: RecordingSink[] = [];
+    const b = pipeline(store, clock, leases, 'b', sinksB, ledger);
+    open.push(b);
+    await b.start();
+    await eventually(() => expect(sinksB[0]?.delivered.map((d) => [d.personId, d.version])).toEqual([['bob', 6]]));
+  });
+
+  it('a graceful handover waits for a delivery that never answers at most a third of the lease, and does not record it', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const ledger = new MemoryLedger();
+    const sinks: RecordingSink[] = [];
+    const a = pipeline(store, clock, new MemoryLeases(), 'a', sinks, ledger);
+    await a.start();
+    await eventually(() => expect([...ledger.entries.keys()].sort()).toEqual(['alice', 'bob']));
+    sinks[0]!.deliver = (d) => {
+      sinks[0]!.delivered.push(d);
+      return new Promise<void>(() => {});
+    };
+    await store.state.update('acme', 'alice', (st) => ({ next: { signals: [], presence: { ...st.presence!, activity: 'away', availability: 'away', version: 6 } }, result: undefined, emit: true }));
+    await eventually(() => expect(sinks[0]!.delivered.at(-1)?.version).toBe(6));
+    let closed = false;
+    const timers = clock.timers;
+    const closing = a.close().then(() => (closed = true));
+    // Its lease timers cancelled, then the drain's bound set.
+    await eventually(() => expect(clock.timers).toBe(timers - 1));
+    await clock.advance(LEASE_MS / 3 - 1);
+    expect(closed).toBe(false);
+    await clock.advance(1);
+    await closing;
+    expect(ledger.entries.get('alice')?.version).toBe(5);
+  });
+
   it("leaves nothing in the ledger of someone deleted while nobody published, though what the target held of them lapsed", async () => {
     const clock = new ManualClock(T0);
     const store = await world(clock);
