@@ -57,6 +57,11 @@ export interface Sink {
    * can no longer be kept up on the target: a SIP publication past its expiry, or one whose SIP-ETag is unknown.
    */
   lapsed?(address: string | undefined): boolean;
+  /**
+   * Before a graceful handover, once no delivery is under way: resolves when the publisher's own requests
+   * (SIP refreshes) have been answered, so what it reports of them reaches the ledger.
+   */
+  drain?(): Promise<void>;
   /** Subscriptions the publisher holds on the target to read state back (SIP dialog package), by health. */
   watchHealth?(): Partial<Record<WatchHealth, number>>;
   /**

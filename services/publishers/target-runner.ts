@@ -232,17 +232,17 @@ export class TargetRunner {
 
   /** `next`: the target as it stands from now on (undefined: deleted; `this.target` when handed over as it is). */
   /**
-   * Before a graceful handover: starts nothing new and waits, at most `ms`, for the deliveries under way,
-   * so what they got through is recorded for the next owner. A SIP publisher closed before its answer
+   * Before a graceful handover: starts nothing new and waits, at most `ms`, for the deliveries under way
+   * and then the publisher's own requests, so what they got through is recorded for the next owner. A SIP publisher closed before its answer
    * would leave the ledger with an entity-tag the server has replaced, and the next owner with a second
    * publication beside it.
    */
   async drain(ms: number): Promise<void> {
     this.draining = true;
     for (const s of this.slots.values()) s.timer?.cancel();
-    if (this.underWay.size === 0) return;
+    const done = Promise.allSettled([...this.underWay]).then(() => this.sink.drain?.());
     let bound: TimerHandle | undefined;
-    await Promise.race([Promise.allSettled([...this.underWay]), new Promise<void>((r) => (bound = this.clock.after(ms, r)))]);
+    await Promise.race([done, new Promise<void>((r) => (bound = this.clock.after(ms, r)))]);
     bound?.cancel();
   }
 

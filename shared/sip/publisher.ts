@@ -94,6 +94,8 @@ export class Publisher {
   private failures = 0;
   private cseq = 0;
   private inFlight = false;
+  /** Settles when the PUBLISH on its way has been answered and handled. */
+  private answered: Promise<void> | undefined;
   private disposed = false;
   private removals: Array<() => void> = [];
   private waiters: Array<{ body: string; resolve: (outcome: PublishOutcome) => void }> = [];
@@ -236,13 +238,23 @@ export class Publisher {
       headers,
       body,
     };
-    void core.request(spec, target, this.auth).then((outcome) => {
+    const answered: Promise<void> = core.request(spec, target, this.auth).then((outcome) => {
       if (this.disposed) return;
       this.inFlight = false;
+      if (this.answered === answered) this.answered = undefined;
       this.cseq = Math.max(this.cseq, parseCSeq(outcome.request.headers.get('cseq'))?.seq ?? 0);
       this.handle(kind, etag !== undefined, body, sentAt, outcome);
       this.step();
     });
+    this.answered = answered;
+  }
+
+  /**
+   * Resolves once no PUBLISH is on its way (each answer handled, `onPublication` told): a holder handing
+   * the publication over waits for it, so the entity-tag it passes on is the one the server knows.
+   */
+  async settled(): Promise<void> {
+    while (this.answered && !this.disposed) await this.answered;
   }
 
   private handle(kind: Kind, conditional: boolean, body: string | undefined, sentAt: number, outcome: RequestOutcome): void {

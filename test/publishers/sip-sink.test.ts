@@ -263,6 +263,21 @@ describe('SIP sink', () => {
       await h.sink.close();
     });
 
+    it('drains before a handover: waits for a refresh on its way and tells of the etag it got', async () => {
+      const h = sinkWith();
+      h.sink.adopt('p1', person(1), ADDRESS(), PRESENCE);
+      await h.clock.advance(410_000);
+      expect(h.publishes()).toEqual([['sip:11@example.test', '600', 'a.7']]);
+      let drained = false;
+      const draining = h.sink.drain().then(() => (drained = true));
+      await h.clock.advance(0);
+      expect(drained).toBe(false);
+      await h.answer();
+      await draining;
+      expect(h.readdressed.map(([id, a]) => [id, JSON.parse(a).etag])).toEqual([['p1', 'b.1']]);
+      await h.sink.close(TARGET);
+    });
+
     it('leaves its publications to the next owner when it hands the target over', async () => {
       const h = sinkWith();
       h.sink.adopt('p1', person(1), ADDRESS(), PRESENCE);

@@ -94,6 +94,10 @@ export class SipSink implements Sink {
     this.publisher(personId, held.presentity, { etag: held.etag, expiresAt: held.expiresAt, ...(body !== undefined ? { body } : {}) });
   }
 
+  async drain(): Promise<void> {
+    await Promise.all([...this.publishers.values()].map((h) => h.pub.settled()));
+  }
+
   lapsed(address: string | undefined): boolean {
     return this.live(address) === undefined;
   }
