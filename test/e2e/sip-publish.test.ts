@@ -1,8 +1,8 @@
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { parsePidf } from '../../shared/sip/pidf.js';
 import { describeWith } from '../support/components.js';
 import { seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
-import { startKamailio, type RunningKamailio } from '../support/kamailio.js';
+import { kamailioPerTest, sipTargetOf, type RunningKamailio } from '../support/kamailio.js';
 import { eventually } from '../support/receiver.js';
 import { publishDialogStates, startWatcher, type Watcher } from '../support/sipp.js';
 
@@ -41,15 +41,9 @@ describeWith(['kamailio', 'sipp'], 'SIP PUBLISH to a real Kamailio, read back by
       await check();
     }, 10_000);
 
-  beforeAll(async () => {
-    kam = await startKamailio();
-  });
-  afterAll(async () => {
-    await kam?.stop();
-  });
+  const kamailio = kamailioPerTest();
   beforeEach(async () => {
-    // Publications of an earlier test would still be aggregated for alice: start clean.
-    await kam.restart();
+    kam = kamailio.kam;
     h = await startTestHub({ env: { SIP_HOST: '127.0.0.1', SIP_PORT: '0' } });
     key = await seedAlice(h);
     await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
@@ -59,21 +53,7 @@ describeWith(['kamailio', 'sipp'], 'SIP PUBLISH to a real Kamailio, read back by
     await h.stop();
   });
 
-  const addTarget = (over: Record<string, unknown> = {}) =>
-    h
-      .put('/v1/targets/kam', {
-        kind: 'sip',
-        name: 'Kamailio',
-        server: `sip:${kam.host}:${kam.port}`,
-        transport: 'udp',
-        domain: kam.domain,
-        username: kam.credentials.user,
-        password: kam.credentials.password,
-        expiresSec: 120,
-        coalesceMs: 0,
-        ...over,
-      })
-      .expect(201);
+  const addTarget = (over: Record<string, unknown> = {}) => h.put('/v1/targets/kam', sipTargetOf(kam, over)).expect(201);
 
   it('publishes on-the-phone, DND and back, with digest auth, as a watcher sees them', async () => {
     await watch();

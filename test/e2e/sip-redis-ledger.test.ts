@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { describeWith } from '../support/components.js';
 import { seedAlice, startTestHub, type TestHub } from '../support/hub.js';
-import { startKamailio, type RunningKamailio } from '../support/kamailio.js';
+import { kamailioPerTest, sipTargetOf } from '../support/kamailio.js';
 import { eventually } from '../support/receiver.js';
 import { sharedRedis } from '../support/redis.js';
 
@@ -13,15 +13,9 @@ import { sharedRedis } from '../support/redis.js';
  */
 describeWith(['kamailio', 'redis'], 'SIP publications in the Redis delivery ledger (real Kamailio, real Redis)', () => {
   const redisEnv = sharedRedis('sipledger');
-  let kam: RunningKamailio;
+  const kamailio = kamailioPerTest();
   let h: TestHub | undefined;
 
-  beforeAll(async () => {
-    kam = await startKamailio();
-  });
-  afterAll(async () => {
-    await kam?.stop();
-  });
   afterEach(async () => {
     await h?.stop();
   });
@@ -31,19 +25,7 @@ describeWith(['kamailio', 'redis'], 'SIP publications in the Redis delivery ledg
     h = await startTestHub({ env: { ...env, SIP_HOST: '127.0.0.1', SIP_PORT: '0' } });
     const key = await seedAlice(h);
     await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
-    await h
-      .put('/v1/targets/kam', {
-        kind: 'sip',
-        name: 'Kamailio',
-        server: `sip:${kam.host}:${kam.port}`,
-        transport: 'udp',
-        domain: kam.domain,
-        username: kam.credentials.user,
-        password: kam.credentials.password,
-        expiresSec: 60,
-        coalesceMs: 0,
-      })
-      .expect(201);
+    await h.put('/v1/targets/kam', sipTargetOf(kamailio.kam, { expiresSec: 60 })).expect(201);
     const redis = new Redis(env.REDIS_URL);
     try {
       const etag = async () => {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
 import type { Presence } from '../../shared/domain/presence.js';
 import type { SipTarget } from '../../shared/domain/target.js';
@@ -12,7 +12,7 @@ import { PublishPipeline } from '../../services/publishers/pipeline.js';
 import { SipSink } from '../../services/publishers/sip/sip-sink.js';
 import { SipStack } from '../../services/publishers/sip/sip-stack.js';
 import { describeWith } from '../support/components.js';
-import { startKamailio, type RunningKamailio } from '../support/kamailio.js';
+import { kamailioPerTest, type RunningKamailio } from '../support/kamailio.js';
 import { MemoryLedger } from '../support/memory-ledger.js';
 import { severableLeases } from '../support/severable-leases.js';
 import { eventually } from '../support/receiver.js';
@@ -45,15 +45,9 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
   const pipelines: PublishPipeline[] = [];
   const watchers: Watcher[] = [];
 
-  beforeAll(async () => {
-    kam = await startKamailio();
-  });
-  afterAll(async () => {
-    await kam?.stop();
-  });
+  const kamailio = kamailioPerTest();
   beforeEach(async () => {
-    // Publications of an earlier test would still be aggregated for the presentity: start clean.
-    await kam.restart();
+    kam = kamailio.kam;
     clock = new ManualClock(T0);
     store = new EmbeddedStore(':memory:');
     const target: SipTarget = {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { makeTempDir, removeTempDir, spawnManaged, type ManagedProcess } from './child-group.js';
 import { requireBinary } from './components.js';
 import { freePort } from './ports.js';
@@ -65,6 +66,44 @@ export interface RunningKamailio extends PresenceServer {
   restart(): Promise<void>;
   /** SIGKILL the main process and every worker, as a crash would. restart() brings it back. */
   kill(): Promise<void>;
+}
+
+/**
+ * Inside a describe: one Kamailio for all its tests, restarted before each (publications of an earlier
+ * test would still be aggregated for a presentity). Read `.kam` in the tests and their own hooks.
+ */
+export function kamailioPerTest(): { readonly kam: RunningKamailio } {
+  let kam: RunningKamailio | undefined;
+  beforeAll(async () => {
+    kam = await startKamailio();
+  });
+  afterAll(async () => {
+    await kam?.stop();
+  });
+  beforeEach(async () => {
+    await kam!.restart();
+  });
+  return {
+    get kam() {
+      return kam!;
+    },
+  };
+}
+
+/** What `PUT /v1/targets/{id}` takes for a SIP target publishing to this Kamailio with its digest credentials. */
+export function sipTargetOf(kam: RunningKamailio, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    kind: 'sip',
+    name: 'Kamailio',
+    server: `sip:${kam.host}:${kam.port}`,
+    transport: 'udp',
+    domain: kam.domain,
+    username: kam.credentials.user,
+    password: kam.credentials.password,
+    expiresSec: 120,
+    coalesceMs: 0,
+    ...over,
+  };
 }
 
 /**
