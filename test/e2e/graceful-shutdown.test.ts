@@ -43,11 +43,15 @@ describe('SIGTERM (what Kubernetes sends before it removes a pod)', () => {
     socket.on('data', (d) => (response += d.toString()));
     const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    // Headers and half the body: the request is in flight when the signal arrives.
+    // Headers, then half the body once the server has read them (its 100 Continue says so): the request
+    // is in flight when the signal arrives. A request still unread in the socket when it arrives is not.
     socket.write(
       `PUT /v1/people/alice HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN}\r\n` +
-        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`,
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`,
     );
+    await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    expect(response).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    socket.write(body.slice(0, 10));
     const exited = svc.stop();
     await logged(svc, /shutting down/);
     await expect(fetch(`${svc.url}/healthz`)).rejects.toThrow();
@@ -55,7 +59,7 @@ describe('SIGTERM (what Kubernetes sends before it removes a pod)', () => {
     await new Promise((r) => setTimeout(r, 500));
     socket.end(body.slice(10));
     await ended;
-    expect(response).toMatch(/^HTTP\/1\.1 201 /);
+    expect(response).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /);
     expect(await exited).toBe(0);
 
     svc = await startService(env);
