@@ -24,6 +24,9 @@ die() {
   exit 1
 }
 
+# Not a system package: the Docker image's Node, from the npm registry into the checkout.
+"$(dirname "$0")/install-node.sh"
+
 command -v dpkg-query >/dev/null && command -v apt-get >/dev/null ||
   die "needs a Debian-based system (dpkg-query and apt-get); install by hand: ${packages[*]}"
 

@@ -26,10 +26,10 @@ const KAMAILIO_MODULES = ['presence.so', 'presence_xml.so', 'presence_dialoginfo
 
 export const INSTALL_HINT = 'run scripts/install-test-deps.sh';
 
-/** Absolute path of an executable found on PATH or in the usual (s)bin directories. */
+/** Absolute path of an executable found on PATH or in the usual (s)bin directories; a path is taken as it is. */
 export function findBinary(name: string): string | undefined {
   if (hidden().has(name)) return undefined;
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...EXTRA_DIRS];
+  const dirs = name.includes('/') ? [''] : [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...EXTRA_DIRS];
   for (const dir of dirs) {
     const candidate = join(dir, name);
     try {

@@ -11,9 +11,23 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** Starts the real service (`services/main.ts` through tsx) on a free loopback port; `nodeArgs` go to node (e.g. `--cpu-prof`). */
-export async function startService(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'services/main.ts'], {
+/** How to run the service: a Node binary, its arguments, and the directory they are relative to. */
+export interface ServiceCommand {
+  node: string;
+  args: readonly string[];
+  cwd?: string;
+}
+
+/** The sources through tsx, as the other end-to-end suites run it. */
+const FROM_SOURCES: ServiceCommand = { node: process.execPath, args: ['--import', 'tsx', 'services/main.ts'] };
+
+/**
+ * Starts the real service on a free loopback port; `nodeArgs` go to node (e.g. `--cpu-prof`). By default
+ * from the sources through tsx; `command` runs something else (the built image).
+ */
+export async function startService(env: Record<string, string>, nodeArgs: readonly string[] = [], command: ServiceCommand = FROM_SOURCES): Promise<ServiceProcess> {
+  const child = spawn(command.node, [...nodeArgs, ...command.args], {
+    cwd: command.cwd,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
