@@ -38,6 +38,7 @@ export interface PresenceView {
   routable?: boolean;
   endpoints?: Presence['endpoints'];
   until?: string;
+  note?: string;
   next?: { at: string; availability: string; activity: string };
   source?: string;
   rule?: string;
@@ -95,6 +96,7 @@ export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 
   v.routable = presence.routable;
   v.endpoints = presence.endpoints;
   if (presence.until !== undefined) v.until = iso(presence.until);
+  if (presence.note !== undefined) v.note = presence.note;
   if (presence.next) v.next = { ...presence.next, at: iso(presence.next.at) };
   if (detail === 'full') {
     if (presence.source) v.source = presence.source;

@@ -71,6 +71,8 @@ export const DASHBOARD_JS = String.raw`(function () {
       node('span', { text: label(AVAILABILITY, p.availability) }),
       p.activity && p.activity !== p.availability ? node('span', { className: 'activity', text: ' · ' + activityLabel(p.activity) }) : null
     ]);
+    // The person's own words with their status: text, never markup.
+    if (p.note) status.append(node('br'), node('small', { className: 'note', text: '\u201c' + p.note + '\u201d' }));
     var paused = queuePanel.pauseNote(p.personId);
     if (paused) status.append(node('br'), node('small', { className: 'paused', text: paused }));
     var since = node('td', { className: 'since' }, p.since ? [node('time', { datetime: p.since, text: clock(p.since) }), node('small', { text: ' (' + ago(p.since) + ')' })] : []);

@@ -33,6 +33,8 @@ export interface Decision {
   /** The id of the deciding signal. */
   signal?: string;
   until?: number;
+  /** The note of the deciding signal (a manual status's, in the person's words). */
+  note?: string;
   next?: NextState;
   explanation: ExplanationEntry[];
   /** The next instant at which this decision may change; the scheduler wakes the person then. */
@@ -42,7 +44,7 @@ export interface Decision {
 /** The canonical state of one person, as stored and published. */
 export interface Presence extends Decision {
   personId: string;
-  /** When this state (availability, activity, until, source, endpoints) began. */
+  /** When this state (availability, activity, until, note, source, endpoints) began. */
   since: number;
   /**
    * When the availability last changed: what views that show only the availability give as `since`, so

@@ -239,6 +239,7 @@ function evaluate(signals: readonly Signal[], policy: Policy, now: number, expla
     d.rule = core.winner.rule.id;
     d.signal = core.winner.signal.id;
     if (core.winner.until !== undefined) d.until = core.winner.until;
+    if (core.winner.signal.note !== undefined) d.note = core.winner.signal.note;
   }
   const { next, horizonWake } = lookahead(signals, policy, now, core);
   if (next) d.next = next;
@@ -314,6 +315,7 @@ export function withoutExplanation<T extends object>(d: Decision, extra: T): Omi
   if (d.rule !== undefined) p.rule = d.rule;
   if (d.signal !== undefined) p.signal = d.signal;
   if (d.until !== undefined) p.until = d.until;
+  if (d.note !== undefined) p.note = d.note;
   if (d.next !== undefined) p.next = d.next;
   if (d.wakeAt !== undefined) p.wakeAt = d.wakeAt;
   return p;
@@ -326,6 +328,7 @@ export function sameState(a: Decision, b: Decision): boolean {
     a.activity === b.activity &&
     a.routable === b.routable &&
     a.until === b.until &&
+    a.note === b.note &&
     a.source === b.source &&
     a.next?.at === b.next?.at &&
     a.next?.activity === b.next?.activity &&

@@ -80,9 +80,10 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     expect(await rowOf('alice').locator('.since').textContent()).toBe('10:30 (just now)');
     expect(await rowOf('alice').locator('.reach').textContent()).toBe('desk phone');
 
-    await h.put('/v1/people/bob/status', { activity: 'dnd', until: '2026-03-02T11:15:00Z' }).expect(200);
+    await h.put('/v1/people/bob/status', { activity: 'dnd', until: '2026-03-02T11:15:00Z', note: 'budget <b>review</b>' }).expect(200);
     await expect.poll(() => rowOf('bob').getAttribute('data-availability')).toBe('dnd');
     expect(await rowOf('bob').locator('.later').textContent()).toBe('until 12:15, then available');
+    expect(await rowOf('bob').locator('.note').textContent()).toBe('\u201cbudget <b>review</b>\u201d');
     expect(await page.locator('#summary').textContent()).toBe('3 people · 1 available · 1 busy · 1 do not disturb · 0 can take a call now');
     // Carol is sensitive: a supervisor sees her availability, not what she is doing.
     expect(await rowOf('carol').locator('.status').textContent()).toBe('Available');
