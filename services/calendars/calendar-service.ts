@@ -21,10 +21,9 @@ import type { Metrics } from '../observability/metrics.js';
 import type { MicrosoftConnector } from '../connectors/microsoft/connector.js';
 import { TEAMS_SIGNAL } from '../connectors/microsoft/presence-map.js';
 import { SubscriptionGoneError, type CalendarConnector, type ConnectionContext, type ConsentResult } from './connector.js';
-import { ConnectionUnavailableError, ProviderError, RateLimitedError, SyncStateGoneError } from './errors.js';
+import { ConnectionUnavailableError, ProviderError, SyncStateGoneError } from './errors.js';
 import type { EventVerdict } from './event-facts.js';
-import { JobRunner, type Job } from './jobs.js';
-import { backoffMs } from './retry.js';
+import type { Job, JobRunner } from './jobs.js';
 import { forgetChanges, syncChanges } from './sync-changes.js';
 import type { TokenManager, TokenRef } from './token-manager.js';
 
@@ -58,16 +57,6 @@ const RECONCILE_STRETCH_MAX = 4;
 const STARTUP_STAGGER_MS = 50;
 
 export const connectionId = (provider: CalendarProvider, personId: string) => `${provider}.${personId}`;
-
-/** Retry policy for calendar jobs: throttling waits what the provider asked, the rest backs off. */
-export function calendarRetry(random: () => number) {
-  return (err: unknown, _job: Job, attempt: number): number | undefined => {
-    if (err instanceof ConnectionUnavailableError) return undefined;
-    if (err instanceof RateLimitedError) return err.retryAfterMs;
-    if (err instanceof ProviderError && !err.transient) return attempt <= 3 ? backoffMs(attempt + 4, random, 30 * MIN) : undefined;
-    return attempt <= 12 ? backoffMs(attempt + 2, random, 30 * MIN) : undefined;
-  };
-}
 
 export interface ConnectionView {
   provider: CalendarProvider;
@@ -150,8 +139,7 @@ export class CalendarService {
   }
 
   private context(conn: CalendarConnection): ConnectionContext {
-    const ref = this.tokenRef(conn);
-    return { conn, token: () => this.deps.tokens.accessToken(ref), rejected: (t) => this.deps.tokens.afterRejection(ref, t) };
+    return { conn, ...this.deps.tokens.access(this.tokenRef(conn)) };
   }
 
   private async live(tenantId: string, id: string): Promise<{ conn: CalendarConnection; connector: CalendarConnector }> {
@@ -537,8 +525,7 @@ export class CalendarService {
       if (!p.email || (existing && existing.status === 'connected')) out.skipped.push(p.id);
       else candidates.push(p);
     }
-    const ref: TokenRef = { collection: 'calendarAppGrants', tenantId, id: grant.id };
-    const users = await ms.resolveUsers({ token: () => tokens.accessToken(ref), rejected: (t) => tokens.afterRejection(ref, t) }, candidates.map((p) => p.email!));
+    const users = await ms.resolveUsers(tokens.access({ collection: 'calendarAppGrants', tenantId, id: grant.id }), candidates.map((p) => p.email!));
     const now = clock.now();
     for (const p of candidates) {
       const u = users.get(p.email!);

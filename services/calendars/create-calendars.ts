@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Hub } from '../hub.js';
 import type { CalendarConnector } from './connector.js';
-import { CalendarService, calendarRetry } from './calendar-service.js';
+import { CalendarService } from './calendar-service.js';
 import { ConnectLinks } from './connect-link.js';
 import { JobRunner } from './jobs.js';
 import { KeyedLimiter } from './limiter.js';
 import { OAuthClient } from './oauth-client.js';
 import { OAuthFlows } from './oauth-flows.js';
+import { calendarRetry } from './retry.js';
 import { TokenManager } from './token-manager.js';
 import { GraphClient } from '../connectors/microsoft/graph-client.js';
 import { MicrosoftConnector } from '../connectors/microsoft/connector.js';
