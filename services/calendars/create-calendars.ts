@@ -1,12 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Hub } from '../hub.js';
 import type { CalendarConnector } from './connector.js';
-import { CalendarService, calendarRetry } from './calendar-service.js';
+import { AdminConsent } from './admin-consent.js';
+import { CalendarService } from './calendar-service.js';
+import { CalendarSync } from './calendar-sync.js';
+import { ConnectionWork, type CalendarDeps } from './connection-work.js';
 import { ConnectLinks } from './connect-link.js';
 import { JobRunner } from './jobs.js';
 import { KeyedLimiter } from './limiter.js';
 import { OAuthClient } from './oauth-client.js';
 import { OAuthFlows } from './oauth-flows.js';
+import { calendarRetry } from './retry.js';
+import { Subscriptions } from './subscriptions.js';
 import { TokenManager } from './token-manager.js';
 import { GraphClient } from '../connectors/microsoft/graph-client.js';
 import { MicrosoftConnector } from '../connectors/microsoft/connector.js';
@@ -18,6 +23,9 @@ export const MAILBOX_CONCURRENCY = 4;
 
 export interface CalendarModule {
   service: CalendarService;
+  subscriptions: Subscriptions;
+  syncs: CalendarSync;
+  adminConsent: AdminConsent;
   links: ConnectLinks;
   flows: OAuthFlows;
   tokens: TokenManager;
@@ -84,17 +92,31 @@ export function createCalendars(hub: Omit<Hub, 'calendars'>, rnd: CalendarRandom
     onBroken: (ref, reason) => serviceRef.current!.onBroken(ref, reason),
   });
   const jobs = new JobRunner({ clock, log, leases: store.leases, owner, retry: calendarRetry(rnd.random) });
-  const service = new CalendarService({ config: cal, store, engine: hub.engine, directory: hub.directory, clock, log, metrics: hub.metrics, connectors, tokens, jobs });
+  const deps: CalendarDeps = { config: cal, store, engine: hub.engine, directory: hub.directory, clock, log, metrics: hub.metrics, connectors, tokens, jobs };
+  const work = new ConnectionWork(deps);
+  const syncs = new CalendarSync(deps, work);
+  const subscriptions = new Subscriptions(deps, work, syncs);
+  const service = new CalendarService(deps, work, syncs, subscriptions);
+  const adminConsent = new AdminConsent(deps, work, service);
+  const flows = new OAuthFlows(store, secrets, clock, rnd.newId);
   serviceRef.current = service;
   hub.directory.hooks.personRemoved.push((t, p) => service.disconnectPerson(t, p));
   hub.directory.hooks.personWritten.push((p, before) => service.onPersonWritten(p, before));
   hub.directory.hooks.tenantWritten.push((t) => service.onTenantWritten(t));
-  hub.directory.hooks.tenantRemoved.push((t) => service.onTenantRemoved(t));
+  hub.directory.hooks.tenantRemoved.push(
+    async (t) => {
+      await adminConsent.revoke(t);
+    },
+    (t) => flows.forgetTenant(t),
+  );
   const linkKey = cal.connectLinkSecret ? Buffer.from(cal.connectLinkSecret, 'utf8') : secrets.derive('connect-link');
   return {
     service,
+    subscriptions,
+    syncs,
+    adminConsent,
     links: new ConnectLinks(linkKey, cal.connectLinkTtlMs, clock),
-    flows: new OAuthFlows(store, secrets, clock, rnd.newId),
+    flows,
     tokens,
     formTargets,
     configured: Object.keys(connectors).length > 0,

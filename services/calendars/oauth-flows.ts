@@ -80,4 +80,10 @@ export class OAuthFlows {
     if (flow.sealedVerifier) out.verifier = this.secrets.open(flow.sealedVerifier);
     return out;
   }
+
+  /** The tenant is gone: so are its consents in progress. */
+  async forgetTenant(tenantId: string): Promise<void> {
+    const flows = await this.store.directory.list('oauthFlows', tenantId);
+    if (flows.length > 0) await this.store.directory.write(flows.map((f) => ({ op: 'delete', collection: 'oauthFlows', tenantId, id: f.id }) as WriteOp));
+  }
 }

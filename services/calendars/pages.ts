@@ -1,7 +1,7 @@
 import type { Response } from 'express';
 import type { CalendarProvider } from '../../shared/domain/calendar.js';
 import { AppError } from '../../shared/errors/errors.js';
-import type { ConnectionView } from './calendar-service.js';
+import type { ConnectionView } from './connection-view.js';
 
 /** Every interpolated value goes through here: pages show names and addresses people typed. */
 export function escapeHtml(value: unknown): string {

@@ -1,3 +1,8 @@
+import { ConnectionUnavailableError, ProviderError, RateLimitedError } from './errors.js';
+import type { Job } from './jobs.js';
+
+const MIN = 60_000;
+
 /**
  * `Retry-After` as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3). Undefined when absent
  * or unreadable, so the caller falls back to its own backoff.
@@ -17,4 +22,14 @@ export function retryAfterMs(header: string | null | undefined, now: number): nu
 export function backoffMs(attempt: number, random: () => number, capMs = 64_000): number {
   const base = Math.min(capMs, 1000 * 2 ** Math.max(0, attempt));
   return Math.min(capMs, base + Math.floor(random() * 1000));
+}
+
+/** Retry policy for calendar jobs: throttling waits what the provider asked, the rest backs off. */
+export function calendarRetry(random: () => number) {
+  return (err: unknown, _job: Job, attempt: number): number | undefined => {
+    if (err instanceof ConnectionUnavailableError) return undefined;
+    if (err instanceof RateLimitedError) return err.retryAfterMs;
+    if (err instanceof ProviderError && !err.transient) return attempt <= 3 ? backoffMs(attempt + 4, random, 30 * MIN) : undefined;
+    return attempt <= 12 ? backoffMs(attempt + 2, random, 30 * MIN) : undefined;
+  };
 }

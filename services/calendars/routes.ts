@@ -39,7 +39,7 @@ function queryString(req: Request, name: string): string | undefined {
  */
 export function calendarRoutes(hub: Hub): AnyRoute[] {
   const cal = hub.calendars;
-  const { service, links, flows } = cal;
+  const { service, adminConsent, links, flows } = cal;
   const publicBase = hub.config.calendars.publicBaseUrl ?? '';
   const pageOpts = { formTargets: cal.formTargets };
   const secureCookie = publicBase.startsWith('https://');
@@ -128,7 +128,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
         const conns = await hub.store.directory.list('calendarConnections', tenantId);
         const views = await Promise.all(conns.map(async (c) => ({ personId: c.personId, ...(await service.view(c)) })));
         views.sort((a, b) => Number(b.status === 'broken') - Number(a.status === 'broken') || (a.personId < b.personId ? -1 : 1));
-        const grants = (await service.grantsOf(tenantId)).map((g) => ({ directoryTenant: g.id, status: g.status, grantedAt: new Date(g.grantedAt).toISOString(), ...(g.brokenReason ? { brokenReason: g.brokenReason } : {}) }));
+        const grants = (await adminConsent.grantsOf(tenantId)).map((g) => ({ directoryTenant: g.id, status: g.status, grantedAt: new Date(g.grantedAt).toISOString(), ...(g.brokenReason ? { brokenReason: g.brokenReason } : {}) }));
         return { body: { providers: service.enabledProviders(), summary: { connected: views.filter((v) => v.status === 'connected').length, broken: views.filter((v) => v.status === 'broken').length }, connections: views, adminConsent: grants } };
       },
     }),
@@ -157,7 +157,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       roles: ['admin'],
       responses: { 204: 'removed', 404: 'no admin consent stored' },
       async handle({ principal }) {
-        if (!(await service.revokeAdminConsent(tenantOf(principal)))) throw notFound('admin_consent');
+        if (!(await adminConsent.revoke(tenantOf(principal)))) throw notFound('admin_consent');
         return { status: 204 };
       },
     }),
@@ -172,8 +172,8 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       async handle({ principal }) {
         const tenantId = tenantOf(principal);
         if (!service.microsoft) throw notConfigured();
-        if (!(await service.grantsOf(tenantId)).some((g) => g.status === 'connected')) throw new AppError(409, 'admin_consent_missing', 'no working Microsoft admin consent; start one with POST /v1/calendars/microsoft/admin-consent');
-        return { body: await service.connectDirectory(tenantId) };
+        if (!(await adminConsent.grantsOf(tenantId)).some((g) => g.status === 'connected')) throw new AppError(409, 'admin_consent_missing', 'no working Microsoft admin consent; start one with POST /v1/calendars/microsoft/admin-consent');
+        return { body: await adminConsent.connectDirectory(tenantId) };
       },
     }),
 
@@ -295,7 +295,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
           if (!directoryTenant.success) throw new AppError(400, 'invalid_tenant', 'the answer named no valid Microsoft directory tenant');
           let result;
           try {
-            result = await service.completeAdminConsent(flow.tenantId, directoryTenant.data);
+            result = await adminConsent.complete(flow.tenantId, directoryTenant.data);
           } catch (err) {
             if (err instanceof ProviderError) throw new AppError(502, 'consent_failed', `Microsoft did not issue an application token (${err.code})`);
             throw err;

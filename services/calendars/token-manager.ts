@@ -85,6 +85,11 @@ export class TokenManager {
     return this.refreshOnce(ref, rejected);
   }
 
+  /** What a provider client asks for to act with the tokens of `ref`. */
+  access(ref: TokenRef): { token(): Promise<string>; rejected(token: string): Promise<string> } {
+    return { token: () => this.accessToken(ref), rejected: (t) => this.afterRejection(ref, t) };
+  }
+
   private refreshOnce(ref: TokenRef, stale: string | undefined): Promise<string> {
     const k = key(ref);
     let p = this.inFlight.get(k);

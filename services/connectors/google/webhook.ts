@@ -13,7 +13,7 @@ const MAX_TRACKED_CHANNELS = 100_000;
  * seen on the channel is a repeat or arrived late; the sync already scheduled covers it.
  */
 export function googleWebhookRoutes(hub: Hub): AnyRoute[] {
-  const service = hub.calendars.service;
+  const { subscriptions, syncs } = hub.calendars;
   const lastMessage = new Map<string, number>();
   return [
     route({
@@ -34,7 +34,7 @@ export function googleWebhookRoutes(hub: Hub): AnyRoute[] {
         });
         if (!parsed.success) throw badRequest('invalid_push_headers', 'not a Google push notification', zodDetails(parsed.error));
         const h = parsed.data;
-        const { outcome, sub } = await service.verifyNotification(`google:${h.channelId}`, h.token, h.resourceId);
+        const { outcome, sub } = await subscriptions.verifyNotification(`google:${h.channelId}`, h.token, h.resourceId);
         hub.metrics.calendarNotifications.inc({ provider: 'google', outcome });
         if (outcome === 'forged') throw new AppError(401, 'invalid_channel_token', 'the channel token does not match the channel');
         // An unknown channel (stopped or replaced) gets a success answer so that Google stops retrying it.
@@ -47,8 +47,8 @@ export function googleWebhookRoutes(hub: Hub): AnyRoute[] {
           lastMessage.set(h.channelId, h.messageNumber);
         }
         // `sync` only confirms a new channel; `exists` means something changed; `not_exists`, the resource went away.
-        if (state === 'exists') service.onChange(sub!);
-        else if (state === 'not_exists') service.requestSync(sub!.tenantId, sub!.connectionId, { full: true });
+        if (state === 'exists') subscriptions.onChange(sub!);
+        else if (state === 'not_exists') syncs.requestSync(sub!.tenantId, sub!.connectionId, { full: true });
         return { body: { accepted: true } };
       },
     }),

@@ -13,7 +13,7 @@ const MAX_VALIDATION_TOKEN = 2048;
  * within Graph's 3 s. The fetch happens behind, in the calendar service's jobs.
  */
 export function microsoftWebhookRoutes(hub: Hub): AnyRoute[] {
-  const service = hub.calendars.service;
+  const { subscriptions } = hub.calendars;
 
   async function receive(req: Request, lifecycle: boolean) {
     const raw = (req.body as Buffer | undefined)?.toString('utf8') ?? '';
@@ -36,15 +36,15 @@ export function microsoftWebhookRoutes(hub: Hub): AnyRoute[] {
         continue;
       }
       const n = item.data;
-      const { outcome, sub } = await service.verifyNotification(`microsoft:${n.subscriptionId}`, n.clientState);
+      const { outcome, sub } = await subscriptions.verifyNotification(`microsoft:${n.subscriptionId}`, n.clientState);
       hub.metrics.calendarNotifications.inc({ provider: 'microsoft', outcome });
       if (outcome === 'forged') forged++;
       else if (outcome === 'unknown') ignored++;
       else {
         accepted++;
         // Lifecycle events go to the lifecycle URL, or to the notification URL when none was given.
-        if (n.lifecycleEvent) verified.push(() => service.onLifecycle(sub!, n.lifecycleEvent!));
-        else if (!lifecycle) verified.push(() => service.onChange(sub!));
+        if (n.lifecycleEvent) verified.push(() => subscriptions.onLifecycle(sub!, n.lifecycleEvent!));
+        else if (!lifecycle) verified.push(() => subscriptions.onChange(sub!));
       }
     }
     // Nothing genuine in it: refuse, and enqueue nothing.

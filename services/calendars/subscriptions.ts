@@ -1,0 +1,141 @@
+import { isoInstant } from '../../shared/clock/iso.js';
+import { hashToken, safeEqual } from '../../shared/crypto/secrets.js';
+import type { CalendarConnection, CalendarSubscription } from '../../shared/domain/calendar.js';
+import type { WriteOp } from '../../shared/store/port.js';
+import type { CalendarSync } from './calendar-sync.js';
+import type { CalendarDeps, ConnectionWork } from './connection-work.js';
+import { SubscriptionGoneError, type CalendarConnector } from './connector.js';
+import type { Job } from './jobs.js';
+
+export type NotificationOutcome = 'accepted' | 'unknown' | 'forged';
+
+/**
+ * The provider's push subscriptions (Graph) and channels (Google) of each connection: stored, renewed
+ * or replaced before expiry, created again when the provider removed them, and the notifications they
+ * bring verified and turned into syncs.
+ */
+export class Subscriptions {
+  constructor(
+    private readonly deps: CalendarDeps,
+    private readonly work: ConnectionWork,
+    private readonly syncs: CalendarSync,
+  ) {}
+
+  /** A connection's subscription documents. */
+  async of(tenantId: string, id: string): Promise<CalendarSubscription[]> {
+    return this.deps.store.directory.list('calendarSubscriptions', tenantId, { field: 'connectionId', value: id });
+  }
+
+  /** Stores `subs` in place of `replaced` and schedules their renewals. */
+  async save(subs: readonly CalendarSubscription[], replaced: readonly CalendarSubscription[] = []): Promise<void> {
+    const ops: WriteOp[] = [
+      ...replaced.filter((r) => !subs.some((s) => s.id === r.id)).map((r) => ({ op: 'delete', collection: 'calendarSubscriptions', tenantId: r.tenantId, id: r.id }) as WriteOp),
+      ...subs.map((doc) => ({ op: 'put', collection: 'calendarSubscriptions', doc }) as WriteOp),
+    ];
+    await this.deps.store.directory.write(ops);
+    for (const s of subs) this.scheduleRenewal(s);
+  }
+
+  private renewJob(tenantId: string, connectionId: string, subId: string): Job {
+    return { key: `renew:${tenantId}/${subId}`, queue: this.work.queue(tenantId, connectionId), run: () => this.work.recording(tenantId, connectionId, () => this.renew(tenantId, subId)) };
+  }
+
+  scheduleRenewal(sub: CalendarSubscription): void {
+    const connector = this.work.connector(sub.provider);
+    if (!connector) return;
+    const at = Math.max(this.deps.clock.now(), sub.expiresAt - connector.renewBeforeMs(sub));
+    this.work.jobs.schedule(this.renewJob(sub.tenantId, sub.connectionId, sub.id), at);
+  }
+
+  /** Extends a Graph subscription, or replaces a Google channel with a new one and stops the old. */
+  private async renew(tenantId: string, subId: string): Promise<void> {
+    const { store } = this.deps;
+    const sub = await store.directory.get('calendarSubscriptions', tenantId, subId);
+    if (!sub) return;
+    const { conn, connector } = await this.work.live(tenantId, sub.connectionId);
+    try {
+      const next = await connector.renew(this.work.context(conn), sub);
+      await this.save([next], [sub]);
+      this.deps.log.info({ tenantId, connection: conn.id, kind: sub.kind, expiresAt: isoInstant(next.expiresAt) }, 'calendar subscription renewed');
+    } catch (err) {
+      if (!(err instanceof SubscriptionGoneError)) throw err;
+      await this.resubscribe(conn, connector, sub);
+    }
+  }
+
+  /** A subscription the provider removed: a new one, then a full sync for whatever was missed. */
+  private async resubscribe(conn: CalendarConnection, connector: CalendarConnector, gone: CalendarSubscription): Promise<void> {
+    await this.deps.store.directory.write([{ op: 'delete', collection: 'calendarSubscriptions', tenantId: gone.tenantId, id: gone.id }]);
+    this.work.jobs.cancel(`renew:${gone.tenantId}/${gone.id}`);
+    const subs = await connector.watch(this.work.context(conn), [gone.kind]);
+    await this.save(subs);
+    if (gone.kind === 'events') await this.syncs.sync(conn.tenantId, conn.id, true);
+    else await this.syncs.readPresence(conn.tenantId, conn.id);
+  }
+
+  /** Deletes a connection's subscription documents, stopping them at the provider when `remote` and possible. */
+  async drop(tenantId: string, id: string, opts: { remote: boolean } = { remote: true }): Promise<void> {
+    const { store, log } = this.deps;
+    const subs = await this.of(tenantId, id);
+    if (subs.length === 0) return;
+    const conn = await store.directory.get('calendarConnections', tenantId, id);
+    const connector = conn && this.work.connector(conn.provider);
+    for (const s of subs) {
+      this.work.jobs.cancel(`renew:${tenantId}/${s.id}`);
+      if (!opts.remote || !conn || !connector || conn.status === 'broken') continue;
+      try {
+        await connector.unwatch(this.work.context(conn), s);
+      } catch (err) {
+        log.warn({ tenantId, connection: id, err: (err as Error).message }, 'could not stop a calendar subscription; it expires on its own');
+      }
+    }
+    await store.directory.write(subs.map((s) => ({ op: 'delete', collection: 'calendarSubscriptions', tenantId, id: s.id }) as WriteOp));
+  }
+
+  // ── notifications ──────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A provider notification names a subscription (or channel) and carries its secret. Unknown ids are
+   * ignored (an old channel after replacement); a wrong secret is a forgery. Verified ones only enqueue.
+   */
+  async verifyNotification(externalId: string, secret: string | undefined, resourceId?: string): Promise<{ outcome: NotificationOutcome; sub?: CalendarSubscription }> {
+    const sub = await this.deps.store.directory.findUnique('calendarSubscriptions', 'externalId', externalId);
+    if (!sub) return { outcome: 'unknown' };
+    // Compare hashes in constant time: the stored form is a hash, and equal-length inputs leak nothing.
+    const ok = secret !== undefined && safeEqual(hashToken(secret), sub.secretHash) && (resourceId === undefined || sub.resourceId === undefined || resourceId === sub.resourceId);
+    return ok ? { outcome: 'accepted', sub } : { outcome: 'forged' };
+  }
+
+  /** A verified change notification: a sync (or a presence read) a moment later. */
+  onChange(sub: CalendarSubscription): void {
+    if (sub.kind === 'presence') this.syncs.requestPresence(sub.tenantId, sub.connectionId);
+    else this.syncs.requestSync(sub.tenantId, sub.connectionId);
+  }
+
+  /** A verified Graph lifecycle event (protocols §1.3), each handled behind the 202. */
+  onLifecycle(sub: CalendarSubscription, event: string): void {
+    const t = sub.tenantId;
+    const id = sub.connectionId;
+    switch (event.toLowerCase()) {
+      case 'reauthorizationrequired':
+        // Renewing also reauthorizes.
+        this.work.jobs.schedule(this.renewJob(t, id, sub.id), this.deps.clock.now());
+        return;
+      case 'subscriptionremoved':
+        this.work.jobs.schedule(
+          this.work.recordedJob(t, id, `resubscribe-${sub.kind}`, async () => {
+            const { conn, connector } = await this.work.live(t, id);
+            const current = await this.deps.store.directory.get('calendarSubscriptions', t, sub.id);
+            await this.resubscribe(conn, connector, current ?? sub);
+          }),
+          this.deps.clock.now(),
+        );
+        return;
+      case 'missed':
+        this.syncs.requestSync(t, id, { full: true, delayMs: 0 });
+        return;
+      default:
+        this.deps.log.warn({ tenantId: t, connection: id, event }, 'unknown Graph lifecycle event ignored');
+    }
+  }
+}
