@@ -9,6 +9,8 @@ import type { Job } from './jobs.js';
 
 export type NotificationOutcome = 'accepted' | 'unknown' | 'forged';
 
+const renewKey = (tenantId: string, subId: string) => `renew:${tenantId}/${subId}`;
+
 /**
  * The provider's push subscriptions (Graph) and channels (Google) of each connection: stored, renewed
  * or replaced before expiry, created again when the provider removed them, and the notifications they
@@ -37,7 +39,7 @@ export class Subscriptions {
   }
 
   private renewJob(tenantId: string, connectionId: string, subId: string): Job {
-    return { key: `renew:${tenantId}/${subId}`, queue: this.work.queue(tenantId, connectionId), run: () => this.work.recording(tenantId, connectionId, () => this.renew(tenantId, subId)) };
+    return { key: renewKey(tenantId, subId), queue: this.work.queue(tenantId, connectionId), run: () => this.work.recording(tenantId, connectionId, () => this.renew(tenantId, subId)) };
   }
 
   scheduleRenewal(sub: CalendarSubscription): void {
@@ -66,7 +68,7 @@ export class Subscriptions {
   /** A subscription the provider removed: a new one, then a full sync for whatever was missed. */
   private async resubscribe(conn: CalendarConnection, connector: CalendarConnector, gone: CalendarSubscription): Promise<void> {
     await this.deps.store.directory.write([{ op: 'delete', collection: 'calendarSubscriptions', tenantId: gone.tenantId, id: gone.id }]);
-    this.work.jobs.cancel(`renew:${gone.tenantId}/${gone.id}`);
+    this.work.jobs.cancel(renewKey(gone.tenantId, gone.id));
     const subs = await connector.watch(this.work.context(conn), [gone.kind]);
     await this.save(subs);
     if (gone.kind === 'events') await this.syncs.sync(conn.tenantId, conn.id, true);
@@ -81,7 +83,7 @@ export class Subscriptions {
     const conn = await store.directory.get('calendarConnections', tenantId, id);
     const connector = conn && this.work.connector(conn.provider);
     for (const s of subs) {
-      this.work.jobs.cancel(`renew:${tenantId}/${s.id}`);
+      this.work.jobs.cancel(renewKey(tenantId, s.id));
       if (!opts.remote || !conn || !connector || conn.status === 'broken') continue;
       try {
         await connector.unwatch(this.work.context(conn), s);

@@ -4,6 +4,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GRAPH, LOGIN, cookiesFrom, onlyLoopback, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
 import { fixture } from '../../support/fixtures.js';
+import { OPERATOR_KEY } from '../../support/hub.js';
 import { series } from '../../support/metrics.js';
 import { DELTA_LINK, PRESENCE_SUB_ID, SUB_ID, USER_ID, consentMicrosoft, lifecycle, notification, seedAliceForCalendar } from './consent.js';
 
@@ -82,6 +83,18 @@ describe('Microsoft Graph connector', () => {
       const all = db.join('');
       expect(all).toContain('calendarConnections');
       for (const secret of ['access-1', 'refresh-1', 'secret-1', 'pricing', 'Bob Secret', 'bob.secret', 'Room 4.12', 'Vacation', 'recruiter']) expect(all).not.toContain(secret);
+    });
+
+    it('a consent in progress goes with its tenant: the flow is deleted and its callback refused', async () => {
+      const link = await h.post('/v1/people/alice/connect-link', {}).expect(201);
+      const start = await h.http.post(`${new URL(link.body.url).pathname}/microsoft`).expect(303);
+      const state = new URL(start.headers.location as string).searchParams.get('state')!;
+      expect(await h.hub.store.directory.list('oauthFlows', 'acme')).toHaveLength(1);
+      await h.http.delete('/v1/tenants/acme').set('Authorization', `Bearer ${OPERATOR_KEY}`).expect(204);
+      expect(await h.hub.store.directory.list('oauthFlows', 'acme')).toEqual([]);
+      const cb = await h.http.get(`/oauth/microsoft/callback?code=auth-code-1&state=${encodeURIComponent(state)}`).set('Cookie', cookiesFrom(start.headers['set-cookie'])).expect(400);
+      expect(cb.text).toContain('data-error-code="oauth_state_mismatch"');
+      expect(misses).toEqual([]);
     });
 
     it('rejects a callback whose state does not match, or that comes from another browser, and writes nothing', async () => {
