@@ -107,6 +107,16 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** System calls a process has made so far (all its threads): reads, writes. From /proc (Linux). */
+function syscalls(pid: number): [number, number] {
+  try {
+    const text = readFileSync(`/proc/${pid}/io`, 'latin1');
+    return [Number(/^syscr: (\d+)/m.exec(text)?.[1]), Number(/^syscw: (\d+)/m.exec(text)?.[1])];
+  } catch {
+    return [NaN, NaN];
+  }
+}
+
 async function load(name: string, urls: string[], key: { keyId: string; secret: string }, pids: number[]): Promise<Run> {
   const groups = PEOPLE / BATCH;
   const sentAt = new Map<number, number>();
@@ -172,21 +182,27 @@ async function load(name: string, urls: string[], key: { keyId: string; secret: 
   };
   // Who used the two cores during the window: the hubs, Redis, and this load generator.
   let cpu0: number[] = [];
+  let io0: [number, number][] = [];
   let own0 = 0;
   const at = setTimeout(() => {
     cpu0 = pids.map(cpuSeconds);
+    io0 = pids.map(syscalls);
     own0 = process.cpuUsage().user + process.cpuUsage().system;
   }, WARMUP_MS);
   await Promise.all(Array.from({ length: CONCURRENCY }, sender));
   clearTimeout(at);
   if (failures.size > 0) console.log(`  ${name}: failed requests by status: ${[...failures].map(([s, n]) => `${s} × ${n}`).join(', ')}`);
   const cores = (pids.map(cpuSeconds).map((c, i) => c - cpu0[i]!)).map((c) => c / (DURATION_MS / 1000));
+  const io = pids.map(syscalls).map(([r, w], i) => [r - io0[i]![0], w - io0[i]![1]] as const);
   const own = (process.cpuUsage().user + process.cpuUsage().system - own0) / 1e6 / (DURATION_MS / 1000);
   const cpu = `hubs ${cores.slice(0, urls.length).map((c) => c.toFixed(2)).join(' + ')}${pids.length > urls.length ? `, redis ${cores[urls.length]!.toFixed(2)}` : ''}, load generator ${own.toFixed(2)} cores`;
   const signals = (done * BATCH) / (DURATION_MS / 1000);
   const us = (c: number) => ((c * 1e6) / signals).toFixed(0);
   const hubCores = cores.slice(0, urls.length);
-  const perSignal = `hubs ${us(hubCores.reduce((a, b) => a + b, 0))} (${hubCores.map(us).join(' + ')})${pids.length > urls.length ? `, redis ${us(cores[urls.length]!)}` : ''}, load generator ${us(own)} µs`;
+  const calls = ([r, w]: readonly [number, number]) => `${(r / (signals * (DURATION_MS / 1000))).toFixed(2)}/${(w / (signals * (DURATION_MS / 1000))).toFixed(2)}`;
+  const perSignal =
+    `hubs ${us(hubCores.reduce((a, b) => a + b, 0))} (${hubCores.map(us).join(' + ')})${pids.length > urls.length ? `, redis ${us(cores[urls.length]!)}` : ''}, load generator ${us(own)} µs; ` +
+    `read/write system calls: hubs ${io.slice(0, urls.length).map(calls).join(' + ')}${pids.length > urls.length ? `, redis ${calls(io[urls.length]!)}` : ''}`;
   await sleep(2000);
   for (const stop of stops) stop();
   return {
