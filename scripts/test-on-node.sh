@@ -19,5 +19,7 @@ cd "$work"
 export PATH="$bin:$PATH" npm_config_nodedir="${bin%/bin}"
 echo "test-on-node: $(node --version) in $work"
 npm ci --no-audit --no-fund
+# The image's Node too, unless it is this one: test/e2e/image.test.ts runs the image on it.
+scripts/install-node.sh
 npm run lint
 npx vitest run "$@"
