@@ -13,6 +13,7 @@ packages=(
   kamailio-presence-modules
   kamailio-utils-modules
   kamailio-json-modules
+  kamailio-tls-modules
   sip-tester
   chromium
   # promtool, to evaluate k8s/monitoring/alerts.yaml as Prometheus does.

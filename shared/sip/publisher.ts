@@ -67,6 +67,8 @@ export interface PublisherStatus {
   expiresAt?: number;
   /** The last final status; a timeout counts as 408 and a transport error as 503 (RFC 3261 §8.1.3.1). */
   lastStatusCode?: number;
+  /** Why the last request could not be sent, when it could not: the transport error (e.g. an untrusted TLS certificate). */
+  lastTransportError?: string;
   lastSuccessAt?: number;
   consecutiveFailures: number;
 }
@@ -90,6 +92,7 @@ export class Publisher {
   private refreshAt = 0;
   private expiresSec: number;
   private lastStatusCode: number | undefined;
+  private lastTransportError: string | undefined;
   private lastSuccessAt: number | undefined;
   private failures = 0;
   private cseq = 0;
@@ -183,6 +186,7 @@ export class Publisher {
       etag: this.etag,
       expiresAt: this.expiresAt,
       lastStatusCode: this.lastStatusCode,
+      lastTransportError: this.lastTransportError,
       lastSuccessAt: this.lastSuccessAt,
       consecutiveFailures: this.failures,
     };
@@ -261,6 +265,7 @@ export class Publisher {
     const response = outcome.kind === 'response' ? outcome.response : undefined;
     const status = response?.status ?? (outcome.kind === 'timeout' ? 408 : 503);
     this.lastStatusCode = status;
+    this.lastTransportError = outcome.kind === 'transport-error' ? outcome.error.message : undefined;
     const success = response !== undefined && status >= 200 && status < 300;
     if (success && kind === 'remove') {
       this.succeeded();

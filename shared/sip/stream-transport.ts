@@ -103,7 +103,8 @@ export class StreamTransport implements Transport {
           : connectTcp({ host: to.host, port: to.port });
       const fail = (error: Error) => {
         this.connecting.delete(key);
-        reject(new SipTransportError(`cannot connect to ${key}`, { cause: error }));
+        // The cause in the message: an administrator reading a target's status sees why, e.g. "self-signed certificate".
+        reject(new SipTransportError(`cannot connect to ${key} over ${this.options.protocol.toUpperCase()}: ${error.message}`, { cause: error }));
       };
       socket.once('error', fail);
       socket.once(this.options.protocol === 'tls' ? 'secureConnect' : 'connect', () => {

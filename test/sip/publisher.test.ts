@@ -235,11 +235,11 @@ describe('Publisher (RFC 3903)', () => {
     await h.clock.advance(0);
     await h.clock.advance(40_000);
     expect(h.starts).toEqual([0, 1_000, 3_000, 7_000, 15_000, 23_000, 31_000, 39_000]);
-    expect(h.publisher.status()).toMatchObject({ state: 'backoff', lastStatusCode: 503, consecutiveFailures: 8 });
+    expect(h.publisher.status()).toMatchObject({ state: 'backoff', lastStatusCode: 503, lastTransportError: 'connection refused', consecutiveFailures: 8 });
     h.transport.failure = undefined;
     await h.clock.advance(8_000);
     await h.ok('a.1');
-    expect(h.publisher.status()).toMatchObject({ state: 'published', consecutiveFailures: 0 });
+    expect(h.publisher.status()).toMatchObject({ state: 'published', consecutiveFailures: 0, lastTransportError: undefined });
   });
 
   it('starts over with an initial PUBLISH when the publication expired during a long outage', async () => {

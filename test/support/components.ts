@@ -8,10 +8,12 @@ import { killLiveSince, printLogs, processesSince, spawnMark } from './child-gro
  * Real components the end-to-end suites start. A name not listed here is
  * treated as a plain binary (`describeWith(['baresip'], …)`).
  */
-export type Component = 'kamailio' | 'sipp' | 'redis' | 'chromium';
+export type Component = 'kamailio' | 'kamailio-tls' | 'sipp' | 'redis' | 'chromium';
 
 const BINARY: Record<Component, string> = {
   kamailio: 'kamailio',
+  // Kamailio with its TLS module, for startKamailio({ tls: true }).
+  'kamailio-tls': 'kamailio',
   sipp: 'sipp',
   redis: 'redis-server',
   chromium: 'chromium',
@@ -21,8 +23,10 @@ const BINARY: Record<Component, string> = {
 const EXTRA_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/local/bin', '/usr/bin', '/bin'];
 
 // Modules kamailio/presence-server.cfg and kamailio/routing-proxy.cfg load that ship outside the core
-// package (kamailio-presence-modules, kamailio-utils-modules, kamailio-json-modules).
+// package (kamailio-presence-modules, kamailio-utils-modules, kamailio-json-modules), and for
+// 'kamailio-tls' the one its TLS listener loads (kamailio-tls-modules).
 const KAMAILIO_MODULES = ['presence.so', 'presence_xml.so', 'presence_dialoginfo.so', 'auth.so', 'http_client.so', 'rtjson.so', 'json.so'];
+const KAMAILIO_TLS_MODULES = [...KAMAILIO_MODULES, 'tls.so'];
 
 export const INSTALL_HINT = 'run scripts/install-test-deps.sh';
 
@@ -66,8 +70,8 @@ export function missingComponents(components: readonly (Component | string)[]): 
       missing.push(`${c} (no ${binary} executable)`);
       continue;
     }
-    if (c === 'kamailio') {
-      const absent = missingKamailioModules();
+    if (c === 'kamailio' || c === 'kamailio-tls') {
+      const absent = missingKamailioModules(c === 'kamailio' ? KAMAILIO_MODULES : KAMAILIO_TLS_MODULES);
       if (absent.length) missing.push(`kamailio modules ${absent.join(', ')}`);
     }
   }
@@ -143,20 +147,20 @@ function killLeftoversAfterAll(): void {
   });
 }
 
-let kamailioModules: string[] | undefined;
-function missingKamailioModules(): string[] {
-  if (kamailioModules) return kamailioModules;
-  let dir: string | undefined;
-  try {
-    const info = execFileSync(findBinary('kamailio')!, ['-I'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
-    dir = /Default paths to modules:\s*(\S+)/.exec(info)?.[1];
-  } catch {
-    /* fall through: reported below */
+let kamailioModuleDirs: string[] | undefined;
+function missingKamailioModules(modules: readonly string[]): string[] {
+  if (!kamailioModuleDirs) {
+    let dir: string | undefined;
+    try {
+      const info = execFileSync(findBinary('kamailio')!, ['-I'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
+      dir = /Default paths to modules:\s*(\S+)/.exec(info)?.[1];
+    } catch {
+      /* fall through: reported below */
+    }
+    kamailioModuleDirs = dir?.split(':') ?? [];
   }
-  if (!dir) return (kamailioModules = ['(kamailio -I gave no module path)']);
-  const dirs = dir.split(':');
-  kamailioModules = KAMAILIO_MODULES.filter((m) => !dirs.some((d) => existsSync(join(d, m))));
-  return kamailioModules;
+  if (kamailioModuleDirs.length === 0) return ['(kamailio -I gave no module path)'];
+  return modules.filter((m) => !kamailioModuleDirs!.some((d) => existsSync(join(d, m))));
 }
 
 /**

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
@@ -43,6 +44,19 @@ export interface KamailioOptions {
    * timer (5 s) frees it, so load runs need about rate × 40 KB: 64 MB lasts to roughly 1,500 PUBLISH/s.
    */
   shmMb?: number;
+  /**
+   * Listen for TLS too, on another free port, with a throwaway self-signed certificate for the host
+   * (subjectAltName IP:host). Needs the 'kamailio-tls' component. Default false.
+   */
+  tls?: boolean;
+}
+
+/** Kamailio's TLS listener: its port and the PEM file of its self-signed certificate (what a client must trust). */
+export interface KamailioTls {
+  port: number;
+  certificate: string;
+  /** The server over TLS, e.g. sips:127.0.0.1:5071. */
+  uri: string;
 }
 
 export interface RunningKamailio extends PresenceServer {
@@ -55,6 +69,8 @@ export interface RunningKamailio extends PresenceServer {
   uri: string;
   /** Presentity AOR in this domain. */
   aor(user: string): string;
+  /** With the `tls` option: the TLS listener. */
+  readonly tls: KamailioTls | undefined;
   /** Main process id of the current run. */
   readonly pid: number;
   readonly running: boolean;
@@ -72,10 +88,10 @@ export interface RunningKamailio extends PresenceServer {
  * Inside a describe: one Kamailio for all its tests, restarted before each (publications of an earlier
  * test would still be aggregated for a presentity). Read `.kam` in the tests and their own hooks.
  */
-export function kamailioPerTest(): { readonly kam: RunningKamailio } {
+export function kamailioPerTest(opts: KamailioOptions = {}): { readonly kam: RunningKamailio } {
   let kam: RunningKamailio | undefined;
   beforeAll(async () => {
-    kam = await startKamailio();
+    kam = await startKamailio(opts);
   });
   afterAll(async () => {
     await kam?.stop();
@@ -126,6 +142,8 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Running
   const cfg = opts.cfg ?? KAMAILIO_CFG;
   const fixedPort = opts.port;
   let port = fixedPort ?? (await freePort(host));
+  let tlsPort = opts.tls ? await freePort(host) : undefined;
+  const certificate = opts.tls ? selfSignedCertificate(host) : undefined;
   let proc: ManagedProcess | undefined;
   let dir: string | undefined;
   // Echoed in OPTIONS replies: proof that the instance we started answers, not
@@ -145,6 +163,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Running
       ...(opts.minExpires !== undefined ? { PH_MIN_EXPIRES: opts.minExpires } : {}),
       ...(opts.maxExpires !== undefined ? { PH_MAX_EXPIRES: opts.maxExpires } : {}),
       ...(opts.cleanPeriod !== undefined ? { PH_CLEAN_PERIOD: opts.cleanPeriod } : {}),
+      ...(certificate && tlsPort ? { PH_TLS_PORT: tlsPort, PH_TLS_CERT: quoted(certificate.cert), PH_TLS_KEY: quoted(certificate.key) } : {}),
     };
     const args = Object.entries(d).flatMap(([k, v]) => ['-A', `${k}=${v}`]);
     return opts.subscribeAuth ? [...args, '-A', 'PH_SUBSCRIBE_AUTH'] : args;
@@ -174,6 +193,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Running
         const bindRace = /Address already in use|bind/i.test((err as Error).message);
         if (fixedPort !== undefined || !bindRace || attempt >= 3) throw err;
         port = await freePort(host);
+        if (tlsPort !== undefined) tlsPort = await freePort(host);
       }
     }
   }
@@ -217,6 +237,9 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Running
       return `sip:${host}:${port}`;
     },
     aor: (user) => `sip:${user}@${domain}`,
+    get tls() {
+      return certificate && tlsPort ? { port: tlsPort, certificate: certificate.cert, uri: `sips:${host}:${tlsPort}` } : undefined;
+    },
     get pid() {
       return proc!.pid;
     },
@@ -231,6 +254,16 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Running
       cleanDir();
     },
   };
+}
+
+/** A throwaway self-signed certificate for `host` (an IP address, so an IP subjectAltName), kept until the process exits. */
+function selfSignedCertificate(host: string): { cert: string; key: string } {
+  const dir = makeTempDir('ph-kamailio-tls-');
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(requireBinary('openssl'), ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${host}`,
+    '-addext', `subjectAltName=IP:${host}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
 }
 
 /** A define's string value keeps its quotes (-A 'X="v"'); refuse what would break out of them. */

@@ -82,7 +82,8 @@ export class SipSink implements Sink {
     const outcome = await this.inFlight.run(() => pub.publishAndWait(body)).finally(() => this.delivering.delete(d.personId));
     if (outcome === 'failed') {
       // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
-      throw new DeliveryError(`PUBLISH for ${presentity} failed (${pub.status().lastStatusCode ?? 'no answer'})`, true, pub.status().lastStatusCode);
+      const { lastStatusCode, lastTransportError } = pub.status();
+      throw new DeliveryError(`PUBLISH for ${presentity} failed (${lastTransportError ?? lastStatusCode ?? 'no answer'})`, true, lastStatusCode);
     }
   }
 
