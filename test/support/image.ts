@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,32 +8,6 @@ import { registerTempDir } from './child-group.js';
 
 const run = promisify(execFile);
 const REPO = resolve(import.meta.dirname, '../..');
-
-/** What the Dockerfile says about the image it builds, read from the file itself so the test follows it. */
-export interface ImageRecipe {
-  /** The major of every `FROM node:<major>…` stage. */
-  nodeMajor: number;
-  /** The final stage's `ENV`. */
-  env: Record<string, string>;
-  /** The final stage's `CMD` (exec form). */
-  cmd: string[];
-  /** The `HEALTHCHECK` command (shell form, as Docker runs it with `/bin/sh -c`). */
-  healthcheck: string;
-}
-
-export function readDockerfile(text: string): ImageRecipe {
-  const lines = text.replace(/\\\n/g, ' ').split('\n');
-  const majors = new Set(lines.flatMap((l) => /^FROM\s+node:(\d+)/.exec(l)?.[1] ?? []));
-  if (majors.size !== 1) throw new Error(`expected one Node major in the FROM lines, found ${[...majors].join(', ') || 'none'}`);
-  const final = lines.slice(lines.findLastIndex((l) => l.startsWith('FROM ')));
-  const env = Object.fromEntries(
-    final.filter((l) => l.startsWith('ENV ')).flatMap((l) => l.slice(4).trim().split(/\s+/).map((kv) => kv.split('=') as [string, string])),
-  );
-  const cmd = final.find((l) => l.startsWith('CMD '));
-  const healthcheck = /^HEALTHCHECK\s.*?\sCMD\s+(.*)$/m.exec(lines.join('\n'))?.[1];
-  if (!cmd || !healthcheck) throw new Error('the Dockerfile has no CMD or HEALTHCHECK');
-  return { nodeMajor: Number([...majors][0]), env, cmd: JSON.parse(cmd.slice(4)) as string[], healthcheck: healthcheck.trim() };
-}
 
 /**
  * The image's Node binary: this one when the majors match, otherwise the one scripts/install-test-deps.sh
@@ -63,20 +37,42 @@ async function productionDependencies(node: string): Promise<string> {
   const { stdout: version } = await run(node, ['--version']);
   const manifests = ['package.json', 'package-lock.json'].map((f) => readFileSync(join(REPO, f)));
   const key = createHash('sha256').update(version).update(manifests[0]!).update(manifests[1]!).digest('hex').slice(0, 16);
-  const done = join(tmpdir(), 'presence-hub-image-deps', key);
-  if (existsSync(done)) return join(done, 'node_modules');
-  const work = `${done}.${process.pid}`;
-  mkdirSync(work, { recursive: true });
-  writeFileSync(join(work, 'package.json'), manifests[0]!);
-  writeFileSync(join(work, 'package-lock.json'), manifests[1]!);
   const nodeDir = dirname(dirname(node));
-  await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], {
-    cwd: work,
-    maxBuffer: 64 << 20,
-    // npm's own `#!/usr/bin/env node` then runs on the image's Node, and node-gyp builds against its headers.
-    env: { ...process.env, PATH: `${dirname(node)}:${process.env.PATH}`, ...(node === process.execPath ? {} : { npm_config_nodedir: nodeDir }) },
+  const dir = await cachedDirectory(join(tmpdir(), `presence-hub-image-deps-${process.getuid?.() ?? 'user'}`), key, async (work) => {
+    writeFileSync(join(work, 'package.json'), manifests[0]!);
+    writeFileSync(join(work, 'package-lock.json'), manifests[1]!);
+    await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], {
+      cwd: work,
+      maxBuffer: 64 << 20,
+      // npm's own `#!/usr/bin/env node` then runs on the image's Node, and node-gyp builds against its headers.
+      env: { ...process.env, PATH: `${dirname(node)}:${process.env.PATH}`, ...(node === process.execPath ? {} : { npm_config_nodedir: nodeDir }) },
+    });
   });
-  rmSync(done, { recursive: true, force: true });
-  renameSync(work, done);
-  return join(done, 'node_modules');
+  return join(dir, 'node_modules');
+}
+
+/**
+ * `base/key`, filled by `fill` in a directory of its own and renamed into place only once complete.
+ * Other test runs on the machine (other checkouts) share it: an entry in place is never replaced, as one
+ * of them may be running from it, and a second run that filled one meanwhile throws its own away. `base`
+ * is this user's and no one else may write to it: what is in it gets run.
+ */
+export async function cachedDirectory(base: string, key: string, fill: (dir: string) => Promise<void>): Promise<string> {
+  mkdirSync(base, { recursive: true, mode: 0o700 });
+  const owner = lstatSync(base);
+  if (!owner.isDirectory() || (process.getuid !== undefined && owner.uid !== process.getuid()) || (owner.mode & 0o022) !== 0) {
+    throw new Error(`${base} is not a directory only this user can write to`);
+  }
+  const done = join(base, key);
+  if (existsSync(done)) return done;
+  const work = mkdtempSync(`${done}.`);
+  try {
+    await fill(work);
+    renameSync(work, done);
+  } catch (err) {
+    rmSync(work, { recursive: true, force: true });
+    // Another run put the same entry in place first (a directory is not renamed over a non-empty one).
+    if (!existsSync(done)) throw err;
+  }
+  return done;
 }
