@@ -5,7 +5,7 @@ import { signPbxRequest } from '../../services/api/auth.js';
 import { hashToken } from '../../shared/crypto/secrets.js';
 import { AVAILABILITIES } from '../../shared/domain/activity.js';
 import { COLLECTIONS, type CollectionName } from '../../shared/store/keys.js';
-import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
+import { ADMIN_KEY, createKeys, OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
 
 /**
  * Every operation of the served OpenAPI document, fed malformed input: wrong JSON types, junk and
@@ -575,9 +575,7 @@ describe('every route, fed malformed input, answers a clear 4xx and loses nothin
     await h.put('/v1/targets/hook', { kind: 'webhook', name: 'hook', url: 'https://hooks.example.test/presence', enabled: false }).expect(201);
     await h.put('/v1/people/alice/status', { activity: 'away', until: '2026-03-02T11:00:00Z' }).expect(200);
     keys.admin = ADMIN_KEY;
-    for (const [name, body] of Object.entries({ supervisor: { role: 'supervisor' }, alice: { role: 'member', personId: 'alice' }, bob: { role: 'member', personId: 'bob' }, external: { role: 'external' }, pbx: { role: 'pbx' } })) {
-      keys[name] = (await h.post('/v1/keys', { name, ...body }).expect(201)).body.secret;
-    }
+    Object.assign(keys, await createKeys(h));
     spareKeyId = (await h.post('/v1/keys', { name: 'spare', role: 'external' }).expect(201)).body.id;
     keys.beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret;
     keys.operator = OPERATOR_KEY;

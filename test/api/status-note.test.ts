@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
+import { ADMIN_KEY, createKeys, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
 import { openStream } from '../support/sse.js';
 
 const NOTE = 'dentist, back at 15:00';
@@ -16,15 +16,7 @@ describe('a manual status note: shown with the status it belongs to, to those wh
     pbx = await seedAlice(h);
     await h.put('/v1/people/bob', { name: 'Bob', extension: '1002' }).expect(201);
     await h.put('/v1/people/carol', { name: 'Carol', extension: '1003', sensitive: true }).expect(201);
-    for (const [name, body] of Object.entries({
-      supervisor: { role: 'supervisor' },
-      bob: { role: 'member', personId: 'bob' },
-      alice: { role: 'member', personId: 'alice' },
-      external: { role: 'external' },
-      pbx: { role: 'pbx' },
-    })) {
-      keys[name] = (await h.post('/v1/keys', { name, ...body }).expect(201)).body.secret;
-    }
+    Object.assign(keys, await createKeys(h));
     await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() }], pbx).expect(200);
     base = await h.listen();
   });

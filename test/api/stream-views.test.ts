@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
+import { ADMIN_KEY, createKeys, ROLE_KEYS, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
 import { openStream, type SseClient } from '../support/sse.js';
 
 describe('live stream: every client gets its own level of detail of the same change', () => {
@@ -14,16 +14,7 @@ describe('live stream: every client gets its own level of detail of the same cha
     await h.put('/v1/people/bob', { name: 'Bob', extension: '1002' }).expect(201);
     await h.put('/v1/people/carol', { name: 'Carol', extension: '1003', sensitive: true }).expect(201);
     await h.put('/v1/people/carol/devices/carol-desk', { kind: 'desk', contact: 'sip:carol@192.0.2.11' }).expect(201);
-    for (const [name, body] of Object.entries({
-      supervisor: { role: 'supervisor' },
-      bob: { role: 'member', personId: 'bob' },
-      alice: { role: 'member', personId: 'alice' },
-      carol: { role: 'member', personId: 'carol' },
-      external: { role: 'external' },
-      pbx: { role: 'pbx' },
-    })) {
-      keys[name] = (await h.post('/v1/keys', { name, ...body }).expect(201)).body.secret;
-    }
+    Object.assign(keys, await createKeys(h, { ...ROLE_KEYS, carol: { role: 'member', personId: 'carol' } }));
     base = await h.listen();
   });
   afterAll(() => h.stop());

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
+import { ADMIN_KEY, createKeys, OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
 
 const BODIES: Record<string, unknown> = {
   'PUT /v1/people/:personId/status': { activity: 'away' },
@@ -80,15 +80,7 @@ describe('roles: each sees exactly its level of detail', () => {
     await h.put('/v1/people/bob', { name: 'Bob', extension: '1002' }).expect(201);
     await h.put('/v1/people/carol', { name: 'Carol', extension: '1003', sensitive: true }).expect(201);
     await h.put('/v1/people/carol/devices/carol-desk', { kind: 'desk' }).expect(201);
-    for (const [name, body] of Object.entries({
-      supervisor: { role: 'supervisor' },
-      bob: { role: 'member', personId: 'bob' },
-      alice: { role: 'member', personId: 'alice' },
-      external: { role: 'external' },
-      pbx: { role: 'pbx' },
-    })) {
-      keys[name] = (await h.post('/v1/keys', { name, ...body }).expect(201)).body.secret;
-    }
+    Object.assign(keys, await createKeys(h));
     const now = h.clock.now();
     await h.pbx([{ type: 'registered', device: 'alice-desk', at: now }, { type: 'registered', device: 'carol-desk', at: now }], pbx).expect(200);
     await h.put('/v1/people/alice/status', { activity: 'dnd', until: '2026-03-02T11:00:00Z' }).expect(200);

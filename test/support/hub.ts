@@ -107,6 +107,22 @@ export async function startTestHub(
 }
 
 /** Creates a person with a desk phone, and a PBX key; returns the key. */
+/** The keys of role-test suites: a supervisor, members for alice and bob, an external partner and a PBX. */
+export const ROLE_KEYS = {
+  supervisor: { role: 'supervisor' },
+  bob: { role: 'member', personId: 'bob' },
+  alice: { role: 'member', personId: 'alice' },
+  external: { role: 'external' },
+  pbx: { role: 'pbx' },
+} as const;
+
+/** Creates one API key per entry (name → role and person); resolves with their secrets by name. */
+export async function createKeys(h: TestHub, specs: Record<string, { role: string; personId?: string }> = ROLE_KEYS): Promise<Record<string, string>> {
+  const secrets: Record<string, string> = {};
+  for (const [name, body] of Object.entries(specs)) secrets[name] = (await h.post('/v1/keys', { name, ...body }).expect(201)).body.secret;
+  return secrets;
+}
+
 export async function seedAlice(h: TestHub, over: Record<string, unknown> = {}): Promise<PbxKey> {
   await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], ...over }).expect(201);
   await h.put('/v1/people/alice/devices/alice-desk', { kind: 'desk', contact: 'sip:alice@192.0.2.10' }).expect(201);
