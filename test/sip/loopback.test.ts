@@ -1,7 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../shared/clock/clock.js';
 import { StreamTransport } from '../../shared/sip/stream-transport.js';
@@ -9,6 +6,7 @@ import { bindUdpAndTcp } from '../../shared/sip/udp-tcp-pair.js';
 import type { Destination, Transport } from '../../shared/sip/transport.js';
 import { UdpTransport } from '../../shared/sip/udp-transport.js';
 import { UserAgentCore, type RequestSpec } from '../../shared/sip/user-agent-core.js';
+import { selfSignedCertificate } from '../support/certificate.js';
 
 const HOST = '127.0.0.1';
 const open: Transport[] = [];
@@ -71,29 +69,22 @@ describe('loopback transports', () => {
   });
 
   it('TLS: a client that trusts the server certificate exchanges a request and response', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ph-tls-'));
-    try {
-      // A throwaway self-signed certificate for 127.0.0.1.
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-      const key = readFileSync(join(dir, 'key.pem'));
-      const cert = readFileSync(join(dir, 'cert.pem'));
-      const server = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0, tlsServer: { key, cert } });
-      const client = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0, tlsClient: { ca: cert } });
-      open.push(server, client);
-      new UserAgentCore({ transport: server, clock: systemClock });
-      const a = new UserAgentCore({ transport: client, clock: systemClock });
-      const outcome = await a.request(spec('OPTIONS'), { protocol: 'tls', host: HOST, port: server.localAddress('tls')!.port });
-      expect(outcome).toMatchObject({ kind: 'response', response: { status: 200 } });
-      // A client that does not trust the certificate gets no answer, and an error that says why.
-      const untrusting = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0 });
-      open.push(untrusting);
-      const b = new UserAgentCore({ transport: untrusting, clock: systemClock });
-      const refused = await b.request(spec('INFO'), { protocol: 'tls', host: HOST, port: server.localAddress('tls')!.port });
-      // Node 26 appends a hint to its own message ("; if the root CA is installed locally, try …").
-      expect(refused).toMatchObject({ kind: 'transport-error', error: { message: expect.stringMatching(new RegExp(`^cannot connect to ${HOST}:${server.localAddress('tls')!.port} over TLS: self-signed certificate($|;)`)) } });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const pem = selfSignedCertificate(HOST);
+    const key = readFileSync(pem.key);
+    const cert = readFileSync(pem.cert);
+    const server = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0, tlsServer: { key, cert } });
+    const client = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0, tlsClient: { ca: cert } });
+    open.push(server, client);
+    new UserAgentCore({ transport: server, clock: systemClock });
+    const a = new UserAgentCore({ transport: client, clock: systemClock });
+    const outcome = await a.request(spec('OPTIONS'), { protocol: 'tls', host: HOST, port: server.localAddress('tls')!.port });
+    expect(outcome).toMatchObject({ kind: 'response', response: { status: 200 } });
+    // A client that does not trust the certificate gets no answer, and an error that says why.
+    const untrusting = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0 });
+    open.push(untrusting);
+    const b = new UserAgentCore({ transport: untrusting, clock: systemClock });
+    const refused = await b.request(spec('INFO'), { protocol: 'tls', host: HOST, port: server.localAddress('tls')!.port });
+    // Node 26 appends a hint to its own message ("; if the root CA is installed locally, try …").
+    expect(refused).toMatchObject({ kind: 'transport-error', error: { message: expect.stringMatching(new RegExp(`^cannot connect to ${HOST}:${server.localAddress('tls')!.port} over TLS: self-signed certificate($|;)`)) } });
   }, 40_000);
 });

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { selfSignedCertificate } from './certificate.js';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -254,16 +254,6 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Running
       cleanDir();
     },
   };
-}
-
-/** A throwaway self-signed certificate for `host` (an IP address, so an IP subjectAltName), kept until the process exits. */
-function selfSignedCertificate(host: string): { cert: string; key: string } {
-  const dir = makeTempDir('ph-kamailio-tls-');
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(requireBinary('openssl'), ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${host}`,
-    '-addext', `subjectAltName=IP:${host}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
-  return { cert, key };
 }
 
 /** A define's string value keeps its quotes (-A 'X="v"'); refuse what would break out of them. */
