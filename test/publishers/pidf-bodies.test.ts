@@ -27,6 +27,20 @@ describe('PIDF bodies per person', () => {
     expect(bodies.of('bob', { id: 'bob', sipUri: 'sip:bob@example.test', sensitive: false }, next)).toContain('entity="sip:bob@example.test"');
   });
 
+  it('keeps the document, timestamp and all, when only what it does not show changed (a note, the source, endpoints)', () => {
+    const bodies = new PidfBodies({ domain: 'example.test' });
+    const ann = { id: 'ann', extension: '1001', sensitive: false };
+    const busy = state({ availability: 'busy', activity: 'lunch', routable: false, until: T0 + 3_600_000 });
+    const first = bodies.of('ann', ann, busy);
+    expect(first).toContain(`<timestamp>${new Date(T0).toISOString()}</timestamp>`);
+    const noted = { ...busy, since: T0 + 60_000, version: 2, note: 'back at 2', source: 'manual', endpoints: [{ id: 'm', kind: 'mobile' }] } as Presence;
+    expect(bodies.of('ann', ann, noted)).toBe(first);
+    // Anything the document shows is a new document, dated from the change.
+    const later = { ...noted, until: T0 + 7_200_000, since: T0 + 120_000, version: 3 } as Presence;
+    expect(bodies.of('ann', ann, later)).toBe(buildPidf(later, { entity: 'sip:1001@example.test', ...IDS }));
+    expect(bodies.of('ann', ann, later)).toContain(`<timestamp>${new Date(T0 + 120_000).toISOString()}</timestamp>`);
+  });
+
   it('tells watchers only the availability of a sensitive person, from the moment they are marked so', () => {
     const bodies = new PidfBodies({ domain: 'example.test' });
     const entity = { entity: 'sip:1001@example.test', ...IDS };

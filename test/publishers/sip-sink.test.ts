@@ -50,6 +50,21 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
+  it('sends nothing for a new state whose document is the same (a note, another source): the server would NOTIFY every watcher', async () => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    const first = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
+    await first;
+    const noted = { ...PRESENCE, since: T0 + 5_000, note: 'in the lab', source: 'manual', version: 2 } as Presence;
+    const second = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: noted, version: 2 });
+    await h.clock.advance(0);
+    expect(h.transport.requests('PUBLISH')).toHaveLength(1);
+    await second;
+    await sink.close();
+  });
+
   it('counts its dialog subscriptions by health: pending until the PBX authorises, failing while refused and retried', async () => {
     const h = setup();
     const people = [person(1), person(2), person(3)];

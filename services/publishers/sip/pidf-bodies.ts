@@ -17,17 +17,18 @@ interface Built {
 }
 
 /**
- * Whether the document of `b` would tell watchers nothing new: the fields `buildPidf` writes (unlike the
- * merge's sameState, `since` counts, endpoints and source do not). Availability-only documents keep
- * their timestamp while the availability holds, or a sensitive person's every change of activity (a
- * meeting ending into a call, both busy) would show as a new document at that instant.
+ * Whether the document of `b` would tell watchers nothing new: the fields `buildPidf` writes, but for
+ * its timestamp. A change the document does not show (a note, another source, a second phone) moves the
+ * merge's `since`; the document keeps the instant its own content began (RFC 3863 §4.1.7), so the
+ * presence server is not sent, and does not NOTIFY every watcher of, a document that differs only there.
+ * Availability-only documents likewise keep theirs while the availability holds (a meeting ending into a
+ * call, both busy, is nothing new).
  */
 const sameDocument = (detail: PidfDetail, a: PidfPresence, b: PidfPresence): boolean =>
   a.availability === b.availability &&
   a.routable === b.routable &&
   (detail === 'availability' ||
     (a.activity === b.activity &&
-      a.since === b.since &&
       a.until === b.until &&
       a.next?.at === b.next?.at &&
       a.next?.availability === b.next?.availability &&
