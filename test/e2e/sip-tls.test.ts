@@ -6,7 +6,7 @@ import { sipTargetOf, startKamailio, type RunningKamailio } from '../support/kam
 import { eventually } from '../support/receiver.js';
 import { hubCall } from '../support/scale-out.js';
 import { startSipService, type ServiceProcess } from '../support/service-process.js';
-import { startWatcher, type Watcher } from '../support/sipp.js';
+import { publishDialogStates, startWatcher, type Watcher } from '../support/sipp.js';
 
 const ADMIN = 'sip-tls-admin-key-0123456789abcdef';
 
@@ -85,5 +85,15 @@ describeWith(['kamailio-tls', 'sipp', 'openssl'], 'SIP over TLS to a real Kamail
     expect(status.lastError).toMatch(
       new RegExp(`^PUBLISH for ${kamailio.aor('alice')} failed \\(cannot connect to ${kamailio.host}:${kamailio.tls!.port} over TLS: ${refusal}(\\)|;)`),
     );
+  }, 90_000);
+
+  it('subscribes to the dialog package over TLS, and the NOTIFYs come back over that connection', async () => {
+    // The hub listens for no TLS: Kamailio can reach it only over the connection the SUBSCRIBE came on.
+    const call = await serviceWithTlsTarget(kamCa, { NODE_EXTRA_CA_CERTS: ca.cert }, { subscribeDialog: true });
+    // Active only once a NOTIFY saying so has arrived: the 200 to the SUBSCRIBE alone leaves it pending.
+    await eventually(async () => expect((await call('GET', '/v1/targets/kam/status')).body.details.dialogSubscriptions).toEqual({ active: 1 }), 30_000);
+    const results = await publishDialogStates(kamCa, { user: '1001', states: ['early'], direction: 'recipient', dialogId: 'call-1' });
+    expect(results.map((r) => r.status)).toEqual([200]);
+    await eventually(async () => expect((await call('GET', '/v1/presence/alice')).body).toMatchObject({ activity: 'ringing', source: 'pbx' }), 30_000);
   }, 90_000);
 });
