@@ -1,10 +1,10 @@
 import { createServer as createTcpServer, connect as connectTcp, isIP, type Server, type Socket } from 'node:net';
 import { connect as connectTls, createServer as createTlsServer, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import { SipParseError, SipTransportError } from './errors.js';
-import { serialize, type SipMessage } from './message.js';
+import { serialize, type SipMessage, type SipRequest } from './message.js';
 import { parseMessage } from './parser.js';
 import { StreamFramer } from './stream-framer.js';
-import type { Destination, HostPort, MessageReceiver, Transport, TransportProtocol } from './transport.js';
+import { formatHostPort, type Destination, type HostPort, type MessageReceiver, type Transport, type TransportProtocol } from './transport.js';
 
 export interface StreamTransportOptions {
   protocol: 'tcp' | 'tls';
@@ -67,6 +67,7 @@ export class StreamTransport implements Transport {
       throw new SipTransportError(`${this.options.protocol.toUpperCase()} transport cannot send ${to.protocol}`);
     }
     const socket = await this.connection(to);
+    if (!this.server && message.kind === 'request') this.nameConnection(message, socket);
     await new Promise<void>((resolve, reject) => {
       socket.write(serialize(message), (error) =>
         error ? reject(new SipTransportError(`write to ${to.host}:${to.port} failed`, { cause: error })) : resolve(),
@@ -88,6 +89,21 @@ export class StreamTransport implements Transport {
     this.sockets.clear();
     const server = this.server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * A transport that only connects out has no port of its own: the request's Via sent-by and Contact name the
+   * connection's local port instead (the transport fills in sent-by, RFC 3261 §18.1.1). A server looks its
+   * connections up by their remote address, so the requests it sends within a dialog (NOTIFY) come back over
+   * this connection, the only way they can reach us.
+   */
+  private nameConnection(request: SipRequest, socket: Socket): void {
+    const placeholder = formatHostPort(this.local);
+    const actual = formatHostPort({ host: this.local.host, port: socket.localPort ?? 0 });
+    for (const name of ['Via', 'Contact']) {
+      const value = request.headers.get(name);
+      if (value?.includes(`${placeholder};`)) request.headers.set(name, value.replace(`${placeholder};`, `${actual};`));
+    }
   }
 
   private connection(to: Destination): Promise<Socket> {

@@ -87,4 +87,33 @@ describe('loopback transports', () => {
     // Node 26 appends a hint to its own message ("; if the root CA is installed locally, try …").
     expect(refused).toMatchObject({ kind: 'transport-error', error: { message: expect.stringMatching(new RegExp(`^cannot connect to ${HOST}:${server.localAddress('tls')!.port} over TLS: self-signed certificate($|;)`)) } });
   }, 40_000);
+  it('TLS: a client that only connects out names its connection in Via and Contact, and a request to that Contact comes back over it', async () => {
+    const pem = selfSignedCertificate(HOST);
+    const cert = readFileSync(pem.cert);
+    const server = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0, tlsServer: { key: readFileSync(pem.key), cert } });
+    const client = await StreamTransport.listen({ protocol: 'tls', host: HOST, port: 0, tlsClient: { ca: cert } });
+    open.push(server, client);
+    const serverCore = new UserAgentCore({ transport: server, clock: systemClock });
+    const clientCore = new UserAgentCore({ transport: client, clock: systemClock });
+    const arrived: Array<{ via: string; contact: string; from: Destination }> = [];
+    serverCore.onRequest('SUBSCRIBE', (request, from) => {
+      arrived.push({ via: request.headers.get('via') ?? '', contact: request.headers.get('contact') ?? '', from });
+      return { status: 200 };
+    });
+    const subscribed = await clientCore.request({ ...spec('SUBSCRIBE'), contact: true }, { protocol: 'tls', host: HOST, port: server.localAddress('tls')!.port });
+    expect(subscribed).toMatchObject({ kind: 'response', response: { status: 200 } });
+    const [{ via, contact, from }] = arrived as [(typeof arrived)[number]];
+    // The connection's own source port, not the 0 of a transport without a listening socket.
+    expect(from.port).toBeGreaterThan(0);
+    expect(via).toMatch(new RegExp(`^SIP/2\\.0/TLS ${HOST}:${from.port};`));
+    expect(contact).toBe(`<sip:${HOST}:${from.port};transport=tls>`);
+    const notified: string[] = [];
+    clientCore.onRequest('NOTIFY', (request) => {
+      notified.push(request.body);
+      return { status: 200 };
+    });
+    const notify = await serverCore.request({ ...spec('NOTIFY', 'state'), requestUri: `sip:${HOST}:${from.port};transport=tls` }, { protocol: 'tls', host: HOST, port: from.port });
+    expect(notify).toMatchObject({ kind: 'response', response: { status: 200 } });
+    expect(notified).toEqual(['state']);
+  }, 40_000);
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { selfSignedCertificate } from './certificate.js';
+import { selfSignedCertificate, type CertificateFiles } from './certificate.js';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,9 +49,11 @@ export interface KamailioOptions {
    * (subjectAltName IP:host). Needs the 'kamailio-tls' component. Default false.
    */
   tls?: boolean;
+  /** With `tls`: this server certificate instead (e.g. one issued by a private CA). */
+  certificate?: CertificateFiles;
 }
 
-/** Kamailio's TLS listener: its port and the PEM file of its self-signed certificate (what a client must trust). */
+/** Kamailio's TLS listener: its port and the PEM file of its certificate (the self-signed one is what a client must trust). */
 export interface KamailioTls {
   port: number;
   certificate: string;
@@ -143,7 +145,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Running
   const fixedPort = opts.port;
   let port = fixedPort ?? (await freePort(host));
   let tlsPort = opts.tls ? await freePort(host) : undefined;
-  const certificate = opts.tls ? selfSignedCertificate(host) : undefined;
+  const certificate = opts.tls ? (opts.certificate ?? selfSignedCertificate(host)) : undefined;
   let proc: ManagedProcess | undefined;
   let dir: string | undefined;
   // Echoed in OPTIONS replies: proof that the instance we started answers, not

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { makeTempDir } from './child-group.js';
 
 export interface ServiceProcess {
   url: string;
@@ -61,4 +63,17 @@ export async function startService(env: Record<string, string>, nodeArgs: readon
       await exited;
     },
   };
+}
+
+/** The service with tenant `acme` (admin key `adminKey`) in a fresh data directory, SIP on a free loopback port; `env` adds to that. */
+export function startSipService(adminKey: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  return startService({
+    DATA_DIR: makeTempDir('ph-sip-service-'),
+    BOOTSTRAP_TENANT: 'acme',
+    BOOTSTRAP_ADMIN_KEY: adminKey,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    SIP_HOST: '127.0.0.1',
+    SIP_PORT: '0',
+    ...env,
+  });
 }
