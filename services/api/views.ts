@@ -76,12 +76,31 @@ export function unchangedFor(kind: string, presence: Presence): boolean {
   }
 }
 
+/**
+ * The version a viewer of this kind is shown. Versions are seeded from the clock, so a state's own tells
+ * to the millisecond when it began: those who see less get the instant what they see began instead, which
+ * grows as what they see changes but says nothing of the changes behind it (an external partner's, that
+ * of the availability, since no instant of the last flip between available and busy is kept).
+ */
+export function shownVersion(kind: string, presence: Presence): number {
+  switch (kind) {
+    case 'availability':
+    case 'binary':
+      return presence.availabilitySince ?? presence.version;
+    case 'availability+endpoints':
+      return presence.routingSince ?? presence.version;
+    default:
+      return presence.version;
+  }
+}
+
 export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 'sensitive'>, p: Principal): PresenceView {
   const detail = detailFor(p, person);
+  const version = shownVersion(viewKind(p, person), presence);
   if (detail === 'binary') {
-    return { personId: person.id, availability: presence.availability === 'available' ? 'available' : 'busy', version: presence.version };
+    return { personId: person.id, availability: presence.availability === 'available' ? 'available' : 'busy', version };
   }
-  const v: PresenceView = { personId: person.id, name: person.name, availability: presence.availability, version: presence.version };
+  const v: PresenceView = { personId: person.id, name: person.name, availability: presence.availability, version };
   // Nothing merged yet (version 0, e.g. after a restart lost a person's hot state): unknown since when.
   if (presence.version > 0) v.since = iso(detail === 'availability' ? (presence.availabilitySince ?? presence.since) : presence.since);
   const isPbx = isPbxKey(p);
