@@ -69,8 +69,8 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     expect(await page.locator('#board-title').evaluate((e) => e === e.ownerDocument.activeElement)).toBe(true);
     await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
     expect(await rowOf('alice').getAttribute('data-availability')).toBe('available');
-    expect(await page.locator('#summary').textContent()).toBe('3 people · 3 available · 2 can take a call now');
-    // Carol is sensitive: a supervisor is not told whether she can be rung, so she is not counted.
+    // Carol is sensitive: a supervisor is not told whether she can be rung, so she is counted apart.
+    expect(await page.locator('#summary').textContent()).toBe('3 people · 3 available · 2 can take a call now, 1 more may');
     // A name is text, never markup.
     expect(await rowOf('bob').locator('th').textContent()).toBe('<b>Bob</b> & co');
 
@@ -84,7 +84,7 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     await expect.poll(() => rowOf('bob').getAttribute('data-availability')).toBe('dnd');
     expect(await rowOf('bob').locator('.later').textContent()).toBe('until 12:15, then available');
     expect(await rowOf('bob').locator('.note').textContent()).toBe('\u201cbudget <b>review</b>\u201d');
-    expect(await page.locator('#summary').textContent()).toBe('3 people · 1 available · 1 busy · 1 do not disturb · 0 can take a call now');
+    expect(await page.locator('#summary').textContent()).toBe('3 people · 1 available · 1 busy · 1 do not disturb · 0 can take a call now, 1 more may');
     // Carol is sensitive: a supervisor sees her availability, not what she is doing.
     expect(await rowOf('carol').locator('.status').textContent()).toBe('Available');
     // No "why" for a supervisor.
@@ -154,6 +154,8 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     // Bob's own row has everything; colleagues only their availability.
     expect(await rowOf('alice').locator('.status').textContent()).toBe('Available');
     expect(await rowOf('alice').locator('.later').textContent()).toBe('');
+    // Bob sees only his own endpoints: his available colleagues are not counted as unable to take a call.
+    expect(await page.locator('#summary').textContent()).toBe('3 people · 3 available · 1 can take a call now, 2 more may');
     expect(await rowOf('bob').locator('details').count()).toBe(1);
     expect(await rowOf('alice').locator('details').count()).toBe(0);
     // A member may not list the directory, so there is no team picker (a refused request).
