@@ -383,6 +383,19 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     expect(problems.filter((p) => !/ERR_FAILED/.test(p))).toEqual([]);
   });
 
+  it("says in which zone a queue's reasons are worded when the browser's clock reads another", async () => {
+    await h.put('/v1/groups/night', { name: 'Night line', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }] }).expect(201);
+    await context.close();
+    context = await browser.newContext({ locale: 'en-GB', timezoneId: 'America/New_York' });
+    page = await context.newPage();
+    page.setDefaultTimeout(5000);
+    await page.clock.setFixedTime(new Date(h.clock.now()));
+    await signIn(supervisor);
+    await page.getByLabel('Queue').selectOption({ label: 'Night line' });
+    await expect.poll(() => page.locator('#queue-title').textContent()).toBe('Night line · rings everyone at once · reasons in Europe/Berlin time');
+    await h.del('/v1/groups/night').expect(204);
+  });
+
   it("shows durations and pause ends by the server's clock when the browser's is three hours off", async () => {
     await page.clock.setFixedTime(new Date(h.clock.now() + 3 * 3_600_000));
     await signIn(supervisor);
