@@ -59,6 +59,13 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
     expect(night.body.until).toBe('2026-03-03T05:00:00.000Z');
   });
 
+  it('until the end of the working day is refused, saying why, for someone with no working hours', async () => {
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(200);
+    const r = await h.put('/v1/people/alice/status', { activity: 'dnd', until: 'end-of-working-day' }).expect(422);
+    // Not "outside working hours now": without any she is never off work.
+    expect(r.body.error).toEqual({ code: 'outside_working_hours', message: 'the person has no working hours, so their working day has no end' });
+  });
+
   it('until the end of the current meeting; refused when there is none', async () => {
     const r = await h.put('/v1/people/alice/status', { activity: 'available', until: 'end-of-current-meeting' }).expect(422);
     expect(r.body.error.code).toBe('no_current_meeting');
