@@ -48,6 +48,9 @@ export interface PresenceView {
 const iso = (ms: number) => new Date(ms).toISOString();
 const isPbxKey = (p: Principal) => p.kind === 'key' && p.role === 'pbx';
 
+/** Whether a caller may see which of someone's endpoints are reachable now: as `viewOf` shows them. */
+export const seesEndpoints = (p: Principal, person: Pick<Person, 'id' | 'sensitive'>): boolean => seesActivity(detailFor(p, person)) || isPbxKey(p);
+
 /** Principals with the same kind of view of a person get equal `viewOf` results for any presence. */
 export function viewKind(p: Principal, person: Pick<Person, 'id' | 'sensitive'>): string {
   const detail = detailFor(p, person);
