@@ -84,6 +84,11 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
     }
     await h.put('/v1/tenant', { name: 'Acme', policy: { activities: { lunch: 'away' } } }).expect(200);
     expect((await h.put('/v1/people/alice/status', { activity: 'lunch' }).expect(200)).body).toMatchObject({ availability: 'away', activity: 'lunch' });
+    // The refusal says what may be set: a member's key cannot read the tenant's activity table.
+    expect((await h.put('/v1/people/alice/status', { activity: 'busy' }).expect(422)).body.error).toEqual({
+      code: 'unknown_activity',
+      message: 'busy cannot be set by hand; one of: available, away, break, dnd, focus, in-meeting, out-of-office, off-work, lunch',
+    });
   });
 
   it('mobile heartbeats keep the app reachable; silence past the TTL makes it unreachable at the TTL', async () => {
