@@ -82,8 +82,9 @@ export function unchangedFor(kind: string, presence: Presence): boolean {
 /**
  * The version a viewer of this kind is shown. Versions are seeded from the clock, so a state's own tells
  * to the millisecond when it began: those who see less get the instant what they see began instead, which
- * grows as what they see changes but says nothing of the changes behind it (an external partner's, that
- * of the availability, since no instant of the last flip between available and busy is kept).
+ * grows as what they see changes but says nothing of the changes behind it. An external partner gets when
+ * the availability began (DND to away shows as a new version): when it last crossed between available and
+ * busy is not kept.
  */
 export function shownVersion(kind: string, presence: Presence): number {
   switch (kind) {
