@@ -26,7 +26,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   const running = createHub({ config, log });
   await running.start();
-  const server = running.app.listen(config.port, config.host, () => {
+  // Express 5 hands a failed listen (the port taken, say) to this callback, not to an 'error' event.
+  const server = running.app.listen(config.port, config.host, (err?: Error) => {
+    if (err) {
+      log.fatal({ err: err.message, host: config.host, port: config.port }, 'cannot listen');
+      void running.close().finally(() => process.exit(1));
+      return;
+    }
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     log.info({ host: config.host, port, store: running.hub.store.kind }, 'presence hub listening');

@@ -48,6 +48,9 @@ export interface PresenceView {
 const iso = (ms: number) => new Date(ms).toISOString();
 const isPbxKey = (p: Principal) => p.kind === 'key' && p.role === 'pbx';
 
+/** Whether a caller may see which of someone's endpoints are reachable now: as `viewOf` shows them. */
+export const seesEndpoints = (p: Principal, person: Pick<Person, 'id' | 'sensitive'>): boolean => seesActivity(detailFor(p, person)) || isPbxKey(p);
+
 /** Principals with the same kind of view of a person get equal `viewOf` results for any presence. */
 export function viewKind(p: Principal, person: Pick<Person, 'id' | 'sensitive'>): string {
   const detail = detailFor(p, person);
@@ -76,12 +79,32 @@ export function unchangedFor(kind: string, presence: Presence): boolean {
   }
 }
 
+/**
+ * The version a viewer of this kind is shown. Versions are seeded from the clock, so a state's own tells
+ * to the millisecond when it began: those who see less get the instant what they see began instead, which
+ * grows as what they see changes but says nothing of the changes behind it. An external partner gets when
+ * the availability began (DND to away shows as a new version): when it last crossed between available and
+ * busy is not kept.
+ */
+export function shownVersion(kind: string, presence: Presence): number {
+  switch (kind) {
+    case 'availability':
+    case 'binary':
+      return presence.availabilitySince ?? presence.version;
+    case 'availability+endpoints':
+      return presence.routingSince ?? presence.version;
+    default:
+      return presence.version;
+  }
+}
+
 export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 'sensitive'>, p: Principal): PresenceView {
   const detail = detailFor(p, person);
+  const version = shownVersion(viewKind(p, person), presence);
   if (detail === 'binary') {
-    return { personId: person.id, availability: presence.availability === 'available' ? 'available' : 'busy', version: presence.version };
+    return { personId: person.id, availability: presence.availability === 'available' ? 'available' : 'busy', version };
   }
-  const v: PresenceView = { personId: person.id, name: person.name, availability: presence.availability, version: presence.version };
+  const v: PresenceView = { personId: person.id, name: person.name, availability: presence.availability, version };
   // Nothing merged yet (version 0, e.g. after a restart lost a person's hot state): unknown since when.
   if (presence.version > 0) v.since = iso(detail === 'availability' ? (presence.availabilitySince ?? presence.since) : presence.since);
   const isPbx = isPbxKey(p);

@@ -136,7 +136,10 @@ export const DASHBOARD_JS = String.raw`(function () {
     var parts = [list.length + (list.length === 1 ? ' person' : ' people')];
     ORDER.forEach(function (a) { if (counts[a]) parts.push(counts[a] + ' ' + AVAILABILITY[a].toLowerCase()); });
     var callable = list.filter(function (p) { return p.routable === true; }).length;
-    if (list.some(function (p) { return p.routable !== undefined; })) parts.push(callable + ' can take a call now');
+    // Available people whose endpoints the key may not see (colleagues, sensitive people): counting them
+    // out without a word reads as if they could not be rung.
+    var unseen = list.filter(function (p) { return p.availability === 'available' && p.routable === undefined; }).length;
+    if (list.some(function (p) { return p.routable !== undefined; })) parts.push(callable + ' can take a call now' + (unseen ? ', ' + unseen + ' more may' : ''));
     // A live region: rewriting the same text would announce it again on every change.
     if (el('summary').textContent !== parts.join(' · ')) el('summary').textContent = parts.join(' · ');
     el('empty').hidden = list.length > 0;

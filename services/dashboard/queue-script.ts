@@ -93,7 +93,11 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
         h.el('queue-then').textContent = '';
         return;
       }
-      h.el('queue-title').textContent = d.target.name + ' · ' + (STRATEGY[d.strategy] || d.strategy);
+      // The server words reasons and closures in the group's zone ("DND until 02:17"), the board in the
+      // browser's: say so when their clocks read differently, or a row shows two times for one end.
+      var wall = function (zone) { return new Intl.DateTimeFormat('en-GB', { timeZone: zone, day: 'numeric', hour: 'numeric', minute: 'numeric' }).format(h.now()); };
+      var zone = d.target.timeZone && wall(d.target.timeZone) !== wall(undefined) ? ' · reasons in ' + d.target.timeZone + ' time' : '';
+      h.el('queue-title').textContent = d.target.name + ' · ' + (STRATEGY[d.strategy] || d.strategy) + zone;
       // The server words a closure in the group's zone ("closed: Christmas Day (holiday); opens Mon 08:00").
       var state = !d.open ? (d.closedReason ? d.closedReason.charAt(0).toUpperCase() + d.closedReason.slice(1) : 'Closed') : d.scheduleChangesAt ? 'Open until ' + h.clock(d.scheduleChangesAt) : 'Open';
       var members = current.members.size;

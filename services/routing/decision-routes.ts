@@ -2,7 +2,7 @@ import type { Person } from '../../shared/domain/directory.js';
 import type { Hub } from '../hub.js';
 import { tenantOf } from '../api/auth.js';
 import { route, type AnyRoute } from '../api/route.js';
-import { detailFor } from '../api/views.js';
+import { detailFor, seesEndpoints } from '../api/views.js';
 import { decisionView } from './decision-view.js';
 import { routeQuerySchema, routeRequestSchema } from './request-schema.js';
 import type { RouteRequest, RouteTargetRef, RoutingService } from './routing-service.js';
@@ -33,7 +33,7 @@ export function decisionRoutes(hub: Hub, routing: RoutingService): AnyRoute[] {
         if (body.at !== undefined) req.at = typeof body.at === 'number' ? body.at : Date.parse(body.at);
         // Supervisors may simulate ("who would ring at 18:05?") but never move a strategy.
         const mayCommit = principal.kind === 'key' && principal.role !== 'supervisor';
-        const decision = await routing.decide(tenantId, req, { mayCommit, detailFor: (p: Person) => detailFor(principal, p) });
+        const decision = await routing.decide(tenantId, req, { mayCommit, detailFor: (p: Person) => detailFor(principal, p), seesEndpoints: (p: Person) => seesEndpoints(principal, p) });
         hub.metrics.routeDecisions.inc({ status: decision.status, dry_run: String(decision.dryRun) });
         hub.metrics.routeDecisionSeconds.observe((performance.now() - started) / 1000);
         if (query.format === 'rtjson') {

@@ -5,7 +5,7 @@ import type { Group } from '../../shared/domain/group.js';
 import { AppError, notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store } from '../../shared/store/port.js';
 import type { GroupRoutingState, RoutingStateStore } from '../../shared/store/routing-state.js';
-import type { Detail } from '../api/views.js';
+import { seesActivity, type Detail } from '../api/views.js';
 import type { CallOutcome, CallOutcomeListener } from '../connectors/pbx/call-outcomes.js';
 import type { DirectoryService } from '../directory/directory-service.js';
 import { applyOutcomeToAgent, applyOutcomeToMember } from './call-outcomes.js';
@@ -35,6 +35,8 @@ export interface RouteRequest {
 
 export interface DecideOptions {
   detailFor: (person: Person) => Detail;
+  /** Whether the caller may see which of someone's endpoints are reachable now (absent: yes). */
+  seesEndpoints?: (person: Person) => boolean;
   /** Whether a live decision may change strategy state (the PBX's and administrators' calls do). */
   mayCommit: boolean;
 }
@@ -197,8 +199,11 @@ export class RoutingService implements CallOutcomeListener {
         return;
       }
       candidates.push({ personId: member.personId, position, priority: member.priority, ringTimeoutSeconds: member.ringTimeoutSeconds ?? group.ringTimeoutSeconds });
-      const r: Ringable = { name: facts.person!.name, contacts: j.contacts };
-      if (j.note) r.note = j.note;
+      const person = facts.person!;
+      // Design §6: whoever sees only a sensitive person's availability learns neither which of their
+      // endpoints are reachable now (a live mobile app) nor that they ring despite a meeting or DND.
+      const r: Ringable = { name: person.name, contacts: (o.seesEndpoints?.(person) ?? true) ? j.contacts : [] };
+      if (j.note && seesActivity(o.detailFor(person))) r.note = j.note;
       ringable.set(member.personId, r);
     });
 

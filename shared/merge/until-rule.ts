@@ -26,7 +26,9 @@ export function resolveUntil(until: UntilInput | undefined, person: Person, sign
     return end;
   }
   if (until === 'end-of-working-day') {
-    const end = person.workingHours ? endOfWorkingDay(person.timeZone, person.workingHours, now) : undefined;
+    // Without working hours someone is never off work, so their day has no end to wait for.
+    if (!person.workingHours) throw unprocessable('outside_working_hours', 'the person has no working hours, so their working day has no end');
+    const end = endOfWorkingDay(person.timeZone, person.workingHours, now);
     if (end === undefined) throw unprocessable('outside_working_hours', 'the person is not inside working hours now');
     return end;
   }

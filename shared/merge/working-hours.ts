@@ -155,8 +155,18 @@ export function workingHoursAt(zone: string, week: WeeklyHours, now: number): Wo
   return nextEdge === undefined ? { inside } : { inside, nextEdge };
 }
 
-/** The end of the working period containing `now`, if `now` is inside working hours. */
+/**
+ * The end of the working day `now` is in, if it is inside working hours: the end of the last period that
+ * starts on the local date the current one began. A lunch break does not end the day (someone off "until
+ * the end of my working day" at 10:00 is not rung after lunch); a night shift past midnight ends in the morning.
+ */
 export function endOfWorkingDay(zone: string, week: WeeklyHours, now: number): number | undefined {
-  for (const [from, to] of intervalsAround(zone, week, now)) if (from <= now && now < to) return to;
-  return undefined;
+  const intervals = intervalsAround(zone, week, now);
+  const i = intervals.findIndex(([from, to]) => from <= now && now < to);
+  if (i < 0) return undefined;
+  const day = (t: number) => DateTime.fromMillis(t, { zone }).toISODate();
+  const today = day(intervals[i]![0]);
+  let end = intervals[i]![1];
+  for (let j = i + 1; j < intervals.length && day(intervals[j]![0]) === today; j++) end = intervals[j]![1];
+  return end;
 }

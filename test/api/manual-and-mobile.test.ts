@@ -43,6 +43,29 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
     expect(await presence()).toMatchObject({ activity: 'off-work', availability: 'offline' });
   });
 
+  it('until the end of the working day: after a lunch break, not at it; a night shift ends in the morning', async () => {
+    const lunch = { mon: [['08:00', '12:00'], ['13:00', '18:00']] };
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', timeZone: 'Europe/Berlin', workingHours: lunch }).expect(200);
+    const res = await h.put('/v1/people/alice/status', { activity: 'dnd', until: 'end-of-working-day' }).expect(200);
+    // 18:00 Berlin, not 12:00: after lunch she would be rung again although she is off for the day.
+    expect(res.body.until).toBe('2026-03-02T17:00:00.000Z');
+    const pause = await h.put('/v1/people/alice/queue-pause', { until: 'end-of-working-day' }).expect(200);
+    expect(pause.body.until).toBe('2026-03-02T17:00:00.000Z');
+    // From Monday 22:00 to Tuesday 06:00, then Tuesday's shift from 22:00: the day ends at 06:00.
+    const nights = { mon: [['22:00', '24:00']], tue: [['00:00', '06:00'], ['22:00', '24:00']] };
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', timeZone: 'Europe/Berlin', workingHours: nights }).expect(200);
+    await h.clock.advanceTo('2026-03-02T23:00:00Z');
+    const night = await h.put('/v1/people/alice/status', { activity: 'dnd', until: 'end-of-working-day' }).expect(200);
+    expect(night.body.until).toBe('2026-03-03T05:00:00.000Z');
+  });
+
+  it('until the end of the working day is refused, saying why, for someone with no working hours', async () => {
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(200);
+    const r = await h.put('/v1/people/alice/status', { activity: 'dnd', until: 'end-of-working-day' }).expect(422);
+    // Not "outside working hours now": without any she is never off work.
+    expect(r.body.error).toEqual({ code: 'outside_working_hours', message: 'the person has no working hours, so their working day has no end' });
+  });
+
   it('until the end of the current meeting; refused when there is none', async () => {
     const r = await h.put('/v1/people/alice/status', { activity: 'available', until: 'end-of-current-meeting' }).expect(422);
     expect(r.body.error.code).toBe('no_current_meeting');
@@ -61,6 +84,11 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
     }
     await h.put('/v1/tenant', { name: 'Acme', policy: { activities: { lunch: 'away' } } }).expect(200);
     expect((await h.put('/v1/people/alice/status', { activity: 'lunch' }).expect(200)).body).toMatchObject({ availability: 'away', activity: 'lunch' });
+    // The refusal says what may be set: a member's key cannot read the tenant's activity table.
+    expect((await h.put('/v1/people/alice/status', { activity: 'busy' }).expect(422)).body.error).toEqual({
+      code: 'unknown_activity',
+      message: 'busy cannot be set by hand; one of: available, away, break, dnd, focus, in-meeting, out-of-office, off-work, lunch',
+    });
   });
 
   it('mobile heartbeats keep the app reachable; silence past the TTL makes it unreachable at the TTL', async () => {

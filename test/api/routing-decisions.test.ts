@@ -215,6 +215,26 @@ describe('POST /v1/route: presence-aware ring lists', () => {
     });
   });
 
+  it("tells a supervisor neither a sensitive member's reachable endpoints nor that they ring despite a meeting", async () => {
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sensitive: true }).expect(200);
+    const group = (await h.get('/v1/groups/support')).body;
+    await h.put('/v1/groups/support', { ...group, id: undefined, tenantId: undefined, leaveWhen: { dnd: true, meeting: false } }).expect(200);
+    const now = h.clock.now();
+    await h.hub.engine.apply('acme', 'alice', [{ op: 'put', signal: outlookMeeting(now - MIN, now + HOUR) }]);
+    const keys = Object.fromEntries(
+      await Promise.all((['pbx', 'supervisor'] as const).map(async (role) => [role, (await h.post('/v1/keys', { name: role, role }).expect(201)).body.secret as string] as const)),
+    );
+    const alice = async (key?: string) => (await route({ group: 'support' }, key)).ring.find((r: { personId: string }) => r.personId === 'alice');
+    const desk = [{ endpointId: 'alice-desk', kind: 'desk', uri: 'sip:alice@192.0.2.10' }];
+    // Their presence views show her availability only: the ring list must not tell more.
+    expect(await alice(keys.supervisor)).toEqual({ step: 0, personId: 'alice', name: 'Alice', priority: 0, ringTimeoutSeconds: 20, contacts: [] });
+    // The PBX rings her, so it gets her contacts, but not that she is in a meeting.
+    expect(await alice(keys.pbx)).toEqual({ step: 0, personId: 'alice', name: 'Alice', priority: 0, ringTimeoutSeconds: 20, contacts: desk });
+    expect(await alice()).toEqual({ step: 0, personId: 'alice', name: 'Alice', priority: 0, ringTimeoutSeconds: 20, contacts: desk, note: 'rings during meetings in this group' });
+    // Bob is not sensitive: a supervisor sees where he would be rung.
+    expect((await route({ group: 'support' }, keys.supervisor)).ring.find((r: { personId: string }) => r.personId === 'bob').contacts).toHaveLength(1);
+  });
+
   it('answers the rtjson document, with mobile numbers through the tenant gateway', async () => {
     await h.put('/v1/tenant', { name: 'Acme', settings: { pstnGateway: 'gw.example.test' } }).expect(200);
     await h.put('/v1/people/bob/devices/bob-phone', { kind: 'mobile', contact: '+4917000000' }).expect(201);

@@ -83,6 +83,43 @@ describe('live stream: every client gets its own level of detail of the same cha
     expect(await since('alice', 'bob')).toBe(iso(t1));
   });
 
+  it('shows those who see less a version that does not move when only what they cannot see changed', async () => {
+    for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
+    await h.clock.advance(60_000);
+    for (const person of ['alice', 'carol']) await h.put(`/v1/people/${person}/status`, { activity: 'away', note: 'back soon' }).expect(200);
+    const version = async (person: string, key: string) => (await h.get(`/v1/presence/${person}`, keys[key]).expect(200)).body.version as number;
+    const viewers = { alice: ['bob', 'external'], carol: ['bob', 'external', 'supervisor', 'pbx'] } as const;
+    const before = new Map<string, number>();
+    for (const [person, keyNames] of Object.entries(viewers)) for (const key of keyNames) before.set(`${person}/${key}`, await version(person, key));
+    const adminBefore = await version('alice', 'admin');
+    await h.clock.advance(60_000);
+    // Still away: only the activity and the note change.
+    for (const person of ['alice', 'carol']) await h.put(`/v1/people/${person}/status`, { activity: 'break', note: 'lunch' }).expect(200);
+    // The version is seeded from the clock: a new one would tell them to the millisecond when it changed.
+    for (const [person, keyNames] of Object.entries(viewers)) {
+      for (const key of keyNames) expect([person, key, await version(person, key)]).toEqual([person, key, before.get(`${person}/${key}`)]);
+    }
+    expect(await version('alice', 'admin')).toBeGreaterThan(adminBefore);
+    expect(await version('alice', 'supervisor')).toBe(await version('alice', 'admin'));
+  });
+
+  it('sends a supervisor a person just marked sensitive at a version no lower than the one it holds', async () => {
+    for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
+    const c = await openStream(`${base}/v1/stream`, keys.supervisor!);
+    await c.waitFor((e) => e.event === 'snapshot');
+    await h.clock.advance(60_000);
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    await h.clock.advance(60_000);
+    await h.put('/v1/people/alice/status', { activity: 'break' }).expect(200);
+    const held = (await c.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.activity === 'break')).data.version as number;
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], sensitive: true }).expect(200);
+    const shown = await c.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.activity === undefined);
+    // A client that drops older versions (as the dashboard does) takes it, and stops showing the break.
+    expect(shown.data).toEqual({ personId: 'alice', name: 'Alice', availability: 'away', since: expect.any(String), version: held });
+    c.close();
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'] }).expect(200);
+  });
+
   it('sends those who see only the availability nothing when only the activity behind it changed', async () => {
     for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
     const names = ['bob', 'external', 'supervisor', 'pbx'];

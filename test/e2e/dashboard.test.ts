@@ -69,8 +69,8 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     expect(await page.locator('#board-title').evaluate((e) => e === e.ownerDocument.activeElement)).toBe(true);
     await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
     expect(await rowOf('alice').getAttribute('data-availability')).toBe('available');
-    expect(await page.locator('#summary').textContent()).toBe('3 people · 3 available · 2 can take a call now');
-    // Carol is sensitive: a supervisor is not told whether she can be rung, so she is not counted.
+    // Carol is sensitive: a supervisor is not told whether she can be rung, so she is counted apart.
+    expect(await page.locator('#summary').textContent()).toBe('3 people · 3 available · 2 can take a call now, 1 more may');
     // A name is text, never markup.
     expect(await rowOf('bob').locator('th').textContent()).toBe('<b>Bob</b> & co');
 
@@ -84,7 +84,7 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     await expect.poll(() => rowOf('bob').getAttribute('data-availability')).toBe('dnd');
     expect(await rowOf('bob').locator('.later').textContent()).toBe('until 12:15, then available');
     expect(await rowOf('bob').locator('.note').textContent()).toBe('\u201cbudget <b>review</b>\u201d');
-    expect(await page.locator('#summary').textContent()).toBe('3 people · 1 available · 1 busy · 1 do not disturb · 0 can take a call now');
+    expect(await page.locator('#summary').textContent()).toBe('3 people · 1 available · 1 busy · 1 do not disturb · 0 can take a call now, 1 more may');
     // Carol is sensitive: a supervisor sees her availability, not what she is doing.
     expect(await rowOf('carol').locator('.status').textContent()).toBe('Available');
     // No "why" for a supervisor.
@@ -154,6 +154,8 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     // Bob's own row has everything; colleagues only their availability.
     expect(await rowOf('alice').locator('.status').textContent()).toBe('Available');
     expect(await rowOf('alice').locator('.later').textContent()).toBe('');
+    // Bob sees only his own endpoints: his available colleagues are not counted as unable to take a call.
+    expect(await page.locator('#summary').textContent()).toBe('3 people · 3 available · 1 can take a call now, 2 more may');
     expect(await rowOf('bob').locator('details').count()).toBe(1);
     expect(await rowOf('alice').locator('details').count()).toBe(0);
     // A member may not list the directory, so there is no team picker (a refused request).
@@ -379,6 +381,19 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     await h.del('/v1/groups/evening').expect(204);
     // The one logged failure: the aborted ask.
     expect(problems.filter((p) => !/ERR_FAILED/.test(p))).toEqual([]);
+  });
+
+  it("says in which zone a queue's reasons are worded when the browser's clock reads another", async () => {
+    await h.put('/v1/groups/night', { name: 'Night line', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }] }).expect(201);
+    await context.close();
+    context = await browser.newContext({ locale: 'en-GB', timezoneId: 'America/New_York' });
+    page = await context.newPage();
+    page.setDefaultTimeout(5000);
+    await page.clock.setFixedTime(new Date(h.clock.now()));
+    await signIn(supervisor);
+    await page.getByLabel('Queue').selectOption({ label: 'Night line' });
+    await expect.poll(() => page.locator('#queue-title').textContent()).toBe('Night line · rings everyone at once · reasons in Europe/Berlin time');
+    await h.del('/v1/groups/night').expect(204);
   });
 
   it("shows durations and pause ends by the server's clock when the browser's is three hours off", async () => {

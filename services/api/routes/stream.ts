@@ -4,7 +4,7 @@ import type { FeedEvent } from '../../../shared/store/feed.js';
 import type { Hub } from '../../hub.js';
 import { tenantOf } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
-import { unchangedFor, viewKind, viewOf } from '../views.js';
+import { shownVersion, unchangedFor, viewKind, viewOf } from '../views.js';
 import { peopleOf, snapshot } from './presence.js';
 import { sharedFrame } from './shared-frames.js';
 import { TickWriter } from './tick-writer.js';
@@ -39,6 +39,13 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         res.write('retry: 2000\n\n');
         /** With `?team=`: the people this client was shown as members, so one who leaves gets `removed`. */
         let team: Set<string> | undefined;
+        /**
+         * The highest version this client was shown of each person. A view that shows less than the one
+         * before it (the person just marked sensitive) has a lower version (`shownVersion`): it goes out at
+         * the version the client holds, as the same state rendered anew, so a client dropping older ones keeps it.
+         * Only supervisors and PBXs see someone differently once they are sensitive, so only their streams keep it.
+         */
+        const shown = principal.kind === 'key' && (principal.role === 'supervisor' || principal.role === 'pbx') ? new Map<string, number>() : undefined;
         const frame = (event: string, data: unknown, id?: string) => `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
         // Events are queued until the snapshot or replay is out, then written strictly in order, a tick's
         // worth per write. Each person is looked up as the event is queued, so look-ups overlap.
@@ -56,6 +63,9 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
             const kind = viewKind(principal, person);
             // A directory edit is news to everyone; a new state only to those who can tell it apart.
             if (!e.cause && unchangedFor(kind, presence)) return '';
+            const held = shown?.get(person.id) ?? 0;
+            if (held > shownVersion(kind, presence)) return frame('presence', { ...viewOf(presence, person, principal), version: held }, e.id);
+            shown?.set(person.id, shownVersion(kind, presence));
             return sharedFrame(e, person, kind, () => frame('presence', viewOf(presence, person, principal), e.id));
           },
           write(chunk) {
@@ -95,7 +105,9 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         if (query.team) team = new Set(people.map((p) => p.id));
         if (fresh) {
           // `at`: the server's instant, so a client whose clock is off still shows ends and durations right.
-          res.write(frame('snapshot', { at: new Date(hub.clock.now()).toISOString(), presence: await snapshot(hub, principal, people) }));
+          const views = await snapshot(hub, principal, people);
+          for (const v of views) shown?.set(v.personId, v.version);
+          res.write(frame('snapshot', { at: new Date(hub.clock.now()).toISOString(), presence: views }));
         } else if (sub.replay !== 'reset') {
           seen = new Set(sub.replay.map((e) => e.id));
           // The client may have been shown anyone a change it missed is about: one no longer in the team is `removed`.

@@ -18,6 +18,12 @@ function settable(activity: string, policy: Policy): boolean {
   return !(BUILTIN_ACTIVITIES as readonly string[]).includes(activity) && own(policy.activities, activity) !== undefined;
 }
 
+/** What may be set, for the refusal: staff cannot read the tenant's activity table. */
+function settableList(policy: Policy): string {
+  const custom = Object.keys(policy.activities).filter((a) => !(BUILTIN_ACTIVITIES as readonly string[]).includes(a));
+  return [...MANUAL_BUILTINS, ...custom].join(', ');
+}
+
 /** The manual status as one signal (`manual`); DND is its own claim so it ranks in the DND row. */
 export function manualStatusChange(
   input: ManualStatusInput,
@@ -27,7 +33,7 @@ export function manualStatusChange(
   now: number,
 ): SignalChange {
   if (!settable(input.activity, policy)) {
-    throw unprocessable('unknown_activity', `${input.activity} cannot be set by hand here; see the tenant's activity table`);
+    throw unprocessable('unknown_activity', `${input.activity} cannot be set by hand; one of: ${settableList(policy)}`);
   }
   const until = resolveUntil(input.until, person, signals, policy, now);
   const signal: Signal = {

@@ -34,7 +34,8 @@ export class WebhookSink implements Sink {
     let payload: object;
     if (d.presence) {
       const person = d.person && { name: d.person.name, extension: d.person.extension, sipUri: d.person.sipUri };
-      const presence = d.person ? viewOf(d.presence, d.person, PBX_VIEW) : undefined;
+      // The message's id and envelope carry the state's own version, so the body keeps it too.
+      const presence = d.person ? { ...viewOf(d.presence, d.person, PBX_VIEW), version: d.presence.version } : undefined;
       const { version: _, ...visible } = presence ?? {};
       reads = createHash('sha256').update(JSON.stringify([person, visible])).digest('base64url');
       if (this.told.get(d.personId) === reads) return;
