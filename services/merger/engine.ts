@@ -151,11 +151,13 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   const isChange = !prev || !sameState(prev, decision);
   // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions.
   const version = isChange ? Math.max((prev?.version ?? 0) + 1, now) : prev.version;
-  const since = isChange ? now : prev.since;
+  // A state never begins before the one it follows, whatever this replica's clock says (another replica's
+  // may be ahead): views that show less than the activity give these instants as their version (views.ts).
+  const since = isChange ? Math.max(now, (prev?.since ?? 0) + 1) : prev.since;
   const sameAvailability = prev !== undefined && prev.availability === decision.availability;
-  const availabilitySince = sameAvailability ? (prev.availabilitySince ?? prev.since) : now;
+  const availabilitySince = sameAvailability ? (prev.availabilitySince ?? prev.since) : since;
   const availabilityBefore = sameAvailability ? prev.availabilityBefore : prev?.availability;
-  const routingSince = sameAvailability && sameRouting(prev, decision) ? (prev.routingSince ?? prev.since) : now;
+  const routingSince = sameAvailability && sameRouting(prev, decision) ? (prev.routingSince ?? prev.since) : since;
   const presence: Presence = explainLater(
     withoutExplanation(decision, { personId, since, availabilitySince, availabilityBefore, routingSince, version }),
     signals,
