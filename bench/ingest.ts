@@ -139,7 +139,7 @@ const rate = (m: Measured) => (m.r.batches / m.r.elapsedMs) * 1000;
 const ms = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : fmt(x));
 console.log('');
 table(
-  ['run', 'batches/s', 'signals/s', 'vs bare', 'signals per server CPU-s', 'HTTP p50/p99 ms', 'SSE p50/p99 ms (n)', 'applied/ignored', 'server CPU', 'loop busy', 'loadgen CPU', 'others'],
+  ['run', 'batches/s', 'signals/s', 'vs bare', 'signals per server CPU-s', 'HTTP p50/p99 ms', 'SSE p50/p99 ms (n)', 'applied/ignored events', 'server CPU', 'loop busy', 'loadgen CPU', 'others'],
   runs.map((m) => [
     m.name,
     rate(m),

@@ -48,7 +48,7 @@ export interface LoadResult {
   events: number;
   elapsedMs: number;
   status: Record<string, number>;
-  /** From the hub's answers (0 against the bare server). */
+  /** Events, from the hub's answers (0 against the bare server). */
   applied: number;
   ignored: number;
   rejected: number;

@@ -89,13 +89,17 @@ export class PresenceEngine {
     }
   }
 
-  /** Applies `changes` (possibly none: a re-evaluation) to one person and merges. */
-  async apply(tenantId: string, personId: string, changes: readonly SignalChange[]): Promise<ApplyResult> {
+  /**
+   * Applies `changes` (possibly none: a re-evaluation) to one person and merges. `outcomes`, if given
+   * (as long as `changes`), receives what became of each change (see Outcome) in the write that counted:
+   * a store may run the update again, and each run overwrites every entry.
+   */
+  async apply(tenantId: string, personId: string, changes: readonly SignalChange[], outcomes?: Uint8Array): Promise<ApplyResult> {
     const { store, clock, metrics } = this.deps;
     const cached = this.deps.policyFor(tenantId);
     const policy = cached instanceof Promise ? await cached : cached;
     const now = clock.now();
-    const result = await store.state.update(tenantId, personId, (state) => step(state, changes, policy, now, personId));
+    const result = await store.state.update(tenantId, personId, (state) => step(state, changes, policy, now, personId, outcomes));
     metrics.countMerge(result.changed ? result.presence.availability : undefined);
     for (const c of changes) {
       if (c.op !== 'put') continue;
@@ -143,8 +147,8 @@ export class PresenceEngine {
   }
 }
 
-function step(state: PersonState, changes: readonly SignalChange[], policy: Policy, now: number, personId: string) {
-  const { signals: changed, applied, ignored } = applyChanges(state.signals, changes);
+function step(state: PersonState, changes: readonly SignalChange[], policy: Policy, now: number, personId: string, outcomes: Uint8Array | undefined) {
+  const { signals: changed, applied, ignored } = applyChanges(state.signals, changes, outcomes);
   const signals = collectGarbage(changed, now, GARBAGE_GRACE_MS);
   const decision = mergeUnexplained(signals, policy, now);
   const prev = state.presence;

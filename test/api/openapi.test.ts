@@ -24,6 +24,7 @@ describe('/openapi.json matches the routes', () => {
     expect(put.parameters).toContainEqual(expect.objectContaining({ name: 'personId', in: 'path', required: true }));
     expect(put.requestBody.content['application/json'].schema.properties.activity).toBeDefined();
     expect(doc.paths['/v1/pbx/events'].post.security).toEqual([{ pbxKeyId: [], pbxTimestamp: [], pbxSignature: [] }]);
+    expect(doc.paths['/v1/pbx/events'].post.responses['200'].description).toMatch(/counts events.*rejected and ignoredEvents list/);
   });
 
   it('every documented route answers something other than route_not_found', async () => {

@@ -44,11 +44,11 @@ describe('PBX events drive presence, the snapshot and the live feed', () => {
     await h.pbx([{ type: 'hangup', device: 'alice-desk', at: at(-1000), callId: 'c1' }], key).expect(200);
     // The answer arrives after the hangup it preceded: it must not leave alice on a call.
     const late = await h.pbx([{ type: 'answered', device: 'alice-desk', at: at(-2000), callId: 'c1' }], key).expect(200);
-    expect(late.body).toMatchObject({ applied: 0, ignored: 1 });
+    expect(late.body).toMatchObject({ applied: 0, ignored: 1, ignoredEvents: [{ index: 0, code: 'out_of_order' }] });
     expect((await h.get('/v1/presence/alice')).body.activity).toBe('available');
     await h.pbx([{ type: 'ringing', device: 'alice-desk', at: at(0), callId: 'c2' }], key).expect(200);
     const dup = await h.pbx([{ type: 'ringing', device: 'alice-desk', at: at(0), callId: 'c2' }], key, { timestamp: Math.floor(h.clock.now() / 1000) - 1 }).expect(200);
-    expect(dup.body).toMatchObject({ applied: 0, ignored: 1 });
+    expect(dup.body).toMatchObject({ applied: 0, ignored: 1, ignoredEvents: [{ index: 0, code: 'duplicate' }] });
     expect((await h.get('/v1/presence/alice')).body.activity).toBe('ringing');
   });
 
@@ -105,6 +105,7 @@ describe('PBX events drive presence, the snapshot and the live feed', () => {
       received: 2,
       applied: 1,
       ignored: 0,
+      ignoredEvents: [],
       rejected: [{ index: 0, code: 'at_in_seconds', message: 'at looks like epoch seconds: send epoch milliseconds or RFC 3339' }],
     });
     expect((await h.get('/v1/presence/alice')).body.activity).toBe('available');

@@ -6,24 +6,11 @@ import { AppError, badRequest } from '../../../shared/errors/errors.js';
 import type { Hub } from '../../hub.js';
 import { route, type AnyRoute } from '../../api/route.js';
 import { zodDetails } from '../../api/http-errors.js';
-import type { SignalChange } from '../../merger/apply-changes.js';
+import { batchAnswer, type BatchAnswer, type EventNote, type PersonChanges } from './batch-answer.js';
 import type { CallOutcome } from './call-outcomes.js';
 import { parsePbxBatch } from './batch-parse.js';
 import { extensionEndpointId, pbxEventChanges } from './map.js';
 import { pbxBatchSchema, type PbxEvent } from './schema.js';
-
-interface Rejection {
-  index: number;
-  code: string;
-  message: string;
-}
-
-interface IngestResult {
-  received: number;
-  applied: number;
-  ignored: number;
-  rejected: Rejection[];
-}
 
 /** People merged in one go before a batch lets the event loop run timers and other I/O (about 0.5 ms of work). */
 const APPLY_CHUNK = 25;
@@ -53,7 +40,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     return { personId: p.id, endpoint: contact ? { id, kind: 'desk', contact } : { id, kind: 'desk' } };
   }
 
-  async function ingest(tenantId: string, raw: Buffer): Promise<IngestResult> {
+  async function ingest(tenantId: string, raw: Buffer): Promise<BatchAnswer> {
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));
@@ -69,8 +56,8 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     // All look-ups at once: a shared store answers them in one round trip.
     const [tenant, found] = await Promise.all([hub.directory.getTenant(tenantId), Promise.all(events.map((e) => lookUp(tenantId, e)))]);
     const now = hub.clock.now();
-    const rejected: Rejection[] = [];
-    const byPerson = new Map<string, SignalChange[]>();
+    const rejected: EventNote[] = [];
+    const byPerson = new Map<string, PersonChanges>();
     const outcomes: CallOutcome[] = [];
     for (const [index, e] of events.entries()) {
       const target = targetOf(e, found[index]);
@@ -89,9 +76,15 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
       }
       // A queue call ends in the queue's (group's) wrap-up when the event does not say.
       const groupWrapUp = e.type === 'hangup' && e.queue !== undefined && e.wrapUpSeconds === undefined ? await hub.callOutcomes.wrapUpSeconds(tenantId, e.queue) : undefined;
-      const list = byPerson.get(target.personId) ?? [];
-      list.push(...pbxEventChanges(e, target.endpoint, at, groupWrapUp ?? tenant.settings.wrapUpSeconds));
-      byPerson.set(target.personId, list);
+      let mine = byPerson.get(target.personId);
+      if (!mine) {
+        mine = { personId: target.personId, changes: [], events: [] };
+        byPerson.set(target.personId, mine);
+      }
+      for (const c of pbxEventChanges(e, target.endpoint, at, groupWrapUp ?? tenant.settings.wrapUpSeconds)) {
+        mine.changes.push(c);
+        mine.events.push(index);
+      }
       if (e.type === 'answered' || e.type === 'hangup') {
         const o: CallOutcome = { tenantId, personId: target.personId, endpointId: target.endpoint.id, type: e.type, at };
         if (e.callId !== undefined) o.callId = e.callId;
@@ -99,19 +92,15 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
         outcomes.push(o);
       }
     }
-    let applied = 0;
-    let ignored = 0;
-    const people = [...byPerson];
+    const people = [...byPerson.values()];
+    for (const p of people) p.outcomes = new Uint8Array(p.changes.length);
     for (let i = 0; i < people.length; i += APPLY_CHUNK) {
       // Give way between chunks, so a large batch does not hold up due transitions and other requests.
       if (i > 0) await giveWay();
-      for (const r of await Promise.all(people.slice(i, i + APPLY_CHUNK).map(([personId, changes]) => hub.engine.apply(tenantId, personId, changes)))) {
-        applied += r.applied;
-        ignored += r.ignored;
-      }
+      await Promise.all(people.slice(i, i + APPLY_CHUNK).map((p) => hub.engine.apply(tenantId, p.personId, p.changes, p.outcomes)));
     }
     await hub.callOutcomes.emit(outcomes);
-    return { received: events.length, applied, ignored, rejected };
+    return batchAnswer(events.length, people, rejected);
   }
 
   return [
@@ -124,7 +113,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
       raw: true,
       body: pbxBatchSchema as z.ZodType<unknown>,
       responses: {
-        200: 'accepted; events for unknown devices or extensions are listed in rejected',
+        200: 'accepted; counts events (applied + ignored + rejected = received); rejected and ignoredEvents list the events that changed nothing, with index, code and message',
         400: 'malformed batch (nothing applied)',
         401: 'missing, wrong or stale signature',
         409: 'replayed batch',
