@@ -59,43 +59,41 @@ export function viewKind(p: Principal, person: Pick<Person, 'id' | 'sensitive'>)
 }
 
 /**
- * Whether a new state reads to a viewer of this kind exactly as the one before it, version aside: sending
- * it anyway would tell the viewer when something they may not see changed behind it. Those who see only
- * the availability see nothing new while it holds; an external partner, while it stays on the same side
- * of available/busy; a phone system looking at a sensitive person, while the availability, routability
- * and endpoints hold.
+ * When what a viewer of this kind sees of a person began: those who see only the availability, when it
+ * began; an external partner, when the person last went from available to busy or back; a phone system
+ * looking at a sensitive person, when the availability, routability or endpoints last changed. Undefined
+ * for those who see every change, and in states stored before these instants were kept.
  */
-export function unchangedFor(kind: string, presence: Presence): boolean {
-  const availabilityHeld = presence.availabilitySince !== undefined && presence.availabilitySince < presence.since;
+function shownSince(kind: string, presence: Presence): number | undefined {
   switch (kind) {
     case 'availability':
-      return availabilityHeld;
+      return presence.availabilitySince;
     case 'binary':
-      return availabilityHeld || (presence.availabilityBefore !== undefined && (presence.availabilityBefore === 'available') === (presence.availability === 'available'));
+      return presence.binarySince;
     case 'availability+endpoints':
-      return presence.routingSince !== undefined && presence.routingSince < presence.since;
+      return presence.routingSince;
     default:
-      return false;
+      return undefined;
   }
+}
+
+/**
+ * Whether a new state reads to a viewer of this kind exactly as the one before it, version aside: sending
+ * it anyway would tell the viewer when something they may not see changed behind it.
+ */
+export function unchangedFor(kind: string, presence: Presence): boolean {
+  const shown = shownSince(kind, presence);
+  return shown !== undefined && shown < presence.since;
 }
 
 /**
  * The version a viewer of this kind is shown. Versions are seeded from the clock, so a state's own tells
  * to the millisecond when it began: those who see less get the instant what they see began instead, which
- * grows as what they see changes but says nothing of the changes behind it. An external partner gets when
- * the availability began (DND to away shows as a new version): when it last crossed between available and
- * busy is not kept.
+ * grows as what they see changes (the engine never lets these instants go back) but says nothing of the
+ * changes behind it.
  */
 export function shownVersion(kind: string, presence: Presence): number {
-  switch (kind) {
-    case 'availability':
-    case 'binary':
-      return presence.availabilitySince ?? presence.version;
-    case 'availability+endpoints':
-      return presence.routingSince ?? presence.version;
-    default:
-      return presence.version;
-  }
+  return shownSince(kind, presence) ?? presence.version;
 }
 
 export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 'sensitive'>, p: Principal): PresenceView {

@@ -160,10 +160,11 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   const since = isChange ? Math.max(now, (prev?.since ?? 0) + 1) : prev.since;
   const sameAvailability = prev !== undefined && prev.availability === decision.availability;
   const availabilitySince = sameAvailability ? (prev.availabilitySince ?? prev.since) : since;
-  const availabilityBefore = sameAvailability ? prev.availabilityBefore : prev?.availability;
+  const sameSide = prev !== undefined && (prev.availability === 'available') === (decision.availability === 'available');
+  const binarySince = sameSide ? (prev.binarySince ?? prev.availabilitySince ?? prev.since) : since;
   const routingSince = sameAvailability && sameRouting(prev, decision) ? (prev.routingSince ?? prev.since) : since;
   const presence: Presence = explainLater(
-    withoutExplanation(decision, { personId, since, availabilitySince, availabilityBefore, routingSince, version }),
+    withoutExplanation(decision, { personId, since, availabilitySince, binarySince, routingSince, version }),
     signals,
     policy,
     now,

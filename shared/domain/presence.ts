@@ -53,11 +53,11 @@ export interface Presence extends Decision {
    */
   availabilitySince?: number;
   /**
-   * The availability before the one that began at `availabilitySince`: whether a change of availability
-   * reads as a change to those who see only available or busy. Absent for a person's first state and in
-   * states stored before it was kept.
+   * When the person last went from available to anything else or back: all an external partner sees
+   * (available or busy), so a change between busy, away and DND does not show. Absent in states stored
+   * before it was kept.
    */
-  availabilityBefore?: Availability;
+  binarySince?: number;
   /**
    * When the availability, the routability or the endpoints last changed: all a phone system sees of a
    * sensitive person, so its stream is not told when the activity behind them changed. Absent in states

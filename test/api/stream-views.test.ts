@@ -166,11 +166,15 @@ describe('live stream: every client gets its own level of detail of the same cha
     }
     await h.clock.advance(60_000);
     await h.put('/v1/people/alice/status', { activity: 'dnd' }).expect(200);
+    const partnerVersion = async () => (await h.get('/v1/presence/alice', keys.external).expect(200)).body.version as number;
+    const busySince = await partnerVersion();
     await h.clock.advance(60_000);
-    // Another availability, but busy either way to a partner.
+    // Another availability, but busy either way to a partner: nor does the version they are shown move.
     await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    expect(await partnerVersion()).toBe(busySince);
     await h.clock.advance(60_000);
     await h.del('/v1/people/alice/status').expect(200);
+    expect(await partnerVersion()).toBeGreaterThan(busySince);
     for (const c of clients.values()) await c.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.availability === 'available');
     const seen = (name: string) => clients.get(name)!.events.filter((e) => e.event === 'presence' && e.data.personId === 'alice').map((e) => e.data.availability as string);
     expect(seen('bob')).toEqual(['dnd', 'away', 'available']);
