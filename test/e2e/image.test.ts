@@ -94,4 +94,14 @@ describeWith([node], `the container image on Node ${recipe.nodeMajor}, assembled
     expect(svc!.logs.join('\n')).not.toContain(ADMIN);
     expect(svc!.logs.join('\n')).not.toContain(ENCRYPTION_KEY);
   });
+
+  it("starts as the README's quick start does (`npm start`) and stops with npm on SIGTERM, leaving no service behind", async () => {
+    await svc?.stop();
+    svc = await startService({ ...env, PATH: `${dirname(node)}:${process.env.PATH}` }, [], { node: 'npm', args: ['start', '--silent'], cwd: app });
+    expect((await fetch(`${svc.url}/healthz`)).ok).toBe(true);
+    await svc.stop();
+    // A service orphaned by npm (npm passes SIGTERM to `sh -c`, not to what sh runs) would still answer.
+    await expect(fetch(`${svc.url}/healthz`)).rejects.toThrow();
+    expect(svc.logs.join('\n')).toMatch(/"signal":"SIGTERM".*shutting down/);
+  });
 });

@@ -18,7 +18,8 @@ describe('the Deployment runs the image the Dockerfile builds, as the README sta
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
     // Kubernetes: `command` replaces ENTRYPOINT, `args` replaces CMD.
     const effective = [...(container.command ?? image.entrypoint ?? []), ...(container.args ?? (container.command ? [] : image.cmd))];
-    expect(effective.join(' ')).toBe(pkg.scripts.start);
+    // npm runs the script through sh: `exec` makes the service the process npm passes SIGTERM on to.
+    expect(pkg.scripts.start).toBe(`exec ${effective.join(' ')}`);
     expect(readFileSync('README.md', 'utf8')).toMatch(/^npm ci && npm run build && .*npm start$/m);
   });
 
