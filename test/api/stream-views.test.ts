@@ -120,6 +120,50 @@ describe('live stream: every client gets its own level of detail of the same cha
     await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'] }).expect(200);
   });
 
+  it('a supervisor resuming after someone was marked sensitive stops showing their activity, though it drops older versions', async () => {
+    for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
+    const first = await openStream(`${base}/v1/stream`, keys.supervisor!);
+    await first.waitFor((e) => e.event === 'snapshot');
+    await h.clock.advance(60_000);
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    await h.clock.advance(60_000);
+    await h.put('/v1/people/alice/status', { activity: 'break' }).expect(200);
+    await first.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.activity === 'break');
+    first.close();
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], sensitive: true }).expect(200);
+    const again = await openStream(`${base}/v1/stream`, keys.supervisor!, first.events.at(-1)!.id);
+    await again.waitFor((e) => (e.event === 'presence' || e.event === 'snapshot') && JSON.stringify(e.data).includes('"alice"'));
+    again.close();
+    // As the dashboard holds people: a snapshot replaces them all, a presence older than the one held is dropped.
+    const held = new Map<string, { version: number; activity?: string }>();
+    for (const e of [...first.events, ...again.events]) {
+      if (e.event === 'snapshot') {
+        held.clear();
+        for (const p of e.data.presence) held.set(p.personId, p);
+      } else if (e.event === 'presence' && !(held.get(e.data.personId)!.version > e.data.version)) held.set(e.data.personId, e.data);
+    }
+    expect(held.get('alice')!.activity).toBeUndefined();
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'] }).expect(200);
+  });
+
+  it('a supervisor that resumed gets a person marked sensitive afterwards at a version no lower than the one it holds', async () => {
+    for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
+    const first = await openStream(`${base}/v1/stream`, keys.supervisor!);
+    await first.waitFor((e) => e.event === 'snapshot');
+    await h.clock.advance(60_000);
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    await h.clock.advance(60_000);
+    await h.put('/v1/people/alice/status', { activity: 'break' }).expect(200);
+    const held = (await first.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.activity === 'break')).data.version as number;
+    first.close();
+    const again = await openStream(`${base}/v1/stream`, keys.supervisor!, first.events.at(-1)!.id);
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], sensitive: true }).expect(200);
+    const shown = await again.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice');
+    again.close();
+    expect(shown.data).toEqual({ personId: 'alice', name: 'Alice', availability: 'away', since: expect.any(String), version: held });
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'] }).expect(200);
+  });
+
   it('sends those who see only the availability nothing when only the activity behind it changed', async () => {
     for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
     const names = ['bob', 'external', 'supervisor', 'pbx'];
