@@ -27,7 +27,7 @@ export function resolveUntil(until: UntilInput | undefined, person: Person, sign
   }
   if (until === 'end-of-working-day') {
     // Without working hours someone is never off work, so their day has no end to wait for.
-    if (!person.workingHours) throw unprocessable('outside_working_hours', 'the person has no working hours, so their working day has no end');
+    if (!person.workingHours) throw unprocessable('no_working_hours', 'the person has no working hours, so their working day has no end');
     const end = endOfWorkingDay(person.timeZone, person.workingHours, now);
     if (end === undefined) throw unprocessable('outside_working_hours', 'the person is not inside working hours now');
     return end;

@@ -63,7 +63,7 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
     await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(200);
     const r = await h.put('/v1/people/alice/status', { activity: 'dnd', until: 'end-of-working-day' }).expect(422);
     // Not "outside working hours now": without any she is never off work.
-    expect(r.body.error).toEqual({ code: 'outside_working_hours', message: 'the person has no working hours, so their working day has no end' });
+    expect(r.body.error).toEqual({ code: 'no_working_hours', message: 'the person has no working hours, so their working day has no end' });
   });
 
   it('until the end of the current meeting; refused when there is none', async () => {
