@@ -103,7 +103,11 @@ describe('live stream: every client gets its own level of detail of the same cha
     expect(await version('alice', 'supervisor')).toBe(await version('alice', 'admin'));
   });
 
-  it('sends a supervisor a person just marked sensitive at a version no lower than the one it holds', async () => {
+  const markAlice = (sensitive: boolean) =>
+    h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], ...(sensitive ? { sensitive: true } : {}) }).expect(200);
+
+  /** A supervisor stream that saw Alice go away, then on a break (same availability); the version it holds of her. */
+  async function supervisorSawBreak(): Promise<{ c: SseClient; held: number }> {
     for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
     const c = await openStream(`${base}/v1/stream`, keys.supervisor!);
     await c.waitFor((e) => e.event === 'snapshot');
@@ -112,25 +116,23 @@ describe('live stream: every client gets its own level of detail of the same cha
     await h.clock.advance(60_000);
     await h.put('/v1/people/alice/status', { activity: 'break' }).expect(200);
     const held = (await c.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.activity === 'break')).data.version as number;
-    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], sensitive: true }).expect(200);
+    return { c, held };
+  }
+
+  it('sends a supervisor a person just marked sensitive at a version no lower than the one it holds', async () => {
+    const { c, held } = await supervisorSawBreak();
+    await markAlice(true);
     const shown = await c.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.activity === undefined);
     // A client that drops older versions (as the dashboard does) takes it, and stops showing the break.
     expect(shown.data).toEqual({ personId: 'alice', name: 'Alice', availability: 'away', since: expect.any(String), version: held });
     c.close();
-    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'] }).expect(200);
+    await markAlice(false);
   });
 
   it('a supervisor resuming after someone was marked sensitive stops showing their activity, though it drops older versions', async () => {
-    for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
-    const first = await openStream(`${base}/v1/stream`, keys.supervisor!);
-    await first.waitFor((e) => e.event === 'snapshot');
-    await h.clock.advance(60_000);
-    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
-    await h.clock.advance(60_000);
-    await h.put('/v1/people/alice/status', { activity: 'break' }).expect(200);
-    await first.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.activity === 'break');
+    const { c: first } = await supervisorSawBreak();
     first.close();
-    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], sensitive: true }).expect(200);
+    await markAlice(true);
     const again = await openStream(`${base}/v1/stream`, keys.supervisor!, first.events.at(-1)!.id);
     await again.waitFor((e) => (e.event === 'presence' || e.event === 'snapshot') && JSON.stringify(e.data).includes('"alice"'));
     again.close();
@@ -143,25 +145,18 @@ describe('live stream: every client gets its own level of detail of the same cha
       } else if (e.event === 'presence' && !(held.get(e.data.personId)!.version > e.data.version)) held.set(e.data.personId, e.data);
     }
     expect(held.get('alice')!.activity).toBeUndefined();
-    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'] }).expect(200);
+    await markAlice(false);
   });
 
   it('a supervisor that resumed gets a person marked sensitive afterwards at a version no lower than the one it holds', async () => {
-    for (const person of ['alice', 'carol']) await h.del(`/v1/people/${person}/status`).expect(200);
-    const first = await openStream(`${base}/v1/stream`, keys.supervisor!);
-    await first.waitFor((e) => e.event === 'snapshot');
-    await h.clock.advance(60_000);
-    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
-    await h.clock.advance(60_000);
-    await h.put('/v1/people/alice/status', { activity: 'break' }).expect(200);
-    const held = (await first.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.activity === 'break')).data.version as number;
+    const { c: first, held } = await supervisorSawBreak();
     first.close();
     const again = await openStream(`${base}/v1/stream`, keys.supervisor!, first.events.at(-1)!.id);
-    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'], sensitive: true }).expect(200);
+    await markAlice(true);
     const shown = await again.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice');
     again.close();
     expect(shown.data).toEqual({ personId: 'alice', name: 'Alice', availability: 'away', since: expect.any(String), version: held });
-    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'] }).expect(200);
+    await markAlice(false);
   });
 
   it('sends those who see only the availability nothing when only the activity behind it changed', async () => {
