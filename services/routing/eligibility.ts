@@ -123,7 +123,9 @@ function absence(p: PresenceAt, facts: MemberFacts, rules: EligibilityRules, det
     const start = facts.agent.callStartedAt ?? p.decidedSince;
     const typical = typicalCallMs(facts.agent);
     out.reason = start !== undefined ? `${label} since ${clockTime(start, rules.at, rules.zone)}${source}` : `${label}${source}`;
-    if (start !== undefined && typical !== undefined) out.predictedFreeAt = Math.max(rules.at, Math.round(start + typical));
+    // A ringing call has not begun: taken now, it lasts a typical call from now, however long it has rung.
+    const talkFrom = p.activity === 'ringing' ? rules.at : start;
+    if (talkFrom !== undefined && typical !== undefined) out.predictedFreeAt = Math.max(rules.at, Math.round(talkFrom + typical));
     return out;
   }
   out.reason = p.until !== undefined ? `${label} until ${clockTime(p.until, rules.at, rules.zone)}${source}` : `${label}${source}`;

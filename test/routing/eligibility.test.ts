@@ -118,6 +118,9 @@ describe('eligibility from every presence state', () => {
     // A call already longer than usual: free any moment.
     const long = judge([desk(), call('on-call')], { agent: { ...agent, callStartedAt: T0 - HOUR } });
     expect(!long.eligible && long.leftOut.predictedFreeAt).toBe(T0);
+    // Ringing: the call has not begun, so a typical call from now, not from when it began to ring.
+    const ringing = judge([desk(), call('ringing')], { agent: { talkMs: 10 * MIN, talkCalls: 2 } });
+    expect(!ringing.eligible && ringing.leftOut.predictedFreeAt).toBe(T0 + 5 * MIN);
     // No history: no guess.
     const none = judge([desk(), call('on-call')]);
     expect(!none.eligible && none.leftOut.predictedFreeAt).toBeUndefined();
