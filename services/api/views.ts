@@ -90,10 +90,11 @@ export function unchangedFor(kind: string, presence: Presence): boolean {
  * The version a viewer of this kind is shown. Versions are seeded from the clock, so a state's own tells
  * to the millisecond when it began: those who see less get the instant what they see began instead, which
  * grows as what they see changes (the engine never lets these instants go back) but says nothing of the
- * changes behind it.
+ * changes behind it. Never below the view floor, so a view that shrank (someone marked sensitive) keeps
+ * its version: it only grows, for every viewer.
  */
 export function shownVersion(kind: string, presence: Presence): number {
-  return shownSince(kind, presence) ?? presence.version;
+  return Math.max(shownSince(kind, presence) ?? presence.version, presence.viewFloor ?? 0);
 }
 
 export function viewOf(presence: Presence, person: Pick<Person, 'id' | 'name' | 'sensitive'>, p: Principal): PresenceView {

@@ -172,7 +172,7 @@ export const DASHBOARD_JS = String.raw`(function () {
       queuePanel.changed();
     } else if (event === 'presence') {
       var held = people.get(payload.personId);
-      // Only older versions are stale: the same version again is the state re-rendered after a directory edit.
+      // Only older versions are stale: a directory edit re-renders the state at a version no lower, the same one within its millisecond.
       if (held && held.version > payload.version) return;
       people.set(payload.personId, payload);
       queuePanel.changed(payload.personId);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
 import type { Policy } from '../../shared/domain/policy.js';
 import type { Presence } from '../../shared/domain/presence.js';
-import { explainLater, mergeUnexplained, sameRouting, sameState, withoutExplanation } from '../../shared/merge/merge.js';
+import { explainLater, mergeUnexplained, sameRouting, sameState, withFields, withoutExplanation } from '../../shared/merge/merge.js';
 import type { PersonState, Store } from '../../shared/store/port.js';
 import type { FeedCause } from '../../shared/store/feed.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -116,11 +116,19 @@ export class PresenceEngine {
    * again, version unchanged and marked with `cause`, in order with their state changes. Someone with
    * no state yet is merged for the first time instead (as a new person is), which shows them as a
    * snapshot does: unknown, unless their signals say more.
+   *
+   * An edit streams show raises the state's view floor to now: a viewer who now sees less of the person
+   * (marked sensitive) would otherwise be shown the lower version at which what they still see began,
+   * and one who sees the same gets the edit's instant, which tells nothing of the state behind it.
    */
   async directoryChanged(tenantId: string, personId: string, cause: FeedCause = 'directory'): Promise<void> {
-    const shown = await this.deps.store.state.update(tenantId, personId, (state) =>
-      state.presence ? { next: state, result: true, emit: true, cause } : { next: state, result: false },
-    );
+    const now = this.deps.clock.now();
+    const shown = await this.deps.store.state.update(tenantId, personId, (state) => {
+      const p = state.presence;
+      if (!p) return { next: state, result: false };
+      const presence = cause === 'directory' ? withFields(p, { viewFloor: Math.max(now, p.version, p.viewFloor ?? 0) }) : p;
+      return { next: { signals: state.signals, presence }, result: true, emit: true, cause };
+    });
     if (!shown) await this.apply(tenantId, personId, []);
   }
 
@@ -153,18 +161,22 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   const decision = mergeUnexplained(signals, policy, now);
   const prev = state.presence;
   const isChange = !prev || !sameState(prev, decision);
+  const viewFloor = prev?.viewFloor;
   // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions.
-  const version = isChange ? Math.max((prev?.version ?? 0) + 1, now) : prev.version;
-  // A state never begins before the one it follows, whatever this replica's clock says (another replica's
-  // may be ahead): views that show less than the activity give these instants as their version (views.ts).
-  const since = isChange ? Math.max(now, (prev?.since ?? 0) + 1) : prev.since;
+  const version = isChange ? Math.max(Math.max(prev?.version ?? 0, viewFloor ?? 0) + 1, now) : prev.version;
+  // A state never begins before the one it follows, nor before the view floor, whatever this replica's
+  // clock says (another replica's may be ahead): views that show less than the activity give these
+  // instants as their version (views.ts).
+  const since = isChange ? Math.max(now, (prev?.since ?? 0) + 1, (viewFloor ?? 0) + 1) : prev.since;
   const sameAvailability = prev !== undefined && prev.availability === decision.availability;
   const availabilitySince = sameAvailability ? (prev.availabilitySince ?? prev.since) : since;
   const sameSide = prev !== undefined && (prev.availability === 'available') === (decision.availability === 'available');
   const binarySince = sameSide ? (prev.binarySince ?? prev.availabilitySince ?? prev.since) : since;
   const routingSince = sameAvailability && sameRouting(prev, decision) ? (prev.routingSince ?? prev.since) : since;
+  const fields = { personId, since, availabilitySince, binarySince, routingSince, version };
+  // Kept: those who do not see this change are still shown the floor.
   const presence: Presence = explainLater(
-    withoutExplanation(decision, { personId, since, availabilitySince, binarySince, routingSince, version }),
+    withoutExplanation(decision, viewFloor === undefined ? fields : { ...fields, viewFloor }),
     signals,
     policy,
     now,

@@ -65,4 +65,10 @@ export interface Presence extends Decision {
    */
   routingSince?: number;
   version: number;
+  /**
+   * The least version any view of this state shows: the instant of the last directory edit that streams
+   * show (a person marked sensitive shows supervisors less, whose version would otherwise go down to when
+   * what they still see began). Later states begin after it. Absent until such an edit.
+   */
+  viewFloor?: number;
 }

@@ -308,6 +308,15 @@ export function explainLater<T extends object>(target: T, signals: readonly Sign
   return target as T & { explanation: ExplanationEntry[] };
 }
 
+/** A copy of `target` with `extra` over it; a lazy explanation stays lazy (a spread would work it out). */
+export function withFields<T extends object>(target: T, extra: Partial<T>): T {
+  const inputs = (target as Partial<Explainable>)[INPUTS];
+  if (!inputs) return { ...target, ...extra };
+  const copy: Record<string, unknown> = {};
+  for (const k of Object.keys(target)) if (k !== 'explanation') copy[k] = (target as Record<string, unknown>)[k];
+  return explainLater(Object.assign(copy, extra), inputs.signals, inputs.policy, inputs.at) as T;
+}
+
 /** The decision without its explanation, plus `extra`; a lazy explanation is not worked out. */
 export function withoutExplanation<T extends object>(d: Decision, extra: T): Omit<Decision, 'explanation'> & T {
   const p: Omit<Decision, 'explanation'> & T = { availability: d.availability, activity: d.activity, routable: d.routable, endpoints: d.endpoints, ...extra };

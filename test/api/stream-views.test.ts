@@ -121,10 +121,13 @@ describe('live stream: every client gets its own level of detail of the same cha
 
   it('sends a supervisor a person just marked sensitive at a version no lower than the one it holds', async () => {
     const { c, held } = await supervisorSawBreak();
+    const at = h.clock.now() + 1000;
+    await h.clock.advance(1000);
     await markAlice(true);
     const shown = await c.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice' && e.data.activity === undefined);
     // A client that drops older versions (as the dashboard does) takes it, and stops showing the break.
-    expect(shown.data).toEqual({ personId: 'alice', name: 'Alice', availability: 'away', since: expect.any(String), version: held });
+    expect(shown.data).toEqual({ personId: 'alice', name: 'Alice', availability: 'away', since: expect.any(String), version: at });
+    expect(at).toBeGreaterThan(held);
     c.close();
     await markAlice(false);
   });
@@ -148,14 +151,34 @@ describe('live stream: every client gets its own level of detail of the same cha
     await markAlice(false);
   });
 
-  it('a supervisor that resumed gets a person marked sensitive afterwards at a version no lower than the one it holds', async () => {
-    const { c: first, held } = await supervisorSawBreak();
-    first.close();
-    const again = await openStream(`${base}/v1/stream`, keys.supervisor!, first.events.at(-1)!.id);
-    await markAlice(true);
-    const shown = await again.waitFor((e) => e.event === 'presence' && e.data.personId === 'alice');
-    again.close();
-    expect(shown.data).toEqual({ personId: 'alice', name: 'Alice', availability: 'away', since: expect.any(String), version: held });
+  it('never shows any key a lower version of someone marked sensitive and back, nor tells one that sees less when the hidden state changed', async () => {
+    const viewers = ['admin', 'supervisor', 'pbx', 'bob', 'external'];
+    const versions = async () => Object.fromEntries(await Promise.all(viewers.map(async (k) => [k, (await h.get('/v1/presence/alice', keys[k]).expect(200)).body.version as number])));
+    const { c } = await supervisorSawBreak();
+    c.close();
+    const seen = [await versions()];
+    for (const sensitive of [true, false, true]) {
+      await h.clock.advance(1000);
+      const edit = h.clock.now();
+      const explained = (await h.get('/v1/presence/alice').expect(200)).body.explanation;
+      await markAlice(sensitive);
+      // The same state, re-rendered: what decided it is unchanged.
+      expect((await h.get('/v1/presence/alice').expect(200)).body.explanation).toEqual(explained);
+      const now = await versions();
+      // Every view is re-rendered at the edit's instant: no lower than before, and no older instant of the state behind it.
+      for (const k of viewers) expect([k, sensitive, now[k]]).toEqual([k, sensitive, edit]);
+      seen.push(now);
+      // Only the activity changes: those who see it get a newer version, the others keep the edit's.
+      await h.clock.advance(1000);
+      await h.put('/v1/people/alice/status', { activity: sensitive ? 'away' : 'break' }).expect(200);
+      const after = await versions();
+      for (const k of viewers) expect([k, sensitive, after[k]! > edit]).toEqual([k, sensitive, k === 'admin' || (!sensitive && ['supervisor', 'pbx'].includes(k))]);
+      seen.push(after);
+    }
+    for (const k of viewers) {
+      const series = seen.map((v) => v[k]!);
+      expect([k, series]).toEqual([k, [...series].sort((a, b) => a - b)]);
+    }
     await markAlice(false);
   });
 

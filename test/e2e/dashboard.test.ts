@@ -119,7 +119,7 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
 
     await h.put('/v1/people/bob', { name: '<b>Bob</b> & co', teams: ['sales', 'support'] }).expect(200);
     await expect.poll(shown).toEqual(['alice', 'bob', 'carol']);
-    // The same version as the row shows: the board takes it all the same.
+    // Within the millisecond of the state the row shows: the same version, which the board takes all the same.
     await h.put('/v1/people/alice', { ...alice, name: 'Alice Smith', sensitive: true }).expect(200);
     await expect.poll(() => rowOf('alice').locator('th').textContent()).toBe('Alice Smith');
     expect(await rowOf('alice').locator('.reach').textContent()).toBe('');

@@ -39,4 +39,19 @@ describe('the instants a state began, on a replica whose clock is behind', () =>
     expect(Date.parse(after.admin.since)).toBeGreaterThan(Date.parse(before.admin.since));
     expect(Date.parse(after.colleague.since)).toBeGreaterThan(Date.parse(before.colleague.since));
   });
+
+  it('begin after a directory edit made in the same millisecond, so the change it shows has a newer version', async () => {
+    const version = async () => (await h.get('/v1/presence/alice', keys.bob).expect(200)).body.version as number;
+    await h.pbx([{ type: 'hangup', device: 'alice-desk', at: h.clock.now(), callId: 'c1' }], pbx).expect(200);
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    await h.clock.advance(1000);
+    await h.put('/v1/people/alice', { name: 'Alice A.', extension: '1001', sipUri: 'sip:alice@example.test', teams: ['support'] }).expect(200);
+    const edited = await version();
+    expect(edited).toBe(h.clock.now());
+    await h.del('/v1/people/alice/status').expect(200);
+    const after = (await h.get('/v1/presence/alice', keys.bob).expect(200)).body;
+    expect(after.availability).toBe('available');
+    expect(after.version).toBeGreaterThan(edited);
+    expect(Date.parse(after.since)).toBeGreaterThan(edited);
+  });
 });

@@ -4,7 +4,7 @@ import type { FeedEvent } from '../../../shared/store/feed.js';
 import type { Hub } from '../../hub.js';
 import { tenantOf } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
-import { detailFor, seesActivity, shownVersion, unchangedFor, viewKind, viewOf } from '../views.js';
+import { unchangedFor, viewKind, viewOf } from '../views.js';
 import { peopleOf, snapshot } from './presence.js';
 import { sharedFrame } from './shared-frames.js';
 import { TickWriter } from './tick-writer.js';
@@ -17,7 +17,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       method: 'get',
       path: '/v1/stream',
       summary:
-        'Server-Sent Events: `snapshot` first (or after a resume that is too old, or, for a supervisor or pbx key, one that missed someone being marked sensitive), then `presence` per change with an id (a directory edit a stream shows, such as a team or the sensitive flag, sends `presence` again at the same version, or `removed` to a team stream someone left); send Last-Event-ID to resume',
+        'Server-Sent Events: `snapshot` first (or after a resume that is too old), then `presence` per change with an id (a directory edit a stream shows, such as a team or the sensitive flag, sends `presence` again at a version no lower than before, or `removed` to a team stream someone left); send Last-Event-ID to resume',
       tag: 'presence',
       auth: 'key',
       roles: ALL_ROLES,
@@ -39,14 +39,6 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         res.write('retry: 2000\n\n');
         /** With `?team=`: the people this client was shown as members, so one who leaves gets `removed`. */
         let team: Set<string> | undefined;
-        /**
-         * The highest version this client was shown of each person. A view that shows less than the one
-         * before it (the person just marked sensitive) has a lower version (`shownVersion`): it goes out at
-         * the version the client holds, as the same state rendered anew, so a client dropping older ones keeps it.
-         * Only supervisors and PBXs see someone differently once they are sensitive, so only their streams keep it
-         * (a resumed one from the current state of those it sees every change of).
-         */
-        const shown = principal.kind === 'key' && (principal.role === 'supervisor' || principal.role === 'pbx') ? new Map<string, number>() : undefined;
         const frame = (event: string, data: unknown, id?: string) => `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
         // Events are queued until the snapshot or replay is out, then written strictly in order, a tick's
         // worth per write. Each person is looked up as the event is queued, so look-ups overlap.
@@ -64,10 +56,6 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
             const kind = viewKind(principal, person);
             // A directory edit is news to everyone; a new state only to those who can tell it apart.
             if (!e.cause && unchangedFor(kind, presence)) return '';
-            const held = shown?.get(person.id) ?? 0;
-            const version = shownVersion(kind, presence);
-            if (held > version && !seesActivity(detailFor(principal, person))) return frame('presence', { ...viewOf(presence, person, principal), version: held }, e.id);
-            shown?.set(person.id, Math.max(held, version));
             return sharedFrame(e, person, kind, () => frame('presence', viewOf(presence, person, principal), e.id));
           },
           write(chunk) {
@@ -102,18 +90,12 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           hub.metrics.streamClients.dec();
         });
         let seen = new Set<string>();
-        // A resuming client holds versions this stream never showed: if it missed someone being marked
-        // sensitive, no version of their smaller view is sure to be one it keeps, so a snapshot replaces all it holds.
-        const fresh = sub.replay === 'reset' || lastEventId === undefined || (shown !== undefined && (await viewShrank(sub.replay, held)));
-        const people = fresh || query.team || shown ? await peopleOf(hub, tenantId, { team: query.team, person: query.person }) : [];
+        const fresh = sub.replay === 'reset' || lastEventId === undefined;
+        const people = fresh || query.team ? await peopleOf(hub, tenantId, { team: query.team, person: query.person }) : [];
         if (query.team) team = new Set(people.map((p) => p.id));
-        // What the client may hold of each person: at most what they are now shown (a version only grows);
-        // kept only for those it sees every change of, as only their versions can exceed a shrunk view's.
-        const views = fresh || shown ? await snapshot(hub, principal, people) : [];
-        for (const [i, v] of views.entries()) if (seesActivity(detailFor(principal, people[i]!))) shown?.set(v.personId, v.version);
         if (fresh) {
           // `at`: the server's instant, so a client whose clock is off still shows ends and durations right.
-          res.write(frame('snapshot', { at: new Date(hub.clock.now()).toISOString(), presence: views }));
+          res.write(frame('snapshot', { at: new Date(hub.clock.now()).toISOString(), presence: await snapshot(hub, principal, people) }));
         } else if (sub.replay !== 'reset') {
           seen = new Set(sub.replay.map((e) => e.id));
           // The client may have been shown anyone a change it missed is about: one no longer in the team is `removed`.
@@ -123,13 +105,6 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         for (const e of held) if (!seen.has(e.id)) enqueue(e);
         live = true;
         return undefined;
-
-        /** Whether a directory edit the client missed is about someone this key now sees less of than every change. */
-        async function viewShrank(replay: FeedEvent[], arrived: FeedEvent[]): Promise<boolean> {
-          const edited = new Set([...replay, ...arrived].filter((e) => e.cause === 'directory').map((e) => e.personId));
-          const people = await Promise.all([...edited].map((id) => hub.store.directory.get('people', tenantId, id)));
-          return people.some((p) => p !== undefined && !seesActivity(detailFor(principal, p)));
-        }
       },
     }),
   ];
