@@ -48,6 +48,8 @@ export class SipSink implements Sink {
   private readonly credentials: DigestCredentials | undefined;
   private readonly inFlight = new Limiter(MAX_PUBLISHES_IN_FLIGHT);
   private readonly bodies: PidfBodies;
+  /** The latest instant up to which every publication was checked after the server lost one. */
+  private recheckedUpTo = -Infinity;
 
   constructor(
     private readonly target: SipTarget,
@@ -127,9 +129,23 @@ export class SipSink implements Sink {
         // A refresh (or a fresh start after a 412) moved the publication; a delivery records its own.
         if (p && !this.delivering.has(personId) && this.publishers.get(personId)?.pub === pub) this.hooks?.readdressed(personId, publicationAddress({ presentity, ...p }));
       },
+      onLost: (ackedAt, sentAt) => this.recheckAll(ackedAt, sentAt),
     });
     this.publishers.set(personId, { presentity, pub });
     return pub;
+  }
+
+  /**
+   * One publication lost means the server (Kamailio in memory mode, restarted) may have lost them all:
+   * each is refreshed now rather than left dark until its own refresh (85 % of `expiresSec`). Losses
+   * acknowledged before the last check began are that check's own findings, not a new loss.
+   */
+  private recheckAll(ackedAt: number | undefined, sentAt: number): void {
+    if ((ackedAt ?? -Infinity) <= this.recheckedUpTo) return;
+    this.recheckedUpTo = sentAt;
+    for (const { pub } of this.publishers.values()) {
+      this.inFlight.run(() => pub.recheck(sentAt)).catch((err: unknown) => this.log.error({ err }, 'rechecking a publication failed'));
+    }
   }
 
   private async unpublish(personId: string): Promise<void> {
