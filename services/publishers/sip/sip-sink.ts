@@ -24,6 +24,16 @@ import { destinationOf, presentityOf } from './presentity.js';
  */
 export const MAX_PUBLISHES_IN_FLIGHT = 64;
 
+/** How long closing waits for the server to confirm withdrawn publications (a bound on a shutdown or target edit). */
+const WITHDRAW_WAIT_MS = 2000;
+
+/** `work`, or the end of `ms` of real time, whichever comes first. */
+async function withinMs(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()))]);
+  clearTimeout(timer);
+}
+
 interface Watch {
   /** The watched extension's AOR. */
   resource: string;
@@ -239,7 +249,11 @@ export class SipSink implements Sink {
     return out;
   }
 
-  async close(next?: Target): Promise<void> {
+  async close(next?: Target, withdraw = false): Promise<void> {
+    // Removed (Expires 0), or the server would keep them beside the next publisher's and, given two with
+    // our tuple id, show the older one's (Kamailio) until they expire. A server that does not answer
+    // soon is not waited for: they lapse at their expiry then.
+    if (withdraw) await withinMs(WITHDRAW_WAIT_MS, Promise.all([...this.publishers.values()].map(({ pub }) => this.inFlight.run(() => pub.remove()))));
     for (const { pub } of this.publishers.values()) pub.dispose();
     // Nobody will watch these lines any more (the target is gone, disabled or no longer reads them back):
     // a call one showed would otherwise keep its person on a call until it went stale. A handover keeps them.
