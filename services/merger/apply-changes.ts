@@ -2,7 +2,8 @@ import type { Signal } from '../../shared/domain/signal.js';
 
 /** What a connector asks of a person's signal set. */
 export type SignalChange =
-  | { op: 'put'; signal: Signal }
+  /** `when`: put only if it holds of the signals as the changes before it left them (else the change repeats what is stored). */
+  | { op: 'put'; signal: Signal; when?: (signals: readonly Signal[]) => boolean }
   | { op: 'remove'; id: string }
   /** Replaces every signal whose id starts with `prefix` and is not newer than `observedAt` by a tombstone. */
   | { op: 'clear'; prefix: string; observedAt: number; keepMs: number; source: Signal['source'] };
@@ -74,6 +75,8 @@ export function applyChanges(current: readonly Signal[], changes: readonly Signa
         }
       }
       if (!hit) outcome = newer ? Outcome.older : Outcome.same;
+    } else if (c.when && !c.when(list)) {
+      outcome = Outcome.same;
     } else {
       const i = indexOf(list, c.signal.id);
       const old = i >= 0 ? list[i] : undefined;

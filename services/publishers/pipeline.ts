@@ -89,7 +89,8 @@ export class PublishPipeline {
     if (this.deps.ownership) return this.claim();
     const k = this.key(tenantId, targetId);
     const target = await this.deps.store.directory.get('targets', tenantId, targetId);
-    await this.runners.get(k)?.close(target);
+    // Nothing records where the target holds what this runner published, so the next one could not continue it.
+    await this.runners.get(k)?.close(target, true);
     this.runners.delete(k);
     if (target?.enabled) await this.open(target);
   }
@@ -193,8 +194,10 @@ export class PublishPipeline {
   private async closeRunners(): Promise<void> {
     const runners = [...this.runners.values()];
     this.runners.clear();
-    // Handed over as they are: another replica (or this one, again) publishes them next.
-    await Promise.all(runners.map((r) => r.close(r.target)));
+    // Handed over as they are: another replica (or this one, again) publishes them next, from the ledger;
+    // without one, this process after a restart could not continue them, so they are withdrawn.
+    const withdraw = this.deps.ownership === undefined;
+    await Promise.all(runners.map((r) => r.close(r.target, withdraw)));
   }
 
   /**

@@ -67,6 +67,8 @@ export interface Sink {
   /**
    * Stops publishing. `next` is the target as it stands from now on (absent: deleted), so a publisher can
    * undo what nobody will keep up any more; a replica handing the target over passes it unchanged.
+   * `withdraw`: no record of what it published survives it (no shared ledger), so nobody can continue
+   * that: it takes it off the target rather than leave it beside what the next publisher sends.
    */
-  close(next?: Target): Promise<void>;
+  close(next?: Target, withdraw?: boolean): Promise<void>;
 }

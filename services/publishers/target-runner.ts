@@ -246,10 +246,10 @@ export class TargetRunner {
     bound?.cancel();
   }
 
-  async close(next: Target | undefined): Promise<void> {
+  async close(next: Target | undefined, withdraw = false): Promise<void> {
     this.closed = true;
     for (const s of this.slots.values()) s.timer?.cancel();
     this.metrics.targetUp.remove({ tenant: this.target.tenantId, target: this.target.id });
-    await this.sink.close(next);
+    await this.sink.close(next, withdraw);
   }
 }

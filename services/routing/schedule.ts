@@ -45,9 +45,11 @@ function stateAt(schedule: Schedule, zone: string, at: number): { open: boolean;
   }
   const holiday = holidayOn(schedule, local);
   if (!closedBy && holiday !== undefined) closedBy = { kind: 'holiday', name: holiday, until: nextMidnight };
-  const hours = workingHoursAt(zone, schedule.weekly, at);
-  earlier(hours.nextEdge);
-  if (!closedBy && !hours.inside) closedBy = { kind: 'hours' };
+  if (schedule.weekly) {
+    const hours = workingHoursAt(zone, schedule.weekly, at);
+    earlier(hours.nextEdge);
+    if (!closedBy && !hours.inside) closedBy = { kind: 'hours' };
+  }
   const out: { open: boolean; closedBy?: ClosedBy; edge?: number } = { open: !closedBy };
   if (closedBy) out.closedBy = closedBy;
   if (edge !== undefined) out.edge = edge;

@@ -37,8 +37,11 @@ const calendarDate = z.string().regex(/^(\d{4}-)?(0[1-9]|1[0-2])-(0[1-9]|[12]\d|
 
 export const scheduleSchema = z
   .object({
-    /** Opening hours, local wall-clock in the group's time zone; a weekday not listed is closed. */
-    weekly: weeklyHoursSchema,
+    /**
+     * Opening hours, local wall-clock in the group's time zone; a weekday not listed is closed. Absent:
+     * open around the clock, so holidays and closures alone close a 24/7 line.
+     */
+    weekly: weeklyHoursSchema.optional(),
     /** Whole local days closed: `YYYY-MM-DD` once, or `MM-DD` every year. */
     holidays: z
       .array(z.object({ date: calendarDate, name: z.string().min(1).max(100) }).strict())

@@ -53,6 +53,11 @@ export interface PublisherOptions {
   resume?: Publication & { body?: string };
   /** Each 2xx that leaves a publication (initial, refresh, modify), and its end (removed, or forgotten after a 412 or its expiry). */
   onPublication?: (p: Publication | undefined) => void;
+  /**
+   * The server no longer knew the publication (412 to a request sent at `sentAt`, or a 5xx to it): it lost
+   * it after `ackedAt`, when it last acknowledged one (undefined for a publication resumed from elsewhere).
+   */
+  onLost?: (ackedAt: number | undefined, sentAt: number) => void;
 }
 
 /** A publication the server holds: its entity-tag and when it lapses unless refreshed. */
@@ -94,6 +99,8 @@ export class Publisher {
   private lastStatusCode: number | undefined;
   private lastTransportError: string | undefined;
   private lastSuccessAt: number | undefined;
+  /** When the PUBLISH the server last acknowledged was sent. */
+  private ackedAt: number | undefined;
   private failures = 0;
   private cseq = 0;
   private inFlight = false;
@@ -178,6 +185,18 @@ export class Publisher {
       this.removals.push(resolve);
       this.step();
     });
+  }
+
+  /**
+   * Refreshes now a publication last acknowledged no later than `before`, since the server may have lost it
+   * (a presence server in memory mode restarting loses every publication; RFC 3903 has no way to say so):
+   * a 412 then starts it over. Resolves once answered.
+   */
+  async recheck(before: number): Promise<void> {
+    if (this.disposed || this.etag === undefined || this.desired === undefined || (this.ackedAt ?? -Infinity) > before) return;
+    this.refreshAt = Math.min(this.refreshAt, this.options.core.clock.now());
+    this.step();
+    await this.settled();
   }
 
   status(): PublisherStatus {
@@ -279,6 +298,7 @@ export class Publisher {
       // A copy: the header value is cut from the whole datagram's text, which it would keep alive until the next PUBLISH.
       this.etag = ownCopy(etag);
       this.published = body;
+      this.ackedAt = sentAt;
       this.expiresAt = sentAt + grantedSec * 1000;
       this.refreshAt = sentAt + grantedSec * 1000 * (this.options.refreshRatio ?? 0.85);
       this.options.onPublication?.({ etag: this.etag, expiresAt: this.expiresAt });
@@ -288,7 +308,11 @@ export class Publisher {
     // A failed removal is not retried: the publication lapses at its expiry anyway.
     if (kind === 'remove') return this.forget();
     // RFC 3903 §4.3 (412); Kamailio answers 500 to an etag it cannot parse.
-    if (conditional && (status === 412 || (response && status >= 500))) return this.forget();
+    if (conditional && (status === 412 || (response && status >= 500))) {
+      const ackedAt = this.ackedAt;
+      this.forget();
+      return this.options.onLost?.(ackedAt, sentAt);
+    }
     const minExpires = status === 423 && response ? headerSeconds(response, 'min-expires') : undefined;
     if (minExpires !== undefined && minExpires > this.expiresSec) {
       this.expiresSec = minExpires;

@@ -53,13 +53,13 @@ function batchAnswers(start: () => Promise<TestHub>) {
     ]);
     const wrapUp = { type: 'hangup', device: 'alice-desk', at: at(1000), callId: 'c2', queue: 'support', wrapUpSeconds: 30 };
     const answer = await send([
-      /* 0 */ { type: 'ringing', device: 'alice-desk', at: at(0), callId: 'c2' },
-      /* 1 */ { type: 'ringing', device: 'alice-desk', at: at(0), callId: 'c2' },
+      /* 0 */ { type: 'answered', device: 'alice-desk', at: at(0), callId: 'c2' },
+      /* 1 */ { type: 'answered', device: 'alice-desk', at: at(0), callId: 'c2' },
       /* 2 */ { type: 'answered', device: 'alice-desk', at: at(-2000), callId: 'c1' },
       /* 3 */ { type: 'registered', device: 'nope', at: at(0) },
       /* 4 */ wrapUp,
       /* 5 */ wrapUp,
-      // Its call's end repeats what is known, but a later wrap-up overtook its own: older, not a repeat.
+      // Its call's end repeats what is known, and a call already over starts no wrap-up: a repeat.
       /* 6 */ { type: 'hangup', device: 'alice-desk', at: at(-1000), callId: 'c1', wrapUpSeconds: 30 },
       /* 7 */ { type: 'registered', device: 'alice-desk', at: at(-5000) },
       /* 8 */ { type: 'ringing', extension: '9999', at: at(0) },
@@ -74,7 +74,7 @@ function batchAnswers(start: () => Promise<TestHub>) {
         { index: 1, ...DUPLICATE },
         { index: 2, ...OUT_OF_ORDER },
         { index: 5, ...DUPLICATE },
-        { index: 6, ...OUT_OF_ORDER },
+        { index: 6, ...DUPLICATE },
         { index: 7, ...DUPLICATE },
         { index: 9, ...OUT_OF_ORDER },
       ],

@@ -35,11 +35,22 @@ describe('call outcomes from the PBX update routing state', () => {
     expect(names(await route('support'))).toContain('alice');
   });
 
+  it('a queue call that rang out at a member starts no wrap-up: it was never their call, so the next call rings them', async () => {
+    await h.pbx([{ type: 'ringing', device: 'carol-desk', at: h.clock.now(), callId: 'missed', queue: 'support' }], pbx).expect(200);
+    await h.clock.advance(20_000);
+    await h.pbx([{ type: 'hangup', device: 'carol-desk', at: h.clock.now(), callId: 'missed', queue: 'support', wrapUpSeconds: 30 }], pbx).expect(200);
+    // Without a call id too: the hang-up ends every call of the phone, none of them answered.
+    await h.pbx([{ type: 'ringing', device: 'bob-desk', at: h.clock.now() }, { type: 'hangup', device: 'bob-desk', at: h.clock.now() + 1, queue: '2000' }], pbx).expect(200);
+    expect((await h.get('/v1/presence/carol')).body.activity).toBe('available');
+    expect((await h.get('/v1/presence/bob')).body.activity).toBe('available');
+    expect(names(await route('support'))).toEqual(['alice', 'bob', 'carol']);
+  });
+
   it('the PBX may still set the wrap-up itself, and a queue that is not a group uses the tenant default', async () => {
     await h.put('/v1/tenant', { name: 'Acme', settings: { wrapUpSeconds: 10 } }).expect(200);
-    await h.pbx([{ type: 'hangup', device: 'bob-desk', at: h.clock.now(), queue: 'support', wrapUpSeconds: 5 }], pbx).expect(200);
+    await h.pbx([{ type: 'answered', device: 'bob-desk', at: h.clock.now() - 1000, callId: 'b1' }, { type: 'hangup', device: 'bob-desk', at: h.clock.now(), callId: 'b1', queue: 'support', wrapUpSeconds: 5 }], pbx).expect(200);
     expect((await h.get('/v1/presence/bob')).body.until).toBe('2026-03-02T09:30:05.000Z');
-    await h.pbx([{ type: 'hangup', device: 'carol-desk', at: h.clock.now(), queue: 'other-pbx-queue' }], pbx).expect(200);
+    await h.pbx([{ type: 'answered', device: 'carol-desk', at: h.clock.now() - 1000 }, { type: 'hangup', device: 'carol-desk', at: h.clock.now(), queue: 'other-pbx-queue' }], pbx).expect(200);
     expect((await h.get('/v1/presence/carol')).body.until).toBe('2026-03-02T09:30:10.000Z');
   });
 

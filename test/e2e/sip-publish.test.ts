@@ -84,6 +84,32 @@ describeWith(['kamailio', 'sipp'], 'SIP PUBLISH to a real Kamailio, read back by
     await until(() => expect(latest()).toMatchObject({ basic: 'closed', activities: ['away'] }));
   });
 
+  it("after Kamailio restarts, the first 412 has every publication checked at once: a state that did not change is back without waiting for its refresh", async () => {
+    await h.put('/v1/people/bob', { name: 'Bob', sipUri: kam.aor('bob') }).expect(201);
+    await h.put('/v1/people/bob/status', { activity: 'away' }).expect(200);
+    await addTarget();
+    await eventually(async () => expect((await h.get('/v1/targets/kam/status')).body.details.publications).toEqual({ published: 2 }));
+    await kam.restart();
+    const bob = await startWatcher(kam, { user: 'bob', expires: 300 });
+    watchers.push(bob);
+    const bobsLatest = () => bob.bodies().filter((b) => b.includes('presence-hub')).map(activitiesOf).pop();
+    expect(bobsLatest()).toBeUndefined();
+    // Alice's change meets a 412; Bob's publication, refreshed only at 85 % of 120 s, is checked now (no clock moves).
+    await h.put('/v1/people/alice/status', { activity: 'dnd' }).expect(200);
+    await eventually(() => expect(bobsLatest()).toMatchObject({ basic: 'closed', activities: ['away'] }));
+    await eventually(async () => expect((await h.get('/v1/targets/kam/status')).body.details.publications).toEqual({ published: 2 }));
+  });
+
+  it('a target edited (here its transport) withdraws its publications first: Kamailio would show the older of two, so the lamp would freeze', async () => {
+    await watch();
+    await addTarget();
+    await eventually(() => expect(latest()).toMatchObject({ basic: 'open' }));
+    await h.put('/v1/targets/kam', sipTargetOf(kam, { transport: 'tcp' })).expect(200);
+    await eventually(async () => expect((await h.get('/v1/targets/kam/status')).body.details.publications).toEqual({ published: 1 }));
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    await eventually(() => expect(latest()).toMatchObject({ basic: 'closed', activities: ['away'] }));
+  });
+
   it('survives Kamailio being down: no crash, backoff, and the current state once it is back', async () => {
     await addTarget();
     await eventually(async () => expect((await h.get('/v1/targets/kam/status')).body.state).toBe('healthy'));

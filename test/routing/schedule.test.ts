@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Schedule } from '../../shared/domain/group.js';
+import { scheduleSchema, type Schedule } from '../../shared/domain/group.js';
 import { scheduleAt } from '../../services/routing/schedule.js';
 import { closedReason } from '../../services/routing/wording.js';
 
@@ -45,6 +45,12 @@ describe('group schedules, evaluated in the group zone with luxon', () => {
     expect(state(s, '2027-12-24T10:00:00Z')).toMatchObject({ open: true });
     const c = scheduleAt(s, BERLIN, at('2026-03-03T09:00:00Z'));
     expect(closedReason(c.closedBy!, c.changesAt, at('2026-03-03T09:00:00Z'), BERLIN)).toBe('closed: Staff day (holiday); opens Wed 08:00');
+  });
+
+  it('without weekly hours is open around the clock, closed only by holidays and closures', () => {
+    const s = scheduleSchema.parse({ holidays: [{ date: '12-25', name: 'Christmas Day' }] });
+    expect(state(s, '2026-12-24T03:00:00Z')).toEqual({ open: true, kind: undefined, name: undefined, changesAt: '2026-12-24T23:00:00.000Z' });
+    expect(state(s, '2026-12-25T12:00:00Z')).toEqual({ open: false, kind: 'holiday', name: 'Christmas Day', changesAt: '2026-12-25T23:00:00.000Z' });
   });
 
   it('closes between the instants of a one-off closure', () => {

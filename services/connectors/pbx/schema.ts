@@ -13,7 +13,7 @@ export const pbxEventSchema = z
       .regex(/^[0-9*#+]{1,20}$/)
       .optional(),
     /** The PBX's own timestamp: RFC 3339, or epoch milliseconds. Orders events for the same device. */
-    at: z.union([z.iso.datetime({ offset: true }), z.number().int().positive()]),
+    at: z.union([z.iso.datetime({ offset: true }), z.number().int().positive()], { error: 'the PBX timestamp: RFC 3339 with an offset, or epoch milliseconds (an integer)' }),
     callId: z.string().min(1).max(256).optional(),
     /** The queue a call came from; a queue call ends in wrap-up. */
     queue: z.string().min(1).max(128).optional(),

@@ -24,6 +24,16 @@ import { destinationOf, presentityOf } from './presentity.js';
  */
 export const MAX_PUBLISHES_IN_FLIGHT = 64;
 
+/** How long closing waits for the server to confirm withdrawn publications (a bound on a shutdown or target edit). */
+const WITHDRAW_WAIT_MS = 2000;
+
+/** `work`, or the end of `ms` of real time, whichever comes first. */
+async function withinMs(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()))]);
+  clearTimeout(timer);
+}
+
 interface Watch {
   /** The watched extension's AOR. */
   resource: string;
@@ -48,6 +58,8 @@ export class SipSink implements Sink {
   private readonly credentials: DigestCredentials | undefined;
   private readonly inFlight = new Limiter(MAX_PUBLISHES_IN_FLIGHT);
   private readonly bodies: PidfBodies;
+  /** The latest instant up to which every publication was checked after the server lost one. */
+  private recheckedUpTo = -Infinity;
 
   constructor(
     private readonly target: SipTarget,
@@ -127,9 +139,23 @@ export class SipSink implements Sink {
         // A refresh (or a fresh start after a 412) moved the publication; a delivery records its own.
         if (p && !this.delivering.has(personId) && this.publishers.get(personId)?.pub === pub) this.hooks?.readdressed(personId, publicationAddress({ presentity, ...p }));
       },
+      onLost: (ackedAt, sentAt) => this.recheckAll(ackedAt, sentAt),
     });
     this.publishers.set(personId, { presentity, pub });
     return pub;
+  }
+
+  /**
+   * One publication lost means the server (Kamailio in memory mode, restarted) may have lost them all:
+   * each is refreshed now rather than left dark until its own refresh (85 % of `expiresSec`). Losses
+   * acknowledged before the last check began are that check's own findings, not a new loss.
+   */
+  private recheckAll(ackedAt: number | undefined, sentAt: number): void {
+    if ((ackedAt ?? -Infinity) <= this.recheckedUpTo) return;
+    this.recheckedUpTo = sentAt;
+    for (const { pub } of this.publishers.values()) {
+      this.inFlight.run(() => pub.recheck(sentAt)).catch((err: unknown) => this.log.error({ err }, 'rechecking a publication failed'));
+    }
   }
 
   private async unpublish(personId: string): Promise<void> {
@@ -223,7 +249,11 @@ export class SipSink implements Sink {
     return out;
   }
 
-  async close(next?: Target): Promise<void> {
+  async close(next?: Target, withdraw = false): Promise<void> {
+    // Removed (Expires 0), or the server would keep them beside the next publisher's and, given two with
+    // our tuple id, show the older one's (Kamailio) until they expire. A server that does not answer
+    // soon is not waited for: they lapse at their expiry then.
+    if (withdraw) await withinMs(WITHDRAW_WAIT_MS, Promise.all([...this.publishers.values()].map(({ pub }) => this.inFlight.run(() => pub.remove()))));
     for (const { pub } of this.publishers.values()) pub.dispose();
     // Nobody will watch these lines any more (the target is gone, disabled or no longer reads them back):
     // a call one showed would otherwise keep its person on a call until it went stale. A handover keeps them.

@@ -88,6 +88,13 @@ describe('parsePbxBatch answers exactly as pbxBatchSchema', () => {
     expect(accepted).toBeLessThan(4000);
   });
 
+  it('an event without a usable at says what at must be, not only that the input is invalid', () => {
+    for (const at of [undefined, 1.5, true]) {
+      const r = parsePbxBatch({ events: [{ type: 'dnd-on', device: 'd1', at }] });
+      expect(r.success ? [] : zodDetails(r.error)).toEqual([{ path: 'events.0.at', message: 'the PBX timestamp: RFC 3339 with an offset, or epoch milliseconds (an integer)' }]);
+    }
+  });
+
   it('an own "__proto__" key is refused as the schema refuses it', () => {
     const json = JSON.parse('{"events":[{"type":"registered","device":"d1","at":1,"__proto__":{"x":1}}]}') as unknown;
     expect(parsePbxBatch(json).success).toBe(false);
