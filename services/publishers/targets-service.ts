@@ -4,7 +4,8 @@ import { stableJson } from '../../shared/domain/stable-json.js';
 import { notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { DirectoryService } from '../directory/directory-service.js';
-import { checkTargetUrl, type Resolver } from './ssrf-guard.js';
+import { destinationOf } from './sip/presentity.js';
+import { checkTargetHost, checkTargetUrl, type Resolver } from './ssrf-guard.js';
 import { newWebhookSecret } from './webhook-signature.js';
 
 export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret'> {
@@ -46,6 +47,8 @@ export class TargetsService {
     const allowPrivate = allowPrivateOverride ?? tenant.settings.allowPrivateTargets;
     if (input.kind === 'webhook') await checkTargetUrl(input.url, allowPrivate, this.resolve);
     if (input.kind === 'ari') await checkTargetUrl(input.baseUrl, allowPrivate, this.resolve);
+    // SIP over TCP to an internal service is a cross-protocol request like any other (Redis reads it line by line).
+    if (input.kind === 'sip') await checkTargetHost(destinationOf(input).host, allowPrivate, this.resolve);
     const { password, secret, ...plain } = input as TargetInput & { password?: string; secret?: string };
     const doc = { ...plain, id, tenantId } as Target;
     const sameKind = existing?.kind === input.kind;
