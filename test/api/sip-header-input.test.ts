@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, type TestHub } from '../support/hub.js';
+import { createKeys, seedAlice, startTestHub, type TestHub } from '../support/hub.js';
 
 const DNS: Record<string, string> = { 'pbx.example.test': '93.184.216.34', 'redis.internal.test': '10.0.0.7', 'metadata.test': '169.254.169.254' };
 const sip = (over: Record<string, unknown>) => ({ kind: 'sip', name: 'PBX', server: 'sip:pbx.example.test:5060', domain: 'example.test', ...over });
@@ -18,6 +18,17 @@ describe('what a tenant admin writes never reaches a SIP message raw', () => {
     }
     await h.put('/v1/targets/pbx', sip({ domain: '[2001:db8::1]:5060', username: 'pbx user' })).expect(201);
     await h.put('/v1/targets/pbx', sip({})).expect(200);
+  });
+
+  it("refuses whitespace and control characters in a device's contact, from a member or a PBX: routing sends it to the proxy as a Request-URI", async () => {
+    const pbx = await seedAlice(h);
+    const { alice } = await createKeys(h, { alice: { role: 'member', personId: 'alice' } });
+    const forged = 'sip:alice@192.0.2.10\r\nRoute: <sip:premium@evil.example>';
+    expect((await h.put('/v1/people/alice/devices/alice-soft', { kind: 'desk', contact: forged }, alice).expect(400)).body.error.code).toBe('invalid_body');
+    expect((await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now(), contact: forged }], pbx).expect(400)).body.error.code).toBe('invalid_body');
+    expect((await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now(), contact: 'sip:alice@192.0.2.10 x' }], pbx).expect(400)).body.error.code).toBe('invalid_body');
+    await h.put('/v1/people/alice/devices/alice-soft', { kind: 'mobile', contact: '+4930123456' }, alice).expect(201);
+    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now(), contact: 'sip:alice@192.0.2.10:5062;transport=tcp' }], pbx).expect(200);
   });
 
   it("refuses CR/LF in a group's hang-up message: Kamailio sends it as the reason phrase of its final response", async () => {
