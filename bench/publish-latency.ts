@@ -73,6 +73,12 @@ try {
     await Promise.all(work);
   }
   const url = await h.listen();
+  // Kamailio listens on loopback: a private target, which the tenant must allow.
+  await fetch(`${url}/v1/tenant`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: TENANT, settings: { allowPrivateTargets: true, wrapUpSeconds: 0 } }),
+  });
   const res = await fetch(`${url}/v1/targets/kam`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },

@@ -92,7 +92,7 @@ export function createHub(opts: HubOptions): RunningHub {
   metrics.directoryCensus = async () => takeCensus(store.directory, (await directory.listTenants()).map((t) => t.id));
   const callOutcomes = new CallOutcomes(log);
   const resolve = opts.resolve ?? systemResolver;
-  const targets = new TargetsService(store, directory, secrets, resolve);
+  const targets = new TargetsService(store, directory, secrets, resolve, config.publish.privateTargets);
   const sipStack = new SipStack(config.sip, clock);
   const pipeline = new PublishPipeline({
     store,

@@ -23,6 +23,11 @@ export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express
   app.disable('x-powered-by');
   app.set('trust proxy', hub.config.http.trustProxy);
   app.set('query parser', 'simple');
+  // Error bodies quote what the client sent (a path, a URL): never let a browser read them as anything but JSON.
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   const limit = hub.config.http.bodyLimitBytes;
   // Any JSON text parses (RFC 8259 allows a bare number or null), so a body of the wrong shape gets
   // invalid_body from the schema rather than invalid_json.

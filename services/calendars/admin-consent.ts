@@ -1,5 +1,6 @@
 import type { CalendarAppGrant, CalendarConnection } from '../../shared/domain/calendar.js';
 import type { Person } from '../../shared/domain/directory.js';
+import { AppError } from '../../shared/errors/errors.js';
 import type { WriteOp } from '../../shared/store/port.js';
 import type { CalendarService } from './calendar-service.js';
 import { connectionId, type CalendarDeps, type ConnectionWork } from './connection-work.js';
@@ -31,6 +32,13 @@ export class AdminConsent {
     const ms = this.work.microsoft;
     if (!ms) throw new ConnectionUnavailableError(directoryTenant, 'gone');
     const { store, clock, tokens } = this.deps;
+    // The redirect's `tenant` parameter is not signed: anyone holding a state of their own could name a
+    // directory that consented for another tenant and read its calendars. One directory, one tenant.
+    for (const t of await this.deps.directory.listTenants()) {
+      if (t.id !== tenantId && (await store.directory.get('calendarAppGrants', t.id, directoryTenant))) {
+        throw new AppError(409, 'directory_tenant_taken', 'this Microsoft directory is connected to another tenant of this service');
+      }
+    }
     const now = clock.now();
     const appTokens = await ms.appToken(directoryTenant);
     const existing = await store.directory.get('calendarAppGrants', tenantId, directoryTenant);

@@ -22,7 +22,7 @@ export interface SinkFactoryDeps {
 export function sinkFactory(deps: SinkFactoryDeps): (target: Target, hooks?: SinkHooks) => Promise<Sink> {
   return async (target, hooks) => {
     const tenant = await deps.store.directory.get('tenants', '*', target.tenantId);
-    const client = () => createTargetClient({ allowPrivate: tenant?.settings.allowPrivateTargets ?? false, timeoutMs: deps.timeoutMs, resolve: deps.resolve });
+    const client = () => createTargetClient({ allowPrivate: deps.targets.allowsPrivate(tenant?.settings), timeoutMs: deps.timeoutMs, resolve: deps.resolve });
     switch (target.kind) {
       case 'webhook':
         return new WebhookSink(target, deps.targets.open(target.sealedSecret)!, client(), deps.clock);

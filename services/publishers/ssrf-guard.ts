@@ -56,12 +56,18 @@ export async function checkTargetUrl(raw: string, allowPrivate: boolean, resolve
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new AppError(422, 'unsupported_scheme', 'use an http(s) URL');
   if (url.username || url.password) throw new AppError(422, 'credentials_in_url', 'put credentials in the target, not in the URL');
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const addresses = ipaddr.isValid(host) ? [{ address: host, family: host.includes(':') ? 6 : 4 }] : await resolve(host).catch(() => []);
-  if (addresses.length === 0) throw new AppError(422, 'unresolvable_host', `${host} does not resolve`);
-  for (const a of addresses) assertAllowedAddress(a.address, allowPrivate, host);
+  const addresses = await checkTargetHost(url.hostname, allowPrivate, resolve);
   if (url.protocol === 'http:' && addresses.some((a) => classifyAddress(a.address) === 'public')) {
     throw new AppError(422, 'https_required', 'targets on public addresses must use https');
   }
   return url;
+}
+
+/** Checks every address a target's host (name or literal, IPv6 in brackets or not) resolves to; returns them. */
+export async function checkTargetHost(hostname: string, allowPrivate: boolean, resolve: Resolver): Promise<LookupAddress[]> {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  const addresses = ipaddr.isValid(host) ? [{ address: host, family: host.includes(':') ? 6 : 4 }] : await resolve(host).catch(() => []);
+  if (addresses.length === 0) throw new AppError(422, 'unresolvable_host', `${host} does not resolve`);
+  for (const a of addresses) assertAllowedAddress(a.address, allowPrivate, host);
+  return addresses;
 }

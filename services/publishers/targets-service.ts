@@ -4,7 +4,8 @@ import { stableJson } from '../../shared/domain/stable-json.js';
 import { notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { DirectoryService } from '../directory/directory-service.js';
-import { checkTargetUrl, type Resolver } from './ssrf-guard.js';
+import { destinationOf } from './sip/presentity.js';
+import { checkTargetHost, checkTargetUrl, type Resolver } from './ssrf-guard.js';
 import { newWebhookSecret } from './webhook-signature.js';
 
 export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret'> {
@@ -23,7 +24,14 @@ export class TargetsService {
     private readonly directory: DirectoryService,
     private readonly secrets: SecretBox,
     private readonly resolve: Resolver,
+    /** The operator's PRIVATE_TARGETS: whether a tenant's own allowPrivateTargets counts at all. */
+    private readonly privateTargets: boolean,
   ) {}
+
+  /** Whether a tenant's targets may be on private networks: its own setting, if the operator lets tenants choose. */
+  allowsPrivate(settings: { allowPrivateTargets: boolean } | undefined): boolean {
+    return this.privateTargets && (settings?.allowPrivateTargets ?? false);
+  }
 
   async get(tenantId: string, id: string): Promise<Target> {
     const t = await this.store.directory.get('targets', tenantId, id);
@@ -43,9 +51,11 @@ export class TargetsService {
     const tenant = await this.directory.getTenant(tenantId);
     const existing = await this.store.directory.get('targets', tenantId, id);
     // An apply file may change the tenant's setting in the same batch.
-    const allowPrivate = allowPrivateOverride ?? tenant.settings.allowPrivateTargets;
+    const allowPrivate = this.allowsPrivate(allowPrivateOverride === undefined ? tenant.settings : { allowPrivateTargets: allowPrivateOverride });
     if (input.kind === 'webhook') await checkTargetUrl(input.url, allowPrivate, this.resolve);
     if (input.kind === 'ari') await checkTargetUrl(input.baseUrl, allowPrivate, this.resolve);
+    // SIP over TCP to an internal service is a cross-protocol request like any other (Redis reads it line by line).
+    if (input.kind === 'sip') await checkTargetHost(destinationOf(input).host, allowPrivate, this.resolve);
     const { password, secret, ...plain } = input as TargetInput & { password?: string; secret?: string };
     const doc = { ...plain, id, tenantId } as Target;
     const sameKind = existing?.kind === input.kind;

@@ -52,6 +52,8 @@ export const envSchema = z.object({
   PUBLISH_TIMEOUT_MS: int(5000, 100),
   PUBLISH_FAILING_AFTER: int(3, 1),
   PUBLISH_LEASE_MS: int(10_000, 1000),
+  /** Whether a tenant may opt into push targets on private networks (settings.allowPrivateTargets); off for a hosted service whose private network is its own. */
+  PRIVATE_TARGETS: bool(true),
   SIP_HOST: z.string().default('0.0.0.0'),
   SIP_PORT: int(5062, 0).pipe(z.number().max(65535)),
   SIP_ADVERTISE_HOST: optionalString(z.string()),
@@ -98,7 +100,7 @@ export interface Config {
   feed: { bufferEvents: number; keepaliveMs: number; maxBufferedBytes: number };
   shutdownGraceMs: number;
   /** `leaseMs`: with several replicas, how long a dead replica's targets wait before another takes them over. */
-  publish: { coalesceMs: number; retryBaseMs: number; retryCapMs: number; timeoutMs: number; failingAfter: number; leaseMs: number };
+  publish: { coalesceMs: number; retryBaseMs: number; retryCapMs: number; timeoutMs: number; failingAfter: number; leaseMs: number; privateTargets: boolean };
   /** Where the SIP user agent (PUBLISH, dialog SUBSCRIBE/NOTIFY) listens, UDP and TCP on one port. */
   sip: { host: string; port: number; advertise?: string };
   calendars: CalendarConfig;
@@ -158,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       timeoutMs: e.PUBLISH_TIMEOUT_MS,
       failingAfter: e.PUBLISH_FAILING_AFTER,
       leaseMs: e.PUBLISH_LEASE_MS,
+      privateTargets: e.PRIVATE_TARGETS,
     },
     sip: { host: e.SIP_HOST, port: e.SIP_PORT },
     calendars: {

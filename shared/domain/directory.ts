@@ -13,6 +13,13 @@ export const sipUriSchema = z.string().max(300).regex(/^sips?:[^\s@]+@[^\s@]+$/,
 export const zoneSchema = z.string().refine(isValidZone, 'an IANA time zone such as Europe/Berlin');
 export const extensionSchema = z.string().regex(/^[0-9*#+]{1,20}$/, 'digits, *, # or +');
 export const phoneNumberSchema = z.string().regex(/^\+?[0-9]{3,20}$/, 'a phone number, digits with an optional leading +');
+/**
+ * Where a device is rung (a SIP URI, or a number): routing sends it to the proxy as a branch's Request-URI,
+ * so no whitespace or control characters (CR/LF would end the request line, RFC 3261 §25.1).
+ */
+// eslint-disable-next-line no-control-regex
+export const CONTACT_PATTERN = /^[^\s\u0000-\u001f\u007f]*$/;
+export const contactSchema = z.string().max(300).regex(CONTACT_PATTERN, 'a SIP URI or number, without spaces or control characters');
 const sipUri = sipUriSchema;
 const zone = zoneSchema;
 const hhmm = z.string().refine(isValidHHMM, 'HH:mm, or 24:00');
@@ -83,7 +90,7 @@ export const deviceInputSchema = z
     kind: z.enum(ENDPOINT_KINDS),
     name: z.string().max(200).optional(),
     /** A SIP URI for desk phones and softphones; for a mobile app, the number to ring. */
-    contact: z.string().max(300).optional(),
+    contact: contactSchema.optional(),
   })
   .strict();
 export type DeviceInput = z.infer<typeof deviceInputSchema>;

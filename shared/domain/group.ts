@@ -81,7 +81,9 @@ export const fallbackStepSchema = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('hangup'),
-      message: z.string().min(1).max(200),
+      /** The SIP reason phrase (rtjson `hangup_reason`): no control characters, since CR/LF would end the status line (RFC 3261 §25.1). */
+      // eslint-disable-next-line no-control-regex
+      message: z.string().min(1).max(200).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters'),
       /** The final SIP response; 480 Temporarily Unavailable by default. */
       sipCode: z.number().int().min(400).max(699).default(480),
     })

@@ -47,9 +47,11 @@ export const sipTargetSchema = z
     /** The presence server, e.g. sip:presence.example.com:5060. */
     server: z.string().regex(/^sips?:[^\s@]+$/, 'a SIP URI of the server, e.g. sip:presence.example.com:5060'),
     transport: z.enum(['udp', 'tcp', 'tls']).default('udp'),
-    /** The domain presentities live in: sip:<extension or id>@<domain>. */
-    domain: z.string().min(1).max(255),
-    username: z.string().min(1).max(200).optional(),
+    /** The domain presentities live in: sip:<extension or id>@<domain>. A host only: it goes into SIP headers as is. */
+    domain: z.string().max(255).regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'a host name or address, e.g. example.com'),
+    /** Goes into the digest Authorization header: no control characters (CR/LF would start a header of its own). */
+    // eslint-disable-next-line no-control-regex
+    username: z.string().min(1).max(200).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters').optional(),
     password: z.string().min(1).max(500).optional(),
     expiresSec: z.number().int().min(60).max(86_400).default(3600),
     /** Subscribe to the dialog package of each person's extension (BLF) and feed it back as PBX state. */

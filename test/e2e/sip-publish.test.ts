@@ -2,7 +2,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { parsePidf } from '../../shared/sip/pidf.js';
 import { describeWith } from '../support/components.js';
 import { seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
-import { kamailioPerTest, sipTargetOf, type RunningKamailio } from '../support/kamailio.js';
+import { kamailioPerTest, PRIVATE_TARGETS, sipTargetOf, type RunningKamailio } from '../support/kamailio.js';
 import { eventually } from '../support/receiver.js';
 import { publishDialogStates, startWatcher, type Watcher } from '../support/sipp.js';
 
@@ -46,6 +46,7 @@ describeWith(['kamailio', 'sipp'], 'SIP PUBLISH to a real Kamailio, read back by
     kam = kamailio.kam;
     h = await startTestHub({ env: { SIP_HOST: '127.0.0.1', SIP_PORT: '0' } });
     key = await seedAlice(h);
+    await h.put('/v1/tenant', PRIVATE_TARGETS).expect(200);
     await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
   });
   afterEach(async () => {

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import { describeWith } from '../support/components.js';
 import { seedAlice, startTestHub, type TestHub } from '../support/hub.js';
-import { kamailioPerTest, sipTargetOf } from '../support/kamailio.js';
+import { kamailioPerTest, PRIVATE_TARGETS, sipTargetOf } from '../support/kamailio.js';
 import { eventually } from '../support/receiver.js';
 import { sharedRedis } from '../support/redis.js';
 
@@ -25,6 +25,7 @@ describeWith(['kamailio', 'redis'], 'SIP publications in the Redis delivery ledg
     h = await startTestHub({ env: { ...env, SIP_HOST: '127.0.0.1', SIP_PORT: '0' } });
     const key = await seedAlice(h);
     await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
+    await h.put('/v1/tenant', PRIVATE_TARGETS).expect(200);
     await h.put('/v1/targets/kam', sipTargetOf(kamailio.kam, { expiresSec: 60 })).expect(201);
     const redis = new Redis(env.REDIS_URL);
     try {

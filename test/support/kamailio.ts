@@ -108,6 +108,9 @@ export function kamailioPerTest(opts: KamailioOptions = {}): { readonly kam: Run
   };
 }
 
+/** The tenant settings a test publishing to Kamailio needs: it listens on loopback, a private address. */
+export const PRIVATE_TARGETS = { name: 'acme', settings: { allowPrivateTargets: true, wrapUpSeconds: 0 } };
+
 /** What `PUT /v1/targets/{id}` takes for a SIP target publishing to this Kamailio with its digest credentials. */
 export function sipTargetOf(kam: RunningKamailio, over: Record<string, unknown> = {}): Record<string, unknown> {
   return {

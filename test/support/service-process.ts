@@ -65,9 +65,12 @@ export async function startService(env: Record<string, string>, nodeArgs: readon
   };
 }
 
-/** The service with tenant `acme` (admin key `adminKey`) in a fresh data directory, SIP on a free loopback port; `env` adds to that. */
-export function startSipService(adminKey: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
-  return startService({
+/**
+ * The service with tenant `acme` (admin key `adminKey`) in a fresh data directory, SIP on a free loopback port; `env` adds to that.
+ * The tenant allows private targets: the presence servers it publishes to listen on loopback.
+ */
+export async function startSipService(adminKey: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const svc = await startService({
     DATA_DIR: makeTempDir('ph-sip-service-'),
     BOOTSTRAP_TENANT: 'acme',
     BOOTSTRAP_ADMIN_KEY: adminKey,
@@ -76,4 +79,11 @@ export function startSipService(adminKey: string, env: Record<string, string> = 
     SIP_PORT: '0',
     ...env,
   });
+  const res = await fetch(`${svc.url}/v1/tenant`, {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'acme', settings: { allowPrivateTargets: true, wrapUpSeconds: 0 } }),
+  });
+  if (res.status !== 200) throw new Error(`PUT /v1/tenant answered ${res.status}`);
+  return svc;
 }

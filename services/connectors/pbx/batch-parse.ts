@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { CONTACT_PATTERN } from '../../../shared/domain/directory.js';
 import { PBX_EVENT_TYPES, pbxBatchSchema, pbxEventSchema, type PbxBatch } from './schema.js';
 
 const TYPES = new Set<unknown>(PBX_EVENT_TYPES);
@@ -26,7 +27,7 @@ function plainValidEvent(e: unknown): boolean {
     optString(e.queue, 1, 128) &&
     optInt(e.wrapUpSeconds, 0, 3600) &&
     optInt(e.expiresSec, 1, 7 * 24 * 3600) &&
-    optString(e.contact, 0, 300)
+    (e.contact === undefined || (typeof e.contact === 'string' && e.contact.length <= 300 && CONTACT_PATTERN.test(e.contact)))
   );
 }
 

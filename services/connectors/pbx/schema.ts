@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contactSchema } from '../../../shared/domain/directory.js';
 
 export const PBX_EVENT_TYPES = ['registered', 'unregistered', 'ringing', 'answered', 'held', 'resumed', 'hangup', 'dnd-on', 'dnd-off'] as const;
 export type PbxEventType = (typeof PBX_EVENT_TYPES)[number];
@@ -20,7 +21,7 @@ export const pbxEventSchema = z
     wrapUpSeconds: z.number().int().min(0).max(3600).optional(),
     /** For `registered`: how long the registration lasts. */
     expiresSec: z.number().int().positive().max(7 * 24 * 3600).optional(),
-    contact: z.string().max(300).optional(),
+    contact: contactSchema.optional(),
   })
   .strict()
   .refine((e) => (e.device === undefined) !== (e.extension === undefined), { message: 'give exactly one of device or extension' });

@@ -2,6 +2,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GRAPH, LOGIN, onlyLoopback, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
 import { fixture } from '../../support/fixtures.js';
+import { OPERATOR_KEY } from '../../support/hub.js';
 
 const DIRECTORY = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
@@ -110,6 +111,19 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect(nock.pendingMocks()).toEqual([]);
     expect((await h.get('/v1/calendars')).body).toMatchObject({ connections: [], adminConsent: [] });
     expect((await h.del('/v1/calendars/microsoft/admin-consent').expect(404)).body.error.code).toBe('admin_consent_not_found');
+  });
+
+  it("another tenant cannot claim a directory that consented for this one by naming it in its own callback", async () => {
+    await consent();
+    const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
+    await h.put('/v1/people/spy', { name: 'Spy', email: 'alice@contoso.example' }, beta).expect(201);
+    const started = await h.post('/v1/calendars/microsoft/admin-consent', {}, beta).expect(201);
+    const state = new URL(started.body.url).searchParams.get('state')!;
+    // No consent screen was shown to anyone: the callback is forged with the victim's directory id.
+    const page = await h.http.get(`/oauth/microsoft/admin-callback?admin_consent=True&tenant=${DIRECTORY}&state=${encodeURIComponent(state)}`).expect(409);
+    expect(page.text).toContain('directory_tenant_taken');
+    expect((await h.get('/v1/calendars', beta).expect(200)).body).toMatchObject({ connections: [], adminConsent: [] });
+    expect(misses).toEqual([]);
   });
 
   it('refuses a forged state or a denied consent, and connects nobody', async () => {
