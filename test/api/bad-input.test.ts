@@ -52,7 +52,7 @@ describe('bad input gets a specific 4xx and loses nothing already stored', () =>
     ['stale timestamp (replay older than 5 min)', () => signed(hangup(), { ts: nowSec() - 301 }), 401, 'stale_timestamp'],
     ['missing signature', () => h.http.post('/v1/pbx/events').set('Content-Type', 'application/json').send(hangup()), 401, 'missing_signature'],
     ['unknown PBX key', () => signed(hangup(), { keyId: 'acme/nope' }), 401, 'invalid_credentials'],
-    ['PBX batch with a bad event', () => signed(JSON.stringify({ events: [{ type: 'hangup', device: 'alice-desk', at: h.clock.now() }, { type: 'exploded', device: 'alice-desk', at: 1 }] })), 400, 'invalid_body'],
+    ['PBX batch with a bad event', () => signed(JSON.stringify({ events: [{ type: 'hangup', device: 'alice-desk', at: h.clock.now() }, { type: 'ringing', device: ['alice-desk'], at: 1 }] })), 400, 'invalid_body'],
     ['PBX batch that is not JSON', () => signed('{events'), 400, 'invalid_json'],
     ['too many events', () => signed(JSON.stringify({ events: Array.from({ length: 6 }, () => ({ type: 'hangup', device: 'alice-desk', at: h.clock.now() })) })), 400, 'too_many_events'],
     ['oversized body', () => h.put('/v1/people/alice', { name: 'x'.repeat(5000) }), 413, 'body_too_large'],

@@ -87,6 +87,24 @@ function batchAnswers(start: () => Promise<TestHub>) {
     expect((await h.get('/v1/presence/bob')).body.availability).toBe('available');
   });
 
+  it("refuses an event of a type it does not know (a newer PBX's) on its own, naming the type, and applies the rest", async () => {
+    const known = `known: ${PBX_EVENT_TYPES.join(', ')}`;
+    expect(
+      await send([
+        { type: 'registered', device: 'alice-desk', at: at(-2000) },
+        { type: 'transferred', device: 'alice-desk', at: at(-1500), target: '1002', whatever: { nested: true } },
+        { type: 'answered', device: 'alice-desk', at: at(-1000), callId: 'c1' },
+      ]),
+    ).toEqual({ received: 3, applied: 2, ignored: 0, ignoredEvents: [], rejected: [{ index: 1, code: 'unknown_type', message: `unknown event type "transferred"; ${known}` }] });
+    expect((await h.get('/v1/presence/alice')).body.activity).toBe('on-call');
+    expect(await send([{ type: 'parked', extension: '1001', at: at(0) }])).toMatchObject({ received: 1, applied: 0, rejected: [{ index: 0, code: 'unknown_type' }] });
+    // A malformed event of a known type still refuses the batch, named by its place in the batch sent.
+    const refused = await h.pbx([{ type: 'parked', device: 'alice-desk', at: at(0) }, { type: 'hangup', device: 'alice-desk', at: 'yesterday' }], key).expect(400);
+    expect(refused.body.error.code).toBe('invalid_body');
+    expect(JSON.stringify(refused.body.error)).toContain('events.1.at');
+    expect((await h.get('/v1/presence/alice')).body.activity).toBe('on-call');
+  });
+
   it('a hangup without a call id that ends no call is still judged by its own tombstone', async () => {
     await send([
       { type: 'ringing', device: 'alice-desk', at: at(-3000), callId: 'c1' },

@@ -10,7 +10,7 @@ import { batchAnswer, type BatchAnswer, type EventNote, type PersonChanges } fro
 import type { CallOutcome } from './call-outcomes.js';
 import { parsePbxBatch } from './batch-parse.js';
 import { extensionEndpointId, pbxEventChanges } from './map.js';
-import { pbxBatchSchema, type PbxEvent } from './schema.js';
+import { PBX_EVENT_TYPES, pbxBatchSchema, type PbxEvent } from './schema.js';
 
 /** People merged in one go before a batch lets the event loop run timers and other I/O (about 0.5 ms of work). */
 const APPLY_CHUNK = 25;
@@ -54,12 +54,17 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
       throw badRequest('too_many_events', `at most ${hub.config.pbx.maxEvents} events per batch`);
     }
     // All look-ups at once: a shared store answers them in one round trip.
-    const [tenant, found] = await Promise.all([hub.directory.getTenant(tenantId), Promise.all(events.map((e) => lookUp(tenantId, e)))]);
+    const [tenant, found] = await Promise.all([hub.directory.getTenant(tenantId), Promise.all(events.map((e) => (e ? lookUp(tenantId, e) : undefined)))]);
     const now = hub.clock.now();
     const rejected: EventNote[] = [];
     const byPerson = new Map<string, PersonChanges>();
     const outcomes: CallOutcome[] = [];
     for (const [index, e] of events.entries()) {
+      if (!e) {
+        const type = String((json as { events: Array<{ type: string }> }).events[index]!.type).slice(0, 64);
+        rejected.push({ index, code: 'unknown_type', message: `unknown event type ${JSON.stringify(type)}; known: ${PBX_EVENT_TYPES.join(', ')}` });
+        continue;
+      }
       const target = targetOf(e, found[index]);
       if (!target) {
         rejected.push({ index, code: e.device ? 'unknown_device' : 'unknown_extension', message: `no ${e.device ? `device ${e.device}` : `extension ${e.extension}`} in the directory` });
