@@ -385,6 +385,21 @@ describe('Microsoft Graph connector', () => {
       expect(misses).toEqual([]);
     });
 
+    it('a renewal granted for less than the 12 h margin is renewed halfway through, not again at once', async () => {
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
+      const patchedAt: string[] = [];
+      nock(GRAPH)
+        .patch(`/v1.0/subscriptions/${SUB_ID}`, () => patchedAt.push(new Date(h.clock.now()).toISOString()) > 0)
+        .reply(200, () => ({ ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: new Date(h.clock.now() + 2 * 3600_000).toISOString() }))
+        .persist();
+      await settle(h, Date.parse('2026-03-04T20:00:00Z') - h.clock.now());
+      await settle(h, 1000);
+      expect(patchedAt).toEqual(['2026-03-04T20:00:00.000Z']);
+      await settle(h, 3600_000);
+      expect(patchedAt).toEqual(['2026-03-04T20:00:00.000Z', '2026-03-04T21:00:00.000Z']);
+    });
+
     it('recreates a subscription that is gone when renewing (404), then resyncs', async () => {
       nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
       nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
