@@ -2,6 +2,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GRAPH, LOGIN, onlyLoopback, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
 import { fixture } from '../../support/fixtures.js';
+import { series } from '../../support/metrics.js';
 
 const DIRECTORY = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
@@ -89,8 +90,10 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect((await h.get('/v1/presence/alice')).body.next.at).toBe('2026-03-02T16:00:00.000Z');
   });
 
-  it('a revoked admin consent breaks every connection made through it', async () => {
+  it('a revoked admin consent breaks every connection made through it, and the metrics count them (no sync fails after)', async () => {
     await consent();
+    const broken = async () => series((await h.http.get('/metrics').expect(200)).text, 'presence_calendar_connections_broken', { tenant: 'acme', provider: 'microsoft' });
+    expect(await broken()).toBe(0);
     nock(LOGIN)
       .post(`/${DIRECTORY}/oauth2/v2.0/token`)
       .reply(400, { error: 'unauthorized_client', error_description: "AADSTS700016: Application with identifier 'ms-client-id' was not found in the directory 'Contoso'." });
@@ -100,6 +103,7 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect(all.adminConsent[0]).toMatchObject({ status: 'broken', brokenReason: 'consent_revoked' });
     expect(all.connections.every((c: { brokenReason: string }) => c.brokenReason === 'consent_revoked')).toBe(true);
     expect((await h.get('/v1/presence/alice')).body.next).toBeUndefined();
+    expect(await broken()).toBe(2);
   });
 
   it('forgetting the admin consent deletes the subscriptions and connections made through it', async () => {
