@@ -90,6 +90,33 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect((await h.get('/v1/presence/alice')).body.next.at).toBe('2026-03-02T16:00:00.000Z');
   });
 
+  it('a mailbox that is gone (user deleted in Entra) breaks its connection and forgets its events, instead of retrying on stale ones', async () => {
+    await consent();
+    nock(GRAPH).get('/v1.0/users/u-alice/calendarView/delta').query({ $deltatoken: 'd-u-alice' }).reply(200, fixture('microsoft', 'delta-changes-moved'));
+    const n = fixture<{ value: Array<Record<string, unknown>> }>('microsoft', 'notification', { 'SUBSCRIPTION-ID': 'sub-u-alice', 'CLIENT-STATE': 'secret-1' });
+    const notify = () => h.http.post('/v1/webhooks/microsoft').set('Content-Type', 'application/json').send(JSON.stringify(n)).expect(202);
+    await notify();
+    await settle(h, 1000);
+    expect((await h.get('/v1/presence/alice')).body.next.at).toBe('2026-03-02T16:00:00.000Z');
+    // (The delta link Graph gave is /me-shaped in the fixture.)
+    nock(GRAPH)
+      .get('/v1.0/me/calendarView/delta')
+      .query(true)
+      .reply(404, { error: { code: 'ErrorInvalidUser', message: "The requested user 'u-alice' is invalid." } });
+    // The reconciliation an hour later finds the mailbox gone.
+    nock(LOGIN).post(`/${DIRECTORY}/oauth2/v2.0/token`).reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'app-2' }).persist();
+    nock(GRAPH).get('/v1.0/users/u-bob/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': `${GRAPH}/v1.0/users/u-bob/calendarView/delta?$deltatoken=d2` }).persist();
+    await settle(h, 3600_000);
+    expect(nock.pendingMocks()).toEqual([]);
+    const alice = (await h.get('/v1/people/alice/calendar').expect(200)).body.connections[0];
+    expect(alice).toMatchObject({ status: 'broken', brokenReason: 'not_found', subscriptions: [] });
+    expect((await h.get('/v1/presence/alice')).body.next).toBeUndefined();
+    // Bob's connection, through the same consent, goes on.
+    const all = (await h.get('/v1/calendars').expect(200)).body;
+    expect(all.summary).toEqual({ connected: 1, broken: 1 });
+    expect(all.adminConsent[0]).toMatchObject({ status: 'connected' });
+  });
+
   it('a revoked admin consent breaks every connection made through it, and the metrics count them (no sync fails after)', async () => {
     await consent();
     const broken = async () => series((await h.http.get('/metrics').expect(200)).text, 'presence_calendar_connections_broken', { tenant: 'acme', provider: 'microsoft' });
