@@ -55,9 +55,10 @@ export class CalendarSync {
 
   private scheduleReconcile(tenantId: string, id: string): void {
     const stretch = this.reconcileStretch.get(this.work.queue(tenantId, id)) ?? 1;
+    const interval = this.deps.config.reconcileIntervalMs;
     this.work.jobs.schedule(
-      this.work.recordedJob(tenantId, id, 'reconcile', () => this.sync(tenantId, id, false, { reconcile: true })),
-      this.deps.clock.now() + this.deps.config.reconcileIntervalMs * stretch,
+      { ...this.work.recordedJob(tenantId, id, 'reconcile', () => this.sync(tenantId, id, false, { reconcile: true })), afterRetriesMs: interval },
+      this.deps.clock.now() + interval * stretch,
     );
   }
 

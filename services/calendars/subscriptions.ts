@@ -10,6 +10,8 @@ import type { Job } from './jobs.js';
 export type NotificationOutcome = 'accepted' | 'unknown' | 'forged';
 
 const renewKey = (tenantId: string, subId: string) => `renew:${tenantId}/${subId}`;
+/** A renewal whose retries ran out (a long outage) is tried hourly, well within the 12 h margin. */
+const RENEW_AFTER_RETRIES_MS = 60 * 60_000;
 
 /**
  * The provider's push subscriptions (Graph) and channels (Google) of each connection: stored, renewed
@@ -40,7 +42,12 @@ export class Subscriptions {
   }
 
   private renewJob(tenantId: string, connectionId: string, subId: string): Job {
-    return { key: renewKey(tenantId, subId), queue: this.work.queue(tenantId, connectionId), run: () => this.work.recording(tenantId, connectionId, () => this.renew(tenantId, subId)) };
+    return {
+      key: renewKey(tenantId, subId),
+      queue: this.work.queue(tenantId, connectionId),
+      run: () => this.work.recording(tenantId, connectionId, () => this.renew(tenantId, subId)),
+      afterRetriesMs: RENEW_AFTER_RETRIES_MS,
+    };
   }
 
   /** `grantedAt`: when the provider granted `sub.expiresAt`, if just now. */

@@ -400,6 +400,24 @@ describe('Microsoft Graph connector', () => {
       expect(patchedAt).toEqual(['2026-03-04T20:00:00.000Z', '2026-03-04T21:00:00.000Z']);
     });
 
+    it('a renewal that fails for longer than its retries is tried again hourly, so a long outage does not let the subscription lapse', async () => {
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
+      // Graph fails every PATCH from the renewal at 20:00 until 06:00, two hours before the subscription expires.
+      const back = Date.parse('2026-03-05T06:00:00Z');
+      nock(GRAPH)
+        .patch(`/v1.0/subscriptions/${SUB_ID}`)
+        .reply(() =>
+          h.clock.now() < back
+            ? [500, { error: { code: 'InternalServerError', message: 'busy' } }]
+            : [200, { ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: '2026-03-08T06:00:00Z' }],
+        )
+        .persist();
+      // In steps, so that each retry is scheduled (after its request's I/O) before the clock passes it.
+      while (h.clock.now() < Date.parse('2026-03-05T07:59:00Z')) await settle(h, 5 * 60_000);
+      expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-08T06:00:00.000Z' }]);
+    });
+
     it('recreates a subscription that is gone when renewing (404), then resyncs', async () => {
       nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
       nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
