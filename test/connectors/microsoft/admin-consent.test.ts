@@ -145,11 +145,17 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
 
   it('refuses a forged state or a denied consent, and connects nobody', async () => {
     await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201);
-    expect((await h.http.get(`/oauth/microsoft/admin-callback?admin_consent=True&tenant=${DIRECTORY}&state=forged`).expect(400)).text).toContain('oauth_state_mismatch');
+    const forged = (await h.http.get(`/oauth/microsoft/admin-callback?admin_consent=True&tenant=${DIRECTORY}&state=forged`).expect(400)).text;
+    expect(forged).toContain('oauth_state_mismatch');
+    // An administrator has no connect link to start again from.
+    expect(forged).toContain('start again with POST /v1/calendars/microsoft/admin-consent');
     const started = await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201);
     const state = new URL(started.body.url).searchParams.get('state')!;
-    const denied = await h.http.get(`/oauth/microsoft/admin-callback?error=access_denied&error_description=AADSTS65004&state=${encodeURIComponent(state)}`).expect(400);
+    const description = encodeURIComponent('AADSTS65004: User declined to consent to access the app. <b>Call +1 555 0100</b>');
+    const denied = await h.http.get(`/oauth/microsoft/admin-callback?error=access_denied&error_description=${description}&state=${encodeURIComponent(state)}`).expect(400);
     expect(denied.text).toContain('admin_consent_denied');
+    expect(denied.text).toContain('Microsoft said access_denied, AADSTS65004');
+    expect(denied.text).not.toContain('555 0100');
     expect((await h.get('/v1/calendars')).body).toMatchObject({ connections: [], adminConsent: [] });
     expect((await h.post('/v1/calendars/microsoft/connect-directory', {}).expect(409)).body.error.code).toBe('admin_consent_missing');
     expect(misses).toEqual([]);
