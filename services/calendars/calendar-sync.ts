@@ -1,8 +1,9 @@
-import { resolveCalendarPolicy, type CalendarSyncState } from '../../shared/domain/calendar.js';
+import { resolveCalendarPolicy, type CalendarConnection, type CalendarSyncState } from '../../shared/domain/calendar.js';
 import type { SignalChange } from '../merger/apply-changes.js';
 import { TEAMS_SIGNAL } from '../connectors/microsoft/presence-map.js';
 import type { CalendarDeps, ConnectionWork } from './connection-work.js';
-import { ConnectionUnavailableError, SyncStateGoneError } from './errors.js';
+import type { CalendarConnector, SyncResult, Window } from './connector.js';
+import { ConnectionUnavailableError, ProviderError, SyncStateGoneError } from './errors.js';
 import type { EventVerdict } from './event-facts.js';
 import { syncChanges } from './sync-changes.js';
 
@@ -54,9 +55,10 @@ export class CalendarSync {
 
   private scheduleReconcile(tenantId: string, id: string): void {
     const stretch = this.reconcileStretch.get(this.work.queue(tenantId, id)) ?? 1;
+    const interval = this.deps.config.reconcileIntervalMs;
     this.work.jobs.schedule(
-      this.work.recordedJob(tenantId, id, 'reconcile', () => this.sync(tenantId, id, false, { reconcile: true })),
-      this.deps.clock.now() + this.deps.config.reconcileIntervalMs * stretch,
+      { ...this.work.recordedJob(tenantId, id, 'reconcile', () => this.sync(tenantId, id, false, { reconcile: true })), afterRetriesMs: interval },
+      this.deps.clock.now() + interval * stretch,
     );
   }
 
@@ -72,15 +74,7 @@ export class CalendarSync {
     const now = clock.now();
     const full = forceFull || !state || (!state.deltaLink && !state.syncToken) || (state.lastFullSyncAt ?? 0) + FULL_SYNC_EVERY_MS <= now;
     const window = { start: now, end: now + config.windowDays * DAY };
-    const ctx = this.work.context(conn);
-    let result;
-    try {
-      result = await connector.sync(ctx, state, full, window);
-    } catch (err) {
-      if (!(err instanceof SyncStateGoneError)) throw err;
-      this.deps.log.info({ tenantId, connection: id }, 'calendar sync state gone: full sync');
-      result = await connector.sync(ctx, undefined, true, window);
-    }
+    const result = await this.read(conn, connector, state, full, window);
     const person = await directory.getPerson(tenantId, conn.personId).catch(() => undefined);
     if (!person) throw new ConnectionUnavailableError(id, 'gone');
     const policy = resolveCalendarPolicy((await directory.getTenant(tenantId)).settings.calendar);
@@ -104,6 +98,26 @@ export class CalendarSync {
       this.reconcileStretch.set(q, result.items.length === 0 ? Math.min(RECONCILE_STRETCH_MAX, (this.reconcileStretch.get(q) ?? 1) * 2) : 1);
     }
     this.scheduleReconcile(tenantId, id);
+  }
+
+  /** The connector's sync, again in full when the sync state is gone; a mailbox that is gone breaks the connection. */
+  private async read(conn: CalendarConnection, connector: CalendarConnector, state: CalendarSyncState | undefined, full: boolean, window: Window): Promise<SyncResult> {
+    const ctx = this.work.context(conn);
+    try {
+      try {
+        return await connector.sync(ctx, state, full, window);
+      } catch (err) {
+        if (!(err instanceof SyncStateGoneError)) throw err;
+        this.deps.log.info({ tenantId: conn.tenantId, connection: conn.id }, 'calendar sync state gone: full sync');
+        return await connector.sync(ctx, undefined, true, window);
+      }
+    } catch (err) {
+      // The mailbox is gone (a deleted user, one without a mailbox: Graph's ErrorInvalidUser,
+      // MailboxNotEnabledForRESTAPI): retrying cannot help, and the events read before must not stay.
+      if (!(err instanceof ProviderError && err.status === 404)) throw err;
+      await this.deps.tokens.markBroken({ collection: 'calendarConnections', tenantId: conn.tenantId, id: conn.id }, 'not_found');
+      throw new ConnectionUnavailableError(conn.id, 'broken');
+    }
   }
 
   async readPresence(tenantId: string, id: string): Promise<void> {

@@ -8,6 +8,11 @@ export interface Job {
   /** Jobs of one queue (one connection) run one at a time, here and across replicas. */
   queue: string;
   run: () => Promise<void>;
+  /**
+   * Work that must not stop (a renewal: a lapsed subscription silences the calendar's pushes for good;
+   * the reconciliation) runs again this long after its retries ran out, until it works or its connection goes.
+   */
+  afterRetriesMs?: number;
 }
 
 /** How long to wait before running a failed job again; undefined gives up. */

@@ -23,7 +23,11 @@ export interface FinishedFlow {
   verifier?: string;
 }
 
-export const stateMismatch = () => new AppError(400, 'oauth_state_mismatch', 'this sign-in answer does not belong to a consent started here (state mismatch); start again from your connect link');
+/** Where to start again: a person from their connect link; an administrator has none, and asks the API for a new URL. */
+const startAgain = (kind: OAuthFlow['kind']) => (kind === 'admin' ? 'start again with POST /v1/calendars/microsoft/admin-consent' : 'start again from your connect link');
+
+export const stateMismatch = (kind: OAuthFlow['kind']) =>
+  new AppError(400, 'oauth_state_mismatch', `this sign-in answer does not belong to a consent started here (state mismatch); ${startAgain(kind)}`);
 
 /**
  * Consents in progress, durable so that any replica can take the callback: `state` is random and only
@@ -70,12 +74,12 @@ export class OAuthFlows {
    * state mismatch; nothing is written except the consumed flow's deletion.
    */
   async finish(provider: CalendarProvider, kind: OAuthFlow['kind'], state: string | undefined, browserNonce: string | undefined): Promise<FinishedFlow> {
-    if (!state || state.length > 200) throw stateMismatch();
+    if (!state || state.length > 200) throw stateMismatch(kind);
     const flow = await this.store.directory.findUnique('oauthFlows', 'stateHash', hashToken(state));
-    if (!flow || flow.provider !== provider || flow.kind !== kind) throw stateMismatch();
-    if (flow.browserHash !== '' && !(browserNonce !== undefined && safeEqual(hashToken(browserNonce), flow.browserHash))) throw stateMismatch();
+    if (!flow || flow.provider !== provider || flow.kind !== kind) throw stateMismatch(kind);
+    if (flow.browserHash !== '' && !(browserNonce !== undefined && safeEqual(hashToken(browserNonce), flow.browserHash))) throw stateMismatch(kind);
     await this.store.directory.write([{ op: 'delete', collection: 'oauthFlows', tenantId: flow.tenantId, id: flow.id }]);
-    if (flow.expiresAt <= this.clock.now()) throw new AppError(400, 'oauth_flow_expired', 'this consent took too long; start again from your connect link');
+    if (flow.expiresAt <= this.clock.now()) throw new AppError(400, 'oauth_flow_expired', `this consent took too long; ${startAgain(kind)}`);
     const out: FinishedFlow = { flow };
     if (flow.sealedVerifier) out.verifier = this.secrets.open(flow.sealedVerifier);
     return out;

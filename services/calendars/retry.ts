@@ -26,10 +26,11 @@ export function backoffMs(attempt: number, random: () => number, capMs = 64_000)
 
 /** Retry policy for calendar jobs: throttling waits what the provider asked, the rest backs off. */
 export function calendarRetry(random: () => number) {
-  return (err: unknown, _job: Job, attempt: number): number | undefined => {
-    if (err instanceof ConnectionUnavailableError) return undefined;
+  const backoff = (err: unknown, attempt: number): number | undefined => {
     if (err instanceof RateLimitedError) return err.retryAfterMs;
     if (err instanceof ProviderError && !err.transient) return attempt <= 3 ? backoffMs(attempt + 4, random, 30 * MIN) : undefined;
     return attempt <= 12 ? backoffMs(attempt + 2, random, 30 * MIN) : undefined;
   };
+  return (err: unknown, job: Job, attempt: number): number | undefined =>
+    err instanceof ConnectionUnavailableError ? undefined : (backoff(err, attempt) ?? job.afterRetriesMs);
 }

@@ -290,7 +290,13 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
           if (!service.microsoft) throw new AppError(404, 'provider_not_configured', 'microsoft is not configured on this service');
           const { flow } = await flows.finish('microsoft', 'admin', queryString(req, 'state'), undefined);
           const error = queryString(req, 'error');
-          if (error || queryString(req, 'admin_consent')?.toLowerCase() !== 'true') throw new AppError(400, 'admin_consent_denied', 'the administrator did not grant access, so no calendar was connected');
+          if (error || queryString(req, 'admin_consent')?.toLowerCase() !== 'true') {
+            // Microsoft's error and AADSTS number are what its documentation is searched by; the rest of
+            // error_description is not shown (it arrives in the URL, so anyone can write it).
+            const aadsts = /AADSTS\d{4,6}/.exec(queryString(req, 'error_description') ?? '')?.[0];
+            const said = [error && /^[a-z_]{1,40}$/.test(error) ? error : undefined, aadsts].filter(Boolean).join(', ');
+            throw new AppError(400, 'admin_consent_denied', `the administrator did not grant access${said ? ` (Microsoft said ${said})` : ''}, so no calendar was connected`);
+          }
           const directoryTenant = directoryTenantSchema.safeParse(queryString(req, 'tenant'));
           if (!directoryTenant.success) throw new AppError(400, 'invalid_tenant', 'the answer named no valid Microsoft directory tenant');
           let result;

@@ -10,6 +10,8 @@ import type { Job } from './jobs.js';
 export type NotificationOutcome = 'accepted' | 'unknown' | 'forged';
 
 const renewKey = (tenantId: string, subId: string) => `renew:${tenantId}/${subId}`;
+/** A renewal whose retries ran out (a long outage) is tried hourly, well within the 12 h margin. */
+const RENEW_AFTER_RETRIES_MS = 60 * 60_000;
 
 /**
  * The provider's push subscriptions (Graph) and channels (Google) of each connection: stored, renewed
@@ -35,17 +37,28 @@ export class Subscriptions {
       ...subs.map((doc) => ({ op: 'put', collection: 'calendarSubscriptions', doc }) as WriteOp),
     ];
     await this.deps.store.directory.write(ops);
-    for (const s of subs) this.scheduleRenewal(s);
+    const grantedAt = this.deps.clock.now();
+    for (const s of subs) this.scheduleRenewal(s, grantedAt);
   }
 
   private renewJob(tenantId: string, connectionId: string, subId: string): Job {
-    return { key: renewKey(tenantId, subId), queue: this.work.queue(tenantId, connectionId), run: () => this.work.recording(tenantId, connectionId, () => this.renew(tenantId, subId)) };
+    return {
+      key: renewKey(tenantId, subId),
+      queue: this.work.queue(tenantId, connectionId),
+      run: () => this.work.recording(tenantId, connectionId, () => this.renew(tenantId, subId)),
+      afterRetriesMs: RENEW_AFTER_RETRIES_MS,
+    };
   }
 
-  scheduleRenewal(sub: CalendarSubscription): void {
+  /** `grantedAt`: when the provider granted `sub.expiresAt`, if just now. */
+  scheduleRenewal(sub: CalendarSubscription, grantedAt?: number): void {
     const connector = this.work.connector(sub.provider);
     if (!connector) return;
-    const at = Math.max(this.deps.clock.now(), sub.expiresAt - connector.renewBeforeMs(sub));
+    // A provider may grant less than asked (Google shortens channels at will): a lifetime shorter than the
+    // margin is renewed halfway through, not at once and again at once, which would loop at full speed.
+    const ahead = connector.renewBeforeMs(sub);
+    const margin = grantedAt === undefined ? ahead : Math.min(ahead, (sub.expiresAt - grantedAt) / 2);
+    const at = Math.max(this.deps.clock.now(), sub.expiresAt - margin);
     this.work.jobs.schedule(this.renewJob(sub.tenantId, sub.connectionId, sub.id), at);
   }
 

@@ -99,6 +99,17 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.readCensus(),
   });
+  /**
+   * A broken connection is never synced again, so it fails no sync: only this says that a person's (or,
+   * after a withdrawn admin consent, a whole organisation's) calendar stopped driving presence.
+   */
+  readonly calendarsBroken = new Gauge({
+    name: 'presence_calendar_connections_broken',
+    help: 'Calendar connections broken until someone consents again (revoked or expired grant, deleted user, withdrawn admin consent), by tenant and provider.',
+    labelNames: ['tenant', 'provider'] as const,
+    registers: [this.registry],
+    collect: () => this.readCensus(),
+  });
   readonly streamClients = new Gauge({ name: 'presence_stream_clients', help: 'Connected SSE clients.', registers: [this.registry] });
   readonly schedulerLag = new Histogram({
     name: 'presence_scheduler_lag_seconds',
@@ -196,7 +207,9 @@ export class Metrics {
     this.devices.reset();
     this.people.reset();
     this.pbxKeys.reset();
+    this.calendarsBroken.reset();
     for (const [tenant, c] of census) {
+      for (const provider of CALENDAR_PROVIDERS) this.calendarsBroken.set({ tenant, provider }, c.calendarsBroken[provider]);
       for (const kind of ENDPOINT_KINDS) this.devices.set({ tenant, kind }, c.endpoints[kind]);
       this.people.set({ tenant }, c.people);
       this.pbxKeys.set({ tenant }, c.pbxKeys);

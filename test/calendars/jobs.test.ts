@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import { MemoryLeases } from '../../shared/store/embedded/memory-leases.js';
-import { RateLimitedError } from '../../services/calendars/errors.js';
+import { ConnectionUnavailableError, ProviderError, RateLimitedError } from '../../services/calendars/errors.js';
 import { JobRunner } from '../../services/calendars/jobs.js';
+import { calendarRetry } from '../../services/calendars/retry.js';
 
 describe('calendar job runner', () => {
   const make = (clock: ManualClock, leases = new MemoryLeases(), owner = 'a') =>
@@ -59,5 +60,18 @@ describe('calendar job runner', () => {
     await clock.advance(5000);
     await b.idle();
     expect(ran).toEqual(['a', 'b']);
+  });
+
+  it('gives up on a failing job after its retries, except work that must not stop, which goes on at its own pace until its connection goes', () => {
+    const retry = calendarRetry(() => 0);
+    const failed = new ProviderError('microsoft', 500, 'InternalServerError', 'busy', true);
+    const sync = { key: 'sync:x', queue: 'x', run: async () => {} };
+    const renew = { ...sync, key: 'renew:x', afterRetriesMs: 3600_000 };
+    expect(retry(failed, sync, 12)).toBe(30 * 60_000);
+    expect(retry(failed, sync, 13)).toBeUndefined();
+    expect(retry(failed, renew, 12)).toBe(30 * 60_000);
+    expect(retry(failed, renew, 13)).toBe(3600_000);
+    expect(retry(failed, renew, 40)).toBe(3600_000);
+    expect(retry(new ConnectionUnavailableError('x', 'broken'), renew, 1)).toBeUndefined();
   });
 });

@@ -90,7 +90,7 @@ describe('k8s/monitoring/: scraping and alerts for clusters with the Prometheus 
     expect(expr('PresenceHubPbxSilent')).toMatch(/and on \(tenant\) max by \(tenant\) \(presence_pbx_keys\) > 0/);
     expect(expr('PresenceHubCalendarSyncFailing')).toMatch(/^sum by \(tenant, provider\)[\s\S]*\/ sum by \(tenant, provider\)/);
     // Every replica reports the same directory: its sizes are never summed across replicas.
-    const summed = /\bsum(?: by \([^)]*\))? \((?:presence_devices|presence_people|presence_pbx_keys)\b/;
+    const summed = /\bsum(?: by \([^)]*\))? \((?:presence_devices|presence_people|presence_pbx_keys|presence_calendar_connections_broken)\b/;
     expect('sum by (tenant) (presence_people)').toMatch(summed);
     for (const rule of rules) expect(rule.expr, rule.alert).not.toMatch(summed);
   });

@@ -3,7 +3,7 @@ import type { TenantCensus } from '../../services/observability/census.js';
 import { Metrics } from '../../services/observability/metrics.js';
 import { series } from '../support/metrics.js';
 
-const sized = (people: number, pbxKeys = 1): TenantCensus => ({ people, endpoints: { desk: people, softphone: 0, mobile: 0 }, pbxKeys });
+const sized = (people: number, pbxKeys = 1): TenantCensus => ({ people, endpoints: { desk: people, softphone: 0, mobile: 0 }, pbxKeys, calendarsBroken: { microsoft: 2, google: 0 } });
 
 describe("the directory's sizes on /metrics, read when scraped", () => {
   it('reads the directory once per scrape for every per-tenant metric', async () => {
@@ -18,6 +18,8 @@ describe("the directory's sizes on /metrics, read when scraped", () => {
     expect(series(text, 'presence_people', { tenant: 'acme' })).toBe(20);
     expect(series(text, 'presence_devices', { tenant: 'acme', kind: 'desk' })).toBe(20);
     expect(series(text, 'presence_pbx_keys', { tenant: 'acme' })).toBe(1);
+    expect(series(text, 'presence_calendar_connections_broken', { tenant: 'acme', provider: 'microsoft' })).toBe(2);
+    expect(series(text, 'presence_calendar_connections_broken', { tenant: 'acme', provider: 'google' })).toBe(0);
     expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBe(0);
     await m.registry.metrics();
     expect(reads).toBe(2);
@@ -43,6 +45,7 @@ describe("the directory's sizes on /metrics, read when scraped", () => {
     text = await m.registry.metrics();
     expect(series(text, 'presence_people', { tenant: 'globex' })).toBeUndefined();
     expect(series(text, 'presence_pbx_keys', { tenant: 'globex' })).toBeUndefined();
+    expect(series(text, 'presence_calendar_connections_broken', { tenant: 'globex', provider: 'microsoft' })).toBeUndefined();
     expect(series(text, 'presence_people', { tenant: 'acme' })).toBe(25);
     expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBe(3);
   });

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GRAPH, LOGIN, onlyLoopback, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
 import { fixture } from '../../support/fixtures.js';
 import { OPERATOR_KEY } from '../../support/hub.js';
+import { series } from '../../support/metrics.js';
 
 const DIRECTORY = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
@@ -90,8 +91,37 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect((await h.get('/v1/presence/alice')).body.next.at).toBe('2026-03-02T16:00:00.000Z');
   });
 
-  it('a revoked admin consent breaks every connection made through it', async () => {
+  it('a mailbox that is gone (user deleted in Entra) breaks its connection and forgets its events, instead of retrying on stale ones', async () => {
     await consent();
+    nock(GRAPH).get('/v1.0/users/u-alice/calendarView/delta').query({ $deltatoken: 'd-u-alice' }).reply(200, fixture('microsoft', 'delta-changes-moved'));
+    const n = fixture<{ value: Array<Record<string, unknown>> }>('microsoft', 'notification', { 'SUBSCRIPTION-ID': 'sub-u-alice', 'CLIENT-STATE': 'secret-1' });
+    const notify = () => h.http.post('/v1/webhooks/microsoft').set('Content-Type', 'application/json').send(JSON.stringify(n)).expect(202);
+    await notify();
+    await settle(h, 1000);
+    expect((await h.get('/v1/presence/alice')).body.next.at).toBe('2026-03-02T16:00:00.000Z');
+    // (The delta link Graph gave is /me-shaped in the fixture.)
+    nock(GRAPH)
+      .get('/v1.0/me/calendarView/delta')
+      .query(true)
+      .reply(404, { error: { code: 'ErrorInvalidUser', message: "The requested user 'u-alice' is invalid." } });
+    // The reconciliation an hour later finds the mailbox gone.
+    nock(LOGIN).post(`/${DIRECTORY}/oauth2/v2.0/token`).reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'app-2' }).persist();
+    nock(GRAPH).get('/v1.0/users/u-bob/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': `${GRAPH}/v1.0/users/u-bob/calendarView/delta?$deltatoken=d2` }).persist();
+    await settle(h, 3600_000);
+    expect(nock.pendingMocks()).toEqual([]);
+    const alice = (await h.get('/v1/people/alice/calendar').expect(200)).body.connections[0];
+    expect(alice).toMatchObject({ status: 'broken', brokenReason: 'not_found', subscriptions: [] });
+    expect((await h.get('/v1/presence/alice')).body.next).toBeUndefined();
+    // Bob's connection, through the same consent, goes on.
+    const all = (await h.get('/v1/calendars').expect(200)).body;
+    expect(all.summary).toEqual({ connected: 1, broken: 1 });
+    expect(all.adminConsent[0]).toMatchObject({ status: 'connected' });
+  });
+
+  it('a revoked admin consent breaks every connection made through it, and the metrics count them (no sync fails after)', async () => {
+    await consent();
+    const broken = async () => series((await h.http.get('/metrics').expect(200)).text, 'presence_calendar_connections_broken', { tenant: 'acme', provider: 'microsoft' });
+    expect(await broken()).toBe(0);
     nock(LOGIN)
       .post(`/${DIRECTORY}/oauth2/v2.0/token`)
       .reply(400, { error: 'unauthorized_client', error_description: "AADSTS700016: Application with identifier 'ms-client-id' was not found in the directory 'Contoso'." });
@@ -101,6 +131,7 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect(all.adminConsent[0]).toMatchObject({ status: 'broken', brokenReason: 'consent_revoked' });
     expect(all.connections.every((c: { brokenReason: string }) => c.brokenReason === 'consent_revoked')).toBe(true);
     expect((await h.get('/v1/presence/alice')).body.next).toBeUndefined();
+    expect(await broken()).toBe(2);
   });
 
   it('forgetting the admin consent deletes the subscriptions and connections made through it', async () => {
@@ -128,11 +159,17 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
 
   it('refuses a forged state or a denied consent, and connects nobody', async () => {
     await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201);
-    expect((await h.http.get(`/oauth/microsoft/admin-callback?admin_consent=True&tenant=${DIRECTORY}&state=forged`).expect(400)).text).toContain('oauth_state_mismatch');
+    const forged = (await h.http.get(`/oauth/microsoft/admin-callback?admin_consent=True&tenant=${DIRECTORY}&state=forged`).expect(400)).text;
+    expect(forged).toContain('oauth_state_mismatch');
+    // An administrator has no connect link to start again from.
+    expect(forged).toContain('start again with POST /v1/calendars/microsoft/admin-consent');
     const started = await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201);
     const state = new URL(started.body.url).searchParams.get('state')!;
-    const denied = await h.http.get(`/oauth/microsoft/admin-callback?error=access_denied&error_description=AADSTS65004&state=${encodeURIComponent(state)}`).expect(400);
+    const description = encodeURIComponent('AADSTS65004: User declined to consent to access the app. <b>Call +1 555 0100</b>');
+    const denied = await h.http.get(`/oauth/microsoft/admin-callback?error=access_denied&error_description=${description}&state=${encodeURIComponent(state)}`).expect(400);
     expect(denied.text).toContain('admin_consent_denied');
+    expect(denied.text).toContain('Microsoft said access_denied, AADSTS65004');
+    expect(denied.text).not.toContain('555 0100');
     expect((await h.get('/v1/calendars')).body).toMatchObject({ connections: [], adminConsent: [] });
     expect((await h.post('/v1/calendars/microsoft/connect-directory', {}).expect(409)).body.error.code).toBe('admin_consent_missing');
     expect(misses).toEqual([]);

@@ -385,6 +385,42 @@ describe('Microsoft Graph connector', () => {
       expect(misses).toEqual([]);
     });
 
+    it('a renewal granted for less than the 12 h margin is renewed halfway through, not again at once', async () => {
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
+      const patchedAt: string[] = [];
+      nock(GRAPH)
+        .patch(`/v1.0/subscriptions/${SUB_ID}`, () => patchedAt.push(new Date(h.clock.now()).toISOString()) > 0)
+        .reply(200, () => ({ ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: new Date(h.clock.now() + 2 * 3600_000).toISOString() }))
+        .persist();
+      await settle(h, Date.parse('2026-03-04T20:00:00Z') - h.clock.now());
+      await settle(h, 1000);
+      expect(patchedAt).toEqual(['2026-03-04T20:00:00.000Z']);
+      await settle(h, 3600_000 + 5000);
+      // Halfway through the 2 h granted: an hour on, give or take the second the first grant may have taken to arrive on a busy machine.
+      expect(patchedAt).toHaveLength(2);
+      expect(Date.parse(patchedAt[1]!) - Date.parse(patchedAt[0]!)).toBeGreaterThanOrEqual(3600_000);
+      expect(Date.parse(patchedAt[1]!) - Date.parse(patchedAt[0]!)).toBeLessThanOrEqual(3600_000 + 1000);
+    });
+
+    it('a renewal that fails for longer than its retries is tried again hourly, so a long outage does not let the subscription lapse', async () => {
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
+      // Graph fails every PATCH from the renewal at 20:00 until 06:00, two hours before the subscription expires.
+      const back = Date.parse('2026-03-05T06:00:00Z');
+      nock(GRAPH)
+        .patch(`/v1.0/subscriptions/${SUB_ID}`)
+        .reply(() =>
+          h.clock.now() < back
+            ? [500, { error: { code: 'InternalServerError', message: 'busy' } }]
+            : [200, { ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: '2026-03-08T06:00:00Z' }],
+        )
+        .persist();
+      // In steps, so that each retry is scheduled (after its request's I/O) before the clock passes it.
+      while (h.clock.now() < Date.parse('2026-03-05T07:59:00Z')) await settle(h, 5 * 60_000);
+      expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-08T06:00:00.000Z' }]);
+    });
+
     it('recreates a subscription that is gone when renewing (404), then resyncs', async () => {
       nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
       nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
