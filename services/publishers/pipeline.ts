@@ -66,6 +66,8 @@ export class PublishPipeline {
   private closed = false;
   /** The last re-rendering's mark (`nextMark`). */
   private lastRerender = 0;
+  /** Why a target's publisher could not start (a SIP server the SSRF rules now refuse): its status says so. */
+  private readonly unstarted = new Map<string, { kind: Target['kind']; at: number; error: string }>();
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -92,6 +94,7 @@ export class PublishPipeline {
     // Nothing records where the target holds what this runner published, so the next one could not continue it.
     await this.runners.get(k)?.close(target, true);
     this.runners.delete(k);
+    this.unstarted.delete(k);
     if (target?.enabled) await this.open(target);
   }
 
@@ -107,10 +110,15 @@ export class PublishPipeline {
       readdressed: (personId, address) => void ledger.readdress(target.tenantId, target.id, personId, address).catch(() => undefined),
     };
     let sink: Sink;
+    const k = this.key(target.tenantId, target.id);
     try {
       sink = await this.deps.makeSink(target, hooks);
+      this.unstarted.delete(k);
     } catch (err) {
-      this.deps.log.error({ err, target: target.id }, 'cannot start the publisher for this target');
+      const error = (err as Error).message;
+      // Tried again at every lease renewal with several replicas: said once, not every few seconds.
+      if (this.unstarted.get(k)?.error !== error) this.deps.log.error({ err, target: target.id }, 'cannot start the publisher for this target');
+      this.unstarted.set(k, { kind: target.kind, at: this.deps.clock.now(), error });
       return;
     }
     const { defaultCoalesceMs, ...rest } = this.deps.runner;
@@ -130,7 +138,6 @@ export class PublishPipeline {
       this.deps.metrics,
       this.deps.log,
     );
-    const k = this.key(target.tenantId, target.id);
     try {
       const recorded = ledger ? await ledger.delivered(target.tenantId, target.id) : undefined;
       // What can no longer be kept up on the target (a SIP publication nobody refreshed in time, or whose
@@ -166,6 +173,7 @@ export class PublishPipeline {
           const k = this.key(tenant.id, target.id);
           seen.add(k);
           const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now));
+          if (!owned) this.unstarted.delete(k);
           const runner = this.runners.get(k);
           if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
             this.runners.delete(k);
@@ -291,7 +299,12 @@ export class PublishPipeline {
   }
 
   status(tenantId: string, targetId: string): TargetStatus | undefined {
-    return this.runners.get(this.key(tenantId, targetId))?.status();
+    const k = this.key(tenantId, targetId);
+    const running = this.runners.get(k)?.status();
+    const failed = this.unstarted.get(k);
+    if (running || !failed) return running;
+    const at = new Date(failed.at).toISOString();
+    return { targetId, kind: failed.kind, state: 'failing', consecutiveFailures: 1, lastSuccessAt: null, lastFailureAt: at, lastError: failed.error, delivered: 0, failed: 0, superseded: 0, waiting: 0 };
   }
 
   async close(): Promise<void> {

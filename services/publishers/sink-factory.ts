@@ -5,7 +5,8 @@ import { createTargetClient } from './http-client.js';
 import type { Sink, SinkHooks } from './sink.js';
 import { AriSink } from './sinks/ari-sink.js';
 import { WebhookSink } from './sinks/webhook-sink.js';
-import type { Resolver } from './ssrf-guard.js';
+import { destinationOf } from './sip/presentity.js';
+import { checkTargetHost, SsrfError, type Resolver } from './ssrf-guard.js';
 import type { TargetsService } from './targets-service.js';
 
 export interface SinkFactoryDeps {
@@ -22,7 +23,8 @@ export interface SinkFactoryDeps {
 export function sinkFactory(deps: SinkFactoryDeps): (target: Target, hooks?: SinkHooks) => Promise<Sink> {
   return async (target, hooks) => {
     const tenant = await deps.store.directory.get('tenants', '*', target.tenantId);
-    const client = () => createTargetClient({ allowPrivate: deps.targets.allowsPrivate(tenant?.settings), timeoutMs: deps.timeoutMs, resolve: deps.resolve });
+    const allowPrivate = deps.targets.allowsPrivate(tenant?.settings);
+    const client = () => createTargetClient({ allowPrivate, timeoutMs: deps.timeoutMs, resolve: deps.resolve });
     switch (target.kind) {
       case 'webhook':
         return new WebhookSink(target, deps.targets.open(target.sealedSecret)!, client(), deps.clock);
@@ -30,6 +32,12 @@ export function sinkFactory(deps: SinkFactoryDeps): (target: Target, hooks?: Sin
         return new AriSink(target, deps.targets.open(target.sealedPassword) ?? '', client());
       case 'sip':
         if (!deps.sip) throw new Error('SIP publishing is not available in this process');
+        // Checked when saved, but PRIVATE_TARGETS, the tenant's opt-in or the name's DNS may have changed
+        // since, and the SIP stack connects without the HTTP client's per-connection check. A name that
+        // does not resolve now is not refused: sending fails (and is retried) instead.
+        await checkTargetHost(destinationOf(target).host, allowPrivate, deps.resolve).catch((err: unknown) => {
+          if (err instanceof SsrfError) throw err;
+        });
         return deps.sip(target, hooks);
     }
   };

@@ -28,6 +28,8 @@ class RecordingSink implements Sink {
   closed = false;
   /** What the pipeline said the target is from now on. */
   closedWith: Target | undefined | 'open' = 'open';
+  /** Whether the pipeline asked it to take what it published off the target. */
+  withdrew: boolean | undefined;
   adopt(personId: string, _person?: unknown, _address?: string, presence?: Presence): void {
     this.adopted.push(personId);
     this.adoptedStates.push([personId, presence?.version]);
@@ -35,9 +37,10 @@ class RecordingSink implements Sink {
   async deliver(d: Delivery): Promise<void> {
     this.delivered.push(d);
   }
-  async close(next?: Target): Promise<void> {
+  async close(next?: Target, withdraw?: boolean): Promise<void> {
     this.closed = true;
     this.closedWith = next;
+    this.withdrew = withdraw;
   }
 }
 
@@ -187,6 +190,21 @@ describe('publish pipeline with several replicas', () => {
     await clock.advance(LEASE_MS / 3);
     expect(last.closed).toBe(true);
     expect(last.closedWith).toBeUndefined();
+  });
+
+  it('withdraws what a publisher published when no ledger lets another continue it (an edit or a stop on the embedded store), and hands it over as it is when one does', async () => {
+    const clock = new ManualClock(T0);
+    const alone: RecordingSink[] = [];
+    const a = pipeline(await world(clock), clock, undefined, 'a', alone);
+    await a.start();
+    await a.reload('acme', 'hook');
+    await a.close();
+    expect(alone.map((s) => s.withdrew)).toEqual([true, true]);
+    const shared: RecordingSink[] = [];
+    const b = pipeline(await world(clock), clock, new MemoryLeases(), 'b', shared);
+    await b.start();
+    await b.close();
+    expect(shared.map((s) => s.withdrew)).toEqual([false]);
   });
 
   describe('a takeover sends what the previous owner acknowledged with an older directory', () => {

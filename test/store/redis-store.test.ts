@@ -280,6 +280,25 @@ describeWith(['redis'], 'Redis store', () => {
         await b.close();
       });
 
+      it("follows another replica's directory edit that raised the view floor at the same version, and puts that back after Redis lost it", async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        const seen: Array<number | undefined> = [];
+        const sub = await a.feed.subscribe('acme', (e) => seen.push(e.presence?.viewFloor));
+        expect(await add(b, 'one')).toBe(1);
+        await b.state.update('acme', 'alice', (st) => ({ next: { ...st, presence: { ...st.presence!, viewFloor: T } }, result: undefined, emit: true, cause: 'directory' }));
+        await eventually(() => expect(seen).toEqual([undefined, T]));
+        await b.close();
+        const admin = new Redis(redis.url);
+        await admin.del(redisKeys(prefix).state('acme', 'alice'));
+        admin.disconnect();
+        expect(await (a.state as unknown as { restore(): Promise<number> }).restore()).toBe(1);
+        expect((await a.state.read('acme', 'alice')).presence).toMatchObject({ version: 1, viewFloor: T });
+        sub.close();
+        await a.close();
+      });
+
       it('never writes over a person removed and written again since from an old copy, whatever the revision count', async () => {
         const { store: a, prefix } = await fresh();
         const b = open(prefix);

@@ -22,7 +22,15 @@ const DEFLATE = { level: 1, windowBits: 11, memLevel: 3 } as const;
 const encode = (state: PersonState): Buffer => deflateRawSync(JSON.stringify(state), DEFLATE);
 const decode = (data: Buffer): PersonState => JSON.parse(inflateRawSync(data).toString('utf8')) as PersonState;
 
-/** What a replica holds of a person: the state at a revision (data as stored) and its version. */
+/**
+ * How copies of a person's state are ordered (the hash's `v`, a feed entry's version, `Held.version`): the
+ * presence version, or its view floor when higher. A directory edit streams show raises the floor at the
+ * same version: ordered by version alone, other replicas would not follow it, and a restore could put
+ * back a state without it, whose views' versions would then go back.
+ */
+const orderOf = (presence: Presence | undefined): number => (presence ? Math.max(presence.version, presence.viewFloor ?? 0) : 0);
+
+/** What a replica holds of a person: the state at a revision (data as stored) and its order (`orderOf`). */
 interface Held {
   rev: string;
   data: Buffer;
@@ -41,7 +49,7 @@ export interface StateEntry {
 }
 
 /**
- * Per-person state in Redis: a hash `{ r: revision, v: presence version, d: data }`. `update` runs `fn`
+ * Per-person state in Redis: a hash `{ r: revision, v: order (orderOf), d: data }`. `update` runs `fn`
  * on the state this replica holds of the person and writes with one script that refuses if the revision
  * moved and then answers the current state, so `fn` runs again on that: one round trip per update when
  * the copy is current, two when another replica wrote since.
@@ -85,7 +93,7 @@ export class RedisState implements StateStore {
   private adopt(tenantId: string, personId: string, rev: string, data: Buffer | undefined): { rev: string; state: PersonState } {
     if (!data || data.length === 0) return { rev: '0', state: EMPTY };
     const state = decode(data);
-    this.hold(tenantId, personId, { rev, data, version: state.presence?.version ?? 0, tenantId, personId });
+    this.hold(tenantId, personId, { rev, data, version: orderOf(state.presence), tenantId, personId });
     return { rev, state: deepFreeze(state) };
   }
 
@@ -130,7 +138,7 @@ export class RedisState implements StateStore {
         const rev = this.token();
         const refused = await this.write(tenantId, personId, at.rev, rev, data, next.presence, event, cause);
         if (!refused) {
-          const version = next.presence?.version ?? 0;
+          const version = orderOf(next.presence);
           // The feed may already have brought a newer write of another replica.
           const newer = (this.copy.get(this.k.state(tenantId, personId))?.version ?? -1) > version;
           if (!newer) this.hold(tenantId, personId, empty ? undefined : { rev, data: data as Buffer, version, tenantId, personId });
@@ -167,7 +175,7 @@ export class RedisState implements StateStore {
     const k = this.k;
     const reply = await this.writeState(
       [k.state(tenantId, personId), k.statesOf(tenantId), k.tenants(), k.due(), k.feed(), k.feedSeq(), k.epoch()],
-      [expected, data, presence?.version ?? 0, tenantId, personId, presence?.wakeAt ?? '', event, this.feedEvents, rev, dueMember(tenantId, personId), cause ?? ''],
+      [expected, data, orderOf(presence), tenantId, personId, presence?.wakeAt ?? '', event, this.feedEvents, rev, dueMember(tenantId, personId), cause ?? ''],
     );
     if (!Array.isArray(reply)) return undefined;
     const [current, currentData] = reply as [Buffer, Buffer];
