@@ -118,7 +118,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
       raw: true,
       body: pbxBatchSchema as z.ZodType<unknown>,
       responses: {
-        200: 'accepted; counts events (applied + ignored + rejected = received); rejected and ignoredEvents list the events that changed nothing, with index, code and message',
+        200: 'accepted; counts events (applied + ignored + rejected = received); rejected and ignoredEvents list the events that changed nothing, with index, code and message (an event of a type not listed here is rejected on its own as unknown_type)',
         400: 'malformed batch (nothing applied)',
         401: 'missing, wrong or stale signature',
         409: 'replayed batch',
