@@ -32,8 +32,8 @@ export class AdminConsent {
     const ms = this.work.microsoft;
     if (!ms) throw new ConnectionUnavailableError(directoryTenant, 'gone');
     const { store, clock, tokens } = this.deps;
-    // The redirect's `tenant` parameter is not signed: anyone holding a state of their own could name a
-    // directory that consented for another tenant and read its calendars. One directory, one tenant.
+    // One directory, one tenant: its grant reads every mailbox in it (the directory itself is proven by
+    // the administrator's sign-in, admin-consent-flow.ts).
     for (const t of await this.deps.directory.listTenants()) {
       if (t.id !== tenantId && (await store.directory.get('calendarAppGrants', t.id, directoryTenant))) {
         throw new AppError(409, 'directory_tenant_taken', 'this Microsoft directory is connected to another tenant of this service');

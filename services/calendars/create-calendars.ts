@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Hub } from '../hub.js';
 import type { CalendarConnector } from './connector.js';
 import { AdminConsent } from './admin-consent.js';
+import { AdminConsentFlow } from './admin-consent-flow.js';
 import { CalendarService } from './calendar-service.js';
 import { CalendarSync } from './calendar-sync.js';
 import { ConnectionWork, type CalendarDeps } from './connection-work.js';
@@ -26,6 +27,8 @@ export interface CalendarModule {
   subscriptions: Subscriptions;
   syncs: CalendarSync;
   adminConsent: AdminConsent;
+  /** The administrator's way through Microsoft admin consent: sign-in, then consent. */
+  adminConsentFlow: AdminConsentFlow;
   links: ConnectLinks;
   flows: OAuthFlows;
   tokens: TokenManager;
@@ -115,6 +118,7 @@ export function createCalendars(hub: Omit<Hub, 'calendars'>, rnd: CalendarRandom
     subscriptions,
     syncs,
     adminConsent,
+    adminConsentFlow: new AdminConsentFlow({ flows, consent: adminConsent, microsoft, clock, log }),
     links: new ConnectLinks(linkKey, cal.connectLinkTtlMs, clock),
     flows,
     tokens,

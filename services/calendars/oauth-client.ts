@@ -48,6 +48,24 @@ const tokenResponseSchema = z.looseObject({
 });
 export type TokenResponse = z.infer<typeof tokenResponseSchema>;
 
+export type IdTokenClaims = Record<string, unknown>;
+
+/**
+ * The claims of an ID token received straight from the provider's token endpoint over TLS in the code
+ * exchange: OpenID Connect Core §3.1.3.7 point 6 lets the client use the TLS server validation instead of
+ * checking the token's signature. Anything unreadable gives no claims.
+ */
+export function idTokenClaims(idToken: string | undefined): IdTokenClaims {
+  const payload = idToken?.split('.')[1];
+  if (!payload) return {};
+  try {
+    const c: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    return c !== null && typeof c === 'object' && !Array.isArray(c) ? (c as IdTokenClaims) : {};
+  } catch {
+    return {};
+  }
+}
+
 const errorResponseSchema = z.looseObject({ error: z.string(), error_description: z.string().optional() });
 
 /**

@@ -24,10 +24,12 @@ export interface FinishedFlow {
 }
 
 /** Where to start again: a person from their connect link; an administrator has none, and asks the API for a new URL. */
-const startAgain = (kind: OAuthFlow['kind']) => (kind === 'admin' ? 'start again with POST /v1/calendars/microsoft/admin-consent' : 'start again from your connect link');
+const startAgain = (kind: OAuthFlow['kind']) => (kind === 'person' ? 'start again from your connect link' : 'start again with POST /v1/calendars/microsoft/admin-consent');
 
 export const stateMismatch = (kind: OAuthFlow['kind']) =>
   new AppError(400, 'oauth_state_mismatch', `this sign-in answer does not belong to a consent started here (state mismatch); ${startAgain(kind)}`);
+
+const expired = (kind: OAuthFlow['kind']) => new AppError(400, 'oauth_flow_expired', `this consent took too long; ${startAgain(kind)}`);
 
 /**
  * Consents in progress, durable so that any replica can take the callback: `state` is random and only
@@ -41,7 +43,7 @@ export class OAuthFlows {
     private readonly newId: () => string,
   ) {}
 
-  async start(p: { tenantId: string; provider: CalendarProvider; kind: OAuthFlow['kind']; personId?: string; linkExpiresAt?: number; pkce: boolean; bindBrowser: boolean }): Promise<StartedFlow> {
+  async start(p: { tenantId: string; provider: CalendarProvider; kind: OAuthFlow['kind']; personId?: string; linkExpiresAt?: number; directoryTenant?: string; pkce: boolean; bindBrowser: boolean }): Promise<StartedFlow> {
     const now = this.clock.now();
     const state = randomBytes(24).toString('base64url');
     const browserNonce = p.bindBrowser ? randomBytes(24).toString('base64url') : undefined;
@@ -57,10 +59,11 @@ export class OAuthFlows {
     };
     if (p.personId) flow.personId = p.personId;
     if (p.linkExpiresAt !== undefined) flow.linkExpiresAt = p.linkExpiresAt;
+    if (p.directoryTenant !== undefined) flow.directoryTenant = p.directoryTenant;
     if (pkce) flow.sealedVerifier = this.secrets.seal(pkce.verifier);
-    const expired = (await this.store.directory.list('oauthFlows', p.tenantId)).filter((f) => f.expiresAt <= now);
+    const stale = (await this.store.directory.list('oauthFlows', p.tenantId)).filter((f) => f.expiresAt <= now);
     await this.store.directory.write([
-      ...expired.map((f) => ({ op: 'delete', collection: 'oauthFlows', tenantId: f.tenantId, id: f.id }) as WriteOp),
+      ...stale.map((f) => ({ op: 'delete', collection: 'oauthFlows', tenantId: f.tenantId, id: f.id }) as WriteOp),
       { op: 'put', collection: 'oauthFlows', doc: flow },
     ]);
     const out: StartedFlow = { state };
@@ -74,15 +77,27 @@ export class OAuthFlows {
    * state mismatch; nothing is written except the consumed flow's deletion.
    */
   async finish(provider: CalendarProvider, kind: OAuthFlow['kind'], state: string | undefined, browserNonce: string | undefined): Promise<FinishedFlow> {
+    const flow = await this.find(provider, kind, state, browserNonce);
+    await this.store.directory.write([{ op: 'delete', collection: 'oauthFlows', tenantId: flow.tenantId, id: flow.id }]);
+    if (flow.expiresAt <= this.clock.now()) throw expired(kind);
+    const out: FinishedFlow = { flow };
+    if (flow.sealedVerifier) out.verifier = this.secrets.open(flow.sealedVerifier);
+    return out;
+  }
+
+  /** The flow for `state`, left in place (for a page that only shows what its button starts); the same refusals as `finish`. */
+  async pending(provider: CalendarProvider, kind: OAuthFlow['kind'], state: string | undefined): Promise<OAuthFlow> {
+    const flow = await this.find(provider, kind, state, undefined);
+    if (flow.expiresAt <= this.clock.now()) throw expired(kind);
+    return flow;
+  }
+
+  private async find(provider: CalendarProvider, kind: OAuthFlow['kind'], state: string | undefined, browserNonce: string | undefined): Promise<OAuthFlow> {
     if (!state || state.length > 200) throw stateMismatch(kind);
     const flow = await this.store.directory.findUnique('oauthFlows', 'stateHash', hashToken(state));
     if (!flow || flow.provider !== provider || flow.kind !== kind) throw stateMismatch(kind);
     if (flow.browserHash !== '' && !(browserNonce !== undefined && safeEqual(hashToken(browserNonce), flow.browserHash))) throw stateMismatch(kind);
-    await this.store.directory.write([{ op: 'delete', collection: 'oauthFlows', tenantId: flow.tenantId, id: flow.id }]);
-    if (flow.expiresAt <= this.clock.now()) throw new AppError(400, 'oauth_flow_expired', `this consent took too long; ${startAgain(kind)}`);
-    const out: FinishedFlow = { flow };
-    if (flow.sealedVerifier) out.verifier = this.secrets.open(flow.sealedVerifier);
-    return out;
+    return flow;
   }
 
   /** The tenant is gone: so are its consents in progress. */

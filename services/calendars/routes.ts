@@ -1,18 +1,15 @@
 import type { Request, Response } from 'express';
-import { z } from 'zod';
 import { CALENDAR_PROVIDERS, type CalendarProvider } from '../../shared/domain/calendar.js';
 import { AppError, notFound } from '../../shared/errors/errors.js';
 import { assertSelfOrRoles, tenantOf } from '../api/auth.js';
 import { route, type AnyRoute } from '../api/route.js';
 import type { Hub } from '../hub.js';
+import type { MicrosoftAnswer } from './admin-consent-flow.js';
 import { ProviderError } from './errors.js';
 import { FLOW_COOKIE, FLOW_TTL_MS } from './oauth-flows.js';
 import { escapeHtml, sendErrorPage, sendPage, statusPage } from './pages.js';
 
 const notConfigured = () => new AppError(503, 'calendars_not_configured', 'no calendar provider is configured (PUBLIC_BASE_URL and a provider client id and secret)', undefined, 3600);
-
-/** A Microsoft directory tenant: a GUID or a verified domain. */
-const directoryTenantSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/);
 
 function cookie(req: Request, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -33,13 +30,26 @@ function queryString(req: Request, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** `{ [key]: value }`, or nothing when the value is absent (optional properties take no `undefined`). */
+const optional = <K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> => (value === undefined ? {} : ({ [key]: value } as Record<K, string>));
+
+/** What every Microsoft redirect answer carries: the state, an error, and the browser's flow cookie. */
+function answer(req: Request): MicrosoftAnswer {
+  return {
+    ...optional('state', queryString(req, 'state')),
+    ...optional('browserNonce', cookie(req, FLOW_COOKIE)),
+    ...optional('error', queryString(req, 'error')),
+    ...optional('errorDescription', queryString(req, 'error_description')),
+  };
+}
+
 /**
  * Calendar consent and status: the admin API (connect links, status, disconnect, admin consent), the
  * person's pages under `/connect/…`, and the OAuth callbacks under `/oauth/…`.
  */
 export function calendarRoutes(hub: Hub): AnyRoute[] {
   const cal = hub.calendars;
-  const { service, adminConsent, links, flows } = cal;
+  const { service, adminConsent, adminConsentFlow, links, flows } = cal;
   const publicBase = hub.config.calendars.publicBaseUrl ?? '';
   const pageOpts = { formTargets: cal.formTargets };
   const secureCookie = publicBase.startsWith('https://');
@@ -51,6 +61,14 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
   }
 
   const linkPath = (token: string) => `/connect/${token}`;
+  const adminStartPath = (ticket: string) => `/oauth/microsoft/admin-consent/${ticket}`;
+
+  /** Sends the browser to the provider, bound to this browser by the flow cookie (the callback checks it). */
+  function toProvider(res: Response, step: { url: string; browserNonce: string }): void {
+    res.cookie(FLOW_COOKIE, step.browserNonce, { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/oauth', maxAge: FLOW_TTL_MS });
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.redirect(303, step.url);
+  }
 
   /** Runs a page handler; any failure becomes an error page with its code (and `back()`, the person's page, when known). */
   async function page(res: Response, fn: () => Promise<void>, back: () => string | undefined = () => undefined): Promise<undefined> {
@@ -135,17 +153,17 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
     route({
       method: 'post',
       path: '/v1/calendars/microsoft/admin-consent',
-      summary: "A Microsoft admin-consent URL: an administrator approves application access for the organisation, then every directory person's calendar is connected",
+      summary: "A single-use link a Microsoft administrator opens to sign in and then approve application access for the organisation; every directory person's calendar is then connected",
       tag: 'calendars',
       auth: 'key',
       roles: ['admin'],
-      responses: { 201: 'the URL to open as a Microsoft administrator', 503: 'Microsoft is not configured' },
+      responses: { 201: 'the link to open as a Microsoft administrator, and the redirect URIs the app registration must list', 503: 'Microsoft is not configured' },
       async handle({ principal }) {
         const tenantId = tenantOf(principal);
         const ms = service.microsoft;
         if (!ms) throw notConfigured();
-        const f = await flows.start({ tenantId, provider: 'microsoft', kind: 'admin', pkce: false, bindBrowser: false });
-        return { status: 201, body: { url: ms.adminConsentUrl(f.state), redirectUri: ms.adminRedirectUri, expiresAt: new Date(hub.clock.now() + FLOW_TTL_MS).toISOString() } };
+        const { ticket, expiresAt } = await adminConsentFlow.issue(tenantId);
+        return { status: 201, body: { url: `${publicBase}${adminStartPath(ticket)}`, redirectUris: [ms.adminSignInRedirectUri, ms.adminRedirectUri], expiresAt: new Date(expiresAt).toISOString() } };
       },
     }),
     route({
@@ -216,10 +234,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
           const p = provider(params.provider);
           const person = await hub.directory.getPerson(claims.tenantId, claims.personId);
           const f = await flows.start({ tenantId: claims.tenantId, provider: p, kind: 'person', personId: person.id, linkExpiresAt: claims.expiresAt, pkce: true, bindBrowser: true });
-          const url = service.connector(p)!.authorizeUrl({ state: f.state, codeChallenge: f.codeChallenge!, ...(person.email ? { loginHint: person.email } : {}) });
-          res.cookie(FLOW_COOKIE, f.browserNonce!, { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/oauth', maxAge: FLOW_TTL_MS });
-          res.setHeader('Referrer-Policy', 'no-referrer');
-          res.redirect(303, url);
+          toProvider(res, { url: service.connector(p)!.authorizeUrl({ state: f.state, codeChallenge: f.codeChallenge!, ...(person.email ? { loginHint: person.email } : {}) }), browserNonce: f.browserNonce! });
         });
       },
     }),
@@ -280,38 +295,74 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
     }),
     route({
       method: 'get',
-      path: '/oauth/microsoft/admin-callback',
-      summary: 'Microsoft admin-consent redirect URI: stores the grant for the directory tenant and connects every directory person',
+      path: '/oauth/microsoft/admin-consent/:ticket',
+      summary: "The Microsoft administrator's start page: which tenant of this service their organisation is connected to, and what Microsoft will ask",
       tag: 'calendar pages',
       auth: 'none',
-      responses: { 200: 'an HTML summary', 400: 'state mismatch or consent denied' },
+      responses: { 200: 'an HTML page with a sign-in button', 400: 'unknown, used or expired link' },
+      async handle({ res, params }) {
+        return page(res, async () => {
+          const tenant = await hub.directory.getTenant(await adminConsentFlow.tenantOf(params.ticket));
+          sendPage(
+            res,
+            200,
+            'Connect your Microsoft 365 organisation',
+            `<h1>Connect your Microsoft 365 organisation</h1>
+<p>This lets the calendars of everyone in your organisation drive their phone status in <strong data-tenant="${escapeHtml(tenant.id)}">${escapeHtml(tenant.name)}</strong>.</p>
+<p>First you sign in with your Microsoft work account; then Microsoft shows the permissions asked for, which you accept on behalf of your organisation. Only an administrator allowed to grant consent for the whole organisation can accept.</p>
+<form method="post" action="${escapeHtml(adminStartPath(params.ticket!))}"><button type="submit" class="primary">Sign in with Microsoft</button></form>
+<p><small>This link works once, for 15 minutes after it was made.</small></p>`,
+            pageOpts,
+          );
+        });
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/oauth/microsoft/admin-consent/:ticket',
+      summary: "Spends the administrator's start link and begins step 1: a Microsoft sign-in (OpenID Connect, PKCE S256, nonce) bound to this browser",
+      tag: 'calendar pages',
+      auth: 'none',
+      responses: { 303: "to Microsoft's sign-in", 400: 'unknown, used or expired link' },
+      async handle({ res, params }) {
+        return page(res, async () => toProvider(res, await adminConsentFlow.begin(params.ticket)));
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/oauth/microsoft/admin-sign-in',
+      summary: "Admin consent step 1 redirect URI: exchanges the code (PKCE) for the administrator's ID token, whose tid proves their directory, then sends them to that directory's admin-consent page",
+      tag: 'calendar pages',
+      auth: 'none',
+      responses: { 303: "to Microsoft's admin-consent page for the proven directory", 400: 'state mismatch, a failed sign-in, or an ID token that proves no directory', 502: 'Microsoft failed' },
       async handle({ req, res }) {
         return page(res, async () => {
-          if (!service.microsoft) throw new AppError(404, 'provider_not_configured', 'microsoft is not configured on this service');
-          const { flow } = await flows.finish('microsoft', 'admin', queryString(req, 'state'), undefined);
-          const error = queryString(req, 'error');
-          if (error || queryString(req, 'admin_consent')?.toLowerCase() !== 'true') {
-            // Microsoft's error and AADSTS number are what its documentation is searched by; the rest of
-            // error_description is not shown (it arrives in the URL, so anyone can write it).
-            const aadsts = /AADSTS\d{4,6}/.exec(queryString(req, 'error_description') ?? '')?.[0];
-            const said = [error && /^[a-z_]{1,40}$/.test(error) ? error : undefined, aadsts].filter(Boolean).join(', ');
-            throw new AppError(400, 'admin_consent_denied', `the administrator did not grant access${said ? ` (Microsoft said ${said})` : ''}, so no calendar was connected`);
-          }
-          const directoryTenant = directoryTenantSchema.safeParse(queryString(req, 'tenant'));
-          if (!directoryTenant.success) throw new AppError(400, 'invalid_tenant', 'the answer named no valid Microsoft directory tenant');
-          let result;
-          try {
-            result = await adminConsent.complete(flow.tenantId, directoryTenant.data);
-          } catch (err) {
-            if (err instanceof ProviderError) throw new AppError(502, 'consent_failed', `Microsoft did not issue an application token (${err.code})`);
-            throw err;
-          }
+          const step = await adminConsentFlow.signedIn({ ...answer(req), ...optional('code', queryString(req, 'code')) });
+          toProvider(res, step);
+        });
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/oauth/microsoft/admin-callback',
+      summary: 'Admin consent step 2 redirect URI: stores the grant for the directory proven in step 1 (the answer must name it) and connects every directory person',
+      tag: 'calendar pages',
+      auth: 'none',
+      responses: { 200: 'an HTML summary', 400: 'state mismatch, consent denied, or an answer naming another directory', 409: 'the directory is connected to another tenant', 502: 'Microsoft failed' },
+      async handle({ req, res }) {
+        return page(res, async () => {
+          const { directoryTenant, result } = await adminConsentFlow.consented({
+            ...answer(req),
+            ...optional('adminConsent', queryString(req, 'admin_consent')),
+            ...optional('tenant', queryString(req, 'tenant')),
+          });
+          res.clearCookie(FLOW_COOKIE, { path: '/oauth' });
           const list = (title: string, ids: string[]) => `<h2>${escapeHtml(title)} (${ids.length})</h2>${ids.length ? `<ul>${ids.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>` : ''}`;
           sendPage(
             res,
             200,
             'Microsoft admin consent',
-            `<h1>Organisation connected</h1><p data-directory-tenant="${escapeHtml(directoryTenant.data)}">Calendars of your Microsoft 365 organisation now drive presence.</p>${list('Connected', result.connected)}${list('Not found in Microsoft Entra ID', result.notFound)}${list('Skipped (no e-mail, or already connected)', result.skipped)}`,
+            `<h1>Organisation connected</h1><p data-directory-tenant="${escapeHtml(directoryTenant)}">Calendars of your Microsoft 365 organisation now drive presence.</p>${list('Connected', result.connected)}${list('Not found in Microsoft Entra ID', result.notFound)}${list('Skipped (no e-mail, or already connected)', result.skipped)}`,
             pageOpts,
           );
         });

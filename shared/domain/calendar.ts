@@ -148,8 +148,14 @@ export interface OAuthFlow {
   id: string;
   tenantId: string;
   provider: CalendarProvider;
-  kind: 'person' | 'admin';
+  /**
+   * `person`: a person's consent. Microsoft admin consent takes three: `admin-start` (the link the
+   * administrator opens), `admin-sign-in` (step 1, proves their directory), `admin` (step 2, the consent).
+   */
+  kind: 'person' | 'admin-start' | 'admin-sign-in' | 'admin';
   personId?: string;
+  /** Step 2 of admin consent: the directory (`tid`) the administrator proved in step 1; the answer must name it. */
+  directoryTenant?: string;
   stateHash: string;
   /** The PKCE code verifier, sealed. */
   sealedVerifier?: string;

@@ -225,6 +225,7 @@ const keys: Record<string, string> = {};
 let spareKeyId = '';
 let deviceToken = '';
 let connectLink = '';
+let adminTicket = '';
 
 const PATH_IDS: Record<string, () => string[]> = {
   personId: () => ['alice', 'bob', 'constructor'],
@@ -236,6 +237,7 @@ const PATH_IDS: Record<string, () => string[]> = {
   targetId: () => ['hook'],
   provider: () => ['microsoft', 'google'],
   link: () => [connectLink],
+  ticket: () => [adminTicket],
 };
 /** Path segments as they go on the wire: some percent-encoded, some raw on purpose (`/`, `..`, a lone `%`). */
 const oddIds = fc.oneof(
@@ -253,6 +255,7 @@ const ID_RULES: Record<string, RegExp> = {
   teamId: ID,
   tenantId: /^[a-z0-9][a-z0-9-]{0,62}$/,
   provider: /^(microsoft|google)$/,
+  ticket: /^[A-Za-z0-9_-]{32}$/,
 };
 function decoded(segment: string): string {
   try {
@@ -586,6 +589,7 @@ describe('every route, fed malformed input, answers a clear 4xx and loses nothin
       { op: 'put', collection: 'calendarSubscriptions', doc: { ...sub, id: 'g-1', provider: 'google', externalId: 'google:chan-1', resourceId: 'res-1', secretHash: hashToken('chan-token') } },
     ]);
     connectLink = h.hub.calendars.links.issue('acme', 'alice').token;
+    adminTicket = (await h.hub.calendars.adminConsentFlow.issue('acme')).ticket;
     const doc = (await h.http.get('/openapi.json').expect(200)).body as { paths: Record<string, Record<string, Schema>> };
     ops = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, o]) => ({

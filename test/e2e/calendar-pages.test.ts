@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { launchChromium } from '../support/browser.js';
+import { launchChromium, watchedPage, type WatchedPage } from '../support/browser.js';
 import { settle } from '../support/calendar-hub.js';
 import { connectLink } from '../support/calendar-consent.js';
 import { seedPerson, startStandInHub, type StandInHub } from '../support/calendar-stand-ins.js';
@@ -18,6 +18,7 @@ describeWith(['chromium'], 'calendar pages in chromium', () => {
   let page: Page;
   /** What the browser reported: CSP violations, console errors, failed or refused sub-resources. */
   let problems: string[];
+  let arrive: WatchedPage['arrive'];
 
   beforeAll(async () => {
     env = await startStandInHub();
@@ -31,26 +32,12 @@ describeWith(['chromium'], 'calendar pages in chromium', () => {
     await env?.stop();
   });
   beforeEach(async () => {
-    context = await browser.newContext({ javaScriptEnabled: false, locale: 'en-GB' });
-    page = await context.newPage();
-    // Well inside the test timeout, so a blocked navigation fails with what the browser said.
-    page.setDefaultTimeout(5000);
-    problems = [];
-    // An error page's own 4xx is logged as "Failed to load resource"; its status is asserted where expected.
-    page.on('console', (m) => {
-      if ((m.type() === 'error' && !m.text().startsWith('Failed to load resource')) || /Content Security Policy/i.test(m.text())) problems.push(m.text());
-    });
-    page.on('response', (r) => {
-      if (!r.request().isNavigationRequest() && r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
-    });
-    page.on('requestfailed', (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
+    ({ context, page, problems, arrive } = await watchedPage(browser));
   });
   afterEach(async () => {
     await context?.close();
   });
 
-  /** Waits for a navigation; a refusal (CSP form-action, a wrong redirect) fails with the browser's own words. */
-  const arrive = (where: (u: URL) => boolean) => page.waitForURL(where).catch((err: Error) => Promise.reject(new Error(`${err.message}\nbrowser: ${problems.join(' | ')}`)));
   const section = (provider: string) => page.locator(`section[data-provider="${provider}"]`);
   const onHub = (u: URL) => u.origin === env.hub;
 

@@ -18,9 +18,9 @@ export interface StandInHub {
  * Google stand-in dates channels on it too).
  */
 export async function startStandInHub(opts: { now?: string; env?: Record<string, string> } = {}): Promise<StandInHub> {
-  const ms = new MicrosoftStandIn();
-  const msUrl = await ms.start();
   const clockRef: { now?: () => number } = {};
+  const ms = new MicrosoftStandIn(() => clockRef.now!());
+  const msUrl = await ms.start();
   const google = new GoogleStandIn(() => clockRef.now!());
   const gUrl = await google.start();
   const port = await freePort();

@@ -8,8 +8,9 @@ import { recordOf, type StandInRequest } from './stand-in-requests.js';
 /**
  * A local stand-in for the Microsoft identity platform and Microsoft Graph on 127.0.0.1, with
  * real-shaped answers: authorization code + PKCE (S256 checked), refresh tokens that rotate, client
- * credentials, admin consent, /me, subscriptions with the validation handshake, calendarView delta with
- * delta tokens, and change notifications POSTed to the subscriber like Graph does.
+ * credentials, ID tokens for `openid` sign-ins (admin consent's first step), admin consent, /me,
+ * subscriptions with the validation handshake, calendarView delta with delta tokens, and change
+ * notifications POSTed to the subscriber like Graph does.
  */
 export interface GraphEventInput {
   id: string;
@@ -40,7 +41,13 @@ export class MicrosoftStandIn {
   readonly log: string[] = [];
   /** Every request with its query and form grant type, for counting calls by kind. */
   readonly requests: StandInRequest[] = [];
-  private readonly codes = new Map<string, { challenge: string; redirectUri: string }>();
+  /** The directory the signed-in user belongs to, named by `tid` in ID tokens. */
+  readonly directory = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+  private readonly codes = new Map<string, { challenge: string; redirectUri: string; scope: string; nonce?: string }>();
+
+  /** `now` is the service's clock, so ID token lifetimes make sense to it. */
+  constructor(private readonly now: () => number = () => Date.now()) {}
+
   private readonly accessTokens = new Set<string>();
   private readonly refreshTokens = new Set<string>();
   /** Each change gets the next version; a delta token is the version it was issued at. */
@@ -61,10 +68,12 @@ export class MicrosoftStandIn {
     this.consent.mount(app);
     app.get('/:tenant/oauth2/v2.0/authorize', (req, res) => this.authorize(req, res));
     app.post('/:tenant/oauth2/v2.0/token', (req, res) => this.token(req, res));
+    // Admin consent step 2: granted at once, for the directory in the path (the administrator's, after step 1).
     app.get('/:tenant/v2.0/adminconsent', (req, res) => {
       const back = new URL(String(req.query.redirect_uri));
       back.searchParams.set('admin_consent', 'True');
-      back.searchParams.set('tenant', '72f988bf-86f1-41af-91ab-2d7cd011db47');
+      back.searchParams.set('tenant', req.params.tenant);
+      back.searchParams.set('scope', String(req.query.scope));
       back.searchParams.set('state', String(req.query.state));
       res.redirect(302, back.toString());
     });
@@ -108,7 +117,7 @@ export class MicrosoftStandIn {
       return;
     }
     const code = `0.AAAA-${randomBytes(8).toString('hex')}`;
-    this.codes.set(code, { challenge: q.code_challenge, redirectUri: q.redirect_uri! });
+    this.codes.set(code, { challenge: q.code_challenge, redirectUri: q.redirect_uri!, scope: q.scope ?? '', ...(q.nonce ? { nonce: q.nonce } : {}) });
     const back = new URL(q.redirect_uri!);
     back.searchParams.set('code', code);
     back.searchParams.set('state', q.state);
@@ -122,7 +131,15 @@ export class MicrosoftStandIn {
     this.refreshTokens.clear();
   }
 
-  private issue(res: Response, scope: string, refresh: boolean): void {
+  /** An unsigned v2.0 ID token (the service reads its claims from the token endpoint's TLS answer). */
+  private idToken(nonce: string | undefined): string {
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const iat = Math.floor(this.now() / 1000);
+    const claims = { aud: this.clientId, iss: `${this.url}/${this.directory}/v2.0`, iat, nbf: iat, exp: iat + 3600, tid: this.directory, oid: this.user.id, preferred_username: this.user.mail, name: this.user.displayName, ver: '2.0', ...(nonce ? { nonce } : {}) };
+    return `${part({ typ: 'JWT', alg: 'RS256', kid: 'stand-in' })}.${part(claims)}.c2lnbmF0dXJl`;
+  }
+
+  private issue(res: Response, scope: string, refresh: boolean, idToken?: string): void {
     const access = `eyJ0eXAiOiJKV1Qi.${randomBytes(12).toString('hex')}`;
     this.accessTokens.add(access);
     const body: Record<string, unknown> = { token_type: 'Bearer', scope, expires_in: 3599, ext_expires_in: 3599, access_token: access };
@@ -131,6 +148,7 @@ export class MicrosoftStandIn {
       this.refreshTokens.add(r);
       body.refresh_token = r;
     }
+    if (idToken) body.id_token = idToken;
     res.json(body);
   }
 
@@ -142,7 +160,8 @@ export class MicrosoftStandIn {
       this.codes.delete(b.code!);
       const verifierOk = c && createHash('sha256').update(b.code_verifier ?? '').digest('base64url') === c.challenge;
       if (!c || c.redirectUri !== b.redirect_uri || !verifierOk) return void res.status(400).json({ error: 'invalid_grant', error_description: 'AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request.' });
-      return this.issue(res, 'Calendars.Read User.Read profile openid email', true);
+      const openid = c.scope.split(' ').includes('openid');
+      return this.issue(res, 'Calendars.Read User.Read profile openid email', true, openid ? this.idToken(c.nonce) : undefined);
     }
     if (b.grant_type === 'refresh_token') {
       if (!this.refreshTokens.delete(b.refresh_token!)) return void res.status(400).json({ error: 'invalid_grant', error_description: 'AADSTS70000: The refresh token has expired or was revoked.' });

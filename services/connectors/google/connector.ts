@@ -5,7 +5,7 @@ import type { CalendarConnection, CalendarSubscription, CalendarSyncState, Store
 import type { CalendarConnector, ConnectionContext, ConsentResult, MapContext, SyncResult, Window } from '../../calendars/connector.js';
 import { InvalidGrantError, ProviderError } from '../../calendars/errors.js';
 import type { EventVerdict } from '../../calendars/event-facts.js';
-import { authorizeUrl, toStoredTokens, type OAuthClient, type OAuthEndpoints } from '../../calendars/oauth-client.js';
+import { authorizeUrl, idTokenClaims, toStoredTokens, type OAuthClient, type OAuthEndpoints } from '../../calendars/oauth-client.js';
 import type { GoogleAuth, GoogleCalendarClient } from './calendar-client.js';
 import { mapGoogleEvent } from './map.js';
 import { channelSchema, eventsPageSchema } from './schema.js';
@@ -33,18 +33,6 @@ const MAX_PAGES = 200;
  */
 const SCOPES = ['openid', 'email', 'https://www.googleapis.com/auth/calendar.events.readonly'];
 
-/** The claims of an ID token received straight from Google's token endpoint over TLS (OIDC §3.1.3.7 allows skipping the signature). */
-function idTokenClaims(idToken: string | undefined): { sub?: string; email?: string } {
-  const payload = idToken?.split('.')[1];
-  if (!payload) return {};
-  try {
-    const c = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-    return { ...(typeof c.sub === 'string' ? { sub: c.sub } : {}), ...(typeof c.email === 'string' ? { email: c.email } : {}) };
-  } catch {
-    return {};
-  }
-}
-
 /** Google Calendar: person consent, `events.watch` channels, incremental sync with sync tokens. */
 export class GoogleConnector implements CalendarConnector {
   readonly provider = 'google' as const;
@@ -70,8 +58,10 @@ export class GoogleConnector implements CalendarConnector {
   async completeConsent(p: { code: string; verifier: string }): Promise<ConsentResult> {
     const t = await this.deps.oauth.exchangeCode(this.endpoints(), { code: p.code, verifier: p.verifier, redirectUri: this.redirectUri });
     const claims = idTokenClaims(t.id_token);
-    const account: CalendarConnection['account'] = { id: claims.sub ?? claims.email ?? 'primary' };
-    if (claims.email) account.email = claims.email;
+    const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
+    const email = typeof claims.email === 'string' ? claims.email : undefined;
+    const account: CalendarConnection['account'] = { id: sub ?? email ?? 'primary' };
+    if (email) account.email = email;
     const scopes = (t.scope ?? SCOPES.join(' ')).split(' ').filter(Boolean);
     if (!scopes.some((s) => s.includes('calendar'))) throw new ProviderError('google', 403, 'scope_not_granted', 'the calendar permission was not granted', false);
     return { tokens: toStoredTokens(t, this.deps.clock.now()), account, scopes };

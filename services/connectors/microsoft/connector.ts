@@ -5,7 +5,7 @@ import type { CalendarConnection, CalendarSubscription, CalendarSyncState, Store
 import type { Signal } from '../../../shared/domain/signal.js';
 import { SubscriptionGoneError, type CalendarConnector, type ConnectionContext, type ConsentResult, type MapContext, type SyncResult, type Window } from '../../calendars/connector.js';
 import { InvalidGrantError, ProviderError } from '../../calendars/errors.js';
-import { authorizeUrl, toStoredTokens, type OAuthClient, type OAuthEndpoints } from '../../calendars/oauth-client.js';
+import { authorizeUrl, idTokenClaims, toStoredTokens, type IdTokenClaims, type OAuthClient, type OAuthEndpoints } from '../../calendars/oauth-client.js';
 import type { EventVerdict } from '../../calendars/event-facts.js';
 import { BATCH_MAX, type GraphAuth, type GraphClient } from './graph-client.js';
 import { mapGraphEvent } from './map.js';
@@ -40,10 +40,14 @@ export class MicrosoftConnector implements CalendarConnector {
   readonly provider = 'microsoft' as const;
   readonly source = 'outlook' as const;
   readonly redirectUri: string;
+  /** Admin consent, step 1: the administrator's sign-in comes back here. */
+  readonly adminSignInRedirectUri: string;
+  /** Admin consent, step 2: Microsoft's consent page comes back here. */
   readonly adminRedirectUri: string;
 
   constructor(private readonly deps: MicrosoftConnectorDeps) {
     this.redirectUri = `${deps.publicBaseUrl}/oauth/microsoft/callback`;
+    this.adminSignInRedirectUri = `${deps.publicBaseUrl}/oauth/microsoft/admin-sign-in`;
     this.adminRedirectUri = `${deps.publicBaseUrl}/oauth/microsoft/admin-callback`;
   }
 
@@ -88,12 +92,48 @@ export class MicrosoftConnector implements CalendarConnector {
 
   // ── tenant-wide admin consent (application permissions) ──
 
-  adminConsentUrl(state: string): string {
-    const url = new URL(`${this.deps.config.loginBaseUrl}/organizations/v2.0/adminconsent`);
+  /**
+   * Step 1: the administrator signs in (OpenID Connect, `openid` only), so that the ID token names their
+   * directory (`tid`) before they are asked to consent for it (Microsoft's admin-consent page recommends
+   * signing the administrator in first). `select_account`: an administrator often has several accounts.
+   */
+  adminSignInUrl(p: { state: string; codeChallenge: string; nonce: string }): string {
+    const extra = { response_mode: 'query', prompt: 'select_account', nonce: p.nonce };
+    return authorizeUrl(this.adminEndpoints(), { redirectUri: this.adminSignInRedirectUri, scope: 'openid', state: p.state, codeChallenge: p.codeChallenge, extra });
+  }
+
+  /** The claims of the administrator's ID token; the tokens themselves are dropped (nothing is read with them). */
+  async adminSignIn(p: { code: string; verifier: string }): Promise<IdTokenClaims> {
+    const t = await this.deps.oauth.exchangeCode(this.adminEndpoints(), { code: p.code, verifier: p.verifier, redirectUri: this.adminSignInRedirectUri, scope: 'openid' });
+    return idTokenClaims(t.id_token);
+  }
+
+  /** The person-consent authority (one directory, or any), but work or school accounts only: a personal account has no directory to consent for. */
+  private adminEndpoints(): OAuthEndpoints {
+    const tenant = this.deps.config.authorityTenant;
+    return this.endpoints(tenant === 'common' || tenant === 'consumers' ? 'organizations' : tenant);
+  }
+
+  /** The v2.0 issuer of ID tokens from directory `tid`, in this cloud. */
+  issuerOf(tid: string): string {
+    return `${this.deps.config.loginBaseUrl}/${tid}/v2.0`;
+  }
+
+  get clientId(): string {
+    return this.deps.config.clientId;
+  }
+
+  /**
+   * Step 2: the v2.0 admin-consent endpoint of the directory proven in step 1, for the application
+   * permissions configured in the app registration (`.default`). It answers with `admin_consent`, `tenant`
+   * and `state`, none of them signed.
+   */
+  adminConsentUrl(p: { directoryTenant: string; state: string }): string {
+    const url = new URL(`${this.deps.config.loginBaseUrl}/${encodeURIComponent(p.directoryTenant)}/v2.0/adminconsent`);
     url.searchParams.set('client_id', this.deps.config.clientId);
     url.searchParams.set('scope', `${this.deps.config.graphBaseUrl}/.default`);
     url.searchParams.set('redirect_uri', this.adminRedirectUri);
-    url.searchParams.set('state', state);
+    url.searchParams.set('state', p.state);
     return url.toString();
   }
 

@@ -1,15 +1,104 @@
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GRAPH, LOGIN, onlyLoopback, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
+import { GRAPH, LOGIN, cookiesFrom, onlyLoopback, s256, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
 import { fixture } from '../../support/fixtures.js';
 import { OPERATOR_KEY } from '../../support/hub.js';
 import { series } from '../../support/metrics.js';
 
 const DIRECTORY = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+/** Another organisation's directory, where the attacking tenant's administrator really is an administrator. */
+const OWN_DIRECTORY = '0b5f8a57-3c1e-4d8a-9f2e-6a4c2d1e7b90';
+const SIGN_IN = 'https://presence.example.test/oauth/microsoft/admin-sign-in';
+const CALLBACK = 'https://presence.example.test/oauth/microsoft/admin-callback';
+const COMMERCIAL = { login: LOGIN, graph: GRAPH };
+const US_GOVERNMENT = { login: 'https://login.microsoftonline.us', graph: 'https://graph.microsoft.us' };
+type Cloud = typeof COMMERCIAL;
+
+/** An ID token as Microsoft's v2.0 token endpoint returns it for a work account; unsigned, since only its claims are read. */
+function idToken(claims: Record<string, unknown>): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${part({ typ: 'JWT', alg: 'RS256', kid: 'test' })}.${part(claims)}.c2lnbmF0dXJl`;
+}
+
+/** Step 1 as the administrator's browser sees it: the sign-in URL it was sent to and the cookie it holds. */
+interface SignIn {
+  state: string;
+  nonce: string;
+  challenge: string;
+  cookie: string;
+}
+
+/** Step 2: the admin-consent URL and the cookie. */
+interface Consent {
+  url: URL;
+  state: string;
+  cookie: string;
+}
 
 describe('Microsoft tenant-wide admin consent (application permissions)', () => {
   let h: CalendarTestHub;
   let misses: string[];
+
+  /** The API gives a start link; the administrator opens it, sees the page, and presses the button. */
+  async function signInStarted(key?: string, cloud: Cloud = COMMERCIAL, hub: CalendarTestHub = h): Promise<SignIn> {
+    const started = (await hub.post('/v1/calendars/microsoft/admin-consent', {}, key).expect(201)).body as { url: string; redirectUris: string[]; expiresAt: string };
+    expect(started.redirectUris).toEqual([SIGN_IN, CALLBACK]);
+    expect(started.expiresAt).toBe('2026-03-02T09:45:00.000Z');
+    const path = new URL(started.url).pathname;
+    expect(started.url).toBe(`https://presence.example.test${path}`);
+    const shown = await hub.http.get(path).expect(200);
+    expect(shown.text).toContain(`<form method="post" action="${path}">`);
+    const start = await hub.http.post(path).expect(303);
+    const url = new URL(start.headers.location as string);
+    expect(url.origin + url.pathname).toBe(`${cloud.login}/organizations/oauth2/v2.0/authorize`);
+    expect(Object.fromEntries(url.searchParams)).toMatchObject({
+      client_id: 'ms-client-id',
+      response_type: 'code',
+      response_mode: 'query',
+      scope: 'openid',
+      redirect_uri: SIGN_IN,
+      code_challenge_method: 'S256',
+    });
+    expect(start.headers['set-cookie']?.[0]).toMatch(/ph_oauth=.*; Path=\/oauth; .*HttpOnly; Secure; SameSite=Lax/);
+    return { state: url.searchParams.get('state')!, nonce: url.searchParams.get('nonce')!, challenge: url.searchParams.get('code_challenge')!, cookie: cookiesFrom(start.headers['set-cookie']) };
+  }
+
+  /** Microsoft's token endpoint answering the administrator's code (with the flow's PKCE verifier) with an ID token of `claims`. */
+  function tokenEndpoint(s: SignIn, code: string, claims: Record<string, unknown> = {}, cloud: Cloud = COMMERCIAL): void {
+    const tid = (claims.tid as string | undefined) ?? DIRECTORY;
+    nock(cloud.login)
+      .post(
+        '/organizations/oauth2/v2.0/token',
+        (b: Record<string, string>) => b.grant_type === 'authorization_code' && b.code === code && s256(b.code_verifier ?? '') === s.challenge && b.redirect_uri === SIGN_IN && b.scope === 'openid' && b.client_secret === 'ms-client-secret',
+      )
+      .reply(200, {
+        token_type: 'Bearer',
+        scope: 'openid profile email https://graph.microsoft.com/User.Read',
+        expires_in: 4460,
+        ext_expires_in: 4460,
+        access_token: 'eyJ0eXAiOiJKV1QiLCJub25jZSI6ImRlbGVnYXRlZCJ9.delegated-admin',
+        id_token: idToken({ aud: 'ms-client-id', iss: `${cloud.login}/${tid}/v2.0`, iat: 1772443800, nbf: 1772443800, exp: 1772447700, name: 'Ada Admin', nonce: s.nonce, oid: '5f1c0a3e-7d2b-4c19-8e6a-0d4b9c2f1a77', preferred_username: 'ada@contoso.example', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ', tid, uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0', ...claims }),
+      });
+  }
+
+  const signInAnswer = (state: string, query: string) => `/oauth/microsoft/admin-sign-in?${query}&state=${encodeURIComponent(state)}&session_state=5b3c1a9e-2f4d-4e6b-8a7c-9d0e1f2a3b4c`;
+  const consentAnswer = (state: string, query: string) => `/oauth/microsoft/admin-callback?${query}&state=${encodeURIComponent(state)}`;
+  const granted = (tenant: string) => `admin_consent=True&tenant=${tenant}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default`;
+
+  /** Step 1 answered with `code`: the browser is sent to the admin-consent page of the proven directory. */
+  async function signedIn(s: SignIn, code: string, claims: Record<string, unknown> = {}, cloud: Cloud = COMMERCIAL, hub: CalendarTestHub = h): Promise<Consent> {
+    tokenEndpoint(s, code, claims, cloud);
+    const res = await hub.http.get(signInAnswer(s.state, `code=${code}`)).set('Cookie', s.cookie);
+    expect(res.status, res.text).toBe(303);
+    const url = new URL(res.headers.location as string);
+    const tid = (claims.tid as string | undefined) ?? DIRECTORY;
+    expect(url.origin + url.pathname).toBe(`${cloud.login}/${tid}/v2.0/adminconsent`);
+    expect(Object.fromEntries(url.searchParams)).toEqual({ client_id: 'ms-client-id', scope: `${cloud.graph}/.default`, redirect_uri: CALLBACK, state: expect.any(String) });
+    const state = url.searchParams.get('state')!;
+    expect(state).not.toBe(s.state);
+    return { url, state, cookie: cookiesFrom(res.headers['set-cookie']) };
+  }
+
   beforeEach(async () => {
     onlyLoopback();
     misses = unmatched();
@@ -25,12 +114,9 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     await h.stop();
   });
 
-  async function consent(): Promise<{ state: string; batch?: { requests: Array<{ id: string; method: string; url: string }> }; subs: string[] }> {
-    const started = await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201);
-    const url = new URL(started.body.url);
-    expect(url.origin + url.pathname).toBe(`${LOGIN}/organizations/v2.0/adminconsent`);
-    expect(Object.fromEntries(url.searchParams)).toMatchObject({ client_id: 'ms-client-id', scope: 'https://graph.microsoft.com/.default', redirect_uri: 'https://presence.example.test/oauth/microsoft/admin-callback' });
-    const trace: { state: string; batch?: { requests: Array<{ id: string; method: string; url: string }> }; subs: string[] } = { state: url.searchParams.get('state')!, subs: [] };
+  async function consent(): Promise<{ state: string; cookie: string; batch?: { requests: Array<{ id: string; method: string; url: string }> }; subs: string[] }> {
+    const c = await signedIn(await signInStarted(), 'code-admin-1');
+    const trace: { state: string; cookie: string; batch?: { requests: Array<{ id: string; method: string; url: string }> }; subs: string[] } = { state: c.state, cookie: c.cookie, subs: [] };
     nock(LOGIN)
       .post(`/${DIRECTORY}/oauth2/v2.0/token`, (b: Record<string, string>) => b.grant_type === 'client_credentials' && b.scope === 'https://graph.microsoft.com/.default' && b.client_secret === 'ms-client-secret')
       .reply(200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: 'app-token-1' });
@@ -53,7 +139,8 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
         .query((q) => q.startDateTime !== undefined)
         .reply(200, { value: u === 'u-alice' ? (fixture('microsoft', 'delta-page-1') as { value: unknown[] }).value : [], '@odata.deltaLink': `https://graph.microsoft.com/v1.0/users/${u}/calendarView/delta?$deltatoken=d-${u}` });
     }
-    const page = await h.http.get(`/oauth/microsoft/admin-callback?admin_consent=True&tenant=${DIRECTORY}&state=${encodeURIComponent(trace.state)}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default`).expect(200);
+    const page = await h.http.get(consentAnswer(trace.state, granted(DIRECTORY))).set('Cookie', trace.cookie).expect(200);
+    expect(page.text).toContain(`data-directory-tenant="${DIRECTORY}"`);
     expect(page.text).toContain('Connected (2)');
     expect(page.text).toContain('Not found in Microsoft Entra ID (1)');
     expect(page.text).toContain('<li>dave</li>');
@@ -144,34 +231,170 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect((await h.del('/v1/calendars/microsoft/admin-consent').expect(404)).body.error.code).toBe('admin_consent_not_found');
   });
 
-  it("another tenant cannot claim a directory that consented for this one by naming it in its own callback", async () => {
+  it('another tenant cannot claim a directory that consented for this one, even when its administrator administers that directory too', async () => {
     await consent();
     const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
     await h.put('/v1/people/spy', { name: 'Spy', email: 'alice@contoso.example' }, beta).expect(201);
-    const started = await h.post('/v1/calendars/microsoft/admin-consent', {}, beta).expect(201);
-    const state = new URL(started.body.url).searchParams.get('state')!;
-    // No consent screen was shown to anyone: the callback is forged with the victim's directory id.
-    const page = await h.http.get(`/oauth/microsoft/admin-callback?admin_consent=True&tenant=${DIRECTORY}&state=${encodeURIComponent(state)}`).expect(409);
-    expect(page.text).toContain('directory_tenant_taken');
+    const c = await signedIn(await signInStarted(beta), 'code-beta');
+    const page = await h.http.get(consentAnswer(c.state, granted(DIRECTORY))).set('Cookie', c.cookie).expect(409);
+    expect(page.text).toContain('data-error-code="directory_tenant_taken"');
     expect((await h.get('/v1/calendars', beta).expect(200)).body).toMatchObject({ connections: [], adminConsent: [] });
+    expect(nock.pendingMocks()).toEqual([]);
     expect(misses).toEqual([]);
   });
 
-  it('refuses a forged state or a denied consent, and connects nobody', async () => {
-    await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201);
-    const forged = (await h.http.get(`/oauth/microsoft/admin-callback?admin_consent=True&tenant=${DIRECTORY}&state=forged`).expect(400)).text;
-    expect(forged).toContain('oauth_state_mismatch');
-    // An administrator has no connect link to start again from.
-    expect(forged).toContain('start again with POST /v1/calendars/microsoft/admin-consent');
-    const started = await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201);
-    const state = new URL(started.body.url).searchParams.get('state')!;
-    const description = encodeURIComponent('AADSTS65004: User declined to consent to access the app. <b>Call +1 555 0100</b>');
-    const denied = await h.http.get(`/oauth/microsoft/admin-callback?error=access_denied&error_description=${description}&state=${encodeURIComponent(state)}`).expect(400);
-    expect(denied.text).toContain('admin_consent_denied');
+  it('a forged answer naming a directory the administrator did not sign in to is refused, even after its owner let go of it', async () => {
+    // Acme consented, then forgot the grant in this service; the app stays consented in Acme's directory.
+    await consent();
+    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-alice').reply(204);
+    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-bob').reply(204);
+    await h.del('/v1/calendars/microsoft/admin-consent').expect(204);
+    const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
+    await h.put('/v1/people/spy', { name: 'Spy', email: 'alice@contoso.example' }, beta).expect(201);
+    // Beta's administrator signs in to their own directory, skips the consent page and forges its answer naming Acme's.
+    const c = await signedIn(await signInStarted(beta), 'code-beta', { tid: OWN_DIRECTORY });
+    const page = await h.http.get(consentAnswer(c.state, granted(DIRECTORY))).set('Cookie', c.cookie).expect(400);
+    expect(page.text).toContain('data-error-code="admin_directory_mismatch"');
+    expect(page.text).toContain(`signed in to (${OWN_DIRECTORY})`);
+    expect(page.text).not.toContain(DIRECTORY);
+    // Nothing stored, no application token asked for Acme's directory, nothing read; the state is spent.
+    expect((await h.get('/v1/calendars', beta).expect(200)).body).toMatchObject({ connections: [], adminConsent: [] });
+    expect((await h.post('/v1/calendars/microsoft/connect-directory', {}, beta).expect(409)).body.error.code).toBe('admin_consent_missing');
+    expect((await h.http.get(consentAnswer(c.state, granted(OWN_DIRECTORY))).set('Cookie', c.cookie).expect(400)).text).toContain('oauth_state_mismatch');
+    expect(nock.pendingMocks()).toEqual([]);
+    expect(misses).toEqual([]);
+  });
+
+  it('an answer naming no directory is refused the same way', async () => {
+    const c = await signedIn(await signInStarted(), 'code-admin-1');
+    expect((await h.http.get(consentAnswer(c.state, 'admin_consent=True')).set('Cookie', c.cookie).expect(400)).text).toContain('admin_directory_mismatch');
+    expect((await h.get('/v1/calendars')).body).toMatchObject({ connections: [], adminConsent: [] });
+    expect(misses).toEqual([]);
+  });
+
+  it.each([
+    ['no tid', { tid: undefined, iss: `${LOGIN}/${DIRECTORY}/v2.0` }],
+    ['an issuer of another directory', { iss: `${LOGIN}/${OWN_DIRECTORY}/v2.0` }],
+    ['an issuer of another cloud', { iss: `https://login.microsoftonline.us/${DIRECTORY}/v2.0` }],
+    ['another application', { aud: 'other-client-id' }],
+    ["another sign-in's nonce", { nonce: 'bm9uY2UtZnJvbS1hbm90aGVyLWZsb3c' }],
+    ['an expiry long past', { iat: 1772436600, nbf: 1772436600, exp: 1772440200 }],
+  ])('a step-1 ID token with %s proves no directory: refused, no consent page, nothing stored', async (_what, claims) => {
+    const s = await signInStarted();
+    tokenEndpoint(s, 'code-odd', claims);
+    const res = await h.http.get(signInAnswer(s.state, 'code=code-odd')).set('Cookie', s.cookie).expect(400);
+    expect(res.text).toContain('data-error-code="admin_directory_unproven"');
+    expect(res.headers.location).toBeUndefined();
+    expect((await h.get('/v1/calendars')).body).toMatchObject({ connections: [], adminConsent: [] });
+    expect(nock.pendingMocks()).toEqual([]);
+    expect(misses).toEqual([]);
+  });
+
+  it("in a national cloud, the sign-in, the issuer checked, the consent page and the application token are that cloud's", async () => {
+    const gov = await startCalendarHub({ env: { MICROSOFT_LOGIN_BASE_URL: US_GOVERNMENT.login, MICROSOFT_GRAPH_BASE_URL: US_GOVERNMENT.graph } });
+    try {
+      const c = await signedIn(await signInStarted(undefined, US_GOVERNMENT, gov), 'code-gov', {}, US_GOVERNMENT, gov);
+      nock(US_GOVERNMENT.login)
+        .post(`/${DIRECTORY}/oauth2/v2.0/token`, (b: Record<string, string>) => b.grant_type === 'client_credentials' && b.scope === `${US_GOVERNMENT.graph}/.default`)
+        .reply(200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: 'gov-app-token' });
+      const page = await gov.http.get(consentAnswer(c.state, `admin_consent=True&tenant=${DIRECTORY}`)).set('Cookie', c.cookie).expect(200);
+      expect(page.text).toContain(`data-directory-tenant="${DIRECTORY}"`);
+      expect((await gov.get('/v1/calendars').expect(200)).body.adminConsent).toEqual([{ directoryTenant: DIRECTORY, status: 'connected', grantedAt: '2026-03-02T09:30:00.000Z' }]);
+      expect(nock.pendingMocks()).toEqual([]);
+      expect(misses).toEqual([]);
+    } finally {
+      await gov.stop();
+    }
+  });
+
+  it.each([
+    ['common', 'organizations'],
+    [DIRECTORY, DIRECTORY],
+  ])('with MICROSOFT_AUTHORITY_TENANT=%s the administrator signs in at /%s (work accounts; a single-directory app at its own)', async (authority, signInAt) => {
+    const one = await startCalendarHub({ env: { MICROSOFT_AUTHORITY_TENANT: authority } });
+    try {
+      const path = new URL(((await one.post('/v1/calendars/microsoft/admin-consent', {}).expect(201)).body as { url: string }).url).pathname;
+      const start = await one.http.post(path).expect(303);
+      expect(new URL(start.headers.location as string).pathname).toBe(`/${signInAt}/oauth2/v2.0/authorize`);
+    } finally {
+      await one.stop();
+    }
+  });
+
+  it('the start link is used once, shows which tenant it connects, and expires after 15 minutes', async () => {
+    const started = (await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201)).body as { url: string };
+    const path = new URL(started.url).pathname;
+    expect((await h.http.get(path).expect(200)).text).toContain('data-tenant="acme"');
+    await h.http.post(path).expect(303);
+    expect((await h.http.get(path).expect(400)).text).toContain('data-error-code="oauth_state_mismatch"');
+    expect((await h.http.post(path).expect(400)).text).toContain('data-error-code="oauth_state_mismatch"');
+    expect((await h.http.post('/oauth/microsoft/admin-consent/forged').expect(400)).text).toContain('start again with POST /v1/calendars/microsoft/admin-consent');
+    const late = new URL(((await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201)).body as { url: string }).url).pathname;
+    await h.clock.advance(15 * 60_000);
+    expect((await h.http.post(late).expect(400)).text).toContain('data-error-code="oauth_flow_expired"');
+    expect(misses).toEqual([]);
+  });
+
+  it('step 1 refuses a forged, replayed, foreign or other-browser state, and connects nobody', async () => {
+    const s = await signInStarted();
+    const refused = async (state: string, cookie: string) => expect((await h.http.get(signInAnswer(state, 'code=code-x')).set('Cookie', cookie).expect(400)).text).toContain('data-error-code="oauth_state_mismatch"');
+    await refused('forged', s.cookie);
+    // Another browser (no cookie, or the cookie of another flow) cannot finish it, nor spend it.
+    await refused(s.state, '');
+    const other = await signInStarted();
+    await refused(s.state, other.cookie);
+    // A person's consent state, and a step-2 state, are not step-1 states.
+    const link = new URL((await h.post('/v1/people/alice/connect-link', {}).expect(201)).body.url).pathname;
+    const toMicrosoft = await h.http.post(`${link}/microsoft`).expect(303);
+    await refused(new URL(toMicrosoft.headers.location!).searchParams.get('state')!, cookiesFrom(toMicrosoft.headers['set-cookie']));
+    const c = await signedIn(s, 'code-admin-1');
+    await refused(c.state, c.cookie);
+    // Replayed: step 1's answer is spent.
+    await refused(s.state, s.cookie);
+    expect((await h.get('/v1/calendars')).body).toMatchObject({ connections: [], adminConsent: [] });
+    expect(nock.pendingMocks()).toEqual([]);
+    expect(misses).toEqual([]);
+  });
+
+  it('step 2 refuses a forged, replayed, foreign or other-browser state', async () => {
+    const refused = async (state: string, cookie: string) => expect((await h.http.get(consentAnswer(state, granted(DIRECTORY))).set('Cookie', cookie).expect(400)).text).toContain('data-error-code="oauth_state_mismatch"');
+    const s = await signInStarted();
+    await refused(s.state, s.cookie);
+    const c = await signedIn(s, 'code-admin-1');
+    await refused('forged', c.cookie);
+    await refused(c.state, '');
+    await refused(c.state, s.cookie);
+    expect((await h.get('/v1/calendars')).body).toMatchObject({ connections: [], adminConsent: [] });
+    // Still the administrator's to finish; once finished, the answer cannot be replayed.
+    const t = await consent();
+    await refused(t.state, t.cookie);
+    expect(misses).toEqual([]);
+  });
+
+  it("shows Microsoft's refusal at either step: a failed sign-in, a code the token endpoint will not take, a declined consent", async () => {
+    const description = (text: string) => encodeURIComponent(`${text} <b>Call +1 555 0100</b>`);
+    const first = await signInStarted();
+    const failed = await h.http.get(signInAnswer(first.state, `error=access_denied&error_description=${description('AADSTS50105: Your administrator has configured the application to block users unless they are specifically granted access.')}`)).set('Cookie', first.cookie).expect(400);
+    expect(failed.text).toContain('data-error-code="admin_sign_in_failed"');
+    expect(failed.text).toContain('Microsoft said access_denied, AADSTS50105');
+    expect(failed.text).not.toContain('555 0100');
+    const second = await signInStarted();
+    nock(LOGIN)
+      .post('/organizations/oauth2/v2.0/token')
+      .reply(400, { error: 'invalid_grant', error_description: 'AADSTS54005: OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.', error_codes: [54005] });
+    const redeemed = await h.http.get(signInAnswer(second.state, 'code=code-used')).set('Cookie', second.cookie).expect(400);
+    expect(redeemed.text).toContain('data-error-code="consent_failed"');
+    expect(redeemed.text).toContain('invalid_grant');
+    const third = await signInStarted();
+    expect((await h.http.get(signInAnswer(third.state, 'client_info=x')).set('Cookie', third.cookie).expect(400)).text).toContain('data-error-code="missing_code"');
+    const c = await signedIn(await signInStarted(), 'code-admin-1');
+    const denied = await h.http.get(consentAnswer(c.state, `error=access_denied&error_description=${description('AADSTS65004: User declined to consent to access the app.')}`)).set('Cookie', c.cookie).expect(400);
+    expect(denied.text).toContain('data-error-code="admin_consent_denied"');
     expect(denied.text).toContain('Microsoft said access_denied, AADSTS65004');
     expect(denied.text).not.toContain('555 0100');
     expect((await h.get('/v1/calendars')).body).toMatchObject({ connections: [], adminConsent: [] });
     expect((await h.post('/v1/calendars/microsoft/connect-directory', {}).expect(409)).body.error.code).toBe('admin_consent_missing');
+    expect(nock.pendingMocks()).toEqual([]);
     expect(misses).toEqual([]);
   });
 });
