@@ -71,6 +71,24 @@ describe('Microsoft Graph connector', () => {
       expect(misses).toEqual([]);
     });
 
+    it('a first subscription Graph refuses (its validation request did not reach us) is tried again until it works, not given up', async () => {
+      const back = Date.parse('2026-03-02T12:00:00Z');
+      nock(GRAPH)
+        .post('/v1.0/subscriptions')
+        .reply(() =>
+          h.clock.now() < back
+            ? [400, { error: { code: 'ValidationError', message: 'Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.' } }]
+            : [201, { ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: '2026-03-05T12:00:00Z' }],
+        )
+        .persist();
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token', (b: Record<string, string>) => b.grant_type === 'refresh_token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      await consentMicrosoft(h);
+      expect((await calendarOf(h)).sync).toMatchObject({ state: 'error', lastError: { code: 'ValidationError' } });
+      while (h.clock.now() < Date.parse('2026-03-02T13:00:00Z')) await settle(h, 5 * 60_000);
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected', sync: { state: 'ok' }, subscriptions: [{ kind: 'events', expiresAt: '2026-03-05T12:00:00.000Z' }] });
+      expect((await presenceOf(h)).next).toEqual({ at: '2026-03-02T14:00:00.000Z', availability: 'busy', activity: 'in-meeting' });
+    });
+
     it('keeps tokens sealed at rest and never stores titles, attendees or locations', async () => {
       await consentMicrosoft(h);
       const db = ['presence-hub.sqlite', 'presence-hub.sqlite-wal'].map((f) => {
@@ -419,6 +437,69 @@ describe('Microsoft Graph connector', () => {
       // In steps, so that each retry is scheduled (after its request's I/O) before the clock passes it.
       while (h.clock.now() < Date.parse('2026-03-05T07:59:00Z')) await settle(h, 5 * 60_000);
       expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-08T06:00:00.000Z' }]);
+    });
+
+    it('a renewal that keeps failing is retried within the time the subscription has left, so it is extended before it lapses', async () => {
+      await h.stop();
+      h = await startCalendarHub();
+      await seedAliceForCalendar(h);
+      // Granted two hours: renewed halfway, at 10:30, with an hour left.
+      await consentMicrosoft(h, { subscriptionExpires: '2026-03-02T11:30:00Z' });
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
+      const back = Date.parse('2026-03-02T11:20:00Z');
+      const attempts: string[] = [];
+      nock(GRAPH)
+        .patch(`/v1.0/subscriptions/${SUB_ID}`, () => attempts.push(new Date(h.clock.now()).toISOString()) > 0)
+        .reply(() =>
+          h.clock.now() < back
+            ? [500, { error: { code: 'InternalServerError', message: 'busy' } }]
+            : [200, { ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: '2026-03-05T11:20:00Z' }],
+        )
+        .persist();
+      let created = 0;
+      nock(GRAPH).post('/v1.0/subscriptions', () => ++created > 0).reply(201, { ...fixture('microsoft', 'subscription-created'), id: 'again', expirationDateTime: '2026-03-05T11:40:00Z' }).persist();
+      await settle(h, Date.parse('2026-03-02T10:29:00Z') - h.clock.now());
+      while (h.clock.now() < Date.parse('2026-03-02T11:45:00Z')) await settle(h, 60_000);
+      expect(attempts[0]).toBe('2026-03-02T10:30:00.000Z');
+      // Extended, not lapsed and created anew.
+      expect(created).toBe(0);
+      expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-05T11:20:00.000Z' }]);
+    });
+
+    it('a subscription that lapsed while its renewal kept failing is created again and the calendar read in full; a failed creation is tried again, not left dead', async () => {
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query((q) => q.startDateTime === undefined).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
+      const fullReads: string[] = [];
+      nock(GRAPH)
+        .get('/v1.0/me/calendarView/delta')
+        .query((q) => q.startDateTime !== undefined && fullReads.push(new Date(h.clock.now()).toISOString()) > 0)
+        .reply(200, { ...fixture('microsoft', 'delta-changes-moved'), '@odata.deltaLink': DELTA_LINK })
+        .persist();
+      // Graph's subscription service fails from the renewal at 20:00 until 10:00, two hours after the
+      // subscription expired at 08:00 (and was deleted: a PATCH then finds nothing).
+      const expiry = Date.parse('2026-03-05T08:00:00Z');
+      const back = Date.parse('2026-03-05T10:00:00Z');
+      const unavailable = [500, { error: { code: 'InternalServerError', message: 'busy' } }] as const;
+      nock(GRAPH)
+        .patch(`/v1.0/subscriptions/${SUB_ID}`)
+        .reply(() => (h.clock.now() < expiry ? [...unavailable] : [404, { error: { code: 'ResourceNotFound', message: 'The object was not found.' } }]))
+        .persist();
+      let createdAt: number | undefined;
+      nock(GRAPH)
+        .post('/v1.0/subscriptions')
+        .reply(() => {
+          if (h.clock.now() < back) return [...unavailable];
+          createdAt ??= h.clock.now();
+          return [201, { ...fixture('microsoft', 'subscription-created'), id: 'again', expirationDateTime: '2026-03-08T10:00:00Z' }];
+        })
+        .persist();
+      await settle(h, Date.parse('2026-03-04T19:55:00Z') - h.clock.now());
+      while (h.clock.now() < Date.parse('2026-03-05T12:00:00Z')) await settle(h, 5 * 60_000);
+      expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-08T10:00:00.000Z' }]);
+      // Read in full as soon as the new subscription existed: what changed while none delivered is there.
+      expect(createdAt).toBeGreaterThanOrEqual(back);
+      expect(fullReads.filter((at) => Date.parse(at) >= createdAt! && Date.parse(at) <= createdAt! + 60_000)).toHaveLength(1);
     });
 
     it('recreates a subscription that is gone when renewing (404), then resyncs', async () => {
