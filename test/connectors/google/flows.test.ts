@@ -254,6 +254,20 @@ describe('Google Calendar connector', () => {
       expect(misses).toEqual([]);
     });
 
+    it('a 403 that is no rate or quota limit (a scope not granted) breaks the connection at once instead of being retried for ever', async () => {
+      nock(GOOGLE_OAUTH).post('/token').reply(200, { access_token: 'ya29.access-n', expires_in: 3599, token_type: 'Bearer' }).persist();
+      nock(GOOGLE_API)
+        .get(EVENTS)
+        .query(incremental())
+        .reply(403, { error: { code: 403, message: 'Request had insufficient authentication scopes.', errors: [{ message: 'Insufficient Permission', domain: 'global', reason: 'insufficientPermissions' }], status: 'PERMISSION_DENIED' } });
+      await settle(h, 3600_000);
+      expect(nock.pendingMocks()).toEqual([]);
+      expect(await calendarOf(h)).toMatchObject({ status: 'broken', brokenReason: 'access_denied', sync: { state: 'broken', lastError: { code: 'insufficientPermissions' } } });
+      expect((await presenceOf(h)).explanation).toContainEqual(expect.objectContaining({ signal: 'google:connection', reason: 'the source cannot say (unknown)' }));
+      await settle(h, 24 * 3600_000);
+      expect(misses).toEqual([]);
+    });
+
     it('invalid_grant breaks the connection and the calendar becomes unknown', async () => {
       nock(GOOGLE_OAUTH).post('/token').reply(400, fixture('google', 'invalid-grant'));
       await settle(h, 3600_000);

@@ -290,6 +290,57 @@ describe('Microsoft Graph connector', () => {
     });
   });
 
+  describe('answers no retry can change', () => {
+    beforeEach(async () => {
+      await consentMicrosoft(h);
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token', (b: Record<string, string>) => b.grant_type === 'refresh_token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+    });
+    const broken = async () => series((await h.http.get('/metrics').expect(200)).text, 'presence_calendar_connections_broken', { tenant: 'acme', provider: 'microsoft' });
+
+    it('403 access denied on a reconciliation breaks the connection at once, with the reason shown and counted, and nothing is retried; consenting again resumes', async () => {
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(403, { error: { code: 'ErrorAccessDenied', message: 'Access is denied. Check credentials and try again.' } });
+      await settle(h, 3600_000);
+      expect(nock.pendingMocks()).toEqual([]);
+      expect(await calendarOf(h)).toMatchObject({
+        status: 'broken',
+        brokenReason: 'access_denied',
+        brokenAt: '2026-03-02T10:30:00.000Z',
+        sync: { state: 'broken', lastError: { code: 'ErrorAccessDenied', message: 'Graph answered 403 ErrorAccessDenied', at: '2026-03-02T10:30:00.000Z' } },
+        subscriptions: [],
+      });
+      expect((await h.get('/v1/calendars').expect(200)).body.summary).toEqual({ connected: 0, broken: 1 });
+      expect(await broken()).toBe(1);
+      expect((await presenceOf(h)).explanation).toContainEqual(expect.objectContaining({ signal: 'outlook:connection', reason: 'the source cannot say (unknown)' }));
+      // Nothing more is asked of Graph: no retry, no reconciliation, no renewal.
+      await settle(h, 3 * 24 * 3600_000);
+      expect(misses).toEqual([]);
+
+      await consentMicrosoft(h, { pages: [{ value: [], '@odata.deltaLink': DELTA_LINK }], subscriptionExpires: '2026-03-08T09:00:00Z' });
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected', connectedAt: '2026-03-05T10:30:00.000Z', sync: { state: 'ok' }, subscriptions: [{ kind: 'events' }] });
+      expect((await calendarOf(h)).brokenReason).toBeUndefined();
+      expect(await broken()).toBe(0);
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(200, emptyDelta());
+      await settle(h, 3600_000);
+      expect(nock.pendingMocks()).toEqual([]);
+    });
+
+    it('a renewal still refused (401) with a token just refreshed breaks it too; the 429 and 503 before it did not', async () => {
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
+      nock(GRAPH).patch(`/v1.0/subscriptions/${SUB_ID}`).reply(429, fixture('microsoft', 'throttled'), { 'Retry-After': '60' });
+      nock(GRAPH).patch(`/v1.0/subscriptions/${SUB_ID}`).reply(503, { error: { code: 'ServiceUnavailable', message: 'busy' } }, { 'Retry-After': '60' });
+      nock(GRAPH)
+        .patch(`/v1.0/subscriptions/${SUB_ID}`)
+        .times(2)
+        .reply(401, { error: { code: 'InvalidAuthenticationToken', message: 'Access token validation failure.' } });
+      await settle(h, Date.parse('2026-03-04T20:00:00Z') - h.clock.now());
+      for (let i = 0; i < 4; i++) await settle(h, 60_000);
+      expect(nock.pendingMocks()).toEqual([]);
+      expect(await calendarOf(h)).toMatchObject({ status: 'broken', brokenReason: 'access_denied', sync: { lastError: { code: 'InvalidAuthenticationToken' } } });
+      await settle(h, 24 * 3600_000);
+      expect(misses).toEqual([]);
+    });
+  });
+
   describe('lifecycle notifications', () => {
     beforeEach(async () => {
       await consentMicrosoft(h);
@@ -373,11 +424,11 @@ describe('Microsoft Graph connector', () => {
     });
 
     it("counts each sync under its tenant and provider, failures too (the calendar alert is per tenant)", async () => {
-      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(403, { error: { code: 'ErrorAccessDenied', message: 'Access is denied.' } });
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(400, { error: { code: 'BadRequest', message: 'The request is malformed.' } });
       nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(200, emptyDelta());
       await webhook(h, notification('secret-1')).expect(202);
       await settle(h, 1000);
-      expect((await calendarOf(h)).sync.lastError.code).toBe('ErrorAccessDenied');
+      expect((await calendarOf(h)).sync.lastError.code).toBe('BadRequest');
       await webhook(h, notification('secret-1')).expect(202);
       await settle(h, 1000);
       expect(nock.pendingMocks()).toEqual([]);
