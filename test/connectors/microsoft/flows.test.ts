@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GRAPH, LOGIN, cookiesFrom, onlyLoopback, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
 import { fixture } from '../../support/fixtures.js';
 import { OPERATOR_KEY } from '../../support/hub.js';
@@ -193,12 +193,39 @@ describe('Microsoft Graph connector', () => {
       }
     });
 
-    it('rejects a forged clientState and fetches nothing', async () => {
-      const res = await webhook(h, notification('not-the-client-state')).expect(401);
-      expect(res.body.error.code).toBe('invalid_client_state');
+    it('acknowledges a wrong clientState exactly as an unknown subscription (no oracle, no redelivery), counts it, and starts nothing', async () => {
+      const forged = await webhook(h, notification('not-the-client-state')).expect(202);
+      const missing = await webhook(h, notification('not-the-client-state', {}, 'b7a8c1d2-0000-4000-8000-000000000001')).expect(202);
+      expect(forged.body).toEqual({ accepted: 0, ignored: 1 });
+      expect(missing.body).toEqual(forged.body);
+      // A lifecycle event with a wrong clientState is no different.
+      expect((await webhook(h, lifecycle('guess', 'subscriptionRemoved'), '/v1/webhooks/microsoft/lifecycle').expect(202)).body).toEqual({ accepted: 0, ignored: 1 });
+      expect(h.hub.calendars.service.jobs.dueAt('sync:acme/microsoft.alice')).toBeUndefined();
       await settle(h, 5000);
       expect(misses).toEqual([]);
+      expect(nock.pendingMocks()).toEqual([]);
+      const text = (await h.http.get('/metrics').expect(200)).text;
+      expect(series(text, 'presence_calendar_notifications_total', { provider: 'microsoft', outcome: 'forged' })).toBe(2);
+      expect(series(text, 'presence_calendar_notifications_total', { provider: 'microsoft', outcome: 'unknown' })).toBe(1);
+    });
+
+    it('looks each subscription of a batch up once, so a large batch, forged or genuine, costs one look-up and at most one read', async () => {
+      const item = (notification('secret-1') as { value: object[] }).value[0]!;
+      const bad = (notification('guessed') as { value: object[] }).value[0]!;
+      const lookups = vi.spyOn(h.hub.store.directory, 'findUnique');
+      const all = await webhook(h, { value: Array.from({ length: 1000 }, () => bad) }).expect(202);
+      expect(all.body).toEqual({ accepted: 0, ignored: 1000 });
+      expect(lookups).toHaveBeenCalledTimes(1);
       expect(h.hub.calendars.service.jobs.dueAt('sync:acme/microsoft.alice')).toBeUndefined();
+      // A genuine batch with forgeries mixed in: the genuine items are acknowledged and read once.
+      const mixed = await webhook(h, { value: [...Array.from({ length: 500 }, () => item), ...Array.from({ length: 499 }, () => bad)] }).expect(202);
+      expect(mixed.body).toEqual({ accepted: 500, ignored: 499 });
+      expect(lookups).toHaveBeenCalledTimes(3);
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(200, fixture('microsoft', 'delta-changes-moved'));
+      await settle(h, 1000);
+      expect(nock.pendingMocks()).toEqual([]);
+      expect(misses).toEqual([]);
+      expect((await presenceOf(h)).next.at).toBe('2026-03-02T16:00:00.000Z');
     });
 
     it('answers 202 at once and fetches the change behind: a move is followed', async () => {
@@ -383,10 +410,11 @@ describe('Microsoft Graph connector', () => {
       expect((await presenceOf(h)).next).toEqual({ at: '2026-03-02T16:00:00.000Z', availability: 'busy', activity: 'in-meeting' });
     });
 
-    it('refuses a lifecycle notification with a forged clientState', async () => {
-      expect((await webhook(h, lifecycle('guess', 'subscriptionRemoved'), '/v1/webhooks/microsoft/lifecycle').expect(401)).body.error.code).toBe('invalid_client_state');
+    it('ignores a lifecycle notification with a forged clientState', async () => {
+      expect((await webhook(h, lifecycle('guess', 'subscriptionRemoved'), '/v1/webhooks/microsoft/lifecycle').expect(202)).body).toEqual({ accepted: 0, ignored: 1 });
       await settle(h);
       expect(misses).toEqual([]);
+      expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-05T08:00:00.000Z' }]);
     });
   });
 
