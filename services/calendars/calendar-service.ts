@@ -94,8 +94,9 @@ export class CalendarService {
     return this.setupJob(conn.tenantId, conn.id);
   }
 
+  /** Like reconciliation, setup must not stop: until it works the connection has no subscription and no reads. */
   private setupJob(tenantId: string, id: string): Job {
-    return this.work.recordedJob(tenantId, id, 'setup', () => this.setup(tenantId, id));
+    return { ...this.work.recordedJob(tenantId, id, 'setup', () => this.setup(tenantId, id)), afterRetriesMs: this.deps.config.reconcileIntervalMs };
   }
 
   /** Subscribe, then sync in full (and read Teams presence when subscribed to it). */

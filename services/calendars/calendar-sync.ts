@@ -3,7 +3,7 @@ import type { SignalChange } from '../merger/apply-changes.js';
 import { TEAMS_SIGNAL } from '../connectors/microsoft/presence-map.js';
 import type { CalendarDeps, ConnectionWork } from './connection-work.js';
 import type { CalendarConnector, SyncResult, Window } from './connector.js';
-import { ConnectionUnavailableError, ProviderError, SyncStateGoneError } from './errors.js';
+import { ConnectionUnavailableError, SyncStateGoneError } from './errors.js';
 import type { EventVerdict } from './event-facts.js';
 import { syncChanges } from './sync-changes.js';
 
@@ -100,23 +100,15 @@ export class CalendarSync {
     this.scheduleReconcile(tenantId, id);
   }
 
-  /** The connector's sync, again in full when the sync state is gone; a mailbox that is gone breaks the connection. */
+  /** The connector's sync, again in full when the sync state is gone. */
   private async read(conn: CalendarConnection, connector: CalendarConnector, state: CalendarSyncState | undefined, full: boolean, window: Window): Promise<SyncResult> {
     const ctx = this.work.context(conn);
     try {
-      try {
-        return await connector.sync(ctx, state, full, window);
-      } catch (err) {
-        if (!(err instanceof SyncStateGoneError)) throw err;
-        this.deps.log.info({ tenantId: conn.tenantId, connection: conn.id }, 'calendar sync state gone: full sync');
-        return await connector.sync(ctx, undefined, true, window);
-      }
+      return await connector.sync(ctx, state, full, window);
     } catch (err) {
-      // The mailbox is gone (a deleted user, one without a mailbox: Graph's ErrorInvalidUser,
-      // MailboxNotEnabledForRESTAPI): retrying cannot help, and the events read before must not stay.
-      if (!(err instanceof ProviderError && err.status === 404)) throw err;
-      await this.deps.tokens.markBroken({ collection: 'calendarConnections', tenantId: conn.tenantId, id: conn.id }, 'not_found');
-      throw new ConnectionUnavailableError(conn.id, 'broken');
+      if (!(err instanceof SyncStateGoneError)) throw err;
+      this.deps.log.info({ tenantId: conn.tenantId, connection: conn.id }, 'calendar sync state gone: full sync');
+      return await connector.sync(ctx, undefined, true, window);
     }
   }
 

@@ -78,7 +78,11 @@ export class ConnectionWork {
     return { key: `${name}:${tenantId}/${id}`, queue: this.queue(tenantId, id), run };
   }
 
-  /** Runs `fn`, recording a failure on the connection's sync state (shown to the person and admin). */
+  /**
+   * Runs `fn`, recording a failure on the connection's sync state (shown to the person and admin). A
+   * failure no retry can change (`ProviderError.broken`) breaks the connection: its work stops until
+   * the person or admin consents again, the provider's answer still shown as the last error.
+   */
   async recording(tenantId: string, id: string, fn: () => Promise<void>): Promise<void> {
     try {
       await fn();
@@ -93,6 +97,10 @@ export class ConnectionWork {
           const doc: CalendarSyncState = { ...(state ?? { id, tenantId }), lastError: { code, message, at: this.deps.clock.now() } };
           await this.deps.store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc }]);
           this.deps.metrics.calendarSyncs.inc({ tenant: tenantId, provider: conn.provider, outcome: 'error' });
+          if (err instanceof ProviderError && err.broken && conn.status === 'connected') {
+            await this.deps.tokens.markBroken({ collection: 'calendarConnections', tenantId, id }, err.broken);
+            throw new ConnectionUnavailableError(id, 'broken');
+          }
         }
       }
       throw err;

@@ -1,8 +1,11 @@
-import type { CalendarProvider } from '../../shared/domain/calendar.js';
+import type { BrokenReason, CalendarProvider } from '../../shared/domain/calendar.js';
 
 /**
- * Few, small errors that say whether a retry can help. A job runner retries `transient` ones with
- * backoff, waits `retryAfterMs` for throttling, and stops for good on a broken grant.
+ * Few, small errors that say whether a retry can help, decided once, where a provider's answer is
+ * read: `transient` ones (429 and 503 with `Retry-After`, other 5xx, the network) are retried with
+ * backoff or after `retryAfterMs`; a 410 or `syncStateNotFound` is a full sync, not a failure; and
+ * the answers no retry can change carry `broken`, the reason the connection is broken until someone
+ * consents again (see `brokenBy`).
  */
 export class ProviderError extends Error {
   constructor(
@@ -11,10 +14,23 @@ export class ProviderError extends Error {
     readonly code: string,
     message: string,
     readonly transient: boolean,
+    readonly broken?: BrokenReason,
   ) {
     super(message);
     this.name = 'ProviderError';
   }
+}
+
+/**
+ * What an API answer's status (never the token endpoint's: an app secret that expired is the
+ * operator's to fix, not each person's) says about the connection: 401 even with a token just
+ * refreshed, or 403 (the grant lacks the permission; an admin or an application access policy denies
+ * the mailbox), is `access_denied`; 404 (a deleted user, a mailbox or calendar that does not exist) is
+ * `not_found`. Retrying either hourly for ever helps nobody.
+ */
+export function brokenBy(status: number): BrokenReason | undefined {
+  if (status === 401 || status === 403) return 'access_denied';
+  return status === 404 ? 'not_found' : undefined;
 }
 
 /** 429, 503, or Google's 403 rateLimitExceeded: wait `retryAfterMs` (the provider's `Retry-After` when it sent one). */

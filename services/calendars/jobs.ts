@@ -13,10 +13,15 @@ export interface Job {
    * the reconciliation) runs again this long after its retries ran out, until it works or its connection goes.
    */
   afterRetriesMs?: number;
+  /**
+   * The instant after which the work has lost its point (a renewal: the subscription lapses at its
+   * expiry). Retries land before it while there is time.
+   */
+  deadline?: number;
 }
 
-/** How long to wait before running a failed job again; undefined gives up. */
-export type RetryPolicy = (err: unknown, job: Job, attempt: number) => number | undefined;
+/** How long to wait before running a failed job again (`now` is the failure's instant); undefined gives up. */
+export type RetryPolicy = (err: unknown, job: Job, attempt: number, now: number) => number | undefined;
 
 export interface JobRunnerDeps {
   clock: Clock;
@@ -106,7 +111,7 @@ export class JobRunner {
       this.attempts.delete(job.key);
     } catch (err) {
       const attempt = (this.attempts.get(job.key) ?? 0) + 1;
-      const wait = this.deps.retry(err, job, attempt);
+      const wait = this.deps.retry(err, job, attempt, clock.now());
       if (wait === undefined) {
         this.attempts.delete(job.key);
         log.warn({ job: job.key, err: describe(err) }, 'calendar job failed; not retried');

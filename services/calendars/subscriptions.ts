@@ -41,12 +41,15 @@ export class Subscriptions {
     for (const s of subs) this.scheduleRenewal(s, grantedAt);
   }
 
-  private renewJob(tenantId: string, connectionId: string, subId: string): Job {
+  /** With `removed`, the provider said it removed the subscription: a new one instead of a renewal. */
+  private renewJob(sub: CalendarSubscription, opts: { removed?: boolean } = {}): Job {
+    const { tenantId, connectionId } = sub;
     return {
-      key: renewKey(tenantId, subId),
+      key: renewKey(tenantId, sub.id),
       queue: this.work.queue(tenantId, connectionId),
-      run: () => this.work.recording(tenantId, connectionId, () => this.renew(tenantId, subId)),
+      run: () => this.work.recording(tenantId, connectionId, () => this.renew(tenantId, sub.id, opts.removed === true)),
       afterRetriesMs: RENEW_AFTER_RETRIES_MS,
+      deadline: sub.expiresAt,
     };
   }
 
@@ -59,15 +62,20 @@ export class Subscriptions {
     const ahead = connector.renewBeforeMs(sub);
     const margin = grantedAt === undefined ? ahead : Math.min(ahead, (sub.expiresAt - grantedAt) / 2);
     const at = Math.max(this.deps.clock.now(), sub.expiresAt - margin);
-    this.work.jobs.schedule(this.renewJob(sub.tenantId, sub.connectionId, sub.id), at);
+    this.work.jobs.schedule(this.renewJob(sub), at);
   }
 
-  /** Extends a Graph subscription, or replaces a Google channel with a new one and stops the old. */
-  private async renew(tenantId: string, subId: string): Promise<void> {
+  /**
+   * Extends a Graph subscription, or replaces a Google channel with a new one and stops the old. One
+   * that lapsed (its renewal failed until its expiry) or that the provider removed is created anew.
+   */
+  private async renew(tenantId: string, subId: string, removed: boolean): Promise<void> {
     const { store } = this.deps;
     const sub = await store.directory.get('calendarSubscriptions', tenantId, subId);
     if (!sub) return;
     const { conn, connector } = await this.work.live(tenantId, sub.connectionId);
+    // Past its expiry Graph has deleted the subscription and Google stopped the channel: nothing to extend.
+    if (removed || sub.expiresAt <= this.deps.clock.now()) return this.resubscribe(conn, connector, sub);
     try {
       const next = await connector.renew(this.work.context(conn), sub);
       await this.save([next], [sub]);
@@ -78,13 +86,16 @@ export class Subscriptions {
     }
   }
 
-  /** A subscription the provider removed: a new one, then a full sync for whatever was missed. */
+  /**
+   * A new subscription in place of `gone`, then a full read for whatever changed while none delivered.
+   * `gone` stays stored until the new one exists, so a failure leaves the renewal job (retried until
+   * it works) to try again rather than nothing to renew.
+   */
   private async resubscribe(conn: CalendarConnection, connector: CalendarConnector, gone: CalendarSubscription): Promise<void> {
-    await this.deps.store.directory.write([{ op: 'delete', collection: 'calendarSubscriptions', tenantId: gone.tenantId, id: gone.id }]);
-    this.work.jobs.cancel(renewKey(gone.tenantId, gone.id));
     const subs = await connector.watch(this.work.context(conn), [gone.kind]);
-    await this.save(subs);
-    if (gone.kind === 'events') await this.syncs.sync(conn.tenantId, conn.id, true);
+    await this.save(subs, [gone]);
+    this.deps.log.info({ tenantId: conn.tenantId, connection: conn.id, kind: gone.kind }, 'calendar subscription created again');
+    if (gone.kind === 'events') this.syncs.requestSync(conn.tenantId, conn.id, { full: true, delayMs: 0 });
     else await this.syncs.readPresence(conn.tenantId, conn.id);
   }
 
@@ -129,28 +140,19 @@ export class Subscriptions {
 
   /** A verified Graph lifecycle event (protocols §1.3), each handled behind the 202. */
   onLifecycle(sub: CalendarSubscription, event: string): void {
-    const t = sub.tenantId;
-    const id = sub.connectionId;
     switch (event.toLowerCase()) {
       case 'reauthorizationrequired':
         // Renewing also reauthorizes.
-        this.work.jobs.schedule(this.renewJob(t, id, sub.id), this.deps.clock.now());
+        this.work.jobs.schedule(this.renewJob(sub), this.deps.clock.now());
         return;
       case 'subscriptionremoved':
-        this.work.jobs.schedule(
-          this.work.recordedJob(t, id, `resubscribe-${sub.kind}`, async () => {
-            const { conn, connector } = await this.work.live(t, id);
-            const current = await this.deps.store.directory.get('calendarSubscriptions', t, sub.id);
-            await this.resubscribe(conn, connector, current ?? sub);
-          }),
-          this.deps.clock.now(),
-        );
+        this.work.jobs.schedule(this.renewJob(sub, { removed: true }), this.deps.clock.now());
         return;
       case 'missed':
-        this.syncs.requestSync(t, id, { full: true, delayMs: 0 });
+        this.syncs.requestSync(sub.tenantId, sub.connectionId, { full: true, delayMs: 0 });
         return;
       default:
-        this.deps.log.warn({ tenantId: t, connection: id, event }, 'unknown Graph lifecycle event ignored');
+        this.deps.log.warn({ tenantId: sub.tenantId, connection: sub.connectionId, event }, 'unknown Graph lifecycle event ignored');
     }
   }
 }

@@ -58,7 +58,7 @@ export function withMeetingAs(policy: Policy, meetingAs: CalendarPolicy['meeting
 export type ConnectionStatus = 'connected' | 'broken';
 
 /** What broke a connection; each asks the person (or the admin) to consent again. */
-export type BrokenReason = 'invalid_grant' | 'consent_revoked' | 'subscription_failed' | 'not_found';
+export type BrokenReason = 'invalid_grant' | 'consent_revoked' | 'subscription_failed' | 'not_found' | 'access_denied';
 
 /**
  * One person's calendar grant with one provider (`calendarConnections`, id `<provider>.<personId>`).

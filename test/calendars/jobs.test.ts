@@ -67,11 +67,28 @@ describe('calendar job runner', () => {
     const failed = new ProviderError('microsoft', 500, 'InternalServerError', 'busy', true);
     const sync = { key: 'sync:x', queue: 'x', run: async () => {} };
     const renew = { ...sync, key: 'renew:x', afterRetriesMs: 3600_000 };
-    expect(retry(failed, sync, 12)).toBe(30 * 60_000);
-    expect(retry(failed, sync, 13)).toBeUndefined();
-    expect(retry(failed, renew, 12)).toBe(30 * 60_000);
-    expect(retry(failed, renew, 13)).toBe(3600_000);
-    expect(retry(failed, renew, 40)).toBe(3600_000);
-    expect(retry(new ConnectionUnavailableError('x', 'broken'), renew, 1)).toBeUndefined();
+    expect(retry(failed, sync, 12, 0)).toBe(30 * 60_000);
+    expect(retry(failed, sync, 13, 0)).toBeUndefined();
+    expect(retry(failed, renew, 12, 0)).toBe(30 * 60_000);
+    expect(retry(failed, renew, 13, 0)).toBe(3600_000);
+    expect(retry(failed, renew, 40, 0)).toBe(3600_000);
+    expect(retry(new ConnectionUnavailableError('x', 'broken'), renew, 1, 0)).toBeUndefined();
+  });
+
+  it('retries work with a deadline before it while there is time: half the time left, at least a minute; Retry-After is obeyed', () => {
+    const retry = calendarRetry(() => 0);
+    const failed = new ProviderError('microsoft', 500, 'InternalServerError', 'busy', true);
+    const now = Date.parse('2026-03-05T07:00:00Z');
+    const renew = { key: 'renew:x', queue: 'x', run: async () => {}, afterRetriesMs: 3600_000, deadline: Date.parse('2026-03-05T08:00:00Z') };
+    // An hour later would be past the expiry: half the hour left instead.
+    expect(retry(failed, renew, 13, now)).toBe(30 * 60_000);
+    expect(retry(failed, renew, 14, Date.parse('2026-03-05T07:50:00Z'))).toBe(5 * 60_000);
+    expect(retry(failed, renew, 15, Date.parse('2026-03-05T07:59:30Z'))).toBe(60_000);
+    // A short backoff stays as it is.
+    expect(retry(failed, renew, 1, now)).toBe(8000);
+    // Past the deadline, the usual pace (the next run creates the subscription anew).
+    expect(retry(failed, renew, 16, Date.parse('2026-03-05T08:00:30Z'))).toBe(3600_000);
+    expect(retry(new RateLimitedError('microsoft', 429, 'TooManyRequests', 2 * 3600_000, true), renew, 1, now)).toBe(2 * 3600_000);
+    expect(retry(new RateLimitedError('microsoft', 503, 'ServiceUnavailable', 2 * 3600_000, false), renew, 1, now)).toBe(30 * 60_000);
   });
 });

@@ -158,6 +158,35 @@ describe('Google Calendar connector', () => {
     });
   });
 
+  it('a channel that expired while watch kept failing is replaced and the calendar read in full at once', async () => {
+    // Granted two hours: replaced halfway, at 10:30; Google fails every watch until 12:00, past the expiry at 11:30.
+    t = await consentGoogle(h, { channelExpiresAt: Date.parse('2026-03-02T11:30:00Z') });
+    nock(GOOGLE_OAUTH).post('/token').reply(200, { access_token: 'ya29.access-n', expires_in: 3599, token_type: 'Bearer' }).persist();
+    nock(GOOGLE_API).get(EVENTS).query(incremental()).reply(200, emptyPage()).persist();
+    const fullReads: number[] = [];
+    nock(GOOGLE_API)
+      .get(EVENTS)
+      .query((q) => q.timeMin !== undefined && fullReads.push(h.clock.now()) > 0)
+      .reply(200, emptyPage())
+      .persist();
+    nock('https://www.googleapis.com').post('/calendar/v3/channels/stop').reply(404, { error: { code: 404, message: 'Channel not found', errors: [{ reason: 'notFound' }] } }).persist();
+    const back = Date.parse('2026-03-02T12:00:00Z');
+    let watchedAt: number | undefined;
+    nock(GOOGLE_API)
+      .post(`${EVENTS}/watch`)
+      .reply(() => {
+        if (h.clock.now() < back) return [503, { error: { code: 503, message: 'The service is currently unavailable.', errors: [{ reason: 'backendError' }] } }];
+        watchedAt ??= h.clock.now();
+        return [200, { ...fixture('google', 'watch'), id: 'channel-2', resourceId: 'resource-2', expiration: String(Date.parse('2026-03-09T12:00:00Z')) }];
+      })
+      .persist();
+    await settle(h, Date.parse('2026-03-02T10:25:00Z') - h.clock.now());
+    while (h.clock.now() < Date.parse('2026-03-02T13:30:00Z')) await settle(h, 60_000);
+    expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-09T12:00:00.000Z' }]);
+    expect(watchedAt).toBeGreaterThanOrEqual(back);
+    expect(fullReads.filter((at) => at >= watchedAt! && at <= watchedAt! + 60_000)).toHaveLength(1);
+  });
+
   describe('channels, reconciliation, tokens', () => {
     beforeEach(async () => {
       t = await consentGoogle(h);
@@ -251,6 +280,20 @@ describe('Google Calendar connector', () => {
       expect((await push(h, { channelId: t.watch!.id, token: 'secret-1' }).expect(200)).body).toEqual({ accepted: false });
       expect((await push(h, { channelId: watched!.id, token: watched!.token, resourceId: 'new-resource' }).expect(200)).body).toEqual({ accepted: true });
       expect(watched!.token).not.toBe('secret-1');
+      expect(misses).toEqual([]);
+    });
+
+    it('a 403 that is no rate or quota limit (a scope not granted) breaks the connection at once instead of being retried for ever', async () => {
+      nock(GOOGLE_OAUTH).post('/token').reply(200, { access_token: 'ya29.access-n', expires_in: 3599, token_type: 'Bearer' }).persist();
+      nock(GOOGLE_API)
+        .get(EVENTS)
+        .query(incremental())
+        .reply(403, { error: { code: 403, message: 'Request had insufficient authentication scopes.', errors: [{ message: 'Insufficient Permission', domain: 'global', reason: 'insufficientPermissions' }], status: 'PERMISSION_DENIED' } });
+      await settle(h, 3600_000);
+      expect(nock.pendingMocks()).toEqual([]);
+      expect(await calendarOf(h)).toMatchObject({ status: 'broken', brokenReason: 'access_denied', sync: { state: 'broken', lastError: { code: 'insufficientPermissions' } } });
+      expect((await presenceOf(h)).explanation).toContainEqual(expect.objectContaining({ signal: 'google:connection', reason: 'the source cannot say (unknown)' }));
+      await settle(h, 24 * 3600_000);
       expect(misses).toEqual([]);
     });
 

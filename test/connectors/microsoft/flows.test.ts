@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GRAPH, LOGIN, cookiesFrom, onlyLoopback, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
 import { fixture } from '../../support/fixtures.js';
 import { OPERATOR_KEY } from '../../support/hub.js';
@@ -69,6 +69,24 @@ describe('Microsoft Graph connector', () => {
       expect(page.text).toContain('Connected as <strong>alice@contoso.example</strong>');
       expect(page.headers['referrer-policy']).toBe('no-referrer');
       expect(misses).toEqual([]);
+    });
+
+    it('a first subscription Graph refuses (its validation request did not reach us) is tried again until it works, not given up', async () => {
+      const back = Date.parse('2026-03-02T12:00:00Z');
+      nock(GRAPH)
+        .post('/v1.0/subscriptions')
+        .reply(() =>
+          h.clock.now() < back
+            ? [400, { error: { code: 'ValidationError', message: 'Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.' } }]
+            : [201, { ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: '2026-03-05T12:00:00Z' }],
+        )
+        .persist();
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token', (b: Record<string, string>) => b.grant_type === 'refresh_token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      await consentMicrosoft(h);
+      expect((await calendarOf(h)).sync).toMatchObject({ state: 'error', lastError: { code: 'ValidationError' } });
+      while (h.clock.now() < Date.parse('2026-03-02T13:00:00Z')) await settle(h, 5 * 60_000);
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected', sync: { state: 'ok' }, subscriptions: [{ kind: 'events', expiresAt: '2026-03-05T12:00:00.000Z' }] });
+      expect((await presenceOf(h)).next).toEqual({ at: '2026-03-02T14:00:00.000Z', availability: 'busy', activity: 'in-meeting' });
     });
 
     it('keeps tokens sealed at rest and never stores titles, attendees or locations', async () => {
@@ -175,12 +193,39 @@ describe('Microsoft Graph connector', () => {
       }
     });
 
-    it('rejects a forged clientState and fetches nothing', async () => {
-      const res = await webhook(h, notification('not-the-client-state')).expect(401);
-      expect(res.body.error.code).toBe('invalid_client_state');
+    it('acknowledges a wrong clientState exactly as an unknown subscription (no oracle, no redelivery), counts it, and starts nothing', async () => {
+      const forged = await webhook(h, notification('not-the-client-state')).expect(202);
+      const missing = await webhook(h, notification('not-the-client-state', {}, 'b7a8c1d2-0000-4000-8000-000000000001')).expect(202);
+      expect(forged.body).toEqual({ accepted: 0, ignored: 1 });
+      expect(missing.body).toEqual(forged.body);
+      // A lifecycle event with a wrong clientState is no different.
+      expect((await webhook(h, lifecycle('guess', 'subscriptionRemoved'), '/v1/webhooks/microsoft/lifecycle').expect(202)).body).toEqual({ accepted: 0, ignored: 1 });
+      expect(h.hub.calendars.service.jobs.dueAt('sync:acme/microsoft.alice')).toBeUndefined();
       await settle(h, 5000);
       expect(misses).toEqual([]);
+      expect(nock.pendingMocks()).toEqual([]);
+      const text = (await h.http.get('/metrics').expect(200)).text;
+      expect(series(text, 'presence_calendar_notifications_total', { provider: 'microsoft', outcome: 'forged' })).toBe(2);
+      expect(series(text, 'presence_calendar_notifications_total', { provider: 'microsoft', outcome: 'unknown' })).toBe(1);
+    });
+
+    it('looks each subscription of a batch up once, so a large batch, forged or genuine, costs one look-up and at most one read', async () => {
+      const item = (notification('secret-1') as { value: object[] }).value[0]!;
+      const bad = (notification('guessed') as { value: object[] }).value[0]!;
+      const lookups = vi.spyOn(h.hub.store.directory, 'findUnique');
+      const all = await webhook(h, { value: Array.from({ length: 1000 }, () => bad) }).expect(202);
+      expect(all.body).toEqual({ accepted: 0, ignored: 1000 });
+      expect(lookups).toHaveBeenCalledTimes(1);
       expect(h.hub.calendars.service.jobs.dueAt('sync:acme/microsoft.alice')).toBeUndefined();
+      // A genuine batch with forgeries mixed in: the genuine items are acknowledged and read once.
+      const mixed = await webhook(h, { value: [...Array.from({ length: 500 }, () => item), ...Array.from({ length: 499 }, () => bad)] }).expect(202);
+      expect(mixed.body).toEqual({ accepted: 500, ignored: 499 });
+      expect(lookups).toHaveBeenCalledTimes(3);
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(200, fixture('microsoft', 'delta-changes-moved'));
+      await settle(h, 1000);
+      expect(nock.pendingMocks()).toEqual([]);
+      expect(misses).toEqual([]);
+      expect((await presenceOf(h)).next.at).toBe('2026-03-02T16:00:00.000Z');
     });
 
     it('answers 202 at once and fetches the change behind: a move is followed', async () => {
@@ -272,6 +317,57 @@ describe('Microsoft Graph connector', () => {
     });
   });
 
+  describe('answers no retry can change', () => {
+    beforeEach(async () => {
+      await consentMicrosoft(h);
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token', (b: Record<string, string>) => b.grant_type === 'refresh_token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+    });
+    const broken = async () => series((await h.http.get('/metrics').expect(200)).text, 'presence_calendar_connections_broken', { tenant: 'acme', provider: 'microsoft' });
+
+    it('403 access denied on a reconciliation breaks the connection at once, with the reason shown and counted, and nothing is retried; consenting again resumes', async () => {
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(403, { error: { code: 'ErrorAccessDenied', message: 'Access is denied. Check credentials and try again.' } });
+      await settle(h, 3600_000);
+      expect(nock.pendingMocks()).toEqual([]);
+      expect(await calendarOf(h)).toMatchObject({
+        status: 'broken',
+        brokenReason: 'access_denied',
+        brokenAt: '2026-03-02T10:30:00.000Z',
+        sync: { state: 'broken', lastError: { code: 'ErrorAccessDenied', message: 'Graph answered 403 ErrorAccessDenied', at: '2026-03-02T10:30:00.000Z' } },
+        subscriptions: [],
+      });
+      expect((await h.get('/v1/calendars').expect(200)).body.summary).toEqual({ connected: 0, broken: 1 });
+      expect(await broken()).toBe(1);
+      expect((await presenceOf(h)).explanation).toContainEqual(expect.objectContaining({ signal: 'outlook:connection', reason: 'the source cannot say (unknown)' }));
+      // Nothing more is asked of Graph: no retry, no reconciliation, no renewal.
+      await settle(h, 3 * 24 * 3600_000);
+      expect(misses).toEqual([]);
+
+      await consentMicrosoft(h, { pages: [{ value: [], '@odata.deltaLink': DELTA_LINK }], subscriptionExpires: '2026-03-08T09:00:00Z' });
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected', connectedAt: '2026-03-05T10:30:00.000Z', sync: { state: 'ok' }, subscriptions: [{ kind: 'events' }] });
+      expect((await calendarOf(h)).brokenReason).toBeUndefined();
+      expect(await broken()).toBe(0);
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(200, emptyDelta());
+      await settle(h, 3600_000);
+      expect(nock.pendingMocks()).toEqual([]);
+    });
+
+    it('a renewal still refused (401) with a token just refreshed breaks it too; the 429 and 503 before it did not', async () => {
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
+      nock(GRAPH).patch(`/v1.0/subscriptions/${SUB_ID}`).reply(429, fixture('microsoft', 'throttled'), { 'Retry-After': '60' });
+      nock(GRAPH).patch(`/v1.0/subscriptions/${SUB_ID}`).reply(503, { error: { code: 'ServiceUnavailable', message: 'busy' } }, { 'Retry-After': '60' });
+      nock(GRAPH)
+        .patch(`/v1.0/subscriptions/${SUB_ID}`)
+        .times(2)
+        .reply(401, { error: { code: 'InvalidAuthenticationToken', message: 'Access token validation failure.' } });
+      await settle(h, Date.parse('2026-03-04T20:00:00Z') - h.clock.now());
+      for (let i = 0; i < 4; i++) await settle(h, 60_000);
+      expect(nock.pendingMocks()).toEqual([]);
+      expect(await calendarOf(h)).toMatchObject({ status: 'broken', brokenReason: 'access_denied', sync: { lastError: { code: 'InvalidAuthenticationToken' } } });
+      await settle(h, 24 * 3600_000);
+      expect(misses).toEqual([]);
+    });
+  });
+
   describe('lifecycle notifications', () => {
     beforeEach(async () => {
       await consentMicrosoft(h);
@@ -314,10 +410,11 @@ describe('Microsoft Graph connector', () => {
       expect((await presenceOf(h)).next).toEqual({ at: '2026-03-02T16:00:00.000Z', availability: 'busy', activity: 'in-meeting' });
     });
 
-    it('refuses a lifecycle notification with a forged clientState', async () => {
-      expect((await webhook(h, lifecycle('guess', 'subscriptionRemoved'), '/v1/webhooks/microsoft/lifecycle').expect(401)).body.error.code).toBe('invalid_client_state');
+    it('ignores a lifecycle notification with a forged clientState', async () => {
+      expect((await webhook(h, lifecycle('guess', 'subscriptionRemoved'), '/v1/webhooks/microsoft/lifecycle').expect(202)).body).toEqual({ accepted: 0, ignored: 1 });
       await settle(h);
       expect(misses).toEqual([]);
+      expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-05T08:00:00.000Z' }]);
     });
   });
 
@@ -355,11 +452,11 @@ describe('Microsoft Graph connector', () => {
     });
 
     it("counts each sync under its tenant and provider, failures too (the calendar alert is per tenant)", async () => {
-      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(403, { error: { code: 'ErrorAccessDenied', message: 'Access is denied.' } });
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(400, { error: { code: 'BadRequest', message: 'The request is malformed.' } });
       nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(200, emptyDelta());
       await webhook(h, notification('secret-1')).expect(202);
       await settle(h, 1000);
-      expect((await calendarOf(h)).sync.lastError.code).toBe('ErrorAccessDenied');
+      expect((await calendarOf(h)).sync.lastError.code).toBe('BadRequest');
       await webhook(h, notification('secret-1')).expect(202);
       await settle(h, 1000);
       expect(nock.pendingMocks()).toEqual([]);
@@ -419,6 +516,69 @@ describe('Microsoft Graph connector', () => {
       // In steps, so that each retry is scheduled (after its request's I/O) before the clock passes it.
       while (h.clock.now() < Date.parse('2026-03-05T07:59:00Z')) await settle(h, 5 * 60_000);
       expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-08T06:00:00.000Z' }]);
+    });
+
+    it('a renewal that keeps failing is retried within the time the subscription has left, so it is extended before it lapses', async () => {
+      await h.stop();
+      h = await startCalendarHub();
+      await seedAliceForCalendar(h);
+      // Granted two hours: renewed halfway, at 10:30, with an hour left.
+      await consentMicrosoft(h, { subscriptionExpires: '2026-03-02T11:30:00Z' });
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
+      const back = Date.parse('2026-03-02T11:20:00Z');
+      const attempts: string[] = [];
+      nock(GRAPH)
+        .patch(`/v1.0/subscriptions/${SUB_ID}`, () => attempts.push(new Date(h.clock.now()).toISOString()) > 0)
+        .reply(() =>
+          h.clock.now() < back
+            ? [500, { error: { code: 'InternalServerError', message: 'busy' } }]
+            : [200, { ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: '2026-03-05T11:20:00Z' }],
+        )
+        .persist();
+      let created = 0;
+      nock(GRAPH).post('/v1.0/subscriptions', () => ++created > 0).reply(201, { ...fixture('microsoft', 'subscription-created'), id: 'again', expirationDateTime: '2026-03-05T11:40:00Z' }).persist();
+      await settle(h, Date.parse('2026-03-02T10:29:00Z') - h.clock.now());
+      while (h.clock.now() < Date.parse('2026-03-02T11:45:00Z')) await settle(h, 60_000);
+      expect(attempts[0]).toBe('2026-03-02T10:30:00.000Z');
+      // Extended, not lapsed and created anew.
+      expect(created).toBe(0);
+      expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-05T11:20:00.000Z' }]);
+    });
+
+    it('a subscription that lapsed while its renewal kept failing is created again and the calendar read in full; a failed creation is tried again, not left dead', async () => {
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query((q) => q.startDateTime === undefined).reply(200, { value: [], '@odata.deltaLink': DELTA_LINK }).persist();
+      const fullReads: string[] = [];
+      nock(GRAPH)
+        .get('/v1.0/me/calendarView/delta')
+        .query((q) => q.startDateTime !== undefined && fullReads.push(new Date(h.clock.now()).toISOString()) > 0)
+        .reply(200, { ...fixture('microsoft', 'delta-changes-moved'), '@odata.deltaLink': DELTA_LINK })
+        .persist();
+      // Graph's subscription service fails from the renewal at 20:00 until 10:00, two hours after the
+      // subscription expired at 08:00 (and was deleted: a PATCH then finds nothing).
+      const expiry = Date.parse('2026-03-05T08:00:00Z');
+      const back = Date.parse('2026-03-05T10:00:00Z');
+      const unavailable = [500, { error: { code: 'InternalServerError', message: 'busy' } }] as const;
+      nock(GRAPH)
+        .patch(`/v1.0/subscriptions/${SUB_ID}`)
+        .reply(() => (h.clock.now() < expiry ? [...unavailable] : [404, { error: { code: 'ResourceNotFound', message: 'The object was not found.' } }]))
+        .persist();
+      let createdAt: number | undefined;
+      nock(GRAPH)
+        .post('/v1.0/subscriptions')
+        .reply(() => {
+          if (h.clock.now() < back) return [...unavailable];
+          createdAt ??= h.clock.now();
+          return [201, { ...fixture('microsoft', 'subscription-created'), id: 'again', expirationDateTime: '2026-03-08T10:00:00Z' }];
+        })
+        .persist();
+      await settle(h, Date.parse('2026-03-04T19:55:00Z') - h.clock.now());
+      while (h.clock.now() < Date.parse('2026-03-05T12:00:00Z')) await settle(h, 5 * 60_000);
+      expect((await calendarOf(h)).subscriptions).toEqual([{ kind: 'events', expiresAt: '2026-03-08T10:00:00.000Z' }]);
+      // Read in full as soon as the new subscription existed: what changed while none delivered is there.
+      expect(createdAt).toBeGreaterThanOrEqual(back);
+      expect(fullReads.filter((at) => Date.parse(at) >= createdAt! && Date.parse(at) <= createdAt! + 60_000)).toHaveLength(1);
     });
 
     it('recreates a subscription that is gone when renewing (404), then resyncs', async () => {

@@ -51,10 +51,16 @@ describe('a calendar connection over its life', () => {
     await settle(h, 3600_000);
     expect((await h.get('/v1/people/alice/calendar')).body.connections[0].status).toBe('broken');
 
+    await h.clock.advance(15 * 60_000);
     await consentMicrosoft(h, { pages: [{ value: (fixture('microsoft', 'delta-page-1') as { value: unknown[] }).value, '@odata.deltaLink': DELTA_LINK }] });
     const conn = (await h.get('/v1/people/alice/calendar')).body.connections[0];
-    expect(conn).toMatchObject({ status: 'connected', sync: { state: 'ok' }, subscriptions: [{ kind: 'events' }] });
+    expect(conn).toMatchObject({ status: 'connected', connectedAt: '2026-03-02T10:45:00.000Z', sync: { state: 'ok' }, subscriptions: [{ kind: 'events' }] });
     expect(conn.brokenReason).toBeUndefined();
+    expect(conn.brokenAt).toBeUndefined();
+    // The admin sees the same: connected since the new consent, nothing broken.
+    const admin = (await h.get('/v1/calendars').expect(200)).body;
+    expect(admin.summary).toEqual({ connected: 1, broken: 0 });
+    expect(admin.connections[0]).toEqual({ personId: 'alice', ...conn });
     const p = await presenceOf(h);
     expect(p.explanation.some((e: { signal: string }) => e.signal === 'outlook:connection')).toBe(false);
     expect(p.next.at).toBe('2026-03-02T14:00:00.000Z');
