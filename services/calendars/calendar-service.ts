@@ -103,11 +103,8 @@ export class CalendarService {
   private async setup(tenantId: string, id: string): Promise<void> {
     const { conn, connector } = await this.work.live(tenantId, id);
     const existing = await this.subscriptions.of(tenantId, id);
-    if (!existing.some((s) => s.kind === 'events')) {
-      const subs = await connector.watch(this.work.context(conn));
-      await this.subscriptions.save(subs);
-      if (subs.some((s) => s.kind === 'presence')) await this.syncs.readPresence(tenantId, id);
-    }
+    if (!existing.some((s) => s.kind === 'events')) await this.subscriptions.save(await connector.watch(this.work.context(conn), ['events']));
+    if (!existing.some((s) => s.kind === 'presence')) await this.subscriptions.watchPresence(conn, connector);
     await this.syncs.sync(tenantId, id, true);
   }
 

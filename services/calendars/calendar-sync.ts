@@ -1,9 +1,10 @@
 import { resolveCalendarPolicy, type CalendarConnection, type CalendarSyncState } from '../../shared/domain/calendar.js';
+import type { Signal } from '../../shared/domain/signal.js';
 import type { SignalChange } from '../merger/apply-changes.js';
 import { TEAMS_SIGNAL } from '../connectors/microsoft/presence-map.js';
 import type { CalendarDeps, ConnectionWork } from './connection-work.js';
 import type { CalendarConnector, SyncResult, Window } from './connector.js';
-import { ConnectionUnavailableError, SyncStateGoneError } from './errors.js';
+import { ConnectionUnavailableError, SyncStateGoneError, refusedForGood } from './errors.js';
 import type { EventVerdict } from './event-facts.js';
 import { syncChanges } from './sync-changes.js';
 
@@ -112,10 +113,28 @@ export class CalendarSync {
     }
   }
 
+  /**
+   * Teams presence rides on a calendar connection as an extra: an answer that would break the
+   * connection (a person without Teams, `Presence.Read` withdrawn) ends only the presence part, and
+   * its signal goes. False when `err` is no such answer.
+   */
+  async presenceRefused(conn: CalendarConnection, err: unknown): Promise<boolean> {
+    if (!refusedForGood(err)) return false;
+    this.deps.log.warn({ tenantId: conn.tenantId, connection: conn.id, status: err.status, code: err.code }, 'Teams presence refused for good; the calendar goes on without it');
+    await this.deps.engine.apply(conn.tenantId, conn.personId, [{ op: 'remove', id: TEAMS_SIGNAL }]);
+    return true;
+  }
+
   async readPresence(tenantId: string, id: string): Promise<void> {
     const { conn, connector } = await this.work.live(tenantId, id);
     if (!connector.readPresence) return;
-    const signal = await connector.readPresence(this.work.context(conn));
+    let signal: Signal | undefined;
+    try {
+      signal = await connector.readPresence(this.work.context(conn));
+    } catch (err) {
+      if (await this.presenceRefused(conn, err)) return;
+      throw err;
+    }
     const change: SignalChange = signal ? { op: 'put', signal } : { op: 'remove', id: TEAMS_SIGNAL };
     await this.deps.engine.apply(tenantId, conn.personId, [change]);
   }

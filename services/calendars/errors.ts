@@ -33,6 +33,9 @@ export function brokenBy(status: number): BrokenReason | undefined {
   return status === 404 ? 'not_found' : undefined;
 }
 
+/** An answer no retry can change (see `brokenBy`). */
+export const refusedForGood = (err: unknown): err is ProviderError & { broken: BrokenReason } => err instanceof ProviderError && err.broken !== undefined;
+
 /** 429, 503, or Google's 403 rateLimitExceeded: wait `retryAfterMs` (the provider's `Retry-After` when it sent one). */
 export class RateLimitedError extends ProviderError {
   constructor(provider: CalendarProvider, status: number, code: string, readonly retryAfterMs: number, readonly fromHeader: boolean) {

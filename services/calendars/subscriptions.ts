@@ -70,10 +70,19 @@ export class Subscriptions {
    * that lapsed (its renewal failed until its expiry) or that the provider removed is created anew.
    */
   private async renew(tenantId: string, subId: string, removed: boolean): Promise<void> {
-    const { store } = this.deps;
-    const sub = await store.directory.get('calendarSubscriptions', tenantId, subId);
+    const sub = await this.deps.store.directory.get('calendarSubscriptions', tenantId, subId);
     if (!sub) return;
     const { conn, connector } = await this.work.live(tenantId, sub.connectionId);
+    try {
+      await this.extend(conn, connector, sub, removed);
+    } catch (err) {
+      if (sub.kind !== 'presence' || !(await this.syncs.presenceRefused(conn, err))) throw err;
+      await this.save([], [sub]);
+    }
+  }
+
+  private async extend(conn: CalendarConnection, connector: CalendarConnector, sub: CalendarSubscription, removed: boolean): Promise<void> {
+    const { tenantId } = conn;
     // Past its expiry Graph has deleted the subscription and Google stopped the channel: nothing to extend.
     if (removed || sub.expiresAt <= this.deps.clock.now()) return this.resubscribe(conn, connector, sub);
     try {
@@ -84,6 +93,19 @@ export class Subscriptions {
       if (!(err instanceof SubscriptionGoneError)) throw err;
       await this.resubscribe(conn, connector, sub);
     }
+  }
+
+  /** Teams presence where the connector offers it, then its first read; refused for good, the calendar goes on without it. */
+  async watchPresence(conn: CalendarConnection, connector: CalendarConnector): Promise<void> {
+    try {
+      const subs = await connector.watch(this.work.context(conn), ['presence']);
+      if (subs.length === 0) return;
+      await this.save(subs);
+    } catch (err) {
+      if (await this.syncs.presenceRefused(conn, err)) return;
+      throw err;
+    }
+    await this.syncs.readPresence(conn.tenantId, conn.id);
   }
 
   /**

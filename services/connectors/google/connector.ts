@@ -78,7 +78,8 @@ export class GoogleConnector implements CalendarConnector {
   }
 
   /** A new channel with a random id and token (the token is our shared secret; protocols §2.2). */
-  async watch(ctx: ConnectionContext): Promise<CalendarSubscription[]> {
+  async watch(ctx: ConnectionContext, kinds: ReadonlyArray<CalendarSubscription['kind']> = ['events']): Promise<CalendarSubscription[]> {
+    if (!kinds.includes('events')) return [];
     const { conn } = ctx;
     const now = this.deps.clock.now();
     const id = this.deps.newId();

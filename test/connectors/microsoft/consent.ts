@@ -34,7 +34,13 @@ export async function seedAliceForCalendar(h: CalendarTestHub): Promise<void> {
  */
 export async function consentMicrosoft(
   h: CalendarTestHub,
-  opts: { pages?: unknown[]; subscriptionExpires?: string; expiresIn?: number; presence?: { availability: string; activity: string } } = {},
+  opts: {
+    pages?: unknown[];
+    subscriptionExpires?: string;
+    expiresIn?: number;
+    /** Teams presence to subscribe to and read; `refused`: Graph's status for the presence subscription instead. */
+    presence?: { availability: string; activity: string } | { refused: number };
+  } = {},
 ): Promise<ConsentTrace> {
   const link = await h.post('/v1/people/alice/connect-link', {}).expect(201);
   const path = new URL(link.body.url as string).pathname;
@@ -60,13 +66,15 @@ export async function consentMicrosoft(
     })
     .reply(201, { ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: opts.subscriptionExpires ?? '2026-03-05T08:00:00Z' });
   if (opts.presence) {
-    nock(GRAPH)
-      .post('/v1.0/subscriptions', (body: Record<string, unknown>) => {
-        trace.subscriptionBodies.push(body);
-        return body.resource === `communications/presences/${USER_ID}`;
-      })
-      .reply(201, { ...fixture('microsoft', 'subscription-created'), id: PRESENCE_SUB_ID, resource: `communications/presences/${USER_ID}`, expirationDateTime: '2026-03-02T10:30:00Z' });
-    nock(GRAPH).get('/v1.0/me/presence').reply(200, { ...fixture('microsoft', 'presence'), ...opts.presence });
+    const presenceSub = nock(GRAPH).post('/v1.0/subscriptions', (body: Record<string, unknown>) => {
+      trace.subscriptionBodies.push(body);
+      return body.resource === `communications/presences/${USER_ID}`;
+    });
+    if ('refused' in opts.presence) presenceSub.reply(opts.presence.refused, { error: { code: 'Forbidden', message: 'Forbidden' } });
+    else {
+      presenceSub.reply(201, { ...fixture('microsoft', 'subscription-created'), id: PRESENCE_SUB_ID, resource: `communications/presences/${USER_ID}`, expirationDateTime: '2026-03-02T10:30:00Z' });
+      nock(GRAPH).get('/v1.0/me/presence').reply(200, { ...fixture('microsoft', 'presence'), ...opts.presence });
+    }
   }
   const pages = opts.pages ?? [fixture('microsoft', 'delta-page-1'), fixture('microsoft', 'delta-page-2')];
   nock(GRAPH)

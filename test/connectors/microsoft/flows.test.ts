@@ -653,5 +653,43 @@ describe('Microsoft Graph connector', () => {
       await settle(h, 1000);
       expect(renewed).toBe(true);
     });
+
+    // Teams presence is an extra on the calendar connection: a person without Teams, or a grant without
+    // Presence.Read, must not lose their calendar to it.
+    it('a presence subscription Graph refuses for good leaves the calendar connected, without presence', async () => {
+      await h.stop();
+      h = await startCalendarHub({ env: { MICROSOFT_TEAMS_PRESENCE: 'true' } });
+      await seedAliceForCalendar(h);
+      await consentMicrosoft(h, { presence: { refused: 403 } });
+      await settle(h, 0);
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected', sync: { state: 'ok' }, subscriptions: [{ kind: 'events' }] });
+      expect((await calendarOf(h)).subscriptions).toHaveLength(1);
+      expect((await presenceOf(h)).next).toEqual({ at: '2026-03-02T14:00:00.000Z', availability: 'busy', activity: 'in-meeting' });
+      expect(nock.pendingMocks()).toEqual([]);
+    });
+
+    it('a presence read and renewal refused for good drop Teams presence, and the calendar stays connected', async () => {
+      await h.stop();
+      h = await startCalendarHub({ env: { MICROSOFT_TEAMS_PRESENCE: 'true' } });
+      await seedAliceForCalendar(h);
+      await consentMicrosoft(h, { presence: { availability: 'Busy', activity: 'InACall' } });
+      expect(await presenceOf(h)).toMatchObject({ activity: 'on-call', source: 'teams' });
+
+      // The person's Teams licence is withdrawn: the read is refused, and what Teams said goes.
+      nock(GRAPH).get('/v1.0/me/presence').reply(403, { error: { code: 'Forbidden', message: 'Forbidden' } });
+      await webhook(h, notification('secret-2', { resource: `communications/presences('${USER_ID}')` }, PRESENCE_SUB_ID)).expect(202);
+      await settle(h, 1000);
+      expect(await presenceOf(h)).not.toMatchObject({ source: 'teams' });
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected' });
+
+      // Its renewal is refused too: the presence subscription is dropped, not retried, and the calendar goes on.
+      nock(GRAPH).patch(`/v1.0/subscriptions/${PRESENCE_SUB_ID}`).reply(403, { error: { code: 'Forbidden', message: 'Forbidden' } });
+      await settle(h, Date.parse('2026-03-02T10:15:00Z') - h.clock.now());
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected', subscriptions: [{ kind: 'events' }] });
+      expect((await calendarOf(h)).subscriptions).toHaveLength(1);
+      expect(nock.pendingMocks()).toEqual([]);
+      await settle(h, 30 * 60_000);
+      expect(misses.filter((m) => m.includes('/subscriptions'))).toEqual([]);
+    });
   });
 });
