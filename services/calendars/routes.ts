@@ -33,6 +33,20 @@ function queryString(req: Request, name: string): string | undefined {
 /** `{ [key]: value }`, or nothing when the value is absent (optional properties take no `undefined`). */
 const optional = <K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> => (value === undefined ? {} : ({ [key]: value } as Record<K, string>));
 
+/**
+ * The pages' buttons post to this service from its own pages. A form on another site could post there
+ * too (a start link or connect link the attacker holds, sent with the victim's browser), skipping the page
+ * that says what the button starts: the administrator would never see which tenant they connect. The
+ * browser says where a request comes from in `Sec-Fetch-Site`; `Origin` is `null` here (the pages send
+ * no referrer), so it tells nothing. A client without Fetch Metadata sends neither and is let through.
+ */
+function assertOwnForm(req: Request): void {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') {
+    throw new AppError(403, 'cross_site_form', 'this button works only from its own page of this service; open the link you were sent and press it there');
+  }
+}
+
 /** What every Microsoft redirect answer carries: the state, an error, and the browser's flow cookie. */
 function answer(req: Request): MicrosoftAnswer {
   return {
@@ -227,9 +241,10 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: "Start consent: redirects to the provider's sign-in with PKCE (S256) and state",
       tag: 'calendar pages',
       auth: 'none',
-      responses: { 303: 'to the provider', 404: 'invalid link or provider', 410: 'expired link' },
-      async handle({ res, params }) {
+      responses: { 303: 'to the provider', 403: 'posted from another site', 404: 'invalid link or provider', 410: 'expired link' },
+      async handle({ req, res, params }) {
         return page(res, async () => {
+          assertOwnForm(req);
           const claims = links.verify(params.link!);
           const p = provider(params.provider);
           const person = await hub.directory.getPerson(claims.tenantId, claims.personId);
@@ -244,9 +259,10 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: 'Disconnect from the person’s page',
       tag: 'calendar pages',
       auth: 'none',
-      responses: { 303: 'back to the page', 404: 'invalid link', 410: 'expired link' },
-      async handle({ res, params }) {
+      responses: { 303: 'back to the page', 403: 'posted from another site', 404: 'invalid link', 410: 'expired link' },
+      async handle({ req, res, params }) {
         return page(res, async () => {
+          assertOwnForm(req);
           const claims = links.verify(params.link!);
           if (!CALENDAR_PROVIDERS.includes(params.provider as CalendarProvider)) throw new AppError(404, 'unknown_provider', `no calendar provider ${params.provider}`);
           await service.disconnect(claims.tenantId, claims.personId, params.provider as CalendarProvider);
@@ -323,9 +339,12 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: "Spends the administrator's start link and begins step 1: a Microsoft sign-in (OpenID Connect, PKCE S256, nonce) bound to this browser",
       tag: 'calendar pages',
       auth: 'none',
-      responses: { 303: "to Microsoft's sign-in", 400: 'unknown, used or expired link' },
-      async handle({ res, params }) {
-        return page(res, async () => toProvider(res, await adminConsentFlow.begin(params.ticket)));
+      responses: { 303: "to Microsoft's sign-in", 400: 'unknown, used or expired link', 403: 'posted from another site' },
+      async handle({ req, res, params }) {
+        return page(res, async () => {
+          assertOwnForm(req);
+          toProvider(res, await adminConsentFlow.begin(params.ticket));
+        });
       },
     }),
     route({

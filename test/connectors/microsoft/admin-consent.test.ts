@@ -335,6 +335,19 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect(misses).toEqual([]);
   });
 
+  it('the start button posted from another site is refused and the link stays unspent: the administrator must see the page naming the tenant', async () => {
+    const path = new URL(((await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201)).body as { url: string }).url).pathname;
+    for (const site of ['cross-site', 'same-site', 'none']) {
+      const res = await h.http.post(path).set('Sec-Fetch-Site', site).expect(403);
+      expect(res.text).toContain('data-error-code="cross_site_form"');
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
+    expect((await h.http.get(path).expect(200)).text).toContain('data-tenant="acme"');
+    const start = await h.http.post(path).set('Sec-Fetch-Site', 'same-origin').expect(303);
+    expect(new URL(start.headers.location as string).pathname).toBe('/organizations/oauth2/v2.0/authorize');
+    expect(misses).toEqual([]);
+  });
+
   it('step 1 refuses a forged, replayed, foreign or other-browser state, and connects nobody', async () => {
     const s = await signInStarted();
     const refused = async (state: string, cookie: string) => expect((await h.http.get(signInAnswer(state, 'code=code-x')).set('Cookie', cookie).expect(400)).text).toContain('data-error-code="oauth_state_mismatch"');

@@ -97,6 +97,23 @@ describe('Microsoft Graph connector', () => {
       expect(misses).toEqual([]);
     });
 
+    it("refuses a page's button posted from another site (login CSRF with a link the attacker holds): no flow, no cookie, nothing disconnected", async () => {
+      const path = new URL((await h.post('/v1/people/alice/connect-link', {}).expect(201)).body.url).pathname;
+      for (const site of ['cross-site', 'same-site', 'none']) {
+        for (const action of [`${path}/microsoft`, `${path}/microsoft/disconnect`]) {
+          const res = await h.http.post(action).set('Sec-Fetch-Site', site).expect(403);
+          expect(res.text).toContain('data-error-code="cross_site_form"');
+          expect(res.headers['set-cookie']).toBeUndefined();
+          expect(res.headers.location).toBeUndefined();
+        }
+      }
+      expect(await h.hub.store.directory.list('oauthFlows', 'acme')).toEqual([]);
+      // From the page itself (as a browser marks it), or from a client that sends no Fetch Metadata, it starts.
+      await h.http.post(`${path}/microsoft`).set('Sec-Fetch-Site', 'same-origin').expect(303);
+      await h.http.post(`${path}/microsoft`).expect(303);
+      expect(misses).toEqual([]);
+    });
+
     it('rejects a callback whose state does not match, or that comes from another browser, and writes nothing', async () => {
       const link = await h.post('/v1/people/alice/connect-link', {}).expect(201);
       const path = new URL(link.body.url).pathname;
