@@ -13,6 +13,12 @@ const TID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Clock skew allowed on the ID token's `exp` (OpenID Connect Core §3.1.3.7 point 9 allows "a few minutes"). */
 const EXP_LEEWAY_MS = 5 * 60_000;
 const START_AGAIN = 'start again with POST /v1/calendars/microsoft/admin-consent';
+/**
+ * Directory role templates (the ID token's `wids`) that may grant tenant-wide consent to Microsoft Graph
+ * application permissions: Global Administrator and Privileged Role Administrator. Cloud Application and
+ * Application Administrators may not (Microsoft Entra "Grant tenant-wide admin consent", prerequisites).
+ */
+const CONSENT_ROLES = new Set(['62e90394-69f5-4237-9190-012177145e10', 'e8611ab8-c189-46e8-94e1-60213ab1f814']);
 
 /** The OIDC nonce of a sign-in, derived from its state so that the flow stores nothing more. */
 export const adminNonce = (state: string): string => createHash('sha256').update(`admin-consent nonce\0${state}`).digest('base64url');
@@ -104,7 +110,7 @@ export class AdminConsentFlow {
   /**
    * The directory of the ID token from step 1's code exchange. It comes straight from Microsoft's token
    * endpoint over TLS, so its signature is not checked (OpenID Connect Core §3.1.3.7 point 6); its issuer,
-   * audience, nonce and expiry are. A multi-tenant app gets tokens from every directory, so the issuer
+   * audience, nonce, expiry and the signed-in person's directory roles are. A multi-tenant app gets tokens from every directory, so the issuer
    * must be the one of `tid` itself, in the configured cloud.
    */
   private provenDirectory(claims: IdTokenClaims, nonce: string): string {
@@ -115,6 +121,17 @@ export class AdminConsentFlow {
     if (claims.aud !== ms.clientId) throw unproven('the ID token is for another application');
     if (claims.nonce !== nonce) throw unproven('the ID token belongs to another sign-in');
     if (typeof claims.exp !== 'number' || claims.exp * 1000 + EXP_LEEWAY_MS <= this.deps.clock.now()) throw unproven('the ID token has expired');
+    // Step 2's answer is unsigned and its state is in the signed-in person's hands, so they can skip
+    // Microsoft's consent page and write the answer themselves: the grant then rests on any consent the
+    // directory gave this app earlier. Only someone who could consent now may attach the directory.
+    const roles = Array.isArray(claims.wids) ? claims.wids : [];
+    if (!roles.some((r) => typeof r === 'string' && CONSENT_ROLES.has(r))) {
+      throw new AppError(
+        403,
+        'admin_role_unproven',
+        `the account that signed in does not show a role that can grant consent to Microsoft Graph application permissions (Global Administrator or Privileged Role Administrator), so nothing was stored; sign in with such an account (if it is one, the app registration must put directory roles in ID tokens, see the README); ${START_AGAIN}`,
+      );
+    }
     return tid;
   }
 

@@ -11,6 +11,11 @@ const OWN_DIRECTORY = '0b5f8a57-3c1e-4d8a-9f2e-6a4c2d1e7b90';
 const SIGN_IN = 'https://presence.example.test/oauth/microsoft/admin-sign-in';
 const CALLBACK = 'https://presence.example.test/oauth/microsoft/admin-callback';
 const COMMERCIAL = { login: LOGIN, graph: GRAPH };
+/** Directory role templates as an ID token's `wids` names them. */
+const GLOBAL_ADMINISTRATOR = '62e90394-69f5-4237-9190-012177145e10';
+const PRIVILEGED_ROLE_ADMINISTRATOR = 'e8611ab8-c189-46e8-94e1-60213ab1f814';
+const CLOUD_APPLICATION_ADMINISTRATOR = '158c047a-c234-4744-a7f1-e2c6ed8b7ab3';
+const USER = 'b79fbf4d-3ef9-4689-8143-76b194e85509';
 const US_GOVERNMENT = { login: 'https://login.microsoftonline.us', graph: 'https://graph.microsoft.us' };
 type Cloud = typeof COMMERCIAL;
 
@@ -77,7 +82,7 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
         expires_in: 4460,
         ext_expires_in: 4460,
         access_token: 'eyJ0eXAiOiJKV1QiLCJub25jZSI6ImRlbGVnYXRlZCJ9.delegated-admin',
-        id_token: idToken({ aud: 'ms-client-id', iss: `${cloud.login}/${tid}/v2.0`, iat: 1772443800, nbf: 1772443800, exp: 1772447700, name: 'Ada Admin', nonce: s.nonce, oid: '5f1c0a3e-7d2b-4c19-8e6a-0d4b9c2f1a77', preferred_username: 'ada@contoso.example', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ', tid, uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0', ...claims }),
+        id_token: idToken({ aud: 'ms-client-id', iss: `${cloud.login}/${tid}/v2.0`, iat: 1772443800, nbf: 1772443800, exp: 1772447700, name: 'Ada Admin', nonce: s.nonce, oid: '5f1c0a3e-7d2b-4c19-8e6a-0d4b9c2f1a77', preferred_username: 'ada@contoso.example', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ', tid, wids: [GLOBAL_ADMINISTRATOR, USER], uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0', ...claims }),
       });
   }
 
@@ -270,6 +275,45 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect((await h.http.get(consentAnswer(c.state, 'admin_consent=True')).set('Cookie', c.cookie).expect(400)).text).toContain('admin_directory_mismatch');
     expect((await h.get('/v1/calendars')).body).toMatchObject({ connections: [], adminConsent: [] });
     expect(misses).toEqual([]);
+  });
+
+  it('an ordinary member of a directory that consented earlier cannot attach it by writing the consent answer themselves', async () => {
+    // Acme consented, then forgot the grant in this service; the app stays consented in Acme's directory.
+    await consent();
+    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-alice').reply(204);
+    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-bob').reply(204);
+    await h.del('/v1/calendars/microsoft/admin-consent').expect(204);
+    const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
+    await h.put('/v1/people/spy', { name: 'Spy', email: 'alice@contoso.example' }, beta).expect(201);
+    // Beta's administrator has a plain account in Acme's directory: the sign-in proves that directory,
+    // and the consent answer (admin_consent=True&tenant=<it>) needs no visit to Microsoft to be written.
+    const s = await signInStarted(beta);
+    tokenEndpoint(s, 'code-member', { wids: [USER] });
+    const res = await h.http.get(signInAnswer(s.state, 'code=code-member')).set('Cookie', s.cookie).expect(403);
+    expect(res.text).toContain('data-error-code="admin_role_unproven"');
+    expect(res.headers.location).toBeUndefined();
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect((await h.get('/v1/calendars', beta).expect(200)).body).toMatchObject({ connections: [], adminConsent: [] });
+    expect(nock.pendingMocks()).toEqual([]);
+    expect(misses).toEqual([]);
+  });
+
+  it.each([
+    ['no directory roles at all (the app registration puts none in ID tokens)', { wids: undefined }],
+    ['only roles that cannot consent to Microsoft Graph application permissions', { wids: [CLOUD_APPLICATION_ADMINISTRATOR, USER] }],
+    ['roles in a form Microsoft never sends', { wids: GLOBAL_ADMINISTRATOR }],
+  ])('a step-1 ID token with %s is refused before the consent page', async (_what, claims) => {
+    const s = await signInStarted();
+    tokenEndpoint(s, 'code-role', claims);
+    const res = await h.http.get(signInAnswer(s.state, 'code=code-role')).set('Cookie', s.cookie).expect(403);
+    expect(res.text).toContain('data-error-code="admin_role_unproven"');
+    expect(res.headers.location).toBeUndefined();
+    expect(misses).toEqual([]);
+  });
+
+  it('a Privileged Role Administrator may consent, as may a Global Administrator', async () => {
+    const s = await signInStarted();
+    await signedIn(s, 'code-pra', { wids: [PRIVILEGED_ROLE_ADMINISTRATOR] });
   });
 
   it.each([
