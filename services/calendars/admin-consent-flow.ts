@@ -44,9 +44,10 @@ export interface MicrosoftAnswer {
   errorDescription?: string;
 }
 
-/** Where the browser goes next, and the cookie value that binds that step to it. */
+/** Where the browser goes next, the state it carries, and the cookie value that binds that step to it. */
 export interface NextStep {
   url: string;
+  state: string;
   browserNonce: string;
 }
 
@@ -84,7 +85,7 @@ export class AdminConsentFlow {
     const ms = this.connector();
     const { flow } = await this.deps.flows.finish('microsoft', 'admin-start', ticket, undefined);
     const f = await this.deps.flows.start({ tenantId: flow.tenantId, provider: 'microsoft', kind: 'admin-sign-in', pkce: true, bindBrowser: true });
-    return { url: ms.adminSignInUrl({ state: f.state, codeChallenge: f.codeChallenge!, nonce: adminNonce(f.state) }), browserNonce: f.browserNonce! };
+    return { url: ms.adminSignInUrl({ state: f.state, codeChallenge: f.codeChallenge!, nonce: adminNonce(f.state) }), state: f.state, browserNonce: f.browserNonce! };
   }
 
   /** Step 1's answer: the code is exchanged for the ID token naming the directory, then step 2 for that directory. */
@@ -104,7 +105,7 @@ export class AdminConsentFlow {
     const directoryTenant = this.provenDirectory(claims, adminNonce(a.state!));
     const f = await this.deps.flows.start({ tenantId: flow.tenantId, provider: 'microsoft', kind: 'admin', directoryTenant, pkce: false, bindBrowser: true });
     this.deps.log.info({ tenantId: flow.tenantId, directoryTenant }, 'Microsoft administrator signed in for admin consent');
-    return { url: ms.adminConsentUrl({ directoryTenant, state: f.state }), browserNonce: f.browserNonce! };
+    return { url: ms.adminConsentUrl({ directoryTenant, state: f.state }), state: f.state, browserNonce: f.browserNonce! };
   }
 
   /**

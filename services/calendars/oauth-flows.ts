@@ -8,8 +8,11 @@ import { newPkce } from './oauth-client.js';
 
 /** A consent must finish within this long. */
 export const FLOW_TTL_MS = 15 * 60_000;
-/** The browser binding: the callback must come from the browser that started the flow. */
-export const FLOW_COOKIE = 'ph_oauth';
+/**
+ * The browser binding: the callback must come from the browser that started the flow. One cookie per
+ * flow, named after its state, so that consents started in two tabs do not overwrite each other's.
+ */
+export const flowCookie = (state: string): string => `ph_oauth_${hashToken(state).slice(0, 16)}`;
 
 export interface StartedFlow {
   state: string;

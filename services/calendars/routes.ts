@@ -6,7 +6,7 @@ import { route, type AnyRoute } from '../api/route.js';
 import type { Hub } from '../hub.js';
 import type { MicrosoftAnswer } from './admin-consent-flow.js';
 import { ProviderError } from './errors.js';
-import { FLOW_COOKIE, FLOW_TTL_MS } from './oauth-flows.js';
+import { FLOW_TTL_MS, flowCookie } from './oauth-flows.js';
 import { escapeHtml, sendErrorPage, sendPage, statusPage } from './pages.js';
 
 const notConfigured = () => new AppError(503, 'calendars_not_configured', 'no calendar provider is configured (PUBLIC_BASE_URL and a provider client id and secret)', undefined, 3600);
@@ -24,6 +24,9 @@ function cookie(req: Request, name: string): string | undefined {
   }
   return undefined;
 }
+
+/** The browser's cookie for the flow of `state`. */
+const flowNonce = (req: Request, state: string | undefined): string | undefined => (state ? cookie(req, flowCookie(state)) : undefined);
 
 function queryString(req: Request, name: string): string | undefined {
   const v = req.query[name];
@@ -49,9 +52,10 @@ function assertOwnForm(req: Request): void {
 
 /** What every Microsoft redirect answer carries: the state, an error, and the browser's flow cookie. */
 function answer(req: Request): MicrosoftAnswer {
+  const state = queryString(req, 'state');
   return {
-    ...optional('state', queryString(req, 'state')),
-    ...optional('browserNonce', cookie(req, FLOW_COOKIE)),
+    ...optional('state', state),
+    ...optional('browserNonce', flowNonce(req, state)),
     ...optional('error', queryString(req, 'error')),
     ...optional('errorDescription', queryString(req, 'error_description')),
   };
@@ -77,9 +81,11 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
   const linkPath = (token: string) => `/connect/${token}`;
   const adminStartPath = (ticket: string) => `/oauth/microsoft/admin-consent/${ticket}`;
 
-  /** Sends the browser to the provider, bound to this browser by the flow cookie (the callback checks it). */
-  function toProvider(res: Response, step: { url: string; browserNonce: string }): void {
-    res.cookie(FLOW_COOKIE, step.browserNonce, { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/oauth', maxAge: FLOW_TTL_MS });
+  const cookieOpts = { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/oauth' } as const;
+
+  /** Sends the browser to the provider, bound to this browser by the flow's cookie (the callback checks it). */
+  function toProvider(res: Response, step: { url: string; state: string; browserNonce: string }): void {
+    res.cookie(flowCookie(step.state), step.browserNonce, { ...cookieOpts, maxAge: FLOW_TTL_MS });
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.redirect(303, step.url);
   }
@@ -249,7 +255,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
           const p = provider(params.provider);
           const person = await hub.directory.getPerson(claims.tenantId, claims.personId);
           const f = await flows.start({ tenantId: claims.tenantId, provider: p, kind: 'person', personId: person.id, linkExpiresAt: claims.expiresAt, pkce: true, bindBrowser: true });
-          toProvider(res, { url: service.connector(p)!.authorizeUrl({ state: f.state, codeChallenge: f.codeChallenge!, ...(person.email ? { loginHint: person.email } : {}) }), browserNonce: f.browserNonce! });
+          toProvider(res, { url: service.connector(p)!.authorizeUrl({ state: f.state, codeChallenge: f.codeChallenge!, ...(person.email ? { loginHint: person.email } : {}) }), state: f.state, browserNonce: f.browserNonce! });
         });
       },
     }),
@@ -283,8 +289,9 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
           res,
           async () => {
             const p = provider(params.provider);
-            const { flow, verifier } = await flows.finish(p, 'person', queryString(req, 'state'), cookie(req, FLOW_COOKIE));
-            res.clearCookie(FLOW_COOKIE, { path: '/oauth' });
+            const state = queryString(req, 'state');
+            const { flow, verifier } = await flows.finish(p, 'person', state, flowNonce(req, state));
+            res.clearCookie(flowCookie(state!), cookieOpts);
             back = flow.linkExpiresAt !== undefined && flow.linkExpiresAt > hub.clock.now() ? linkPath(links.issue(flow.tenantId, flow.personId!, flow.linkExpiresAt).token) : undefined;
             const error = queryString(req, 'error');
             if (error) {
@@ -356,7 +363,9 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       responses: { 303: "to Microsoft's admin-consent page for the proven directory", 400: 'state mismatch, a failed sign-in, or an ID token that proves no directory', 502: 'Microsoft failed' },
       async handle({ req, res }) {
         return page(res, async () => {
-          const step = await adminConsentFlow.signedIn({ ...answer(req), ...optional('code', queryString(req, 'code')) });
+          const step1 = answer(req);
+          const step = await adminConsentFlow.signedIn({ ...step1, ...optional('code', queryString(req, 'code')) });
+          res.clearCookie(flowCookie(step1.state!), cookieOpts);
           toProvider(res, step);
         });
       },
@@ -370,12 +379,13 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       responses: { 200: 'an HTML summary', 400: 'state mismatch, consent denied, or an answer naming another directory', 409: 'the directory is connected to another tenant', 502: 'Microsoft failed' },
       async handle({ req, res }) {
         return page(res, async () => {
+          const step2 = answer(req);
           const { directoryTenant, result } = await adminConsentFlow.consented({
-            ...answer(req),
+            ...step2,
             ...optional('adminConsent', queryString(req, 'admin_consent')),
             ...optional('tenant', queryString(req, 'tenant')),
           });
-          res.clearCookie(FLOW_COOKIE, { path: '/oauth' });
+          res.clearCookie(flowCookie(step2.state!), cookieOpts);
           const list = (title: string, ids: string[]) => `<h2>${escapeHtml(title)} (${ids.length})</h2>${ids.length ? `<ul>${ids.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>` : ''}`;
           sendPage(
             res,

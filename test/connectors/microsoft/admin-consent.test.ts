@@ -64,7 +64,7 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
       redirect_uri: SIGN_IN,
       code_challenge_method: 'S256',
     });
-    expect(start.headers['set-cookie']?.[0]).toMatch(/ph_oauth=.*; Path=\/oauth; .*HttpOnly; Secure; SameSite=Lax/);
+    expect(start.headers['set-cookie']?.[0]).toMatch(/^ph_oauth_[0-9a-f]{16}=.*; Path=\/oauth; .*HttpOnly; Secure; SameSite=Lax/);
     return { state: url.searchParams.get('state')!, nonce: url.searchParams.get('nonce')!, challenge: url.searchParams.get('code_challenge')!, cookie: cookiesFrom(start.headers['set-cookie']) };
   }
 
