@@ -331,7 +331,8 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
             200,
             'Connect your Microsoft 365 organisation',
             `<h1>Connect your Microsoft 365 organisation</h1>
-<p>This lets the calendars of everyone in your organisation drive their phone status in <strong data-tenant="${escapeHtml(tenant.id)}">${escapeHtml(tenant.name)}</strong>.</p>
+<p>This lets the calendars of everyone in your organisation drive their phone status in <strong data-tenant="${escapeHtml(tenant.id)}">${escapeHtml(tenant.name)}</strong> (tenant id <code>${escapeHtml(tenant.id)}</code>).</p>
+<p><strong>Continue only if you asked for this link.</strong> Whoever administers that tenant here will see when everyone in your organisation is busy; its name is chosen by its own administrators, its id is not.</p>
 <p>First you sign in with your Microsoft work account; then Microsoft shows the permissions asked for, which you accept on behalf of your organisation. Only an administrator allowed to grant consent for the whole organisation can accept.</p>
 <form method="post" action="${escapeHtml(adminStartPath(params.ticket!))}"><button type="submit" class="primary">Sign in with Microsoft</button></form>
 <p><small>This link works once, for 15 minutes after it was made.</small></p>`,

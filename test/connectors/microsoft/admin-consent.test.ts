@@ -366,9 +366,13 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
   });
 
   it('the start link is used once, shows which tenant it connects, and expires after 15 minutes', async () => {
+    // A tenant's administrators name it themselves, so the name alone could pass for the organisation's own.
+    await h.put('/v1/tenant', { name: 'Contoso <Microsoft 365>' }).expect(200);
     const started = (await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201)).body as { url: string };
     const path = new URL(started.url).pathname;
-    expect((await h.http.get(path).expect(200)).text).toContain('data-tenant="acme"');
+    const shown = (await h.http.get(path).expect(200)).text;
+    expect(shown).toContain('<strong data-tenant="acme">Contoso &lt;Microsoft 365&gt;</strong> (tenant id <code>acme</code>)');
+    expect(shown).toContain('Continue only if you asked for this link.');
     await h.http.post(path).expect(303);
     expect((await h.http.get(path).expect(400)).text).toContain('data-error-code="oauth_state_mismatch"');
     expect((await h.http.post(path).expect(400)).text).toContain('data-error-code="oauth_state_mismatch"');
