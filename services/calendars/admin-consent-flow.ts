@@ -149,9 +149,18 @@ export class AdminConsentFlow {
       throw new AppError(400, 'admin_directory_mismatch', `the answer names another directory than the one the administrator signed in to (${directoryTenant ?? 'none'}), so nothing was stored; ${START_AGAIN}`);
     }
     try {
-      return { directoryTenant, result: await this.deps.consent.complete(flow.tenantId, directoryTenant) };
+      await this.deps.consent.store(flow.tenantId, directoryTenant);
     } catch (err) {
       if (err instanceof ProviderError) throw new AppError(502, 'consent_failed', `Microsoft did not issue an application token (${err.code})`);
+      throw err;
+    }
+    try {
+      return { directoryTenant, result: await this.deps.consent.connectDirectory(flow.tenantId) };
+    } catch (err) {
+      // The grant is stored and good: only finding the people failed, and that can be done again alone.
+      if (err instanceof ProviderError) {
+        throw new AppError(502, 'directory_connect_failed', `your organisation is connected, but Microsoft Graph failed while its people were looked up (${err.code}), so they are not connected yet: POST /v1/calendars/microsoft/connect-directory connects them`);
+      }
       throw err;
     }
   }

@@ -236,6 +236,21 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect((await h.del('/v1/calendars/microsoft/admin-consent').expect(404)).body.error.code).toBe('admin_consent_not_found');
   });
 
+  it('when looking people up fails after the grant is stored, the page says the organisation is connected and how to connect its people, not that consent failed', async () => {
+    const c = await signedIn(await signInStarted(), 'code-admin-1');
+    nock(LOGIN).post(`/${DIRECTORY}/oauth2/v2.0/token`).reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'app-token-1' });
+    nock(GRAPH).post('/v1.0/$batch').reply(200, { error: 'not a batch answer' });
+    const page = await h.http.get(consentAnswer(c.state, granted(DIRECTORY))).set('Cookie', c.cookie).expect(502);
+    expect(page.text).toContain('data-error-code="directory_connect_failed"');
+    expect(page.text).toContain('POST /v1/calendars/microsoft/connect-directory');
+    expect(page.text).not.toContain('did not issue an application token');
+    const all = (await h.get('/v1/calendars').expect(200)).body;
+    expect(all.adminConsent).toEqual([{ directoryTenant: DIRECTORY, status: 'connected', grantedAt: '2026-03-02T09:30:00.000Z' }]);
+    expect(all.connections).toEqual([]);
+    expect(nock.pendingMocks()).toEqual([]);
+    expect(misses).toEqual([]);
+  });
+
   it('another tenant cannot claim a directory that consented for this one, even when its administrator administers that directory too', async () => {
     await consent();
     const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
