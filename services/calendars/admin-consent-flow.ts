@@ -13,6 +13,12 @@ const TID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Clock skew allowed on the ID token's `exp` (OpenID Connect Core §3.1.3.7 point 9 allows "a few minutes"). */
 const EXP_LEEWAY_MS = 5 * 60_000;
 const START_AGAIN = 'start again with POST /v1/calendars/microsoft/admin-consent';
+/**
+ * Directory role templates (the ID token's `wids`) that may grant tenant-wide consent to Microsoft Graph
+ * application permissions: Global Administrator and Privileged Role Administrator. Cloud Application and
+ * Application Administrators may not (Microsoft Entra "Grant tenant-wide admin consent", prerequisites).
+ */
+const CONSENT_ROLES = new Set(['62e90394-69f5-4237-9190-012177145e10', 'e8611ab8-c189-46e8-94e1-60213ab1f814']);
 
 /** The OIDC nonce of a sign-in, derived from its state so that the flow stores nothing more. */
 export const adminNonce = (state: string): string => createHash('sha256').update(`admin-consent nonce\0${state}`).digest('base64url');
@@ -38,9 +44,10 @@ export interface MicrosoftAnswer {
   errorDescription?: string;
 }
 
-/** Where the browser goes next, and the cookie value that binds that step to it. */
+/** Where the browser goes next, the state it carries, and the cookie value that binds that step to it. */
 export interface NextStep {
   url: string;
+  state: string;
   browserNonce: string;
 }
 
@@ -78,7 +85,7 @@ export class AdminConsentFlow {
     const ms = this.connector();
     const { flow } = await this.deps.flows.finish('microsoft', 'admin-start', ticket, undefined);
     const f = await this.deps.flows.start({ tenantId: flow.tenantId, provider: 'microsoft', kind: 'admin-sign-in', pkce: true, bindBrowser: true });
-    return { url: ms.adminSignInUrl({ state: f.state, codeChallenge: f.codeChallenge!, nonce: adminNonce(f.state) }), browserNonce: f.browserNonce! };
+    return { url: ms.adminSignInUrl({ state: f.state, codeChallenge: f.codeChallenge!, nonce: adminNonce(f.state) }), state: f.state, browserNonce: f.browserNonce! };
   }
 
   /** Step 1's answer: the code is exchanged for the ID token naming the directory, then step 2 for that directory. */
@@ -98,13 +105,13 @@ export class AdminConsentFlow {
     const directoryTenant = this.provenDirectory(claims, adminNonce(a.state!));
     const f = await this.deps.flows.start({ tenantId: flow.tenantId, provider: 'microsoft', kind: 'admin', directoryTenant, pkce: false, bindBrowser: true });
     this.deps.log.info({ tenantId: flow.tenantId, directoryTenant }, 'Microsoft administrator signed in for admin consent');
-    return { url: ms.adminConsentUrl({ directoryTenant, state: f.state }), browserNonce: f.browserNonce! };
+    return { url: ms.adminConsentUrl({ directoryTenant, state: f.state }), state: f.state, browserNonce: f.browserNonce! };
   }
 
   /**
    * The directory of the ID token from step 1's code exchange. It comes straight from Microsoft's token
    * endpoint over TLS, so its signature is not checked (OpenID Connect Core §3.1.3.7 point 6); its issuer,
-   * audience, nonce and expiry are. A multi-tenant app gets tokens from every directory, so the issuer
+   * audience, nonce, expiry and the signed-in person's directory roles are. A multi-tenant app gets tokens from every directory, so the issuer
    * must be the one of `tid` itself, in the configured cloud.
    */
   private provenDirectory(claims: IdTokenClaims, nonce: string): string {
@@ -115,6 +122,17 @@ export class AdminConsentFlow {
     if (claims.aud !== ms.clientId) throw unproven('the ID token is for another application');
     if (claims.nonce !== nonce) throw unproven('the ID token belongs to another sign-in');
     if (typeof claims.exp !== 'number' || claims.exp * 1000 + EXP_LEEWAY_MS <= this.deps.clock.now()) throw unproven('the ID token has expired');
+    // Step 2's answer is unsigned and its state is in the signed-in person's hands, so they can skip
+    // Microsoft's consent page and write the answer themselves: the grant then rests on any consent the
+    // directory gave this app earlier. Only someone who could consent now may attach the directory.
+    const roles = Array.isArray(claims.wids) ? claims.wids : [];
+    if (!roles.some((r) => typeof r === 'string' && CONSENT_ROLES.has(r))) {
+      throw new AppError(
+        403,
+        'admin_role_unproven',
+        `the account that signed in does not show a role that can grant consent to Microsoft Graph application permissions (Global Administrator or Privileged Role Administrator), so nothing was stored; sign in with such an account (if it is one, the app registration must put directory roles in ID tokens, see the README); ${START_AGAIN}`,
+      );
+    }
     return tid;
   }
 
@@ -131,9 +149,18 @@ export class AdminConsentFlow {
       throw new AppError(400, 'admin_directory_mismatch', `the answer names another directory than the one the administrator signed in to (${directoryTenant ?? 'none'}), so nothing was stored; ${START_AGAIN}`);
     }
     try {
-      return { directoryTenant, result: await this.deps.consent.complete(flow.tenantId, directoryTenant) };
+      await this.deps.consent.store(flow.tenantId, directoryTenant);
     } catch (err) {
       if (err instanceof ProviderError) throw new AppError(502, 'consent_failed', `Microsoft did not issue an application token (${err.code})`);
+      throw err;
+    }
+    try {
+      return { directoryTenant, result: await this.deps.consent.connectDirectory(flow.tenantId) };
+    } catch (err) {
+      // The grant is stored and good: only finding the people failed, and that can be done again alone.
+      if (err instanceof ProviderError) {
+        throw new AppError(502, 'directory_connect_failed', `your organisation is connected, but Microsoft Graph failed while its people were looked up (${err.code}), so they are not connected yet: POST /v1/calendars/microsoft/connect-directory connects them`);
+      }
       throw err;
     }
   }

@@ -27,8 +27,8 @@ export class AdminConsent {
     return this.deps.store.directory.list('calendarAppGrants', tenantId);
   }
 
-  /** After an administrator consented for a Microsoft directory tenant: store the app grant, then connect everyone. */
-  async complete(tenantId: string, directoryTenant: string): Promise<DirectoryConnectResult> {
+  /** After an administrator consented for a Microsoft directory tenant: store the app grant (then `connectDirectory`). */
+  async store(tenantId: string, directoryTenant: string): Promise<void> {
     const ms = this.work.microsoft;
     if (!ms) throw new ConnectionUnavailableError(directoryTenant, 'gone');
     const { store, clock, tokens } = this.deps;
@@ -45,7 +45,6 @@ export class AdminConsent {
     const grant: CalendarAppGrant = { id: directoryTenant, tenantId, provider: 'microsoft', status: 'connected', sealedTokens: tokens.seal(appTokens), grantedAt: existing?.grantedAt ?? now, updatedAt: now };
     await store.directory.write([{ op: 'put', collection: 'calendarAppGrants', doc: grant }]);
     this.deps.log.info({ tenantId, directoryTenant }, 'Microsoft admin consent stored');
-    return this.connectDirectory(tenantId);
   }
 
   /**

@@ -8,8 +8,11 @@ import { newPkce } from './oauth-client.js';
 
 /** A consent must finish within this long. */
 export const FLOW_TTL_MS = 15 * 60_000;
-/** The browser binding: the callback must come from the browser that started the flow. */
-export const FLOW_COOKIE = 'ph_oauth';
+/**
+ * The browser binding: the callback must come from the browser that started the flow. One cookie per
+ * flow, named after its state, so that consents started in two tabs do not overwrite each other's.
+ */
+export const flowCookie = (state: string): string => `ph_oauth_${hashToken(state).slice(0, 16)}`;
 
 export interface StartedFlow {
   state: string;
@@ -74,10 +77,14 @@ export class OAuthFlows {
 
   /**
    * Finds and consumes the flow for `state`. A missing, expired, wrong-provider or wrong-browser flow is a
-   * state mismatch; nothing is written except the consumed flow's deletion.
+   * state mismatch; nothing is written except the consumed flow's deletion, and of several finishes
+   * at once only one gets the flow.
    */
   async finish(provider: CalendarProvider, kind: OAuthFlow['kind'], state: string | undefined, browserNonce: string | undefined): Promise<FinishedFlow> {
     const flow = await this.find(provider, kind, state, browserNonce);
+    // Reading the flow and deleting it are separate round trips on a shared store: the same answer sent
+    // twice at once (a double submit, a replay racing the real one) would be taken twice without this claim.
+    if (!(await this.store.replay.firstSeen(`oauth-flow:${flow.stateHash}`, this.clock.now(), FLOW_TTL_MS))) throw stateMismatch(kind);
     await this.store.directory.write([{ op: 'delete', collection: 'oauthFlows', tenantId: flow.tenantId, id: flow.id }]);
     if (flow.expiresAt <= this.clock.now()) throw expired(kind);
     const out: FinishedFlow = { flow };

@@ -6,7 +6,7 @@ import { route, type AnyRoute } from '../api/route.js';
 import type { Hub } from '../hub.js';
 import type { MicrosoftAnswer } from './admin-consent-flow.js';
 import { ProviderError } from './errors.js';
-import { FLOW_COOKIE, FLOW_TTL_MS } from './oauth-flows.js';
+import { FLOW_TTL_MS, flowCookie } from './oauth-flows.js';
 import { escapeHtml, sendErrorPage, sendPage, statusPage } from './pages.js';
 
 const notConfigured = () => new AppError(503, 'calendars_not_configured', 'no calendar provider is configured (PUBLIC_BASE_URL and a provider client id and secret)', undefined, 3600);
@@ -25,6 +25,9 @@ function cookie(req: Request, name: string): string | undefined {
   return undefined;
 }
 
+/** The browser's cookie for the flow of `state`. */
+const flowNonce = (req: Request, state: string | undefined): string | undefined => (state ? cookie(req, flowCookie(state)) : undefined);
+
 function queryString(req: Request, name: string): string | undefined {
   const v = req.query[name];
   return typeof v === 'string' ? v : undefined;
@@ -33,11 +36,26 @@ function queryString(req: Request, name: string): string | undefined {
 /** `{ [key]: value }`, or nothing when the value is absent (optional properties take no `undefined`). */
 const optional = <K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> => (value === undefined ? {} : ({ [key]: value } as Record<K, string>));
 
+/**
+ * The pages' buttons post to this service from its own pages. A form on another site could post there
+ * too (a start link or connect link the attacker holds, sent with the victim's browser), skipping the page
+ * that says what the button starts: the administrator would never see which tenant they connect. The
+ * browser says where a request comes from in `Sec-Fetch-Site`; `Origin` is `null` here (the pages send
+ * no referrer), so it tells nothing. A client without Fetch Metadata sends neither and is let through.
+ */
+function assertOwnForm(req: Request): void {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') {
+    throw new AppError(403, 'cross_site_form', 'this button works only from its own page of this service; open the link you were sent and press it there');
+  }
+}
+
 /** What every Microsoft redirect answer carries: the state, an error, and the browser's flow cookie. */
 function answer(req: Request): MicrosoftAnswer {
+  const state = queryString(req, 'state');
   return {
-    ...optional('state', queryString(req, 'state')),
-    ...optional('browserNonce', cookie(req, FLOW_COOKIE)),
+    ...optional('state', state),
+    ...optional('browserNonce', flowNonce(req, state)),
     ...optional('error', queryString(req, 'error')),
     ...optional('errorDescription', queryString(req, 'error_description')),
   };
@@ -63,9 +81,11 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
   const linkPath = (token: string) => `/connect/${token}`;
   const adminStartPath = (ticket: string) => `/oauth/microsoft/admin-consent/${ticket}`;
 
-  /** Sends the browser to the provider, bound to this browser by the flow cookie (the callback checks it). */
-  function toProvider(res: Response, step: { url: string; browserNonce: string }): void {
-    res.cookie(FLOW_COOKIE, step.browserNonce, { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/oauth', maxAge: FLOW_TTL_MS });
+  const cookieOpts = { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/oauth' } as const;
+
+  /** Sends the browser to the provider, bound to this browser by the flow's cookie (the callback checks it). */
+  function toProvider(res: Response, step: { url: string; state: string; browserNonce: string }): void {
+    res.cookie(flowCookie(step.state), step.browserNonce, { ...cookieOpts, maxAge: FLOW_TTL_MS });
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.redirect(303, step.url);
   }
@@ -227,14 +247,15 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: "Start consent: redirects to the provider's sign-in with PKCE (S256) and state",
       tag: 'calendar pages',
       auth: 'none',
-      responses: { 303: 'to the provider', 404: 'invalid link or provider', 410: 'expired link' },
-      async handle({ res, params }) {
+      responses: { 303: 'to the provider', 403: 'posted from another site', 404: 'invalid link or provider', 410: 'expired link' },
+      async handle({ req, res, params }) {
         return page(res, async () => {
+          assertOwnForm(req);
           const claims = links.verify(params.link!);
           const p = provider(params.provider);
           const person = await hub.directory.getPerson(claims.tenantId, claims.personId);
           const f = await flows.start({ tenantId: claims.tenantId, provider: p, kind: 'person', personId: person.id, linkExpiresAt: claims.expiresAt, pkce: true, bindBrowser: true });
-          toProvider(res, { url: service.connector(p)!.authorizeUrl({ state: f.state, codeChallenge: f.codeChallenge!, ...(person.email ? { loginHint: person.email } : {}) }), browserNonce: f.browserNonce! });
+          toProvider(res, { url: service.connector(p)!.authorizeUrl({ state: f.state, codeChallenge: f.codeChallenge!, ...(person.email ? { loginHint: person.email } : {}) }), state: f.state, browserNonce: f.browserNonce! });
         });
       },
     }),
@@ -244,9 +265,10 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: 'Disconnect from the person’s page',
       tag: 'calendar pages',
       auth: 'none',
-      responses: { 303: 'back to the page', 404: 'invalid link', 410: 'expired link' },
-      async handle({ res, params }) {
+      responses: { 303: 'back to the page', 403: 'posted from another site', 404: 'invalid link', 410: 'expired link' },
+      async handle({ req, res, params }) {
         return page(res, async () => {
+          assertOwnForm(req);
           const claims = links.verify(params.link!);
           if (!CALENDAR_PROVIDERS.includes(params.provider as CalendarProvider)) throw new AppError(404, 'unknown_provider', `no calendar provider ${params.provider}`);
           await service.disconnect(claims.tenantId, claims.personId, params.provider as CalendarProvider);
@@ -267,8 +289,9 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
           res,
           async () => {
             const p = provider(params.provider);
-            const { flow, verifier } = await flows.finish(p, 'person', queryString(req, 'state'), cookie(req, FLOW_COOKIE));
-            res.clearCookie(FLOW_COOKIE, { path: '/oauth' });
+            const state = queryString(req, 'state');
+            const { flow, verifier } = await flows.finish(p, 'person', state, flowNonce(req, state));
+            res.clearCookie(flowCookie(state!), cookieOpts);
             back = flow.linkExpiresAt !== undefined && flow.linkExpiresAt > hub.clock.now() ? linkPath(links.issue(flow.tenantId, flow.personId!, flow.linkExpiresAt).token) : undefined;
             const error = queryString(req, 'error');
             if (error) {
@@ -308,7 +331,8 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
             200,
             'Connect your Microsoft 365 organisation',
             `<h1>Connect your Microsoft 365 organisation</h1>
-<p>This lets the calendars of everyone in your organisation drive their phone status in <strong data-tenant="${escapeHtml(tenant.id)}">${escapeHtml(tenant.name)}</strong>.</p>
+<p>This lets the calendars of everyone in your organisation drive their phone status in <strong data-tenant="${escapeHtml(tenant.id)}">${escapeHtml(tenant.name)}</strong> (tenant id <code>${escapeHtml(tenant.id)}</code>).</p>
+<p><strong>Continue only if you asked for this link.</strong> Whoever administers that tenant here will see when everyone in your organisation is busy; its name is chosen by its own administrators, its id is not.</p>
 <p>First you sign in with your Microsoft work account; then Microsoft shows the permissions asked for, which you accept on behalf of your organisation. Only an administrator allowed to grant consent for the whole organisation can accept.</p>
 <form method="post" action="${escapeHtml(adminStartPath(params.ticket!))}"><button type="submit" class="primary">Sign in with Microsoft</button></form>
 <p><small>This link works once, for 15 minutes after it was made.</small></p>`,
@@ -323,9 +347,12 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: "Spends the administrator's start link and begins step 1: a Microsoft sign-in (OpenID Connect, PKCE S256, nonce) bound to this browser",
       tag: 'calendar pages',
       auth: 'none',
-      responses: { 303: "to Microsoft's sign-in", 400: 'unknown, used or expired link' },
-      async handle({ res, params }) {
-        return page(res, async () => toProvider(res, await adminConsentFlow.begin(params.ticket)));
+      responses: { 303: "to Microsoft's sign-in", 400: 'unknown, used or expired link', 403: 'posted from another site' },
+      async handle({ req, res, params }) {
+        return page(res, async () => {
+          assertOwnForm(req);
+          toProvider(res, await adminConsentFlow.begin(params.ticket));
+        });
       },
     }),
     route({
@@ -337,7 +364,9 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       responses: { 303: "to Microsoft's admin-consent page for the proven directory", 400: 'state mismatch, a failed sign-in, or an ID token that proves no directory', 502: 'Microsoft failed' },
       async handle({ req, res }) {
         return page(res, async () => {
-          const step = await adminConsentFlow.signedIn({ ...answer(req), ...optional('code', queryString(req, 'code')) });
+          const step1 = answer(req);
+          const step = await adminConsentFlow.signedIn({ ...step1, ...optional('code', queryString(req, 'code')) });
+          res.clearCookie(flowCookie(step1.state!), cookieOpts);
           toProvider(res, step);
         });
       },
@@ -351,12 +380,13 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       responses: { 200: 'an HTML summary', 400: 'state mismatch, consent denied, or an answer naming another directory', 409: 'the directory is connected to another tenant', 502: 'Microsoft failed' },
       async handle({ req, res }) {
         return page(res, async () => {
+          const step2 = answer(req);
           const { directoryTenant, result } = await adminConsentFlow.consented({
-            ...answer(req),
+            ...step2,
             ...optional('adminConsent', queryString(req, 'admin_consent')),
             ...optional('tenant', queryString(req, 'tenant')),
           });
-          res.clearCookie(FLOW_COOKIE, { path: '/oauth' });
+          res.clearCookie(flowCookie(step2.state!), cookieOpts);
           const list = (title: string, ids: string[]) => `<h2>${escapeHtml(title)} (${ids.length})</h2>${ids.length ? `<ul>${ids.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>` : ''}`;
           sendPage(
             res,

@@ -331,8 +331,8 @@ function bodyFor(schema: Schema, example: fc.Arbitrary<unknown> | undefined): fc
 
 /** Headers some route reads besides credentials and Content-Type: resume ids, the OAuth browser cookie, encodings, proxies. */
 const oddHeaderValue = fc.constantFrom('', '%', '%zz', '%E0%A4%A', '=', ';;;', 'x'.repeat(3000), '1-1', '-1', '99999999999999999999-9', 'gzip', '\u00e9');
-/** The browser pages read their OAuth cookie (ph_oauth): they always get one, mostly malformed. */
-const cookie = fc.constantFrom('ph_oauth=%zz', 'other=1; ph_oauth=%E0%A4%A', 'ph_oauth=%', 'ph_oauth=', 'ph_oauth=a=b=c', '=x', 'ph_oauth=abc');
+/** The browser pages read their OAuth flow cookies (ph_oauth_…): they always get some, mostly malformed. */
+const cookie = fc.constantFrom('ph_oauth_0123456789abcdef=%zz', 'other=1; ph_oauth_0123456789abcdef=%E0%A4%A', 'ph_oauth_0123456789abcdef=%', 'ph_oauth_0123456789abcdef=', 'ph_oauth_0123456789abcdef=a=b=c', '=x', 'ph_oauth_0123456789abcdef=abc');
 const extraHeaders = fc.record(
   {
     'Last-Event-ID': oddHeaderValue,

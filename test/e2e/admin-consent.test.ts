@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { launchChromium, watchedPage, type WatchedPage } from '../support/browser.js';
@@ -56,6 +58,26 @@ describeWith(['chromium'], 'Microsoft admin consent in chromium', () => {
     expect(problems).toEqual([]);
     const all = (await (await fetch(`${env.hub}/v1/calendars`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { adminConsent: unknown[] };
     expect(all.adminConsent).toEqual([{ directoryTenant: env.ms.directory, status: 'connected', grantedAt: '2026-03-02T09:30:00.000Z' }]);
+  });
+
+  it("another site's form posting the start link (to skip the page naming the tenant) is refused, and the link still works from its page", async () => {
+    const link = await startLink();
+    const asked = env.ms.log.length;
+    // The attacker's page, on another site (localhost is not 127.0.0.1's site), with a button posting the link.
+    const evil: Server = createServer((_req, res) => res.end(`<!doctype html><form method="post" action="${link}"><button>Continue</button></form>`));
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    try {
+      await page.goto(`http://localhost:${(evil.address() as AddressInfo).port}/`);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await arrive((u) => u.origin === env.hub);
+      expect(await page.getByRole('alert').getAttribute('data-error-code')).toBe('cross_site_form');
+      expect(env.ms.log.slice(asked)).toEqual([]);
+    } finally {
+      evil.close();
+    }
+    await page.goto(link);
+    await page.getByRole('button', { name: 'Sign in with Microsoft' }).click();
+    await arrive((u) => u.origin === new URL(env.ms.url).origin);
   });
 
   it("a sign-in cancelled at Microsoft ends on an error page with Microsoft's error and its code", async () => {

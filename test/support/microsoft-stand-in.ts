@@ -5,6 +5,9 @@ import express, { type Request, type Response } from 'express';
 import { ConsentScreen } from './stand-in-consent.js';
 import { recordOf, type StandInRequest } from './stand-in-requests.js';
 
+/** The signed-in user's directory roles as `wids` carries them: Global Administrator and the default User role. */
+const ADMIN_ROLES = ['62e90394-69f5-4237-9190-012177145e10', 'b79fbf4d-3ef9-4689-8143-76b194e85509'];
+
 /**
  * A local stand-in for the Microsoft identity platform and Microsoft Graph on 127.0.0.1, with
  * real-shaped answers: authorization code + PKCE (S256 checked), refresh tokens that rotate, client
@@ -131,11 +134,11 @@ export class MicrosoftStandIn {
     this.refreshTokens.clear();
   }
 
-  /** An unsigned v2.0 ID token (the service reads its claims from the token endpoint's TLS answer). */
+  /** An unsigned v2.0 ID token of a Global Administrator (the service reads its claims from the token endpoint's TLS answer). */
   private idToken(nonce: string | undefined): string {
     const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const iat = Math.floor(this.now() / 1000);
-    const claims = { aud: this.clientId, iss: `${this.url}/${this.directory}/v2.0`, iat, nbf: iat, exp: iat + 3600, tid: this.directory, oid: this.user.id, preferred_username: this.user.mail, name: this.user.displayName, ver: '2.0', ...(nonce ? { nonce } : {}) };
+    const claims = { aud: this.clientId, iss: `${this.url}/${this.directory}/v2.0`, iat, nbf: iat, exp: iat + 3600, tid: this.directory, wids: ADMIN_ROLES, oid: this.user.id, preferred_username: this.user.mail, name: this.user.displayName, ver: '2.0', ...(nonce ? { nonce } : {}) };
     return `${part({ typ: 'JWT', alg: 'RS256', kid: 'stand-in' })}.${part(claims)}.c2lnbmF0dXJl`;
   }
 

@@ -11,6 +11,11 @@ const OWN_DIRECTORY = '0b5f8a57-3c1e-4d8a-9f2e-6a4c2d1e7b90';
 const SIGN_IN = 'https://presence.example.test/oauth/microsoft/admin-sign-in';
 const CALLBACK = 'https://presence.example.test/oauth/microsoft/admin-callback';
 const COMMERCIAL = { login: LOGIN, graph: GRAPH };
+/** Directory role templates as an ID token's `wids` names them. */
+const GLOBAL_ADMINISTRATOR = '62e90394-69f5-4237-9190-012177145e10';
+const PRIVILEGED_ROLE_ADMINISTRATOR = 'e8611ab8-c189-46e8-94e1-60213ab1f814';
+const CLOUD_APPLICATION_ADMINISTRATOR = '158c047a-c234-4744-a7f1-e2c6ed8b7ab3';
+const USER = 'b79fbf4d-3ef9-4689-8143-76b194e85509';
 const US_GOVERNMENT = { login: 'https://login.microsoftonline.us', graph: 'https://graph.microsoft.us' };
 type Cloud = typeof COMMERCIAL;
 
@@ -59,7 +64,7 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
       redirect_uri: SIGN_IN,
       code_challenge_method: 'S256',
     });
-    expect(start.headers['set-cookie']?.[0]).toMatch(/ph_oauth=.*; Path=\/oauth; .*HttpOnly; Secure; SameSite=Lax/);
+    expect(start.headers['set-cookie']?.[0]).toMatch(/^ph_oauth_[0-9a-f]{16}=.*; Path=\/oauth; .*HttpOnly; Secure; SameSite=Lax/);
     return { state: url.searchParams.get('state')!, nonce: url.searchParams.get('nonce')!, challenge: url.searchParams.get('code_challenge')!, cookie: cookiesFrom(start.headers['set-cookie']) };
   }
 
@@ -77,7 +82,7 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
         expires_in: 4460,
         ext_expires_in: 4460,
         access_token: 'eyJ0eXAiOiJKV1QiLCJub25jZSI6ImRlbGVnYXRlZCJ9.delegated-admin',
-        id_token: idToken({ aud: 'ms-client-id', iss: `${cloud.login}/${tid}/v2.0`, iat: 1772443800, nbf: 1772443800, exp: 1772447700, name: 'Ada Admin', nonce: s.nonce, oid: '5f1c0a3e-7d2b-4c19-8e6a-0d4b9c2f1a77', preferred_username: 'ada@contoso.example', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ', tid, uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0', ...claims }),
+        id_token: idToken({ aud: 'ms-client-id', iss: `${cloud.login}/${tid}/v2.0`, iat: 1772443800, nbf: 1772443800, exp: 1772447700, name: 'Ada Admin', nonce: s.nonce, oid: '5f1c0a3e-7d2b-4c19-8e6a-0d4b9c2f1a77', preferred_username: 'ada@contoso.example', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ', tid, wids: [GLOBAL_ADMINISTRATOR, USER], uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0', ...claims }),
       });
   }
 
@@ -231,6 +236,21 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect((await h.del('/v1/calendars/microsoft/admin-consent').expect(404)).body.error.code).toBe('admin_consent_not_found');
   });
 
+  it('when looking people up fails after the grant is stored, the page says the organisation is connected and how to connect its people, not that consent failed', async () => {
+    const c = await signedIn(await signInStarted(), 'code-admin-1');
+    nock(LOGIN).post(`/${DIRECTORY}/oauth2/v2.0/token`).reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'app-token-1' });
+    nock(GRAPH).post('/v1.0/$batch').reply(200, { error: 'not a batch answer' });
+    const page = await h.http.get(consentAnswer(c.state, granted(DIRECTORY))).set('Cookie', c.cookie).expect(502);
+    expect(page.text).toContain('data-error-code="directory_connect_failed"');
+    expect(page.text).toContain('POST /v1/calendars/microsoft/connect-directory');
+    expect(page.text).not.toContain('did not issue an application token');
+    const all = (await h.get('/v1/calendars').expect(200)).body;
+    expect(all.adminConsent).toEqual([{ directoryTenant: DIRECTORY, status: 'connected', grantedAt: '2026-03-02T09:30:00.000Z' }]);
+    expect(all.connections).toEqual([]);
+    expect(nock.pendingMocks()).toEqual([]);
+    expect(misses).toEqual([]);
+  });
+
   it('another tenant cannot claim a directory that consented for this one, even when its administrator administers that directory too', async () => {
     await consent();
     const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
@@ -270,6 +290,45 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect((await h.http.get(consentAnswer(c.state, 'admin_consent=True')).set('Cookie', c.cookie).expect(400)).text).toContain('admin_directory_mismatch');
     expect((await h.get('/v1/calendars')).body).toMatchObject({ connections: [], adminConsent: [] });
     expect(misses).toEqual([]);
+  });
+
+  it('an ordinary member of a directory that consented earlier cannot attach it by writing the consent answer themselves', async () => {
+    // Acme consented, then forgot the grant in this service; the app stays consented in Acme's directory.
+    await consent();
+    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-alice').reply(204);
+    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-bob').reply(204);
+    await h.del('/v1/calendars/microsoft/admin-consent').expect(204);
+    const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
+    await h.put('/v1/people/spy', { name: 'Spy', email: 'alice@contoso.example' }, beta).expect(201);
+    // Beta's administrator has a plain account in Acme's directory: the sign-in proves that directory,
+    // and the consent answer (admin_consent=True&tenant=<it>) needs no visit to Microsoft to be written.
+    const s = await signInStarted(beta);
+    tokenEndpoint(s, 'code-member', { wids: [USER] });
+    const res = await h.http.get(signInAnswer(s.state, 'code=code-member')).set('Cookie', s.cookie).expect(403);
+    expect(res.text).toContain('data-error-code="admin_role_unproven"');
+    expect(res.headers.location).toBeUndefined();
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect((await h.get('/v1/calendars', beta).expect(200)).body).toMatchObject({ connections: [], adminConsent: [] });
+    expect(nock.pendingMocks()).toEqual([]);
+    expect(misses).toEqual([]);
+  });
+
+  it.each([
+    ['no directory roles at all (the app registration puts none in ID tokens)', { wids: undefined }],
+    ['only roles that cannot consent to Microsoft Graph application permissions', { wids: [CLOUD_APPLICATION_ADMINISTRATOR, USER] }],
+    ['roles in a form Microsoft never sends', { wids: GLOBAL_ADMINISTRATOR }],
+  ])('a step-1 ID token with %s is refused before the consent page', async (_what, claims) => {
+    const s = await signInStarted();
+    tokenEndpoint(s, 'code-role', claims);
+    const res = await h.http.get(signInAnswer(s.state, 'code=code-role')).set('Cookie', s.cookie).expect(403);
+    expect(res.text).toContain('data-error-code="admin_role_unproven"');
+    expect(res.headers.location).toBeUndefined();
+    expect(misses).toEqual([]);
+  });
+
+  it('a Privileged Role Administrator may consent, as may a Global Administrator', async () => {
+    const s = await signInStarted();
+    await signedIn(s, 'code-pra', { wids: [PRIVILEGED_ROLE_ADMINISTRATOR] });
   });
 
   it.each([
@@ -322,9 +381,13 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
   });
 
   it('the start link is used once, shows which tenant it connects, and expires after 15 minutes', async () => {
+    // A tenant's administrators name it themselves, so the name alone could pass for the organisation's own.
+    await h.put('/v1/tenant', { name: 'Contoso <Microsoft 365>' }).expect(200);
     const started = (await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201)).body as { url: string };
     const path = new URL(started.url).pathname;
-    expect((await h.http.get(path).expect(200)).text).toContain('data-tenant="acme"');
+    const shown = (await h.http.get(path).expect(200)).text;
+    expect(shown).toContain('<strong data-tenant="acme">Contoso &lt;Microsoft 365&gt;</strong> (tenant id <code>acme</code>)');
+    expect(shown).toContain('Continue only if you asked for this link.');
     await h.http.post(path).expect(303);
     expect((await h.http.get(path).expect(400)).text).toContain('data-error-code="oauth_state_mismatch"');
     expect((await h.http.post(path).expect(400)).text).toContain('data-error-code="oauth_state_mismatch"');
@@ -332,6 +395,19 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     const late = new URL(((await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201)).body as { url: string }).url).pathname;
     await h.clock.advance(15 * 60_000);
     expect((await h.http.post(late).expect(400)).text).toContain('data-error-code="oauth_flow_expired"');
+    expect(misses).toEqual([]);
+  });
+
+  it('the start button posted from another site is refused and the link stays unspent: the administrator must see the page naming the tenant', async () => {
+    const path = new URL(((await h.post('/v1/calendars/microsoft/admin-consent', {}).expect(201)).body as { url: string }).url).pathname;
+    for (const site of ['cross-site', 'same-site', 'none']) {
+      const res = await h.http.post(path).set('Sec-Fetch-Site', site).expect(403);
+      expect(res.text).toContain('data-error-code="cross_site_form"');
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
+    expect((await h.http.get(path).expect(200)).text).toContain('data-tenant="acme"');
+    const start = await h.http.post(path).set('Sec-Fetch-Site', 'same-origin').expect(303);
+    expect(new URL(start.headers.location as string).pathname).toBe('/organizations/oauth2/v2.0/authorize');
     expect(misses).toEqual([]);
   });
 

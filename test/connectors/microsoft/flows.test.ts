@@ -115,13 +115,54 @@ describe('Microsoft Graph connector', () => {
       expect(misses).toEqual([]);
     });
 
+    it("refuses a page's button posted from another site (login CSRF with a link the attacker holds): no flow, no cookie, nothing disconnected", async () => {
+      const path = new URL((await h.post('/v1/people/alice/connect-link', {}).expect(201)).body.url).pathname;
+      for (const site of ['cross-site', 'same-site', 'none']) {
+        for (const action of [`${path}/microsoft`, `${path}/microsoft/disconnect`]) {
+          const res = await h.http.post(action).set('Sec-Fetch-Site', site).expect(403);
+          expect(res.text).toContain('data-error-code="cross_site_form"');
+          expect(res.headers['set-cookie']).toBeUndefined();
+          expect(res.headers.location).toBeUndefined();
+        }
+      }
+      expect(await h.hub.store.directory.list('oauthFlows', 'acme')).toEqual([]);
+      // From the page itself (as a browser marks it), or from a client that sends no Fetch Metadata, it starts.
+      await h.http.post(`${path}/microsoft`).set('Sec-Fetch-Site', 'same-origin').expect(303);
+      await h.http.post(`${path}/microsoft`).expect(303);
+      expect(misses).toEqual([]);
+    });
+
+    it('consents started in two tabs (Microsoft in one, Google in the other) each finish: one flow cookie does not overwrite the other', async () => {
+      const path = new URL((await h.post('/v1/people/alice/connect-link', {}).expect(201)).body.url).pathname;
+      // The browser's cookie jar: a cookie set again under the same name replaces the earlier one.
+      const jar = new Map<string, string>();
+      const keep = (setCookie: string[] | string | undefined) => {
+        for (const c of [setCookie ?? []].flat()) {
+          const [pair] = c.split(';');
+          const eq = pair!.indexOf('=');
+          jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+        }
+      };
+      const sent = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      const tab1 = await h.http.post(`${path}/microsoft`).expect(303);
+      keep(tab1.headers['set-cookie']);
+      const tab2 = await h.http.post(`${path}/google`).expect(303);
+      keep(tab2.headers['set-cookie']);
+      for (const [p, tab] of [['microsoft', tab1], ['google', tab2]] as const) {
+        const state = new URL(tab.headers.location as string).searchParams.get('state')!;
+        const back = await h.http.get(`/oauth/${p}/callback?error=access_denied&state=${encodeURIComponent(state)}`).set('Cookie', sent()).expect(400);
+        expect(back.text).toContain('data-error-code="consent_denied"');
+      }
+      expect(misses).toEqual([]);
+    });
+
     it('rejects a callback whose state does not match, or that comes from another browser, and writes nothing', async () => {
       const link = await h.post('/v1/people/alice/connect-link', {}).expect(201);
       const path = new URL(link.body.url).pathname;
       const start = await h.http.post(`${path}/microsoft`).expect(303);
       const state = new URL(start.headers.location as string).searchParams.get('state')!;
       const cookie = cookiesFrom(start.headers['set-cookie']);
-      expect(start.headers['set-cookie']?.[0]).toMatch(/ph_oauth=.*; Path=\/oauth; .*HttpOnly; Secure; SameSite=Lax/);
+      expect(start.headers['set-cookie']?.[0]).toMatch(/^ph_oauth_[0-9a-f]{16}=.*; Path=\/oauth; .*HttpOnly; Secure; SameSite=Lax/);
 
       const forged = await h.http.get(`/oauth/microsoft/callback?code=stolen&state=forged-state`).set('Cookie', cookie).expect(400);
       expect(forged.text).toContain('data-error-code="oauth_state_mismatch"');
@@ -130,7 +171,7 @@ describe('Microsoft Graph connector', () => {
       const wrongProvider = await h.http.get(`/oauth/google/callback?code=x&state=${encodeURIComponent(state)}`).set('Cookie', cookie).expect(400);
       expect(wrongProvider.text).toContain('oauth_state_mismatch');
       // A browser cookie that is not percent-encoding (a broken client, or someone probing) is no binding either.
-      const mangled = await h.http.get(`/oauth/microsoft/callback?code=x&state=${encodeURIComponent(state)}`).set('Cookie', 'ph_oauth=%E0%A4%A').expect(400);
+      const mangled = await h.http.get(`/oauth/microsoft/callback?code=x&state=${encodeURIComponent(state)}`).set('Cookie', `${cookie.split('=')[0]}=%E0%A4%A`).expect(400);
       expect(mangled.text).toContain('data-error-code="oauth_state_mismatch"');
       expect((await h.get('/v1/people/alice/calendar')).body.connections).toEqual([]);
       // No token request was made for any of them.
