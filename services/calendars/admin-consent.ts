@@ -41,8 +41,8 @@ export class AdminConsent {
     }
     const now = clock.now();
     const appTokens = await ms.appToken(directoryTenant);
-    const existing = await store.directory.get('calendarAppGrants', tenantId, directoryTenant);
-    const grant: CalendarAppGrant = { id: directoryTenant, tenantId, provider: 'microsoft', status: 'connected', sealedTokens: tokens.seal(appTokens), grantedAt: existing?.grantedAt ?? now, updatedAt: now };
+    // A consent given again is a new grant (often after one was withdrawn): the admin sees when it was given.
+    const grant: CalendarAppGrant = { id: directoryTenant, tenantId, provider: 'microsoft', status: 'connected', sealedTokens: tokens.seal(appTokens), grantedAt: now, updatedAt: now };
     await store.directory.write([{ op: 'put', collection: 'calendarAppGrants', doc: grant }]);
     this.deps.log.info({ tenantId, directoryTenant }, 'Microsoft admin consent stored');
   }

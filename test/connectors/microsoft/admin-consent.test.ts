@@ -251,6 +251,18 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect(misses).toEqual([]);
   });
 
+  it('consenting again shows the new grant time and clears a broken grant', async () => {
+    await consent();
+    await h.hub.store.directory.write([
+      { op: 'put', collection: 'calendarAppGrants', doc: { ...(await h.hub.store.directory.get('calendarAppGrants', 'acme', DIRECTORY))!, status: 'broken', brokenReason: 'consent_revoked', grantedAt: Date.parse('2026-02-01T08:00:00Z') } },
+    ]);
+    const c = await signedIn(await signInStarted(), 'code-admin-2');
+    nock(LOGIN).post(`/${DIRECTORY}/oauth2/v2.0/token`).reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'app-token-2' });
+    nock(GRAPH).post('/v1.0/$batch').reply(200, { error: 'not a batch answer' });
+    await h.http.get(consentAnswer(c.state, granted(DIRECTORY))).set('Cookie', c.cookie).expect(502);
+    expect((await h.get('/v1/calendars').expect(200)).body.adminConsent).toEqual([{ directoryTenant: DIRECTORY, status: 'connected', grantedAt: '2026-03-02T09:30:00.000Z' }]);
+  });
+
   it('another tenant cannot claim a directory that consented for this one, even when its administrator administers that directory too', async () => {
     await consent();
     const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
