@@ -534,4 +534,40 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
       await store.close();
     }
   }, 60_000);
+
+  it('renames a dataset that came back older under its name (the last writes of an AOF lost): live streams go on, ids handed out before resume to a snapshot, newer states are put back', async () => {
+    const store = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger, copyRefreshMs: 3_600_000 });
+    await store.start();
+    const admin = new Redis(redis.url);
+    const got: number[] = [];
+    const ids: string[] = [];
+    const sub = await store.feed.subscribe('acme', (e) => {
+      got.push(e.presence?.version ?? -1);
+      ids.push(e.id);
+    });
+    try {
+      for (const v of [21, 22]) await put(store, v);
+      await eventually(() => expect(got).toEqual([21, 22]));
+      // What the server comes back with after the kill: the dataset as it was here, under the same name.
+      await admin.save();
+      for (const v of [23, 24]) await put(store, v);
+      await eventually(() => expect(got).toEqual([21, 22, 23, 24]));
+      const handedOut = ids.at(-1)!;
+      await redis.kill();
+      await redis.restart();
+      await eventually(async () => expect(await store.ready()).toBe(true), 10_000);
+      expect((await store.state.read('acme', 'alice')).presence?.version).toBe(24);
+      await put(store, 25);
+      await eventually(() => expect(got).toEqual([21, 22, 23, 24, 25]), 10_000);
+      expect(new Set(ids).size).toBe(ids.length);
+      const late = await store.feed.subscribe('acme', () => undefined, handedOut);
+      expect(late.replay).toBe('reset');
+      late.close();
+    } finally {
+      await admin.flushall();
+      admin.disconnect();
+      sub.close();
+      await store.close();
+    }
+  }, 60_000);
 });
