@@ -570,4 +570,29 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
       await store.close();
     }
   }, 60_000);
+
+  it("answers no read from a copy of a directory that came back older under its name, whose revisions another replica's write reaches again", async () => {
+    const open = () => new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger, copyRefreshMs: 3_600_000 });
+    const [a, b] = [open(), open()];
+    await a.start();
+    await b.start();
+    const admin = new Redis(redis.url);
+    const person = (id: string, name: string) => ({ op: 'put' as const, collection: 'people' as const, doc: { id, tenantId: 'acme', name, timeZone: 'UTC', teams: [], skills: {}, sensitive: false } });
+    try {
+      await a.directory.write([person('bob', 'Bob')]);
+      await admin.save();
+      await a.directory.write([person('carol', 'Carol')]);
+      expect(await a.directory.get('people', 'acme', 'carol')).toMatchObject({ name: 'Carol' });
+      await redis.kill();
+      await redis.restart();
+      await eventually(async () => expect([await a.ready(), await b.ready()]).toEqual([true, true]), 10_000);
+      await b.directory.write([person('dave', 'Dave')]);
+      expect(await a.directory.get('people', 'acme', 'dave')).toMatchObject({ name: 'Dave' });
+    } finally {
+      await admin.flushall();
+      admin.disconnect();
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
 });

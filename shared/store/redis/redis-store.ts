@@ -99,7 +99,7 @@ export class RedisStore implements Store {
   private async watch(): Promise<void> {
     if (this.conn.paused || this.checking) return;
     const [epoch, seq] = await this.conn.run((r) => Promise.all([r.get(this.keys.epoch()), r.get(this.keys.feedSeq())]));
-    if (epoch !== this.epoch || this.feed.wentBack(epoch, Number(seq ?? 0))) {
+    if (epoch !== this.epoch || (await this.wentBack(epoch, seq))) {
       this.conn.paused = true;
       this.checking ??= this.checkData().finally(() => (this.checking = undefined));
       return;
@@ -115,7 +115,7 @@ export class RedisStore implements Store {
     try {
       const [found, seq] = await this.conn.run((r) => Promise.all([r.get(this.keys.epoch()), r.get(this.keys.feedSeq())]), { evenPaused: true });
       let epoch = found;
-      if (this.feed.wentBack(epoch, Number(seq ?? 0))) {
+      if (await this.wentBack(epoch, seq)) {
         epoch = (await this.renameDataset([this.keys.epoch(), this.keys.feed()], [found!, randomBytes(6).toString('hex')], { evenPaused: true })) as string | null;
       }
       if (epoch !== this.epoch) {
@@ -135,6 +135,12 @@ export class RedisStore implements Store {
         if (this.conn.paused && this.conn.up) this.checking ??= this.checkData().finally(() => (this.checking = undefined));
       }, 500).unref();
     }
+  }
+
+  /** The same dataset, counting its feed or a directory collection below what this replica has seen. */
+  private async wentBack(epoch: string | null, feedSeq: string | null): Promise<boolean> {
+    if (epoch === null || epoch !== this.epoch) return false;
+    return this.feed.wentBack(epoch, Number(feedSeq ?? 0)) || (await this.directory.wentBack());
   }
 
   onRecovered(listener: () => void): void {
