@@ -25,7 +25,14 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   const running = createHub({ config, log });
-  await running.start();
+  try {
+    await running.start();
+  } catch (err) {
+    // Redis not reachable within its start-up wait, say: said in the log's JSON like every other line,
+    // and the orchestrator starts the process again.
+    log.fatal({ err: (err as Error).message }, 'cannot start');
+    process.exit(1);
+  }
   // Express 5 hands a failed listen (the port taken, say) to this callback, not to an 'error' event.
   const server = running.app.listen(config.port, config.host, (err?: Error) => {
     if (err) {

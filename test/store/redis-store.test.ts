@@ -534,4 +534,65 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
       await store.close();
     }
   }, 60_000);
+
+  it('renames a dataset that came back older under its name (the last writes of an AOF lost): live streams go on, ids handed out before resume to a snapshot, newer states are put back', async () => {
+    const store = new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger, copyRefreshMs: 3_600_000 });
+    await store.start();
+    const admin = new Redis(redis.url);
+    const got: number[] = [];
+    const ids: string[] = [];
+    const sub = await store.feed.subscribe('acme', (e) => {
+      got.push(e.presence?.version ?? -1);
+      ids.push(e.id);
+    });
+    try {
+      for (const v of [21, 22]) await put(store, v);
+      await eventually(() => expect(got).toEqual([21, 22]));
+      // What the server comes back with after the kill: the dataset as it was here, under the same name.
+      await admin.save();
+      for (const v of [23, 24]) await put(store, v);
+      await eventually(() => expect(got).toEqual([21, 22, 23, 24]));
+      const handedOut = ids.at(-1)!;
+      await redis.kill();
+      await redis.restart();
+      await eventually(async () => expect(await store.ready()).toBe(true), 10_000);
+      expect((await store.state.read('acme', 'alice')).presence?.version).toBe(24);
+      await put(store, 25);
+      await eventually(() => expect(got).toEqual([21, 22, 23, 24, 25]), 10_000);
+      expect(new Set(ids).size).toBe(ids.length);
+      const late = await store.feed.subscribe('acme', () => undefined, handedOut);
+      expect(late.replay).toBe('reset');
+      late.close();
+    } finally {
+      await admin.flushall();
+      admin.disconnect();
+      sub.close();
+      await store.close();
+    }
+  }, 60_000);
+
+  it("answers no read from a copy of a directory that came back older under its name, whose revisions another replica's write reaches again", async () => {
+    const open = () => new RedisStore({ url: redis.url, prefix: 'ph:', feedEvents: 1000, log: silentLogger, copyRefreshMs: 3_600_000 });
+    const [a, b] = [open(), open()];
+    await a.start();
+    await b.start();
+    const admin = new Redis(redis.url);
+    const person = (id: string, name: string) => ({ op: 'put' as const, collection: 'people' as const, doc: { id, tenantId: 'acme', name, timeZone: 'UTC', teams: [], skills: {}, sensitive: false } });
+    try {
+      await a.directory.write([person('bob', 'Bob')]);
+      await admin.save();
+      await a.directory.write([person('carol', 'Carol')]);
+      expect(await a.directory.get('people', 'acme', 'carol')).toMatchObject({ name: 'Carol' });
+      await redis.kill();
+      await redis.restart();
+      await eventually(async () => expect([await a.ready(), await b.ready()]).toEqual([true, true]), 10_000);
+      await b.directory.write([person('dave', 'Dave')]);
+      expect(await a.directory.get('people', 'acme', 'dave')).toMatchObject({ name: 'Dave' });
+    } finally {
+      await admin.flushall();
+      admin.disconnect();
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
 });

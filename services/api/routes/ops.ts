@@ -17,7 +17,7 @@ export function opsRoutes(hub: Hub, openapi: () => unknown): AnyRoute[] {
     route({
       method: 'get',
       path: '/readyz',
-      summary: 'Readiness: the store takes writes',
+      summary: 'Readiness: the store can be reached',
       tag: 'operations',
       auth: 'none',
       responses: { 200: 'ready', 503: 'not ready' },

@@ -35,6 +35,14 @@ export class DirectoryCopy {
     return rev !== undefined && this.epoch !== '' && at.epoch === this.epoch && rev === (at.revs.get(collection) ?? 0);
   }
 
+  /**
+   * True when Redis counts a collection of the same dataset below what the copy equals: the dataset went
+   * back in time, and its next writes would reach revisions the copy holds other documents at.
+   */
+  wentBack(at: DirectoryRevision): boolean {
+    return at.epoch === this.epoch && [...this.revs].some(([c, rev]) => rev > (at.revs.get(c) ?? 0));
+  }
+
   /** The collections whose copy does not equal `at` (all of them in another dataset). */
   behind<C extends string>(at: DirectoryRevision, collections: readonly C[]): C[] {
     return collections.filter((c) => !this.isCurrent(c, at));

@@ -84,6 +84,11 @@ export class RedisDirectory implements DirectoryStore {
     return false;
   }
 
+  /** Whether Redis holds the copy's dataset at revisions below the copy's (`DirectoryCopy.wentBack`). */
+  async wentBack(): Promise<boolean> {
+    return this.copy.wentBack(await this.revision({ evenPaused: true }));
+  }
+
   /** The dataset's name and its revisions (one write to Redis: the client pipelines the two reads). */
   private async revision(opts: { evenPaused?: boolean } = {}): Promise<DirectoryRevision> {
     const [epoch, revs] = await this.conn.run((r) => Promise.all([r.get(this.keys.epoch()), r.hgetall(this.keys.directoryRevs())]), opts);

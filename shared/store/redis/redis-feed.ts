@@ -49,6 +49,15 @@ export class RedisFeed implements ChangeFeed {
     this.resyncWanted = true;
   }
 
+  /**
+   * Whether Redis counts the feed below what this replica has read of the same dataset: it went back
+   * in time (an AOF that lost its last second, a failover to a replica that lagged), and the next
+   * changes would get ids already handed out for others.
+   */
+  wentBack(epoch: string | null, seq: number): boolean {
+    return epoch !== null && epoch === this.epoch && seq < Number(this.lastId.split('-')[0]);
+  }
+
   /** Starts reading after the newest entry. */
   async start(): Promise<void> {
     await this.resync(true);
@@ -76,8 +85,16 @@ export class RedisFeed implements ChangeFeed {
         const reply = (await this.reader.client.xreadBuffer('COUNT', READ_COUNT, 'BLOCK', 1000, 'STREAMS', this.keys.feed(), this.lastId)) as Array<[Buffer, Entry[]]> | null;
         const entries = reply?.[0]?.[1] ?? [];
         for (const [id, fields] of entries) {
+          const { event, state } = parseEntry(id.toString(), fields);
+          // Written under another name of the dataset than the one this reader follows: the dataset
+          // was renamed meanwhile (`wentBack`), and the stream is read again from its start under the
+          // new name rather than past ids of the old one.
+          if (epochOf(event.id) !== (this.epoch ?? '')) {
+            await this.resync(false);
+            if (this.lastId === '0-0') break;
+          }
           this.lastId = id.toString();
-          const { event, state } = parseEntry(this.lastId, fields);
+          if (epochOf(event.id) !== (this.epoch ?? '')) continue;
           this.onEntry(state);
           this.dispatch(event);
         }

@@ -9,6 +9,7 @@ import { RedisLeases, RedisReplayGuard } from './redis-leases.js';
 import { RedisRoutingState } from './redis-routing-state.js';
 import { RedisDeliveryLedger, RedisDueSet } from './redis-shared-work.js';
 import { RedisState } from './redis-state.js';
+import { RENAME_DATASET } from './scripts.js';
 
 const COPY_REFRESH_MS = 5000;
 
@@ -45,11 +46,13 @@ export class RedisStore implements Store {
   private epoch: string | null = null;
   private refresh: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
+  private readonly renameDataset;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.log = opts.log;
     this.keys = redisKeys(opts.prefix);
     this.conn = new Connection(opts.url, opts.log, 'presence-hub');
+    this.renameDataset = this.conn.script(RENAME_DATASET);
     const reader = new Connection(opts.url, opts.log, 'presence-hub-feed', { commandTimeoutMs: 10_000, autoPipelining: false });
     this.directory = new RedisDirectory(this.conn, this.keys, opts.prefix, opts.copyRefreshMs ?? COPY_REFRESH_MS);
     this.state = new RedisState(this.conn, this.keys, opts.feedEvents);
@@ -95,8 +98,8 @@ export class RedisStore implements Store {
    */
   private async watch(): Promise<void> {
     if (this.conn.paused || this.checking) return;
-    const epoch = await this.conn.run((r) => r.get(this.keys.epoch()));
-    if (epoch !== this.epoch) {
+    const [epoch, seq] = await this.conn.run((r) => Promise.all([r.get(this.keys.epoch()), r.get(this.keys.feedSeq())]));
+    if (epoch !== this.epoch || (await this.wentBack(epoch, seq))) {
       this.conn.paused = true;
       this.checking ??= this.checkData().finally(() => (this.checking = undefined));
       return;
@@ -104,16 +107,23 @@ export class RedisStore implements Store {
     await this.directory.refreshCopy();
   }
 
-  /** After a reconnect: same dataset → carry on; a different or empty one → put back what we hold. */
+  /**
+   * After a reconnect: same dataset → carry on; a different or empty one, or the same one gone back in
+   * time (renamed first, so no id is handed out twice) → put back what we hold.
+   */
   private async checkData(): Promise<void> {
     try {
-      const epoch = await this.conn.run((r) => r.get(this.keys.epoch()), { evenPaused: true });
+      const [found, seq] = await this.conn.run((r) => Promise.all([r.get(this.keys.epoch()), r.get(this.keys.feedSeq())]), { evenPaused: true });
+      let epoch = found;
+      if (await this.wentBack(epoch, seq)) {
+        epoch = (await this.renameDataset([this.keys.epoch(), this.keys.feed()], [found!, randomBytes(6).toString('hex')], { evenPaused: true })) as string | null;
+      }
       if (epoch !== this.epoch) {
         const docs = await this.directory.restore();
         const states = await this.state.restore();
         await this.adoptEpoch();
         this.feed.dataLost();
-        this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data: put back what this replica held');
+        this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data, or older: put back what this replica held');
         this.conn.paused = false;
         for (const l of this.recovered) l();
         return;
@@ -125,6 +135,12 @@ export class RedisStore implements Store {
         if (this.conn.paused && this.conn.up) this.checking ??= this.checkData().finally(() => (this.checking = undefined));
       }, 500).unref();
     }
+  }
+
+  /** The same dataset, counting its feed or a directory collection below what this replica has seen. */
+  private async wentBack(epoch: string | null, feedSeq: string | null): Promise<boolean> {
+    if (epoch === null || epoch !== this.epoch) return false;
+    return this.feed.wentBack(epoch, Number(feedSeq ?? 0)) || (await this.directory.wentBack());
   }
 
   onRecovered(listener: () => void): void {

@@ -58,6 +58,21 @@ else redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'x', x, 'c
 return epoch .. '-' .. seq`;
 
 /**
+ * Names the dataset anew when it went back in time under its old name (an AOF that lost its last
+ * second, a failover to a replica that lagged): the feed's sequence counts again from where the copy
+ * stopped, so ids already handed out would name other changes. Only if the name is still `ARGV[1]`
+ * (the first replica to notice renames it; the others adopt its name), and the feed goes with the old
+ * name, so every entry of the stream carries the name it is read under.
+ * KEYS: epoch, feed. ARGV: old name, new name. Answers the name now.
+ */
+export const RENAME_DATASET = `
+local epoch = redis.call('GET', KEYS[1])
+if epoch ~= ARGV[1] then return epoch end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
+return ARGV[2]`;
+
+/**
  * Puts back a person's state a replica still holds after Redis lost it, unless Redis already has the
  * same or a newer version. KEYS: state, statesOf, tenants. ARGV: data, version, tenant, person, new rev.
  */
