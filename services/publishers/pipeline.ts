@@ -325,7 +325,8 @@ export class PublishPipeline {
     this.unsubscribe?.();
     await this.claiming;
     const owned = [...this.runners.values()].map((r) => r.target);
-    // Within the lease, renewed at most a third of it ago: what is under way still lands in the ledger.
+    // What is under way still lands in the ledger: within the lease (renewed at most a third of it ago),
+    // or for a moment when this process is the next to publish.
     const own = this.deps.ownership;
     if (this.deps.ledger) await Promise.all([...this.runners.values()].map((r) => r.drain(own ? own.leaseMs / 3 : HANDOVER_MS)));
     await this.closeRunners();
