@@ -38,7 +38,8 @@ export class RedisStore implements Store {
   readonly feed: RedisFeed;
   readonly replay: RedisReplayGuard;
   readonly routingState: RedisRoutingState;
-  readonly shared: { due: RedisDueSet; deliveries: RedisDeliveryLedger };
+  readonly shared: { due: RedisDueSet };
+  readonly deliveries: RedisDeliveryLedger;
   private readonly conn: Connection;
   private readonly keys;
   private readonly log: Logger;
@@ -60,7 +61,8 @@ export class RedisStore implements Store {
     this.feed = new RedisFeed(this.conn, reader, this.keys, (e) => this.state.follow(e));
     this.replay = new RedisReplayGuard(this.conn, this.keys);
     this.routingState = new RedisRoutingState(this.conn, this.keys);
-    this.shared = { due: new RedisDueSet(this.conn, this.keys), deliveries: new RedisDeliveryLedger(this.conn, this.keys) };
+    this.shared = { due: new RedisDueSet(this.conn, this.keys) };
+    this.deliveries = new RedisDeliveryLedger(this.conn, this.keys);
     this.conn.client.on('close', () => {
       this.conn.paused = true;
     });
