@@ -109,7 +109,8 @@ export function createHub(opts: HubOptions): RunningHub {
       sip: async (target, hooks) =>
         new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId), hooks),
     }),
-    ...(store.shared ? { ownership: { leases: store.leases, ledger: store.shared.deliveries, replica: replicaName(), leaseMs: config.publish.leaseMs } } : {}),
+    ledger: store.deliveries,
+    ...(store.shared ? { ownership: { leases: store.leases, replica: replicaName(), leaseMs: config.publish.leaseMs } } : {}),
     runner: {
       defaultCoalesceMs: config.publish.coalesceMs,
       retryBaseMs: config.publish.retryBaseMs,

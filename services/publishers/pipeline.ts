@@ -12,20 +12,19 @@ import { StatusReporter, type OwnedStatus } from './status-reporter.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from './sink.js';
 import { TargetRunner, type RunnerOptions, type TargetStatus } from './target-runner.js';
 
-/** `hooks`: given with a ledger to keep (several replicas). */
+/** `hooks`: given with a ledger to keep. */
 export type SinkFactory = (target: Target, hooks?: SinkHooks) => Promise<Sink>;
 
 /** Several replicas: each target is published by the replica holding its lease. */
 export interface Ownership {
   leases: LeaseStore;
-  ledger: DeliveryLedger;
   /** This replica's name in the leases. */
   replica: string;
   /** A dead owner's targets are taken over this long after its last renewal. */
   leaseMs: number;
 }
 
-export interface PipelineDeps {
+interface PipelineBase {
   store: Store;
   feed: ChangeFeed;
   clock: Clock;
@@ -33,9 +32,17 @@ export interface PipelineDeps {
   metrics: Metrics;
   makeSink: SinkFactory;
   runner: Omit<RunnerOptions, 'coalesceMs'> & { defaultCoalesceMs: number };
-  /** Absent: this process publishes every target. */
-  ownership?: Ownership;
 }
+
+/**
+ * `ledger`: what each target acknowledged, kept beyond a runner and this process, so whoever publishes
+ * the target next continues it; without one, what a runner published is withdrawn when it closes.
+ * `ownership` absent: this process publishes every target.
+ */
+export type PipelineDeps = PipelineBase & ({ ledger?: DeliveryLedger; ownership?: undefined } | { ledger: DeliveryLedger; ownership: Ownership });
+
+/** How long a target's runner handed over without leases (an edit, a stop) waits for what is under way. */
+const HANDOVER_MS = 2000;
 
 /** About ten minutes of retries (1 s doubling to 30 s) for a change whose person cannot be looked up. */
 const DISPATCH_ATTEMPTS = 25;
@@ -52,9 +59,9 @@ function wants(target: Target, person: Person | undefined, personId: string): bo
  * Fans every state change out to each enabled target of its tenant through one `TargetRunner` per
  * target, and re-sends everyone's current state when the pipeline starts or a target is (re)configured.
  * With several replicas, a target's runner lives on the replica that holds the target's lease; it
- * renews the lease, and a replica that takes a target over (its owner died, or Redis lost its data)
- * sends what the ledger says the target does not have yet: newer states, states rendered from an older
- * directory record, withdrawals and removals.
+ * renews the lease. A runner that takes a target over (its owner died, Redis lost its data, this process
+ * restarted after a crash, or the target was edited) sends what the ledger says the target does not
+ * have yet: newer states, states rendered from an older directory record, withdrawals and removals.
  */
 export class PublishPipeline {
   private readonly runners = new Map<string, TargetRunner>();
@@ -99,9 +106,13 @@ export class PublishPipeline {
     if (this.deps.ownership) return this.claim();
     const k = this.key(tenantId, targetId);
     const target = await this.deps.store.directory.get('targets', tenantId, targetId);
-    // Nothing records where the target holds what this runner published, so the next one could not continue it.
-    await this.runners.get(k)?.close(target, true);
+    const runner = this.runners.get(k);
     this.runners.delete(k);
+    // Edited: the next runner continues from the ledger what this one published. Nobody will continue
+    // the publications of a target disabled or deleted, nor, without a ledger, of any: they are withdrawn.
+    const handover = this.deps.ledger !== undefined && target?.enabled === true;
+    if (handover) await runner?.drain(HANDOVER_MS);
+    await runner?.close(target, !handover);
     this.unstarted.delete(k);
     if (target?.enabled) await this.open(target);
   }
@@ -113,7 +124,7 @@ export class PublishPipeline {
   }
 
   private async open(target: Target): Promise<void> {
-    const ledger = this.deps.ownership?.ledger;
+    const ledger = this.deps.ledger;
     const hooks: SinkHooks | undefined = ledger && {
       readdressed: (personId, address) => void ledger.readdress(target.tenantId, target.id, personId, address).catch(() => undefined),
     };
@@ -211,9 +222,9 @@ export class PublishPipeline {
   private async closeRunners(): Promise<void> {
     const runners = [...this.runners.values()];
     this.runners.clear();
-    // Handed over as they are: another replica (or this one, again) publishes them next, from the ledger;
-    // without one, this process after a restart could not continue them, so they are withdrawn.
-    const withdraw = this.deps.ownership === undefined;
+    // Handed over as they are: another replica (or this process, restarted) publishes them next, from the
+    // ledger; without one, nobody could continue them, so they are withdrawn.
+    const withdraw = this.deps.ledger === undefined;
     await Promise.all(runners.map((r) => r.close(r.target, withdraw)));
   }
 
@@ -330,9 +341,10 @@ export class PublishPipeline {
     this.unsubscribe?.();
     await this.claiming;
     const owned = [...this.runners.values()].map((r) => r.target);
-    // Within the lease, renewed at most a third of it ago: what is under way still lands in the ledger.
+    // What is under way still lands in the ledger: within the lease (renewed at most a third of it ago),
+    // or for a moment when this process is the next to publish.
     const own = this.deps.ownership;
-    if (own) await Promise.all([...this.runners.values()].map((r) => r.drain(own.leaseMs / 3)));
+    if (this.deps.ledger) await Promise.all([...this.runners.values()].map((r) => r.drain(own ? own.leaseMs / 3 : HANDOVER_MS)));
     await this.closeRunners();
     // A graceful stop hands its targets over at once instead of when their leases run out.
     if (own) await Promise.all(owned.map((t) => own.leases.release(leaseKey(t), own.replica).catch(() => false)));

@@ -11,8 +11,8 @@ import type { RequestOutcome, RequestSpec, UserAgentCore } from './user-agent-co
  * idle ──publish──▶ publishing ──2xx──▶ published ──timer──▶ refreshing ──2xx──▶ published
  *                                        │  └──publish──▶ modifying ──2xx──▶ published
  *                                        └──remove──▶ removing ──any──▶ idle
- * 412, or 5xx to a request with SIP-If-Match: forget the etag, then publishing (fresh initial).
- * 423: same request with Min-Expires. Timeout, transport error, other failure: backoff, then resume.
+ * 412: forget the etag, then publishing (fresh initial). 423: same request with Min-Expires. Timeout,
+ * transport error, 5xx, other failure: backoff, then resume (with the etag, until the publication expires).
  * A publication resumed from another agent starts in published.
  */
 export type PublisherState = 'idle' | 'publishing' | 'published' | 'refreshing' | 'modifying' | 'removing' | 'backoff';
@@ -54,8 +54,8 @@ export interface PublisherOptions {
   /** Each 2xx that leaves a publication (initial, refresh, modify), and its end (removed, or forgotten after a 412 or its expiry). */
   onPublication?: (p: Publication | undefined) => void;
   /**
-   * The server no longer knew the publication (412 to a request sent at `sentAt`, or a 5xx to it): it lost
-   * it after `ackedAt`, when it last acknowledged one (undefined for a publication resumed from elsewhere).
+   * The server no longer knew the publication (412 to a request sent at `sentAt`): it lost it after
+   * `ackedAt`, when it last acknowledged one (undefined for a publication resumed from elsewhere).
    */
   onLost?: (ackedAt: number | undefined, sentAt: number) => void;
 }
@@ -307,8 +307,11 @@ export class Publisher {
     }
     // A failed removal is not retried: the publication lapses at its expiry anyway.
     if (kind === 'remove') return this.forget();
-    // RFC 3903 §4.3 (412); Kamailio answers 500 to an etag it cannot parse.
-    if (conditional && (status === 412 || (response && status >= 500))) {
+    // RFC 3903 §4.3 (412). A 5xx says nothing of the entity-tag (an overloaded or failing server, a proxy):
+    // the server may still hold the publication, and a fresh one beside it would freeze the lamp on the
+    // older (Kamailio), so it is retried with its etag after a backoff. Kamailio's 500 to an etag it cannot
+    // parse (never one it issued) then lasts until the publication expires, and it starts over.
+    if (conditional && status === 412) {
       const ackedAt = this.ackedAt;
       this.forget();
       return this.options.onLost?.(ackedAt, sentAt);

@@ -86,4 +86,6 @@ export const sqliteTables = {
   records: 'records',
   signals: 'durable_signals',
   meta: 'meta',
+  /** What each publish target acknowledged of each person (the embedded `DeliveryLedger`). */
+  delivered: 'delivered',
 } as const;

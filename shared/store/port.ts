@@ -90,10 +90,15 @@ export interface Store {
   /** Push targets' publishing status as their owners report it, for every replica to answer. */
   readonly targetStatus: TargetStatusStore;
   /**
-   * Work shared by several replicas: absent when one process is all there is (its own timers and
-   * publishers are then the whole truth).
+   * What each publish target acknowledged, so whoever publishes a target next (another replica, or this
+   * process after a restart) continues it rather than publishing beside it.
    */
-  readonly shared?: { due: DueSet; deliveries: DeliveryLedger };
+  readonly deliveries: DeliveryLedger;
+  /**
+   * Work shared by several replicas: absent when one process is all there is (its own timers are then
+   * the whole truth).
+   */
+  readonly shared?: { due: DueSet };
   /** Connects and starts background work (the feed reader); before any other call. */
   start(): Promise<void>;
   /** False while the backing storage cannot take writes. */

@@ -43,3 +43,8 @@ export interface DeliveryLedger {
    */
   readdress(tenantId: string, targetId: string, personId: string, address: string): Promise<void>;
 }
+
+/** Whether `r` was acknowledged late: `held` is of a later version, or a later re-rendering of the same one. */
+export function isLate(held: DeliveryRecord | undefined, r: DeliveryRecord): boolean {
+  return !!held && (held.version > r.version || (held.version === r.version && held.mark >= r.mark));
+}

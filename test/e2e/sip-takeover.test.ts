@@ -110,7 +110,8 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
       log: silentLogger,
       metrics: new Metrics(false),
       makeSink: async (t, hooks) => new SipSink(t as SipTarget, kam.credentials.password, core, {} as PresenceEngine, silentLogger, [], hooks),
-      ownership: { leases, ledger, replica: name, leaseMs: LEASE_MS },
+      ledger,
+      ownership: { leases, replica: name, leaseMs: LEASE_MS },
       runner: { defaultCoalesceMs: 0, retryBaseMs: 1000, retryCapMs: 30_000, failingAfter: 3, random: () => 0.5 },
     });
     pipelines.push(pipeline);

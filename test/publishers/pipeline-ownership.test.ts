@@ -64,9 +64,12 @@ async function world(clock: ManualClock) {
   return store;
 }
 
-/** `sinks` collects the recording sinks the pipeline opens, or makes the pipeline's sinks itself. */
-function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore | undefined, replica: string, sinks: RecordingSink[] | SinkFactory, ledger: DeliveryLedger = noLedger) {
-  return new PublishPipeline({
+/**
+ * `sinks` collects the recording sinks the pipeline opens, or makes the pipeline's sinks itself. Without
+ * `leases`, one process publishes every target, with `ledger` if given (the embedded store's).
+ */
+function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore | undefined, replica: string, sinks: RecordingSink[] | SinkFactory, ledger?: DeliveryLedger) {
+  const deps = {
     store,
     feed: store.feed,
     clock,
@@ -80,9 +83,9 @@ function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore |
             sinks.push(s);
             return s;
           },
-    ...(leases ? { ownership: { leases, ledger, replica, leaseMs: LEASE_MS } } : {}),
     runner: { defaultCoalesceMs: 0, retryBaseMs: 100, retryCapMs: 1000, failingAfter: 3, random: () => 0.5 },
-  });
+  };
+  return new PublishPipeline(leases ? { ...deps, ledger: ledger ?? noLedger, ownership: { leases, replica, leaseMs: LEASE_MS } } : { ...deps, ledger });
 }
 
 describe('publish pipeline with several replicas', () => {
@@ -193,7 +196,7 @@ describe('publish pipeline with several replicas', () => {
     expect(last.closedWith).toBeUndefined();
   });
 
-  it('withdraws what a publisher published when no ledger lets another continue it (an edit or a stop on the embedded store), and hands it over as it is when one does', async () => {
+  it('withdraws what a publisher published when no ledger lets another continue it (an edit or a stop), and hands it over as it is when one does', async () => {
     const clock = new ManualClock(T0);
     const alone: RecordingSink[] = [];
     const a = pipeline(await world(clock), clock, undefined, 'a', alone);
@@ -206,6 +209,40 @@ describe('publish pipeline with several replicas', () => {
     await b.start();
     await b.close();
     expect(shared.map((s) => s.withdrew)).toEqual([false]);
+  });
+
+  it("one process with a ledger (the embedded store) hands its publications to the next runner on an edit and to its next start on a stop, and withdraws a disabled target's", async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const ledger = new MemoryLedger();
+    const sinks: RecordingSink[] = [];
+    const a = pipeline(store, clock, undefined, 'a', sinks, ledger);
+    await a.start();
+    await clock.advance(0);
+    expect([...ledger.entries.keys()].sort()).toEqual(['alice', 'bob']);
+    const edited = { ...TARGET, url: 'https://example.com/new' } as Target;
+    await store.directory.write([{ op: 'put', collection: 'targets', doc: edited }]);
+    await a.reload('acme', 'hook');
+    await clock.advance(0);
+    // As a replica taking over: states rendered for the target's previous configuration are sent again.
+    expect(sinks[1]!.delivered.map((d) => [d.personId, d.version, d.rerender !== undefined])).toEqual([
+      ['alice', 5, true],
+      ['bob', 5, true],
+    ]);
+    await store.directory.write([{ op: 'put', collection: 'targets', doc: { ...edited, enabled: false } as Target }]);
+    await a.reload('acme', 'hook');
+    await store.directory.write([{ op: 'put', collection: 'targets', doc: edited }]);
+    await a.reload('acme', 'hook');
+    await clock.advance(0);
+    await a.close();
+    expect(sinks.map((s) => s.withdrew)).toEqual([false, true, false]);
+    // The next start continues what the target holds, and sends nothing it already has.
+    const b = pipeline(store, clock, undefined, 'a', sinks, ledger);
+    await b.start();
+    await clock.advance(0);
+    expect(sinks[3]!.adopted.sort()).toEqual(['alice', 'bob']);
+    expect(sinks[3]!.delivered).toEqual([]);
+    await b.close();
   });
 
   describe('a takeover sends what the previous owner acknowledged with an older directory', () => {

@@ -50,6 +50,57 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
+  describe('one publication failing, the others', () => {
+    /** p1 and p2 published (etags e1, e2), then p1 changes and its modify is answered with `answer`. */
+    async function failOne(answer: number | 'timeout') {
+      const h = setup();
+      const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+      /** Each PUBLISH transaction once (UDP retransmissions left out): presentity and SIP-If-Match. */
+      const publishes = () => {
+        const seen = new Map<string, [string, string | null]>();
+        for (const r of h.transport.requests('PUBLISH')) seen.set(r.headers.get('via')!, [r.uri, r.headers.get('sip-if-match') ?? null]);
+        return [...seen.values()];
+      };
+      for (const i of [1, 2]) {
+        const done = sink.deliver({ tenantId: 'acme', personId: `p${i}`, person: person(i), presence: PRESENCE, version: 1 });
+        await h.clock.advance(0);
+        h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', `e${i}`], ['Expires', '600']]);
+        await done;
+      }
+      await h.clock.advance(10_000);
+      const away = { ...PRESENCE, availability: 'away', activity: 'away', version: 2 } as Presence;
+      const failed = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: away, version: 2 }).catch((err: Error) => err);
+      await h.clock.advance(0);
+      if (answer === 'timeout') await h.clock.advance(32_000);
+      else h.transport.respond(h.transport.lastRequest('PUBLISH'), answer);
+      await h.clock.advance(0);
+      return { h, sink, failed, publishes };
+    }
+
+    it.each([500, 503, 'timeout'] as const)('after a %s to one modify, retries that one with its etag after a backoff and leaves the others alone', async (answer) => {
+      const { h, sink, failed, publishes } = await failOne(answer);
+      const modify: [string, string] = ['sip:11@example.test', 'e1'];
+      expect(publishes()).toEqual([['sip:11@example.test', null], ['sip:12@example.test', null], modify]);
+      expect(await failed).toBeInstanceOf(Error);
+      // The backoff (2 s, jittered down by up to a fifth) ends: the same publication, modified by its etag.
+      await h.clock.advance(2_000);
+      expect(publishes()).toEqual([['sip:11@example.test', null], ['sip:12@example.test', null], modify, modify]);
+      await sink.close();
+    });
+
+    it('after a 412 (the server lost the entity-tag, so maybe all of them) publishes that one afresh and refreshes every other at once', async () => {
+      const { sink, publishes } = await failOne(412);
+      expect(publishes()).toEqual([
+        ['sip:11@example.test', null],
+        ['sip:12@example.test', null],
+        ['sip:11@example.test', 'e1'],
+        ['sip:12@example.test', 'e2'],
+        ['sip:11@example.test', null],
+      ]);
+      await sink.close();
+    });
+  });
+
   it('sends nothing for a new state whose document is the same (a note, another source): the server would NOTIFY every watcher', async () => {
     const h = setup();
     const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);

@@ -48,7 +48,8 @@ function replica(store: Store, clock: ManualClock, leases: LeaseStore, name: str
     log: silentLogger,
     metrics: new Metrics(false),
     makeSink: refusing,
-    ownership: { leases, ledger: new MemoryLedger(), replica: name, leaseMs: LEASE_MS },
+    ledger: new MemoryLedger(),
+    ownership: { leases, replica: name, leaseMs: LEASE_MS },
     runner: { defaultCoalesceMs: 0, retryBaseMs: 100, retryCapMs: 1000, failingAfter: 3, random: () => 0.5 },
   });
   return { pipeline, status: () => targetStatus({ store, pipeline, clock }, TARGET) };

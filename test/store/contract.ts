@@ -317,5 +317,64 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       await store.close();
       await cleanup();
     });
+
+    describe('delivery ledger', () => {
+      const T = Date.parse('2026-03-02T10:00:00Z');
+
+      it('remembers what each target acknowledged: a late acknowledgement never replaces a later one', async () => {
+        const { store, cleanup } = await make();
+        const ledger = store.deliveries;
+        await ledger.record('acme', 'hook', 'alice', { version: 7, mark: 0, rendering: 'r1' });
+        await ledger.record('acme', 'hook', 'bob', { version: 3, mark: 0, rendering: 'r1' });
+        await ledger.record('acme', 'hook', 'alice', { version: 5, mark: 0, rendering: 'r0' });
+        await ledger.record('acme', 'hook', 'bob', { version: 4, mark: 0, rendering: 'r1' });
+        // The same version rendered again, then an older rendering of it acknowledged late.
+        await ledger.record('acme', 'hook', 'alice', { version: 7, mark: T + 2, rendering: 'r2' });
+        await ledger.record('acme', 'hook', 'alice', { version: 7, mark: T + 1, rendering: 'r9' });
+        // Withdrawn: the target holds nothing of them, and the ledger forgets them (a late acknowledgement of
+        // an older delivery may bring them back: a new owner then withdraws them once more).
+        await ledger.record('acme', 'hook', 'bob', { version: 4, mark: T, rendering: null });
+        expect(await ledger.delivered('acme', 'hook')).toEqual(new Map([['alice', { version: 7, mark: T + 2, rendering: 'r2' }]]));
+        expect(await ledger.delivered('acme', 'other')).toEqual(new Map());
+        await store.close();
+        await cleanup();
+      });
+
+      it("forgets what a push target acknowledged when the target is deleted, and only that target's", async () => {
+        const { store, cleanup } = await make();
+        const ledger = store.deliveries;
+        const target = (id: string) => ({ kind: 'webhook', id, tenantId: 'acme', name: id, enabled: true, url: 'https://example.com/hook' }) as never;
+        await store.directory.write([
+          { op: 'put', collection: 'targets', doc: target('hook') },
+          { op: 'put', collection: 'targets', doc: target('other') },
+        ]);
+        await ledger.record('acme', 'hook', 'alice', { version: 7, mark: 0, rendering: 'r1' });
+        await ledger.record('acme', 'other', 'alice', { version: 7, mark: 0, rendering: 'r1' });
+        await store.directory.write([{ op: 'delete', collection: 'targets', tenantId: 'acme', id: 'hook' }]);
+        expect(await ledger.delivered('acme', 'hook')).toEqual(new Map());
+        expect(await ledger.delivered('acme', 'other')).toEqual(new Map([['alice', { version: 7, mark: 0, rendering: 'r1' }]]));
+        await store.close();
+        await cleanup();
+      });
+
+      it('keeps each entry, where the target holds it and its later readdressing across a reopen', async () => {
+        const { store, reopen, cleanup } = await make();
+        const ledger = store.deliveries;
+        await ledger.record('acme', 'kam', 'alice', { version: 7, mark: T, rendering: 'r2', address: '{"etag":"a.1"}' });
+        await ledger.record('acme', 'kam', 'bob', { version: 3, mark: 0, rendering: 'r1', address: 'PJSIP/a|b|c' });
+        await ledger.readdress('acme', 'kam', 'alice', '{"etag":"a|2"}');
+        // Not (or no longer) held: nothing to readdress, and nothing comes back.
+        await ledger.readdress('acme', 'kam', 'carol', '{"etag":"c.1"}');
+        await ledger.record('acme', 'kam', 'bob', { version: 4, mark: 0, rendering: null });
+        await ledger.readdress('acme', 'kam', 'bob', '{"etag":"b.1"}');
+        const expected = new Map([['alice', { version: 7, mark: T, rendering: 'r2', address: '{"etag":"a|2"}' }]]);
+        expect(await ledger.delivered('acme', 'kam')).toEqual(expected);
+        await store.close();
+        const again = await reopen();
+        expect(await again.deliveries.delivered('acme', 'kam')).toEqual(expected);
+        await again.close();
+        await cleanup();
+      });
+    });
   });
 }

@@ -124,46 +124,12 @@ describeWith(['redis'], 'Redis store', () => {
       await b.close();
     });
 
-    it('remembers what each target acknowledged: a late acknowledgement never replaces a later one', async () => {
-      const { store } = await fresh();
-      const ledger = store.shared.deliveries;
-      await ledger.record('acme', 'hook', 'alice', { version: 7, mark: 0, rendering: 'r1' });
-      await ledger.record('acme', 'hook', 'bob', { version: 3, mark: 0, rendering: 'r1' });
-      await ledger.record('acme', 'hook', 'alice', { version: 5, mark: 0, rendering: 'r0' });
-      await ledger.record('acme', 'hook', 'bob', { version: 4, mark: 0, rendering: 'r1' });
-      // The same version rendered again, then an older rendering of it acknowledged late.
-      await ledger.record('acme', 'hook', 'alice', { version: 7, mark: T + 2, rendering: 'r2' });
-      await ledger.record('acme', 'hook', 'alice', { version: 7, mark: T + 1, rendering: 'r9' });
-      // Withdrawn: the target holds nothing of them, and the ledger forgets them (a late acknowledgement of
-      // an older delivery may bring them back: a new owner then withdraws them once more).
-      await ledger.record('acme', 'hook', 'bob', { version: 4, mark: T, rendering: null });
-      expect(await ledger.delivered('acme', 'hook')).toEqual(new Map([['alice', { version: 7, mark: T + 2, rendering: 'r2' }]]));
-      expect(await ledger.delivered('acme', 'other')).toEqual(new Map());
-      await store.close();
-    });
-
-    it("forgets what a push target acknowledged when the target is deleted, and only that target's", async () => {
-      const { store } = await fresh();
-      const ledger = store.shared.deliveries;
-      const target = (id: string) => ({ kind: 'webhook', id, tenantId: 'acme', name: id, enabled: true, url: 'https://example.com/hook' }) as never;
-      await store.directory.write([
-        { op: 'put', collection: 'targets', doc: target('hook') },
-        { op: 'put', collection: 'targets', doc: target('other') },
-      ]);
-      await ledger.record('acme', 'hook', 'alice', { version: 7, mark: 0, rendering: 'r1' });
-      await ledger.record('acme', 'other', 'alice', { version: 7, mark: 0, rendering: 'r1' });
-      await store.directory.write([{ op: 'delete', collection: 'targets', tenantId: 'acme', id: 'hook' }]);
-      expect(await ledger.delivered('acme', 'hook')).toEqual(new Map());
-      expect(await ledger.delivered('acme', 'other')).toEqual(new Map([['alice', { version: 7, mark: 0, rendering: 'r1' }]]));
-      await store.close();
-    });
-
     it('reads ledger entries written before renderings were kept, and orders new ones after them', async () => {
       const { store, prefix } = await fresh();
       const c = new Redis(redis.url);
       await c.hset(redisKeys(prefix).delivered('acme', 'hook'), 'alice', '7', 'bob', '3');
       c.disconnect();
-      const ledger = store.shared.deliveries;
+      const ledger = store.deliveries;
       await ledger.record('acme', 'hook', 'bob', { version: 3, mark: T, rendering: 'r1' });
       await ledger.record('acme', 'hook', 'alice', { version: 6, mark: T, rendering: 'r1' });
       expect(await ledger.delivered('acme', 'hook')).toEqual(
@@ -180,7 +146,7 @@ describeWith(['redis'], 'Redis store', () => {
       const key = redisKeys(prefix).delivered('acme', 'ast');
       const c = new Redis(redis.url);
       await c.hset(key, 'bob', '3|0|r1', 'carol', '4');
-      const ledger = store.shared.deliveries;
+      const ledger = store.deliveries;
       await ledger.record('acme', 'ast', 'alice', { version: 7, mark: 0, rendering: 'r1', address: 'Stasis:p-1001' });
       await ledger.record('acme', 'ast', 'dave', { version: 2, mark: 0, rendering: 'r1', address: 'PJSIP/a|b|c' });
       // A late acknowledgement keeps losing to the later one, whatever address either names.
@@ -211,7 +177,7 @@ describeWith(['redis'], 'Redis store', () => {
       const key = redisKeys(prefix).delivered('acme', 'kam');
       const c = new Redis(redis.url);
       await c.hset(key, 'carol', '4', 'erin', '5|0|r1');
-      const ledger = store.shared.deliveries;
+      const ledger = store.deliveries;
       await ledger.record('acme', 'kam', 'alice', { version: 7, mark: T, rendering: 'r2', address: '{"etag":"a.1"}' });
       await ledger.readdress('acme', 'kam', 'alice', '{"etag":"a|2"}');
       await ledger.readdress('acme', 'kam', 'erin', '{"etag":"e.1"}');

@@ -1,4 +1,4 @@
-import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
+import { isLate, type DeliveryLedger, type DeliveryRecord } from '../../shared/store/shared-work.js';
 
 /** The delivery ledger's rules in memory, for one target (the Redis one is tested in test/store/redis-store.test.ts). */
 export class MemoryLedger implements DeliveryLedger {
@@ -9,8 +9,7 @@ export class MemoryLedger implements DeliveryLedger {
   }
 
   async record(_t: string, _target: string, personId: string, r: DeliveryRecord): Promise<void> {
-    const old = this.entries.get(personId);
-    if (old && (old.version > r.version || (old.version === r.version && old.mark >= r.mark))) return;
+    if (isLate(this.entries.get(personId), r)) return;
     if (r.rendering === null) this.entries.delete(personId);
     else this.entries.set(personId, r);
   }

@@ -28,8 +28,8 @@ function sameDurable(a: PersonState, b: PersonState): boolean {
 }
 
 /**
- * The default store: directory and durable signals in SQLite, hot state in process. Presence and
- * non-durable signals are rebuilt from their sources after a restart.
+ * The default store: directory, durable signals and the delivery ledger in SQLite, hot state in process.
+ * Presence and non-durable signals are rebuilt from their sources after a restart.
  */
 export class EmbeddedStore implements Store {
   readonly kind = 'embedded' as const;
@@ -40,9 +40,11 @@ export class EmbeddedStore implements Store {
   readonly replay = new MemoryReplayGuard();
   readonly routingState = new MemoryRoutingState();
   readonly targetStatus = new MemoryTargetStatus();
+  readonly deliveries: SqliteDirectory['deliveries'];
 
   constructor(path: string, opts: { feedEvents?: number } = {}) {
     this.directory = new SqliteDirectory(path);
+    this.deliveries = this.directory.deliveries;
     this.feed = new MemoryFeed(opts.feedEvents ?? 10_000);
     this.state = new MemoryState(this.feed, (tenantId, personId, before, after) => {
       if (!sameDurable(before, after)) this.directory.saveDurableSignals(tenantId, personId, durable(after.signals));

@@ -5,6 +5,7 @@ import type { Signal } from '../../domain/signal.js';
 import { deepFreeze, holderOf, planUnique, uniqueEntries, uniqueScope, type AnyDoc } from '../indexing.js';
 import { sqliteTables, type CollectionName } from '../keys.js';
 import type { DirectoryStore, Doc, WriteOp } from '../port.js';
+import { SqliteDeliveryLedger } from './sqlite-ledger.js';
 
 /**
  * Durable records in SQLite (WAL). All records are also held in memory, so reads never touch the disk;
@@ -17,6 +18,8 @@ export class SqliteDirectory implements DirectoryStore {
   /** `collection|field|scope|value` → `tenantId/id` of the holder */
   private readonly unique = new Map<string, string>();
   private readonly signalStatements: { put: Database.Statement; remove: Database.Statement };
+  /** In the same file, so a deleted target's entries go in the transaction that deletes it. */
+  readonly deliveries: SqliteDeliveryLedger;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -41,6 +44,7 @@ export class SqliteDirectory implements DirectoryStore {
       put: this.db.prepare(`INSERT OR REPLACE INTO ${sqliteTables.signals} (tenant_id, person_id, data) VALUES (?, ?, ?)`),
       remove: this.db.prepare(`DELETE FROM ${sqliteTables.signals} WHERE tenant_id = ? AND person_id = ?`),
     };
+    this.deliveries = new SqliteDeliveryLedger(this.db);
     for (const row of this.db.prepare(`SELECT collection, data FROM ${sqliteTables.records}`).all() as Array<{ collection: string; data: string }>) {
       this.remember(row.collection as CollectionName, JSON.parse(row.data) as AnyDoc);
     }
@@ -108,7 +112,10 @@ export class SqliteDirectory implements DirectoryStore {
     this.db.transaction(() => {
       ops.forEach((op, i) => {
         if (op.op === 'put') put.run(op.collection, op.doc.tenantId, op.doc.id, JSON.stringify(docs[i]));
-        else del.run(op.collection, op.tenantId, op.id);
+        else {
+          del.run(op.collection, op.tenantId, op.id);
+          if (op.collection === 'targets') this.deliveries.forgetTarget(op.tenantId, op.id);
+        }
       });
     })();
     ops.forEach((op, i) => {
@@ -138,6 +145,7 @@ export class SqliteDirectory implements DirectoryStore {
   }
 
   close(): void {
+    this.deliveries.close();
     this.db.close();
   }
 }

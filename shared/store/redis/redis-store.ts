@@ -40,7 +40,8 @@ export class RedisStore implements Store {
   readonly replay: RedisReplayGuard;
   readonly routingState: RedisRoutingState;
   readonly targetStatus: RedisTargetStatus;
-  readonly shared: { due: RedisDueSet; deliveries: RedisDeliveryLedger };
+  readonly shared: { due: RedisDueSet };
+  readonly deliveries: RedisDeliveryLedger;
   private readonly conn: Connection;
   private readonly keys;
   private readonly log: Logger;
@@ -63,7 +64,8 @@ export class RedisStore implements Store {
     this.replay = new RedisReplayGuard(this.conn, this.keys);
     this.routingState = new RedisRoutingState(this.conn, this.keys);
     this.targetStatus = new RedisTargetStatus(this.conn, this.keys);
-    this.shared = { due: new RedisDueSet(this.conn, this.keys), deliveries: new RedisDeliveryLedger(this.conn, this.keys) };
+    this.shared = { due: new RedisDueSet(this.conn, this.keys) };
+    this.deliveries = new RedisDeliveryLedger(this.conn, this.keys);
     this.conn.client.on('close', () => {
       this.conn.paused = true;
     });
