@@ -8,6 +8,7 @@ import type { Store } from '../../shared/store/port.js';
 import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
 import type { Metrics } from '../observability/metrics.js';
 import { renderingOf } from './rendering.js';
+import { StatusReporter, type OwnedStatus } from './status-reporter.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from './sink.js';
 import { TargetRunner, type RunnerOptions, type TargetStatus } from './target-runner.js';
 
@@ -46,7 +47,7 @@ const HANDOVER_MS = 2000;
 /** About ten minutes of retries (1 s doubling to 30 s) for a change whose person cannot be looked up. */
 const DISPATCH_ATTEMPTS = 25;
 
-const leaseKey = (t: Target) => `publish:${t.tenantId}:${t.id}`;
+export const leaseKey = (t: Pick<Target, 'tenantId' | 'id'>) => `publish:${t.tenantId}:${t.id}`;
 
 function wants(target: Target, person: Person | undefined, personId: string): boolean {
   if (!target.people && !target.teams) return true;
@@ -76,7 +77,13 @@ export class PublishPipeline {
   /** Why a target's publisher could not start (a SIP server the SSRF rules now refuse): its status says so. */
   private readonly unstarted = new Map<string, { kind: Target['kind']; at: number; error: string }>();
 
-  constructor(private readonly deps: PipelineDeps) {}
+  /** With several replicas: what this one publishes, told to the others. */
+  private readonly reporter: StatusReporter | undefined;
+
+  constructor(private readonly deps: PipelineDeps) {
+    const own = deps.ownership;
+    this.reporter = own && new StatusReporter({ store: deps.store.targetStatus, clock: deps.clock, log: deps.log, replica: own.replica, leaseMs: own.leaseMs, owned: () => this.ownedStatuses() });
+  }
 
   private key(tenantId: string, targetId: string): string {
     return `${tenantId}\u0000${targetId}`;
@@ -86,6 +93,7 @@ export class PublishPipeline {
     this.unsubscribe = this.deps.feed.subscribeAll((e) => this.dispatchRetrying(e, 0));
     if (this.deps.ownership) {
       await this.claim();
+      this.reporter!.start();
       return;
     }
     for (const tenant of await this.deps.store.directory.list('tenants', '*')) {
@@ -203,6 +211,7 @@ export class PublishPipeline {
       this.expiryTimer = this.deps.clock.at(now + own.leaseMs, () => {
         this.closeRunners().catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'cannot stop publishers'));
       });
+      await this.reporter!.renew();
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, 'cannot renew publish leases');
     } finally {
@@ -318,6 +327,13 @@ export class PublishPipeline {
     return { targetId, kind: failed.kind, state: 'failing', consecutiveFailures: 1, lastSuccessAt: null, lastFailureAt: at, lastError: failed.error, delivered: 0, failed: 0, superseded: 0, waiting: 0 };
   }
 
+  private *ownedStatuses(): Iterable<OwnedStatus> {
+    for (const k of new Set([...this.runners.keys(), ...this.unstarted.keys()])) {
+      const [tenantId, targetId] = k.split('\u0000') as [string, string];
+      yield { tenantId, status: this.status(tenantId, targetId)! };
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.renewTimer?.cancel();
@@ -332,5 +348,6 @@ export class PublishPipeline {
     await this.closeRunners();
     // A graceful stop hands its targets over at once instead of when their leases run out.
     if (own) await Promise.all(owned.map((t) => own.leases.release(leaseKey(t), own.replica).catch(() => false)));
+    await this.reporter?.close();
   }
 }

@@ -3,10 +3,12 @@ import { tenantOf } from '../api/auth.js';
 import { recordId } from '../api/http-errors.js';
 import { route, type AnyRoute } from '../api/route.js';
 import type { PublishPipeline } from './pipeline.js';
+import { targetStatus } from './status-view.js';
 import { publicTarget, type TargetsService } from './targets-service.js';
+import type { Clock } from '../../shared/clock/clock.js';
 import type { Store } from '../../shared/store/port.js';
 
-export function targetRoutes(deps: { store: Store; targets: TargetsService; pipeline: PublishPipeline }): AnyRoute[] {
+export function targetRoutes(deps: { store: Store; targets: TargetsService; pipeline: PublishPipeline; clock: Clock }): AnyRoute[] {
   const { targets, pipeline, store } = deps;
   return [
     route({
@@ -86,15 +88,18 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
     route({
       method: 'get',
       path: '/v1/targets/:targetId/status',
-      summary: 'Publishing status: healthy/failing, last success and error, deliveries, what waits for a retry',
+      summary:
+        "Publishing status: healthy/failing/idle, last success and error, deliveries, what waits for a retry. Any replica answers: the publishing replica's own status, or the one it last reported (reportedBy, reportedAt); unknown (reason owner-not-reporting) when the replica holding the target has not reported within a lease period",
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],
-      responses: { 200: 'the status', 404: 'unknown target' },
+      responses: {
+        200: 'the status: state healthy, failing or idle (with reportedBy and reportedAt when another replica publishes the target), starting (no replica publishes it yet), disabled, or unknown (owner not reporting)',
+        404: 'unknown target',
+      },
       async handle({ principal, params }) {
-        const tenantId = tenantOf(principal);
-        const target = await targets.get(tenantId, params.targetId!);
-        return { body: pipeline.status(tenantId, target.id) ?? { targetId: target.id, kind: target.kind, state: target.enabled ? 'starting' : 'disabled' } };
+        const target = await targets.get(tenantOf(principal), params.targetId!);
+        return { body: await targetStatus(deps, target) };
       },
     }),
   ];

@@ -67,6 +67,8 @@ export const redisKeys = (prefix: string) => ({
   replay: (key: string) => `${prefix}replay${SEP}${key}`,
   /** The last version of each person a publish target acknowledged. */
   delivered: (tenantId: string, targetId: string) => `${prefix}delivered${SEP}${tenantId}${SEP}${targetId}`,
+  /** What the replica publishing a target last reported about it (a hash with a key expiry). */
+  targetStatus: (tenantId: string, targetId: string) => `${prefix}tstatus${SEP}${tenantId}${SEP}${targetId}`,
   routingGroup: (tenantId: string, groupId: string) => `${prefix}rt${SEP}group${SEP}${tenantId}${SEP}${groupId}`,
   routingAgent: (tenantId: string, personId: string) => `${prefix}rt${SEP}agent${SEP}${tenantId}${SEP}${personId}`,
 });

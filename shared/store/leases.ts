@@ -10,6 +10,8 @@ export interface LeaseStore {
    * already held by `owner` (which extends it). True when `owner` holds it afterwards.
    */
   acquire(key: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Who holds the lease `key` at `now`, if anyone (an expired lease is held by no one). */
+  holder(key: string, now: number): Promise<string | undefined>;
   /** Frees the lease if `owner` still holds it; false when it expired and someone else took it. */
   release(key: string, owner: string): Promise<boolean>;
   /**

@@ -10,6 +10,7 @@ import type { CollectionName } from './keys.js';
 import type { LeaseStore } from './leases.js';
 import type { ReplayGuard } from './replay-guard.js';
 import type { RoutingStateStore } from './routing-state.js';
+import type { TargetStatusStore } from './target-status.js';
 import type { DeliveryLedger, DueSet } from './shared-work.js';
 
 export interface CollectionTypes {
@@ -86,6 +87,8 @@ export interface Store {
   readonly feed: ChangeFeed;
   readonly replay: ReplayGuard;
   readonly routingState: RoutingStateStore;
+  /** Push targets' publishing status as their owners report it, for every replica to answer. */
+  readonly targetStatus: TargetStatusStore;
   /**
    * What each publish target acknowledged, so whoever publishes a target next (another replica, or this
    * process after a restart) continues it rather than publishing beside it.

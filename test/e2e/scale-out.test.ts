@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../support/components.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
@@ -7,6 +6,7 @@ import {
   ADMIN,
   CROWD,
   buildScript,
+  hookOwner,
   hubCall,
   outcomes,
   play,
@@ -136,14 +136,7 @@ describeWith(['redis'], 'scale-out: three replicas sharing one Redis', () => {
 
   it('kill -9 of the replica that publishes: no final state is lost and another replica takes the target over', async () => {
     const { urls, tokens, base } = await cluster();
-    const owner = async () => {
-      const c = new Redis(redis!.url);
-      try {
-        return await c.hget('ph:lease:publish:acme:hook', 'o');
-      } finally {
-        c.disconnect();
-      }
-    };
+    const owner = () => hookOwner(redis!.url);
     const first = await until(async () => {
       const o = await owner();
       expect(o).toBeTruthy();

@@ -121,6 +121,7 @@ describe('publish pipeline with several replicas', () => {
     const cut: LeaseStore = {
       acquire: (...args) => (hanging ? new Promise((_, reject) => clock.after(5000, () => reject(new Error('Command timed out')))) : shared.acquire(...args)),
       release: (...args) => shared.release(...args),
+      holder: (...args) => shared.holder(...args),
       acquireAll: (...args) => shared.acquireAll(...args),
       releaseAll: (...args) => shared.releaseAll(...args),
     };

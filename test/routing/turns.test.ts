@@ -21,6 +21,7 @@ function replicaLeases(shared: LeaseStore, renewal: (owner: string) => Promise<b
   const leases: LeaseStore = {
     acquire: (...a) => (calls.acquire++, shared.acquire(...a)),
     release: (...a) => (calls.release++, shared.release(...a)),
+    holder: (...a) => shared.holder(...a),
     acquireAll: (keys, owner, ttlMs, now) => {
       calls.acquireAll++;
       const renewing = owners.has(owner);

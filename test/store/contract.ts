@@ -288,6 +288,29 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       await cleanup();
     });
 
+    it("keeps a target's status report until its expiry at the instant given, withdrawn only by its reporter", async () => {
+      const { store, cleanup } = await make();
+      const T = Date.UTC(2026, 2, 2, 9);
+      const status = { targetId: 'hook', kind: 'webhook', state: 'failing', lastError: 'ECONNREFUSED', delivered: 0 };
+      expect(await store.targetStatus.read('a', 'hook', T)).toBeUndefined();
+      await store.targetStatus.report('a', 'hook', { replica: 'r1', reportedAt: T, status }, 40_000);
+      expect(await store.targetStatus.read('a', 'hook', T + 39_999)).toEqual({ replica: 'r1', reportedAt: T, status });
+      expect(await store.targetStatus.read('b', 'hook', T)).toBeUndefined();
+      expect(await store.targetStatus.read('a', 'other', T)).toBeUndefined();
+      // Judged by the instant passed in: a dead owner's report goes stale instead of lying forever.
+      expect(await store.targetStatus.read('a', 'hook', T + 40_000)).toBeUndefined();
+      // A later report replaces it whole (another replica took the target over).
+      await store.targetStatus.report('a', 'hook', { replica: 'r1', reportedAt: T, status }, 40_000);
+      await store.targetStatus.report('a', 'hook', { replica: 'r2', reportedAt: T + 5, status: { ...status, state: 'healthy' } }, 40_000);
+      expect(await store.targetStatus.read('a', 'hook', T + 10)).toEqual({ replica: 'r2', reportedAt: T + 5, status: { ...status, state: 'healthy' } });
+      await store.targetStatus.withdraw('a', 'hook', 'r1');
+      expect((await store.targetStatus.read('a', 'hook', T + 10))?.replica).toBe('r2');
+      await store.targetStatus.withdraw('a', 'hook', 'r2');
+      expect(await store.targetStatus.read('a', 'hook', T + 10)).toBeUndefined();
+      await store.close();
+      await cleanup();
+    });
+
     it('is ready while it can take writes', async () => {
       const { store, cleanup } = await make();
       expect(await store.ready()).toBe(true);

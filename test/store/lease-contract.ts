@@ -20,6 +20,18 @@ export function leaseContract(name: string, make: () => Promise<{ leases: LeaseS
       await cleanup();
     });
 
+    it('names its holder until it expires or is released', async () => {
+      const { leases, cleanup } = await make();
+      expect(await leases.holder('k', T)).toBeUndefined();
+      await leases.acquire('k', 'a', 10_000, T);
+      expect(await leases.holder('k', T + 9_999)).toBe('a');
+      expect(await leases.holder('other', T)).toBeUndefined();
+      expect(await leases.holder('k', T + 10_000)).toBeUndefined();
+      await leases.release('k', 'a');
+      expect(await leases.holder('k', T)).toBeUndefined();
+      await cleanup();
+    });
+
     it('lets the holder extend its lease', async () => {
       const { leases, cleanup } = await make();
       expect(await leases.acquire('k', 'a', 10_000, T)).toBe(true);

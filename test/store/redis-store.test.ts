@@ -56,6 +56,19 @@ describeWith(['redis'], 'Redis store', () => {
     return { leases: store.leases, cleanup: () => store.close() };
   });
 
+  it("keeps a target's status report in one hash that Redis itself expires, so a dead owner's is collected", async () => {
+    const { store, prefix } = await fresh();
+    await store.targetStatus.report('acme', 'hook', { replica: 'r1', reportedAt: T, status: { state: 'healthy' } }, 4000);
+    const c = new Redis(redis.url);
+    const key = redisKeys(prefix).targetStatus('acme', 'hook');
+    const [owner, ttl] = [await c.hget(key, 'r'), await c.pttl(key)];
+    c.disconnect();
+    expect(owner).toBe('r1');
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(4000);
+    await store.close();
+  });
+
   routingStateContract('redis', async () => {
     const { store } = await fresh();
     return { store: store.routingState, cleanup: () => store.close() };

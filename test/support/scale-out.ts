@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { signPbxRequest } from '../../services/api/auth.js';
 import { makeTempDir } from './child-group.js';
 import { startService, type ServiceProcess } from './service-process.js';
@@ -237,3 +238,13 @@ export async function startHubs(n: number, redisUrl: string | undefined, extra: 
 
 /** Polls `check` until it stops throwing (real time, for processes). */
 export const until = <T>(check: () => Promise<T>, timeoutMs: number, everyMs = 100): Promise<T> => eventually(check, timeoutMs, everyMs);
+
+/** The replica holding the publish lease of the scale-out directory's webhook target (`hook`), if any. */
+export async function hookOwner(redisUrl: string): Promise<string | null> {
+  const c = new Redis(redisUrl);
+  try {
+    return await c.hget('ph:lease:publish:acme:hook', 'o');
+  } finally {
+    c.disconnect();
+  }
+}

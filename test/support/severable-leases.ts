@@ -7,6 +7,7 @@ export function severableLeases(shared: LeaseStore): { leases: LeaseStore; sever
     leases: {
       acquire: (...args) => (gone ? Promise.reject(new Error('Connection is closed')) : shared.acquire(...args)),
       release: (...args) => shared.release(...args),
+      holder: (...args) => shared.holder(...args),
       acquireAll: (...args) => (gone ? Promise.reject(new Error('Connection is closed')) : shared.acquireAll(...args)),
       releaseAll: (...args) => shared.releaseAll(...args),
     },

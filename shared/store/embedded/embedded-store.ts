@@ -2,6 +2,7 @@ import type { Signal } from '../../domain/signal.js';
 import { DURABLE_SOURCES } from '../keys.js';
 import type { PersonState, Store } from '../port.js';
 import { MemoryReplayGuard } from '../replay-guard.js';
+import { MemoryTargetStatus } from '../target-status.js';
 import { MemoryFeed } from './memory-feed.js';
 import { MemoryLeases } from './memory-leases.js';
 import { MemoryRoutingState } from './memory-routing-state.js';
@@ -38,6 +39,7 @@ export class EmbeddedStore implements Store {
   readonly feed: MemoryFeed;
   readonly replay = new MemoryReplayGuard();
   readonly routingState = new MemoryRoutingState();
+  readonly targetStatus = new MemoryTargetStatus();
   readonly deliveries: SqliteDirectory['deliveries'];
 
   constructor(path: string, opts: { feedEvents?: number } = {}) {

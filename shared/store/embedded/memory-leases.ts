@@ -13,6 +13,11 @@ export class MemoryLeases implements LeaseStore {
     return this.acquireAll([key], owner, ttlMs, now);
   }
 
+  async holder(key: string, now: number): Promise<string | undefined> {
+    const held = this.leases.get(key);
+    return held && held.expiresAt > now ? held.owner : undefined;
+  }
+
   async release(key: string, owner: string): Promise<boolean> {
     return (await this.releaseAll([key], owner)) === 1;
   }

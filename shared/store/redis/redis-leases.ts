@@ -10,7 +10,7 @@ export class RedisLeases implements LeaseStore {
   private readonly releaseScript;
 
   constructor(
-    conn: Connection,
+    private readonly conn: Connection,
     private readonly keys: RedisKeys,
   ) {
     this.acquireScript = conn.script(LEASE_ACQUIRE);
@@ -19,6 +19,11 @@ export class RedisLeases implements LeaseStore {
 
   acquire(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
     return this.acquireAll([key], owner, ttlMs, now);
+  }
+
+  async holder(key: string, now: number): Promise<string | undefined> {
+    const [owner, expiresAt] = await this.conn.run((r) => r.hmget(this.keys.lease(key), 'o', 'e'));
+    return owner && Number(expiresAt) > now ? owner : undefined;
   }
 
   async release(key: string, owner: string): Promise<boolean> {

@@ -9,6 +9,7 @@ import { RedisLeases, RedisReplayGuard } from './redis-leases.js';
 import { RedisRoutingState } from './redis-routing-state.js';
 import { RedisDeliveryLedger, RedisDueSet } from './redis-shared-work.js';
 import { RedisState } from './redis-state.js';
+import { RedisTargetStatus } from './redis-target-status.js';
 import { RENAME_DATASET } from './scripts.js';
 
 const COPY_REFRESH_MS = 5000;
@@ -38,6 +39,7 @@ export class RedisStore implements Store {
   readonly feed: RedisFeed;
   readonly replay: RedisReplayGuard;
   readonly routingState: RedisRoutingState;
+  readonly targetStatus: RedisTargetStatus;
   readonly shared: { due: RedisDueSet };
   readonly deliveries: RedisDeliveryLedger;
   private readonly conn: Connection;
@@ -61,6 +63,7 @@ export class RedisStore implements Store {
     this.feed = new RedisFeed(this.conn, reader, this.keys, (e) => this.state.follow(e));
     this.replay = new RedisReplayGuard(this.conn, this.keys);
     this.routingState = new RedisRoutingState(this.conn, this.keys);
+    this.targetStatus = new RedisTargetStatus(this.conn, this.keys);
     this.shared = { due: new RedisDueSet(this.conn, this.keys) };
     this.deliveries = new RedisDeliveryLedger(this.conn, this.keys);
     this.conn.client.on('close', () => {

@@ -184,3 +184,8 @@ local kept = string.match(old, '^[^|]*|[^|]*|[^|]*')
 if not kept then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], kept .. '|' .. ARGV[2])
 return 1`;
+
+/** KEYS: a target's status report. ARGV: replica. Deletes the report only if that replica made it. */
+export const WITHDRAW_REPORT = `
+if redis.call('HGET', KEYS[1], 'r') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
