@@ -8,7 +8,7 @@ import type { PresenceEngine } from '../merger/engine.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { MicrosoftConnector } from '../connectors/microsoft/connector.js';
 import type { CalendarConnector, ConnectionContext } from './connector.js';
-import { ConnectionUnavailableError, ProviderError } from './errors.js';
+import { ConnectionUnavailableError, ProviderError, refusedForGood } from './errors.js';
 import type { Job, JobRunner } from './jobs.js';
 import type { TokenManager, TokenRef } from './token-manager.js';
 
@@ -97,7 +97,7 @@ export class ConnectionWork {
           const doc: CalendarSyncState = { ...(state ?? { id, tenantId }), lastError: { code, message, at: this.deps.clock.now() } };
           await this.deps.store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc }]);
           this.deps.metrics.calendarSyncs.inc({ tenant: tenantId, provider: conn.provider, outcome: 'error' });
-          if (err instanceof ProviderError && err.broken && conn.status === 'connected') {
+          if (refusedForGood(err) && conn.status === 'connected') {
             await this.deps.tokens.markBroken({ collection: 'calendarConnections', tenantId, id }, err.broken);
             throw new ConnectionUnavailableError(id, 'broken');
           }

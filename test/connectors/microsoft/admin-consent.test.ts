@@ -154,6 +154,20 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     return trace;
   }
 
+  /**
+   * Acme consented, then forgot the grant in this service (the app stays consented in Acme's directory);
+   * then tenant Beta, with a person claiming Alice's address, arrives. Answers Beta's admin key.
+   */
+  async function acmeLetGoThenBetaArrives(): Promise<string> {
+    await consent();
+    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-alice').reply(204);
+    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-bob').reply(204);
+    await h.del('/v1/calendars/microsoft/admin-consent').expect(204);
+    const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
+    await h.put('/v1/people/spy', { name: 'Spy', email: 'alice@contoso.example' }, beta).expect(201);
+    return beta;
+  }
+
   it('connects every directory person with an address, looked up in one $batch, with one subscription each', async () => {
     const t = await consent();
     expect(nock.pendingMocks()).toEqual([]);
@@ -276,13 +290,7 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
   });
 
   it('a forged answer naming a directory the administrator did not sign in to is refused, even after its owner let go of it', async () => {
-    // Acme consented, then forgot the grant in this service; the app stays consented in Acme's directory.
-    await consent();
-    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-alice').reply(204);
-    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-bob').reply(204);
-    await h.del('/v1/calendars/microsoft/admin-consent').expect(204);
-    const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
-    await h.put('/v1/people/spy', { name: 'Spy', email: 'alice@contoso.example' }, beta).expect(201);
+    const beta = await acmeLetGoThenBetaArrives();
     // Beta's administrator signs in to their own directory, skips the consent page and forges its answer naming Acme's.
     const c = await signedIn(await signInStarted(beta), 'code-beta', { tid: OWN_DIRECTORY });
     const page = await h.http.get(consentAnswer(c.state, granted(DIRECTORY))).set('Cookie', c.cookie).expect(400);
@@ -305,13 +313,7 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
   });
 
   it('an ordinary member of a directory that consented earlier cannot attach it by writing the consent answer themselves', async () => {
-    // Acme consented, then forgot the grant in this service; the app stays consented in Acme's directory.
-    await consent();
-    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-alice').reply(204);
-    nock(GRAPH).delete('/v1.0/subscriptions/sub-u-bob').reply(204);
-    await h.del('/v1/calendars/microsoft/admin-consent').expect(204);
-    const beta = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
-    await h.put('/v1/people/spy', { name: 'Spy', email: 'alice@contoso.example' }, beta).expect(201);
+    const beta = await acmeLetGoThenBetaArrives();
     // Beta's administrator has a plain account in Acme's directory: the sign-in proves that directory,
     // and the consent answer (admin_consent=True&tenant=<it>) needs no visit to Microsoft to be written.
     const s = await signInStarted(beta);
