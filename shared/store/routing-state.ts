@@ -18,6 +18,11 @@ export interface MemberRoutingState {
 export interface GroupRoutingState {
   /** Round robin: the member last offered a call first (Asterisk `rrmemory`). */
   pointer?: string;
+  /**
+   * Round robin, per priority tier (the key): the member that tier's turn started with on the last call
+   * offered, so a later tier rotates too instead of always starting after the first tier's member.
+   */
+  tierPointers?: Record<string, string>;
   /** Counts offers, so that offers made at the same instant still have an order. */
   seq: number;
   members: Record<string, MemberRoutingState>;
@@ -73,6 +78,7 @@ const memberStateSchema = z.object({
 
 export const groupStateSchema = z.object({
   pointer: z.string().optional(),
+  tierPointers: z.record(z.string(), z.string()).optional(),
   seq: z.number().int().nonnegative(),
   members: z.record(z.string(), memberStateSchema),
 });
