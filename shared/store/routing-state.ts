@@ -8,6 +8,8 @@ export interface MemberRoutingState {
   callsToday: number;
   /** When the member's last call from this group ended. */
   lastCallEndAt?: number;
+  /** The wrap-up the PBX gave that call itself (absent: the group's), so routing keeps them out no longer than presence does. */
+  wrapUpSeconds?: number;
   /** Offers made and possibly still ringing: the instant each stops counting. */
   offers: number[];
   /** The group's `seq` when this member was last offered a call first. */
@@ -72,6 +74,7 @@ const memberStateSchema = z.object({
   day: z.string().optional(),
   callsToday: z.number().int().nonnegative(),
   lastCallEndAt: instant.optional(),
+  wrapUpSeconds: z.number().int().nonnegative().optional(),
   offers: z.array(instant),
   lastOfferSeq: z.number().int().nonnegative().optional(),
 });
