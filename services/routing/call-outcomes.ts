@@ -1,4 +1,4 @@
-import { emptyMemberState, type AgentCallState, type GroupRoutingState } from '../../shared/store/routing-state.js';
+import { emptyMemberState, type AgentCallState, type GroupRoutingState, type MemberRoutingState } from '../../shared/store/routing-state.js';
 import type { CallOutcome } from '../connectors/pbx/call-outcomes.js';
 import { own } from '../../shared/domain/own.js';
 
@@ -30,7 +30,8 @@ export function applyOutcomeToAgent(s: AgentCallState, o: CallOutcome): { next: 
 /**
  * A group member's strategy state after one outcome of a call from that group: any offer in flight is
  * settled (the call reached them or rang out), and the end of an answered call counts a completed call on
- * the group's local `day` and is the instant their wrap-up and idle time run from.
+ * the group's local `day` and is the instant their wrap-up (as long as the PBX said, else the group's)
+ * and idle time run from.
  */
 export function applyOutcomeToMember(s: GroupRoutingState, o: CallOutcome, day: string, endedAnsweredCall: boolean): GroupRoutingState {
   const m = own(s.members, o.personId) ?? emptyMemberState();
@@ -39,5 +40,8 @@ export function applyOutcomeToMember(s: GroupRoutingState, o: CallOutcome, day: 
     return { ...s, members: { ...s.members, [o.personId]: { ...m, offers: [] } } };
   }
   const callsToday = (m.day === day ? m.callsToday : 0) + 1;
-  return { ...s, members: { ...s.members, [o.personId]: { ...m, day, callsToday, lastCallEndAt: o.at, offers: [] } } };
+  const next: MemberRoutingState = { ...m, day, callsToday, lastCallEndAt: o.at, offers: [] };
+  if (o.wrapUpSeconds !== undefined) next.wrapUpSeconds = o.wrapUpSeconds;
+  else delete next.wrapUpSeconds;
+  return { ...s, members: { ...s.members, [o.personId]: next } };
 }

@@ -178,7 +178,7 @@ export function judgeMember(facts: MemberFacts, rules: EligibilityRules): Eligib
   if (contacts.length === 0) return leave(person, person.id, 'no-reachable-device', 'no contact address for its reachable devices', detail);
 
   const lastEnd = facts.memberState?.lastCallEndAt;
-  const wrapEnd = lastEnd === undefined ? undefined : lastEnd + rules.wrapUpSeconds * 1000;
+  const wrapEnd = lastEnd === undefined ? undefined : lastEnd + (facts.memberState?.wrapUpSeconds ?? rules.wrapUpSeconds) * 1000;
   if (wrapEnd !== undefined && lastEnd! <= rules.at && rules.at < wrapEnd) {
     const reason = `wrap-up until ${clockTime(wrapEnd, rules.at, rules.zone)} (after a call from this group)`;
     const out: LeftOut = { personId: person.id, name: person.name, code: 'wrap-up', reason, detail, availability: 'busy', activity: 'wrap-up', until: wrapEnd, predictedFreeAt: wrapEnd };

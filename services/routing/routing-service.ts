@@ -57,6 +57,8 @@ interface EvalOptions extends DecideOptions {
   skills: Record<string, number>;
   /** An overflow group evaluated for another group's chain: its own chain is not followed. */
   nested: boolean;
+  /** The zone times are worded in when it is not the group's own: an overflow's, in the asking group's zone. */
+  wordIn?: string;
 }
 
 /** Both requirements hold: a call cannot lower the level its group asks for. */
@@ -135,6 +137,8 @@ export class RoutingService implements CallOutcomeListener {
     const { store, routingState, directory } = this.deps;
     const { tenantId, at, now } = o;
     const zone = group.timeZone;
+    // One answer, one zone: an overflow group's "opens 08:00" in its own zone would read as the asking group's time.
+    const wordIn = o.wordIn ?? zone;
     const decision: RouteDecision = {
       at,
       dryRun: false,
@@ -154,7 +158,7 @@ export class RoutingService implements CallOutcomeListener {
     if (!schedule.open) {
       decision.open = false;
       decision.status = 'closed';
-      decision.closedReason = closedReason(schedule.closedBy!, schedule.changesAt, at, zone);
+      decision.closedReason = closedReason(schedule.closedBy!, schedule.changesAt, at, wordIn);
       if (!o.nested) decision.fallback = await resolveChain(group.afterHours, this.chainContext(decision, o));
       return decision;
     }
@@ -172,7 +176,7 @@ export class RoutingService implements CallOutcomeListener {
 
     const rules: EligibilityRules = {
       at,
-      zone,
+      zone: wordIn,
       leaveWhen: group.leaveWhen,
       requiredSkills: strictest(group.requiredSkills, o.skills),
       wrapUpSeconds: group.wrapUpSeconds ?? tenant.settings.wrapUpSeconds,
@@ -214,7 +218,7 @@ export class RoutingService implements CallOutcomeListener {
       // Choosing and recording the choice is one atomic step, so concurrent calls spread over the members.
       ordered = await routingState.updateGroup(tenantId, group.id, (state) => {
         const order = byTier(strategy.order(candidates, { ...ctx, state }));
-        return { next: withOffer(state, order[0]!, now), result: order };
+        return { next: withOffer(state, order, now), result: order };
       });
     } else {
       ordered = byTier(strategy.order(candidates, { ...ctx, state: groupState }));
@@ -237,7 +241,7 @@ export class RoutingService implements CallOutcomeListener {
         const g = await this.deps.store.directory.get('groups', o.tenantId, groupId);
         if (!g) return { name: groupId, ring: [], skipped: `group ${groupId} no longer exists` };
         // An overflow is a look, not a call to that group: its strategy state stays as it is.
-        const d = await this.evaluate(g, 'group', { ...o, commit: false, nested: true });
+        const d = await this.evaluate(g, 'group', { ...o, commit: false, nested: true, wordIn: decision.target.timeZone });
         const r: OverflowResult = { name: g.name, strategy: g.strategy, ring: d.ring };
         if (!d.open) r.skipped = `${g.name} is ${d.closedReason}`;
         else if (d.ring.length === 0) r.skipped = `nobody in ${g.name} can take the call`;

@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { extensionSchema, idSchema, phoneNumberSchema, sipUriSchema, weeklyHoursSchema, zoneSchema } from './directory.js';
 
@@ -33,7 +34,12 @@ export const groupMemberSchema = z
   .strict();
 export type GroupMember = z.infer<typeof groupMemberSchema>;
 
-const calendarDate = z.string().regex(/^(\d{4}-)?(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, 'YYYY-MM-DD, or MM-DD for every year');
+/** A day that exists: `2026-04-31` or `02-30` would pass a pattern and then never close the group. */
+const calendarDate = z
+  .string()
+  .regex(/^(\d{4}-)?(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, { message: 'YYYY-MM-DD, or MM-DD for every year', abort: true })
+  // MM-DD is checked in a leap year, so 02-29 (a holiday in leap years only) is a day.
+  .refine((d) => DateTime.fromISO(d.length === 5 ? `2024-${d}` : d).isValid, 'no such day');
 
 export const scheduleSchema = z
   .object({

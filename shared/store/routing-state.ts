@@ -8,6 +8,8 @@ export interface MemberRoutingState {
   callsToday: number;
   /** When the member's last call from this group ended. */
   lastCallEndAt?: number;
+  /** The wrap-up the PBX gave that call itself (absent: the group's), so routing keeps them out no longer than presence does. */
+  wrapUpSeconds?: number;
   /** Offers made and possibly still ringing: the instant each stops counting. */
   offers: number[];
   /** The group's `seq` when this member was last offered a call first. */
@@ -18,6 +20,11 @@ export interface MemberRoutingState {
 export interface GroupRoutingState {
   /** Round robin: the member last offered a call first (Asterisk `rrmemory`). */
   pointer?: string;
+  /**
+   * Round robin, per priority tier (the key): the member that tier's turn started with on the last call
+   * offered, so a later tier rotates too instead of always starting after the first tier's member.
+   */
+  tierPointers?: Record<string, string>;
   /** Counts offers, so that offers made at the same instant still have an order. */
   seq: number;
   members: Record<string, MemberRoutingState>;
@@ -67,12 +74,14 @@ const memberStateSchema = z.object({
   day: z.string().optional(),
   callsToday: z.number().int().nonnegative(),
   lastCallEndAt: instant.optional(),
+  wrapUpSeconds: z.number().int().nonnegative().optional(),
   offers: z.array(instant),
   lastOfferSeq: z.number().int().nonnegative().optional(),
 });
 
 export const groupStateSchema = z.object({
   pointer: z.string().optional(),
+  tierPointers: z.record(z.string(), z.string()).optional(),
   seq: z.number().int().nonnegative(),
   members: z.record(z.string(), memberStateSchema),
 });

@@ -139,6 +139,21 @@ describe('POST /v1/route: presence-aware ring lists', () => {
     expect((await h.hub.routingState.readGroup('acme', 'rr')).pointer).toBe('bob');
   });
 
+  it('round robin rotates a backup tier too, not only the first tier', async () => {
+    await h
+      .put('/v1/groups/rr', { name: 'RR', strategy: 'round-robin', members: [{ personId: 'alice' }, { personId: 'bob', priority: 1 }, { personId: 'carol', priority: 1 }] })
+      .expect(201);
+    const calls = [];
+    for (let i = 0; i < 4; i++) calls.push(names((await route({ group: 'rr' })).ring));
+    // Alice, alone in the first tier, is offered every call first; the calls that reach the backups are shared.
+    expect(calls).toEqual([
+      ['alice', 'bob', 'carol'],
+      ['alice', 'carol', 'bob'],
+      ['alice', 'bob', 'carol'],
+      ['alice', 'carol', 'bob'],
+    ]);
+  });
+
   it('a dry run assumes registered phones stay registered', async () => {
     await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now(), expiresSec: 60 }], pbx).expect(200);
     const later = await route({ group: 'support', at: new Date(h.clock.now() + 2 * HOUR).toISOString() });
@@ -179,6 +194,18 @@ describe('POST /v1/route: presence-aware ring lists', () => {
     ]);
     await h.put('/v1/people/carol/status', { activity: 'away' }).expect(200);
     expect((await route({ dialled: '2000' })).fallback[0]).toMatchObject({ ring: [], skipped: 'nobody in Sales can take the call' });
+  });
+
+  it('words a closed overflow group in the zone of the group that was called, like the rest of the answer', async () => {
+    const weekdays = Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri'].map((d) => [d, [['08:00', '20:00']]]));
+    await h.put('/v1/groups/us', { name: 'US', timeZone: 'America/New_York', members: [{ personId: 'carol' }], schedule: { weekly: weekdays } }).expect(201);
+    await h.put('/v1/groups/support', { name: 'Support', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }], fallback: [{ type: 'overflow', groupId: 'us' }] }).expect(200);
+    // 10:30 in Berlin is 04:30 in New York, where US opens at 08:00: 14:00 in Berlin.
+    expect((await route({ group: 'support' })).fallback[0]).toMatchObject({ type: 'overflow', ring: [], skipped: 'US is closed: outside opening hours; opens 14:00' });
+    expect((await route({ group: 'us' })).closedReason).toBe('closed: outside opening hours; opens 08:00');
+    // After the US change to summer time (8 March) and before Berlin's (29 March), New York is five hours behind.
+    await h.clock.advanceTo('2026-03-10T06:00:00Z');
+    expect((await route({ group: 'support' })).fallback[0]).toMatchObject({ skipped: 'US is closed: outside opening hours; opens 13:00' });
   });
 
   it('routes a dialled person to all their reachable devices, in the person zone', async () => {

@@ -53,11 +53,18 @@ describe('groups in the directory: admin API', () => {
     ['an invalid time zone', { ...SUPPORT, timeZone: 'Mars/Olympus' }, 400, 'invalid_body'],
     ['a closure ending before it starts', { ...SUPPORT, schedule: { weekly: {}, closures: [{ from: '2026-03-02T12:00:00Z', until: '2026-03-02T11:00:00Z', reason: 'x' }] } }, 400, 'invalid_body'],
     ['a holiday that is not a date', { ...SUPPORT, schedule: { weekly: {}, holidays: [{ date: '2026-13-01', name: 'x' }] } }, 400, 'invalid_body'],
+    ['a holiday on a day that does not exist (it would never close the group)', { ...SUPPORT, schedule: { weekly: {}, holidays: [{ date: '2026-04-31', name: 'x' }] } }, 400, 'invalid_body'],
+    ['a yearly holiday on a day that does not exist', { ...SUPPORT, schedule: { weekly: {}, holidays: [{ date: '02-30', name: 'x' }] } }, 400, 'invalid_body'],
     ["a person's extension", { ...SUPPORT, extension: '1001' }, 409, 'extension_taken'],
   ])('refuses %s and writes nothing', async (_name, body, status, code) => {
     const res = await h.put('/v1/groups/support', body).expect(status);
     expect(res.body.error.code).toBe(code);
     await h.get('/v1/groups/support').expect(404);
+  });
+
+  it('takes a yearly holiday on 29 February, a day in leap years only', async () => {
+    const res = await h.put('/v1/groups/support', { ...SUPPORT, schedule: { holidays: [{ date: '02-29', name: 'Leap day' }] } }).expect(201);
+    expect(res.body.schedule.holidays).toEqual([{ date: '02-29', name: 'Leap day' }]);
   });
 
   it("refuses a person taking a group's extension, and a second group with the same extension", async () => {

@@ -54,6 +54,23 @@ describe('call outcomes from the PBX update routing state', () => {
     expect((await h.get('/v1/presence/carol')).body.until).toBe('2026-03-02T09:30:10.000Z');
   });
 
+  it("a wrap-up the PBX set itself is the group's wrap-up for that call too: routing rings the member when presence says they are free", async () => {
+    await h.pbx([{ type: 'answered', device: 'bob-desk', at: h.clock.now() - 60_000, callId: 'b1' }, { type: 'hangup', device: 'bob-desk', at: h.clock.now(), callId: 'b1', queue: 'support', wrapUpSeconds: 5 }], pbx).expect(200);
+    expect((await route('support')).leftOut).toEqual([expect.objectContaining({ personId: 'bob', code: 'wrap-up', reason: 'wrap-up until 10:30:05 (PBX)' })]);
+    await h.clock.advance(5_000);
+    expect((await h.get('/v1/presence/bob')).body.activity).toBe('available');
+    // Not the group's 45 s: the PBX said this call's wrap-up was 5 s.
+    expect(names(await route('support'))).toContain('bob');
+    // No wrap-up at all (the agent went straight back to ready): rung at once.
+    await h.pbx([{ type: 'answered', device: 'carol-desk', at: h.clock.now() - 60_000, callId: 'c1' }, { type: 'hangup', device: 'carol-desk', at: h.clock.now(), callId: 'c1', queue: 'support', wrapUpSeconds: 0 }], pbx).expect(200);
+    expect((await route('support')).leftOut).toEqual([]);
+    // The next call without a wrap-up of its own is back to the group's.
+    await h.clock.advance(MIN);
+    await queueCall('carol', 1, 'support');
+    expect((await route('support')).leftOut).toEqual([expect.objectContaining({ personId: 'carol', code: 'wrap-up', reason: 'wrap-up until 10:32:50 (PBX)' })]);
+    expect((await h.hub.routingState.readGroup('acme', 'support')).members.carol).not.toHaveProperty('wrapUpSeconds');
+  });
+
   it('fewest calls counts completed calls from the group today, in the group zone', async () => {
     await queueCall('alice', 1, 'support');
     await queueCall('alice', 1, 'support');

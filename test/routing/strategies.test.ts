@@ -90,6 +90,22 @@ describe('ring strategies (pure orderings of eligible members)', () => {
     expect(order('round-robin', c, ctx({ pointer: 'ben' }))).toEqual(['dan', 'ben', 'cat', 'ann']);
   });
 
+  it('round robin cycles each tier on its own: a later tier does not always start after the first tier', () => {
+    const c = cand(MEMBERS, { ann: 0, ben: 1, cat: 1, dan: 1 });
+    let state: GroupRoutingState = { seq: 0, members: {} };
+    const firstOfTier1: string[] = [];
+    for (let call = 0; call < 4; call++) {
+      const ordered = byTier(STRATEGY_IMPLEMENTATIONS['round-robin'].order(c, ctx(state)));
+      expect(ordered[0]!.personId).toBe('ann');
+      firstOfTier1.push(ordered[1]!.personId);
+      state = withOffer(state, ordered, NOW + call * 60_000);
+    }
+    expect(firstOfTier1).toEqual(['ben', 'cat', 'dan', 'ben']);
+    expect(state).toMatchObject({ pointer: 'ann', tierPointers: { '0': 'ann', '1': 'ben' } });
+    // With the first tier busy, the second starts where its own turn is, and the first keeps its place.
+    expect(order('round-robin', cand(['ben', 'cat', 'dan'], { ben: 1, cat: 1, dan: 1 }), ctx(state))).toEqual(['cat', 'dan', 'ben']);
+  });
+
   it('groups the ring list into steps: a tier per step when simultaneous, a member per step otherwise', () => {
     const c = byTier(cand(MEMBERS, { cat: 1, dan: 1 }));
     const people = new Map(MEMBERS.map((id) => [id, { name: id, contacts: [{ endpointId: `${id}-desk`, kind: 'desk' as const, uri: `sip:${id}@example.test` }] }]));
@@ -102,8 +118,7 @@ describe('ring strategies (pure orderings of eligible members)', () => {
   });
 
   it('an offer moves the pointer and counts as ringing for the ring timeout', () => {
-    const first = cand(['ben'])[0]!;
-    const s = withOffer({ seq: 4, members: { ben: { callsToday: 2, offers: [NOW - 1], lastOfferSeq: 1 } } }, first, NOW);
-    expect(s).toEqual({ seq: 5, pointer: 'ben', members: { ben: { callsToday: 2, offers: [NOW + 15_000], lastOfferSeq: 5 } } });
+    const s = withOffer({ seq: 4, members: { ben: { callsToday: 2, offers: [NOW - 1], lastOfferSeq: 1 } } }, cand(['ben']), NOW);
+    expect(s).toEqual({ seq: 5, pointer: 'ben', tierPointers: { '0': 'ben' }, members: { ben: { callsToday: 2, offers: [NOW + 15_000], lastOfferSeq: 5 } } });
   });
 });

@@ -46,8 +46,9 @@ export function routingStateContract(name: string, make: () => Promise<{ store: 
       const state: GroupRoutingState = {
         seq: 3,
         pointer: 'bob',
+        tierPointers: { '0': 'bob', '1': 'carol' },
         members: {
-          alice: { day: '2026-03-02', callsToday: 2, lastCallEndAt: 1_700_000_000_000, offers: [1_700_000_020_000], lastOfferSeq: 3 },
+          alice: { day: '2026-03-02', callsToday: 2, lastCallEndAt: 1_700_000_000_000, wrapUpSeconds: 5, offers: [1_700_000_020_000], lastOfferSeq: 3 },
           bob: { callsToday: 0, offers: [] },
         },
       };

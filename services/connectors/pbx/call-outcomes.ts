@@ -11,6 +11,8 @@ export interface CallOutcome {
   callId?: string;
   /** The queue or group the call came from, as the PBX names it. */
   queue?: string;
+  /** The wrap-up the PBX gave this call's end itself (`hangup` only), over the group's. */
+  wrapUpSeconds?: number;
 }
 
 /** Something that follows calls beyond presence (routing strategy state). */

@@ -94,6 +94,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
         const o: CallOutcome = { tenantId, personId: target.personId, endpointId: target.endpoint.id, type: e.type, at };
         if (e.callId !== undefined) o.callId = e.callId;
         if (e.queue !== undefined) o.queue = e.queue;
+        if (e.type === 'hangup' && e.wrapUpSeconds !== undefined) o.wrapUpSeconds = e.wrapUpSeconds;
         outcomes.push(o);
       }
     }
