@@ -30,8 +30,11 @@ export interface RequestLimiterDeps {
   cacheMs: number;
 }
 
-/** `::ffff:a.b.c.d` as IPv4; an IPv6 client by its /64, the block one host is given (RFC 6177). */
+/** `::ffff:a.b.c.d` as IPv4; an IPv6 client by its /64: one host may use any address of its subnet (SLAAC, RFC 4862; privacy addresses, RFC 8981). */
 export function clientAddress(ip: string | undefined): string {
+  // Most requests: no parse (it runs before every authenticated request).
+  if (ip && !ip.includes(':')) return ip;
+  if (ip?.startsWith('::ffff:') && ip.includes('.')) return ip.slice(7);
   if (!ip || !ipaddr.isValid(ip)) return ip ?? 'unknown';
   const parsed = ipaddr.parse(ip);
   if (parsed.kind() === 'ipv4') return parsed.toString();
