@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RequestLimitClass } from '../../shared/domain/request-limits.js';
+import { REQUEST_LIMIT_COUNTS } from '../../shared/domain/request-limits.js';
 import { limitOf, type AnyRoute, type AuthMode } from './route.js';
 
 const SECURITY: Record<AuthMode, Array<Record<string, string[]>>> = {
@@ -22,18 +22,11 @@ const errorSchema = {
   },
 };
 
-/** What a route's own request limit counts (PBX batches describe theirs, counted in events). */
-const LIMITED: Partial<Record<RequestLimitClass, string>> = {
-  api: 'too many API requests for this key',
-  streams: 'too many stream connections opened with this key',
-  heartbeats: 'too many heartbeats from this device',
-};
-
 /** Where a 429 can come from: the route's request limit, and an address that failed authentication too often. */
 function limitedDescription(r: AnyRoute): string | undefined {
   if (r.auth === 'none') return undefined;
   const limit = limitOf(r);
-  const own = r.responses[429] ?? (limit && LIMITED[limit]);
+  const own = r.responses[429] ?? (limit && `too many ${REQUEST_LIMIT_COUNTS[limit]}`);
   return `${own ? `${own}; or ` : ''}too many failed authentications from this address (rate_limited; retry after Retry-After seconds)`;
 }
 

@@ -2,17 +2,10 @@ import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock/clock.js';
 import type { Config } from '../../shared/config/config.js';
-import { aboveDefault, effectiveLimits, type RequestLimitClass, type RequestLimits, type RequestLimitsOverride } from '../../shared/domain/request-limits.js';
+import { aboveDefault, effectiveLimits, REQUEST_LIMIT_COUNTS, type RequestLimitClass, type RequestLimits, type RequestLimitsOverride } from '../../shared/domain/request-limits.js';
 import { AppError, badRequest } from '../../shared/errors/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { TokenBuckets } from './token-buckets.js';
-
-const WHAT: Record<RequestLimitClass, string> = {
-  api: 'API requests for this key',
-  pbxEvents: 'PBX events for this tenant',
-  heartbeats: 'heartbeats from this device',
-  streams: 'stream connections opened with this key',
-};
 
 /** A refusal is logged at most this often per tenant and class (or per address), with the count since. */
 const LOG_EVERY_MS = 60_000;
@@ -65,7 +58,7 @@ export class RequestLimiter {
     const refusal = this.bucketsOf(cls).take(key, perMinute, cost, this.deps.clock.now());
     if (!refusal) return;
     this.refused(tenantId, cls);
-    const what = cost > perMinute ? `a batch of ${cost} events is more than the ${perMinute} ${WHAT[cls]} allowed a minute: send smaller batches` : `too many ${WHAT[cls]}: at most ${perMinute} a minute`;
+    const what = cost > perMinute ? `a batch of ${cost} events is more than the ${perMinute} ${REQUEST_LIMIT_COUNTS[cls]} allowed a minute: send smaller batches` : `too many ${REQUEST_LIMIT_COUNTS[cls]}: at most ${perMinute} a minute`;
     throw limited(`${what}; retry after ${refusal.retryAfterSec} s`, cls, perMinute, refusal.retryAfterSec);
   }
 

@@ -7,6 +7,14 @@ import { z } from 'zod';
 export const REQUEST_LIMIT_CLASSES = ['api', 'pbxEvents', 'heartbeats', 'streams'] as const;
 export type RequestLimitClass = (typeof REQUEST_LIMIT_CLASSES)[number];
 
+/** What each class counts, as a refusal says it ("too many …"). */
+export const REQUEST_LIMIT_COUNTS: Record<RequestLimitClass, string> = {
+  api: 'API requests for this key',
+  pbxEvents: 'PBX events for this tenant',
+  heartbeats: 'heartbeats from this device',
+  streams: 'stream connections opened with this key',
+};
+
 /** Per minute for each class; 0 means no limit. */
 export type RequestLimits = Record<RequestLimitClass, number>;
 

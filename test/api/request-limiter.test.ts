@@ -33,6 +33,29 @@ describe('request limiter', () => {
     expect(lines[1]).toMatchObject({ tenantId: 'acme', class: 'api', refusedSinceLastLine: 3 });
   });
 
+  it("reads a tenant's override again once the cache time has passed (replicas sharing a store), and holds it to the default", async () => {
+    const clock = new ManualClock('2026-03-02T09:30:00Z');
+    let stored: { heartbeats?: number } | undefined = { heartbeats: 2 };
+    const l = new RequestLimiter({
+      limits: { api: 100, pbxEvents: 100, heartbeats: 5, streams: 2, authFailures: 2 },
+      clock,
+      log: createLogger('silent'),
+      metrics: new Metrics(false),
+      override: async () => stored,
+      cacheMs: 1000,
+    });
+    expect((await l.limitsOf('acme')).heartbeats).toBe(2);
+    // Another replica wrote the tenant: this one sees it once its cached copy is a second old.
+    stored = { heartbeats: 50 };
+    await clock.advance(999);
+    expect((await l.limitsOf('acme')).heartbeats).toBe(2);
+    await clock.advance(1);
+    expect((await l.limitsOf('acme')).heartbeats).toBe(5);
+    stored = undefined;
+    l.forget('acme');
+    expect(await l.limitsOf('acme')).toEqual({ api: 100, pbxEvents: 100, heartbeats: 5, streams: 2 });
+  });
+
   it('a limit of 0 is off', async () => {
     const { l } = limiter();
     for (let i = 0; i < 1000; i++) await l.take('acme', 'pbxEvents', 'acme', 1000);
