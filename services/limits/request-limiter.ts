@@ -57,7 +57,7 @@ export class RequestLimiter {
     if (perMinute === 0) return;
     const refusal = this.bucketsOf(cls).take(key, perMinute, cost, this.deps.clock.now());
     if (!refusal) return;
-    this.refused(tenantId, cls);
+    this.refused(tenantId, cls, key);
     const what = cost > perMinute ? `a batch of ${cost} events is more than the ${perMinute} ${REQUEST_LIMIT_COUNTS[cls]} allowed a minute: send smaller batches` : `too many ${REQUEST_LIMIT_COUNTS[cls]}: at most ${perMinute} a minute`;
     throw limited(`${what}; retry after ${refusal.retryAfterSec} s`, cls, perMinute, refusal.retryAfterSec);
   }
@@ -118,10 +118,12 @@ export class RequestLimiter {
     return b;
   }
 
-  private refused(tenant: string, cls: RequestLimitClass | 'auth', address?: string): void {
+  /** `caller`: the bucket refused (`<tenant>/<key or device id>`, the tenant, or the client address). */
+  private refused(tenant: string, cls: RequestLimitClass | 'auth', caller: string): void {
     this.deps.metrics.requestsLimited.inc({ tenant, class: cls });
     const now = this.deps.clock.now();
-    const key = `${tenant}\u0000${cls}\u0000${address ?? ''}`;
+    // Guessers are logged per address; a tenant's refusals per class, naming the caller of the moment.
+    const key = cls === 'auth' ? `auth\u0000${caller}` : `${tenant}\u0000${cls}`;
     const entry = this.logged.get(key);
     if (entry && now - entry.at < LOG_EVERY_MS) {
       entry.refused++;
@@ -130,8 +132,8 @@ export class RequestLimiter {
     if (this.logged.size >= LOG_KEYS) this.logged.clear();
     this.logged.set(key, { at: now, refused: 0 });
     const since = entry ? { refusedSinceLastLine: entry.refused + 1 } : {};
-    if (address) this.deps.log.warn({ address, ...since }, 'refusing requests from an address that failed authentication too often (logged at most once a minute per address)');
-    else this.deps.log.warn({ tenantId: tenant, class: cls, ...since }, 'request limit reached: refusing with 429 (logged at most once a minute per tenant and class)');
+    if (cls === 'auth') this.deps.log.warn({ address: caller, ...since }, 'refusing requests from an address that failed authentication too often (logged at most once a minute per address)');
+    else this.deps.log.warn({ tenantId: tenant, class: cls, caller, ...since }, 'request limit reached: refusing with 429 (logged at most once a minute per tenant and class)');
   }
 }
 

@@ -25,7 +25,7 @@ describe('request limiter', () => {
     await l.take('acme', 'api', 'k1');
     await l.take('acme', 'api', 'k1');
     for (let i = 0; i < 3; i++) await expect(l.take('acme', 'api', 'k1')).rejects.toMatchObject({ status: 429, code: 'rate_limited' });
-    expect(lines.map((x) => [x.msg, x.tenantId, x.class])).toEqual([['request limit reached: refusing with 429 (logged at most once a minute per tenant and class)', 'acme', 'api']]);
+    expect(lines.map((x) => [x.msg, x.tenantId, x.class, x.caller])).toEqual([['request limit reached: refusing with 429 (logged at most once a minute per tenant and class)', 'acme', 'api', 'k1']]);
     await clock.advance(60_000);
     for (let i = 0; i < 3; i++) await l.take('acme', 'api', 'k1').catch(() => undefined);
     expect(lines).toHaveLength(2);
