@@ -23,6 +23,7 @@ import { Redis } from 'ioredis';
 import { signPbxRequest } from '../services/api/auth.js';
 import { startRedis, type RunningRedis } from '../test/support/redis.js';
 import { ADMIN, hubCall, startHubs, type Hubs } from '../test/support/scale-out.js';
+import { BENCH_REQUEST_LIMITS } from './lib/hub.js';
 import { RawHttpConnection } from './lib/raw-http.js';
 import { fmt, header, quantile, record, sleep, table, type SummaryRow } from './lib/report.js';
 
@@ -217,7 +218,7 @@ async function load(name: string, urls: string[], key: { keyId: string; secret: 
 }
 
 async function cluster(n: number, redis: RunningRedis | undefined): Promise<{ hubs: Hubs; urls: string[] }> {
-  const hubs = await startHubs(n, redis?.url, { LOG_LEVEL: 'info', PUBLISH_COALESCE_MS: '1000' }, PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
+  const hubs = await startHubs(n, redis?.url, { LOG_LEVEL: 'info', PUBLISH_COALESCE_MS: '1000', ...BENCH_REQUEST_LIMITS }, PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
   // A profile is written when the process exits on its own, not on SIGKILL.
   if (PROFILE_DIR) hubs.stop = async () => void (await Promise.all(hubs.procs.map((p) => p.stop())));
   return { hubs, urls: hubs.procs.map((p) => p.url) };

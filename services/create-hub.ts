@@ -25,9 +25,10 @@ import { dashboardRoutes } from './dashboard/routes.js';
 import { googleWebhookRoutes } from './connectors/google/webhook.js';
 import { microsoftWebhookRoutes } from './connectors/microsoft/webhook.js';
 import { developmentKey } from './dev-encryption-key.js';
-import { DirectoryService } from './directory/directory-service.js';
+import { DirectoryService, PLATFORM } from './directory/directory-service.js';
 import { GroupDirectory } from './directory/group-directory.js';
 import type { Hub } from './hub.js';
+import { RequestLimiter } from './limits/request-limiter.js';
 import { PresenceEngine } from './merger/engine.js';
 import { takeCensus } from './observability/census.js';
 import { Metrics } from './observability/metrics.js';
@@ -89,6 +90,18 @@ export function createHub(opts: HubOptions): RunningHub {
   const pauses = new QueuePauses(store, clock);
   const directory = new DirectoryService(store, engine, clock, secrets, new GroupDirectory(store, routingState, pauses), pauses);
   hubRef.directory = directory;
+  const limits = new RequestLimiter({
+    limits: config.requestLimits,
+    clock,
+    log,
+    metrics,
+    override: async (tenantId) => (await store.directory.get('tenants', PLATFORM, tenantId))?.settings.requestLimits,
+    // As the policy cache: this process forgets a tenant it writes; replicas sharing a store re-read each second.
+    cacheMs: store.shared ? 1000 : Infinity,
+  });
+  directory.hooks.tenantChecks.push((input) => limits.check(input.settings.requestLimits));
+  directory.hooks.tenantWritten.push(async (tenantId) => limits.forget(tenantId));
+  directory.hooks.tenantRemoved.push(async (tenantId) => limits.forget(tenantId));
   metrics.directoryCensus = async () => takeCensus(store.directory, (await directory.listTenants()).map((t) => t.id));
   const callOutcomes = new CallOutcomes(log);
   const resolve = opts.resolve ?? systemResolver;
@@ -135,6 +148,7 @@ export function createHub(opts: HubOptions): RunningHub {
     callOutcomes,
     targets,
     pipeline,
+    limits,
   };
   const hub: Hub = { ...base, calendars: createCalendars(base, opts.randomness) };
   const routing = new RoutingService({ store, routingState, directory, clock });

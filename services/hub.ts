@@ -9,6 +9,7 @@ import type { ReplayGuard } from '../shared/store/replay-guard.js';
 import type { RoutingStateStore } from '../shared/store/routing-state.js';
 import type { CallOutcomes } from './connectors/pbx/call-outcomes.js';
 import type { DirectoryService } from './directory/directory-service.js';
+import type { RequestLimiter } from './limits/request-limiter.js';
 import type { PresenceEngine } from './merger/engine.js';
 import type { Metrics } from './observability/metrics.js';
 import type { PublishPipeline } from './publishers/pipeline.js';
@@ -33,4 +34,6 @@ export interface Hub {
   targets: TargetsService;
   pipeline: PublishPipeline;
   calendars: CalendarModule;
+  /** Request limits per tenant class and failed authentications per address (per replica). */
+  limits: RequestLimiter;
 }

@@ -1,9 +1,9 @@
 import express, { type RequestHandler } from 'express';
 import { AppError, badRequest } from '../../shared/errors/errors.js';
 import type { Hub } from '../hub.js';
-import { authenticate } from './auth.js';
+import { authenticate, WrongCredentials, type Principal } from './auth.js';
 import { errorHandler, zodDetails } from './http-errors.js';
-import type { AnyRoute } from './route.js';
+import { limitOf, type AnyRoute } from './route.js';
 
 function requireJson(): RequestHandler {
   return (req, _res, next) => {
@@ -34,11 +34,23 @@ export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express
   const json = express.json({ limit, strict: false });
   const raw = express.raw({ limit, type: () => true });
 
+  /** Whose bucket a request of a limited route takes from: its key, or its device. */
+  const bucketOf = (p: Principal): { tenantId: string; key: string } | undefined =>
+    p.kind === 'key' ? { tenantId: p.tenantId, key: `${p.tenantId}/${p.keyId}` } : p.kind === 'device' ? { tenantId: p.tenantId, key: `${p.tenantId}/${p.deviceId}` } : undefined;
+
   for (const r of routes) {
     const parsers: RequestHandler[] = r.raw ? [raw] : r.body ? [requireJson(), json] : [];
+    const requestLimit = limitOf(r);
     app[r.method](r.path, ...parsers, async (req, res, next) => {
       try {
-        const principal = await authenticate(hub, req, r.auth, r.roles);
+        // An address that guessed too often is refused before its credential is checked, right or wrong.
+        if (r.auth !== 'none') hub.limits.refuseGuesser(req.ip);
+        const principal = await authenticate(hub, req, r.auth, r.roles).catch((err: unknown) => {
+          if (err instanceof WrongCredentials) hub.limits.failedAuth(req.ip);
+          throw err;
+        });
+        const bucket = bucketOf(principal);
+        if (requestLimit && bucket) await hub.limits.take(bucket.tenantId, requestLimit, bucket.key);
         let body: unknown;
         if (r.body && !r.raw) {
           const parsed = r.body.safeParse(req.body === undefined ? {} : req.body);

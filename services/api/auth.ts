@@ -12,6 +12,13 @@ export type Principal =
   | { kind: 'device'; tenantId: string; personId: string; deviceId: string }
   | { kind: 'pbx'; tenantId: string; keyId: string; /** The batch's replay fingerprint. */ replayKey: string };
 
+/** A credential that is unknown or does not match: what someone guessing keys sees, counted per address. */
+export class WrongCredentials extends AppError {
+  constructor(code: string, message: string, status = 401) {
+    super(status, code, message);
+  }
+}
+
 export type KeyPrincipal = Extract<Principal, { kind: 'key' }>;
 
 function bearer(req: Request): string {
@@ -44,13 +51,13 @@ export async function authenticate(hub: Hub, req: Request, mode: AuthMode, roles
     case 'operator': {
       const token = bearer(req);
       if (!hub.config.operatorKey || !safeEqual(token, hub.config.operatorKey)) {
-        throw forbidden('operator_only', 'this route needs the operator key');
+        throw new WrongCredentials('operator_only', 'this route needs the operator key', 403);
       }
       return { kind: 'operator' };
     }
     case 'key': {
       const key = await hub.store.directory.findUnique('apiKeys', 'hash', hashToken(bearer(req)));
-      if (!key) throw unauthorized('invalid_credentials', 'unknown or revoked API key');
+      if (!key) throw new WrongCredentials('invalid_credentials', 'unknown or revoked API key');
       if (roles && !roles.includes(key.role)) throw forbidden('forbidden_role', `${key.role} keys may not use this route`);
       const p: Principal = { kind: 'key', tenantId: key.tenantId, keyId: key.id, role: key.role };
       if (key.personId) p.personId = key.personId;
@@ -58,7 +65,7 @@ export async function authenticate(hub: Hub, req: Request, mode: AuthMode, roles
     }
     case 'device': {
       const device = await hub.store.directory.findUnique('devices', 'tokenHash', hashToken(bearer(req)));
-      if (!device) throw unauthorized('invalid_device_token', 'unknown or revoked device token');
+      if (!device) throw new WrongCredentials('invalid_device_token', 'unknown or revoked device token');
       return { kind: 'device', tenantId: device.tenantId, personId: device.personId, deviceId: device.id };
     }
     case 'pbx':
@@ -75,13 +82,13 @@ async function verifyPbxSignature(hub: Hub, req: Request): Promise<Principal> {
   }
   const [tenantId, keyId] = keyRef.split('/');
   const key = tenantId && keyId ? await hub.store.directory.get('apiKeys', tenantId, keyId) : undefined;
-  if (!key || key.role !== 'pbx') throw unauthorized('invalid_credentials', 'unknown PBX key id (expected <tenant>/<key id>)');
+  if (!key || key.role !== 'pbx') throw new WrongCredentials('invalid_credentials', 'unknown PBX key id (expected <tenant>/<key id>)');
   const secret = hub.directory.pbxSecret(key);
   if (!secret) throw unauthorized('invalid_credentials', 'this key cannot sign');
   const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   const expected = signPbxRequest(secret, timestamp, body);
   if (!signatures.split(/\s+/).some((s) => safeEqual(s, expected))) {
-    throw unauthorized('invalid_signature', 'the signature does not match the body');
+    throw new WrongCredentials('invalid_signature', 'the signature does not match the body');
   }
   const sec = Number(timestamp);
   const now = hub.clock.now();

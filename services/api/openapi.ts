@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { AnyRoute, AuthMode } from './route.js';
+import { REQUEST_LIMIT_COUNTS } from '../../shared/domain/request-limits.js';
+import { limitOf, type AnyRoute, type AuthMode } from './route.js';
 
 const SECURITY: Record<AuthMode, Array<Record<string, string[]>>> = {
   none: [],
@@ -20,6 +21,14 @@ const errorSchema = {
     },
   },
 };
+
+/** Where a 429 can come from: the route's request limit, and an address that failed authentication too often. */
+function limitedDescription(r: AnyRoute): string | undefined {
+  if (r.auth === 'none') return undefined;
+  const limit = limitOf(r);
+  const own = r.responses[429] ?? (limit && `too many ${REQUEST_LIMIT_COUNTS[limit]}`);
+  return `${own ? `${own}; or ` : ''}too many failed authentications from this address (rate_limited; retry after Retry-After seconds)`;
+}
 
 function jsonSchema(schema: z.ZodType): unknown {
   const { $schema: _s, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -45,6 +54,10 @@ export function buildOpenApi(routes: readonly AnyRoute[], version: string): unkn
     const responses: Record<string, unknown> = {};
     for (const [status, description] of Object.entries(r.responses)) {
       responses[status] = Number(status) >= 400 ? { description, content: { 'application/json': { schema: errorSchema } } } : { description };
+    }
+    const limited = limitedDescription(r);
+    if (limited) {
+      responses['429'] = { description: limited, headers: { 'Retry-After': { description: 'seconds until the request fits the limit', schema: { type: 'integer' } } }, content: { 'application/json': { schema: errorSchema } } };
     }
     responses['4XX'] ??= { description: 'bad input', content: { 'application/json': { schema: errorSchema } } };
     const op: Record<string, unknown> = {

@@ -203,8 +203,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     clearTimeout(retryTimer);
   }
 
-  function retry(reason) {
-    var wait = retryMs;
+  function retry(reason, atLeastMs) {
+    var wait = Math.max(retryMs, atLeastMs || 0);
     retryMs = Math.min(retryMs * 2, 30000);
     setConnection('Reconnecting in ' + Math.round(wait / 1000) + ' s (' + reason + ')', 'reconnecting');
     retryTimer = setTimeout(connect, wait);
@@ -225,6 +225,8 @@ export const DASHBOARD_JS = String.raw`(function () {
         if (res.status === 401 || res.status === 403) {
           return res.json().then(function (b) { signedOut(b && b.error ? b.error.message + ' (' + b.error.code + ')' : 'The key was refused.'); }, function () { if (!mine.signal.aborted) signedOut('The key was refused.'); });
         }
+        // Over the key's stream limit: not before the server's Retry-After (seconds).
+        if (res.status === 429) return retry('too many connections', (Number(res.headers.get('Retry-After')) || 0) * 1000);
         if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
         setConnection('Live', 'live');
         var reader = res.body.getReader();

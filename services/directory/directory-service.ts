@@ -45,6 +45,8 @@ export interface DirectoryHooks {
   personRemoved: Array<(tenantId: string, personId: string) => Promise<void>>;
   /** After a person was written (their time zone may have moved their all-day events). */
   personWritten: Array<(person: Person, before: Person | undefined) => Promise<void>>;
+  /** Before a tenant is written, by the admin API or `apply`: throws on settings this deployment refuses. */
+  tenantChecks: Array<(input: TenantInput) => void>;
   /** After the tenant's settings or policy were written (the calendar policy may have changed). */
   tenantWritten: Array<(tenantId: string) => Promise<void>>;
   /** Before a tenant's remaining records are deleted (its people are already gone). */
@@ -60,7 +62,7 @@ export class DirectoryService {
    */
   private readonly policyTtlMs: number;
   private readonly openedSecrets = new WeakMap<ApiKey, string>();
-  readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantWritten: [], tenantRemoved: [] };
+  readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantChecks: [], tenantWritten: [], tenantRemoved: [] };
 
   constructor(
     private readonly store: Store,
@@ -86,6 +88,7 @@ export class DirectoryService {
   }
 
   tenantOp(tenantId: string, input: TenantInput): WriteOp {
+    for (const check of this.hooks.tenantChecks) check(input);
     return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM } };
   }
 

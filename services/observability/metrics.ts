@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ENDPOINT_KINDS, type EndpointKind, type Source } from '../../shared/domain/signal.js';
 import { CALENDAR_PROVIDERS } from '../../shared/domain/calendar.js';
+import { REQUEST_LIMIT_CLASSES } from '../../shared/domain/request-limits.js';
 import type { TenantCensus } from './census.js';
 import { Tally } from './tally.js';
 
@@ -130,6 +131,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Each tenant's classes exist at 0 (so a rate() alert sees the first refusal), and go with the tenant. */
+  readonly requestsLimited = new Counter({
+    name: 'presence_requests_limited_total',
+    help: 'Requests refused with 429 by a request limit, by tenant and class (api, pbxEvents, heartbeats, streams; class auth with an empty tenant: an address that failed authentication too often).',
+    labelNames: ['tenant', 'class'] as const,
+    registers: [this.registry],
+    collect: () => this.readCensus(),
+  });
+
   readonly routeDecisions = new Counter({
     name: 'presence_route_decisions_total',
     help: 'Routing decisions, by status (ringing, fallback, closed) and whether they were dry runs.',
@@ -240,6 +250,7 @@ export class Metrics {
       for (const kind of ENDPOINT_KINDS) this.endpointsLost.inc({ tenant, kind }, 0);
       this.wentOffline.inc({ tenant }, 0);
       for (const [provider, outcome] of SYNC_SERIES) this.calendarSyncs.inc({ tenant, provider, outcome }, 0);
+      for (const c of REQUEST_LIMIT_CLASSES) this.requestsLimited.inc({ tenant, class: c }, 0);
     }
     for (const tenant of this.zeroed) {
       if (known.has(tenant)) continue;
@@ -247,6 +258,7 @@ export class Metrics {
       for (const kind of ENDPOINT_KINDS) this.endpointsLost.remove({ tenant, kind });
       this.wentOffline.remove({ tenant });
       for (const [provider, outcome] of SYNC_SERIES) this.calendarSyncs.remove({ tenant, provider, outcome });
+      for (const c of REQUEST_LIMIT_CLASSES) this.requestsLimited.remove({ tenant, class: c });
     }
     for (const tenant of this.lastSignal.keys()) if (!known.has(tenant)) this.lastSignal.delete(tenant);
   }

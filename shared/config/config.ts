@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { RequestLimits } from '../domain/request-limits.js';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
@@ -77,6 +78,12 @@ export const envSchema = z.object({
   CALENDAR_RECONCILE_INTERVAL_MS: int(3600_000, 60_000),
   OAUTH_REFRESH_AHEAD_MS: int(5 * 60_000, 0),
   PROVIDER_TIMEOUT_MS: int(10_000, 100),
+  // ── request limits, per replica and per minute; 0 turns a limit off ──
+  REQUEST_LIMIT_API_PER_MIN: int(3000),
+  REQUEST_LIMIT_PBX_EVENTS_PER_MIN: int(120_000),
+  REQUEST_LIMIT_HEARTBEATS_PER_MIN: int(30),
+  REQUEST_LIMIT_STREAMS_PER_MIN: int(60),
+  REQUEST_LIMIT_AUTH_FAILURES_PER_MIN: int(30),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -104,6 +111,8 @@ export interface Config {
   /** Where the SIP user agent (PUBLISH, dialog SUBSCRIBE/NOTIFY) listens, UDP and TCP on one port. */
   sip: { host: string; port: number; advertise?: string };
   calendars: CalendarConfig;
+  /** Per replica, per minute, 0 = off: the tenant classes (a tenant may lower them) and failed authentications per client address. */
+  requestLimits: RequestLimits & { authFailures: number };
 }
 
 export interface OAuthAppConfig {
@@ -169,6 +178,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       reconcileIntervalMs: e.CALENDAR_RECONCILE_INTERVAL_MS,
       refreshAheadMs: e.OAUTH_REFRESH_AHEAD_MS,
       timeoutMs: e.PROVIDER_TIMEOUT_MS,
+    },
+    requestLimits: {
+      api: e.REQUEST_LIMIT_API_PER_MIN,
+      pbxEvents: e.REQUEST_LIMIT_PBX_EVENTS_PER_MIN,
+      heartbeats: e.REQUEST_LIMIT_HEARTBEATS_PER_MIN,
+      streams: e.REQUEST_LIMIT_STREAMS_PER_MIN,
+      authFailures: e.REQUEST_LIMIT_AUTH_FAILURES_PER_MIN,
     },
   };
   if (e.SIP_ADVERTISE_HOST) config.sip.advertise = e.SIP_ADVERTISE_HOST;

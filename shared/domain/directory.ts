@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { calendarPolicySchema } from './calendar.js';
 import { policyOverrideSchema } from './policy.js';
+import { requestLimitsOverrideSchema } from './request-limits.js';
 import { ENDPOINT_KINDS } from './signal.js';
 import { WEEKDAYS } from './working-hours.js';
 import { isValidHHMM, isValidZone } from '../merge/working-hours.js';
@@ -47,6 +48,8 @@ export const tenantSettingsSchema = z
       .string()
       .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'host or host:port')
       .optional(),
+    /** This tenant's own request limits, per minute and replica: each at most the deployment's default. */
+    requestLimits: requestLimitsOverrideSchema.optional(),
   })
   .strict();
 

@@ -27,6 +27,20 @@ describe('/openapi.json matches the routes', () => {
     expect(doc.paths['/v1/pbx/events'].post.responses['200'].description).toMatch(/counts events.*rejected and ignoredEvents list/);
   });
 
+  it('documents a 429 with Retry-After wherever a request limit can refuse, and nowhere else', async () => {
+    const doc = (await h.http.get('/openapi.json').expect(200)).body;
+    const limited = (p: string, m: string) => doc.paths[p][m].responses['429'];
+    expect(limited('/v1/people', 'get').description).toMatch(/^too many API requests for this key; or too many failed authentications from this address/);
+    expect(limited('/v1/stream', 'get').description).toMatch(/^too many stream connections opened with this key/);
+    expect(limited('/v1/heartbeat', 'post').description).toMatch(/^too many heartbeats from this device/);
+    expect(limited('/v1/pbx/events', 'post').description).toMatch(/^more events than the tenant's PBX event limit has left \(nothing applied; .*; or too many failed authentications/);
+    expect(limited('/v1/tenants', 'post').description).toMatch(/^too many failed authentications from this address/);
+    expect(limited('/v1/people', 'get').headers['Retry-After'].schema).toEqual({ type: 'integer' });
+    for (const [p, m] of [['/healthz', 'get'], ['/metrics', 'get'], ['/v1/webhooks/microsoft', 'post'], ['/v1/webhooks/google', 'post']] as const) {
+      expect(limited(p, m), `${m} ${p}`).toBeUndefined();
+    }
+  });
+
   it('every documented route answers something other than route_not_found', async () => {
     const doc = (await h.http.get('/openapi.json')).body;
     for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {

@@ -17,6 +17,15 @@ import type { CalendarRandomness } from '../../services/calendars/create-calenda
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 export const OPERATOR_KEY = 'test-operator-key-0123456789abcdef';
 
+/** Every request limit off (0), for tests that send far more at one instant than any client would. */
+export const NO_REQUEST_LIMITS = {
+  REQUEST_LIMIT_API_PER_MIN: '0',
+  REQUEST_LIMIT_PBX_EVENTS_PER_MIN: '0',
+  REQUEST_LIMIT_HEARTBEATS_PER_MIN: '0',
+  REQUEST_LIMIT_STREAMS_PER_MIN: '0',
+  REQUEST_LIMIT_AUTH_FAILURES_PER_MIN: '0',
+};
+
 export interface TestHub extends RunningHub {
   clock: ManualClock;
   config: Config;

@@ -87,10 +87,10 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'tenants',
       auth: 'key',
       roles: ['admin'],
-      responses: { 200: 'the tenant and its effective policy' },
+      responses: { 200: 'the tenant, its effective policy, and the request limits that apply to it (per minute and replica, 0: none)' },
       async handle({ principal }) {
         const tenantId = tenantOf(principal);
-        return { body: { tenant: await directory.getTenant(tenantId), effectivePolicy: await directory.policyFor(tenantId) } };
+        return { body: { tenant: await directory.getTenant(tenantId), effectivePolicy: await directory.policyFor(tenantId), requestLimits: await hub.limits.limitsOf(tenantId) } };
       },
     }),
     route({
@@ -101,7 +101,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: tenantInputSchema,
-      responses: { 200: 'the updated tenant' },
+      responses: { 200: 'the updated tenant', 400: 'invalid body, or settings.requestLimits above the deployment default (request_limit_above_default)' },
       async handle({ principal, body }) {
         return { body: { tenant: await directory.putTenant(tenantOf(principal), body) } };
       },

@@ -21,6 +21,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       tag: 'presence',
       auth: 'key',
       roles: ALL_ROLES,
+      limit: 'streams',
       query: z.object({ team: z.string().max(64).optional(), person: z.string().max(64).optional(), lastEventId: z.string().max(64).optional() }),
       responses: { 200: 'text/event-stream' },
       async handle({ principal, query, req, res }) {

@@ -53,6 +53,8 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     if (events.length > hub.config.pbx.maxEvents) {
       throw badRequest('too_many_events', `at most ${hub.config.pbx.maxEvents} events per batch`);
     }
+    // Counted in events, before any is looked at: a batch that does not fit is refused whole.
+    await hub.limits.take(tenantId, 'pbxEvents', tenantId, events.length);
     // All look-ups at once: a shared store answers them in one round trip.
     const [tenant, found] = await Promise.all([hub.directory.getTenant(tenantId), Promise.all(events.map((e) => (e ? lookUp(tenantId, e) : undefined)))]);
     const now = hub.clock.now();
@@ -123,6 +125,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
         400: 'malformed batch (nothing applied)',
         401: 'missing, wrong or stale signature',
         409: 'replayed batch',
+        429: "more events than the tenant's PBX event limit has left (nothing applied; the same batch may be sent again after Retry-After)",
       },
       async handle({ principal, req }) {
         if (principal.kind !== 'pbx') throw new Error('pbx principal expected');
@@ -130,8 +133,8 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
           return { body: await ingest(principal.tenantId, req.body as Buffer) };
         } catch (err) {
           // Events are idempotent by their own timestamps, so a batch that failed on our side (the store away)
-          // may be sent again byte for byte; only a batch we refused for what it is stays refused.
-          if (!(err instanceof AppError && err.status < 500)) await hub.replay.forget(principal.replayKey).catch(() => undefined);
+          // or was over the limit may be sent again byte for byte; only a batch we refused for what it is stays refused.
+          if (!(err instanceof AppError && err.status < 500 && err.status !== 429)) await hub.replay.forget(principal.replayKey).catch(() => undefined);
           throw err;
         }
       },

@@ -1,0 +1,142 @@
+import ipaddr from 'ipaddr.js';
+import type { Logger } from 'pino';
+import type { Clock } from '../../shared/clock/clock.js';
+import type { Config } from '../../shared/config/config.js';
+import { aboveDefault, effectiveLimits, REQUEST_LIMIT_COUNTS, type RequestLimitClass, type RequestLimits, type RequestLimitsOverride } from '../../shared/domain/request-limits.js';
+import { AppError, badRequest } from '../../shared/errors/errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import { TokenBuckets } from './token-buckets.js';
+
+/** A refusal is logged at most this often per tenant and class (or per address), with the count since. */
+const LOG_EVERY_MS = 60_000;
+/** Addresses whose refusals are being counted for the log, at most: past it the counts start over. */
+const LOG_KEYS = 10_000;
+
+export interface RequestLimiterDeps {
+  limits: Config['requestLimits'];
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  /** The tenant's override (tenant settings `requestLimits`), read from the directory. */
+  override(tenantId: string): Promise<RequestLimitsOverride | undefined>;
+  /** How long a tenant's limits are reused: replicas sharing a store see another's change within this. */
+  cacheMs: number;
+}
+
+/** `::ffff:a.b.c.d` as IPv4; an IPv6 client by its /64: one host may use any address of its subnet (SLAAC, RFC 4862; privacy addresses, RFC 8981). */
+export function clientAddress(ip: string | undefined): string {
+  // Most requests: no parse (it runs before every authenticated request).
+  if (ip && !ip.includes(':')) return ip;
+  if (ip?.startsWith('::ffff:') && ip.includes('.')) return ip.slice(7);
+  if (!ip || !ipaddr.isValid(ip)) return ip ?? 'unknown';
+  const parsed = ipaddr.parse(ip);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const v6 = parsed as ipaddr.IPv6;
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  return `${ipaddr.IPv6.networkAddressFromCIDR(`${v6.toString()}/64`).toString()}/64`;
+}
+
+/**
+ * Request limits, per replica: a token bucket per key, device or tenant for each class, and one per client
+ * address for failed authentications. Computed from the injected clock; nothing is shared through the
+ * store (a round trip per request would cost more than the limit saves).
+ */
+export class RequestLimiter {
+  private readonly buckets = new Map<RequestLimitClass | 'auth', TokenBuckets>();
+  private readonly tenants = new Map<string, { limits: RequestLimits; at: number }>();
+  private readonly logged = new Map<string, { at: number; refused: number }>();
+
+  constructor(private readonly deps: RequestLimiterDeps) {}
+
+  /**
+   * Takes `cost` (one request, or a batch's events) from the bucket of `key` in `tenantId`'s `cls`;
+   * throws 429 `rate_limited` with Retry-After when it is not there, taking nothing.
+   */
+  async take(tenantId: string, cls: RequestLimitClass, key: string, cost = 1): Promise<void> {
+    const perMinute = (this.cached(tenantId) ?? (await this.load(tenantId)))[cls];
+    if (perMinute === 0) return;
+    const refusal = this.bucketsOf(cls).take(key, perMinute, cost, this.deps.clock.now());
+    if (!refusal) return;
+    this.refused(tenantId, cls, key);
+    const what = cost > perMinute ? `a batch of ${cost} events is more than the ${perMinute} ${REQUEST_LIMIT_COUNTS[cls]} allowed a minute: send smaller batches` : `too many ${REQUEST_LIMIT_COUNTS[cls]}: at most ${perMinute} a minute`;
+    throw limited(`${what}; retry after ${refusal.retryAfterSec} s`, cls, perMinute, refusal.retryAfterSec);
+  }
+
+  /** Refuses any request from an address that failed authentication too often: credentials from it are not checked. */
+  refuseGuesser(ip: string | undefined): void {
+    const perMinute = this.deps.limits.authFailures;
+    if (perMinute === 0) return;
+    const address = clientAddress(ip);
+    const refusal = this.bucketsOf('auth').empty(address, perMinute, this.deps.clock.now());
+    if (!refusal) return;
+    this.refused('', 'auth', address);
+    throw limited(`too many failed authentications from this address (at most ${perMinute} a minute); retry after ${refusal.retryAfterSec} s`, 'auth', perMinute, refusal.retryAfterSec);
+  }
+
+  /** Counts a wrong or unknown credential against the address it came from. */
+  failedAuth(ip: string | undefined): void {
+    const perMinute = this.deps.limits.authFailures;
+    if (perMinute > 0) this.bucketsOf('auth').take(clientAddress(ip), perMinute, 1, this.deps.clock.now());
+  }
+
+  /** The tenant's settings changed or it is gone: read its limits again. */
+  forget(tenantId: string): void {
+    this.tenants.delete(tenantId);
+  }
+
+  /** Refuses an override above the deployment's defaults: raising a limit is for whoever sets the environment. */
+  check(override: RequestLimitsOverride | undefined): void {
+    const above = aboveDefault(this.deps.limits, override);
+    if (above.length === 0) return;
+    throw badRequest(
+      'request_limit_above_default',
+      `settings.requestLimits may lower a limit, not raise it: ${above.map((c) => `${c} above ${this.deps.limits[c]}`).join(', ')} (REQUEST_LIMIT_* variables)`,
+      above.map((c) => ({ path: `settings.requestLimits.${c}`, message: `at most ${this.deps.limits[c]}` })),
+    );
+  }
+
+  /** The limits that apply to the tenant now, per minute (0: none). */
+  async limitsOf(tenantId: string): Promise<RequestLimits> {
+    return this.cached(tenantId) ?? this.load(tenantId);
+  }
+
+  private cached(tenantId: string): RequestLimits | undefined {
+    const c = this.tenants.get(tenantId);
+    return c && this.deps.clock.now() - c.at < this.deps.cacheMs ? c.limits : undefined;
+  }
+
+  private async load(tenantId: string): Promise<RequestLimits> {
+    const at = this.deps.clock.now();
+    const limits = effectiveLimits(this.deps.limits, await this.deps.override(tenantId));
+    this.tenants.set(tenantId, { limits, at });
+    return limits;
+  }
+
+  private bucketsOf(cls: RequestLimitClass | 'auth'): TokenBuckets {
+    let b = this.buckets.get(cls);
+    if (!b) this.buckets.set(cls, (b = new TokenBuckets()));
+    return b;
+  }
+
+  /** `caller`: the bucket refused (`<tenant>/<key or device id>`, the tenant, or the client address). */
+  private refused(tenant: string, cls: RequestLimitClass | 'auth', caller: string): void {
+    this.deps.metrics.requestsLimited.inc({ tenant, class: cls });
+    const now = this.deps.clock.now();
+    // Guessers are logged per address; a tenant's refusals per class, naming the caller of the moment.
+    const key = cls === 'auth' ? `auth\u0000${caller}` : `${tenant}\u0000${cls}`;
+    const entry = this.logged.get(key);
+    if (entry && now - entry.at < LOG_EVERY_MS) {
+      entry.refused++;
+      return;
+    }
+    if (this.logged.size >= LOG_KEYS) this.logged.clear();
+    this.logged.set(key, { at: now, refused: 0 });
+    const since = entry ? { refusedSinceLastLine: entry.refused + 1 } : {};
+    if (cls === 'auth') this.deps.log.warn({ address: caller, ...since }, 'refusing requests from an address that failed authentication too often (logged at most once a minute per address)');
+    else this.deps.log.warn({ tenantId: tenant, class: cls, caller, ...since }, 'request limit reached: refusing with 429 (logged at most once a minute per tenant and class)');
+  }
+}
+
+function limited(message: string, cls: RequestLimitClass | 'auth', perMinute: number, retryAfterSec: number): AppError {
+  return new AppError(429, 'rate_limited', message, { limit: cls, perMinute }, retryAfterSec);
+}

@@ -1,0 +1,104 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock/manual-clock.js';
+import { createLogger } from '../../shared/log/logger.js';
+import { clientAddress, RequestLimiter } from '../../services/limits/request-limiter.js';
+import { TokenBuckets } from '../../services/limits/token-buckets.js';
+import { Metrics } from '../../services/observability/metrics.js';
+
+function limiter(limits = { api: 2, pbxEvents: 0, heartbeats: 3, streams: 2, authFailures: 2 }) {
+  const clock = new ManualClock('2026-03-02T09:30:00Z');
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
+      done();
+    },
+  });
+  const l = new RequestLimiter({ limits, clock, log: createLogger('info', sink), metrics: new Metrics(false), override: async () => undefined, cacheMs: Infinity });
+  return { l, clock, lines };
+}
+
+describe('request limiter', () => {
+  it('logs a refused tenant class at most once a minute, then with the refusals since the last line', async () => {
+    const { l, clock, lines } = limiter();
+    await l.take('acme', 'api', 'k1');
+    await l.take('acme', 'api', 'k1');
+    for (let i = 0; i < 3; i++) await expect(l.take('acme', 'api', 'k1')).rejects.toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(lines.map((x) => [x.msg, x.tenantId, x.class, x.caller])).toEqual([['request limit reached: refusing with 429 (logged at most once a minute per tenant and class)', 'acme', 'api', 'k1']]);
+    await clock.advance(60_000);
+    for (let i = 0; i < 3; i++) await l.take('acme', 'api', 'k1').catch(() => undefined);
+    expect(lines).toHaveLength(2);
+    // Two more refused after the first line, and this one.
+    expect(lines[1]).toMatchObject({ tenantId: 'acme', class: 'api', refusedSinceLastLine: 3 });
+  });
+
+  it("reads a tenant's override again once the cache time has passed (replicas sharing a store), and holds it to the default", async () => {
+    const clock = new ManualClock('2026-03-02T09:30:00Z');
+    let stored: { heartbeats?: number } | undefined = { heartbeats: 2 };
+    const l = new RequestLimiter({
+      limits: { api: 100, pbxEvents: 100, heartbeats: 5, streams: 2, authFailures: 2 },
+      clock,
+      log: createLogger('silent'),
+      metrics: new Metrics(false),
+      override: async () => stored,
+      cacheMs: 1000,
+    });
+    expect((await l.limitsOf('acme')).heartbeats).toBe(2);
+    // Another replica wrote the tenant: this one sees it once its cached copy is a second old.
+    stored = { heartbeats: 50 };
+    await clock.advance(999);
+    expect((await l.limitsOf('acme')).heartbeats).toBe(2);
+    await clock.advance(1);
+    expect((await l.limitsOf('acme')).heartbeats).toBe(5);
+    stored = undefined;
+    l.forget('acme');
+    expect(await l.limitsOf('acme')).toEqual({ api: 100, pbxEvents: 100, heartbeats: 5, streams: 2 });
+  });
+
+  it('a limit of 0 is off', async () => {
+    const { l } = limiter();
+    for (let i = 0; i < 1000; i++) await l.take('acme', 'pbxEvents', 'acme', 1000);
+  });
+
+  it('an address is blocked only once its failures use up the bucket, and a failure while blocked does not lengthen the wait', async () => {
+    const { l, clock } = limiter();
+    l.failedAuth('192.0.2.1');
+    l.refuseGuesser('192.0.2.1');
+    l.failedAuth('192.0.2.1');
+    expect(() => l.refuseGuesser('192.0.2.1')).toThrow(/too many failed authentications/);
+    l.failedAuth('192.0.2.1');
+    await clock.advance(30_000);
+    l.refuseGuesser('192.0.2.1');
+    l.refuseGuesser('192.0.2.2');
+  });
+
+  it('tells clients apart by address: IPv4-mapped IPv6 as IPv4, IPv6 by its /64', () => {
+    expect(clientAddress('::ffff:127.0.0.1')).toBe('127.0.0.1');
+    expect(clientAddress('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientAddress('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(clientAddress(undefined)).toBe('unknown');
+  });
+});
+
+describe('token buckets', () => {
+  it('refills continuously, never above the limit, and a refused take takes nothing', () => {
+    const b = new TokenBuckets();
+    const t0 = Date.parse('2026-03-02T09:30:00Z');
+    expect(b.take('k', 60, 60, t0)).toBeUndefined();
+    expect(b.take('k', 60, 1, t0)).toEqual({ retryAfterSec: 1 });
+    expect(b.take('k', 60, 30, t0 + 10_000)).toEqual({ retryAfterSec: 20 });
+    expect(b.take('k', 60, 10, t0 + 10_000)).toBeUndefined();
+    expect(b.take('k', 60, 61, t0 + 3_600_000)).toEqual({ retryAfterSec: 1 });
+    expect(b.take('k', 60, 60, t0 + 3_600_000)).toBeUndefined();
+  });
+
+  it('forgets buckets that refilled once there are many', () => {
+    const b = new TokenBuckets();
+    const t0 = Date.parse('2026-03-02T09:30:00Z');
+    for (let i = 0; i < 10_000; i++) b.take(`k${i}`, 10, 1, t0);
+    expect(b.size).toBe(10_000);
+    b.take('late', 10, 1, t0 + 60_000);
+    expect(b.size).toBe(1);
+  });
+});
