@@ -8,12 +8,15 @@ import { destinationOf } from './sip/presentity.js';
 import { checkTargetHost, checkTargetUrl, type Resolver } from './ssrf-guard.js';
 import { newWebhookSecret } from './webhook-signature.js';
 
-export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret'> {
+/** How long a rotated webhook secret keeps signing beside the new one, so receivers switch without refusing anything. */
+export const PREVIOUS_SECRET_MS = 24 * 3600_000;
+
+export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret' | 'sealedPreviousSecret'> {
   hasPassword?: boolean;
 }
 
 export function publicTarget(t: Target): PublicTarget {
-  const { sealedPassword, sealedSecret: _s, ...rest } = t;
+  const { sealedPassword, sealedSecret: _s, sealedPreviousSecret: _p, ...rest } = t;
   return t.kind === 'webhook' ? rest : { ...rest, hasPassword: sealedPassword !== undefined };
 }
 
@@ -64,8 +67,10 @@ export class TargetsService {
     let issued: string | undefined;
     if (input.kind === 'webhook') {
       if (secret !== undefined) doc.sealedSecret = this.secrets.seal(secret);
-      else if (sameKind && existing?.sealedSecret) doc.sealedSecret = existing.sealedSecret;
-      else {
+      else if (sameKind && existing?.sealedSecret) {
+        doc.sealedSecret = existing.sealedSecret;
+        if (existing.sealedPreviousSecret !== undefined) Object.assign(doc, { sealedPreviousSecret: existing.sealedPreviousSecret, previousSecretUntil: existing.previousSecretUntil });
+      } else {
         issued = newWebhookSecret();
         doc.sealedSecret = this.secrets.seal(issued);
       }
@@ -78,18 +83,22 @@ export class TargetsService {
   /** Whether applying `input` would leave the stored target as it is (secrets compared by value). */
   unchanged(existing: Target, input: TargetInput): boolean {
     const { password, secret, ...plain } = input as TargetInput & { password?: string; secret?: string };
-    const { sealedPassword, sealedSecret, id: _i, tenantId: _t, ...stored } = existing;
+    const { sealedPassword, sealedSecret, sealedPreviousSecret: _p, previousSecretUntil: _u, id: _i, tenantId: _t, ...stored } = existing;
     if (password !== undefined && this.open(sealedPassword) !== password) return false;
     if (secret !== undefined && this.open(sealedSecret) !== secret) return false;
     return stableJson(plain) === stableJson(stored);
   }
 
-  async rotateSecret(tenantId: string, id: string): Promise<string> {
+  /** A new secret; the one it replaces keeps signing beside it for `PREVIOUS_SECRET_MS` (Standard Webhooks: several signatures). */
+  async rotateSecret(tenantId: string, id: string, now: number): Promise<{ secret: string; previousSecretUntil: number }> {
     const t = await this.get(tenantId, id);
     if (t.kind !== 'webhook') throw unprocessable('not_a_webhook', 'only webhook targets have a signing secret');
     const secret = newWebhookSecret();
-    await this.store.directory.write([{ op: 'put', collection: 'targets', doc: { ...t, sealedSecret: this.secrets.seal(secret) } }]);
-    return secret;
+    const previousSecretUntil = now + PREVIOUS_SECRET_MS;
+    const doc: Target = { ...t, sealedSecret: this.secrets.seal(secret) };
+    if (t.sealedSecret !== undefined) Object.assign(doc, { sealedPreviousSecret: t.sealedSecret, previousSecretUntil });
+    await this.store.directory.write([{ op: 'put', collection: 'targets', doc }]);
+    return { secret, previousSecretUntil };
   }
 
   async delete(tenantId: string, id: string): Promise<void> {
