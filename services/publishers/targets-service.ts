@@ -11,13 +11,16 @@ import { newWebhookSecret } from './webhook-signature.js';
 /** How long a rotated webhook secret keeps signing beside the new one, so receivers switch without refusing anything. */
 export const PREVIOUS_SECRET_MS = 24 * 3600_000;
 
-export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret' | 'sealedPreviousSecret'> {
+export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret' | 'sealedPreviousSecret' | 'previousSecretUntil'> {
   hasPassword?: boolean;
+  /** Until when the secret before the last rotation still signs. */
+  previousSecretUntil?: string;
 }
 
 export function publicTarget(t: Target): PublicTarget {
-  const { sealedPassword, sealedSecret: _s, sealedPreviousSecret: _p, ...rest } = t;
-  return t.kind === 'webhook' ? rest : { ...rest, hasPassword: sealedPassword !== undefined };
+  const { sealedPassword, sealedSecret: _s, sealedPreviousSecret: _p, previousSecretUntil, ...rest } = t;
+  if (t.kind !== 'webhook') return { ...rest, hasPassword: sealedPassword !== undefined };
+  return previousSecretUntil === undefined ? rest : { ...rest, previousSecretUntil: new Date(previousSecretUntil).toISOString() };
 }
 
 /** Push targets of a tenant: validated (URLs against SSRF), secrets sealed, stored as directory documents. */

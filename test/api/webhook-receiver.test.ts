@@ -52,6 +52,7 @@ describe('a webhook receiver written from the README and the Standard Webhooks s
     expect(rotated.previousSecretUntil).toBe(new Date(h.clock.now() + 24 * 3600_000).toISOString());
     const target = (await h.get('/v1/targets/crm').expect(200)).body;
     expect(JSON.stringify(target)).not.toMatch(/whsec_|sealed/);
+    expect(target.previousSecretUntil).toBe(rotated.previousSecretUntil);
     // Everyone's state goes again, verifiable by a receiver that still holds only the old secret, and by one
     // that already holds only the new one.
     const [, again] = await rx.waitFor(2);
