@@ -45,10 +45,10 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         // the stream ends, so the client's reconnection is refused (401).
         let keyLookup: Promise<boolean> | undefined;
         const keyHolds = () =>
-          (keyLookup ??= hub.store.directory.get('apiKeys', tenantId, principal.kind === 'key' ? principal.keyId : '').then((k) => {
-            keyLookup = undefined;
-            return k !== undefined;
-          }));
+          (keyLookup ??= hub.store.directory
+            .get('apiKeys', tenantId, principal.kind === 'key' ? principal.keyId : '')
+            .then((k) => k !== undefined)
+            .finally(() => (keyLookup = undefined)));
         // Events are queued until the snapshot or replay is out, then written strictly in order, a tick's
         // worth per write. Each person is looked up as the event is queued, so look-ups overlap.
         const out = new TickWriter<FeedEvent, [Person | undefined, boolean]>({
