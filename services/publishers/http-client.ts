@@ -11,7 +11,7 @@ export interface HttpResult {
 export class DeliveryError extends Error {
   constructor(
     message: string,
-    /** Whether trying again later can help (network errors, timeouts, 5xx, 429). */
+    /** Whether trying again later can help (network errors, timeouts, any answer but a redirect). */
     readonly retryable: boolean,
     readonly status?: number,
   ) {
@@ -81,6 +81,8 @@ export function createTargetClient(opts: { allowPrivate: boolean; timeoutMs: num
 export function expectSuccess(r: HttpResult, what: string): void {
   if (r.status >= 200 && r.status < 300) return;
   if (r.status >= 300 && r.status < 400) throw new DeliveryError(`${what} answered a redirect (${r.status}), which is never followed`, false, r.status);
-  const retryable = r.status >= 500 || r.status === 429 || r.status === 408;
-  throw new DeliveryError(`${what} answered ${r.status}`, retryable, r.status);
+  // A 4xx is retried too: a receiver refusing a signature it does not know yet (a rotated secret), a route not
+  // deployed yet or an ARI password changed on the PBX gets fixed on the other side, where nothing tells us,
+  // and a state dropped here would leave it on an older one until the person changes again.
+  throw new DeliveryError(`${what} answered ${r.status}`, true, r.status);
 }

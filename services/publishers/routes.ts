@@ -77,12 +77,12 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],
-      responses: { 200: 'the new secret', 422: 'not a webhook target' },
+      responses: { 200: 'the new secret, and until when the one it replaces still signs beside it', 422: 'not a webhook target' },
       async handle({ principal, params }) {
         const tenantId = tenantOf(principal);
-        const secret = await targets.rotateSecret(tenantId, params.targetId!);
+        const { secret, previousSecretUntil } = await targets.rotateSecret(tenantId, params.targetId!, deps.clock.now());
         await pipeline.reload(tenantId, params.targetId!);
-        return { body: { secret } };
+        return { body: { secret, previousSecretUntil: new Date(previousSecretUntil).toISOString() } };
       },
     }),
     route({

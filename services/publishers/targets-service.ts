@@ -8,13 +8,19 @@ import { destinationOf } from './sip/presentity.js';
 import { checkTargetHost, checkTargetUrl, type Resolver } from './ssrf-guard.js';
 import { newWebhookSecret } from './webhook-signature.js';
 
-export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret'> {
+/** How long a rotated webhook secret keeps signing beside the new one, so receivers switch without refusing anything. */
+export const PREVIOUS_SECRET_MS = 24 * 3600_000;
+
+export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret' | 'sealedPreviousSecret' | 'previousSecretUntil'> {
   hasPassword?: boolean;
+  /** Until when the secret before the last rotation still signs. */
+  previousSecretUntil?: string;
 }
 
 export function publicTarget(t: Target): PublicTarget {
-  const { sealedPassword, sealedSecret: _s, ...rest } = t;
-  return t.kind === 'webhook' ? rest : { ...rest, hasPassword: sealedPassword !== undefined };
+  const { sealedPassword, sealedSecret: _s, sealedPreviousSecret: _p, previousSecretUntil, ...rest } = t;
+  if (t.kind !== 'webhook') return { ...rest, hasPassword: sealedPassword !== undefined };
+  return previousSecretUntil === undefined ? rest : { ...rest, previousSecretUntil: new Date(previousSecretUntil).toISOString() };
 }
 
 /** Push targets of a tenant: validated (URLs against SSRF), secrets sealed, stored as directory documents. */
@@ -64,8 +70,10 @@ export class TargetsService {
     let issued: string | undefined;
     if (input.kind === 'webhook') {
       if (secret !== undefined) doc.sealedSecret = this.secrets.seal(secret);
-      else if (sameKind && existing?.sealedSecret) doc.sealedSecret = existing.sealedSecret;
-      else {
+      else if (sameKind && existing?.sealedSecret) {
+        doc.sealedSecret = existing.sealedSecret;
+        if (existing.sealedPreviousSecret !== undefined) Object.assign(doc, { sealedPreviousSecret: existing.sealedPreviousSecret, previousSecretUntil: existing.previousSecretUntil });
+      } else {
         issued = newWebhookSecret();
         doc.sealedSecret = this.secrets.seal(issued);
       }
@@ -78,18 +86,22 @@ export class TargetsService {
   /** Whether applying `input` would leave the stored target as it is (secrets compared by value). */
   unchanged(existing: Target, input: TargetInput): boolean {
     const { password, secret, ...plain } = input as TargetInput & { password?: string; secret?: string };
-    const { sealedPassword, sealedSecret, id: _i, tenantId: _t, ...stored } = existing;
+    const { sealedPassword, sealedSecret, sealedPreviousSecret: _p, previousSecretUntil: _u, id: _i, tenantId: _t, ...stored } = existing;
     if (password !== undefined && this.open(sealedPassword) !== password) return false;
     if (secret !== undefined && this.open(sealedSecret) !== secret) return false;
     return stableJson(plain) === stableJson(stored);
   }
 
-  async rotateSecret(tenantId: string, id: string): Promise<string> {
+  /** A new secret; the one it replaces keeps signing beside it for `PREVIOUS_SECRET_MS` (Standard Webhooks: several signatures). */
+  async rotateSecret(tenantId: string, id: string, now: number): Promise<{ secret: string; previousSecretUntil: number }> {
     const t = await this.get(tenantId, id);
     if (t.kind !== 'webhook') throw unprocessable('not_a_webhook', 'only webhook targets have a signing secret');
     const secret = newWebhookSecret();
-    await this.store.directory.write([{ op: 'put', collection: 'targets', doc: { ...t, sealedSecret: this.secrets.seal(secret) } }]);
-    return secret;
+    const previousSecretUntil = now + PREVIOUS_SECRET_MS;
+    const doc: Target = { ...t, sealedSecret: this.secrets.seal(secret) };
+    if (t.sealedSecret !== undefined) Object.assign(doc, { sealedPreviousSecret: t.sealedSecret, previousSecretUntil });
+    await this.store.directory.write([{ op: 'put', collection: 'targets', doc }]);
+    return { secret, previousSecretUntil };
   }
 
   async delete(tenantId: string, id: string): Promise<void> {

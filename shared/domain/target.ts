@@ -69,6 +69,9 @@ type Stored<T> = Omit<T, 'password' | 'secret'> & {
   /** Secrets sealed with AES-256-GCM (shared/crypto/secrets.ts). */
   sealedPassword?: string;
   sealedSecret?: string;
+  /** A webhook's secret before its last rotation, which still signs beside the new one until `previousSecretUntil` (ms). */
+  sealedPreviousSecret?: string;
+  previousSecretUntil?: number;
 };
 export type WebhookTarget = Stored<z.infer<typeof webhookTargetSchema>>;
 export type AriTarget = Stored<z.infer<typeof ariTargetSchema>>;

@@ -102,7 +102,7 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
 
     const first = await hb();
     const ttl = h.config.heartbeat.foregroundTtlMs;
-    expect(first.body.reachableUntil).toBe(new Date(h.clock.now() + ttl).toISOString());
+    expect(first.body).toEqual({ accepted: true, reachableUntil: new Date(h.clock.now() + ttl).toISOString(), reachableForMs: ttl });
     expect(await presence()).toMatchObject({ availability: 'available', routable: true, endpoints: [{ id: 'alice-phone', kind: 'mobile', contact: '+4930555' }] });
     await h.clock.advance(ttl / 2);
     await hb();

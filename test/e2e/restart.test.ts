@@ -53,4 +53,17 @@ describe('restart: what was acknowledged survives, including kill -9', () => {
     expect((await call('GET', '/v1/people/alice')).status).toBe(200);
     expect((await call('GET', '/v1/presence/alice', undefined, member.body.secret)).body.activity).toBe('dnd');
   });
+
+  it('keeps a mobile app reachable across kill -9 until its last heartbeat runs out, not until its next one', async () => {
+    svc ??= await startService(env);
+    expect((await call('PUT', '/v1/people/bob', { name: 'Bob' })).status).toBe(201);
+    const token = (await call('PUT', '/v1/people/bob/devices/bob-phone', { kind: 'mobile' })).body.token as string;
+    const hb = await fetch(`${svc.url}/v1/heartbeat`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{"state":"background"}' });
+    expect(hb.status).toBe(200);
+    await svc.kill();
+    svc = await startService(env);
+    const bob = (await call('GET', '/v1/presence/bob')).body;
+    expect(bob).toMatchObject({ availability: 'available', routable: true, endpoints: [{ id: 'bob-phone', kind: 'mobile' }] });
+    expect(bob.explanation).toContainEqual(expect.objectContaining({ signal: 'mobile:bob-phone', verdict: 'reachable' }));
+  });
 });

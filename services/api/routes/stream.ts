@@ -41,11 +41,25 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         /** With `?team=`: the people this client was shown as members, so one who leaves gets `removed`. */
         let team: Set<string> | undefined;
         const frame = (event: string, data: unknown, id?: string) => `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+        // A key revoked while it streams (or deleted with its person or tenant), on whichever replica, gets
+        // no change after that: it is looked up again with every lot of changes and at every keep-alive, and
+        // the stream ends, so the client's reconnection is refused (401).
+        let keyLookup: Promise<boolean> | undefined;
+        const keyHolds = () =>
+          (keyLookup ??= hub.store.directory
+            .get('apiKeys', tenantId, principal.kind === 'key' ? principal.keyId : '')
+            .then((k) => k !== undefined)
+            .finally(() => (keyLookup = undefined)));
         // Events are queued until the snapshot or replay is out, then written strictly in order, a tick's
         // worth per write. Each person is looked up as the event is queued, so look-ups overlap.
-        const out = new TickWriter<FeedEvent, Person | undefined>({
-          lookup: (e) => (e.presence ? hub.store.directory.get('people', tenantId, e.personId) : undefined),
-          render(e, person) {
+        const out = new TickWriter<FeedEvent, [Person | undefined, boolean]>({
+          lookup: (e) => Promise.all([e.presence ? hub.store.directory.get('people', tenantId, e.personId) : undefined, keyHolds()]),
+          render(e, looked) {
+            const [person, keyHeld] = looked!;
+            if (!keyHeld) {
+              res.end();
+              return '';
+            }
             // With a team, `removed` also says someone left it (the directory change shows they are out).
             if (!e.presence) return !team || team.delete(e.personId) ? frame('removed', { personId: e.personId }, e.id) : '';
             if (!person) return '';
@@ -82,7 +96,10 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         };
         hub.metrics.streamClients.inc();
         const keepalive = setInterval(() => {
-          if (!res.writableEnded) res.write(': keepalive\n\n');
+          // A store that cannot answer now says nothing about the key: the keep-alive still goes.
+          void keyHolds()
+            .catch(() => true)
+            .then((held) => (!held ? res.end() : !res.writableEnded && res.write(': keepalive\n\n')));
         }, hub.config.feed.keepaliveMs);
         keepalive.unref();
         req.on('close', () => {

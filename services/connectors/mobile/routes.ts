@@ -12,7 +12,10 @@ export function mobileRoutes(hub: Hub): AnyRoute[] {
       tag: 'mobile',
       auth: 'device',
       body: heartbeatSchema,
-      responses: { 200: 'accepted; reachableUntil says when the next heartbeat is due at the latest', 401: 'unknown or revoked device token' },
+      responses: {
+        200: "accepted; reachableUntil says when the next heartbeat is due at the latest (the server's clock), reachableForMs how long from now (a phone's own clock may be off)",
+        401: 'unknown or revoked device token',
+      },
       async handle({ principal, body }) {
         if (principal.kind !== 'device') throw new Error('device principal expected');
         const device = await hub.directory.getDevice(principal.tenantId, principal.deviceId);
@@ -20,7 +23,8 @@ export function mobileRoutes(hub: Hub): AnyRoute[] {
         const change = heartbeatChange(body, device, person, hub.config.heartbeat, hub.clock.now());
         await hub.engine.apply(principal.tenantId, principal.personId, [change]);
         const until = change.op === 'put' ? change.signal.until : undefined;
-        return { body: { accepted: true, reachableUntil: until === undefined ? null : new Date(until).toISOString() } };
+        const reachable = until === undefined ? { reachableUntil: null, reachableForMs: null } : { reachableUntil: new Date(until).toISOString(), reachableForMs: until - hub.clock.now() };
+        return { body: { accepted: true, ...reachable } };
       },
     }),
   ];

@@ -25,6 +25,8 @@ export class WebhookSink implements Sink {
     private readonly secret: string,
     private readonly client: HttpTargetClient,
     private readonly clock: Clock,
+    /** The secret before the last rotation: it signs too until `target.previousSecretUntil`. */
+    private readonly previousSecret?: string,
   ) {
     this.url = new URL(target.url);
   }
@@ -48,7 +50,9 @@ export class WebhookSink implements Sink {
     // (receivers deduplicate by id).
     const again = d.rerender === undefined ? '' : `_${d.outOfScope ? 'w' : 'r'}${d.rerender}`;
     const id = `msg_${d.tenantId}_${d.personId}_${d.version}${again}`;
-    const timestamp = Math.floor(this.clock.now() / 1000);
+    const now = this.clock.now();
+    const timestamp = Math.floor(now / 1000);
+    const secrets = this.previousSecret !== undefined && now < (this.target.previousSecretUntil ?? 0) ? [this.secret, this.previousSecret] : [this.secret];
     // Until the receiver answers, what it holds is unknown (a request that timed out or got a 5xx may have
     // been taken): a later state that reads as the last acknowledged one must still go out.
     this.told.delete(d.personId);
@@ -57,7 +61,7 @@ export class WebhookSink implements Sink {
       'User-Agent': 'presence-hub',
       'webhook-id': id,
       'webhook-timestamp': String(timestamp),
-      'webhook-signature': signWebhook(this.secret, id, timestamp, body),
+      'webhook-signature': secrets.map((s) => signWebhook(s, id, timestamp, body)).join(' '),
     }, body);
     expectSuccess(res, this.target.url);
     if (reads === undefined) this.told.delete(d.personId);
