@@ -2,6 +2,7 @@ import type { Person } from '../../shared/domain/directory.js';
 import type { GroupMember } from '../../shared/domain/group.js';
 import { own } from '../../shared/domain/own.js';
 import { pausedFor, type QueuePause } from '../../shared/domain/queue-pause.js';
+import { endsWrapUp } from '../../shared/merge/ready.js';
 import type { AgentCallState, MemberRoutingState } from '../../shared/store/routing-state.js';
 import { seesActivity, type Detail } from '../api/views.js';
 import type { Contact, LeaveCode, LeftOut } from './decision.js';
@@ -155,7 +156,7 @@ function paused(pause: QueuePause, facts: MemberFacts, rules: EligibilityRules, 
 /**
  * Whether one member may be rung at `rules.at`, and if not, why. Presence decides (a member in DND or a
  * meeting leaves the group unless the group says otherwise, and comes back when it ends, because the
- * presence does), then the group's own wrap-up after a call it delivered.
+ * presence does), then the group's own wrap-up after a call it delivered, unless they said "ready" since.
  */
 export function judgeMember(facts: MemberFacts, rules: EligibilityRules): Eligibility {
   const { person, presence: p, member } = facts;
@@ -179,7 +180,7 @@ export function judgeMember(facts: MemberFacts, rules: EligibilityRules): Eligib
 
   const lastEnd = facts.memberState?.lastCallEndAt;
   const wrapEnd = lastEnd === undefined ? undefined : lastEnd + (facts.memberState?.wrapUpSeconds ?? rules.wrapUpSeconds) * 1000;
-  if (wrapEnd !== undefined && lastEnd! <= rules.at && rules.at < wrapEnd) {
+  if (wrapEnd !== undefined && lastEnd! <= rules.at && rules.at < wrapEnd && !endsWrapUp({ ...p, since: p.decidedSince }, lastEnd!)) {
     const reason = `wrap-up until ${clockTime(wrapEnd, rules.at, rules.zone)} (after a call from this group)`;
     const out: LeftOut = { personId: person.id, name: person.name, code: 'wrap-up', reason, detail, availability: 'busy', activity: 'wrap-up', until: wrapEnd, predictedFreeAt: wrapEnd };
     return { eligible: false, leftOut: out };
