@@ -1,3 +1,4 @@
+import { MEETING_ACTIVITIES } from '../../shared/domain/activity.js';
 import type { Person } from '../../shared/domain/directory.js';
 import type { GroupMember } from '../../shared/domain/group.js';
 import { own } from '../../shared/domain/own.js';
@@ -38,7 +39,6 @@ export interface EligibilityRules {
 
 export type Eligibility = { eligible: true; contacts: Contact[]; note?: string } | { eligible: false; leftOut: LeftOut };
 
-const MEETING = new Set(['in-meeting', 'presenting', 'focus']);
 const CALL = new Set(['on-call', 'on-hold', 'ringing']);
 const AWAY = new Set(['away', 'break', 'out-of-office']);
 
@@ -58,11 +58,11 @@ const LABELS: Record<string, string> = {
 };
 
 function isDnd(p: PresenceAt): boolean {
-  return p.activity === 'dnd' || (p.availability === 'dnd' && !MEETING.has(p.activity));
+  return p.activity === 'dnd' || (p.availability === 'dnd' && !MEETING_ACTIVITIES.has(p.activity));
 }
 
 function codeOf(p: PresenceAt): LeaveCode {
-  if (MEETING.has(p.activity)) return 'in-meeting';
+  if (MEETING_ACTIVITIES.has(p.activity)) return 'in-meeting';
   if (isDnd(p)) return 'dnd';
   if (CALL.has(p.activity)) return 'on-call';
   if (p.activity === 'wrap-up') return 'wrap-up';
@@ -169,7 +169,7 @@ export function judgeMember(facts: MemberFacts, rules: EligibilityRules): Eligib
 
   const contacts = contactsOf(p);
   if (!p.routable) {
-    const keptInMeeting = MEETING.has(p.activity) && !rules.leaveWhen.meeting;
+    const keptInMeeting = MEETING_ACTIVITIES.has(p.activity) && !rules.leaveWhen.meeting;
     const keptInDnd = isDnd(p) && !rules.leaveWhen.dnd;
     if ((keptInMeeting || keptInDnd) && contacts.length > 0) {
       return { eligible: true, contacts, note: keptInMeeting ? 'rings during meetings in this group' : 'rings despite DND in this group' };

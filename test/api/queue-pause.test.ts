@@ -119,6 +119,20 @@ function queuePauses(start: () => Promise<TestHub>): void {
     expect(d.leftOut).toEqual([{ personId: 'carol', name: 'Carol', code: 'paused', reason: 'paused from group calls' }]);
   });
 
+  it('until the end of the current meeting: a meeting set by hand counts as a calendar one does, for the pause and the manual status alike', async () => {
+    // "In meeting until 10:30" from a manual status, no calendar connected.
+    const end = '2026-03-02T10:30:00.000Z';
+    await h.put('/v1/people/alice/status', { activity: 'in-meeting', until: end }).expect(200);
+    expect((await h.get('/v1/presence/alice')).body).toMatchObject({ activity: 'in-meeting', until: end });
+    expect((await h.put('/v1/people/alice/queue-pause', { until: 'end-of-current-meeting' }).expect(200)).body.until).toBe(end);
+    expect((await h.put('/v1/people/alice/status', { activity: 'dnd', until: 'end-of-current-meeting' }).expect(200)).body).toMatchObject({ activity: 'dnd', until: end });
+    // Without an end there is nothing to wait for; nor when the meeting is over.
+    await h.put('/v1/people/bob/status', { activity: 'in-meeting' }).expect(200);
+    expect((await h.put('/v1/people/bob/queue-pause', { until: 'end-of-current-meeting' }).expect(422)).body.error.code).toBe('no_current_meeting');
+    await h.clock.advance(61 * MIN);
+    expect((await h.put('/v1/people/alice/queue-pause', { until: 'end-of-current-meeting' }).expect(422)).body.error.code).toBe('no_current_meeting');
+  });
+
   it('until may be the end of the working day; members may pause only themselves; bad input changes nothing', async () => {
     await h.put('/v1/people/bob', { name: 'Bob', extension: '1002', timeZone: 'Europe/Berlin', workingHours: { mon: [['09:00', '17:00']] } }).expect(200);
     const eod = await h.put('/v1/people/bob/queue-pause', { until: 'end-of-working-day' }, keys.bob).expect(200);
