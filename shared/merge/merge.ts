@@ -78,7 +78,11 @@ function iso(ms: number): string {
 
 const startOf = (s: Signal): number => s.from ?? s.observedAt;
 
-const deciderOf = (c: Candidate): Decider => ({ source: c.signal.source, availability: c.availability, since: startOf(c.signal) });
+/** "Ready" set before the call that `wrapUp` follows: the wrap-up outlasts it (ready.ts). */
+function saysReadyBefore(c: Candidate, wrapUp: Candidate): boolean {
+  const d: Decider = { source: c.signal.source, availability: c.availability, since: startOf(c.signal) };
+  return readySince(d) !== undefined && !endsWrapUp(d, startOf(wrapUp.signal));
+}
 
 /** The wrap-up that began last, if one is in force and a policy rule ranks it. */
 function latestWrapUp(candidates: readonly Candidate[]): Candidate | undefined {
@@ -153,7 +157,7 @@ function decide(signals: readonly Signal[], policy: Policy, now: number, explain
       explanation.push(entry(c.signal, 'lost', `outranked by ${winner.signal.id} (rule ${winner.rule.id})`, c.rule.id));
     } else if (c.availability === 'available' && endpoints.length === 0) {
       if (explain) explanation.push(entry(c.signal, 'lost', 'gives available, but no endpoint is reachable', c.rule.id));
-    } else if (wrapUp && readySince(deciderOf(c)) !== undefined && !endsWrapUp(deciderOf(c), startOf(wrapUp.signal))) {
+    } else if (wrapUp && saysReadyBefore(c, wrapUp)) {
       if (explain) explanation.push(entry(c.signal, 'lost', `set before the call that ${wrapUp.signal.id} wraps up`, c.rule.id));
     } else {
       winner = c;
