@@ -244,7 +244,8 @@ export const QUEUE_PANEL_JS = String.raw`(function () {
       pauseNote: function (personId) {
         var p = pauses.get(personId);
         if (!p || (p.until && Date.parse(p.until) <= h.now())) return '';
-        var where = p.groups ? p.groups.map(function (id) { return groups.has(id) ? groups.get(id).name : id; }).join(', ') : 'all groups';
+        var named = function (ids) { return ids.map(function (id) { return groups.has(id) ? groups.get(id).name : id; }).join(', '); };
+        var where = p.groups ? named(p.groups) : 'all groups' + (p.exceptGroups ? ' but ' + named(p.exceptGroups) : '');
         return 'Paused from ' + where + (p.until ? ' until ' + h.clock(p.until) : '') + (p.reason ? ' (' + p.reason + ')' : '');
       },
       /** undefined while no queue is shown: then everyone is on the board. */

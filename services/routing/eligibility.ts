@@ -1,7 +1,9 @@
+import { MEETING_ACTIVITIES } from '../../shared/domain/activity.js';
 import type { Person } from '../../shared/domain/directory.js';
 import type { GroupMember } from '../../shared/domain/group.js';
 import { own } from '../../shared/domain/own.js';
 import { pausedFor, type QueuePause } from '../../shared/domain/queue-pause.js';
+import { endsWrapUp } from '../../shared/merge/ready.js';
 import type { AgentCallState, MemberRoutingState } from '../../shared/store/routing-state.js';
 import { seesActivity, type Detail } from '../api/views.js';
 import type { Contact, LeaveCode, LeftOut } from './decision.js';
@@ -37,7 +39,6 @@ export interface EligibilityRules {
 
 export type Eligibility = { eligible: true; contacts: Contact[]; note?: string } | { eligible: false; leftOut: LeftOut };
 
-const MEETING = new Set(['in-meeting', 'presenting', 'focus']);
 const CALL = new Set(['on-call', 'on-hold', 'ringing']);
 const AWAY = new Set(['away', 'break', 'out-of-office']);
 
@@ -57,11 +58,11 @@ const LABELS: Record<string, string> = {
 };
 
 function isDnd(p: PresenceAt): boolean {
-  return p.activity === 'dnd' || (p.availability === 'dnd' && !MEETING.has(p.activity));
+  return p.activity === 'dnd' || (p.availability === 'dnd' && !MEETING_ACTIVITIES.has(p.activity));
 }
 
 function codeOf(p: PresenceAt): LeaveCode {
-  if (MEETING.has(p.activity)) return 'in-meeting';
+  if (MEETING_ACTIVITIES.has(p.activity)) return 'in-meeting';
   if (isDnd(p)) return 'dnd';
   if (CALL.has(p.activity)) return 'on-call';
   if (p.activity === 'wrap-up') return 'wrap-up';
@@ -155,7 +156,7 @@ function paused(pause: QueuePause, facts: MemberFacts, rules: EligibilityRules, 
 /**
  * Whether one member may be rung at `rules.at`, and if not, why. Presence decides (a member in DND or a
  * meeting leaves the group unless the group says otherwise, and comes back when it ends, because the
- * presence does), then the group's own wrap-up after a call it delivered.
+ * presence does), then the group's own wrap-up after a call it delivered, unless they said "ready" since.
  */
 export function judgeMember(facts: MemberFacts, rules: EligibilityRules): Eligibility {
   const { person, presence: p, member } = facts;
@@ -168,7 +169,7 @@ export function judgeMember(facts: MemberFacts, rules: EligibilityRules): Eligib
 
   const contacts = contactsOf(p);
   if (!p.routable) {
-    const keptInMeeting = MEETING.has(p.activity) && !rules.leaveWhen.meeting;
+    const keptInMeeting = MEETING_ACTIVITIES.has(p.activity) && !rules.leaveWhen.meeting;
     const keptInDnd = isDnd(p) && !rules.leaveWhen.dnd;
     if ((keptInMeeting || keptInDnd) && contacts.length > 0) {
       return { eligible: true, contacts, note: keptInMeeting ? 'rings during meetings in this group' : 'rings despite DND in this group' };
@@ -179,7 +180,7 @@ export function judgeMember(facts: MemberFacts, rules: EligibilityRules): Eligib
 
   const lastEnd = facts.memberState?.lastCallEndAt;
   const wrapEnd = lastEnd === undefined ? undefined : lastEnd + (facts.memberState?.wrapUpSeconds ?? rules.wrapUpSeconds) * 1000;
-  if (wrapEnd !== undefined && lastEnd! <= rules.at && rules.at < wrapEnd) {
+  if (wrapEnd !== undefined && lastEnd! <= rules.at && rules.at < wrapEnd && !endsWrapUp({ ...p, since: p.decidedSince }, lastEnd!)) {
     const reason = `wrap-up until ${clockTime(wrapEnd, rules.at, rules.zone)} (after a call from this group)`;
     const out: LeftOut = { personId: person.id, name: person.name, code: 'wrap-up', reason, detail, availability: 'busy', activity: 'wrap-up', until: wrapEnd, predictedFreeAt: wrapEnd };
     return { eligible: false, leftOut: out };

@@ -18,8 +18,16 @@ function view(p: QueuePause, person: Person, principal: Principal): Record<strin
   const out: Record<string, unknown> = { personId: p.personId, since: new Date(p.since).toISOString(), setBy: p.setBy };
   if (p.until !== undefined && told) out.until = new Date(p.until).toISOString();
   if (p.groups !== undefined) out.groups = p.groups;
+  if (p.exceptGroups !== undefined) out.exceptGroups = p.exceptGroups;
   if (p.reason !== undefined && told) out.reason = p.reason;
   return out;
+}
+
+/** A pause from every group with these exceptions (none: no `exceptGroups`). */
+function except(p: QueuePause, exceptGroups: string[]): QueuePause {
+  const next: QueuePause = { ...p, exceptGroups };
+  if (exceptGroups.length === 0) delete next.exceptGroups;
+  return next;
 }
 
 const setBy = (p: Principal): QueuePause['setBy'] => (p.kind === 'key' && (p.role === 'admin' || p.role === 'supervisor') ? p.role : 'self');
@@ -115,7 +123,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
     route({
       method: 'put',
       path: GROUP_PATH,
-      summary: "Pause a person from one more group, keeping the pause's other groups, end and reason (a pause from every group stays as it is)",
+      summary: "Pause a person from one more group, keeping the pause's other groups, end and reason (a pause from every group covers it already, and drops it from its exceptions)",
       tag: 'routing',
       auth: 'key',
       roles: ROLES,
@@ -129,7 +137,8 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
           (stored) => {
             const held = lasting(stored);
             if (!held) return { tenantId, id: person.id, personId: person.id, since: hub.clock.now(), setBy: setBy(principal), groups: [groupId] };
-            return held.groups && !held.groups.includes(groupId) ? { ...held, groups: [...held.groups, groupId] } : held;
+            if (held.groups) return held.groups.includes(groupId) ? held : { ...held, groups: [...held.groups, groupId] };
+            return held.exceptGroups?.includes(groupId) ? except(held, held.exceptGroups.filter((g) => g !== groupId)) : held;
           },
           (missing) => notFound('group', missing),
         );
@@ -139,7 +148,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
     route({
       method: 'delete',
       path: GROUP_PATH,
-      summary: "Let a person back into one group; a pause from every group stays for their other groups, and a pause left with none ends",
+      summary: "Let a person back into one group; a pause from every group stays, with the group as an exception (groups joined later stay paused), and a pause from a list left with none ends",
       tag: 'routing',
       auth: 'key',
       roles: ROLES,
@@ -147,13 +156,13 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
         const groupId = params.groupId!;
-        await pauses.change(tenantId, person.id, async (stored) => {
+        await pauses.change(tenantId, person.id, (stored) => {
           const held = lasting(stored);
           if (!held) return stored;
-          const from = held.groups ?? (await hub.directory.groups.list(tenantId)).filter((g) => g.members.some((m) => m.personId === person.id)).map((g) => g.id);
-          const rest = from.filter((g) => g !== groupId);
-          // Not paused from that group (nor a member of it): the pause stays as it is, a pause from every group included.
-          if (rest.length === from.length) return held;
+          // From every group: that one becomes an exception, and groups they join later stay paused.
+          if (!held.groups) return held.exceptGroups?.includes(groupId) ? held : except(held, [...(held.exceptGroups ?? []), groupId]);
+          if (!held.groups.includes(groupId)) return held;
+          const rest = held.groups.filter((g) => g !== groupId);
           return rest.length === 0 ? undefined : { ...held, groups: rest };
         });
         return { status: 204 };

@@ -1,16 +1,26 @@
 import type { Clock } from '../../shared/clock/clock.js';
-import type { QueuePause } from '../../shared/domain/queue-pause.js';
+import { namedGroups, type QueuePause } from '../../shared/domain/queue-pause.js';
 import { notFound, unprocessable, type AppError } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import { Turns } from './turns.js';
 
 const unknownGroup = (groupId: string) => unprocessable('unknown_group', `no group ${groupId} in this tenant`);
 
-/** The pause without the groups in `gone`: undefined when none of its groups is left, itself when it named none of them. */
+/**
+ * The pause without the groups in `gone`: undefined when none of its groups is left, itself when it named
+ * none of them. An exception goes with its group, so a new group under that id is paused like any other.
+ */
 function without(p: QueuePause | undefined, gone: ReadonlySet<string>): QueuePause | undefined {
-  if (!p?.groups?.some((g) => gone.has(g))) return p;
-  const groups = p.groups.filter((g) => !gone.has(g));
-  return groups.length > 0 ? { ...p, groups } : undefined;
+  if (!p || !namedGroups(p).some((g) => gone.has(g))) return p;
+  const next: QueuePause = { ...p };
+  delete next.groups;
+  delete next.exceptGroups;
+  const groups = p.groups?.filter((g) => !gone.has(g));
+  const exceptGroups = p.exceptGroups?.filter((g) => !gone.has(g));
+  if (groups?.length === 0) return undefined;
+  if (groups) next.groups = groups;
+  if (exceptGroups?.length) next.exceptGroups = exceptGroups;
+  return next;
 }
 
 /**
@@ -106,10 +116,10 @@ export class QueuePauses {
     for (const personId of await naming()) await this.change(tenantId, personId, (held) => without(held, groups));
   }
 
-  /** Why `pause` may not be stored: its person is gone, or a group it adds to `held` is. */
+  /** Why `pause` may not be stored: its person is gone, or a group it adds to `held` (covered or excepted) is. */
   private async refusal(pause: QueuePause, held: QueuePause | undefined, missingGroup: (groupId: string) => AppError): Promise<AppError | undefined> {
     const docs = this.store.directory;
-    const added = (pause.groups ?? []).filter((g) => !held?.groups?.includes(g));
+    const added = namedGroups(pause).filter((g) => !namedGroups(held).includes(g));
     const [person, ...found] = await Promise.all([docs.get('people', pause.tenantId, pause.personId), ...added.map((g) => docs.get('groups', pause.tenantId, g))]);
     if (!person) return notFound('person', pause.personId);
     const lost = added.find((_g, i) => !found[i]);

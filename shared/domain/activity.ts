@@ -21,6 +21,9 @@ export const BUILTIN_ACTIVITIES = [
   'unknown',
 ] as const;
 export type BuiltinActivity = (typeof BUILTIN_ACTIVITIES)[number];
+/** Being in a meeting, whoever says so (a calendar, Teams, or the person by hand). */
+export const MEETING_ACTIVITIES: ReadonlySet<string> = new Set(['in-meeting', 'presenting', 'focus']);
+
 /** A built-in activity or a tenant-defined custom reason (lower-case slug). */
 export type Activity = BuiltinActivity | (string & {});
 

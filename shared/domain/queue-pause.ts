@@ -32,7 +32,10 @@ export interface QueuePause {
   personId: string;
   since: number;
   until?: number;
+  /** The groups it covers; absent: every group, now and joined later, but `exceptGroups`. */
   groups?: string[];
+  /** Groups a pause from every group lets the person back into (absent in pauses stored before it existed). */
+  exceptGroups?: string[];
   reason?: string;
   /** Who paused them: the person themself, or a supervisor or administrator. */
   setBy: 'self' | 'supervisor' | 'admin';
@@ -40,5 +43,10 @@ export interface QueuePause {
 
 /** Whether the pause keeps the person off `groupId`'s ring list at `at`. */
 export function pausedFor(p: QueuePause | undefined, groupId: string, at: number): p is QueuePause {
-  return p !== undefined && (p.until === undefined || at < p.until) && (p.groups === undefined || p.groups.includes(groupId));
+  return p !== undefined && (p.until === undefined || at < p.until) && (p.groups ? p.groups.includes(groupId) : !p.exceptGroups?.includes(groupId));
+}
+
+/** Every group the pause names, covered or excepted. */
+export function namedGroups(p: QueuePause | undefined): string[] {
+  return [...(p?.groups ?? []), ...(p?.exceptGroups ?? [])];
 }

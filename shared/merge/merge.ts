@@ -4,6 +4,7 @@ import type { Decision, ExplanationEntry, NextState } from '../domain/presence.j
 import { own } from '../domain/own.js';
 import type { Claim, Endpoint, Signal } from '../domain/signal.js';
 import { judge, min } from './freshness.js';
+import { endsWrapUp, readySince, type Decider } from './ready.js';
 import { workingHoursAt } from './working-hours.js';
 
 interface Candidate {
@@ -75,6 +76,21 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+const startOf = (s: Signal): number => s.from ?? s.observedAt;
+
+/** "Ready" set before the call that `wrapUp` follows: the wrap-up outlasts it (ready.ts). */
+function saysReadyBefore(c: Candidate, wrapUp: Candidate): boolean {
+  const d: Decider = { source: c.signal.source, availability: c.availability, since: startOf(c.signal) };
+  return readySince(d) !== undefined && !endsWrapUp(d, startOf(wrapUp.signal));
+}
+
+/** The wrap-up that began last, if one is in force and a policy rule ranks it. */
+function latestWrapUp(candidates: readonly Candidate[]): Candidate | undefined {
+  let latest: Candidate | undefined;
+  for (const c of candidates) if (c.signal.claim.kind === 'wrap-up' && (!latest || startOf(c.signal) > startOf(latest.signal))) latest = c;
+  return latest;
+}
+
 /** One evaluation at one instant, without looking ahead. */
 function decide(signals: readonly Signal[], policy: Policy, now: number, explain: boolean): Core {
   const explanation: ExplanationEntry[] = [];
@@ -133,6 +149,7 @@ function decide(signals: readonly Signal[], policy: Policy, now: number, explain
 
   const endpoints = [...reachable.values()].sort(byEndpoint);
   candidates.sort(byPriority);
+  const wrapUp = latestWrapUp(candidates);
   let winner: Candidate | undefined;
   for (const c of candidates) {
     if (winner) {
@@ -140,6 +157,8 @@ function decide(signals: readonly Signal[], policy: Policy, now: number, explain
       explanation.push(entry(c.signal, 'lost', `outranked by ${winner.signal.id} (rule ${winner.rule.id})`, c.rule.id));
     } else if (c.availability === 'available' && endpoints.length === 0) {
       if (explain) explanation.push(entry(c.signal, 'lost', 'gives available, but no endpoint is reachable', c.rule.id));
+    } else if (wrapUp && saysReadyBefore(c, wrapUp)) {
+      if (explain) explanation.push(entry(c.signal, 'lost', `set before the call that ${wrapUp.signal.id} wraps up`, c.rule.id));
     } else {
       winner = c;
       if (explain) explanation.push(entry(c.signal, 'won', `rule ${c.rule.id}: ${c.activity} (${c.availability})`, c.rule.id));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MEETING_ACTIVITIES } from '../domain/activity.js';
 import type { Person } from '../domain/directory.js';
 import type { Policy } from '../domain/policy.js';
 import type { Signal } from '../domain/signal.js';
@@ -12,17 +13,24 @@ export type UntilInput = z.infer<typeof untilInputSchema>;
 
 const MAX_AHEAD_MS = 90 * 24 * 3600_000;
 
+/**
+ * A meeting, presenting or focus time from a calendar, or set by hand ("in meeting until 15:00"): what
+ * presence shows as a meeting, so a pause or status until its end never disagrees with what people see.
+ */
+function inMeeting(s: Signal): boolean {
+  return (s.claim.kind === 'calendar' || s.claim.kind === 'status') && MEETING_ACTIVITIES.has(s.claim.activity);
+}
+
 /** Resolves a semantic `until` against what is known now; the instant is fixed when it is set. */
 export function resolveUntil(until: UntilInput | undefined, person: Person, signals: readonly Signal[], policy: Policy, now: number): number | undefined {
   if (until === undefined) return undefined;
   if (until === 'end-of-current-meeting') {
     let end: number | undefined;
     for (const s of signals) {
-      if (s.claim.kind !== 'calendar' || s.claim.activity === 'out-of-office' || s.until === undefined) continue;
-      if (judge(s, policy, now).state !== 'live') continue;
+      if (!inMeeting(s) || s.until === undefined || judge(s, policy, now).state !== 'live') continue;
       if (end === undefined || s.until > end) end = s.until;
     }
-    if (end === undefined) throw unprocessable('no_current_meeting', 'there is no meeting in progress to wait for');
+    if (end === undefined) throw unprocessable('no_current_meeting', 'there is no meeting in progress with a known end to wait for');
     return end;
   }
   if (until === 'end-of-working-day') {

@@ -119,6 +119,20 @@ function queuePauses(start: () => Promise<TestHub>): void {
     expect(d.leftOut).toEqual([{ personId: 'carol', name: 'Carol', code: 'paused', reason: 'paused from group calls' }]);
   });
 
+  it('until the end of the current meeting: a meeting set by hand counts as a calendar one does, for the pause and the manual status alike', async () => {
+    // "In meeting until 10:30" from a manual status, no calendar connected.
+    const end = '2026-03-02T10:30:00.000Z';
+    await h.put('/v1/people/alice/status', { activity: 'in-meeting', until: end }).expect(200);
+    expect((await h.get('/v1/presence/alice')).body).toMatchObject({ activity: 'in-meeting', until: end });
+    expect((await h.put('/v1/people/alice/queue-pause', { until: 'end-of-current-meeting' }).expect(200)).body.until).toBe(end);
+    expect((await h.put('/v1/people/alice/status', { activity: 'dnd', until: 'end-of-current-meeting' }).expect(200)).body).toMatchObject({ activity: 'dnd', until: end });
+    // Without an end there is nothing to wait for; nor when the meeting is over.
+    await h.put('/v1/people/bob/status', { activity: 'in-meeting' }).expect(200);
+    expect((await h.put('/v1/people/bob/queue-pause', { until: 'end-of-current-meeting' }).expect(422)).body.error.code).toBe('no_current_meeting');
+    await h.clock.advance(61 * MIN);
+    expect((await h.put('/v1/people/alice/queue-pause', { until: 'end-of-current-meeting' }).expect(422)).body.error.code).toBe('no_current_meeting');
+  });
+
   it('until may be the end of the working day; members may pause only themselves; bad input changes nothing', async () => {
     await h.put('/v1/people/bob', { name: 'Bob', extension: '1002', timeZone: 'Europe/Berlin', workingHours: { mon: [['09:00', '17:00']] } }).expect(200);
     const eod = await h.put('/v1/people/bob/queue-pause', { until: 'end-of-working-day' }, keys.bob).expect(200);
@@ -164,9 +178,18 @@ function queuePauses(start: () => Promise<TestHub>): void {
     await h.put('/v1/people/alice/queue-pause', { until, reason: 'training' }).expect(200);
     expect((await h.put('/v1/people/alice/queue-pause/groups/support', {}).expect(200)).body).not.toHaveProperty('groups');
     await h.del('/v1/people/alice/queue-pause/groups/support').expect(204);
-    expect(await groupsOf()).toEqual({ personId: 'alice', since: '2026-03-02T09:30:00.000Z', until, groups: ['sales'], reason: 'training', setBy: 'admin' });
+    expect(await groupsOf()).toEqual({ personId: 'alice', since: '2026-03-02T09:30:00.000Z', until, exceptGroups: ['support'], reason: 'training', setBy: 'admin' });
     expect(rung(await route({ group: 'support' }))).toEqual(['alice', 'bob', 'carol']);
     expect(rung(await route({ group: 'sales' }))).toEqual(['bob', 'carol']);
+    // Still a pause from every group but that one: a group she joins later is covered too.
+    await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }, { personId: 'bob' }] }).expect(201);
+    expect(rung(await route({ group: 'billing' }))).toEqual(['bob']);
+    expect((await route({ group: 'billing' })).leftOut).toEqual([expect.objectContaining({ personId: 'alice', code: 'paused' })]);
+    // Pausing her from that group again takes the exception back.
+    await h.put('/v1/people/alice/queue-pause/groups/support', {}).expect(200);
+    expect(await groupsOf()).toEqual({ personId: 'alice', since: '2026-03-02T09:30:00.000Z', until, reason: 'training', setBy: 'admin' });
+    expect(rung(await route({ group: 'support' }))).toEqual(['bob', 'carol']);
+    await h.del('/v1/people/alice/queue-pause/groups/support').expect(204);
 
     const refused = async (req: Promise<{ status: number; body: { error: { code: string } } }>, status: number, code: string) => {
       const res = await req;
@@ -177,7 +200,14 @@ function queuePauses(start: () => Promise<TestHub>): void {
     await refused(h.del('/v1/people/alice/queue-pause/groups/nope'), 404, 'group_not_found');
     await refused(h.put('/v1/people/alice/queue-pause/groups/support', {}, keys.bob), 403, 'not_your_person');
     await refused(h.del('/v1/people/nobody/queue-pause/groups/support'), 404, 'person_not_found');
-    expect(await groupsOf()).toMatchObject({ groups: ['sales'], reason: 'training' });
+    expect(await groupsOf()).toMatchObject({ exceptGroups: ['support'], reason: 'training' });
+    // Let back into every group she is in, the pause still covers the next one she joins.
+    await h.del('/v1/people/alice/queue-pause/groups/sales').expect(204);
+    await h.del('/v1/people/alice/queue-pause/groups/billing').expect(204);
+    expect(await groupsOf()).toMatchObject({ exceptGroups: ['support', 'sales', 'billing'] });
+    expect(rung(await route({ group: 'sales' }))).toEqual(['alice', 'bob', 'carol']);
+    await h.put('/v1/groups/front', { name: 'Front desk', extension: '5000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }] }).expect(201);
+    expect((await route({ group: 'front' })).leftOut).toEqual([expect.objectContaining({ personId: 'alice', code: 'paused' })]);
   });
 
   it("a supervisor sees neither the end nor the reason of a sensitive person's pause; the person and admins do", async () => {
@@ -211,7 +241,7 @@ function queuePauses(start: () => Promise<TestHub>): void {
     expect((await groupsOf()).sort()).toEqual(['sales', 'support']);
     await h.put('/v1/people/alice/queue-pause', {}).expect(200);
     await Promise.all([h.del('/v1/people/alice/queue-pause/groups/support', keys.supervisor).expect(204), h.del('/v1/people/alice/queue-pause/groups/sales').expect(204)]);
-    await h.get('/v1/people/alice/queue-pause').expect(404);
+    expect(((await h.get('/v1/people/alice/queue-pause').expect(200)).body.exceptGroups as string[]).sort()).toEqual(['sales', 'support']);
   });
 
   it("waits its turn behind another replica's change of the pause, and answers 503 queue_pause_busy if it never comes", async () => {
@@ -228,11 +258,21 @@ function queuePauses(start: () => Promise<TestHub>): void {
     expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body.groups).toEqual(['support']);
   });
 
-  it('letting someone paused from every group back into a group they are not in leaves the pause as it was', async () => {
+  it('letting someone paused from every group back into a group they are not in yet lets them in when they join it', async () => {
     await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'bob' }] }).expect(201);
     await h.put('/v1/people/alice/queue-pause', {}).expect(200);
     await h.del('/v1/people/alice/queue-pause/groups/billing').expect(204);
-    expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body).not.toHaveProperty('groups');
+    expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body).toMatchObject({ exceptGroups: ['billing'] });
+    await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'bob' }, { personId: 'alice' }] }).expect(200);
+    expect(rung(await route({ group: 'billing' }))).toEqual(['bob', 'alice']);
+    expect(rung(await route({ group: 'support' }))).toEqual(['bob', 'carol']);
+  });
+
+  it('a pause stored before exceptions existed (a list of groups, or every group) reads and routes as before', async () => {
+    await h.hub.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: { tenantId: 'acme', id: 'alice', personId: 'alice', since: h.clock.now(), groups: ['sales'], setBy: 'supervisor' } }]);
+    expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body).toEqual({ personId: 'alice', since: '2026-03-02T09:30:00.000Z', groups: ['sales'], setBy: 'supervisor' });
+    expect(rung(await route({ group: 'sales' }))).toEqual(['bob', 'carol']);
+    expect(rung(await route({ group: 'support' }))).toEqual(['alice', 'bob', 'carol']);
   });
 
   it('deleting the person deletes their pause', async () => {
@@ -273,6 +313,14 @@ function queuePauses(start: () => Promise<TestHub>): void {
       .expect(201);
     expect(rung(await route({ group: 'sales' }))).toEqual(['alice', 'bob']);
     // The person's own pause can be changed again without naming a group that is gone.
+    await h.put('/v1/people/alice/queue-pause', { groups: ['support', 'sales'] }).expect(200);
+    // An exception from a pause from every group goes with its group too: a new group under that id is paused like any other.
+    await h.put('/v1/people/bob/queue-pause', {}).expect(200);
+    await h.del('/v1/people/bob/queue-pause/groups/sales').expect(204);
+    await h.del('/v1/people/bob/queue-pause/groups/support').expect(204);
+    await h.del('/v1/groups/sales').expect(204);
+    expect((await h.get('/v1/people/bob/queue-pause').expect(200)).body).toMatchObject({ exceptGroups: ['support'] });
+    await h.put('/v1/groups/sales', { name: 'Sales', extension: '3000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }, { personId: 'bob' }] }).expect(201);
     await h.put('/v1/people/alice/queue-pause', { groups: ['support', 'sales'] }).expect(200);
     // Pruned by the apply file: the same.
     const file = { tenant: 'acme', people: ['alice', 'bob', 'carol'].map((id, i) => ({ id, name: id[0]!.toUpperCase() + id.slice(1), extension: String(1001 + i), timeZone: 'UTC', sensitive: id === 'carol' })), groups: [] };

@@ -71,6 +71,25 @@ describe('call outcomes from the PBX update routing state', () => {
     expect((await h.hub.routingState.readGroup('acme', 'support')).members.carol).not.toHaveProperty('wrapUpSeconds');
   });
 
+  it('"ready" by hand after a queue call ends its wrap-up for presence and routing alike; "available" set before the call does not', async () => {
+    // Alice said "available" at the start of her shift; the queue call she then took still ends in wrap-up.
+    await h.put('/v1/people/alice/status', { activity: 'available' }).expect(200);
+    await h.clock.advance(MIN);
+    await queueCall('alice', 2, 'support');
+    expect((await h.get('/v1/presence/alice')).body).toMatchObject({ activity: 'wrap-up', until: '2026-03-02T09:33:45.000Z' });
+    expect((await route('support')).leftOut).toEqual([expect.objectContaining({ personId: 'alice', code: 'wrap-up' })]);
+    // Ten seconds later she presses "ready": available everywhere, and routing offers her the next call.
+    await h.clock.advance(10_000);
+    expect((await h.put('/v1/people/alice/status', { activity: 'available' }).expect(200)).body).toMatchObject({ availability: 'available', activity: 'available' });
+    expect((await route('support')).leftOut).toEqual([]);
+    expect(names(await route('support'))).toContain('alice');
+    // Her next queue call ends in wrap-up again: the "ready" was for the call before.
+    await h.clock.advance(MIN);
+    await queueCall('alice', 1, 'support');
+    expect((await h.get('/v1/presence/alice')).body.activity).toBe('wrap-up');
+    expect((await route('support')).leftOut).toEqual([expect.objectContaining({ personId: 'alice', code: 'wrap-up' })]);
+  });
+
   it('fewest calls counts completed calls from the group today, in the group zone', async () => {
     await queueCall('alice', 1, 'support');
     await queueCall('alice', 1, 'support');

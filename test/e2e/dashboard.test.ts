@@ -338,14 +338,17 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     await expect.poll(() => verdict('bob').textContent()).toBe('Would ring');
     expect((await pauseOf()).error.code).toBe('queue_pause_not_found');
     await expect.poll(() => rowOf('bob').locator('.status .paused').count()).toBe(0);
-    // Paused from every group (the board does not know yet): letting him back into this one keeps the others.
+    // Paused from every group (the board does not know yet): letting him back into this one keeps the others,
+    // those he joins later included.
     await h.put('/v1/people/bob/queue-pause', { reason: 'coaching' }).expect(200);
     await page.getByRole('button', { name: 'Pause <b>Bob</b> & co from Helpdesk' }).click();
     await expect.poll(() => verdict('bob').textContent()).toBe('Left out: paused from group calls (coaching)');
     await page.getByRole('button', { name: 'Let <b>Bob</b> & co back into Helpdesk' }).click();
     await expect.poll(() => verdict('bob').textContent()).toBe('Would ring');
-    expect(await pauseOf()).toMatchObject({ groups: ['evening'], reason: 'coaching', setBy: 'admin' });
-    await expect.poll(() => rowOf('bob').locator('.status .paused').textContent()).toBe('Paused from Evening line (coaching)');
+    const pause = await pauseOf();
+    expect(pause).toMatchObject({ exceptGroups: ['helpdesk'], reason: 'coaching', setBy: 'admin' });
+    expect(pause).not.toHaveProperty('groups');
+    await expect.poll(() => rowOf('bob').locator('.status .paused').textContent()).toBe('Paused from all groups but Helpdesk (coaching)');
     await h.del('/v1/people/bob/queue-pause').expect(204);
 
     // No answer to the next question: the last answer does not stay up as if it still held.

@@ -109,6 +109,17 @@ describe('eligibility from every presence state', () => {
     expect(out(judge([desk()], { rules: { wrapUpSeconds: 10 }, memberState }))).toEqual({ eligible: true });
   });
 
+  it("ends the group's wrap-up when the member says they are ready (manual available) after the call, not before", () => {
+    const memberState = { callsToday: 1, offers: [], lastCallEndAt: T0 - 10_000 };
+    const wrap = { rules: { wrapUpSeconds: 30 }, memberState };
+    expect(out(judge([desk(), manual('available', { observedAt: T0 - 5_000 })], wrap))).toEqual({ eligible: true });
+    expect(out(judge([desk(), manual('available', { observedAt: T0 - 10_000 })], wrap))).toEqual({ eligible: true });
+    // "Available" from before the call is what they were when the call came, not the end of its wrap-up.
+    expect(out(judge([desk(), manual('available', { observedAt: T0 - HOUR })], wrap))).toEqual({ code: 'wrap-up', reason: 'wrap-up until 10:00:20 (after a call from this group)' });
+    // Only "available" by hand says ready: a phone that is merely registered does not.
+    expect(out(judge([desk({ observedAt: T0 - 5_000 })], wrap))).toMatchObject({ code: 'wrap-up' });
+  });
+
   it('predicts when a busy person is free: the end of the meeting, or the call start plus their typical call length', () => {
     const m = judge([desk(), meeting('in-meeting', T0 - HOUR, T0 + HOUR)]);
     expect(!m.eligible && m.leftOut.predictedFreeAt).toBe(T0 + HOUR);
