@@ -30,14 +30,6 @@ export interface CollectionSpec {
 
 export type CollectionName = keyof typeof COLLECTIONS;
 
-/**
- * Signal sources whose signals must outlive a restart: user intent, provider sync state, what the
- * directory derives (working hours), which nothing would send again after a restart, and mobile
- * heartbeats: a background app sends the next one only after up to `HEARTBEAT_BACKGROUND_TTL_MS`, and
- * would count as unreachable until then.
- */
-export const DURABLE_SOURCES: ReadonlySet<string> = new Set(['manual', 'outlook', 'google', 'directory', 'mobile']);
-
 const SEP = ':';
 
 export const redisKeys = (prefix: string) => ({

@@ -1,11 +1,11 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Signal } from '../../domain/signal.js';
 import { deepFreeze, holderOf, planUnique, uniqueEntries, uniqueScope, type AnyDoc } from '../indexing.js';
 import { sqliteTables, type CollectionName } from '../keys.js';
 import type { DirectoryStore, Doc, WriteOp } from '../port.js';
 import { SqliteDeliveryLedger } from './sqlite-ledger.js';
+import { SqliteSignals } from './sqlite-signals.js';
 
 /**
  * Durable records in SQLite (WAL). All records are also held in memory, so reads never touch the disk;
@@ -17,9 +17,10 @@ export class SqliteDirectory implements DirectoryStore {
   private readonly docs = new Map<string, Map<string, Map<string, AnyDoc>>>();
   /** `collection|field|scope|value` → `tenantId/id` of the holder */
   private readonly unique = new Map<string, string>();
-  private readonly signalStatements: { put: Database.Statement; remove: Database.Statement };
   /** In the same file, so a deleted target's entries go in the transaction that deletes it. */
   readonly deliveries: SqliteDeliveryLedger;
+  /** The signals each person keeps across a restart. */
+  readonly signals: SqliteSignals;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -33,17 +34,10 @@ export class SqliteDirectory implements DirectoryStore {
       CREATE TABLE IF NOT EXISTS ${sqliteTables.records} (
         collection TEXT NOT NULL, tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
         PRIMARY KEY (collection, tenant_id, id)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS ${sqliteTables.signals} (
-        tenant_id TEXT NOT NULL, person_id TEXT NOT NULL, data TEXT NOT NULL,
-        PRIMARY KEY (tenant_id, person_id)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS ${sqliteTables.meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       INSERT OR IGNORE INTO ${sqliteTables.meta} (key, value) VALUES ('schema', '1');
     `);
-    // Prepared once: durable signals are written on the ingest path, and preparing costs as much as running.
-    this.signalStatements = {
-      put: this.db.prepare(`INSERT OR REPLACE INTO ${sqliteTables.signals} (tenant_id, person_id, data) VALUES (?, ?, ?)`),
-      remove: this.db.prepare(`DELETE FROM ${sqliteTables.signals} WHERE tenant_id = ? AND person_id = ?`),
-    };
+    this.signals = new SqliteSignals(this.db);
     this.deliveries = new SqliteDeliveryLedger(this.db);
     for (const row of this.db.prepare(`SELECT collection, data FROM ${sqliteTables.records}`).all() as Array<{ collection: string; data: string }>) {
       this.remember(row.collection as CollectionName, JSON.parse(row.data) as AnyDoc);
@@ -134,17 +128,8 @@ export class SqliteDirectory implements DirectoryStore {
     );
   }
 
-  loadDurableSignals(): Array<{ tenantId: string; personId: string; signals: Signal[] }> {
-    const rows = this.db.prepare(`SELECT tenant_id, person_id, data FROM ${sqliteTables.signals}`).all() as Array<{ tenant_id: string; person_id: string; data: string }>;
-    return rows.map((r) => ({ tenantId: r.tenant_id, personId: r.person_id, signals: JSON.parse(r.data) as Signal[] }));
-  }
-
-  saveDurableSignals(tenantId: string, personId: string, signals: readonly Signal[]): void {
-    if (signals.length === 0) this.signalStatements.remove.run(tenantId, personId);
-    else this.signalStatements.put.run(tenantId, personId, JSON.stringify(signals));
-  }
-
   close(): void {
+    this.signals.close();
     this.deliveries.close();
     this.db.close();
   }

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import type { Signal } from '../../shared/domain/signal.js';
+import { keptChange, keptSignals } from '../../shared/store/embedded/kept-signals.js';
+
+const desk = { id: 'desk', kind: 'desk' as const };
+const manual: Signal = { id: 'manual', source: 'manual', observedAt: 1, claim: { kind: 'status', activity: 'away' } };
+const registered: Signal = { id: 'pbx:reg:desk', source: 'pbx', observedAt: 1, claim: { kind: 'endpoint', endpoint: desk, reachable: true } };
+const phoneDnd: Signal = { id: 'pbx:dnd:desk', source: 'pbx', observedAt: 2, claim: { kind: 'dnd' } };
+const call: Signal = { id: 'pbx:call:desk:c1', source: 'pbx', observedAt: 3, claim: { kind: 'call', state: 'on-call' } };
+const heartbeat: Signal = { id: 'mobile:phone', source: 'mobile', observedAt: 4, until: 100, claim: { kind: 'endpoint', endpoint: { id: 'phone', kind: 'mobile' }, reachable: true } };
+
+describe('signals the embedded store keeps across a restart', () => {
+  it('keeps intent at once, registrations, phone DND and heartbeats behind, and never calls', () => {
+    expect(keptSignals([manual, registered, phoneDnd, call, heartbeat])).toEqual([manual, registered, phoneDnd, heartbeat]);
+    expect(keptChange({ signals: [] }, { signals: [call] })).toBeUndefined();
+    expect(keptChange({ signals: [registered] }, { signals: [registered, call] })).toBeUndefined();
+    expect(keptChange({ signals: [call] }, { signals: [registered] })).toBe('behind');
+    expect(keptChange({ signals: [registered] }, { signals: [registered, heartbeat] })).toBe('behind');
+    expect(keptChange({ signals: [registered] }, { signals: [] })).toBe('behind');
+    expect(keptChange({ signals: [registered] }, { signals: [registered, manual] })).toBe('now');
+    expect(keptChange({ signals: [manual, registered] }, { signals: [registered] })).toBe('now');
+  });
+});
