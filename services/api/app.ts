@@ -21,6 +21,7 @@ function requireJson(): RequestHandler {
 export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // A hop count: the client is the address the outermost trusted proxy saw, not what the client put first.
   app.set('trust proxy', hub.config.http.trustProxy);
   app.set('query parser', 'simple');
   // Error bodies quote what the client sent (a path, a URL): never let a browser read them as anything but JSON.

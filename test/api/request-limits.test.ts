@@ -172,6 +172,15 @@ describe('failed authentication, per client address', () => {
     await h.http.get('/v1/people').set(guesser).set('Authorization', `Bearer ${ADMIN_KEY}`).expect(200);
   });
 
+  it('the address is the one the proxy saw (the last X-Forwarded-For entry): a guesser cannot name another address to lock it out, nor a new one each time to escape', async () => {
+    // What the client sent comes first, the proxy appends the address it saw: only the last entry is the proxy's word.
+    const victim = '198.51.100.2';
+    const guess = (spoofed: string) => h.http.get('/v1/people').set(from(`${spoofed}, 203.0.113.7`)).set('Authorization', 'Bearer phk_wrong');
+    for (const spoofed of [victim, '192.0.2.1', '192.0.2.2']) expect((await guess(spoofed)).status).toBe(401);
+    expect((await guess('192.0.2.3')).status).toBe(429);
+    await h.http.get('/v1/people').set(from(victim)).set('Authorization', `Bearer ${ADMIN_KEY}`).expect(200);
+  });
+
   it('IPv6 clients are counted by their /64', async () => {
     for (const address of ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2:ffff::1']) {
       await h.http.get('/v1/people').set(from(address)).set('Authorization', 'Bearer phk_wrong').expect(401);
