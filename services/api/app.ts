@@ -1,7 +1,7 @@
 import express, { type RequestHandler } from 'express';
 import { AppError, badRequest } from '../../shared/errors/errors.js';
 import type { Hub } from '../hub.js';
-import { authenticate, WrongCredentials, type Principal } from './auth.js';
+import { authenticate, claimedPbxTenant, WrongCredentials, type Principal } from './auth.js';
 import { errorHandler, zodDetails } from './http-errors.js';
 import { limitOf, type AnyRoute } from './route.js';
 
@@ -21,6 +21,7 @@ function requireJson(): RequestHandler {
 export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // A hop count: the client is the address the outermost trusted proxy saw, not what the client put first.
   app.set('trust proxy', hub.config.http.trustProxy);
   app.set('query parser', 'simple');
   // Error bodies quote what the client sent (a path, a URL): never let a browser read them as anything but JSON.
@@ -44,9 +45,9 @@ export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express
     app[r.method](r.path, ...parsers, async (req, res, next) => {
       try {
         // An address that guessed too often is refused before its credential is checked, right or wrong.
-        if (r.auth !== 'none') hub.limits.refuseGuesser(req.ip);
+        if (r.auth !== 'none') hub.limits.refuseGuesser(req.ip, r.auth === 'pbx' ? claimedPbxTenant(req) : undefined);
         const principal = await authenticate(hub, req, r.auth, r.roles).catch((err: unknown) => {
-          if (err instanceof WrongCredentials) hub.limits.failedAuth(req.ip);
+          if (err instanceof WrongCredentials) hub.limits.failedAuth(req.ip, err.tenantId);
           throw err;
         });
         const bucket = bucketOf(principal);

@@ -12,11 +12,19 @@ export type Principal =
   | { kind: 'device'; tenantId: string; personId: string; deviceId: string }
   | { kind: 'pbx'; tenantId: string; keyId: string; /** The batch's replay fingerprint. */ replayKey: string };
 
-/** A credential that is unknown or does not match: what someone guessing keys sees, counted per address. */
+/**
+ * A credential that is unknown or does not match: what someone guessing keys sees, counted per address;
+ * `tenantId` when it named a PBX key that exists (its signature is what was wrong).
+ */
 export class WrongCredentials extends AppError {
-  constructor(code: string, message: string, status = 401) {
+  constructor(code: string, message: string, status = 401, readonly tenantId?: string) {
     super(status, code, message);
   }
+}
+
+/** The tenant a PBX request says it signs for (unverified: only for looking up its failed-authentication bucket). */
+export function claimedPbxTenant(req: Request): string | undefined {
+  return req.header(SIGNATURE_HEADERS.keyId)?.split('/')[0];
 }
 
 export type KeyPrincipal = Extract<Principal, { kind: 'key' }>;
@@ -88,7 +96,7 @@ async function verifyPbxSignature(hub: Hub, req: Request): Promise<Principal> {
   const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   const expected = signPbxRequest(secret, timestamp, body);
   if (!signatures.split(/\s+/).some((s) => safeEqual(s, expected))) {
-    throw new WrongCredentials('invalid_signature', 'the signature does not match the body');
+    throw new WrongCredentials('invalid_signature', 'the signature does not match the body', 401, key.tenantId);
   }
   const sec = Number(timestamp);
   const now = hub.clock.now();

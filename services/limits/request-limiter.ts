@@ -62,21 +62,31 @@ export class RequestLimiter {
     throw limited(`${what}; retry after ${refusal.retryAfterSec} s`, cls, perMinute, refusal.retryAfterSec);
   }
 
-  /** Refuses any request from an address that failed authentication too often: credentials from it are not checked. */
-  refuseGuesser(ip: string | undefined): void {
+  /**
+   * Refuses any request from an address that failed authentication too often: credentials from it are not
+   * checked. `pbxTenant`: the tenant a PBX request names, whose own bucket at this address is checked too.
+   */
+  refuseGuesser(ip: string | undefined, pbxTenant?: string): void {
     const perMinute = this.deps.limits.authFailures;
     if (perMinute === 0) return;
     const address = clientAddress(ip);
-    const refusal = this.bucketsOf('auth').empty(address, perMinute, this.deps.clock.now());
+    const now = this.deps.clock.now();
+    const auth = this.bucketsOf('auth');
+    const refusal = auth.empty(address, perMinute, now) ?? (pbxTenant === undefined ? undefined : auth.empty(pbxBucket(address, pbxTenant), perMinute, now));
     if (!refusal) return;
     this.refused('', 'auth', address);
     throw limited(`too many failed authentications from this address (at most ${perMinute} a minute); retry after ${refusal.retryAfterSec} s`, 'auth', perMinute, refusal.retryAfterSec);
   }
 
-  /** Counts a wrong or unknown credential against the address it came from. */
-  failedAuth(ip: string | undefined): void {
+  /**
+   * Counts a wrong or unknown credential against the address it came from. A wrong signature of a PBX key
+   * that exists (`tenantId`) counts for that tenant's PBX keys at the address only: a hosted PBX posts for
+   * many tenants from one address, and one tenant's stale secret must not stop the others' events.
+   */
+  failedAuth(ip: string | undefined, tenantId?: string): void {
     const perMinute = this.deps.limits.authFailures;
-    if (perMinute > 0) this.bucketsOf('auth').take(clientAddress(ip), perMinute, 1, this.deps.clock.now());
+    const address = clientAddress(ip);
+    if (perMinute > 0) this.bucketsOf('auth').take(tenantId === undefined ? address : pbxBucket(address, tenantId), perMinute, 1, this.deps.clock.now());
   }
 
   /** The tenant's settings changed or it is gone: read its limits again. */
@@ -136,6 +146,9 @@ export class RequestLimiter {
     else this.deps.log.warn({ tenantId: tenant, class: cls, caller, ...since }, 'request limit reached: refusing with 429 (logged at most once a minute per tenant and class)');
   }
 }
+
+/** Bucket keys of real tenants only: a claimed one is only looked up, so made-up names cost no memory. */
+const pbxBucket = (address: string, tenantId: string) => `${address}\u0000${tenantId}`;
 
 function limited(message: string, cls: RequestLimitClass | 'auth', perMinute: number, retryAfterSec: number): AppError {
   return new AppError(429, 'rate_limited', message, { limit: cls, perMinute }, retryAfterSec);

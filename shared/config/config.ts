@@ -7,6 +7,15 @@ const bool = (def: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
+/**
+ * How many reverse proxies stand in front, each appending the address it saw to X-Forwarded-For: `true`
+ * is one. Never Express's `true` (the left-most entry), which the client writes itself.
+ */
+const proxyHops = z
+  .string()
+  .default('false')
+  .refine((v) => /^(true|false|yes|no|\d)$/.test(v), 'true, false or the number of proxies in front (0-9)')
+  .transform((v) => (v === 'true' || v === 'yes' ? 1 : v === 'false' || v === 'no' ? 0 : Number(v)));
 const optionalString = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 /** A base URL without its trailing slash (national clouds and local stand-ins replace the defaults). */
 const httpUrl = (def: string) =>
@@ -45,7 +54,7 @@ export const envSchema = z.object({
   FEED_BUFFER_EVENTS: int(10_000, 10),
   SSE_KEEPALIVE_MS: int(15_000, 1000),
   SSE_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 64 * 1024),
-  TRUST_PROXY: bool(false),
+  TRUST_PROXY: proxyHops,
   SHUTDOWN_GRACE_MS: int(10_000, 0),
   PUBLISH_COALESCE_MS: int(1000, 0),
   PUBLISH_RETRY_BASE_MS: int(1000, 10),
@@ -102,7 +111,8 @@ export interface Config {
   encryptionKey?: Buffer;
   heartbeat: { foregroundTtlMs: number; backgroundTtlMs: number };
   pbx: { replayWindowMs: number; maxEvents: number };
-  http: { bodyLimitBytes: number; trustProxy: boolean };
+  /** `trustProxy`: how many X-Forwarded-For entries, from the right, are proxies' (0: none). */
+  http: { bodyLimitBytes: number; trustProxy: number };
   /** `maxBufferedBytes`: what a stream client may leave unread before it is cut off (it resumes by id). */
   feed: { bufferEvents: number; keepaliveMs: number; maxBufferedBytes: number };
   shutdownGraceMs: number;

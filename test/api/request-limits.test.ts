@@ -157,8 +157,9 @@ describe('failed authentication, per client address', () => {
     const guesser = from('203.0.113.7');
     await h.http.get('/v1/people').set(guesser).set('Authorization', 'Bearer phk_wrong').expect(401);
     await h.http.post('/v1/heartbeat').set(guesser).set('Authorization', 'Bearer phd_wrong').send({}).expect(401);
-    const forged = await h.pbx([], { ...pbx, secret: 'not-the-secret' }).set(guesser);
-    expect(forged.body.error.code).toBe('invalid_signature');
+    // A PBX key id that does not exist (a wrong signature of one that does counts for its tenant only: below).
+    const guessed = await h.pbx([], { signingKeyId: 'acme/guessed', secret: 'x' }).set(guesser);
+    expect(guessed.body.error.code).toBe('invalid_credentials');
     // Three failures a minute from this address: the fourth request is refused unchecked, right key or not.
     expectLimited(await h.http.get('/v1/people').set(guesser).set('Authorization', `Bearer ${ADMIN_KEY}`), '20', /too many failed authentications from this address/);
     expect((await h.pbx([], pbx).set(guesser)).status).toBe(429);
@@ -170,6 +171,27 @@ describe('failed authentication, per client address', () => {
     expect((await h.http.post('/v1/webhooks/microsoft?validationToken=abc').set(guesser)).status).not.toBe(429);
     await h.clock.advance(20_000);
     await h.http.get('/v1/people').set(guesser).set('Authorization', `Bearer ${ADMIN_KEY}`).expect(200);
+  });
+
+  it("a PBX signing with a stale secret locks out that tenant's PBX keys at its address, not another tenant's PBX nor API keys there (a hosted PBX posts for many tenants from one address)", async () => {
+    const host = from('203.0.113.50');
+    for (let i = 0; i < 3; i++) expect((await h.pbx([], { ...pbx, secret: 'rotated-away' }).set(host)).body.error.code).toBe('invalid_signature');
+    expectLimited(await h.pbx([], pbx).set(host), '20', /too many failed authentications from this address/);
+    const beat = [{ type: 'ringing', extension: '2001', callId: 'b1', at: h.clock.now() }];
+    expect((await h.pbx(beat, beta.pbx).set(host).expect(200)).body.applied).toBe(1);
+    await h.http.get('/v1/people').set(host).set('Authorization', `Bearer ${ADMIN_KEY}`).expect(200);
+    // Key ids that do not exist count for the address, whatever tenant they name.
+    for (let i = 0; i < 3; i++) expect((await h.pbx([], { signingKeyId: `beta/nope${i}`, secret: 'x' }).set(host)).body.error.code).toBe('invalid_credentials');
+    expect((await h.pbx(beat, beta.pbx).set(host)).status).toBe(429);
+  });
+
+  it('the address is the one the proxy saw (the last X-Forwarded-For entry): a guesser cannot name another address to lock it out, nor a new one each time to escape', async () => {
+    // What the client sent comes first, the proxy appends the address it saw: only the last entry is the proxy's word.
+    const victim = '198.51.100.2';
+    const guess = (spoofed: string) => h.http.get('/v1/people').set(from(`${spoofed}, 203.0.113.7`)).set('Authorization', 'Bearer phk_wrong');
+    for (const spoofed of [victim, '192.0.2.1', '192.0.2.2']) expect((await guess(spoofed)).status).toBe(401);
+    expect((await guess('192.0.2.3')).status).toBe(429);
+    await h.http.get('/v1/people').set(from(victim)).set('Authorization', `Bearer ${ADMIN_KEY}`).expect(200);
   });
 
   it('IPv6 clients are counted by their /64', async () => {

@@ -15,6 +15,14 @@ describe('configuration', () => {
     }
   });
 
+  it('reads TRUST_PROXY as a number of proxies in front, true being one, never as "believe the first X-Forwarded-For entry"', () => {
+    expect(loadConfig({}).http.trustProxy).toBe(0);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'no' }).http.trustProxy).toBe(0);
+    expect(() => loadConfig({ TRUST_PROXY: 'all' })).toThrow(/TRUST_PROXY/);
+  });
+
   it('has request limits on by default, per minute, 0 turning one off, and refuses a negative or fractional one', () => {
     expect(loadConfig({}).requestLimits).toEqual({ api: 3000, pbxEvents: 120_000, heartbeats: 30, streams: 60, authFailures: 30 });
     expect(loadConfig({ REQUEST_LIMIT_STREAMS_PER_MIN: '0' }).requestLimits.streams).toBe(0);

@@ -40,7 +40,7 @@ describe("the hub's environment in k8s/ is the config schema's", () => {
     expect(config.bootstrap.adminKey).toBeTruthy();
     expect(config.operatorKey).toBeTruthy();
     expect(config.calendars.publicBaseUrl).toMatch(/^https:\/\//);
-    expect(config.http.trustProxy).toBe(true);
+    expect(config.http.trustProxy).toBe(1);
     expect(config.sip.advertise).toBe('10.244.1.7');
     expect(config.host).toBe('0.0.0.0');
   });
