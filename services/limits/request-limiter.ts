@@ -23,10 +23,16 @@ export interface RequestLimiterDeps {
   cacheMs: number;
 }
 
+const WITH_PORT = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9A-Fa-f:.]+)\]):\d{1,5}$/;
+
 /** `::ffff:a.b.c.d` as IPv4; an IPv6 client by its /64: one host may use any address of its subnet (SLAAC, RFC 4862; privacy addresses, RFC 8981). */
 export function clientAddress(ip: string | undefined): string {
   // Most requests: no parse (it runs before every authenticated request).
   if (ip && !ip.includes(':')) return ip;
+  // Some proxies append the client's port (`a.b.c.d:port`, `[v6]:port`; Azure Application Gateway):
+  // without it every connection would have a bucket of its own.
+  const withPort = WITH_PORT.exec(ip ?? '');
+  if (withPort) return clientAddress(withPort[1] ?? withPort[2]);
   if (ip?.startsWith('::ffff:') && ip.includes('.')) return ip.slice(7);
   if (!ip || !ipaddr.isValid(ip)) return ip ?? 'unknown';
   const parsed = ipaddr.parse(ip);
@@ -55,11 +61,15 @@ export class RequestLimiter {
   async take(tenantId: string, cls: RequestLimitClass, key: string, cost = 1): Promise<void> {
     const perMinute = (this.cached(tenantId) ?? (await this.load(tenantId)))[cls];
     if (perMinute === 0) return;
+    // Never fits, however long the caller waits: a 429 would have an automatic retry loop on it.
+    if (cost > perMinute) {
+      this.refused(tenantId, cls, key);
+      throw new AppError(413, 'batch_exceeds_limit', `a batch of ${cost} events is more than the ${perMinute} ${REQUEST_LIMIT_COUNTS[cls]} allowed a minute: send smaller batches`, { limit: cls, perMinute });
+    }
     const refusal = this.bucketsOf(cls).take(key, perMinute, cost, this.deps.clock.now());
     if (!refusal) return;
     this.refused(tenantId, cls, key);
-    const what = cost > perMinute ? `a batch of ${cost} events is more than the ${perMinute} ${REQUEST_LIMIT_COUNTS[cls]} allowed a minute: send smaller batches` : `too many ${REQUEST_LIMIT_COUNTS[cls]}: at most ${perMinute} a minute`;
-    throw limited(`${what}; retry after ${refusal.retryAfterSec} s`, cls, perMinute, refusal.retryAfterSec);
+    throw limited(`too many ${REQUEST_LIMIT_COUNTS[cls]}: at most ${perMinute} a minute; retry after ${refusal.retryAfterSec} s`, cls, perMinute, refusal.retryAfterSec);
   }
 
   /**

@@ -78,6 +78,10 @@ describe('request limiter', () => {
     expect(clientAddress('203.0.113.7')).toBe('203.0.113.7');
     expect(clientAddress('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
     expect(clientAddress(undefined)).toBe('unknown');
+    // A proxy that appends the client's port: one bucket per client, not per connection.
+    expect(clientAddress('203.0.113.7:51234')).toBe('203.0.113.7');
+    expect(clientAddress('[2001:db8:1:2:3:4:5:6]:443')).toBe('2001:db8:1:2::/64');
+    expect(clientAddress('[::ffff:203.0.113.7]:8080')).toBe('203.0.113.7');
   });
 });
 

@@ -105,9 +105,14 @@ describe('PBX events, per tenant, counted in events', () => {
     expect(res.body.applied).toBe(3);
   });
 
-  it('a batch larger than the whole limit says to send smaller batches, and when the whole limit is back', async () => {
-    await h.pbx(ring(5, h.clock.now()), pbx).expect(200);
-    expectLimited(await h.pbx(ring(11, h.clock.now()), pbx), '30', /a batch of 11 events is more than the 10 PBX events for this tenant allowed a minute: send smaller batches/);
+  it('a batch larger than the whole limit is 413 batch_exceeds_limit (no Retry-After: waiting never helps), nothing applied, and takes nothing', async () => {
+    const before = await presenceOf('alice');
+    const res = await h.pbx(ring(11, h.clock.now()), pbx).expect(413);
+    expect(res.headers['retry-after']).toBeUndefined();
+    expect(res.body.error).toMatchObject({ code: 'batch_exceeds_limit', details: { limit: 'pbxEvents', perMinute: 10 } });
+    expect(res.body.error.message).toMatch(/a batch of 11 events is more than the 10 PBX events for this tenant allowed a minute: send smaller batches/);
+    expect(await presenceOf('alice')).toEqual(before);
+    await h.pbx(ring(10, h.clock.now()), pbx).expect(200);
   });
 });
 

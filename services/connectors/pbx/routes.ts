@@ -125,6 +125,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
         400: 'malformed batch (nothing applied)',
         401: 'missing, wrong or stale signature',
         409: 'replayed batch',
+        413: "body_too_large, or batch_exceeds_limit: more events than the tenant's whole PBX event limit (nothing applied; waiting never helps: send smaller batches)",
         429: "more events than the tenant's PBX event limit has left (nothing applied; the same batch may be sent again after Retry-After)",
       },
       async handle({ principal, req }) {
