@@ -92,6 +92,7 @@ export class CalendarSync {
       if (result.state.deltaLink === undefined) delete doc.deltaLink;
     }
     delete doc.lastError;
+    delete doc.rejectedSince;
     await store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc }]);
     metrics.calendarSyncs.inc({ tenant: tenantId, provider: conn.provider, outcome: result.full ? 'full' : 'incremental' });
     if (opts.reconcile && !result.full) {
