@@ -80,9 +80,10 @@ export class ConnectionWork {
 
   /**
    * Runs `fn`, recording a failure on the connection's sync state (shown to the person and admin). A
-   * failure no retry can change (`ProviderError.broken`) breaks the connection, and so does a day of
-   * rejections (`RejectedError`) with no good read between: its work stops until the person or admin
-   * consents again, the provider's answer still shown as the last error.
+   * failure no retry can change (`ProviderError.broken`) breaks the connection, and so does a rejection
+   * (`RejectedError`) a day after the reads began to be rejected (`rejectedSince`, set by the sync) with
+   * no good read between: its work stops until the person or admin consents again, the provider's
+   * answer still shown as the last error.
    */
   async recording(tenantId: string, id: string, fn: () => Promise<void>): Promise<void> {
     try {
@@ -97,8 +98,8 @@ export class ConnectionWork {
         // A connection deleted meanwhile has nothing left to fail.
         if (conn) {
           const doc: CalendarSyncState = { ...(state ?? { id, tenantId }), lastError: { code, message, at: now } };
-          if (err instanceof RejectedError) doc.rejectedSince ??= now;
-          const broken = refusedForGood(err) ? err.broken : doc.rejectedSince !== undefined && now - doc.rejectedSince >= REJECTED_FOR_MS ? 'rejected' : undefined;
+          const rejectedForGood = err instanceof RejectedError && doc.rejectedSince !== undefined && now - doc.rejectedSince >= REJECTED_FOR_MS;
+          const broken = refusedForGood(err) ? err.broken : rejectedForGood ? 'rejected' : undefined;
           // A connection consented again starts its own day of rejections.
           if (broken) delete doc.rejectedSince;
           await this.deps.store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc }]);

@@ -35,7 +35,7 @@ export function brokenBy(status: number): BrokenReason | undefined {
 
 /**
  * Any other 4xx (mostly 400): the provider refuses the request as we make it, usually our bug or a
- * change on its side. Retried like the rest, but a connection whose requests are all refused for
+ * change on its side. Retried like the rest, but a connection whose reads are refused for
  * `REJECTED_FOR_MS` is broken with reason `rejected` (see `ConnectionWork.recording`), so the broken
  * connections census and its alert show it instead of hourly retries nobody sees.
  */

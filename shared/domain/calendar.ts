@@ -59,7 +59,7 @@ export type ConnectionStatus = 'connected' | 'broken';
 
 /**
  * What broke a connection; each asks the person (or the admin) to consent again. `rejected`: the
- * provider refused every request (a 4xx other than 401/403/404/429) for a day.
+ * provider refused every read (a 4xx other than 401/403/404/429) for a day.
  */
 export type BrokenReason = 'invalid_grant' | 'consent_revoked' | 'subscription_failed' | 'not_found' | 'access_denied' | 'rejected';
 
@@ -110,7 +110,7 @@ export interface CalendarSyncState {
   lastSyncAt?: number;
   lastFullSyncAt?: number;
   lastError?: { code: string; message: string; at: number };
-  /** The first of the provider's rejections (`RejectedError`) since the last good read. */
+  /** When the provider began to reject reads (`RejectedError`): cleared by the next good read. */
   rejectedSince?: number;
 }
 
