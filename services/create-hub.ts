@@ -119,8 +119,8 @@ export function createHub(opts: HubOptions): RunningHub {
       targets,
       resolve,
       timeoutMs: config.publish.timeoutMs,
-      sip: async (target, hooks) =>
-        new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId), hooks),
+      sip: async (target, hooks, check) =>
+        new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId), hooks, check),
     }),
     ledger: store.deliveries,
     ...(store.shared ? { ownership: { leases: store.leases, replica: replicaName(), leaseMs: config.publish.leaseMs } } : {}),

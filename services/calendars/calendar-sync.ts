@@ -4,7 +4,7 @@ import type { SignalChange } from '../merger/apply-changes.js';
 import { TEAMS_SIGNAL } from '../connectors/microsoft/presence-map.js';
 import type { CalendarDeps, ConnectionWork } from './connection-work.js';
 import type { CalendarConnector, SyncResult, Window } from './connector.js';
-import { ConnectionUnavailableError, SyncStateGoneError, refusedForGood } from './errors.js';
+import { ConnectionUnavailableError, RejectedError, SyncStateGoneError, refusedForGood } from './errors.js';
 import type { EventVerdict } from './event-facts.js';
 import { syncChanges } from './sync-changes.js';
 
@@ -75,7 +75,14 @@ export class CalendarSync {
     const now = clock.now();
     const full = forceFull || !state || (!state.deltaLink && !state.syncToken) || (state.lastFullSyncAt ?? 0) + FULL_SYNC_EVERY_MS <= now;
     const window = { start: now, end: now + config.windowDays * DAY };
-    const result = await this.read(conn, connector, state, full, window);
+    const result = await this.read(conn, connector, state, full, window).catch(async (err: unknown) => {
+      // Reads the provider rejects start the day after which the connection is broken (`ConnectionWork.recording`).
+      // Only reads: a subscription Graph cannot validate (our webhook unreachable) is the operator's to fix.
+      if (err instanceof RejectedError && state?.rejectedSince === undefined) {
+        await store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc: { id, tenantId, ...(state ?? {}), rejectedSince: now } }]);
+      }
+      throw err;
+    });
     const person = await directory.getPerson(tenantId, conn.personId).catch(() => undefined);
     if (!person) throw new ConnectionUnavailableError(id, 'gone');
     const policy = resolveCalendarPolicy((await directory.getTenant(tenantId)).settings.calendar);
@@ -92,6 +99,7 @@ export class CalendarSync {
       if (result.state.deltaLink === undefined) delete doc.deltaLink;
     }
     delete doc.lastError;
+    delete doc.rejectedSince;
     await store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc }]);
     metrics.calendarSyncs.inc({ tenant: tenantId, provider: conn.provider, outcome: result.full ? 'full' : 'incremental' });
     if (opts.reconcile && !result.full) {

@@ -8,7 +8,7 @@ import type { PresenceEngine } from '../merger/engine.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { MicrosoftConnector } from '../connectors/microsoft/connector.js';
 import type { CalendarConnector, ConnectionContext } from './connector.js';
-import { ConnectionUnavailableError, ProviderError, refusedForGood } from './errors.js';
+import { ConnectionUnavailableError, ProviderError, REJECTED_FOR_MS, RejectedError, refusedForGood } from './errors.js';
 import type { Job, JobRunner } from './jobs.js';
 import type { TokenManager, TokenRef } from './token-manager.js';
 
@@ -80,8 +80,10 @@ export class ConnectionWork {
 
   /**
    * Runs `fn`, recording a failure on the connection's sync state (shown to the person and admin). A
-   * failure no retry can change (`ProviderError.broken`) breaks the connection: its work stops until
-   * the person or admin consents again, the provider's answer still shown as the last error.
+   * failure no retry can change (`ProviderError.broken`) breaks the connection, and so does a rejection
+   * (`RejectedError`) a day after the reads began to be rejected (`rejectedSince`, set by the sync) with
+   * no good read between: its work stops until the person or admin consents again, the provider's
+   * answer still shown as the last error.
    */
   async recording(tenantId: string, id: string, fn: () => Promise<void>): Promise<void> {
     try {
@@ -90,15 +92,20 @@ export class ConnectionWork {
       if (!(err instanceof ConnectionUnavailableError)) {
         const code = err instanceof ProviderError ? err.code : 'internal_error';
         const message = err instanceof Error ? err.message.slice(0, 300) : String(err);
+        const now = this.deps.clock.now();
         const state = await this.deps.store.directory.get('calendarSyncStates', tenantId, id);
         const conn = await this.deps.store.directory.get('calendarConnections', tenantId, id);
         // A connection deleted meanwhile has nothing left to fail.
         if (conn) {
-          const doc: CalendarSyncState = { ...(state ?? { id, tenantId }), lastError: { code, message, at: this.deps.clock.now() } };
+          const doc: CalendarSyncState = { ...(state ?? { id, tenantId }), lastError: { code, message, at: now } };
+          const rejectedForGood = err instanceof RejectedError && doc.rejectedSince !== undefined && now - doc.rejectedSince >= REJECTED_FOR_MS;
+          const broken = refusedForGood(err) ? err.broken : rejectedForGood ? 'rejected' : undefined;
+          // A connection consented again starts its own day of rejections.
+          if (broken) delete doc.rejectedSince;
           await this.deps.store.directory.write([{ op: 'put', collection: 'calendarSyncStates', doc }]);
           this.deps.metrics.calendarSyncs.inc({ tenant: tenantId, provider: conn.provider, outcome: 'error' });
-          if (refusedForGood(err) && conn.status === 'connected') {
-            await this.deps.tokens.markBroken({ collection: 'calendarConnections', tenantId, id }, err.broken);
+          if (broken && conn.status === 'connected') {
+            await this.deps.tokens.markBroken({ collection: 'calendarConnections', tenantId, id }, broken);
             throw new ConnectionUnavailableError(id, 'broken');
           }
         }

@@ -33,6 +33,39 @@ export function brokenBy(status: number): BrokenReason | undefined {
   return status === 404 ? 'not_found' : undefined;
 }
 
+/**
+ * Any other 4xx (mostly 400): the provider refuses the request as we make it, usually our bug or a
+ * change on its side. Retried like the rest, but a connection whose reads are refused for
+ * `REJECTED_FOR_MS` is broken with reason `rejected` (see `ConnectionWork.recording`), so the broken
+ * connections census and its alert show it instead of hourly retries nobody sees.
+ */
+export class RejectedError extends ProviderError {
+  constructor(provider: CalendarProvider, status: number, code: string, message: string) {
+    super(provider, status, code, message, false);
+    this.name = 'RejectedError';
+  }
+}
+
+/** A day of rejections with no good read between: no longer a blip, and long enough to fix a provider change. */
+export const REJECTED_FOR_MS = 24 * 3600_000;
+/** The provider's own explanation of a rejection, shown as the connection's last error, kept short. */
+const PROVIDER_MESSAGE_MAX = 200;
+
+/**
+ * Our error for an API answer that is neither throttling nor a lost sync state: 5xx (and no answer)
+ * transient, 401/403/404 breaking (`brokenBy`), any other 4xx a `RejectedError` carrying the
+ * provider's message (error messages carry no tokens).
+ */
+export function answerError(provider: CalendarProvider, status: number, code: string, label: string, providerMessage?: string): ProviderError {
+  const message = `${label} answered ${status} ${code}`;
+  const broken = brokenBy(status);
+  if (status >= 400 && status < 500 && !broken) {
+    const said = providerMessage?.trim().slice(0, PROVIDER_MESSAGE_MAX);
+    return new RejectedError(provider, status, code, said ? `${message}: ${said}` : message);
+  }
+  return new ProviderError(provider, status, code, message, status >= 500 || status === 0, broken);
+}
+
 /** An answer no retry can change (see `brokenBy`). */
 export const refusedForGood = (err: unknown): err is ProviderError & { broken: BrokenReason } => err instanceof ProviderError && err.broken !== undefined;
 

@@ -6,6 +6,7 @@ import { explainLater, mergeUnexplained, sameRouting, sameState, withFields, wit
 import type { PersonState, Store } from '../../shared/store/port.js';
 import type { FeedCause } from '../../shared/store/feed.js';
 import type { Metrics } from '../observability/metrics.js';
+import { beganAt } from '../../shared/merge/began-at.js';
 import { applyChanges, collectGarbage, type SignalChange } from './apply-changes.js';
 import { Timeline } from './timeline.js';
 
@@ -164,10 +165,13 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   const viewFloor = prev?.viewFloor;
   // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions.
   const version = isChange ? Math.max(Math.max(prev?.version ?? 0, viewFloor ?? 0) + 1, now) : prev.version;
+  // A re-evaluation that changed no signal and ran late (a survivor sweeping a dead replica's transition)
+  // dates the state at the transition that made it, not at the sweep.
+  const began = isChange && prev && applied === 0 ? beganAt(changed, policy, prev, decision, now) : now;
   // A state never begins before the one it follows, nor before the view floor, whatever this replica's
   // clock says (another replica's may be ahead): views that show less than the activity give these
   // instants as their version (views.ts).
-  const since = isChange ? Math.max(now, (prev?.since ?? 0) + 1, (viewFloor ?? 0) + 1) : prev.since;
+  const since = isChange ? Math.max(began, (prev?.since ?? 0) + 1, (viewFloor ?? 0) + 1) : prev.since;
   const sameAvailability = prev !== undefined && prev.availability === decision.availability;
   const availabilitySince = sameAvailability ? (prev.availabilitySince ?? prev.since) : since;
   const sameSide = prev !== undefined && (prev.availability === 'available') === (decision.availability === 'available');

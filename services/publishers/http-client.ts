@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupAddress } from 'node:dns';
-import { assertAllowedAddress, systemResolver, type Resolver } from './ssrf-guard.js';
+import { checkTargetHost, systemResolver, type Resolver } from './ssrf-guard.js';
 
 export interface HttpResult {
   status: number;
@@ -33,10 +33,8 @@ export interface HttpTargetClient {
 export function createTargetClient(opts: { allowPrivate: boolean; timeoutMs: number; resolve?: Resolver }): HttpTargetClient {
   const resolve = opts.resolve ?? systemResolver;
   const lookup = (hostname: string, options: { all?: boolean }, cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
-    resolve(hostname)
+    checkTargetHost(hostname, opts.allowPrivate, resolve)
       .then((addresses) => {
-        if (addresses.length === 0) throw new Error(`${hostname} does not resolve`);
-        for (const a of addresses) assertAllowedAddress(a.address, opts.allowPrivate, hostname);
         if (options.all) cb(null, addresses);
         else cb(null, addresses[0]!.address, addresses[0]!.family);
       })

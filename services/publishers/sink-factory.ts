@@ -6,7 +6,8 @@ import type { Sink, SinkHooks } from './sink.js';
 import { AriSink } from './sinks/ari-sink.js';
 import { WebhookSink } from './sinks/webhook-sink.js';
 import { destinationOf } from './sip/presentity.js';
-import { checkTargetHost, SsrfError, type Resolver } from './ssrf-guard.js';
+import type { AddressCheck } from '../../shared/sip/transport.js';
+import { checkTargetHost, sendAddress, SsrfError, type Resolver } from './ssrf-guard.js';
 import type { TargetsService } from './targets-service.js';
 
 export interface SinkFactoryDeps {
@@ -15,8 +16,8 @@ export interface SinkFactoryDeps {
   targets: TargetsService;
   resolve: Resolver;
   timeoutMs: number;
-  /** SIP PUBLISH targets, wired where the SIP stack is composed. */
-  sip?: (target: Extract<Target, { kind: 'sip' }>, hooks?: SinkHooks) => Promise<Sink>;
+  /** SIP PUBLISH targets, wired where the SIP stack is composed; every request goes where `check` says. */
+  sip?: (target: Extract<Target, { kind: 'sip' }>, hooks: SinkHooks | undefined, check: AddressCheck) => Promise<Sink>;
 }
 
 /** Builds the publisher for a target's kind, with its secrets opened and its tenant's SSRF rules. */
@@ -32,13 +33,13 @@ export function sinkFactory(deps: SinkFactoryDeps): (target: Target, hooks?: Sin
         return new AriSink(target, deps.targets.open(target.sealedPassword) ?? '', client());
       case 'sip':
         if (!deps.sip) throw new Error('SIP publishing is not available in this process');
-        // Checked when saved, but PRIVATE_TARGETS, the tenant's opt-in or the name's DNS may have changed
-        // since, and the SIP stack connects without the HTTP client's per-connection check. A name that
-        // does not resolve now is not refused: sending fails (and is retried) instead.
+        // Checked when saved, but PRIVATE_TARGETS or the tenant's opt-in may have changed since: such a
+        // target does not start. A name that does not resolve now is not refused: sending fails (and is
+        // retried) instead. Its DNS may change at any time after (rebinding): each request is checked again.
         await checkTargetHost(destinationOf(target).host, allowPrivate, deps.resolve).catch((err: unknown) => {
           if (err instanceof SsrfError) throw err;
         });
-        return deps.sip(target, hooks);
+        return deps.sip(target, hooks, (host) => sendAddress(host, allowPrivate, deps.resolve));
     }
   };
 }

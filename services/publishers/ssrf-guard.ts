@@ -45,7 +45,8 @@ export const systemResolver: Resolver = (host) => dnsLookup(host, { all: true, v
 
 /**
  * Checks a target URL when it is registered: the scheme, and every address its host resolves to.
- * Connect-time checks (DNS may change: rebinding) happen again in the HTTP client's lookup.
+ * Connect-time checks (DNS may change: rebinding) happen again in the HTTP client's lookup, and for
+ * SIP before every request (`sendAddress`).
  */
 export async function checkTargetUrl(raw: string, allowPrivate: boolean, resolve: Resolver): Promise<URL> {
   let url: URL;
@@ -70,4 +71,14 @@ export async function checkTargetHost(hostname: string, allowPrivate: boolean, r
   if (addresses.length === 0) throw new AppError(422, 'unresolvable_host', `${host} does not resolve`);
   for (const a of addresses) assertAllowedAddress(a.address, allowPrivate, host);
   return addresses;
+}
+
+/**
+ * The address to send to for `host` now: every address it resolves to checked as when the target was
+ * saved, the first IPv4 one (the SIP stack's UDP socket is IPv4 unless bound to an IPv6 address) or else
+ * the first. Sending to this address, not the name, leaves no second lookup to answer otherwise.
+ */
+export async function sendAddress(host: string, allowPrivate: boolean, resolve: Resolver): Promise<string> {
+  const addresses = await checkTargetHost(host, allowPrivate, resolve);
+  return (addresses.find((a) => a.family === 4) ?? addresses[0]!).address;
 }

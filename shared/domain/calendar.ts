@@ -57,8 +57,11 @@ export function withMeetingAs(policy: Policy, meetingAs: CalendarPolicy['meeting
 
 export type ConnectionStatus = 'connected' | 'broken';
 
-/** What broke a connection; each asks the person (or the admin) to consent again. */
-export type BrokenReason = 'invalid_grant' | 'consent_revoked' | 'subscription_failed' | 'not_found' | 'access_denied';
+/**
+ * What broke a connection; each asks the person (or the admin) to consent again. `rejected`: the
+ * provider refused every read (a 4xx other than 401/403/404/429) for a day.
+ */
+export type BrokenReason = 'invalid_grant' | 'consent_revoked' | 'subscription_failed' | 'not_found' | 'access_denied' | 'rejected';
 
 /**
  * One person's calendar grant with one provider (`calendarConnections`, id `<provider>.<personId>`).
@@ -107,6 +110,8 @@ export interface CalendarSyncState {
   lastSyncAt?: number;
   lastFullSyncAt?: number;
   lastError?: { code: string; message: string; at: number };
+  /** When the provider began to reject reads (`RejectedError`): cleared by the next good read. */
+  rejectedSince?: number;
 }
 
 /**

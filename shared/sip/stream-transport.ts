@@ -107,7 +107,8 @@ export class StreamTransport implements Transport {
   }
 
   private connection(to: Destination): Promise<Socket> {
-    const key = `${to.host}:${to.port}`;
+    // A TLS connection is verified for one name: another name served at the same address gets its own.
+    const key = `${to.host}:${to.port}${to.serverName && this.options.protocol === 'tls' ? `#${to.serverName}` : ''}`;
     const open = this.sockets.get(key);
     if (open) return Promise.resolve(open);
     const pending = this.connecting.get(key);
@@ -115,12 +116,12 @@ export class StreamTransport implements Transport {
     const connecting = new Promise<Socket>((resolve, reject) => {
       const socket =
         this.options.protocol === 'tls'
-          ? connectTls({ host: to.host, port: to.port, servername: isIP(to.host) ? undefined : to.host, ...this.options.tlsClient })
+          ? connectTls({ host: to.host, port: to.port, servername: to.serverName ?? (isIP(to.host) ? undefined : to.host), ...this.options.tlsClient })
           : connectTcp({ host: to.host, port: to.port });
       const fail = (error: Error) => {
         this.connecting.delete(key);
         // The cause in the message: an administrator reading a target's status sees why, e.g. "self-signed certificate".
-        reject(new SipTransportError(`cannot connect to ${key} over ${this.options.protocol.toUpperCase()}: ${error.message}`, { cause: error }));
+        reject(new SipTransportError(`cannot connect to ${to.serverName ?? to.host}:${to.port} over ${this.options.protocol.toUpperCase()}: ${error.message}`, { cause: error }));
       };
       socket.once('error', fail);
       socket.once(this.options.protocol === 'tls' ? 'secureConnect' : 'connect', () => {

@@ -7,10 +7,20 @@ export interface HostPort {
   port: number;
 }
 
+/**
+ * The address `host` may be sent to now, resolved and checked (a name's DNS answer may have changed since
+ * it was last checked: rebinding); rejects with the reason when none may be.
+ */
+export type AddressCheck = (host: string) => Promise<string>;
+
 export interface Destination extends HostPort {
   protocol: TransportProtocol;
   /** The peer also takes TCP on the same host and port, so large requests may move there. */
   allowsTcp?: boolean;
+  /** Checked before each request goes out: it is sent to the address this gives, never to `host` as named. */
+  check?: AddressCheck;
+  /** The name TLS verifies the server's certificate against when `host` is the address it resolved to. */
+  serverName?: string;
 }
 
 export type MessageReceiver = (message: SipMessage, from: Destination) => void;

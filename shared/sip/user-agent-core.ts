@@ -11,6 +11,7 @@ import {
   formatHostPort,
   isReliable,
   MAX_UDP_REQUEST_BYTES,
+  type AddressCheck,
   type Destination,
   type Transport,
   type TransportProtocol,
@@ -129,7 +130,7 @@ export class UserAgentCore {
     return this.transport.close();
   }
 
-  private send(spec: RequestSpec, destination: Destination, auth: DigestSession | undefined): Promise<RequestOutcome> {
+  private async send(spec: RequestSpec, destination: Destination, auth: DigestSession | undefined): Promise<RequestOutcome> {
     const branch = this.ids.branch();
     const headers = new SipHeaders().append('Via', '').append('Max-Forwards', '70');
     if (spec.routes) for (const route of spec.routes) headers.append('Route', route);
@@ -144,6 +145,14 @@ export class UserAgentCore {
     const request: SipRequest = { kind: 'request', method: spec.method, uri: spec.requestUri, headers, body: spec.body ?? '' };
     auth?.sign(request);
     let to = destination;
+    // Awaited only when there is a check: without one the request leaves within this call.
+    if (destination.check) {
+      try {
+        to = await checked(destination, destination.check);
+      } catch (error) {
+        return { kind: 'transport-error', error: new SipTransportError(`not sent to ${destination.host}: ${(error as Error).message}`, { cause: error }), request };
+      }
+    }
     let stamped = false;
     // RFC 3261 §18.1.1: a large request goes over TCP when the peer takes it.
     if (to.protocol === 'udp' && to.allowsTcp && this.transport.localAddress('tcp')) {
@@ -155,7 +164,7 @@ export class UserAgentCore {
     }
     if (!stamped && !this.stamp(request, to.protocol, branch, spec.contact)) {
       const error = new SipTransportError(`no ${to.protocol} transport`);
-      return Promise.resolve({ kind: 'transport-error', error, request });
+      return { kind: 'transport-error', error, request };
     }
     const key = `${branch} ${spec.method}`;
     return new Promise((resolve) => {
@@ -224,4 +233,14 @@ export class UserAgentCore {
     // A response that cannot be sent is lost like a dropped datagram; the peer retransmits or times out.
     this.transport.send(response, to).catch(() => {});
   }
+}
+
+/**
+ * Where one request goes: the address `check` gives for the destination's host at this moment (each
+ * request, so retransmissions stay on the address checked), the name kept for TLS.
+ */
+async function checked(destination: Destination, check: AddressCheck): Promise<Destination> {
+  const { check: _, ...to } = destination;
+  const address = await check(to.host);
+  return address === to.host ? to : { ...to, host: address, serverName: to.serverName ?? to.host };
 }

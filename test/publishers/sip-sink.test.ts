@@ -5,6 +5,9 @@ import type { SipTarget } from '../../shared/domain/target.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { PresenceEngine } from '../../services/merger/engine.js';
 import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { DeliveryError } from '../../services/publishers/http-client.js';
+import { sendAddress } from '../../services/publishers/ssrf-guard.js';
+import type { SipRequest } from '../../shared/sip/message.js';
 import { setup, T0 } from '../sip/helpers.js';
 
 const TARGET: SipTarget = {
@@ -47,6 +50,40 @@ describe('SIP sink', () => {
     expect(answered.size).toBe(people);
     await Promise.all(done);
     expect(new Set(h.transport.requests('PUBLISH').map((r) => r.uri)).size).toBe(people);
+    await sink.close();
+  });
+
+  it('sends each request to the address its server name resolves to when it goes out, never to one the guard refuses since (DNS rebinding), and retries', async () => {
+    const h = setup();
+    const dns: Record<string, string> = { 'pbx.example.test': '93.184.216.34' };
+    const resolve = async (host: string) => (dns[host] ? [{ address: dns[host]!, family: 4 }] : []);
+    const target = { ...TARGET, server: 'sip:pbx.example.test:5070', subscribeDialog: true };
+    const sink = new SipSink(target, undefined, h.core, {} as PresenceEngine, silentLogger, [person(1)], undefined, (host) => sendAddress(host, false, resolve));
+    const sentTo = () => h.transport.sent.filter((m) => m.message.kind === 'request').map((m) => `${(m.message as SipRequest).method} ${m.to.host}:${m.to.port}`);
+    const first = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+    await h.clock.advance(0);
+    expect(new Set(sentTo())).toEqual(new Set(['SUBSCRIBE 93.184.216.34:5070', 'PUBLISH 93.184.216.34:5070']));
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
+    await first;
+    const before = h.transport.sent.length;
+    for (const [i, address, reason] of [
+      [2, '127.0.0.1', 'resolves to the private address 127.0.0.1'],
+      [3, '169.254.169.254', 'resolves to 169.254.169.254, which is never allowed'],
+    ] as const) {
+      dns['pbx.example.test'] = address;
+      const refused = await sink.deliver({ tenantId: 'acme', personId: `p${i}`, person: person(i), presence: PRESENCE, version: 1 }).catch((err: Error) => err);
+      expect(refused).toBeInstanceOf(DeliveryError);
+      expect((refused as Error).message).toContain(`not sent to pbx.example.test: pbx.example.test ${reason}`);
+      // Retried, refreshed and resubscribed meanwhile: refused every time.
+      await h.clock.advance(10 * 60_000);
+    }
+    // Only the first SUBSCRIBE's retransmissions went out meanwhile, to the address it was checked for.
+    expect(new Set(sentTo().slice(before))).toEqual(new Set(['SUBSCRIBE 93.184.216.34:5070']));
+    // The name points at the PBX again: the retries go out, to the address it gives now.
+    dns['pbx.example.test'] = '93.184.216.35';
+    const after = h.transport.sent.length;
+    await h.clock.advance(10 * 60_000);
+    expect(new Set(sentTo().slice(after))).toEqual(new Set(['SUBSCRIBE 93.184.216.35:5070', 'PUBLISH 93.184.216.35:5070']));
     await sink.close();
   });
 

@@ -7,7 +7,7 @@ import { ManualClock } from '../../shared/clock/manual-clock.js';
 import { DEFAULT_POLICY } from '../../shared/domain/policy.js';
 import { merge } from '../../shared/merge/merge.js';
 import type { FeedEvent } from '../../shared/store/feed.js';
-import { call, desk } from '../support/signals.js';
+import { call, desk, manual } from '../support/signals.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { Store } from '../../shared/store/port.js';
 import { redisKeys } from '../../shared/store/keys.js';
@@ -109,6 +109,34 @@ describeWith(['redis'], 'Redis store', () => {
       // The claimer never wrote its re-evaluation: the person is due again once the claim runs out.
       expect(await b.shared.due.claimOverdue(T + 89_999, T + 89_999, 30_000, 10)).toEqual([]);
       expect(await b.shared.due.claimOverdue(T + 90_000, T + 90_000, 30_000, 10)).toEqual([{ tenantId: 'acme', personId: 'alice', dueAt: T + 90_000 }]);
+      await a.close();
+      await b.close();
+    });
+
+    it("dates a transition that a survivor swept up after its replica died at the instant it was due, not when it was swept", async () => {
+      const { store: a, prefix } = await fresh();
+      const b = open(prefix);
+      await b.start();
+      const policyFor = async () => DEFAULT_POLICY;
+      const [clockA, clockB] = [new ManualClock(T), new ManualClock(T)];
+      const dying = new PresenceEngine({ store: a, clock: clockA, metrics: new Metrics(false), log: silentLogger, policyFor });
+      const survivor = new PresenceEngine({ store: b, clock: clockB, metrics: new Metrics(false), log: silentLogger, policyFor });
+      await survivor.start();
+      // Away for a minute, then back to available: the expiry is `dying`'s to fire, `survivor` only sweeps.
+      await dying.apply('acme', 'alice', [desk(), manual('away', { until: T + 60_000 })].map((signal) => ({ op: 'put' as const, signal })));
+      expect((await b.state.read('acme', 'alice')).presence).toMatchObject({ activity: 'away', wakeAt: T + 60_000 });
+      dying.stop();
+      // Each sweep reads Redis: let it finish before the clock moves on to the next one.
+      for (let i = 0; i < 65 && (await b.state.read('acme', 'alice')).presence?.activity === 'away'; i++) {
+        await clockB.advance(1000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(clockB.now()).toBeGreaterThanOrEqual(T + 62_000);
+      const back = (await b.state.read('acme', 'alice')).presence!;
+      expect(back.since).toBe(T + 60_000);
+      expect(back.availabilitySince).toBe(T + 60_000);
+      expect(back.version).toBeGreaterThan(T + 60_000);
+      survivor.stop();
       await a.close();
       await b.close();
     });

@@ -1,7 +1,7 @@
 // The calendar API alone: loading all of `googleapis` takes most of a second and every API there is.
 import { calendar, type calendar_v3 } from 'googleapis/build/src/apis/calendar/index.js';
 import type { Clock } from '../../../shared/clock/clock.js';
-import { ProviderError, RateLimitedError, SyncStateGoneError, brokenBy } from '../../calendars/errors.js';
+import { ProviderError, RateLimitedError, SyncStateGoneError, answerError } from '../../calendars/errors.js';
 import { sleep } from '../../../shared/clock/sleep.js';
 import { backoffMs, retryAfterMs } from '../../calendars/retry.js';
 
@@ -43,6 +43,12 @@ function reasonOf(data: unknown): string {
   return e?.errors?.[0]?.reason ?? e?.status ?? '';
 }
 
+/** Google's own words for the error (`err.response.data.error.message`). */
+function messageOf(data: unknown): string | undefined {
+  const m = (data as { error?: { message?: unknown } } | undefined)?.error?.message;
+  return typeof m === 'string' ? m : undefined;
+}
+
 /**
  * Google Calendar v3 through `googleapis` (root URL configurable), with our own retries on the injected
  * clock instead of gaxios' real-timer ones: 401 → refresh and retry once; 403 `rateLimitExceeded` /
@@ -66,7 +72,7 @@ export class GoogleCalendarClient {
     const wait = retryAfterMs(header(err.response?.headers, 'retry-after'), this.deps.clock.now());
     if (status === 429 || (status === 403 && RATE_LIMIT_REASONS.has(r))) return new RateLimitedError('google', status, reason || 'rateLimitExceeded', wait ?? -1, wait !== undefined);
     if (status === 403 && QUOTA_REASONS.has(r)) return new RateLimitedError('google', status, reason, wait ?? QUOTA_BACKOFF_MS, wait !== undefined);
-    return new ProviderError('google', status, reason || `http_${status}`, `Google answered ${status} ${reason}`.trim(), status >= 500, brokenBy(status));
+    return answerError('google', status, reason || `http_${status}`, 'Google', messageOf(err.response?.data));
   }
 
   /** One Calendar API call with the retries described above. */

@@ -1,4 +1,4 @@
-import { AppError, badRequest } from '../../../shared/errors/errors.js';
+import { badRequest } from '../../../shared/errors/errors.js';
 import { zodDetails } from '../../api/http-errors.js';
 import { route, type AnyRoute } from '../../api/route.js';
 import type { Hub } from '../../hub.js';
@@ -11,6 +11,12 @@ const MAX_TRACKED_CHANNELS = 100_000;
  * Google push notifications, thin: headers only (the body is empty), the channel token checked in
  * constant time, a sync enqueued, 200 at once (protocols §2.2). A message number not above the last one
  * seen on the channel is a repeat or arrived late; the sync already scheduled covers it.
+ *
+ * Google counts 200, 201, 202, 204 and 102 as delivered and anything else as failed (guides/push), so
+ * a wrong channel token or resource id gets the same 200 as a channel we do not know, as Graph's
+ * wrong `clientState` gets the same 202: nothing is read and no line logged, the answer does not tell
+ * a prober which channel ids exist, and a channel of another installation stops being retried. It is
+ * counted (`presence_calendar_notifications_total{outcome="forged"}`, alert PresenceHubCalendarNotificationsForged).
  */
 export function googleWebhookRoutes(hub: Hub): AnyRoute[] {
   const { subscriptions, syncs } = hub.calendars;
@@ -23,7 +29,7 @@ export function googleWebhookRoutes(hub: Hub): AnyRoute[] {
       tag: 'webhooks',
       auth: 'none',
       raw: true,
-      responses: { 200: 'accepted; processed behind', 400: 'not a Google push', 401: 'channel token does not match' },
+      responses: { 200: 'acknowledged: a notification whose channel token and resource id match is processed behind, any other ignored', 400: 'not a Google push' },
       async handle({ req }) {
         const parsed = pushHeadersSchema.safeParse({
           channelId: req.header('x-goog-channel-id'),
@@ -36,9 +42,7 @@ export function googleWebhookRoutes(hub: Hub): AnyRoute[] {
         const h = parsed.data;
         const { outcome, sub } = await subscriptions.verifyNotification(`google:${h.channelId}`, h.token, h.resourceId);
         hub.metrics.calendarNotifications.inc({ provider: 'google', outcome });
-        if (outcome === 'forged') throw new AppError(401, 'invalid_channel_token', 'the channel token does not match the channel');
-        // An unknown channel (stopped or replaced) gets a success answer so that Google stops retrying it.
-        if (outcome === 'unknown') return { body: { accepted: false } };
+        if (outcome !== 'accepted') return { body: { accepted: false } };
         const state = h.resourceState.toLowerCase();
         if (h.messageNumber !== undefined && state !== 'sync') {
           const last = lastMessage.get(h.channelId);

@@ -1,6 +1,6 @@
 import { Client, GraphError, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
 import type { Clock } from '../../../shared/clock/clock.js';
-import { ProviderError, RateLimitedError, SyncStateGoneError, brokenBy } from '../../calendars/errors.js';
+import { ProviderError, RateLimitedError, SyncStateGoneError, answerError } from '../../calendars/errors.js';
 import type { KeyedLimiter } from '../../calendars/limiter.js';
 import { sleep } from '../../../shared/clock/sleep.js';
 import { backoffMs, retryAfterMs } from '../../calendars/retry.js';
@@ -100,7 +100,7 @@ export class GraphClient {
       const wait = retryAfterMs(header, this.deps.clock.now());
       return new RateLimitedError('microsoft', status, code, wait ?? -1, wait !== undefined);
     }
-    return new ProviderError('microsoft', status, code, `Graph answered ${status} ${code}`, status >= 500 || status === 0, brokenBy(status));
+    return answerError('microsoft', status, code, 'Graph', err.message);
   }
 
   /** One Graph request for one mailbox, with the retries described above. */

@@ -7,6 +7,7 @@ import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
 import { Publisher, type PublisherOptions } from '../../../shared/sip/publisher.js';
 import { Subscriber, type SubscriberStatus } from '../../../shared/sip/subscriber.js';
+import type { AddressCheck } from '../../../shared/sip/transport.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
@@ -69,8 +70,9 @@ export class SipSink implements Sink {
     private readonly log: Logger,
     people: readonly Person[],
     private readonly hooks?: SinkHooks,
+    check?: AddressCheck,
   ) {
-    this.destination = destinationOf(target);
+    this.destination = { ...destinationOf(target), ...(check ? { check } : {}) };
     this.bodies = new PidfBodies(target);
     this.credentials = target.username && password !== undefined ? { username: target.username, password } : undefined;
     if (target.subscribeDialog) for (const p of people) this.watch(p);

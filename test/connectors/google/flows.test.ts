@@ -2,6 +2,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GOOGLE_API, GOOGLE_OAUTH, onlyLoopback, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
 import { fixture } from '../../support/fixtures.js';
+import { series } from '../../support/metrics.js';
 import { seedAliceForCalendar } from '../microsoft/consent.js';
 import { EVENTS, RESOURCE_ID, SYNC_TOKEN, consentGoogle, push, type GoogleTrace } from './consent.js';
 
@@ -51,13 +52,20 @@ describe('Google Calendar connector', () => {
       t = await consentGoogle(h);
     });
 
-    it('rejects a forged channel token or a foreign resource id, and fetches nothing', async () => {
-      const forged = await push(h, { channelId: t.watch!.id, token: 'guessed' }).expect(401);
-      expect(forged.body.error.code).toBe('invalid_channel_token');
-      expect((await push(h, { channelId: t.watch!.id, token: 'secret-1', resourceId: 'someone-else' }).expect(401)).body.error.code).toBe('invalid_channel_token');
+    it('acknowledges a forged channel token or a foreign resource id exactly as an unknown channel (no oracle, no redelivery), counts it, and fetches nothing', async () => {
+      const forged = await push(h, { channelId: t.watch!.id, token: 'guessed' }).expect(200);
+      const foreign = await push(h, { channelId: t.watch!.id, token: 'secret-1', resourceId: 'someone-else' }).expect(200);
+      const missing = await push(h, { channelId: 'stopped-channel', token: 'guessed' }).expect(200);
+      expect(forged.body).toEqual({ accepted: false });
+      expect(foreign.body).toEqual(forged.body);
+      expect(missing.body).toEqual(forged.body);
       expect((await h.http.post('/v1/webhooks/google').send().expect(400)).body.error.code).toBe('invalid_push_headers');
       await settle(h, 5000);
       expect(misses).toEqual([]);
+      expect(nock.pendingMocks()).toEqual([]);
+      const text = (await h.http.get('/metrics').expect(200)).text;
+      expect(series(text, 'presence_calendar_notifications_total', { provider: 'google', outcome: 'forged' })).toBe(2);
+      expect(series(text, 'presence_calendar_notifications_total', { provider: 'google', outcome: 'unknown' })).toBe(1);
     });
 
     it('the first "sync" message fetches nothing; an unknown channel is acknowledged and ignored', async () => {

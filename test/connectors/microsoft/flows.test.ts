@@ -72,21 +72,21 @@ describe('Microsoft Graph connector', () => {
     });
 
     it('a first subscription Graph refuses (its validation request did not reach us) is tried again until it works, not given up', async () => {
-      const back = Date.parse('2026-03-02T12:00:00Z');
+      // More than a day: a subscription Graph cannot validate (our webhook unreachable) is no rejected read, and breaks nothing.
+      const back = Date.parse('2026-03-03T12:00:00Z');
       nock(GRAPH)
         .post('/v1.0/subscriptions')
         .reply(() =>
           h.clock.now() < back
             ? [400, { error: { code: 'ValidationError', message: 'Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.' } }]
-            : [201, { ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: '2026-03-05T12:00:00Z' }],
+            : [201, { ...fixture('microsoft', 'subscription-created'), id: SUB_ID, expirationDateTime: '2026-03-06T12:00:00Z' }],
         )
         .persist();
       nock(LOGIN).post('/organizations/oauth2/v2.0/token', (b: Record<string, string>) => b.grant_type === 'refresh_token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
       await consentMicrosoft(h);
       expect((await calendarOf(h)).sync).toMatchObject({ state: 'error', lastError: { code: 'ValidationError' } });
-      while (h.clock.now() < Date.parse('2026-03-02T13:00:00Z')) await settle(h, 5 * 60_000);
-      expect(await calendarOf(h)).toMatchObject({ status: 'connected', sync: { state: 'ok' }, subscriptions: [{ kind: 'events', expiresAt: '2026-03-05T12:00:00.000Z' }] });
-      expect((await presenceOf(h)).next).toEqual({ at: '2026-03-02T14:00:00.000Z', availability: 'busy', activity: 'in-meeting' });
+      while (h.clock.now() < Date.parse('2026-03-03T13:00:00Z')) await settle(h, 20 * 60_000);
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected', sync: { state: 'ok' }, subscriptions: [{ kind: 'events', expiresAt: '2026-03-06T12:00:00.000Z' }] });
     });
 
     it('keeps tokens sealed at rest and never stores titles, attendees or locations', async () => {
@@ -390,6 +390,45 @@ describe('Microsoft Graph connector', () => {
       nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(200, emptyDelta());
       await settle(h, 3600_000);
       expect(nock.pendingMocks()).toEqual([]);
+    });
+
+    it('a 400 is retried, but after a day of them with no good read between, the connection breaks as rejected with the provider\'s answer; consenting again resumes', async () => {
+      let asked = 0;
+      nock(GRAPH)
+        .get('/v1.0/me/calendarView/delta')
+        .query(true)
+        .reply(() => {
+          asked++;
+          return [400, { error: { code: 'BadRequest', message: "Parsing OData Select and Expand failed: Could not find a property named 'showAs'." } }];
+        })
+        .persist();
+      for (let hours = 0; hours < 23; hours++) await settle(h, 3600_000);
+      expect(asked).toBeGreaterThan(20);
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected', sync: { state: 'error', lastError: { code: 'BadRequest' } } });
+      expect(await broken()).toBe(0);
+      for (let hours = 0; hours < 3; hours++) await settle(h, 3600_000);
+      const conn = await calendarOf(h);
+      expect(conn).toMatchObject({
+        status: 'broken',
+        brokenReason: 'rejected',
+        sync: { state: 'broken', lastError: { code: 'BadRequest', message: "Graph answered 400 BadRequest: Parsing OData Select and Expand failed: Could not find a property named 'showAs'." } },
+      });
+      // The first rejection came with the reconciliation an hour after consent; broken a day after it.
+      expect(Date.parse(conn.brokenAt)).toBeGreaterThanOrEqual(Date.parse('2026-03-03T10:30:00.000Z'));
+      expect(await broken()).toBe(1);
+      const before = asked;
+      await settle(h, 3 * 24 * 3600_000);
+      expect(asked).toBe(before);
+      nock.cleanAll();
+      nock(LOGIN).post('/organizations/oauth2/v2.0/token', (b: Record<string, string>) => b.grant_type === 'refresh_token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'access-n' }).persist();
+      await consentMicrosoft(h, { pages: [{ value: [], '@odata.deltaLink': DELTA_LINK }], subscriptionExpires: '2026-03-12T09:00:00Z' });
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected', sync: { state: 'ok' } });
+      expect(await broken()).toBe(0);
+      // A rejection after reconnecting starts a new day, not the old one's.
+      nock(GRAPH).get('/v1.0/me/calendarView/delta').query(DELTA_TOKEN).reply(400, { error: { code: 'BadRequest', message: 'still' } }).persist();
+      await settle(h, 3600_000);
+      await settle(h, 3600_000);
+      expect(await calendarOf(h)).toMatchObject({ status: 'connected', sync: { state: 'error' } });
     });
 
     it('a renewal still refused (401) with a token just refreshed breaks it too; the 429 and 503 before it did not', async () => {
