@@ -123,7 +123,9 @@ describe('Google Calendar connector', () => {
     expect((await presenceOf(h)).next.at).toBe('2026-03-02T16:00:00.000Z');
   });
 
-  describe('quotas', () => {
+  // Outages of hours in steps of minutes, each `settle` waiting up to 400 ms of real time while a retry
+  // waits on the fake clock: 10 s and more per test.
+  describe('quotas', { timeout: 90_000 }, () => {
     beforeEach(async () => {
       t = await consentGoogle(h);
     });

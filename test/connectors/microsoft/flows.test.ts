@@ -498,7 +498,9 @@ describe('Microsoft Graph connector', () => {
     });
   });
 
-  describe('throttling and renewal', () => {
+  // Outages of hours in steps of minutes, each `settle` waiting up to 400 ms of real time while a retry
+  // waits on the fake clock: 10–20 s per test on a quiet machine, more when it is busy.
+  describe('throttling and renewal', { timeout: 90_000 }, () => {
     beforeEach(async () => {
       await consentMicrosoft(h);
     });
