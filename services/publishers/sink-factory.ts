@@ -28,7 +28,7 @@ export function sinkFactory(deps: SinkFactoryDeps): (target: Target, hooks?: Sin
     const client = () => createTargetClient({ allowPrivate, timeoutMs: deps.timeoutMs, resolve: deps.resolve });
     switch (target.kind) {
       case 'webhook':
-        return new WebhookSink(target, deps.targets.open(target.sealedSecret)!, client(), deps.clock, deps.targets.open(target.sealedPreviousSecret));
+        return new WebhookSink(target, deps.targets.open(target.sealedSecret)!, client(), deps.clock, (target.previousSecrets ?? []).map((p) => ({ secret: deps.targets.open(p.sealedSecret)!, until: p.until })));
       case 'ari':
         return new AriSink(target, deps.targets.open(target.sealedPassword) ?? '', client());
       case 'sip':

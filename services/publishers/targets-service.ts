@@ -10,17 +10,20 @@ import { newWebhookSecret } from './webhook-signature.js';
 
 /** How long a rotated webhook secret keeps signing beside the new one, so receivers switch without refusing anything. */
 export const PREVIOUS_SECRET_MS = 24 * 3600_000;
+/** Rotations within one window whose secrets still sign; each adds a signature (an HMAC) to every delivery. */
+export const MAX_PREVIOUS_SECRETS = 4;
 
-export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret' | 'sealedPreviousSecret' | 'previousSecretUntil'> {
+export interface PublicTarget extends Omit<Target, 'sealedPassword' | 'sealedSecret' | 'previousSecrets'> {
   hasPassword?: boolean;
-  /** Until when the secret before the last rotation still signs. */
+  /** Until when the secret replaced by the last rotation still signs (those replaced before it, sooner). */
   previousSecretUntil?: string;
 }
 
 export function publicTarget(t: Target): PublicTarget {
-  const { sealedPassword, sealedSecret: _s, sealedPreviousSecret: _p, previousSecretUntil, ...rest } = t;
+  const { sealedPassword, sealedSecret: _s, previousSecrets, ...rest } = t;
   if (t.kind !== 'webhook') return { ...rest, hasPassword: sealedPassword !== undefined };
-  return previousSecretUntil === undefined ? rest : { ...rest, previousSecretUntil: new Date(previousSecretUntil).toISOString() };
+  const until = previousSecrets?.at(-1)?.until;
+  return until === undefined ? rest : { ...rest, previousSecretUntil: new Date(until).toISOString() };
 }
 
 /** Push targets of a tenant: validated (URLs against SSRF), secrets sealed, stored as directory documents. */
@@ -72,7 +75,7 @@ export class TargetsService {
       if (secret !== undefined) doc.sealedSecret = this.secrets.seal(secret);
       else if (sameKind && existing?.sealedSecret) {
         doc.sealedSecret = existing.sealedSecret;
-        if (existing.sealedPreviousSecret !== undefined) Object.assign(doc, { sealedPreviousSecret: existing.sealedPreviousSecret, previousSecretUntil: existing.previousSecretUntil });
+        if (existing.previousSecrets !== undefined) Object.assign(doc, { previousSecrets: existing.previousSecrets });
       } else {
         issued = newWebhookSecret();
         doc.sealedSecret = this.secrets.seal(issued);
@@ -86,20 +89,26 @@ export class TargetsService {
   /** Whether applying `input` would leave the stored target as it is (secrets compared by value). */
   unchanged(existing: Target, input: TargetInput): boolean {
     const { password, secret, ...plain } = input as TargetInput & { password?: string; secret?: string };
-    const { sealedPassword, sealedSecret, sealedPreviousSecret: _p, previousSecretUntil: _u, id: _i, tenantId: _t, ...stored } = existing;
+    const { sealedPassword, sealedSecret, previousSecrets: _p, id: _i, tenantId: _t, ...stored } = existing;
     if (password !== undefined && this.open(sealedPassword) !== password) return false;
     if (secret !== undefined && this.open(sealedSecret) !== secret) return false;
     return stableJson(plain) === stableJson(stored);
   }
 
-  /** A new secret; the one it replaces keeps signing beside it for `PREVIOUS_SECRET_MS` (Standard Webhooks: several signatures). */
+  /**
+   * A new secret; the one it replaces keeps signing beside it for `PREVIOUS_SECRET_MS` (Standard Webhooks: several
+   * signatures), as do those replaced earlier whose time has not run out.
+   */
   async rotateSecret(tenantId: string, id: string, now: number): Promise<{ secret: string; previousSecretUntil: number }> {
     const t = await this.get(tenantId, id);
     if (t.kind !== 'webhook') throw unprocessable('not_a_webhook', 'only webhook targets have a signing secret');
     const secret = newWebhookSecret();
     const previousSecretUntil = now + PREVIOUS_SECRET_MS;
-    const doc: Target = { ...t, sealedSecret: this.secrets.seal(secret) };
-    if (t.sealedSecret !== undefined) Object.assign(doc, { sealedPreviousSecret: t.sealedSecret, previousSecretUntil });
+    const { previousSecrets = [], ...rest } = t;
+    const signing = previousSecrets.filter((p) => p.until > now);
+    if (t.sealedSecret !== undefined) signing.push({ sealedSecret: t.sealedSecret, until: previousSecretUntil });
+    const doc: Target = { ...rest, sealedSecret: this.secrets.seal(secret) };
+    if (signing.length > 0) Object.assign(doc, { previousSecrets: signing.slice(-MAX_PREVIOUS_SECRETS) });
     await this.store.directory.write([{ op: 'put', collection: 'targets', doc }]);
     return { secret, previousSecretUntil };
   }

@@ -69,9 +69,11 @@ type Stored<T> = Omit<T, 'password' | 'secret'> & {
   /** Secrets sealed with AES-256-GCM (shared/crypto/secrets.ts). */
   sealedPassword?: string;
   sealedSecret?: string;
-  /** A webhook's secret before its last rotation, which still signs beside the new one until `previousSecretUntil` (ms). */
-  sealedPreviousSecret?: string;
-  previousSecretUntil?: number;
+  /**
+   * A webhook's secrets replaced by rotations, each still signing beside the current one until its `until`
+   * (ms): every one replaced within that window, so rotating twice in a day drops none a receiver may hold.
+   */
+  previousSecrets?: Array<{ sealedSecret: string; until: number }>;
 };
 export type WebhookTarget = Stored<z.infer<typeof webhookTargetSchema>>;
 export type AriTarget = Stored<z.infer<typeof ariTargetSchema>>;

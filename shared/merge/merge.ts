@@ -154,11 +154,15 @@ function decide(signals: readonly Signal[], policy: Policy, now: number, explain
   for (const c of candidates) {
     if (winner) {
       if (!explain) break;
-      explanation.push(entry(c.signal, 'lost', `outranked by ${winner.signal.id} (rule ${winner.rule.id})`, c.rule.id));
+      if (c !== winner) explanation.push(entry(c.signal, 'lost', `outranked by ${winner.signal.id} (rule ${winner.rule.id})`, c.rule.id));
     } else if (c.availability === 'available' && endpoints.length === 0) {
       if (explain) explanation.push(entry(c.signal, 'lost', 'gives available, but no endpoint is reachable', c.rule.id));
     } else if (wrapUp && saysReadyBefore(c, wrapUp)) {
+      // The wrap-up takes the place of the "available" it follows: a meeting or out-of-office the person
+      // had said available over, ranked between them, must not show (and ring, where meetings ring) instead.
+      winner = wrapUp;
       if (explain) explanation.push(entry(c.signal, 'lost', `set before the call that ${wrapUp.signal.id} wraps up`, c.rule.id));
+      if (explain) explanation.push(entry(wrapUp.signal, 'won', `rule ${wrapUp.rule.id}: ${wrapUp.activity} (${wrapUp.availability}), in place of ${c.signal.id}`, wrapUp.rule.id));
     } else {
       winner = c;
       if (explain) explanation.push(entry(c.signal, 'won', `rule ${c.rule.id}: ${c.activity} (${c.availability})`, c.rule.id));

@@ -64,6 +64,25 @@ describe('a webhook receiver written from the README and the Standard Webhooks s
     expect([verifiedBy([secret], last!, nowSec()), verifiedBy([rotated.secret], last!, nowSec())]).toEqual([false, true]);
   });
 
+  it('rotated twice within 24 hours, signs with every secret replaced in that time, each for 24 hours', async () => {
+    const first = (await h.post('/v1/targets/crm/secret', {}).expect(200)).body.secret as string;
+    await rx.waitFor(2);
+    // An hour later the rotation is run again (a script retried, a response lost): a receiver still holding the
+    // original secret, or the first rotation's, keeps verifying.
+    await h.clock.advance(3600_000);
+    const second = (await h.post('/v1/targets/crm/secret', {}).expect(200)).body;
+    expect(second.previousSecretUntil).toBe(new Date(h.clock.now() + 24 * 3600_000).toISOString());
+    const [, , again] = await rx.waitFor(3);
+    expect([secret, first, second.secret].map((s) => verifiedBy([s], again!, nowSec()))).toEqual([true, true, true]);
+    expect(again!.headers['webhook-signature']!.split(' ')).toHaveLength(3);
+    // 24 hours after it was replaced, the original secret stops signing; the first rotation's signs an hour longer.
+    await h.clock.advance(23 * 3600_000);
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    const [, , , later] = await rx.waitFor(4);
+    expect([secret, first, second.secret].map((s) => verifiedBy([s], later!, nowSec()))).toEqual([false, true, true]);
+    expect(JSON.stringify((await h.get('/v1/targets/crm').expect(200)).body)).not.toMatch(/whsec_|sealed/);
+  });
+
   it('gets a state it refused with a 4xx (a route not deployed yet, a proxy refusing it) once it accepts, not never', async () => {
     rx.answer.push(...Array(20).fill(401));
     await h.clock.advance(2000);

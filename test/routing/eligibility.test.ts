@@ -118,6 +118,9 @@ describe('eligibility from every presence state', () => {
     expect(out(judge([desk(), manual('available', { observedAt: T0 - HOUR })], wrap))).toEqual({ code: 'wrap-up', reason: 'wrap-up until 10:00:20 (after a call from this group)' });
     // Only "available" by hand says ready: a phone that is merely registered does not.
     expect(out(judge([desk({ observedAt: T0 - 5_000 })], wrap))).toMatchObject({ code: 'wrap-up' });
+    // Available said over a meeting, in a group that rings during meetings: the call's wrap-up still keeps them out.
+    const overMeeting = [desk(), manual('available', { observedAt: T0 - HOUR }), meeting('in-meeting', T0 - HOUR, T0 + HOUR), wrapUp(T0 + 20_000, { observedAt: T0 - 10_000 })];
+    expect(out(judge(overMeeting, { ...wrap, rules: { wrapUpSeconds: 30, leaveWhen: { dnd: true, meeting: false } } }))).toMatchObject({ code: 'wrap-up' });
   });
 
   it('predicts when a busy person is free: the end of the meeting, or the call start plus their typical call length', () => {

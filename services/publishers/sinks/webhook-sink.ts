@@ -25,8 +25,8 @@ export class WebhookSink implements Sink {
     private readonly secret: string,
     private readonly client: HttpTargetClient,
     private readonly clock: Clock,
-    /** The secret before the last rotation: it signs too until `target.previousSecretUntil`. */
-    private readonly previousSecret?: string,
+    /** Secrets replaced by rotations: each signs too until its `until`. */
+    private readonly previousSecrets: ReadonlyArray<{ secret: string; until: number }> = [],
   ) {
     this.url = new URL(target.url);
   }
@@ -52,7 +52,8 @@ export class WebhookSink implements Sink {
     const id = `msg_${d.tenantId}_${d.personId}_${d.version}${again}`;
     const now = this.clock.now();
     const timestamp = Math.floor(now / 1000);
-    const secrets = this.previousSecret !== undefined && now < (this.target.previousSecretUntil ?? 0) ? [this.secret, this.previousSecret] : [this.secret];
+    const secrets = [this.secret];
+    for (const p of this.previousSecrets) if (now < p.until) secrets.push(p.secret);
     // Until the receiver answers, what it holds is unknown (a request that timed out or got a 5xx may have
     // been taken): a later state that reads as the last acknowledged one must still go out.
     this.told.delete(d.personId);
