@@ -175,6 +175,8 @@ class Generator {
             }
           });
           res.on('error', () => undefined);
+          // A stream cut off before its snapshot would otherwise leave the run waiting for ever.
+          res.on('end', () => (first ? reject(new Error('stream ended before its snapshot')) : undefined));
         },
       );
       this.sseReq.on('error', (err) => (first ? reject(err) : undefined));

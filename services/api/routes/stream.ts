@@ -82,8 +82,11 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
             res.end();
           },
         });
-        // A consumer that stops reading must not grow our memory: cut it off; it resumes by id.
-        const tooFarBehind = () => res.writableLength > hub.config.feed.maxBufferedBytes || out.pending > hub.config.feed.bufferEvents;
+        // A consumer that stops reading must not grow our memory: cut it off; it resumes by id. The snapshot is
+        // what it asked for, not what it fell behind by: a tenant's snapshot may exceed the allowance by itself
+        // (tens of thousands of people), and counting it cut every new client off at its first change.
+        let snapshotBytes = 0;
+        const tooFarBehind = () => res.writableLength > hub.config.feed.maxBufferedBytes + snapshotBytes || out.pending > hub.config.feed.bufferEvents;
         const cutOff = () => {
           hub.log.warn({ tenantId, buffered: res.writableLength, pending: out.pending }, 'stream client too far behind; closing it so it resumes from its last id');
           res.destroy();
@@ -113,7 +116,9 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         if (query.team) team = new Set(people.map((p) => p.id));
         if (fresh) {
           // `at`: the server's instant, so a client whose clock is off still shows ends and durations right.
-          res.write(frame('snapshot', { at: new Date(hub.clock.now()).toISOString(), presence: await snapshot(hub, principal, people) }));
+          const first = frame('snapshot', { at: new Date(hub.clock.now()).toISOString(), presence: await snapshot(hub, principal, people) });
+          snapshotBytes = Buffer.byteLength(first);
+          res.write(first);
         } else if (sub.replay !== 'reset') {
           seen = new Set(sub.replay.map((e) => e.id));
           // The client may have been shown anyone a change it missed is about: one no longer in the team is `removed`.
