@@ -5,8 +5,15 @@
  * timeline's due handler calls `engine.apply(…, [])`) minus the due instant, and also the instant the new
  * state is published on the change feed minus the due instant.
  *
- *   npx tsx bench/scheduler.ts
+ * Each scenario runs in a fresh process (this file again, with `--scenario <n>`): run one after another
+ * in one process, a scenario's window also paid for collecting the previous scenario's hub (a gigabyte
+ * of garbage), which is not what it measures.
+ *
+ *   npx tsx bench/scheduler.ts                 # every scenario
+ *   npx tsx bench/scheduler.ts --scenario 2    # one of them (0-based), in this process
  */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { PerformanceObserver, constants, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Device, Person } from '../shared/domain/directory.js';
 import { heartbeatChange } from '../services/connectors/mobile/map.js';
@@ -179,7 +186,6 @@ async function run(s: Scenario): Promise<Outcome> {
   };
 }
 
-await header('4. Scheduler accuracy: lateness of scheduled transitions on the real clock');
 const scenarios: Scenario[] = [
   { name: 'no background load', transitions: 20_000, spreadMs: 10_000 },
   { name: 'PBX ingest 100 batches/s (10k signals/s) + SSE client', transitions: 50_000, spreadMs: 15_000, rate: 100 },
@@ -187,9 +193,35 @@ const scenarios: Scenario[] = [
   // Near the hub's saturation on this machine (about 400 batches/s with an SSE client): where the target breaks.
   { name: 'PBX ingest 300 batches/s (30k signals/s) + SSE client', transitions: 50_000, spreadMs: 15_000, rate: 300 },
 ];
-console.log('half the people: a background heartbeat whose TTL runs out; half: a manual status "away" until the instant\n');
+
+/** Runs scenario `n` in a child process (this file with `--scenario n`) and returns its outcome over IPC. */
+function inChild(n: number): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--scenario', String(n), '--child'], {
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      env: { ...process.env, BENCH_NESTED: '1' },
+    });
+    let outcome: Outcome | undefined;
+    child.on('message', (m) => (outcome = m as Outcome));
+    child.on('error', reject);
+    child.on('exit', (code) => (outcome ? resolve(outcome) : reject(new Error(`scenario ${n} exited ${code} without an outcome`))));
+  });
+}
+
+const arg = process.argv.indexOf('--scenario');
+const only = arg >= 0 ? Number(process.argv[arg + 1]) : undefined;
+if (only !== undefined && !scenarios[only]) throw new Error(`no scenario ${process.argv[arg + 1]} (0–${scenarios.length - 1})`);
+if (process.argv.includes('--child')) {
+  const outcome = await run(scenarios[only!]!);
+  process.send!(outcome, () => process.exit(0));
+}
+
+await header('4. Scheduler accuracy: lateness of scheduled transitions on the real clock');
+console.log('half the people: a background heartbeat whose TTL runs out; half: a manual status "away" until the instant; each scenario in a fresh process\n');
 const outs: Outcome[] = [];
-for (const s of scenarios) outs.push(await run(s));
+if (only !== undefined) outs.push(await run(scenarios[only]!));
+else for (let n = 0; n < scenarios.length; n++) outs.push(await inChild(n));
 
 table(
   ['scenario', 'transitions', 'per s', 'fired p50/p99/max ms', 'published p50/p99/max ms', 'missing', 'histogram p99', 'loop busy', 'loop delay p99/max ms', 'longest GC ms', 'heap MB', 'ingest signals/s', 'others'],

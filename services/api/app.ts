@@ -27,6 +27,8 @@ export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express
   // Error bodies quote what the client sent (a path, a URL): never let a browser read them as anything but JSON.
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    // A safe point: transitions already due run before this request's work (timeline.ts `runDue`).
+    hub.engine.timeline.runDue();
     next();
   });
   const limit = hub.config.http.bodyLimitBytes;

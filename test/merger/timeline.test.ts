@@ -28,6 +28,60 @@ describe('timeline scheduler', () => {
     expect(clock.timers).toBe(0);
   });
 
+  it('a person whose next instant changes on every event keeps one pending entry and fires once, at the last instant', async () => {
+    const clock = new ManualClock('2026-01-01T00:00:00Z');
+    const fired: Array<[string, number]> = [];
+    const t = new Timeline(clock, (_tenant, person) => fired.push([person, clock.now()]));
+    const t0 = clock.now();
+    t.schedule('a', 'steady', t0 + 30_000);
+    for (let k = 0; k < 10_000; k++) t.schedule('a', 'busy', t0 + 60_000 + (k % 2 ? k : -k));
+    t.schedule('a', 'busy', t0 + 20_000);
+    expect(t.pending).toBe(2);
+    await clock.advance(120_000);
+    expect(fired).toEqual([
+      ['busy', t0 + 20_000],
+      ['steady', t0 + 30_000],
+    ]);
+    expect(t.pending).toBe(0);
+  });
+
+  it('runDue runs what is due at a safe point, before its timer, and the timer then fires nothing twice', () => {
+    // A clock whose timers only fire when told: the event loop has not reached its timers yet.
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const timers: Array<{ at: number; fn: () => void; cancelled: boolean }> = [];
+    const clock = {
+      now: () => now,
+      at(at: number, fn: () => void) {
+        const t = { at, fn, cancelled: false };
+        timers.push(t);
+        return { cancel: () => void (t.cancelled = true) };
+      },
+      after(ms: number, fn: () => void) {
+        return this.at(now + ms, fn);
+      },
+    };
+    const fired: Array<[string, number]> = [];
+    const t = new Timeline(clock, (_tenant, person, dueAt) => fired.push([person, dueAt]));
+    const t0 = now;
+    t.schedule('a', 'p1', t0 + 100);
+    t.schedule('a', 'p2', t0 + 200);
+    t.runDue();
+    expect(fired).toEqual([]);
+    now = t0 + 150;
+    t.runDue();
+    expect(fired).toEqual([['p1', t0 + 100]]);
+    expect(t.pending).toBe(1);
+    // The timer armed for p1 was cancelled; the live one is p2's.
+    expect(timers.filter((x) => !x.cancelled).map((x) => x.at)).toEqual([t0 + 200]);
+    now = t0 + 250;
+    for (const x of timers.filter((x) => !x.cancelled)) x.fn();
+    t.runDue();
+    expect(fired).toEqual([
+      ['p1', t0 + 100],
+      ['p2', t0 + 200],
+    ]);
+  });
+
   it('the system clock waits correctly for delays beyond 24.8 days', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: Date.parse('2026-01-01T00:00:00Z') });
     const fired = vi.fn();

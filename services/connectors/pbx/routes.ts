@@ -105,6 +105,7 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
     for (let i = 0; i < people.length; i += APPLY_CHUNK) {
       // Give way between chunks, so a large batch does not hold up due transitions and other requests.
       if (i > 0) await giveWay();
+      hub.engine.timeline.runDue();
       await Promise.all(people.slice(i, i + APPLY_CHUNK).map((p) => hub.engine.apply(tenantId, p.personId, p.changes, p.outcomes)));
     }
     await hub.callOutcomes.emit(outcomes);
