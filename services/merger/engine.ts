@@ -185,5 +185,5 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
     policy,
     now,
   );
-  return { next: { signals, presence }, result: { presence, before: prev, changed: isChange, applied, ignored }, emit: isChange };
+  return { next: { signals, presence }, result: { presence, before: prev, changed: isChange, applied, ignored }, emit: isChange, at: now };
 }

@@ -61,6 +61,8 @@ export interface Update<T> {
   emit?: boolean;
   /** Marks the emitted event as not a new state (`FeedEvent.cause`). */
   cause?: FeedCause;
+  /** The instant `next` was worked out at (the merge's `now`): tells a store which removed signals had run out. */
+  at?: number;
 }
 
 /**

@@ -20,4 +20,14 @@ describe('signals the embedded store keeps across a restart', () => {
     expect(keptChange({ signals: [registered] }, { signals: [registered, manual] })).toBe('now');
     expect(keptChange({ signals: [manual, registered] }, { signals: [registered] })).toBe('now');
   });
+
+  it('a status that only ran out is written behind; one cleared before its end, or with no instant known, at once', () => {
+    const until10 = { ...manual, until: 1_000 };
+    expect(keptChange({ signals: [until10, registered] }, { signals: [registered] }, 2_000)).toBe('behind');
+    expect(keptChange({ signals: [until10] }, { signals: [] }, 1_000)).toBe('behind');
+    expect(keptChange({ signals: [until10, registered] }, { signals: [registered] }, 999)).toBe('now');
+    expect(keptChange({ signals: [until10, registered] }, { signals: [registered] })).toBe('now');
+    // Another status set as the old one runs out is intent: at once.
+    expect(keptChange({ signals: [until10] }, { signals: [manual] }, 2_000)).toBe('now');
+  });
 });

@@ -27,8 +27,8 @@ export class EmbeddedStore implements Store {
     this.directory = new SqliteDirectory(path);
     this.deliveries = this.directory.deliveries;
     this.feed = new MemoryFeed(opts.feedEvents ?? 10_000);
-    this.state = new MemoryState(this.feed, (tenantId, personId, before, after) => {
-      const change = keptChange(before, after);
+    this.state = new MemoryState(this.feed, (tenantId, personId, before, after, at) => {
+      const change = keptChange(before, after, at);
       if (change) this.directory.signals[change](tenantId, personId, keptSignals(after.signals));
     });
     for (const { tenantId, personId, signals } of this.directory.signals.load()) {

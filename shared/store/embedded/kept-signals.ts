@@ -46,8 +46,15 @@ function same(a: readonly Signal[], b: readonly Signal[], pick: (s: Signal) => b
   return j === b.length;
 }
 
-/** How an update changes what is kept: not at all, only signals written behind, or some written at once. */
-export function keptChange(before: PersonState, after: PersonState): Keeping | undefined {
+/**
+ * How an update worked out at `at` changes what is kept: not at all, only signals written behind, or some
+ * written at once. A signal kept at once that only ran out (a status until 10:00, dropped after it) goes
+ * behind: on disk it is as good as gone, since loading drops what has expired. Thousands of statuses
+ * ending on the hour were each a commit of their own.
+ */
+export function keptChange(before: PersonState, after: PersonState, at?: number): Keeping | undefined {
   if (before.signals === after.signals || same(before.signals, after.signals, kept)) return undefined;
-  return same(before.signals, after.signals, keptNow) ? 'behind' : 'now';
+  if (same(before.signals, after.signals, keptNow)) return 'behind';
+  if (at === undefined) return 'now';
+  return same(before.signals, after.signals, (s) => keptNow(s) && !(s.until !== undefined && s.until <= at)) ? 'behind' : 'now';
 }

@@ -14,7 +14,7 @@ export class MemoryState implements StateStore {
 
   constructor(
     private readonly feed: MemoryFeed,
-    private readonly onChange?: (tenantId: string, personId: string, before: PersonState, after: PersonState) => void,
+    private readonly onChange?: (tenantId: string, personId: string, before: PersonState, after: PersonState, at: number | undefined) => void,
   ) {}
 
   private people(tenantId: string): Map<string, PersonState> {
@@ -36,8 +36,8 @@ export class MemoryState implements StateStore {
 
   updateSync<T>(tenantId: string, personId: string, fn: (state: PersonState) => Update<T>): T {
     const before = this.readSync(tenantId, personId);
-    const { next, result, emit, cause } = fn(before);
-    this.onChange?.(tenantId, personId, before, next);
+    const { next, result, emit, cause, at } = fn(before);
+    this.onChange?.(tenantId, personId, before, next, at);
     if (next.signals.length === 0 && !next.presence) this.byTenant.get(tenantId)?.delete(personId);
     else this.people(tenantId).set(personId, next);
     if (emit) this.feed.publish(tenantId, personId, next.presence, cause);
@@ -62,7 +62,7 @@ export class MemoryState implements StateStore {
 
   async remove(tenantId: string, personId: string): Promise<void> {
     const before = this.readSync(tenantId, personId);
-    this.onChange?.(tenantId, personId, before, EMPTY);
+    this.onChange?.(tenantId, personId, before, EMPTY, undefined);
     this.byTenant.get(tenantId)?.delete(personId);
     this.feed.publish(tenantId, personId, undefined);
   }
