@@ -42,6 +42,7 @@ import { targetRoutes } from './publishers/routes.js';
 import { sinkFactory } from './publishers/sink-factory.js';
 import { SipSink } from './publishers/sip/sip-sink.js';
 import { SipStack } from './publishers/sip/sip-stack.js';
+import { dnsResolver } from './publishers/dns-cache.js';
 import { systemResolver, type Resolver } from './publishers/ssrf-guard.js';
 import { TargetsService } from './publishers/targets-service.js';
 
@@ -118,6 +119,7 @@ export function createHub(opts: HubOptions): RunningHub {
       clock,
       targets,
       resolve,
+      sipResolve: opts.resolve ?? dnsResolver,
       timeoutMs: config.publish.timeoutMs,
       sip: async (target, hooks, check) =>
         new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId), hooks, check),

@@ -7,6 +7,7 @@ import { AriSink } from './sinks/ari-sink.js';
 import { WebhookSink } from './sinks/webhook-sink.js';
 import { destinationOf } from './sip/presentity.js';
 import type { AddressCheck } from '../../shared/sip/transport.js';
+import { AddressCache } from './dns-cache.js';
 import { checkTargetHost, sendAddress, SsrfError, type Resolver } from './ssrf-guard.js';
 import type { TargetsService } from './targets-service.js';
 
@@ -15,6 +16,8 @@ export interface SinkFactoryDeps {
   clock: Clock;
   targets: TargetsService;
   resolve: Resolver;
+  /** What SIP servers' names resolve to, with TTLs (`dnsResolver`); `resolve` when absent. */
+  sipResolve?: Resolver;
   timeoutMs: number;
   /** SIP PUBLISH targets, wired where the SIP stack is composed; every request goes where `check` says. */
   sip?: (target: Extract<Target, { kind: 'sip' }>, hooks: SinkHooks | undefined, check: AddressCheck) => Promise<Sink>;
@@ -22,6 +25,14 @@ export interface SinkFactoryDeps {
 
 /** Builds the publisher for a target's kind, with its secrets opened and its tenant's SSRF rules. */
 export function sinkFactory(deps: SinkFactoryDeps): (target: Target, hooks?: SinkHooks) => Promise<Sink> {
+  // One per process: every SIP request resolves its server's name, so thousands a second would otherwise
+  // be as many lookups through libuv's few threads and the system resolver.
+  const dns = new AddressCache(deps.sipResolve ?? deps.resolve, deps.clock);
+  const sipAddress = (host: string, allowPrivate: boolean) =>
+    sendAddress(host, allowPrivate, dns.lookup).catch((err: unknown) => {
+      if (err instanceof SsrfError) dns.refused(host);
+      throw err;
+    });
   return async (target, hooks) => {
     const tenant = await deps.store.directory.get('tenants', '*', target.tenantId);
     const allowPrivate = deps.targets.allowsPrivate(tenant?.settings);
@@ -35,11 +46,12 @@ export function sinkFactory(deps: SinkFactoryDeps): (target: Target, hooks?: Sin
         if (!deps.sip) throw new Error('SIP publishing is not available in this process');
         // Checked when saved, but PRIVATE_TARGETS or the tenant's opt-in may have changed since: such a
         // target does not start. A name that does not resolve now is not refused: sending fails (and is
-        // retried) instead. Its DNS may change at any time after (rebinding): each request is checked again.
+        // retried) instead. Its DNS may change at any time after (rebinding): each request checks the answer it
+        // uses, one kept for its TTL.
         await checkTargetHost(destinationOf(target).host, allowPrivate, deps.resolve).catch((err: unknown) => {
           if (err instanceof SsrfError) throw err;
         });
-        return deps.sip(target, hooks, (host) => sendAddress(host, allowPrivate, deps.resolve));
+        return deps.sip(target, hooks, (host) => sipAddress(host, allowPrivate));
     }
   };
 }

@@ -38,8 +38,11 @@ export function assertAllowedAddress(address: string, allowPrivate: boolean, hos
   );
 }
 
+/** An address a name resolved to; `ttl`: how many seconds DNS said it may be kept, when it said. */
+export type ResolvedAddress = LookupAddress & { ttl?: number };
+
 /** Resolves a host name to all its addresses; injectable so tests can play DNS. */
-export type Resolver = (host: string) => Promise<LookupAddress[]>;
+export type Resolver = (host: string) => Promise<ResolvedAddress[]>;
 
 export const systemResolver: Resolver = (host) => dnsLookup(host, { all: true, verbatim: true });
 

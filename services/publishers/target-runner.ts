@@ -7,6 +7,16 @@ import type { Metrics } from '../observability/metrics.js';
 import { DeliveryError } from './http-client.js';
 import type { Delivery, Sink, WatchHealth } from './sink.js';
 
+/** A target still failing is said again in the log this often, not at every failed delivery. */
+export const FAILING_REMINDER_MS = 3_600_000;
+
+/**
+ * The longest retry delay after a `410 Gone`: the receiver says the resource is gone, likely for good
+ * (RFC 9110 §15.5.11), unlike a 404, which may be a route not deployed yet. Still retried, slowly, so an
+ * edit on the other side is picked up without one here.
+ */
+export const GONE_RETRY_CAP_MS = 3_600_000;
+
 interface Slot {
   /** The newest state not yet delivered. */
   pending?: Delivery;
@@ -60,6 +70,8 @@ export class TargetRunner {
   private lastSuccessAt: number | undefined;
   private lastFailureAt: number | undefined;
   private lastError: string | undefined;
+  /** Since the target turned failing: when, the failures counted before then, when the log last said so. */
+  private failing: { since: number; failedBefore: number; toldAt: number } | undefined;
   private counts = { delivered: 0, failed: 0, superseded: 0 };
   private closed = false;
   /** Handing over: nothing new starts, what is under way ends normally (`drain`). */
@@ -165,7 +177,12 @@ export class TargetRunner {
       this.consecutiveFailures = 0;
       this.lastSuccessAt = this.clock.now();
       this.metrics.targetUp.set({ tenant: this.target.tenantId, target: this.target.id }, 1);
-      if (recovered) this.flushWaiting();
+      if (recovered) {
+        const f = this.failing;
+        if (f) this.log.info({ target: this.target.id, kind: this.target.kind, failingForMs: this.clock.now() - f.since, failures: this.counts.failed - f.failedBefore }, 'push target answers again');
+        this.failing = undefined;
+        this.flushWaiting();
+      }
     } catch (err) {
       if (this.closed) return;
       const e = err instanceof DeliveryError ? err : new DeliveryError((err as Error).message, true);
@@ -175,12 +192,13 @@ export class TargetRunner {
       this.lastError = e.message;
       this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'failed' });
       if (this.consecutiveFailures >= this.opts.failingAfter) this.metrics.targetUp.set({ tenant: this.target.tenantId, target: this.target.id }, 0);
-      this.log.warn({ target: this.target.id, person: personId, err: e.message, retryable: e.retryable }, 'delivery failed');
+      this.tellFailure(personId, slot, e);
       if (e.retryable) {
         // Retry with the newest state: a newer one that arrived meanwhile wins.
         if (!slot.pending) slot.pending = d;
         slot.attempt++;
-        const backoff = Math.min(this.opts.retryCapMs, this.opts.retryBaseMs * 2 ** (slot.attempt - 1));
+        const cap = e.status === 410 ? Math.max(this.opts.retryCapMs, GONE_RETRY_CAP_MS) : this.opts.retryCapMs;
+        const backoff = Math.min(cap, this.opts.retryBaseMs * 2 ** (slot.attempt - 1));
         const delay = backoff / 2 + this.opts.random() * (backoff / 2);
         slot.timer?.cancel();
         slot.timer = this.clock.after(delay, () => this.fire(personId, slot));
@@ -191,6 +209,25 @@ export class TargetRunner {
       slot.withdrawing = undefined;
     }
     this.schedule(personId, slot);
+  }
+
+  /**
+   * A target that keeps failing is said once when it turns failing, then at most every
+   * `FAILING_REMINDER_MS`, and once when it answers again (the status and `presence_publish_target_up`
+   * say it all along); before that, one person's delivery is said at its first failure only, not at each retry.
+   */
+  private tellFailure(personId: string, slot: Slot, e: DeliveryError): void {
+    const now = this.clock.now();
+    const fields = { target: this.target.id, kind: this.target.kind, status: e.status, err: e.message, retryable: e.retryable };
+    if (this.consecutiveFailures < this.opts.failingAfter) {
+      if (slot.attempt === 0) this.log.warn({ ...fields, person: personId }, 'delivery failed');
+    } else if (!this.failing) {
+      this.failing = { since: now, failedBefore: this.counts.failed - this.consecutiveFailures, toldAt: now };
+      this.log.warn({ ...fields, failures: this.consecutiveFailures }, 'push target failing');
+    } else if (now - this.failing.toldAt >= FAILING_REMINDER_MS) {
+      this.failing.toldAt = now;
+      this.log.warn({ ...fields, failingForMs: now - this.failing.since, failures: this.counts.failed - this.failing.failedBefore }, 'push target still failing');
+    }
   }
 
   /** The target answers again: send everything that waits for a retry now. */
