@@ -194,7 +194,10 @@ const scenarios: Scenario[] = [
   { name: 'PBX ingest 300 batches/s (30k signals/s) + SSE client', transitions: 50_000, spreadMs: 15_000, rate: 300 },
 ];
 
-/** Runs scenario `n` in a child process (this file with `--scenario n`) and returns its outcome over IPC. */
+/**
+ * Runs scenario `n` in a child process (this file with `--scenario n --child`) and returns its outcome
+ * over IPC. Waits for 'close', not 'exit': a child's last message may still be unread when 'exit' comes.
+ */
 function inChild(n: number): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ['--scenario', String(n), '--child'], {
@@ -205,61 +208,64 @@ function inChild(n: number): Promise<Outcome> {
     let outcome: Outcome | undefined;
     child.on('message', (m) => (outcome = m as Outcome));
     child.on('error', reject);
-    child.on('exit', (code) => (outcome ? resolve(outcome) : reject(new Error(`scenario ${n} exited ${code} without an outcome`))));
+    child.on('close', (code, signal) =>
+      outcome ? resolve(outcome) : reject(new Error(`scenario ${n} (${scenarios[n]!.name}) ended (${signal ?? `exit code ${code}`}) without an outcome; its error is above`)),
+    );
   });
+}
+
+async function main(only: number | undefined): Promise<void> {
+  await header('4. Scheduler accuracy: lateness of scheduled transitions on the real clock');
+  console.log('half the people: a background heartbeat whose TTL runs out; half: a manual status "away" until the instant; each scenario in a fresh process\n');
+  const outs: Outcome[] = [];
+  if (only !== undefined) outs.push(await run(scenarios[only]!));
+  else for (let n = 0; n < scenarios.length; n++) outs.push(await inChild(n));
+
+  table(
+    ['scenario', 'transitions', 'per s', 'fired p50/p99/max ms', 'published p50/p99/max ms', 'missing', 'histogram p99', 'loop busy', 'loop delay p99/max ms', 'longest GC ms', 'heap MB', 'ingest signals/s', 'others'],
+    outs.map((o) => {
+      const [f50, f99] = quantiles(o.fired, [0.5, 0.99]);
+      const [p50, p99] = quantiles(o.published, [0.5, 0.99]);
+      return [
+        o.s.name,
+        o.s.transitions,
+        (o.s.transitions / o.s.spreadMs) * 1000,
+        `${fmt(f50!)} / ${fmt(f99!)} / ${fmt(o.fired[o.fired.length - 1] ?? NaN)}`,
+        `${fmt(p50!)} / ${fmt(p99!)} / ${fmt(o.published[o.published.length - 1] ?? NaN)}`,
+        o.missing,
+        o.lagHistogramP99,
+        `${(o.elu * 100).toFixed(0)} %`,
+        `${fmt(o.loopDelayP99)} / ${fmt(o.loopDelayMax)}`,
+        `${fmt(o.gcMax)}${o.gcMaxKind ? ` (${o.gcMaxKind})` : ''}`,
+        o.heapMb,
+        o.ingestRate,
+        pct(o.others),
+      ];
+    }),
+  );
+  console.log('others: share of the whole machine used by other processes during the window (about 0 for clean figures)');
+  const rows: SummaryRow[] = [];
+  for (const o of outs) {
+    if (o.lateAt.length > 0) {
+      // Late transitions bunch where the loop stalled: show the seconds of the window they fell due in.
+      const seconds = [...new Set(o.lateAt.map((d) => Math.floor(d / 1000)))].sort((a, b) => a - b);
+      console.log(`  ${o.s.name}: ${o.lateAt.length} transitions over 50 ms late, due in second(s) ${seconds.join(', ')} of the window`);
+    }
+    if (o.lateSetup > 0) console.log(`  ${o.s.name}: ${o.lateSetup} transitions were scheduled less than 50 ms before their instant`);
+    const [p99] = quantiles(o.published, [0.99]);
+    console.log(`${o.s.name}: p99 lateness (published) ${fmt(p99!)} ms (target <= ${TARGET_P99_MS}: ${p99! <= TARGET_P99_MS ? 'met' : 'MISSED'})`);
+    const [f99] = quantiles(o.fired, [0.99]);
+    rows.push(
+      { benchmark: 'scheduler', metric: `p99 lateness, ${o.s.name} (state published)`, value: p99!, unit: 'ms', target: `<= ${TARGET_P99_MS}`, met: p99! <= TARGET_P99_MS },
+      { benchmark: 'scheduler', metric: `p99 lateness, ${o.s.name} (re-evaluation started)`, value: f99!, unit: 'ms' },
+    );
+  }
+  record(rows);
 }
 
 const arg = process.argv.indexOf('--scenario');
 const only = arg >= 0 ? Number(process.argv[arg + 1]) : undefined;
 if (only !== undefined && !scenarios[only]) throw new Error(`no scenario ${process.argv[arg + 1]} (0–${scenarios.length - 1})`);
-if (process.argv.includes('--child')) {
-  const outcome = await run(scenarios[only!]!);
-  process.send!(outcome, () => process.exit(0));
-}
-
-await header('4. Scheduler accuracy: lateness of scheduled transitions on the real clock');
-console.log('half the people: a background heartbeat whose TTL runs out; half: a manual status "away" until the instant; each scenario in a fresh process\n');
-const outs: Outcome[] = [];
-if (only !== undefined) outs.push(await run(scenarios[only]!));
-else for (let n = 0; n < scenarios.length; n++) outs.push(await inChild(n));
-
-table(
-  ['scenario', 'transitions', 'per s', 'fired p50/p99/max ms', 'published p50/p99/max ms', 'missing', 'histogram p99', 'loop busy', 'loop delay p99/max ms', 'longest GC ms', 'heap MB', 'ingest signals/s', 'others'],
-  outs.map((o) => {
-    const [f50, f99] = quantiles(o.fired, [0.5, 0.99]);
-    const [p50, p99] = quantiles(o.published, [0.5, 0.99]);
-    return [
-      o.s.name,
-      o.s.transitions,
-      (o.s.transitions / o.s.spreadMs) * 1000,
-      `${fmt(f50!)} / ${fmt(f99!)} / ${fmt(o.fired[o.fired.length - 1] ?? NaN)}`,
-      `${fmt(p50!)} / ${fmt(p99!)} / ${fmt(o.published[o.published.length - 1] ?? NaN)}`,
-      o.missing,
-      o.lagHistogramP99,
-      `${(o.elu * 100).toFixed(0)} %`,
-      `${fmt(o.loopDelayP99)} / ${fmt(o.loopDelayMax)}`,
-      `${fmt(o.gcMax)}${o.gcMaxKind ? ` (${o.gcMaxKind})` : ''}`,
-      o.heapMb,
-      o.ingestRate,
-      pct(o.others),
-    ];
-  }),
-);
-console.log('others: share of the whole machine used by other processes during the window (about 0 for clean figures)');
-const rows: SummaryRow[] = [];
-for (const o of outs) {
-  if (o.lateAt.length > 0) {
-    // Late transitions bunch where the loop stalled: show the seconds of the window they fell due in.
-    const seconds = [...new Set(o.lateAt.map((d) => Math.floor(d / 1000)))].sort((a, b) => a - b);
-    console.log(`  ${o.s.name}: ${o.lateAt.length} transitions over 50 ms late, due in second(s) ${seconds.join(', ')} of the window`);
-  }
-  if (o.lateSetup > 0) console.log(`  ${o.s.name}: ${o.lateSetup} transitions were scheduled less than 50 ms before their instant`);
-  const [p99] = quantiles(o.published, [0.99]);
-  console.log(`${o.s.name}: p99 lateness (published) ${fmt(p99!)} ms (target <= ${TARGET_P99_MS}: ${p99! <= TARGET_P99_MS ? 'met' : 'MISSED'})`);
-  const [f99] = quantiles(o.fired, [0.99]);
-  rows.push(
-    { benchmark: 'scheduler', metric: `p99 lateness, ${o.s.name} (state published)`, value: p99!, unit: 'ms', target: `<= ${TARGET_P99_MS}`, met: p99! <= TARGET_P99_MS },
-    { benchmark: 'scheduler', metric: `p99 lateness, ${o.s.name} (re-evaluation started)`, value: f99!, unit: 'ms' },
-  );
-}
-record(rows);
+// A child runs its scenario and only hands the outcome back: the parent prints.
+if (process.argv.includes('--child')) process.send!(await run(scenarios[only!]!), () => process.exit(0));
+else await main(only);

@@ -68,8 +68,12 @@ export class Timeline {
     }
     if (this.armedAt === top.at && this.timer) return;
     this.timer?.cancel();
+    this.timer = undefined;
     this.armedAt = top.at;
-    this.timer = this.clock.at(top.at, () => this.fire());
+    const timer = this.clock.at(top.at, () => this.fire());
+    // The system clock runs an instant already past inside `at` (an overdue top under load): `fire` has
+    // then armed the next one, which this spent handle must not replace (it could not be cancelled).
+    if (!this.timer && this.armedAt === top.at) this.timer = timer;
   }
 
   /**

@@ -82,6 +82,27 @@ describe('timeline scheduler', () => {
     ]);
   });
 
+  it('arming for an instant already past (the system clock runs it inside `at`) leaves one live timer, and none after stop', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: Date.parse('2026-01-01T00:00:00Z') });
+    const fired: string[] = [];
+    const t = new Timeline(systemClock, (_tenant, person) => fired.push(person));
+    const t0 = Date.now();
+    t.schedule('a', 'p1', t0 + 100);
+    t.schedule('a', 'p2', t0 + 120);
+    // The event loop was busy (its timers not reached): both are overdue when p1's next instant moves,
+    // so arming for p2 runs it there and then.
+    vi.setSystemTime(t0 + 150);
+    t.schedule('a', 'p1', t0 + 300);
+    expect(fired).toEqual(['p2']);
+    expect(vi.getTimerCount()).toBe(1);
+    t.schedule('a', 'p3', t0 + 250);
+    expect(vi.getTimerCount()).toBe(1);
+    t.stop();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(1000);
+    expect(fired).toEqual(['p2']);
+  });
+
   it('the system clock waits correctly for delays beyond 24.8 days', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: Date.parse('2026-01-01T00:00:00Z') });
     const fired = vi.fn();
