@@ -216,7 +216,7 @@ function inChild(n: number): Promise<Outcome> {
 
 async function main(only: number | undefined): Promise<void> {
   await header('4. Scheduler accuracy: lateness of scheduled transitions on the real clock');
-  console.log('half the people: a background heartbeat whose TTL runs out; half: a manual status "away" until the instant; each scenario in a fresh process\n');
+  console.log(`half the people: a background heartbeat whose TTL runs out; half: a manual status "away" until the instant; ${only === undefined ? 'each scenario in a fresh process' : 'this scenario alone, in this process'}\n`);
   const outs: Outcome[] = [];
   if (only !== undefined) outs.push(await run(scenarios[only]!));
   else for (let n = 0; n < scenarios.length; n++) outs.push(await inChild(n));
