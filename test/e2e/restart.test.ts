@@ -10,7 +10,8 @@ import { startService, type ServiceProcess } from '../support/service-process.js
 
 const ADMIN = 'restart-admin-key-0123456789abcdef';
 
-describe('restart: what was acknowledged survives, including kill -9', () => {
+// Each test starts the service two or three times (tsx compiles it on every start): seconds each on a busy machine.
+describe('restart: what was acknowledged survives, including kill -9', { timeout: 90_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'ph-restart-'));
   const env = { DATA_DIR: dir, BOOTSTRAP_TENANT: 'acme', BOOTSTRAP_ADMIN_KEY: ADMIN, ENCRYPTION_KEY: randomBytes(32).toString('base64') };
   let svc: ServiceProcess | undefined;
