@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Signal } from '../../shared/domain/signal.js';
-import { keptChange, keptSignals } from '../../shared/store/embedded/kept-signals.js';
+import { afterRestart, keptChange, keptSignals } from '../../shared/store/embedded/kept-signals.js';
 
 const desk = { id: 'desk', kind: 'desk' as const };
 const manual: Signal = { id: 'manual', source: 'manual', observedAt: 1, claim: { kind: 'status', activity: 'away' } };
@@ -19,5 +19,10 @@ describe('signals the embedded store keeps across a restart', () => {
     expect(keptChange({ signals: [registered] }, { signals: [] })).toBe('behind');
     expect(keptChange({ signals: [registered] }, { signals: [registered, manual] })).toBe('now');
     expect(keptChange({ signals: [manual, registered] }, { signals: [registered] })).toBe('now');
+  });
+
+  it('after a restart bounds only registrations without an expiry of their own', () => {
+    const expiring = { ...registered, id: 'pbx:reg:soft', until: 9000 };
+    expect(afterRestart([manual, registered, expiring, phoneDnd, heartbeat], 5000)).toEqual([manual, { ...registered, until: 5000 }, expiring, phoneDnd, heartbeat]);
   });
 });
