@@ -64,7 +64,12 @@ export async function authenticate(hub: Hub, req: Request, mode: AuthMode, roles
       return { kind: 'operator' };
     }
     case 'key': {
-      const key = await hub.store.directory.findUnique('apiKeys', 'hash', hashToken(bearer(req)));
+      const token = bearer(req);
+      // The operator key is valid, just not here: say so rather than call it unknown.
+      if (hub.config.operatorKey && safeEqual(token, hub.config.operatorKey)) {
+        throw forbidden('tenant_required', 'the operator key belongs to no tenant: use a key of the tenant (the operator key creates, lists and deletes tenants at /v1/tenants)');
+      }
+      const key = await hub.store.directory.findUnique('apiKeys', 'hash', hashToken(token));
       if (!key) throw new WrongCredentials('invalid_credentials', 'unknown or revoked API key');
       if (roles && !roles.includes(key.role)) throw forbidden('forbidden_role', `${key.role} keys may not use this route`);
       const p: Principal = { kind: 'key', tenantId: key.tenantId, keyId: key.id, role: key.role };

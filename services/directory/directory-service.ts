@@ -25,6 +25,12 @@ import type { QueuePauses } from '../routing/queue-pauses.js';
 /** Tenants are platform-level records, stored under this pseudo-tenant. */
 export const PLATFORM = '*';
 
+/**
+ * A tenant as answered: stored under the platform scope (`tenantId` `*`), it is shown as its own tenant,
+ * like every other record, so an answer says which tenant it is about.
+ */
+const asTenant = (t: Tenant): Tenant => ({ ...t, tenantId: t.id });
+
 export const WORKING_HOURS_SIGNAL = 'directory:working-hours';
 
 /** Signal-id prefixes that belong to one device, so deleting the device forgets what it said. */
@@ -80,11 +86,11 @@ export class DirectoryService {
   async getTenant(tenantId: string): Promise<Tenant> {
     const t = await this.store.directory.get('tenants', PLATFORM, tenantId);
     if (!t) throw notFound('tenant', tenantId);
-    return t;
+    return asTenant(t);
   }
 
-  listTenants(): Promise<Tenant[]> {
-    return this.store.directory.list('tenants', PLATFORM);
+  async listTenants(): Promise<Tenant[]> {
+    return (await this.store.directory.list('tenants', PLATFORM)).map(asTenant);
   }
 
   tenantOp(tenantId: string, input: TenantInput): WriteOp {

@@ -51,6 +51,7 @@ export const envSchema = z.object({
   PBX_REPLAY_WINDOW_MS: int(5 * 60_000, 1000),
   BODY_LIMIT_BYTES: int(1024 * 1024, 1024),
   PBX_MAX_EVENTS: int(1000, 1),
+  PBX_REGISTRATION_AFTER_RESTART_MS: int(60 * 60_000),
   FEED_BUFFER_EVENTS: int(10_000, 10),
   SSE_KEEPALIVE_MS: int(15_000, 1000),
   SSE_MAX_BUFFERED_BYTES: int(4 * 1024 * 1024, 64 * 1024),
@@ -110,7 +111,8 @@ export interface Config {
   /** 32-byte key for secrets at rest; absent means the service derives a development key file. */
   encryptionKey?: Buffer;
   heartbeat: { foregroundTtlMs: number; backgroundTtlMs: number };
-  pbx: { replayWindowMs: number; maxEvents: number };
+  /** `registrationAfterRestartMs`: how long the embedded store believes a kept registration without `expiresSec` after a restart. */
+  pbx: { replayWindowMs: number; maxEvents: number; registrationAfterRestartMs: number };
   /** `trustProxy`: how many X-Forwarded-For entries, from the right, are proxies' (0: none). */
   http: { bodyLimitBytes: number; trustProxy: number };
   /** `maxBufferedBytes`: what a stream client may leave unread before it is cut off (it resumes by id). */
@@ -168,7 +170,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sqlitePath: e.SQLITE_PATH ?? `${e.DATA_DIR}/presence-hub.sqlite`,
     bootstrap: { tenant: e.BOOTSTRAP_TENANT },
     heartbeat: { foregroundTtlMs: e.HEARTBEAT_TTL_MS, backgroundTtlMs: e.HEARTBEAT_BACKGROUND_TTL_MS },
-    pbx: { replayWindowMs: e.PBX_REPLAY_WINDOW_MS, maxEvents: e.PBX_MAX_EVENTS },
+    pbx: { replayWindowMs: e.PBX_REPLAY_WINDOW_MS, maxEvents: e.PBX_MAX_EVENTS, registrationAfterRestartMs: e.PBX_REGISTRATION_AFTER_RESTART_MS },
     http: { bodyLimitBytes: e.BODY_LIMIT_BYTES, trustProxy: e.TRUST_PROXY },
     feed: { bufferEvents: e.FEED_BUFFER_EVENTS, keepaliveMs: e.SSE_KEEPALIVE_MS, maxBufferedBytes: e.SSE_MAX_BUFFERED_BYTES },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -63,7 +63,7 @@ export const tenantInputSchema = z
 export type TenantInput = z.infer<typeof tenantInputSchema>;
 export interface Tenant extends TenantInput {
   id: string;
-  /** Always `*`: tenants are platform-level records. */
+  /** Stored under the platform scope `*`; answered as the tenant's own id (`DirectoryService`). */
   tenantId: string;
 }
 

@@ -300,6 +300,7 @@ const BEFORE_AUTH = new Set(['route_not_found', 'headers_too_large', 'malformed_
 async function refusalFor(op: Operation, token: string | undefined): Promise<number | undefined> {
   const { directory } = h.hub.store;
   if (op.security.includes('apiKey')) {
+    if (token === OPERATOR_KEY) return 403;
     const key = token === undefined ? undefined : await directory.findUnique('apiKeys', 'hash', hashToken(token));
     if (!key) return 401;
     return op.roles && !op.roles.includes(key.role) ? 403 : undefined;

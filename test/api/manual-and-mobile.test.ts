@@ -102,7 +102,7 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
 
     const first = await hb();
     const ttl = h.config.heartbeat.foregroundTtlMs;
-    expect(first.body).toEqual({ accepted: true, reachableUntil: new Date(h.clock.now() + ttl).toISOString(), reachableForMs: ttl });
+    expect(first.body).toEqual({ accepted: true, reachableUntil: new Date(h.clock.now() + ttl).toISOString(), reachableForMs: ttl, ignoredFields: [] });
     expect(await presence()).toMatchObject({ availability: 'available', routable: true, endpoints: [{ id: 'alice-phone', kind: 'mobile', contact: '+4930555' }] });
     await h.clock.advance(ttl / 2);
     await hb();
@@ -124,5 +124,25 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
     expect((await presence()).endpoints.map((e: { id: string }) => e.id)).not.toContain('alice-phone');
     const r = await h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send({ state: 'foreground' }).expect(401);
     expect(r.body.error.code).toBe('invalid_device_token');
+  });
+
+  it('a newer app\'s heartbeat with fields this version does not know is accepted, and the answer names them', async () => {
+    const token = (await h.put('/v1/people/alice/devices/alice-phone', { kind: 'mobile' }).expect(201)).body.token as string;
+    const beat = (body: unknown) => h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send(body as object);
+    const res = await beat({ state: 'background', battery: 0.42, network: { type: 'wifi' } }).expect(200);
+    const ttl = h.config.heartbeat.backgroundTtlMs;
+    expect(res.body).toEqual({ accepted: true, reachableUntil: new Date(h.clock.now() + ttl).toISOString(), reachableForMs: ttl, ignoredFields: ['battery', 'network'] });
+    expect((await presence()).endpoints).toContainEqual(expect.objectContaining({ id: 'alice-phone', kind: 'mobile' }));
+    // What is stored is what this version understands: the unknown fields are not kept anywhere.
+    expect(JSON.stringify((await h.hub.engine.read('acme', 'alice')).signals)).not.toMatch(/battery|wifi/);
+    // Known fields keep their types and values; a missing state is still refused.
+    for (const bad of [{ state: 'driving', battery: 1 }, { state: 1 }, { battery: 1 }]) {
+      const r = await beat(bad).expect(400);
+      expect(r.body.error.code).toBe('invalid_body');
+    }
+    // The device record and the directory stay strict: a misspelt field there would silently drop what it meant.
+    for (const [path, body] of [['/v1/people/alice/devices/alice-phone', { kind: 'mobile', contcat: '+4930555' }], ['/v1/people/alice', { name: 'Alice', extenstion: '1001' }]] as const) {
+      expect((await h.put(path, body).expect(400)).body.error.code).toBe('invalid_body');
+    }
   });
 });

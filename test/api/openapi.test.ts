@@ -25,6 +25,12 @@ describe('/openapi.json matches the routes', () => {
     expect(put.requestBody.content['application/json'].schema.properties.activity).toBeDefined();
     expect(doc.paths['/v1/pbx/events'].post.security).toEqual([{ pbxKeyId: [], pbxTimestamp: [], pbxSignature: [] }]);
     expect(doc.paths['/v1/pbx/events'].post.responses['200'].description).toMatch(/counts events.*rejected and ignoredEvents list/);
+    // A heartbeat admits fields a newer app adds (and names them); directory bodies stay closed, so a typo is a 400.
+    const bodySchema = (p: string, m: string) => doc.paths[p][m].requestBody.content['application/json'].schema;
+    expect(bodySchema('/v1/heartbeat', 'post').additionalProperties).toBeUndefined();
+    expect(doc.paths['/v1/heartbeat'].post.responses['200'].description).toMatch(/ignoredFields names/);
+    expect(bodySchema('/v1/people/{personId}/devices/{deviceId}', 'put').additionalProperties).toBe(false);
+    expect(bodySchema('/v1/people/{personId}', 'put').additionalProperties).toBe(false);
   });
 
   it('documents a 429 with Retry-After wherever a request limit can refuse, and nowhere else', async () => {

@@ -61,6 +61,21 @@ describe('tenancy: a key of tenant B never reaches tenant A', () => {
     await h.get('/v1/targets/hook', again).expect(404);
   });
 
+  it('GET /v1/tenant names the tenant it is about; the operator key, which has none, is told to use a tenant key', async () => {
+    // The bootstrap admin key (acme) and a tenant's own admin key (beta): each sees its own tenant, never the platform scope.
+    expect((await h.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ id: 'acme', tenantId: 'acme' });
+    expect((await h.get('/v1/tenant', bKey).expect(200)).body.tenant).toMatchObject({ id: 'beta', tenantId: 'beta', name: 'Beta' });
+    expect((await h.put('/v1/tenant', { name: 'Beta' }, bKey).expect(200)).body.tenant).toMatchObject({ id: 'beta', tenantId: 'beta' });
+    const all = (await h.get('/v1/tenants', OPERATOR_KEY).expect(200)).body.tenants as Array<{ id: string; tenantId: string }>;
+    expect(all.map((t) => t.id)).toEqual(expect.arrayContaining(['acme', 'beta']));
+    for (const t of all) expect(t.tenantId).toBe(t.id);
+    for (const path of ['/v1/tenant', '/v1/people']) {
+      const res = await h.get(path, OPERATOR_KEY).expect(403);
+      expect(res.body.error.code).toBe('tenant_required');
+      expect(res.body.error.message).toMatch(/\/v1\/tenants/);
+    }
+  });
+
   it("B's PBX key cannot report events for A's devices", async () => {
     const k = await h.post('/v1/keys', { name: 'pbx', role: 'pbx' }, bKey).expect(201);
     const res = await h.pbx([{ type: 'answered', device: 'alice-desk', at: h.clock.now() }], { signingKeyId: k.body.signingKeyId, secret: k.body.secret }).expect(200);

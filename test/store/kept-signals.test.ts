@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Signal } from '../../shared/domain/signal.js';
-import { keptChange, keptSignals } from '../../shared/store/embedded/kept-signals.js';
+import { afterRestart, keptChange, keptSignals } from '../../shared/store/embedded/kept-signals.js';
 
 const desk = { id: 'desk', kind: 'desk' as const };
 const manual: Signal = { id: 'manual', source: 'manual', observedAt: 1, claim: { kind: 'status', activity: 'away' } };
@@ -29,5 +29,10 @@ describe('signals the embedded store keeps across a restart', () => {
     expect(keptChange({ signals: [until10, registered] }, { signals: [registered] })).toBe('now');
     // Another status set as the old one runs out is intent: at once.
     expect(keptChange({ signals: [until10] }, { signals: [manual] }, 2_000)).toBe('now');
+  });
+
+  it('after a restart bounds only registrations without an expiry of their own', () => {
+    const expiring = { ...registered, id: 'pbx:reg:soft', until: 9000 };
+    expect(afterRestart([manual, registered, expiring, phoneDnd, heartbeat], 5000)).toEqual([manual, { ...registered, until: 5000 }, expiring, phoneDnd, heartbeat]);
   });
 });

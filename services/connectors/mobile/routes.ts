@@ -1,7 +1,7 @@
 import type { Hub } from '../../hub.js';
 import { route, type AnyRoute } from '../../api/route.js';
 import { heartbeatChange } from './map.js';
-import { heartbeatSchema } from './schema.js';
+import { heartbeatSchema, ignoredFields } from './schema.js';
 
 export function mobileRoutes(hub: Hub): AnyRoute[] {
   return [
@@ -13,10 +13,10 @@ export function mobileRoutes(hub: Hub): AnyRoute[] {
       auth: 'device',
       body: heartbeatSchema,
       responses: {
-        200: "accepted; reachableUntil says when the next heartbeat is due at the latest (the server's clock), reachableForMs how long from now (a phone's own clock may be off)",
+        200: "accepted; reachableUntil says when the next heartbeat is due at the latest (the server's clock), reachableForMs how long from now (a phone's own clock may be off); ignoredFields names the body's fields this version does not know (accepted and ignored, not stored)",
         401: 'unknown or revoked device token',
       },
-      async handle({ principal, body }) {
+      async handle({ req, principal, body }) {
         if (principal.kind !== 'device') throw new Error('device principal expected');
         const device = await hub.directory.getDevice(principal.tenantId, principal.deviceId);
         const person = await hub.directory.getPerson(principal.tenantId, principal.personId);
@@ -24,7 +24,7 @@ export function mobileRoutes(hub: Hub): AnyRoute[] {
         await hub.engine.apply(principal.tenantId, principal.personId, [change]);
         const until = change.op === 'put' ? change.signal.until : undefined;
         const reachable = until === undefined ? { reachableUntil: null, reachableForMs: null } : { reachableUntil: new Date(until).toISOString(), reachableForMs: until - hub.clock.now() };
-        return { body: { accepted: true, ...reachable } };
+        return { body: { accepted: true, ...reachable, ignoredFields: ignoredFields(req.body) } };
       },
     }),
   ];

@@ -1,7 +1,7 @@
 import type { Store } from '../port.js';
 import { MemoryReplayGuard } from '../replay-guard.js';
 import { MemoryTargetStatus } from '../target-status.js';
-import { keptChange, keptSignals } from './kept-signals.js';
+import { afterRestart, keptChange, keptSignals } from './kept-signals.js';
 import { MemoryFeed } from './memory-feed.js';
 import { MemoryLeases } from './memory-leases.js';
 import { MemoryRoutingState } from './memory-routing-state.js';
@@ -23,7 +23,11 @@ export class EmbeddedStore implements Store {
   readonly targetStatus = new MemoryTargetStatus();
   readonly deliveries: SqliteDirectory['deliveries'];
 
-  constructor(path: string, opts: { feedEvents?: number } = {}) {
+  /**
+   * `registrationsUntil`: when phones' registrations kept without an expiry of their own stop being
+   * believed (`afterRestart`); without it they are believed until the PBX says otherwise.
+   */
+  constructor(path: string, opts: { feedEvents?: number; registrationsUntil?: number } = {}) {
     this.directory = new SqliteDirectory(path);
     this.deliveries = this.directory.deliveries;
     this.feed = new MemoryFeed(opts.feedEvents ?? 10_000);
@@ -31,8 +35,9 @@ export class EmbeddedStore implements Store {
       const change = keptChange(before, after, at);
       if (change) this.directory.signals[change](tenantId, personId, keptSignals(after.signals));
     });
+    const { registrationsUntil } = opts;
     for (const { tenantId, personId, signals } of this.directory.signals.load()) {
-      this.state.seed(tenantId, personId, { signals });
+      this.state.seed(tenantId, personId, { signals: registrationsUntil === undefined ? signals : afterRestart(signals, registrationsUntil) });
     }
   }
 
