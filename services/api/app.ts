@@ -1,7 +1,7 @@
 import express, { type RequestHandler } from 'express';
-import { AppError, badRequest } from '../../shared/errors/errors.js';
+import { AppError, badRequest, WrongCredentials } from '../../shared/errors/errors.js';
 import type { Hub } from '../hub.js';
-import { authenticate, claimedPbxTenant, WrongCredentials, type Principal } from './auth.js';
+import { authenticate, claimedPbxTenant, type Principal } from './auth.js';
 import { errorHandler, zodDetails } from './http-errors.js';
 import { limitOf, type AnyRoute } from './route.js';
 

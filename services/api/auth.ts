@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { hashToken, hmacSha256Hex, safeEqual } from '../../shared/crypto/secrets.js';
 import type { Role } from '../../shared/domain/directory.js';
-import { AppError, forbidden, unauthorized } from '../../shared/errors/errors.js';
+import { AppError, forbidden, unauthorized, WrongCredentials } from '../../shared/errors/errors.js';
 import type { Hub } from '../hub.js';
 import type { AuthMode } from './route.js';
 
@@ -11,16 +11,6 @@ export type Principal =
   | { kind: 'key'; tenantId: string; keyId: string; role: Role; personId?: string }
   | { kind: 'device'; tenantId: string; personId: string; deviceId: string }
   | { kind: 'pbx'; tenantId: string; keyId: string; /** The batch's replay fingerprint. */ replayKey: string };
-
-/**
- * A credential that is unknown or does not match: what someone guessing keys sees, counted per address;
- * `tenantId` when it named a PBX key that exists (its signature is what was wrong).
- */
-export class WrongCredentials extends AppError {
-  constructor(code: string, message: string, status = 401, readonly tenantId?: string) {
-    super(status, code, message);
-  }
-}
 
 /** The tenant a PBX request says it signs for (unverified: only for looking up its failed-authentication bucket). */
 export function claimedPbxTenant(req: Request): string | undefined {

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../../shared/clock/clock.js';
 import { safeEqual } from '../../shared/crypto/secrets.js';
-import { AppError } from '../../shared/errors/errors.js';
+import { AppError, WrongCredentials } from '../../shared/errors/errors.js';
 
 export interface ConnectLinkClaims {
   tenantId: string;
@@ -34,7 +34,7 @@ export class ConnectLinks {
   }
 
   verify(token: string): ConnectLinkClaims {
-    const invalid = new AppError(404, 'invalid_connect_link', 'this connect link is not valid; ask your administrator for a new one');
+    const invalid = new WrongCredentials('invalid_connect_link', 'this connect link is not valid; ask your administrator for a new one', 404);
     const [payload, mac, extra] = token.split('.');
     if (!payload || !mac || extra !== undefined || token.length > 600) throw invalid;
     if (!safeEqual(mac, this.mac(payload))) throw invalid;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../shared/clock/clock.js';
 import { hashToken, safeEqual, type SecretBox } from '../../shared/crypto/secrets.js';
 import type { CalendarProvider, OAuthFlow } from '../../shared/domain/calendar.js';
-import { AppError } from '../../shared/errors/errors.js';
+import { AppError, WrongCredentials } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import { newPkce } from './oauth-client.js';
 
@@ -29,8 +29,9 @@ export interface FinishedFlow {
 /** Where to start again: a person from their connect link; an administrator has none, and asks the API for a new URL. */
 const startAgain = (kind: OAuthFlow['kind']) => (kind === 'person' ? 'start again from your connect link' : 'start again with POST /v1/calendars/microsoft/admin-consent');
 
+/** A state (or start link) that names no flow of this browser: a guess as far as anyone can tell, so counted like one. */
 export const stateMismatch = (kind: OAuthFlow['kind']) =>
-  new AppError(400, 'oauth_state_mismatch', `this sign-in answer does not belong to a consent started here (state mismatch); ${startAgain(kind)}`);
+  new WrongCredentials('oauth_state_mismatch', `this sign-in answer does not belong to a consent started here (state mismatch); ${startAgain(kind)}`, 400);
 
 const expired = (kind: OAuthFlow['kind']) => new AppError(400, 'oauth_flow_expired', `this consent took too long; ${startAgain(kind)}`);
 

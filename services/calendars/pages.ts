@@ -43,6 +43,7 @@ export function sendPage(res: Response, status: number, title: string, body: str
 export function sendErrorPage(res: Response, err: unknown, opts: PageOptions & { back?: string }): void {
   const e = err instanceof AppError ? err : new AppError(500, 'internal_error', 'something went wrong; it has been logged');
   const back = opts.back ? `<p><a href="${escapeHtml(opts.back)}">Back to your calendar page</a></p>` : '';
+  if (e.retryAfterSec !== undefined) res.setHeader('Retry-After', String(e.retryAfterSec));
   sendPage(
     res,
     e.status,

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { CALENDAR_PROVIDERS, type CalendarProvider } from '../../shared/domain/calendar.js';
-import { AppError, notFound } from '../../shared/errors/errors.js';
+import { AppError, notFound, WrongCredentials } from '../../shared/errors/errors.js';
 import { assertSelfOrRoles, tenantOf } from '../api/auth.js';
 import { route, type AnyRoute } from '../api/route.js';
 import type { Hub } from '../hub.js';
@@ -90,11 +90,17 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
     res.redirect(303, step.url);
   }
 
-  /** Runs a page handler; any failure becomes an error page with its code (and `back()`, the person's page, when known). */
-  async function page(res: Response, fn: () => Promise<void>, back: () => string | undefined = () => undefined): Promise<undefined> {
+  /**
+   * Runs a page handler; any failure becomes an error page with its code (and `back()`, the person's page,
+   * when known). The link or state in a page's URL is the only secret it takes: a wrong one counts as failed
+   * authentication of the address, and an address past its limit is refused before its link is looked at.
+   */
+  async function page(req: Request, res: Response, fn: () => Promise<void>, back: () => string | undefined = () => undefined): Promise<undefined> {
     try {
+      hub.limits.refuseGuesser(req.ip);
       await fn();
     } catch (err) {
+      if (err instanceof WrongCredentials) hub.limits.failedAuth(req.ip);
       if (!(err instanceof AppError)) hub.log.error({ err }, 'calendar page failed');
       const href = back();
       sendErrorPage(res, err, { ...pageOpts, ...(href ? { back: href } : {}) });
@@ -224,7 +230,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       auth: 'none',
       responses: { 200: 'an HTML page', 404: 'invalid link', 410: 'expired link' },
       async handle({ req, res, params }) {
-        return page(res, async () => {
+        return page(req, res, async () => {
           const claims = links.verify(params.link!);
           const person = await hub.directory.getPerson(claims.tenantId, claims.personId);
           const connections = await Promise.all((await service.connectionsOf(claims.tenantId, person.id)).map((c) => service.view(c)));
@@ -249,7 +255,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       auth: 'none',
       responses: { 303: 'to the provider', 403: 'posted from another site', 404: 'invalid link or provider', 410: 'expired link' },
       async handle({ req, res, params }) {
-        return page(res, async () => {
+        return page(req, res, async () => {
           assertOwnForm(req);
           const claims = links.verify(params.link!);
           const p = provider(params.provider);
@@ -267,7 +273,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       auth: 'none',
       responses: { 303: 'back to the page', 403: 'posted from another site', 404: 'invalid link', 410: 'expired link' },
       async handle({ req, res, params }) {
-        return page(res, async () => {
+        return page(req, res, async () => {
           assertOwnForm(req);
           const claims = links.verify(params.link!);
           if (!CALENDAR_PROVIDERS.includes(params.provider as CalendarProvider)) throw new AppError(404, 'unknown_provider', `no calendar provider ${params.provider}`);
@@ -286,6 +292,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       async handle({ req, res, params }) {
         let back: string | undefined;
         return page(
+          req,
           res,
           async () => {
             const p = provider(params.provider);
@@ -323,8 +330,8 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       tag: 'calendar pages',
       auth: 'none',
       responses: { 200: 'an HTML page with a sign-in button', 400: 'unknown, used or expired link' },
-      async handle({ res, params }) {
-        return page(res, async () => {
+      async handle({ req, res, params }) {
+        return page(req, res, async () => {
           const tenant = await hub.directory.getTenant(await adminConsentFlow.tenantOf(params.ticket));
           sendPage(
             res,
@@ -349,7 +356,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       auth: 'none',
       responses: { 303: "to Microsoft's sign-in", 400: 'unknown, used or expired link', 403: 'posted from another site' },
       async handle({ req, res, params }) {
-        return page(res, async () => {
+        return page(req, res, async () => {
           assertOwnForm(req);
           toProvider(res, await adminConsentFlow.begin(params.ticket));
         });
@@ -363,7 +370,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       auth: 'none',
       responses: { 303: "to Microsoft's admin-consent page for the proven directory", 400: 'state mismatch, a failed sign-in, or an ID token that proves no directory', 502: 'Microsoft failed' },
       async handle({ req, res }) {
-        return page(res, async () => {
+        return page(req, res, async () => {
           const step1 = answer(req);
           const step = await adminConsentFlow.signedIn({ ...step1, ...optional('code', queryString(req, 'code')) });
           res.clearCookie(flowCookie(step1.state!), cookieOpts);
@@ -379,7 +386,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       auth: 'none',
       responses: { 200: 'an HTML summary', 400: 'state mismatch, consent denied, or an answer naming another directory', 409: 'the directory is connected to another tenant', 502: 'Microsoft failed' },
       async handle({ req, res }) {
-        return page(res, async () => {
+        return page(req, res, async () => {
           const step2 = answer(req);
           const { directoryTenant, result } = await adminConsentFlow.consented({
             ...step2,

@@ -7,6 +7,13 @@ import { AppError, badRequest } from '../../shared/errors/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { TokenBuckets } from './token-buckets.js';
 
+/**
+ * A class whose requests also count, together, against a limit for their whole tenant: without it a
+ * tenant with 50 keys could send 50 times a key's limit. PBX batches (`pbxEvents`, per tenant already),
+ * heartbeats and streams are not API requests and count only in their own class.
+ */
+const TENANT_WIDE: Partial<Record<RequestLimitClass, RequestLimitClass>> = { api: 'tenantApi' };
+
 /** A refusal is logged at most this often per tenant and class (or per address), with the count since. */
 const LOG_EVERY_MS = 60_000;
 /** Addresses whose refusals are being counted for the log, at most: past it the counts start over. */
@@ -59,17 +66,25 @@ export class RequestLimiter {
    * throws 429 `rate_limited` with Retry-After when it is not there, taking nothing.
    */
   async take(tenantId: string, cls: RequestLimitClass, key: string, cost = 1): Promise<void> {
-    const perMinute = (this.cached(tenantId) ?? (await this.load(tenantId)))[cls];
-    if (perMinute === 0) return;
-    // Never fits, however long the caller waits: a 429 would have an automatic retry loop on it.
-    if (cost > perMinute) {
-      this.refused(tenantId, cls, key);
-      throw new AppError(413, 'batch_exceeds_limit', `a batch of ${cost} events is more than the ${perMinute} ${REQUEST_LIMIT_COUNTS[cls]} allowed a minute: send smaller batches`, { limit: cls, perMinute });
+    const limits = this.cached(tenantId) ?? (await this.load(tenantId));
+    const now = this.deps.clock.now();
+    // The buckets the request takes from: its own, and its tenant's where the class has a tenant-wide one.
+    const wide = TENANT_WIDE[cls];
+    const takes = [{ cls, key }, ...(wide ? [{ cls: wide, key: tenantId }] : [])].map((t) => ({ ...t, perMinute: limits[t.cls] })).filter((t) => t.perMinute > 0);
+    for (const t of takes) {
+      // Never fits, however long the caller waits: a 429 would have an automatic retry loop on it.
+      if (cost <= t.perMinute) continue;
+      this.refused(tenantId, t.cls, t.key);
+      throw new AppError(413, 'batch_exceeds_limit', `a batch of ${cost} events is more than the ${t.perMinute} ${REQUEST_LIMIT_COUNTS[t.cls]} allowed a minute: send smaller batches`, { limit: t.cls, perMinute: t.perMinute });
     }
-    const refusal = this.bucketsOf(cls).take(key, perMinute, cost, this.deps.clock.now());
-    if (!refusal) return;
-    this.refused(tenantId, cls, key);
-    throw limited(`too many ${REQUEST_LIMIT_COUNTS[cls]}: at most ${perMinute} a minute; retry after ${refusal.retryAfterSec} s`, cls, perMinute, refusal.retryAfterSec);
+    // Every bucket is looked at before any is taken from: a refused request takes nothing from either.
+    for (const t of takes) {
+      const refusal = this.bucketsOf(t.cls).lacks(t.key, t.perMinute, cost, now);
+      if (!refusal) continue;
+      this.refused(tenantId, t.cls, t.key);
+      throw limited(`too many ${REQUEST_LIMIT_COUNTS[t.cls]}: at most ${t.perMinute} a minute; retry after ${refusal.retryAfterSec} s`, t.cls, t.perMinute, refusal.retryAfterSec);
+    }
+    for (const t of takes) this.bucketsOf(t.cls).take(t.key, t.perMinute, cost, now);
   }
 
   /**
@@ -82,7 +97,7 @@ export class RequestLimiter {
     const address = clientAddress(ip);
     const now = this.deps.clock.now();
     const auth = this.bucketsOf('auth');
-    const refusal = auth.empty(address, perMinute, now) ?? (pbxTenant === undefined ? undefined : auth.empty(pbxBucket(address, pbxTenant), perMinute, now));
+    const refusal = auth.lacks(address, perMinute, 1, now) ?? (pbxTenant === undefined ? undefined : auth.lacks(pbxBucket(address, pbxTenant), perMinute, 1, now));
     if (!refusal) return;
     this.refused('', 'auth', address);
     throw limited(`too many failed authentications from this address (at most ${perMinute} a minute); retry after ${refusal.retryAfterSec} s`, 'auth', perMinute, refusal.retryAfterSec);

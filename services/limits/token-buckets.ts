@@ -28,20 +28,18 @@ export class TokenBuckets {
 
   /** Takes `cost` tokens from `key`'s bucket of `perMinute`, or says how long until it could. */
   take(key: string, perMinute: number, cost: number, now: number): Refusal | undefined {
-    const tokens = this.level(key, perMinute, now);
-    if (tokens >= cost) {
-      this.buckets.set(key, { tokens: tokens - cost, at: now });
-      if (this.buckets.size > this.sweepAt) this.sweep(now);
-      return undefined;
-    }
-    // More than a full bucket never fits: the wait is until the bucket is full, and the caller says to send less.
-    return { retryAfterSec: wait(Math.min(cost, perMinute) - tokens, perMinute) };
+    const refusal = this.lacks(key, perMinute, cost, now);
+    if (refusal) return refusal;
+    this.buckets.set(key, { tokens: this.level(key, perMinute, now) - cost, at: now });
+    if (this.buckets.size > this.sweepAt) this.sweep(now);
+    return undefined;
   }
 
-  /** Whether `key`'s bucket is empty (less than one token), without taking anything. */
-  empty(key: string, perMinute: number, now: number): Refusal | undefined {
+  /** Whether `key`'s bucket holds less than `cost` tokens, and how long until it would; takes nothing. */
+  lacks(key: string, perMinute: number, cost: number, now: number): Refusal | undefined {
     const tokens = this.level(key, perMinute, now);
-    return tokens >= 1 ? undefined : { retryAfterSec: wait(1 - tokens, perMinute) };
+    // More than a full bucket never fits: the wait is until the bucket is full, and the caller says to send less.
+    return tokens >= cost ? undefined : { retryAfterSec: wait(Math.min(cost, perMinute) - tokens, perMinute) };
   }
 
   get size(): number {

@@ -87,12 +87,12 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
     route({
       method: 'put',
       path: PATH,
-      summary: 'Pause a person from group and queue calls (all, or the groups listed), optionally until an instant or the end of the meeting or working day; calls dialled to them still ring',
+      summary: 'Pause a person from group and queue calls (all, all but the groups excepted, or the groups listed), optionally until an instant or the end of the meeting or working day; calls dialled to them still ring',
       tag: 'routing',
       auth: 'key',
       roles: ROLES,
       body: queuePauseInputSchema,
-      responses: { 200: 'the pause', 404: 'unknown person', 422: 'unknown group, or until not acceptable' },
+      responses: { 200: 'the pause', 400: 'invalid body (groups and exceptGroups together)', 404: 'unknown person', 422: 'unknown group (in groups or exceptGroups), or until not acceptable' },
       async handle({ principal, params, body }) {
         const { tenantId, person } = await target(principal, params);
         const now = hub.clock.now();
@@ -101,6 +101,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
         const pause: QueuePause = { tenantId, id: person.id, personId: person.id, since: now, setBy: setBy(principal) };
         if (until !== undefined) pause.until = until;
         if (body.groups !== undefined) pause.groups = body.groups;
+        if (body.exceptGroups !== undefined) pause.exceptGroups = body.exceptGroups;
         if (body.reason !== undefined) pause.reason = body.reason;
         await pauses.change(tenantId, person.id, () => pause);
         return { body: view(pause, person, principal) };

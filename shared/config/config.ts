@@ -90,6 +90,7 @@ export const envSchema = z.object({
   PROVIDER_TIMEOUT_MS: int(10_000, 100),
   // ── request limits, per replica and per minute; 0 turns a limit off ──
   REQUEST_LIMIT_API_PER_MIN: int(3000),
+  REQUEST_LIMIT_TENANT_API_PER_MIN: int(30_000),
   REQUEST_LIMIT_PBX_EVENTS_PER_MIN: int(120_000),
   REQUEST_LIMIT_HEARTBEATS_PER_MIN: int(30),
   REQUEST_LIMIT_STREAMS_PER_MIN: int(60),
@@ -193,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     requestLimits: {
       api: e.REQUEST_LIMIT_API_PER_MIN,
+      tenantApi: e.REQUEST_LIMIT_TENANT_API_PER_MIN,
       pbxEvents: e.REQUEST_LIMIT_PBX_EVENTS_PER_MIN,
       heartbeats: e.REQUEST_LIMIT_HEARTBEATS_PER_MIN,
       streams: e.REQUEST_LIMIT_STREAMS_PER_MIN,

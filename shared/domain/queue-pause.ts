@@ -8,21 +8,26 @@ import { idSchema } from './directory.js';
  * still ring. It ends by itself at `until`, which routing compares at decision time, so a restart or a
  * lost timer can never leave anyone paused longer.
  */
+const groupIds = z
+  .array(idSchema)
+  .min(1)
+  .max(50)
+  .refine((g) => new Set(g).size === g.length, 'each group once');
+
 export const queuePauseInputSchema = z
   .object({
     /** Absent: until cleared. */
     until: untilInputSchema.optional(),
     /** Group ids; absent: every group. */
-    groups: z
-      .array(idSchema)
-      .min(1)
-      .max(50)
-      .refine((g) => new Set(g).size === g.length, 'each group once')
-      .optional(),
+    groups: groupIds.optional(),
+    /** With no `groups` only: a pause from every group but these ("paused everywhere except Support"). */
+    exceptGroups: groupIds.optional(),
     /** Shown to supervisors and the PBX ("training", "back office"); never for sensitive people. */
     reason: z.string().min(1).max(100).optional(),
   })
-  .strict();
+  .strict()
+  // A pause either lists its groups or excepts some from all of them: both at once has no meaning.
+  .refine((p) => p.groups === undefined || p.exceptGroups === undefined, { path: ['exceptGroups'], message: 'only for a pause from every group: leave out groups, or exceptGroups' });
 export type QueuePauseInput = z.infer<typeof queuePauseInputSchema>;
 
 /** Stored under the person's id: one pause per person. */

@@ -1,15 +1,17 @@
 import { z } from 'zod';
 
 /**
- * What a tenant's callers are limited in, each per minute: `api` requests per API key, `pbxEvents`
- * events (not batches) per tenant, `heartbeats` per mobile device, `streams` SSE connections opened per key.
+ * What a tenant's callers are limited in, each per minute: `api` requests per API key, `tenantApi` the
+ * same requests of all the tenant's keys together, `pbxEvents` events (not batches) per tenant,
+ * `heartbeats` per mobile device, `streams` SSE connections opened per key.
  */
-export const REQUEST_LIMIT_CLASSES = ['api', 'pbxEvents', 'heartbeats', 'streams'] as const;
+export const REQUEST_LIMIT_CLASSES = ['api', 'tenantApi', 'pbxEvents', 'heartbeats', 'streams'] as const;
 export type RequestLimitClass = (typeof REQUEST_LIMIT_CLASSES)[number];
 
 /** What each class counts, as a refusal says it ("too many …"). */
 export const REQUEST_LIMIT_COUNTS: Record<RequestLimitClass, string> = {
   api: 'API requests for this key',
+  tenantApi: "API requests for this tenant (all its keys together)",
   pbxEvents: 'PBX events for this tenant',
   heartbeats: 'heartbeats from this device',
   streams: 'stream connections opened with this key',
@@ -22,7 +24,7 @@ const perMinute = z.number().int().min(1).max(100_000_000);
 
 /** A tenant's own limits (tenant settings `requestLimits`): any class left out keeps the deployment's default. */
 export const requestLimitsOverrideSchema = z
-  .object({ api: perMinute.optional(), pbxEvents: perMinute.optional(), heartbeats: perMinute.optional(), streams: perMinute.optional() })
+  .object({ api: perMinute.optional(), tenantApi: perMinute.optional(), pbxEvents: perMinute.optional(), heartbeats: perMinute.optional(), streams: perMinute.optional() })
   .strict();
 export type RequestLimitsOverride = z.infer<typeof requestLimitsOverrideSchema>;
 
@@ -35,7 +37,7 @@ export function effectiveLimits(defaults: RequestLimits, override: RequestLimits
     const own = override?.[c];
     return own === undefined ? defaults[c] : defaults[c] === 0 ? own : Math.min(own, defaults[c]);
   };
-  return { api: limit('api'), pbxEvents: limit('pbxEvents'), heartbeats: limit('heartbeats'), streams: limit('streams') };
+  return Object.fromEntries(REQUEST_LIMIT_CLASSES.map((c) => [c, limit(c)])) as RequestLimits;
 }
 
 /** Classes an override sets above the deployment's default (a tenant may lower its limits, not raise them). */

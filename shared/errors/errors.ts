@@ -25,6 +25,17 @@ export const unprocessable = (code: string, message: string, details?: unknown) 
 export const unavailable = (code: string, message: string, retryAfterSec = 5) =>
   new AppError(503, code, message, undefined, retryAfterSec);
 
+/**
+ * A secret that is unknown or does not match (an API key, device token, PBX signature, connect link, OAuth
+ * state): what someone guessing sees, counted per client address (`RequestLimiter.failedAuth`);
+ * `tenantId` when it named a PBX key that exists (its signature is what was wrong).
+ */
+export class WrongCredentials extends AppError {
+  constructor(code: string, message: string, status = 401, readonly tenantId?: string) {
+    super(status, code, message);
+  }
+}
+
 /** A store write that would break a unique lookup (an extension or SIP URI used twice). */
 export class UniqueViolation extends AppError {
   constructor(

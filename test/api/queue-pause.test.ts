@@ -268,6 +268,32 @@ function queuePauses(start: () => Promise<TestHub>): void {
     expect(rung(await route({ group: 'support' }))).toEqual(['bob', 'carol']);
   });
 
+  it('one PUT pauses from every group but those excepted, now and for groups joined later; exceptGroups goes only with a pause from every group', async () => {
+    await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'bob' }] }).expect(201);
+    const set = await h.put('/v1/people/alice/queue-pause', { exceptGroups: ['support'], reason: 'back office' }, keys.supervisor).expect(200);
+    expect(set.body).toEqual({ personId: 'alice', since: '2026-03-02T09:30:00.000Z', exceptGroups: ['support'], reason: 'back office', setBy: 'supervisor' });
+    expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body).toEqual(set.body);
+    expect(rung(await route({ group: 'support' }))).toEqual(['alice', 'bob', 'carol']);
+    expect(rung(await route({ group: 'sales' }))).toEqual(['bob', 'carol']);
+    await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'bob' }, { personId: 'alice' }] }).expect(200);
+    expect(rung(await route({ group: 'billing' }))).toEqual(['bob']);
+    // Letting them back into one more group and pausing them from the excepted one keep the shape.
+    await h.del('/v1/people/alice/queue-pause/groups/sales').expect(204);
+    expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body.exceptGroups).toEqual(['support', 'sales']);
+
+    const before = await stored();
+    const refused = async (body: unknown, status: number, code: string, path?: string) => {
+      const res = await h.put('/v1/people/alice/queue-pause', body).expect(status);
+      expect(res.body.error.code).toBe(code);
+      if (path) expect(res.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path })]));
+    };
+    await refused({ groups: ['sales'], exceptGroups: ['support'] }, 400, 'invalid_body', 'exceptGroups');
+    await refused({ exceptGroups: [] }, 400, 'invalid_body', 'exceptGroups');
+    await refused({ exceptGroups: ['support', 'support'] }, 400, 'invalid_body', 'exceptGroups');
+    await refused({ exceptGroups: ['support', 'nope'] }, 422, 'unknown_group');
+    expect(await stored()).toEqual(before);
+  });
+
   it('a pause stored before exceptions existed (a list of groups, or every group) reads and routes as before', async () => {
     await h.hub.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: { tenantId: 'acme', id: 'alice', personId: 'alice', since: h.clock.now(), groups: ['sales'], setBy: 'supervisor' } }]);
     expect((await h.get('/v1/people/alice/queue-pause').expect(200)).body).toEqual({ personId: 'alice', since: '2026-03-02T09:30:00.000Z', groups: ['sales'], setBy: 'supervisor' });

@@ -6,7 +6,7 @@ import { clientAddress, RequestLimiter } from '../../services/limits/request-lim
 import { TokenBuckets } from '../../services/limits/token-buckets.js';
 import { Metrics } from '../../services/observability/metrics.js';
 
-function limiter(limits = { api: 2, pbxEvents: 0, heartbeats: 3, streams: 2, authFailures: 2 }) {
+function limiter(limits = { api: 2, tenantApi: 0, pbxEvents: 0, heartbeats: 3, streams: 2, authFailures: 2 }) {
   const clock = new ManualClock('2026-03-02T09:30:00Z');
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -37,7 +37,7 @@ describe('request limiter', () => {
     const clock = new ManualClock('2026-03-02T09:30:00Z');
     let stored: { heartbeats?: number } | undefined = { heartbeats: 2 };
     const l = new RequestLimiter({
-      limits: { api: 100, pbxEvents: 100, heartbeats: 5, streams: 2, authFailures: 2 },
+      limits: { api: 100, tenantApi: 100, pbxEvents: 100, heartbeats: 5, streams: 2, authFailures: 2 },
       clock,
       log: createLogger('silent'),
       metrics: new Metrics(false),
@@ -53,7 +53,25 @@ describe('request limiter', () => {
     expect((await l.limitsOf('acme')).heartbeats).toBe(5);
     stored = undefined;
     l.forget('acme');
-    expect(await l.limitsOf('acme')).toEqual({ api: 100, pbxEvents: 100, heartbeats: 5, streams: 2 });
+    expect(await l.limitsOf('acme')).toEqual({ api: 100, tenantApi: 100, pbxEvents: 100, heartbeats: 5, streams: 2 });
+  });
+
+  it("an API request takes from its key's bucket and its tenant's; refused by either, it takes from neither", async () => {
+    const { l, clock } = limiter({ api: 2, tenantApi: 3, pbxEvents: 5, heartbeats: 3, streams: 2, authFailures: 2 });
+    await l.take('acme', 'api', 'acme/k1');
+    await l.take('acme', 'api', 'acme/k1');
+    await l.take('acme', 'api', 'acme/k2');
+    await expect(l.take('acme', 'api', 'acme/k3')).rejects.toMatchObject({ status: 429, details: { limit: 'tenantApi', perMinute: 3 }, retryAfterSec: 20 });
+    await expect(l.take('acme', 'api', 'acme/k1')).rejects.toMatchObject({ details: { limit: 'api' } });
+    // Other classes and tenants do not count against it, nor it against them.
+    await l.take('acme', 'pbxEvents', 'acme', 5);
+    await l.take('acme', 'heartbeats', 'acme/d1');
+    await l.take('beta', 'api', 'beta/k1');
+    // 20 s later the tenant's bucket holds one token again, k1's two thirds of one: k1's refusal leaves the tenant's token for k3.
+    await clock.advance(20_000);
+    await expect(l.take('acme', 'api', 'acme/k1')).rejects.toMatchObject({ details: { limit: 'api' } });
+    await l.take('acme', 'api', 'acme/k3');
+    await expect(l.take('acme', 'api', 'acme/k2')).rejects.toMatchObject({ details: { limit: 'tenantApi' } });
   });
 
   it('a limit of 0 is off', async () => {

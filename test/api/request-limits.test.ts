@@ -9,6 +9,7 @@ import { series } from '../support/metrics.js';
  */
 const LIMITS = {
   REQUEST_LIMIT_API_PER_MIN: '600',
+  REQUEST_LIMIT_TENANT_API_PER_MIN: '1000',
   REQUEST_LIMIT_PBX_EVENTS_PER_MIN: '10',
   REQUEST_LIMIT_HEARTBEATS_PER_MIN: '3',
   REQUEST_LIMIT_STREAMS_PER_MIN: '2',
@@ -63,7 +64,7 @@ describe('API requests, per key', () => {
   });
 
   it('the tenant reads its limits; an override above the default or malformed is refused with 400 and changes nothing; other tenants keep the defaults', async () => {
-    const defaults = { api: 600, pbxEvents: 10, heartbeats: 3, streams: 2 };
+    const defaults = { api: 600, tenantApi: 1000, pbxEvents: 10, heartbeats: 3, streams: 2 };
     expect((await h.get('/v1/tenant').expect(200)).body.requestLimits).toEqual(defaults);
     await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { pbxEvents: 4, heartbeats: 1 } } }).expect(200);
     const read = (await h.get('/v1/tenant').expect(200)).body;
@@ -81,6 +82,28 @@ describe('API requests, per key', () => {
     const applied = await h.post('/v1/directory/apply', { tenant: 'acme', settings: { requestLimits: { streams: 3 } } }).expect(400);
     expect(applied.body.error.code).toBe('request_limit_above_default');
     expect((await h.get('/v1/tenant').expect(200)).body.requestLimits).toEqual({ ...defaults, pbxEvents: 4, heartbeats: 1 });
+  });
+});
+
+describe('API requests, per tenant (all its keys together)', () => {
+  it("a tenant's keys share its limit: refused past it whichever key asks, storing nothing; PBX batches and calendar webhooks do not count; other tenants are unaffected", async () => {
+    await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { tenantApi: 4 } } }).expect(200);
+    const editor = (await h.post('/v1/keys', { name: 'editor', role: 'admin' }).expect(201)).body.secret as string;
+    await h.get('/v1/people').expect(200);
+    // Neither a PBX batch (counted in events, per tenant) nor a calendar webhook (never limited) is an API request here.
+    await h.pbx([{ type: 'ringing', extension: '1001', callId: 'c1', at: h.clock.now() }], pbx).expect(200);
+    expect((await h.http.post('/v1/webhooks/microsoft?validationToken=abc')).status).not.toBe(429);
+    await h.get('/v1/people', editor).expect(200);
+    await h.get('/v1/people', editor).expect(200);
+    // Four a minute for the whole tenant, though each key may send 600: one token is back after 15 s.
+    expectLimited(await h.put('/v1/people/alice', { name: 'Renamed', extension: '1001' }), '15', /too many API requests for this tenant \(all its keys together\): at most 4 a minute/);
+    expect((await h.get('/v1/people', editor)).body.error.details).toEqual({ limit: 'tenantApi', perMinute: 4 });
+    expect((await h.hub.store.directory.get('people', 'acme', 'alice'))?.name).toBe('Alice');
+    await h.pbx([{ type: 'hangup', extension: '1001', callId: 'c1', at: h.clock.now() }], pbx).expect(200);
+    await h.get('/v1/people', beta.admin).expect(200);
+    await h.clock.advance(15_000);
+    expect((await h.get('/v1/tenant', editor).expect(200)).body.requestLimits.tenantApi).toBe(4);
+    expect((await h.get('/v1/people')).status).toBe(429);
   });
 });
 

@@ -20,6 +20,7 @@ export const OPERATOR_KEY = 'test-operator-key-0123456789abcdef';
 /** Every request limit off (0), for tests that send far more at one instant than any client would. */
 export const NO_REQUEST_LIMITS = {
   REQUEST_LIMIT_API_PER_MIN: '0',
+  REQUEST_LIMIT_TENANT_API_PER_MIN: '0',
   REQUEST_LIMIT_PBX_EVENTS_PER_MIN: '0',
   REQUEST_LIMIT_HEARTBEATS_PER_MIN: '0',
   REQUEST_LIMIT_STREAMS_PER_MIN: '0',
