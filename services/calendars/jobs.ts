@@ -134,6 +134,11 @@ export class JobRunner {
     return this.timers.size;
   }
 
+  /** Connections with a job running now (each runs one at a time). */
+  get busy(): number {
+    return this.chains.size;
+  }
+
   stop(): void {
     this.stopped = true;
     for (const t of this.timers.values()) t.handle.cancel();

@@ -12,6 +12,8 @@ export interface Clock {
   at(at: number, fn: () => void): TimerHandle;
   /** Calls `fn` once after `ms` milliseconds. */
   after(ms: number, fn: () => void): TimerHandle;
+  /** Resolves after `ms` (`sleep.ts`); a clock may provide it to know who waits on it (ManualClock). */
+  sleep?(ms: number): Promise<void>;
 }
 
 /**

@@ -15,6 +15,8 @@ export class ManualClock implements Clock {
   private current: number;
   private seq = 0;
   private pending: Pending[] = [];
+  /** Waits in progress (`sleep`): work that can go on only once the test moves time. */
+  sleepers = 0;
 
   constructor(start: number | string) {
     this.current = typeof start === 'string' ? Date.parse(start) : start;
@@ -37,6 +39,16 @@ export class ManualClock implements Clock {
 
   after(ms: number, fn: () => void): TimerHandle {
     return this.at(this.current + ms, fn);
+  }
+
+  sleep(ms: number): Promise<void> {
+    this.sleepers++;
+    return new Promise((resolve) =>
+      this.after(ms, () => {
+        this.sleepers--;
+        resolve();
+      }),
+    );
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */
