@@ -103,6 +103,23 @@ describe('timeline scheduler', () => {
     expect(fired).toEqual(['p2']);
   });
 
+  it('a request runs the transitions already due before its own work, though the timer has not fired yet', async () => {
+    const h = await startTestHub({ now: '2026-03-02T09:30:00Z' });
+    try {
+      const key = await seedAlice(h);
+      await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
+      await h.put('/v1/people/alice/status', { activity: 'dnd', until: '2026-03-02T09:31:00Z' }).expect(200);
+      expect((await h.get('/v1/presence/alice')).body.activity).toBe('dnd');
+      // The event loop is busy: time has moved past the status's end, its timer has not run.
+      h.clock.jumpTo('2026-03-02T09:31:05Z');
+      const after = (await h.get('/v1/presence/alice')).body;
+      expect(after.activity).toBe('available');
+      expect(after.since).toBe('2026-03-02T09:31:00.000Z');
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('the system clock waits correctly for delays beyond 24.8 days', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: Date.parse('2026-01-01T00:00:00Z') });
     const fired = vi.fn();
