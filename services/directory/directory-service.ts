@@ -15,6 +15,7 @@ import { resolveCalendarPolicy, withMeetingAs } from '../../shared/domain/calend
 import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
 import type { RequestLimitsOverride } from '../../shared/domain/request-limits.js';
 import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
+import { KeyLock } from '../../shared/store/key-lock.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { SignalChange } from '../merger/apply-changes.js';
 import { extensionEndpointId } from '../connectors/pbx/map.js';
@@ -69,6 +70,8 @@ export class DirectoryService {
    */
   private readonly policyTtlMs: number;
   private readonly openedSecrets = new WeakMap<ApiKey, string>();
+  /** A tenant's document is read, then written whole: the tenant's and the operator's writes in this process take turns. */
+  private readonly tenantWrites = new KeyLock();
   readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantChecks: [], tenantWritten: [], tenantRemoved: [] };
 
   constructor(
@@ -102,8 +105,10 @@ export class DirectoryService {
   }
 
   async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
-    const current = await this.store.directory.get('tenants', PLATFORM, tenantId);
-    await this.store.directory.write([this.tenantOp(tenantId, input, current)]);
+    await this.tenantWrites.run(tenantId, async () => {
+      const current = await this.store.directory.get('tenants', PLATFORM, tenantId);
+      await this.store.directory.write([this.tenantOp(tenantId, input, current)]);
+    });
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
@@ -113,9 +118,11 @@ export class DirectoryService {
    * defaults apply again). The tenant's own values stay; where one is now above its ceiling it is held to it.
    */
   async setOperatorRequestLimits(tenantId: string, limits: RequestLimitsOverride): Promise<Tenant> {
-    const { operatorRequestLimits: _before, ...current } = await this.getTenant(tenantId);
-    const doc = { ...current, tenantId: PLATFORM, ...(Object.keys(limits).length > 0 ? { operatorRequestLimits: limits } : {}) };
-    await this.store.directory.write([{ op: 'put', collection: 'tenants', doc }]);
+    await this.tenantWrites.run(tenantId, async () => {
+      const { operatorRequestLimits: _before, ...current } = await this.getTenant(tenantId);
+      const doc = { ...current, tenantId: PLATFORM, ...(Object.keys(limits).length > 0 ? { operatorRequestLimits: limits } : {}) };
+      await this.store.directory.write([{ op: 'put', collection: 'tenants', doc }]);
+    });
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }

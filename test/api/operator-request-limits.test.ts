@@ -73,6 +73,12 @@ describe("the operator's request limits for one tenant", () => {
     expect((await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { api: 800 } } }).expect(400)).body.error.code).toBe('request_limit_above_default');
   });
 
+  it("a tenant write at the same moment as the operator's, in one process, keeps the operator's limits", async () => {
+    const settings = { allowPrivateTargets: false, wrapUpSeconds: 0 };
+    await Promise.all([h.hub.directory.setOperatorRequestLimits('acme', { api: 900 }), h.hub.directory.putTenant('acme', { name: 'Acme Corp', settings })]);
+    expect((await h.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Corp', operatorRequestLimits: { api: 900 } });
+  });
+
   it('refuses a malformed value or an unknown tenant, changing nothing', async () => {
     await setByOperator(h, 'acme', { api: 900 }).expect(200);
     for (const body of [{ api: 0 }, { api: 1.5 }, { api: '10' }, { everything: 1 }, { api: 100_000_001 }]) {

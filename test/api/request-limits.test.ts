@@ -226,7 +226,7 @@ describe('streams open at once, per tenant', () => {
     await eventually(() => expect(held()).toBe(0));
   });
 
-  it('the default holds until the operator lowers or raises it for one tenant', async () => {
+  it('the default applies until the operator raises it for the tenant', async () => {
     const url = await h.listen();
     const clients: SseClient[] = [];
     try {
