@@ -96,11 +96,14 @@ export function createHub(opts: HubOptions): RunningHub {
     clock,
     log,
     metrics,
-    override: async (tenantId) => (await store.directory.get('tenants', PLATFORM, tenantId))?.settings.requestLimits,
+    override: async (tenantId) => {
+      const tenant = await store.directory.get('tenants', PLATFORM, tenantId);
+      return { own: tenant?.settings.requestLimits, operator: tenant?.operatorRequestLimits };
+    },
     // As the policy cache: this process forgets a tenant it writes; replicas sharing a store re-read each second.
     cacheMs: store.shared ? 1000 : Infinity,
   });
-  directory.hooks.tenantChecks.push((input) => limits.check(input.settings.requestLimits));
+  directory.hooks.tenantChecks.push((input, current) => limits.check(input.settings.requestLimits, current?.operatorRequestLimits));
   directory.hooks.tenantWritten.push(async (tenantId) => limits.forget(tenantId));
   directory.hooks.tenantRemoved.push(async (tenantId) => limits.forget(tenantId));
   metrics.directoryCensus = async () => takeCensus(store.directory, (await directory.listTenants()).map((t) => t.id));

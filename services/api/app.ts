@@ -53,6 +53,12 @@ export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express
           throw err;
         });
         const bucket = bucketOf(principal);
+        if (r.holds && bucket) {
+          // Given back however the response ends: answered, refused below, client gone, cut off, shut down.
+          const release = await hub.limits.hold(bucket.tenantId, r.holds, bucket.key);
+          if (res.closed) release();
+          else res.once('close', release);
+        }
         if (requestLimit && bucket) await hub.limits.take(bucket.tenantId, requestLimit, bucket.key);
         let body: unknown;
         if (r.body && !r.raw) {

@@ -57,7 +57,7 @@ export async function authenticate(hub: Hub, req: Request, mode: AuthMode, roles
       const token = bearer(req);
       // The operator key is valid, just not here: say so rather than call it unknown.
       if (hub.config.operatorKey && safeEqual(token, hub.config.operatorKey)) {
-        throw forbidden('tenant_required', 'the operator key belongs to no tenant: use a key of the tenant (the operator key creates, lists and deletes tenants at /v1/tenants)');
+        throw forbidden('tenant_required', 'the operator key belongs to no tenant: use a key of the tenant (the operator key creates, lists and deletes tenants and sets their request limits at /v1/tenants)');
       }
       const key = await hub.store.directory.findUnique('apiKeys', 'hash', hashToken(token));
       if (!key) throw new WrongCredentials('invalid_credentials', 'unknown or revoked API key');

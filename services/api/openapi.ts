@@ -26,7 +26,7 @@ const errorSchema = {
 function limitedDescription(r: AnyRoute): string | undefined {
   if (r.auth === 'none') return undefined;
   const limit = limitOf(r);
-  const own = r.responses[429] ?? (limit && `too many ${REQUEST_LIMIT_COUNTS[limit]}`);
+  const own = r.responses[429] ?? ([limit, r.holds].flatMap((c) => (c ? [`too many ${REQUEST_LIMIT_COUNTS[c]}`] : [])).join('; or ') || undefined);
   return `${own ? `${own}; or ` : ''}too many failed authentications from this address (rate_limited; retry after Retry-After seconds)`;
 }
 
@@ -57,7 +57,7 @@ export function buildOpenApi(routes: readonly AnyRoute[], version: string): unkn
     }
     const limited = limitedDescription(r);
     if (limited) {
-      responses['429'] = { description: limited, headers: { 'Retry-After': { description: 'seconds until the request fits the limit', schema: { type: 'integer' } } }, content: { 'application/json': { schema: errorSchema } } };
+      responses['429'] = { description: limited, headers: { 'Retry-After': { description: r.holds ? 'seconds until the request fits a rate limit; for the limit of streams open at once, when to look again (a place frees only when a stream closes)' : 'seconds until the request fits the limit', schema: { type: 'integer' } } }, content: { 'application/json': { schema: errorSchema } } };
     }
     responses['4XX'] ??= { description: 'bad input', content: { 'application/json': { schema: errorSchema } } };
     const op: Record<string, unknown> = {

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
 import type { Role } from '../../shared/domain/directory.js';
-import type { RequestLimitClass } from '../../shared/domain/request-limits.js';
+import type { HeldLimitClass, RateLimitClass } from '../../shared/domain/request-limits.js';
 import type { Principal } from './auth.js';
 
 /**
@@ -42,13 +42,15 @@ export interface Route<B = unknown, Q = unknown> {
    * The request limit a call counts against when not its credential's own (`api` per key, `heartbeats`
    * per device); PBX batches count their events in the handler, once their size is known.
    */
-  limit?: RequestLimitClass;
+  limit?: RateLimitClass;
+  /** A limit of what is open at once: the call holds one of its tenant's places until its response closes. */
+  holds?: HeldLimitClass;
   /** Returns a reply, or nothing when it wrote the response itself (streams). */
   handle(ctx: RouteContext<B, Q>): Promise<Reply | undefined>;
 }
 
 /** The per-request limit of a route, if any: its own, or the one of the credential it takes. */
-export function limitOf(r: Route<any, any>): RequestLimitClass | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function limitOf(r: Route<any, any>): RateLimitClass | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
   return r.limit ?? (r.auth === 'key' ? 'api' : r.auth === 'device' ? 'heartbeats' : undefined);
 }
 

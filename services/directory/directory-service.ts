@@ -13,7 +13,9 @@ import {
 } from '../../shared/domain/directory.js';
 import { resolveCalendarPolicy, withMeetingAs } from '../../shared/domain/calendar.js';
 import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
+import type { RequestLimitsOverride } from '../../shared/domain/request-limits.js';
 import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
+import { KeyLock } from '../../shared/store/key-lock.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { SignalChange } from '../merger/apply-changes.js';
 import { extensionEndpointId } from '../connectors/pbx/map.js';
@@ -51,8 +53,8 @@ export interface DirectoryHooks {
   personRemoved: Array<(tenantId: string, personId: string) => Promise<void>>;
   /** After a person was written (their time zone may have moved their all-day events). */
   personWritten: Array<(person: Person, before: Person | undefined) => Promise<void>>;
-  /** Before a tenant is written, by the admin API or `apply`: throws on settings this deployment refuses. */
-  tenantChecks: Array<(input: TenantInput) => void>;
+  /** Before a tenant is written, by the admin API or `apply` (`current`: as stored): throws on settings this deployment refuses. */
+  tenantChecks: Array<(input: TenantInput, current: Tenant | undefined) => void>;
   /** After the tenant's settings or policy were written (the calendar policy may have changed). */
   tenantWritten: Array<(tenantId: string) => Promise<void>>;
   /** Before a tenant's remaining records are deleted (its people are already gone). */
@@ -68,6 +70,8 @@ export class DirectoryService {
    */
   private readonly policyTtlMs: number;
   private readonly openedSecrets = new WeakMap<ApiKey, string>();
+  /** A tenant's document is read, then written whole: the tenant's and the operator's writes in this process take turns. */
+  private readonly tenantWrites = new KeyLock();
   readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantChecks: [], tenantWritten: [], tenantRemoved: [] };
 
   constructor(
@@ -93,13 +97,32 @@ export class DirectoryService {
     return (await this.store.directory.list('tenants', PLATFORM)).map(asTenant);
   }
 
-  tenantOp(tenantId: string, input: TenantInput): WriteOp {
-    for (const check of this.hooks.tenantChecks) check(input);
-    return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM } };
+  /** Writes the tenant's own document over `current` (as stored): what only the operator sets is kept. */
+  tenantOp(tenantId: string, input: TenantInput, current: Tenant | undefined): WriteOp {
+    for (const check of this.hooks.tenantChecks) check(input, current);
+    const operator = current?.operatorRequestLimits;
+    return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM, ...(operator ? { operatorRequestLimits: operator } : {}) } };
   }
 
   async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
-    await this.store.directory.write([this.tenantOp(tenantId, input)]);
+    await this.tenantWrites.run(tenantId, async () => {
+      const current = await this.store.directory.get('tenants', PLATFORM, tenantId);
+      await this.store.directory.write([this.tenantOp(tenantId, input, current)]);
+    });
+    await this.afterTenantWrite(tenantId);
+    return this.getTenant(tenantId);
+  }
+
+  /**
+   * The operator's request limits for the tenant, replacing any it set before (`{}`: none, the deployment's
+   * defaults apply again). The tenant's own values stay; where one is now above its ceiling it is held to it.
+   */
+  async setOperatorRequestLimits(tenantId: string, limits: RequestLimitsOverride): Promise<Tenant> {
+    await this.tenantWrites.run(tenantId, async () => {
+      const { operatorRequestLimits: _before, ...current } = await this.getTenant(tenantId);
+      const doc = { ...current, tenantId: PLATFORM, ...(Object.keys(limits).length > 0 ? { operatorRequestLimits: limits } : {}) };
+      await this.store.directory.write([{ op: 'put', collection: 'tenants', doc }]);
+    });
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }

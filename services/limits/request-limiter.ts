@@ -2,7 +2,18 @@ import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock/clock.js';
 import type { Config } from '../../shared/config/config.js';
-import { aboveDefault, effectiveLimits, REQUEST_LIMIT_COUNTS, type RequestLimitClass, type RequestLimits, type RequestLimitsOverride } from '../../shared/domain/request-limits.js';
+import {
+  aboveCeiling,
+  ceilingsOf,
+  effectiveLimits,
+  REQUEST_LIMIT_COUNTS,
+  type HeldLimitClass,
+  type RateLimitClass,
+  type RequestLimitClass,
+  type RequestLimits,
+  type RequestLimitsOverride,
+  type TenantLimitSettings,
+} from '../../shared/domain/request-limits.js';
 import { AppError, badRequest } from '../../shared/errors/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { TokenBuckets } from './token-buckets.js';
@@ -12,20 +23,26 @@ import { TokenBuckets } from './token-buckets.js';
  * tenant with 50 keys could send 50 times a key's limit. PBX batches (`pbxEvents`, per tenant already),
  * heartbeats and streams are not API requests and count only in their own class.
  */
-const TENANT_WIDE: Partial<Record<RequestLimitClass, RequestLimitClass>> = { api: 'tenantApi' };
+const TENANT_WIDE: Partial<Record<RateLimitClass, RateLimitClass>> = { api: 'tenantApi' };
 
 /** A refusal is logged at most this often per tenant and class (or per address), with the count since. */
 const LOG_EVERY_MS = 60_000;
 /** Addresses whose refusals are being counted for the log, at most: past it the counts start over. */
 const LOG_KEYS = 10_000;
+/**
+ * Retry-After of a refusal by a limit of what is open at once: a place frees only when one of the tenant's
+ * streams closes, which nothing foretells, so this is when to look again, not when it will fit. A minute
+ * keeps a reconnect loop from refilling the places the moment they free, yet brings a dashboard back soon.
+ */
+const HELD_RETRY_AFTER_SEC = 60;
 
 export interface RequestLimiterDeps {
   limits: Config['requestLimits'];
   clock: Clock;
   log: Logger;
   metrics: Metrics;
-  /** The tenant's override (tenant settings `requestLimits`), read from the directory. */
-  override(tenantId: string): Promise<RequestLimitsOverride | undefined>;
+  /** The tenant's own limits (settings `requestLimits`) and the operator's for it, read from the directory. */
+  override(tenantId: string): Promise<TenantLimitSettings>;
   /** How long a tenant's limits are reused: replicas sharing a store see another's change within this. */
   cacheMs: number;
 }
@@ -55,9 +72,11 @@ export function clientAddress(ip: string | undefined): string {
  * store (a round trip per request would cost more than the limit saves).
  */
 export class RequestLimiter {
-  private readonly buckets = new Map<RequestLimitClass | 'auth', TokenBuckets>();
+  private readonly buckets = new Map<RateLimitClass | 'auth', TokenBuckets>();
   private readonly tenants = new Map<string, { limits: RequestLimits; at: number }>();
   private readonly logged = new Map<string, { at: number; refused: number }>();
+  /** What each tenant holds open now, per held class. */
+  private readonly open = new Map<HeldLimitClass, Map<string, number>>();
 
   constructor(private readonly deps: RequestLimiterDeps) {}
 
@@ -65,7 +84,7 @@ export class RequestLimiter {
    * Takes `cost` (one request, or a batch's events) from the bucket of `key` in `tenantId`'s `cls`;
    * throws 429 `rate_limited` with Retry-After when it is not there, taking nothing.
    */
-  async take(tenantId: string, cls: RequestLimitClass, key: string, cost = 1): Promise<void> {
+  async take(tenantId: string, cls: RateLimitClass, key: string, cost = 1): Promise<void> {
     const limits = this.cached(tenantId) ?? (await this.load(tenantId));
     const now = this.deps.clock.now();
     // The buckets the request takes from: its own, and its tenant's where the class has a tenant-wide one.
@@ -85,6 +104,36 @@ export class RequestLimiter {
       throw limited(`too many ${REQUEST_LIMIT_COUNTS[t.cls]}: at most ${t.perMinute} a minute; retry after ${refusal.retryAfterSec} s`, t.cls, t.perMinute, refusal.retryAfterSec);
     }
     for (const t of takes) this.bucketsOf(t.cls).take(t.key, t.perMinute, cost, now);
+  }
+
+  /**
+   * Takes one of `tenantId`'s places of `cls` for as long as the caller holds it (an open stream), or throws
+   * 429 `rate_limited` when every place is taken; `key` names the caller in the log. Returns what gives the
+   * place back (once, however often it is called).
+   */
+  async hold(tenantId: string, cls: HeldLimitClass, key: string): Promise<() => void> {
+    const atOnce = (this.cached(tenantId) ?? (await this.load(tenantId)))[cls];
+    let open = this.open.get(cls);
+    if (!open) this.open.set(cls, (open = new Map()));
+    const held = open.get(tenantId) ?? 0;
+    if (atOnce > 0 && held >= atOnce) {
+      this.refused(tenantId, cls, key);
+      throw new AppError(429, 'rate_limited', `too many ${REQUEST_LIMIT_COUNTS[cls]}: at most ${atOnce} on this replica; one frees when a stream closes; retry after ${HELD_RETRY_AFTER_SEC} s`, { limit: cls, atOnce }, HELD_RETRY_AFTER_SEC);
+    }
+    open.set(tenantId, held + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (open.get(tenantId) ?? 1) - 1;
+      if (left > 0) open.set(tenantId, left);
+      else open.delete(tenantId);
+    };
+  }
+
+  /** How many places of `cls` the tenant holds on this replica now. */
+  held(tenantId: string, cls: HeldLimitClass): number {
+    return this.open.get(cls)?.get(tenantId) ?? 0;
   }
 
   /**
@@ -119,18 +168,23 @@ export class RequestLimiter {
     this.tenants.delete(tenantId);
   }
 
-  /** Refuses an override above the deployment's defaults: raising a limit is for whoever sets the environment. */
-  check(override: RequestLimitsOverride | undefined): void {
-    const above = aboveDefault(this.deps.limits, override);
+  /**
+   * Refuses a tenant's own value above its ceiling (the operator's value for it, else the deployment's
+   * default): raising a limit is for the operator or whoever sets the environment.
+   */
+  check(own: RequestLimitsOverride | undefined, operator: RequestLimitsOverride | undefined): void {
+    const ceilings = ceilingsOf(this.deps.limits, operator);
+    const above = aboveCeiling(ceilings, own);
     if (above.length === 0) return;
+    const whose = (c: RequestLimitClass) => (operator?.[c] !== undefined ? "the operator's limit for this tenant" : 'REQUEST_LIMIT_* variables');
     throw badRequest(
       'request_limit_above_default',
-      `settings.requestLimits may lower a limit, not raise it: ${above.map((c) => `${c} above ${this.deps.limits[c]}`).join(', ')} (REQUEST_LIMIT_* variables)`,
-      above.map((c) => ({ path: `settings.requestLimits.${c}`, message: `at most ${this.deps.limits[c]}` })),
+      `settings.requestLimits may lower a limit, not raise it: ${above.map((c) => `${c} above ${ceilings[c]} (${whose(c)})`).join(', ')}`,
+      above.map((c) => ({ path: `settings.requestLimits.${c}`, message: `at most ${ceilings[c]}` })),
     );
   }
 
-  /** The limits that apply to the tenant now, per minute (0: none). */
+  /** The limits that apply to the tenant now, per minute (`openStreams`: at once; 0: none). */
   async limitsOf(tenantId: string): Promise<RequestLimits> {
     return this.cached(tenantId) ?? this.load(tenantId);
   }
@@ -147,7 +201,7 @@ export class RequestLimiter {
     return limits;
   }
 
-  private bucketsOf(cls: RequestLimitClass | 'auth'): TokenBuckets {
+  private bucketsOf(cls: RateLimitClass | 'auth'): TokenBuckets {
     let b = this.buckets.get(cls);
     if (!b) this.buckets.set(cls, (b = new TokenBuckets()));
     return b;

@@ -134,7 +134,7 @@ export class Metrics {
   /** Each tenant's classes exist at 0 (so a rate() alert sees the first refusal), and go with the tenant. */
   readonly requestsLimited = new Counter({
     name: 'presence_requests_limited_total',
-    help: 'Requests refused with 429 by a request limit, by tenant and class (api, tenantApi, pbxEvents, heartbeats, streams; class auth with an empty tenant: an address that failed authentication too often).',
+    help: 'Requests refused with 429 by a request limit, by tenant and class (api, tenantApi, pbxEvents, heartbeats, streams, openStreams; class auth with an empty tenant: an address that failed authentication too often).',
     labelNames: ['tenant', 'class'] as const,
     registers: [this.registry],
     collect: () => this.readCensus(),

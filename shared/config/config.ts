@@ -94,6 +94,9 @@ export const envSchema = z.object({
   REQUEST_LIMIT_PBX_EVENTS_PER_MIN: int(120_000),
   REQUEST_LIMIT_HEARTBEATS_PER_MIN: int(30),
   REQUEST_LIMIT_STREAMS_PER_MIN: int(60),
+  // Streams a tenant holds open at once, per replica: far above one dashboard per supervisor's tab, so
+  // only a client that never closes what it opens (or a tenant that needs a raise) reaches it.
+  REQUEST_LIMIT_OPEN_STREAMS: int(2000),
   REQUEST_LIMIT_AUTH_FAILURES_PER_MIN: int(30),
 });
 
@@ -198,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       pbxEvents: e.REQUEST_LIMIT_PBX_EVENTS_PER_MIN,
       heartbeats: e.REQUEST_LIMIT_HEARTBEATS_PER_MIN,
       streams: e.REQUEST_LIMIT_STREAMS_PER_MIN,
+      openStreams: e.REQUEST_LIMIT_OPEN_STREAMS,
       authFailures: e.REQUEST_LIMIT_AUTH_FAILURES_PER_MIN,
     },
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { calendarPolicySchema } from './calendar.js';
 import { policyOverrideSchema } from './policy.js';
-import { requestLimitsOverrideSchema } from './request-limits.js';
+import { requestLimitsOverrideSchema, type RequestLimitsOverride } from './request-limits.js';
 import { ENDPOINT_KINDS } from './signal.js';
 import { WEEKDAYS } from './working-hours.js';
 import { isValidHHMM, isValidZone } from '../merge/working-hours.js';
@@ -48,7 +48,7 @@ export const tenantSettingsSchema = z
       .string()
       .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'host or host:port')
       .optional(),
-    /** This tenant's own request limits, per minute and replica: each at most the deployment's default. */
+    /** This tenant's own request limits, per replica: each at most its ceiling (the operator's value, else the deployment's default). */
     requestLimits: requestLimitsOverrideSchema.optional(),
   })
   .strict();
@@ -65,6 +65,11 @@ export interface Tenant extends TenantInput {
   id: string;
   /** Stored under the platform scope `*`; answered as the tenant's own id (`DirectoryService`). */
   tenantId: string;
+  /**
+   * Set by the operator only (`PUT /v1/tenants/{id}/request-limits`): this tenant's ceilings in place of the
+   * deployment's defaults. Kept through the tenant's own writes, which cannot name it.
+   */
+  operatorRequestLimits?: RequestLimitsOverride;
 }
 
 export const personInputSchema = z

@@ -1,12 +1,18 @@
 import { z } from 'zod';
 
 /**
- * What a tenant's callers are limited in, each per minute: `api` requests per API key, `tenantApi` the
- * same requests of all the tenant's keys together, `pbxEvents` events (not batches) per tenant,
- * `heartbeats` per mobile device, `streams` SSE connections opened per key.
+ * What a tenant's callers are limited in: `api` requests per API key, `tenantApi` the same requests of all
+ * the tenant's keys together, `pbxEvents` events (not batches) per tenant, `heartbeats` per mobile device,
+ * `streams` SSE connections opened per key, each per minute; `openStreams` SSE connections of the tenant
+ * open at once (a count, not a rate).
  */
-export const REQUEST_LIMIT_CLASSES = ['api', 'tenantApi', 'pbxEvents', 'heartbeats', 'streams'] as const;
+export const REQUEST_LIMIT_CLASSES = ['api', 'tenantApi', 'pbxEvents', 'heartbeats', 'streams', 'openStreams'] as const;
 export type RequestLimitClass = (typeof REQUEST_LIMIT_CLASSES)[number];
+
+/** Classes that count what is open now rather than what arrived in the last minute. */
+export type HeldLimitClass = Extract<RequestLimitClass, 'openStreams'>;
+/** Classes that count requests as they arrive, in token buckets refilled over the minute. */
+export type RateLimitClass = Exclude<RequestLimitClass, HeldLimitClass>;
 
 /** What each class counts, as a refusal says it ("too many …"). */
 export const REQUEST_LIMIT_COUNTS: Record<RequestLimitClass, string> = {
@@ -15,32 +21,55 @@ export const REQUEST_LIMIT_COUNTS: Record<RequestLimitClass, string> = {
   pbxEvents: 'PBX events for this tenant',
   heartbeats: 'heartbeats from this device',
   streams: 'stream connections opened with this key',
+  openStreams: 'streams open at once for this tenant',
 };
 
-/** Per minute for each class; 0 means no limit. */
+/** Per minute for each class (`openStreams`: at once); 0 means no limit. */
 export type RequestLimits = Record<RequestLimitClass, number>;
 
-const perMinute = z.number().int().min(1).max(100_000_000);
+const limit = z.number().int().min(1).max(100_000_000);
 
-/** A tenant's own limits (tenant settings `requestLimits`): any class left out keeps the deployment's default. */
+/**
+ * Limits set for one tenant, any class left out keeping what applied without it: the tenant's own
+ * (settings `requestLimits`, at most its ceiling) or the operator's (`operatorRequestLimits`, its ceiling).
+ */
 export const requestLimitsOverrideSchema = z
-  .object({ api: perMinute.optional(), tenantApi: perMinute.optional(), pbxEvents: perMinute.optional(), heartbeats: perMinute.optional(), streams: perMinute.optional() })
+  .object({
+    api: limit.optional(),
+    tenantApi: limit.optional(),
+    pbxEvents: limit.optional(),
+    heartbeats: limit.optional(),
+    streams: limit.optional(),
+    openStreams: limit.optional(),
+  })
   .strict();
 export type RequestLimitsOverride = z.infer<typeof requestLimitsOverrideSchema>;
 
+/** What may be set for one tenant: its own lowering, and the operator's ceiling in place of the deployment's default. */
+export interface TenantLimitSettings {
+  own?: RequestLimitsOverride | undefined;
+  operator?: RequestLimitsOverride | undefined;
+}
+
+/** The most a tenant's own value may be: the operator's value for it, else the deployment's default (0: none). */
+export function ceilingsOf(defaults: RequestLimits, operator: RequestLimitsOverride | undefined): RequestLimits {
+  return Object.fromEntries(REQUEST_LIMIT_CLASSES.map((c) => [c, operator?.[c] ?? defaults[c]])) as RequestLimits;
+}
+
 /**
- * The limits that apply to a tenant: its override where it has one, else the default. An override never
- * lifts a limit: one stored before the default was lowered is held to the new default.
+ * The limits that apply to a tenant: the lower of its own value and its ceiling. An own value never lifts
+ * a limit: one stored before the ceiling was lowered is held to the new ceiling.
  */
-export function effectiveLimits(defaults: RequestLimits, override: RequestLimitsOverride | undefined): RequestLimits {
+export function effectiveLimits(defaults: RequestLimits, set: TenantLimitSettings): RequestLimits {
+  const ceilings = ceilingsOf(defaults, set.operator);
   const limit = (c: RequestLimitClass) => {
-    const own = override?.[c];
-    return own === undefined ? defaults[c] : defaults[c] === 0 ? own : Math.min(own, defaults[c]);
+    const own = set.own?.[c];
+    return own === undefined ? ceilings[c] : ceilings[c] === 0 ? own : Math.min(own, ceilings[c]);
   };
   return Object.fromEntries(REQUEST_LIMIT_CLASSES.map((c) => [c, limit(c)])) as RequestLimits;
 }
 
-/** Classes an override sets above the deployment's default (a tenant may lower its limits, not raise them). */
-export function aboveDefault(defaults: RequestLimits, override: RequestLimitsOverride | undefined): RequestLimitClass[] {
-  return REQUEST_LIMIT_CLASSES.filter((c) => override?.[c] !== undefined && defaults[c] > 0 && override[c]! > defaults[c]);
+/** Classes a tenant's own values set above their ceiling (a tenant may lower its limits, not raise them). */
+export function aboveCeiling(ceilings: RequestLimits, own: RequestLimitsOverride | undefined): RequestLimitClass[] {
+  return REQUEST_LIMIT_CLASSES.filter((c) => own?.[c] !== undefined && ceilings[c] > 0 && own[c]! > ceilings[c]);
 }

@@ -102,7 +102,7 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
 
     const first = await hb();
     const ttl = h.config.heartbeat.foregroundTtlMs;
-    expect(first.body).toEqual({ accepted: true, reachableUntil: new Date(h.clock.now() + ttl).toISOString(), reachableForMs: ttl, ignoredFields: [] });
+    expect(first.body).toEqual({ accepted: true, reachableUntil: new Date(h.clock.now() + ttl).toISOString(), reachableForMs: ttl, ignoredFields: [], ignoredFieldCount: 0 });
     expect(await presence()).toMatchObject({ availability: 'available', routable: true, endpoints: [{ id: 'alice-phone', kind: 'mobile', contact: '+4930555' }] });
     await h.clock.advance(ttl / 2);
     await hb();
@@ -131,7 +131,7 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
     const beat = (body: unknown) => h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send(body as object);
     const res = await beat({ state: 'background', battery: 0.42, network: { type: 'wifi' } }).expect(200);
     const ttl = h.config.heartbeat.backgroundTtlMs;
-    expect(res.body).toEqual({ accepted: true, reachableUntil: new Date(h.clock.now() + ttl).toISOString(), reachableForMs: ttl, ignoredFields: ['battery', 'network'] });
+    expect(res.body).toEqual({ accepted: true, reachableUntil: new Date(h.clock.now() + ttl).toISOString(), reachableForMs: ttl, ignoredFields: ['battery', 'network'], ignoredFieldCount: 2 });
     expect((await presence()).endpoints).toContainEqual(expect.objectContaining({ id: 'alice-phone', kind: 'mobile' }));
     // What is stored is what this version understands: the unknown fields are not kept anywhere.
     expect(JSON.stringify((await h.hub.engine.read('acme', 'alice')).signals)).not.toMatch(/battery|wifi/);
@@ -140,6 +140,13 @@ describe('manual status and mobile heartbeats, driven by the scheduler under a f
       const r = await beat(bad).expect(400);
       expect(r.body.error.code).toBe('invalid_body');
     }
+    // However many unknown fields a body has, the answer names the first 20 (long names cut) and counts them all.
+    const many = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`f${i}`, i]));
+    const long = 'x'.repeat(5000);
+    const bounded = (await beat({ [long]: 1, state: 'foreground', ...many }).expect(200)).body;
+    expect(bounded.ignoredFieldCount).toBe(10_001);
+    expect(bounded.ignoredFields).toEqual([`${'x'.repeat(100)}…`, ...Array.from({ length: 19 }, (_, i) => `f${i}`)]);
+    expect(JSON.stringify(bounded).length).toBeLessThan(1000);
     // The device record and the directory stay strict: a misspelt field there would silently drop what it meant.
     for (const [path, body] of [['/v1/people/alice/devices/alice-phone', { kind: 'mobile', contcat: '+4930555' }], ['/v1/people/alice', { name: 'Alice', extenstion: '1001' }]] as const) {
       expect((await h.put(path, body).expect(400)).body.error.code).toBe('invalid_body');

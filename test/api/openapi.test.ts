@@ -28,7 +28,11 @@ describe('/openapi.json matches the routes', () => {
     // A heartbeat admits fields a newer app adds (and names them); directory bodies stay closed, so a typo is a 400.
     const bodySchema = (p: string, m: string) => doc.paths[p][m].requestBody.content['application/json'].schema;
     expect(bodySchema('/v1/heartbeat', 'post').additionalProperties).toBeUndefined();
-    expect(doc.paths['/v1/heartbeat'].post.responses['200'].description).toMatch(/ignoredFields names/);
+    expect(doc.paths['/v1/heartbeat'].post.responses['200'].description).toMatch(/ignoredFields names .*the first 20.*ignoredFieldCount/);
+    // The operator sets one tenant's limits, with the same per-class body a tenant's own settings take.
+    const operatorLimits = doc.paths['/v1/tenants/{tenantId}/request-limits'].put;
+    expect(operatorLimits.security).toEqual([{ operatorKey: [] }]);
+    expect(Object.keys(operatorLimits.requestBody.content['application/json'].schema.properties).sort()).toEqual(['api', 'heartbeats', 'openStreams', 'pbxEvents', 'streams', 'tenantApi']);
     expect(bodySchema('/v1/people/{personId}/devices/{deviceId}', 'put').additionalProperties).toBe(false);
     expect(bodySchema('/v1/people/{personId}', 'put').additionalProperties).toBe(false);
   });
@@ -37,7 +41,8 @@ describe('/openapi.json matches the routes', () => {
     const doc = (await h.http.get('/openapi.json').expect(200)).body;
     const limited = (p: string, m: string) => doc.paths[p][m].responses['429'];
     expect(limited('/v1/people', 'get').description).toMatch(/^too many API requests for this key; or too many failed authentications from this address/);
-    expect(limited('/v1/stream', 'get').description).toMatch(/^too many stream connections opened with this key/);
+    expect(limited('/v1/stream', 'get').description).toMatch(/^too many stream connections opened with this key; or too many streams open at once for this tenant; or too many failed/);
+    expect(limited('/v1/stream', 'get').headers['Retry-After'].description).toMatch(/open at once, when to look again/);
     expect(limited('/v1/heartbeat', 'post').description).toMatch(/^too many heartbeats from this device/);
     expect(limited('/v1/pbx/events', 'post').description).toMatch(/^more events than the tenant's PBX event limit has left \(nothing applied; .*; or too many failed authentications/);
     expect(limited('/v1/tenants', 'post').description).toMatch(/^too many failed authentications from this address/);

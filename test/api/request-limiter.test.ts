@@ -6,7 +6,7 @@ import { clientAddress, RequestLimiter } from '../../services/limits/request-lim
 import { TokenBuckets } from '../../services/limits/token-buckets.js';
 import { Metrics } from '../../services/observability/metrics.js';
 
-function limiter(limits = { api: 2, tenantApi: 0, pbxEvents: 0, heartbeats: 3, streams: 2, authFailures: 2 }) {
+function limiter(limits = { api: 2, tenantApi: 0, pbxEvents: 0, heartbeats: 3, streams: 2, openStreams: 2, authFailures: 2 }) {
   const clock = new ManualClock('2026-03-02T09:30:00Z');
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -15,7 +15,7 @@ function limiter(limits = { api: 2, tenantApi: 0, pbxEvents: 0, heartbeats: 3, s
       done();
     },
   });
-  const l = new RequestLimiter({ limits, clock, log: createLogger('info', sink), metrics: new Metrics(false), override: async () => undefined, cacheMs: Infinity });
+  const l = new RequestLimiter({ limits, clock, log: createLogger('info', sink), metrics: new Metrics(false), override: async () => ({}), cacheMs: Infinity });
   return { l, clock, lines };
 }
 
@@ -37,11 +37,11 @@ describe('request limiter', () => {
     const clock = new ManualClock('2026-03-02T09:30:00Z');
     let stored: { heartbeats?: number } | undefined = { heartbeats: 2 };
     const l = new RequestLimiter({
-      limits: { api: 100, tenantApi: 100, pbxEvents: 100, heartbeats: 5, streams: 2, authFailures: 2 },
+      limits: { api: 100, tenantApi: 100, pbxEvents: 100, heartbeats: 5, streams: 2, openStreams: 3, authFailures: 2 },
       clock,
       log: createLogger('silent'),
       metrics: new Metrics(false),
-      override: async () => stored,
+      override: async () => ({ own: stored }),
       cacheMs: 1000,
     });
     expect((await l.limitsOf('acme')).heartbeats).toBe(2);
@@ -53,11 +53,42 @@ describe('request limiter', () => {
     expect((await l.limitsOf('acme')).heartbeats).toBe(5);
     stored = undefined;
     l.forget('acme');
-    expect(await l.limitsOf('acme')).toEqual({ api: 100, tenantApi: 100, pbxEvents: 100, heartbeats: 5, streams: 2 });
+    expect(await l.limitsOf('acme')).toEqual({ api: 100, tenantApi: 100, pbxEvents: 100, heartbeats: 5, streams: 2, openStreams: 3 });
+  });
+
+  it("the operator's value is the tenant's ceiling in place of the default, above or below it; the tenant's own value is held to it", async () => {
+    const defaults = { api: 100, tenantApi: 100, pbxEvents: 100, heartbeats: 5, streams: 2, openStreams: 3, authFailures: 2 };
+    let set: { own?: { heartbeats?: number; api?: number }; operator?: { heartbeats?: number; api?: number } } = { own: { heartbeats: 8 }, operator: { heartbeats: 10, api: 50 } };
+    const l = new RequestLimiter({ limits: defaults, clock: new ManualClock('2026-03-02T09:30:00Z'), log: createLogger('silent'), metrics: new Metrics(false), override: async () => set, cacheMs: 0 });
+    expect(await l.limitsOf('acme')).toMatchObject({ heartbeats: 8, api: 50, streams: 2 });
+    // The tenant may go up to the operator's raise, not past it; an operator's cut binds it below the default.
+    l.check({ heartbeats: 10 }, set.operator);
+    expect(() => l.check({ heartbeats: 11 }, set.operator)).toThrow(/heartbeats above 10 \(the operator's limit for this tenant\)/);
+    expect(() => l.check({ api: 60 }, set.operator)).toThrow(/api above 50/);
+    expect(() => l.check({ heartbeats: 6 }, undefined)).toThrow(/heartbeats above 5 \(REQUEST_LIMIT_\* variables\)/);
+    // The raise withdrawn: the tenant's own 8 is held to the default again.
+    set = { own: { heartbeats: 8 } };
+    expect((await l.limitsOf('acme')).heartbeats).toBe(5);
+  });
+
+  it('open streams: a tenant holds at most its places; a place given back (once, however often) lets the next in; other tenants have their own', async () => {
+    const { l, lines } = limiter();
+    const first = await l.hold('acme', 'openStreams', 'acme/k1');
+    const second = await l.hold('acme', 'openStreams', 'acme/k2');
+    await expect(l.hold('acme', 'openStreams', 'acme/k3')).rejects.toMatchObject({ status: 429, code: 'rate_limited', details: { limit: 'openStreams', atOnce: 2 }, retryAfterSec: 60 });
+    expect(lines[0]).toMatchObject({ tenantId: 'acme', class: 'openStreams', caller: 'acme/k3' });
+    await l.hold('beta', 'openStreams', 'beta/k1');
+    first();
+    first();
+    expect(l.held('acme', 'openStreams')).toBe(1);
+    await l.hold('acme', 'openStreams', 'acme/k3');
+    await expect(l.hold('acme', 'openStreams', 'acme/k1')).rejects.toMatchObject({ status: 429 });
+    second();
+    expect(l.held('acme', 'openStreams')).toBe(1);
   });
 
   it("an API request takes from its key's bucket and its tenant's; refused by either, it takes from neither", async () => {
-    const { l, clock } = limiter({ api: 2, tenantApi: 3, pbxEvents: 5, heartbeats: 3, streams: 2, authFailures: 2 });
+    const { l, clock } = limiter({ api: 2, tenantApi: 3, pbxEvents: 5, heartbeats: 3, streams: 2, openStreams: 2, authFailures: 2 });
     await l.take('acme', 'api', 'acme/k1');
     await l.take('acme', 'api', 'acme/k1');
     await l.take('acme', 'api', 'acme/k2');

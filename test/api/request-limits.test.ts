@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
+import { ADMIN_KEY, createKeys, OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
 import { series } from '../support/metrics.js';
+import { eventually } from '../support/receiver.js';
+import { openStream, type SseClient } from '../support/sse.js';
 
 /**
  * Request limits per tenant class and failed authentications per address, on the hub's fake clock:
@@ -13,6 +15,7 @@ const LIMITS = {
   REQUEST_LIMIT_PBX_EVENTS_PER_MIN: '10',
   REQUEST_LIMIT_HEARTBEATS_PER_MIN: '3',
   REQUEST_LIMIT_STREAMS_PER_MIN: '2',
+  REQUEST_LIMIT_OPEN_STREAMS: '5',
   REQUEST_LIMIT_AUTH_FAILURES_PER_MIN: '3',
   // Clients are told apart by X-Forwarded-For, as behind an ingress.
   TRUST_PROXY: 'true',
@@ -64,7 +67,7 @@ describe('API requests, per key', () => {
   });
 
   it('the tenant reads its limits; an override above the default or malformed is refused with 400 and changes nothing; other tenants keep the defaults', async () => {
-    const defaults = { api: 600, tenantApi: 1000, pbxEvents: 10, heartbeats: 3, streams: 2 };
+    const defaults = { api: 600, tenantApi: 1000, pbxEvents: 10, heartbeats: 3, streams: 2, openStreams: 5 };
     expect((await h.get('/v1/tenant').expect(200)).body.requestLimits).toEqual(defaults);
     await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { pbxEvents: 4, heartbeats: 1 } } }).expect(200);
     const read = (await h.get('/v1/tenant').expect(200)).body;
@@ -175,6 +178,79 @@ describe('stream connections, per key', () => {
     } finally {
       for (const r of opened) await r.body?.cancel();
     }
+  });
+});
+
+describe('streams open at once, per tenant', () => {
+  /** Opens a stream without reading it: the answer's status and headers, the body left to the caller. */
+  const fetchStream = (url: string, key: string) => fetch(`${url}/v1/stream`, { headers: { Authorization: `Bearer ${key}`, Accept: 'text/event-stream' } });
+
+  it("past the tenant's places a stream is refused whichever key opens it (Retry-After 60, counted), taking none of the key's openings; another tenant is unaffected; a stream that closes, however, frees its place", async () => {
+    const url = await h.listen();
+    await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { openStreams: 2 } } }).expect(200);
+    const keys = await createKeys(h, { a: { role: 'supervisor' }, b: { role: 'supervisor' }, c: { role: 'supervisor' }, d: { role: 'admin' } });
+    const open = (key: string) => fetchStream(url, key);
+    const held = () => h.hub.limits.held('acme', 'openStreams');
+    const clients: SseClient[] = [];
+    try {
+      clients.push(await openStream(`${url}/v1/stream`, keys.a!), await openStream(`${url}/v1/stream`, keys.b!));
+      // A key that has opened nothing yet: the tenant's places are what refuse it.
+      for (let i = 0; i < 3; i++) {
+        const refused = await open(keys.c!);
+        expect(refused.status).toBe(429);
+        expect(refused.headers.get('retry-after')).toBe('60');
+        expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/too many streams open at once for this tenant: at most 2 on this replica/), details: { limit: 'openStreams', atOnce: 2 } });
+      }
+      const other = await openStream(`${url}/v1/stream`, beta.admin);
+      clients.push(other);
+      const text = (await h.http.get('/metrics').expect(200)).text;
+      expect(series(text, 'presence_requests_limited_total', { tenant: 'acme', class: 'openStreams' })).toBe(3);
+      expect(series(text, 'presence_requests_limited_total', { tenant: 'beta', class: 'openStreams' })).toBe(0);
+
+      // The client goes away: its place is free, and the key refused three times still has both its openings a minute.
+      clients[0]!.close();
+      await eventually(() => expect(held()).toBe(1));
+      clients.push(await openStream(`${url}/v1/stream`, keys.c!));
+      expect((await open(keys.d!)).status).toBe(429);
+      // The server ends a stream (its key revoked, at the next change): its place is free too.
+      const keyId = (await h.get('/v1/keys').expect(200)).body.keys.find((k: { name: string }) => k.name === 'b').id as string;
+      await h.del(`/v1/keys/${keyId}`).expect(204);
+      await h.put('/v1/people/alice/status', { activity: 'dnd' }).expect(200);
+      await eventually(() => expect(clients[1]!.ended).toBe(true));
+      await eventually(() => expect(held()).toBe(1));
+      clients.push(await openStream(`${url}/v1/stream`, keys.c!));
+      expect(held()).toBe(2);
+    } finally {
+      for (const c of clients) c.close();
+    }
+    await eventually(() => expect(held()).toBe(0));
+  });
+
+  it('the default applies until the operator raises it for the tenant', async () => {
+    const url = await h.listen();
+    const clients: SseClient[] = [];
+    try {
+      const keys = await createKeys(h, { a: { role: 'supervisor' }, b: { role: 'supervisor' }, c: { role: 'supervisor' } });
+      for (const k of [ADMIN_KEY, keys.a!, keys.b!]) for (let i = 0; i < 2; i++) if (clients.length < 5) clients.push(await openStream(`${url}/v1/stream`, k));
+      const refused = await fetchStream(url, keys.c!);
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { error: { details: unknown } }).error.details).toEqual({ limit: 'openStreams', atOnce: 5 });
+      await h.put('/v1/tenants/acme/request-limits', { openStreams: 6 }, OPERATOR_KEY).expect(200);
+      clients.push(await openStream(`${url}/v1/stream`, keys.c!));
+      expect(h.hub.limits.held('acme', 'openStreams')).toBe(6);
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
+  it('a stream still open when the service shuts down gives its place back', async () => {
+    const url = await h.listen();
+    const c = await openStream(`${url}/v1/stream`, ADMIN_KEY);
+    await c.waitFor((e) => e.event === 'snapshot');
+    expect(h.hub.limits.held('acme', 'openStreams')).toBe(1);
+    await h.stop();
+    await eventually(() => expect(h.hub.limits.held('acme', 'openStreams')).toBe(0));
+    h = await startTestHub({ env: LIMITS });
   });
 });
 

@@ -49,6 +49,8 @@ describe('live stream with a client that stops reading', () => {
     }
     await eventually(async () => expect(await streamClients()).toBe(1), 10_000);
     expect(sent).toBeGreaterThan(0);
+    // The stream cut off gave back its place among the tenant's open streams.
+    await eventually(() => expect(h.hub.limits.held('acme', 'openStreams')).toBe(1));
     // The client that reads got every change, in order, and is still connected.
     const changes = () => reader.events.filter((e) => e.event === 'presence' && e.data.personId === `p${PEOPLE - 1}`).map((e) => e.data.activity);
     const expected = ['available', ...Array.from({ length: sent }, (_, k) => (k % 2 === 0 ? 'on-call' : 'available'))];

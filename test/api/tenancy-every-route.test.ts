@@ -16,6 +16,7 @@ const A = { personId: 'alice', deviceId: 'alice-desk', groupId: 'a-support', tar
 /** Bodies that name A's records wherever a body can name one. */
 const BODIES: Record<string, unknown> = {
   'POST /v1/tenants': { id: 'delta', name: 'Delta' },
+  'PUT /v1/tenants/:tenantId/request-limits': { openStreams: 1 },
   'PUT /v1/tenant': { name: 'Beta', settings: { allowPrivateTargets: false, wrapUpSeconds: 0 } },
   'PUT /v1/people/:personId': { name: 'Beta person' },
   'PUT /v1/people/:personId/devices/:deviceId': { kind: 'desk' },

@@ -24,7 +24,7 @@ describe('configuration', () => {
   });
 
   it('has request limits on by default, per minute, 0 turning one off, and refuses a negative or fractional one', () => {
-    expect(loadConfig({}).requestLimits).toEqual({ api: 3000, tenantApi: 30_000, pbxEvents: 120_000, heartbeats: 30, streams: 60, authFailures: 30 });
+    expect(loadConfig({}).requestLimits).toEqual({ api: 3000, tenantApi: 30_000, pbxEvents: 120_000, heartbeats: 30, streams: 60, openStreams: 2000, authFailures: 30 });
     expect(loadConfig({ REQUEST_LIMIT_STREAMS_PER_MIN: '0' }).requestLimits.streams).toBe(0);
     expect(() => loadConfig({ REQUEST_LIMIT_API_PER_MIN: '-1', REQUEST_LIMIT_HEARTBEATS_PER_MIN: '2.5' })).toThrow(/REQUEST_LIMIT_API_PER_MIN[\s\S]*REQUEST_LIMIT_HEARTBEATS_PER_MIN/);
   });

@@ -6,6 +6,7 @@ import {
   tenantIdSchema,
   tenantInputSchema,
 } from '../../../shared/domain/directory.js';
+import { requestLimitsOverrideSchema } from '../../../shared/domain/request-limits.js';
 import { conflict, notFound } from '../../../shared/errors/errors.js';
 import { applyDirectory } from '../../directory/apply.js';
 import { directoryDocumentSchema } from '../../directory/apply-document.js';
@@ -81,13 +82,27 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       },
     }),
     route({
+      method: 'put',
+      path: '/v1/tenants/:tenantId/request-limits',
+      summary:
+        "Set a tenant's request limits in place of the deployment's defaults, above or below them (operator key only): the whole set, `{}` for none; the tenant may lower them further, not raise them",
+      tag: 'tenants',
+      auth: 'operator',
+      body: requestLimitsOverrideSchema,
+      responses: { 200: 'the tenant (operatorRequestLimits) and the request limits that now apply to it', 404: 'unknown tenant' },
+      async handle({ params, body }) {
+        const tenant = await directory.setOperatorRequestLimits(params.tenantId!, body);
+        return { body: { tenant, requestLimits: await hub.limits.limitsOf(tenant.id) } };
+      },
+    }),
+    route({
       method: 'get',
       path: '/v1/tenant',
       summary: "The caller's tenant: name, settings and presence policy",
       tag: 'tenants',
       auth: 'key',
       roles: ['admin'],
-      responses: { 200: 'the tenant, its effective policy, and the request limits that apply to it (per minute and replica, 0: none)' },
+      responses: { 200: 'the tenant (its own settings.requestLimits, and operatorRequestLimits if the operator set any), its effective policy, and the request limits that apply to it (per minute and replica, openStreams at once; 0: none)' },
       async handle({ principal }) {
         const tenantId = tenantOf(principal);
         return { body: { tenant: await directory.getTenant(tenantId), effectivePolicy: await directory.policyFor(tenantId), requestLimits: await hub.limits.limitsOf(tenantId) } };
@@ -101,7 +116,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: tenantInputSchema,
-      responses: { 200: 'the updated tenant', 400: 'invalid body, or settings.requestLimits above the deployment default (request_limit_above_default)' },
+      responses: { 200: 'the updated tenant', 400: "invalid body, or settings.requestLimits above the tenant's ceiling: the operator's limit for it, else the deployment default (request_limit_above_default)" },
       async handle({ principal, body }) {
         return { body: { tenant: await directory.putTenant(tenantOf(principal), body) } };
       },

@@ -22,6 +22,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ALL_ROLES,
       limit: 'streams',
+      holds: 'openStreams',
       query: z.object({ team: z.string().max(64).optional(), person: z.string().max(64).optional(), lastEventId: z.string().max(64).optional() }),
       responses: { 200: 'text/event-stream' },
       async handle({ principal, query, req, res }) {

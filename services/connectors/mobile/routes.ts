@@ -13,7 +13,7 @@ export function mobileRoutes(hub: Hub): AnyRoute[] {
       auth: 'device',
       body: heartbeatSchema,
       responses: {
-        200: "accepted; reachableUntil says when the next heartbeat is due at the latest (the server's clock), reachableForMs how long from now (a phone's own clock may be off); ignoredFields names the body's fields this version does not know (accepted and ignored, not stored)",
+        200: "accepted; reachableUntil says when the next heartbeat is due at the latest (the server's clock), reachableForMs how long from now (a phone's own clock may be off); ignoredFields names the body's fields this version does not know (accepted and ignored, not stored): the first 20, each cut to 100 characters; ignoredFieldCount says how many there were",
         401: 'unknown or revoked device token',
       },
       async handle({ req, principal, body }) {
@@ -24,7 +24,7 @@ export function mobileRoutes(hub: Hub): AnyRoute[] {
         await hub.engine.apply(principal.tenantId, principal.personId, [change]);
         const until = change.op === 'put' ? change.signal.until : undefined;
         const reachable = until === undefined ? { reachableUntil: null, reachableForMs: null } : { reachableUntil: new Date(until).toISOString(), reachableForMs: until - hub.clock.now() };
-        return { body: { accepted: true, ...reachable, ignoredFields: ignoredFields(req.body) } };
+        return { body: { accepted: true, ...reachable, ...ignoredFields(req.body) } };
       },
     }),
   ];

@@ -11,8 +11,17 @@ export const heartbeatSchema = z.object({
 });
 export type HeartbeatInput = z.infer<typeof heartbeatSchema>;
 
-/** The top-level fields of a heartbeat body that the schema ignored. */
-export function ignoredFields(raw: unknown): string[] {
-  if (typeof raw !== 'object' || raw === null) return [];
-  return Object.keys(raw).filter((k) => !Object.hasOwn(heartbeatSchema.shape, k));
+/** At most this many ignored names are answered, each at most `NAME_CHARS` long: the rest are only counted. */
+export const IGNORED_NAMES = 20;
+const NAME_CHARS = 100;
+
+/**
+ * The top-level fields of a heartbeat body that the schema ignored: the first names, and how many there
+ * were. An answer echoing every name would be as large as the body a client chose to send.
+ */
+export function ignoredFields(raw: unknown): { ignoredFields: string[]; ignoredFieldCount: number } {
+  if (typeof raw !== 'object' || raw === null) return { ignoredFields: [], ignoredFieldCount: 0 };
+  const names = Object.keys(raw).filter((k) => !Object.hasOwn(heartbeatSchema.shape, k));
+  const shown = names.slice(0, IGNORED_NAMES).map((k) => (k.length > NAME_CHARS ? `${k.slice(0, NAME_CHARS)}…` : k));
+  return { ignoredFields: shown, ignoredFieldCount: names.length };
 }

@@ -1,0 +1,115 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeWith } from '../support/components.js';
+import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type TestHub } from '../support/hub.js';
+import { sharedRedis } from '../support/redis.js';
+
+/**
+ * The operator sets one tenant's request limits in place of the deployment's defaults (above or below
+ * them); the tenant may lower them further, never raise them, and none of its own writes undoes the
+ * operator's. Limits of 3 heartbeats a minute and 600 API requests per key by default.
+ */
+const LIMITS = { REQUEST_LIMIT_HEARTBEATS_PER_MIN: '3', REQUEST_LIMIT_API_PER_MIN: '600', REQUEST_LIMIT_OPEN_STREAMS: '5' };
+const DEFAULTS = { api: 600, tenantApi: 30_000, pbxEvents: 120_000, heartbeats: 3, streams: 60, openStreams: 5 };
+
+const setByOperator = (h: TestHub, tenant: string, limits: unknown) => h.put(`/v1/tenants/${tenant}/request-limits`, limits, OPERATOR_KEY);
+
+describe("the operator's request limits for one tenant", () => {
+  let h: TestHub;
+  let betaAdmin: string;
+
+  beforeEach(async () => {
+    h = await startTestHub({ env: LIMITS });
+    await seedAlice(h);
+    betaAdmin = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body.adminKey.secret as string;
+  });
+  afterEach(() => h.stop());
+
+  it("raise the tenant's limits above the defaults, shown to the operator and the tenant; the raise lets more through; other tenants keep the defaults", async () => {
+    const set = (await setByOperator(h, 'acme', { heartbeats: 5, api: 900 }).expect(200)).body;
+    expect(set.tenant.operatorRequestLimits).toEqual({ heartbeats: 5, api: 900 });
+    expect(set.requestLimits).toEqual({ ...DEFAULTS, heartbeats: 5, api: 900 });
+    const own = (await h.get('/v1/tenant').expect(200)).body;
+    expect(own.tenant.operatorRequestLimits).toEqual({ heartbeats: 5, api: 900 });
+    expect(own.requestLimits).toEqual({ ...DEFAULTS, heartbeats: 5, api: 900 });
+    const listed = (await h.get('/v1/tenants', OPERATOR_KEY).expect(200)).body.tenants as Array<{ id: string; operatorRequestLimits?: unknown }>;
+    expect(listed.find((t) => t.id === 'acme')?.operatorRequestLimits).toEqual({ heartbeats: 5, api: 900 });
+    expect(listed.find((t) => t.id === 'beta')).not.toHaveProperty('operatorRequestLimits');
+    expect((await h.get('/v1/tenant', betaAdmin).expect(200)).body.requestLimits).toEqual(DEFAULTS);
+
+    const token = (await h.put('/v1/people/alice/devices/alice-phone', { kind: 'mobile' }).expect(201)).body.token as string;
+    const beat = () => h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send({ state: 'foreground' });
+    for (let i = 0; i < 5; i++) await beat().expect(200);
+    expect((await beat()).body.error.details).toEqual({ limit: 'heartbeats', perMinute: 5 });
+  });
+
+  it("the tenant lowers within the raise, not above it; its own writes (PUT /v1/tenant, apply) keep the operator's limits and cannot name them", async () => {
+    await setByOperator(h, 'acme', { api: 900 }).expect(200);
+    // Above the default, within the operator's raise: the lower of the two applies.
+    await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { api: 800 } } }).expect(200);
+    expect((await h.get('/v1/tenant').expect(200)).body.requestLimits.api).toBe(800);
+    const above = await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { api: 901 } } }).expect(400);
+    expect(above.body.error).toMatchObject({ code: 'request_limit_above_default', details: [{ path: 'settings.requestLimits.api', message: 'at most 900' }] });
+    expect(above.body.error.message).toMatch(/api above 900 \(the operator's limit for this tenant\)/);
+    // A tenant admin cannot set the operator's field, nor call the operator's route.
+    expect((await h.put('/v1/tenant', { name: 'Acme', operatorRequestLimits: { api: 5000 } }).expect(400)).body.error.code).toBe('invalid_body');
+    expect((await setByOperator(h, 'acme', { api: 5000 }).set('Authorization', `Bearer ${ADMIN_KEY}`)).status).toBe(403);
+    // Writes of the whole tenant document leave the operator's limits in place.
+    await h.put('/v1/tenant', { name: 'Acme Corp' }).expect(200);
+    await h.post('/v1/directory/apply', { tenant: 'acme', name: 'Acme Inc', settings: { requestLimits: { heartbeats: 2 } } }).expect(200);
+    const read = (await h.get('/v1/tenant').expect(200)).body;
+    expect(read.tenant).toMatchObject({ name: 'Acme Inc', operatorRequestLimits: { api: 900 } });
+    expect(read.requestLimits).toEqual({ ...DEFAULTS, api: 900, heartbeats: 2 });
+  });
+
+  it("an operator's value below the default binds the tenant too; `{}` takes the operator's limits away, and a tenant's own value above the default is held to it again", async () => {
+    await setByOperator(h, 'acme', { heartbeats: 2, api: 900 }).expect(200);
+    expect((await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { heartbeats: 3 } } }).expect(400)).body.error.details).toEqual([
+      { path: 'settings.requestLimits.heartbeats', message: 'at most 2' },
+    ]);
+    await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { api: 800 } } }).expect(200);
+    const cleared = (await setByOperator(h, 'acme', {}).expect(200)).body;
+    expect(cleared.tenant).not.toHaveProperty('operatorRequestLimits');
+    expect(cleared.requestLimits).toEqual(DEFAULTS);
+    expect((await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { api: 800 } } }).expect(400)).body.error.code).toBe('request_limit_above_default');
+  });
+
+  it("a tenant write at the same moment as the operator's, in one process, keeps the operator's limits", async () => {
+    const settings = { allowPrivateTargets: false, wrapUpSeconds: 0 };
+    await Promise.all([h.hub.directory.setOperatorRequestLimits('acme', { api: 900 }), h.hub.directory.putTenant('acme', { name: 'Acme Corp', settings })]);
+    expect((await h.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Corp', operatorRequestLimits: { api: 900 } });
+  });
+
+  it('refuses a malformed value or an unknown tenant, changing nothing', async () => {
+    await setByOperator(h, 'acme', { api: 900 }).expect(200);
+    for (const body of [{ api: 0 }, { api: 1.5 }, { api: '10' }, { everything: 1 }, { api: 100_000_001 }]) {
+      expect((await setByOperator(h, 'acme', body).expect(400)).body.error.code).toBe('invalid_body');
+    }
+    expect((await setByOperator(h, 'nope', { api: 900 }).expect(404)).body.error.code).toBe('tenant_not_found');
+    expect((await h.get('/v1/tenant').expect(200)).body.tenant.operatorRequestLimits).toEqual({ api: 900 });
+  });
+});
+
+describeWith(['redis'], "the operator's request limits reach another replica (Redis)", () => {
+  const redisEnv = sharedRedis('oplimits');
+
+  it('within a second of the write, and a tenant write there keeps them', async () => {
+    const env = { ...redisEnv(), ...LIMITS };
+    const writer = await startTestHub({ env });
+    const reader = await startTestHub({ env });
+    try {
+      const limitsOn = async (hub: TestHub) => (await hub.get('/v1/tenant').expect(200)).body.requestLimits as Record<string, number>;
+      expect((await limitsOn(reader)).heartbeats).toBe(3);
+      await setByOperator(writer, 'acme', { heartbeats: 10 }).expect(200);
+      // The reader's copy of the tenant's limits is reused for a second by its own clock.
+      await reader.clock.advance(999);
+      expect((await limitsOn(reader)).heartbeats).toBe(3);
+      await reader.clock.advance(1);
+      expect((await limitsOn(reader)).heartbeats).toBe(10);
+      await reader.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { heartbeats: 8 } } }).expect(200);
+      expect((await writer.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ operatorRequestLimits: { heartbeats: 10 }, settings: { requestLimits: { heartbeats: 8 } } });
+    } finally {
+      await reader.stop();
+      await writer.stop();
+    }
+  });
+});
