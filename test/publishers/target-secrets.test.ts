@@ -45,15 +45,17 @@ describe("a target's secrets stay out of its status, the log and the API", () =>
       await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
       rx.answer.push(...Array(20).fill(500));
       await h.put('/v1/targets/hook', { kind: 'webhook', name: 'CRM', url: `${rx.url}/presence?token=hook-token-123` }).expect(201);
-      for (let i = 0; i < 4; i++) {
-        await rx.waitFor(i + 1);
-        await h.clock.advance(10_000);
-      }
-      const status = await eventually(async () => {
-        const s = (await h.get('/v1/targets/hook/status').expect(200)).body;
-        expect(s.state).toBe('failing');
-        return s;
-      });
+      // Time moves on until the retries have failed often enough (each answer comes back in real time).
+      const status = await eventually(
+        async () => {
+          await h.clock.advance(10_000);
+          const s = (await h.get('/v1/targets/hook/status').expect(200)).body;
+          expect(s.state).toBe('failing');
+          return s;
+        },
+        30_000,
+        20,
+      );
       expect(status.lastError).toBe(`${rx.url}/presence?token=… answered 500`);
       expect(JSON.stringify(status)).not.toContain('hook-token-123');
       expect(lines.join('')).toContain('push target failing');
