@@ -7,6 +7,7 @@ import type { LeaseStore } from '../../shared/store/leases.js';
 import type { Store } from '../../shared/store/port.js';
 import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
 import type { Metrics } from '../observability/metrics.js';
+import { redactUrls } from './redact-url.js';
 import { renderingOf } from './rendering.js';
 import { StatusReporter, type OwnedStatus } from './status-reporter.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from './sink.js';
@@ -134,9 +135,9 @@ export class PublishPipeline {
       sink = await this.deps.makeSink(target, hooks);
       this.unstarted.delete(k);
     } catch (err) {
-      const error = (err as Error).message;
+      const error = redactUrls((err as Error).message);
       // Tried again at every lease renewal with several replicas: said once, not every few seconds.
-      if (this.unstarted.get(k)?.error !== error) this.deps.log.error({ err, target: target.id }, 'cannot start the publisher for this target');
+      if (this.unstarted.get(k)?.error !== error) this.deps.log.error({ err: error, target: target.id }, 'cannot start the publisher for this target');
       this.unstarted.set(k, { kind: target.kind, at: this.deps.clock.now(), error });
       return;
     }

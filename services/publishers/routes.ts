@@ -14,7 +14,7 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
     route({
       method: 'get',
       path: '/v1/targets',
-      summary: 'Push targets of the tenant (SIP presence servers, webhooks, Asterisk ARI), without secrets',
+      summary: 'Push targets of the tenant (SIP presence servers, webhooks, Asterisk ARI), without secrets (signing secrets and passwords are write-only)',
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],
@@ -89,12 +89,12 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       method: 'get',
       path: '/v1/targets/:targetId/status',
       summary:
-        "Publishing status: healthy/failing/idle, last success and error, deliveries, what waits for a retry. Any replica answers: the publishing replica's own status, or the one it last reported (reportedBy, reportedAt); unknown (reason owner-not-reporting) when the replica holding the target has not reported within a lease period",
+        "Publishing status: healthy/failing/idle, last success and error (target URLs redacted: no userinfo, query values hidden), deliveries, what waits for a retry; while failing, nextProbeAt: when the one delivery let through at a time (the probe) goes out next. Any replica answers: the publishing replica's own status, or the one it last reported (reportedBy, reportedAt); unknown (reason owner-not-reporting) when the replica holding the target has not reported within a lease period",
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],
       responses: {
-        200: 'the status: state healthy, failing or idle (with reportedBy and reportedAt when another replica publishes the target), starting (no replica publishes it yet), disabled, or unknown (owner not reporting)',
+        200: 'the status: state healthy, failing (with nextProbeAt, null while a probe is on its way or nobody waits) or idle (with reportedBy and reportedAt when another replica publishes the target), starting (no replica publishes it yet), disabled, or unknown (owner not reporting)',
         404: 'unknown target',
       },
       async handle({ principal, params }) {

@@ -34,10 +34,12 @@ export interface SinkHooks {
 
 /**
  * What every publisher (webhook, Asterisk ARI, SIP PUBLISH) implements. `deliver` resolves when the
- * target acknowledged the state, or throws a `DeliveryError` saying whether a retry can help.
+ * target acknowledged the state, with `'unchanged'` when nothing had to be asked of it (it holds what the
+ * state reads as: a failing target's health is not told by that), or throws a `DeliveryError` saying
+ * whether a retry can help.
  */
 export interface Sink {
-  deliver(d: Delivery): Promise<void>;
+  deliver(d: Delivery): Promise<void | 'unchanged'>;
   /** Target-specific status for the admin endpoint. */
   details?(): unknown;
   /**
@@ -62,6 +64,12 @@ export interface Sink {
    * (SIP refreshes) have been answered, so what it reports of them reaches the ledger.
    */
   drain?(): Promise<void>;
+  /**
+   * The target is failing (`true`): nothing the publisher would send of its own accord (SIP refreshes, its
+   * own retries) goes out, only deliveries, which the runner lets through one at a time (its probe);
+   * `false`: the target answers again, and what fell due meanwhile goes out.
+   */
+  hold?(held: boolean): void;
   /** Subscriptions the publisher holds on the target to read state back (SIP dialog package), by health. */
   watchHealth?(): Partial<Record<WatchHealth, number>>;
   /**

@@ -5,6 +5,7 @@ import type { Presence } from '../../shared/domain/presence.js';
 import type { Target } from '../../shared/domain/target.js';
 import type { Metrics } from '../observability/metrics.js';
 import { DeliveryError } from './http-client.js';
+import { redactUrls } from './redact-url.js';
 import type { Delivery, Sink, WatchHealth } from './sink.js';
 
 /** A target still failing is said again in the log this often, not at every failed delivery. */
@@ -26,6 +27,8 @@ interface Slot {
   /** The delivery on its way withdraws the person (they left the target's scope). */
   withdrawing?: boolean;
   lastSentAt?: number;
+  /** When a delivery of theirs last went out: a failing target's probe is whoever waited longest since. */
+  triedAt?: number;
   lastVersion?: number;
   timer?: TimerHandle;
   attempt: number;
@@ -54,15 +57,33 @@ export interface TargetStatus {
   failed: number;
   superseded: number;
   waiting: number;
+  /** While failing: when the next probe goes out; null while one is on its way or nobody waits (the next change is the probe). */
+  nextProbeAt?: string | null;
   details?: unknown;
+}
+
+/**
+ * A failing target since `since` (with the failures counted before then and when the log last said so), and
+ * its probe: one delivery at a time, on the target's own backoff (`step`), lets through whoever waited longest.
+ */
+interface Failing {
+  since: number;
+  failedBefore: number;
+  toldAt: number;
+  step: number;
+  nextProbeAt: number;
+  probing: boolean;
+  timer?: TimerHandle;
 }
 
 /**
  * Delivers each person's states to one target: the first change goes out at once; changes within the
  * coalescing window after a delivery collapse into the final state, which is never lost; one delivery
  * in flight per person, so states arrive in order; failures are retried with capped, jittered
- * exponential backoff, always with the newest state (a superseded one is dropped, not retried); when a
- * failing target answers again, everything waiting is sent at once.
+ * exponential backoff, always with the newest state (a superseded one is dropped, not retried). Once the
+ * target is failing, nobody's retry goes out on its own: one probe at a time does, on the target's backoff,
+ * each time with the newest state of whoever waited longest, and everyone's newest state waits; when the
+ * target answers again, everything waiting is sent at once.
  */
 export class TargetRunner {
   private readonly slots = new Map<string, Slot>();
@@ -70,13 +91,12 @@ export class TargetRunner {
   private lastSuccessAt: number | undefined;
   private lastFailureAt: number | undefined;
   private lastError: string | undefined;
-  /** Since the target turned failing: when, the failures counted before then, when the log last said so. */
-  private failing: { since: number; failedBefore: number; toldAt: number } | undefined;
+  private failing: Failing | undefined;
   private counts = { delivered: 0, failed: 0, superseded: 0 };
   private closed = false;
   /** Handing over: nothing new starts, what is under way ends normally (`drain`). */
   private draining = false;
-  private readonly underWay = new Set<Promise<void>>();
+  private readonly underWay = new Set<Promise<unknown>>();
 
   constructor(
     readonly target: Target,
@@ -134,6 +154,7 @@ export class TargetRunner {
 
   private schedule(personId: string, slot: Slot): void {
     if (slot.inFlight || slot.timer || !slot.pending) return;
+    if (this.failing) return this.planProbe(this.failing);
     const now = this.clock.now();
     const due = slot.attempt > 0 ? undefined : slot.lastSentAt === undefined ? now : slot.lastSentAt + this.opts.coalesceMs;
     if (due === undefined) return; // waiting for a retry timer
@@ -146,19 +167,24 @@ export class TargetRunner {
     if (!slot.inFlight && slot.pending) void this.send(personId, slot);
   }
 
-  private async send(personId: string, slot: Slot): Promise<void> {
+  /** `probe`: the failing target's probe, this delivery. */
+  private async send(personId: string, slot: Slot, probe?: Failing): Promise<void> {
     const d = slot.pending;
-    if (!d || this.closed || this.draining) return;
+    if (!d || this.closed || this.draining) {
+      if (probe) probe.probing = false;
+      return;
+    }
     slot.pending = undefined;
     slot.inFlight = true;
     slot.sending = d.version;
     slot.withdrawing = d.outOfScope === true;
     // The coalescing window runs from when the delivery went out, however long the target took to answer.
     const sentAt = this.clock.now();
+    slot.triedAt = sentAt;
     try {
       const delivering = this.sink.deliver(d);
       this.underWay.add(delivering);
-      await delivering.finally(() => this.underWay.delete(delivering));
+      const outcome = await delivering.finally(() => this.underWay.delete(delivering));
       // Closed meanwhile: the sink may have given up on it (a SIP publisher disposed before its answer), so
       // it is not recorded as delivered; whoever publishes the target next sends it.
       if (this.closed) return;
@@ -173,42 +199,95 @@ export class TargetRunner {
       }
       this.opts.onDelivered?.(d);
       this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'delivered' });
-      const recovered = this.consecutiveFailures >= this.opts.failingAfter;
-      this.consecutiveFailures = 0;
-      this.lastSuccessAt = this.clock.now();
-      this.metrics.targetUp.set({ tenant: this.target.tenantId, target: this.target.id }, 1);
-      if (recovered) {
-        const f = this.failing;
-        if (f) this.log.info({ target: this.target.id, kind: this.target.kind, failingForMs: this.clock.now() - f.since, failures: this.counts.failed - f.failedBefore }, 'push target answers again');
-        this.failing = undefined;
-        this.flushWaiting();
-      }
+      // Nothing was asked of the target (it holds what this state reads as): that says nothing of its health.
+      if (outcome !== 'unchanged') this.answered();
     } catch (err) {
       if (this.closed) return;
       const e = err instanceof DeliveryError ? err : new DeliveryError((err as Error).message, true);
+      // Target URLs in it (a webhook's, or one a library's message embeds) may carry a token.
+      const message = redactUrls(e.message);
       this.counts.failed++;
       this.consecutiveFailures++;
       this.lastFailureAt = this.clock.now();
-      this.lastError = e.message;
+      this.lastError = message;
       this.metrics.publishDeliveries.inc({ kind: this.target.kind, outcome: 'failed' });
       if (this.consecutiveFailures >= this.opts.failingAfter) this.metrics.targetUp.set({ tenant: this.target.tenantId, target: this.target.id }, 0);
-      this.tellFailure(personId, slot, e);
-      if (e.retryable) {
-        // Retry with the newest state: a newer one that arrived meanwhile wins.
-        if (!slot.pending) slot.pending = d;
-        slot.attempt++;
-        const cap = e.status === 410 ? Math.max(this.opts.retryCapMs, GONE_RETRY_CAP_MS) : this.opts.retryCapMs;
-        const backoff = Math.min(cap, this.opts.retryBaseMs * 2 ** (slot.attempt - 1));
-        const delay = backoff / 2 + this.opts.random() * (backoff / 2);
+      this.tellFailure(personId, slot, e, message);
+      // Retried with the newest state: a newer one that arrived meanwhile wins.
+      if (e.retryable && !slot.pending) slot.pending = d;
+      if (e.retryable) slot.attempt++;
+      if (probe && probe === this.failing) {
+        // An answer never retried (a redirect) shows the target reachable: the next probe goes out at once.
+        const reachable = !e.retryable && e.status !== undefined;
+        if (!reachable) probe.step++;
+        probe.nextProbeAt = this.clock.now() + (reachable ? 0 : this.retryDelay(probe.step, e.status));
+      } else if (!this.failing && e.retryable) {
         slot.timer?.cancel();
-        slot.timer = this.clock.after(delay, () => this.fire(personId, slot));
+        slot.timer = this.clock.after(this.retryDelay(slot.attempt, e.status), () => this.fire(personId, slot));
       }
     } finally {
       slot.inFlight = false;
       slot.sending = undefined;
       slot.withdrawing = undefined;
+      if (probe) probe.probing = false;
     }
     this.schedule(personId, slot);
+    if (this.failing) this.planProbe(this.failing);
+  }
+
+  /** A capped, jittered exponential backoff: the wait before attempt `attempt` + 1. */
+  private retryDelay(attempt: number, status: number | undefined): number {
+    const cap = status === 410 ? Math.max(this.opts.retryCapMs, GONE_RETRY_CAP_MS) : this.opts.retryCapMs;
+    const backoff = Math.min(cap, this.opts.retryBaseMs * 2 ** (attempt - 1));
+    return backoff / 2 + this.opts.random() * (backoff / 2);
+  }
+
+  /** The target answered a delivery: healthy again, and what waited while it was failing goes out. */
+  private answered(): void {
+    const f = this.failing;
+    this.consecutiveFailures = 0;
+    this.lastSuccessAt = this.clock.now();
+    this.metrics.targetUp.set({ tenant: this.target.tenantId, target: this.target.id }, 1);
+    if (!f) return;
+    this.log.info({ target: this.target.id, kind: this.target.kind, failingForMs: this.clock.now() - f.since, failures: this.counts.failed - f.failedBefore }, 'push target answers again');
+    f.timer?.cancel();
+    this.failing = undefined;
+    this.sink.hold?.(false);
+    this.flushWaiting();
+  }
+
+  /** The target turned failing: nobody's own retry or coalescing timer sends any more, nor the sink of its own accord; only the probe. */
+  private turnFailing(now: number): void {
+    const step = this.opts.failingAfter;
+    this.failing = { since: now, failedBefore: this.counts.failed - this.consecutiveFailures, toldAt: now, step, nextProbeAt: now + this.retryDelay(step, undefined), probing: false };
+    for (const s of this.slots.values()) {
+      s.timer?.cancel();
+      s.timer = undefined;
+    }
+    this.sink.hold?.(true);
+  }
+
+  /** Sends the probe when it is due, unless one is on its way or planned. */
+  private planProbe(f: Failing): void {
+    if (f.probing || f.timer || this.closed || this.draining) return;
+    if (f.nextProbeAt <= this.clock.now()) return this.probe(f);
+    f.timer = this.clock.at(f.nextProbeAt, () => {
+      f.timer = undefined;
+      this.probe(f);
+    });
+  }
+
+  /** The newest state of whoever waited longest since their last delivery went out, so no one person's refused state holds the others back. */
+  private probe(f: Failing): void {
+    if (f !== this.failing || f.probing || this.closed || this.draining) return;
+    let next: [string, Slot] | undefined;
+    for (const entry of this.slots) {
+      const s = entry[1];
+      if (s.pending && !s.inFlight && (!next || (s.triedAt ?? -Infinity) < (next[1].triedAt ?? -Infinity))) next = entry;
+    }
+    if (!next) return;
+    f.probing = true;
+    void this.send(next[0], next[1], f);
   }
 
   /**
@@ -216,13 +295,13 @@ export class TargetRunner {
    * `FAILING_REMINDER_MS`, and once when it answers again (the status and `presence_publish_target_up`
    * say it all along); before that, one person's delivery is said at its first failure only, not at each retry.
    */
-  private tellFailure(personId: string, slot: Slot, e: DeliveryError): void {
+  private tellFailure(personId: string, slot: Slot, e: DeliveryError, message: string): void {
     const now = this.clock.now();
-    const fields = { target: this.target.id, kind: this.target.kind, status: e.status, err: e.message, retryable: e.retryable };
+    const fields = { target: this.target.id, kind: this.target.kind, status: e.status, err: message, retryable: e.retryable };
     if (this.consecutiveFailures < this.opts.failingAfter) {
       if (slot.attempt === 0) this.log.warn({ ...fields, person: personId }, 'delivery failed');
     } else if (!this.failing) {
-      this.failing = { since: now, failedBefore: this.counts.failed - this.consecutiveFailures, toldAt: now };
+      this.turnFailing(now);
       this.log.warn({ ...fields, failures: this.consecutiveFailures }, 'push target failing');
     } else if (now - this.failing.toldAt >= FAILING_REMINDER_MS) {
       this.failing.toldAt = now;
@@ -230,10 +309,10 @@ export class TargetRunner {
     }
   }
 
-  /** The target answers again: send everything that waits for a retry now. */
+  /** The target answers again: send everything that waits now. */
   private flushWaiting(): void {
     for (const [personId, slot] of this.slots) {
-      if (slot.attempt === 0 || slot.inFlight || !slot.pending) continue;
+      if (slot.inFlight || !slot.pending) continue;
       slot.timer?.cancel();
       slot.timer = undefined;
       slot.attempt = 0;
@@ -262,6 +341,8 @@ export class TargetRunner {
       ...this.counts,
       waiting,
     };
+    const f = this.failing;
+    if (f) s.nextProbeAt = f.timer ? iso(f.nextProbeAt) : null;
     const details = this.sink.details?.();
     if (details !== undefined) s.details = details;
     return s;
@@ -277,6 +358,7 @@ export class TargetRunner {
   async drain(ms: number): Promise<void> {
     this.draining = true;
     for (const s of this.slots.values()) s.timer?.cancel();
+    this.failing?.timer?.cancel();
     const done = Promise.allSettled([...this.underWay]).then(() => this.sink.drain?.());
     let bound: TimerHandle | undefined;
     await Promise.race([done, new Promise<void>((r) => (bound = this.clock.after(ms, r)))]);
@@ -286,6 +368,7 @@ export class TargetRunner {
   async close(next: Target | undefined, withdraw = false): Promise<void> {
     this.closed = true;
     for (const s of this.slots.values()) s.timer?.cancel();
+    this.failing?.timer?.cancel();
     this.metrics.targetUp.remove({ tenant: this.target.tenantId, target: this.target.id });
     await this.sink.close(next, withdraw);
   }

@@ -107,6 +107,8 @@ export class Publisher {
   /** Settles when the PUBLISH on its way has been answered and handled. */
   private answered: Promise<void> | undefined;
   private disposed = false;
+  /** Held (`hold`): nothing goes out of its own accord, only what `publish` and `remove` ask for. */
+  private held = false;
   private removals: Array<() => void> = [];
   private waiters: Array<{ body: string; resolve: (outcome: PublishOutcome) => void }> = [];
   private readonly timer: TimerSlot;
@@ -147,6 +149,8 @@ export class Publisher {
   /** Makes `body` the state to publish; sent now, or after the PUBLISH in flight. */
   publish(body: string): void {
     if (this.disposed) return;
+    // Held, whoever asks decides when to try again: a backoff of its own would only delay that.
+    if (this.held) this.endBackoff();
     this.desired = body;
     this.settleRemovals();
     this.step();
@@ -177,10 +181,7 @@ export class Publisher {
   remove(): Promise<void> {
     if (this.disposed) return Promise.resolve();
     this.desired = undefined;
-    if (this.state === 'backoff') {
-      this.timer.cancel();
-      this.state = 'idle';
-    }
+    this.endBackoff();
     return new Promise((resolve) => {
       this.removals.push(resolve);
       this.step();
@@ -197,6 +198,28 @@ export class Publisher {
     this.refreshAt = Math.min(this.refreshAt, this.options.core.clock.now());
     this.step();
     await this.settled();
+  }
+
+  /**
+   * Sends nothing of its own accord (refreshes, retries after a backoff) until `release`: its server is
+   * failing, and whoever holds it sends one request at a time to find out when it answers again.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Ends `hold`: what fell due meanwhile goes out now; resolves once answered. */
+  async release(): Promise<void> {
+    if (!this.held) return;
+    this.held = false;
+    this.step();
+    await this.settled();
+  }
+
+  private endBackoff(): void {
+    if (this.state !== 'backoff') return;
+    this.timer.cancel();
+    this.state = 'idle';
   }
 
   status(): PublisherStatus {
@@ -237,7 +260,9 @@ export class Publisher {
     // A refresh timer already armed for an earlier instant stays: it finds nothing due and re-arms
     // here. Re-arming after every PUBLISH cost a clock timer per PUBLISH that lived until the next.
     const due = this.timer.dueAt;
-    if (due === undefined || due > this.refreshAt) this.timer.at(this.refreshAt, () => this.step());
+    if (due === undefined || due > this.refreshAt) this.timer.at(this.refreshAt, () => {
+        if (!this.held) this.step();
+      });
   }
 
   private send(kind: Kind): void {
@@ -327,7 +352,7 @@ export class Publisher {
     const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.failures, this.options.random ?? cryptoRandom);
     this.timer.at(this.options.core.clock.now() + delay, () => {
       this.state = 'idle';
-      this.step();
+      if (!this.held) this.step();
     });
   }
 

@@ -35,6 +35,9 @@ describe('/openapi.json matches the routes', () => {
     expect(Object.keys(operatorLimits.requestBody.content['application/json'].schema.properties).sort()).toEqual(['api', 'heartbeats', 'openStreams', 'pbxEvents', 'streams', 'tenantApi']);
     expect(bodySchema('/v1/people/{personId}/devices/{deviceId}', 'put').additionalProperties).toBe(false);
     expect(bodySchema('/v1/people/{personId}', 'put').additionalProperties).toBe(false);
+    const targetStatus = doc.paths['/v1/targets/{targetId}/status'].get;
+    expect(targetStatus.description ?? targetStatus.summary).toMatch(/nextProbeAt/);
+    expect(targetStatus.responses['200'].description).toMatch(/failing \(with nextProbeAt/);
   });
 
   it('documents a 429 with Retry-After wherever a request limit can refuse, and nowhere else', async () => {

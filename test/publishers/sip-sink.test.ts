@@ -138,6 +138,43 @@ describe('SIP sink', () => {
     });
   });
 
+  it('while its target is failing (held), its publications neither refresh nor retry by themselves; deliveries still go out; released, what fell due goes out', async () => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    /** Each PUBLISH transaction once (UDP retransmissions left out). */
+    const publishes = () => new Set(h.transport.requests('PUBLISH').map((r) => r.headers.get('via'))).size;
+    for (const i of [1, 2]) {
+      const done = sink.deliver({ tenantId: 'acme', personId: `p${i}`, person: person(i), presence: PRESENCE, version: 1 });
+      await h.clock.advance(0);
+      h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', `e${i}`], ['Expires', '600']]);
+      await done;
+    }
+    sink.hold(true);
+    // Past the refreshes (at 85 % of 600 s) and into the publications' expiry: nothing.
+    await h.clock.advance(20 * 60_000);
+    expect(publishes()).toBe(2);
+    // The runner's probe: it goes out, fails, and is not retried by the publication itself.
+    const away = { ...PRESENCE, availability: 'away', activity: 'away', version: 2 } as Presence;
+    const probe = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: away, version: 2 }).catch((err: Error) => err);
+    await h.clock.advance(0);
+    expect(publishes()).toBe(3);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 503);
+    expect(await probe).toBeInstanceOf(DeliveryError);
+    await h.clock.advance(20 * 60_000);
+    expect(publishes()).toBe(3);
+    // The next probe goes out at once, not after the publication's own backoff.
+    void sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: away, version: 2 }).catch(() => undefined);
+    await h.clock.advance(0);
+    expect(publishes()).toBe(4);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 503);
+    await h.clock.advance(0);
+    // Released: p2's publication, expired meanwhile, is published afresh; p1's waits for its delivery (the runner flushes it).
+    sink.hold(false);
+    await h.clock.advance(0);
+    expect(h.transport.requests('PUBLISH').slice(-1).map((r) => [r.uri, r.headers.get('sip-if-match') ?? null])).toEqual([['sip:12@example.test', null]]);
+    await sink.close();
+  });
+
   it('sends nothing for a new state whose document is the same (a note, another source): the server would NOTIFY every watcher', async () => {
     const h = setup();
     const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
 import { loadConfig, type Config } from '../../shared/config/config.js';
-import { silentLogger } from '../../shared/log/logger.js';
+import { silentLogger, type Logger } from '../../shared/log/logger.js';
 import { createHub, type RunningHub } from '../../services/create-hub.js';
 import { signPbxRequest } from '../../services/api/auth.js';
 import { answerClientErrors } from '../../services/api/client-errors.js';
@@ -53,7 +53,7 @@ export interface PbxKey {
 }
 
 export async function startTestHub(
-  opts: { now?: string; env?: Record<string, string>; dir?: string; resolve?: Resolver; randomness?: CalendarRandomness } = {},
+  opts: { now?: string; env?: Record<string, string>; dir?: string; resolve?: Resolver; randomness?: CalendarRandomness; log?: Logger } = {},
 ): Promise<TestHub> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ph-test-'));
   const config = loadConfig({
@@ -69,7 +69,7 @@ export async function startTestHub(
   const running = createHub({
     config,
     clock,
-    log: silentLogger,
+    log: opts.log ?? silentLogger,
     defaultMetrics: false,
     ...(opts.resolve ? { resolve: opts.resolve } : {}),
     ...(opts.randomness ? { randomness: opts.randomness } : {}),

@@ -37,11 +37,11 @@ export class AriSink implements Sink {
     return this.target.deviceName.replaceAll('{personId}', d.personId).replaceAll('{extension}', d.person.extension ?? d.personId);
   }
 
-  async deliver(d: Delivery): Promise<void> {
+  async deliver(d: Delivery): Promise<void | 'unchanged'> {
     const name = this.deviceName(d);
     const state = asteriskDeviceState(d.presence, d.person);
     const last = this.sent.get(d.personId);
-    if (d.presence && last?.name === name && last.state === state) return;
+    if (d.presence && last?.name === name && last.state === state) return 'unchanged';
     // Until Asterisk answers, the device's state is unknown (a PUT that timed out may have been applied):
     // nothing is held back against it, and a removal still finds the device.
     if (last) this.sent.set(d.personId, { name: last.name, state: undefined });

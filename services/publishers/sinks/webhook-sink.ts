@@ -31,7 +31,7 @@ export class WebhookSink implements Sink {
     this.url = new URL(target.url);
   }
 
-  async deliver(d: Delivery): Promise<void> {
+  async deliver(d: Delivery): Promise<void | 'unchanged'> {
     let reads: string | undefined;
     let payload: object;
     if (d.presence) {
@@ -40,7 +40,7 @@ export class WebhookSink implements Sink {
       const presence = d.person ? { ...viewOf(d.presence, d.person, PBX_VIEW), version: d.presence.version } : undefined;
       const { version: _, ...visible } = presence ?? {};
       reads = createHash('sha256').update(JSON.stringify([person, visible])).digest('base64url');
-      if (this.told.get(d.personId) === reads) return;
+      if (this.told.get(d.personId) === reads) return 'unchanged';
       payload = { type: 'presence.updated', tenant: d.tenantId, personId: d.personId, version: d.version, person, presence };
     } else {
       payload = { type: 'presence.removed', tenant: d.tenantId, personId: d.personId, version: d.version, ...(d.outOfScope ? { reason: 'out-of-scope' } : {}) };

@@ -12,6 +12,7 @@ import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
 import { DeliveryError } from '../http-client.js';
+import { redactUrl } from '../redact-url.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from '../sink.js';
 import { lineStateChanges } from './dialog-state.js';
 import { PidfBodies } from './pidf-bodies.js';
@@ -59,6 +60,8 @@ export class SipSink implements Sink {
   private readonly credentials: DigestCredentials | undefined;
   private readonly inFlight = new Limiter(MAX_PUBLISHES_IN_FLIGHT);
   private readonly bodies: PidfBodies;
+  /** The target is failing (`hold`): publications send nothing of their own accord. */
+  private held = false;
   /** The latest instant up to which every publication was checked after the server lost one. */
   private recheckedUpTo = -Infinity;
 
@@ -78,13 +81,14 @@ export class SipSink implements Sink {
     if (target.subscribeDialog) for (const p of people) this.watch(p);
   }
 
-  async deliver(d: Delivery): Promise<void> {
+  async deliver(d: Delivery): Promise<void | 'unchanged'> {
     if (!d.presence || !d.person) {
+      const published = this.publishers.has(d.personId);
       // Withdrawn from this target's scope, they stay: no NOTIFY will end a call their line showed.
       this.unwatch(d.personId, d.outOfScope === true);
       this.bodies.forget(d.personId);
       await this.unpublish(d.personId);
-      return;
+      return published ? undefined : 'unchanged';
     }
     if (this.target.subscribeDialog) this.watch(d.person);
     const presentity = presentityOf(d.person, this.target);
@@ -143,8 +147,18 @@ export class SipSink implements Sink {
       },
       onLost: (ackedAt, sentAt) => this.recheckAll(ackedAt, sentAt),
     });
+    if (this.held) pub.hold();
     this.publishers.set(personId, { presentity, pub });
     return pub;
+  }
+
+  hold(held: boolean): void {
+    this.held = held;
+    for (const { pub } of this.publishers.values()) {
+      // Released, as many refreshes may be due as there are people: no more at once than deliveries.
+      if (held) pub.hold();
+      else this.inFlight.run(() => pub.release()).catch((err: unknown) => this.log.error({ err }, 'releasing a publication failed'));
+    }
   }
 
   /**
@@ -239,7 +253,7 @@ export class SipSink implements Sink {
       const s = w.subscriber.status().state;
       subscriptions[s] = (subscriptions[s] ?? 0) + 1;
     }
-    return { server: this.target.server, transport: this.target.transport, publications, failingPublications: failing, dialogSubscriptions: subscriptions };
+    return { server: redactUrl(this.target.server), transport: this.target.transport, publications, failingPublications: failing, dialogSubscriptions: subscriptions };
   }
 
   watchHealth(): Partial<Record<WatchHealth, number>> {
