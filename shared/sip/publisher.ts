@@ -98,8 +98,8 @@ export class Publisher {
   private expiresAt: number | undefined;
   /** The server that issued `etag` (`serverKey`). */
   private etagAt: string | undefined;
-  /** Publications left at other servers of the route, continued by their etags if it comes back to one before they expire. */
-  private readonly elsewhere = new Map<string, Publication>();
+  /** Publications left at other servers of the route, continued by their etags if it comes back to one before they expire (made when first needed: most publishers never move). */
+  private elsewhere: Map<string, Publication> | undefined;
   private refreshAt = 0;
   private expiresSec: number;
   private lastStatusCode: number | undefined;
@@ -264,11 +264,12 @@ export class Publisher {
 
   /** Puts the publication held at another server aside, and takes up the one still held at `server`, if any. */
   private follow(server: string, now: number): void {
-    if (this.etagAt === server || (this.etag === undefined ? this.elsewhere.size === 0 : this.etagAt === undefined)) return;
-    if (this.etag !== undefined && this.etagAt !== undefined && this.expiresAt! > now) this.elsewhere.set(this.etagAt, { etag: this.etag, expiresAt: this.expiresAt! });
-    for (const [key, p] of this.elsewhere) if (p.expiresAt <= now) this.elsewhere.delete(key);
-    const held = this.elsewhere.get(server);
-    this.elsewhere.delete(server);
+    if (this.etagAt === server || (this.etag === undefined ? !this.elsewhere?.size : this.etagAt === undefined)) return;
+    const elsewhere = (this.elsewhere ??= new Map());
+    if (this.etag !== undefined && this.etagAt !== undefined && this.expiresAt! > now) elsewhere.set(this.etagAt, { etag: this.etag, expiresAt: this.expiresAt! });
+    for (const [key, p] of elsewhere) if (p.expiresAt <= now) elsewhere.delete(key);
+    const held = elsewhere.get(server);
+    elsewhere.delete(server);
     this.etag = held?.etag;
     this.expiresAt = held?.expiresAt;
     this.etagAt = held && server;

@@ -9,6 +9,7 @@ import type { PresenceEngine } from '../../services/merger/engine.js';
 import { MIN_TTL_MS } from '../../services/publishers/dns-cache.js';
 import { srvNameOf } from '../../services/publishers/sip/presentity.js';
 import { RETURN_CHECK_MS } from '../../services/publishers/sip/server-set.js';
+import { publicationAddress } from '../../services/publishers/sip/publication-address.js';
 import { SipSink } from '../../services/publishers/sip/sip-sink.js';
 import { orderSrv, srvResolver, type SrvRecord } from '../../services/publishers/sip/srv.js';
 import { TIMER_F } from '../../shared/sip/timers.js';
@@ -256,6 +257,15 @@ describe('a SIP target located by DNS SRV', () => {
     await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
     expect(h.details().publishingTo).toBe('b.example.test:5080');
     expect(h.sent().filter((r) => r.startsWith('SUBSCRIBE')).at(-1)).toBe('SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -');
+    await h.sink.close();
+  });
+
+  it("a publication taken over from another replica is refreshed at the SRV servers, not at the name's own address", async () => {
+    const h = harness();
+    // Due for its refresh now: it expires in a minute, and refreshes come 15 % of 600 s before.
+    h.sink.adopt('p1', person(1), publicationAddress({ presentity: 'sip:11@example.test', etag: 'x-1', expiresAt: T0 + 60_000 }), PRESENCE);
+    await h.clock.advance(0);
+    expect(h.sent()).toEqual(['PUBLISH 192.0.2.1:5070 sip:11@example.test x-1']);
     await h.sink.close();
   });
 });

@@ -113,6 +113,8 @@ export class SipSink implements Sink {
 
   /** A previous owner's publication not yet expired is continued: refreshed with the state it holds, if given, else modified or removed. */
   adopt(personId: string, person: Person | undefined, address?: string, presence?: Presence): void {
+    // Once the servers are known, before any delivery (each waits for them too): a refresh due now would go to the fallback address.
+    if (this.route.ready) return void this.route.ready.then(() => this.closed || this.adopt(personId, person, address, presence));
     const held = this.live(address);
     if (!held || this.publishers.has(personId)) return;
     const body = person && presence && presentityOf(person, this.target) === held.presentity ? this.bodies.of(personId, person, presence) : undefined;
