@@ -126,6 +126,13 @@ describe('a SIP target located by DNS SRV', () => {
       publishingTo: 'a.example.test:5070',
     });
     expect(h.details().lastMove).toBeUndefined();
+    // The answer is kept for its TTL (60 s): requests meanwhile ask no DNS.
+    await h.clock.advance(59_999);
+    const change = h.deliver(1, AWAY);
+    await h.clock.advance(0);
+    await h.reply(h.open()[0]!, 200, 'a-2');
+    await change;
+    expect(h.dns.lookups).toHaveLength(1);
     await h.sink.close();
   });
 
