@@ -17,10 +17,12 @@ export type SrvResolver = (name: string) => Promise<SrvRecord[]>;
 const NO_RECORDS = new Set<string>([dns.NODATA, dns.NOTFOUND]);
 
 /**
- * SRV lookups through node's resolver (c-ares), or one given (tests point one at a DNS server of their
- * own). Node reports no TTL for SRV records, so an answer is kept for the least (`MIN_TTL_MS`).
+ * SRV lookups through node's resolver (c-ares) asking the system's DNS servers, or one given (tests point
+ * one at a DNS server of their own). A server that does not answer is given up on within seconds (c-ares
+ * would otherwise try for over a minute while the first deliveries wait). Node reports no TTL for SRV
+ * records, so an answer is kept for the least (`MIN_TTL_MS`).
  */
-export function srvResolver(resolver: Pick<dns.Resolver, 'resolveSrv'> = dns): SrvResolver {
+export function srvResolver(resolver: Pick<dns.Resolver, 'resolveSrv'> = new dns.Resolver({ timeout: 2000, tries: 2 })): SrvResolver {
   return async (name) => {
     try {
       return await resolver.resolveSrv(name);
