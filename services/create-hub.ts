@@ -43,6 +43,7 @@ import { sinkFactory } from './publishers/sink-factory.js';
 import { SipSink } from './publishers/sip/sip-sink.js';
 import { SipStack } from './publishers/sip/sip-stack.js';
 import { dnsResolver } from './publishers/dns-cache.js';
+import { srvResolver, type SrvResolver } from './publishers/sip/srv.js';
 import { systemResolver, type Resolver } from './publishers/ssrf-guard.js';
 import { TargetsService } from './publishers/targets-service.js';
 
@@ -60,6 +61,8 @@ export interface HubOptions {
   store?: Store;
   /** DNS for push targets (tests play DNS with it). */
   resolve?: Resolver;
+  /** SRV lookups locating SIP servers (tests point one at a DNS server of their own). */
+  srvResolve?: SrvResolver;
   /** Ids, secrets and jitter for the calendar connectors (tests pin them). */
   randomness?: CalendarRandomness;
   /** Process-level metrics (event loop, memory); off in tests that build many hubs. */
@@ -109,7 +112,8 @@ export function createHub(opts: HubOptions): RunningHub {
   metrics.directoryCensus = async () => takeCensus(store.directory, (await directory.listTenants()).map((t) => t.id));
   const callOutcomes = new CallOutcomes(log);
   const resolve = opts.resolve ?? systemResolver;
-  const targets = new TargetsService(store, directory, secrets, resolve, config.publish.privateTargets);
+  const srvResolve = opts.srvResolve ?? srvResolver();
+  const targets = new TargetsService(store, directory, secrets, resolve, config.publish.privateTargets, srvResolve);
   const sipStack = new SipStack(config.sip, clock);
   const pipeline = new PublishPipeline({
     store,
@@ -123,9 +127,11 @@ export function createHub(opts: HubOptions): RunningHub {
       targets,
       resolve,
       sipResolve: opts.resolve ?? dnsResolver,
+      srvResolve,
+      random: Math.random,
       timeoutMs: config.publish.timeoutMs,
-      sip: async (target, hooks, check) =>
-        new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId), hooks, check),
+      sip: async (target, hooks, check, srv) =>
+        new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId), hooks, check, srv),
     }),
     ledger: store.deliveries,
     ...(store.shared ? { ownership: { leases: store.leases, replica: replicaName(), leaseMs: config.publish.leaseMs } } : {}),

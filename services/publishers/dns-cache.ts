@@ -7,6 +7,9 @@ export const MIN_TTL_MS = 1000;
 /** …and at most this long, whatever its TTL, so a server moved to another address is followed within minutes. */
 export const MAX_TTL_MS = 300_000;
 
+/** How long an answer with this TTL (seconds; none: unknown) is kept. */
+export const keepForMs = (ttlSec: number | undefined): number => Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, (ttlSec ?? 0) * 1000));
+
 /**
  * A SIP server's A and AAAA records with their TTLs (RFC 3263 §4.2: a server named with a port, or by
  * default 5060/5061, is resolved by its A/AAAA records); `dns.lookup` gives no TTL. A name DNS does not
@@ -48,8 +51,8 @@ export class AddressCache {
     const entry: Entry = { resolvedAt: now, until: Infinity, answer: this.resolve(host) };
     entry.answer.then(
       (addresses) => {
-        const ttl = addresses.length === 0 ? 0 : Math.min(...addresses.map((a) => (a.ttl ?? 0) * 1000));
-        entry.until = Math.min(entry.until, this.clock.now() + Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, ttl)));
+        const ttl = addresses.length === 0 ? 0 : Math.min(...addresses.map((a) => a.ttl ?? 0));
+        entry.until = Math.min(entry.until, this.clock.now() + keepForMs(ttl));
       },
       () => (entry.until = Math.min(entry.until, this.clock.now() + MIN_TTL_MS)),
     );

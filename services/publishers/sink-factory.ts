@@ -5,10 +5,12 @@ import { createTargetClient } from './http-client.js';
 import type { Sink, SinkHooks } from './sink.js';
 import { AriSink } from './sinks/ari-sink.js';
 import { WebhookSink } from './sinks/webhook-sink.js';
-import { destinationOf } from './sip/presentity.js';
+import type { SrvLocation } from './sip/server-set.js';
+import type { SrvResolver } from './sip/srv.js';
 import type { AddressCheck } from '../../shared/sip/transport.js';
 import { AddressCache } from './dns-cache.js';
-import { checkTargetHost, sendAddress, SsrfError, type Resolver } from './ssrf-guard.js';
+import { sendAddress, SsrfError, type Resolver } from './ssrf-guard.js';
+import { checkSipServers } from './sip/server-check.js';
 import type { TargetsService } from './targets-service.js';
 
 export interface SinkFactoryDeps {
@@ -19,8 +21,12 @@ export interface SinkFactoryDeps {
   /** What SIP servers' names resolve to, with TTLs (`dnsResolver`); `resolve` when absent. */
   sipResolve?: Resolver;
   timeoutMs: number;
-  /** SIP PUBLISH targets, wired where the SIP stack is composed; every request goes where `check` says. */
-  sip?: (target: Extract<Target, { kind: 'sip' }>, hooks: SinkHooks | undefined, check: AddressCheck) => Promise<Sink>;
+  /** SRV lookups locating SIP servers named without a port (RFC 3263 §4.2); none: the name's A/AAAA records only. */
+  srvResolve?: SrvResolver;
+  /** Uniform in [0, 1): the draw among SRV records of one priority (RFC 2782). */
+  random?: () => number;
+  /** SIP PUBLISH targets, wired where the SIP stack is composed; every request goes where `check` says, to the servers `srv` finds. */
+  sip?: (target: Extract<Target, { kind: 'sip' }>, hooks: SinkHooks | undefined, check: AddressCheck, srv?: SrvLocation) => Promise<Sink>;
 }
 
 /** Builds the publisher for a target's kind, with its secrets opened and its tenant's SSRF rules. */
@@ -48,10 +54,10 @@ export function sinkFactory(deps: SinkFactoryDeps): (target: Target, hooks?: Sin
         // target does not start. A name that does not resolve now is not refused: sending fails (and is
         // retried) instead. Its DNS may change at any time after (rebinding): each request checks the answer it
         // uses, one kept for its TTL.
-        await checkTargetHost(destinationOf(target).host, allowPrivate, deps.resolve).catch((err: unknown) => {
+        await checkSipServers(target, allowPrivate, deps.resolve, deps.srvResolve).catch((err: unknown) => {
           if (err instanceof SsrfError) throw err;
         });
-        return deps.sip(target, hooks, (host) => sipAddress(host, allowPrivate));
+        return deps.sip(target, hooks, (host) => sipAddress(host, allowPrivate), deps.srvResolve && { lookup: deps.srvResolve, random: deps.random ?? Math.random });
     }
   };
 }

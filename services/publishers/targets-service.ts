@@ -4,8 +4,9 @@ import { stableJson } from '../../shared/domain/stable-json.js';
 import { notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { DirectoryService } from '../directory/directory-service.js';
-import { destinationOf } from './sip/presentity.js';
-import { checkTargetHost, checkTargetUrl, type Resolver } from './ssrf-guard.js';
+import { checkSipServers } from './sip/server-check.js';
+import type { SrvResolver } from './sip/srv.js';
+import { checkTargetUrl, type Resolver } from './ssrf-guard.js';
 import { newWebhookSecret } from './webhook-signature.js';
 
 /** How long a rotated webhook secret keeps signing beside the new one, so receivers switch without refusing anything. */
@@ -35,6 +36,8 @@ export class TargetsService {
     private readonly resolve: Resolver,
     /** The operator's PRIVATE_TARGETS: whether a tenant's own allowPrivateTargets counts at all. */
     private readonly privateTargets: boolean,
+    /** SRV lookups for SIP servers named without a port. */
+    private readonly srvResolve?: SrvResolver,
   ) {}
 
   /** Whether a tenant's targets may be on private networks: its own setting, if the operator lets tenants choose. */
@@ -64,7 +67,7 @@ export class TargetsService {
     if (input.kind === 'webhook') await checkTargetUrl(input.url, allowPrivate, this.resolve);
     if (input.kind === 'ari') await checkTargetUrl(input.baseUrl, allowPrivate, this.resolve);
     // SIP over TCP to an internal service is a cross-protocol request like any other (Redis reads it line by line).
-    if (input.kind === 'sip') await checkTargetHost(destinationOf(input).host, allowPrivate, this.resolve);
+    if (input.kind === 'sip') await checkSipServers(input, allowPrivate, this.resolve, this.srvResolve);
     const { password, secret, ...plain } = input as TargetInput & { password?: string; secret?: string };
     const doc = { ...plain, id, tenantId } as Target;
     const sameKind = existing?.kind === input.kind;

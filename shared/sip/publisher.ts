@@ -4,7 +4,7 @@ import { cryptoRandom } from './ids.js';
 import { headerSeconds, parseCSeq } from './message.js';
 import { PIDF_CONTENT_TYPE } from './pidf.js';
 import { TimerSlot } from './timer-slot.js';
-import type { Destination } from './transport.js';
+import { destinationNow, serverKey, type Destination, type RequestTarget } from './transport.js';
 import type { RequestOutcome, RequestSpec, UserAgentCore } from './user-agent-core.js';
 
 /**
@@ -13,7 +13,9 @@ import type { RequestOutcome, RequestSpec, UserAgentCore } from './user-agent-co
  *                                        └──remove──▶ removing ──any──▶ idle
  * 412: forget the etag, then publishing (fresh initial). 423: same request with Min-Expires. Timeout,
  * transport error, 5xx, other failure: backoff, then resume (with the etag, until the publication expires).
- * A publication resumed from another agent starts in published.
+ * A publication resumed from another agent starts in published. Over a route of several servers, a timeout,
+ * transport error or 503 is first tried at the route's next server, and a publication moved to another
+ * server starts there afresh (its entity-tag is the first server's), RFC 3263 §4.3.
  */
 export type PublisherState = 'idle' | 'publishing' | 'published' | 'refreshing' | 'modifying' | 'removing' | 'backoff';
 
@@ -32,8 +34,8 @@ const SENDING: Readonly<Record<Kind, PublisherState>> = {
 
 export interface PublisherOptions {
   core: UserAgentCore;
-  /** The event state compositor (Kamailio), or the proxy in front of it. */
-  target: Destination;
+  /** The event state compositor (Kamailio), or the proxy in front of it; or several, tried in order. */
+  target: RequestTarget;
   /** The presentity AOR; it is the Request-URI, From and To (RFC 3903 §4). */
   presentity: string;
   event?: string;
@@ -94,6 +96,10 @@ export class Publisher {
   private published: string | undefined;
   private etag: string | undefined;
   private expiresAt: number | undefined;
+  /** The server that issued `etag` (`serverKey`). */
+  private etagAt: string | undefined;
+  /** Publications left at other servers of the route, continued by their etags if it comes back to one before they expire (made when first needed: most publishers never move). */
+  private elsewhere: Map<string, Publication> | undefined;
   private refreshAt = 0;
   private expiresSec: number;
   private lastStatusCode: number | undefined;
@@ -129,6 +135,7 @@ export class Publisher {
     this.contentTypeHeader = ['Content-Type', options.contentType ?? PIDF_CONTENT_TYPE];
     const resumed = options.resume;
     if (resumed && resumed.expiresAt > options.core.clock.now()) {
+      // Where it was made is not known (the ledger keeps no server): it is tried where requests go first.
       this.etag = resumed.etag;
       this.expiresAt = resumed.expiresAt;
       this.published = this.desired = resumed.body;
@@ -189,6 +196,20 @@ export class Publisher {
   }
 
   /**
+   * The route moved to another server: the publication is made there now (afresh, or by the etag it still
+   * holds there), not at its refresh or after its backoff, so watchers of that server see it. Resolves once answered.
+   */
+  async moved(): Promise<void> {
+    if (this.disposed || this.desired === undefined) return;
+    if (this.state === 'backoff') {
+      this.timer.cancel();
+      this.state = 'idle';
+    }
+    this.step();
+    await this.settled();
+  }
+
+  /**
    * Refreshes now a publication last acknowledged no later than `before`, since the server may have lost it
    * (a presence server in memory mode restarting loses every publication; RFC 3903 has no way to say so):
    * a 412 then starts it over. Resolves once answered.
@@ -246,6 +267,7 @@ export class Publisher {
   private step(): void {
     if (this.inFlight || this.disposed || this.state === 'backoff') return;
     const now = this.options.core.clock.now();
+    this.follow(serverKey(destinationNow(this.options.target)), now);
     if (this.expiresAt !== undefined && now >= this.expiresAt) this.forget();
     if (this.desired === undefined) {
       if (this.etag !== undefined) return this.send('remove');
@@ -265,10 +287,26 @@ export class Publisher {
       });
   }
 
+  /** Puts the publication held at another server aside, and takes up the one still held at `server`, if any. */
+  private follow(server: string, now: number): void {
+    if (this.etagAt === server || (this.etag === undefined ? !this.elsewhere?.size : this.etagAt === undefined)) return;
+    const elsewhere = (this.elsewhere ??= new Map());
+    if (this.etag !== undefined && this.etagAt !== undefined && this.expiresAt! > now) elsewhere.set(this.etagAt, { etag: this.etag, expiresAt: this.expiresAt! });
+    for (const [key, p] of elsewhere) if (p.expiresAt <= now) elsewhere.delete(key);
+    const held = elsewhere.get(server);
+    elsewhere.delete(server);
+    this.etag = held?.etag;
+    this.expiresAt = held?.expiresAt;
+    this.etagAt = held && server;
+    // Whatever the other server holds, this one gets the whole current body (a modify, or an initial PUBLISH).
+    this.published = undefined;
+  }
+
   private send(kind: Kind): void {
     this.inFlight = true;
     this.state = SENDING[kind];
-    const { core, presentity, target } = this.options;
+    const { core, presentity } = this.options;
+    const target = destinationNow(this.options.target);
     const body = kind === 'remove' ? undefined : this.desired;
     const etag = kind === 'initial' ? undefined : this.etag;
     const sentAt = core.clock.now();
@@ -291,7 +329,7 @@ export class Publisher {
       this.inFlight = false;
       if (this.answered === answered) this.answered = undefined;
       this.cseq = Math.max(this.cseq, parseCSeq(outcome.request.headers.get('cseq'))?.seq ?? 0);
-      this.handle(kind, etag !== undefined, body, sentAt, outcome);
+      this.handle(kind, etag !== undefined, body, sentAt, outcome, target);
       this.step();
     });
     this.answered = answered;
@@ -305,7 +343,7 @@ export class Publisher {
     while (this.answered && !this.disposed) await this.answered;
   }
 
-  private handle(kind: Kind, conditional: boolean, body: string | undefined, sentAt: number, outcome: RequestOutcome): void {
+  private handle(kind: Kind, conditional: boolean, body: string | undefined, sentAt: number, outcome: RequestOutcome, to: Destination): void {
     const response = outcome.kind === 'response' ? outcome.response : undefined;
     const status = response?.status ?? (outcome.kind === 'timeout' ? 408 : 503);
     this.lastStatusCode = status;
@@ -322,6 +360,7 @@ export class Publisher {
       this.succeeded();
       // A copy: the header value is cut from the whole datagram's text, which it would keep alive until the next PUBLISH.
       this.etag = ownCopy(etag);
+      this.etagAt = serverKey(to);
       this.published = body;
       this.ackedAt = sentAt;
       this.expiresAt = sentAt + grantedSec * 1000;
@@ -347,6 +386,15 @@ export class Publisher {
       return;
     }
     this.failures += 1;
+    const route = 'current' in this.options.target ? this.options.target : undefined;
+    if (route && (outcome.kind !== 'response' || status === 503)) {
+      route.failed(to, outcome.kind === 'transport-error' ? outcome.error.message : outcome.kind === 'timeout' ? 'no answer (408)' : '503 Service Unavailable');
+      // Tried again at once where the route now points, until every server has failed it.
+      if (this.failures < route.size) {
+        this.state = 'idle';
+        return;
+      }
+    }
     this.state = 'backoff';
     this.settleWaiters('failed');
     const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.failures, this.options.random ?? cryptoRandom);
@@ -364,6 +412,7 @@ export class Publisher {
   private forget(): void {
     const ended = this.etag !== undefined;
     this.etag = undefined;
+    this.etagAt = undefined;
     this.published = undefined;
     this.expiresAt = undefined;
     if (ended) this.options.onPublication?.(undefined);

@@ -7,7 +7,7 @@ import { cryptoRandom } from './ids.js';
 import { headerSeconds, parseCSeq, type SipMessage, type SipRequest } from './message.js';
 import { TimerSlot } from './timer-slot.js';
 import { TIMER_N } from './timers.js';
-import type { Destination } from './transport.js';
+import { destinationNow, type RequestTarget } from './transport.js';
 import type { RequestOutcome, ResponseSpec, UserAgentCore } from './user-agent-core.js';
 
 /** A parsed Subscription-State header (RFC 6665 §8.2.3). */
@@ -51,8 +51,8 @@ export type SubscriberState =
 
 export interface SubscriberOptions {
   core: UserAgentCore;
-  /** The notifier, or the proxy in front of it; every request of the dialog goes there. */
-  target: Destination;
+  /** The notifier, or the proxy in front of it; every request goes where it points then (a dialog another server does not know gets 481 there, and starts over). */
+  target: RequestTarget;
   /** The watcher AOR (From). */
   subscriber: string;
   /** The watched resource (Request-URI and To). */
@@ -198,7 +198,7 @@ export class Subscriber {
           ['Accept', accept],
         ],
       },
-      this.options.target,
+      destinationNow(this.options.target),
       this.auth,
     );
     dialog.cseq = Math.max(dialog.cseq, parseCSeq(outcome.request.headers.get('cseq'))?.seq ?? 0);

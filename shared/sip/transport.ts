@@ -23,6 +23,31 @@ export interface Destination extends HostPort {
   serverName?: string;
 }
 
+/**
+ * Several servers for one target, tried in order (RFC 3263 §4.3): where the next request goes, and what
+ * is told when a request there failed (a timeout, a transport error or a 503), so the route may move on.
+ */
+export interface ServerRoute {
+  current(): Destination;
+  /** How many servers one request may be tried at before its sender backs off. */
+  readonly size: number;
+  failed(to: Destination, reason: string): void;
+}
+
+/** Where a sender's requests go: one destination, or a route over several servers. */
+export type RequestTarget = Destination | ServerRoute;
+
+export const destinationNow = (target: RequestTarget): Destination => ('current' in target ? target.current() : target);
+
+const keys = new WeakMap<Destination, string>();
+
+/** Tells servers apart: an entity-tag or a dialog one issued means nothing to another. */
+export function serverKey(d: Destination): string {
+  let key = keys.get(d);
+  if (key === undefined) keys.set(d, (key = `${d.protocol}:${formatHostPort(d)}`));
+  return key;
+}
+
 export type MessageReceiver = (message: SipMessage, from: Destination) => void;
 
 /** Moves parsed messages to and from the network. Bytes that do not parse are dropped. */

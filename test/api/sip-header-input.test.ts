@@ -59,3 +59,32 @@ describe('SIP targets: the SSRF guard checks the server as it does webhook URLs'
     expect((await h.get('/v1/targets/pbx').expect(200)).body.server).toBe('sip:redis.internal.test:6379');
   });
 });
+
+describe('SIP targets located by DNS SRV: the guard checks every server the records name', () => {
+  let h: TestHub;
+  const srv: Record<string, Array<{ name: string; port: number; priority: number; weight: number }>> = {
+    '_sip._udp.pbx.example.test': [
+      { name: 'ghost.example.test', port: 5060, priority: 10, weight: 0 },
+      { name: 'sip1.example.test', port: 5060, priority: 20, weight: 0 },
+    ],
+    '_sip._tcp.pbx.example.test': [
+      { name: 'sip1.example.test', port: 5060, priority: 10, weight: 0 },
+      { name: 'metadata.test', port: 5060, priority: 20, weight: 0 },
+    ],
+    '_sip._udp.nowhere.test': [{ name: 'ghost.example.test', port: 5060, priority: 10, weight: 0 }],
+  };
+  const dns: Record<string, string> = { ...DNS, 'sip1.example.test': '93.184.216.35' };
+  beforeAll(async () => {
+    h = await startTestHub({ resolve: async (host) => (dns[host] ? [{ address: dns[host]!, family: 4 }] : []), srvResolve: async (name) => srv[name] ?? [] });
+  });
+  afterAll(() => h.stop());
+
+  it('a name with SRV records is checked by the servers they name (one not yet in DNS is no reason to refuse, every address that resolves must be allowed)', async () => {
+    // No A record of its own is needed: sip1 resolves (ghost does not).
+    delete dns['pbx.example.test'];
+    await h.put('/v1/targets/pbx', sip({ server: 'sip:pbx.example.test' })).expect(201);
+    // Over TCP the records name a cloud-metadata address.
+    expect((await h.put('/v1/targets/pbx', sip({ server: 'sip:pbx.example.test', transport: 'tcp' })).expect(422)).body.error.code).toBe('target_address_forbidden');
+    expect((await h.put('/v1/targets/pbx', sip({ server: 'sip:nowhere.test' })).expect(422)).body.error.code).toBe('unresolvable_host');
+  });
+});

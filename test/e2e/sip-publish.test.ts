@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { parsePidf } from '../../shared/sip/pidf.js';
 import { describeWith } from '../support/components.js';
-import { seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
-import { kamailioPerTest, PRIVATE_TARGETS, sipTargetOf, type RunningKamailio } from '../support/kamailio.js';
+import { startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
+import { kamailioPerTest, seedAliceForKamailio, sipTargetOf, type RunningKamailio } from '../support/kamailio.js';
 import { eventually } from '../support/receiver.js';
 import { publishDialogStates, startWatcher, type Watcher } from '../support/sipp.js';
 
@@ -45,9 +45,7 @@ describeWith(['kamailio', 'sipp'], 'SIP PUBLISH to a real Kamailio, read back by
   beforeEach(async () => {
     kam = kamailio.kam;
     h = await startTestHub({ env: { SIP_HOST: '127.0.0.1', SIP_PORT: '0' } });
-    key = await seedAlice(h);
-    await h.put('/v1/tenant', PRIVATE_TARGETS).expect(200);
-    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
+    key = await seedAliceForKamailio(h);
   });
   afterEach(async () => {
     for (const w of watchers.splice(0)) await w.stop().catch(() => {});

@@ -1,27 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Presence } from '../../shared/domain/presence.js';
-import type { SipTarget } from '../../shared/domain/target.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { PresenceEngine } from '../../services/merger/engine.js';
 import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink } from '../../services/publishers/sip/sip-sink.js';
 import { DeliveryError } from '../../services/publishers/http-client.js';
 import { sendAddress } from '../../services/publishers/ssrf-guard.js';
 import type { SipRequest } from '../../shared/sip/message.js';
-import { setup, T0 } from '../sip/helpers.js';
+import { setup, SIP_TARGET, T0 } from '../sip/helpers.js';
 
-const TARGET: SipTarget = {
-  id: 'kam',
-  tenantId: 'acme',
-  kind: 'sip',
-  name: 'Kamailio',
-  enabled: true,
-  server: 'sip:192.0.2.1:5060',
-  transport: 'udp',
-  domain: 'example.test',
-  expiresSec: 600,
-  subscribeDialog: false,
-};
+const TARGET = SIP_TARGET;
 const PRESENCE = { availability: 'available', activity: 'available', routable: true, since: T0, version: 1 } as Presence;
 const person = (i: number) => ({ id: `p${i}`, tenantId: 'acme', name: `P ${i}`, extension: `1${i}`, teams: [] }) as unknown as Person;
 

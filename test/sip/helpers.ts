@@ -1,4 +1,5 @@
 import { ManualClock } from '../../shared/clock/manual-clock.js';
+import type { SipTarget } from '../../shared/domain/target.js';
 import { FakeTransport } from '../../shared/sip/fake-transport.js';
 import { createSipIds, type SipIds } from '../../shared/sip/ids.js';
 import type { Destination } from '../../shared/sip/transport.js';
@@ -6,6 +7,20 @@ import { UserAgentCore } from '../../shared/sip/user-agent-core.js';
 
 export const T0 = Date.parse('2026-03-02T09:00:00Z');
 export const TARGET: Destination = { protocol: 'udp', host: '192.0.2.1', port: 5060 };
+
+/** A SIP push target publishing to `TARGET`. */
+export const SIP_TARGET: SipTarget = {
+  id: 'kam',
+  tenantId: 'acme',
+  kind: 'sip',
+  name: 'Kamailio',
+  enabled: true,
+  server: 'sip:192.0.2.1:5060',
+  transport: 'udp',
+  domain: 'example.test',
+  expiresSec: 600,
+  subscribeDialog: false,
+};
 
 /** Ids from a counter, so every run sees the same branches, tags and Call-IDs. */
 export function counterIds(): SipIds {

@@ -12,6 +12,7 @@ import { createHub, type RunningHub } from '../../services/create-hub.js';
 import { signPbxRequest } from '../../services/api/auth.js';
 import { answerClientErrors } from '../../services/api/client-errors.js';
 import type { Resolver } from '../../services/publishers/ssrf-guard.js';
+import type { SrvResolver } from '../../services/publishers/sip/srv.js';
 import type { CalendarRandomness } from '../../services/calendars/create-calendars.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -53,7 +54,7 @@ export interface PbxKey {
 }
 
 export async function startTestHub(
-  opts: { now?: string; env?: Record<string, string>; dir?: string; resolve?: Resolver; randomness?: CalendarRandomness; log?: Logger } = {},
+  opts: { now?: string; env?: Record<string, string>; dir?: string; resolve?: Resolver; srvResolve?: SrvResolver; randomness?: CalendarRandomness; log?: Logger } = {},
 ): Promise<TestHub> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ph-test-'));
   const config = loadConfig({
@@ -72,6 +73,8 @@ export async function startTestHub(
     log: opts.log ?? silentLogger,
     defaultMetrics: false,
     ...(opts.resolve ? { resolve: opts.resolve } : {}),
+    // Never the machine's DNS: no SRV records unless the test plays them.
+    srvResolve: opts.srvResolve ?? (async () => []),
     ...(opts.randomness ? { randomness: opts.randomness } : {}),
   });
   await running.start();

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { makeTempDir, removeTempDir, spawnManaged, type ManagedProcess } from './child-group.js';
 import { requireBinary } from './components.js';
 import { freePort } from './ports.js';
+import { seedAlice, type PbxKey, type TestHub } from './hub.js';
 import type { PresenceServer, SipCredentials } from './sipp.js';
 
 /** The presence server config kept in the project; see the comment at its top. */
@@ -110,6 +111,14 @@ export function kamailioPerTest(opts: KamailioOptions = {}): { readonly kam: Run
 
 /** The tenant settings a test publishing to Kamailio needs: it listens on loopback, a private address. */
 export const PRIVATE_TARGETS = { name: 'acme', settings: { allowPrivateTargets: true, wrapUpSeconds: 0 } };
+
+/** Alice with a registered desk phone (available), in a tenant whose targets may be on loopback, where Kamailio listens; her PBX key. */
+export async function seedAliceForKamailio(h: TestHub): Promise<PbxKey> {
+  const key = await seedAlice(h);
+  await h.put('/v1/tenant', PRIVATE_TARGETS).expect(200);
+  await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], key).expect(200);
+  return key;
+}
 
 /** What `PUT /v1/targets/{id}` takes for a SIP target publishing to this Kamailio with its digest credentials. */
 export function sipTargetOf(kam: RunningKamailio, over: Record<string, unknown> = {}): Record<string, unknown> {

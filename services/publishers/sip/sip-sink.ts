@@ -7,7 +7,7 @@ import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
 import { Publisher, type PublisherOptions } from '../../../shared/sip/publisher.js';
 import { Subscriber, type SubscriberStatus } from '../../../shared/sip/subscriber.js';
-import type { AddressCheck } from '../../../shared/sip/transport.js';
+import { formatHostPort, type AddressCheck, type Destination } from '../../../shared/sip/transport.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
@@ -17,7 +17,8 @@ import type { Delivery, Sink, SinkHooks, WatchHealth } from '../sink.js';
 import { lineStateChanges } from './dialog-state.js';
 import { PidfBodies } from './pidf-bodies.js';
 import { parsePublicationAddress, publicationAddress, type HeldPublication } from './publication-address.js';
-import { destinationOf, presentityOf } from './presentity.js';
+import { destinationOf, presentityOf, srvNameOf } from './presentity.js';
+import { ServerSet, type SrvLocation } from './server-set.js';
 
 /**
  * PUBLISHes this sink waits on at once; more people wait here. Without a cap, a (re)loaded target sends
@@ -56,7 +57,8 @@ export class SipSink implements Sink {
   /** People whose delivery waits on their publisher: its new entity-tag reaches the ledger with the delivery. */
   private readonly delivering = new Set<string>();
   private readonly watches = new Map<string, Watch>();
-  private readonly destination;
+  private readonly route: ServerSet;
+  private closed = false;
   private readonly credentials: DigestCredentials | undefined;
   private readonly inFlight = new Limiter(MAX_PUBLISHES_IN_FLIGHT);
   private readonly bodies: PidfBodies;
@@ -74,14 +76,22 @@ export class SipSink implements Sink {
     people: readonly Person[],
     private readonly hooks?: SinkHooks,
     check?: AddressCheck,
+    srv?: SrvLocation,
   ) {
-    this.destination = { ...destinationOf(target), ...(check ? { check } : {}) };
+    const base = { ...destinationOf(target), ...(check ? { check } : {}) };
+    this.route = new ServerSet(base, srvNameOf(target), srv, core.clock, (to) => this.answers(to), () => this.moved());
     this.bodies = new PidfBodies(target);
     this.credentials = target.username && password !== undefined ? { username: target.username, password } : undefined;
-    if (target.subscribeDialog) for (const p of people) this.watch(p);
+    if (target.subscribeDialog) {
+      const watchAll = () => this.closed || people.forEach((p) => this.watch(p));
+      // Once the servers are known: a subscription made before would go to the fallback address.
+      if (this.route.ready) void this.route.ready.then(watchAll);
+      else watchAll();
+    }
   }
 
   async deliver(d: Delivery): Promise<void | 'unchanged'> {
+    if (this.route.ready) await this.route.ready;
     if (!d.presence || !d.person) {
       const published = this.publishers.has(d.personId);
       // Withdrawn from this target's scope, they stay: no NOTIFY will end a call their line showed.
@@ -107,6 +117,8 @@ export class SipSink implements Sink {
 
   /** A previous owner's publication not yet expired is continued: refreshed with the state it holds, if given, else modified or removed. */
   adopt(personId: string, person: Person | undefined, address?: string, presence?: Presence): void {
+    // Once the servers are known, before any delivery (each waits for them too): a refresh due now would go to the fallback address.
+    if (this.route.ready) return void this.route.ready.then(() => this.closed || this.adopt(personId, person, address, presence));
     const held = this.live(address);
     if (!held || this.publishers.has(personId)) return;
     const body = person && presence && presentityOf(person, this.target) === held.presentity ? this.bodies.of(personId, person, presence) : undefined;
@@ -136,7 +148,7 @@ export class SipSink implements Sink {
   private publisher(personId: string, presentity: string, resume?: PublisherOptions['resume']): Publisher {
     const pub: Publisher = new Publisher({
       core: this.core,
-      target: this.destination,
+      target: this.route,
       presentity,
       expiresSec: this.target.expiresSec,
       ...(this.credentials ? { credentials: this.credentials } : {}),
@@ -174,6 +186,28 @@ export class SipSink implements Sink {
     }
   }
 
+  /** Requests moved to another server: every publication is made there now, and every dialog watch starts over there. */
+  private moved(): void {
+    if (this.closed) return;
+    for (const { pub } of this.publishers.values()) {
+      this.inFlight.run(() => pub.moved()).catch((err: unknown) => this.log.error({ err }, 'moving a publication failed'));
+    }
+    for (const w of this.watches.values()) {
+      w.subscriber.dispose();
+      w.subscriber.start();
+    }
+  }
+
+  /** Whether a server answers an OPTIONS (RFC 3261 §11) with anything but a 503: it takes requests again. */
+  private async answers(to: Destination): Promise<boolean> {
+    const uri = `sip:${formatHostPort(to)}`;
+    const outcome = await this.core.request(
+      { method: 'OPTIONS', requestUri: uri, from: `sip:presence-hub@${this.target.domain}`, fromTag: this.core.ids.tag(), to: uri, callId: this.core.ids.callId(), cseq: 1 },
+      to,
+    );
+    return outcome.kind === 'response' && outcome.response.status !== 503;
+  }
+
   private async unpublish(personId: string): Promise<void> {
     const held = this.publishers.get(personId);
     if (!held) return;
@@ -195,7 +229,7 @@ export class SipSink implements Sink {
       endpoint,
       subscriber: new Subscriber({
         core: this.core,
-        target: this.destination,
+        target: this.route,
         subscriber: `sip:presence-hub@${this.target.domain}`,
         resource,
         event: 'dialog',
@@ -253,7 +287,14 @@ export class SipSink implements Sink {
       const s = w.subscriber.status().state;
       subscriptions[s] = (subscriptions[s] ?? 0) + 1;
     }
-    return { server: redactUrl(this.target.server), transport: this.target.transport, publications, failingPublications: failing, dialogSubscriptions: subscriptions };
+    return {
+      server: redactUrl(this.target.server),
+      transport: this.target.transport,
+      ...this.route.status(),
+      publications,
+      failingPublications: failing,
+      dialogSubscriptions: subscriptions,
+    };
   }
 
   watchHealth(): Partial<Record<WatchHealth, number>> {
@@ -266,6 +307,7 @@ export class SipSink implements Sink {
   }
 
   async close(next?: Target, withdraw = false): Promise<void> {
+    this.closed = true;
     // Removed (Expires 0), or the server would keep them beside the next publisher's and, given two with
     // our tuple id, show the older one's (Kamailio) until they expire. A server that does not answer
     // soon is not waited for: they lapse at their expiry then.

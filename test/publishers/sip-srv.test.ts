@@ -1,0 +1,278 @@
+import { promises as dns } from 'node:dns';
+import { describe, expect, it } from 'vitest';
+import type { Person } from '../../shared/domain/directory.js';
+import type { Presence } from '../../shared/domain/presence.js';
+import type { SipTarget } from '../../shared/domain/target.js';
+import { silentLogger } from '../../shared/log/logger.js';
+import type { SipRequest } from '../../shared/sip/message.js';
+import type { PresenceEngine } from '../../services/merger/engine.js';
+import { MIN_TTL_MS } from '../../services/publishers/dns-cache.js';
+import { srvNameOf } from '../../services/publishers/sip/presentity.js';
+import { RETURN_CHECK_MS } from '../../services/publishers/sip/server-set.js';
+import { publicationAddress } from '../../services/publishers/sip/publication-address.js';
+import { SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { orderSrv, srvResolver, type SrvRecord } from '../../services/publishers/sip/srv.js';
+import { TIMER_F } from '../../shared/sip/timers.js';
+import { setup, SIP_TARGET, T0 } from '../sip/helpers.js';
+
+const srv = (name: string, port: number, priority: number, weight: number, ttl?: number): SrvRecord => ({ name, port, priority, weight, ...(ttl !== undefined ? { ttl } : {}) });
+/** Plays the draws RFC 2782 makes, in turn. */
+const draws = (...values: number[]) => () => values.shift() ?? 0;
+
+describe('RFC 2782 order', () => {
+  it('lowest priority first; within one, drawn by weight, the random number picking the first record whose running sum reaches it', () => {
+    const records = [srv('c', 1, 20, 0), srv('a1', 1, 10, 60), srv('a2', 1, 10, 40)];
+    // Sum 100, draw 0..100: 0.5 → 50 → a1 (running 60); then a2 alone.
+    expect(orderSrv(records, draws(0.5, 0, 0)).map((r) => r.name)).toEqual(['a1', 'a2', 'c']);
+    // 0.7 → 70 → past a1's 60: a2 first.
+    expect(orderSrv(records, draws(0.7, 0, 0)).map((r) => r.name)).toEqual(['a2', 'a1', 'c']);
+  });
+
+  it('weight-0 records go first in the running sum: a draw of 0 picks one, anything else the weighted ones', () => {
+    const records = [srv('heavy', 1, 10, 5), srv('zero', 1, 10, 0)];
+    expect(orderSrv(records, draws(0, 0)).map((r) => r.name)).toEqual(['zero', 'heavy']);
+    expect(orderSrv(records, draws(0.5, 0)).map((r) => r.name)).toEqual(['heavy', 'zero']);
+  });
+
+  it('a "." target (the service is decidedly not offered) gives no server', () => {
+    expect(orderSrv([srv('.', 0, 0, 0)], Math.random)).toEqual([]);
+    expect(orderSrv([srv('', 0, 0, 0)], Math.random)).toEqual([]);
+  });
+});
+
+describe('which servers are looked up by SRV (RFC 3263 §4.2)', () => {
+  const of = (server: string, transport: SipTarget['transport'] = 'udp') => srvNameOf({ server, transport });
+  it('a host name without a port, by the configured transport; sips: and TLS use _sips._tcp', () => {
+    expect(of('sip:example.com')).toBe('_sip._udp.example.com');
+    expect(of('sip:example.com', 'tcp')).toBe('_sip._tcp.example.com');
+    expect(of('sip:example.com', 'tls')).toBe('_sips._tcp.example.com');
+    expect(of('sips:example.com', 'udp')).toBe('_sips._tcp.example.com');
+    expect(of('sip:example.com;transport=tcp', 'tcp')).toBe('_sip._tcp.example.com');
+  });
+  it('never a host with a port, nor an IP address', () => {
+    expect(of('sip:example.com:5060')).toBeUndefined();
+    expect(of('sip:192.0.2.1')).toBeUndefined();
+    expect(of('sip:[2001:db8::1]')).toBeUndefined();
+  });
+  it('"no such name" and "no SRV records" are an empty answer, other failures are failures', async () => {
+    const failing = (code: string) => srvResolver({ resolveSrv: () => Promise.reject(Object.assign(new Error(code), { code })) });
+    expect(await failing(dns.NODATA)('_sip._udp.example.com')).toEqual([]);
+    expect(await failing(dns.NOTFOUND)('_sip._udp.example.com')).toEqual([]);
+    await expect(failing(dns.SERVFAIL)('_sip._udp.example.com')).rejects.toThrow(dns.SERVFAIL);
+  });
+});
+
+const TARGET: SipTarget = { ...SIP_TARGET, server: 'sip:pbx.example.test' };
+const PRESENCE = { availability: 'available', activity: 'available', routable: true, since: T0, version: 1 } as Presence;
+const AWAY = { ...PRESENCE, availability: 'away', activity: 'away', routable: false, version: 2 } as Presence;
+const person = (i: number) => ({ id: `p${i}`, tenantId: 'acme', name: `P ${i}`, extension: `1${i}`, teams: [] }) as unknown as Person;
+const ADDRESSES: Record<string, string> = { 'a.example.test': '192.0.2.1', 'b.example.test': '192.0.2.2', 'pbx.example.test': '192.0.2.9' };
+
+/** A SIP sink whose server is found by SRV records the test plays, over a fake transport. */
+function harness(answer: SrvRecord[] | Error = [srv('a.example.test.', 5070, 10, 0, 60), srv('b.example.test.', 5080, 20, 0, 60)], target = TARGET, people: Person[] = []) {
+  const h = setup();
+  const dns = { answer, lookups: [] as string[] };
+  const lookup = async (name: string) => {
+    dns.lookups.push(name);
+    if (dns.answer instanceof Error) throw dns.answer;
+    return dns.answer;
+  };
+  const check = async (host: string) => ADDRESSES[host] ?? Promise.reject(new Error(`${host} does not resolve`));
+  const sink = new SipSink(target, undefined, h.core, {} as PresenceEngine, silentLogger, people, undefined, check, { lookup, random: () => 0 });
+  /** Each request transaction once (UDP retransmissions left out): method, where it went, presentity and SIP-If-Match. */
+  const sent = () => {
+    const seen = new Map<string, string>();
+    for (const s of h.transport.sent) {
+      const r = s.message as SipRequest;
+      if (r.kind === 'request') seen.set(r.headers.get('via')!, `${r.method} ${s.to.host}:${s.to.port} ${r.uri} ${r.headers.get('sip-if-match') ?? '-'}`);
+    }
+    return [...seen.values()];
+  };
+  const answered = new Set<string>();
+  /** Requests not answered yet, oldest first. */
+  const open = () => h.transport.requests().filter((r) => !answered.has(r.headers.get('via')!));
+  const reply = async (r: SipRequest, status: number, etag?: string) => {
+    answered.add(r.headers.get('via')!);
+    h.transport.respond(r, status, etag ? [['SIP-ETag', etag], ['Expires', '600']] : []);
+    await h.clock.advance(0);
+  };
+  const deliver = (i: number, presence = PRESENCE) => sink.deliver({ tenantId: 'acme', personId: `p${i}`, person: person(i), presence, version: presence.version });
+  /** Delivers `presence` of person `i`, its PUBLISH answered 200 with `etag`. */
+  const published = async (i: number, etag: string, presence = PRESENCE) => {
+    const done = deliver(i, presence);
+    await h.clock.advance(0);
+    await reply(open()[0]!, 200, etag);
+    await done;
+  };
+  const details = () => sink.details() as { publishingTo: string; servers: unknown[]; srv?: string; lastMove?: { from: string; to: string; because: string } };
+  return { ...h, dns, sink, sent, open, reply, deliver, published, details };
+}
+
+describe('a SIP target located by DNS SRV', () => {
+  it('publishes to the most preferred server at its SRV port, and says so in its status', async () => {
+    const h = harness();
+    const done = h.deliver(1);
+    await h.clock.advance(0);
+    expect(h.dns.lookups).toEqual(['_sip._udp.pbx.example.test']);
+    expect(h.sent()).toEqual(['PUBLISH 192.0.2.1:5070 sip:11@example.test -']);
+    await h.reply(h.open()[0]!, 200, 'a-1');
+    await done;
+    expect(h.details()).toMatchObject({
+      srv: '_sip._udp.pbx.example.test',
+      servers: [
+        { host: 'a.example.test', port: 5070, priority: 10, weight: 0 },
+        { host: 'b.example.test', port: 5080, priority: 20, weight: 0 },
+      ],
+      publishingTo: 'a.example.test:5070',
+    });
+    expect(h.details().lastMove).toBeUndefined();
+    // The answer is kept for its TTL (60 s): requests meanwhile ask no DNS.
+    await h.clock.advance(59_999);
+    const change = h.deliver(1, AWAY);
+    await h.clock.advance(0);
+    await h.reply(h.open()[0]!, 200, 'a-2');
+    await change;
+    expect(h.dns.lookups).toHaveLength(1);
+    await h.sink.close();
+  });
+
+  it('without SRV records, or when the lookup fails, publishes to the name itself on the default port (A/AAAA)', async () => {
+    for (const answer of [[], new Error('SERVFAIL')]) {
+      const h = harness(answer);
+      const done = h.deliver(1);
+      await h.clock.advance(0);
+      expect(h.sent()).toEqual(['PUBLISH 192.0.2.9:5060 sip:11@example.test -']);
+      await h.reply(h.open()[0]!, 200, 'x-1');
+      await done;
+      expect(h.details()).toMatchObject({ servers: [{ host: 'pbx.example.test', port: 5060 }], publishingTo: 'pbx.example.test:5060' });
+      await h.sink.close();
+    }
+  });
+
+  it('a server that does not answer: the request is made afresh at the next (no SIP-If-Match), and every other publication follows at once', async () => {
+    const h = harness();
+    for (const i of [1, 2]) await h.published(i, `a-${i}`);
+    const change = h.deliver(1, AWAY);
+    await h.clock.advance(0);
+    expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+    const before = h.sent().length;
+    // Timer F: no answer from a (RFC 3261 §17.1.2.2).
+    await h.clock.advance(TIMER_F);
+    expect(h.sent().slice(before).sort()).toEqual(['PUBLISH 192.0.2.2:5080 sip:11@example.test -', 'PUBLISH 192.0.2.2:5080 sip:12@example.test -']);
+    for (const r of h.open().filter((r) => r.method === 'PUBLISH')) await h.reply(r, 200, `b-${r.uri}`);
+    await change;
+    expect(h.details()).toMatchObject({
+      publishingTo: 'b.example.test:5080',
+      lastMove: { from: 'a.example.test:5070', to: 'b.example.test:5080', because: 'no answer (408) from a.example.test:5070' },
+    });
+    expect((h.sink.details() as { failingPublications: number }).failingPublications).toBe(0);
+    await h.sink.close();
+  });
+
+  it('a 503 or a transport error moves on at once; once every server failed, the publication backs off and starts again at the first', async () => {
+    const h = harness();
+    const done = h.deliver(1).catch((err: Error) => err);
+    await h.clock.advance(0);
+    await h.reply(h.open()[0]!, 503);
+    expect(h.sent()).toEqual(['PUBLISH 192.0.2.1:5070 sip:11@example.test -', 'PUBLISH 192.0.2.2:5080 sip:11@example.test -']);
+    expect(h.details().lastMove?.because).toBe('503 Service Unavailable from a.example.test:5070');
+    await h.reply(h.open()[0]!, 503);
+    // Both failed: the delivery fails (the pipeline retries it) and the publisher backs off, to try a first again.
+    expect(await done).toBeInstanceOf(Error);
+    expect(h.details()).toMatchObject({ publishingTo: 'a.example.test:5070', lastMove: { because: '503 Service Unavailable from b.example.test:5080, the last server' } });
+    expect(h.sent()).toHaveLength(2);
+    while (h.sent().length === 2) await h.clock.advance(500);
+    expect(h.sent()[2]).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test -');
+    await h.reply(h.open()[0]!, 200, 'a-1');
+    // A transport error (a refused connection) is a failure of that server too: a, then b, then backoff.
+    h.transport.failure = new Error('connection refused');
+    const refused = h.deliver(1, AWAY).catch((err: Error) => err.message);
+    await h.clock.advance(0);
+    expect(await refused).toContain('connection refused');
+    expect(h.details().lastMove?.because).toMatch(/connection refused from b\.example\.test:5080, the last server$/);
+    await h.sink.close();
+  });
+
+  it('goes back to the preferred server when the SRV set is looked up again and that server answers, continuing what it still holds there', async () => {
+    const h = harness();
+    await h.published(1, 'a-1');
+    const change = h.deliver(1, AWAY);
+    await h.clock.advance(0);
+    await h.reply(h.open()[0]!, 503);
+    await h.reply(h.open()[0]!, 200, 'b-1');
+    await change;
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    // Past the SRV answer's TTL (60 s), the next request looks it up again, and asks a whether it answers.
+    await h.clock.advance(Math.max(60_000, RETURN_CHECK_MS));
+    const back = h.deliver(1, { ...PRESENCE, version: 3 });
+    await h.clock.advance(0);
+    expect(h.dns.lookups).toHaveLength(2);
+    const options = h.open().find((r) => r.method === 'OPTIONS')!;
+    expect(options.uri).toBe('sip:a.example.test:5070');
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 200, 'b-2');
+    await back;
+    await h.reply(options, 200);
+    expect(h.details()).toMatchObject({ publishingTo: 'a.example.test:5070', lastMove: { from: 'b.example.test:5080', to: 'a.example.test:5070', because: 'a.example.test:5070 answers again' } });
+    // a still holds the publication it acknowledged before the fail-over (not expired): modified by its etag, not one beside it.
+    expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+    await h.sink.close();
+  });
+
+  it('a preferred server that still does not answer keeps the publications where they are, and is asked again only after a while', async () => {
+    const h = harness();
+    const first = h.deliver(1);
+    await h.clock.advance(0);
+    await h.reply(h.open()[0]!, 503);
+    await h.reply(h.open()[0]!, 200, 'b-1');
+    await first;
+    await h.clock.advance(60_000);
+    void h.deliver(1, AWAY);
+    await h.clock.advance(0);
+    const options = h.open().find((r) => r.method === 'OPTIONS')!;
+    await h.reply(options, 503);
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    await h.clock.advance(MIN_TTL_MS);
+    void h.deliver(1, { ...PRESENCE, version: 3 });
+    await h.clock.advance(0);
+    expect(h.transport.requests('OPTIONS')).toHaveLength(1);
+    await h.sink.close();
+  });
+
+  it('new SRV records that no longer list the server in use move the publications to the first of them', async () => {
+    const h = harness();
+    await h.published(1, 'a-1');
+    h.dns.answer = [srv('b.example.test', 5080, 10, 0, 60)];
+    await h.clock.advance(60_000);
+    const next = h.deliver(1, AWAY);
+    await h.clock.advance(0);
+    // The request that looked them up again went where they pointed until then; the next goes to the new set.
+    expect(h.details()).toMatchObject({ publishingTo: 'b.example.test:5080', lastMove: { because: 'the SRV records changed' } });
+    await h.reply(h.open()[0]!, 200, 'a-2');
+    expect(h.sent().slice(1)).toEqual(['PUBLISH 192.0.2.1:5070 sip:11@example.test a-1', 'PUBLISH 192.0.2.2:5080 sip:11@example.test -']);
+    await h.reply(h.open()[0]!, 200, 'b-1');
+    await next;
+    await h.sink.close();
+  });
+
+  it('dialog watches wait for the servers to be known, and start over at the server the publications moved to', async () => {
+    const h = harness(undefined, { ...TARGET, subscribeDialog: true }, [person(1)]);
+    await h.clock.advance(0);
+    expect(h.sent()).toEqual(['SUBSCRIBE 192.0.2.1:5070 sip:11@example.test -']);
+    await h.reply(h.open()[0]!, 503);
+    void h.deliver(1);
+    await h.clock.advance(0);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    expect(h.sent().filter((r) => r.startsWith('SUBSCRIBE')).at(-1)).toBe('SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -');
+    await h.sink.close();
+  });
+
+  it("a publication taken over from another replica is refreshed at the SRV servers, not at the name's own address", async () => {
+    const h = harness();
+    // Due for its refresh now: it expires in a minute, and refreshes come 15 % of 600 s before.
+    h.sink.adopt('p1', person(1), publicationAddress({ presentity: 'sip:11@example.test', etag: 'x-1', expiresAt: T0 + 60_000 }), PRESENCE);
+    await h.clock.advance(0);
+    expect(h.sent()).toEqual(['PUBLISH 192.0.2.1:5070 sip:11@example.test x-1']);
+    await h.sink.close();
+  });
+});
