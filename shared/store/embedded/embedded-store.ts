@@ -1,8 +1,9 @@
+import { afterRestart } from '../after-restart.js';
 import type { Store } from '../port.js';
 import type { CheckpointOptions } from './checkpointer.js';
 import { MemoryReplayGuard } from '../replay-guard.js';
 import { MemoryTargetStatus } from '../target-status.js';
-import { afterRestart, keptChange, keptSignals } from './kept-signals.js';
+import { keptChange, keptSignals } from './kept-signals.js';
 import { MemoryFeed } from './memory-feed.js';
 import { MemoryLeases } from './memory-leases.js';
 import { MemoryRoutingState } from './memory-routing-state.js';
