@@ -12,5 +12,5 @@ import { RedisStore } from './redis/redis-store.js';
 export function openStore(config: Config, log: Logger, now: number): Store {
   const registrationsUntil = now + config.pbx.registrationAfterRestartMs;
   if (config.redis) return new RedisStore({ ...config.redis, feedEvents: config.feed.bufferEvents, log, registrationsUntil });
-  return new EmbeddedStore(config.sqlitePath, { feedEvents: config.feed.bufferEvents, registrationsUntil });
+  return new EmbeddedStore(config.sqlitePath, { feedEvents: config.feed.bufferEvents, registrationsUntil, checkpoints: { log } });
 }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname } from 'node:path';
@@ -13,14 +14,17 @@ export interface CheckpointOptions {
   maxWalBytes?: number;
   /** How often the main thread looks at the WAL's size. */
   watchMs?: number;
+  /** Where a thread that died is reported. */
+  log?: Logger;
 }
 
 const EVERY_MS = 500;
 /** 16 times SQLite's automatic checkpoint (1,000 pages of 4 KiB): reached only when the thread is not doing its work. */
 const MAX_WAL_BYTES = 64 << 20;
 const WATCH_MS = 1000;
-/** A thread that died is started again after this long (its file unreadable, out of memory). */
+/** A thread that died is started again after this long (its file unreadable, out of memory), doubled while it keeps dying. */
 const RESTART_MS = 1000;
+const RESTART_MAX_MS = 60_000;
 /** How long a close waits for the thread's last checkpoint before it stops the thread. */
 const CLOSE_WAIT_MS = 10_000;
 
@@ -43,6 +47,8 @@ export class Checkpointer {
   private readonly watch: NodeJS.Timeout;
   private readonly everyMs: number;
   private readonly maxWalBytes: number;
+  private readonly log: Logger | undefined;
+  private restartMs = RESTART_MS;
   /** Checkpoints run so far, by the thread and by the main thread (for tests and benchmarks). */
   readonly runs = { thread: 0, main: 0 };
   /** The thread's last answer. */
@@ -55,6 +61,7 @@ export class Checkpointer {
   ) {
     this.everyMs = opts.everyMs ?? EVERY_MS;
     this.maxWalBytes = opts.maxWalBytes ?? MAX_WAL_BYTES;
+    this.log = opts.log;
     this.spawn();
     // Real time, not the service's clock: this paces disk work, it decides nothing.
     this.watch = setInterval(() => this.checkSize(), opts.watchMs ?? WATCH_MS).unref();
@@ -65,14 +72,19 @@ export class Checkpointer {
     // A store left open must not hold the process: `close` stops the thread.
     worker.unref();
     worker.on('message', (r: CheckpointReport) => {
+      this.restartMs = RESTART_MS;
       this.runs.thread++;
       this.last = r;
     });
+    let failure: string | undefined;
     // An uncaught error in the thread ends it: `exit` follows and starts another.
-    worker.on('error', () => undefined);
-    worker.on('exit', () => {
+    worker.on('error', (err) => (failure = err.message));
+    worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
-      if (!this.closing) this.restart = setTimeout(() => this.spawn(), RESTART_MS).unref();
+      if (this.closing) return;
+      this.log?.warn({ err: failure, code, restartInMs: this.restartMs }, 'the WAL checkpoint thread stopped; starting it again');
+      this.restart = setTimeout(() => this.spawn(), this.restartMs).unref();
+      this.restartMs = Math.min(2 * this.restartMs, RESTART_MAX_MS);
     });
     this.worker = worker;
   }

@@ -28,7 +28,7 @@ export class EmbeddedStore implements Store {
   /**
    * `registrationsUntil`: when phones' registrations kept without an expiry of their own stop being
    * believed (`afterRestart`); without it they are believed until the PBX says otherwise. `checkpoints`:
-   * the WAL checkpoint thread's pace (tests).
+   * the WAL checkpoint thread's logger, and its pace (tests).
    */
   constructor(path: string, opts: { feedEvents?: number; registrationsUntil?: number; checkpoints?: CheckpointOptions } = {}) {
     this.directory = new SqliteDirectory(path, opts.checkpoints);
