@@ -63,6 +63,14 @@ export const redisKeys = (prefix: string) => ({
   delivered: (tenantId: string, targetId: string) => `${prefix}delivered${SEP}${tenantId}${SEP}${targetId}`,
   /** What the replica publishing a target last reported about it (a hash with a key expiry). */
   targetStatus: (tenantId: string, targetId: string) => `${prefix}tstatus${SEP}${tenantId}${SEP}${targetId}`,
+  /** Held by every replica that runs (its id, with a key expiry it keeps renewing): none means a full outage. */
+  alive: () => `${prefix}alive`,
+  /**
+   * After a full outage, the instant registrations kept without an expiry are believed until, while
+   * that bound is being applied (`outage-bound.ts`), and the replica applying it (with a key expiry).
+   */
+  registrationBound: () => `${prefix}regbound`,
+  registrationBoundLock: () => `${prefix}regbound${SEP}lock`,
   routingGroup: (tenantId: string, groupId: string) => `${prefix}rt${SEP}group${SEP}${tenantId}${SEP}${groupId}`,
   routingAgent: (tenantId: string, personId: string) => `${prefix}rt${SEP}agent${SEP}${tenantId}${SEP}${personId}`,
 });

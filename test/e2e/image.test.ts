@@ -86,6 +86,8 @@ describeWith([node], `the container image on Node ${recipe.nodeMajor}, assembled
     expect(cli.stdout).toMatch(/bob/);
     expect((await call('GET', '/v1/people/bob')).body).toMatchObject({ name: 'Bob', extension: '1002' });
 
+    // The WAL checkpoint thread loads from the build (`checkpoint-worker.js` beside its starter), or says it stopped.
+    expect(svc!.logs.join('\n')).not.toContain('checkpoint thread');
     expect(await svc!.stop()).toBe(0);
     expect(await healthcheck()).not.toBe(0);
     await start();

@@ -3,6 +3,7 @@ import { UniqueViolation } from '../../shared/errors/errors.js';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Group } from '../../shared/domain/group.js';
 import type { Presence } from '../../shared/domain/presence.js';
+import type { Signal } from '../../shared/domain/signal.js';
 import type { FeedEvent } from '../../shared/store/feed.js';
 import type { Store } from '../../shared/store/port.js';
 import { eventually } from '../support/receiver.js';
@@ -29,11 +30,17 @@ const presence = (personId: string, version: number): Presence => ({
   version,
 });
 
+/** How a store is reopened: `registrationsUntil` as `openStore` passes it (its start plus the bound). */
+export interface ReopenOptions {
+  registrationsUntil?: number;
+}
+
 /**
  * The store port's contract. Every adapter (embedded SQLite + memory, Redis) runs this same suite.
- * `make` opens a store on fresh storage; `reopen` opens a second store on the same storage (restart).
+ * `make` opens a store on fresh storage; `reopen` opens a second store on the same storage (restart),
+ * after every store on it was closed long enough to count as a full outage when given `registrationsUntil`.
  */
-export function storeContract(name: string, make: () => Promise<{ store: Store; reopen: () => Promise<Store>; cleanup: () => Promise<void> }>): void {
+export function storeContract(name: string, make: () => Promise<{ store: Store; reopen: (opts?: ReopenOptions) => Promise<Store>; cleanup: () => Promise<void> }>): void {
   // Each test starts its store here, so `make` only opens it (as the service would).
   const open = make;
   make = async () => {
@@ -41,8 +48,8 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
     await made.store.start();
     return {
       ...made,
-      reopen: async () => {
-        const again = await made.reopen();
+      reopen: async (opts?: ReopenOptions) => {
+        const again = await made.reopen(opts);
         await again.start();
         return again;
       },
@@ -160,6 +167,27 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       expect((await again.directory.findUnique('apiKeys', 'hash', 'abc'))?.role).toBe('admin');
       const signals = (await again.state.read('a', 'alice')).signals;
       expect(signals.find((s) => s.id === 'manual')).toEqual({ id: 'manual', source: 'manual', claim: { kind: 'dnd' }, observedAt: 5, until: 99 });
+      await again.close();
+      await cleanup();
+    });
+
+    it('after a full outage, believes a registration kept without an expiry only until registrationsUntil; the rest as kept', async () => {
+      const { store, reopen, cleanup } = await make();
+      const endpoint = (id: string, until?: number): Signal => ({
+        id: `pbx:reg:${id}`,
+        source: 'pbx',
+        observedAt: 5,
+        claim: { kind: 'endpoint', endpoint: { id, kind: 'desk' }, reachable: true },
+        ...(until === undefined ? {} : { until }),
+      });
+      const dnd: Signal = { id: 'manual', source: 'manual', claim: { kind: 'dnd' }, observedAt: 5 };
+      await store.state.update('a', 'alice', () => ({ next: { signals: [endpoint('desk'), endpoint('soft', 9000), dnd] }, result: undefined }));
+      await store.close();
+      const again = await reopen({ registrationsUntil: 3000 });
+      expect((await again.state.read('a', 'alice')).signals).toEqual([endpoint('desk', 3000), endpoint('soft', 9000), dnd]);
+      // A registration the PBX sends after the restart is believed without a bound again.
+      await again.state.update('a', 'alice', (s) => ({ next: { signals: [endpoint('desk'), ...s.signals.slice(1)] }, result: undefined }));
+      expect((await again.state.read('a', 'alice')).signals[0]).toEqual(endpoint('desk'));
       await again.close();
       await cleanup();
     });

@@ -12,7 +12,7 @@ storeContract('embedded (SQLite + memory)', async () => {
   const path = join(dir, 'db.sqlite');
   return {
     store: new EmbeddedStore(path),
-    reopen: async () => new EmbeddedStore(path),
+    reopen: async (opts) => new EmbeddedStore(path, opts),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Signal } from '../../shared/domain/signal.js';
-import { afterRestart, keptChange, keptSignals } from '../../shared/store/embedded/kept-signals.js';
+import { afterRestart } from '../../shared/store/after-restart.js';
+import { keptChange, keptSignals } from '../../shared/store/embedded/kept-signals.js';
 
 const desk = { id: 'desk', kind: 'desk' as const };
 const manual: Signal = { id: 'manual', source: 'manual', observedAt: 1, claim: { kind: 'status', activity: 'away' } };

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PresenceEngine } from '../../services/merger/engine.js';
 import { Metrics } from '../../services/observability/metrics.js';
@@ -6,6 +7,7 @@ import { viewOf } from '../../services/api/views.js';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
 import { DEFAULT_POLICY } from '../../shared/domain/policy.js';
 import { merge } from '../../shared/merge/merge.js';
+import type { Signal } from '../../shared/domain/signal.js';
 import type { FeedEvent } from '../../shared/store/feed.js';
 import { call, desk, manual } from '../support/signals.js';
 import { silentLogger } from '../../shared/log/logger.js';
@@ -20,6 +22,8 @@ import { leaseContract } from './lease-contract.js';
 import { routingStateContract } from './routing-state-contract.js';
 
 const T = Date.parse('2026-03-02T10:00:00Z');
+/** `alive` of the test stores that exercise full outages: what a full outage must outlast. */
+const ALIVE_MS = 300;
 
 describeWith(['redis'], 'Redis store', () => {
   let redis: RunningRedis;
@@ -48,7 +52,16 @@ describeWith(['redis'], 'Redis store', () => {
 
   storeContract('redis', async () => {
     const prefix = `t${++n}:`;
-    return { store: open(prefix), reopen: async () => open(prefix), cleanup: async () => {} };
+    // A short `alive`, so a reopen after a full outage needs only a short wait.
+    const replica = (registrationsUntil?: number) => new RedisStore({ url: redis.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, registrationsUntil });
+    return {
+      store: replica(),
+      reopen: async (opts) => {
+        if (opts?.registrationsUntil !== undefined) await sleep(ALIVE_MS + 100);
+        return replica(opts?.registrationsUntil);
+      },
+      cleanup: async () => {},
+    };
   });
 
   leaseContract('redis', async () => {
@@ -256,6 +269,96 @@ describeWith(['redis'], 'Redis store', () => {
       sub.close();
       await a.close();
       await b.close();
+    });
+
+    describe('registrations kept without an expiry, after a full outage (no replica running for aliveMs)', () => {
+      const HOUR = 3_600_000;
+      const replica = (prefix: string, registrationsUntil?: number) =>
+        new RedisStore({ url: redis.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, copyRefreshMs: 100, registrationsUntil });
+      const started = async (store: RedisStore) => {
+        await store.start();
+        return store;
+      };
+      const desk: Signal = { id: 'pbx:reg:desk', source: 'pbx', observedAt: T, claim: { kind: 'endpoint', endpoint: { id: 'desk', kind: 'desk' }, reachable: true } };
+      const register = (store: Store, personId: string) =>
+        store.state.update('acme', personId, () => ({
+          next: { signals: [desk], presence: { personId, availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T, version: 1, wakeAt: T + 2 * HOUR } },
+          result: undefined,
+        }));
+      const until = async (store: Store, personId: string) => (await store.state.read('acme', personId)).signals[0]!.until;
+      const boundKeys = async (prefix: string) => {
+        const c = new Redis(redis.url);
+        const k = redisKeys(prefix);
+        const found = [await c.exists(k.registrationBound()), await c.exists(k.registrationBoundLock())];
+        c.disconnect();
+        return found;
+      };
+
+      it('a rolling restart changes nothing; a start after every replica was down bounds them from its start, and brings the transition forward', async () => {
+        const prefix = `t${++n}:`;
+        const a = await started(replica(prefix));
+        await register(a, 'alice');
+        // One replica restarts while another runs, then that one: the PBX was heard all along.
+        const b = await started(replica(prefix, T + HOUR));
+        await a.close();
+        const c = await started(replica(prefix, T + HOUR));
+        expect(await until(c, 'alice')).toBeUndefined();
+        await b.close();
+        await c.close();
+        await sleep(ALIVE_MS + 100);
+        const d = await started(replica(prefix, T + 5 * 60_000 + HOUR));
+        expect(await until(d, 'alice')).toBe(T + 5 * 60_000 + HOUR);
+        expect((await d.state.read('acme', 'alice')).presence?.wakeAt).toBe(T + 5 * 60_000 + HOUR);
+        expect(await d.shared.due.claimOverdue(T + 5 * 60_000 + HOUR, T + 5 * 60_000 + HOUR, 30_000, 10)).toEqual([{ tenantId: 'acme', personId: 'alice', dueAt: T + 5 * 60_000 + HOUR }]);
+        expect(await boundKeys(prefix)).toEqual([0, 0]);
+        await d.close();
+      });
+
+      it('replicas starting together after a full outage set one bound, from whichever started first', async () => {
+        const prefix = `t${++n}:`;
+        const a = await started(replica(prefix));
+        await register(a, 'alice');
+        await register(a, 'bob');
+        await a.close();
+        await sleep(ALIVE_MS + 100);
+        const [b, c] = await Promise.all([started(replica(prefix, T + HOUR)), started(replica(prefix, T + HOUR + 1))]);
+        await eventually(async () => expect(await boundKeys(prefix)).toEqual([0, 0]));
+        const bounds = [await until(b, 'alice'), await until(c, 'bob')];
+        expect([[T + HOUR, T + HOUR], [T + HOUR + 1, T + HOUR + 1]]).toContainEqual(bounds);
+        await b.close();
+        await c.close();
+      });
+
+      it('a running replica takes over a bound whose replica died while applying it, once its lock lapses', async () => {
+        const prefix = `t${++n}:`;
+        const a = await started(replica(prefix));
+        await register(a, 'alice');
+        const k = redisKeys(prefix);
+        const raw = new Redis(redis.url);
+        await raw.set(k.registrationBound(), String(T + HOUR));
+        await raw.set(k.registrationBoundLock(), 'dead-replica', 'PX', 2 * ALIVE_MS);
+        await sleep(ALIVE_MS);
+        expect(await until(a, 'alice')).toBeUndefined();
+        await eventually(async () => expect(await until(a, 'alice')).toBe(T + HOUR));
+        await eventually(async () => expect(await boundKeys(prefix)).toEqual([0, 0]));
+        raw.disconnect();
+        await a.close();
+      });
+
+      it('a Redis that lost its data while a replica ran is no outage: what the replica puts back stays unbounded', async () => {
+        const prefix = `t${++n}:`;
+        const a = await started(replica(prefix, T));
+        await register(a, 'alice');
+        const raw = new Redis(redis.url);
+        const lost = await raw.keys(`${prefix}*`);
+        await raw.del(...lost);
+        raw.disconnect();
+        await eventually(async () => expect((await a.state.read('acme', 'alice')).signals).toEqual([desk]), 10_000);
+        const b = await started(replica(prefix, T + HOUR));
+        expect((await b.state.read('acme', 'alice')).signals).toEqual([desk]);
+        await a.close();
+        await b.close();
+      });
     });
 
     describe("a replica's copy of the states", () => {

@@ -1,7 +1,9 @@
+import { afterRestart } from '../after-restart.js';
 import type { Store } from '../port.js';
+import type { CheckpointOptions } from './checkpointer.js';
 import { MemoryReplayGuard } from '../replay-guard.js';
 import { MemoryTargetStatus } from '../target-status.js';
-import { afterRestart, keptChange, keptSignals } from './kept-signals.js';
+import { keptChange, keptSignals } from './kept-signals.js';
 import { MemoryFeed } from './memory-feed.js';
 import { MemoryLeases } from './memory-leases.js';
 import { MemoryRoutingState } from './memory-routing-state.js';
@@ -25,10 +27,11 @@ export class EmbeddedStore implements Store {
 
   /**
    * `registrationsUntil`: when phones' registrations kept without an expiry of their own stop being
-   * believed (`afterRestart`); without it they are believed until the PBX says otherwise.
+   * believed (`afterRestart`); without it they are believed until the PBX says otherwise. `checkpoints`:
+   * the WAL checkpoint thread's logger, and its pace (tests).
    */
-  constructor(path: string, opts: { feedEvents?: number; registrationsUntil?: number } = {}) {
-    this.directory = new SqliteDirectory(path);
+  constructor(path: string, opts: { feedEvents?: number; registrationsUntil?: number; checkpoints?: CheckpointOptions } = {}) {
+    this.directory = new SqliteDirectory(path, opts.checkpoints);
     this.deliveries = this.directory.deliveries;
     this.feed = new MemoryFeed(opts.feedEvents ?? 10_000);
     this.state = new MemoryState(this.feed, (tenantId, personId, before, after, at) => {
@@ -51,6 +54,6 @@ export class EmbeddedStore implements Store {
   onRecovered(): void {}
 
   async close(): Promise<void> {
-    this.directory.close();
+    await this.directory.close();
   }
 }

@@ -4,8 +4,12 @@ import { dirname } from 'node:path';
 import { deepFreeze, holderOf, planUnique, uniqueEntries, uniqueScope, type AnyDoc } from '../indexing.js';
 import { sqliteTables, type CollectionName } from '../keys.js';
 import type { DirectoryStore, Doc, WriteOp } from '../port.js';
+import { Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { SqliteDeliveryLedger } from './sqlite-ledger.js';
 import { SqliteSignals } from './sqlite-signals.js';
+
+/** What a reset WAL is truncated to (`checkpointer.ts` tells a WAL that keeps growing by its size). */
+const JOURNAL_SIZE_LIMIT = 4 << 20;
 
 /**
  * Durable records in SQLite (WAL). All records are also held in memory, so reads never touch the disk;
@@ -21,8 +25,10 @@ export class SqliteDirectory implements DirectoryStore {
   readonly deliveries: SqliteDeliveryLedger;
   /** The signals each person keeps across a restart. */
   readonly signals: SqliteSignals;
+  /** Absent for a database in memory, which has no WAL. */
+  readonly checkpointer: Checkpointer | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, checkpoints: CheckpointOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -30,6 +36,9 @@ export class SqliteDirectory implements DirectoryStore {
     // power loss can drop the last transactions.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    // Checkpoints run on a thread of their own (`checkpointer.ts`), never inside a commit here.
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS ${sqliteTables.records} (
         collection TEXT NOT NULL, tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
@@ -42,6 +51,7 @@ export class SqliteDirectory implements DirectoryStore {
     for (const row of this.db.prepare(`SELECT collection, data FROM ${sqliteTables.records}`).all() as Array<{ collection: string; data: string }>) {
       this.remember(row.collection as CollectionName, JSON.parse(row.data) as AnyDoc);
     }
+    this.checkpointer = path === ':memory:' ? undefined : new Checkpointer(this.db, path, checkpoints);
   }
 
   private bucket(collection: string, tenantId: string, create: boolean): Map<string, AnyDoc> | undefined {
@@ -128,9 +138,11 @@ export class SqliteDirectory implements DirectoryStore {
     );
   }
 
-  close(): void {
+  /** Writes what is pending, lets the checkpoint thread copy it and stop, then closes (the last connection removes the WAL). */
+  async close(): Promise<void> {
     this.signals.close();
     this.deliveries.close();
+    await this.checkpointer?.close();
     this.db.close();
   }
 }

@@ -5,6 +5,7 @@ import type { Store } from '../port.js';
 import { Connection } from './connection.js';
 import { RedisDirectory } from './redis-directory.js';
 import { RedisFeed } from './redis-feed.js';
+import { OutageBound } from './outage-bound.js';
 import { RedisLeases, RedisReplayGuard } from './redis-leases.js';
 import { RedisRoutingState } from './redis-routing-state.js';
 import { RedisDeliveryLedger, RedisDueSet } from './redis-shared-work.js';
@@ -13,6 +14,8 @@ import { RedisTargetStatus } from './redis-target-status.js';
 import { RENAME_DATASET } from './scripts.js';
 
 const COPY_REFRESH_MS = 5000;
+/** How long no replica may run before a start counts as after a full outage (`outage-bound.ts`). */
+const ALIVE_MS = 15_000;
 
 export interface RedisStoreOptions {
   url: string;
@@ -23,6 +26,13 @@ export interface RedisStoreOptions {
   log: Logger;
   /** How often a replica refreshes its copy of the directory (for restore after data loss, and reads) at most. */
   copyRefreshMs?: number;
+  /**
+   * When registrations kept without an expiry stop being believed if this start comes after a full
+   * outage (`outage-bound.ts`); without it they are believed until the PBX says otherwise.
+   */
+  registrationsUntil?: number;
+  /** How long no replica may run before a start counts as after a full outage. */
+  aliveMs?: number;
 }
 
 /**
@@ -50,6 +60,7 @@ export class RedisStore implements Store {
   private refresh: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
   private readonly renameDataset;
+  private readonly outage: OutageBound;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.log = opts.log;
@@ -66,6 +77,11 @@ export class RedisStore implements Store {
     this.targetStatus = new RedisTargetStatus(this.conn, this.keys);
     this.shared = { due: new RedisDueSet(this.conn, this.keys) };
     this.deliveries = new RedisDeliveryLedger(this.conn, this.keys);
+    this.outage = new OutageBound(this.conn, this.keys, this.state, opts.log, {
+      replica: randomBytes(6).toString('hex'),
+      aliveMs: opts.aliveMs ?? ALIVE_MS,
+      registrationsUntil: opts.registrationsUntil,
+    });
     this.conn.client.on('close', () => {
       this.conn.paused = true;
     });
@@ -85,6 +101,7 @@ export class RedisStore implements Store {
       this.watch().catch(() => undefined);
     }, this.opts.copyRefreshMs ?? COPY_REFRESH_MS);
     this.refresh.unref();
+    await this.outage.start();
   }
 
   private async adoptEpoch(): Promise<void> {
@@ -130,6 +147,8 @@ export class RedisStore implements Store {
         this.feed.dataLost();
         this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data, or older: put back what this replica held');
         this.conn.paused = false;
+        // `alive` went with the data: renewed now, before a replica starting meanwhile takes that for a full outage.
+        void this.outage.heartbeat().catch(() => undefined);
         for (const l of this.recovered) l();
         return;
       }
@@ -163,6 +182,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.refresh) clearInterval(this.refresh);
+    await this.outage.stop();
     await this.feed.stop();
     this.conn.close();
   }

@@ -189,3 +189,29 @@ return 1`;
 export const WITHDRAW_REPORT = `
 if redis.call('HGET', KEYS[1], 'r') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+/**
+ * A replica's heartbeat (`outage-bound.ts`). KEYS: alive, registration bound, its lock. ARGV: replica,
+ * key expiry in ms, and, from a replica starting with a bound, the instant registrations kept without an
+ * expiry are believed until ('' otherwise). A start that finds no replica alive (a full outage) sets the
+ * bound. Answers the bound while one is pending and no other replica holds its lock, taking the lock;
+ * nil otherwise.
+ */
+export const REPLICA_BEAT = `
+if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[2], ARGV[3]) end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local bound = redis.call('GET', KEYS[2])
+if not bound then return false end
+local holder = redis.call('GET', KEYS[3])
+if holder and holder ~= ARGV[1] then return false end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+return bound`;
+
+/**
+ * The bound applied to every person: KEYS: registration bound, its lock. ARGV: the bound applied, replica.
+ * The bound goes only if it is still the one applied (a later full outage sets another), the lock only if held.
+ */
+export const BOUND_APPLIED = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return 1`;
