@@ -69,8 +69,6 @@ export class Checkpointer {
 
   private spawn(): void {
     const worker = startThread({ path: this.path, everyMs: this.everyMs });
-    // A store left open must not hold the process: `close` stops the thread.
-    worker.unref();
     worker.on('message', (r: CheckpointReport) => {
       this.restartMs = RESTART_MS;
       this.runs.thread++;
@@ -86,6 +84,9 @@ export class Checkpointer {
       this.restart = setTimeout(() => this.spawn(), this.restartMs).unref();
       this.restartMs = Math.min(2 * this.restartMs, RESTART_MAX_MS);
     });
+    // A store left open must not hold the process: `close` stops the thread. After the listeners: a
+    // 'message' listener added to an unreferenced worker references it again.
+    worker.unref();
     this.worker = worker;
   }
 
