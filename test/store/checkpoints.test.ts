@@ -93,7 +93,7 @@ describe('embedded store: WAL checkpoints on a thread of their own', () => {
       const done = () => (d.checkpointer.runs.thread > 0 ? console.log('checkpointed') : setTimeout(done, 20));
       done();`,
     );
-    const child = promisify(execFile)(process.execPath, ['--import', 'tsx', script], { timeout: 10_000 });
+    const child = promisify(execFile)(process.execPath, ['--import', 'tsx', script], { timeout: 15_000 });
     await expect(child).resolves.toMatchObject({ stdout: 'checkpointed\n' });
   }, 30_000);
 
