@@ -355,7 +355,7 @@ describeWith(['redis'], 'Redis store', () => {
         const raw = new Redis(redis.url);
         await raw.set(k.alive(), 'first-replica', 'PX', 2 * ALIVE_MS);
         await raw.set(k.registrationBound(), String(T + HOUR));
-        await raw.set(k.registrationBoundLock(), 'first-replica', 'PX', 2 * ALIVE_MS);
+        await raw.set(k.registrationBoundLock(), 'first-replica', 'PX', ALIVE_MS / 2);
         raw.disconnect();
         const b = await started(replica(prefix, T + HOUR + 1));
         expect(await boundKeys(prefix)).toEqual([0, 0]);
@@ -364,6 +364,19 @@ describeWith(['redis'], 'Redis store', () => {
         await register(b, 'alice');
         await sleep(3 * ALIVE_MS);
         expect(await until(b, 'alice')).toBeUndefined();
+        await b.close();
+      });
+
+      it('a start waits for a bound that is never applied (its applier stuck) only so long, then answers', async () => {
+        const prefix = `t${++n}:`;
+        const k = redisKeys(prefix);
+        const raw = new Redis(redis.url);
+        await raw.set(k.alive(), 'stuck-replica', 'PX', 10 * ALIVE_MS);
+        await raw.set(k.registrationBound(), String(T + HOUR));
+        await raw.set(k.registrationBoundLock(), 'stuck-replica', 'PX', 10 * ALIVE_MS);
+        const b = await started(replica(prefix, T + HOUR + 1));
+        expect(await boundKeys(prefix)).toEqual([1, 1]);
+        raw.disconnect();
         await b.close();
       });
 

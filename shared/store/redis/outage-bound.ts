@@ -11,6 +11,12 @@ import { BOUND_APPLIED, REPLICA_BEAT } from './scripts.js';
 const PEOPLE_AT_ONCE = 100;
 /** A start waiting for a pending bound looks again this many times per `aliveMs` (0.5 s by default). */
 const WAITS_PER_ALIVE = 30;
+/**
+ * And gives up after this many looks (about 30 s by default: a dead applier's lock lapses in 15 s), answering
+ * anyway, so that a bound that cannot be applied (Redis refusing writes) never keeps every replica from
+ * starting, nor from passing its start-up probe (k8s/deployment.yaml: 60 s).
+ */
+const WAITS = 2 * WAITS_PER_ALIVE;
 
 /**
  * The embedded store's bound on kept registrations after a restart (`after-restart.ts`), on Redis. Redis
@@ -58,8 +64,13 @@ export class OutageBound {
     // Real time, not the service's clock: liveness is judged by Redis's key expiry.
     this.timer = setInterval(() => void this.heartbeat().catch(() => undefined), this.opts.aliveMs / 3);
     this.timer.unref();
+    let waits = 0;
     for (let pending = await this.heartbeat(this.opts.registrationsUntil); pending; pending = await this.heartbeat()) {
       await this.applying;
+      if (++waits > WAITS) {
+        this.log.warn('kept registrations are still being bounded after a full outage; answering meanwhile');
+        return;
+      }
       await sleep(this.opts.aliveMs / WAITS_PER_ALIVE);
     }
   }
