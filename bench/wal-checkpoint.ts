@@ -9,7 +9,7 @@
  *   npx tsx bench/wal-checkpoint.ts [seconds per mode, default 10]
  */
 import type Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Signal } from '../shared/domain/signal.js';
@@ -27,6 +27,8 @@ interface Outcome {
   updates: number;
   over10: number;
   mainCheckpoints: number | string;
+  /** The largest WAL seen (sampled every 50 ms): past `JOURNAL_SIZE_LIMIT` it did not start again. */
+  walMb: number;
   others: number | undefined;
 }
 
@@ -77,7 +79,16 @@ async function run(mode: 'automatic' | 'thread', seconds: number): Promise<Outco
   commits.length = 0;
   const others = new Interference();
   const start = n;
+  let wal = 0;
+  const sample = setInterval(() => {
+    try {
+      wal = Math.max(wal, statSync(`${join(dir, 'db.sqlite')}-wal`).size);
+    } catch {
+      // Between a reset and the next commit there may be none.
+    }
+  }, 50);
   await sleep(seconds * 1000);
+  clearInterval(sample);
   clearInterval(load);
   clearInterval(probe);
   const out: Outcome = {
@@ -88,6 +99,7 @@ async function run(mode: 'automatic' | 'thread', seconds: number): Promise<Outco
     over10: late.filter((x) => x > 10).length,
     mainCheckpoints: mode === 'thread' ? store.directory.checkpointer!.runs.main : 'each 1,000 pages',
     others: others.share(),
+    walMb: wal / 2 ** 20,
   };
   await store.close();
   rmSync(dir, { recursive: true, force: true });
@@ -103,7 +115,7 @@ for (const mode of ['automatic', 'thread'] as const) {
   const inCommits = o.commits.reduce((a, b) => a + b, 0) / seconds;
   const longCommits = o.commits.filter((x) => x > 10).length;
   const [c99, cMax] = quantiles(o.commits, [0.99, 1]);
-  rows.push([o.mode, o.updates / seconds, p50!, p99!, p999!, max!, o.over10, o.commits.length, inCommits, longCommits, c99!, cMax!, String(o.mainCheckpoints), pct(o.others)]);
+  rows.push([o.mode, o.updates / seconds, p50!, p99!, p999!, max!, o.over10, o.commits.length, inCommits, longCommits, c99!, cMax!, String(o.mainCheckpoints), o.walMb, pct(o.others)]);
   record([{ benchmark: 'wal-checkpoint', metric: `${mode}: 1 ms timer lateness max`, value: max!, unit: 'ms' }]);
 }
-table(['checkpoints', 'updates/s', 'timer late p50 ms', 'p99', 'p99.9', 'max', 'ticks > 10 ms', 'transactions', 'ms in them per s', '> 10 ms', 'p99 ms', 'max ms', 'main-thread checkpoints', 'others'], rows);
+table(['checkpoints', 'updates/s', 'timer late p50 ms', 'p99', 'p99.9', 'max', 'ticks > 10 ms', 'transactions', 'ms in them per s', '> 10 ms', 'p99 ms', 'max ms', 'main-thread checkpoints', 'largest WAL MB', 'others'], rows);

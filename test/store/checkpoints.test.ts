@@ -1,6 +1,9 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Person } from '../../shared/domain/directory.js';
@@ -80,6 +83,20 @@ describe('embedded store: WAL checkpoints on a thread of their own', () => {
       expect(d.checkpointer!.runs.thread).toBeGreaterThan(before);
     }, 10_000);
   });
+
+  it('a store left open does not hold the process: it exits when its own work is done', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ph-wal-'));
+    const script = join(dir, 'left-open.mts');
+    writeFileSync(
+      script,
+      `import { SqliteDirectory } from ${JSON.stringify(pathToFileURL(resolve('shared/store/embedded/sqlite-directory.ts')).href)};
+      const d = new SqliteDirectory(${JSON.stringify(join(dir, 'db.sqlite'))}, { everyMs: 20 });
+      const done = () => (d.checkpointer.runs.thread > 0 ? console.log('checkpointed') : setTimeout(done, 20));
+      done();`,
+    );
+    const child = promisify(execFile)(process.execPath, ['--import', 'tsx', script], { timeout: 15_000 });
+    await expect(child).resolves.toMatchObject({ stdout: 'checkpointed\n' });
+  }, 30_000);
 
   it('on close the thread checkpoints and stops, and the WAL is gone; nothing is lost', async () => {
     const d = open({ everyMs: HOUR });

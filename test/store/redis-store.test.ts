@@ -345,6 +345,41 @@ describeWith(['redis'], 'Redis store', () => {
         await a.close();
       });
 
+      it('a replica starting while another applies the bound answers only once it is applied: a registration it then takes stays unbounded', async () => {
+        const prefix = `t${++n}:`;
+        const a = await started(replica(prefix));
+        await register(a, 'alice');
+        await a.close();
+        // Another replica started first after the full outage and is still bounding everyone.
+        const k = redisKeys(prefix);
+        const raw = new Redis(redis.url);
+        await raw.set(k.alive(), 'first-replica', 'PX', 2 * ALIVE_MS);
+        await raw.set(k.registrationBound(), String(T + HOUR));
+        await raw.set(k.registrationBoundLock(), 'first-replica', 'PX', ALIVE_MS / 2);
+        raw.disconnect();
+        const b = await started(replica(prefix, T + HOUR + 1));
+        expect(await boundKeys(prefix)).toEqual([0, 0]);
+        expect(await until(b, 'alice')).toBe(T + HOUR);
+        // The PBX reports the phone again through the replica that just started: believed without a bound.
+        await register(b, 'alice');
+        await sleep(3 * ALIVE_MS);
+        expect(await until(b, 'alice')).toBeUndefined();
+        await b.close();
+      });
+
+      it('a start waits for a bound that is never applied (its applier stuck) only so long, then answers', async () => {
+        const prefix = `t${++n}:`;
+        const k = redisKeys(prefix);
+        const raw = new Redis(redis.url);
+        await raw.set(k.alive(), 'stuck-replica', 'PX', 10 * ALIVE_MS);
+        await raw.set(k.registrationBound(), String(T + HOUR));
+        await raw.set(k.registrationBoundLock(), 'stuck-replica', 'PX', 10 * ALIVE_MS);
+        const b = await started(replica(prefix, T + HOUR + 1));
+        expect(await boundKeys(prefix)).toEqual([1, 1]);
+        raw.disconnect();
+        await b.close();
+      });
+
       it('a Redis that lost its data while a replica ran is no outage: what the replica puts back stays unbounded', async () => {
         const prefix = `t${++n}:`;
         const a = await started(replica(prefix, T));

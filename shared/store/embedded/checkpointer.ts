@@ -36,7 +36,11 @@ const CLOSE_WAIT_MS = 10_000;
  * instead. Durability is unchanged: a commit is in the WAL when acknowledged, whoever copies it later.
  *
  * The WAL cannot grow without bound: a thread that dies is started again, and past `maxWalBytes` (a
- * thread dead or behind) the main thread checkpoints itself, a stall as before but rare. On a reset the
+ * thread dead or behind) the main thread checkpoints itself, a stall as before but rare. The thread is
+ * also "behind" under a sustained write load: the WAL starts again only at a commit that finds every frame
+ * copied, and PASSIVE leaves the frames of a commit made while it runs uncopied
+ * (https://sqlite.org/c3ref/wal_checkpoint_v2.html); at 30–40 k signals/s each run overlapped one for
+ * seconds on end, and the WAL reached 64 MB about every 20–40 s (a main-thread checkpoint of about 40 ms). On a reset the
  * writer truncates the WAL to `JOURNAL_SIZE_LIMIT` (`sqlite-directory.ts`), so its size tells whether
  * checkpoints keep up.
  */
@@ -69,8 +73,6 @@ export class Checkpointer {
 
   private spawn(): void {
     const worker = startThread({ path: this.path, everyMs: this.everyMs });
-    // A store left open must not hold the process: `close` stops the thread.
-    worker.unref();
     worker.on('message', (r: CheckpointReport) => {
       this.restartMs = RESTART_MS;
       this.runs.thread++;
@@ -86,6 +88,9 @@ export class Checkpointer {
       this.restart = setTimeout(() => this.spawn(), this.restartMs).unref();
       this.restartMs = Math.min(2 * this.restartMs, RESTART_MAX_MS);
     });
+    // A store left open must not hold the process: `close` stops the thread. After the listeners: a
+    // 'message' listener added to an unreferenced worker references it again.
+    worker.unref();
     this.worker = worker;
   }
 

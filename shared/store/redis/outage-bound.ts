@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterRestart } from '../after-restart.js';
 import type { RedisKeys } from '../keys.js';
 import type { PersonState } from '../port.js';
@@ -8,6 +9,14 @@ import { BOUND_APPLIED, REPLICA_BEAT } from './scripts.js';
 
 /** People bounded at once (pipelined): a full outage with 20,000 people takes seconds, not minutes. */
 const PEOPLE_AT_ONCE = 100;
+/** A start waiting for a pending bound looks again this many times per `aliveMs` (0.5 s by default). */
+const WAITS_PER_ALIVE = 30;
+/**
+ * And gives up after this many looks (about 30 s by default: a dead applier's lock lapses in 15 s), answering
+ * anyway, so that a bound that cannot be applied (Redis refusing writes) never keeps every replica from
+ * starting, nor from passing its start-up probe (k8s/deployment.yaml: 60 s).
+ */
+const WAITS = 2 * WAITS_PER_ALIVE;
 
 /**
  * The embedded store's bound on kept registrations after a restart (`after-restart.ts`), on Redis. Redis
@@ -19,8 +28,9 @@ const PEOPLE_AT_ONCE = 100;
  * Every replica renews a short-lived `alive` key. One that starts and finds none sets the bound (its start
  * instant plus `PBX_REGISTRATION_AFTER_RESTART_MS`, as the embedded store counts it from its start) in one
  * script, so replicas starting together set it once. The replica holding the bound's lock (renewed with
- * its heartbeat) bounds every person's registrations kept without an expiry, then clears the bound; if it
- * dies meanwhile, its lock lapses and the next heartbeat of another replica takes the work over (and may
+ * its heartbeat) bounds every person's registrations kept without an expiry, then clears the bound; the
+ * replicas starting with it wait for that before they answer (`start`). If it dies meanwhile, its lock
+ * lapses and the next heartbeat of another replica takes the work over (one that already answers may then
  * bound a registration received since, which is then believed for the rest of the bound, as any
  * registration a restart finds). Each person's next transition is brought forward to the bound, so
  * whichever replica sweeps due transitions drops the registration then.
@@ -45,21 +55,33 @@ export class OutageBound {
     this.applied = conn.script(BOUND_APPLIED);
   }
 
-  /** The first heartbeat, and the bound if this start found no replica running; before the service merges anyone. */
+  /**
+   * The first heartbeat, and the bound if this start found no replica running; then, while a bound is
+   * pending (this replica's, or that of one starting with it), no answer: what a PBX reported to this
+   * replica meanwhile would be bounded too, and a phone registered since dropped at the bound.
+   */
   async start(): Promise<void> {
     // Real time, not the service's clock: liveness is judged by Redis's key expiry.
     this.timer = setInterval(() => void this.heartbeat().catch(() => undefined), this.opts.aliveMs / 3);
     this.timer.unref();
-    await this.heartbeat(this.opts.registrationsUntil);
-    await this.applying;
+    let waits = 0;
+    for (let pending = await this.heartbeat(this.opts.registrationsUntil); pending; pending = await this.heartbeat()) {
+      await this.applying;
+      if (++waits > WAITS) {
+        this.log.warn('kept registrations are still being bounded after a full outage; answering meanwhile');
+        return;
+      }
+      await sleep(this.opts.aliveMs / WAITS_PER_ALIVE);
+    }
   }
 
-  /** Renews `alive`; applies a pending bound nobody else is applying. */
-  async heartbeat(startingWith?: number): Promise<void> {
+  /** Renews `alive`; applies a pending bound nobody else is applying. Answers whether one is pending. */
+  async heartbeat(startingWith?: number): Promise<boolean> {
     const { replica, aliveMs } = this.opts;
     const bound = await this.beat([this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock()], [replica, aliveMs, startingWith ?? '']);
-    if (bound === null || this.applying) return;
-    this.applying = this.apply(Number(bound)).finally(() => (this.applying = undefined));
+    if (bound === null) return false;
+    if (bound !== '' && !this.applying) this.applying = this.apply(Number(bound)).finally(() => (this.applying = undefined));
+    return true;
   }
 
   private async apply(until: number): Promise<void> {

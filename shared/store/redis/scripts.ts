@@ -195,7 +195,7 @@ return 0`;
  * key expiry in ms, and, from a replica starting with a bound, the instant registrations kept without an
  * expiry are believed until ('' otherwise). A start that finds no replica alive (a full outage) sets the
  * bound. Answers the bound while one is pending and no other replica holds its lock, taking the lock;
- * nil otherwise.
+ * '' while another replica holds it; nil when none is pending.
  */
 export const REPLICA_BEAT = `
 if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[2], ARGV[3]) end
@@ -203,7 +203,7 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local bound = redis.call('GET', KEYS[2])
 if not bound then return false end
 local holder = redis.call('GET', KEYS[3])
-if holder and holder ~= ARGV[1] then return false end
+if holder and holder ~= ARGV[1] then return '' end
 redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
 return bound`;
 
