@@ -36,11 +36,12 @@ const CLOSE_WAIT_MS = 10_000;
  * instead. Durability is unchanged: a commit is in the WAL when acknowledged, whoever copies it later.
  *
  * The WAL cannot grow without bound: a thread that dies is started again, and past `maxWalBytes` (a
- * thread dead or behind) the main thread checkpoints itself, a stall as before but rare. The thread is
- * also "behind" under a sustained write load: the WAL starts again only at a commit that finds every frame
- * copied, and PASSIVE leaves the frames of a commit made while it runs uncopied
- * (https://sqlite.org/c3ref/wal_checkpoint_v2.html); at 30–40 k signals/s each run overlapped one for
- * seconds on end, and the WAL reached 64 MB about every 20–40 s (a main-thread checkpoint of about 40 ms). On a reset the
+ * thread dead or behind) the main thread checkpoints itself, a stall as before but rare. Under a sustained
+ * write load the WAL starts again only at a transaction that begins with every frame copied, and PASSIVE
+ * leaves the frames of a commit made while it runs (https://sqlite.org/c3ref/wal_checkpoint_v2.html): the
+ * thread follows a pass with another at once while the WAL grew meanwhile (`checkpoint-worker.ts`); with
+ * single passes the WAL reached 64 MB every 20–40 s at 30–40 k signals/s (a main-thread checkpoint of
+ * about 40 ms), with the follow-up passes it stays under 30 MB (BENCHMARKS.md). On a reset the
  * writer truncates the WAL to `JOURNAL_SIZE_LIMIT` (`sqlite-directory.ts`), so its size tells whether
  * checkpoints keep up.
  */
