@@ -197,10 +197,11 @@ export class Publisher {
 
   /**
    * The route moved to another server: the publication is made there now (afresh, or by the etag it still
-   * holds there), not at its refresh or after its backoff, so watchers of that server see it. Resolves once answered.
+   * holds there), not at its refresh or after its backoff, so watchers of that server see it; unless held. Resolves once answered.
    */
   async moved(): Promise<void> {
-    if (this.disposed || this.desired === undefined) return;
+    // Held, it waits to be asked (`release`, a delivery): its next request goes where the route points then.
+    if (this.disposed || this.held || this.desired === undefined) return;
     if (this.state === 'backoff') {
       this.timer.cancel();
       this.state = 'idle';

@@ -64,6 +64,8 @@ export class SipSink implements Sink {
   private readonly bodies: PidfBodies;
   /** The target is failing (`hold`): publications send nothing of their own accord. */
   private held = false;
+  /** Requests moved to another server while held: the dialog watches start over there once released. */
+  private movedWhileHeld = false;
   /** The latest instant up to which every publication was checked after the server lost one. */
   private recheckedUpTo = -Infinity;
 
@@ -171,6 +173,10 @@ export class SipSink implements Sink {
       if (held) pub.hold();
       else this.inFlight.run(() => pub.release()).catch((err: unknown) => this.log.error({ err }, 'releasing a publication failed'));
     }
+    if (!held && this.movedWhileHeld) {
+      this.movedWhileHeld = false;
+      this.restartWatches();
+    }
   }
 
   /**
@@ -186,12 +192,25 @@ export class SipSink implements Sink {
     }
   }
 
-  /** Requests moved to another server: every publication is made there now, and every dialog watch starts over there. */
+  /**
+   * Requests moved to another server: every publication is made there now, and every dialog watch starts over
+   * there. Not while the target is failing (held): the runner's probe, moving on from a server that does not
+   * answer, would otherwise send everyone's PUBLISH and SUBSCRIBE at each of its attempts; released, the
+   * publications follow with what fell due, and the watches start over.
+   */
   private moved(): void {
     if (this.closed) return;
+    if (this.held) {
+      this.movedWhileHeld = true;
+      return;
+    }
     for (const { pub } of this.publishers.values()) {
       this.inFlight.run(() => pub.moved()).catch((err: unknown) => this.log.error({ err }, 'moving a publication failed'));
     }
+    this.restartWatches();
+  }
+
+  private restartWatches(): void {
     for (const w of this.watches.values()) {
       w.subscriber.dispose();
       w.subscriber.start();
