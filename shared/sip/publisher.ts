@@ -80,6 +80,13 @@ export interface PublisherStatus {
   consecutiveFailures: number;
 }
 
+/**
+ * How a removal fared: `removed` (the server answered it: acknowledged, or it held no such publication),
+ * `failed` (no answer or a 5xx: the publication may still be there, and lapses at its expiry), `none`
+ * (nothing was held to remove, or a new body, or disposing, came first).
+ */
+export type RemoveOutcome = 'removed' | 'failed' | 'none';
+
 /** How one body fared: acknowledged, replaced by a newer body first, or its attempt failed (backoff follows). */
 export type PublishOutcome = 'published' | 'superseded' | 'failed' | 'disposed';
 
@@ -115,7 +122,9 @@ export class Publisher {
   private disposed = false;
   /** Held (`hold`): nothing goes out of its own accord, only what `publish` and `remove` ask for. */
   private held = false;
-  private removals: Array<() => void> = [];
+  private removals: Array<(outcome: RemoveOutcome) => void> = [];
+  /** How the last removal sent was answered, until those waiting on it are told. */
+  private removal: RemoveOutcome | undefined;
   private waiters: Array<{ body: string; resolve: (outcome: PublishOutcome) => void }> = [];
   private readonly timer: TimerSlot;
   private readonly callId: string;
@@ -159,7 +168,7 @@ export class Publisher {
     // Held, whoever asks decides when to try again: a backoff of its own would only delay that.
     if (this.held) this.endBackoff();
     this.desired = body;
-    this.settleRemovals();
+    this.settleRemovals('none');
     this.step();
   }
 
@@ -185,8 +194,8 @@ export class Publisher {
   }
 
   /** Withdraws the publication (Expires 0); resolves once done, superseded by `publish`, or disposed. */
-  remove(): Promise<void> {
-    if (this.disposed) return Promise.resolve();
+  remove(): Promise<RemoveOutcome> {
+    if (this.disposed) return Promise.resolve('none');
     this.desired = undefined;
     this.endBackoff();
     return new Promise((resolve) => {
@@ -260,7 +269,7 @@ export class Publisher {
   dispose(): void {
     this.disposed = true;
     this.timer.cancel();
-    this.settleRemovals();
+    this.settleRemovals('none');
     this.settleWaiters('disposed');
   }
 
@@ -274,7 +283,7 @@ export class Publisher {
       if (this.etag !== undefined) return this.send('remove');
       this.timer.cancel();
       this.state = 'idle';
-      return this.settleRemovals();
+      return this.settleRemovals(this.removal ?? 'none');
     }
     if (this.etag === undefined) return this.send('initial');
     if (this.desired !== this.published) return this.send('modify');
@@ -352,6 +361,7 @@ export class Publisher {
     const success = response !== undefined && status >= 200 && status < 300;
     if (success && kind === 'remove') {
       this.succeeded();
+      this.removal = 'removed';
       return this.forget();
     }
     const etag = response?.headers.get('sip-etag');
@@ -371,7 +381,10 @@ export class Publisher {
       return;
     }
     // A failed removal is not retried: the publication lapses at its expiry anyway.
-    if (kind === 'remove') return this.forget();
+    if (kind === 'remove') {
+      this.removal = response === undefined || (status >= 500 && status < 600) ? 'failed' : 'removed';
+      return this.forget();
+    }
     // RFC 3903 §4.3 (412). A 5xx says nothing of the entity-tag (an overloaded or failing server, a proxy):
     // the server may still hold the publication, and a fresh one beside it would freeze the lamp on the
     // older (Kamailio), so it is retried with its etag after a backoff. Kamailio's 500 to an etag it cannot
@@ -419,7 +432,8 @@ export class Publisher {
     if (ended) this.options.onPublication?.(undefined);
   }
 
-  private settleRemovals(): void {
-    for (const resolve of this.removals.splice(0)) resolve();
+  private settleRemovals(outcome: RemoveOutcome): void {
+    this.removal = undefined;
+    for (const resolve of this.removals.splice(0)) resolve(outcome);
   }
 }

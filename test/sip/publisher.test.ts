@@ -324,14 +324,27 @@ describe('Publisher (RFC 3903)', () => {
 
   it('removes after the PUBLISH in flight, and resolves at once when nothing is published', async () => {
     const h = harness();
-    await expect(h.publisher.remove()).resolves.toBeUndefined();
+    await expect(h.publisher.remove()).resolves.toBe('none');
     h.publisher.publish('v1');
     await h.clock.advance(0);
     const removal = h.publisher.remove();
     await h.ok('a.1');
     expect(h.last().headers.get('expires')).toBe('0');
     await h.answer(200);
-    await expect(removal).resolves.toBeUndefined();
+    await expect(removal).resolves.toBe('removed');
+  });
+
+  it('says whether the server took a removal: a 5xx or no answer did not (the publication lapses at its expiry), a 4xx did', async () => {
+    const h = harness();
+    for (const [status, outcome] of [[503, 'failed'], [412, 'removed']] as const) {
+      h.publisher.publish(`v${status}`);
+      await h.clock.advance(0);
+      await h.ok(`e.${status}`);
+      const removal = h.publisher.remove();
+      await h.clock.advance(0);
+      await h.answer(status);
+      await expect(removal).resolves.toBe(outcome);
+    }
   });
 
   describe('resuming a publication another agent made', () => {

@@ -95,12 +95,13 @@ export class SipSink implements Sink {
   async deliver(d: Delivery): Promise<void | 'unchanged'> {
     if (this.route.ready) await this.route.ready;
     if (!d.presence || !d.person) {
-      const published = this.publishers.has(d.personId);
       // Withdrawn from this target's scope, they stay: no NOTIFY will end a call their line showed.
       this.unwatch(d.personId, d.outOfScope === true);
       this.bodies.forget(d.personId);
-      await this.unpublish(d.personId);
-      return published ? undefined : 'unchanged';
+      const removed = await this.unpublish(d.personId);
+      // Not taken (a failing server's silence is no answer): retried, it finds nothing left to remove, and the publication lapses at its expiry.
+      if (removed instanceof DeliveryError) throw removed;
+      return removed === 'removed' ? undefined : 'unchanged';
     }
     if (this.target.subscribeDialog) this.watch(d.person);
     const presentity = presentityOf(d.person, this.target);
@@ -110,11 +111,8 @@ export class SipSink implements Sink {
     const body = this.bodies.of(d.personId, d.person, d.presence);
     this.delivering.add(d.personId);
     const outcome = await this.inFlight.run(() => pub.publishAndWait(body)).finally(() => this.delivering.delete(d.personId));
-    if (outcome === 'failed') {
-      // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
-      const { lastStatusCode, lastTransportError } = pub.status();
-      throw new DeliveryError(`PUBLISH for ${presentity} failed (${lastTransportError ?? lastStatusCode ?? 'no answer'})`, true, lastStatusCode);
-    }
+    // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
+    if (outcome === 'failed') throw failure(`PUBLISH for ${presentity}`, pub);
   }
 
   /** A previous owner's publication not yet expired is continued: refreshed with the state it holds, if given, else modified or removed. */
@@ -227,12 +225,15 @@ export class SipSink implements Sink {
     return outcome.kind === 'response' && outcome.response.status !== 503;
   }
 
-  private async unpublish(personId: string): Promise<void> {
+  /** Removes the person's publication: `none` when there was none to remove, the failure when the server did not take the removal. */
+  private async unpublish(personId: string): Promise<'removed' | 'none' | DeliveryError> {
     const held = this.publishers.get(personId);
-    if (!held) return;
+    if (!held) return 'none';
     this.publishers.delete(personId);
-    await this.inFlight.run(() => held.pub.remove());
+    const outcome = await this.inFlight.run(() => held.pub.remove());
+    const removed = outcome === 'failed' ? failure(`removing the publication of ${held.presentity}`, held.pub) : outcome;
     held.pub.dispose();
+    return removed;
   }
 
   private watch(person: Person): void {
@@ -343,6 +344,12 @@ export class SipSink implements Sink {
     this.watches.clear();
     this.bodies.clear();
   }
+}
+
+/** A request of `pub` the server did not take, retryable. */
+function failure(what: string, pub: Publisher): DeliveryError {
+  const { lastStatusCode, lastTransportError } = pub.status();
+  return new DeliveryError(`${what} failed (${lastTransportError ?? lastStatusCode ?? 'no answer'})`, true, lastStatusCode);
 }
 
 /** A dialog subscription's health; undefined while it is being ended on purpose. */
