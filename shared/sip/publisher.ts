@@ -87,8 +87,11 @@ export interface PublisherStatus {
  */
 export type RemoveOutcome = 'removed' | 'failed' | 'none';
 
-/** How one body fared: acknowledged, replaced by a newer body first, or its attempt failed (backoff follows). */
-export type PublishOutcome = 'published' | 'superseded' | 'failed' | 'disposed';
+/**
+ * How one body fared: acknowledged, already acknowledged (nothing was sent), replaced by a newer body first,
+ * or its attempt failed (backoff follows).
+ */
+export type PublishOutcome = 'published' | 'unchanged' | 'superseded' | 'failed' | 'disposed';
 
 /**
  * An RFC 3903 event publication agent for one presentity at one target. One PUBLISH in flight at a
@@ -177,15 +180,15 @@ export class Publisher {
     if (this.disposed) return Promise.resolve('disposed');
     const settled = new Promise<PublishOutcome>((resolve) => this.waiters.push({ body, resolve }));
     this.publish(body);
-    if (this.published === body && this.desired === body && !this.inFlight) this.settleWaiters('published');
+    if (this.published === body && this.desired === body && !this.inFlight) this.settleWaiters('unchanged');
     return settled;
   }
 
-  private settleWaiters(outcome: 'published' | 'failed' | 'disposed'): void {
+  private settleWaiters(outcome: 'published' | 'unchanged' | 'failed' | 'disposed'): void {
     const waiting = this.waiters;
     this.waiters = [];
     for (const w of waiting) {
-      if (outcome === 'published' && w.body !== this.published) {
+      if ((outcome === 'published' || outcome === 'unchanged') && w.body !== this.published) {
         // Older bodies were replaced; a body still to come keeps waiting.
         if (w.body === this.desired) this.waiters.push(w);
         else w.resolve('superseded');

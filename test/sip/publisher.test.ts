@@ -373,8 +373,8 @@ describe('Publisher (RFC 3903)', () => {
       expect(h.last().headers.get('sip-if-match')).toBe('x.1');
       await h.ok('x.2');
       await expect(done).resolves.toBe('published');
-      // The same body again is already there.
-      await expect(h.publisher.publishAndWait('v2')).resolves.toBe('published');
+      // The same body again is already there: nothing is sent.
+      await expect(h.publisher.publishAndWait('v2')).resolves.toBe('unchanged');
       const removal = h.publisher.remove();
       await h.clock.advance(0);
       expect(h.last().headers.get('expires')).toBe('0');

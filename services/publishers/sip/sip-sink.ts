@@ -113,6 +113,8 @@ export class SipSink implements Sink {
     const outcome = await this.inFlight.run(() => pub.publishAndWait(body)).finally(() => this.delivering.delete(d.personId));
     // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
     if (outcome === 'failed') throw failure(`PUBLISH for ${presentity}`, pub);
+    // The server holds this document already: nothing was asked of it.
+    if (outcome === 'unchanged') return 'unchanged';
   }
 
   /** A previous owner's publication not yet expired is continued: refreshed with the state it holds, if given, else modified or removed. */
