@@ -97,18 +97,27 @@ export class DirectoryService {
     return (await this.store.directory.list('tenants', PLATFORM)).map(asTenant);
   }
 
-  /** Writes the tenant's own document over `current` (as stored): what only the operator sets is kept. */
-  tenantOp(tenantId: string, input: TenantInput, current: Tenant | undefined): WriteOp {
+  /** Throws on tenant settings this deployment refuses, given the tenant `current` (as stored). */
+  checkTenant(input: TenantInput, current: Tenant | undefined): void {
     for (const check of this.hooks.tenantChecks) check(input, current);
-    const operator = current?.operatorRequestLimits;
-    return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM, ...(operator ? { operatorRequestLimits: operator } : {}) } };
+  }
+
+  /**
+   * Runs `write` in the tenant's turn with the operation that writes `input` (none without) over the tenant
+   * as stored then, not as read earlier: what only the operator sets is kept, even if set meanwhile.
+   */
+  async writeTenant(tenantId: string, input: TenantInput | undefined, write: (ops: WriteOp[]) => Promise<void>): Promise<void> {
+    await this.tenantWrites.run(tenantId, async () => {
+      if (!input) return write([]);
+      const current = await this.store.directory.get('tenants', PLATFORM, tenantId);
+      this.checkTenant(input, current);
+      const operator = current?.operatorRequestLimits;
+      await write([{ op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM, ...(operator ? { operatorRequestLimits: operator } : {}) } }]);
+    });
   }
 
   async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
-    await this.tenantWrites.run(tenantId, async () => {
-      const current = await this.store.directory.get('tenants', PLATFORM, tenantId);
-      await this.store.directory.write([this.tenantOp(tenantId, input, current)]);
-    });
+    await this.writeTenant(tenantId, input, (ops) => this.store.directory.write(ops));
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }

@@ -79,6 +79,34 @@ describe("the operator's request limits for one tenant", () => {
     expect((await h.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Corp', operatorRequestLimits: { api: 900 } });
   });
 
+  it("an apply file that takes a while (a target's host resolving) keeps the limits the operator set meanwhile", async () => {
+    let resolved!: () => void;
+    let asked!: () => void;
+    const slow = new Promise<void>((r) => (resolved = r));
+    const resolving = new Promise<void>((r) => (asked = r));
+    const resolve = async (host: string) => {
+      if (host === 'slow.example.test') {
+        asked();
+        await slow;
+      }
+      return [{ address: '93.184.215.14', family: 4 }];
+    };
+    const hub = await startTestHub({ env: LIMITS, resolve });
+    try {
+      await seedAlice(hub);
+      const target = { id: 'hook', kind: 'webhook', name: 'Hook', enabled: true, url: 'https://slow.example.test/hook' };
+      const applying = hub.post('/v1/directory/apply', { tenant: 'acme', name: 'Acme Inc', targets: [target] }).then((r) => r);
+      // The file read and checked, its target's host being resolved: the operator writes now.
+      await resolving;
+      await setByOperator(hub, 'acme', { api: 900 }).expect(200);
+      resolved();
+      expect((await applying).status).toBe(200);
+      expect((await hub.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Inc', operatorRequestLimits: { api: 900 } });
+    } finally {
+      await hub.stop();
+    }
+  });
+
   it('refuses a malformed value or an unknown tenant, changing nothing', async () => {
     await setByOperator(h, 'acme', { api: 900 }).expect(200);
     for (const body of [{ api: 0 }, { api: 1.5 }, { api: '10' }, { everything: 1 }, { api: 100_000_001 }]) {
