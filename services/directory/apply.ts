@@ -53,8 +53,7 @@ export async function applyDirectory(
   };
   if (stableJson(wantedTenant) !== stableJson({ name: tenant.name, settings: tenant.settings, policy: tenant.policy })) {
     plan.tenant = 'updated';
-    // Written last, over the tenant as it stands then (`writeTenant`): checked now so a refused file stops here.
-    directory.checkTenant(wantedTenant, tenant);
+    ops.push(directory.tenantOp(tenantId, wantedTenant, tenant));
   }
 
   const existingPeople = new Map((await store.directory.list('people', tenantId)).map((p) => [p.id, p]));
@@ -159,9 +158,8 @@ export async function applyDirectory(
     }
   }
 
-  if (opts.dryRun || (ops.length === 0 && plan.tenant === 'unchanged')) return plan;
-  const deleting = { people: new Set(plan.people.deleted), groups: new Set(plan.groups.deleted) };
-  await directory.writeTenant(tenantId, plan.tenant === 'updated' ? wantedTenant : undefined, (tenantOps) => directory.pauses.writeDeleting(tenantId, deleting, [...tenantOps, ...ops]));
+  if (opts.dryRun || ops.length === 0) return plan;
+  await directory.pauses.writeDeleting(tenantId, { people: new Set(plan.people.deleted), groups: new Set(plan.groups.deleted) }, ops);
   for (const id of plan.people.deleted) await directory.afterPersonRemoved(tenantId, id);
   if (plan.tenant === 'updated') await directory.afterTenantWrite(tenantId);
   for (const { person, before } of touchedPeople) await directory.afterPersonWrite(person, before);

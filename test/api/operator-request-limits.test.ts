@@ -13,6 +13,26 @@ const DEFAULTS = { api: 600, tenantApi: 30_000, pbxEvents: 120_000, heartbeats: 
 
 const setByOperator = (h: TestHub, tenant: string, limits: unknown) => h.put(`/v1/tenants/${tenant}/request-limits`, limits, OPERATOR_KEY);
 
+/** DNS whose answer for `slow.example.test` waits until `answer()`; `asked` settles once it was asked. */
+function slowDns() {
+  let answer!: () => void;
+  let ask!: () => void;
+  const slow = new Promise<void>((r) => (answer = r));
+  const asked = new Promise<void>((r) => (ask = r));
+  const resolve = async (host: string) => {
+    if (host === 'slow.example.test') {
+      ask();
+      await slow;
+    }
+    return [{ address: '93.184.215.14', family: 4 }];
+  };
+  return { resolve, asked, answer };
+}
+
+/** An apply file renaming the tenant, with a webhook target on the slow host: it reads the tenant, then waits for DNS before writing. */
+const applySlowly = (h: TestHub) =>
+  h.post('/v1/directory/apply', { tenant: 'acme', name: 'Acme Inc', targets: [{ id: 'hook', kind: 'webhook', name: 'Hook', enabled: true, url: 'https://slow.example.test/hook' }] }).then((r) => r);
+
 describe("the operator's request limits for one tenant", () => {
   let h: TestHub;
   let betaAdmin: string;
@@ -80,26 +100,14 @@ describe("the operator's request limits for one tenant", () => {
   });
 
   it("an apply file that takes a while (a target's host resolving) keeps the limits the operator set meanwhile", async () => {
-    let resolved!: () => void;
-    let asked!: () => void;
-    const slow = new Promise<void>((r) => (resolved = r));
-    const resolving = new Promise<void>((r) => (asked = r));
-    const resolve = async (host: string) => {
-      if (host === 'slow.example.test') {
-        asked();
-        await slow;
-      }
-      return [{ address: '93.184.215.14', family: 4 }];
-    };
-    const hub = await startTestHub({ env: LIMITS, resolve });
+    const dns = slowDns();
+    const hub = await startTestHub({ env: LIMITS, resolve: dns.resolve });
     try {
       await seedAlice(hub);
-      const target = { id: 'hook', kind: 'webhook', name: 'Hook', enabled: true, url: 'https://slow.example.test/hook' };
-      const applying = hub.post('/v1/directory/apply', { tenant: 'acme', name: 'Acme Inc', targets: [target] }).then((r) => r);
-      // The file read and checked, its target's host being resolved: the operator writes now.
-      await resolving;
+      const applying = applySlowly(hub);
+      await dns.asked;
       await setByOperator(hub, 'acme', { api: 900 }).expect(200);
-      resolved();
+      dns.answer();
       expect((await applying).status).toBe(200);
       expect((await hub.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Inc', operatorRequestLimits: { api: 900 } });
     } finally {
@@ -138,6 +146,24 @@ describeWith(['redis'], "the operator's request limits reach another replica (Re
     } finally {
       await reader.stop();
       await writer.stop();
+    }
+  });
+
+  it("a tenant's write on one replica, read before the operator's write on another and written after it, keeps the operator's limits", async () => {
+    const env = { ...redisEnv(), ...LIMITS };
+    const dns = slowDns();
+    const operator = await startTestHub({ env });
+    const tenant = await startTestHub({ env, resolve: dns.resolve });
+    try {
+      const applying = applySlowly(tenant);
+      await dns.asked;
+      await setByOperator(operator, 'acme', { api: 900 }).expect(200);
+      dns.answer();
+      expect((await applying).status).toBe(200);
+      expect((await operator.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Inc', operatorRequestLimits: { api: 900 } });
+    } finally {
+      await tenant.stop();
+      await operator.stop();
     }
   });
 });
