@@ -115,6 +115,14 @@ describe("the operator's request limits for one tenant", () => {
     }
   });
 
+  it('a tenant deleted takes its limits with it: one created again under its id starts from the defaults', async () => {
+    await setByOperator(h, 'beta', { api: 900 }).expect(200);
+    await h.del('/v1/tenants/beta', OPERATOR_KEY).expect(204);
+    const again = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body;
+    expect(again.tenant).not.toHaveProperty('operatorRequestLimits');
+    expect((await h.get('/v1/tenant', again.adminKey.secret as string).expect(200)).body.requestLimits).toEqual(DEFAULTS);
+  });
+
   it('refuses a malformed value or an unknown tenant, changing nothing', async () => {
     await setByOperator(h, 'acme', { api: 900 }).expect(200);
     for (const body of [{ api: 0 }, { api: 1.5 }, { api: '10' }, { everything: 1 }, { api: 100_000_001 }]) {
