@@ -29,9 +29,19 @@ function slowDns() {
   return { resolve, asked, answer };
 }
 
-/** An apply file renaming the tenant, with a webhook target on the slow host: it reads the tenant, then waits for DNS before writing. */
-const applySlowly = (h: TestHub) =>
-  h.post('/v1/directory/apply', { tenant: 'acme', name: 'Acme Inc', targets: [{ id: 'hook', kind: 'webhook', name: 'Hook', enabled: true, url: 'https://slow.example.test/hook' }] }).then((r) => r);
+/**
+ * An apply file renaming the tenant, with a webhook target on the slow host, sent to `tenant`: it reads the
+ * tenant, and while it waits for DNS the operator sets limits through `operator`; then it writes. Both stay.
+ */
+async function operatorWritesWhileApplying(tenant: TestHub, operator: TestHub, dns: ReturnType<typeof slowDns>): Promise<void> {
+  const target = { id: 'hook', kind: 'webhook', name: 'Hook', enabled: true, url: 'https://slow.example.test/hook' };
+  const applying = tenant.post('/v1/directory/apply', { tenant: 'acme', name: 'Acme Inc', targets: [target] }).then((r) => r);
+  await dns.asked;
+  await setByOperator(operator, 'acme', { api: 900 }).expect(200);
+  dns.answer();
+  expect((await applying).status).toBe(200);
+  expect((await operator.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Inc', operatorRequestLimits: { api: 900 } });
+}
 
 describe("the operator's request limits for one tenant", () => {
   let h: TestHub;
@@ -104,12 +114,7 @@ describe("the operator's request limits for one tenant", () => {
     const hub = await startTestHub({ env: LIMITS, resolve: dns.resolve });
     try {
       await seedAlice(hub);
-      const applying = applySlowly(hub);
-      await dns.asked;
-      await setByOperator(hub, 'acme', { api: 900 }).expect(200);
-      dns.answer();
-      expect((await applying).status).toBe(200);
-      expect((await hub.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Inc', operatorRequestLimits: { api: 900 } });
+      await operatorWritesWhileApplying(hub, hub, dns);
     } finally {
       await hub.stop();
     }
@@ -163,12 +168,7 @@ describeWith(['redis'], "the operator's request limits reach another replica (Re
     const operator = await startTestHub({ env });
     const tenant = await startTestHub({ env, resolve: dns.resolve });
     try {
-      const applying = applySlowly(tenant);
-      await dns.asked;
-      await setByOperator(operator, 'acme', { api: 900 }).expect(200);
-      dns.answer();
-      expect((await applying).status).toBe(200);
-      expect((await operator.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Inc', operatorRequestLimits: { api: 900 } });
+      await operatorWritesWhileApplying(tenant, operator, dns);
     } finally {
       await tenant.stop();
       await operator.stop();
