@@ -412,6 +412,12 @@ export class Publisher {
         return;
       }
     }
+    // Held, whoever asks decides when to try again (`publish`): a removal asked for while this was on its way
+    // goes now, as it would have had it come after; a backoff would end only with the hold.
+    if (this.held && this.desired === undefined) {
+      this.state = 'idle';
+      return;
+    }
     this.state = 'backoff';
     this.settleWaiters('failed');
     const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.failures, this.options.random ?? cryptoRandom);

@@ -347,6 +347,21 @@ describe('Publisher (RFC 3903)', () => {
     }
   });
 
+  it('held, a removal asked for while a refresh was on its way goes out as soon as that refresh fails, not after a backoff that never ends', async () => {
+    const h = harness();
+    await h.publishAndSettle('v1');
+    // The refresh at 85 % of 120 s goes out; then its server turns failing (held), and the person is removed.
+    await h.clock.advance(102_000);
+    expect(h.count()).toBe(2);
+    h.publisher.hold();
+    const removal = h.publisher.remove();
+    await h.answer(503);
+    expect(h.count()).toBe(3);
+    expect(h.last().headers.get('expires')).toBe('0');
+    await h.answer(503);
+    await expect(removal).resolves.toBe('failed');
+  });
+
   describe('resuming a publication another agent made', () => {
     const resume = (body?: string, expiresAt = T0 + 100_000) => ({ etag: 'x.1', expiresAt, ...(body !== undefined ? { body } : {}) });
 
