@@ -100,8 +100,8 @@ export function createHub(opts: HubOptions): RunningHub {
     log,
     metrics,
     override: async (tenantId) => {
-      const tenant = await store.directory.get('tenants', PLATFORM, tenantId);
-      return { own: tenant?.settings.requestLimits, operator: tenant?.operatorRequestLimits };
+      const [tenant, operator] = await Promise.all([store.directory.get('tenants', PLATFORM, tenantId), directory.operatorRequestLimits(tenantId)]);
+      return { own: tenant?.settings.requestLimits, operator };
     },
     // As the policy cache: this process forgets a tenant it writes; replicas sharing a store re-read each second.
     cacheMs: store.shared ? 1000 : Infinity,

@@ -15,7 +15,6 @@ import { resolveCalendarPolicy, withMeetingAs } from '../../shared/domain/calend
 import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
 import type { RequestLimitsOverride } from '../../shared/domain/request-limits.js';
 import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
-import { KeyLock } from '../../shared/store/key-lock.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { SignalChange } from '../merger/apply-changes.js';
 import { extensionEndpointId } from '../connectors/pbx/map.js';
@@ -31,7 +30,8 @@ export const PLATFORM = '*';
  * A tenant as answered: stored under the platform scope (`tenantId` `*`), it is shown as its own tenant,
  * like every other record, so an answer says which tenant it is about.
  */
-const asTenant = (t: Tenant): Tenant => ({ ...t, tenantId: t.id });
+/** A stored tenant as answered: its own id as `tenantId`, and the operator's limits for it (stored apart) if any. */
+const asTenant = ({ operatorRequestLimits: _stored, ...t }: Tenant, operator?: RequestLimitsOverride): Tenant => ({ ...t, tenantId: t.id, ...(operator ? { operatorRequestLimits: operator } : {}) });
 
 export const WORKING_HOURS_SIGNAL = 'directory:working-hours';
 
@@ -70,8 +70,6 @@ export class DirectoryService {
    */
   private readonly policyTtlMs: number;
   private readonly openedSecrets = new WeakMap<ApiKey, string>();
-  /** A tenant's document is read, then written whole: the tenant's and the operator's writes in this process take turns. */
-  private readonly tenantWrites = new KeyLock();
   readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantChecks: [], tenantWritten: [], tenantRemoved: [] };
 
   constructor(
@@ -87,28 +85,33 @@ export class DirectoryService {
 
   // ── tenants ──────────────────────────────────────────────────────────────
 
+  /** The tenant, with the operator's request limits for it if any. */
   async getTenant(tenantId: string): Promise<Tenant> {
-    const t = await this.store.directory.get('tenants', PLATFORM, tenantId);
+    const [t, operator] = await Promise.all([this.store.directory.get('tenants', PLATFORM, tenantId), this.operatorRequestLimits(tenantId)]);
     if (!t) throw notFound('tenant', tenantId);
-    return asTenant(t);
+    return asTenant(t, operator);
   }
 
   async listTenants(): Promise<Tenant[]> {
-    return (await this.store.directory.list('tenants', PLATFORM)).map(asTenant);
+    const [tenants, limits] = await Promise.all([this.store.directory.list('tenants', PLATFORM), this.store.directory.list('operatorRequestLimits', PLATFORM)]);
+    const operator = new Map(limits.map((l) => [l.id, l.limits]));
+    return tenants.map((t) => asTenant(t, operator.get(t.id)));
   }
 
-  /** Writes the tenant's own document over `current` (as stored): what only the operator sets is kept. */
+  /** The operator's request limits for the tenant (`PUT /v1/tenants/{id}/request-limits`), if it set any. */
+  async operatorRequestLimits(tenantId: string): Promise<RequestLimitsOverride | undefined> {
+    return (await this.store.directory.get('operatorRequestLimits', PLATFORM, tenantId))?.limits;
+  }
+
+  /** Writes the tenant's own document (`current`: the tenant as read, with the operator's limits its values are checked against). */
   tenantOp(tenantId: string, input: TenantInput, current: Tenant | undefined): WriteOp {
     for (const check of this.hooks.tenantChecks) check(input, current);
-    const operator = current?.operatorRequestLimits;
-    return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM, ...(operator ? { operatorRequestLimits: operator } : {}) } };
+    return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM } };
   }
 
   async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
-    await this.tenantWrites.run(tenantId, async () => {
-      const current = await this.store.directory.get('tenants', PLATFORM, tenantId);
-      await this.store.directory.write([this.tenantOp(tenantId, input, current)]);
-    });
+    const current = await this.store.directory.get('tenants', PLATFORM, tenantId);
+    await this.store.directory.write([this.tenantOp(tenantId, input, current && asTenant(current, await this.operatorRequestLimits(tenantId)))]);
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
@@ -118,11 +121,12 @@ export class DirectoryService {
    * defaults apply again). The tenant's own values stay; where one is now above its ceiling it is held to it.
    */
   async setOperatorRequestLimits(tenantId: string, limits: RequestLimitsOverride): Promise<Tenant> {
-    await this.tenantWrites.run(tenantId, async () => {
-      const { operatorRequestLimits: _before, ...current } = await this.getTenant(tenantId);
-      const doc = { ...current, tenantId: PLATFORM, ...(Object.keys(limits).length > 0 ? { operatorRequestLimits: limits } : {}) };
-      await this.store.directory.write([{ op: 'put', collection: 'tenants', doc }]);
-    });
+    await this.getTenant(tenantId);
+    await this.store.directory.write([
+      Object.keys(limits).length > 0
+        ? { op: 'put', collection: 'operatorRequestLimits', doc: { id: tenantId, tenantId: PLATFORM, limits } }
+        : { op: 'delete', collection: 'operatorRequestLimits', tenantId: PLATFORM, id: tenantId },
+    ]);
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
@@ -140,6 +144,7 @@ export class DirectoryService {
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
       ...targets.map((t) => ({ op: 'delete', collection: 'targets', tenantId, id: t.id }) as WriteOp),
       { op: 'delete', collection: 'tenants', tenantId: PLATFORM, id: tenantId },
+      { op: 'delete', collection: 'operatorRequestLimits', tenantId: PLATFORM, id: tenantId },
     ]);
     for (const g of groups) await this.groups.forgetGroup(tenantId, g.id);
     this.policies.delete(tenantId);

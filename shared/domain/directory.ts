@@ -67,7 +67,7 @@ export interface Tenant extends TenantInput {
   tenantId: string;
   /**
    * Set by the operator only (`PUT /v1/tenants/{id}/request-limits`): this tenant's ceilings in place of the
-   * deployment's defaults. Kept through the tenant's own writes, which cannot name it.
+   * deployment's defaults. Stored apart (`operatorRequestLimits` collection) and shown here: the tenant's own writes cannot name it.
    */
   operatorRequestLimits?: RequestLimitsOverride;
 }

@@ -45,6 +45,14 @@ export const requestLimitsOverrideSchema = z
   .strict();
 export type RequestLimitsOverride = z.infer<typeof requestLimitsOverrideSchema>;
 
+/** The operator's limits for one tenant, stored apart from the tenant's own document, under the platform scope. */
+export interface OperatorRequestLimits {
+  /** The tenant's id. */
+  id: string;
+  tenantId: string;
+  limits: RequestLimitsOverride;
+}
+
 /** What may be set for one tenant: its own lowering, and the operator's ceiling in place of the deployment's default. */
 export interface TenantLimitSettings {
   own?: RequestLimitsOverride | undefined;

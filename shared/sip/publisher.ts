@@ -80,8 +80,18 @@ export interface PublisherStatus {
   consecutiveFailures: number;
 }
 
-/** How one body fared: acknowledged, replaced by a newer body first, or its attempt failed (backoff follows). */
-export type PublishOutcome = 'published' | 'superseded' | 'failed' | 'disposed';
+/**
+ * How a removal fared: `removed` (the server answered it: acknowledged, or it held no such publication),
+ * `failed` (no answer or a 5xx: the publication may still be there, and lapses at its expiry), `none`
+ * (nothing was held to remove, or a new body, or disposing, came first).
+ */
+export type RemoveOutcome = 'removed' | 'failed' | 'none';
+
+/**
+ * How one body fared: acknowledged, already acknowledged (nothing was sent), replaced by a newer body first,
+ * or its attempt failed (backoff follows).
+ */
+export type PublishOutcome = 'published' | 'unchanged' | 'superseded' | 'failed' | 'disposed';
 
 /**
  * An RFC 3903 event publication agent for one presentity at one target. One PUBLISH in flight at a
@@ -115,7 +125,9 @@ export class Publisher {
   private disposed = false;
   /** Held (`hold`): nothing goes out of its own accord, only what `publish` and `remove` ask for. */
   private held = false;
-  private removals: Array<() => void> = [];
+  private removals: Array<(outcome: RemoveOutcome) => void> = [];
+  /** How the last removal sent was answered, until those waiting on it are told. */
+  private removal: RemoveOutcome | undefined;
   private waiters: Array<{ body: string; resolve: (outcome: PublishOutcome) => void }> = [];
   private readonly timer: TimerSlot;
   private readonly callId: string;
@@ -159,7 +171,7 @@ export class Publisher {
     // Held, whoever asks decides when to try again: a backoff of its own would only delay that.
     if (this.held) this.endBackoff();
     this.desired = body;
-    this.settleRemovals();
+    this.settleRemovals('none');
     this.step();
   }
 
@@ -168,15 +180,15 @@ export class Publisher {
     if (this.disposed) return Promise.resolve('disposed');
     const settled = new Promise<PublishOutcome>((resolve) => this.waiters.push({ body, resolve }));
     this.publish(body);
-    if (this.published === body && this.desired === body && !this.inFlight) this.settleWaiters('published');
+    if (this.published === body && this.desired === body && !this.inFlight) this.settleWaiters('unchanged');
     return settled;
   }
 
-  private settleWaiters(outcome: 'published' | 'failed' | 'disposed'): void {
+  private settleWaiters(outcome: 'published' | 'unchanged' | 'failed' | 'disposed'): void {
     const waiting = this.waiters;
     this.waiters = [];
     for (const w of waiting) {
-      if (outcome === 'published' && w.body !== this.published) {
+      if ((outcome === 'published' || outcome === 'unchanged') && w.body !== this.published) {
         // Older bodies were replaced; a body still to come keeps waiting.
         if (w.body === this.desired) this.waiters.push(w);
         else w.resolve('superseded');
@@ -185,8 +197,8 @@ export class Publisher {
   }
 
   /** Withdraws the publication (Expires 0); resolves once done, superseded by `publish`, or disposed. */
-  remove(): Promise<void> {
-    if (this.disposed) return Promise.resolve();
+  remove(): Promise<RemoveOutcome> {
+    if (this.disposed) return Promise.resolve('none');
     this.desired = undefined;
     this.endBackoff();
     return new Promise((resolve) => {
@@ -197,10 +209,11 @@ export class Publisher {
 
   /**
    * The route moved to another server: the publication is made there now (afresh, or by the etag it still
-   * holds there), not at its refresh or after its backoff, so watchers of that server see it. Resolves once answered.
+   * holds there), not at its refresh or after its backoff, so watchers of that server see it; unless held. Resolves once answered.
    */
   async moved(): Promise<void> {
-    if (this.disposed || this.desired === undefined) return;
+    // Held, it waits to be asked (`release`, a delivery): its next request goes where the route points then.
+    if (this.disposed || this.held || this.desired === undefined) return;
     if (this.state === 'backoff') {
       this.timer.cancel();
       this.state = 'idle';
@@ -259,7 +272,7 @@ export class Publisher {
   dispose(): void {
     this.disposed = true;
     this.timer.cancel();
-    this.settleRemovals();
+    this.settleRemovals('none');
     this.settleWaiters('disposed');
   }
 
@@ -273,7 +286,7 @@ export class Publisher {
       if (this.etag !== undefined) return this.send('remove');
       this.timer.cancel();
       this.state = 'idle';
-      return this.settleRemovals();
+      return this.settleRemovals(this.removal ?? 'none');
     }
     if (this.etag === undefined) return this.send('initial');
     if (this.desired !== this.published) return this.send('modify');
@@ -351,6 +364,7 @@ export class Publisher {
     const success = response !== undefined && status >= 200 && status < 300;
     if (success && kind === 'remove') {
       this.succeeded();
+      this.removal = 'removed';
       return this.forget();
     }
     const etag = response?.headers.get('sip-etag');
@@ -370,7 +384,10 @@ export class Publisher {
       return;
     }
     // A failed removal is not retried: the publication lapses at its expiry anyway.
-    if (kind === 'remove') return this.forget();
+    if (kind === 'remove') {
+      this.removal = response === undefined || (status >= 500 && status < 600) ? 'failed' : 'removed';
+      return this.forget();
+    }
     // RFC 3903 §4.3 (412). A 5xx says nothing of the entity-tag (an overloaded or failing server, a proxy):
     // the server may still hold the publication, and a fresh one beside it would freeze the lamp on the
     // older (Kamailio), so it is retried with its etag after a backoff. Kamailio's 500 to an etag it cannot
@@ -395,6 +412,12 @@ export class Publisher {
         return;
       }
     }
+    // Held, whoever asks decides when to try again (`publish`): a removal asked for while this was on its way
+    // goes now, as it would have had it come after; a backoff would end only with the hold.
+    if (this.held && this.desired === undefined) {
+      this.state = 'idle';
+      return;
+    }
     this.state = 'backoff';
     this.settleWaiters('failed');
     const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.failures, this.options.random ?? cryptoRandom);
@@ -418,7 +441,8 @@ export class Publisher {
     if (ended) this.options.onPublication?.(undefined);
   }
 
-  private settleRemovals(): void {
-    for (const resolve of this.removals.splice(0)) resolve();
+  private settleRemovals(outcome: RemoveOutcome): void {
+    this.removal = undefined;
+    for (const resolve of this.removals.splice(0)) resolve(outcome);
   }
 }

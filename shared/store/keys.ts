@@ -12,6 +12,11 @@ export const COLLECTIONS = {
   /** A person's pause from group and queue calls (routing), under the person's id. */
   queuePauses: { unique: {}, multi: [] },
   targets: { unique: {}, multi: [] },
+  /**
+   * The operator's request limits for a tenant, by its id: apart from the tenant's document, so a write of
+   * either (on any replica, with no read-modify-write between them) never undoes the other.
+   */
+  operatorRequestLimits: { unique: {}, multi: [] },
   calendarConnections: { unique: {}, multi: ['personId'] },
   calendarSyncStates: { unique: {}, multi: [] },
   // Provider notifications name only the subscription or channel, so it is looked up across tenants.

@@ -4,6 +4,7 @@ import type { Group } from '../domain/group.js';
 import type { Presence } from '../domain/presence.js';
 import type { QueuePause } from '../domain/queue-pause.js';
 import type { Signal } from '../domain/signal.js';
+import type { OperatorRequestLimits } from '../domain/request-limits.js';
 import type { Target } from '../domain/target.js';
 import type { ChangeFeed, FeedCause } from './feed.js';
 import type { CollectionName } from './keys.js';
@@ -21,6 +22,7 @@ export interface CollectionTypes {
   groups: Group;
   queuePauses: QueuePause;
   targets: Target;
+  operatorRequestLimits: OperatorRequestLimits;
   calendarConnections: CalendarConnection;
   calendarSyncStates: CalendarSyncState;
   calendarSubscriptions: CalendarSubscription;

@@ -13,6 +13,36 @@ const DEFAULTS = { api: 600, tenantApi: 30_000, pbxEvents: 120_000, heartbeats: 
 
 const setByOperator = (h: TestHub, tenant: string, limits: unknown) => h.put(`/v1/tenants/${tenant}/request-limits`, limits, OPERATOR_KEY);
 
+/** DNS whose answer for `slow.example.test` waits until `answer()`; `asked` settles once it was asked. */
+function slowDns() {
+  let answer!: () => void;
+  let ask!: () => void;
+  const slow = new Promise<void>((r) => (answer = r));
+  const asked = new Promise<void>((r) => (ask = r));
+  const resolve = async (host: string) => {
+    if (host === 'slow.example.test') {
+      ask();
+      await slow;
+    }
+    return [{ address: '93.184.215.14', family: 4 }];
+  };
+  return { resolve, asked, answer };
+}
+
+/**
+ * An apply file renaming the tenant, with a webhook target on the slow host, sent to `tenant`: it reads the
+ * tenant, and while it waits for DNS the operator sets limits through `operator`; then it writes. Both stay.
+ */
+async function operatorWritesWhileApplying(tenant: TestHub, operator: TestHub, dns: ReturnType<typeof slowDns>): Promise<void> {
+  const target = { id: 'hook', kind: 'webhook', name: 'Hook', enabled: true, url: 'https://slow.example.test/hook' };
+  const applying = tenant.post('/v1/directory/apply', { tenant: 'acme', name: 'Acme Inc', targets: [target] }).then((r) => r);
+  await dns.asked;
+  await setByOperator(operator, 'acme', { api: 900 }).expect(200);
+  dns.answer();
+  expect((await applying).status).toBe(200);
+  expect((await operator.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Inc', operatorRequestLimits: { api: 900 } });
+}
+
 describe("the operator's request limits for one tenant", () => {
   let h: TestHub;
   let betaAdmin: string;
@@ -79,6 +109,25 @@ describe("the operator's request limits for one tenant", () => {
     expect((await h.get('/v1/tenant').expect(200)).body.tenant).toMatchObject({ name: 'Acme Corp', operatorRequestLimits: { api: 900 } });
   });
 
+  it("an apply file that takes a while (a target's host resolving) keeps the limits the operator set meanwhile", async () => {
+    const dns = slowDns();
+    const hub = await startTestHub({ env: LIMITS, resolve: dns.resolve });
+    try {
+      await seedAlice(hub);
+      await operatorWritesWhileApplying(hub, hub, dns);
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  it('a tenant deleted takes its limits with it: one created again under its id starts from the defaults', async () => {
+    await setByOperator(h, 'beta', { api: 900 }).expect(200);
+    await h.del('/v1/tenants/beta', OPERATOR_KEY).expect(204);
+    const again = (await h.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body;
+    expect(again.tenant).not.toHaveProperty('operatorRequestLimits');
+    expect((await h.get('/v1/tenant', again.adminKey.secret as string).expect(200)).body.requestLimits).toEqual(DEFAULTS);
+  });
+
   it('refuses a malformed value or an unknown tenant, changing nothing', async () => {
     await setByOperator(h, 'acme', { api: 900 }).expect(200);
     for (const body of [{ api: 0 }, { api: 1.5 }, { api: '10' }, { everything: 1 }, { api: 100_000_001 }]) {
@@ -110,6 +159,19 @@ describeWith(['redis'], "the operator's request limits reach another replica (Re
     } finally {
       await reader.stop();
       await writer.stop();
+    }
+  });
+
+  it("a tenant's write on one replica, read before the operator's write on another and written after it, keeps the operator's limits", async () => {
+    const env = { ...redisEnv(), ...LIMITS };
+    const dns = slowDns();
+    const operator = await startTestHub({ env });
+    const tenant = await startTestHub({ env, resolve: dns.resolve });
+    try {
+      await operatorWritesWhileApplying(tenant, operator, dns);
+    } finally {
+      await tenant.stop();
+      await operator.stop();
     }
   });
 });

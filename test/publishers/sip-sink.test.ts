@@ -163,7 +163,35 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
-  it('sends nothing for a new state whose document is the same (a note, another source): the server would NOTIFY every watcher', async () => {
+  it('a removal the server did not take (no answer, 5xx) fails the delivery, so a failing target is not taken for answering again; one with nothing to remove asks nothing of it', async () => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    const removal = (i: number) => ({ tenantId: 'acme', personId: `p${i}`, version: 5 });
+    const done = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
+    await done;
+    sink.hold(true);
+    // p2's first PUBLISH is refused: the server holds nothing of them.
+    const refused = sink.deliver({ tenantId: 'acme', personId: 'p2', person: person(2), presence: PRESENCE, version: 1 }).catch((err: Error) => err);
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 503);
+    expect(await refused).toBeInstanceOf(DeliveryError);
+    // p1 deleted: the removal (Expires 0) is not answered.
+    const removed = sink.deliver(removal(1)).catch((err: Error) => err);
+    await h.clock.advance(0);
+    expect(h.transport.lastRequest('PUBLISH').headers.get('expires')).toBe('0');
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 503);
+    expect(await removed).toBeInstanceOf(DeliveryError);
+    // Retried: the publication lapses at its expiry, nothing is left to ask.
+    expect(await sink.deliver(removal(1))).toBe('unchanged');
+    const before = h.transport.requests('PUBLISH').length;
+    expect(await sink.deliver(removal(2))).toBe('unchanged');
+    expect(h.transport.requests('PUBLISH')).toHaveLength(before);
+    await sink.close();
+  });
+
+  it('sends nothing for a new state whose document is the same (a note, another source): the server would NOTIFY every watcher; nor says the server answered', async () => {
     const h = setup();
     const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
     const first = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
@@ -174,7 +202,8 @@ describe('SIP sink', () => {
     const second = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: noted, version: 2 });
     await h.clock.advance(0);
     expect(h.transport.requests('PUBLISH')).toHaveLength(1);
-    await second;
+    // Nothing was asked: a failing target's probe must not take this for the server answering again.
+    expect(await second).toBe('unchanged');
     await sink.close();
   });
 

@@ -267,6 +267,53 @@ describe('a SIP target located by DNS SRV', () => {
     await h.sink.close();
   });
 
+  it('while its target is failing (held), a probe that moves on to the next server takes nobody else there: the others and the dialog watches follow once it answers', async () => {
+    const h = harness(undefined, { ...TARGET, subscribeDialog: true }, [person(1), person(2), person(3)]);
+    await h.clock.advance(0);
+    for (const r of h.open().filter((r) => r.method === 'SUBSCRIBE')) await h.reply(r, 503);
+    for (const i of [1, 2, 3]) await h.published(i, `a-${i}`);
+    h.sink.hold(true);
+    const before = h.sent().length;
+    // The runner's probe: p1's change, refused by a, then tried at b (no answer from either).
+    const probe = h.deliver(1, AWAY).catch((err: Error) => err);
+    await h.clock.advance(0);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
+    await h.clock.advance(0);
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
+    expect(await probe).toBeInstanceOf(Error);
+    await h.clock.advance(60_000);
+    const publishes = (from: number) => h.sent().slice(from).filter((r) => r.startsWith('PUBLISH'));
+    expect(publishes(before)).toEqual(['PUBLISH 192.0.2.1:5070 sip:11@example.test a-1', 'PUBLISH 192.0.2.2:5080 sip:11@example.test -']);
+    // The next probe: refused by a again (requests started over there), and b is tried by the one after.
+    const second = h.deliver(1, AWAY).catch((err: Error) => err);
+    await h.clock.advance(0);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
+    expect(await second).toBeInstanceOf(Error);
+    const third = h.deliver(1, AWAY);
+    await h.clock.advance(0);
+    const atB = h.sent().length;
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 200, 'b-1');
+    await third;
+    expect(publishes(before)).toEqual([
+      'PUBLISH 192.0.2.1:5070 sip:11@example.test a-1',
+      'PUBLISH 192.0.2.2:5080 sip:11@example.test -',
+      'PUBLISH 192.0.2.1:5070 sip:11@example.test a-1',
+      'PUBLISH 192.0.2.2:5080 sip:11@example.test -',
+    ]);
+    // b answers: released, everyone follows there, and the dialog watches start over there.
+    h.sink.hold(false);
+    await h.clock.advance(0);
+    expect(h.sent().slice(atB).filter((r) => !r.startsWith('OPTIONS')).sort()).toEqual([
+      'PUBLISH 192.0.2.2:5080 sip:12@example.test -',
+      'PUBLISH 192.0.2.2:5080 sip:13@example.test -',
+      'SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -',
+      'SUBSCRIBE 192.0.2.2:5080 sip:12@example.test -',
+      'SUBSCRIBE 192.0.2.2:5080 sip:13@example.test -',
+    ]);
+    await h.sink.close();
+  });
+
   it("a publication taken over from another replica is refreshed at the SRV servers, not at the name's own address", async () => {
     const h = harness();
     // Due for its refresh now: it expires in a minute, and refreshes come 15 % of 600 s before.

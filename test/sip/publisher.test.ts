@@ -324,14 +324,42 @@ describe('Publisher (RFC 3903)', () => {
 
   it('removes after the PUBLISH in flight, and resolves at once when nothing is published', async () => {
     const h = harness();
-    await expect(h.publisher.remove()).resolves.toBeUndefined();
+    await expect(h.publisher.remove()).resolves.toBe('none');
     h.publisher.publish('v1');
     await h.clock.advance(0);
     const removal = h.publisher.remove();
     await h.ok('a.1');
     expect(h.last().headers.get('expires')).toBe('0');
     await h.answer(200);
-    await expect(removal).resolves.toBeUndefined();
+    await expect(removal).resolves.toBe('removed');
+  });
+
+  it('says whether the server took a removal: a 5xx or no answer did not (the publication lapses at its expiry), a 4xx did', async () => {
+    const h = harness();
+    for (const [status, outcome] of [[503, 'failed'], [412, 'removed']] as const) {
+      h.publisher.publish(`v${status}`);
+      await h.clock.advance(0);
+      await h.ok(`e.${status}`);
+      const removal = h.publisher.remove();
+      await h.clock.advance(0);
+      await h.answer(status);
+      await expect(removal).resolves.toBe(outcome);
+    }
+  });
+
+  it('held, a removal asked for while a refresh was on its way goes out as soon as that refresh fails, not after a backoff that never ends', async () => {
+    const h = harness();
+    await h.publishAndSettle('v1');
+    // The refresh at 85 % of 120 s goes out; then its server turns failing (held), and the person is removed.
+    await h.clock.advance(102_000);
+    expect(h.count()).toBe(2);
+    h.publisher.hold();
+    const removal = h.publisher.remove();
+    await h.answer(503);
+    expect(h.count()).toBe(3);
+    expect(h.last().headers.get('expires')).toBe('0');
+    await h.answer(503);
+    await expect(removal).resolves.toBe('failed');
   });
 
   describe('resuming a publication another agent made', () => {
@@ -360,8 +388,8 @@ describe('Publisher (RFC 3903)', () => {
       expect(h.last().headers.get('sip-if-match')).toBe('x.1');
       await h.ok('x.2');
       await expect(done).resolves.toBe('published');
-      // The same body again is already there.
-      await expect(h.publisher.publishAndWait('v2')).resolves.toBe('published');
+      // The same body again is already there: nothing is sent.
+      await expect(h.publisher.publishAndWait('v2')).resolves.toBe('unchanged');
       const removal = h.publisher.remove();
       await h.clock.advance(0);
       expect(h.last().headers.get('expires')).toBe('0');

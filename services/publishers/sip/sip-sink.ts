@@ -64,6 +64,8 @@ export class SipSink implements Sink {
   private readonly bodies: PidfBodies;
   /** The target is failing (`hold`): publications send nothing of their own accord. */
   private held = false;
+  /** Requests moved to another server while held: the dialog watches start over there once released. */
+  private movedWhileHeld = false;
   /** The latest instant up to which every publication was checked after the server lost one. */
   private recheckedUpTo = -Infinity;
 
@@ -93,12 +95,13 @@ export class SipSink implements Sink {
   async deliver(d: Delivery): Promise<void | 'unchanged'> {
     if (this.route.ready) await this.route.ready;
     if (!d.presence || !d.person) {
-      const published = this.publishers.has(d.personId);
       // Withdrawn from this target's scope, they stay: no NOTIFY will end a call their line showed.
       this.unwatch(d.personId, d.outOfScope === true);
       this.bodies.forget(d.personId);
-      await this.unpublish(d.personId);
-      return published ? undefined : 'unchanged';
+      const removed = await this.unpublish(d.personId);
+      // Not taken (a failing server's silence is no answer): retried, it finds nothing left to remove, and the publication lapses at its expiry.
+      if (removed instanceof DeliveryError) throw removed;
+      return removed === 'removed' ? undefined : 'unchanged';
     }
     if (this.target.subscribeDialog) this.watch(d.person);
     const presentity = presentityOf(d.person, this.target);
@@ -108,11 +111,10 @@ export class SipSink implements Sink {
     const body = this.bodies.of(d.personId, d.person, d.presence);
     this.delivering.add(d.personId);
     const outcome = await this.inFlight.run(() => pub.publishAndWait(body)).finally(() => this.delivering.delete(d.personId));
-    if (outcome === 'failed') {
-      // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
-      const { lastStatusCode, lastTransportError } = pub.status();
-      throw new DeliveryError(`PUBLISH for ${presentity} failed (${lastTransportError ?? lastStatusCode ?? 'no answer'})`, true, lastStatusCode);
-    }
+    // The publisher keeps retrying by itself with backoff and sends the newest body when it can.
+    if (outcome === 'failed') throw failure(`PUBLISH for ${presentity}`, pub);
+    // The server holds this document already: nothing was asked of it.
+    if (outcome === 'unchanged') return 'unchanged';
   }
 
   /** A previous owner's publication not yet expired is continued: refreshed with the state it holds, if given, else modified or removed. */
@@ -171,6 +173,10 @@ export class SipSink implements Sink {
       if (held) pub.hold();
       else this.inFlight.run(() => pub.release()).catch((err: unknown) => this.log.error({ err }, 'releasing a publication failed'));
     }
+    if (!held && this.movedWhileHeld) {
+      this.movedWhileHeld = false;
+      this.restartWatches();
+    }
   }
 
   /**
@@ -186,12 +192,25 @@ export class SipSink implements Sink {
     }
   }
 
-  /** Requests moved to another server: every publication is made there now, and every dialog watch starts over there. */
+  /**
+   * Requests moved to another server: every publication is made there now, and every dialog watch starts over
+   * there. Not while the target is failing (held): the runner's probe, moving on from a server that does not
+   * answer, would otherwise send everyone's PUBLISH and SUBSCRIBE at each of its attempts; released, the
+   * publications follow with what fell due, and the watches start over.
+   */
   private moved(): void {
     if (this.closed) return;
+    if (this.held) {
+      this.movedWhileHeld = true;
+      return;
+    }
     for (const { pub } of this.publishers.values()) {
       this.inFlight.run(() => pub.moved()).catch((err: unknown) => this.log.error({ err }, 'moving a publication failed'));
     }
+    this.restartWatches();
+  }
+
+  private restartWatches(): void {
     for (const w of this.watches.values()) {
       w.subscriber.dispose();
       w.subscriber.start();
@@ -208,12 +227,15 @@ export class SipSink implements Sink {
     return outcome.kind === 'response' && outcome.response.status !== 503;
   }
 
-  private async unpublish(personId: string): Promise<void> {
+  /** Removes the person's publication: `none` when there was none to remove, the failure when the server did not take the removal. */
+  private async unpublish(personId: string): Promise<'removed' | 'none' | DeliveryError> {
     const held = this.publishers.get(personId);
-    if (!held) return;
+    if (!held) return 'none';
     this.publishers.delete(personId);
-    await this.inFlight.run(() => held.pub.remove());
+    const outcome = await this.inFlight.run(() => held.pub.remove());
+    const removed = outcome === 'failed' ? failure(`removing the publication of ${held.presentity}`, held.pub) : outcome;
     held.pub.dispose();
+    return removed;
   }
 
   private watch(person: Person): void {
@@ -324,6 +346,12 @@ export class SipSink implements Sink {
     this.watches.clear();
     this.bodies.clear();
   }
+}
+
+/** A request of `pub` the server did not take, retryable. */
+function failure(what: string, pub: Publisher): DeliveryError {
+  const { lastStatusCode, lastTransportError } = pub.status();
+  return new DeliveryError(`${what} failed (${lastTransportError ?? lastStatusCode ?? 'no answer'})`, true, lastStatusCode);
 }
 
 /** A dialog subscription's health; undefined while it is being ended on purpose. */
