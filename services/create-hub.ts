@@ -106,6 +106,7 @@ export function createHub(opts: HubOptions): RunningHub {
     // As the policy cache: this process forgets a tenant it writes; replicas sharing a store re-read each second.
     cacheMs: store.shared ? 1000 : Infinity,
   });
+  metrics.openStreamsByTenant = () => limits.heldByTenant('openStreams');
   directory.hooks.tenantChecks.push((input, current) => limits.check(input.settings.requestLimits, current?.operatorRequestLimits));
   directory.hooks.tenantWritten.push(async (tenantId) => limits.forget(tenantId));
   directory.hooks.tenantRemoved.push(async (tenantId) => limits.forget(tenantId));

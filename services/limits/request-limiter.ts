@@ -136,6 +136,11 @@ export class RequestLimiter {
     return this.open.get(cls)?.get(tenantId) ?? 0;
   }
 
+  /** The places of `cls` each tenant holds on this replica now (tenants holding none left out). */
+  heldByTenant(cls: HeldLimitClass): ReadonlyMap<string, number> {
+    return this.open.get(cls) ?? new Map();
+  }
+
   /**
    * Refuses any request from an address that failed authentication too often: credentials from it are not
    * checked. `pbxTenant`: the tenant a PBX request names, whose own bucket at this address is checked too.

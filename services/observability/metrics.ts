@@ -112,6 +112,18 @@ export class Metrics {
     collect: () => this.readCensus(),
   });
   readonly streamClients = new Gauge({ name: 'presence_stream_clients', help: 'Connected SSE clients.', registers: [this.registry] });
+  /** Each tenant's open streams on this replica, read at each scrape (the request limiter sets it): a tenant nearing its `openStreams` limit shows before it is refused. */
+  openStreamsByTenant: () => ReadonlyMap<string, number> = () => new Map();
+  readonly openStreams = new Gauge({
+    name: 'presence_open_streams',
+    help: "Streams each tenant holds open on this replica (its openStreams limit counts these).",
+    labelNames: ['tenant'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      this.openStreams.reset();
+      for (const [tenant, n] of this.openStreamsByTenant()) this.openStreams.set({ tenant }, n);
+    },
+  });
   readonly schedulerLag = new Histogram({
     name: 'presence_scheduler_lag_seconds',
     help: 'How late a scheduled transition was evaluated after its due instant.',

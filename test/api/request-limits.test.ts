@@ -206,6 +206,9 @@ describe('streams open at once, per tenant', () => {
       const text = (await h.http.get('/metrics').expect(200)).text;
       expect(series(text, 'presence_requests_limited_total', { tenant: 'acme', class: 'openStreams' })).toBe(3);
       expect(series(text, 'presence_requests_limited_total', { tenant: 'beta', class: 'openStreams' })).toBe(0);
+      // What each tenant holds open, before it is refused.
+      expect(series(text, 'presence_open_streams', { tenant: 'acme' })).toBe(2);
+      expect(series(text, 'presence_open_streams', { tenant: 'beta' })).toBe(1);
 
       // The client goes away: its place is free, and the key refused three times still has both its openings a minute.
       clients[0]!.close();
@@ -224,6 +227,7 @@ describe('streams open at once, per tenant', () => {
       for (const c of clients) c.close();
     }
     await eventually(() => expect(held()).toBe(0));
+    await eventually(async () => expect(series((await h.http.get('/metrics').expect(200)).text, 'presence_open_streams', { tenant: 'acme' })).toBeUndefined());
   });
 
   it('the default applies until the operator raises it for the tenant', async () => {
