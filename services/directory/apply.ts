@@ -53,7 +53,7 @@ export async function applyDirectory(
   };
   if (stableJson(wantedTenant) !== stableJson({ name: tenant.name, settings: tenant.settings, policy: tenant.policy })) {
     plan.tenant = 'updated';
-    ops.push(directory.tenantOp(tenantId, wantedTenant, tenant));
+    ops.push(directory.tenantOp(tenantId, wantedTenant, tenant.operatorRequestLimits));
   }
 
   const existingPeople = new Map((await store.directory.list('people', tenantId)).map((p) => [p.id, p]));

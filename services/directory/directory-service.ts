@@ -53,8 +53,8 @@ export interface DirectoryHooks {
   personRemoved: Array<(tenantId: string, personId: string) => Promise<void>>;
   /** After a person was written (their time zone may have moved their all-day events). */
   personWritten: Array<(person: Person, before: Person | undefined) => Promise<void>>;
-  /** Before a tenant is written, by the admin API or `apply` (`current`: as stored): throws on settings this deployment refuses. */
-  tenantChecks: Array<(input: TenantInput, current: Tenant | undefined) => void>;
+  /** Before a tenant is written, by the admin API or `apply` (`operator`: the operator's limits for it): throws on settings this deployment refuses. */
+  tenantChecks: Array<(input: TenantInput, operator: RequestLimitsOverride | undefined) => void>;
   /** After the tenant's settings or policy were written (the calendar policy may have changed). */
   tenantWritten: Array<(tenantId: string) => Promise<void>>;
   /** Before a tenant's remaining records are deleted (its people are already gone). */
@@ -103,15 +103,31 @@ export class DirectoryService {
     return (await this.store.directory.get('operatorRequestLimits', PLATFORM, tenantId))?.limits;
   }
 
-  /** Writes the tenant's own document (`current`: the tenant as read, with the operator's limits its values are checked against). */
-  tenantOp(tenantId: string, input: TenantInput, current: Tenant | undefined): WriteOp {
-    for (const check of this.hooks.tenantChecks) check(input, current);
+  /** Writes the tenant's own document (`operator`: the operator's limits for it, which its own values are checked against). */
+  tenantOp(tenantId: string, input: TenantInput, operator: RequestLimitsOverride | undefined): WriteOp {
+    for (const check of this.hooks.tenantChecks) check(input, operator);
     return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM } };
   }
 
+  /** Writes the operator's limits for the tenant (`{}`: deletes them). */
+  private operatorLimitsOp(tenantId: string, limits: RequestLimitsOverride): WriteOp {
+    return Object.keys(limits).length > 0
+      ? { op: 'put', collection: 'operatorRequestLimits', doc: { id: tenantId, tenantId: PLATFORM, limits } }
+      : { op: 'delete', collection: 'operatorRequestLimits', tenantId: PLATFORM, id: tenantId };
+  }
+
   async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
-    const current = await this.store.directory.get('tenants', PLATFORM, tenantId);
-    await this.store.directory.write([this.tenantOp(tenantId, input, current && asTenant(current, await this.operatorRequestLimits(tenantId)))]);
+    await this.store.directory.write([this.tenantOp(tenantId, input, await this.operatorRequestLimits(tenantId))]);
+    await this.afterTenantWrite(tenantId);
+    return this.getTenant(tenantId);
+  }
+
+  /**
+   * A new tenant with the operator's limits for it, in one write: a body refused (the tenant's own values
+   * above these ceilings) stores neither.
+   */
+  async createTenant(tenantId: string, input: TenantInput, operator: RequestLimitsOverride = {}): Promise<Tenant> {
+    await this.store.directory.write([this.tenantOp(tenantId, input, operator), this.operatorLimitsOp(tenantId, operator)]);
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
@@ -122,11 +138,7 @@ export class DirectoryService {
    */
   async setOperatorRequestLimits(tenantId: string, limits: RequestLimitsOverride): Promise<Tenant> {
     await this.getTenant(tenantId);
-    await this.store.directory.write([
-      Object.keys(limits).length > 0
-        ? { op: 'put', collection: 'operatorRequestLimits', doc: { id: tenantId, tenantId: PLATFORM, limits } }
-        : { op: 'delete', collection: 'operatorRequestLimits', tenantId: PLATFORM, id: tenantId },
-    ]);
+    await this.store.directory.write([this.operatorLimitsOp(tenantId, limits)]);
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
