@@ -206,7 +206,7 @@ export class DirectoryService {
       const group = await this.store.directory.findUnique('groups', 'extension', input.extension, tenantId);
       if (group) throw conflict('extension_taken', `extension ${input.extension} belongs to group ${group.id}`);
     }
-    await this.store.directory.write([this.personOp(tenantId, personId, input)]);
+    await this.pauses.writeDirectory(tenantId, before ? {} : { created: { people: new Set([personId]) } }, [this.personOp(tenantId, personId, input)]);
     const person = await this.getPerson(tenantId, personId);
     await this.afterPersonWrite(person, before);
     return { person, created: !before };
@@ -296,7 +296,7 @@ export class DirectoryService {
     await this.getPerson(tenantId, personId);
     const devices = await this.store.directory.list('devices', tenantId, { field: 'personId', value: personId });
     const keys = await this.store.directory.list('apiKeys', tenantId, { field: 'personId', value: personId });
-    await this.pauses.writeDeleting(tenantId, { people: new Set([personId]) }, [
+    await this.pauses.writeDirectory(tenantId, { deleted: { people: new Set([personId]) } }, [
       ...devices.map((d) => ({ op: 'delete', collection: 'devices', tenantId, id: d.id }) as WriteOp),
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
       ...(await this.groups.withoutPersonOps(tenantId, personId)),

@@ -3,6 +3,7 @@ import { describeWith } from '../support/components.js';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { sharedRedis } from '../support/redis.js';
 import { seedMembers } from '../support/routing.js';
+import type { QueuePause } from '../../shared/domain/queue-pause.js';
 
 const MIN = 60_000;
 
@@ -325,6 +326,49 @@ function queuePauses(start: () => Promise<TestHub>): void {
     await h.get('/v1/people/bob/queue-pause').expect(404);
     const d = await route({ group: 'support' });
     expect(d.leftOut.find((l: { personId: string }) => l.personId === 'bob')?.code).not.toBe('paused');
+  });
+
+  /**
+   * What a change leaves when its replica lost its turn while writing (stalled past its lease, so a
+   * deletion went ahead) and died before its look after writing: a pause of a deleted person, or naming a
+   * deleted group. Nobody sees it; someone or a group created again under that id must not inherit it.
+   */
+  const stray = (personId: string, over: Partial<QueuePause>) =>
+    h.hub.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: { tenantId: 'acme', id: personId, personId, since: h.clock.now(), setBy: 'supervisor', reason: 'stray', ...over } }]);
+
+  it("a stray pause left of a deleted person is not inherited by someone created under their id (PUT or apply)", async () => {
+    await h.del('/v1/people/alice').expect(204);
+    await stray('alice', {});
+    expect((await h.get('/v1/queue-pauses').expect(200)).body.pauses).toEqual([]);
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(201);
+    await h.get('/v1/people/alice/queue-pause').expect(404);
+    expect(await stored()).toBeUndefined();
+
+    const people = ['alice', 'bob', 'carol'].map((id, i) => ({ id, name: id, extension: String(1001 + i), timeZone: 'UTC' }));
+    await h.post('/v1/directory/apply?prune=true', { tenant: 'acme', people: people.filter((p) => p.id !== 'bob'), groups: [] }).expect(200);
+    await stray('bob', { groups: ['support'] });
+    const back = await h.post('/v1/directory/apply', { tenant: 'acme', people, groups: [] }).expect(200);
+    expect(back.body.plan.people.created).toEqual(['bob']);
+    await h.get('/v1/people/bob/queue-pause').expect(404);
+  });
+
+  it('a stray pause naming a deleted group does not pause anyone from a group created under its id (PUT or apply)', async () => {
+    const billing = { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }, { personId: 'bob' }, { personId: 'carol' }] };
+    await stray('alice', { groups: ['support', 'billing'] });
+    await stray('bob', { groups: ['billing'] });
+    await stray('carol', { exceptGroups: ['billing'] });
+    await h.put('/v1/groups/billing', billing).expect(201);
+    expect(await stored()).toMatchObject({ groups: ['support'], reason: 'stray' });
+    expect(await h.hub.store.directory.get('queuePauses', 'acme', 'bob')).toBeUndefined();
+    expect(await h.hub.store.directory.get('queuePauses', 'acme', 'carol')).not.toHaveProperty('exceptGroups');
+    // Carol's exception went with the old group: paused from every group, the new one too.
+    expect(rung(await route({ group: 'billing' }))).toEqual(['alice', 'bob']);
+
+    await h.del('/v1/groups/billing').expect(204);
+    await stray('bob', { groups: ['billing'] });
+    const file = { tenant: 'acme', people: ['alice', 'bob', 'carol'].map((id, i) => ({ id, name: id, extension: String(1001 + i), timeZone: 'UTC' })), groups: [{ id: 'billing', ...billing }] };
+    expect((await h.post('/v1/directory/apply', file).expect(200)).body.plan.groups.created).toEqual(['billing']);
+    expect(await h.hub.store.directory.get('queuePauses', 'acme', 'bob')).toBeUndefined();
   });
 
   it('deleting a group takes it out of the pauses that list it; a pause left with no group ends', async () => {
