@@ -108,16 +108,20 @@ export class QueuePauses {
     const deletedPeople = ids.deleted?.people ?? new Set<string>();
     const createdPeople = ids.created?.people ?? new Set<string>();
     const deletedGroups = ids.deleted?.groups ?? new Set<string>();
-    const people = new Set([...deletedPeople, ...createdPeople]);
-    const groups = new Set([...deletedGroups, ...(ids.created?.groups ?? [])]);
-    const read = async () => (createdPeople.size === 0 && groups.size === 0 ? [] : this.list(tenantId));
+    const createdGroups = ids.created?.groups ?? new Set<string>();
+    const read = async () => (createdPeople.size === 0 && deletedGroups.size === 0 && createdGroups.size === 0 ? [] : this.list(tenantId));
     /** Who else has a pause to change: a created person's stray one, or one naming a group of `named`. */
     const others = async (named: ReadonlySet<string>, of: ReadonlySet<string>) =>
       (await read()).filter((p) => !deletedPeople.has(p.personId) && (of.has(p.personId) || without(p, named) !== p)).map((p) => p.personId);
-    const touched = [...deletedPeople, ...(await others(groups, createdPeople))];
+    const touched = [...deletedPeople, ...(await others(new Set([...deletedGroups, ...createdGroups]), createdPeople))];
     await this.turns.runAll(
       touched.map((personId) => this.key(tenantId, personId)),
       async (turn) => {
+        // "Created" is what the caller read before its turn: one that exists by now was created meanwhile by
+        // someone else (whose write cleared the strays), and a pause of it or naming it is live.
+        const strays = await this.absent(tenantId, { people: new Set(touched.filter((id) => createdPeople.has(id))), groups: createdGroups });
+        const people = new Set([...deletedPeople, ...strays.people]);
+        const groups = new Set([...deletedGroups, ...strays.groups]);
         const pauseOps: WriteOp[] = [];
         const stored = new Map((await read()).map((p) => [p.personId, p]));
         for (const personId of touched) {
@@ -136,6 +140,14 @@ export class QueuePauses {
     for (const personId of await others(deletedGroups, new Set())) {
       if (!createdPeople.has(personId)) await this.change(tenantId, personId, (held) => without(held, deletedGroups));
     }
+  }
+
+  /** Those of `ids` not in the directory now (groups read at once: `apply` may create many). */
+  private async absent(tenantId: string, ids: Required<DirectoryIds>): Promise<Required<DirectoryIds>> {
+    const docs = this.store.directory;
+    const people = await Promise.all([...ids.people].map(async (id) => ((await docs.get('people', tenantId, id)) ? [] : [id])));
+    const groups = ids.groups.size === 0 ? new Set<string>() : new Set((await docs.list('groups', tenantId)).map((g) => g.id));
+    return { people: new Set(people.flat()), groups: new Set([...ids.groups].filter((id) => !groups.has(id))) };
   }
 
   /** Why `pause` may not be stored: its person is gone, or a group it adds to `held` (covered or excepted) is. */
