@@ -123,13 +123,15 @@ export class DirectoryService {
   }
 
   /**
-   * A new tenant with the operator's limits for it, in one write: a body refused (the tenant's own values
-   * above these ceilings) stores neither.
+   * A new tenant with the operator's limits for it and its first admin key, in one write: a body refused
+   * (the tenant's own values above these ceilings) or a write that fails stores none of them, so the
+   * operator's retry is not met by a tenant that exists with no key to manage it.
    */
-  async createTenant(tenantId: string, input: TenantInput, operator: RequestLimitsOverride = {}): Promise<Tenant> {
-    await this.store.directory.write([this.tenantOp(tenantId, input, operator), this.operatorLimitsOp(tenantId, operator)]);
+  async createTenant(tenantId: string, input: TenantInput, operator: RequestLimitsOverride = {}): Promise<{ tenant: Tenant; admin: IssuedKey }> {
+    const admin = this.keyOp(tenantId, { name: 'initial admin', role: 'admin' });
+    await this.store.directory.write([this.tenantOp(tenantId, input, operator), this.operatorLimitsOp(tenantId, operator), admin.op]);
     await this.afterTenantWrite(tenantId);
-    return this.getTenant(tenantId);
+    return { tenant: await this.getTenant(tenantId), admin: admin.issued };
   }
 
   /**
@@ -393,15 +395,22 @@ export class DirectoryService {
 
   // ── API keys ─────────────────────────────────────────────────────────────
 
-  async createKey(tenantId: string, raw: ApiKeyInput, id = newToken('key', 9).replace(/[^a-zA-Z0-9]/g, '').toLowerCase()): Promise<IssuedKey> {
+  async createKey(tenantId: string, raw: ApiKeyInput): Promise<IssuedKey> {
     const input = apiKeyInputSchema.parse(raw);
     if (input.personId) await this.getPerson(tenantId, input.personId);
+    const { op, issued } = this.keyOp(tenantId, input);
+    await this.store.directory.write([op]);
+    return issued;
+  }
+
+  /** A new key's document and its secret (shown once); `input` already checked. */
+  private keyOp(tenantId: string, input: ApiKeyInput): { op: WriteOp; issued: IssuedKey } {
+    const id = newToken('key', 9).replace(/[^a-zA-Z0-9]/g, '').toLowerCase();
     const secret = newToken('phk');
     const doc: ApiKey = { id, tenantId, name: input.name, role: input.role, hash: hashToken(secret), createdAt: this.clock.now() };
     if (input.personId) doc.personId = input.personId;
     if (input.role === 'pbx') doc.sealed = this.secrets.seal(secret);
-    await this.store.directory.write([{ op: 'put', collection: 'apiKeys', doc }]);
-    return { key: publicKey(doc), secret };
+    return { op: { op: 'put', collection: 'apiKeys', doc }, issued: { key: publicKey(doc), secret } };
   }
 
   /** Installs a key whose secret is given (the bootstrap admin key from the environment). */

@@ -165,6 +165,26 @@ describe("the operator's request limits for one tenant", () => {
     expect(created.tenant).not.toHaveProperty('operatorRequestLimits');
   });
 
+  it('POST /v1/tenants that fails while writing (a replica dying, the store refusing) leaves no tenant without its admin key: the same POST then succeeds', async () => {
+    const docs = h.hub.store.directory;
+    const write = docs.write.bind(docs);
+    docs.write = (async (ops) => {
+      if (ops.some((op) => op.collection === 'apiKeys')) throw new Error('the store went away');
+      return write(ops);
+    }) as typeof docs.write;
+    const body = { id: 'gamma', name: 'Gamma', operatorRequestLimits: { api: 900 } };
+    try {
+      await h.post('/v1/tenants', body, OPERATOR_KEY).expect(500);
+    } finally {
+      docs.write = write;
+    }
+    expect(await docs.get('tenants', '*', 'gamma')).toBeUndefined();
+    expect(await docs.get('operatorRequestLimits', '*', 'gamma')).toBeUndefined();
+    const created = (await h.post('/v1/tenants', body, OPERATOR_KEY).expect(201)).body;
+    expect((await h.get('/v1/tenant', created.adminKey.secret as string).expect(200)).body.tenant).toMatchObject({ id: 'gamma', operatorRequestLimits: { api: 900 } });
+    expect((await h.post('/v1/tenants', body, OPERATOR_KEY).expect(409)).body.error.code).toBe('tenant_exists');
+  });
+
   it('refuses a malformed value or an unknown tenant, changing nothing', async () => {
     await setByOperator(h, 'acme', { api: 900 }).expect(200);
     for (const body of [{ api: -1 }, { api: 1.5 }, { api: '10' }, { everything: 1 }, { api: 100_000_001 }]) {

@@ -54,8 +54,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       async handle({ body }) {
         const { id, operatorRequestLimits, ...input } = body;
         if (await hub.store.directory.get('tenants', '*', id)) throw conflict('tenant_exists', `tenant ${id} exists`);
-        const tenant = await directory.createTenant(id, input, operatorRequestLimits);
-        const admin = await directory.createKey(id, { name: 'initial admin', role: 'admin' });
+        const { tenant, admin } = await directory.createTenant(id, input, operatorRequestLimits);
         return { status: 201, body: { tenant, adminKey: { ...admin.key, secret: admin.secret } } };
       },
     }),
