@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeWith } from '../support/components.js';
 import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type TestHub } from '../support/hub.js';
+import { series } from '../support/metrics.js';
 import { sharedRedis } from '../support/redis.js';
+import { openStream, type SseClient } from '../support/sse.js';
 
 /**
  * The operator sets one tenant's request limits in place of the deployment's defaults (above or below
@@ -143,6 +145,19 @@ describe("the operator's request limits for one tenant", () => {
     await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { heartbeats: 50 } } }).expect(200);
     expect((await h.get('/v1/tenant').expect(200)).body.requestLimits.heartbeats).toBe(50);
     expect((await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { heartbeats: 0 } } }).expect(400)).body.error.code).toBe('invalid_body');
+  });
+
+  it('0 for openStreams lifts the places held at once: more streams than the default stay open, and presence_open_streams still counts them', async () => {
+    await setByOperator(h, 'acme', { openStreams: 0 }).expect(200);
+    const url = await h.listen();
+    const clients: SseClient[] = [];
+    try {
+      for (let i = 0; i < DEFAULTS.openStreams + 2; i++) clients.push(await openStream(`${url}/v1/stream`, ADMIN_KEY));
+      expect(h.hub.limits.held('acme', 'openStreams')).toBe(DEFAULTS.openStreams + 2);
+      expect(series((await h.get('/metrics').expect(200)).text, 'presence_open_streams', { tenant: 'acme' })).toBe(DEFAULTS.openStreams + 2);
+    } finally {
+      for (const c of clients) c.close();
+    }
   });
 
   it('POST /v1/tenants sets them at creation, checked with the tenant\'s own values in the same body', async () => {
