@@ -107,7 +107,7 @@ export function createHub(opts: HubOptions): RunningHub {
     cacheMs: store.shared ? 1000 : Infinity,
   });
   metrics.openStreamsByTenant = () => limits.heldByTenant('openStreams');
-  directory.hooks.tenantChecks.push((input, current) => limits.check(input.settings.requestLimits, current?.operatorRequestLimits));
+  directory.hooks.tenantChecks.push((input, operator) => limits.check(input.settings.requestLimits, operator));
   directory.hooks.tenantWritten.push(async (tenantId) => limits.forget(tenantId));
   directory.hooks.tenantRemoved.push(async (tenantId) => limits.forget(tenantId));
   metrics.directoryCensus = async () => takeCensus(store.directory, (await directory.listTenants()).map((t) => t.id));

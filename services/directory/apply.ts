@@ -53,7 +53,7 @@ export async function applyDirectory(
   };
   if (stableJson(wantedTenant) !== stableJson({ name: tenant.name, settings: tenant.settings, policy: tenant.policy })) {
     plan.tenant = 'updated';
-    ops.push(directory.tenantOp(tenantId, wantedTenant, tenant));
+    ops.push(directory.tenantOp(tenantId, wantedTenant, tenant.operatorRequestLimits));
   }
 
   const existingPeople = new Map((await store.directory.list('people', tenantId)).map((p) => [p.id, p]));
@@ -159,7 +159,12 @@ export async function applyDirectory(
   }
 
   if (opts.dryRun || ops.length === 0) return plan;
-  await directory.pauses.writeDeleting(tenantId, { people: new Set(plan.people.deleted), groups: new Set(plan.groups.deleted) }, ops);
+  const { people, groups } = plan;
+  await directory.pauses.writeDirectory(
+    tenantId,
+    { deleted: { people: new Set(people.deleted), groups: new Set(groups.deleted) }, created: { people: new Set(people.created), groups: new Set(groups.created) } },
+    ops,
+  );
   for (const id of plan.people.deleted) await directory.afterPersonRemoved(tenantId, id);
   if (plan.tenant === 'updated') await directory.afterTenantWrite(tenantId);
   for (const { person, before } of touchedPeople) await directory.afterPersonWrite(person, before);

@@ -53,8 +53,8 @@ export interface DirectoryHooks {
   personRemoved: Array<(tenantId: string, personId: string) => Promise<void>>;
   /** After a person was written (their time zone may have moved their all-day events). */
   personWritten: Array<(person: Person, before: Person | undefined) => Promise<void>>;
-  /** Before a tenant is written, by the admin API or `apply` (`current`: as stored): throws on settings this deployment refuses. */
-  tenantChecks: Array<(input: TenantInput, current: Tenant | undefined) => void>;
+  /** Before a tenant is written, by the admin API or `apply` (`operator`: the operator's limits for it): throws on settings this deployment refuses. */
+  tenantChecks: Array<(input: TenantInput, operator: RequestLimitsOverride | undefined) => void>;
   /** After the tenant's settings or policy were written (the calendar policy may have changed). */
   tenantWritten: Array<(tenantId: string) => Promise<void>>;
   /** Before a tenant's remaining records are deleted (its people are already gone). */
@@ -103,17 +103,35 @@ export class DirectoryService {
     return (await this.store.directory.get('operatorRequestLimits', PLATFORM, tenantId))?.limits;
   }
 
-  /** Writes the tenant's own document (`current`: the tenant as read, with the operator's limits its values are checked against). */
-  tenantOp(tenantId: string, input: TenantInput, current: Tenant | undefined): WriteOp {
-    for (const check of this.hooks.tenantChecks) check(input, current);
+  /** Writes the tenant's own document (`operator`: the operator's limits for it, which its own values are checked against). */
+  tenantOp(tenantId: string, input: TenantInput, operator: RequestLimitsOverride | undefined): WriteOp {
+    for (const check of this.hooks.tenantChecks) check(input, operator);
     return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM } };
   }
 
+  /** Writes the operator's limits for the tenant (`{}`: deletes them). */
+  private operatorLimitsOp(tenantId: string, limits: RequestLimitsOverride): WriteOp {
+    return Object.keys(limits).length > 0
+      ? { op: 'put', collection: 'operatorRequestLimits', doc: { id: tenantId, tenantId: PLATFORM, limits } }
+      : { op: 'delete', collection: 'operatorRequestLimits', tenantId: PLATFORM, id: tenantId };
+  }
+
   async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
-    const current = await this.store.directory.get('tenants', PLATFORM, tenantId);
-    await this.store.directory.write([this.tenantOp(tenantId, input, current && asTenant(current, await this.operatorRequestLimits(tenantId)))]);
+    await this.store.directory.write([this.tenantOp(tenantId, input, await this.operatorRequestLimits(tenantId))]);
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
+  }
+
+  /**
+   * A new tenant with the operator's limits for it and its first admin key, in one write: a body refused
+   * (the tenant's own values above these ceilings) or a write that fails stores none of them, so the
+   * operator's retry is not met by a tenant that exists with no key to manage it.
+   */
+  async createTenant(tenantId: string, input: TenantInput, operator: RequestLimitsOverride = {}): Promise<{ tenant: Tenant; admin: IssuedKey }> {
+    const admin = this.keyOp(tenantId, { name: 'initial admin', role: 'admin' });
+    await this.store.directory.write([this.tenantOp(tenantId, input, operator), this.operatorLimitsOp(tenantId, operator), admin.op]);
+    await this.afterTenantWrite(tenantId);
+    return { tenant: await this.getTenant(tenantId), admin: admin.issued };
   }
 
   /**
@@ -122,11 +140,7 @@ export class DirectoryService {
    */
   async setOperatorRequestLimits(tenantId: string, limits: RequestLimitsOverride): Promise<Tenant> {
     await this.getTenant(tenantId);
-    await this.store.directory.write([
-      Object.keys(limits).length > 0
-        ? { op: 'put', collection: 'operatorRequestLimits', doc: { id: tenantId, tenantId: PLATFORM, limits } }
-        : { op: 'delete', collection: 'operatorRequestLimits', tenantId: PLATFORM, id: tenantId },
-    ]);
+    await this.store.directory.write([this.operatorLimitsOp(tenantId, limits)]);
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
@@ -194,7 +208,7 @@ export class DirectoryService {
       const group = await this.store.directory.findUnique('groups', 'extension', input.extension, tenantId);
       if (group) throw conflict('extension_taken', `extension ${input.extension} belongs to group ${group.id}`);
     }
-    await this.store.directory.write([this.personOp(tenantId, personId, input)]);
+    await this.pauses.writeDirectory(tenantId, before ? {} : { created: { people: new Set([personId]) } }, [this.personOp(tenantId, personId, input)]);
     const person = await this.getPerson(tenantId, personId);
     await this.afterPersonWrite(person, before);
     return { person, created: !before };
@@ -284,7 +298,7 @@ export class DirectoryService {
     await this.getPerson(tenantId, personId);
     const devices = await this.store.directory.list('devices', tenantId, { field: 'personId', value: personId });
     const keys = await this.store.directory.list('apiKeys', tenantId, { field: 'personId', value: personId });
-    await this.pauses.writeDeleting(tenantId, { people: new Set([personId]) }, [
+    await this.pauses.writeDirectory(tenantId, { deleted: { people: new Set([personId]) } }, [
       ...devices.map((d) => ({ op: 'delete', collection: 'devices', tenantId, id: d.id }) as WriteOp),
       ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
       ...(await this.groups.withoutPersonOps(tenantId, personId)),
@@ -381,15 +395,22 @@ export class DirectoryService {
 
   // ── API keys ─────────────────────────────────────────────────────────────
 
-  async createKey(tenantId: string, raw: ApiKeyInput, id = newToken('key', 9).replace(/[^a-zA-Z0-9]/g, '').toLowerCase()): Promise<IssuedKey> {
+  async createKey(tenantId: string, raw: ApiKeyInput): Promise<IssuedKey> {
     const input = apiKeyInputSchema.parse(raw);
     if (input.personId) await this.getPerson(tenantId, input.personId);
+    const { op, issued } = this.keyOp(tenantId, input);
+    await this.store.directory.write([op]);
+    return issued;
+  }
+
+  /** A new key's document and its secret (shown once); `input` already checked. */
+  private keyOp(tenantId: string, input: ApiKeyInput): { op: WriteOp; issued: IssuedKey } {
+    const id = newToken('key', 9).replace(/[^a-zA-Z0-9]/g, '').toLowerCase();
     const secret = newToken('phk');
     const doc: ApiKey = { id, tenantId, name: input.name, role: input.role, hash: hashToken(secret), createdAt: this.clock.now() };
     if (input.personId) doc.personId = input.personId;
     if (input.role === 'pbx') doc.sealed = this.secrets.seal(secret);
-    await this.store.directory.write([{ op: 'put', collection: 'apiKeys', doc }]);
-    return { key: publicKey(doc), secret };
+    return { op: { op: 'put', collection: 'apiKeys', doc }, issued: { key: publicKey(doc), secret } };
   }
 
   /** Installs a key whose secret is given (the bootstrap admin key from the environment). */

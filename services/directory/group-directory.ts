@@ -61,7 +61,8 @@ export class GroupDirectory {
   async put(tenantId: string, groupId: string, input: GroupInput): Promise<{ group: Group; created: boolean }> {
     const before = await this.store.directory.get('groups', tenantId, groupId);
     const known = await this.known(tenantId);
-    await this.store.directory.write([await this.groupOp(tenantId, groupId, input, { people: known.people, groups: new Set([...known.groups, groupId]) })]);
+    const op = await this.groupOp(tenantId, groupId, input, { people: known.people, groups: new Set([...known.groups, groupId]) });
+    await this.pauses.writeDirectory(tenantId, before ? {} : { created: { groups: new Set([groupId]) } }, [op]);
     return { group: await this.get(tenantId, groupId), created: !before };
   }
 
@@ -70,7 +71,7 @@ export class GroupDirectory {
     await this.get(tenantId, groupId);
     const users = (await this.list(tenantId)).filter((g) => g.id !== groupId && overflowTargets(g).includes(groupId)).map((g) => g.id);
     if (users.length > 0) throw conflict('group_in_use', `groups ${users.join(', ')} overflow to ${groupId}; change them first`);
-    await this.pauses.writeDeleting(tenantId, { groups: new Set([groupId]) }, [{ op: 'delete', collection: 'groups', tenantId, id: groupId }]);
+    await this.pauses.writeDirectory(tenantId, { deleted: { groups: new Set([groupId]) } }, [{ op: 'delete', collection: 'groups', tenantId, id: groupId }]);
     await this.routingState.removeGroup(tenantId, groupId);
   }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
 import type { Policy } from '../../shared/domain/policy.js';
 import type { Presence } from '../../shared/domain/presence.js';
+import type { Source } from '../../shared/domain/signal.js';
 import { explainLater, mergeUnexplained, sameRouting, sameState, withFields, withoutExplanation } from '../../shared/merge/merge.js';
 import type { PersonState, Store } from '../../shared/store/port.js';
 import type { FeedCause } from '../../shared/store/feed.js';
@@ -110,6 +111,14 @@ export class PresenceEngine {
     if (result.changed) metrics.stateChanged(tenantId, result.before, result.presence);
     this.timeline.schedule(tenantId, personId, result.presence.wakeAt);
     return result;
+  }
+
+  /**
+   * `source` was heard from for the tenant with nothing to merge (a NOTIFY with no state, RFC 6665 §4.2.2):
+   * the silent-source alert counts it as a signal.
+   */
+  heard(tenantId: string, source: Source): void {
+    this.deps.metrics.sourceSeen(tenantId, source, this.deps.clock.now());
   }
 
   /**

@@ -4,6 +4,12 @@ import { notFound, unprocessable, type AppError } from '../../shared/errors/erro
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import { Turns } from './turns.js';
 
+/** People and groups a directory write deletes or creates. */
+export interface DirectoryIds {
+  people?: ReadonlySet<string>;
+  groups?: ReadonlySet<string>;
+}
+
 const unknownGroup = (groupId: string) => unprocessable('unknown_group', `no group ${groupId} in this tenant`);
 
 /**
@@ -34,6 +40,9 @@ function without(p: QueuePause | undefined, gone: ReadonlySet<string>): QueuePau
  * `503 queue_pause_busy`, so the caller tries again. Only a write already under way when they ran out
  * stands: the looks after writing still keep pauses from outliving people and from adding deleted
  * groups, but a change made meanwhile on another replica may be lost, or keep a deleted group it held.
+ * A replica that stops between such a write and its look leaves a pause of a deleted person, or naming
+ * a deleted group: nobody sees it (no list shows a pause without its person; a deleted group rings
+ * nobody), and creating a person or group under that id clears it, in the same write.
  */
 export class QueuePauses {
   private readonly turns: Turns;
@@ -88,20 +97,33 @@ export class QueuePauses {
   }
 
   /**
-   * Writes `ops`, which delete the people and groups in `gone`, together with what that does to pauses:
-   * the people's pauses end, and the groups leave every pause naming them (a pause left with none ends),
-   * so a new group or person under the same id inherits nothing. Done in the turns of everyone touched.
+   * Writes `ops`, which delete the people and groups in `deleted` and create those in `created`, together
+   * with what that does to pauses: a deleted person's pause ends, and a deleted group leaves every pause
+   * naming it (a pause left with none ends), so a new group or person under the same id inherits nothing.
+   * A created one is cleared the same way, of what a change could still leave of an old one: a change
+   * whose replica lost its turn while writing (stalled past its lease, so the deletion went ahead) and
+   * stopped before its look after writing. Done in the turns of everyone touched.
    */
-  async writeDeleting(tenantId: string, gone: { people?: ReadonlySet<string>; groups?: ReadonlySet<string> }, ops: readonly WriteOp[]): Promise<void> {
-    const people = gone.people ?? new Set<string>();
-    const groups = gone.groups ?? new Set<string>();
-    const naming = async () => (groups.size === 0 ? [] : (await this.list(tenantId)).filter((p) => !people.has(p.personId) && without(p, groups) !== p).map((p) => p.personId));
-    const touched = [...people, ...(await naming())];
+  async writeDirectory(tenantId: string, ids: { deleted?: DirectoryIds; created?: DirectoryIds }, ops: readonly WriteOp[]): Promise<void> {
+    const deletedPeople = ids.deleted?.people ?? new Set<string>();
+    const createdPeople = ids.created?.people ?? new Set<string>();
+    const deletedGroups = ids.deleted?.groups ?? new Set<string>();
+    const createdGroups = ids.created?.groups ?? new Set<string>();
+    const read = async () => (createdPeople.size === 0 && deletedGroups.size === 0 && createdGroups.size === 0 ? [] : this.list(tenantId));
+    /** Who else has a pause to change: a created person's stray one, or one naming a group of `named`. */
+    const others = async (named: ReadonlySet<string>, of: ReadonlySet<string>) =>
+      (await read()).filter((p) => !deletedPeople.has(p.personId) && (of.has(p.personId) || without(p, named) !== p)).map((p) => p.personId);
+    const touched = [...deletedPeople, ...(await others(new Set([...deletedGroups, ...createdGroups]), createdPeople))];
     await this.turns.runAll(
       touched.map((personId) => this.key(tenantId, personId)),
       async (turn) => {
+        // "Created" is what the caller read before its turn: one that exists by now was created meanwhile by
+        // someone else (whose write cleared the strays), and a pause of it or naming it is live.
+        const strays = await this.absent(tenantId, { people: new Set(touched.filter((id) => createdPeople.has(id))), groups: createdGroups });
+        const people = new Set([...deletedPeople, ...strays.people]);
+        const groups = new Set([...deletedGroups, ...strays.groups]);
         const pauseOps: WriteOp[] = [];
-        const stored = new Map(groups.size === 0 ? [] : (await this.list(tenantId)).map((p) => [p.personId, p]));
+        const stored = new Map((await read()).map((p) => [p.personId, p]));
         for (const personId of touched) {
           const held = people.has(personId) ? undefined : stored.get(personId);
           const kept = without(held, groups);
@@ -111,9 +133,21 @@ export class QueuePauses {
         await this.store.directory.write([...ops, ...pauseOps]);
       },
     );
-    // A change that named one of the groups after the look above, having checked it before the write:
-    // either it sees the group gone after its own write, or this sees its pause now.
-    for (const personId of await naming()) await this.change(tenantId, personId, (held) => without(held, groups));
+    // A change that named a deleted group after the look above, having checked it before the write:
+    // either it sees the group gone after its own write, or this sees its pause now. (A created group may
+    // be named from now on, and a created person's pause is theirs.)
+    if (deletedGroups.size === 0) return;
+    for (const personId of await others(deletedGroups, new Set())) {
+      if (!createdPeople.has(personId)) await this.change(tenantId, personId, (held) => without(held, deletedGroups));
+    }
+  }
+
+  /** Those of `ids` not in the directory now (groups read at once: `apply` may create many). */
+  private async absent(tenantId: string, ids: Required<DirectoryIds>): Promise<Required<DirectoryIds>> {
+    const docs = this.store.directory;
+    const people = await Promise.all([...ids.people].map(async (id) => ((await docs.get('people', tenantId, id)) ? [] : [id])));
+    const groups = ids.groups.size === 0 ? new Set<string>() : new Set((await docs.list('groups', tenantId)).map((g) => g.id));
+    return { people: new Set(people.flat()), groups: new Set([...ids.groups].filter((id) => !groups.has(id))) };
   }
 
   /** Why `pause` may not be stored: its person is gone, or a group it adds to `held` (covered or excepted) is. */

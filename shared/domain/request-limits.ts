@@ -27,22 +27,26 @@ export const REQUEST_LIMIT_COUNTS: Record<RequestLimitClass, string> = {
 /** Per minute for each class (`openStreams`: at once); 0 means no limit. */
 export type RequestLimits = Record<RequestLimitClass, number>;
 
-const limit = z.number().int().min(1).max(100_000_000);
+/** Limits for one tenant with each value in `limit`, any class left out keeping what applied without it. */
+const overrideOf = (limit: z.ZodNumber) =>
+  z
+    .object({
+      api: limit.optional(),
+      tenantApi: limit.optional(),
+      pbxEvents: limit.optional(),
+      heartbeats: limit.optional(),
+      streams: limit.optional(),
+      openStreams: limit.optional(),
+    })
+    .strict();
 
 /**
- * Limits set for one tenant, any class left out keeping what applied without it: the tenant's own
- * (settings `requestLimits`, at most its ceiling) or the operator's (`operatorRequestLimits`, its ceiling).
+ * The tenant's own limits (settings `requestLimits`), each at most its ceiling. No 0: it means "no limit",
+ * which would lift the ceiling, and lifting is the operator's.
  */
-export const requestLimitsOverrideSchema = z
-  .object({
-    api: limit.optional(),
-    tenantApi: limit.optional(),
-    pbxEvents: limit.optional(),
-    heartbeats: limit.optional(),
-    streams: limit.optional(),
-    openStreams: limit.optional(),
-  })
-  .strict();
+export const requestLimitsOverrideSchema = overrideOf(z.number().int().min(1).max(100_000_000));
+/** The operator's limits for one tenant (`operatorRequestLimits`), its ceilings: 0 lifts that class's limit, as in the `REQUEST_LIMIT_*` variables. */
+export const operatorRequestLimitsSchema = overrideOf(z.number().int().min(0).max(100_000_000));
 export type RequestLimitsOverride = z.infer<typeof requestLimitsOverrideSchema>;
 
 /** The operator's limits for one tenant, stored apart from the tenant's own document, under the platform scope. */

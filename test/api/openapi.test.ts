@@ -33,6 +33,11 @@ describe('/openapi.json matches the routes', () => {
     const operatorLimits = doc.paths['/v1/tenants/{tenantId}/request-limits'].put;
     expect(operatorLimits.security).toEqual([{ operatorKey: [] }]);
     expect(Object.keys(operatorLimits.requestBody.content['application/json'].schema.properties).sort()).toEqual(['api', 'heartbeats', 'openStreams', 'pbxEvents', 'streams', 'tenantApi']);
+    // 0 lifts a class for one tenant (the operator's only; a tenant's own values start at 1); a new tenant may carry them.
+    expect(operatorLimits.requestBody.content['application/json'].schema.properties.api.minimum).toBe(0);
+    expect(bodySchema('/v1/tenant', 'put').properties.settings.properties.requestLimits.properties.api.minimum).toBe(1);
+    expect(bodySchema('/v1/tenants', 'post').properties.operatorRequestLimits.properties.api.minimum).toBe(0);
+    expect(doc.paths['/v1/tenants'].post.responses['400'].description).toMatch(/request_limit_above_default.*nothing stored/);
     expect(bodySchema('/v1/people/{personId}/devices/{deviceId}', 'put').additionalProperties).toBe(false);
     expect(bodySchema('/v1/people/{personId}', 'put').additionalProperties).toBe(false);
     const targetStatus = doc.paths['/v1/targets/{targetId}/status'].get;

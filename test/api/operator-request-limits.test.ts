@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeWith } from '../support/components.js';
 import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type TestHub } from '../support/hub.js';
+import { series } from '../support/metrics.js';
 import { sharedRedis } from '../support/redis.js';
+import { openStream, type SseClient } from '../support/sse.js';
 
 /**
  * The operator sets one tenant's request limits in place of the deployment's defaults (above or below
@@ -128,9 +130,79 @@ describe("the operator's request limits for one tenant", () => {
     expect((await h.get('/v1/tenant', again.adminKey.secret as string).expect(200)).body.requestLimits).toEqual(DEFAULTS);
   });
 
+  it("0 lifts the tenant's limit of that class, as in the variables: shown, applied, and the tenant's own value is no longer capped (its own 0 still refused)", async () => {
+    const set = (await setByOperator(h, 'acme', { heartbeats: 0 }).expect(200)).body;
+    expect(set.tenant.operatorRequestLimits).toEqual({ heartbeats: 0 });
+    expect(set.requestLimits).toEqual({ ...DEFAULTS, heartbeats: 0 });
+    expect((await h.get('/v1/tenant').expect(200)).body.requestLimits).toEqual({ ...DEFAULTS, heartbeats: 0 });
+    const listed = (await h.get('/v1/tenants', OPERATOR_KEY).expect(200)).body.tenants as Array<{ id: string; operatorRequestLimits?: unknown }>;
+    expect(listed.find((t) => t.id === 'acme')?.operatorRequestLimits).toEqual({ heartbeats: 0 });
+    expect((await h.get('/v1/tenant', betaAdmin).expect(200)).body.requestLimits).toEqual(DEFAULTS);
+
+    const token = (await h.put('/v1/people/alice/devices/alice-phone', { kind: 'mobile' }).expect(201)).body.token as string;
+    for (let i = 0; i < 10; i++) await h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send({ state: 'foreground' }).expect(200);
+
+    await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { heartbeats: 50 } } }).expect(200);
+    expect((await h.get('/v1/tenant').expect(200)).body.requestLimits.heartbeats).toBe(50);
+    expect((await h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { heartbeats: 0 } } }).expect(400)).body.error.code).toBe('invalid_body');
+  });
+
+  it('0 for openStreams lifts the places held at once: more streams than the default stay open, and presence_open_streams still counts them', async () => {
+    await setByOperator(h, 'acme', { openStreams: 0 }).expect(200);
+    const url = await h.listen();
+    const clients: SseClient[] = [];
+    try {
+      for (let i = 0; i < DEFAULTS.openStreams + 2; i++) clients.push(await openStream(`${url}/v1/stream`, ADMIN_KEY));
+      expect(h.hub.limits.held('acme', 'openStreams')).toBe(DEFAULTS.openStreams + 2);
+      expect(series((await h.get('/metrics').expect(200)).text, 'presence_open_streams', { tenant: 'acme' })).toBe(DEFAULTS.openStreams + 2);
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
+  it('POST /v1/tenants sets them at creation, checked with the tenant\'s own values in the same body', async () => {
+    const created = (await h.post('/v1/tenants', { id: 'gamma', name: 'Gamma', operatorRequestLimits: { api: 900, heartbeats: 0 }, settings: { requestLimits: { api: 800 } } }, OPERATOR_KEY).expect(201)).body;
+    expect(created.tenant.operatorRequestLimits).toEqual({ api: 900, heartbeats: 0 });
+    expect((await h.get('/v1/tenant', created.adminKey.secret as string).expect(200)).body.requestLimits).toEqual({ ...DEFAULTS, api: 800, heartbeats: 0 });
+  });
+
+  it('POST /v1/tenants with a refused body stores nothing: neither the tenant nor its limits', async () => {
+    const refused = [
+      [{ id: 'gamma', name: 'Gamma', operatorRequestLimits: { api: 900 }, settings: { requestLimits: { api: 901 } } }, 'request_limit_above_default'],
+      [{ id: 'gamma', name: 'Gamma', settings: { requestLimits: { api: 601 } } }, 'request_limit_above_default'],
+      [{ id: 'gamma', name: 'Gamma', operatorRequestLimits: { api: -1 } }, 'invalid_body'],
+      [{ id: 'gamma', name: 'Gamma', operatorRequestLimits: { everything: 1 } }, 'invalid_body'],
+    ] as const;
+    for (const [body, code] of refused) expect((await h.post('/v1/tenants', body, OPERATOR_KEY).expect(400)).body.error.code).toBe(code);
+    expect(await h.hub.store.directory.get('tenants', '*', 'gamma')).toBeUndefined();
+    expect(await h.hub.store.directory.get('operatorRequestLimits', '*', 'gamma')).toBeUndefined();
+    const created = (await h.post('/v1/tenants', { id: 'gamma', name: 'Gamma' }, OPERATOR_KEY).expect(201)).body;
+    expect(created.tenant).not.toHaveProperty('operatorRequestLimits');
+  });
+
+  it('POST /v1/tenants that fails while writing (a replica dying, the store refusing) leaves no tenant without its admin key: the same POST then succeeds', async () => {
+    const docs = h.hub.store.directory;
+    const write = docs.write.bind(docs);
+    docs.write = (async (ops) => {
+      if (ops.some((op) => op.collection === 'apiKeys')) throw new Error('the store went away');
+      return write(ops);
+    }) as typeof docs.write;
+    const body = { id: 'gamma', name: 'Gamma', operatorRequestLimits: { api: 900 } };
+    try {
+      await h.post('/v1/tenants', body, OPERATOR_KEY).expect(500);
+    } finally {
+      docs.write = write;
+    }
+    expect(await docs.get('tenants', '*', 'gamma')).toBeUndefined();
+    expect(await docs.get('operatorRequestLimits', '*', 'gamma')).toBeUndefined();
+    const created = (await h.post('/v1/tenants', body, OPERATOR_KEY).expect(201)).body;
+    expect((await h.get('/v1/tenant', created.adminKey.secret as string).expect(200)).body.tenant).toMatchObject({ id: 'gamma', operatorRequestLimits: { api: 900 } });
+    expect((await h.post('/v1/tenants', body, OPERATOR_KEY).expect(409)).body.error.code).toBe('tenant_exists');
+  });
+
   it('refuses a malformed value or an unknown tenant, changing nothing', async () => {
     await setByOperator(h, 'acme', { api: 900 }).expect(200);
-    for (const body of [{ api: 0 }, { api: 1.5 }, { api: '10' }, { everything: 1 }, { api: 100_000_001 }]) {
+    for (const body of [{ api: -1 }, { api: 1.5 }, { api: '10' }, { everything: 1 }, { api: 100_000_001 }]) {
       expect((await setByOperator(h, 'acme', body).expect(400)).body.error.code).toBe('invalid_body');
     }
     expect((await setByOperator(h, 'nope', { api: 900 }).expect(404)).body.error.code).toBe('tenant_not_found');

@@ -3,6 +3,7 @@ import { describeWith } from '../support/components.js';
 import { startTestHub, type TestHub } from '../support/hub.js';
 import { sharedRedis } from '../support/redis.js';
 import { seedMembers } from '../support/routing.js';
+import type { QueuePause } from '../../shared/domain/queue-pause.js';
 
 const MIN = 60_000;
 
@@ -325,6 +326,127 @@ function queuePauses(start: () => Promise<TestHub>): void {
     await h.get('/v1/people/bob/queue-pause').expect(404);
     const d = await route({ group: 'support' });
     expect(d.leftOut.find((l: { personId: string }) => l.personId === 'bob')?.code).not.toBe('paused');
+  });
+
+  /**
+   * What a change leaves when its replica lost its turn while writing (stalled past its lease, so a
+   * deletion went ahead) and died before its look after writing: a pause of a deleted person, or naming a
+   * deleted group. Nobody sees it; someone or a group created again under that id must not inherit it.
+   */
+  const stray = (personId: string, over: Partial<QueuePause>) =>
+    h.hub.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: { tenantId: 'acme', id: personId, personId, since: h.clock.now(), setBy: 'supervisor', reason: 'stray', ...over } }]);
+
+  it("a stray pause left of a deleted person is not inherited by someone created under their id (PUT or apply)", async () => {
+    await h.del('/v1/people/alice').expect(204);
+    await stray('alice', {});
+    expect((await h.get('/v1/queue-pauses').expect(200)).body.pauses).toEqual([]);
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(201);
+    await h.get('/v1/people/alice/queue-pause').expect(404);
+    expect(await stored()).toBeUndefined();
+
+    const people = ['alice', 'bob', 'carol'].map((id, i) => ({ id, name: id, extension: String(1001 + i), timeZone: 'UTC' }));
+    await h.post('/v1/directory/apply?prune=true', { tenant: 'acme', people: people.filter((p) => p.id !== 'bob'), groups: [] }).expect(200);
+    await stray('bob', { groups: ['support'] });
+    const back = await h.post('/v1/directory/apply', { tenant: 'acme', people, groups: [] }).expect(200);
+    expect(back.body.plan.people.created).toEqual(['bob']);
+    await h.get('/v1/people/bob/queue-pause').expect(404);
+  });
+
+  it('a stray pause naming a deleted group does not pause anyone from a group created under its id (PUT or apply)', async () => {
+    const billing = { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }, { personId: 'bob' }, { personId: 'carol' }] };
+    await stray('alice', { groups: ['support', 'billing'] });
+    await stray('bob', { groups: ['billing'] });
+    await stray('carol', { exceptGroups: ['billing'] });
+    await h.put('/v1/groups/billing', billing).expect(201);
+    expect(await stored()).toMatchObject({ groups: ['support'], reason: 'stray' });
+    expect(await h.hub.store.directory.get('queuePauses', 'acme', 'bob')).toBeUndefined();
+    expect(await h.hub.store.directory.get('queuePauses', 'acme', 'carol')).not.toHaveProperty('exceptGroups');
+    // Carol's exception went with the old group: paused from every group, the new one too.
+    expect(rung(await route({ group: 'billing' }))).toEqual(['alice', 'bob']);
+
+    await h.del('/v1/groups/billing').expect(204);
+    await stray('bob', { groups: ['billing'] });
+    const file = { tenant: 'acme', people: ['alice', 'bob', 'carol'].map((id, i) => ({ id, name: id, extension: String(1001 + i), timeZone: 'UTC' })), groups: [{ id: 'billing', ...billing }] };
+    expect((await h.post('/v1/directory/apply', file).expect(200)).body.plan.groups.created).toEqual(['billing']);
+    expect(await h.hub.store.directory.get('queuePauses', 'acme', 'bob')).toBeUndefined();
+  });
+
+  /** The directory as seeded, as a file for `apply` (people and groups as they are). */
+  const seededFile = (extra: { people?: unknown[]; groups?: unknown[] } = {}) => {
+    const members = [{ personId: 'alice' }, { personId: 'bob' }, { personId: 'carol' }];
+    const group = (id: string, name: string, extension: string) => ({ id, name, extension, timeZone: 'Europe/Berlin', members, fallback: [{ type: 'queue', maxWaitSeconds: 600 }, { type: 'voicemail', box: extension }] });
+    return {
+      tenant: 'acme',
+      people: [...['alice', 'bob', 'carol'].map((id, i) => ({ id, name: id[0]!.toUpperCase() + id.slice(1), extension: String(1001 + i), sensitive: id === 'carol', timeZone: 'UTC' })), ...(extra.people ?? [])],
+      groups: [group('support', 'Support', '2000'), group('sales', 'Sales', '3000'), ...(extra.groups ?? [])],
+    };
+  };
+
+  it('a live pause survives writing its person or group again: PUT person, PUT group, apply of the same file, apply creating others', async () => {
+    await h.put('/v1/people/alice/queue-pause', { groups: ['support'], reason: 'training' }, keys.supervisor).expect(200);
+    await h.put('/v1/people/bob/queue-pause', { exceptGroups: ['sales'] }, keys.supervisor).expect(200);
+    const pauses = async () => (await h.get('/v1/queue-pauses').expect(200)).body.pauses.map((p: QueuePause) => ({ personId: p.personId, groups: p.groups, exceptGroups: p.exceptGroups }));
+    const before = await pauses();
+    expect(before).toHaveLength(2);
+
+    expect((await h.put('/v1/people/alice', { name: 'Alice', extension: '1001', timeZone: 'UTC' }).expect(200)).status).toBe(200);
+    expect((await h.put('/v1/people/bob', { name: 'Bob B.', extension: '1002', timeZone: 'UTC' }).expect(200)).status).toBe(200);
+    const members = [{ personId: 'alice' }, { personId: 'bob' }, { personId: 'carol' }];
+    await h.put('/v1/groups/support', { name: 'Support', extension: '2000', timeZone: 'Europe/Berlin', members }).expect(200);
+    await h.put('/v1/groups/sales', { name: 'Sales 2', extension: '3000', timeZone: 'Europe/Berlin', members }).expect(200);
+    expect(await pauses()).toEqual(before);
+
+    for (let i = 0; i < 2; i++) {
+      const plan = (await h.post('/v1/directory/apply', seededFile()).expect(200)).body.plan;
+      expect([...plan.people.created, ...plan.groups.created]).toEqual([]);
+      expect(await pauses()).toEqual(before);
+    }
+    const grown = seededFile({
+      people: [{ id: 'dave', name: 'Dave', extension: '1004', timeZone: 'UTC' }],
+      groups: [{ id: 'billing', name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members }],
+    });
+    const plan = (await h.post('/v1/directory/apply', grown).expect(200)).body.plan;
+    expect([plan.people.created, plan.groups.created]).toEqual([['dave'], ['billing']]);
+    expect(await pauses()).toEqual(before);
+    expect(rung(await route({ group: 'support' }))).toEqual(['carol']);
+  });
+
+  /**
+   * `apply` plans what it creates from what it read first; someone created and paused meanwhile (another
+   * admin, another replica) is not a stray pause of an old one, and must keep their pause.
+   */
+  it('apply does not clear the live pause of someone, or from a group, created and paused while it was reading', async () => {
+    const docs = h.hub.store.directory;
+    const list = docs.list.bind(docs);
+    let meanwhile: (() => Promise<unknown>) | undefined = async () => {
+      await h.put('/v1/people/dave', { name: 'Dave', extension: '1004', timeZone: 'UTC' }).expect(201);
+      await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }, { personId: 'dave' }] }).expect(201);
+      await h.put('/v1/people/dave/queue-pause', { reason: 'lunch' }, keys.supervisor).expect(200);
+      await h.put('/v1/people/alice/queue-pause', { groups: ['billing'] }, keys.supervisor).expect(200);
+    };
+    docs.list = (async (collection: string, ...rest: unknown[]) => {
+      const read = await (list as (...a: unknown[]) => Promise<unknown>)(collection, ...rest);
+      if (collection === 'groups' && meanwhile) {
+        const run = meanwhile;
+        meanwhile = undefined;
+        await run();
+      }
+      return read;
+    }) as typeof docs.list;
+    try {
+      const file = seededFile({
+        people: [{ id: 'dave', name: 'Dave', extension: '1004', timeZone: 'UTC' }],
+        groups: [{ id: 'billing', name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }, { personId: 'dave' }] }],
+      });
+      const plan = (await h.post('/v1/directory/apply', file).expect(200)).body.plan;
+      expect(meanwhile).toBeUndefined();
+      expect([plan.people.created, plan.groups.created]).toEqual([['dave'], ['billing']]);
+    } finally {
+      docs.list = list;
+    }
+    expect(await h.hub.store.directory.get('queuePauses', 'acme', 'dave')).toMatchObject({ reason: 'lunch' });
+    expect(await stored()).toMatchObject({ groups: ['billing'] });
+    expect(rung(await route({ group: 'billing' }))).toEqual([]);
   });
 
   it('deleting a group takes it out of the pauses that list it; a pause left with no group ends', async () => {

@@ -4,6 +4,7 @@ import { describeWith } from '../support/components.js';
 import { startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
 import { kamailioPerTest, seedAliceForKamailio, sipTargetOf, type RunningKamailio } from '../support/kamailio.js';
 import { eventually } from '../support/receiver.js';
+import { series } from '../support/metrics.js';
 import { publishDialogStates, startWatcher, type Watcher } from '../support/sipp.js';
 
 const activitiesOf = (body: string) => {
@@ -123,6 +124,24 @@ describeWith(['kamailio', 'sipp'], 'SIP PUBLISH to a real Kamailio, read back by
     await watch();
     await until(() => expect(latest()).toMatchObject({ activities: ['away'], note: 'On a break' }));
     expect((await h.get('/healthz')).status).toBe(200);
+  });
+
+  /**
+   * `PresenceHubPbxSilent` watches a tenant with dialog subscriptions by the stamp of source pbx. Kamailio
+   * answers a subscription to a line with no call (no presentity) with an empty NOTIFY (RFC 6665 §4.2.2:
+   * "no meaningful state"), at every refresh: each must stamp, or a night of idle lines alerts.
+   */
+  it('an idle line\'s NOTIFYs (empty: no dialog) stamp source pbx, at the subscription and at each refresh', async () => {
+    const stamp = async () => series((await h.get('/metrics').expect(200)).text, 'presence_source_last_signal_timestamp_seconds', { tenant: 'acme', source: 'pbx' });
+    await advance(60_000);
+    const subscribedAt = h.clock.now();
+    await addTarget({ subscribeDialog: true });
+    await eventually(() => expect((h.hub.pipeline.status('acme', 'kam')?.details as { dialogSubscriptions: Record<string, number> }).dialogSubscriptions).toEqual({ active: 1 }));
+    await eventually(async () => expect(await stamp()).toBeGreaterThanOrEqual(subscribedAt / 1000));
+    const first = (await stamp())!;
+    await advance(120_000);
+    await eventually(async () => expect(await stamp()).toBeGreaterThan(first));
+    expect((await h.get('/v1/presence/alice')).body.activity).toBe('available');
   });
 
   it('reads the phone state back over the dialog package (BLF) and feeds it into the merge', async () => {

@@ -83,11 +83,11 @@ describe('k8s/monitoring/: scraping and alerts for clusters with the Prometheus 
     expect(exprs).toContain('presence_calendar_syncs_total');
   });
 
-  it("scales the \"at once\" alerts to the tenant's size, watches only tenants with a PBX, and judges calendar syncs per tenant", () => {
+  it("scales the \"at once\" alerts to the tenant's size, watches only tenants with a PBX (a key or dialog subscriptions), and judges calendar syncs per tenant", () => {
     const expr = (name: string) => alerts.find((a) => a.alert === name)?.expr ?? '';
     expect(expr('PresenceHubEndpointsLostAtOnce')).toMatch(/presence_endpoints_lost_total[\s\S]*\* max by \(tenant, kind\) \(presence_devices\)/);
     expect(expr('PresenceHubPeopleWentOffline')).toMatch(/presence_went_offline_total[\s\S]*\* max by \(tenant\) \(presence_people\)/);
-    expect(expr('PresenceHubPbxSilent')).toMatch(/and on \(tenant\) max by \(tenant\) \(presence_pbx_keys\) > 0/);
+    expect(expr('PresenceHubPbxSilent')).toMatch(/and on \(tenant\) \(max by \(tenant\) \(presence_pbx_keys\) > 0 or max by \(tenant\) \(presence_dialog_watches\) > 0\)/);
     expect(expr('PresenceHubCalendarSyncFailing')).toMatch(/^sum by \(tenant, provider\)[\s\S]*\/ sum by \(tenant, provider\)/);
     // Every replica reports the same directory: its sizes are never summed across replicas.
     const summed = /\bsum(?: by \([^)]*\))? \((?:presence_devices|presence_people|presence_pbx_keys|presence_calendar_connections_broken)\b/;

@@ -6,7 +6,7 @@ import {
   tenantIdSchema,
   tenantInputSchema,
 } from '../../../shared/domain/directory.js';
-import { requestLimitsOverrideSchema } from '../../../shared/domain/request-limits.js';
+import { operatorRequestLimitsSchema } from '../../../shared/domain/request-limits.js';
 import { conflict, notFound } from '../../../shared/errors/errors.js';
 import { applyDirectory } from '../../directory/apply.js';
 import { directoryDocumentSchema } from '../../directory/apply-document.js';
@@ -20,7 +20,7 @@ const applyQuery = z.object({
   prune: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 
-const newTenantSchema = tenantInputSchema.extend({ id: tenantIdSchema });
+const newTenantSchema = tenantInputSchema.extend({ id: tenantIdSchema, operatorRequestLimits: operatorRequestLimitsSchema.optional() });
 
 /** A PBX key is named in its signed batches as `<tenant>/<key id>`; the key listing says so too. */
 function withSigningKeyId<K extends { id: string; tenantId: string; role: string }>(key: K): K | (K & { signingKeyId: string }) {
@@ -42,16 +42,19 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
     route({
       method: 'post',
       path: '/v1/tenants',
-      summary: 'Create a tenant and its first admin key (operator key only)',
+      summary: 'Create a tenant and its first admin key, with the operator\'s request limits for it if `operatorRequestLimits` is given (operator key only)',
       tag: 'tenants',
       auth: 'operator',
       body: newTenantSchema,
-      responses: { 201: 'the tenant and an admin key secret, shown once', 409: 'tenant exists' },
+      responses: {
+        201: 'the tenant (with operatorRequestLimits if the body set any) and an admin key secret, shown once',
+        400: "invalid body, or settings.requestLimits above the operatorRequestLimits of the same body, else the deployment default (request_limit_above_default): nothing stored",
+        409: 'tenant exists',
+      },
       async handle({ body }) {
-        const { id, ...input } = body;
+        const { id, operatorRequestLimits, ...input } = body;
         if (await hub.store.directory.get('tenants', '*', id)) throw conflict('tenant_exists', `tenant ${id} exists`);
-        const tenant = await directory.putTenant(id, input);
-        const admin = await directory.createKey(id, { name: 'initial admin', role: 'admin' });
+        const { tenant, admin } = await directory.createTenant(id, input, operatorRequestLimits);
         return { status: 201, body: { tenant, adminKey: { ...admin.key, secret: admin.secret } } };
       },
     }),
@@ -85,10 +88,10 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       method: 'put',
       path: '/v1/tenants/:tenantId/request-limits',
       summary:
-        "Set a tenant's request limits in place of the deployment's defaults, above or below them (operator key only): the whole set, `{}` for none; the tenant may lower them further, not raise them",
+        "Set a tenant's request limits in place of the deployment's defaults, above or below them, 0 for no limit (operator key only): the whole set, `{}` for none; the tenant may lower them further, not raise them",
       tag: 'tenants',
       auth: 'operator',
-      body: requestLimitsOverrideSchema,
+      body: operatorRequestLimitsSchema,
       responses: { 200: 'the tenant (operatorRequestLimits) and the request limits that now apply to it', 404: 'unknown tenant' },
       async handle({ params, body }) {
         const tenant = await directory.setOperatorRequestLimits(params.tenantId!, body);

@@ -265,7 +265,8 @@ export class SipSink implements Sink {
             w.callId = callId;
             w.known = undefined;
           }
-          if (!n.body.trim()) return;
+          // Kamailio's NOTIFY for a line with no call has no body, at every refresh: still the PBX talking.
+          if (!n.body.trim()) return this.engine.heard(this.target.tenantId, 'pbx');
           const parsed = parseDialogInfo(n.body);
           if (!parsed.ok) {
             this.log.warn({ target: this.target.id, resource, error: parsed.error }, 'unreadable dialog-info');
