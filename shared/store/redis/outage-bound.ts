@@ -38,7 +38,7 @@ const WAITS = 2 * WAITS_PER_ALIVE;
  * bounded registration, to the outage's end for a dropped call or wrap-up, so whichever replica sweeps due
  * transitions merges the person again then (a starting replica re-evaluates everyone at once anyway).
  *
- * Each bounding write raises the state's order (its view floor, `orderOf`) and goes on the change feed as
+ * Each bounding write raises the state's order (its view floor, `orderOf`, up to the outage's end) and goes on the change feed as
  * an entry only the replicas' copies follow (`COPIES_ONLY`: the state shown does not change until the
  * person is merged again): every copy taken before it orders below it, so no replica keeps, nor puts back
  * after Redis lost its data (`RedisState.restore` keeps the highest order), the state from before.
@@ -138,7 +138,7 @@ export class OutageBound {
 
 /**
  * `afterRestart`, the person's next transition brought forward (to `at` when a signal was dropped, else to
- * the bound), and the state's order raised above every copy of it from before. The same state when nothing changes.
+ * the bound), and the state's order raised above every copy of it from before, up to the outage's end. The same state when nothing changes.
  */
 function bounded(state: PersonState, at: number, until: number): PersonState {
   const signals = afterRestart(state.signals, until);
@@ -146,5 +146,8 @@ function bounded(state: PersonState, at: number, until: number): PersonState {
   if (signals.length === state.signals.length && signals.every((s, i) => s === state.signals[i])) return state;
   if (!p) return { signals };
   const due = signals.length < state.signals.length ? at : until;
-  return { signals, presence: { ...p, wakeAt: Math.min(p.wakeAt ?? due, due), viewFloor: orderOf(p) + 1 } };
+  // Up to the outage's end, as a directory edit raises it to its instant (`engine.ts`): one above the
+  // version alone would show those who see less (a colleague, a phone system) when the state last changed.
+  // One below the end, as states begin after the floor: a call dropped then still ends at the outage's end.
+  return { signals, presence: { ...p, wakeAt: Math.min(p.wakeAt ?? due, due), viewFloor: Math.max(at - 1, orderOf(p) + 1) } };
 }
