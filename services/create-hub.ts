@@ -84,7 +84,7 @@ export function createHub(opts: HubOptions): RunningHub {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
-  const store = opts.store ?? openStore(config, log, clock.now());
+  const store = opts.store ?? openStore(config, log, clock);
   const { feed, routingState } = store;
   const metrics = new Metrics(opts.defaultMetrics ?? true);
   const secrets = new SecretBox(config.encryptionKey ?? developmentKey(config.dataDir));

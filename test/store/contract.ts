@@ -171,7 +171,7 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       await cleanup();
     });
 
-    it('after a full outage, believes a registration kept without an expiry only until registrationsUntil; the rest as kept', async () => {
+    it('after a full outage, believes a registration kept without an expiry only until registrationsUntil, drops calls, wrap-ups and Teams presence; the rest as kept', async () => {
       const { store, reopen, cleanup } = await make();
       const endpoint = (id: string, until?: number): Signal => ({
         id: `pbx:reg:${id}`,
@@ -181,10 +181,16 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         ...(until === undefined ? {} : { until }),
       });
       const dnd: Signal = { id: 'manual', source: 'manual', claim: { kind: 'dnd' }, observedAt: 5 };
-      await store.state.update('a', 'alice', () => ({ next: { signals: [endpoint('desk'), endpoint('soft', 9000), dnd] }, result: undefined }));
+      const phoneDnd: Signal = { id: 'pbx:dnd:desk', source: 'pbx', claim: { kind: 'dnd' }, observedAt: 5 };
+      // Nobody heard the PBX meanwhile: the hang-up may have come and gone, and the PBX sends the call again only at its next change.
+      const onCall: Signal = { id: 'pbx:call:desk:1', source: 'pbx', claim: { kind: 'call', state: 'on-call' }, observedAt: 5 };
+      const ringing: Signal = { id: 'pbx:call:soft:2', source: 'pbx', claim: { kind: 'call', state: 'ringing' }, observedAt: 5 };
+      const wrapUp: Signal = { id: 'pbx:wrap:desk', source: 'pbx', claim: { kind: 'wrap-up' }, observedAt: 5, until: 9000 };
+      const teams: Signal = { id: 'teams', source: 'teams', claim: { kind: 'status', activity: 'on-call' }, observedAt: 5 };
+      await store.state.update('a', 'alice', () => ({ next: { signals: [endpoint('desk'), onCall, endpoint('soft', 9000), ringing, dnd, wrapUp, phoneDnd, teams] }, result: undefined }));
       await store.close();
       const again = await reopen({ registrationsUntil: 3000 });
-      expect((await again.state.read('a', 'alice')).signals).toEqual([endpoint('desk', 3000), endpoint('soft', 9000), dnd]);
+      expect((await again.state.read('a', 'alice')).signals).toEqual([endpoint('desk', 3000), endpoint('soft', 9000), dnd, phoneDnd]);
       // A registration the PBX sends after the restart is believed without a bound again.
       await again.state.update('a', 'alice', (s) => ({ next: { signals: [endpoint('desk'), ...s.signals.slice(1)] }, result: undefined }));
       expect((await again.state.read('a', 'alice')).signals[0]).toEqual(endpoint('desk'));

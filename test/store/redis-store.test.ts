@@ -17,6 +17,7 @@ import { RedisStore } from '../../shared/store/redis/redis-store.js';
 import { describeWith } from '../support/components.js';
 import { eventually } from '../support/receiver.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
+import { severableRedis } from '../support/severable-redis.js';
 import { storeContract } from './contract.js';
 import { leaseContract } from './lease-contract.js';
 import { routingStateContract } from './routing-state-contract.js';
@@ -53,7 +54,8 @@ describeWith(['redis'], 'Redis store', () => {
   storeContract('redis', async () => {
     const prefix = `t${++n}:`;
     // A short `alive`, so a reopen after a full outage needs only a short wait.
-    const replica = (registrationsUntil?: number) => new RedisStore({ url: redis.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, registrationsUntil });
+    const replica = (registrationsUntil?: number) =>
+      new RedisStore({ url: redis.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, afterOutage: registrationsUntil === undefined ? undefined : () => ({ at: 0, registrationsUntil }) });
     return {
       store: replica(),
       reopen: async (opts) => {
@@ -273,8 +275,17 @@ describeWith(['redis'], 'Redis store', () => {
 
     describe('registrations kept without an expiry, after a full outage (no replica running for aliveMs)', () => {
       const HOUR = 3_600_000;
+      /** A replica that finds a full outage `HOUR` before `registrationsUntil`. */
       const replica = (prefix: string, registrationsUntil?: number) =>
-        new RedisStore({ url: redis.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, copyRefreshMs: 100, registrationsUntil });
+        new RedisStore({
+          url: redis.url,
+          prefix,
+          feedEvents: 1000,
+          log: silentLogger,
+          aliveMs: ALIVE_MS,
+          copyRefreshMs: 100,
+          afterOutage: registrationsUntil === undefined ? undefined : () => ({ at: registrationsUntil - HOUR, registrationsUntil }),
+        });
       const started = async (store: RedisStore) => {
         await store.start();
         return store;
@@ -283,6 +294,13 @@ describeWith(['redis'], 'Redis store', () => {
       const register = (store: Store, personId: string) =>
         store.state.update('acme', personId, () => ({
           next: { signals: [desk], presence: { personId, availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T, version: 1, wakeAt: T + 2 * HOUR } },
+          result: undefined,
+        }));
+      /** Alice registered without an expiry, on a call. */
+      const onCall = call('on-call', { observedAt: T });
+      const onTheDeskPhone = (store: Store) =>
+        store.state.update('acme', 'alice', () => ({
+          next: { signals: [desk, onCall], presence: { personId: 'alice', availability: 'busy', activity: 'on-call', routable: false, endpoints: [], explanation: [], since: T, version: 1 } },
           result: undefined,
         }));
       const until = async (store: Store, personId: string) => (await store.state.read('acme', personId)).signals[0]!.until;
@@ -393,6 +411,154 @@ describeWith(['redis'], 'Redis store', () => {
         expect((await b.state.read('acme', 'alice')).signals).toEqual([desk]);
         await a.close();
         await b.close();
+      });
+
+      it('a call whose hang-up nobody heard during a full outage is dropped: the person is merged again at once, from the outage on, not on a call for hours', async () => {
+        const prefix = `t${++n}:`;
+        const policyFor = async () => DEFAULT_POLICY;
+        const a = await started(replica(prefix));
+        const before = new PresenceEngine({ store: a, clock: new ManualClock(T), metrics: new Metrics(false), log: silentLogger, policyFor });
+        await before.apply('acme', 'alice', [desk, onCall].map((signal) => ({ op: 'put' as const, signal })));
+        expect((await a.state.read('acme', 'alice')).presence).toMatchObject({ activity: 'on-call' });
+        before.stop();
+        await a.close();
+        await sleep(ALIVE_MS + 100);
+        // The first replica back, five minutes on.
+        const back = T + 5 * 60_000;
+        const b = await started(replica(prefix, back + HOUR));
+        const kept = await b.state.read('acme', 'alice');
+        expect(kept.signals.map((x) => x.id)).toEqual([desk.id]);
+        // Due now: whichever replica sweeps merges the person again, if no starting replica did first.
+        expect(kept.presence?.wakeAt).toBe(back);
+        expect(await b.shared.due.claimOverdue(back, back, 30_000, 10)).toEqual([{ tenantId: 'acme', personId: 'alice', dueAt: back }]);
+        const after = new PresenceEngine({ store: b, clock: new ManualClock(back + 1000), metrics: new Metrics(false), log: silentLogger, policyFor });
+        await after.start();
+        expect((await b.state.read('acme', 'alice')).presence).toMatchObject({ activity: 'available', routable: true, since: back });
+        after.stop();
+        await b.close();
+      });
+
+      it("every replica's copy follows the bounding writes without a consumer seeing them, so none puts back an unbounded registration after Redis lost its data", async () => {
+        const prefix = `t${++n}:`;
+        const a = await started(replica(prefix));
+        const b = await started(replica(prefix));
+        await register(a, 'alice');
+        // b holds the state as it read it, unbounded, and last showed it with a change-feed event.
+        expect(await until(b, 'alice')).toBeUndefined();
+        const shown: FeedEvent[] = [];
+        const showing = await a.feed.subscribe('acme', (e) => shown.push(e));
+        await b.state.update('acme', 'alice', (st) => ({ next: st, result: undefined, emit: true }));
+        await eventually(() => expect(shown).toHaveLength(1));
+        showing.close();
+        const seen: FeedEvent[] = [];
+        const subs = await Promise.all([a, b].map((s) => s.feed.subscribe('acme', (e) => seen.push(e), shown[0]!.id)));
+        const k = redisKeys(prefix);
+        const raw = new Redis(redis.url);
+        // A full outage found by a replica: whichever of the two beats next bounds everyone.
+        await raw.set(k.registrationBound(), `${T}:${T + HOUR}`);
+        await eventually(async () => expect(await boundKeys(prefix)).toEqual([0, 0]));
+        const held = (s: RedisStore) => (s.state as unknown as { copy: Map<string, { version: number }> }).copy.get(k.state('acme', 'alice'))?.version;
+        await eventually(() => expect([held(a), held(b)]).toEqual([T - 1, T - 1]));
+        const restore = (s: RedisStore) => (s.state as unknown as { restore(): Promise<number> }).restore();
+        for (const [first, second] of [[a, b], [b, a]] as const) {
+          await raw.del(k.state('acme', 'alice'));
+          expect(await restore(first)).toBe(1);
+          expect(await restore(second)).toBe(0);
+          expect(await until(second, 'alice')).toBe(T + HOUR);
+        }
+        expect((await b.state.read('acme', 'alice')).presence).toMatchObject({ version: 1, viewFloor: T - 1, wakeAt: T + HOUR });
+        expect(seen).toEqual([]);
+        // Nor does a client resuming from before it.
+        const resumed = await b.feed.subscribe('acme', () => undefined, shown[0]!.id);
+        expect(resumed.replay).toEqual([]);
+        resumed.close();
+        for (const sub of subs) sub.close();
+        raw.disconnect();
+        await a.close();
+        await b.close();
+      });
+
+      it('the order a bounding write raises tells no viewer when something behind what they see changed: views show the outage, not the last change', async () => {
+        const prefix = `t${++n}:`;
+        const a = await started(replica(prefix));
+        // Alice went from a meeting to a call a minute before the outage, busy all along: a colleague sees since when she is busy.
+        const changed = T - 60_000 + 7;
+        await a.state.update('acme', 'alice', () => ({
+          next: {
+            signals: [desk],
+            presence: { personId: 'alice', availability: 'busy', activity: 'on-call', routable: true, endpoints: [], explanation: [], since: changed, availabilitySince: T - HOUR, version: changed },
+          },
+          result: undefined,
+        }));
+        const colleague = { kind: 'key', tenantId: 'acme', keyId: 'k', role: 'member', personId: 'bob' } as const;
+        const shown = async (s: Store) => viewOf((await s.state.read('acme', 'alice')).presence!, { id: 'alice', name: 'Alice', sensitive: false }, colleague).version;
+        expect(await shown(a)).toBe(T - HOUR);
+        await a.close();
+        await sleep(ALIVE_MS + 100);
+        const b = await started(replica(prefix, T + HOUR));
+        expect(await until(b, 'alice')).toBe(T + HOUR);
+        expect(await shown(b)).toBe(T - 1);
+        await b.close();
+      });
+
+      it('one replica cut off from Redis for longer than alive while the others reach it changes nothing when it is back: no bound, calls kept', async () => {
+        const prefix = `t${++n}:`;
+        const cutOff = await severableRedis(redis.port);
+        try {
+          const bounding = (url: string) =>
+            new RedisStore({ url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, copyRefreshMs: 100, afterOutage: () => ({ at: T, registrationsUntil: T + HOUR }) });
+          const a = await started(bounding(redis.url));
+          const b = await started(bounding(redis.url));
+          const c = await started(bounding(cutOff.url));
+          await onTheDeskPhone(c);
+          cutOff.sever();
+          await eventually(async () => expect(await c.ready()).toBe(false));
+          await sleep(3 * ALIVE_MS);
+          cutOff.heal();
+          await eventually(async () => expect(await c.ready()).toBe(true), 10_000);
+          // Its heartbeats after the reconnect, and every replica's since.
+          await sleep(2 * ALIVE_MS);
+          expect(await boundKeys(prefix)).toEqual([0, 0]);
+          for (const s of [a, b, c]) expect((await s.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
+          await Promise.all([a, b, c].map((s) => s.close()));
+        } finally {
+          await cutOff.close();
+        }
+      });
+
+      it('every replica cut off from a Redis that runs on, for longer than alive, is a full outage: bounded and calls dropped once they are back', async () => {
+        const prefix = `t${++n}:`;
+        const cutOff = await severableRedis(redis.port);
+        try {
+          const a = await started(new RedisStore({ url: cutOff.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, afterOutage: () => ({ at: T, registrationsUntil: T + HOUR }) }));
+          await onTheDeskPhone(a);
+          cutOff.sever();
+          await sleep(3 * ALIVE_MS);
+          cutOff.heal();
+          await eventually(async () => expect((await a.state.read('acme', 'alice')).signals).toEqual([{ ...desk, until: T + HOUR }]), 10_000);
+          await a.close();
+        } finally {
+          await cutOff.close();
+        }
+      });
+
+      it('a Redis unreachable for longer than alive, its data kept, is a full outage: the replicas that ran bound the registrations once it is back', async () => {
+        const kept = await startRedis({ appendonly: true, args: ['--appendfsync', 'always'] });
+        try {
+          const prefix = `t${++n}:`;
+          const a = new RedisStore({ url: kept.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, afterOutage: () => ({ at: T, registrationsUntil: T + HOUR }) });
+          await a.start();
+          await register(a, 'alice');
+          expect(await until(a, 'alice')).toBeUndefined();
+          // PBX events were refused (503) meanwhile, as while no replica ran.
+          await kept.kill();
+          await sleep(ALIVE_MS + 200);
+          await kept.restart();
+          await eventually(async () => expect(await until(a, 'alice')).toBe(T + HOUR), 10_000);
+          await a.close();
+        } finally {
+          await kept.stop();
+        }
       });
     });
 

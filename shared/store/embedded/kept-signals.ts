@@ -1,4 +1,5 @@
 import type { Signal } from '../../domain/signal.js';
+import { survivesRestart } from '../after-restart.js';
 import type { PersonState } from '../port.js';
 
 /**
@@ -12,18 +13,15 @@ import type { PersonState } from '../port.js';
  *   Without them every desk phone counted as unreachable after each restart, and calls went to fallbacks.
  *   Written behind (`WRITE_BEHIND_MS`), as they arrive by the thousand; a crash loses the last ones.
  *
- * Calls (ringing, on a call, on hold) and wrap-ups are not kept: a call that ended while the service was
- * down would otherwise hold its person busy until it went stale.
+ * Nothing else is kept (`survivesRestart`: calls, wrap-ups, Teams presence), as Redis drops them after a full outage.
  */
 export type Keeping = 'now' | 'behind';
 
 const KEPT_NOW: ReadonlySet<string> = new Set(['manual', 'outlook', 'google', 'directory']);
 
 export function keeping(s: Signal): Keeping | undefined {
-  if (KEPT_NOW.has(s.source)) return 'now';
-  if (s.source === 'mobile') return 'behind';
-  if (s.source === 'pbx' && (s.claim.kind === 'endpoint' || s.claim.kind === 'dnd')) return 'behind';
-  return undefined;
+  if (!survivesRestart(s)) return undefined;
+  return KEPT_NOW.has(s.source) ? 'now' : 'behind';
 }
 
 export function keptSignals(signals: readonly Signal[]): Signal[] {

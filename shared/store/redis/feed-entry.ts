@@ -2,6 +2,12 @@ import type { Presence } from '../../domain/presence.js';
 import type { FeedCause, FeedEvent } from '../feed.js';
 import type { StateEntry } from './redis-state.js';
 
+/**
+ * The cause of an entry that is no news to anyone: a write only the replicas' copies of the state must
+ * follow (`outage-bound.ts`), neither dispatched to listeners nor replayed.
+ */
+export const COPIES_ONLY = 'copies';
+
 const NL = 10;
 const X = 0x78;
 
@@ -13,7 +19,7 @@ const X = 0x78;
  * contain a newline, nor does JSON as `JSON.stringify` writes it. An event that is not a new state has a
  * second field `c`, its cause. Entries of the earlier layout (fields `e`, `t`, `p`, `d`) are read too.
  */
-export function parseEntry(id: string, fields: ReadonlyArray<Buffer | string>): { event: FeedEvent; state: StateEntry } {
+export function parseEntry(id: string, fields: ReadonlyArray<Buffer | string>): { event: FeedEvent; state: StateEntry; copiesOnly?: boolean } {
   const seq = id.slice(0, id.indexOf('-'));
   const name = fields[0];
   // Compared as bytes: a string made of the field name of every entry would only be garbage.
@@ -34,9 +40,11 @@ export function parseEntry(id: string, fields: ReadonlyArray<Buffer | string>): 
   // holds the state.
   const data = Buffer.allocUnsafe(x.length - next - 1);
   x.copy(data, 0, next + 1);
-  const cause = fields.length >= 4 && fields[2]!.toString() === 'c' ? (fields[3]!.toString() as FeedCause) : undefined;
+  const written = fields.length >= 4 && fields[2]!.toString() === 'c' ? fields[3]!.toString() : undefined;
+  const copiesOnly = written === COPIES_ONLY;
+  const cause = copiesOnly ? undefined : (written as FeedCause | undefined);
   const event = new ChangeEvent(`${epoch}-${seq}`, tenantId, personId, x, end + 1, next, cause);
-  return { event, state: { tenantId, personId, version: Number(version), rev, data } };
+  return { event, state: { tenantId, personId, version: Number(version), rev, data }, copiesOnly };
 }
 
 /**

@@ -4,7 +4,8 @@ import { afterRestart } from '../after-restart.js';
 import type { RedisKeys } from '../keys.js';
 import type { PersonState } from '../port.js';
 import type { Connection } from './connection.js';
-import type { RedisState } from './redis-state.js';
+import { COPIES_ONLY } from './feed-entry.js';
+import { orderOf, type RedisState } from './redis-state.js';
 import { BOUND_APPLIED, REPLICA_BEAT } from './scripts.js';
 
 /** People bounded at once (pipelined): a full outage with 20,000 people takes seconds, not minutes. */
@@ -19,24 +20,31 @@ const WAITS_PER_ALIVE = 30;
 const WAITS = 2 * WAITS_PER_ALIVE;
 
 /**
- * The embedded store's bound on kept registrations after a restart (`after-restart.ts`), on Redis. Redis
- * keeps every signal, so after a full outage (no replica running for `aliveMs`: a cluster restart, a
- * maintenance window) a registration a PBX sent without `expiresSec` stayed routable for ever, although
- * the PBX may have reported the phone gone while nobody listened. A replica that restarts while others
- * run (a rolling restart) missed nothing: the others heard the PBX.
+ * The embedded store's restart (`after-restart.ts`), on Redis. Redis keeps every signal, so after a full
+ * outage (no replica renewing `alive` for `aliveMs`: a cluster restart, a maintenance window, a Redis
+ * unreachable that long) a registration a PBX sent without `expiresSec` stayed routable for ever, and a
+ * call whose hang-up nobody heard held its person busy for hours, although the PBX may have reported both
+ * while no replica could take it (answering 503, or not at all). A replica that restarts while others run
+ * (a rolling restart) missed nothing: the others heard the PBX.
  *
- * Every replica renews a short-lived `alive` key. One that starts and finds none sets the bound (its start
- * instant plus `PBX_REGISTRATION_AFTER_RESTART_MS`, as the embedded store counts it from its start) in one
- * script, so replicas starting together set it once. The replica holding the bound's lock (renewed with
- * its heartbeat) bounds every person's registrations kept without an expiry, then clears the bound; the
- * replicas starting with it wait for that before they answer (`start`). If it dies meanwhile, its lock
- * lapses and the next heartbeat of another replica takes the work over (one that already answers may then
- * bound a registration received since, which is then believed for the rest of the bound, as any
- * registration a restart finds). Each person's next transition is brought forward to the bound, so
- * whichever replica sweeps due transitions drops the registration then.
+ * Every replica renews a short-lived `alive` key. One that finds none (starting, or back from losing Redis)
+ * sets the bound (now and now plus `PBX_REGISTRATION_AFTER_RESTART_MS`, as the embedded store counts it
+ * from its start) in one script, so replicas that find it together set it once. The replica holding the
+ * bound's lock (renewed with its heartbeat) applies `afterRestart` to every person, then clears the bound;
+ * the replicas starting with it wait for that before they answer (`start`). If it dies meanwhile, its
+ * lock lapses and the next heartbeat of another replica takes the work over (one that already answers may
+ * then bound a registration received since, which is then believed for the rest of the bound, as any
+ * registration a restart finds). Each person's next transition is brought forward: to the bound for a
+ * bounded registration, to the outage's end for a dropped call or wrap-up, so whichever replica sweeps due
+ * transitions merges the person again then (a starting replica re-evaluates everyone at once anyway).
  *
- * A Redis that lost its data while replicas ran is not an outage: the replicas put back what they hold,
- * unbounded, and renew `alive` at once (`redis-store.ts`).
+ * Each bounding write raises the state's order (its view floor, `orderOf`, up to the outage's end) and goes on the change feed as
+ * an entry only the replicas' copies follow (`COPIES_ONLY`: the state shown does not change until the
+ * person is merged again): every copy taken before it orders below it, so no replica keeps, nor puts back
+ * after Redis lost its data (`RedisState.restore` keeps the highest order), the state from before.
+ *
+ * A Redis that lost its data while replicas ran is not an outage: `alive` went with the data, and the
+ * replicas put back what they hold and renew `alive` before they answer again (`redis-store.ts`).
  */
 export class OutageBound {
   private readonly beat;
@@ -49,7 +57,14 @@ export class OutageBound {
     private readonly k: RedisKeys,
     private readonly state: RedisState,
     private readonly log: Logger,
-    private readonly opts: { replica: string; aliveMs: number; registrationsUntil?: number | undefined },
+    private readonly opts: {
+      replica: string;
+      aliveMs: number;
+      /** The dataset's name as this replica knows it. */
+      epoch: () => string | null;
+      /** Now, and until when registrations kept without an expiry are believed after a full outage found now; without it, no bound. */
+      bound?: (() => { at: number; registrationsUntil: number }) | undefined;
+    },
   ) {
     this.beat = conn.script(REPLICA_BEAT);
     this.applied = conn.script(BOUND_APPLIED);
@@ -65,7 +80,7 @@ export class OutageBound {
     this.timer = setInterval(() => void this.heartbeat().catch(() => undefined), this.opts.aliveMs / 3);
     this.timer.unref();
     let waits = 0;
-    for (let pending = await this.heartbeat(this.opts.registrationsUntil); pending; pending = await this.heartbeat()) {
+    for (let pending = await this.heartbeat(); pending; pending = await this.heartbeat()) {
       await this.applying;
       if (++waits > WAITS) {
         this.log.warn('kept registrations are still being bounded after a full outage; answering meanwhile');
@@ -75,23 +90,38 @@ export class OutageBound {
     }
   }
 
-  /** Renews `alive`; applies a pending bound nobody else is applying. Answers whether one is pending. */
-  async heartbeat(startingWith?: number): Promise<boolean> {
+  /**
+   * Renews `alive` (setting the bound if it had lapsed, unless `renewOnly`); applies a pending bound nobody
+   * else is applying. Answers whether one is pending.
+   */
+  async heartbeat({ renewOnly = false, evenPaused = false } = {}): Promise<boolean> {
     const { replica, aliveMs } = this.opts;
-    const bound = await this.beat([this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock()], [replica, aliveMs, startingWith ?? '']);
+    const b = renewOnly ? undefined : this.opts.bound?.();
+    const keys = [this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock(), this.k.epoch()];
+    const bound = await this.beat(keys, [replica, aliveMs, b ? `${b.at}:${b.registrationsUntil}` : '', this.opts.epoch() ?? ''], { evenPaused });
     if (bound === null) return false;
-    if (bound !== '' && !this.applying) this.applying = this.apply(Number(bound)).finally(() => (this.applying = undefined));
+    if (bound !== '' && !this.applying) this.applying = this.apply(String(bound)).finally(() => (this.applying = undefined));
     return true;
   }
 
-  private async apply(until: number): Promise<void> {
+  private async apply(bound: string): Promise<void> {
+    // `<outage end>:<registrations until>` (a bare instant, from replicas of earlier versions: both).
+    const [at, until = at] = bound.split(':').map(Number) as [number, number?];
     try {
       const people = await this.state.keys();
       for (let i = 0; i < people.length; i += PEOPLE_AT_ONCE) {
-        await Promise.all(people.slice(i, i + PEOPLE_AT_ONCE).map(({ tenantId, personId }) => this.state.update(tenantId, personId, (s) => ({ next: bounded(s, until), result: undefined }))));
+        await Promise.all(
+          people.slice(i, i + PEOPLE_AT_ONCE).map(({ tenantId, personId }) =>
+            this.state.update(tenantId, personId, (s) => {
+              const next = bounded(s, at, until);
+              // A state without presence (never merged) has no order to raise, nor anyone who shows it.
+              return next === s || !next.presence ? { next, result: undefined } : { next, result: undefined, emit: true, cause: COPIES_ONLY };
+            }),
+          ),
+        );
       }
-      await this.applied([this.k.registrationBound(), this.k.registrationBoundLock()], [until, this.opts.replica]);
-      this.log.info({ people: people.length, registrationsUntil: new Date(until).toISOString() }, 'no replica was running: registrations kept without an expiry are believed until the bound');
+      await this.applied([this.k.registrationBound(), this.k.registrationBoundLock()], [bound, this.opts.replica]);
+      this.log.info({ people: people.length, registrationsUntil: new Date(until).toISOString() }, 'no replica was running: calls dropped, registrations kept without an expiry believed until the bound');
     } catch (err) {
       // Redis went away: the bound stays pending, and the next heartbeat goes on with it.
       this.log.warn({ err: (err as Error).message }, 'bounding kept registrations after a full outage failed; trying again');
@@ -106,10 +136,18 @@ export class OutageBound {
   }
 }
 
-/** `afterRestart`, and the person's next transition no later than the bound. */
-function bounded(state: PersonState, until: number): PersonState {
+/**
+ * `afterRestart`, the person's next transition brought forward (to `at` when a signal was dropped, else to
+ * the bound), and the state's order raised above every copy of it from before, up to the outage's end. The same state when nothing changes.
+ */
+function bounded(state: PersonState, at: number, until: number): PersonState {
   const signals = afterRestart(state.signals, until);
   const p = state.presence;
-  if (signals.every((s, i) => s === state.signals[i])) return state;
-  return p ? { signals, presence: { ...p, wakeAt: Math.min(p.wakeAt ?? until, until) } } : { signals };
+  if (signals.length === state.signals.length && signals.every((s, i) => s === state.signals[i])) return state;
+  if (!p) return { signals };
+  const due = signals.length < state.signals.length ? at : until;
+  // Up to the outage's end, as a directory edit raises it to its instant (`engine.ts`): one above the
+  // version alone would show those who see less (a colleague, a phone system) when the state last changed.
+  // One below the end, as states begin after the floor: a call dropped then still ends at the outage's end.
+  return { signals, presence: { ...p, wakeAt: Math.min(p.wakeAt ?? due, due), viewFloor: Math.max(at - 1, orderOf(p) + 1) } };
 }

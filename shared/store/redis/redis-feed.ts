@@ -85,7 +85,7 @@ export class RedisFeed implements ChangeFeed {
         const reply = (await this.reader.client.xreadBuffer('COUNT', READ_COUNT, 'BLOCK', 1000, 'STREAMS', this.keys.feed(), this.lastId)) as Array<[Buffer, Entry[]]> | null;
         const entries = reply?.[0]?.[1] ?? [];
         for (const [id, fields] of entries) {
-          const { event, state } = parseEntry(id.toString(), fields);
+          const { event, state, copiesOnly } = parseEntry(id.toString(), fields);
           // Written under another name of the dataset than the one this reader follows: the dataset
           // was renamed meanwhile (`wentBack`), and the stream is read again from its start under the
           // new name rather than past ids of the old one.
@@ -96,7 +96,7 @@ export class RedisFeed implements ChangeFeed {
           this.lastId = id.toString();
           if (epochOf(event.id) !== (this.epoch ?? '')) continue;
           this.onEntry(state);
-          this.dispatch(event);
+          if (!copiesOnly) this.dispatch(event);
         }
         if (entries.length > 0 && entries.length < READ_COUNT) await new Promise((r) => setTimeout(r, READ_PAUSE_MS));
       } catch {
@@ -158,7 +158,10 @@ export class RedisFeed implements ChangeFeed {
     const oldestSeq = oldest[0] ? Number(oldest[0][0].split('-')[0]) : newestSeq + 1;
     if (seq > newestSeq || seq < oldestSeq - 1) return 'reset';
     const entries = (await this.conn.run((r) => r.xrangeBuffer(this.keys.feed(), `${seq + 1}-0`, '+'))) as Entry[];
-    return entries.map(([id, fields]) => parseEntry(id.toString(), fields).event).filter((e) => e.tenantId === tenantId);
+    return entries.flatMap(([id, fields]) => {
+      const { event, copiesOnly } = parseEntry(id.toString(), fields);
+      return !copiesOnly && event.tenantId === tenantId ? [event] : [];
+    });
   }
 
   async stop(): Promise<void> {

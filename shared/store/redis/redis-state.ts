@@ -7,6 +7,7 @@ import { dueMember, type RedisKeys } from '../keys.js';
 import type { PersonState, StateStore, Update } from '../port.js';
 import type { Connection } from './connection.js';
 import { KeyLock } from '../key-lock.js';
+import type { COPIES_ONLY } from './feed-entry.js';
 import { RESTORE_STATE, WRITE_STATE } from './scripts.js';
 
 const EMPTY: PersonState = deepFreeze({ signals: [] });
@@ -28,7 +29,7 @@ const decode = (data: Buffer): PersonState => JSON.parse(inflateRawSync(data).to
  * same version: ordered by version alone, other replicas would not follow it, and a restore could put
  * back a state without it, whose views' versions would then go back.
  */
-const orderOf = (presence: Presence | undefined): number => (presence ? Math.max(presence.version, presence.viewFloor ?? 0) : 0);
+export const orderOf = (presence: Presence | undefined): number => (presence ? Math.max(presence.version, presence.viewFloor ?? 0) : 0);
 
 /** What a replica holds of a person: the state at a revision (data as stored) and its order (`orderOf`). */
 interface Held {
@@ -38,6 +39,12 @@ interface Held {
   tenantId: string;
   personId: string;
 }
+
+/**
+ * An update as `OutageBound` writes it: `cause` may also be `COPIES_ONLY`, an entry only the replicas'
+ * copies follow (`feed-entry.ts`).
+ */
+export type StoredUpdate<T> = Omit<Update<T>, 'cause'> & { cause?: FeedCause | typeof COPIES_ONLY };
 
 /** A change-feed entry as far as the state copies care: the new revision and data, absent for a removal. */
 export interface StateEntry {
@@ -126,7 +133,7 @@ export class RedisState implements StateStore {
     return (await this.load(tenantId, personId)).state;
   }
 
-  update<T>(tenantId: string, personId: string, fn: (state: PersonState) => Update<T>): Promise<T> {
+  update<T>(tenantId: string, personId: string, fn: (state: PersonState) => StoredUpdate<T>): Promise<T> {
     return this.lock.run(this.k.state(tenantId, personId), async () => {
       const held = this.copy.get(this.k.state(tenantId, personId));
       let at = held ? { rev: held.rev, state: deepFreeze(decode(held.data)) } : await this.load(tenantId, personId);
@@ -170,7 +177,7 @@ export class RedisState implements StateStore {
     data: Buffer | '',
     presence: Presence | undefined,
     event: string,
-    cause: FeedCause | undefined = undefined,
+    cause: StoredUpdate<unknown>['cause'] = undefined,
   ): Promise<{ rev: string; data: Buffer } | undefined> {
     const k = this.k;
     const reply = await this.writeState(

@@ -14,7 +14,7 @@ import { RedisTargetStatus } from './redis-target-status.js';
 import { RENAME_DATASET } from './scripts.js';
 
 const COPY_REFRESH_MS = 5000;
-/** How long no replica may run before a start counts as after a full outage (`outage-bound.ts`). */
+/** How long no replica may renew `alive` (running and reaching Redis) before that counts as a full outage (`outage-bound.ts`). */
 const ALIVE_MS = 15_000;
 
 export interface RedisStoreOptions {
@@ -27,11 +27,11 @@ export interface RedisStoreOptions {
   /** How often a replica refreshes its copy of the directory (for restore after data loss, and reads) at most. */
   copyRefreshMs?: number;
   /**
-   * When registrations kept without an expiry stop being believed if this start comes after a full
-   * outage (`outage-bound.ts`); without it they are believed until the PBX says otherwise.
+   * Now, and when registrations kept without an expiry stop being believed, for a full outage found now
+   * (`outage-bound.ts`); without it they are believed until the PBX says otherwise, and calls are kept.
    */
-  registrationsUntil?: number;
-  /** How long no replica may run before a start counts as after a full outage. */
+  afterOutage?: () => { at: number; registrationsUntil: number };
+  /** How long no replica may renew `alive` (running and reaching Redis) before that counts as a full outage. */
   aliveMs?: number;
 }
 
@@ -80,7 +80,8 @@ export class RedisStore implements Store {
     this.outage = new OutageBound(this.conn, this.keys, this.state, opts.log, {
       replica: randomBytes(6).toString('hex'),
       aliveMs: opts.aliveMs ?? ALIVE_MS,
-      registrationsUntil: opts.registrationsUntil,
+      epoch: () => this.epoch,
+      bound: opts.afterOutage,
     });
     this.conn.client.on('close', () => {
       this.conn.paused = true;
@@ -144,15 +145,19 @@ export class RedisStore implements Store {
         const docs = await this.directory.restore();
         const states = await this.state.restore();
         await this.adoptEpoch();
+        // `alive` went with the data: renewed before this replica answers again, so that neither its next
+        // heartbeat nor a replica starting meanwhile takes that for a full outage.
+        await this.outage.heartbeat({ renewOnly: true, evenPaused: true });
         this.feed.dataLost();
         this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data, or older: put back what this replica held');
         this.conn.paused = false;
-        // `alive` went with the data: renewed now, before a replica starting meanwhile takes that for a full outage.
-        void this.outage.heartbeat().catch(() => undefined);
         for (const l of this.recovered) l();
         return;
       }
       this.conn.paused = false;
+      // Back in the same dataset: if no replica renewed `alive` meanwhile, none could take a PBX event for
+      // that long, which is a full outage (`outage-bound.ts`); now rather than at the next heartbeat.
+      void this.outage.heartbeat().catch(() => undefined);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'checking redis after a reconnect failed; trying again');
       setTimeout(() => {

@@ -17,7 +17,7 @@ return 1`;
  * KEYS: state, statesOf, tenants, due, feed, feedSeq, epoch
  * ARGV: expected rev, data ('' removes), version, tenant, person, wakeAt ('' none), event ('' none,
  *       '-' removal, else the presence JSON), feed length, new rev (also the epoch candidate), due member,
- *       cause ('' a new state, else `FeedEvent.cause`)
+ *       cause ('' a new state, else `FeedEvent.cause`, or `copies`: an entry only replicas' copies follow)
  * The person's index entries (statesOf, tenants) are added only when the hash is created: a hash never
  * exists without them (this script and RESTORE_STATE add both; a removal or a lost dataset drops both).
  * The epoch is read, and set only when absent (a new dataset: Redis lost its data). With the two SADDs,
@@ -191,14 +191,16 @@ if redis.call('HGET', KEYS[1], 'r') == ARGV[1] then return redis.call('DEL', KEY
 return 0`;
 
 /**
- * A replica's heartbeat (`outage-bound.ts`). KEYS: alive, registration bound, its lock. ARGV: replica,
- * key expiry in ms, and, from a replica starting with a bound, the instant registrations kept without an
- * expiry are believed until ('' otherwise). A start that finds no replica alive (a full outage) sets the
- * bound. Answers the bound while one is pending and no other replica holds its lock, taking the lock;
- * '' while another replica holds it; nil when none is pending.
+ * A replica's heartbeat (`outage-bound.ts`). KEYS: alive, registration bound, its lock, the dataset's name.
+ * ARGV: replica, key expiry in ms, the bound as of now (`<now>:<registrations until>`, '' for none), and
+ * the dataset's name as the replica knows it. Finding no replica alive in the same dataset (every replica
+ * down, or cut off from Redis, for the expiry: a full outage) sets the bound; a dataset that is not the
+ * one the replica knows lost `alive` with its data, which is no outage. Answers the bound while one is
+ * pending and no other replica holds its lock, taking the lock; '' while another replica holds it; nil
+ * when none is pending.
  */
 export const REPLICA_BEAT = `
-if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[2], ARGV[3]) end
+if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('GET', KEYS[4]) == ARGV[4] then redis.call('SET', KEYS[2], ARGV[3]) end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local bound = redis.call('GET', KEYS[2])
 if not bound then return false end
