@@ -3,7 +3,7 @@ import type { Person } from '../../shared/domain/directory.js';
 import type { Presence } from '../../shared/domain/presence.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { PresenceEngine } from '../../services/merger/engine.js';
-import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink, WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/sip-sink.js';
 import { DeliveryError } from '../../services/publishers/http-client.js';
 import { sendAddress } from '../../services/publishers/ssrf-guard.js';
 import type { SipRequest } from '../../shared/sip/message.js';
@@ -160,6 +160,38 @@ describe('SIP sink', () => {
     sink.hold(false);
     await h.clock.advance(0);
     expect(h.transport.requests('PUBLISH').slice(-1).map((r) => [r.uri, r.headers.get('sip-if-match') ?? null])).toEqual([['sip:12@example.test', null]]);
+    await sink.close();
+  });
+
+  it(`while its target is failing (held), its dialog watches neither re-subscribe nor refresh by themselves; released, those due go out, ${WATCHES_RESUMED_PER_SECOND} a second`, async () => {
+    const h = setup();
+    const sink = new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(1), person(2), person(3), person(4)]);
+    /** Each SUBSCRIBE transaction once (UDP retransmissions left out), by the extension it watches. */
+    const subscribes = () => [...new Map(h.transport.requests('SUBSCRIBE').map((r) => [r.headers.get('via'), r.headers.get('to')!.replace(/^<?sip:(\d+)@.*$/, '$1')])).values()];
+    await h.clock.advance(0);
+    const [first, second, third] = h.transport.requests('SUBSCRIBE');
+    // 11 accepted but never notified (Timer N), 12 and 13 refused, 14 unanswered (Timer F): each re-subscribed after a backoff of 2 s, doubling.
+    h.transport.respond(first!, 200, [['Expires', '600']]);
+    h.transport.respond(second!, 503);
+    h.transport.respond(third!, 503);
+    await h.clock.advance(0);
+    sink.hold(true);
+    await h.clock.advance(20 * 60_000);
+    expect(subscribes()).toEqual(['11', '12', '13', '14']);
+    expect(sink.watchHealth()).toEqual({ failing: 4 });
+    // The target answers again: 11 re-subscribes now, 12, 13 and 14 each 1/WATCHES_RESUMED_PER_SECOND s after the one before.
+    sink.hold(false);
+    await h.clock.advance(0);
+    expect(subscribes().slice(4)).toEqual(['11']);
+    const step = 1000 / WATCHES_RESUMED_PER_SECOND;
+    await h.clock.advance(step - 1);
+    expect(subscribes().slice(4)).toEqual(['11']);
+    await h.clock.advance(1);
+    expect(subscribes().slice(4)).toEqual(['11', '12']);
+    await h.clock.advance(step);
+    expect(subscribes().slice(4)).toEqual(['11', '12', '13']);
+    await h.clock.advance(step);
+    expect(subscribes().slice(4)).toEqual(['11', '12', '13', '14']);
     await sink.close();
   });
 

@@ -10,7 +10,7 @@ import { MIN_TTL_MS } from '../../services/publishers/dns-cache.js';
 import { srvNameOf } from '../../services/publishers/sip/presentity.js';
 import { RETURN_CHECK_MS } from '../../services/publishers/sip/server-set.js';
 import { publicationAddress } from '../../services/publishers/sip/publication-address.js';
-import { SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { SipSink, WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/sip-sink.js';
 import { orderSrv, srvResolver, type SrvRecord } from '../../services/publishers/sip/srv.js';
 import { TIMER_F } from '../../shared/sip/timers.js';
 import { setup, SIP_TARGET, T0 } from '../sip/helpers.js';
@@ -301,9 +301,11 @@ describe('a SIP target located by DNS SRV', () => {
       'PUBLISH 192.0.2.1:5070 sip:11@example.test a-1',
       'PUBLISH 192.0.2.2:5080 sip:11@example.test -',
     ]);
-    // b answers: released, everyone follows there, and the dialog watches start over there.
+    // b answers: released, everyone follows there, and the dialog watches start over there, paced.
     h.sink.hold(false);
     await h.clock.advance(0);
+    expect(h.sent().slice(atB).filter((r) => r.startsWith('SUBSCRIBE'))).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -']);
+    await h.clock.advance(2000 / WATCHES_RESUMED_PER_SECOND);
     expect(h.sent().slice(atB).filter((r) => !r.startsWith('OPTIONS')).sort()).toEqual([
       'PUBLISH 192.0.2.2:5080 sip:12@example.test -',
       'PUBLISH 192.0.2.2:5080 sip:13@example.test -',

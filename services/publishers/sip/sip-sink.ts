@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { TimerHandle } from '../../../shared/clock/clock.js';
 import type { Person } from '../../../shared/domain/directory.js';
 import type { Presence } from '../../../shared/domain/presence.js';
 import type { Endpoint } from '../../../shared/domain/signal.js';
@@ -27,6 +28,12 @@ import { ServerSet, type SrvLocation } from './server-set.js';
  */
 export const MAX_PUBLISHES_IN_FLIGHT = 64;
 
+/**
+ * Dialog watches that had a SUBSCRIBE fall due while their target was failing (held) send it, once it
+ * answers again, at most this many a second: 1,000 extensions would otherwise re-subscribe at one instant.
+ */
+export const WATCHES_RESUMED_PER_SECOND = 100;
+
 /** How long closing waits for the server to confirm withdrawn publications (a bound on a shutdown or target edit). */
 const WITHDRAW_WAIT_MS = 2000;
 
@@ -38,6 +45,7 @@ async function withinMs(ms: number, work: Promise<unknown>): Promise<void> {
 }
 
 interface Watch {
+  personId: string;
   /** The watched extension's AOR. */
   resource: string;
   endpoint: Endpoint;
@@ -66,6 +74,8 @@ export class SipSink implements Sink {
   private held = false;
   /** Requests moved to another server while held: the dialog watches start over there once released. */
   private movedWhileHeld = false;
+  /** The dialog watches' paced resumption after a hold (`resumeWatches`): a new hold or closing cancels what is left. */
+  private resuming: TimerHandle[] = [];
   /** The latest instant up to which every publication was checked after the server lost one. */
   private recheckedUpTo = -Infinity;
 
@@ -173,10 +183,44 @@ export class SipSink implements Sink {
       if (held) pub.hold();
       else this.inFlight.run(() => pub.release()).catch((err: unknown) => this.log.error({ err }, 'releasing a publication failed'));
     }
-    if (!held && this.movedWhileHeld) {
-      this.movedWhileHeld = false;
-      this.restartWatches();
+    this.stopResuming();
+    if (held) {
+      // Their re-subscriptions after a failure, and their refreshes, would go to the failing server one per extension.
+      for (const w of this.watches.values()) w.subscriber.hold();
+      return;
     }
+    const restart = this.movedWhileHeld;
+    this.movedWhileHeld = false;
+    this.resumeWatches(restart);
+  }
+
+  /**
+   * The target answers again: each dialog watch with a SUBSCRIBE due (every watch, when the requests moved to
+   * another server meanwhile: they start over there) sends it, paced at `WATCHES_RESUMED_PER_SECOND`, in turn.
+   */
+  private resumeWatches(restart: boolean): void {
+    const clock = this.core.clock;
+    let n = 0;
+    for (const w of this.watches.values()) {
+      if (!restart && !w.subscriber.waiting) {
+        w.subscriber.release();
+        continue;
+      }
+      const resume = () => {
+        if (this.watches.get(w.personId) !== w) return;
+        if (restart) w.subscriber.dispose();
+        w.subscriber.release();
+        if (restart) w.subscriber.start();
+      };
+      if (n === 0) resume();
+      else this.resuming.push(clock.after((n * 1000) / WATCHES_RESUMED_PER_SECOND, resume));
+      n++;
+    }
+  }
+
+  private stopResuming(): void {
+    for (const t of this.resuming) t.cancel();
+    this.resuming = [];
   }
 
   /**
@@ -247,6 +291,7 @@ export class SipSink implements Sink {
     if (!resource) return;
     const endpoint: Endpoint = { id: `sip-${this.target.id}-${person.extension}`, kind: 'desk' };
     const w: Watch = {
+      personId: person.id,
       resource,
       endpoint,
       subscriber: new Subscriber({
@@ -280,6 +325,7 @@ export class SipSink implements Sink {
       }),
     };
     this.watches.set(person.id, w);
+    if (this.held) w.subscriber.hold();
     w.subscriber.start();
   }
 
@@ -330,6 +376,7 @@ export class SipSink implements Sink {
 
   async close(next?: Target, withdraw = false): Promise<void> {
     this.closed = true;
+    this.stopResuming();
     // Removed (Expires 0), or the server would keep them beside the next publisher's and, given two with
     // our tuple id, show the older one's (Kamailio) until they expire. A server that does not answer
     // soon is not waited for: they lapse at their expiry then.
