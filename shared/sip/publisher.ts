@@ -106,10 +106,13 @@ export class Publisher {
   private published: string | undefined;
   private etag: string | undefined;
   private expiresAt: number | undefined;
-  /** The server that issued `etag` (`serverKey`). */
+  /** The server that issued `etag` (`serverKey`), and where it is: a removal goes there, wherever the route points now. */
   private etagAt: string | undefined;
+  private etagServer: Destination | undefined;
   /** Publications left at other servers of the route, continued by their etags if it comes back to one before they expire (made when first needed: most publishers never move). */
-  private elsewhere: Map<string, Publication> | undefined;
+  private elsewhere: Map<string, Publication & { server: Destination }> | undefined;
+  /** The server holding the publication did not take its removal: it is asked again at the next `remove`, not of its own accord. */
+  private removalFailed = false;
   private refreshAt = 0;
   private expiresSec: number;
   private lastStatusCode: number | undefined;
@@ -200,6 +203,7 @@ export class Publisher {
   remove(): Promise<RemoveOutcome> {
     if (this.disposed) return Promise.resolve('none');
     this.desired = undefined;
+    this.removalFailed = false;
     this.endBackoff();
     return new Promise((resolve) => {
       this.removals.push(resolve);
@@ -280,10 +284,11 @@ export class Publisher {
   private step(): void {
     if (this.inFlight || this.disposed || this.state === 'backoff') return;
     const now = this.options.core.clock.now();
-    this.follow(serverKey(destinationNow(this.options.target)), now);
+    // A removal is for the server that holds the publication, wherever requests go now.
+    if (this.desired !== undefined) this.follow(destinationNow(this.options.target), now);
     if (this.expiresAt !== undefined && now >= this.expiresAt) this.forget();
     if (this.desired === undefined) {
-      if (this.etag !== undefined) return this.send('remove');
+      if (this.etag !== undefined && !this.removalFailed) return this.send('remove');
       this.timer.cancel();
       this.state = 'idle';
       return this.settleRemovals(this.removal ?? 'none');
@@ -301,16 +306,18 @@ export class Publisher {
   }
 
   /** Puts the publication held at another server aside, and takes up the one still held at `server`, if any. */
-  private follow(server: string, now: number): void {
+  private follow(to: Destination, now: number): void {
+    const server = serverKey(to);
     if (this.etagAt === server || (this.etag === undefined ? !this.elsewhere?.size : this.etagAt === undefined)) return;
     const elsewhere = (this.elsewhere ??= new Map());
-    if (this.etag !== undefined && this.etagAt !== undefined && this.expiresAt! > now) elsewhere.set(this.etagAt, { etag: this.etag, expiresAt: this.expiresAt! });
+    if (this.etag !== undefined && this.etagAt !== undefined && this.expiresAt! > now) elsewhere.set(this.etagAt, { etag: this.etag, expiresAt: this.expiresAt!, server: this.etagServer! });
     for (const [key, p] of elsewhere) if (p.expiresAt <= now) elsewhere.delete(key);
     const held = elsewhere.get(server);
     elsewhere.delete(server);
     this.etag = held?.etag;
     this.expiresAt = held?.expiresAt;
     this.etagAt = held && server;
+    this.etagServer = held?.server;
     // Whatever the other server holds, this one gets the whole current body (a modify, or an initial PUBLISH).
     this.published = undefined;
   }
@@ -319,7 +326,7 @@ export class Publisher {
     this.inFlight = true;
     this.state = SENDING[kind];
     const { core, presentity } = this.options;
-    const target = destinationNow(this.options.target);
+    const target = (kind === 'remove' ? this.etagServer : undefined) ?? destinationNow(this.options.target);
     const body = kind === 'remove' ? undefined : this.desired;
     const etag = kind === 'initial' ? undefined : this.etag;
     const sentAt = core.clock.now();
@@ -375,6 +382,7 @@ export class Publisher {
       // A copy: the header value is cut from the whole datagram's text, which it would keep alive until the next PUBLISH.
       this.etag = ownCopy(etag);
       this.etagAt = serverKey(to);
+      this.etagServer = to;
       this.published = body;
       this.ackedAt = sentAt;
       this.expiresAt = sentAt + grantedSec * 1000;
@@ -383,10 +391,23 @@ export class Publisher {
       this.settleWaiters('published');
       return;
     }
-    // A failed removal is not retried: the publication lapses at its expiry anyway.
+    const route = 'current' in this.options.target ? this.options.target : undefined;
+    const serverFailed = outcome.kind !== 'response' || status === 503;
+    const reason = outcome.kind === 'transport-error' ? outcome.error.message : outcome.kind === 'timeout' ? 'no answer (408)' : '503 Service Unavailable';
     if (kind === 'remove') {
-      this.removal = response === undefined || (status >= 500 && status < 600) ? 'failed' : 'removed';
-      return this.forget();
+      // Any other answer says the server holds no such publication now (a 412), or never will remove it.
+      if (response !== undefined && (status < 500 || status >= 600)) {
+        this.removal = 'removed';
+        return this.forget();
+      }
+      // Not taken: the publication stays where it is, which its watchers still see. Its removal is not made at
+      // the next server, which holds no publication by this entity-tag (RFC 3903 §4.1), but asked of this one
+      // again when whoever removes it retries (`remove`), until it answers or the publication lapses. Like any
+      // request's, the failure moves the route on (RFC 3263 §4.3), so the other publications leave a failing server.
+      this.removal = 'failed';
+      this.removalFailed = true;
+      if (route && serverFailed) route.failed(to, reason);
+      return;
     }
     // RFC 3903 §4.3 (412). A 5xx says nothing of the entity-tag (an overloaded or failing server, a proxy):
     // the server may still hold the publication, and a fresh one beside it would freeze the lamp on the
@@ -403,9 +424,8 @@ export class Publisher {
       return;
     }
     this.failures += 1;
-    const route = 'current' in this.options.target ? this.options.target : undefined;
-    if (route && (outcome.kind !== 'response' || status === 503)) {
-      route.failed(to, outcome.kind === 'transport-error' ? outcome.error.message : outcome.kind === 'timeout' ? 'no answer (408)' : '503 Service Unavailable');
+    if (route && serverFailed) {
+      route.failed(to, reason);
       // Tried again at once where the route now points, until every server has failed it.
       if (this.failures < route.size) {
         this.state = 'idle';
@@ -436,6 +456,8 @@ export class Publisher {
     const ended = this.etag !== undefined;
     this.etag = undefined;
     this.etagAt = undefined;
+    this.etagServer = undefined;
+    this.removalFailed = false;
     this.published = undefined;
     this.expiresAt = undefined;
     if (ended) this.options.onPublication?.(undefined);

@@ -195,7 +195,7 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
-  it('a removal the server did not take (no answer, 5xx) fails the delivery, so a failing target is not taken for answering again; one with nothing to remove asks nothing of it', async () => {
+  it('a removal the server did not take (no answer, 5xx) fails the delivery, so a failing target is not taken for answering again, and its retry asks that server again; one with nothing to remove asks nothing of it', async () => {
     const h = setup();
     const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
     const removal = (i: number) => ({ tenantId: 'acme', personId: `p${i}`, version: 5 });
@@ -215,7 +215,13 @@ describe('SIP sink', () => {
     expect(h.transport.lastRequest('PUBLISH').headers.get('expires')).toBe('0');
     h.transport.respond(h.transport.lastRequest('PUBLISH'), 503);
     expect(await removed).toBeInstanceOf(DeliveryError);
-    // Retried: the publication lapses at its expiry, nothing is left to ask.
+    // Retried: asked of the server holding the publication again, by its etag; answered, nothing is left to ask.
+    const again = sink.deliver(removal(1));
+    await h.clock.advance(0);
+    expect(h.transport.lastRequest('PUBLISH').headers.get('expires')).toBe('0');
+    expect(h.transport.lastRequest('PUBLISH').headers.get('sip-if-match')).toBe('e1');
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '0']]);
+    expect(await again).toBeUndefined();
     expect(await sink.deliver(removal(1))).toBe('unchanged');
     const before = h.transport.requests('PUBLISH').length;
     expect(await sink.deliver(removal(2))).toBe('unchanged');

@@ -193,6 +193,31 @@ describe('a SIP target located by DNS SRV', () => {
     await h.sink.close();
   });
 
+  it('a removal the server holding the publication does not take moves the others on, but is not made at the next server (it holds nothing by that etag): its retry asks the holder again', async () => {
+    const h = harness();
+    for (const i of [1, 2]) await h.published(i, `a-${i}`);
+    const removal = { tenantId: 'acme', personId: 'p1', version: 5 };
+    const failed = h.sink.deliver(removal).catch((err: Error) => err);
+    await h.clock.advance(0);
+    const before = h.sent().length;
+    expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+    await h.reply(h.open()[0]!, 503);
+    expect(await failed).toBeInstanceOf(Error);
+    // Like any request's failure (RFC 3263 §4.3): the target moves to b, and p2's publication follows at once; p1's removal does not go there.
+    expect(h.details()).toMatchObject({ publishingTo: 'b.example.test:5080', lastMove: { because: '503 Service Unavailable from a.example.test:5070' } });
+    expect(h.sent().slice(before)).toEqual(['PUBLISH 192.0.2.2:5080 sip:12@example.test -']);
+    await h.reply(h.open()[0]!, 200, 'b-2');
+    // The removal's retry (the runner's): to a, which still shows p1 to its watchers, by its etag.
+    const retried = h.sink.deliver(removal);
+    await h.clock.advance(0);
+    expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+    await h.reply(h.open()[0]!, 200, 'a-1');
+    expect(await retried).toBeUndefined();
+    expect(await h.sink.deliver(removal)).toBe('unchanged');
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    await h.sink.close();
+  });
+
   it('goes back to the preferred server when the SRV set is looked up again and that server answers, continuing what it still holds there', async () => {
     const h = harness();
     await h.published(1, 'a-1');

@@ -109,14 +109,19 @@ export class SipSink implements Sink {
       this.unwatch(d.personId, d.outOfScope === true);
       this.bodies.forget(d.personId);
       const removed = await this.unpublish(d.personId);
-      // Not taken (a failing server's silence is no answer): retried, it finds nothing left to remove, and the publication lapses at its expiry.
+      // Not taken (a failing server's silence is no answer): retried, it is asked of the server holding the publication again.
       if (removed instanceof DeliveryError) throw removed;
       return removed === 'removed' ? undefined : 'unchanged';
     }
     if (this.target.subscribeDialog) this.watch(d.person);
     const presentity = presentityOf(d.person, this.target);
-    // A new extension or SIP URI: the old presentity no longer stands for them (RFC 3903 §4.5 removal).
-    if (this.publishers.get(d.personId)?.presentity !== presentity) await this.unpublish(d.personId);
+    // A new extension or SIP URI: the old presentity no longer stands for them (RFC 3903 §4.5 removal); one
+    // the server did not take is left to lapse at its expiry: nobody delivers its removal again.
+    const old = this.publishers.get(d.personId);
+    if (old && old.presentity !== presentity) {
+      await this.unpublish(d.personId);
+      if (this.publishers.get(d.personId) === old) this.drop(d.personId);
+    }
     const pub = this.publishers.get(d.personId)?.pub ?? this.publisher(d.personId, presentity);
     const body = this.bodies.of(d.personId, d.person, d.presence);
     this.delivering.add(d.personId);
@@ -271,15 +276,22 @@ export class SipSink implements Sink {
     return outcome.kind === 'response' && outcome.response.status !== 503;
   }
 
-  /** Removes the person's publication: `none` when there was none to remove, the failure when the server did not take the removal. */
+  /**
+   * Removes the person's publication: `none` when there was none to remove, the failure when the server did
+   * not take the removal; then the publisher stays, so the removal's retry asks the server holding it again.
+   */
   private async unpublish(personId: string): Promise<'removed' | 'none' | DeliveryError> {
     const held = this.publishers.get(personId);
     if (!held) return 'none';
-    this.publishers.delete(personId);
     const outcome = await this.inFlight.run(() => held.pub.remove());
-    const removed = outcome === 'failed' ? failure(`removing the publication of ${held.presentity}`, held.pub) : outcome;
-    held.pub.dispose();
-    return removed;
+    if (outcome === 'failed') return failure(`removing the publication of ${held.presentity}`, held.pub);
+    if (this.publishers.get(personId) === held) this.drop(personId);
+    return outcome;
+  }
+
+  private drop(personId: string): void {
+    this.publishers.get(personId)?.pub.dispose();
+    this.publishers.delete(personId);
   }
 
   private watch(person: Person): void {
