@@ -2,14 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
 import type { SipTarget } from '../../shared/domain/target.js';
 import type { SecretBox } from '../../shared/crypto/secrets.js';
-import { silentLogger } from '../../shared/log/logger.js';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
 import type { DirectoryService } from '../../services/directory/directory-service.js';
-import { Metrics } from '../../services/observability/metrics.js';
-import { PublishPipeline } from '../../services/publishers/pipeline.js';
 import type { Sink } from '../../services/publishers/sink.js';
 import { sinkFactory } from '../../services/publishers/sink-factory.js';
 import { TargetsService } from '../../services/publishers/targets-service.js';
+import { MemoryLedger } from '../support/memory-ledger.js';
+import { TEST_RUNNER, testPipeline } from '../support/pipeline.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 const TARGET = { id: 'pbx', tenantId: 'acme', kind: 'sip', name: 'PBX', enabled: true, server: 'sip:pbx.example.test', domain: 'example.test', transport: 'udp' } as SipTarget;
@@ -22,7 +21,7 @@ describe('a target whose publisher cannot start', () => {
   });
 
   /** A SIP target whose server name resolves to a private address, refused under PRIVATE_TARGETS=false, until `dns` says otherwise. */
-  async function world() {
+  async function world(over: Parameters<typeof testPipeline>[3] = {}) {
     const clock = new ManualClock(T0);
     const store = new EmbeddedStore(':memory:');
     await store.directory.write([
@@ -32,7 +31,8 @@ describe('a target whose publisher cannot start', () => {
     const dns: Record<string, string> = { 'pbx.example.test': '10.0.0.7' };
     const resolve = async (host: string) => (dns[host] ? [{ address: dns[host]!, family: 4 }] : []);
     const started: number[] = [];
-    const makeSink = sinkFactory({
+    const attempts: number[] = [];
+    const factory = sinkFactory({
       store,
       clock,
       targets: new TargetsService(store, {} as DirectoryService, {} as SecretBox, resolve, false),
@@ -40,18 +40,11 @@ describe('a target whose publisher cannot start', () => {
       timeoutMs: 1000,
       sip: async () => (started.push(clock.now()), { deliver: async () => {}, close: async () => {} }) as Sink,
     });
-    const pipeline = new PublishPipeline({
-      store,
-      feed: store.feed,
-      clock,
-      log: silentLogger,
-      metrics: new Metrics(false),
-      makeSink,
-      // The backoff of a failing target's probes: from step 3 (failingAfter), 1 s doubling, the middle of each jitter.
-      runner: { defaultCoalesceMs: 0, retryBaseMs: 1000, retryCapMs: 60_000, failingAfter: 3, random: () => 0.5 },
-    });
+    const makeSink: typeof factory = (...a) => (attempts.push(clock.now()), factory(...a));
+    // The backoff of a failing target's probes: from step 3 (failingAfter), 1 s doubling, the middle of each jitter.
+    const pipeline = testPipeline(store, clock, makeSink, { runner: { ...TEST_RUNNER, retryBaseMs: 1000, retryCapMs: 60_000 }, ...over });
     closing.push(() => pipeline.close(), () => store.close());
-    return { clock, dns, started, pipeline, status: () => pipeline.status('acme', 'pbx') };
+    return { clock, store, dns, attempts, started, pipeline, status: () => pipeline.status('acme', 'pbx') };
   }
 
   it('says when it is tried again, on capped, jittered backoff, and starts at that time once the cause is gone', async () => {
@@ -73,6 +66,23 @@ describe('a target whose publisher cannot start', () => {
     expect(w.started).toEqual([T0 + 9000]);
     expect(w.status()).toMatchObject({ state: 'idle', consecutiveFailures: 0 });
     expect(w.status()).not.toHaveProperty('nextProbeAt');
+  });
+
+  it('with several replicas, the owner tries it on that backoff, not at every lease renewal', async () => {
+    const leaseStore = new EmbeddedStore(':memory:');
+    closing.push(() => leaseStore.close());
+    const leases = leaseStore.leases;
+    // Renewed every 1 s.
+    const w = await world({ ledger: new MemoryLedger(), ownership: { leases, replica: 'a', leaseMs: 3000 } });
+    await w.pipeline.start();
+    expect(w.status()).toMatchObject({ state: 'failing', nextProbeAt: iso(T0 + 3000) });
+    w.dns['pbx.example.test'] = '93.184.216.34';
+    await w.clock.advance(2999);
+    expect(w.attempts).toEqual([T0]);
+    await w.clock.advance(1);
+    expect(w.attempts).toEqual([T0, T0 + 3000]);
+    expect(w.started).toEqual([T0 + 3000]);
+    expect(w.status()).toMatchObject({ state: 'idle' });
   });
 
   it('backs off no further than PUBLISH_RETRY_CAP_MS', async () => {
