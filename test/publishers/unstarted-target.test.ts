@@ -70,10 +70,9 @@ describe('a target whose publisher cannot start', () => {
 
   it('with several replicas, the owner tries it on that backoff, not at every lease renewal', async () => {
     const leaseStore = new EmbeddedStore(':memory:');
-    closing.push(() => leaseStore.close());
-    const leases = leaseStore.leases;
     // Renewed every 1 s.
-    const w = await world({ ledger: new MemoryLedger(), ownership: { leases, replica: 'a', leaseMs: 3000 } });
+    const w = await world({ ledger: new MemoryLedger(), ownership: { leases: leaseStore.leases, replica: 'a', leaseMs: 3000 } });
+    closing.push(() => leaseStore.close());
     await w.pipeline.start();
     expect(w.status()).toMatchObject({ state: 'failing', nextProbeAt: iso(T0 + 3000) });
     w.dns['pbx.example.test'] = '93.184.216.34';
