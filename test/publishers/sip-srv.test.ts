@@ -341,6 +341,34 @@ describe('a SIP target located by DNS SRV', () => {
     await h.sink.close();
   });
 
+  it('dialog watches still to start over at the server the requests moved to do so after a hold that cut their paced resumption short', async () => {
+    const h = harness(undefined, { ...TARGET, subscribeDialog: true }, [person(1), person(2), person(3)]);
+    await h.clock.advance(0);
+    // Each watch subscribed at a (accepted; everything below stays within Timer N, so none fails by itself).
+    for (const r of h.open().filter((r) => r.method === 'SUBSCRIBE')) await h.reply(r, 200, 'dialog');
+    h.sink.hold(true);
+    // The probe: refused by a, accepted by b.
+    const probe = h.deliver(1);
+    await h.clock.advance(0);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 200, 'b-1');
+    await probe;
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    const atB = h.sent().length;
+    const subscribesAtB = () => h.sent().slice(atB).filter((r) => r.startsWith('SUBSCRIBE'));
+    // Released: 11 starts over at b; before 12 and 13 do, the target fails again, and answers again.
+    h.sink.hold(false);
+    await h.clock.advance(0);
+    expect(subscribesAtB()).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -']);
+    h.sink.hold(true);
+    await h.clock.advance(1000);
+    h.sink.hold(false);
+    await h.clock.advance(1000);
+    // 12 and 13 still hold dialogs at a, which no longer hears from us (and may be down): they start over at b too.
+    expect(subscribesAtB().sort()).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -', 'SUBSCRIBE 192.0.2.2:5080 sip:12@example.test -', 'SUBSCRIBE 192.0.2.2:5080 sip:13@example.test -']);
+    await h.sink.close();
+  });
+
   it("a publication taken over from another replica is refreshed at the SRV servers, not at the name's own address", async () => {
     const h = harness();
     // Due for its refresh now: it expires in a minute, and refreshes come 15 % of 600 s before.

@@ -72,8 +72,11 @@ export class SipSink implements Sink {
   private readonly bodies: PidfBodies;
   /** The target is failing (`hold`): publications send nothing of their own accord. */
   private held = false;
-  /** Requests moved to another server while held: the dialog watches start over there once released. */
-  private movedWhileHeld = false;
+  /**
+   * Dialog watches whose dialogs are at a server the requests moved away from while held: they start over where
+   * the requests go once released, each until it has (a new hold may cut their paced resumption short).
+   */
+  private readonly startOver = new Set<Watch>();
   /** The dialog watches' paced resumption after a hold (`resumeWatches`): a new hold or closing cancels what is left. */
   private resuming: TimerHandle[] = [];
   /** The latest instant up to which every publication was checked after the server lost one. */
@@ -194,25 +197,24 @@ export class SipSink implements Sink {
       for (const w of this.watches.values()) w.subscriber.hold();
       return;
     }
-    const restart = this.movedWhileHeld;
-    this.movedWhileHeld = false;
-    this.resumeWatches(restart);
+    this.resumeWatches();
   }
 
   /**
-   * The target answers again: each dialog watch with a SUBSCRIBE due (every watch, when the requests moved to
-   * another server meanwhile: they start over there) sends it, paced at `WATCHES_RESUMED_PER_SECOND`, in turn.
+   * The target answers again: each dialog watch with a SUBSCRIBE due (or to start over at the server the requests
+   * moved to meanwhile) sends it, paced at `WATCHES_RESUMED_PER_SECOND`, in turn.
    */
-  private resumeWatches(restart: boolean): void {
+  private resumeWatches(): void {
     const clock = this.core.clock;
     let n = 0;
     for (const w of this.watches.values()) {
-      if (!restart && !w.subscriber.waiting) {
+      if (!this.startOver.has(w) && !w.subscriber.waiting) {
         w.subscriber.release();
         continue;
       }
       const resume = () => {
         if (this.watches.get(w.personId) !== w) return;
+        const restart = this.startOver.delete(w);
         if (restart) w.subscriber.dispose();
         w.subscriber.release();
         if (restart) w.subscriber.start();
@@ -250,7 +252,7 @@ export class SipSink implements Sink {
   private moved(): void {
     if (this.closed) return;
     if (this.held) {
-      this.movedWhileHeld = true;
+      for (const w of this.watches.values()) this.startOver.add(w);
       return;
     }
     for (const { pub } of this.publishers.values()) {
@@ -260,6 +262,7 @@ export class SipSink implements Sink {
   }
 
   private restartWatches(): void {
+    this.startOver.clear();
     for (const w of this.watches.values()) {
       w.subscriber.dispose();
       w.subscriber.start();
@@ -346,6 +349,7 @@ export class SipSink implements Sink {
     const w = this.watches.get(personId);
     if (!w) return;
     this.watches.delete(personId);
+    this.startOver.delete(w);
     void w.subscriber.unsubscribe().finally(() => w.subscriber.dispose());
     if (clearLine) this.clearLine(personId, w).catch((err: unknown) => this.log.error({ err }, 'clearing an old line failed'));
   }
@@ -403,6 +407,7 @@ export class SipSink implements Sink {
     }
     this.publishers.clear();
     this.watches.clear();
+    this.startOver.clear();
     this.bodies.clear();
   }
 }
