@@ -406,6 +406,9 @@ export class Publisher {
       // request's, the failure moves the route on (RFC 3263 §4.3), so the other publications leave a failing server.
       this.removal = 'failed';
       this.removalFailed = true;
+      // Whether the server still holds the body is unknown (a lost answer, a 5xx after the removal): a body asked
+      // for again is sent by the etag (a 412 then starts it afresh), not taken as already there.
+      this.published = undefined;
       if (route && serverFailed) route.failed(to, reason);
       return;
     }

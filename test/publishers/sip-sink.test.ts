@@ -229,6 +229,64 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
+  it("a removal retried while the person was recreated (a new id, the same extension) asks only for the old publication, by its etag, never the new one's", async () => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    const reborn = { ...person(1), id: 'p1-new' } as Person;
+    const publish = async (p: Person, etag: string) => {
+      const done = sink.deliver({ tenantId: 'acme', personId: p.id, person: p, presence: PRESENCE, version: 1 });
+      await h.clock.advance(0);
+      expect(h.transport.lastRequest('PUBLISH').headers.get('sip-if-match')).toBeUndefined();
+      h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', etag], ['Expires', '600']]);
+      await done;
+    };
+    await publish(person(1), 'old');
+    const removed = sink.deliver({ tenantId: 'acme', personId: 'p1', version: 5 }).catch((err: Error) => err);
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 500);
+    expect(await removed).toBeInstanceOf(DeliveryError);
+    // Recreated: a publication of its own (an initial PUBLISH), beside the old one the server may still hold.
+    await publish(reborn, 'new');
+    const retried = sink.deliver({ tenantId: 'acme', personId: 'p1', version: 5 });
+    await h.clock.advance(0);
+    const removal = h.transport.lastRequest('PUBLISH');
+    expect([removal.uri, removal.headers.get('expires'), removal.headers.get('sip-if-match')]).toEqual(['sip:11@example.test', '0', 'old']);
+    h.transport.respond(removal, 200, [['SIP-ETag', 'old'], ['Expires', '0']]);
+    expect(await retried).toBeUndefined();
+    // The new publication is untouched: refreshed by its own etag when due.
+    const publishes = h.transport.requests('PUBLISH').length;
+    await h.clock.advance(600_000 * 0.85);
+    expect(h.transport.requests('PUBLISH').slice(publishes).map((r) => r.headers.get('sip-if-match'))).toContain('new');
+    expect(h.transport.requests('PUBLISH').slice(publishes).map((r) => r.headers.get('sip-if-match'))).not.toContain('old');
+    await sink.close();
+  });
+
+  it('a person back after a removal the server did not take has their state sent again: the server may have removed it without saying so', async () => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    const deliver = () => sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+    const first = deliver();
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
+    await first;
+    const removed = sink.deliver({ tenantId: 'acme', personId: 'p1', version: 5 }).catch((err: Error) => err);
+    await h.clock.advance(0);
+    // A 500 (a database write failed after the row was deleted), or a response lost on the way: either way unknown.
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 500);
+    expect(await removed).toBeInstanceOf(DeliveryError);
+    // Back in scope with the very same document: asked of the server by the etag (a 412 there would start it afresh), not taken as held.
+    const back = deliver();
+    await h.clock.advance(0);
+    const again = h.transport.lastRequest('PUBLISH');
+    expect([again.headers.get('expires'), again.headers.get('sip-if-match'), again.body.length > 0]).toEqual(['600', 'e1', true]);
+    h.transport.respond(again, 412);
+    await h.clock.advance(0);
+    expect(h.transport.lastRequest('PUBLISH').headers.get('sip-if-match')).toBeUndefined();
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e2'], ['Expires', '600']]);
+    expect(await back).toBeUndefined();
+    await sink.close();
+  });
+
   it('sends nothing for a new state whose document is the same (a note, another source): the server would NOTIFY every watcher; nor says the server answered', async () => {
     const h = setup();
     const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
