@@ -319,13 +319,29 @@ export class Subscriber {
     const expiresAt = now + seconds * 1000;
     if (!replace && this.expiresAt !== undefined && expiresAt >= this.expiresAt) return;
     this.expiresAt = expiresAt;
-    this.timer.at(now + seconds * 1000 * (this.options.refreshRatio ?? 0.85), () =>
-      this.whenFree(() => {
+    this.timer.at(now + seconds * 1000 * (this.options.refreshRatio ?? 0.85), () => {
+      const refresh = () => {
         if (this.dialog !== dialog) return;
         this.state = 'refreshing';
         this.send(dialog);
-      }),
-    );
+      };
+      if (!this.held) return refresh();
+      this.due = refresh;
+      this.timer.at(expiresAt, () => this.lapse(dialog, refresh));
+    });
+  }
+
+  /**
+   * Held past its expiry without its refresh: the notifier has ended the subscription (RFC 6665 §4.1.2.2), so
+   * it no longer counts as watching, and a new one is what goes out once released (not a refresh it would 481).
+   */
+  private lapse(dialog: Dialog, refresh: () => void): void {
+    if (this.dialog !== dialog || this.due !== refresh) return;
+    dialog.unregister();
+    this.stop();
+    this.failures += 1;
+    this.state = 'backoff';
+    this.whenFree(() => this.subscribe());
   }
 
   private onTerminated(dialog: Dialog, state: SubscriptionState): void {
