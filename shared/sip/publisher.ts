@@ -82,10 +82,11 @@ export interface PublisherStatus {
 
 /**
  * How a removal fared: `removed` (the server answered it: acknowledged, or it held no such publication),
- * `failed` (no answer or a 5xx: the publication may still be there, and lapses at its expiry), `none`
- * (nothing was held to remove, or a new body, or disposing, came first).
+ * `failed` (no answer or a 5xx: the publication may still be there, and lapses at its expiry), `left` (failed
+ * at a server the route has moved away from: retried there by the publisher itself, on its backoff, until
+ * answered or lapsed), `none` (nothing was held to remove, or a new body, or disposing, came first).
  */
-export type RemoveOutcome = 'removed' | 'failed' | 'none';
+export type RemoveOutcome = 'removed' | 'failed' | 'left' | 'none';
 
 /**
  * How one body fared: acknowledged, already acknowledged (nothing was sent), replaced by a newer body first,
@@ -113,6 +114,8 @@ export class Publisher {
   private elsewhere: Map<string, Publication & { server: Destination }> | undefined;
   /** The server holding the publication did not take its removal: it is asked again at the next `remove`, not of its own accord. */
   private removalFailed = false;
+  /** Removals retried of its own accord (`left`) so far: their backoff. */
+  private removalRetries = 0;
   private refreshAt = 0;
   private expiresSec: number;
   private lastStatusCode: number | undefined;
@@ -171,8 +174,9 @@ export class Publisher {
   /** Makes `body` the state to publish; sent now, or after the PUBLISH in flight. */
   publish(body: string): void {
     if (this.disposed) return;
-    // Held, whoever asks decides when to try again: a backoff of its own would only delay that.
-    if (this.held) this.endBackoff();
+    // Held, whoever asks decides when to try again: a backoff of its own would only delay that; nor does a
+    // removal's retry (`left`) delay a new body.
+    if (this.held || this.desired === undefined) this.endBackoff();
     this.desired = body;
     this.settleRemovals('none');
     this.step();
@@ -409,7 +413,22 @@ export class Publisher {
       // Whether the server still holds the body is unknown (a lost answer, a 5xx after the removal): a body asked
       // for again is sent by the etag (a 412 then starts it afresh), not taken as already there.
       this.published = undefined;
+      this.etagServer ??= to;
+      this.etagAt ??= serverKey(to);
       if (route && serverFailed) route.failed(to, reason);
+      // The others publish elsewhere now (a fail-over): a server they left says nothing of the target's health, so
+      // the removal is not the target's failure to retry, but retried there by this publisher on its own backoff.
+      if (route && serverKey(to) !== serverKey(route.current())) {
+        this.settleRemovals('left');
+        this.removalRetries += 1;
+        this.state = 'backoff';
+        const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.removalRetries, this.options.random ?? cryptoRandom);
+        this.timer.at(this.options.core.clock.now() + delay, () => {
+          this.state = 'idle';
+          this.removalFailed = false;
+          if (!this.held) this.step();
+        });
+      }
       return;
     }
     // RFC 3903 §4.3 (412). A 5xx says nothing of the entity-tag (an overloaded or failing server, a proxy):
@@ -461,6 +480,7 @@ export class Publisher {
     this.etagAt = undefined;
     this.etagServer = undefined;
     this.removalFailed = false;
+    this.removalRetries = 0;
     this.published = undefined;
     this.expiresAt = undefined;
     if (ended) this.options.onPublication?.(undefined);

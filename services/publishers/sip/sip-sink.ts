@@ -113,6 +113,7 @@ export class SipSink implements Sink {
       this.bodies.forget(d.personId);
       const removed = await this.unpublish(d.personId);
       // Not taken (a failing server's silence is no answer): retried, it is asked of the server holding the publication again.
+      // One left to the publisher (at a server the others moved away from) is done here, and says nothing of the target.
       if (removed instanceof DeliveryError) throw removed;
       return removed === 'removed' ? undefined : 'unchanged';
     }
@@ -283,12 +284,13 @@ export class SipSink implements Sink {
    * Removes the person's publication: `none` when there was none to remove, the failure when the server did
    * not take the removal; then the publisher stays, so the removal's retry asks the server holding it again.
    */
-  private async unpublish(personId: string): Promise<'removed' | 'none' | DeliveryError> {
+  private async unpublish(personId: string): Promise<'removed' | 'none' | 'left' | DeliveryError> {
     const held = this.publishers.get(personId);
     if (!held) return 'none';
     const outcome = await this.inFlight.run(() => held.pub.remove());
     if (outcome === 'failed') return failure(`removing the publication of ${held.presentity}`, held.pub);
-    if (this.publishers.get(personId) === held) this.drop(personId);
+    // Left to the publisher (a server the requests moved away from): it stays, retrying there by itself.
+    if (outcome !== 'left' && this.publishers.get(personId) === held) this.drop(personId);
     return outcome;
   }
 
