@@ -195,9 +195,11 @@ export class PublishPipeline {
     before?.timer?.cancel();
     if (before?.error !== error) log.error({ err: error, target: target.id }, 'cannot start the publisher for this target');
     const now = clock.now();
-    const attempts = (before?.attempts ?? 0) + 1;
+    const tried = JSON.stringify(target);
+    // An edit starts the attempts anew, as a reload does without several replicas.
+    const attempts = (before?.target === tried ? before.attempts : 0) + 1;
     const nextAt = now + jitteredBackoffMs(runner.failingAfter + attempts - 1, runner.retryBaseMs, runner.retryCapMs, runner.random);
-    const entry: Unstarted = { kind: target.kind, target: JSON.stringify(target), at: now, error, attempts, nextAt };
+    const entry: Unstarted = { kind: target.kind, target: tried, at: now, error, attempts, nextAt };
     if (!this.closed) entry.timer = clock.at(nextAt, () => void this.startAgain(k, entry, target));
     this.unstarted.set(k, entry);
   }

@@ -84,6 +84,21 @@ describe('a target whose publisher cannot start', () => {
     expect(w.status()).toMatchObject({ state: 'idle' });
   });
 
+  it('with several replicas, an edit is tried at once and its attempts count afresh, as with one', async () => {
+    const leaseStore = new EmbeddedStore(':memory:');
+    const w = await world({ ledger: new MemoryLedger(), ownership: { leases: leaseStore.leases, replica: 'a', leaseMs: 3000 } });
+    closing.push(() => leaseStore.close());
+    await w.pipeline.start();
+    await w.clock.advance(3000);
+    await w.clock.advance(6000);
+    expect(w.status()).toMatchObject({ consecutiveFailures: 3, nextProbeAt: iso(T0 + 21_000) });
+    // Renamed (still refused): tried at the next lease renewal, its backoff from the start.
+    await w.store.directory.write([{ op: 'put', collection: 'targets', doc: { ...TARGET, name: 'PBX 2' } }]);
+    await w.clock.advance(1000);
+    expect(w.attempts).toHaveLength(4);
+    expect(w.status()).toMatchObject({ state: 'failing', consecutiveFailures: 1, nextProbeAt: iso(T0 + 13_000) });
+  });
+
   it('backs off no further than PUBLISH_RETRY_CAP_MS', async () => {
     const w = await world();
     await w.pipeline.start();
