@@ -65,6 +65,8 @@ export interface HubOptions {
   srvResolve?: SrvResolver;
   /** Ids, secrets and jitter for the calendar connectors (tests pin them). */
   randomness?: CalendarRandomness;
+  /** Uniform in [0, 1): the publishers' retry and probe jitter and the SRV weighted draw (RFC 2782); tests pin it. */
+  random?: () => number;
   /** Process-level metrics (event loop, memory); off in tests that build many hubs. */
   defaultMetrics?: boolean;
 }
@@ -83,6 +85,7 @@ export interface RunningHub {
 export function createHub(opts: HubOptions): RunningHub {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? Math.random;
   const log = opts.log ?? createLogger(config.logLevel);
   const store = opts.store ?? openStore(config, log, clock);
   const { feed, routingState } = store;
@@ -129,7 +132,7 @@ export function createHub(opts: HubOptions): RunningHub {
       resolve,
       sipResolve: opts.resolve ?? dnsResolver,
       srvResolve,
-      random: Math.random,
+      random,
       timeoutMs: config.publish.timeoutMs,
       sip: async (target, hooks, check, srv) =>
         new SipSink(target, targets.open(target.sealedPassword), await sipStack.get(), engine, log, await store.directory.list('people', target.tenantId), hooks, check, srv),
@@ -141,7 +144,7 @@ export function createHub(opts: HubOptions): RunningHub {
       retryBaseMs: config.publish.retryBaseMs,
       retryCapMs: config.publish.retryCapMs,
       failingAfter: config.publish.failingAfter,
-      random: Math.random,
+      random,
     },
   });
   metrics.dialogWatches = () => pipeline.watchHealth();

@@ -7,11 +7,24 @@ import type { LeaseStore } from '../../shared/store/leases.js';
 import type { Store } from '../../shared/store/port.js';
 import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
 import type { Metrics } from '../observability/metrics.js';
+import { jitteredBackoffMs } from './backoff.js';
 import { redactUrls } from './redact-url.js';
 import { renderingOf } from './rendering.js';
 import { StatusReporter, type OwnedStatus } from './status-reporter.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from './sink.js';
 import { TargetRunner, type RunnerOptions, type TargetStatus } from './target-runner.js';
+
+/** A target whose publisher could not start: why, since when, how often, and when it is tried again. */
+interface Unstarted {
+  kind: Target['kind'];
+  /** The target as it was tried (`JSON.stringify`): an edit is tried at once. */
+  target: string;
+  at: number;
+  error: string;
+  attempts: number;
+  nextAt: number;
+  timer?: TimerHandle;
+}
 
 /** `hooks`: given with a ledger to keep. */
 export type SinkFactory = (target: Target, hooks?: SinkHooks) => Promise<Sink>;
@@ -75,8 +88,8 @@ export class PublishPipeline {
   private closed = false;
   /** The last re-rendering's mark (`nextMark`). */
   private lastRerender = 0;
-  /** Why a target's publisher could not start (a SIP server the SSRF rules now refuse): its status says so. */
-  private readonly unstarted = new Map<string, { kind: Target['kind']; at: number; error: string }>();
+  /** Why a target's publisher could not start (a SIP server the SSRF rules now refuse), and when it is tried again: its status says so. */
+  private readonly unstarted = new Map<string, Unstarted>();
 
   /** With several replicas: what this one publishes, told to the others. */
   private readonly reporter: StatusReporter | undefined;
@@ -114,7 +127,8 @@ export class PublishPipeline {
     const handover = this.deps.ledger !== undefined && target?.enabled === true;
     if (handover) await runner?.drain(HANDOVER_MS);
     await runner?.close(target, !handover);
-    this.unstarted.delete(k);
+    // Edited (the edit may be the fix), disabled or deleted: its start attempts begin anew, if at all.
+    this.forgetUnstarted(k);
     if (target?.enabled) await this.open(target);
   }
 
@@ -133,12 +147,9 @@ export class PublishPipeline {
     const k = this.key(target.tenantId, target.id);
     try {
       sink = await this.deps.makeSink(target, hooks);
-      this.unstarted.delete(k);
+      this.forgetUnstarted(k);
     } catch (err) {
-      const error = redactUrls((err as Error).message);
-      // Tried again at every lease renewal with several replicas: said once, not every few seconds.
-      if (this.unstarted.get(k)?.error !== error) this.deps.log.error({ err: error, target: target.id }, 'cannot start the publisher for this target');
-      this.unstarted.set(k, { kind: target.kind, at: this.deps.clock.now(), error });
+      this.startFailed(k, target, redactUrls((err as Error).message));
       return;
     }
     const { defaultCoalesceMs, ...rest } = this.deps.runner;
@@ -174,6 +185,51 @@ export class PublishPipeline {
     }
   }
 
+  /**
+   * Tried again on the backoff of a failing target's probes (`nextProbeAt` in its status), for as long as the
+   * cause lasts (a SIP server the SSRF rules refuse until its DNS or the rules change); said once per cause.
+   */
+  private startFailed(k: string, target: Target, error: string): void {
+    const { clock, log, runner } = this.deps;
+    const before = this.unstarted.get(k);
+    before?.timer?.cancel();
+    if (before?.error !== error) log.error({ err: error, target: target.id }, 'cannot start the publisher for this target');
+    const now = clock.now();
+    const tried = JSON.stringify(target);
+    // An edit starts the attempts anew, as a reload does without several replicas.
+    const attempts = (before?.target === tried ? before.attempts : 0) + 1;
+    const nextAt = now + jitteredBackoffMs(runner.failingAfter + attempts - 1, runner.retryBaseMs, runner.retryCapMs, runner.random);
+    const entry: Unstarted = { kind: target.kind, target: tried, at: now, error, attempts, nextAt };
+    if (!this.closed) entry.timer = clock.at(nextAt, () => void this.startAgain(k, entry, target));
+    this.unstarted.set(k, entry);
+  }
+
+  /** A target that could not start, when its next attempt is due: opened from what is stored now (its lease's owner decides with several replicas). */
+  private async startAgain(k: string, entry: Unstarted, target: Target): Promise<void> {
+    entry.timer = undefined;
+    if (this.closed || this.unstarted.get(k) !== entry) return;
+    try {
+      if (this.deps.ownership) return await this.claim();
+      const stored = await this.deps.store.directory.get('targets', target.tenantId, target.id);
+      if (this.unstarted.get(k) !== entry || this.runners.has(k)) return;
+      if (stored?.enabled) await this.open(stored);
+      else this.forgetUnstarted(k);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, target: target.id }, 'cannot start the publisher for this target');
+    }
+  }
+
+  private forgetUnstarted(k: string): void {
+    this.unstarted.get(k)?.timer?.cancel();
+    this.unstarted.delete(k);
+  }
+
+  /** Not yet due to be tried again: it could not start as it stands (an edit is tried at once). */
+  private waitsToStart(k: string, target: Target, now: number): boolean {
+    const entry = this.unstarted.get(k);
+    return entry !== undefined && entry.target === JSON.stringify(target) && entry.nextAt > now;
+  }
+
   /** Takes or renews the lease of every target; opens runners for targets gained, closes those lost. */
   private claim(): Promise<void> {
     const run = this.claiming.then(() => this.claimOnce());
@@ -193,15 +249,16 @@ export class PublishPipeline {
           const k = this.key(tenant.id, target.id);
           seen.add(k);
           const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now));
-          if (!owned) this.unstarted.delete(k);
+          if (!owned) this.forgetUnstarted(k);
           const runner = this.runners.get(k);
           if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
             this.runners.delete(k);
             await runner.close(target);
           }
-          if (owned && !this.runners.has(k)) await this.open(target);
+          if (owned && !this.runners.has(k) && !this.waitsToStart(k, target, now)) await this.open(target);
         }
       }
+      for (const k of this.unstarted.keys()) if (!seen.has(k)) this.forgetUnstarted(k);
       for (const [k, runner] of this.runners) {
         if (seen.has(k)) continue;
         this.runners.delete(k);
@@ -324,8 +381,21 @@ export class PublishPipeline {
     const running = this.runners.get(k)?.status();
     const failed = this.unstarted.get(k);
     if (running || !failed) return running;
-    const at = new Date(failed.at).toISOString();
-    return { targetId, kind: failed.kind, state: 'failing', consecutiveFailures: 1, lastSuccessAt: null, lastFailureAt: at, lastError: failed.error, delivered: 0, failed: 0, superseded: 0, waiting: 0 };
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return {
+      targetId,
+      kind: failed.kind,
+      state: 'failing',
+      consecutiveFailures: failed.attempts,
+      lastSuccessAt: null,
+      lastFailureAt: iso(failed.at),
+      lastError: failed.error,
+      delivered: 0,
+      failed: 0,
+      superseded: 0,
+      waiting: 0,
+      nextProbeAt: failed.timer ? iso(failed.nextAt) : null,
+    };
   }
 
   private *ownedStatuses(): Iterable<OwnedStatus> {
@@ -338,6 +408,7 @@ export class PublishPipeline {
   async close(): Promise<void> {
     this.closed = true;
     this.renewTimer?.cancel();
+    for (const k of [...this.unstarted.keys()]) this.forgetUnstarted(k);
     this.expiryTimer?.cancel();
     this.unsubscribe?.();
     await this.claiming;

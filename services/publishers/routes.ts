@@ -89,7 +89,7 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       method: 'get',
       path: '/v1/targets/:targetId/status',
       summary:
-        "Publishing status: healthy/failing/idle, last success and error (target URLs redacted: no userinfo, query values hidden), deliveries, what waits for a retry; while failing, nextProbeAt: when the one delivery let through at a time (the probe) goes out next. Any replica answers: the publishing replica's own status, or the one it last reported (reportedBy, reportedAt); unknown (reason owner-not-reporting) when the replica holding the target has not reported within a lease period",
+        "Publishing status: healthy/failing/idle, last success and error (target URLs redacted: no userinfo, query values hidden), deliveries, what waits for a retry; while failing, nextProbeAt: when the one delivery let through at a time (the probe) goes out next, or, for a publisher that could not start (lastError says why), when it is tried again. Any replica answers: the publishing replica's own status, or the one it last reported (reportedBy, reportedAt); unknown (reason owner-not-reporting) when the replica holding the target has not reported within a lease period",
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],

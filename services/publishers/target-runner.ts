@@ -4,6 +4,7 @@ import type { Person } from '../../shared/domain/directory.js';
 import type { Presence } from '../../shared/domain/presence.js';
 import type { Target } from '../../shared/domain/target.js';
 import type { Metrics } from '../observability/metrics.js';
+import { jitteredBackoffMs } from './backoff.js';
 import { DeliveryError } from './http-client.js';
 import { redactUrls } from './redact-url.js';
 import type { Delivery, Sink, WatchHealth } from './sink.js';
@@ -238,8 +239,7 @@ export class TargetRunner {
   /** A capped, jittered exponential backoff: the wait before attempt `attempt` + 1. */
   private retryDelay(attempt: number, status: number | undefined): number {
     const cap = status === 410 ? Math.max(this.opts.retryCapMs, GONE_RETRY_CAP_MS) : this.opts.retryCapMs;
-    const backoff = Math.min(cap, this.opts.retryBaseMs * 2 ** (attempt - 1));
-    return backoff / 2 + this.opts.random() * (backoff / 2);
+    return jitteredBackoffMs(attempt, this.opts.retryBaseMs, cap, this.opts.random);
   }
 
   /** The target answered a delivery: healthy again, and what waited while it was failing goes out. */

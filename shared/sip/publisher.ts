@@ -82,10 +82,11 @@ export interface PublisherStatus {
 
 /**
  * How a removal fared: `removed` (the server answered it: acknowledged, or it held no such publication),
- * `failed` (no answer or a 5xx: the publication may still be there, and lapses at its expiry), `none`
- * (nothing was held to remove, or a new body, or disposing, came first).
+ * `failed` (no answer or a 5xx: the publication may still be there, and lapses at its expiry), `left` (failed
+ * at a server the route has moved away from: retried there by the publisher itself, on its backoff, until
+ * answered or lapsed), `none` (nothing was held to remove, or a new body, or disposing, came first).
  */
-export type RemoveOutcome = 'removed' | 'failed' | 'none';
+export type RemoveOutcome = 'removed' | 'failed' | 'left' | 'none';
 
 /**
  * How one body fared: acknowledged, already acknowledged (nothing was sent), replaced by a newer body first,
@@ -106,10 +107,15 @@ export class Publisher {
   private published: string | undefined;
   private etag: string | undefined;
   private expiresAt: number | undefined;
-  /** The server that issued `etag` (`serverKey`). */
+  /** The server that issued `etag` (`serverKey`), and where it is: a removal goes there, wherever the route points now. */
   private etagAt: string | undefined;
+  private etagServer: Destination | undefined;
   /** Publications left at other servers of the route, continued by their etags if it comes back to one before they expire (made when first needed: most publishers never move). */
-  private elsewhere: Map<string, Publication> | undefined;
+  private elsewhere: Map<string, Publication & { server: Destination }> | undefined;
+  /** The server holding the publication did not take its removal: it is asked again at the next `remove`, not of its own accord. */
+  private removalFailed = false;
+  /** Removals retried of its own accord (`left`) so far: their backoff. */
+  private removalRetries = 0;
   private refreshAt = 0;
   private expiresSec: number;
   private lastStatusCode: number | undefined;
@@ -168,8 +174,9 @@ export class Publisher {
   /** Makes `body` the state to publish; sent now, or after the PUBLISH in flight. */
   publish(body: string): void {
     if (this.disposed) return;
-    // Held, whoever asks decides when to try again: a backoff of its own would only delay that.
-    if (this.held) this.endBackoff();
+    // Held, whoever asks decides when to try again: a backoff of its own would only delay that; nor does a
+    // removal's retry (`left`) delay a new body.
+    if (this.held || this.desired === undefined) this.endBackoff();
     this.desired = body;
     this.settleRemovals('none');
     this.step();
@@ -200,6 +207,7 @@ export class Publisher {
   remove(): Promise<RemoveOutcome> {
     if (this.disposed) return Promise.resolve('none');
     this.desired = undefined;
+    this.removalFailed = false;
     this.endBackoff();
     return new Promise((resolve) => {
       this.removals.push(resolve);
@@ -280,10 +288,11 @@ export class Publisher {
   private step(): void {
     if (this.inFlight || this.disposed || this.state === 'backoff') return;
     const now = this.options.core.clock.now();
-    this.follow(serverKey(destinationNow(this.options.target)), now);
+    // A removal is for the server that holds the publication, wherever requests go now.
+    if (this.desired !== undefined) this.follow(destinationNow(this.options.target), now);
     if (this.expiresAt !== undefined && now >= this.expiresAt) this.forget();
     if (this.desired === undefined) {
-      if (this.etag !== undefined) return this.send('remove');
+      if (this.etag !== undefined && !this.removalFailed) return this.send('remove');
       this.timer.cancel();
       this.state = 'idle';
       return this.settleRemovals(this.removal ?? 'none');
@@ -301,16 +310,18 @@ export class Publisher {
   }
 
   /** Puts the publication held at another server aside, and takes up the one still held at `server`, if any. */
-  private follow(server: string, now: number): void {
+  private follow(to: Destination, now: number): void {
+    const server = serverKey(to);
     if (this.etagAt === server || (this.etag === undefined ? !this.elsewhere?.size : this.etagAt === undefined)) return;
     const elsewhere = (this.elsewhere ??= new Map());
-    if (this.etag !== undefined && this.etagAt !== undefined && this.expiresAt! > now) elsewhere.set(this.etagAt, { etag: this.etag, expiresAt: this.expiresAt! });
+    if (this.etag !== undefined && this.etagAt !== undefined && this.expiresAt! > now) elsewhere.set(this.etagAt, { etag: this.etag, expiresAt: this.expiresAt!, server: this.etagServer! });
     for (const [key, p] of elsewhere) if (p.expiresAt <= now) elsewhere.delete(key);
     const held = elsewhere.get(server);
     elsewhere.delete(server);
     this.etag = held?.etag;
     this.expiresAt = held?.expiresAt;
     this.etagAt = held && server;
+    this.etagServer = held?.server;
     // Whatever the other server holds, this one gets the whole current body (a modify, or an initial PUBLISH).
     this.published = undefined;
   }
@@ -319,7 +330,7 @@ export class Publisher {
     this.inFlight = true;
     this.state = SENDING[kind];
     const { core, presentity } = this.options;
-    const target = destinationNow(this.options.target);
+    const target = (kind === 'remove' ? this.etagServer : undefined) ?? destinationNow(this.options.target);
     const body = kind === 'remove' ? undefined : this.desired;
     const etag = kind === 'initial' ? undefined : this.etag;
     const sentAt = core.clock.now();
@@ -375,6 +386,7 @@ export class Publisher {
       // A copy: the header value is cut from the whole datagram's text, which it would keep alive until the next PUBLISH.
       this.etag = ownCopy(etag);
       this.etagAt = serverKey(to);
+      this.etagServer = to;
       this.published = body;
       this.ackedAt = sentAt;
       this.expiresAt = sentAt + grantedSec * 1000;
@@ -383,10 +395,41 @@ export class Publisher {
       this.settleWaiters('published');
       return;
     }
-    // A failed removal is not retried: the publication lapses at its expiry anyway.
+    const route = 'current' in this.options.target ? this.options.target : undefined;
+    const serverFailed = outcome.kind !== 'response' || status === 503;
+    const reason = outcome.kind === 'transport-error' ? outcome.error.message : outcome.kind === 'timeout' ? 'no answer (408)' : '503 Service Unavailable';
     if (kind === 'remove') {
-      this.removal = response === undefined || (status >= 500 && status < 600) ? 'failed' : 'removed';
-      return this.forget();
+      // Any other answer says the server holds no such publication now (a 412), or never will remove it.
+      if (response !== undefined && (status < 500 || status >= 600)) {
+        this.removal = 'removed';
+        return this.forget();
+      }
+      // Not taken: the publication stays where it is, which its watchers still see. Its removal is not made at
+      // the next server, which holds no publication by this entity-tag (RFC 3903 §4.1), but asked of this one
+      // again when whoever removes it retries (`remove`), until it answers or the publication lapses. Like any
+      // request's, the failure moves the route on (RFC 3263 §4.3), so the other publications leave a failing server.
+      this.removal = 'failed';
+      this.removalFailed = true;
+      // Whether the server still holds the body is unknown (a lost answer, a 5xx after the removal): a body asked
+      // for again is sent by the etag (a 412 then starts it afresh), not taken as already there.
+      this.published = undefined;
+      this.etagServer ??= to;
+      this.etagAt ??= serverKey(to);
+      if (route && serverFailed) route.failed(to, reason);
+      // The others publish elsewhere now (a fail-over): a server they left says nothing of the target's health, so
+      // the removal is not the target's failure to retry, but retried there by this publisher on its own backoff.
+      if (route && serverKey(to) !== serverKey(route.current())) {
+        this.settleRemovals('left');
+        this.removalRetries += 1;
+        this.state = 'backoff';
+        const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.removalRetries, this.options.random ?? cryptoRandom);
+        this.timer.at(this.options.core.clock.now() + delay, () => {
+          this.state = 'idle';
+          this.removalFailed = false;
+          if (!this.held) this.step();
+        });
+      }
+      return;
     }
     // RFC 3903 §4.3 (412). A 5xx says nothing of the entity-tag (an overloaded or failing server, a proxy):
     // the server may still hold the publication, and a fresh one beside it would freeze the lamp on the
@@ -403,9 +446,8 @@ export class Publisher {
       return;
     }
     this.failures += 1;
-    const route = 'current' in this.options.target ? this.options.target : undefined;
-    if (route && (outcome.kind !== 'response' || status === 503)) {
-      route.failed(to, outcome.kind === 'transport-error' ? outcome.error.message : outcome.kind === 'timeout' ? 'no answer (408)' : '503 Service Unavailable');
+    if (route && serverFailed) {
+      route.failed(to, reason);
       // Tried again at once where the route now points, until every server has failed it.
       if (this.failures < route.size) {
         this.state = 'idle';
@@ -436,6 +478,9 @@ export class Publisher {
     const ended = this.etag !== undefined;
     this.etag = undefined;
     this.etagAt = undefined;
+    this.etagServer = undefined;
+    this.removalFailed = false;
+    this.removalRetries = 0;
     this.published = undefined;
     this.expiresAt = undefined;
     if (ended) this.options.onPublication?.(undefined);

@@ -102,6 +102,9 @@ export class Subscriber {
   private lastStatusCode: number | undefined;
   private lastSuccessAt: number | undefined;
   private failures = 0;
+  /** Held (`hold`): nothing goes out of its own accord; what falls due meanwhile waits here for `release`. */
+  private held = false;
+  private due: (() => void) | undefined;
   private readonly timer: TimerSlot;
   private readonly timerN: TimerSlot;
   private readonly auth: DigestSession | undefined;
@@ -114,7 +117,33 @@ export class Subscriber {
   }
 
   start(): void {
-    if (this.state === 'idle' || this.state === 'terminated') this.subscribe();
+    if (this.state === 'idle' || this.state === 'terminated') this.whenFree(() => this.subscribe());
+  }
+
+  /**
+   * Sends nothing of its own accord (a new subscription, a refresh, a re-subscription after a failure or its
+   * backoff) until `release`: the notifier is failing, and whoever holds this finds out when it answers again.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Ends `hold`: what fell due meanwhile goes out now. */
+  release(): void {
+    this.held = false;
+    const due = this.due;
+    this.due = undefined;
+    due?.();
+  }
+
+  /** Whether something fell due while held, and goes out at `release`. */
+  get waiting(): boolean {
+    return this.due !== undefined;
+  }
+
+  private whenFree(action: () => void): void {
+    if (this.held) this.due = action;
+    else action();
   }
 
   /** Ends the subscription with Expires 0 when a dialog exists; resolves after the answer. */
@@ -152,6 +181,7 @@ export class Subscriber {
   }
 
   private stop(): void {
+    this.due = undefined;
     this.timer.cancel();
     this.timerN.cancel();
     this.dialog = undefined;
@@ -290,9 +320,28 @@ export class Subscriber {
     if (!replace && this.expiresAt !== undefined && expiresAt >= this.expiresAt) return;
     this.expiresAt = expiresAt;
     this.timer.at(now + seconds * 1000 * (this.options.refreshRatio ?? 0.85), () => {
-      this.state = 'refreshing';
-      this.send(dialog);
+      const refresh = () => {
+        if (this.dialog !== dialog) return;
+        this.state = 'refreshing';
+        this.send(dialog);
+      };
+      if (!this.held) return refresh();
+      this.due = refresh;
+      this.timer.at(expiresAt, () => this.lapse(dialog, refresh));
     });
+  }
+
+  /**
+   * Held past its expiry without its refresh: the notifier has ended the subscription (RFC 6665 §4.1.2.2), so
+   * it no longer counts as watching, and a new one is what goes out once released (not a refresh it would 481).
+   */
+  private lapse(dialog: Dialog, refresh: () => void): void {
+    if (this.dialog !== dialog || this.due !== refresh) return;
+    dialog.unregister();
+    this.stop();
+    this.failures += 1;
+    this.state = 'backoff';
+    this.whenFree(() => this.subscribe());
   }
 
   private onTerminated(dialog: Dialog, state: SubscriptionState): void {
@@ -315,6 +364,6 @@ export class Subscriber {
     this.state = 'backoff';
     const policy = this.options.backoff ?? DEFAULT_BACKOFF;
     const delay = delayMs ?? backoffDelay(policy, this.failures, this.options.random ?? cryptoRandom);
-    this.timer.at(this.options.core.clock.now() + delay, () => this.subscribe());
+    this.timer.at(this.options.core.clock.now() + delay, () => this.whenFree(() => this.subscribe()));
   }
 }

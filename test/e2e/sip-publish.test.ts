@@ -144,6 +144,34 @@ describeWith(['kamailio', 'sipp'], 'SIP PUBLISH to a real Kamailio, read back by
     expect((await h.get('/v1/presence/alice')).body.activity).toBe('available');
   });
 
+  it("a removal Kamailio did not answer, retried after the person was recreated under another id, removes only the old publication: watchers keep the new person's state", async () => {
+    await watch();
+    await addTarget();
+    await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+    await eventually(() => expect(latest()).toMatchObject({ activities: ['away'] }));
+    // Kamailio stalls (every process stopped): what it is sent waits in its socket, unanswered.
+    process.kill(-kam.pid, 'SIGSTOP');
+    try {
+      await h.del('/v1/people/alice').expect(204);
+      await advance(40_000); // Timer F: the removal fails, and is retried on the target's backoff
+      await eventually(async () => expect((await h.get('/v1/targets/kam/status')).body.failed).toBeGreaterThan(0));
+      // Recreated under another id, the same presentity: its own initial PUBLISH.
+      await h.put('/v1/people/alice2', { name: 'Alice', sipUri: 'sip:alice@example.test' }).expect(201);
+      await h.put('/v1/people/alice2/status', { activity: 'dnd' }).expect(200);
+    } finally {
+      process.kill(-kam.pid, 'SIGCONT');
+    }
+    // Everything waiting goes out (the removal's retry by the old etag among it) until nothing waits.
+    await until(async () => expect((await h.get('/v1/targets/kam/status')).body).toMatchObject({ state: 'healthy', waiting: 0 }));
+    await until(() => expect(latest()).toMatchObject({ basic: 'closed', activities: ['busy'] }));
+    await advance(10_000);
+    // Kamailio holds the new publication alone: one tuple, the new state.
+    const last = watcher!.notifies().at(-1)!.body;
+    expect(last.match(/<tuple\b/g)).toHaveLength(1);
+    expect(activitiesOf(last)).toMatchObject({ basic: 'closed', activities: ['busy'] });
+    expect((await h.get('/v1/targets/kam/status')).body.details.publications).toEqual({ published: 1 });
+  });
+
   it('reads the phone state back over the dialog package (BLF) and feeds it into the merge', async () => {
     const seen: string[] = [];
     h.hub.feed.subscribe('acme', (e) => e.presence && seen.push(e.presence.activity));

@@ -3,7 +3,7 @@ import type { Person } from '../../shared/domain/directory.js';
 import type { Presence } from '../../shared/domain/presence.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { PresenceEngine } from '../../services/merger/engine.js';
-import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink, WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/sip-sink.js';
 import { DeliveryError } from '../../services/publishers/http-client.js';
 import { sendAddress } from '../../services/publishers/ssrf-guard.js';
 import type { SipRequest } from '../../shared/sip/message.js';
@@ -163,7 +163,39 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
-  it('a removal the server did not take (no answer, 5xx) fails the delivery, so a failing target is not taken for answering again; one with nothing to remove asks nothing of it', async () => {
+  it(`while its target is failing (held), its dialog watches neither re-subscribe nor refresh by themselves; released, those due go out, ${WATCHES_RESUMED_PER_SECOND} a second`, async () => {
+    const h = setup();
+    const sink = new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(1), person(2), person(3), person(4)]);
+    /** Each SUBSCRIBE transaction once (UDP retransmissions left out), by the extension it watches. */
+    const subscribes = () => [...new Map(h.transport.requests('SUBSCRIBE').map((r) => [r.headers.get('via'), r.headers.get('to')!.replace(/^<?sip:(\d+)@.*$/, '$1')])).values()];
+    await h.clock.advance(0);
+    const [first, second, third] = h.transport.requests('SUBSCRIBE');
+    // 11 accepted but never notified (Timer N), 12 and 13 refused, 14 unanswered (Timer F): each re-subscribed after a backoff of 2 s, doubling.
+    h.transport.respond(first!, 200, [['Expires', '600']]);
+    h.transport.respond(second!, 503);
+    h.transport.respond(third!, 503);
+    await h.clock.advance(0);
+    sink.hold(true);
+    await h.clock.advance(20 * 60_000);
+    expect(subscribes()).toEqual(['11', '12', '13', '14']);
+    expect(sink.watchHealth()).toEqual({ failing: 4 });
+    // The target answers again: 11 re-subscribes now, 12, 13 and 14 each 1/WATCHES_RESUMED_PER_SECOND s after the one before.
+    sink.hold(false);
+    await h.clock.advance(0);
+    expect(subscribes().slice(4)).toEqual(['11']);
+    const step = 1000 / WATCHES_RESUMED_PER_SECOND;
+    await h.clock.advance(step - 1);
+    expect(subscribes().slice(4)).toEqual(['11']);
+    await h.clock.advance(1);
+    expect(subscribes().slice(4)).toEqual(['11', '12']);
+    await h.clock.advance(step);
+    expect(subscribes().slice(4)).toEqual(['11', '12', '13']);
+    await h.clock.advance(step);
+    expect(subscribes().slice(4)).toEqual(['11', '12', '13', '14']);
+    await sink.close();
+  });
+
+  it('a removal the server did not take (no answer, 5xx) fails the delivery, so a failing target is not taken for answering again, and its retry asks that server again; one with nothing to remove asks nothing of it', async () => {
     const h = setup();
     const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
     const removal = (i: number) => ({ tenantId: 'acme', personId: `p${i}`, version: 5 });
@@ -183,11 +215,75 @@ describe('SIP sink', () => {
     expect(h.transport.lastRequest('PUBLISH').headers.get('expires')).toBe('0');
     h.transport.respond(h.transport.lastRequest('PUBLISH'), 503);
     expect(await removed).toBeInstanceOf(DeliveryError);
-    // Retried: the publication lapses at its expiry, nothing is left to ask.
+    // Retried: asked of the server holding the publication again, by its etag; answered, nothing is left to ask.
+    const again = sink.deliver(removal(1));
+    await h.clock.advance(0);
+    expect(h.transport.lastRequest('PUBLISH').headers.get('expires')).toBe('0');
+    expect(h.transport.lastRequest('PUBLISH').headers.get('sip-if-match')).toBe('e1');
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '0']]);
+    expect(await again).toBeUndefined();
     expect(await sink.deliver(removal(1))).toBe('unchanged');
     const before = h.transport.requests('PUBLISH').length;
     expect(await sink.deliver(removal(2))).toBe('unchanged');
     expect(h.transport.requests('PUBLISH')).toHaveLength(before);
+    await sink.close();
+  });
+
+  it("a removal retried while the person was recreated (a new id, the same extension) asks only for the old publication, by its etag, never the new one's", async () => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    const reborn = { ...person(1), id: 'p1-new' } as Person;
+    const publish = async (p: Person, etag: string) => {
+      const done = sink.deliver({ tenantId: 'acme', personId: p.id, person: p, presence: PRESENCE, version: 1 });
+      await h.clock.advance(0);
+      expect(h.transport.lastRequest('PUBLISH').headers.get('sip-if-match')).toBeUndefined();
+      h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', etag], ['Expires', '600']]);
+      await done;
+    };
+    await publish(person(1), 'old');
+    const removed = sink.deliver({ tenantId: 'acme', personId: 'p1', version: 5 }).catch((err: Error) => err);
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 500);
+    expect(await removed).toBeInstanceOf(DeliveryError);
+    // Recreated: a publication of its own (an initial PUBLISH), beside the old one the server may still hold.
+    await publish(reborn, 'new');
+    const retried = sink.deliver({ tenantId: 'acme', personId: 'p1', version: 5 });
+    await h.clock.advance(0);
+    const removal = h.transport.lastRequest('PUBLISH');
+    expect([removal.uri, removal.headers.get('expires'), removal.headers.get('sip-if-match')]).toEqual(['sip:11@example.test', '0', 'old']);
+    h.transport.respond(removal, 200, [['SIP-ETag', 'old'], ['Expires', '0']]);
+    expect(await retried).toBeUndefined();
+    // The new publication is untouched: refreshed by its own etag when due.
+    const publishes = h.transport.requests('PUBLISH').length;
+    await h.clock.advance(600_000 * 0.85);
+    expect(h.transport.requests('PUBLISH').slice(publishes).map((r) => r.headers.get('sip-if-match'))).toContain('new');
+    expect(h.transport.requests('PUBLISH').slice(publishes).map((r) => r.headers.get('sip-if-match'))).not.toContain('old');
+    await sink.close();
+  });
+
+  it('a person back after a removal the server did not take has their state sent again: the server may have removed it without saying so', async () => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    const deliver = () => sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+    const first = deliver();
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
+    await first;
+    const removed = sink.deliver({ tenantId: 'acme', personId: 'p1', version: 5 }).catch((err: Error) => err);
+    await h.clock.advance(0);
+    // A 500 (a database write failed after the row was deleted), or a response lost on the way: either way unknown.
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 500);
+    expect(await removed).toBeInstanceOf(DeliveryError);
+    // Back in scope with the very same document: asked of the server by the etag (a 412 there would start it afresh), not taken as held.
+    const back = deliver();
+    await h.clock.advance(0);
+    const again = h.transport.lastRequest('PUBLISH');
+    expect([again.headers.get('expires'), again.headers.get('sip-if-match'), again.body.length > 0]).toEqual(['600', 'e1', true]);
+    h.transport.respond(again, 412);
+    await h.clock.advance(0);
+    expect(h.transport.lastRequest('PUBLISH').headers.get('sip-if-match')).toBeUndefined();
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e2'], ['Expires', '600']]);
+    expect(await back).toBeUndefined();
     await sink.close();
   });
 

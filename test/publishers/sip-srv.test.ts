@@ -10,8 +10,10 @@ import { MIN_TTL_MS } from '../../services/publishers/dns-cache.js';
 import { srvNameOf } from '../../services/publishers/sip/presentity.js';
 import { RETURN_CHECK_MS } from '../../services/publishers/sip/server-set.js';
 import { publicationAddress } from '../../services/publishers/sip/publication-address.js';
-import { SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { SipSink, WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/sip-sink.js';
 import { orderSrv, srvResolver, type SrvRecord } from '../../services/publishers/sip/srv.js';
+import { TargetRunner } from '../../services/publishers/target-runner.js';
+import { Metrics } from '../../services/observability/metrics.js';
 import { TIMER_F } from '../../shared/sip/timers.js';
 import { setup, SIP_TARGET, T0 } from '../sip/helpers.js';
 
@@ -193,6 +195,61 @@ describe('a SIP target located by DNS SRV', () => {
     await h.sink.close();
   });
 
+  it('a removal the server holding the publication does not take moves the others on, but is not made at the next server (it holds nothing by that etag): the publisher asks the holder again itself, the delivery done', async () => {
+    const h = harness();
+    for (const i of [1, 2]) await h.published(i, `a-${i}`);
+    const removal = { tenantId: 'acme', personId: 'p1', version: 5 };
+    const done = h.sink.deliver(removal);
+    await h.clock.advance(0);
+    const before = h.sent().length;
+    expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+    await h.reply(h.open()[0]!, 503);
+    // Done as far as the target goes (b, where everyone is now, says nothing of it): not its failure, nor its answer.
+    expect(await done).toBe('unchanged');
+    // Like any request's failure (RFC 3263 §4.3): the target moves to b, and p2's publication follows at once; p1's removal does not go there.
+    expect(h.details()).toMatchObject({ publishingTo: 'b.example.test:5080', lastMove: { because: '503 Service Unavailable from a.example.test:5070' } });
+    expect(h.sent().slice(before)).toEqual(['PUBLISH 192.0.2.2:5080 sip:12@example.test -']);
+    await h.reply(h.open()[0]!, 200, 'b-2');
+    // The removal's retry, after the publication's backoff (2 s, jittered down): to a, which still shows p1 to its watchers, by its etag.
+    await h.clock.advance(1500);
+    expect(h.sent().slice(before)).toHaveLength(1);
+    await h.clock.advance(500);
+    expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+    await h.reply(h.open()[0]!, 200, 'a-1');
+    await h.clock.advance(600_000);
+    const publishes = () => h.sent().slice(before).filter((r) => r.startsWith('PUBLISH'));
+    // Answered: nothing more of p1; p2's refresh at b.
+    expect(publishes().slice(0, 3)).toEqual(['PUBLISH 192.0.2.2:5080 sip:12@example.test -', 'PUBLISH 192.0.2.1:5070 sip:11@example.test a-1', 'PUBLISH 192.0.2.2:5080 sip:12@example.test b-2']);
+    expect(await h.sink.deliver(removal)).toBe('unchanged');
+    expect(publishes().filter((r) => r.includes('sip:11@'))).toHaveLength(1);
+    await h.sink.close();
+  });
+
+  it('a removal left at a server that went dead while the others publish at the next one does not hold the target as failing: the others stay kept up there', async () => {
+    const h = harness();
+    for (const i of [1, 2]) await h.published(i, `a-${i}`);
+    const runner = new TargetRunner(TARGET, h.sink, h.clock, { coalesceMs: 0, retryBaseMs: 1000, retryCapMs: 60_000, failingAfter: 3, random: () => 0.5 }, new Metrics(false), silentLogger);
+    const via = (r: SipRequest) => r.headers.get('via')!;
+    /** b answers everything sent to it; a (dead) nothing. */
+    const bAnswers = async () => {
+      const toB = new Set(h.transport.sent.filter((s) => s.to.port === 5080).map((s) => via(s.message as SipRequest)));
+      for (const r of h.open()) if (toB.has(via(r))) await h.reply(r, 200, `b-${r.uri}`);
+    };
+    // p1 deleted (a quiet tenant: nothing else changes): its removal goes to a, which does not answer.
+    runner.offer({ tenantId: 'acme', personId: 'p1', version: 5 });
+    const states = new Set<string>();
+    for (let t = 0; t < 900; t++) {
+      await h.clock.advance(1000);
+      await bAnswers();
+      states.add(runner.status().state);
+    }
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    expect(states).not.toContain('failing');
+    // p2's publication, made at b when the requests moved there, is refreshed there (85 % of 600 s) rather than left to lapse.
+    expect(h.sent().filter((r) => r.startsWith('PUBLISH 192.0.2.2:5080 sip:12@example.test b-')).length).toBeGreaterThan(0);
+    await runner.close(undefined);
+  });
+
   it('goes back to the preferred server when the SRV set is looked up again and that server answers, continuing what it still holds there', async () => {
     const h = harness();
     await h.published(1, 'a-1');
@@ -301,9 +358,11 @@ describe('a SIP target located by DNS SRV', () => {
       'PUBLISH 192.0.2.1:5070 sip:11@example.test a-1',
       'PUBLISH 192.0.2.2:5080 sip:11@example.test -',
     ]);
-    // b answers: released, everyone follows there, and the dialog watches start over there.
+    // b answers: released, everyone follows there, and the dialog watches start over there, paced.
     h.sink.hold(false);
     await h.clock.advance(0);
+    expect(h.sent().slice(atB).filter((r) => r.startsWith('SUBSCRIBE'))).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -']);
+    await h.clock.advance(2000 / WATCHES_RESUMED_PER_SECOND);
     expect(h.sent().slice(atB).filter((r) => !r.startsWith('OPTIONS')).sort()).toEqual([
       'PUBLISH 192.0.2.2:5080 sip:12@example.test -',
       'PUBLISH 192.0.2.2:5080 sip:13@example.test -',
@@ -311,6 +370,34 @@ describe('a SIP target located by DNS SRV', () => {
       'SUBSCRIBE 192.0.2.2:5080 sip:12@example.test -',
       'SUBSCRIBE 192.0.2.2:5080 sip:13@example.test -',
     ]);
+    await h.sink.close();
+  });
+
+  it('dialog watches still to start over at the server the requests moved to do so after a hold that cut their paced resumption short', async () => {
+    const h = harness(undefined, { ...TARGET, subscribeDialog: true }, [person(1), person(2), person(3)]);
+    await h.clock.advance(0);
+    // Each watch subscribed at a (accepted; everything below stays within Timer N, so none fails by itself).
+    for (const r of h.open().filter((r) => r.method === 'SUBSCRIBE')) await h.reply(r, 200, 'dialog');
+    h.sink.hold(true);
+    // The probe: refused by a, accepted by b.
+    const probe = h.deliver(1);
+    await h.clock.advance(0);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 200, 'b-1');
+    await probe;
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    const atB = h.sent().length;
+    const subscribesAtB = () => h.sent().slice(atB).filter((r) => r.startsWith('SUBSCRIBE'));
+    // Released: 11 starts over at b; before 12 and 13 do, the target fails again, and answers again.
+    h.sink.hold(false);
+    await h.clock.advance(0);
+    expect(subscribesAtB()).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -']);
+    h.sink.hold(true);
+    await h.clock.advance(1000);
+    h.sink.hold(false);
+    await h.clock.advance(1000);
+    // 12 and 13 still hold dialogs at a, which no longer hears from us (and may be down): they start over at b too.
+    expect(subscribesAtB().sort()).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -', 'SUBSCRIBE 192.0.2.2:5080 sip:12@example.test -', 'SUBSCRIBE 192.0.2.2:5080 sip:13@example.test -']);
     await h.sink.close();
   });
 

@@ -1,16 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
 import type { Target } from '../../shared/domain/target.js';
-import { silentLogger } from '../../shared/log/logger.js';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
 import type { LeaseStore } from '../../shared/store/leases.js';
 import type { Store } from '../../shared/store/port.js';
 import type { TargetStatusStore } from '../../shared/store/target-status.js';
-import { Metrics } from '../../services/observability/metrics.js';
-import { PublishPipeline } from '../../services/publishers/pipeline.js';
+import type { PublishPipeline } from '../../services/publishers/pipeline.js';
 import type { Sink } from '../../services/publishers/sink.js';
 import { targetStatus } from '../../services/publishers/status-view.js';
 import { MemoryLedger } from '../support/memory-ledger.js';
+import { testPipeline } from '../support/pipeline.js';
 import { severableLeases } from '../support/severable-leases.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
@@ -41,17 +40,7 @@ async function world(clock: ManualClock): Promise<EmbeddedStore> {
 
 /** One replica: its pipeline over the shared store and its leases (as in the service, the store's own). */
 function replica(store: Store, clock: ManualClock, leases: LeaseStore, name: string) {
-  const pipeline = new PublishPipeline({
-    store,
-    feed: store.feed,
-    clock,
-    log: silentLogger,
-    metrics: new Metrics(false),
-    makeSink: refusing,
-    ledger: new MemoryLedger(),
-    ownership: { leases, replica: name, leaseMs: LEASE_MS },
-    runner: { defaultCoalesceMs: 0, retryBaseMs: 100, retryCapMs: 1000, failingAfter: 3, random: () => 0.5 },
-  });
+  const pipeline = testPipeline(store, clock, refusing, { ledger: new MemoryLedger(), ownership: { leases, replica: name, leaseMs: LEASE_MS } });
   return { pipeline, status: () => targetStatus({ store, pipeline, clock }, TARGET) };
 }
 

@@ -98,6 +98,60 @@ describe('Subscriber (RFC 6665)', () => {
     expect(h.notifications).toHaveLength(2);
   });
 
+  it('held, sends nothing of its own accord (a refresh, a re-subscription after its backoff, a first SUBSCRIBE); released, what fell due goes out once', async () => {
+    const h = harness();
+    h.subscriber.hold();
+    h.subscriber.start();
+    await h.clock.advance(0);
+    expect(h.subscribes()).toHaveLength(0);
+    h.subscriber.release();
+    await h.clock.advance(0);
+    const first = h.last();
+    await h.accept();
+    await h.notify(first, { state: 'active;expires=600', fromTag: 'fake-remote' });
+    h.subscriber.hold();
+    // Past the refresh (at 510 s), not the expiry: nothing; released, the refresh goes out in the dialog.
+    await h.clock.advance(590_000);
+    expect(h.subscribes()).toHaveLength(1);
+    expect(h.subscriber.waiting).toBe(true);
+    expect(h.subscriber.status().state).toBe('active');
+    h.subscriber.release();
+    await h.clock.advance(0);
+    expect(h.subscribes()).toHaveLength(2);
+    expect(h.last().headers.get('call-id')).toBe(first.headers.get('call-id'));
+    expect(h.subscriber.waiting).toBe(false);
+    await h.accept();
+    // Held past the expiry (RFC 6665 §4.1.2.2: the notifier ends it then): no longer watching, and released, a new subscription.
+    h.subscriber.hold();
+    await h.clock.advance(700_000);
+    expect(h.subscribes()).toHaveLength(2);
+    expect(h.subscriber.status().state).toBe('backoff');
+    expect(h.subscriber.waiting).toBe(true);
+    h.subscriber.release();
+    await h.clock.advance(0);
+    expect(h.subscribes()).toHaveLength(3);
+    expect(h.last().headers.get('call-id')).not.toBe(first.headers.get('call-id'));
+    expect(h.last().headers.get('to')).not.toContain('tag=');
+    // Refused while held: its re-subscription (after 1 s) waits too.
+    h.subscriber.hold();
+    await h.answer(503);
+    await h.clock.advance(60_000);
+    expect(h.subscribes()).toHaveLength(3);
+    expect(h.subscriber.status().state).toBe('backoff');
+    h.subscriber.release();
+    await h.clock.advance(0);
+    expect(h.subscribes()).toHaveLength(4);
+    expect(h.last().headers.get('call-id')).not.toBe(first.headers.get('call-id'));
+    // Disposed while held, nothing it had due goes out when released.
+    h.subscriber.hold();
+    await h.answer(503);
+    await h.clock.advance(60_000);
+    h.subscriber.dispose();
+    h.subscriber.release();
+    await h.clock.advance(60_000);
+    expect(h.subscribes()).toHaveLength(4);
+  });
+
   it('accepts 202 as well as 200', async () => {
     const h = harness();
     h.subscriber.start();

@@ -54,7 +54,7 @@ export interface PbxKey {
 }
 
 export async function startTestHub(
-  opts: { now?: string; env?: Record<string, string>; dir?: string; resolve?: Resolver; srvResolve?: SrvResolver; randomness?: CalendarRandomness; log?: Logger } = {},
+  opts: { now?: string; env?: Record<string, string>; dir?: string; resolve?: Resolver; srvResolve?: SrvResolver; randomness?: CalendarRandomness; random?: () => number; log?: Logger } = {},
 ): Promise<TestHub> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ph-test-'));
   const config = loadConfig({
@@ -76,6 +76,7 @@ export async function startTestHub(
     // Never the machine's DNS: no SRV records unless the test plays them.
     srvResolve: opts.srvResolve ?? (async () => []),
     ...(opts.randomness ? { randomness: opts.randomness } : {}),
+    ...(opts.random ? { random: opts.random } : {}),
   });
   await running.start();
   const http = request(running.app);

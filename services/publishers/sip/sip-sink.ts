@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { TimerHandle } from '../../../shared/clock/clock.js';
 import type { Person } from '../../../shared/domain/directory.js';
 import type { Presence } from '../../../shared/domain/presence.js';
 import type { Endpoint } from '../../../shared/domain/signal.js';
@@ -27,6 +28,12 @@ import { ServerSet, type SrvLocation } from './server-set.js';
  */
 export const MAX_PUBLISHES_IN_FLIGHT = 64;
 
+/**
+ * Dialog watches that had a SUBSCRIBE fall due while their target was failing (held) send it, once it
+ * answers again, at most this many a second: 1,000 extensions would otherwise re-subscribe at one instant.
+ */
+export const WATCHES_RESUMED_PER_SECOND = 100;
+
 /** How long closing waits for the server to confirm withdrawn publications (a bound on a shutdown or target edit). */
 const WITHDRAW_WAIT_MS = 2000;
 
@@ -38,6 +45,7 @@ async function withinMs(ms: number, work: Promise<unknown>): Promise<void> {
 }
 
 interface Watch {
+  personId: string;
   /** The watched extension's AOR. */
   resource: string;
   endpoint: Endpoint;
@@ -64,8 +72,13 @@ export class SipSink implements Sink {
   private readonly bodies: PidfBodies;
   /** The target is failing (`hold`): publications send nothing of their own accord. */
   private held = false;
-  /** Requests moved to another server while held: the dialog watches start over there once released. */
-  private movedWhileHeld = false;
+  /**
+   * Dialog watches whose dialogs are at a server the requests moved away from while held: they start over where
+   * the requests go once released, each until it has (a new hold may cut their paced resumption short).
+   */
+  private readonly startOver = new Set<Watch>();
+  /** The dialog watches' paced resumption after a hold (`resumeWatches`): a new hold or closing cancels what is left. */
+  private resuming: TimerHandle[] = [];
   /** The latest instant up to which every publication was checked after the server lost one. */
   private recheckedUpTo = -Infinity;
 
@@ -99,14 +112,20 @@ export class SipSink implements Sink {
       this.unwatch(d.personId, d.outOfScope === true);
       this.bodies.forget(d.personId);
       const removed = await this.unpublish(d.personId);
-      // Not taken (a failing server's silence is no answer): retried, it finds nothing left to remove, and the publication lapses at its expiry.
+      // Not taken (a failing server's silence is no answer): retried, it is asked of the server holding the publication again.
+      // One left to the publisher (at a server the others moved away from) is done here, and says nothing of the target.
       if (removed instanceof DeliveryError) throw removed;
       return removed === 'removed' ? undefined : 'unchanged';
     }
     if (this.target.subscribeDialog) this.watch(d.person);
     const presentity = presentityOf(d.person, this.target);
-    // A new extension or SIP URI: the old presentity no longer stands for them (RFC 3903 §4.5 removal).
-    if (this.publishers.get(d.personId)?.presentity !== presentity) await this.unpublish(d.personId);
+    // A new extension or SIP URI: the old presentity no longer stands for them (RFC 3903 §4.5 removal); one
+    // the server did not take is left to lapse at its expiry: nobody delivers its removal again.
+    const old = this.publishers.get(d.personId);
+    if (old && old.presentity !== presentity) {
+      await this.unpublish(d.personId);
+      if (this.publishers.get(d.personId) === old) this.drop(d.personId);
+    }
     const pub = this.publishers.get(d.personId)?.pub ?? this.publisher(d.personId, presentity);
     const body = this.bodies.of(d.personId, d.person, d.presence);
     this.delivering.add(d.personId);
@@ -173,10 +192,43 @@ export class SipSink implements Sink {
       if (held) pub.hold();
       else this.inFlight.run(() => pub.release()).catch((err: unknown) => this.log.error({ err }, 'releasing a publication failed'));
     }
-    if (!held && this.movedWhileHeld) {
-      this.movedWhileHeld = false;
-      this.restartWatches();
+    this.stopResuming();
+    if (held) {
+      // Their re-subscriptions after a failure, and their refreshes, would go to the failing server one per extension.
+      for (const w of this.watches.values()) w.subscriber.hold();
+      return;
     }
+    this.resumeWatches();
+  }
+
+  /**
+   * The target answers again: each dialog watch with a SUBSCRIBE due (or to start over at the server the requests
+   * moved to meanwhile) sends it, paced at `WATCHES_RESUMED_PER_SECOND`, in turn.
+   */
+  private resumeWatches(): void {
+    const clock = this.core.clock;
+    let n = 0;
+    for (const w of this.watches.values()) {
+      if (!this.startOver.has(w) && !w.subscriber.waiting) {
+        w.subscriber.release();
+        continue;
+      }
+      const resume = () => {
+        if (this.watches.get(w.personId) !== w) return;
+        const restart = this.startOver.delete(w);
+        if (restart) w.subscriber.dispose();
+        w.subscriber.release();
+        if (restart) w.subscriber.start();
+      };
+      if (n === 0) resume();
+      else this.resuming.push(clock.after((n * 1000) / WATCHES_RESUMED_PER_SECOND, resume));
+      n++;
+    }
+  }
+
+  private stopResuming(): void {
+    for (const t of this.resuming) t.cancel();
+    this.resuming = [];
   }
 
   /**
@@ -201,7 +253,7 @@ export class SipSink implements Sink {
   private moved(): void {
     if (this.closed) return;
     if (this.held) {
-      this.movedWhileHeld = true;
+      for (const w of this.watches.values()) this.startOver.add(w);
       return;
     }
     for (const { pub } of this.publishers.values()) {
@@ -211,6 +263,7 @@ export class SipSink implements Sink {
   }
 
   private restartWatches(): void {
+    this.startOver.clear();
     for (const w of this.watches.values()) {
       w.subscriber.dispose();
       w.subscriber.start();
@@ -227,15 +280,23 @@ export class SipSink implements Sink {
     return outcome.kind === 'response' && outcome.response.status !== 503;
   }
 
-  /** Removes the person's publication: `none` when there was none to remove, the failure when the server did not take the removal. */
-  private async unpublish(personId: string): Promise<'removed' | 'none' | DeliveryError> {
+  /**
+   * Removes the person's publication: `none` when there was none to remove, the failure when the server did
+   * not take the removal; then the publisher stays, so the removal's retry asks the server holding it again.
+   */
+  private async unpublish(personId: string): Promise<'removed' | 'none' | 'left' | DeliveryError> {
     const held = this.publishers.get(personId);
     if (!held) return 'none';
-    this.publishers.delete(personId);
     const outcome = await this.inFlight.run(() => held.pub.remove());
-    const removed = outcome === 'failed' ? failure(`removing the publication of ${held.presentity}`, held.pub) : outcome;
-    held.pub.dispose();
-    return removed;
+    if (outcome === 'failed') return failure(`removing the publication of ${held.presentity}`, held.pub);
+    // Left to the publisher (a server the requests moved away from): it stays, retrying there by itself.
+    if (outcome !== 'left' && this.publishers.get(personId) === held) this.drop(personId);
+    return outcome;
+  }
+
+  private drop(personId: string): void {
+    this.publishers.get(personId)?.pub.dispose();
+    this.publishers.delete(personId);
   }
 
   private watch(person: Person): void {
@@ -247,6 +308,7 @@ export class SipSink implements Sink {
     if (!resource) return;
     const endpoint: Endpoint = { id: `sip-${this.target.id}-${person.extension}`, kind: 'desk' };
     const w: Watch = {
+      personId: person.id,
       resource,
       endpoint,
       subscriber: new Subscriber({
@@ -281,6 +343,7 @@ export class SipSink implements Sink {
       }),
     };
     this.watches.set(person.id, w);
+    if (this.held) w.subscriber.hold();
     w.subscriber.start();
   }
 
@@ -289,6 +352,7 @@ export class SipSink implements Sink {
     const w = this.watches.get(personId);
     if (!w) return;
     this.watches.delete(personId);
+    this.startOver.delete(w);
     void w.subscriber.unsubscribe().finally(() => w.subscriber.dispose());
     if (clearLine) this.clearLine(personId, w).catch((err: unknown) => this.log.error({ err }, 'clearing an old line failed'));
   }
@@ -331,6 +395,7 @@ export class SipSink implements Sink {
 
   async close(next?: Target, withdraw = false): Promise<void> {
     this.closed = true;
+    this.stopResuming();
     // Removed (Expires 0), or the server would keep them beside the next publisher's and, given two with
     // our tuple id, show the older one's (Kamailio) until they expire. A server that does not answer
     // soon is not waited for: they lapse at their expiry then.
@@ -345,6 +410,7 @@ export class SipSink implements Sink {
     }
     this.publishers.clear();
     this.watches.clear();
+    this.startOver.clear();
     this.bodies.clear();
   }
 }
