@@ -89,4 +89,37 @@ describe('TickWriter: one write per task, strictly in queue order', () => {
     expect(failures).toHaveLength(1);
     expect(w.pending).toBe(0);
   });
+
+  it('looks a lot up once, as its first item is queued, and gives every item of the lot that answer', async () => {
+    const writes: string[] = [];
+    const failures: unknown[] = [];
+    const lots = [deferred<string>(), deferred<string>(), deferred<string>()];
+    let started = 0;
+    const w = new TickWriter<string, string, string>({
+      lookup: (item) => Promise.resolve(item.toUpperCase()),
+      lotLookup: () => lots[started++]!.promise,
+      render: (item, looked, lot) => `${lot}:${looked};`,
+      write: (chunk) => writes.push(chunk),
+      fail: (err) => failures.push(err),
+    });
+    w.push('a');
+    expect(started).toBe(1);
+    w.push('b');
+    expect(started).toBe(1);
+    await nextTask();
+    // Queued while the first lot waits for its answer: a lot of its own, with a look-up of its own.
+    w.push('c');
+    expect(started).toBe(2);
+    lots[1]!.resolve('second');
+    lots[0]!.resolve('first');
+    await nextTask();
+    await nextTask();
+    expect(writes).toEqual(['first:A;first:B;', 'second:C;']);
+    w.push('d');
+    lots[2]!.reject(new Error('key store away'));
+    await nextTask();
+    await nextTask();
+    expect(writes).toHaveLength(2);
+    expect(failures).toHaveLength(1);
+  });
 });
