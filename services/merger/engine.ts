@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
 import type { Policy } from '../../shared/domain/policy.js';
 import type { Presence } from '../../shared/domain/presence.js';
-import { explainLater, mergeUnexplained, sameRouting, sameState, withDecided, withFields } from '../../shared/merge/merge.js';
+import { explainLater, mergeUnexplained, sameEndpoints, sameRouting, sameState, withDecided, withFields } from '../../shared/merge/merge.js';
 import type { PersonState, Store } from '../../shared/store/port.js';
 import type { FeedCause } from '../../shared/store/feed.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -183,7 +183,8 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
     availability: decision.availability,
     activity: decision.activity,
     routable: decision.routable,
-    endpoints: decision.endpoints,
+    // The state before's list when equal (endpoints are id, kind and contact), so the new one dies young.
+    endpoints: prev && sameEndpoints(prev, decision) ? prev.endpoints : decision.endpoints,
     personId,
     since,
     availabilitySince,

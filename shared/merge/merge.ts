@@ -420,7 +420,8 @@ export function sameRouting(a: Decision, b: Decision): boolean {
   return a.routable === b.routable && sameEndpoints(a, b);
 }
 
-function sameEndpoints(a: Decision, b: Decision): boolean {
+/** Whether two decisions name the same endpoints, in the same order, with the same contacts. */
+export function sameEndpoints(a: Pick<Decision, 'endpoints'>, b: Pick<Decision, 'endpoints'>): boolean {
   return (
     a.endpoints.length === b.endpoints.length &&
     a.endpoints.every((e, i) => {
