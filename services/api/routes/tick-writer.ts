@@ -1,7 +1,11 @@
 export interface TickWriterParts<T, L, G = undefined> {
   /** Starts the item's look-up as it is queued, so look-ups overlap (a shared store's round trips); none: `undefined`. */
   lookup(item: T): Promise<L> | undefined;
-  /** Starts one look-up for a whole lot as its first item is queued (a check that holds for all its items), not one per item. */
+  /**
+   * Starts one look-up for a whole lot (a check that must hold for all its items), not one per item: as its first
+   * item is queued, and again when one is queued after the answer came in, so the lot's answer is never older
+   * than its last item (a key revoked before a change keeps that change out).
+   */
   lotLookup?(): Promise<G>;
   /** The item's bytes once its look-up (and its lot's) answered; '' writes nothing. */
   render(item: T, looked: L | undefined, lot: G | undefined): string;
@@ -20,6 +24,8 @@ export class TickWriter<T, L, G = undefined> {
   private items: T[] = [];
   private lookups: Array<Promise<L> | undefined> = [];
   private lot: Promise<G> | undefined;
+  /** The lot's look-up has answered: it says nothing of an item queued from now on. */
+  private lotAnswered = false;
   private inFlight = 0;
   private draining = false;
   private failed = false;
@@ -35,10 +41,7 @@ export class TickWriter<T, L, G = undefined> {
 
   push(item: T): void {
     if (this.failed) return;
-    if (this.items.length === 0 && this.parts.lotLookup) {
-      this.lot = this.parts.lotLookup();
-      this.lot.catch(() => undefined);
-    }
+    if (this.parts.lotLookup && (this.items.length === 0 || this.lotAnswered)) this.lookUpLot(this.parts.lotLookup);
     const lookup = this.parts.lookup(item);
     lookup?.catch(() => undefined);
     this.items.push(item);
@@ -51,6 +54,19 @@ export class TickWriter<T, L, G = undefined> {
       if (this.wroteThisTurn) setImmediate(() => void this.drain());
       else process.nextTick(() => void this.drain());
     }
+  }
+
+  private lookUpLot(lotLookup: () => Promise<G>): void {
+    const lot = lotLookup();
+    this.lot = lot;
+    this.lotAnswered = false;
+    // A look-up that failed stays the lot's, so the lot fails (a later answer does not hide it).
+    lot.then(
+      () => {
+        if (this.lot === lot) this.lotAnswered = true;
+      },
+      () => undefined,
+    );
   }
 
   private wrote(): void {
@@ -66,6 +82,7 @@ export class TickWriter<T, L, G = undefined> {
         this.items = [];
         this.lookups = [];
         this.lot = undefined;
+        this.lotAnswered = false;
         this.inFlight = items.length;
         const lotLooked = await lot;
         const looked = await Promise.all(lookups);
@@ -82,6 +99,7 @@ export class TickWriter<T, L, G = undefined> {
       this.items = [];
       this.lookups = [];
       this.lot = undefined;
+      this.lotAnswered = false;
       this.inFlight = 0;
       this.parts.fail(err);
     } finally {
