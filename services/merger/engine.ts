@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
 import type { Policy } from '../../shared/domain/policy.js';
 import type { Presence } from '../../shared/domain/presence.js';
 import type { Source } from '../../shared/domain/signal.js';
-import { explainLater, mergeUnexplained, sameRouting, sameState, withFields, withoutExplanation } from '../../shared/merge/merge.js';
+import { explainLater, mergeUnexplained, sameEndpoints, sameRouting, sameState, withDecided, withFields } from '../../shared/merge/merge.js';
 import type { PersonState, Store } from '../../shared/store/port.js';
 import type { FeedCause } from '../../shared/store/feed.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -186,13 +186,23 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   const sameSide = prev !== undefined && (prev.availability === 'available') === (decision.availability === 'available');
   const binarySince = sameSide ? (prev.binarySince ?? prev.availabilitySince ?? prev.since) : since;
   const routingSince = sameAvailability && sameRouting(prev, decision) ? (prev.routingSince ?? prev.since) : since;
-  const fields = { personId, since, availabilitySince, binarySince, routingSince, version };
+  // One literal holding every field a state always has, rather than a spread of them over the decision's:
+  // this runs for every signal, and the state lives on in the feed's history.
+  const fields: Omit<Presence, 'explanation'> = {
+    availability: decision.availability,
+    activity: decision.activity,
+    routable: decision.routable,
+    // The state before's list when equal (endpoints are id, kind and contact), so the new one dies young.
+    endpoints: prev && sameEndpoints(prev, decision) ? prev.endpoints : decision.endpoints,
+    personId,
+    since,
+    availabilitySince,
+    binarySince,
+    routingSince,
+    version,
+  };
   // Kept: those who do not see this change are still shown the floor.
-  const presence: Presence = explainLater(
-    withoutExplanation(decision, viewFloor === undefined ? fields : { ...fields, viewFloor }),
-    signals,
-    policy,
-    now,
-  );
+  if (viewFloor !== undefined) fields.viewFloor = viewFloor;
+  const presence: Presence = explainLater(withDecided(fields, decision), signals, policy, now);
   return { next: { signals, presence }, result: { presence, before: prev, changed: isChange, applied, ignored }, emit: isChange, at: now };
 }

@@ -23,18 +23,23 @@ export function staleAfter(signal: Signal, policy: Policy): number | undefined {
   return undefined;
 }
 
+// Judgements without an instant are shared (and frozen): the merge judges every signal several times.
+const EXPIRED: Judgement = Object.freeze({ state: 'expired' });
+const STALE: Judgement = Object.freeze({ state: 'stale' });
+const LIVE: Judgement = Object.freeze({ state: 'live' });
+
 /**
  * The one place that decides whether a signal may be believed at `now`: not started yet (pending),
  * past its `until` (expired), past the policy's trust window since it was observed (stale), or live.
  */
 export function judge(signal: Signal, policy: Policy, now: number): Judgement {
   if (signal.from !== undefined && now < signal.from) return { state: 'pending', changesAt: signal.from };
-  if (signal.until !== undefined && now >= signal.until) return { state: 'expired' };
+  if (signal.until !== undefined && now >= signal.until) return EXPIRED;
   const window = staleAfter(signal, policy);
   const staleAt = window === undefined ? undefined : signal.observedAt + window;
-  if (staleAt !== undefined && now >= staleAt) return { state: 'stale' };
+  if (staleAt !== undefined && now >= staleAt) return STALE;
   const changesAt = min(signal.until, staleAt);
-  return changesAt === undefined ? { state: 'live' } : { state: 'live', changesAt };
+  return changesAt === undefined ? LIVE : { state: 'live', changesAt };
 }
 
 export function min(a: number | undefined, b: number | undefined): number | undefined {

@@ -76,6 +76,16 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+function reach(endpoints: Endpoint[], e: Endpoint): void {
+  for (let i = 0; i < endpoints.length; i++) {
+    if (endpoints[i]!.id === e.id) {
+      endpoints[i] = e;
+      return;
+    }
+  }
+  endpoints.push(e);
+}
+
 const startOf = (s: Signal): number => s.from ?? s.observedAt;
 
 /** "Ready" set before the call that `wrapUp` follows: the wrap-up outlasts it (ready.ts). */
@@ -95,7 +105,8 @@ function latestWrapUp(candidates: readonly Candidate[]): Candidate | undefined {
 function decide(signals: readonly Signal[], policy: Policy, now: number, explain: boolean): Core {
   const explanation: ExplanationEntry[] = [];
   const candidates: Candidate[] = [];
-  const reachable = new Map<string, Endpoint>();
+  // A person has a handful of endpoints: a list replaced by id (the last claim for an id wins) costs less than a Map.
+  const endpoints: Endpoint[] = [];
   let endpointEvidence = false;
   let wakeAt: number | undefined;
 
@@ -118,7 +129,7 @@ function decide(signals: readonly Signal[], policy: Policy, now: number, explain
     const claim = s.claim;
     if (claim.kind === 'endpoint') {
       endpointEvidence = true;
-      if (claim.reachable) reachable.set(claim.endpoint.id, claim.endpoint);
+      if (claim.reachable) reach(endpoints, claim.endpoint);
       if (explain) explanation.push(entry(s, claim.reachable ? 'reachable' : 'unreachable', `${claim.endpoint.kind} ${claim.endpoint.id}`));
       continue;
     }
@@ -147,8 +158,8 @@ function decide(signals: readonly Signal[], policy: Policy, now: number, explain
     candidates.push(c);
   }
 
-  const endpoints = [...reachable.values()].sort(byEndpoint);
-  candidates.sort(byPriority);
+  if (endpoints.length > 1) endpoints.sort(byEndpoint);
+  if (candidates.length > 1) candidates.sort(byPriority);
   const wrapUp = latestWrapUp(candidates);
   let winner: Candidate | undefined;
   for (const c of candidates) {
@@ -185,20 +196,34 @@ function decide(signals: readonly Signal[], policy: Policy, now: number, explain
   return core;
 }
 
+/** Whether the look-ahead assumes the signal stays as it is: what is live now, and what is yet to start. */
+const holds = (s: Signal, policy: Policy, now: number): boolean => {
+  const state = judge(s, policy, now).state;
+  return state === 'live' || state === 'pending';
+};
+
+interface Planned {
+  /** In order, each once. */
+  instants: number[];
+  beyond?: number;
+}
+
+function plan(p: Planned, t: number | undefined, now: number, horizon: number): void {
+  if (t === undefined || t <= now) return;
+  if (t > horizon) p.beyond = min(p.beyond, t);
+  else if (!p.instants.includes(t)) p.instants.push(t);
+}
+
 /**
- * Instants at which a scheduled fact (not a TTL or trust window) starts or ends, after `now` and up to
- * `horizon`; `beyond` is the first such instant past the horizon.
+ * Instants at which a scheduled fact (not a TTL or trust window) of a signal that holds (above) starts or
+ * ends, after `now` and up to `horizon`; `beyond` is the first such instant past the horizon.
  */
-function plannedInstants(signals: readonly Signal[], now: number, horizon: number): { instants: number[]; beyond?: number } {
-  const out = new Set<number>();
-  let beyond: number | undefined;
+function plannedInstants(signals: readonly Signal[], policy: Policy, now: number, horizon: number): Planned {
+  const p: Planned = { instants: [] };
   for (const s of signals) {
-    if (s.claim.kind === 'endpoint' || s.claim.kind === 'cleared') continue;
-    for (const t of [s.from, s.until]) {
-      if (t === undefined || t <= now) continue;
-      if (t <= horizon) out.add(t);
-      else beyond = min(beyond, t);
-    }
+    if (s.claim.kind === 'endpoint' || s.claim.kind === 'cleared' || !holds(s, policy, now)) continue;
+    plan(p, s.from, now, horizon);
+    plan(p, s.until, now, horizon);
     if (s.claim.kind === 'working-hours') {
       let t = Math.max(now, s.from ?? now);
       const end = Math.min(horizon, s.until ?? horizon);
@@ -206,37 +231,50 @@ function plannedInstants(signals: readonly Signal[], now: number, horizon: numbe
       for (let i = 0; i < 32; i++) {
         const edge = workingHoursAt(s.claim.zone, s.claim.week, t).nextEdge;
         if (edge === undefined || edge >= end) break;
-        out.add(edge);
+        if (!p.instants.includes(edge)) p.instants.push(edge);
         t = edge;
       }
     }
   }
-  const instants = [...out].sort((a, b) => a - b);
-  return beyond === undefined ? { instants } : { instants, beyond };
+  if (p.instants.length > 1) p.instants.sort((a, b) => a - b);
+  return p;
 }
 
-const MAX_LOOKAHEAD_STEPS = 64;
-
 /**
- * The next known transition, assuming what is live now stays live: device registrations and app
- * heartbeats keep being refreshed and no trust window runs out. Only planned facts move.
+ * The signals as the look-ahead assumes they stay: device registrations and app heartbeats keep being
+ * refreshed, and no trust window runs out.
  */
-function lookahead(signals: readonly Signal[], policy: Policy, now: number, current: Core): { next?: NextState; horizonWake?: number } {
-  const steadyPolicy: Policy = { ...policy, stale: [] };
+function steadySignals(signals: readonly Signal[], policy: Policy, now: number): Signal[] {
   const steady: Signal[] = [];
   for (const s of signals) {
-    const state = judge(s, policy, now).state;
     if (s.claim.kind === 'endpoint') {
+      const state = judge(s, policy, now).state;
       // An expired endpoint stays evidence of "offline"; a live one is assumed to keep being refreshed.
       if (state === 'live' && s.until !== undefined) {
         const { until: _ttl, ...rest } = s;
         steady.push(rest);
       } else if (state !== 'stale') steady.push(s);
-    } else if (state === 'live' || state === 'pending') steady.push(s);
+    } else if (holds(s, policy, now)) steady.push(s);
   }
-  const { instants, beyond } = plannedInstants(steady, now, now + policy.lookaheadMs);
+  return steady;
+}
+
+const MAX_LOOKAHEAD_STEPS = 64;
+const NOTHING_AHEAD: { next?: NextState; horizonWake?: number } = Object.freeze({});
+
+/**
+ * The next known transition, assuming what is live now stays live: device registrations and app
+ * heartbeats keep being refreshed and no trust window runs out. Only planned facts move. Most states
+ * have none ahead (a call, a registration): then nothing is copied.
+ */
+function lookahead(signals: readonly Signal[], policy: Policy, now: number, current: Core): { next?: NextState; horizonWake?: number } {
+  const { instants, beyond } = plannedInstants(signals, policy, now, now + policy.lookaheadMs);
+  if (instants.length === 0 && beyond === undefined) return NOTHING_AHEAD;
   // Wake when the next fact past the horizon comes into view, so `next` is announced in time.
   const out: { next?: NextState; horizonWake?: number } = beyond === undefined ? {} : { horizonWake: beyond - policy.lookaheadMs };
+  if (instants.length === 0) return out;
+  const steady = steadySignals(signals, policy, now);
+  const steadyPolicy: Policy = { ...policy, stale: [] };
   for (let i = 0; i < instants.length && i < MAX_LOOKAHEAD_STEPS; i++) {
     const at = instants[i]!;
     const d = decide(steady, steadyPolicy, at, false);
@@ -342,15 +380,23 @@ export function withFields<T extends object>(target: T, extra: Partial<T>): T {
 
 /** The decision without its explanation, plus `extra`; a lazy explanation is not worked out. */
 export function withoutExplanation<T extends object>(d: Decision, extra: T): Omit<Decision, 'explanation'> & T {
-  const p: Omit<Decision, 'explanation'> & T = { availability: d.availability, activity: d.activity, routable: d.routable, endpoints: d.endpoints, ...extra };
-  if (d.source !== undefined) p.source = d.source;
-  if (d.rule !== undefined) p.rule = d.rule;
-  if (d.signal !== undefined) p.signal = d.signal;
-  if (d.until !== undefined) p.until = d.until;
-  if (d.note !== undefined) p.note = d.note;
-  if (d.next !== undefined) p.next = d.next;
-  if (d.wakeAt !== undefined) p.wakeAt = d.wakeAt;
-  return p;
+  return withDecided({ availability: d.availability, activity: d.activity, routable: d.routable, endpoints: d.endpoints, ...extra }, d);
+}
+
+/**
+ * Copies the decision's optional fields that are set onto `p` (which holds its required ones), in the
+ * order `withoutExplanation` gives them.
+ */
+export function withDecided<P extends Pick<Decision, 'availability' | 'activity' | 'routable' | 'endpoints'>>(p: P, d: Decision): P & Omit<Decision, 'explanation'> {
+  const out: P & Omit<Decision, 'explanation'> = p;
+  if (d.source !== undefined) out.source = d.source;
+  if (d.rule !== undefined) out.rule = d.rule;
+  if (d.signal !== undefined) out.signal = d.signal;
+  if (d.until !== undefined) out.until = d.until;
+  if (d.note !== undefined) out.note = d.note;
+  if (d.next !== undefined) out.next = d.next;
+  if (d.wakeAt !== undefined) out.wakeAt = d.wakeAt;
+  return out;
 }
 
 /** Two decisions that a consumer would see as the same state (explanations aside). */
@@ -374,7 +420,8 @@ export function sameRouting(a: Decision, b: Decision): boolean {
   return a.routable === b.routable && sameEndpoints(a, b);
 }
 
-function sameEndpoints(a: Decision, b: Decision): boolean {
+/** Whether two decisions name the same endpoints, in the same order, with the same contacts. */
+export function sameEndpoints(a: Pick<Decision, 'endpoints'>, b: Pick<Decision, 'endpoints'>): boolean {
   return (
     a.endpoints.length === b.endpoints.length &&
     a.endpoints.every((e, i) => {

@@ -89,4 +89,83 @@ describe('TickWriter: one write per task, strictly in queue order', () => {
     expect(failures).toHaveLength(1);
     expect(w.pending).toBe(0);
   });
+
+  it('looks a lot up once, as its first item is queued, and gives every item of the lot that answer', async () => {
+    const writes: string[] = [];
+    const failures: unknown[] = [];
+    const lots = [deferred<string>(), deferred<string>(), deferred<string>()];
+    let started = 0;
+    const w = new TickWriter<string, string, string>({
+      lookup: (item) => Promise.resolve(item.toUpperCase()),
+      lotLookup: () => lots[started++]!.promise,
+      render: (item, looked, lot) => `${lot}:${looked};`,
+      write: (chunk) => writes.push(chunk),
+      fail: (err) => failures.push(err),
+    });
+    w.push('a');
+    expect(started).toBe(1);
+    w.push('b');
+    expect(started).toBe(1);
+    await nextTask();
+    // Queued while the first lot waits for its answer: a lot of its own, with a look-up of its own.
+    w.push('c');
+    expect(started).toBe(2);
+    lots[1]!.resolve('second');
+    lots[0]!.resolve('first');
+    await nextTask();
+    await nextTask();
+    expect(writes).toEqual(['first:A;first:B;', 'second:C;']);
+    w.push('d');
+    lots[2]!.reject(new Error('key store away'));
+    await nextTask();
+    await nextTask();
+    expect(writes).toHaveLength(2);
+    expect(failures).toHaveLength(1);
+  });
+
+  it('looks the lot up again for an item queued once its answer is in, and gives the lot the newer answer', async () => {
+    const writes: string[] = [];
+    const failures: unknown[] = [];
+    const lots = Array.from({ length: 5 }, () => deferred<string>());
+    const items = new Map([
+      ['a', deferred<string>()],
+      ['d', deferred<string>()],
+    ]);
+    let started = 0;
+    const w = new TickWriter<string, string, string>({
+      lookup: (item) => items.get(item)?.promise ?? Promise.resolve(item.toUpperCase()),
+      lotLookup: () => lots[started++]!.promise,
+      render: (item, looked, lot) => `${lot}:${looked};`,
+      write: (chunk) => writes.push(chunk),
+      fail: (err) => failures.push(err),
+    });
+    w.push('a');
+    await nextTask();
+    // Queued while 'a' waits for its own look-up: a lot whose look-up answers before it goes out.
+    w.push('b');
+    lots[0]!.resolve('first');
+    lots[1]!.resolve('held');
+    await nextTask();
+    w.push('c');
+    expect(started).toBe(3);
+    lots[2]!.resolve('revoked');
+    items.get('a')!.resolve('A');
+    await nextTask();
+    await nextTask();
+    expect(writes).toEqual(['first:A;', 'revoked:B;revoked:C;']);
+    // A look-up that failed is not hidden by a later one: the lot fails.
+    w.push('d');
+    lots[3]!.resolve('held');
+    await nextTask();
+    w.push('e');
+    lots[4]!.reject(new Error('key store away'));
+    await nextTask();
+    w.push('f');
+    expect(started).toBe(5);
+    items.get('d')!.resolve('D');
+    await nextTask();
+    await nextTask();
+    expect(writes).toEqual(['first:A;', 'revoked:B;revoked:C;', 'held:D;']);
+    expect(failures).toHaveLength(1);
+  });
 });

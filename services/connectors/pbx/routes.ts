@@ -83,14 +83,16 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
       }
       // A queue call ends in the queue's (group's) wrap-up when the event does not say.
       const groupWrapUp = e.type === 'hangup' && e.queue !== undefined && e.wrapUpSeconds === undefined ? await hub.callOutcomes.wrapUpSeconds(tenantId, e.queue) : undefined;
-      let mine = byPerson.get(target.personId);
-      if (!mine) {
-        mine = { personId: target.personId, changes: [], events: [] };
-        byPerson.set(target.personId, mine);
-      }
-      for (const c of pbxEventChanges(e, target.endpoint, at, groupWrapUp ?? tenant.settings.wrapUpSeconds)) {
-        mine.changes.push(c);
-        mine.events.push(index);
+      const changes = pbxEventChanges(e, target.endpoint, at, groupWrapUp ?? tenant.settings.wrapUpSeconds);
+      const mine = byPerson.get(target.personId);
+      // A person's first event of the batch (in most batches the only one) keeps its own array, sized to
+      // fit: pushing into an empty array reserves room for 17.
+      if (!mine) byPerson.set(target.personId, { personId: target.personId, changes, events: changes.map(() => index) });
+      else {
+        for (const c of changes) {
+          mine.changes.push(c);
+          mine.events.push(index);
+        }
       }
       if (e.type === 'answered' || e.type === 'hangup') {
         const o: CallOutcome = { tenantId, personId: target.personId, endpointId: target.endpoint.id, type: e.type, at };
