@@ -34,4 +34,10 @@ export interface ChangeFeed {
   subscribe(tenantId: string, listener: (event: FeedEvent) => void, after?: string): Promise<FeedSubscription>;
   /** Listens to every tenant (publishers). */
   subscribeAll(listener: (event: FeedEvent) => void): () => void;
+  /**
+   * Told when this replica could no longer read changes it had not yet handed out (a shared feed moved its
+   * bounded history past them while the replica lagged or was cut off), before any later change: whoever
+   * follows the feed must start again from the current states. Returns the way to stop listening.
+   */
+  onMissed(listener: () => void): () => void;
 }

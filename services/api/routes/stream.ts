@@ -98,6 +98,12 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           if (tooFarBehind()) return cutOff();
           out.push(e);
         };
+        // This replica's reader lost changes it had not handed out (it lagged past the shared feed's history):
+        // the client resumes by id and gets what it missed, or a snapshot when that is gone too.
+        const offMissed = hub.feed.onMissed(() => {
+          hub.log.warn({ tenantId }, 'this replica missed changes on the shared feed; closing the stream so the client resumes from its last id');
+          res.destroy();
+        });
         hub.metrics.streamClients.inc();
         const keepalive = setInterval(() => {
           // A store that cannot answer now says nothing about the key: the keep-alive still goes.
@@ -108,6 +114,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         keepalive.unref();
         req.on('close', () => {
           clearInterval(keepalive);
+          offMissed();
           sub.close();
           hub.metrics.streamClients.dec();
         });

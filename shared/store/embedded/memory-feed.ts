@@ -56,6 +56,11 @@ export class MemoryFeed implements ChangeFeed {
     return () => void this.all.delete(listener);
   }
 
+  /** Never: every change reaches its listeners as it is written, in process. */
+  onMissed(): () => void {
+    return () => undefined;
+  }
+
   private since(f: TenantFeed, after: string): FeedEvent[] | 'reset' {
     const [epoch, raw] = after.split('-');
     const seq = Number(raw);

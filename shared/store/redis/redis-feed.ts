@@ -30,6 +30,7 @@ const READ_PAUSE_MS = 10;
 export class RedisFeed implements ChangeFeed {
   private readonly tenants = new Map<string, Set<(e: FeedEvent) => void>>();
   private readonly all = new Set<(e: FeedEvent) => void>();
+  private readonly missed = new Set<() => void>();
   private lastId = '0-0';
   private epoch: string | undefined;
   private resyncWanted = false;
@@ -55,7 +56,7 @@ export class RedisFeed implements ChangeFeed {
    * changes would get ids already handed out for others.
    */
   wentBack(epoch: string | null, seq: number): boolean {
-    return epoch !== null && epoch === this.epoch && seq < Number(this.lastId.split('-')[0]);
+    return epoch !== null && epoch === this.epoch && seq < streamSeq(this.lastId);
   }
 
   /** Starts reading after the newest entry. */
@@ -93,8 +94,13 @@ export class RedisFeed implements ChangeFeed {
             await this.resync(false);
             if (this.lastId === '0-0') break;
           }
-          this.lastId = id.toString();
+          // Sequences are contiguous within a dataset (one INCR per XADD, `scripts.ts`): a jump means the
+          // stream was trimmed (MAXLEN) past entries this reader never got.
+          const streamId = id.toString();
+          const skipped = this.lastId !== '0-0' && streamSeq(streamId) > streamSeq(this.lastId) + 1;
+          this.lastId = streamId;
           if (epochOf(event.id) !== (this.epoch ?? '')) continue;
+          if (skipped) this.tellMissed();
           this.onEntry(state);
           if (!copiesOnly) this.dispatch(event);
         }
@@ -145,6 +151,21 @@ export class RedisFeed implements ChangeFeed {
     return () => void this.all.delete(listener);
   }
 
+  onMissed(listener: () => void): () => void {
+    this.missed.add(listener);
+    return () => void this.missed.delete(listener);
+  }
+
+  private tellMissed(): void {
+    for (const l of [...this.missed]) {
+      try {
+        l();
+      } catch {
+        // One listener's failure must not keep the others on a stale view.
+      }
+    }
+  }
+
   private async since(tenantId: string, after: string): Promise<FeedEvent[] | 'reset'> {
     const dash = after.lastIndexOf('-');
     const epoch = after.slice(0, dash);
@@ -173,6 +194,11 @@ export class RedisFeed implements ChangeFeed {
 
 function epochOf(id: string): string {
   return id.slice(0, Math.max(0, id.lastIndexOf('-')));
+}
+
+/** The sequence of a stream entry id (`<seq>-0`). */
+function streamSeq(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
 }
 
 function seqOf(id: string): number {
