@@ -679,10 +679,18 @@ describeWith(['redis'], 'Redis store', () => {
             }));
           await put('p0', 1);
           await eventually(() => expect(order).toEqual(['p0@1']));
+          // Cut off while fewer changes than the history holds were written: it reads them all on its reconnect, told nothing.
+          cutOff.sever();
+          await eventually(async () => expect(await b.ready()).toBe(false));
+          for (let version = 2; version <= 20; version++) await put(`p${version % 7}`, version);
+          cutOff.heal();
+          await eventually(() => expect(order.at(-1)).toBe('p6@20'), 10_000);
+          expect(order).toEqual(['p0@1', ...Array.from({ length: 19 }, (_, i) => `p${(i + 2) % 7}@${i + 2}`)]);
+          order.length = 0;
           cutOff.sever();
           await eventually(async () => expect(await b.ready()).toBe(false));
           // Far more than the 100 entries the stream keeps (trimmed in whole nodes of about 100).
-          for (let version = 2; version <= 400; version++) await put(`p${version % 7}`, version);
+          for (let version = 21; version <= 400; version++) await put(`p${version % 7}`, version);
           cutOff.heal();
           await eventually(async () => expect(await b.ready()).toBe(true), 10_000);
           await put('p0', 401);
@@ -690,7 +698,7 @@ describeWith(['redis'], 'Redis store', () => {
           // Told once, before the first change it could still read; none of the trimmed ones came.
           expect(order.filter((x) => x === 'missed')).toHaveLength(1);
           const after = order.slice(order.indexOf('missed') + 1);
-          expect(order.slice(0, order.indexOf('missed'))).toEqual(['p0@1']);
+          expect(order.indexOf('missed')).toBe(0);
           expect(after.length).toBeGreaterThan(0);
           expect(after.length).toBeLessThan(300);
           // A replica that lagged nowhere hears nothing of it.
@@ -705,6 +713,41 @@ describeWith(['redis'], 'Redis store', () => {
           await Promise.all([a, b].map((s) => s.close()));
         } finally {
           await cutOff.close();
+        }
+      });
+      it("resumes a client to a snapshot when the feed's history moves past its id between the check and the read (MAXLEN ~ drops a whole node at once)", async () => {
+        const { store: a, prefix } = await fresh(100);
+        const b = open(prefix, 100);
+        await b.start();
+        const admin = new Redis(redis.url);
+        let version = 0;
+        const put = () =>
+          a.state.update('acme', 'p', () => ({
+            next: { signals: [], presence: { personId: 'p', availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T, version: ++version } },
+            result: undefined,
+            emit: true,
+          }));
+        const oldest = async () => Number((await admin.xrange(`${prefix}feed`, '-', '+', 'COUNT', 1))[0]![0].split('-')[0]);
+        try {
+          for (let i = 0; i < 250; i++) await put();
+          const edge = await oldest();
+          // The client has everything up to just before the oldest entry kept: it can still be resumed.
+          const after = `${await admin.get(`${prefix}epoch`)}-${edge - 1}`;
+          const conn = (b.feed as unknown as { conn: { run: (...args: unknown[]) => Promise<unknown> } }).conn;
+          const run = conn.run.bind(conn);
+          let calls = 0;
+          conn.run = async (...args) => {
+            // Between the feed's check of its bounds and its read, the others write until the oldest node goes.
+            if (++calls === 2) while ((await oldest()) === edge) await put();
+            return run(...args);
+          };
+          const sub = await b.feed.subscribe('acme', () => undefined, after);
+          conn.run = run;
+          expect(sub.replay).toBe('reset');
+          sub.close();
+        } finally {
+          admin.disconnect();
+          await Promise.all([a, b].map((s) => s.close()));
         }
       });
     });
@@ -878,6 +921,9 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
     await store.directory.write([{ op: 'put', collection: 'people', doc: { id: 'bob', tenantId: 'acme', name: 'Bob', timeZone: 'UTC', teams: [], skills: {}, sensitive: false } }]);
     const got: number[] = [];
     const sub = await store.feed.subscribe('acme', (e) => got.push(e.presence?.version ?? -1));
+    // The new dataset counts its feed from 1 again: no change was missed, so no stream is cut.
+    let missed = 0;
+    const offMissed = store.feed.onMissed(() => missed++);
     for (const v of [10, 11, 12]) await put(store, v);
     await eventually(() => expect(got).toEqual([10, 11, 12]));
     await new Promise((r) => setTimeout(r, 300)); // the directory copy is refreshed
@@ -888,8 +934,10 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
       expect((await store.state.read('acme', 'alice')).presence?.version).toBe(12);
       await put(store, 13);
       await eventually(() => expect(got).toEqual([10, 11, 12, 13]), 10_000);
+      expect(missed).toBe(0);
     } finally {
       admin.disconnect();
+      offMissed();
       sub.close();
       await store.close();
     }
@@ -905,6 +953,9 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
       got.push(e.presence?.version ?? -1);
       ids.push(e.id);
     });
+    // The renamed dataset's feed goes on from the older sequence, and the reader from a reconnect: nothing was missed.
+    let missed = 0;
+    const offMissed = store.feed.onMissed(() => missed++);
     try {
       for (const v of [21, 22]) await put(store, v);
       await eventually(() => expect(got).toEqual([21, 22]));
@@ -923,9 +974,11 @@ describeWith(['redis'], 'Redis store after Redis lost its data', () => {
       const late = await store.feed.subscribe('acme', () => undefined, handedOut);
       expect(late.replay).toBe('reset');
       late.close();
+      expect(missed).toBe(0);
     } finally {
       await admin.flushall();
       admin.disconnect();
+      offMissed();
       sub.close();
       await store.close();
     }

@@ -179,6 +179,9 @@ export class RedisFeed implements ChangeFeed {
     const oldestSeq = oldest[0] ? Number(oldest[0][0].split('-')[0]) : newestSeq + 1;
     if (seq > newestSeq || seq < oldestSeq - 1) return 'reset';
     const entries = (await this.conn.run((r) => r.xrangeBuffer(this.keys.feed(), `${seq + 1}-0`, '+'))) as Entry[];
+    // Trimmed between the check and this read (MAXLEN ~ drops a whole node of entries with one write): the
+    // sequence jumps (one INCR per XADD), and a replay from there would skip changes without saying so.
+    if (entries[0] && streamSeq(entries[0][0].toString()) !== seq + 1) return 'reset';
     return entries.flatMap(([id, fields]) => {
       const { event, copiesOnly } = parseEntry(id.toString(), fields);
       return !copiesOnly && event.tenantId === tenantId ? [event] : [];
