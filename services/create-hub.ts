@@ -206,7 +206,7 @@ export function createHub(opts: HubOptions): RunningHub {
       // Changes this replica's reader could no longer read (it lagged past the shared feed's history) may
       // include some for targets it publishes: each gets the current states again, as after a data loss.
       store.feed.onMissed(() => {
-        log.warn('this replica missed changes on the shared feed; re-sending the current states to its targets');
+        log.warn('this replica missed changes on the shared feed (it fell behind its history): ending its streams, re-sending the current states to its targets');
         void pipeline.resendAll().catch((err: unknown) => log.error({ err: (err as Error).message }, 're-sending after missed changes failed'));
       });
       const { tenant, adminKey } = config.bootstrap;

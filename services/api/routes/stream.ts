@@ -101,7 +101,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         // This replica's reader lost changes it had not handed out (it lagged past the shared feed's history):
         // the client resumes by id and gets what it missed, or a snapshot when that is gone too.
         const offMissed = hub.feed.onMissed(() => {
-          hub.log.warn({ tenantId }, 'this replica missed changes on the shared feed; closing the stream so the client resumes from its last id');
+          hub.log.debug({ tenantId }, 'this replica missed changes on the shared feed; closing the stream so the client resumes from its last id');
           res.destroy();
         });
         hub.metrics.streamClients.inc();
