@@ -231,7 +231,7 @@ function plannedInstants(signals: readonly Signal[], policy: Policy, now: number
       for (let i = 0; i < 32; i++) {
         const edge = workingHoursAt(s.claim.zone, s.claim.week, t).nextEdge;
         if (edge === undefined || edge >= end) break;
-        if (!p.instants.includes(edge)) p.instants.push(edge);
+        plan(p, edge, now, horizon);
         t = edge;
       }
     }
