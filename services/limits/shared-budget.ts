@@ -1,0 +1,206 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../../shared/clock/clock.js';
+import type { SharedLimits } from '../../shared/store/shared-limits.js';
+import { TokenBuckets, wait, type Refusal } from './token-buckets.js';
+
+/**
+ * How long a replica's published counts of open places stay fresh without a renewal (renewed every third
+ * of it): a replica killed without closing its streams holds their places elsewhere this long at most.
+ */
+export const PLACES_TTL_MS = 15_000;
+/**
+ * A replica takes a shared bucket's tokens in chunks of a tenth of its minute and spends them without a
+ * round trip: at most this many round trips a minute per bucket and replica at a steady full rate.
+ */
+const CHUNKS = 10;
+/**
+ * Tokens a replica took and has not spent are forgotten after this. It bounds only how long they may sit
+ * unspent (a caller now served by other replicas), never how far over a limit anyone gets: a replica holds
+ * at most a chunk. Long enough that a device's heartbeats once a minute take a chunk every few beats.
+ */
+const ALLOWANCE_MS = 5 * 60_000;
+/** Rounds of taking chunks one request makes while others on this replica spend them first. */
+const ROUNDS = 3;
+/** Allowances and blocks kept past this many are swept of the lapsed ones. */
+const SWEEP_AT = 10_000;
+
+/** One bucket a request takes from. */
+export interface BudgetTake {
+  bucket: string;
+  perMinute: number;
+}
+
+/**
+ * Request limits for the whole deployment, as `SharedLimits` counts them, without a round trip for most
+ * requests. Rates: a replica spends, locally, tokens it took from the shared bucket a chunk at a time.
+ * Open places: each replica publishes what it holds; one more is taken in one script against the sum.
+ * When the store fails, each replica enforces its share (the limit ÷ the replicas it last saw running)
+ * in buckets of its own, and says so in the log.
+ */
+export class SharedBudget {
+  private readonly allowances = new Map<string, { tokens: number; at: number }>();
+  /** Buckets whose shared level is below one token (failed authentications): refused here until then. */
+  private readonly blocked = new Map<string, number>();
+  /** Failed authentications seen here, against the whole limit: a burst on one replica stops at once. */
+  private readonly seen = new TokenBuckets();
+  private readonly fallback = new TokenBuckets();
+  private live = 1;
+  private down = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: {
+      limits: SharedLimits;
+      replica: string;
+      clock: Clock;
+      log: Logger;
+      /** The places this replica holds now, by count. */
+      places(): ReadonlyMap<string, number>;
+      placesTtlMs?: number;
+    },
+  ) {}
+
+  private get ttl(): number {
+    return this.deps.placesTtlMs ?? PLACES_TTL_MS;
+  }
+
+  /** Starts renewing this replica's counts (and that it runs); a first renewal now. */
+  async start(): Promise<void> {
+    this.timer = setInterval(() => void this.publish(this.deps.places()), this.ttl / 3);
+    this.timer.unref();
+    await this.publish(this.deps.places());
+  }
+
+  /** Stops renewing and withdraws every count this replica holds: its places free at once everywhere. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.publish(new Map([...this.deps.places().keys()].map((k) => [k, 0])));
+  }
+
+  /**
+   * Takes `cost` from each bucket, or answers the first that lacks it (the others keep what this replica
+   * took for them, to spend on the next request). Most requests find their tokens here already.
+   */
+  async take(takes: readonly BudgetTake[], cost: number, now: number): Promise<{ index: number; refusal: Refusal } | undefined> {
+    for (let round = 0; ; round++) {
+      const lacking = takes.map((t, index) => ({ ...t, index, need: cost - this.allowance(t.bucket, now) })).filter((t) => t.need > 0);
+      if (lacking.length === 0) {
+        for (const t of takes) this.allowances.get(t.bucket)!.tokens -= cost;
+        return undefined;
+      }
+      if (round === ROUNDS) return { index: lacking[0]!.index, refusal: { retryAfterSec: wait(lacking[0]!.need, lacking[0]!.perMinute) } };
+      let answers;
+      try {
+        answers = await Promise.all(lacking.map((t) => this.deps.limits.take(t.bucket, t.perMinute, t.need, Math.max(t.need, Math.ceil(t.perMinute / CHUNKS)), now)));
+      } catch (err) {
+        return this.locally(takes, cost, now, err);
+      }
+      this.up();
+      let refused: { index: number; refusal: Refusal } | undefined;
+      lacking.forEach((t, i) => {
+        const { taken, left } = answers[i]!;
+        if (taken > 0) this.allowances.set(t.bucket, { tokens: this.allowance(t.bucket, now) + taken, at: now });
+        else refused ??= { index: t.index, refusal: { retryAfterSec: wait(t.need - left, t.perMinute) } };
+      });
+      if (refused) return refused;
+      if (this.allowances.size > SWEEP_AT) this.sweep(now);
+    }
+  }
+
+  /** Whether failed authentications used up `bucket` everywhere, and how long until one more fits. */
+  exhausted(bucket: string, perMinute: number, now: number): Refusal | undefined {
+    const until = this.blocked.get(bucket);
+    if (until !== undefined && until > now) return { retryAfterSec: Math.max(1, Math.ceil((until - now) / 1000)) };
+    return this.seen.lacks(bucket, perMinute, 1, now) ?? this.fallback.lacks(bucket, this.share(perMinute), 1, now);
+  }
+
+  /**
+   * Counts a failed authentication in `bucket`, here at once and in the shared bucket when the answer comes:
+   * once that is used up, `exhausted` says so on this replica.
+   */
+  async failed(bucket: string, perMinute: number, now: number): Promise<void> {
+    this.seen.take(bucket, perMinute, 1, now);
+    try {
+      const { left } = await this.deps.limits.take(bucket, perMinute, 1, 1, now);
+      this.up();
+      if (left >= 1) return;
+      if (this.blocked.size > SWEEP_AT) this.sweep(now);
+      this.blocked.set(bucket, now + ((1 - left) * 60_000) / perMinute);
+    } catch (err) {
+      this.fell(err);
+      this.fallback.take(bucket, this.share(perMinute), 1, now);
+    }
+  }
+
+  /**
+   * Whether one more place of `key` fits, `own` (with it) held here: at most `atOnce` across replicas
+   * (0: no limit, counted only). Publishes `own` when it fits.
+   */
+  async hold(key: string, own: number, atOnce: number, now: number): Promise<boolean> {
+    if (atOnce === 0) {
+      void this.publish(new Map([[key, own]]));
+      return true;
+    }
+    try {
+      const { taken } = await this.deps.limits.hold(key, this.deps.replica, own, atOnce, now, this.ttl);
+      this.up();
+      return taken;
+    } catch (err) {
+      this.fell(err);
+      return own <= this.share(atOnce);
+    }
+  }
+
+  /** This replica now holds `own` places of `key` (0: none, withdrawn). A failure waits for the renewal. */
+  released(key: string, own: number): void {
+    void this.publish(new Map([[key, own]]));
+  }
+
+  private async publish(counts: ReadonlyMap<string, number>): Promise<void> {
+    try {
+      this.live = Math.max(1, await this.deps.limits.publish(this.deps.replica, counts, this.deps.clock.now(), this.ttl));
+      this.up();
+    } catch (err) {
+      this.fell(err);
+    }
+  }
+
+  /** Unspent tokens this replica took for `bucket` (none once lapsed). */
+  private allowance(bucket: string, now: number): number {
+    const a = this.allowances.get(bucket);
+    return a && now - a.at < ALLOWANCE_MS ? a.tokens : 0;
+  }
+
+  /** The store failed: this request is judged by this replica's share of each limit. */
+  private locally(takes: readonly BudgetTake[], cost: number, now: number, err: unknown): { index: number; refusal: Refusal } | undefined {
+    this.fell(err);
+    for (const [index, t] of takes.entries()) {
+      const refusal = this.fallback.lacks(t.bucket, this.share(t.perMinute), cost, now);
+      if (refusal) return { index, refusal };
+    }
+    for (const t of takes) this.fallback.take(t.bucket, this.share(t.perMinute), cost, now);
+    return undefined;
+  }
+
+  private share(limit: number): number {
+    return Math.max(1, Math.floor(limit / this.live));
+  }
+
+  private fell(err: unknown): void {
+    if (this.down) return;
+    this.down = true;
+    this.deps.log.warn({ err: (err as Error).message, replicas: this.live }, `request limits cannot be shared through the store: each replica enforces its share (the limit ÷ ${this.live}) until it is back`);
+  }
+
+  private up(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.deps.log.info('request limits are shared through the store again');
+  }
+
+  private sweep(now: number): void {
+    for (const [k, a] of this.allowances) if (now - a.at >= ALLOWANCE_MS) this.allowances.delete(k);
+    for (const [k, until] of this.blocked) if (until <= now) this.blocked.delete(k);
+  }
+}

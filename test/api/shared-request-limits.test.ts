@@ -1,0 +1,224 @@
+import { setImmediate as tick } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RequestLimiter } from '../../services/limits/request-limiter.js';
+import { Metrics } from '../../services/observability/metrics.js';
+import { ManualClock } from '../../shared/clock/manual-clock.js';
+import type { RequestLimits } from '../../shared/domain/request-limits.js';
+import { silentLogger } from '../../shared/log/logger.js';
+import { RedisStore } from '../../shared/store/redis/redis-store.js';
+import { MemorySharedLimits, type SharedLimits } from '../../shared/store/shared-limits.js';
+import { describeWith } from '../support/components.js';
+import { eventually } from '../support/receiver.js';
+import { startRedis, type RunningRedis } from '../support/redis.js';
+
+const START = '2026-03-02T09:30:00Z';
+const LIMITS: RequestLimits & { authFailures: number } = { api: 60, tenantApi: 0, pbxEvents: 0, heartbeats: 30, streams: 0, openStreams: 2, authFailures: 3 };
+const TTL_MS = 15_000;
+
+/** Where each replica reaches the shared limits, and how to cut one off as a kill would. */
+interface Backend {
+  /** A replica of the deployment named `deployment` (each test has its own). */
+  connect(deployment: string): Promise<{ limits: SharedLimits; kill(): Promise<void> }>;
+  cleanup(): Promise<void>;
+}
+
+/** Replicas of one deployment, each a limiter on its own connection to the shared limits, on one manual clock. */
+let deployments = 0;
+async function deployment(backend: Backend, n: number, limits = LIMITS) {
+  const clock = new ManualClock(START);
+  const name = `d${++deployments}`;
+  const replicas: Array<{ limiter: RequestLimiter; kill(): Promise<void> }> = [];
+  for (let i = 0; i < n; i++) {
+    const conn = await backend.connect(name);
+    const limiter = new RequestLimiter({ limits, clock, log: silentLogger, metrics: new Metrics(false), override: async () => ({}), cacheMs: Infinity, shared: { limits: conn.limits, replica: `r${i}`, placesTtlMs: TTL_MS } });
+    await limiter.start();
+    replicas.push({ limiter, kill: conn.kill });
+  }
+  return { clock, replicas, limiters: replicas.map((r) => r.limiter), stop: () => Promise.all(replicas.map((r) => r.limiter.stop())) };
+}
+
+const admitted = async (attempt: () => Promise<unknown>) => attempt().then(() => true, () => false);
+
+function sharedSuite(name: string, make: () => Promise<Backend>): void {
+  describe(`request limits shared by replicas: ${name}`, () => {
+    let backend: Backend;
+    beforeAll(async () => {
+      backend = await make();
+    });
+    afterAll(() => backend?.cleanup());
+
+    it("holds a tenant's openStreams across replicas: the next is refused on another, a closed stream frees its place everywhere", async () => {
+      const { limiters: [a, b, c], stop } = await deployment(backend, 3);
+      const first = await a!.hold('acme', 'openStreams', 'acme/k1');
+      await b!.hold('acme', 'openStreams', 'acme/k2');
+      await expect(c!.hold('acme', 'openStreams', 'acme/k3')).rejects.toMatchObject({ status: 429, code: 'rate_limited', details: { limit: 'openStreams', atOnce: 2 }, retryAfterSec: 60 });
+      await expect(a!.hold('acme', 'openStreams', 'acme/k3')).rejects.toMatchObject({ status: 429 });
+      // Another tenant has places of its own; the refusals held none.
+      await c!.hold('beta', 'openStreams', 'beta/k1');
+      expect([a!.held('acme', 'openStreams'), c!.held('acme', 'openStreams')]).toEqual([1, 0]);
+      first();
+      // Published without waiting for Redis: the place frees everywhere once the write lands.
+      const third = await eventually(() => c!.hold('acme', 'openStreams', 'acme/k3'));
+      await expect(a!.hold('acme', 'openStreams', 'acme/k1')).rejects.toMatchObject({ status: 429 });
+      third();
+      await stop();
+    });
+
+    it("frees a killed replica's places once its count lapses, and a stopped replica's at once", async () => {
+      const { clock, replicas, limiters: [a, b, c], stop } = await deployment(backend, 3);
+      await a!.hold('acme', 'openStreams', 'acme/k1');
+      await a!.hold('acme', 'openStreams', 'acme/k2');
+      await expect(b!.hold('acme', 'openStreams', 'acme/k3')).rejects.toMatchObject({ status: 429 });
+      await replicas[0]!.kill();
+      await clock.advance(TTL_MS - 1);
+      await expect(b!.hold('acme', 'openStreams', 'acme/k3')).rejects.toMatchObject({ status: 429 });
+      await clock.advance(1);
+      await b!.hold('acme', 'openStreams', 'acme/k3');
+      await b!.hold('acme', 'openStreams', 'acme/k4');
+      await expect(c!.hold('acme', 'openStreams', 'acme/k5')).rejects.toMatchObject({ status: 429 });
+      await b!.stop();
+      await c!.hold('acme', 'openStreams', 'acme/k5');
+      await stop().catch(() => undefined);
+    });
+
+    it('admits about a rate limit across three replicas, not three times it', async () => {
+      const { clock, limiters, stop } = await deployment(backend, 3);
+      let ok = 0;
+      // A burst spread over the replicas: the shared bucket holds a minute's worth, 60.
+      for (let i = 0; i < 300; i++) if (await admitted(() => limiters[i % 3]!.take('acme', 'api', 'acme/k1'))) ok++;
+      expect(ok).toBe(60);
+      const refused = await limiters[1]!.take('acme', 'api', 'acme/k1').catch((e: unknown) => e);
+      expect(refused).toMatchObject({ status: 429, code: 'rate_limited', details: { limit: 'api', perMinute: 60 }, retryAfterSec: 1 });
+      // Then two minutes of a request every 100 ms, round robin: 120 refilled, give or take a chunk (6) per replica.
+      ok = 0;
+      for (let i = 0; i < 1200; i++) {
+        await clock.advance(100);
+        if (await admitted(() => limiters[i % 3]!.take('acme', 'api', 'acme/k1'))) ok++;
+      }
+      expect(ok).toBeGreaterThanOrEqual(120 - 3 * 6);
+      expect(ok).toBeLessThanOrEqual(120 + 3 * 6);
+      // A caller on one replica only (one keep-alive connection) gets the whole limit there, not a third.
+      await clock.advance(60_000);
+      ok = 0;
+      for (let i = 0; i < 100; i++) if (await admitted(() => limiters[2]!.take('acme', 'api', 'acme/k1'))) ok++;
+      expect(ok).toBe(60);
+      await stop();
+    });
+
+    it('refuses a guesser spread over the replicas after the limit, give or take one guess per replica', async () => {
+      const { limiters, stop } = await deployment(backend, 3);
+      let tried = 0;
+      for (let i = 0; i < 30; i++) {
+        const l = limiters[i % 3]!;
+        try {
+          l.refuseGuesser('203.0.113.7');
+        } catch {
+          continue;
+        }
+        tried++;
+        await l.failedAuth('203.0.113.7');
+      }
+      // Each replica lets one more through before it learns the shared bucket is empty.
+      expect(tried).toBeGreaterThanOrEqual(LIMITS.authFailures);
+      expect(tried).toBeLessThanOrEqual(LIMITS.authFailures + 3);
+      // A burst at one replica, all before any answer from the store, stops at the limit there.
+      const burst = limiters[0]!;
+      let fired = 0;
+      for (let i = 0; i < 10; i++) {
+        try {
+          burst.refuseGuesser('198.51.100.1');
+        } catch {
+          continue;
+        }
+        fired++;
+        void burst.failedAuth('198.51.100.1');
+      }
+      expect(fired).toBe(LIMITS.authFailures);
+      await tick();
+      expect(() => limiters[0]!.refuseGuesser('203.0.113.7')).toThrow(expect.objectContaining({ status: 429, details: { limit: 'auth', perMinute: 3 } }));
+      // Another address is not affected.
+      limiters[0]!.refuseGuesser('203.0.113.8');
+      await stop();
+    });
+  });
+}
+
+/** Shared limits that fail every call after `failing` is set, as a store cut off from Redis would. */
+class Severable implements SharedLimits {
+  failing = false;
+  constructor(private readonly inner: SharedLimits) {}
+  private check() {
+    if (this.failing) return Promise.reject(new Error('the store is unavailable'));
+    return undefined;
+  }
+  take(...a: Parameters<SharedLimits['take']>) {
+    return this.check() ?? this.inner.take(...a);
+  }
+  hold(...a: Parameters<SharedLimits['hold']>) {
+    return this.check() ?? this.inner.hold(...a);
+  }
+  publish(...a: Parameters<SharedLimits['publish']>) {
+    return this.check() ?? this.inner.publish(...a);
+  }
+}
+
+sharedSuite('in process', async () => {
+  const shared = new Map<string, MemorySharedLimits>();
+  const of = (d: string) => shared.get(d) ?? shared.set(d, new MemorySharedLimits()).get(d)!;
+  return { connect: async (d) => ({ limits: of(d), kill: async () => undefined }), cleanup: async () => undefined };
+});
+
+describe('request limits when the shared store fails', () => {
+  it("falls back to each replica's share of the limit: neither refusing everyone nor lifting the limit", async () => {
+    const shared = new MemorySharedLimits();
+    const cuts: Severable[] = [];
+    const backend: Backend = {
+      connect: async () => {
+        const s = new Severable(shared);
+        cuts.push(s);
+        return { limits: s, kill: async () => undefined };
+      },
+      cleanup: async () => undefined,
+    };
+    const { limiters, stop } = await deployment(backend, 3);
+    // The last replica to start saw three running.
+    const l = limiters[2]!;
+    for (const c of cuts) c.failing = true;
+    let ok = 0;
+    for (let i = 0; i < 100; i++) if (await admitted(() => l.take('acme', 'api', 'acme/k1'))) ok++;
+    expect(ok).toBe(20);
+    await l.hold('acme', 'openStreams', 'acme/k1');
+    // Two at once ÷ three replicas: at least one each.
+    await expect(l.hold('acme', 'openStreams', 'acme/k2')).rejects.toMatchObject({ status: 429 });
+    for (const c of cuts) c.failing = false;
+    // Back: the shared bucket, untouched meanwhile, is full again.
+    ok = 0;
+    for (let i = 0; i < 100; i++) if (await admitted(() => l.take('acme', 'api', 'acme/k1'))) ok++;
+    expect(ok).toBe(60);
+    await stop();
+  });
+});
+
+describeWith(['redis'], 'request limits shared through Redis', () => {
+  let redis: RunningRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.stop());
+  let n = 0;
+  sharedSuite('redis', async () => {
+    const prefix = `limits${++n}:`;
+    const stores: RedisStore[] = [];
+    return {
+      connect: async (d) => {
+        const store = new RedisStore({ url: redis.url, prefix: `${prefix}${d}:`, feedEvents: 100, log: silentLogger });
+        await store.start();
+        stores.push(store);
+        return { limits: store.limits, kill: () => store.close() };
+      },
+      cleanup: async () => {
+        await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
+      },
+    };
+  });
+});
