@@ -107,33 +107,26 @@ function sharedSuite(name: string, make: () => Promise<Backend>): void {
 
     it('refuses a guesser spread over the replicas after the limit, give or take one guess per replica', async () => {
       const { limiters, stop } = await deployment(backend, 3);
-      let tried = 0;
-      for (let i = 0; i < 30; i++) {
-        const l = limiters[i % 3]!;
-        try {
-          l.refuseGuesser('203.0.113.7');
-        } catch {
-          continue;
+      /** Guesses from `address`, the i-th at `at(i)`; how many were let through to be checked. */
+      const guess = async (address: string, at: (i: number) => RequestLimiter, count: (l: RequestLimiter) => Promise<void>) => {
+        let tried = 0;
+        for (let i = 0; i < 30; i++) {
+          try {
+            at(i).refuseGuesser(address);
+          } catch {
+            continue;
+          }
+          tried++;
+          await count(at(i));
         }
-        tried++;
-        await l.failedAuth('203.0.113.7');
-      }
+        return tried;
+      };
+      const tried = await guess('203.0.113.7', (i) => limiters[i % 3]!, (l) => l.failedAuth('203.0.113.7'));
       // Each replica lets one more through before it learns the shared bucket is empty.
       expect(tried).toBeGreaterThanOrEqual(LIMITS.authFailures);
       expect(tried).toBeLessThanOrEqual(LIMITS.authFailures + 3);
       // A burst at one replica, all before any answer from the store, stops at the limit there.
-      const burst = limiters[0]!;
-      let fired = 0;
-      for (let i = 0; i < 10; i++) {
-        try {
-          burst.refuseGuesser('198.51.100.1');
-        } catch {
-          continue;
-        }
-        fired++;
-        void burst.failedAuth('198.51.100.1');
-      }
-      expect(fired).toBe(LIMITS.authFailures);
+      expect(await guess('198.51.100.1', () => limiters[0]!, async (l) => void l.failedAuth('198.51.100.1'))).toBe(LIMITS.authFailures);
       await tick();
       expect(() => limiters[0]!.refuseGuesser('203.0.113.7')).toThrow(expect.objectContaining({ status: 429, details: { limit: 'auth', perMinute: 3 } }));
       // Another address is not affected.
