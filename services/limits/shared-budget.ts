@@ -21,7 +21,7 @@ const CHUNKS = 10;
 const ALLOWANCE_MS = 5 * 60_000;
 /** Rounds of taking chunks one request makes while others on this replica spend them first. */
 const ROUNDS = 3;
-/** Allowances and blocks kept past this many are swept of the lapsed ones. */
+/** Allowances and blocks kept past this many are swept of the lapsed ones (as `TokenBuckets`). */
 const SWEEP_AT = 10_000;
 
 /** One bucket a request takes from. */
@@ -45,6 +45,7 @@ export class SharedBudget {
   private readonly seen = new TokenBuckets();
   private readonly fallback = new TokenBuckets();
   private live = 1;
+  private sweepAt = SWEEP_AT;
   private down = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -104,7 +105,7 @@ export class SharedBudget {
         else refused ??= { index: t.index, refusal: { retryAfterSec: wait(t.need - left, t.perMinute) } };
       });
       if (refused) return refused;
-      if (this.allowances.size > SWEEP_AT) this.sweep(now);
+      this.sweep(now);
     }
   }
 
@@ -125,7 +126,7 @@ export class SharedBudget {
       const { left } = await this.deps.limits.take(bucket, perMinute, 1, 1, now);
       this.up();
       if (left >= 1) return;
-      if (this.blocked.size > SWEEP_AT) this.sweep(now);
+      this.sweep(now);
       this.blocked.set(bucket, now + ((1 - left) * 60_000) / perMinute);
     } catch (err) {
       this.fell(err);
@@ -199,8 +200,11 @@ export class SharedBudget {
     this.deps.log.info('request limits are shared through the store again');
   }
 
+  /** Forgets lapsed allowances and blocks once there are many; doubles the mark when most are live. */
   private sweep(now: number): void {
+    if (this.allowances.size + this.blocked.size <= this.sweepAt) return;
     for (const [k, a] of this.allowances) if (now - a.at >= ALLOWANCE_MS) this.allowances.delete(k);
     for (const [k, until] of this.blocked) if (until <= now) this.blocked.delete(k);
+    this.sweepAt = Math.max(SWEEP_AT, 2 * (this.allowances.size + this.blocked.size));
   }
 }

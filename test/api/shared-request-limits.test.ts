@@ -1,4 +1,5 @@
 import { setImmediate as tick } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestLimiter } from '../../services/limits/request-limiter.js';
 import { Metrics } from '../../services/observability/metrics.js';
@@ -213,5 +214,31 @@ describeWith(['redis'], 'request limits shared through Redis', () => {
         await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
       },
     };
+  });
+  it('asks Redis once per chunk of a bucket (a tenth of its minute), not once per request', async () => {
+    const backend: Backend = {
+      connect: async (d) => {
+        const store = new RedisStore({ url: redis.url, prefix: `chunks:${d}:`, feedEvents: 100, log: silentLogger });
+        await store.start();
+        return { limits: store.limits, kill: () => store.close() };
+      },
+      cleanup: async () => undefined,
+    };
+    const { clock, limiters, stop } = await deployment(backend, 1, { ...LIMITS, api: 600 });
+    const calls = async () => {
+      const c = new Redis(redis.url);
+      const line = (await c.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:'));
+      c.disconnect();
+      return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+    };
+    const before = await calls();
+    // A steady caller at the limit's rate (10 a second) for a minute: 600 requests, chunks of 60.
+    for (let i = 0; i < 600; i++) {
+      await limiters[0]!.take('acme', 'api', 'acme/k1');
+      await clock.advance(100);
+    }
+    // Ten chunks, give or take the replica's renewals of its counts (every 5 s of real time).
+    expect((await calls()) - before).toBeLessThanOrEqual(14);
+    await stop();
   });
 });
