@@ -54,7 +54,8 @@ export class MemorySharedLimits implements SharedLimits {
     const level = b ? bucketLevel(b.tokens, b.at, perMinute, now) : perMinute;
     if (level < need) return { taken: 0, left: level };
     const taken = Math.min(want, Math.floor(level));
-    this.buckets.set(bucket, { tokens: level - taken, at: now });
+    // Never back in time (a replica whose clock is behind): the next take would refill that gap twice.
+    this.buckets.set(bucket, { tokens: level - taken, at: Math.max(now, b?.at ?? now) });
     return { taken, left: level - taken };
   }
 

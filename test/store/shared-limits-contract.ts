@@ -20,6 +20,11 @@ export function sharedLimitsContract(name: string, make: () => Promise<{ limits:
       expect(await limits.take('api:k2', 10, 1, 20, T + 600_000)).toEqual({ taken: 10, left: 0 });
       // A clock behind the last take refills nothing.
       expect(await limits.take('api:k2', 10, 1, 1, T + 599_000)).toEqual({ taken: 0, left: 0 });
+      // …nor moves the bucket's time back: what a replica whose clock is behind takes refills nobody.
+      expect(await limits.take('api:k3', 10, 1, 8, T)).toEqual({ taken: 8, left: 2 });
+      expect(await limits.take('api:k3', 10, 1, 1, T - 5000)).toEqual({ taken: 1, left: 1 });
+      expect((await limits.take('api:k3', 10, 1, 1, T + 1000)).taken).toBe(1);
+      expect((await limits.take('api:k3', 10, 1, 1, T + 2000)).taken).toBe(0);
       await cleanup();
     });
 

@@ -226,11 +226,15 @@ return 1`;
 export const TAKE_TOKENS = `
 local perMinute, need, want, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local b = redis.call('HMGET', KEYS[1], 't', 'a')
-local level = perMinute
-if b[1] then level = math.min(perMinute, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * perMinute / 60000) end
+local level, at = perMinute, ARGV[4]
+if b[1] then
+  level = math.min(perMinute, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * perMinute / 60000)
+  -- A replica whose clock is behind must not set the time back: the next take would refill that gap twice.
+  if tonumber(b[2]) > now then at = b[2] end
+end
 if level < need then return {0, tostring(level)} end
 local taken = math.min(want, math.floor(level))
-redis.call('HSET', KEYS[1], 't', tostring(level - taken), 'a', ARGV[4])
+redis.call('HSET', KEYS[1], 't', tostring(level - taken), 'a', at)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return {taken, tostring(level - taken)}`;
 
