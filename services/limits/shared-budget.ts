@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock/clock.js';
-import type { SharedLimits } from '../../shared/store/shared-limits.js';
+import type { BucketTake, SharedLimits } from '../../shared/store/shared-limits.js';
 import { TokenBuckets, wait, type Refusal } from './token-buckets.js';
 
 /**
@@ -19,8 +19,11 @@ const CHUNKS = 10;
  * at most a chunk. Long enough that a device's heartbeats once a minute take a chunk every few beats.
  */
 const ALLOWANCE_MS = 5 * 60_000;
-/** Rounds of taking chunks one request makes while others on this replica spend them first. */
-const ROUNDS = 3;
+/**
+ * Rounds of taking chunks one request makes while others on this replica spend them first: enough that a
+ * whole bucket's worth arriving at once on one replica is served, a chunk per round trip.
+ */
+const ROUNDS = CHUNKS + 1;
 /** Allowances and blocks kept past this many are swept of the lapsed ones (as `TokenBuckets`). */
 const SWEEP_AT = 10_000;
 
@@ -39,6 +42,8 @@ export interface BudgetTake {
  */
 export class SharedBudget {
   private readonly allowances = new Map<string, { tokens: number; at: number }>();
+  /** Chunks being taken from the store, by bucket. */
+  private readonly taking = new Map<string, Promise<BucketTake>>();
   /** Buckets whose shared level is below one token (failed authentications): refused here until then. */
   private readonly blocked = new Map<string, number>();
   /** Failed authentications seen here, against the whole limit: a burst on one replica stops at once. */
@@ -93,20 +98,38 @@ export class SharedBudget {
       if (round === ROUNDS) return { index: lacking[0]!.index, refusal: { retryAfterSec: wait(lacking[0]!.need, lacking[0]!.perMinute) } };
       let answers;
       try {
-        answers = await Promise.all(lacking.map((t) => this.deps.limits.take(t.bucket, t.perMinute, t.need, Math.max(t.need, Math.ceil(t.perMinute / CHUNKS)), now)));
+        answers = await Promise.all(lacking.map((t) => this.chunk(t, now)));
       } catch (err) {
         return this.locally(takes, cost, now, err);
       }
       this.up();
-      let refused: { index: number; refusal: Refusal } | undefined;
-      lacking.forEach((t, i) => {
+      for (const [i, t] of lacking.entries()) {
         const { taken, left } = answers[i]!;
-        if (taken > 0) this.allowances.set(t.bucket, { tokens: this.allowance(t.bucket, now) + taken, at: now });
-        else refused ??= { index: t.index, refusal: { retryAfterSec: wait(t.need - left, t.perMinute) } };
-      });
-      if (refused) return refused;
+        // Refused only when the bucket holds less than this request still lacks (a chunk taken for a
+        // smaller need may have come back empty while this one's would fit).
+        const lacks = cost - this.allowance(t.bucket, now);
+        if (taken === 0 && lacks > left) return { index: t.index, refusal: { retryAfterSec: wait(lacks - left, t.perMinute) } };
+      }
       this.sweep(now);
     }
+  }
+
+  /**
+   * A chunk of `t.bucket` added to this replica's allowance. Requests that lack it while one is being
+   * taken wait for that one: a burst costs one round trip, and no chunk is taken that nobody needs.
+   */
+  private chunk(t: BudgetTake & { need: number }, now: number): Promise<BucketTake> {
+    const pending = this.taking.get(t.bucket);
+    if (pending) return pending;
+    const taking = this.deps.limits
+      .take(t.bucket, t.perMinute, t.need, Math.max(t.need, Math.ceil(t.perMinute / CHUNKS)), now)
+      .then((answer) => {
+        if (answer.taken > 0) this.allowances.set(t.bucket, { tokens: this.allowance(t.bucket, now) + answer.taken, at: now });
+        return answer;
+      })
+      .finally(() => this.taking.delete(t.bucket));
+    this.taking.set(t.bucket, taking);
+    return taking;
   }
 
   /** Whether failed authentications used up `bucket` everywhere, and how long until one more fits. */

@@ -106,6 +106,21 @@ function sharedSuite(name: string, make: () => Promise<Backend>): void {
       await stop();
     });
 
+    it('admits a whole bucket arriving at once on one replica, asking the store for one chunk at a time', async () => {
+      const counted = { connect: async (d: string) => { const c = await backend.connect(d); return { ...c, limits: (shared = new Severable(c.limits)) }; }, cleanup: async () => undefined };
+      let shared: Severable | undefined;
+      const { limiters: [a, b], stop } = await deployment(counted, 2);
+      const calls = shared!.calls;
+      // 60 a minute, sixty requests at once (a dashboard's first page, a PBX's parallel posts): all fit.
+      const results = await Promise.all(Array.from({ length: 60 }, () => admitted(() => b!.take('acme', 'api', 'acme/k1'))));
+      expect(results.filter(Boolean)).toHaveLength(60);
+      // Ten chunks of 6, one after another, not a call per request.
+      expect(shared!.calls - calls).toBe(10);
+      // Nothing is left in the shared bucket for the other replica.
+      await expect(a!.take('acme', 'api', 'acme/k1')).rejects.toMatchObject({ status: 429 });
+      await stop();
+    });
+
     it('refuses a guesser spread over the replicas after the limit, give or take one guess per replica', async () => {
       const { limiters, stop } = await deployment(backend, 3);
       /** Guesses from `address`, the i-th at `at(i)`; how many were let through to be checked. */
@@ -137,11 +152,14 @@ function sharedSuite(name: string, make: () => Promise<Backend>): void {
   });
 }
 
-/** Shared limits that fail every call after `failing` is set, as a store cut off from Redis would. */
+/** Shared limits that count their calls and fail every one after `failing` is set, as a store cut off from Redis would. */
 class Severable implements SharedLimits {
   failing = false;
+  /** Calls made, failed ones included. */
+  calls = 0;
   constructor(private readonly inner: SharedLimits) {}
   private check() {
+    this.calls++;
     if (this.failing) return Promise.reject(new Error('the store is unavailable'));
     return undefined;
   }
