@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../../shared/clock/clock.js';
+import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
 import type { BucketTake, SharedLimits } from '../../shared/store/shared-limits.js';
 import { TokenBuckets, wait, type Refusal } from './token-buckets.js';
 
@@ -51,8 +51,11 @@ export class SharedBudget {
   private readonly fallback = new TokenBuckets();
   private live = 1;
   private sweepAt = SWEEP_AT;
+  /** The store failed: limits are this replica's share, without asking it, until a renewal gets through. */
   private down = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** Counts this replica emptied that the store has not been told of (it failed): the renewal sends them. */
+  private readonly withdrawn = new Set<string>();
+  private timer: TimerHandle | undefined;
 
   constructor(
     private readonly deps: {
@@ -72,16 +75,23 @@ export class SharedBudget {
 
   /** Starts renewing this replica's counts (and that it runs); a first renewal now. */
   async start(): Promise<void> {
-    this.timer = setInterval(() => void this.publish(this.deps.places()), this.ttl / 3);
-    this.timer.unref();
     await this.publish(this.deps.places());
+    this.renewLater();
+  }
+
+  private renewLater(): void {
+    this.timer = this.deps.clock.after(this.ttl / 3, () => {
+      const counts = new Map(this.deps.places());
+      for (const key of this.withdrawn) if (!counts.has(key)) counts.set(key, 0);
+      void this.publish(counts).then(() => this.timer && this.renewLater());
+    });
   }
 
   /** Stops renewing and withdraws every count this replica holds: its places free at once everywhere. */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
-    await this.publish(new Map([...this.deps.places().keys()].map((k) => [k, 0])));
+    await this.publish(new Map([...this.deps.places().keys(), ...this.withdrawn].map((k) => [k, 0])));
   }
 
   /**
@@ -96,11 +106,13 @@ export class SharedBudget {
         return undefined;
       }
       if (round === ROUNDS) return { index: lacking[0]!.index, refusal: { retryAfterSec: wait(lacking[0]!.need, lacking[0]!.perMinute) } };
+      if (this.down) return this.locally(takes, cost, now);
       let answers;
       try {
         answers = await Promise.all(lacking.map((t) => this.chunk(t, now)));
       } catch (err) {
-        return this.locally(takes, cost, now, err);
+        this.fell(err);
+        return this.locally(takes, cost, now);
       }
       this.up();
       for (const [i, t] of lacking.entries()) {
@@ -145,6 +157,10 @@ export class SharedBudget {
    */
   async failed(bucket: string, perMinute: number, now: number): Promise<void> {
     this.seen.take(bucket, perMinute, 1, now);
+    if (this.down) {
+      this.fallback.take(bucket, this.share(perMinute), 1, now);
+      return;
+    }
     try {
       const { left } = await this.deps.limits.take(bucket, perMinute, 1, 1, now);
       this.up();
@@ -163,9 +179,10 @@ export class SharedBudget {
    */
   async hold(key: string, own: number, atOnce: number, now: number): Promise<boolean> {
     if (atOnce === 0) {
-      void this.publish(new Map([[key, own]]));
+      this.released(key, own);
       return true;
     }
+    if (this.down) return own <= this.share(atOnce);
     try {
       const { taken } = await this.deps.limits.hold(key, this.deps.replica, own, atOnce, now, this.ttl);
       this.up();
@@ -178,15 +195,18 @@ export class SharedBudget {
 
   /** This replica now holds `own` places of `key` (0: none, withdrawn). A failure waits for the renewal. */
   released(key: string, own: number): void {
-    void this.publish(new Map([[key, own]]));
+    if (!this.down) void this.publish(new Map([[key, own]]));
+    else if (own === 0) this.withdrawn.add(key);
   }
 
   private async publish(counts: ReadonlyMap<string, number>): Promise<void> {
     try {
       this.live = Math.max(1, await this.deps.limits.publish(this.deps.replica, counts, this.deps.clock.now(), this.ttl));
+      for (const key of counts.keys()) this.withdrawn.delete(key);
       this.up();
     } catch (err) {
       this.fell(err);
+      for (const [key, own] of counts) if (own === 0) this.withdrawn.add(key);
     }
   }
 
@@ -197,8 +217,7 @@ export class SharedBudget {
   }
 
   /** The store failed: this request is judged by this replica's share of each limit. */
-  private locally(takes: readonly BudgetTake[], cost: number, now: number, err: unknown): { index: number; refusal: Refusal } | undefined {
-    this.fell(err);
+  private locally(takes: readonly BudgetTake[], cost: number, now: number): { index: number; refusal: Refusal } | undefined {
     for (const [index, t] of takes.entries()) {
       const refusal = this.fallback.lacks(t.bucket, this.share(t.perMinute), cost, now);
       if (refusal) return { index, refusal };
