@@ -186,18 +186,24 @@ sharedSuite('in process', async () => {
   };
 });
 
+/** One deployment's shared limits in memory, each replica's connection to them severable. */
+function severable(): { backend: Backend; cuts: Severable[] } {
+  const shared = new MemorySharedLimits();
+  const cuts: Severable[] = [];
+  const backend: Backend = {
+    connect: async () => {
+      const s = new Severable(shared);
+      cuts.push(s);
+      return { limits: s, kill: async () => undefined };
+    },
+    cleanup: async () => undefined,
+  };
+  return { backend, cuts };
+}
+
 describe('request limits when the shared store fails', () => {
   it("falls back to each replica's share of the limit: neither refusing everyone nor lifting the limit", async () => {
-    const shared = new MemorySharedLimits();
-    const cuts: Severable[] = [];
-    const backend: Backend = {
-      connect: async () => {
-        const s = new Severable(shared);
-        cuts.push(s);
-        return { limits: s, kill: async () => undefined };
-      },
-      cleanup: async () => undefined,
-    };
+    const { backend, cuts } = severable();
     const { clock, limiters, stop } = await deployment(backend, 3);
     // The last replica to start saw three running.
     const l = limiters[2]!;
@@ -223,16 +229,7 @@ describe('request limits when the shared store fails', () => {
 
 describe('open streams when the shared store fails at a close', () => {
   it("gives a tenant's last place back at the next renewal, not when its count goes stale", async () => {
-    const shared = new MemorySharedLimits();
-    const cuts: Severable[] = [];
-    const backend: Backend = {
-      connect: async () => {
-        const s = new Severable(shared);
-        cuts.push(s);
-        return { limits: s, kill: async () => undefined };
-      },
-      cleanup: async () => undefined,
-    };
+    const { backend, cuts } = severable();
     const { clock, limiters: [a, b], stop } = await deployment(backend, 2, { ...LIMITS, openStreams: 1 });
     const release = await a!.hold('acme', 'openStreams', 'acme/k1');
     await expect(b!.hold('acme', 'openStreams', 'acme/k2')).rejects.toMatchObject({ status: 429 });
