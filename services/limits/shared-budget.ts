@@ -162,7 +162,9 @@ export class SharedBudget {
       return;
     }
     try {
-      const { left } = await this.deps.limits.take(bucket, perMinute, 1, 1, now);
+      // Counted even when the bucket is empty (other replicas let this one through before they knew): the
+      // debt delays their next try, so the address gets the limit in the long run, not the limit per replica.
+      const { left } = await this.deps.limits.take(bucket, perMinute, 0, 1, now);
       this.up();
       if (left >= 1) return;
       this.sweep(now);

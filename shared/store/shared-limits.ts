@@ -22,7 +22,9 @@ export interface SharedLimits {
   /**
    * Takes from the token bucket `bucket` (holding up to `perMinute`, full at first, refilled at `perMinute`
    * a minute as of `now`) as many whole tokens as it holds, between `need` and `want`; none when it holds
-   * fewer than `need`. Answers what was taken and what is left.
+   * fewer than `need`. `need` 0: takes `want` whatever it holds, into debt down to minus `perMinute` (what
+   * already happened, a failed authentication, is counted so that it delays the next). Answers what was
+   * taken and what is left.
    */
   take(bucket: string, perMinute: number, need: number, want: number, now: number): Promise<BucketTake>;
   /**
@@ -52,11 +54,12 @@ export class MemorySharedLimits implements SharedLimits {
   async take(bucket: string, perMinute: number, need: number, want: number, now: number): Promise<BucketTake> {
     const b = this.buckets.get(bucket);
     const level = b ? bucketLevel(b.tokens, b.at, perMinute, now) : perMinute;
-    if (level < need) return { taken: 0, left: level };
-    const taken = Math.min(want, Math.floor(level));
+    if (need > 0 && level < need) return { taken: 0, left: level };
+    const taken = need === 0 ? want : Math.min(want, Math.floor(level));
+    const left = Math.max(-perMinute, level - taken);
     // Never back in time (a replica whose clock is behind): the next take would refill that gap twice.
-    this.buckets.set(bucket, { tokens: level - taken, at: Math.max(now, b?.at ?? now) });
-    return { taken, left: level - taken };
+    this.buckets.set(bucket, { tokens: left, at: Math.max(now, b?.at ?? now) });
+    return { taken, left };
   }
 
   async hold(key: string, replica: string, own: number, atOnce: number, now: number, ttlMs: number): Promise<PlaceTake> {

@@ -149,6 +149,26 @@ function sharedSuite(name: string, make: () => Promise<Backend>): void {
       limiters[0]!.refuseGuesser('203.0.113.8');
       await stop();
     });
+
+    it('holds a guesser spread over the replicas to the limit in the long run, not the limit per replica', async () => {
+      const { clock, limiters, stop } = await deployment(backend, 3);
+      let tried = 0;
+      // Two minutes of a guess every 100 ms, round robin: a full bucket (3) and two minutes' refill (6),
+      // give or take a guess per replica that has not yet learnt the bucket is empty.
+      for (let i = 0; i < 1200; i++) {
+        await clock.advance(100);
+        const at = limiters[i % 3]!;
+        try {
+          at.refuseGuesser('203.0.113.9');
+        } catch {
+          continue;
+        }
+        tried++;
+        await at.failedAuth('203.0.113.9');
+      }
+      expect(tried).toBeLessThanOrEqual(3 + 6 + 3);
+      await stop();
+    });
   });
 }
 

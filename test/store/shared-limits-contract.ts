@@ -25,6 +25,13 @@ export function sharedLimitsContract(name: string, make: () => Promise<{ limits:
       expect(await limits.take('api:k3', 10, 1, 1, T - 5000)).toEqual({ taken: 1, left: 1 });
       expect((await limits.take('api:k3', 10, 1, 1, T + 1000)).taken).toBe(1);
       expect((await limits.take('api:k3', 10, 1, 1, T + 2000)).taken).toBe(0);
+      // Need 0 takes into debt (what already happened is counted), at most a minute's worth of it.
+      expect(await limits.take('auth:a1', 10, 0, 1, T)).toEqual({ taken: 1, left: 9 });
+      expect(await limits.take('auth:a1', 10, 1, 9, T)).toEqual({ taken: 9, left: 0 });
+      expect(await limits.take('auth:a1', 10, 0, 1, T)).toEqual({ taken: 1, left: -1 });
+      for (let i = 0; i < 20; i++) await limits.take('auth:a1', 10, 0, 1, T);
+      expect(await limits.take('auth:a1', 10, 1, 1, T + 60_000)).toEqual({ taken: 0, left: 0 });
+      expect(await limits.take('auth:a1', 10, 1, 1, T + 66_000)).toEqual({ taken: 1, left: 0 });
       await cleanup();
     });
 

@@ -18,7 +18,8 @@ export class RedisSharedLimits implements SharedLimits {
   }
 
   async take(bucket: string, perMinute: number, need: number, want: number, now: number): Promise<BucketTake> {
-    const [taken, left] = (await this.scripts.take([this.keys.limitBucket(bucket)], [perMinute, need, want, now, BUCKET_REFILL_MS])) as [number, string];
+    // Kept while a bucket in debt (down to minus a minute's worth) refills: two minutes.
+    const [taken, left] = (await this.scripts.take([this.keys.limitBucket(bucket)], [perMinute, need, want, now, 2 * BUCKET_REFILL_MS])) as [number, string];
     return { taken: Number(taken), left: Number(left) };
   }
 

@@ -220,7 +220,8 @@ return 1`;
 
 /**
  * A shared token bucket (`shared-limits.ts`): a `{ t: tokens, a: at }` hash. KEYS: the bucket. ARGV: per
- * minute, need, want, now, the key's expiry in ms (collects an untouched bucket, which is full by then).
+ * minute, need (0: take want into debt), want, now, the key's expiry in ms (collects an untouched bucket,
+ * which is full by then; one in debt refills within two minutes, so the expiry is that).
  * Answers { taken, left } (left as a string: Lua numbers come back to Redis as integers).
  */
 export const TAKE_TOKENS = `
@@ -232,11 +233,15 @@ if b[1] then
   -- A replica whose clock is behind must not set the time back: the next take would refill that gap twice.
   if tonumber(b[2]) > now then at = b[2] end
 end
-if level < need then return {0, tostring(level)} end
-local taken = math.min(want, math.floor(level))
-redis.call('HSET', KEYS[1], 't', tostring(level - taken), 'a', at)
+local taken = want
+if need > 0 then
+  if level < need then return {0, tostring(level)} end
+  taken = math.min(want, math.floor(level))
+end
+local left = math.max(-perMinute, level - taken)
+redis.call('HSET', KEYS[1], 't', tostring(left), 'a', at)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return {taken, tostring(level - taken)}`;
+return {taken, tostring(left)}`;
 
 /**
  * One more place of a count shared by replicas (`shared-limits.ts`): a hash of replica → `<own>:<fresh
