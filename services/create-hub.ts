@@ -108,6 +108,8 @@ export function createHub(opts: HubOptions): RunningHub {
     },
     // As the policy cache: this process forgets a tenant it writes; replicas sharing a store re-read each second.
     cacheMs: store.shared ? 1000 : Infinity,
+    // Replicas sharing a store count their limits there, so a limit is the deployment's, not each replica's.
+    shared: store.shared ? { limits: store.limits, replica: randomBytes(6).toString('hex') } : undefined,
   });
   metrics.openStreamsByTenant = () => limits.heldByTenant('openStreams');
   directory.hooks.tenantChecks.push((input, operator) => limits.check(input.settings.requestLimits, operator));
@@ -196,6 +198,7 @@ export function createHub(opts: HubOptions): RunningHub {
     routes,
     async start() {
       await store.start();
+      await limits.start();
       store.onRecovered(() => {
         // Everyone again: timers and due transitions, then every target gets the current states.
         void engine
@@ -227,6 +230,7 @@ export function createHub(opts: HubOptions): RunningHub {
       await pipeline.close();
       await sipStack.close();
       engine.stop();
+      await limits.stop();
       await store.close();
     },
   };

@@ -49,7 +49,7 @@ export function buildApp(hub: Hub, routes: readonly AnyRoute[]): express.Express
         // An address that guessed too often is refused before its credential is checked, right or wrong.
         if (r.auth !== 'none') hub.limits.refuseGuesser(req.ip, r.auth === 'pbx' ? claimedPbxTenant(req) : undefined);
         const principal = await authenticate(hub, req, r.auth, r.roles).catch((err: unknown) => {
-          if (err instanceof WrongCredentials) hub.limits.failedAuth(req.ip, err.tenantId);
+          if (err instanceof WrongCredentials) void hub.limits.failedAuth(req.ip, err.tenantId);
           throw err;
         });
         const bucket = bucketOf(principal);

@@ -100,7 +100,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       hub.limits.refuseGuesser(req.ip);
       await fn();
     } catch (err) {
-      if (err instanceof WrongCredentials) hub.limits.failedAuth(req.ip);
+      if (err instanceof WrongCredentials) void hub.limits.failedAuth(req.ip);
       if (!(err instanceof AppError)) hub.log.error({ err }, 'calendar page failed');
       const href = back();
       sendErrorPage(res, err, { ...pageOpts, ...(href ? { back: href } : {}) });

@@ -16,6 +16,8 @@ import {
 } from '../../shared/domain/request-limits.js';
 import { AppError, badRequest } from '../../shared/errors/errors.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { SharedLimits } from '../../shared/store/shared-limits.js';
+import { SharedBudget } from './shared-budget.js';
 import { TokenBuckets } from './token-buckets.js';
 
 /**
@@ -45,6 +47,11 @@ export interface RequestLimiterDeps {
   override(tenantId: string): Promise<TenantLimitSettings>;
   /** How long a tenant's limits are reused: replicas sharing a store see another's change within this. */
   cacheMs: number;
+  /**
+   * Where replicas sharing a store count their limits together, and this replica's name there; without it
+   * this process is the whole deployment and counts in memory alone.
+   */
+  shared?: { limits: SharedLimits; replica: string; placesTtlMs?: number };
 }
 
 const WITH_PORT = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9A-Fa-f:.]+)\]):\d{1,5}$/;
@@ -67,9 +74,10 @@ export function clientAddress(ip: string | undefined): string {
 }
 
 /**
- * Request limits, per replica: a token bucket per key, device or tenant for each class, and one per client
- * address for failed authentications. Computed from the injected clock; nothing is shared through the
- * store (a round trip per request would cost more than the limit saves).
+ * Request limits for the whole deployment: a token bucket per key, device or tenant for each class, one per
+ * client address for failed authentications, and a count of what each tenant holds open. Computed from
+ * the injected clock. With replicas sharing a store they are counted there (`SharedBudget`), without a
+ * round trip for most requests; one process alone counts in memory.
  */
 export class RequestLimiter {
   private readonly buckets = new Map<RateLimitClass | 'auth', TokenBuckets>();
@@ -77,8 +85,22 @@ export class RequestLimiter {
   private readonly logged = new Map<string, { at: number; refused: number }>();
   /** What each tenant holds open now, per held class. */
   private readonly open = new Map<HeldLimitClass, Map<string, number>>();
+  private readonly shared: SharedBudget | undefined;
 
-  constructor(private readonly deps: RequestLimiterDeps) {}
+  constructor(private readonly deps: RequestLimiterDeps) {
+    const { shared } = deps;
+    this.shared = shared && new SharedBudget({ ...shared, clock: deps.clock, log: deps.log, places: () => this.places() });
+  }
+
+  /** Starts counting with the other replicas (publishing what this one holds open). */
+  async start(): Promise<void> {
+    await this.shared?.start();
+  }
+
+  /** Gives back, everywhere, the places this replica holds (it is shutting down). */
+  async stop(): Promise<void> {
+    await this.shared?.stop();
+  }
 
   /**
    * Takes `cost` (one request, or a batch's events) from the bucket of `key` in `tenantId`'s `cls`;
@@ -95,6 +117,13 @@ export class RequestLimiter {
       if (cost <= t.perMinute) continue;
       this.refused(tenantId, t.cls, t.key);
       throw new AppError(413, 'batch_exceeds_limit', `a batch of ${cost} events is more than the ${t.perMinute} ${REQUEST_LIMIT_COUNTS[t.cls]} allowed a minute: send smaller batches`, { limit: t.cls, perMinute: t.perMinute });
+    }
+    if (this.shared) {
+      const refused = await this.shared.take(takes.map((t) => ({ bucket: `${t.cls}\u0000${t.key}`, perMinute: t.perMinute })), cost, now);
+      if (!refused) return;
+      const t = takes[refused.index]!;
+      this.refused(tenantId, t.cls, t.key);
+      throw limited(`too many ${REQUEST_LIMIT_COUNTS[t.cls]}: at most ${t.perMinute} a minute; retry after ${refused.refusal.retryAfterSec} s`, t.cls, t.perMinute, refused.refusal.retryAfterSec);
     }
     // Every bucket is looked at before any is taken from: a refused request takes nothing from either.
     for (const t of takes) {
@@ -115,20 +144,35 @@ export class RequestLimiter {
     const atOnce = (this.cached(tenantId) ?? (await this.load(tenantId)))[cls];
     let open = this.open.get(cls);
     if (!open) this.open.set(cls, (open = new Map()));
-    const held = open.get(tenantId) ?? 0;
-    if (atOnce > 0 && held >= atOnce) {
+    // Counted here before it is judged: another stream opening meanwhile on this replica counts it.
+    const held = (open.get(tenantId) ?? 0) + 1;
+    open.set(tenantId, held);
+    const give = () => {
+      const left = (open.get(tenantId) ?? 1) - 1;
+      if (left > 0) open.set(tenantId, left);
+      else open.delete(tenantId);
+      return left;
+    };
+    const fits = this.shared ? await this.shared.hold(placeKey(cls, tenantId), held, atOnce, this.deps.clock.now()) : atOnce === 0 || held <= atOnce;
+    if (!fits) {
+      give();
       this.refused(tenantId, cls, key);
-      throw new AppError(429, 'rate_limited', `too many ${REQUEST_LIMIT_COUNTS[cls]}: at most ${atOnce} on this replica; one frees when a stream closes; retry after ${HELD_RETRY_AFTER_SEC} s`, { limit: cls, atOnce }, HELD_RETRY_AFTER_SEC);
+      throw new AppError(429, 'rate_limited', `too many ${REQUEST_LIMIT_COUNTS[cls]}: at most ${atOnce}; one frees when a stream closes; retry after ${HELD_RETRY_AFTER_SEC} s`, { limit: cls, atOnce }, HELD_RETRY_AFTER_SEC);
     }
-    open.set(tenantId, held + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const left = (open.get(tenantId) ?? 1) - 1;
-      if (left > 0) open.set(tenantId, left);
-      else open.delete(tenantId);
+      const left = give();
+      this.shared?.released(placeKey(cls, tenantId), left);
     };
+  }
+
+  /** Every place this replica holds, by its shared count's key. */
+  private places(): Map<string, number> {
+    const all = new Map<string, number>();
+    for (const [cls, byTenant] of this.open) for (const [tenantId, n] of byTenant) all.set(placeKey(cls, tenantId), n);
+    return all;
   }
 
   /** How many places of `cls` the tenant holds on this replica now. */
@@ -151,7 +195,8 @@ export class RequestLimiter {
     const address = clientAddress(ip);
     const now = this.deps.clock.now();
     const auth = this.bucketsOf('auth');
-    const refusal = auth.lacks(address, perMinute, 1, now) ?? (pbxTenant === undefined ? undefined : auth.lacks(pbxBucket(address, pbxTenant), perMinute, 1, now));
+    const lacks = (bucket: string) => (this.shared ? this.shared.exhausted(`auth\u0000${bucket}`, perMinute, now) : auth.lacks(bucket, perMinute, 1, now));
+    const refusal = lacks(address) ?? (pbxTenant === undefined ? undefined : lacks(pbxBucket(address, pbxTenant)));
     if (!refusal) return;
     this.refused('', 'auth', address);
     throw limited(`too many failed authentications from this address (at most ${perMinute} a minute); retry after ${refusal.retryAfterSec} s`, 'auth', perMinute, refusal.retryAfterSec);
@@ -161,11 +206,15 @@ export class RequestLimiter {
    * Counts a wrong or unknown credential against the address it came from. A wrong signature of a PBX key
    * that exists (`tenantId`) counts for that tenant's PBX keys at the address only: a hosted PBX posts for
    * many tenants from one address, and one tenant's stale secret must not stop the others' events.
+   * Resolves once other replicas can see it too (callers need not wait: this replica counts it at once).
    */
-  failedAuth(ip: string | undefined, tenantId?: string): void {
+  async failedAuth(ip: string | undefined, tenantId?: string): Promise<void> {
     const perMinute = this.deps.limits.authFailures;
     const address = clientAddress(ip);
-    if (perMinute > 0) this.bucketsOf('auth').take(tenantId === undefined ? address : pbxBucket(address, tenantId), perMinute, 1, this.deps.clock.now());
+    if (perMinute === 0) return;
+    const bucket = tenantId === undefined ? address : pbxBucket(address, tenantId);
+    if (this.shared) await this.shared.failed(`auth\u0000${bucket}`, perMinute, this.deps.clock.now());
+    else this.bucketsOf('auth').take(bucket, perMinute, 1, this.deps.clock.now());
   }
 
   /** The tenant's settings changed or it is gone: read its limits again. */
@@ -230,6 +279,9 @@ export class RequestLimiter {
     else this.deps.log.warn({ tenantId: tenant, class: cls, caller, ...since }, 'request limit reached: refusing with 429 (logged at most once a minute per tenant and class)');
   }
 }
+
+/** The shared count of what a tenant holds open of a class. */
+const placeKey = (cls: HeldLimitClass, tenantId: string) => `${cls}\u0000${tenantId}`;
 
 /** Bucket keys of real tenants only: a claimed one is only looked up, so made-up names cost no memory. */
 const pbxBucket = (address: string, tenantId: string) => `${address}\u0000${tenantId}`;

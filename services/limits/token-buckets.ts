@@ -14,7 +14,7 @@ const SWEEP_AT = 10_000;
 /** Any bucket untouched this long is full again, whatever its size. */
 const REFILL_MS = 60_000;
 
-const wait = (missing: number, perMinute: number) => Math.max(1, Math.ceil((missing * 60) / perMinute));
+export const wait = (missing: number, perMinute: number) => Math.max(1, Math.ceil((missing * 60) / perMinute));
 
 /**
  * Token buckets by key, each holding up to `perMinute` tokens and refilled at `perMinute` a minute,

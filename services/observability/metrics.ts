@@ -116,7 +116,7 @@ export class Metrics {
   openStreamsByTenant: () => ReadonlyMap<string, number> = () => new Map();
   readonly openStreams = new Gauge({
     name: 'presence_open_streams',
-    help: "Streams each tenant holds open on this replica (its openStreams limit counts these).",
+    help: "Streams each tenant holds open on this replica (its openStreams limit counts them summed over the replicas).",
     labelNames: ['tenant'] as const,
     registers: [this.registry],
     collect: (): void => {

@@ -76,6 +76,12 @@ export const redisKeys = (prefix: string) => ({
    */
   registrationBound: () => `${prefix}regbound`,
   registrationBoundLock: () => `${prefix}regbound${SEP}lock`,
+  /** A request limit's token bucket shared by every replica (`shared-limits.ts`): a `{ t, a }` hash. */
+  limitBucket: (bucket: string) => `${prefix}rl${SEP}bucket${SEP}${bucket}`,
+  /** What each replica holds of a limit of places open at once: replica → `<count>:<fresh until>`. */
+  limitPlaces: (key: string) => `${prefix}rl${SEP}places${SEP}${key}`,
+  /** The replicas counting places, by when their counts go stale (a sorted set). */
+  limitReplicas: () => `${prefix}rl${SEP}replicas`,
   routingGroup: (tenantId: string, groupId: string) => `${prefix}rt${SEP}group${SEP}${tenantId}${SEP}${groupId}`,
   routingAgent: (tenantId: string, personId: string) => `${prefix}rt${SEP}agent${SEP}${tenantId}${SEP}${personId}`,
 });

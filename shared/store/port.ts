@@ -10,6 +10,7 @@ import type { ChangeFeed, FeedCause } from './feed.js';
 import type { CollectionName } from './keys.js';
 import type { LeaseStore } from './leases.js';
 import type { ReplayGuard } from './replay-guard.js';
+import type { SharedLimits } from './shared-limits.js';
 import type { RoutingStateStore } from './routing-state.js';
 import type { TargetStatusStore } from './target-status.js';
 import type { DeliveryLedger, DueSet } from './shared-work.js';
@@ -98,6 +99,8 @@ export interface Store {
    * process after a restart) continues it rather than publishing beside it.
    */
   readonly deliveries: DeliveryLedger;
+  /** Request limits counted for the whole deployment rather than per replica. */
+  readonly limits: SharedLimits;
   /**
    * Work shared by several replicas: absent when one process is all there is (its own timers are then
    * the whole truth).

@@ -199,7 +199,7 @@ describe('streams open at once, per tenant', () => {
         const refused = await open(keys.c!);
         expect(refused.status).toBe(429);
         expect(refused.headers.get('retry-after')).toBe('60');
-        expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/too many streams open at once for this tenant: at most 2 on this replica/), details: { limit: 'openStreams', atOnce: 2 } });
+        expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/too many streams open at once for this tenant: at most 2; one frees when a stream closes/), details: { limit: 'openStreams', atOnce: 2 } });
       }
       const other = await openStream(`${url}/v1/stream`, beta.admin);
       clients.push(other);

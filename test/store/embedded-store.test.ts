@@ -6,6 +6,7 @@ import type { Signal } from '../../shared/domain/signal.js';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
 import { storeContract } from './contract.js';
 import { leaseContract } from './lease-contract.js';
+import { sharedLimitsContract } from './shared-limits-contract.js';
 
 storeContract('embedded (SQLite + memory)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ph-store-'));
@@ -20,6 +21,11 @@ storeContract('embedded (SQLite + memory)', async () => {
 leaseContract('embedded (memory)', async () => {
   const store = new EmbeddedStore(':memory:');
   return { leases: store.leases, cleanup: () => store.close() };
+});
+
+sharedLimitsContract('embedded (memory)', async () => {
+  const store = new EmbeddedStore(':memory:');
+  return { limits: store.limits, cleanup: () => store.close() };
 });
 
 describe('embedded store: signals written behind', () => {

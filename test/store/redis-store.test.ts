@@ -21,6 +21,7 @@ import { severableRedis } from '../support/severable-redis.js';
 import { storeContract } from './contract.js';
 import { leaseContract } from './lease-contract.js';
 import { routingStateContract } from './routing-state-contract.js';
+import { sharedLimitsContract } from './shared-limits-contract.js';
 
 const T = Date.parse('2026-03-02T10:00:00Z');
 /** `alive` of the test stores that exercise full outages: what a full outage must outlast. */
@@ -69,6 +70,11 @@ describeWith(['redis'], 'Redis store', () => {
   leaseContract('redis', async () => {
     const { store } = await fresh();
     return { leases: store.leases, cleanup: () => store.close() };
+  });
+
+  sharedLimitsContract('redis', async () => {
+    const { store } = await fresh();
+    return { limits: store.limits, cleanup: () => store.close() };
   });
 
   it("keeps a target's status report in one hash that Redis itself expires, so a dead owner's is collected", async () => {

@@ -2,6 +2,7 @@ import { afterRestart } from '../after-restart.js';
 import type { Store } from '../port.js';
 import type { CheckpointOptions } from './checkpointer.js';
 import { MemoryReplayGuard } from '../replay-guard.js';
+import { MemorySharedLimits } from '../shared-limits.js';
 import { MemoryTargetStatus } from '../target-status.js';
 import { keptChange, keptSignals } from './kept-signals.js';
 import { MemoryFeed } from './memory-feed.js';
@@ -23,6 +24,7 @@ export class EmbeddedStore implements Store {
   readonly replay = new MemoryReplayGuard();
   readonly routingState = new MemoryRoutingState();
   readonly targetStatus = new MemoryTargetStatus();
+  readonly limits = new MemorySharedLimits();
   readonly deliveries: SqliteDirectory['deliveries'];
 
   /**

@@ -8,6 +8,7 @@ import { RedisFeed } from './redis-feed.js';
 import { OutageBound } from './outage-bound.js';
 import { RedisLeases, RedisReplayGuard } from './redis-leases.js';
 import { RedisRoutingState } from './redis-routing-state.js';
+import { RedisSharedLimits } from './redis-shared-limits.js';
 import { RedisDeliveryLedger, RedisDueSet } from './redis-shared-work.js';
 import { RedisState } from './redis-state.js';
 import { RedisTargetStatus } from './redis-target-status.js';
@@ -52,6 +53,7 @@ export class RedisStore implements Store {
   readonly targetStatus: RedisTargetStatus;
   readonly shared: { due: RedisDueSet };
   readonly deliveries: RedisDeliveryLedger;
+  readonly limits: RedisSharedLimits;
   private readonly conn: Connection;
   private readonly keys;
   private readonly log: Logger;
@@ -77,6 +79,7 @@ export class RedisStore implements Store {
     this.targetStatus = new RedisTargetStatus(this.conn, this.keys);
     this.shared = { due: new RedisDueSet(this.conn, this.keys) };
     this.deliveries = new RedisDeliveryLedger(this.conn, this.keys);
+    this.limits = new RedisSharedLimits(this.conn, this.keys);
     this.outage = new OutageBound(this.conn, this.keys, this.state, opts.log, {
       replica: randomBytes(6).toString('hex'),
       aliveMs: opts.aliveMs ?? ALIVE_MS,

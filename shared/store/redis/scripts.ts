@@ -217,3 +217,67 @@ export const BOUND_APPLIED = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return 1`;
+
+/**
+ * A shared token bucket (`shared-limits.ts`): a `{ t: tokens, a: at }` hash. KEYS: the bucket. ARGV: per
+ * minute, need (0: take want into debt), want, now, the key's expiry in ms (collects an untouched bucket,
+ * which is full by then; one in debt refills within two minutes, so the expiry is that).
+ * Answers { taken, left } (left as a string: Lua numbers come back to Redis as integers).
+ */
+export const TAKE_TOKENS = `
+local perMinute, need, want, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local b = redis.call('HMGET', KEYS[1], 't', 'a')
+local level, at = perMinute, ARGV[4]
+if b[1] then
+  level = math.min(perMinute, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * perMinute / 60000)
+  -- A replica whose clock is behind must not set the time back: the next take would refill that gap twice.
+  if tonumber(b[2]) > now then at = b[2] end
+end
+local taken = want
+if need > 0 then
+  if level < need then return {0, tostring(level)} end
+  taken = math.min(want, math.floor(level))
+end
+local left = math.max(-perMinute, level - taken)
+redis.call('HSET', KEYS[1], 't', tostring(left), 'a', at)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {taken, tostring(left)}`;
+
+/**
+ * One more place of a count shared by replicas (`shared-limits.ts`): a hash of replica → `<own>:<fresh
+ * until>`. KEYS: the count. ARGV: replica, own (with this one), at once (0: no limit), now, fresh until,
+ * the key's expiry in ms. Counts gone stale (their replica stopped renewing them) are removed.
+ * Answers { taken 1/0, total }.
+ */
+export const HOLD_PLACE = `
+local own, atOnce, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local total = own
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if all[i] ~= ARGV[1] then
+    local c, e = string.match(all[i + 1], '^(%d+):(%d+)$')
+    if c and tonumber(e) > now then total = total + tonumber(c) else redis.call('HDEL', KEYS[1], all[i]) end
+  end
+end
+if atOnce > 0 and total > atOnce then return {0, total - 1} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return {1, total}`;
+
+/**
+ * A replica's counts of places and its liveness (`shared-limits.ts`). KEYS: the replicas (a sorted set by
+ * fresh-until), then one count per ARGV pair. ARGV: replica, now, fresh until, key expiry in ms, then
+ * own per count (0 withdraws). Answers how many replicas are fresh at now.
+ */
+export const PUBLISH_PLACES = `
+for i = 2, #KEYS do
+  if ARGV[3 + i] == '0' then redis.call('HDEL', KEYS[i], ARGV[1])
+  else
+    redis.call('HSET', KEYS[i], ARGV[1], ARGV[3 + i] .. ':' .. ARGV[3])
+    redis.call('PEXPIRE', KEYS[i], ARGV[4])
+  end
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return redis.call('ZCARD', KEYS[1])`;
