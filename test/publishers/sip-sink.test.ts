@@ -370,6 +370,42 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
+  it.each([503, 'timeout'] as const)('a new extension whose old publication the server did not remove (%s) fails the delivery: its retry removes the old one by its etag, then publishes the new one', async (answer) => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    /** Each PUBLISH transaction once (UDP retransmissions left out): presentity, Expires and SIP-If-Match. */
+    const publishes = () => [...new Map(h.transport.requests('PUBLISH').map((r) => [r.headers.get('via'), [r.uri, r.headers.get('expires'), r.headers.get('sip-if-match') ?? null]])).values()];
+    const first = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
+    await first;
+    const moved = { tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 };
+    const failed = sink.deliver(moved).catch((err: Error) => err);
+    await h.clock.advance(0);
+    if (answer === 'timeout') await h.clock.advance(32_000);
+    else h.transport.respond(h.transport.lastRequest('PUBLISH'), answer);
+    await h.clock.advance(0);
+    // Nothing of the new presentity yet: the server would show the old one's watchers the old state until it expires.
+    expect(publishes()).toEqual([
+      ['sip:11@example.test', '600', null],
+      ['sip:11@example.test', '0', 'e1'],
+    ]);
+    expect(await failed).toBeInstanceOf(DeliveryError);
+    // The runner's retry: the removal asked of the server again, by the old etag, then the new presentity afresh.
+    const retried = sink.deliver(moved);
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '0']]);
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e19'], ['Expires', '600']]);
+    expect(await retried).toBeUndefined();
+    expect(publishes().slice(2)).toEqual([
+      ['sip:11@example.test', '0', 'e1'],
+      ['sip:19@example.test', '600', null],
+    ]);
+    expect((sink.details() as { publications: unknown }).publications).toEqual({ published: 1 });
+    await sink.close();
+  });
+
   it("clears the line of someone withdrawn from the target's scope (they stay), not of someone removed", async () => {
     const h = setup();
     const applied: Array<[string, string]> = [];

@@ -225,6 +225,28 @@ describe('a SIP target located by DNS SRV', () => {
     await h.sink.close();
   });
 
+  it('a new extension whose old publication the server holding it did not remove moves on and publishes the new one at the next server; the old one is still asked to be removed there, by its etag', async () => {
+    const h = harness();
+    for (const i of [1, 2]) await h.published(i, `a-${i}`);
+    const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
+    await h.clock.advance(0);
+    const before = h.sent().length;
+    expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+    await h.reply(h.open()[0]!, 503);
+    for (let r = h.open()[0]; r; r = h.open()[0]) await h.reply(r, 200, `b-${r.uri}`);
+    await done;
+    expect(h.sent().slice(before).sort()).toEqual(['PUBLISH 192.0.2.2:5080 sip:12@example.test -', 'PUBLISH 192.0.2.2:5080 sip:19@example.test -']);
+    // The old publication's removal, after the publication's backoff (2 s, jittered down): to a, which still shows it to its watchers.
+    await h.clock.advance(2000);
+    expect(h.sent().slice(before + 2)).toEqual(['PUBLISH 192.0.2.1:5070 sip:11@example.test a-1']);
+    await h.reply(h.open()[0]!, 200, 'a-1');
+    expect((h.sink.details() as { publications: unknown }).publications).toEqual({ published: 2 });
+    // Answered: nothing more of the old presentity.
+    await h.clock.advance(600_000);
+    expect(h.sent().filter((r) => r.includes('sip:11@'))).toHaveLength(3);
+    await h.sink.close();
+  });
+
   it('a removal left at a server that went dead while the others publish at the next one does not hold the target as failing: the others stay kept up there', async () => {
     const h = harness();
     for (const i of [1, 2]) await h.published(i, `a-${i}`);

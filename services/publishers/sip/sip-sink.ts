@@ -62,6 +62,8 @@ interface Watch {
  */
 export class SipSink implements Sink {
   private readonly publishers = new Map<string, { presentity: string; pub: Publisher }>();
+  /** Publications of presentities their people no longer have, which their publishers go on removing (`leave`) until answered or lapsed. */
+  private readonly leaving = new Set<Publisher>();
   /** People whose delivery waits on their publisher: its new entity-tag reaches the ledger with the delivery. */
   private readonly delivering = new Set<string>();
   private readonly watches = new Map<string, Watch>();
@@ -119,12 +121,16 @@ export class SipSink implements Sink {
     }
     if (this.target.subscribeDialog) this.watch(d.person);
     const presentity = presentityOf(d.person, this.target);
-    // A new extension or SIP URI: the old presentity no longer stands for them (RFC 3903 §4.5 removal); one
-    // the server did not take is left to lapse at its expiry: nobody delivers its removal again.
+    // A new extension or SIP URI: the old presentity no longer stands for them, and the server would show its
+    // watchers both publications together (Kamailio aggregates them): it is removed first (Expires 0 by its
+    // SIP-ETag, RFC 3903 §4.6), then the new one published afresh. One the server did not take fails the
+    // delivery, so its retry asks the server holding it again, as for a deleted person's.
     const old = this.publishers.get(d.personId);
     if (old && old.presentity !== presentity) {
-      await this.unpublish(d.personId);
-      if (this.publishers.get(d.personId) === old) this.drop(d.personId);
+      const removed = await this.unpublish(d.personId);
+      if (removed instanceof DeliveryError) throw removed;
+      // Left to the publisher (at a server the requests moved away from): it goes on asking there, beside the new one.
+      if (this.publishers.get(d.personId) === old) this.leave(d.personId);
     }
     const pub = this.publishers.get(d.personId)?.pub ?? this.publisher(d.personId, presentity);
     const body = this.bodies.of(d.personId, d.person, d.presence);
@@ -147,7 +153,7 @@ export class SipSink implements Sink {
   }
 
   async drain(): Promise<void> {
-    await Promise.all([...this.publishers.values()].map((h) => h.pub.settled()));
+    await Promise.all([...this.everyPublisher()].map((pub) => pub.settled()));
   }
 
   lapsed(address: string | undefined): boolean {
@@ -175,6 +181,7 @@ export class SipSink implements Sink {
       ...(this.credentials ? { credentials: this.credentials } : {}),
       ...(resume ? { resume } : {}),
       onPublication: (p) => {
+        if (!p && this.leaving.delete(pub)) return;
         // A refresh (or a fresh start after a 412) moved the publication; a delivery records its own.
         if (p && !this.delivering.has(personId) && this.publishers.get(personId)?.pub === pub) this.hooks?.readdressed(personId, publicationAddress({ presentity, ...p }));
       },
@@ -187,7 +194,7 @@ export class SipSink implements Sink {
 
   hold(held: boolean): void {
     this.held = held;
-    for (const { pub } of this.publishers.values()) {
+    for (const pub of this.everyPublisher()) {
       // Released, as many refreshes may be due as there are people: no more at once than deliveries.
       if (held) pub.hold();
       else this.inFlight.run(() => pub.release()).catch((err: unknown) => this.log.error({ err }, 'releasing a publication failed'));
@@ -292,6 +299,19 @@ export class SipSink implements Sink {
     // Left to the publisher (a server the requests moved away from): it stays, retrying there by itself.
     if (outcome !== 'left' && this.publishers.get(personId) === held) this.drop(personId);
     return outcome;
+  }
+
+  /** Those of the people, and those left removing what their people no longer stand for. */
+  private *everyPublisher(): Iterable<Publisher> {
+    for (const { pub } of this.publishers.values()) yield pub;
+    yield* this.leaving;
+  }
+
+  /** The person's publication stays with its publisher, which removes it by itself, and no longer stands for them. */
+  private leave(personId: string): void {
+    const held = this.publishers.get(personId)!;
+    this.publishers.delete(personId);
+    this.leaving.add(held.pub);
   }
 
   private drop(personId: string): void {
@@ -399,8 +419,8 @@ export class SipSink implements Sink {
     // Removed (Expires 0), or the server would keep them beside the next publisher's and, given two with
     // our tuple id, show the older one's (Kamailio) until they expire. A server that does not answer
     // soon is not waited for: they lapse at their expiry then.
-    if (withdraw) await withinMs(WITHDRAW_WAIT_MS, Promise.all([...this.publishers.values()].map(({ pub }) => this.inFlight.run(() => pub.remove()))));
-    for (const { pub } of this.publishers.values()) pub.dispose();
+    if (withdraw) await withinMs(WITHDRAW_WAIT_MS, Promise.all([...this.everyPublisher()].map((pub) => this.inFlight.run(() => pub.remove()))));
+    for (const pub of this.everyPublisher()) pub.dispose();
     // Nobody will watch these lines any more (the target is gone, disabled or no longer reads them back):
     // a call one showed would otherwise keep its person on a call until it went stale. A handover keeps them.
     const kept = next?.kind === 'sip' && next.enabled && next.subscribeDialog;
@@ -409,6 +429,7 @@ export class SipSink implements Sink {
       if (!kept) await this.clearLine(personId, w).catch((err: unknown) => this.log.error({ err }, 'clearing a line failed'));
     }
     this.publishers.clear();
+    this.leaving.clear();
     this.watches.clear();
     this.startOver.clear();
     this.bodies.clear();
