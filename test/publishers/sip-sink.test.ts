@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Presence } from '../../shared/domain/presence.js';
+import { ManualClock } from '../../shared/clock/manual-clock.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { PresenceEngine } from '../../services/merger/engine.js';
 import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink, WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/sip-sink.js';
 import { DeliveryError } from '../../services/publishers/http-client.js';
+import { SipStack } from '../../services/publishers/sip/sip-stack.js';
 import { sendAddress } from '../../services/publishers/ssrf-guard.js';
 import type { SipRequest } from '../../shared/sip/message.js';
 import { setup, SIP_TARGET, T0 } from '../sip/helpers.js';
@@ -316,6 +318,29 @@ describe('SIP sink', () => {
     await h.clock.advance(0);
     // 11: accepted, no NOTIFY yet (RFC 6665 pending); 12: no such extension, retried after backoff; 13: unanswered.
     expect(sink.watchHealth()).toEqual({ pending: 2, failing: 1 });
+    await sink.close();
+  });
+
+  it.each([0, 0.5])("draws its publications' and dialog watches' backoff jitter from the hub's random, as its SIP stack is given it (%s)", async (r) => {
+    const random = () => r;
+    const stack = new SipStack({ host: '127.0.0.1', port: 0 }, new ManualClock(T0), random);
+    expect((await stack.get()).random).toBe(random);
+    await stack.close();
+    const h = setup(undefined, random);
+    const sink = new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(1)]);
+    /** Each request transaction once (UDP retransmissions left out), by method. */
+    const sent = (method: string) => new Set(h.transport.requests(method).map((m) => m.headers.get('via'))).size;
+    const failed = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 }).catch((err: Error) => err);
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 503);
+    h.transport.respond(h.transport.lastRequest('SUBSCRIBE'), 503);
+    expect(await failed).toBeInstanceOf(DeliveryError);
+    // 2 s, less up to a fifth of it drawn from `random`.
+    const wait = 2000 * (1 - 0.2 * r);
+    await h.clock.advance(wait - 1);
+    expect([sent('PUBLISH'), sent('SUBSCRIBE')]).toEqual([1, 1]);
+    await h.clock.advance(1);
+    expect([sent('PUBLISH'), sent('SUBSCRIBE')]).toEqual([2, 2]);
     await sink.close();
   });
 
