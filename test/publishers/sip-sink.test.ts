@@ -4,7 +4,8 @@ import type { Presence } from '../../shared/domain/presence.js';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { PresenceEngine } from '../../services/merger/engine.js';
-import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink, WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/sip-sink.js';
+import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/watch-pacer.js';
 import { DeliveryError } from '../../services/publishers/http-client.js';
 import { SipStack } from '../../services/publishers/sip/sip-stack.js';
 import { sendAddress } from '../../services/publishers/ssrf-guard.js';
@@ -195,6 +196,32 @@ describe('SIP sink', () => {
     await h.clock.advance(step);
     expect(subscribes().slice(4)).toEqual(['11', '12', '13', '14']);
     await sink.close();
+  });
+
+  it(`dialog watches of two targets on one server resume there ${WATCHES_RESUMED_PER_SECOND} a second together, not each target at that pace`, async () => {
+    const h = setup();
+    const sinks = [
+      new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(1), person(2)]),
+      new SipSink({ ...TARGET, id: 'kam2', subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(3), person(4)]),
+    ];
+    /** Each SUBSCRIBE transaction once (UDP retransmissions left out), by the extension it watches. */
+    const subscribes = () => [...new Map(h.transport.requests('SUBSCRIBE').map((r) => [r.headers.get('via'), r.headers.get('to')!.replace(/^<?sip:(\d+)@.*$/, '$1')])).values()];
+    await h.clock.advance(0);
+    for (const r of h.transport.requests('SUBSCRIBE')) h.transport.respond(r, 503);
+    await h.clock.advance(0);
+    for (const sink of sinks) sink.hold(true);
+    await h.clock.advance(60_000);
+    expect(subscribes()).toEqual(['11', '12', '13', '14']);
+    for (const sink of sinks) sink.hold(false);
+    await h.clock.advance(0);
+    const step = 1000 / WATCHES_RESUMED_PER_SECOND;
+    const resumed: string[][] = [];
+    for (let i = 0; i < 4; i++) {
+      resumed.push(subscribes().slice(4));
+      await h.clock.advance(step);
+    }
+    expect(resumed).toEqual([['11'], ['11', '12'], ['11', '12', '13'], ['11', '12', '13', '14']]);
+    for (const sink of sinks) await sink.close();
   });
 
   it('a removal the server did not take (no answer, 5xx) fails the delivery, so a failing target is not taken for answering again, and its retry asks that server again; one with nothing to remove asks nothing of it', async () => {

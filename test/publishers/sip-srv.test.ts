@@ -10,7 +10,8 @@ import { MIN_TTL_MS } from '../../services/publishers/dns-cache.js';
 import { srvNameOf } from '../../services/publishers/sip/presentity.js';
 import { RETURN_CHECK_MS } from '../../services/publishers/sip/server-set.js';
 import { publicationAddress } from '../../services/publishers/sip/publication-address.js';
-import { SipSink, WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/sip-sink.js';
+import { SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/watch-pacer.js';
 import { orderSrv, srvResolver, type SrvRecord } from '../../services/publishers/sip/srv.js';
 import { TargetRunner } from '../../services/publishers/target-runner.js';
 import { Metrics } from '../../services/observability/metrics.js';
@@ -343,6 +344,26 @@ describe('a SIP target located by DNS SRV', () => {
     await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
     expect(h.details().publishingTo).toBe('b.example.test:5080');
     expect(h.sent().filter((r) => r.startsWith('SUBSCRIBE')).at(-1)).toBe('SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -');
+    await h.sink.close();
+  });
+
+  it(`dialog watches start over at the server the requests moved to in turn, ${WATCHES_RESUMED_PER_SECOND} a second, not all at one instant`, async () => {
+    const h = harness(undefined, { ...TARGET, subscribeDialog: true }, [person(1), person(2), person(3)]);
+    await h.clock.advance(0);
+    for (const r of h.open()) await h.reply(r, 200);
+    void h.deliver(1);
+    await h.clock.advance(0);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    const atB = () => h.sent().filter((r) => r.startsWith('SUBSCRIBE 192.0.2.2:5080'));
+    expect(atB()).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -']);
+    const step = 1000 / WATCHES_RESUMED_PER_SECOND;
+    await h.clock.advance(step - 1);
+    expect(atB()).toHaveLength(1);
+    await h.clock.advance(1);
+    expect(atB()).toHaveLength(2);
+    await h.clock.advance(step);
+    expect(atB()).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -', 'SUBSCRIBE 192.0.2.2:5080 sip:12@example.test -', 'SUBSCRIBE 192.0.2.2:5080 sip:13@example.test -']);
     await h.sink.close();
   });
 

@@ -8,7 +8,7 @@ import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
 import { Publisher, type PublisherOptions } from '../../../shared/sip/publisher.js';
 import { Subscriber, type SubscriberStatus } from '../../../shared/sip/subscriber.js';
-import { formatHostPort, type AddressCheck, type Destination } from '../../../shared/sip/transport.js';
+import { destinationNow, formatHostPort, serverKey, type AddressCheck, type Destination } from '../../../shared/sip/transport.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
@@ -20,6 +20,7 @@ import { PidfBodies } from './pidf-bodies.js';
 import { parsePublicationAddress, publicationAddress, type HeldPublication } from './publication-address.js';
 import { destinationOf, presentityOf, srvNameOf } from './presentity.js';
 import { ServerSet, type SrvLocation } from './server-set.js';
+import { watchPacerOf, type WatchPacer } from './watch-pacer.js';
 
 /**
  * PUBLISHes this sink waits on at once; more people wait here. Without a cap, a (re)loaded target sends
@@ -27,12 +28,6 @@ import { ServerSet, type SrvLocation } from './server-set.js';
  * a Timer E retransmission (0.5, 1, 2, 4 s), so publishing them took 98 s instead of about 10.
  */
 export const MAX_PUBLISHES_IN_FLIGHT = 64;
-
-/**
- * Dialog watches that had a SUBSCRIBE fall due while their target was failing (held) send it, once it
- * answers again, at most this many a second: 1,000 extensions would otherwise re-subscribe at one instant.
- */
-export const WATCHES_RESUMED_PER_SECOND = 100;
 
 /** How long closing waits for the server to confirm withdrawn publications (a bound on a shutdown or target edit). */
 const WITHDRAW_WAIT_MS = 2000;
@@ -79,8 +74,10 @@ export class SipSink implements Sink {
    * the requests go once released, each until it has (a new hold may cut their paced resumption short).
    */
   private readonly startOver = new Set<Watch>();
-  /** The dialog watches' paced resumption after a hold (`resumeWatches`): a new hold or closing cancels what is left. */
+  /** The dialog watches' paced resumption after a hold or a move (`resumeWatches`): a new hold or closing cancels what is left. */
   private resuming: TimerHandle[] = [];
+  /** Shared by every target on this SIP stack: watches resumed or started over go to one server at a steady pace. */
+  private readonly pacer: WatchPacer;
   /** The latest instant up to which every publication was checked after the server lost one. */
   private recheckedUpTo = -Infinity;
 
@@ -98,6 +95,7 @@ export class SipSink implements Sink {
     const base = { ...destinationOf(target), ...(check ? { check } : {}) };
     this.route = new ServerSet(base, srvNameOf(target), srv, core.clock, (to) => this.answers(to), () => this.moved());
     this.bodies = new PidfBodies(target);
+    this.pacer = watchPacerOf(core);
     this.credentials = target.username && password !== undefined ? { username: target.username, password } : undefined;
     if (target.subscribeDialog) {
       const watchAll = () => this.closed || people.forEach((p) => this.watch(p));
@@ -209,12 +207,11 @@ export class SipSink implements Sink {
   }
 
   /**
-   * The target answers again: each dialog watch with a SUBSCRIBE due (or to start over at the server the requests
-   * moved to meanwhile) sends it, paced at `WATCHES_RESUMED_PER_SECOND`, in turn.
+   * The target answers again, or its requests moved: each dialog watch with a SUBSCRIBE due (or to start over at
+   * the server the requests go to now) sends it in its turn at that server (`WatchPacer`), whichever target's.
    */
   private resumeWatches(): void {
-    const clock = this.core.clock;
-    let n = 0;
+    const server = serverKey(destinationNow(this.route));
     for (const w of this.watches.values()) {
       if (!this.startOver.has(w) && !w.subscriber.waiting) {
         w.subscriber.release();
@@ -227,9 +224,7 @@ export class SipSink implements Sink {
         w.subscriber.release();
         if (restart) w.subscriber.start();
       };
-      if (n === 0) resume();
-      else this.resuming.push(clock.after((n * 1000) / WATCHES_RESUMED_PER_SECOND, resume));
-      n++;
+      this.resuming.push(this.pacer.schedule(server, resume));
     }
   }
 
@@ -266,15 +261,10 @@ export class SipSink implements Sink {
     for (const { pub } of this.publishers.values()) {
       this.inFlight.run(() => pub.moved()).catch((err: unknown) => this.log.error({ err }, 'moving a publication failed'));
     }
-    this.restartWatches();
-  }
-
-  private restartWatches(): void {
-    this.startOver.clear();
-    for (const w of this.watches.values()) {
-      w.subscriber.dispose();
-      w.subscriber.start();
-    }
+    // Every watch starts over there, in its turn like after a hold.
+    for (const w of this.watches.values()) this.startOver.add(w);
+    this.stopResuming();
+    this.resumeWatches();
   }
 
   /** Whether a server answers an OPTIONS (RFC 3261 §11) with anything but a 503: it takes requests again. */
