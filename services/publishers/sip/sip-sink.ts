@@ -211,6 +211,7 @@ export class SipSink implements Sink {
    * the server the requests go to now) sends it in its turn at that server (`WatchPacer`), whichever target's.
    */
   private resumeWatches(): void {
+    if (this.watches.size === 0) return;
     const server = serverKey(destinationNow(this.route));
     for (const w of this.watches.values()) {
       if (!this.startOver.has(w) && !w.subscriber.waiting) {
