@@ -43,17 +43,17 @@ export class WatchPacer {
   private pump(server: string, lane: Lane): void {
     while (lane.turns[0]?.cancelled) lane.turns.shift();
     const next = lane.turns[0];
-    if (!next) {
+    const now = this.clock.now();
+    const due = lane.lastAt + this.gapMs;
+    // A server whose last turn is a gap behind needs no lane: the next one goes at once. One just served keeps
+    // it until then (the timer below), or a lane would stay for every server ever resumed at.
+    if (!next && now >= due) {
       lane.timer?.cancel();
-      lane.timer = undefined;
-      // A server whose last turn is a gap behind needs no lane: the next one goes at once.
-      if (this.clock.now() >= lane.lastAt + this.gapMs) this.lanes.delete(server);
+      this.lanes.delete(server);
       return;
     }
     if (lane.timer) return;
-    const now = this.clock.now();
-    const due = lane.lastAt + this.gapMs;
-    if (now < due) {
+    if (!next || now < due) {
       lane.timer = this.clock.at(due, () => {
         lane.timer = undefined;
         this.pump(server, lane);
