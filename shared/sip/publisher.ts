@@ -416,7 +416,8 @@ export class Publisher {
       if (route && serverFailed) route.failed(to, reason);
       // The others publish elsewhere now (a fail-over): a server they left says nothing of the target's health, so
       // the removal is not the target's failure to retry, but retried there by this publisher on its own backoff.
-      if (route && serverKey(to) !== serverKey(route.current())) {
+      // So is one it retries of its own accord, nobody waiting on it, wherever the others publish by then.
+      if (route && (serverKey(to) !== serverKey(route.current()) || this.removals.length === 0)) {
         this.settleRemovals('left');
         this.removalRetries += 1;
         this.state = 'backoff';

@@ -248,6 +248,34 @@ describe('a SIP target located by DNS SRV', () => {
     await h.sink.close();
   });
 
+  it('an old presentity left to its publisher keeps being asked to be removed when the requests come back to its server and it answers a 5xx there: nobody else will ask', async () => {
+    const h = harness();
+    for (const i of [1, 2]) await h.published(i, `a-${i}`);
+    const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
+    await h.clock.advance(0);
+    await h.reply(h.open()[0]!, 503);
+    for (let r = h.open()[0]; r; r = h.open()[0]) await h.reply(r, 200, `b-${r.uri}`);
+    await done;
+    // b fails in turn: past the last server, requests go back to a.
+    const away = h.deliver(2, AWAY);
+    await h.clock.advance(0);
+    await h.reply(h.open()[0]!, 503);
+    await h.reply(h.open()[0]!, 200, 'a-2');
+    await away;
+    expect(h.details().publishingTo).toBe('a.example.test:5070');
+    const removals = () => h.sent().filter((r) => r === 'PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+    await h.clock.advance(2000);
+    expect(removals()).toHaveLength(2);
+    await h.reply(h.open()[0]!, 500);
+    // Its own backoff (4 s after two failures): then answered, it is done.
+    await h.clock.advance(4000);
+    expect(removals()).toHaveLength(3);
+    await h.reply(h.open()[0]!, 200);
+    await h.clock.advance(600_000);
+    expect(removals()).toHaveLength(3);
+    await h.sink.close();
+  });
+
   it('a removal left at a server that went dead while the others publish at the next one does not hold the target as failing: the others stay kept up there', async () => {
     const h = harness();
     for (const i of [1, 2]) await h.published(i, `a-${i}`);
