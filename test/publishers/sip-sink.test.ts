@@ -458,6 +458,24 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
+  it.each([412, 489, 403])('a new extension whose old publication the server refuses to remove for good (%s) is published at once: it holds none, or never will remove it', async (answer) => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    const first = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
+    await first;
+    const moved = sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), answer);
+    await h.clock.advance(0);
+    const fresh = h.transport.lastRequest('PUBLISH');
+    expect([fresh.uri, fresh.headers.get('sip-if-match') ?? null]).toEqual(['sip:19@example.test', null]);
+    h.transport.respond(fresh, 200, [['SIP-ETag', 'e19'], ['Expires', '600']]);
+    expect(await moved).toBeUndefined();
+    await sink.close();
+  });
+
   it("clears the line of someone withdrawn from the target's scope (they stay), not of someone removed", async () => {
     const h = setup();
     const applied: Array<[string, string]> = [];
