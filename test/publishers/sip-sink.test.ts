@@ -16,6 +16,14 @@ const TARGET = SIP_TARGET;
 const PRESENCE = { availability: 'available', activity: 'available', routable: true, since: T0, version: 1 } as Presence;
 const person = (i: number) => ({ id: `p${i}`, tenantId: 'acme', name: `P ${i}`, extension: `1${i}`, teams: [] }) as unknown as Person;
 
+/** p1's state published, the server answering with entity-tag e1 for 600 s. */
+async function publishedAsE1(h: ReturnType<typeof setup>, sink: SipSink): Promise<void> {
+  const first = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+  await h.clock.advance(0);
+  h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
+  await first;
+}
+
 describe('SIP sink', () => {
   it(`waits on at most ${MAX_PUBLISHES_IN_FLIGHT} PUBLISHes at once, and sends the next as each is answered`, async () => {
     const h = setup();
@@ -427,10 +435,7 @@ describe('SIP sink', () => {
     const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
     /** Each PUBLISH transaction once (UDP retransmissions left out): presentity, Expires and SIP-If-Match. */
     const publishes = () => [...new Map(h.transport.requests('PUBLISH').map((r) => [r.headers.get('via'), [r.uri, r.headers.get('expires'), r.headers.get('sip-if-match') ?? null]])).values()];
-    const first = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
-    await h.clock.advance(0);
-    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
-    await first;
+    await publishedAsE1(h, sink);
     const moved = { tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 };
     const failed = sink.deliver(moved).catch((err: Error) => err);
     await h.clock.advance(0);
@@ -461,10 +466,7 @@ describe('SIP sink', () => {
   it.each([412, 489, 403])('a new extension whose old publication the server refuses to remove for good (%s) is published at once: it holds none, or never will remove it', async (answer) => {
     const h = setup();
     const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
-    const first = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
-    await h.clock.advance(0);
-    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
-    await first;
+    await publishedAsE1(h, sink);
     const moved = sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
     await h.clock.advance(0);
     h.transport.respond(h.transport.lastRequest('PUBLISH'), answer);

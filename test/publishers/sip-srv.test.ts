@@ -111,6 +111,22 @@ function harness(answer: SrvRecord[] | Error = [srv('a.example.test.', 5070, 10,
   return { ...h, dns, sink, sent, open, reply, deliver, published, details };
 }
 
+/**
+ * p1 and p2 published at a; p1 given extension 19, its old publication's removal answered 503 there: the others
+ * move on to b (answered 200). What was sent before that removal's answer.
+ */
+async function movedOnFromRemoval(h: ReturnType<typeof harness>): Promise<number> {
+  for (const i of [1, 2]) await h.published(i, `a-${i}`);
+  const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
+  await h.clock.advance(0);
+  const before = h.sent().length;
+  expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+  await h.reply(h.open()[0]!, 503);
+  for (let r = h.open()[0]; r; r = h.open()[0]) await h.reply(r, 200, `b-${r.uri}`);
+  await done;
+  return before;
+}
+
 describe('a SIP target located by DNS SRV', () => {
   it('publishes to the most preferred server at its SRV port, and says so in its status', async () => {
     const h = harness();
@@ -228,14 +244,7 @@ describe('a SIP target located by DNS SRV', () => {
 
   it('a new extension whose old publication the server holding it did not remove moves on and publishes the new one at the next server; the old one is still asked to be removed there, by its etag', async () => {
     const h = harness();
-    for (const i of [1, 2]) await h.published(i, `a-${i}`);
-    const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
-    await h.clock.advance(0);
-    const before = h.sent().length;
-    expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
-    await h.reply(h.open()[0]!, 503);
-    for (let r = h.open()[0]; r; r = h.open()[0]) await h.reply(r, 200, `b-${r.uri}`);
-    await done;
+    const before = await movedOnFromRemoval(h);
     expect(h.sent().slice(before).sort()).toEqual(['PUBLISH 192.0.2.2:5080 sip:12@example.test -', 'PUBLISH 192.0.2.2:5080 sip:19@example.test -']);
     // The old publication's removal, after the publication's backoff (2 s, jittered down): to a, which still shows it to its watchers.
     await h.clock.advance(2000);
@@ -250,12 +259,7 @@ describe('a SIP target located by DNS SRV', () => {
 
   it('an old presentity left to its publisher keeps being asked to be removed when the requests come back to its server and it answers a 5xx there: nobody else will ask', async () => {
     const h = harness();
-    for (const i of [1, 2]) await h.published(i, `a-${i}`);
-    const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
-    await h.clock.advance(0);
-    await h.reply(h.open()[0]!, 503);
-    for (let r = h.open()[0]; r; r = h.open()[0]) await h.reply(r, 200, `b-${r.uri}`);
-    await done;
+    await movedOnFromRemoval(h);
     // b fails in turn: past the last server, requests go back to a.
     const away = h.deliver(2, AWAY);
     await h.clock.advance(0);
