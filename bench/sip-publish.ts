@@ -119,7 +119,7 @@ async function sippPhase(kam: RunningKamailio, presentities: number, body: strin
 /** The hub's SIP sink: per presentity, one delivery after another (initial, then LOOPS modifies). */
 async function hubPhase(kam: RunningKamailio, presentities: number, person: Person, presences: [Presence, Presence], run: number): Promise<Phase> {
   const port = await freePort();
-  const stack = new SipStack({ host: '127.0.0.1', port }, systemClock);
+  const stack = new SipStack({ host: '127.0.0.1', port }, systemClock, Math.random);
   const sends0 = udpRequestsSent;
   const core = await stack.get();
   // subscribeDialog is off, so the sink never feeds the engine.

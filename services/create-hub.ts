@@ -65,7 +65,7 @@ export interface HubOptions {
   srvResolve?: SrvResolver;
   /** Ids, secrets and jitter for the calendar connectors (tests pin them). */
   randomness?: CalendarRandomness;
-  /** Uniform in [0, 1): the publishers' retry and probe jitter and the SRV weighted draw (RFC 2782); tests pin it. */
+  /** Uniform in [0, 1): the publishers' retry and probe jitter (SIP publications' and dialog subscriptions' backoff too) and the SRV weighted draw (RFC 2782); tests pin it. */
   random?: () => number;
   /** Process-level metrics (event loop, memory); off in tests that build many hubs. */
   defaultMetrics?: boolean;
@@ -120,7 +120,7 @@ export function createHub(opts: HubOptions): RunningHub {
   const resolve = opts.resolve ?? systemResolver;
   const srvResolve = opts.srvResolve ?? srvResolver();
   const targets = new TargetsService(store, directory, secrets, resolve, config.publish.privateTargets, srvResolve);
-  const sipStack = new SipStack(config.sip, clock);
+  const sipStack = new SipStack(config.sip, clock, random);
   const pipeline = new PublishPipeline({
     store,
     feed,

@@ -90,6 +90,11 @@ export class PublishPipeline {
   private lastRerender = 0;
   /** Why a target's publisher could not start (a SIP server the SSRF rules now refuse), and when it is tried again: its status says so. */
   private readonly unstarted = new Map<string, Unstarted>();
+  /**
+   * Without several replicas, the (re)opening under way of each target (`inTurn`): a start tried again on its
+   * backoff and an edit, or two edits, would otherwise each open a publisher for it, one of them never closed.
+   */
+  private readonly turns = new Map<string, Promise<void>>();
 
   /** With several replicas: what this one publishes, told to the others. */
   private readonly reporter: StatusReporter | undefined;
@@ -116,9 +121,28 @@ export class PublishPipeline {
   }
 
   /** (Re)creates the runner of one target from what is stored and re-sends the current states. */
-  async reload(tenantId: string, targetId: string): Promise<void> {
+  reload(tenantId: string, targetId: string): Promise<void> {
+    // With several replicas, ownership changes one claim at a time.
     if (this.deps.ownership) return this.claim();
     const k = this.key(tenantId, targetId);
+    return this.inTurn(k, () => this.reloadNow(k, tenantId, targetId));
+  }
+
+  /**
+   * Runs `work` on the target once what its previous turn does has ended: each turn reads the target as
+   * stored when it begins, so the latest edit is what stays open.
+   */
+  private inTurn(k: string, work: () => Promise<void>): Promise<void> {
+    const run = (this.turns.get(k) ?? Promise.resolve()).then(work);
+    const ended = run.catch(() => undefined);
+    this.turns.set(k, ended);
+    void ended.then(() => this.turns.get(k) === ended && this.turns.delete(k));
+    return run;
+  }
+
+  private async reloadNow(k: string, tenantId: string, targetId: string): Promise<void> {
+    // Closing: what it has open is closed with the rest.
+    if (this.closed) return;
     const target = await this.deps.store.directory.get('targets', tenantId, targetId);
     const runner = this.runners.get(k);
     this.runners.delete(k);
@@ -210,10 +234,14 @@ export class PublishPipeline {
     if (this.closed || this.unstarted.get(k) !== entry) return;
     try {
       if (this.deps.ownership) return await this.claim();
-      const stored = await this.deps.store.directory.get('targets', target.tenantId, target.id);
-      if (this.unstarted.get(k) !== entry || this.runners.has(k)) return;
-      if (stored?.enabled) await this.open(stored);
-      else this.forgetUnstarted(k);
+      await this.inTurn(k, async () => {
+        // An edit, a deletion or another attempt came first.
+        if (this.closed || this.unstarted.get(k) !== entry) return;
+        const stored = await this.deps.store.directory.get('targets', target.tenantId, target.id);
+        if (this.unstarted.get(k) !== entry || this.runners.has(k)) return;
+        if (stored?.enabled) await this.open(stored);
+        else this.forgetUnstarted(k);
+      });
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, target: target.id }, 'cannot start the publisher for this target');
     }
@@ -412,6 +440,7 @@ export class PublishPipeline {
     this.expiryTimer?.cancel();
     this.unsubscribe?.();
     await this.claiming;
+    await Promise.all(this.turns.values());
     const owned = [...this.runners.values()].map((r) => r.target);
     // What is under way still lands in the ledger: within the lease (renewed at most a third of it ago),
     // or for a moment when this process is the next to publish.

@@ -1,6 +1,5 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { DigestSession, type DigestCredentials } from './digest.js';
-import { cryptoRandom } from './ids.js';
 import { headerSeconds, parseCSeq } from './message.js';
 import { PIDF_CONTENT_TYPE } from './pidf.js';
 import { TimerSlot } from './timer-slot.js';
@@ -44,9 +43,8 @@ export interface PublisherOptions {
   credentials?: DigestCredentials;
   /** Refresh after this fraction of the granted lifetime. */
   refreshRatio?: number;
+  /** Its jitter is drawn from `core.random`. */
   backoff?: BackoffPolicy;
-  /** Uniform in [0, 1), for backoff jitter. */
-  random?: () => number;
   /**
    * A publication of this presentity someone else made (another replica), continued by its entity-tag
    * (RFC 3903 §4.1): refreshed with `body` before `expiresAt`, modified or removed with SIP-If-Match.
@@ -418,11 +416,12 @@ export class Publisher {
       if (route && serverFailed) route.failed(to, reason);
       // The others publish elsewhere now (a fail-over): a server they left says nothing of the target's health, so
       // the removal is not the target's failure to retry, but retried there by this publisher on its own backoff.
-      if (route && serverKey(to) !== serverKey(route.current())) {
+      // So is one it retries of its own accord, nobody waiting on it, wherever the others publish by then.
+      if (route && (serverKey(to) !== serverKey(route.current()) || this.removals.length === 0)) {
         this.settleRemovals('left');
         this.removalRetries += 1;
         this.state = 'backoff';
-        const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.removalRetries, this.options.random ?? cryptoRandom);
+        const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.removalRetries, this.options.core.random);
         this.timer.at(this.options.core.clock.now() + delay, () => {
           this.state = 'idle';
           this.removalFailed = false;
@@ -462,7 +461,7 @@ export class Publisher {
     }
     this.state = 'backoff';
     this.settleWaiters('failed');
-    const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.failures, this.options.random ?? cryptoRandom);
+    const delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.failures, this.options.core.random);
     this.timer.at(this.options.core.clock.now() + delay, () => {
       this.state = 'idle';
       if (!this.held) this.step();

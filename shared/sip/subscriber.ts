@@ -3,7 +3,6 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
 import { DIALOG_INFO_CONTENT_TYPE } from './dialog-info.js';
 import { DigestSession, type DigestCredentials } from './digest.js';
 import { SipParseError } from './errors.js';
-import { cryptoRandom } from './ids.js';
 import { headerSeconds, parseCSeq, type SipMessage, type SipRequest } from './message.js';
 import { TimerSlot } from './timer-slot.js';
 import { TIMER_N } from './timers.js';
@@ -62,8 +61,8 @@ export interface SubscriberOptions {
   expiresSec?: number;
   credentials?: DigestCredentials;
   refreshRatio?: number;
+  /** Its jitter is drawn from `core.random`. */
   backoff?: BackoffPolicy;
-  random?: () => number;
   /** Each NOTIFY of the current subscription. Errors thrown here do not change the answer (200). */
   onNotify(notification: Notification): void;
 }
@@ -363,7 +362,7 @@ export class Subscriber {
     this.failures += 1;
     this.state = 'backoff';
     const policy = this.options.backoff ?? DEFAULT_BACKOFF;
-    const delay = delayMs ?? backoffDelay(policy, this.failures, this.options.random ?? cryptoRandom);
+    const delay = delayMs ?? backoffDelay(policy, this.failures, this.options.core.random);
     this.timer.at(this.options.core.clock.now() + delay, () => this.whenFree(() => this.subscribe()));
   }
 }

@@ -4,7 +4,7 @@ import { NonInviteClientTransaction, type RequestOutcome, type TransactionHost }
 import { DelayQueue } from './delay-queue.js';
 import type { DigestSession } from './digest.js';
 import { SipTransportError } from './errors.js';
-import { createSipIds, type SipIds } from './ids.js';
+import { createSipIds, cryptoRandom, type SipIds } from './ids.js';
 import { parseCSeq, responseTo, serializedLength, SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import { ServerTransactions } from './server-transactions.js';
 import {
@@ -49,6 +49,8 @@ export interface UserAgentCoreOptions {
   transport: Transport;
   clock: Clock;
   ids?: SipIds;
+  /** Uniform in [0, 1): the backoff jitter of the publishers and subscribers using this core (tests pin it); crypto random by default. */
+  random?: () => number;
   userAgent?: string;
 }
 
@@ -66,6 +68,7 @@ const dialogKey = (callId: string, localTag: string) => `${callId}\n${localTag}`
 export class UserAgentCore {
   readonly clock: Clock;
   readonly ids: SipIds;
+  readonly random: () => number;
   private readonly transport: Transport;
   private readonly userAgent: string | undefined;
   private readonly transactions = new Map<string, NonInviteClientTransaction>();
@@ -78,6 +81,7 @@ export class UserAgentCore {
     this.transport = options.transport;
     this.clock = options.clock;
     this.ids = options.ids ?? createSipIds();
+    this.random = options.random ?? cryptoRandom;
     this.userAgent = options.userAgent;
     this.serverTransactions = new ServerTransactions(options.clock);
     const transport = this.transport;

@@ -1,10 +1,11 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parsePidf } from '../../shared/sip/pidf.js';
 import { describeWith } from '../support/components.js';
 import { startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
 import { kamailioPerTest, seedAliceForKamailio, sipTargetOf, type RunningKamailio } from '../support/kamailio.js';
 import { eventually } from '../support/receiver.js';
 import { series } from '../support/metrics.js';
+import { sipRelay } from '../support/sip-relay.js';
 import { publishDialogStates, startWatcher, type Watcher } from '../support/sipp.js';
 
 const activitiesOf = (body: string) => {
@@ -170,6 +171,53 @@ describeWith(['kamailio', 'sipp'], 'SIP PUBLISH to a real Kamailio, read back by
     expect(last.match(/<tuple\b/g)).toHaveLength(1);
     expect(activitiesOf(last)).toMatchObject({ basic: 'closed', activities: ['busy'] });
     expect((await h.get('/v1/targets/kam/status')).body.details.publications).toEqual({ published: 1 });
+  });
+
+  describe('a person given a new SIP URI', () => {
+    /** What Kamailio notifies once no publication of ours is left for the presentity: closed, without our person element. */
+    const unpublished = (w: Watcher) => {
+      const body = w.notifies().at(-1)?.body ?? '';
+      return body.includes('<basic>closed</basic>') && !body.includes('p-presence-hub');
+    };
+    const ours = (w: Watcher) => w.bodies().filter((b) => b.includes('presence-hub')).map(activitiesOf).pop();
+    const moveAlice = () => h.put('/v1/people/alice', { name: 'Alice', extension: '1001', sipUri: 'sip:alice2@example.test', teams: ['support'] }).expect(200);
+
+    it("has the old presentity's publication removed: its watchers no longer see them, the new one's do", async () => {
+      const old = await watch();
+      const moved = await startWatcher(kam, { user: 'alice2', expires: 300 });
+      watchers.push(moved);
+      await addTarget();
+      await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+      await eventually(() => expect(latest()).toMatchObject({ activities: ['away'] }));
+      await moveAlice();
+      await eventually(() => expect(unpublished(old)).toBe(true));
+      await eventually(() => expect(ours(moved)).toMatchObject({ basic: 'closed', activities: ['away'] }));
+    });
+
+    it('has it removed even when the removal went unanswered: the retry asks again, by its etag, long before it would lapse', async () => {
+      const relay = await sipRelay(kam);
+      try {
+        const old = await watch();
+        const moved = await startWatcher(kam, { user: 'alice2', expires: 300 });
+        watchers.push(moved);
+        await addTarget({ server: relay.server });
+        await h.put('/v1/people/alice/status', { activity: 'away' }).expect(200);
+        await eventually(() => expect(latest()).toMatchObject({ activities: ['away'] }));
+        // The removal (Expires 0) is lost on the way, every retransmission of it: Timer F ends it unanswered.
+        relay.dropPublishes((header) => header('Expires') === '0');
+        await moveAlice();
+        await advance(40_000);
+        await eventually(async () => expect((await h.get('/v1/targets/kam/status')).body.failed).toBeGreaterThan(0));
+        relay.dropPublishes(undefined);
+        await until(async () => expect((await h.get('/v1/targets/kam/status')).body).toMatchObject({ state: 'healthy', waiting: 0 }));
+        // Kamailio's own clock: the old publication (120 s) has not expired.
+        await until(() => expect(unpublished(old)).toBe(true));
+        await until(() => expect(ours(moved)).toMatchObject({ basic: 'closed', activities: ['away'] }));
+        expect((await h.get('/v1/targets/kam/status')).body.details.publications).toEqual({ published: 1 });
+      } finally {
+        await relay.close();
+      }
+    });
   });
 
   it('reads the phone state back over the dialog package (BLF) and feeds it into the merge', async () => {

@@ -1,47 +1,19 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { parsePidf } from '../../shared/sip/pidf.js';
 import { sqliteTables } from '../../shared/store/keys.js';
 import { makeTempDir } from '../support/child-group.js';
 import { describeWith } from '../support/components.js';
-import { kamailioPerTest, sipTargetOf, type RunningKamailio } from '../support/kamailio.js';
+import { kamailioPerTest, sipTargetOf } from '../support/kamailio.js';
+import { sipRelay, type SipRelay } from '../support/sip-relay.js';
 import { eventually } from '../support/receiver.js';
 import { hubCall } from '../support/scale-out.js';
 import { startSipService, type ServiceProcess } from '../support/service-process.js';
 import { startWatcher, type Watcher } from '../support/sipp.js';
 
 const ADMIN = 'sip-restart-admin-key-0123456789abcdef';
-
-/** A UDP relay between the service and Kamailio that notes the SIP-If-Match of every PUBLISH it passes on. */
-async function publishRecorder(kam: RunningKamailio) {
-  const socket: Socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const publishes: Array<{ branch: string; ifMatch: string | null }> = [];
-  let client: RemoteInfo | undefined;
-  socket.on('message', (msg, from) => {
-    if (from.port === kam.port) {
-      if (client) socket.send(msg, client.port, client.address);
-      return;
-    }
-    client = from;
-    const text = msg.toString('utf8');
-    const header = (name: string) => new RegExp(`^${name}:[ \\t]*(.*?)\\r?$`, 'im').exec(text)?.[1] ?? null;
-    // Once per transaction: UDP retransmissions repeat the branch.
-    const branch = /branch=([^;\s]+)/i.exec(header('Via') ?? '')?.[1] ?? '';
-    if (text.startsWith('PUBLISH ') && !publishes.some((p) => p.branch === branch)) publishes.push({ branch, ifMatch: header('SIP-If-Match') });
-    socket.send(msg, kam.port, kam.host);
-  });
-  return {
-    server: `sip:127.0.0.1:${socket.address().port}`,
-    /** SIP-If-Match of each PUBLISH since the last `clear`, null for an initial one; a digest retry shows twice. */
-    ifMatches: () => publishes.map((p) => p.ifMatch),
-    clear: () => void publishes.splice(0),
-    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
-  };
-}
 
 /**
  * The real service on the embedded store publishes alice to a real Kamailio, dies (kill -9) or stops, and
@@ -54,7 +26,7 @@ describeWith(['kamailio', 'sipp'], 'a restarted service continues its SIP public
   const kamailio = kamailioPerTest();
   let svc: ServiceProcess | undefined;
   let watcher: Watcher | undefined;
-  let relay: Awaited<ReturnType<typeof publishRecorder>> | undefined;
+  let relay: SipRelay | undefined;
   afterEach(async () => {
     await watcher?.stop().catch(() => {});
     await svc?.kill();
@@ -71,7 +43,7 @@ describeWith(['kamailio', 'sipp'], 'a restarted service continues its SIP public
 
   it.each(['kill -9', 'a graceful stop'] as const)('after %s, the restart modifies the old publication by its SIP-ETag, so Kamailio shows the new state alone', async (ending) => {
     const kam = kamailio.kam;
-    relay = await publishRecorder(kam);
+    relay = await sipRelay(kam);
     const dir = makeTempDir('ph-sip-restart-');
     const env = { DATA_DIR: dir, ENCRYPTION_KEY: randomBytes(32).toString('base64') };
     svc = await startSipService(ADMIN, env);

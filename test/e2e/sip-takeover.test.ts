@@ -85,7 +85,7 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
 
   /** A replica publishing through its own SIP stack; `exchanges` lists its PUBLISHes as answered. */
   async function replica(name: string, leases: LeaseStore, ledger: MemoryLedger) {
-    const stack = new SipStack({ host: '127.0.0.1', port: 0 }, clock);
+    const stack = new SipStack({ host: '127.0.0.1', port: 0 }, clock, () => 0.5);
     stacks.push(stack);
     const core = await stack.get();
     const exchanges: Exchange[] = [];

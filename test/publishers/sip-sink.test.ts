@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Presence } from '../../shared/domain/presence.js';
+import { ManualClock } from '../../shared/clock/manual-clock.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { PresenceEngine } from '../../services/merger/engine.js';
-import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink, WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/sip-sink.js';
+import { healthOf, MAX_PUBLISHES_IN_FLIGHT, SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/watch-pacer.js';
 import { DeliveryError } from '../../services/publishers/http-client.js';
+import { SipStack } from '../../services/publishers/sip/sip-stack.js';
 import { sendAddress } from '../../services/publishers/ssrf-guard.js';
 import type { SipRequest } from '../../shared/sip/message.js';
 import { setup, SIP_TARGET, T0 } from '../sip/helpers.js';
@@ -12,6 +15,14 @@ import { setup, SIP_TARGET, T0 } from '../sip/helpers.js';
 const TARGET = SIP_TARGET;
 const PRESENCE = { availability: 'available', activity: 'available', routable: true, since: T0, version: 1 } as Presence;
 const person = (i: number) => ({ id: `p${i}`, tenantId: 'acme', name: `P ${i}`, extension: `1${i}`, teams: [] }) as unknown as Person;
+
+/** p1's state published, the server answering with entity-tag e1 for 600 s. */
+async function publishedAsE1(h: ReturnType<typeof setup>, sink: SipSink): Promise<void> {
+  const first = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 });
+  await h.clock.advance(0);
+  h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '600']]);
+  await first;
+}
 
 describe('SIP sink', () => {
   it(`waits on at most ${MAX_PUBLISHES_IN_FLIGHT} PUBLISHes at once, and sends the next as each is answered`, async () => {
@@ -195,6 +206,32 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
+  it(`dialog watches of two targets on one server resume there ${WATCHES_RESUMED_PER_SECOND} a second together, not each target at that pace`, async () => {
+    const h = setup();
+    const sinks = [
+      new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(1), person(2)]),
+      new SipSink({ ...TARGET, id: 'kam2', subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(3), person(4)]),
+    ];
+    /** Each SUBSCRIBE transaction once (UDP retransmissions left out), by the extension it watches. */
+    const subscribes = () => [...new Map(h.transport.requests('SUBSCRIBE').map((r) => [r.headers.get('via'), r.headers.get('to')!.replace(/^<?sip:(\d+)@.*$/, '$1')])).values()];
+    await h.clock.advance(0);
+    for (const r of h.transport.requests('SUBSCRIBE')) h.transport.respond(r, 503);
+    await h.clock.advance(0);
+    for (const sink of sinks) sink.hold(true);
+    await h.clock.advance(60_000);
+    expect(subscribes()).toEqual(['11', '12', '13', '14']);
+    for (const sink of sinks) sink.hold(false);
+    await h.clock.advance(0);
+    const step = 1000 / WATCHES_RESUMED_PER_SECOND;
+    const resumed: string[][] = [];
+    for (let i = 0; i < 4; i++) {
+      resumed.push(subscribes().slice(4));
+      await h.clock.advance(step);
+    }
+    expect(resumed).toEqual([['11'], ['11', '12'], ['11', '12', '13'], ['11', '12', '13', '14']]);
+    for (const sink of sinks) await sink.close();
+  });
+
   it('a removal the server did not take (no answer, 5xx) fails the delivery, so a failing target is not taken for answering again, and its retry asks that server again; one with nothing to remove asks nothing of it', async () => {
     const h = setup();
     const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
@@ -319,6 +356,29 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
+  it.each([0, 0.5])("draws its publications' and dialog watches' backoff jitter from the hub's random, as its SIP stack is given it (%s)", async (r) => {
+    const random = () => r;
+    const stack = new SipStack({ host: '127.0.0.1', port: 0 }, new ManualClock(T0), random);
+    expect((await stack.get()).random).toBe(random);
+    await stack.close();
+    const h = setup(undefined, random);
+    const sink = new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(1)]);
+    /** Each request transaction once (UDP retransmissions left out), by method. */
+    const sent = (method: string) => new Set(h.transport.requests(method).map((m) => m.headers.get('via'))).size;
+    const failed = sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: PRESENCE, version: 1 }).catch((err: Error) => err);
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 503);
+    h.transport.respond(h.transport.lastRequest('SUBSCRIBE'), 503);
+    expect(await failed).toBeInstanceOf(DeliveryError);
+    // 2 s, less up to a fifth of it drawn from `random`.
+    const wait = 2000 * (1 - 0.2 * r);
+    await h.clock.advance(wait - 1);
+    expect([sent('PUBLISH'), sent('SUBSCRIBE')]).toEqual([1, 1]);
+    await h.clock.advance(1);
+    expect([sent('PUBLISH'), sent('SUBSCRIBE')]).toEqual([2, 2]);
+    await sink.close();
+  });
+
   it('reads each subscriber state as a health', () => {
     const at = (state: Parameters<typeof healthOf>[0]['state'], consecutiveFailures = 0) => healthOf({ state, consecutiveFailures });
     expect([at('active'), at('refreshing'), at('pending'), at('idle'), at('subscribing'), at('subscribing', 2), at('backoff', 1), at('terminated'), at('unsubscribing')]).toEqual([
@@ -367,6 +427,54 @@ describe('SIP sink', () => {
     expect(applied).toHaveLength(1);
     expect(applied[0]!.slice(0, 2)).toEqual(['acme', 'p1']);
     expect(JSON.stringify(applied[0]![2])).toContain('sip-kam-11');
+    await sink.close();
+  });
+
+  it.each([503, 'timeout'] as const)('a new extension whose old publication the server did not remove (%s) fails the delivery: its retry removes the old one by its etag, then publishes the new one', async (answer) => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    /** Each PUBLISH transaction once (UDP retransmissions left out): presentity, Expires and SIP-If-Match. */
+    const publishes = () => [...new Map(h.transport.requests('PUBLISH').map((r) => [r.headers.get('via'), [r.uri, r.headers.get('expires'), r.headers.get('sip-if-match') ?? null]])).values()];
+    await publishedAsE1(h, sink);
+    const moved = { tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 };
+    const failed = sink.deliver(moved).catch((err: Error) => err);
+    await h.clock.advance(0);
+    if (answer === 'timeout') await h.clock.advance(32_000);
+    else h.transport.respond(h.transport.lastRequest('PUBLISH'), answer);
+    await h.clock.advance(0);
+    // Nothing of the new presentity yet: the server would show the old one's watchers the old state until it expires.
+    expect(publishes()).toEqual([
+      ['sip:11@example.test', '600', null],
+      ['sip:11@example.test', '0', 'e1'],
+    ]);
+    expect(await failed).toBeInstanceOf(DeliveryError);
+    // The runner's retry: the removal asked of the server again, by the old etag, then the new presentity afresh.
+    const retried = sink.deliver(moved);
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e1'], ['Expires', '0']]);
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), 200, [['SIP-ETag', 'e19'], ['Expires', '600']]);
+    expect(await retried).toBeUndefined();
+    expect(publishes().slice(2)).toEqual([
+      ['sip:11@example.test', '0', 'e1'],
+      ['sip:19@example.test', '600', null],
+    ]);
+    expect((sink.details() as { publications: unknown }).publications).toEqual({ published: 1 });
+    await sink.close();
+  });
+
+  it.each([412, 489, 403])('a new extension whose old publication the server refuses to remove for good (%s) is published at once: it holds none, or never will remove it', async (answer) => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    await publishedAsE1(h, sink);
+    const moved = sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
+    await h.clock.advance(0);
+    h.transport.respond(h.transport.lastRequest('PUBLISH'), answer);
+    await h.clock.advance(0);
+    const fresh = h.transport.lastRequest('PUBLISH');
+    expect([fresh.uri, fresh.headers.get('sip-if-match') ?? null]).toEqual(['sip:19@example.test', null]);
+    h.transport.respond(fresh, 200, [['SIP-ETag', 'e19'], ['Expires', '600']]);
+    expect(await moved).toBeUndefined();
     await sink.close();
   });
 

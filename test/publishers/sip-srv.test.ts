@@ -10,7 +10,8 @@ import { MIN_TTL_MS } from '../../services/publishers/dns-cache.js';
 import { srvNameOf } from '../../services/publishers/sip/presentity.js';
 import { RETURN_CHECK_MS } from '../../services/publishers/sip/server-set.js';
 import { publicationAddress } from '../../services/publishers/sip/publication-address.js';
-import { SipSink, WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/sip-sink.js';
+import { SipSink } from '../../services/publishers/sip/sip-sink.js';
+import { WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/watch-pacer.js';
 import { orderSrv, srvResolver, type SrvRecord } from '../../services/publishers/sip/srv.js';
 import { TargetRunner } from '../../services/publishers/target-runner.js';
 import { Metrics } from '../../services/observability/metrics.js';
@@ -108,6 +109,22 @@ function harness(answer: SrvRecord[] | Error = [srv('a.example.test.', 5070, 10,
   };
   const details = () => sink.details() as { publishingTo: string; servers: unknown[]; srv?: string; lastMove?: { from: string; to: string; because: string } };
   return { ...h, dns, sink, sent, open, reply, deliver, published, details };
+}
+
+/**
+ * p1 and p2 published at a; p1 given extension 19, its old publication's removal answered 503 there: the others
+ * move on to b (answered 200). What was sent before that removal's answer.
+ */
+async function movedOnFromRemoval(h: ReturnType<typeof harness>): Promise<number> {
+  for (const i of [1, 2]) await h.published(i, `a-${i}`);
+  const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
+  await h.clock.advance(0);
+  const before = h.sent().length;
+  expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+  await h.reply(h.open()[0]!, 503);
+  for (let r = h.open()[0]; r; r = h.open()[0]) await h.reply(r, 200, `b-${r.uri}`);
+  await done;
+  return before;
 }
 
 describe('a SIP target located by DNS SRV', () => {
@@ -225,6 +242,44 @@ describe('a SIP target located by DNS SRV', () => {
     await h.sink.close();
   });
 
+  it('a new extension whose old publication the server holding it did not remove moves on and publishes the new one at the next server; the old one is still asked to be removed there, by its etag', async () => {
+    const h = harness();
+    const before = await movedOnFromRemoval(h);
+    expect(h.sent().slice(before).sort()).toEqual(['PUBLISH 192.0.2.2:5080 sip:12@example.test -', 'PUBLISH 192.0.2.2:5080 sip:19@example.test -']);
+    // The old publication's removal, after the publication's backoff (2 s, jittered down): to a, which still shows it to its watchers.
+    await h.clock.advance(2000);
+    expect(h.sent().slice(before + 2)).toEqual(['PUBLISH 192.0.2.1:5070 sip:11@example.test a-1']);
+    await h.reply(h.open()[0]!, 200, 'a-1');
+    expect((h.sink.details() as { publications: unknown }).publications).toEqual({ published: 2 });
+    // Answered: nothing more of the old presentity.
+    await h.clock.advance(600_000);
+    expect(h.sent().filter((r) => r.includes('sip:11@'))).toHaveLength(3);
+    await h.sink.close();
+  });
+
+  it('an old presentity left to its publisher keeps being asked to be removed when the requests come back to its server and it answers a 5xx there: nobody else will ask', async () => {
+    const h = harness();
+    await movedOnFromRemoval(h);
+    // b fails in turn: past the last server, requests go back to a.
+    const away = h.deliver(2, AWAY);
+    await h.clock.advance(0);
+    await h.reply(h.open()[0]!, 503);
+    await h.reply(h.open()[0]!, 200, 'a-2');
+    await away;
+    expect(h.details().publishingTo).toBe('a.example.test:5070');
+    const removals = () => h.sent().filter((r) => r === 'PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
+    await h.clock.advance(2000);
+    expect(removals()).toHaveLength(2);
+    await h.reply(h.open()[0]!, 500);
+    // Its own backoff (4 s after two failures): then answered, it is done.
+    await h.clock.advance(4000);
+    expect(removals()).toHaveLength(3);
+    await h.reply(h.open()[0]!, 200);
+    await h.clock.advance(600_000);
+    expect(removals()).toHaveLength(3);
+    await h.sink.close();
+  });
+
   it('a removal left at a server that went dead while the others publish at the next one does not hold the target as failing: the others stay kept up there', async () => {
     const h = harness();
     for (const i of [1, 2]) await h.published(i, `a-${i}`);
@@ -321,6 +376,26 @@ describe('a SIP target located by DNS SRV', () => {
     await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
     expect(h.details().publishingTo).toBe('b.example.test:5080');
     expect(h.sent().filter((r) => r.startsWith('SUBSCRIBE')).at(-1)).toBe('SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -');
+    await h.sink.close();
+  });
+
+  it(`dialog watches start over at the server the requests moved to in turn, ${WATCHES_RESUMED_PER_SECOND} a second, not all at one instant`, async () => {
+    const h = harness(undefined, { ...TARGET, subscribeDialog: true }, [person(1), person(2), person(3)]);
+    await h.clock.advance(0);
+    for (const r of h.open()) await h.reply(r, 200);
+    void h.deliver(1);
+    await h.clock.advance(0);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    const atB = () => h.sent().filter((r) => r.startsWith('SUBSCRIBE 192.0.2.2:5080'));
+    expect(atB()).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -']);
+    const step = 1000 / WATCHES_RESUMED_PER_SECOND;
+    await h.clock.advance(step - 1);
+    expect(atB()).toHaveLength(1);
+    await h.clock.advance(1);
+    expect(atB()).toHaveLength(2);
+    await h.clock.advance(step);
+    expect(atB()).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -', 'SUBSCRIBE 192.0.2.2:5080 sip:12@example.test -', 'SUBSCRIBE 192.0.2.2:5080 sip:13@example.test -']);
     await h.sink.close();
   });
 

@@ -136,7 +136,6 @@ describe('fuzz: bodies and the NOTIFY handler', () => {
       target: TARGET,
       subscriber: 'sip:hub@example.test',
       resource: 'sip:1001@example.test',
-      random: () => 0.5,
       onNotify: ({ body }) => {
         const parsed = parseDialogInfo(body);
         if (!parsed.ok) return;

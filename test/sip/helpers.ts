@@ -33,9 +33,10 @@ export function counterIds(): SipIds {
   });
 }
 
-export function setup(protocols?: ConstructorParameters<typeof FakeTransport>[1]) {
+/** A user agent core over a fake transport, its ids counted and its backoff jitter `random` (none by default: each wait its longest). */
+export function setup(protocols?: ConstructorParameters<typeof FakeTransport>[1], random: () => number = () => 0) {
   const clock = new ManualClock(T0);
   const transport = new FakeTransport(undefined, protocols);
-  const core = new UserAgentCore({ transport, clock, ids: counterIds() });
+  const core = new UserAgentCore({ transport, clock, ids: counterIds(), random });
   return { clock, transport, core };
 }

@@ -15,7 +15,6 @@ function harness(over: Partial<PublisherOptions> = {}) {
     presentity: AOR,
     expiresSec: 120,
     backoff: { initialMs: 1_000, maxMs: 8_000, jitter: 0.5 },
-    random: () => 0,
     ...over,
   });
   /** Instants (ms after T0) at which a new PUBLISH transaction started (retransmissions excluded). */

@@ -28,7 +28,6 @@ function harness(over: Partial<SubscriberOptions> = {}) {
     resource: RESOURCE,
     expiresSec: 600,
     backoff: { initialMs: 1_000, maxMs: 8_000, jitter: 0 },
-    random: () => 0,
     onNotify: (n) => notifications.push(n),
     ...over,
   });

@@ -8,7 +8,7 @@ import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
 import { Publisher, type PublisherOptions } from '../../../shared/sip/publisher.js';
 import { Subscriber, type SubscriberStatus } from '../../../shared/sip/subscriber.js';
-import { formatHostPort, type AddressCheck, type Destination } from '../../../shared/sip/transport.js';
+import { destinationNow, formatHostPort, serverKey, type AddressCheck, type Destination } from '../../../shared/sip/transport.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
@@ -20,6 +20,7 @@ import { PidfBodies } from './pidf-bodies.js';
 import { parsePublicationAddress, publicationAddress, type HeldPublication } from './publication-address.js';
 import { destinationOf, presentityOf, srvNameOf } from './presentity.js';
 import { ServerSet, type SrvLocation } from './server-set.js';
+import { watchPacerOf, type WatchPacer } from './watch-pacer.js';
 
 /**
  * PUBLISHes this sink waits on at once; more people wait here. Without a cap, a (re)loaded target sends
@@ -27,12 +28,6 @@ import { ServerSet, type SrvLocation } from './server-set.js';
  * a Timer E retransmission (0.5, 1, 2, 4 s), so publishing them took 98 s instead of about 10.
  */
 export const MAX_PUBLISHES_IN_FLIGHT = 64;
-
-/**
- * Dialog watches that had a SUBSCRIBE fall due while their target was failing (held) send it, once it
- * answers again, at most this many a second: 1,000 extensions would otherwise re-subscribe at one instant.
- */
-export const WATCHES_RESUMED_PER_SECOND = 100;
 
 /** How long closing waits for the server to confirm withdrawn publications (a bound on a shutdown or target edit). */
 const WITHDRAW_WAIT_MS = 2000;
@@ -62,6 +57,8 @@ interface Watch {
  */
 export class SipSink implements Sink {
   private readonly publishers = new Map<string, { presentity: string; pub: Publisher }>();
+  /** Publications of presentities their people no longer have, which their publishers go on removing (`leave`) until answered or lapsed. */
+  private readonly leaving = new Set<Publisher>();
   /** People whose delivery waits on their publisher: its new entity-tag reaches the ledger with the delivery. */
   private readonly delivering = new Set<string>();
   private readonly watches = new Map<string, Watch>();
@@ -77,8 +74,10 @@ export class SipSink implements Sink {
    * the requests go once released, each until it has (a new hold may cut their paced resumption short).
    */
   private readonly startOver = new Set<Watch>();
-  /** The dialog watches' paced resumption after a hold (`resumeWatches`): a new hold or closing cancels what is left. */
+  /** The dialog watches' paced resumption after a hold or a move (`resumeWatches`): a new hold or closing cancels what is left. */
   private resuming: TimerHandle[] = [];
+  /** Shared by every target on this SIP stack: watches resumed or started over go to one server at a steady pace. */
+  private readonly pacer: WatchPacer;
   /** The latest instant up to which every publication was checked after the server lost one. */
   private recheckedUpTo = -Infinity;
 
@@ -96,6 +95,7 @@ export class SipSink implements Sink {
     const base = { ...destinationOf(target), ...(check ? { check } : {}) };
     this.route = new ServerSet(base, srvNameOf(target), srv, core.clock, (to) => this.answers(to), () => this.moved());
     this.bodies = new PidfBodies(target);
+    this.pacer = watchPacerOf(core);
     this.credentials = target.username && password !== undefined ? { username: target.username, password } : undefined;
     if (target.subscribeDialog) {
       const watchAll = () => this.closed || people.forEach((p) => this.watch(p));
@@ -119,12 +119,16 @@ export class SipSink implements Sink {
     }
     if (this.target.subscribeDialog) this.watch(d.person);
     const presentity = presentityOf(d.person, this.target);
-    // A new extension or SIP URI: the old presentity no longer stands for them (RFC 3903 §4.5 removal); one
-    // the server did not take is left to lapse at its expiry: nobody delivers its removal again.
+    // A new extension or SIP URI: the old presentity no longer stands for them, and the server would show its
+    // watchers both publications together (Kamailio aggregates them): it is removed first (Expires 0 by its
+    // SIP-ETag, RFC 3903 §4.6), then the new one published afresh. One the server did not take fails the
+    // delivery, so its retry asks the server holding it again, as for a deleted person's.
     const old = this.publishers.get(d.personId);
     if (old && old.presentity !== presentity) {
-      await this.unpublish(d.personId);
-      if (this.publishers.get(d.personId) === old) this.drop(d.personId);
+      const removed = await this.unpublish(d.personId);
+      if (removed instanceof DeliveryError) throw removed;
+      // Left to the publisher (at a server the requests moved away from): it goes on asking there, beside the new one.
+      if (this.publishers.get(d.personId) === old) this.leave(d.personId);
     }
     const pub = this.publishers.get(d.personId)?.pub ?? this.publisher(d.personId, presentity);
     const body = this.bodies.of(d.personId, d.person, d.presence);
@@ -147,7 +151,7 @@ export class SipSink implements Sink {
   }
 
   async drain(): Promise<void> {
-    await Promise.all([...this.publishers.values()].map((h) => h.pub.settled()));
+    await Promise.all([...this.everyPublisher()].map((pub) => pub.settled()));
   }
 
   lapsed(address: string | undefined): boolean {
@@ -175,6 +179,7 @@ export class SipSink implements Sink {
       ...(this.credentials ? { credentials: this.credentials } : {}),
       ...(resume ? { resume } : {}),
       onPublication: (p) => {
+        if (!p && this.leaving.delete(pub)) return;
         // A refresh (or a fresh start after a 412) moved the publication; a delivery records its own.
         if (p && !this.delivering.has(personId) && this.publishers.get(personId)?.pub === pub) this.hooks?.readdressed(personId, publicationAddress({ presentity, ...p }));
       },
@@ -187,7 +192,7 @@ export class SipSink implements Sink {
 
   hold(held: boolean): void {
     this.held = held;
-    for (const { pub } of this.publishers.values()) {
+    for (const pub of this.everyPublisher()) {
       // Released, as many refreshes may be due as there are people: no more at once than deliveries.
       if (held) pub.hold();
       else this.inFlight.run(() => pub.release()).catch((err: unknown) => this.log.error({ err }, 'releasing a publication failed'));
@@ -202,12 +207,12 @@ export class SipSink implements Sink {
   }
 
   /**
-   * The target answers again: each dialog watch with a SUBSCRIBE due (or to start over at the server the requests
-   * moved to meanwhile) sends it, paced at `WATCHES_RESUMED_PER_SECOND`, in turn.
+   * The target answers again, or its requests moved: each dialog watch with a SUBSCRIBE due (or to start over at
+   * the server the requests go to now) sends it in its turn at that server (`WatchPacer`), whichever target's.
    */
   private resumeWatches(): void {
-    const clock = this.core.clock;
-    let n = 0;
+    if (this.watches.size === 0) return;
+    const server = serverKey(destinationNow(this.route));
     for (const w of this.watches.values()) {
       if (!this.startOver.has(w) && !w.subscriber.waiting) {
         w.subscriber.release();
@@ -220,9 +225,7 @@ export class SipSink implements Sink {
         w.subscriber.release();
         if (restart) w.subscriber.start();
       };
-      if (n === 0) resume();
-      else this.resuming.push(clock.after((n * 1000) / WATCHES_RESUMED_PER_SECOND, resume));
-      n++;
+      this.resuming.push(this.pacer.schedule(server, resume));
     }
   }
 
@@ -259,15 +262,10 @@ export class SipSink implements Sink {
     for (const { pub } of this.publishers.values()) {
       this.inFlight.run(() => pub.moved()).catch((err: unknown) => this.log.error({ err }, 'moving a publication failed'));
     }
-    this.restartWatches();
-  }
-
-  private restartWatches(): void {
-    this.startOver.clear();
-    for (const w of this.watches.values()) {
-      w.subscriber.dispose();
-      w.subscriber.start();
-    }
+    // Every watch starts over there, in its turn like after a hold.
+    for (const w of this.watches.values()) this.startOver.add(w);
+    this.stopResuming();
+    this.resumeWatches();
   }
 
   /** Whether a server answers an OPTIONS (RFC 3261 §11) with anything but a 503: it takes requests again. */
@@ -292,6 +290,19 @@ export class SipSink implements Sink {
     // Left to the publisher (a server the requests moved away from): it stays, retrying there by itself.
     if (outcome !== 'left' && this.publishers.get(personId) === held) this.drop(personId);
     return outcome;
+  }
+
+  /** Those of the people, and those left removing what their people no longer stand for. */
+  private *everyPublisher(): Iterable<Publisher> {
+    for (const { pub } of this.publishers.values()) yield pub;
+    yield* this.leaving;
+  }
+
+  /** The person's publication stays with its publisher, which removes it by itself, and no longer stands for them. */
+  private leave(personId: string): void {
+    const held = this.publishers.get(personId)!;
+    this.publishers.delete(personId);
+    this.leaving.add(held.pub);
   }
 
   private drop(personId: string): void {
@@ -399,8 +410,8 @@ export class SipSink implements Sink {
     // Removed (Expires 0), or the server would keep them beside the next publisher's and, given two with
     // our tuple id, show the older one's (Kamailio) until they expire. A server that does not answer
     // soon is not waited for: they lapse at their expiry then.
-    if (withdraw) await withinMs(WITHDRAW_WAIT_MS, Promise.all([...this.publishers.values()].map(({ pub }) => this.inFlight.run(() => pub.remove()))));
-    for (const { pub } of this.publishers.values()) pub.dispose();
+    if (withdraw) await withinMs(WITHDRAW_WAIT_MS, Promise.all([...this.everyPublisher()].map((pub) => this.inFlight.run(() => pub.remove()))));
+    for (const pub of this.everyPublisher()) pub.dispose();
     // Nobody will watch these lines any more (the target is gone, disabled or no longer reads them back):
     // a call one showed would otherwise keep its person on a call until it went stale. A handover keeps them.
     const kept = next?.kind === 'sip' && next.enabled && next.subscribeDialog;
@@ -409,6 +420,7 @@ export class SipSink implements Sink {
       if (!kept) await this.clearLine(personId, w).catch((err: unknown) => this.log.error({ err }, 'clearing a line failed'));
     }
     this.publishers.clear();
+    this.leaving.clear();
     this.watches.clear();
     this.startOver.clear();
     this.bodies.clear();

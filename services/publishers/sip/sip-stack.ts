@@ -17,9 +17,11 @@ export interface SipStackConfig {
 export class SipStack {
   private core: Promise<UserAgentCore> | undefined;
 
+  /** `random`: the publishers' and dialog subscribers' backoff jitter (the hub's, which tests pin). */
   constructor(
     private readonly config: SipStackConfig,
     private readonly clock: Clock,
+    private readonly random: () => number,
   ) {}
 
   get(): Promise<UserAgentCore> {
@@ -27,7 +29,7 @@ export class SipStack {
       const advertise = this.config.advertise;
       const pair = await bindUdpAndTcp({ host: this.config.host, port: this.config.port, ...(advertise ? { advertise } : {}) });
       const tls = await StreamTransport.listen({ protocol: 'tls', host: this.config.host, port: 0, ...(advertise ? { advertise } : {}) });
-      return new UserAgentCore({ transport: new TransportSet([pair, tls]), clock: this.clock, userAgent: 'presence-hub' });
+      return new UserAgentCore({ transport: new TransportSet([pair, tls]), clock: this.clock, random: this.random, userAgent: 'presence-hub' });
     })();
     return this.core;
   }
