@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UniqueViolation } from '../../shared/errors/errors.js';
+import { UniqueViolation, WriteRefused } from '../../shared/errors/errors.js';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Group } from '../../shared/domain/group.js';
 import type { Presence } from '../../shared/domain/presence.js';
@@ -29,6 +29,21 @@ const presence = (personId: string, version: number): Presence => ({
   since: 1,
   version,
 });
+
+const sales: Group = {
+  id: 'sales',
+  tenantId: 'a',
+  name: 'Sales',
+  kind: 'hunt',
+  timeZone: 'UTC',
+  strategy: 'round-robin',
+  ringTimeoutSeconds: 20,
+  leaveWhen: { dnd: true, meeting: true },
+  requiredSkills: {},
+  members: [],
+  fallback: [],
+  afterHours: [],
+};
 
 /** How a store is reopened: `registrationsUntil` as `openStore` passes it (its start plus the bound). */
 export interface ReopenOptions {
@@ -114,6 +129,67 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       // Deleting frees the value.
       await store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'a', id: 'bob' }]);
       expect(await store.directory.findUnique('people', 'extension', '100', 'a')).toBeUndefined();
+      await store.close();
+      await cleanup();
+    });
+
+    it('creates only where nothing is: of concurrent creators of one id exactly one wins, and a loser writes nothing of its batch', async () => {
+      const { store, cleanup } = await make();
+      const N = 8;
+      const tenant = (n: number) => ({ id: 'acme', tenantId: '*', name: `creator ${n}`, settings: {} }) as never;
+      const results = await Promise.allSettled(
+        Array.from({ length: N }, (_, n) =>
+          store.directory.write(
+            [
+              { op: 'put', collection: 'tenants', doc: tenant(n) },
+              { op: 'put', collection: 'apiKeys', doc: { id: `key${n}`, tenantId: 'acme', name: 'initial admin', role: 'admin', hash: `h${n}`, createdAt: 1 } },
+            ],
+            [{ collection: 'tenants', tenantId: '*', id: 'acme', exists: false }],
+          ),
+        ),
+      );
+      const won = results.flatMap((r, n) => (r.status === 'fulfilled' ? [n] : []));
+      expect(won).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(WriteRefused);
+      expect((await store.directory.get('tenants', '*', 'acme'))?.name).toBe(`creator ${won[0]}`);
+      expect((await store.directory.list('apiKeys', 'acme')).map((k) => k.id)).toEqual([`key${won[0]}`]);
+      for (let n = 0; n < N; n++) if (n !== won[0]) expect(await store.directory.findUnique('apiKeys', 'hash', `h${n}`)).toBeUndefined();
+      await store.close();
+      await cleanup();
+    });
+
+    it('writes only while the documents it needs exist, also when one is deleted at the same moment', async () => {
+      const { store, cleanup } = await make();
+      const pause = { id: 'alice', tenantId: 'a', personId: 'alice', since: 1, setBy: 'self' as const };
+      const needs = [
+        { collection: 'people' as const, tenantId: 'a', id: 'alice', exists: true },
+        { collection: 'groups' as const, tenantId: 'a', id: 'sales', exists: true },
+      ];
+      await store.directory.write([{ op: 'put', collection: 'people', doc: person('a', 'alice') }]);
+      const refused = await store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }], needs).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(WriteRefused);
+      expect((refused as WriteRefused).condition).toEqual(needs[1]);
+      expect(await store.directory.get('queuePauses', 'a', 'alice')).toBeUndefined();
+      // The same records in another tenant do not count.
+      await store.directory.write([{ op: 'put', collection: 'groups', doc: { ...sales, tenantId: 'b' } }]);
+      await expect(store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }], needs)).rejects.toBeInstanceOf(WriteRefused);
+      await store.directory.write([{ op: 'put', collection: 'groups', doc: sales }]);
+      await store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }], needs);
+      expect(await store.directory.get('queuePauses', 'a', 'alice')).toEqual(pause);
+      // A pause written as its person is deleted (the deletion ends the pause it finds): however the two
+      // land, no pause outlives the person.
+      for (let round = 0; round < 10; round++) {
+        await store.directory.write([{ op: 'put', collection: 'people', doc: person('a', 'alice') }]);
+        await Promise.allSettled([
+          store.directory.write([{ op: 'put', collection: 'queuePauses', doc: { ...pause, since: round } }], needs),
+          store.directory.write([
+            { op: 'delete', collection: 'people', tenantId: 'a', id: 'alice' },
+            { op: 'delete', collection: 'queuePauses', tenantId: 'a', id: 'alice' },
+          ]),
+        ]);
+        expect(await store.directory.get('people', 'a', 'alice')).toBeUndefined();
+        expect(await store.directory.get('queuePauses', 'a', 'alice')).toBeUndefined();
+      }
       await store.close();
       await cleanup();
     });
