@@ -390,13 +390,14 @@ export class DirectoryService {
     await this.forgetDeviceSignals(tenantId, d);
   }
 
+  /** What the device said goes; its endpoint was removed by an admin, not lost (no outage metric counts it). */
   async forgetDeviceSignals(tenantId: string, d: Device): Promise<void> {
     const state = await this.engine.read(tenantId, d.personId);
     const prefixes = deviceSignalPrefixes(d.id);
-    const changes: SignalChange[] = state.signals
-      .filter((s) => prefixes.some((p) => s.id === p || s.id.startsWith(p)))
-      .map((s) => ({ op: 'remove', id: s.id }));
-    if (changes.length > 0) await this.engine.apply(tenantId, d.personId, changes);
+    const forgotten = state.signals.filter((s) => prefixes.some((p) => s.id === p || s.id.startsWith(p)));
+    const removed = new Set(forgotten.flatMap((s) => (s.claim.kind === 'endpoint' ? [s.claim.endpoint.id] : [])));
+    const changes: SignalChange[] = forgotten.map((s) => ({ op: 'remove', id: s.id }));
+    if (changes.length > 0) await this.engine.apply(tenantId, d.personId, changes, undefined, removed);
   }
 
   // ── API keys ─────────────────────────────────────────────────────────────
