@@ -30,10 +30,10 @@ const presence = (personId: string, version: number): Presence => ({
   version,
 });
 
-const sales: Group = {
-  id: 'sales',
-  tenantId: 'a',
-  name: 'Sales',
+const group = (tenantId: string, id: string, over: Partial<Group> = {}): Group => ({
+  id,
+  tenantId,
+  name: id,
   kind: 'hunt',
   timeZone: 'UTC',
   strategy: 'round-robin',
@@ -43,7 +43,8 @@ const sales: Group = {
   members: [],
   fallback: [],
   afterHours: [],
-};
+  ...over,
+});
 
 /** How a store is reopened: `registrationsUntil` as `openStore` passes it (its start plus the bound). */
 export interface ReopenOptions {
@@ -171,9 +172,9 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       expect((refused as WriteRefused).condition).toEqual(needs[1]);
       expect(await store.directory.get('queuePauses', 'a', 'alice')).toBeUndefined();
       // The same records in another tenant do not count.
-      await store.directory.write([{ op: 'put', collection: 'groups', doc: { ...sales, tenantId: 'b' } }]);
+      await store.directory.write([{ op: 'put', collection: 'groups', doc: group('b', 'sales') }]);
       await expect(store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }], needs)).rejects.toBeInstanceOf(WriteRefused);
-      await store.directory.write([{ op: 'put', collection: 'groups', doc: sales }]);
+      await store.directory.write([{ op: 'put', collection: 'groups', doc: group('a', 'sales') }]);
       await store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }], needs);
       expect(await store.directory.get('queuePauses', 'a', 'alice')).toEqual(pause);
       // A pause written as its person is deleted (the deletion ends the pause it finds): however the two
@@ -196,27 +197,14 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
 
     it('keeps routing groups as directory documents with an extension unique per tenant', async () => {
       const { store, cleanup } = await make();
-      const group = (tenantId: string, id: string, extension?: string): Group => ({
-        id,
-        tenantId,
-        name: id,
-        kind: 'hunt',
-        timeZone: 'UTC',
-        strategy: 'round-robin',
-        ringTimeoutSeconds: 20,
-        leaveWhen: { dnd: true, meeting: true },
-        requiredSkills: {},
-        members: [{ personId: 'alice', priority: 0, skills: {} }],
-        fallback: [{ type: 'voicemail', box: '2000' }],
-        afterHours: [],
-        ...(extension ? { extension } : {}),
-      });
+      const support = (tenantId: string, extension?: string) =>
+        group(tenantId, 'support', { members: [{ personId: 'alice', priority: 0, skills: {} }], fallback: [{ type: 'voicemail', box: '2000' }], ...(extension ? { extension } : {}) });
       await store.directory.write([
-        { op: 'put', collection: 'groups', doc: group('a', 'support', '2000') },
-        { op: 'put', collection: 'groups', doc: group('b', 'support', '2000') },
+        { op: 'put', collection: 'groups', doc: support('a', '2000') },
+        { op: 'put', collection: 'groups', doc: support('b', '2000') },
       ]);
       expect((await store.directory.findUnique('groups', 'extension', '2000', 'a'))?.members).toEqual([{ personId: 'alice', priority: 0, skills: {} }]);
-      await expect(store.directory.write([{ op: 'put', collection: 'groups', doc: group('a', 'sales', '2000') }])).rejects.toBeInstanceOf(UniqueViolation);
+      await expect(store.directory.write([{ op: 'put', collection: 'groups', doc: group('a', 'sales', { extension: '2000' }) }])).rejects.toBeInstanceOf(UniqueViolation);
       expect((await store.directory.list('groups', 'a')).map((g) => g.id)).toEqual(['support']);
       await store.close();
       await cleanup();
