@@ -162,7 +162,7 @@ export async function applyDirectory(
   const { people, groups } = plan;
   await directory.pauses.writeDirectory(
     tenantId,
-    { deleted: { people: new Set(people.deleted), groups: new Set(groups.deleted) }, created: { groups: new Set(groups.created) } },
+    { deleted: { people: new Set(people.deleted), groups: new Set(groups.deleted) }, created: { people: new Set(people.created), groups: new Set(groups.created) } },
     ops,
   );
   for (const id of plan.people.deleted) await directory.afterPersonRemoved(tenantId, id);

@@ -214,7 +214,7 @@ export class DirectoryService {
       const group = await this.store.directory.findUnique('groups', 'extension', input.extension, tenantId);
       if (group) throw conflict('extension_taken', `extension ${input.extension} belongs to group ${group.id}`);
     }
-    await this.store.directory.write([this.personOp(tenantId, personId, input)]);
+    await this.pauses.writeDirectory(tenantId, before ? {} : { created: { people: new Set([personId]) } }, [this.personOp(tenantId, personId, input)]);
     const person = await this.getPerson(tenantId, personId);
     await this.afterPersonWrite(person, before);
     return { person, created: !before };

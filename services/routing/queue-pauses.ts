@@ -34,13 +34,13 @@ function without(p: QueuePause | undefined, gone: ReadonlySet<string>): QueuePau
  * turn (`Turns`: in-process, and a store lease across replicas), the deletions of people and groups
  * included, so concurrent changes are never lost.
  *
- * A pause is written only while its person and every group it adds exist, checked by the store in the
+ * A change is written only while its person and every group it adds exist, checked by the store in the
  * same atomic step as the write (whichever replica deletes them meanwhile), and a person's deletion ends
- * their pause in the batch that deletes them: a pause never outlives its person, so a person created
- * again under that id inherits nothing. A group's deletion takes the group out of the pauses naming it in
- * its own batch, and looks again after writing for one that named it as the deletion landed (a pause
+ * their pause in the batch that deletes them. A group's deletion takes the group out of the pauses naming
+ * it in its own batch, and looks again after writing for one that named it as the deletion landed (a pause
  * written before the deletion, after its look): a replica that stops between the two leaves a pause naming
- * a deleted group, which rings nobody, and creating a group under that id clears it, in the same write.
+ * a deleted group, which rings nobody. Creating a person or group under an id clears, in the same write,
+ * what is left of an old one's pauses (see `writeDirectory`), so nothing is inherited.
  * A turn that lost its leases (this replica stalled past their end) writes nothing more and answers
  * `503 queue_pause_busy`, so the caller tries again; only a write already under way when they ran out
  * stands, and a change made meanwhile on another replica may then be lost.
@@ -97,32 +97,38 @@ export class QueuePauses {
   }
 
   /**
-   * Writes `ops`, which delete the people and groups in `deleted` and create the groups in `created`,
-   * together with what that does to pauses: a deleted person's pause ends, and a deleted group leaves
-   * every pause naming it (a pause left with none ends), so a new person or group under the same id
-   * inherits nothing. A created group is cleared the same way of what a deletion could still leave of an
-   * old one (its replica stopped before its look after writing). Done in the turns of everyone touched.
+   * Writes `ops`, which delete the people and groups in `deleted` and create those in `created`, together
+   * with what that does to pauses: a deleted person's pause ends, and a deleted group leaves every pause
+   * naming it (a pause left with none ends), so a new person or group under the same id inherits nothing.
+   * A created one is cleared the same way of a pause left of an old one: by an older version (whose pause
+   * writes were not conditional), by a group deletion whose replica stopped before its look after
+   * writing, or by one that lost its turn while writing a pause of a person deleted meanwhile. Done in the
+   * turns of everyone touched.
    */
-  async writeDirectory(tenantId: string, ids: { deleted?: DirectoryIds; created?: Pick<DirectoryIds, 'groups'> }, ops: readonly WriteOp[]): Promise<void> {
+  async writeDirectory(tenantId: string, ids: { deleted?: DirectoryIds; created?: DirectoryIds }, ops: readonly WriteOp[]): Promise<void> {
     const deletedPeople = ids.deleted?.people ?? new Set<string>();
+    const createdPeople = ids.created?.people ?? new Set<string>();
     const deletedGroups = ids.deleted?.groups ?? new Set<string>();
     const createdGroups = ids.created?.groups ?? new Set<string>();
-    const read = async () => (deletedGroups.size === 0 && createdGroups.size === 0 ? [] : this.list(tenantId));
-    /** Who else has a pause naming a group of `named`. */
-    const naming = async (named: ReadonlySet<string>) => (await read()).filter((p) => !deletedPeople.has(p.personId) && without(p, named) !== p).map((p) => p.personId);
-    const touched = [...deletedPeople, ...(await naming(new Set([...deletedGroups, ...createdGroups])))];
+    const read = async () => (createdPeople.size === 0 && deletedGroups.size === 0 && createdGroups.size === 0 ? [] : this.list(tenantId));
+    /** Who else has a pause to change: a created person's stray one, or one naming a group of `named`. */
+    const others = async (named: ReadonlySet<string>, of: ReadonlySet<string>) =>
+      (await read()).filter((p) => !deletedPeople.has(p.personId) && (of.has(p.personId) || without(p, named) !== p)).map((p) => p.personId);
+    const touched = [...deletedPeople, ...(await others(new Set([...deletedGroups, ...createdGroups]), createdPeople))];
     await this.turns.runAll(
       touched.map((personId) => this.key(tenantId, personId)),
       async (turn) => {
         // "Created" is what the caller read before its turn: one that exists by now was created meanwhile by
-        // someone else (whose write cleared the strays), and a pause naming it is live.
-        const groups = new Set([...deletedGroups, ...(await this.absentGroups(tenantId, createdGroups))]);
+        // someone else (whose write cleared the strays), and a pause of it or naming it is live.
+        const strays = await this.absent(tenantId, { people: new Set(touched.filter((id) => createdPeople.has(id))), groups: createdGroups });
+        const people = new Set([...deletedPeople, ...strays.people]);
+        const groups = new Set([...deletedGroups, ...strays.groups]);
         const pauseOps: WriteOp[] = [];
         const stored = new Map((await read()).map((p) => [p.personId, p]));
         for (const personId of touched) {
-          const held = deletedPeople.has(personId) ? undefined : stored.get(personId);
+          const held = people.has(personId) ? undefined : stored.get(personId);
           const kept = without(held, groups);
-          if (deletedPeople.has(personId) || kept !== held) pauseOps.push(kept ? { op: 'put', collection: 'queuePauses', doc: kept } : this.endOp(tenantId, personId));
+          if (people.has(personId) || kept !== held) pauseOps.push(kept ? { op: 'put', collection: 'queuePauses', doc: kept } : this.endOp(tenantId, personId));
         }
         turn.hold();
         await this.store.directory.write([...ops, ...pauseOps]);
@@ -131,14 +137,15 @@ export class QueuePauses {
     // A change that named a deleted group after the look above landed before the deletion (after it, the
     // store refuses it): this sees its pause now.
     if (deletedGroups.size === 0) return;
-    for (const personId of await naming(deletedGroups)) await this.change(tenantId, personId, (held) => without(held, deletedGroups));
+    for (const personId of await others(deletedGroups, new Set())) await this.change(tenantId, personId, (held) => without(held, deletedGroups));
   }
 
-  /** Those of `ids` not in the directory now (read at once: `apply` may create many). */
-  private async absentGroups(tenantId: string, ids: ReadonlySet<string>): Promise<string[]> {
-    if (ids.size === 0) return [];
-    const groups = new Set((await this.store.directory.list('groups', tenantId)).map((g) => g.id));
-    return [...ids].filter((id) => !groups.has(id));
+  /** Those of `ids` not in the directory now (groups read at once: `apply` may create many). */
+  private async absent(tenantId: string, ids: Required<DirectoryIds>): Promise<Required<DirectoryIds>> {
+    const docs = this.store.directory;
+    const people = await Promise.all([...ids.people].map(async (id) => ((await docs.get('people', tenantId, id)) ? [] : [id])));
+    const groups = ids.groups.size === 0 ? new Set<string>() : new Set((await docs.list('groups', tenantId)).map((g) => g.id));
+    return { people: new Set(people.flat()), groups: new Set([...ids.groups].filter((id) => !groups.has(id))) };
   }
 
   private key(tenantId: string, personId: string): string {

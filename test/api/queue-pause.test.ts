@@ -336,6 +336,22 @@ function queuePauses(start: () => Promise<TestHub>): void {
   const stray = (personId: string, over: Partial<QueuePause>) =>
     h.hub.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: { tenantId: 'acme', id: personId, personId, since: h.clock.now(), setBy: 'supervisor', reason: 'stray', ...over } }]);
 
+  it("a pause left of a deleted person (by an older version, or a replica that lost its turn mid-write) is not inherited by someone created under their id (PUT or apply)", async () => {
+    await h.del('/v1/people/alice').expect(204);
+    await stray('alice', {});
+    expect((await h.get('/v1/queue-pauses').expect(200)).body.pauses).toEqual([]);
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(201);
+    await h.get('/v1/people/alice/queue-pause').expect(404);
+    expect(await stored()).toBeUndefined();
+
+    const people = ['alice', 'bob', 'carol'].map((id, i) => ({ id, name: id, extension: String(1001 + i), timeZone: 'UTC' }));
+    await h.post('/v1/directory/apply?prune=true', { tenant: 'acme', people: people.filter((p) => p.id !== 'bob'), groups: [] }).expect(200);
+    await stray('bob', { groups: ['support'] });
+    const back = await h.post('/v1/directory/apply', { tenant: 'acme', people, groups: [] }).expect(200);
+    expect(back.body.plan.people.created).toEqual(['bob']);
+    await h.get('/v1/people/bob/queue-pause').expect(404);
+  });
+
   it('a stray pause naming a deleted group does not pause anyone from a group created under its id (PUT or apply)', async () => {
     const billing = { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }, { personId: 'bob' }, { personId: 'carol' }] };
     await stray('alice', { groups: ['support', 'billing'] });
