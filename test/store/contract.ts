@@ -171,6 +171,7 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       expect(refused).toBeInstanceOf(WriteRefused);
       expect((refused as WriteRefused).condition).toEqual(needs[1]);
       expect(await store.directory.get('queuePauses', 'a', 'alice')).toBeUndefined();
+      await expect(store.directory.write([], needs)).rejects.toBeInstanceOf(WriteRefused);
       // The same records in another tenant do not count.
       await store.directory.write([{ op: 'put', collection: 'groups', doc: group('b', 'sales') }]);
       await expect(store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }], needs)).rejects.toBeInstanceOf(WriteRefused);

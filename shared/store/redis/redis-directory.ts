@@ -103,7 +103,11 @@ export class RedisDirectory implements DirectoryStore {
   }
 
   async write(ops: readonly WriteOp[], conditions: readonly WriteCondition[] = []): Promise<void> {
-    if (ops.length === 0) return;
+    if (ops.length === 0) {
+      // Nothing to write, but a broken condition still throws, as on the embedded store.
+      if (conditions.length > 0) await this.plan(ops, conditions);
+      return;
+    }
     for (;;) {
       const plan = await this.plan(ops, conditions);
       const collections = [...new Set(ops.map((op) => op.collection))];
