@@ -14,7 +14,7 @@ import {
 import { resolveCalendarPolicy, withMeetingAs } from '../../shared/domain/calendar.js';
 import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
 import type { RequestLimitsOverride } from '../../shared/domain/request-limits.js';
-import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
+import { WriteRefused, conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { SignalChange } from '../merger/apply-changes.js';
 import { extensionEndpointId } from '../connectors/pbx/map.js';
@@ -125,11 +125,17 @@ export class DirectoryService {
   /**
    * A new tenant with the operator's limits for it and its first admin key, in one write: a body refused
    * (the tenant's own values above these ceilings) or a write that fails stores none of them, so the
-   * operator's retry is not met by a tenant that exists with no key to manage it.
+   * operator's retry is not met by a tenant that exists with no key to manage it. The write checks the
+   * tenant is absent in the same step, so of two creators at once (on any replicas) one gets
+   * `409 tenant_exists` and no admin key of a tenant it does not own.
    */
   async createTenant(tenantId: string, input: TenantInput, operator: RequestLimitsOverride = {}): Promise<{ tenant: Tenant; admin: IssuedKey }> {
     const admin = this.keyOp(tenantId, { name: 'initial admin', role: 'admin' });
-    await this.store.directory.write([this.tenantOp(tenantId, input, operator), this.operatorLimitsOp(tenantId, operator), admin.op]);
+    await this.store.directory
+      .write([this.tenantOp(tenantId, input, operator), this.operatorLimitsOp(tenantId, operator), admin.op], [{ collection: 'tenants', tenantId: PLATFORM, id: tenantId, exists: false }])
+      .catch((err: unknown) => {
+        throw err instanceof WriteRefused ? conflict('tenant_exists', `tenant ${tenantId} exists`) : err;
+      });
     await this.afterTenantWrite(tenantId);
     return { tenant: await this.getTenant(tenantId), admin: admin.issued };
   }
@@ -384,13 +390,14 @@ export class DirectoryService {
     await this.forgetDeviceSignals(tenantId, d);
   }
 
+  /** What the device said goes; its endpoint was removed by an admin, not lost (no outage metric counts it). */
   async forgetDeviceSignals(tenantId: string, d: Device): Promise<void> {
     const state = await this.engine.read(tenantId, d.personId);
     const prefixes = deviceSignalPrefixes(d.id);
-    const changes: SignalChange[] = state.signals
-      .filter((s) => prefixes.some((p) => s.id === p || s.id.startsWith(p)))
-      .map((s) => ({ op: 'remove', id: s.id }));
-    if (changes.length > 0) await this.engine.apply(tenantId, d.personId, changes);
+    const forgotten = state.signals.filter((s) => prefixes.some((p) => s.id === p || s.id.startsWith(p)));
+    const removed = new Set(forgotten.flatMap((s) => (s.claim.kind === 'endpoint' ? [s.claim.endpoint.id] : [])));
+    const changes: SignalChange[] = forgotten.map((s) => ({ op: 'remove', id: s.id }));
+    if (changes.length > 0) await this.engine.apply(tenantId, d.personId, changes, undefined, removed);
   }
 
   // ── API keys ─────────────────────────────────────────────────────────────

@@ -94,9 +94,10 @@ export class PresenceEngine {
   /**
    * Applies `changes` (possibly none: a re-evaluation) to one person and merges. `outcomes`, if given
    * (as long as `changes`), receives what became of each change (see Outcome) in the write that counted:
-   * a store may run the update again, and each run overwrites every entry.
+   * a store may run the update again, and each run overwrites every entry. `removed`: endpoints an admin
+   * took away with these changes (a device deleted, a token revoked), which no outage metric counts as lost.
    */
-  async apply(tenantId: string, personId: string, changes: readonly SignalChange[], outcomes?: Uint8Array): Promise<ApplyResult> {
+  async apply(tenantId: string, personId: string, changes: readonly SignalChange[], outcomes?: Uint8Array, removed?: ReadonlySet<string>): Promise<ApplyResult> {
     const { store, clock, metrics } = this.deps;
     const cached = this.deps.policyFor(tenantId);
     const policy = cached instanceof Promise ? await cached : cached;
@@ -108,7 +109,7 @@ export class PresenceEngine {
       metrics.countSignal(c.signal.source, result.applied > 0);
       metrics.sourceSeen(tenantId, c.signal.source, now);
     }
-    if (result.changed) metrics.stateChanged(tenantId, result.before, result.presence);
+    if (result.changed) metrics.stateChanged(tenantId, result.before, result.presence, removed);
     this.timeline.schedule(tenantId, personId, result.presence.wakeAt);
     return result;
   }

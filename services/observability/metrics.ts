@@ -63,7 +63,7 @@ export class Metrics {
   /** The basis of the "many endpoints went offline at once" alert: counted by the replica that merged the change. */
   readonly endpointsLost = new Counter({
     name: 'presence_endpoints_lost_total',
-    help: 'Endpoints that stopped being reachable (unregistered, registration or heartbeat expired), by tenant and kind.',
+    help: 'Endpoints that stopped being reachable (unregistered, registration or heartbeat expired; not those an admin removed), by tenant and kind.',
     labelNames: ['tenant', 'kind'] as const,
     registers: [this.registry],
     collect: () => this.readCensus(),
@@ -238,15 +238,27 @@ export class Metrics {
     }
   }
 
-  /** Counts what a change of one person's state lost. */
-  stateChanged(tenantId: string, before: { endpoints: ReadonlyArray<{ id: string; kind: EndpointKind }> } | undefined, after: { activity: string; endpoints: ReadonlyArray<{ id: string }> }): void {
+  /**
+   * Counts what a change of one person's state lost. Endpoints in `removed` an admin took away (a device
+   * deleted, a token revoked): offboarding a team is no outage, so they count neither as lost nor, when
+   * they were all that went, as the person going offline.
+   */
+  stateChanged(
+    tenantId: string,
+    before: { endpoints: ReadonlyArray<{ id: string; kind: EndpointKind }> } | undefined,
+    after: { activity: string; endpoints: ReadonlyArray<{ id: string }> },
+    removed: ReadonlySet<string> = new Set(),
+  ): void {
     if (!before) return;
+    let lost = 0;
     for (const e of before.endpoints) {
-      if (!after.endpoints.some((a) => a.id === e.id)) this.endpointsLost.inc({ tenant: tenantId, kind: e.kind });
+      if (after.endpoints.some((a) => a.id === e.id) || removed.has(e.id)) continue;
+      lost++;
+      this.endpointsLost.inc({ tenant: tenantId, kind: e.kind });
     }
     // Not "availability became offline": off-work maps to offline, so the end and start of working hours
     // would page every evening and morning.
-    if (before.endpoints.length > 0 && after.endpoints.length === 0 && after.activity !== 'off-work') this.wentOffline.inc({ tenant: tenantId });
+    if (lost > 0 && after.endpoints.length === 0 && after.activity !== 'off-work') this.wentOffline.inc({ tenant: tenantId });
   }
 
   private readonly zeroed = new Set<string>();

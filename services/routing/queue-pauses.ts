@@ -1,7 +1,7 @@
 import type { Clock } from '../../shared/clock/clock.js';
 import { namedGroups, type QueuePause } from '../../shared/domain/queue-pause.js';
-import { notFound, unprocessable, type AppError } from '../../shared/errors/errors.js';
-import type { Store, WriteOp } from '../../shared/store/port.js';
+import { WriteRefused, notFound, unprocessable, type AppError } from '../../shared/errors/errors.js';
+import type { Store, WriteCondition, WriteOp } from '../../shared/store/port.js';
 import { Turns } from './turns.js';
 
 /** People and groups a directory write deletes or creates. */
@@ -32,17 +32,18 @@ function without(p: QueuePause | undefined, gone: ReadonlySet<string>): QueuePau
 /**
  * People's pauses from group and queue calls. Every read-modify-write of a pause happens in its person's
  * turn (`Turns`: in-process, and a store lease across replicas), the deletions of people and groups
- * included, so concurrent changes are never lost. Directory writes cannot be conditional; a pause still
- * never outlives its person nor names a deleted group, because each side writes before it looks at the
- * other: a change checks what it names again after writing (and undoes itself), a group deletion looks
- * for pauses naming the group again after deleting it (and takes the group out of them).
+ * included, so concurrent changes are never lost.
+ *
+ * A change is written only while its person and every group it adds exist, checked by the store in the
+ * same atomic step as the write (whichever replica deletes them meanwhile), and a person's deletion ends
+ * their pause in the batch that deletes them. A group's deletion takes the group out of the pauses naming
+ * it in its own batch, and looks again after writing for one that named it as the deletion landed (a pause
+ * written before the deletion, after its look): a replica that stops between the two leaves a pause naming
+ * a deleted group, which rings nobody. Creating a person or group under an id clears, in the same write,
+ * what is left of an old one's pauses (see `writeDirectory`), so nothing is inherited.
  * A turn that lost its leases (this replica stalled past their end) writes nothing more and answers
- * `503 queue_pause_busy`, so the caller tries again. Only a write already under way when they ran out
- * stands: the looks after writing still keep pauses from outliving people and from adding deleted
- * groups, but a change made meanwhile on another replica may be lost, or keep a deleted group it held.
- * A replica that stops between such a write and its look leaves a pause of a deleted person, or naming
- * a deleted group: nobody sees it (no list shows a pause without its person; a deleted group rings
- * nobody), and creating a person or group under that id clears it, in the same write.
+ * `503 queue_pause_busy`, so the caller tries again; only a write already under way when they ran out
+ * stands, and a change made meanwhile on another replica may then be lost.
  */
 export class QueuePauses {
   private readonly turns: Turns;
@@ -64,9 +65,8 @@ export class QueuePauses {
 
   /**
    * One change of a person's pause, in their turn: `next` gets the pause as stored and returns the new
-   * one (undefined ends it; the pause itself leaves it as it is). A new pause naming a person or group
-   * that is gone is refused — also when the deletion lands between the check and the write, in which
-   * case the pause is put back as it was.
+   * one (undefined ends it; the pause itself leaves it as it is). A pause is refused, and nothing
+   * written, when its person or a group it adds is gone as it is written.
    */
   change(
     tenantId: string,
@@ -78,31 +78,32 @@ export class QueuePauses {
       const held = await this.get(tenantId, personId);
       const pause = await next(held);
       if (pause === held) return held;
+      turn.hold();
       if (!pause) {
-        turn.hold();
         await this.store.directory.write([this.endOp(tenantId, personId)]);
         return undefined;
       }
-      const refusal = () => this.refusal(pause, held, missingGroup);
-      const before = await refusal();
-      if (before) throw before;
-      turn.hold();
-      await this.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }]);
-      const after = await refusal();
-      if (!after) return pause;
-      const restored = after.code === 'person_not_found' ? undefined : held;
-      await this.store.directory.write([restored ? { op: 'put', collection: 'queuePauses', doc: restored } : this.endOp(tenantId, personId)]);
-      throw after;
+      const added = namedGroups(pause).filter((g) => !namedGroups(held).includes(g));
+      const needs: WriteCondition[] = [
+        { collection: 'people', tenantId, id: personId, exists: true },
+        ...added.map((id): WriteCondition => ({ collection: 'groups', tenantId, id, exists: true })),
+      ];
+      await this.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }], needs).catch((err: unknown) => {
+        if (!(err instanceof WriteRefused)) throw err;
+        throw err.condition.collection === 'people' ? notFound('person', personId) : missingGroup(err.condition.id);
+      });
+      return pause;
     });
   }
 
   /**
    * Writes `ops`, which delete the people and groups in `deleted` and create those in `created`, together
    * with what that does to pauses: a deleted person's pause ends, and a deleted group leaves every pause
-   * naming it (a pause left with none ends), so a new group or person under the same id inherits nothing.
-   * A created one is cleared the same way, of what a change could still leave of an old one: a change
-   * whose replica lost its turn while writing (stalled past its lease, so the deletion went ahead) and
-   * stopped before its look after writing. Done in the turns of everyone touched.
+   * naming it (a pause left with none ends), so a new person or group under the same id inherits nothing.
+   * A created one is cleared the same way of a pause left of an old one: by an older version (whose pause
+   * writes were not conditional), by a group deletion whose replica stopped before its look after
+   * writing, or by one that lost its turn while writing a pause of a person deleted meanwhile. Done in the
+   * turns of everyone touched.
    */
   async writeDirectory(tenantId: string, ids: { deleted?: DirectoryIds; created?: DirectoryIds }, ops: readonly WriteOp[]): Promise<void> {
     const deletedPeople = ids.deleted?.people ?? new Set<string>();
@@ -133,13 +134,10 @@ export class QueuePauses {
         await this.store.directory.write([...ops, ...pauseOps]);
       },
     );
-    // A change that named a deleted group after the look above, having checked it before the write:
-    // either it sees the group gone after its own write, or this sees its pause now. (A created group may
-    // be named from now on, and a created person's pause is theirs.)
+    // A change that named a deleted group after the look above landed before the deletion (after it, the
+    // store refuses it): this sees its pause now.
     if (deletedGroups.size === 0) return;
-    for (const personId of await others(deletedGroups, new Set())) {
-      if (!createdPeople.has(personId)) await this.change(tenantId, personId, (held) => without(held, deletedGroups));
-    }
+    for (const personId of await others(deletedGroups, new Set())) await this.change(tenantId, personId, (held) => without(held, deletedGroups));
   }
 
   /** Those of `ids` not in the directory now (groups read at once: `apply` may create many). */
@@ -148,16 +146,6 @@ export class QueuePauses {
     const people = await Promise.all([...ids.people].map(async (id) => ((await docs.get('people', tenantId, id)) ? [] : [id])));
     const groups = ids.groups.size === 0 ? new Set<string>() : new Set((await docs.list('groups', tenantId)).map((g) => g.id));
     return { people: new Set(people.flat()), groups: new Set([...ids.groups].filter((id) => !groups.has(id))) };
-  }
-
-  /** Why `pause` may not be stored: its person is gone, or a group it adds to `held` (covered or excepted) is. */
-  private async refusal(pause: QueuePause, held: QueuePause | undefined, missingGroup: (groupId: string) => AppError): Promise<AppError | undefined> {
-    const docs = this.store.directory;
-    const added = namedGroups(pause).filter((g) => !namedGroups(held).includes(g));
-    const [person, ...found] = await Promise.all([docs.get('people', pause.tenantId, pause.personId), ...added.map((g) => docs.get('groups', pause.tenantId, g))]);
-    if (!person) return notFound('person', pause.personId);
-    const lost = added.find((_g, i) => !found[i]);
-    return lost === undefined ? undefined : missingGroup(lost);
   }
 
   private key(tenantId: string, personId: string): string {

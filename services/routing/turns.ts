@@ -16,8 +16,9 @@ const WAIT_STEPS = 200;
 export interface Turn {
   /**
    * Throws `503 <busyCode>` once the turn's leases may be someone else's (a renewal was refused, or none
-   * got through before they ran out). Called right before each write: directory writes cannot be made
-   * conditional, so this is the last point at which a turn that lost its leases can still write nothing.
+   * got through before they ran out). Called right before each write: a directory write checks only that
+   * records exist, not that nobody changed them since they were read, so this is the last point at which a
+   * turn that lost its leases can still write nothing.
    */
   hold(): void;
 }
@@ -26,7 +27,7 @@ const noLeases: Turn = { hold: () => undefined };
 
 /**
  * One read-modify-write of a record at a time, on every replica: in turn within this process, and
- * through a store lease across replicas (directory writes cannot be made conditional). A turn that
+ * through a store lease across replicas (a directory write cannot be conditional on what was read). A turn that
  * cannot start within the wait answers `503 <busyCode>`; so does one that lost its leases while it ran
  * (whatever it wrote by then stands).
  */

@@ -46,3 +46,13 @@ export class UniqueViolation extends AppError {
     super(409, `${index}_taken`, `${collection}.${index} ${value} is already in use`);
   }
 }
+
+/**
+ * A conditional store write refused: a document it needed was gone (`exists: true`) or one it must not
+ * find was there (`exists: false`). Nothing of the batch was written; callers say what it means.
+ */
+export class WriteRefused extends AppError {
+  constructor(readonly condition: { collection: string; tenantId: string; id: string; exists: boolean }) {
+    super(409, 'write_refused', `${condition.collection} ${condition.id} ${condition.exists ? 'is gone' : 'exists'}`);
+  }
+}

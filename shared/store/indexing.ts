@@ -1,6 +1,6 @@
-import { UniqueViolation } from '../errors/errors.js';
+import { UniqueViolation, WriteRefused } from '../errors/errors.js';
 import { COLLECTIONS, type CollectionName } from './keys.js';
-import type { WriteOp } from './port.js';
+import type { WriteCondition, WriteOp } from './port.js';
 
 export type AnyDoc = { tenantId: string; id: string } & Record<string, unknown>;
 
@@ -49,6 +49,12 @@ export function planUnique(
     }
   }
   return [...changed.values()];
+}
+
+/** Throws `WriteRefused` for the first condition `found` (whether the document is there now) breaks. */
+export function checkConditions(conditions: readonly WriteCondition[], found: (c: WriteCondition, i: number) => boolean): void {
+  const failed = conditions.find((c, i) => found(c, i) !== c.exists);
+  if (failed) throw new WriteRefused(failed);
 }
 
 /** The unique entries a document occupies: `[field, scope, value]`, scope being its tenant or `*`. */

@@ -35,6 +35,14 @@ export type Doc<C extends CollectionName> = CollectionTypes[C];
 export type WriteOp =
   { [C in CollectionName]: { op: 'put'; collection: C; doc: Doc<C> } | { op: 'delete'; collection: C; tenantId: string; id: string } }[CollectionName];
 
+/** A document a conditional write needs (`exists: true`) or must not find (`exists: false`, a create). */
+export interface WriteCondition {
+  collection: CollectionName;
+  tenantId: string;
+  id: string;
+  exists: boolean;
+}
+
 /**
  * Durable records: the directory, keys, devices and later targets and grants. Every write is atomic
  * and acknowledged only once it would survive a `kill -9`. Returned documents are read-only.
@@ -44,8 +52,12 @@ export interface DirectoryStore {
   list<C extends CollectionName>(collection: C, tenantId: string, where?: { field: string; value: string }): Promise<Doc<C>[]>;
   /** Looks a document up by a unique field; `tenantId` is required for tenant-scoped fields. */
   findUnique<C extends CollectionName>(collection: C, field: string, value: string, tenantId?: string): Promise<Doc<C> | undefined>;
-  /** Applies all operations or none; a broken unique field throws `UniqueViolation`. */
-  write(ops: readonly WriteOp[]): Promise<void>;
+  /**
+   * Applies all operations or none; a broken unique field throws `UniqueViolation`. With `conditions`,
+   * only while every one holds, checked in the same atomic step as the write (whichever replica writes
+   * meanwhile): else nothing is written and `WriteRefused` names the first that failed.
+   */
+  write(ops: readonly WriteOp[], conditions?: readonly WriteCondition[]): Promise<void>;
 }
 
 /** Everything known about one person right now. */

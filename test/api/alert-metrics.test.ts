@@ -49,6 +49,34 @@ describe('the metrics behind the alerts (k8s/monitoring/): silent sources, endpo
     expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBe(1);
   });
 
+  it('does not count endpoints an admin removed (token revoked, device deleted, person deleted), nor people left with none as going offline; a silent app still counts', async () => {
+    const beat = (token: string) => h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send({ state: 'foreground' }).expect(200);
+    const apps: Record<string, string> = {};
+    for (const id of ['alice', 'bob', 'carol']) {
+      if (id !== 'alice') await h.put(`/v1/people/${id}`, { name: id }).expect(201);
+      apps[id] = (await h.put(`/v1/people/${id}/devices/${id}-phone`, { kind: 'mobile' }).expect(201)).body.token as string;
+      await beat(apps[id]);
+    }
+    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() }], key).expect(200);
+    expect((await h.get('/v1/presence/alice').expect(200)).body.endpoints).toHaveLength(2);
+
+    // Offboarding: a lost phone's token revoked, a desk phone taken away, a leaver deleted.
+    await h.del('/v1/people/alice/devices/alice-phone/token').expect(204);
+    await h.del('/v1/people/alice/devices/alice-desk').expect(204);
+    expect((await h.get('/v1/presence/alice').expect(200)).body.endpoints).toEqual([]);
+    await h.del('/v1/people/bob').expect(204);
+    let text = await scrape();
+    for (const kind of ['desk', 'mobile']) expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind }), kind).toBe(0);
+    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBe(0);
+
+    // Carol's app falls silent: the scheduler takes its endpoint away at the TTL.
+    await h.clock.advance(h.config.heartbeat.foregroundTtlMs);
+    expect((await h.get('/v1/presence/carol').expect(200)).body.availability).toBe('offline');
+    text = await scrape();
+    expect(series(text, 'presence_endpoints_lost_total', { tenant: 'acme', kind: 'mobile' })).toBe(1);
+    expect(series(text, 'presence_went_offline_total', { tenant: 'acme' })).toBe(1);
+  });
+
   it('does not count a person never seen before as going offline', async () => {
     await h.put('/v1/people/bob', { name: 'Bob' }).expect(201);
     await h.put('/v1/people/bob/devices/bob-desk', { kind: 'desk' }).expect(201);

@@ -336,7 +336,7 @@ function queuePauses(start: () => Promise<TestHub>): void {
   const stray = (personId: string, over: Partial<QueuePause>) =>
     h.hub.store.directory.write([{ op: 'put', collection: 'queuePauses', doc: { tenantId: 'acme', id: personId, personId, since: h.clock.now(), setBy: 'supervisor', reason: 'stray', ...over } }]);
 
-  it("a stray pause left of a deleted person is not inherited by someone created under their id (PUT or apply)", async () => {
+  it("a pause left of a deleted person (by an older version, or a replica that lost its turn mid-write) is not inherited by someone created under their id (PUT or apply)", async () => {
     await h.del('/v1/people/alice').expect(204);
     await stray('alice', {});
     expect((await h.get('/v1/queue-pauses').expect(200)).body.pauses).toEqual([]);
@@ -600,6 +600,29 @@ function queuePauses(start: () => Promise<TestHub>): void {
     await h.get('/v1/people/alice/queue-pause').expect(404);
   });
 
+  it('a pause is never written for a person deleted as it is written, even by a replica that stops right after', async () => {
+    // Another replica deletes her at the moment this one writes (its turn ran out: the deletion did not
+    // wait for it), and this replica stops right after its write, before any look or undo could follow.
+    const write = beforeWrite();
+    const docs = h.hub.store.directory;
+    const afterWrite = docs.write;
+    const set = h.put('/v1/people/alice/queue-pause', { reason: 'training' }).then((r) => r);
+    await write.reached;
+    await afterWrite.call(docs, [
+      { op: 'delete', collection: 'people', tenantId: 'acme', id: 'alice' },
+      { op: 'delete', collection: 'queuePauses', tenantId: 'acme', id: 'alice' },
+    ]);
+    // The held write is under way; nothing after it gets through.
+    docs.write = (() => Promise.reject(new Error('this replica stopped'))) as typeof docs.write;
+    write.release();
+    expect([(await set).status, code(await set)]).toEqual([404, 'person_not_found']);
+    docs.write = afterWrite;
+    expect(await stored()).toBeUndefined();
+    // Someone created under her id later inherits nothing.
+    await h.put('/v1/people/alice', { name: 'Alice', extension: '1001' }).expect(201);
+    await h.get('/v1/people/alice/queue-pause').expect(404);
+  });
+
   it('a pause set while its group is deleted never names the deleted group, whichever comes first', async () => {
     await h.put('/v1/people/alice/queue-pause', { groups: ['support'], reason: 'training' }).expect(200);
     // The deletion lands after the request checked the group, before its turn: refused, the pause as it was.
@@ -612,7 +635,7 @@ function queuePauses(start: () => Promise<TestHub>): void {
     expect(await stored()).toMatchObject({ groups: ['support'], reason: 'training' });
 
     // The deletion lands in the change's turn, between its check and its write (it waits for no turn: the
-    // pause does not name the group yet): the change sees the group gone after writing, and undoes itself.
+    // pause does not name the group yet): the store refuses the write, nothing of it is stored.
     await h.put('/v1/groups/billing', { name: 'Billing', extension: '4000', timeZone: 'Europe/Berlin', members: [{ personId: 'alice' }] }).expect(201);
     let write = beforeWrite();
     add = h.put('/v1/people/alice/queue-pause', { groups: ['support', 'billing'] }).then((r) => r);

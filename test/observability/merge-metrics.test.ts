@@ -33,6 +33,19 @@ describe('merge-path metrics, counted in maps and added when read', () => {
     expect(text).toContain('presence_signals_received_total{source="pbx",outcome="applied"} 3');
   });
 
+  it('counts an endpoint lost in the same merge as one an admin removed, and the person going offline with them', async () => {
+    const m = new Metrics(false);
+    const before = { endpoints: [{ id: 'desk', kind: 'desk' as const }, { id: 'app', kind: 'mobile' as const }] };
+    // The app's heartbeat ran out as an admin deleted the desk phone: one merge loses both.
+    m.stateChanged('acme', before, { activity: 'offline', endpoints: [] }, new Set(['desk']));
+    expect(await values(m.endpointsLost)).toEqual([{ tenant: 'acme', kind: 'mobile', value: 1 }]);
+    expect(await values(m.wentOffline)).toEqual([{ tenant: 'acme', value: 1 }]);
+    // Only what the admin removed: neither counts.
+    m.stateChanged('acme', before, { activity: 'offline', endpoints: [] }, new Set(['desk', 'app']));
+    expect(await values(m.endpointsLost)).toEqual([{ tenant: 'acme', kind: 'mobile', value: 1 }]);
+    expect(await values(m.wentOffline)).toEqual([{ tenant: 'acme', value: 1 }]);
+  });
+
   it('the pending-transitions gauge reads the engine when scraped', async () => {
     const m = new Metrics(false);
     let pending = 4;

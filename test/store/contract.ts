@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UniqueViolation } from '../../shared/errors/errors.js';
+import { UniqueViolation, WriteRefused } from '../../shared/errors/errors.js';
 import type { Person } from '../../shared/domain/directory.js';
 import type { Group } from '../../shared/domain/group.js';
 import type { Presence } from '../../shared/domain/presence.js';
@@ -28,6 +28,22 @@ const presence = (personId: string, version: number): Presence => ({
   explanation: [],
   since: 1,
   version,
+});
+
+const group = (tenantId: string, id: string, over: Partial<Group> = {}): Group => ({
+  id,
+  tenantId,
+  name: id,
+  kind: 'hunt',
+  timeZone: 'UTC',
+  strategy: 'round-robin',
+  ringTimeoutSeconds: 20,
+  leaveWhen: { dnd: true, meeting: true },
+  requiredSkills: {},
+  members: [],
+  fallback: [],
+  afterHours: [],
+  ...over,
 });
 
 /** How a store is reopened: `registrationsUntil` as `openStore` passes it (its start plus the bound). */
@@ -118,29 +134,78 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       await cleanup();
     });
 
+    it('creates only where nothing is: of concurrent creators of one id exactly one wins, and a loser writes nothing of its batch', async () => {
+      const { store, cleanup } = await make();
+      const N = 8;
+      const tenant = (n: number) => ({ id: 'acme', tenantId: '*', name: `creator ${n}`, settings: {} }) as never;
+      const results = await Promise.allSettled(
+        Array.from({ length: N }, (_, n) =>
+          store.directory.write(
+            [
+              { op: 'put', collection: 'tenants', doc: tenant(n) },
+              { op: 'put', collection: 'apiKeys', doc: { id: `key${n}`, tenantId: 'acme', name: 'initial admin', role: 'admin', hash: `h${n}`, createdAt: 1 } },
+            ],
+            [{ collection: 'tenants', tenantId: '*', id: 'acme', exists: false }],
+          ),
+        ),
+      );
+      const won = results.flatMap((r, n) => (r.status === 'fulfilled' ? [n] : []));
+      expect(won).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(WriteRefused);
+      expect((await store.directory.get('tenants', '*', 'acme'))?.name).toBe(`creator ${won[0]}`);
+      expect((await store.directory.list('apiKeys', 'acme')).map((k) => k.id)).toEqual([`key${won[0]}`]);
+      for (let n = 0; n < N; n++) if (n !== won[0]) expect(await store.directory.findUnique('apiKeys', 'hash', `h${n}`)).toBeUndefined();
+      await store.close();
+      await cleanup();
+    });
+
+    it('writes only while the documents it needs exist, also when one is deleted at the same moment', async () => {
+      const { store, cleanup } = await make();
+      const pause = { id: 'alice', tenantId: 'a', personId: 'alice', since: 1, setBy: 'self' as const };
+      const needs = [
+        { collection: 'people' as const, tenantId: 'a', id: 'alice', exists: true },
+        { collection: 'groups' as const, tenantId: 'a', id: 'sales', exists: true },
+      ];
+      await store.directory.write([{ op: 'put', collection: 'people', doc: person('a', 'alice') }]);
+      const refused = await store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }], needs).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(WriteRefused);
+      expect((refused as WriteRefused).condition).toEqual(needs[1]);
+      expect(await store.directory.get('queuePauses', 'a', 'alice')).toBeUndefined();
+      await expect(store.directory.write([], needs)).rejects.toBeInstanceOf(WriteRefused);
+      // The same records in another tenant do not count.
+      await store.directory.write([{ op: 'put', collection: 'groups', doc: group('b', 'sales') }]);
+      await expect(store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }], needs)).rejects.toBeInstanceOf(WriteRefused);
+      await store.directory.write([{ op: 'put', collection: 'groups', doc: group('a', 'sales') }]);
+      await store.directory.write([{ op: 'put', collection: 'queuePauses', doc: pause }], needs);
+      expect(await store.directory.get('queuePauses', 'a', 'alice')).toEqual(pause);
+      // A pause written as its person is deleted (the deletion ends the pause it finds): however the two
+      // land, no pause outlives the person.
+      for (let round = 0; round < 10; round++) {
+        await store.directory.write([{ op: 'put', collection: 'people', doc: person('a', 'alice') }]);
+        await Promise.allSettled([
+          store.directory.write([{ op: 'put', collection: 'queuePauses', doc: { ...pause, since: round } }], needs),
+          store.directory.write([
+            { op: 'delete', collection: 'people', tenantId: 'a', id: 'alice' },
+            { op: 'delete', collection: 'queuePauses', tenantId: 'a', id: 'alice' },
+          ]),
+        ]);
+        expect(await store.directory.get('people', 'a', 'alice')).toBeUndefined();
+        expect(await store.directory.get('queuePauses', 'a', 'alice')).toBeUndefined();
+      }
+      await store.close();
+      await cleanup();
+    });
+
     it('keeps routing groups as directory documents with an extension unique per tenant', async () => {
       const { store, cleanup } = await make();
-      const group = (tenantId: string, id: string, extension?: string): Group => ({
-        id,
-        tenantId,
-        name: id,
-        kind: 'hunt',
-        timeZone: 'UTC',
-        strategy: 'round-robin',
-        ringTimeoutSeconds: 20,
-        leaveWhen: { dnd: true, meeting: true },
-        requiredSkills: {},
-        members: [{ personId: 'alice', priority: 0, skills: {} }],
-        fallback: [{ type: 'voicemail', box: '2000' }],
-        afterHours: [],
-        ...(extension ? { extension } : {}),
-      });
+      const support = (tenantId: string, extension?: string) =>
+        group(tenantId, 'support', { members: [{ personId: 'alice', priority: 0, skills: {} }], fallback: [{ type: 'voicemail', box: '2000' }], ...(extension ? { extension } : {}) });
       await store.directory.write([
-        { op: 'put', collection: 'groups', doc: group('a', 'support', '2000') },
-        { op: 'put', collection: 'groups', doc: group('b', 'support', '2000') },
+        { op: 'put', collection: 'groups', doc: support('a', '2000') },
+        { op: 'put', collection: 'groups', doc: support('b', '2000') },
       ]);
       expect((await store.directory.findUnique('groups', 'extension', '2000', 'a'))?.members).toEqual([{ personId: 'alice', priority: 0, skills: {} }]);
-      await expect(store.directory.write([{ op: 'put', collection: 'groups', doc: group('a', 'sales', '2000') }])).rejects.toBeInstanceOf(UniqueViolation);
+      await expect(store.directory.write([{ op: 'put', collection: 'groups', doc: group('a', 'sales', { extension: '2000' }) }])).rejects.toBeInstanceOf(UniqueViolation);
       expect((await store.directory.list('groups', 'a')).map((g) => g.id)).toEqual(['support']);
       await store.close();
       await cleanup();

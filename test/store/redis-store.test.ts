@@ -116,6 +116,28 @@ describeWith(['redis'], 'Redis store', () => {
       await b.close();
     });
 
+    it('lets one of several replicas creating the same tenant at once win, and writes nothing of the others', async () => {
+      const { store: a, prefix } = await fresh();
+      const others = Array.from({ length: 3 }, () => open(prefix));
+      await Promise.all(others.map((s) => s.start()));
+      const replicas = [a, ...others];
+      const results = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, n) =>
+          replicas[n % replicas.length]!.directory.write(
+            [
+              { op: 'put', collection: 'tenants', doc: { id: 'acme', tenantId: '*', name: `creator ${n}`, settings: {} } as never },
+              { op: 'put', collection: 'apiKeys', doc: { id: `key${n}`, tenantId: 'acme', name: 'initial admin', role: 'admin', hash: `h${n}`, createdAt: T } },
+            ],
+            [{ collection: 'tenants', tenantId: '*', id: 'acme', exists: false }],
+          ),
+        ),
+      );
+      const won = results.flatMap((r, n) => (r.status === 'fulfilled' ? [n] : []));
+      expect(won).toHaveLength(1);
+      for (const s of replicas) expect((await s.directory.list('apiKeys', 'acme')).map((k) => k.id)).toEqual([`key${won[0]}`]);
+      await Promise.all(replicas.map((s) => s.close()));
+    });
+
     it('claims a due transition once across two replicas, and hands back one whose claimer died', async () => {
       const { store: a, prefix } = await fresh();
       const b = open(prefix);

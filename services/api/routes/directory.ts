@@ -7,7 +7,7 @@ import {
   tenantInputSchema,
 } from '../../../shared/domain/directory.js';
 import { operatorRequestLimitsSchema } from '../../../shared/domain/request-limits.js';
-import { conflict, notFound } from '../../../shared/errors/errors.js';
+import { notFound } from '../../../shared/errors/errors.js';
 import { applyDirectory } from '../../directory/apply.js';
 import { directoryDocumentSchema } from '../../directory/apply-document.js';
 import type { Hub } from '../../hub.js';
@@ -49,11 +49,10 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       responses: {
         201: 'the tenant (with operatorRequestLimits if the body set any) and an admin key secret, shown once',
         400: "invalid body, or settings.requestLimits above the operatorRequestLimits of the same body, else the deployment default (request_limit_above_default): nothing stored",
-        409: 'tenant exists',
+        409: 'tenant exists (tenant_exists), also when another creation of the same id won at the same moment: no admin key issued',
       },
       async handle({ body }) {
         const { id, operatorRequestLimits, ...input } = body;
-        if (await hub.store.directory.get('tenants', '*', id)) throw conflict('tenant_exists', `tenant ${id} exists`);
         const { tenant, admin } = await directory.createTenant(id, input, operatorRequestLimits);
         return { status: 201, body: { tenant, adminKey: { ...admin.key, secret: admin.secret } } };
       },

@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { deepFreeze, holderOf, planUnique, uniqueEntries, uniqueScope, type AnyDoc } from '../indexing.js';
+import { checkConditions, deepFreeze, holderOf, planUnique, uniqueEntries, uniqueScope, type AnyDoc } from '../indexing.js';
 import { sqliteTables, type CollectionName } from '../keys.js';
-import type { DirectoryStore, Doc, WriteOp } from '../port.js';
+import type { DirectoryStore, Doc, WriteCondition, WriteOp } from '../port.js';
 import { Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import { SqliteDeliveryLedger } from './sqlite-ledger.js';
 import { SqliteSignals } from './sqlite-signals.js';
@@ -108,7 +108,9 @@ export class SqliteDirectory implements DirectoryStore {
     return this.findUniqueSync(collection, field, value, tenantId) as Doc<C> | undefined;
   }
 
-  async write(ops: readonly WriteOp[]): Promise<void> {
+  async write(ops: readonly WriteOp[], conditions: readonly WriteCondition[] = []): Promise<void> {
+    // Checked and written with no await in between: one process owns the file, so nothing writes meanwhile.
+    checkConditions(conditions, (c) => this.bucket(c.collection, c.tenantId, false)?.has(c.id) ?? false);
     this.checkUnique(ops);
     const put = this.db.prepare(`INSERT OR REPLACE INTO ${sqliteTables.records} (collection, tenant_id, id, data) VALUES (?, ?, ?, ?)`);
     const del = this.db.prepare(`DELETE FROM ${sqliteTables.records} WHERE collection = ? AND tenant_id = ? AND id = ?`);

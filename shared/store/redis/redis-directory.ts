@@ -1,6 +1,6 @@
-import { deepFreeze, holderOf, planUnique, uniqueScope, type AnyDoc } from '../indexing.js';
+import { checkConditions, deepFreeze, holderOf, planUnique, uniqueScope, type AnyDoc } from '../indexing.js';
 import { COLLECTIONS, type CollectionName, type RedisKeys } from '../keys.js';
-import type { DirectoryStore, Doc, WriteOp } from '../port.js';
+import type { DirectoryStore, Doc, WriteCondition, WriteOp } from '../port.js';
 import { CHECKED_WRITE, FILL_ABSENT } from './scripts.js';
 import type { Connection } from './connection.js';
 import { DirectoryCopy, type DirectoryRevision } from './directory-copy.js';
@@ -102,10 +102,14 @@ export class RedisDirectory implements DirectoryStore {
       .then(() => (this.refreshing = undefined));
   }
 
-  async write(ops: readonly WriteOp[]): Promise<void> {
-    if (ops.length === 0) return;
+  async write(ops: readonly WriteOp[], conditions: readonly WriteCondition[] = []): Promise<void> {
+    if (ops.length === 0) {
+      // Nothing to write, but a broken condition still throws, as on the embedded store.
+      if (conditions.length > 0) await this.plan(ops, conditions);
+      return;
+    }
     for (;;) {
-      const plan = await this.plan(ops);
+      const plan = await this.plan(ops, conditions);
       const collections = [...new Set(ops.map((op) => op.collection))];
       const revs = await this.checkedWrite([], [JSON.stringify(plan.script), this.keys.directoryRevs(), this.keys.directoryRev(), ...collections]);
       if (Array.isArray(revs)) {
@@ -125,8 +129,15 @@ export class RedisDirectory implements DirectoryStore {
     if (ledgers.length > 0) await this.conn.run((r) => r.del(...ledgers));
   }
 
-  /** Reads what the batch depends on and turns it into checked hash writes. */
-  private async plan(ops: readonly WriteOp[]) {
+  /**
+   * Reads what the batch depends on and turns it into checked hash writes. A condition's document is
+   * checked as read, and the script writes only while it still reads the same, so the condition holds
+   * when the batch lands.
+   */
+  private async plan(ops: readonly WriteOp[], conditions: readonly WriteCondition[]) {
+    const conditionFields = conditions.map((c): [string, string] => [this.keys.doc(c.collection, c.tenantId), c.id]);
+    const conditionRaw = await this.conn.run((r) => Promise.all(conditionFields.map(([k, f]) => r.hget(k, f))));
+    checkConditions(conditions, (_c, i) => conditionRaw[i] !== null);
     const docField = (op: WriteOp): [string, string] =>
       op.op === 'put' ? [this.keys.doc(op.collection, op.doc.tenantId), op.doc.id] : [this.keys.doc(op.collection, op.tenantId), op.id];
     const docFields = ops.map(docField);
@@ -160,6 +171,7 @@ export class RedisDirectory implements DirectoryStore {
     );
     const script = { c: [] as string[][], d: [] as string[][], s: [] as string[][] };
     docFields.forEach(([k, f], i) => script.c.push([k, f, oldRaw[i] ?? '']));
+    conditionFields.forEach(([k, f], i) => script.c.push([k, f, conditionRaw[i] ?? '']));
     entries.forEach(([k, v], i) => script.c.push([k, v, holders[i] ?? '']));
     // Last write of a document wins within a batch, as in one SQL transaction.
     const finalDoc = new Map<string, string | undefined>();
