@@ -172,8 +172,10 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   const prev = state.presence;
   const isChange = !prev || !sameState(prev, decision);
   const viewFloor = prev?.viewFloor;
-  // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions.
-  const version = isChange ? Math.max(Math.max(prev?.version ?? 0, viewFloor ?? 0) + 1, now) : prev.version;
+  const orderFloor = prev?.orderFloor;
+  // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions;
+  // above both floors, so a change orders after every copy of the state before it.
+  const version = isChange ? Math.max(Math.max(prev?.version ?? 0, viewFloor ?? 0, orderFloor ?? 0) + 1, now) : prev.version;
   // A re-evaluation that changed no signal and ran late (a survivor sweeping a dead replica's transition)
   // dates the state at the transition that made it, not at the sweep.
   const began = isChange && prev && applied === 0 ? beganAt(changed, policy, prev, decision, now) : now;
@@ -203,6 +205,8 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   };
   // Kept: those who do not see this change are still shown the floor.
   if (viewFloor !== undefined) fields.viewFloor = viewFloor;
+  // Kept while it still orders this state above its version (a re-evaluation that changed nothing).
+  if (orderFloor !== undefined && orderFloor > version) fields.orderFloor = orderFloor;
   const presence: Presence = explainLater(withDecided(fields, decision), signals, policy, now);
   return { next: { signals, presence }, result: { presence, before: prev, changed: isChange, applied, ignored }, emit: isChange, at: now };
 }
