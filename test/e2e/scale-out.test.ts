@@ -22,7 +22,7 @@ import { openStream, type SseClient } from '../support/sse.js';
 
 /**
  * Three real service processes on loopback sharing one real redis-server, against the oracle: one
- * embedded process playing the same script. Time is the real clock (processes), so what is compared
+ * embedded process playing the same script (restarted at the half, for a full outage). Time is the real clock (processes), so what is compared
  * leaves out instants and versions, and heartbeats live for an hour so nothing goes stale mid-run.
  */
 describeWith(['redis'], 'scale-out: three replicas sharing one Redis', () => {
@@ -39,38 +39,30 @@ describeWith(['redis'], 'scale-out: three replicas sharing one Redis', () => {
   let receiver: Receiver | undefined;
   const streams: SseClient[] = [];
 
-  beforeAll(async () => {
+  /** One embedded process playing the script: what it shows at the half and at the end; `restart`: restarted at the half. */
+  const playAlone = async (restart: boolean) => {
     const one = await startHubs(1, undefined);
     try {
-      const url = one.procs[0]!.url;
+      let url = one.procs[0]!.url;
       const tokens = await setUpDirectory(url, script);
       const base = Date.now();
       await registerCrowd([url], tokens, base);
       await play(script, () => [url], tokens, base, { to: HALF });
-      oracleHalf = await outcomes(url, everyone);
+      if (restart) url = (await one.restart(one.procs[0]!)).url;
+      const half = await outcomes(url, everyone);
       await play(script, () => [url], tokens, base, { from: HALF });
-      oracle = await outcomes(url, everyone);
+      return { half, end: await outcomes(url, everyone) };
     } finally {
       await one.stop();
     }
+  };
+
+  beforeAll(async () => {
+    ({ half: oracleHalf, end: oracle } = await playAlone(false));
     // The script must move people around, or equality would prove little.
     expect(new Set(Object.values(oracle).map((o) => o?.activity)).size).toBeGreaterThan(3);
     expect(oracle[CROWD]!.endpoints).toHaveLength(6);
-
-    const restarted = await startHubs(1, undefined);
-    try {
-      const url = restarted.procs[0]!.url;
-      const tokens = await setUpDirectory(url, script);
-      const base = Date.now();
-      await registerCrowd([url], tokens, base);
-      await play(script, () => [url], tokens, base, { to: HALF });
-      const again = (await restarted.restart(restarted.procs[0]!)).url;
-      outageHalf = await outcomes(again, everyone);
-      await play(script, () => [again], tokens, base, { from: HALF });
-      outage = await outcomes(again, everyone);
-    } finally {
-      await restarted.stop();
-    }
+    ({ half: outageHalf, end: outage } = await playAlone(true));
     // Someone is on a call at the half, or a full outage would prove little.
     const onCall = Object.keys(oracleHalf).filter((id) => ['ringing', 'on-call', 'on-hold'].includes(oracleHalf[id]?.activity ?? ''));
     expect(onCall.length).toBeGreaterThan(0);
