@@ -136,7 +136,10 @@ export class PresenceEngine {
     const shown = await this.deps.store.state.update(tenantId, personId, (state) => {
       const p = state.presence;
       if (!p) return { next: state, result: false };
-      const presence = cause === 'directory' ? withFields(p, { viewFloor: Math.max(now, p.version, p.viewFloor ?? 0) }) : p;
+      // Above the order floor too, whatever this replica's clock says: other replicas' copies follow, and a
+      // restore keeps, only a state ordered above the one they hold (`orderOf` in `redis-state.ts`).
+      const viewFloor = Math.max(now, p.version, p.viewFloor ?? 0, p.orderFloor === undefined ? 0 : p.orderFloor + 1);
+      const presence = cause === 'directory' ? withFields(p, { viewFloor }) : p;
       return { next: { signals: state.signals, presence }, result: true, emit: true, cause };
     });
     if (!shown) await this.apply(tenantId, personId, []);

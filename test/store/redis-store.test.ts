@@ -15,6 +15,7 @@ import { silentLogger } from '../../shared/log/logger.js';
 import type { Store } from '../../shared/store/port.js';
 import { redisKeys } from '../../shared/store/keys.js';
 import { RESTORE_STATE } from '../../shared/store/redis/scripts.js';
+import { COPIES_ONLY } from '../../shared/store/redis/feed-entry.js';
 import { RedisStore } from '../../shared/store/redis/redis-store.js';
 import { describeWith } from '../support/components.js';
 import { eventually } from '../support/receiver.js';
@@ -683,6 +684,34 @@ describeWith(['redis'], 'Redis store', () => {
         admin.disconnect();
         expect(await (a.state as unknown as { restore(): Promise<number> }).restore()).toBe(1);
         expect((await a.state.read('acme', 'alice')).presence).toMatchObject({ version: 1, viewFloor: T });
+        sub.close();
+        await a.close();
+      });
+
+      it("follows a directory edit made on a replica whose clock is behind a full outage's bound, and puts it back after Redis lost it", async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        expect(await add(b, 'one')).toBe(1);
+        // As a full outage's bound leaves her: ordered one above her version, which no view shows.
+        await b.state.update('acme', 'alice', (st) => ({ next: { ...st, presence: { ...st.presence!, orderFloor: 2 } }, result: undefined, emit: true, cause: COPIES_ONLY }));
+        const held = () => (a.state as unknown as { copy: Map<string, { version: number }> }).copy.get(redisKeys(prefix).state('acme', 'alice'))?.version;
+        await eventually(() => expect(held()).toBe(2));
+        const seen: Array<number | undefined> = [];
+        const sub = await a.feed.subscribe('acme', (e) => seen.push(e.presence?.viewFloor));
+        const engine = new PresenceEngine({ store: b, clock: new ManualClock(1), metrics: new Metrics(false), log: silentLogger, policyFor: () => DEFAULT_POLICY });
+        await engine.directoryChanged('acme', 'alice');
+        await eventually(() => expect(seen).toHaveLength(1));
+        const edited = (await b.state.read('acme', 'alice')).presence!;
+        // Ordered above the bound: every copy follows the edit, so a restore cannot put back the state before it.
+        await eventually(() => expect(held()).toBeGreaterThan(2));
+        await b.close();
+        const admin = new Redis(redis.url);
+        await admin.del(redisKeys(prefix).state('acme', 'alice'));
+        admin.disconnect();
+        expect(await (a.state as unknown as { restore(): Promise<number> }).restore()).toBe(1);
+        expect((await a.state.read('acme', 'alice')).presence).toEqual(edited);
+        engine.stop();
         sub.close();
         await a.close();
       });
