@@ -620,6 +620,63 @@ describeWith(['redis'], 'Redis store', () => {
         }
       });
 
+      it('a Redis back empty after a full outage: what a replica back later than the one that bounded puts back is bounded too', async () => {
+        const lost = await startRedis();
+        const late = await severableRedis(lost.port);
+        try {
+          const prefix = `t${++n}:`;
+          const back = T + 5 * 60_000;
+          const bounding = (url: string) =>
+            new RedisStore({ url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, afterOutage: () => ({ at: back, registrationsUntil: back + HOUR }) });
+          // Only b holds alice (a started after her last change, and has not read her since).
+          const b = await started(bounding(late.url));
+          await onTheDeskPhone(b);
+          const a = await started(bounding(lost.url));
+          late.sever();
+          await lost.kill();
+          await sleep(ALIVE_MS + 200);
+          await lost.restart({ empty: true });
+          // a is back first, finds no replica alive, sets the bound and applies it to what is there: nothing.
+          await eventually(async () => expect(await a.ready()).toBe(true), 10_000);
+          await eventually(async () => expect(await a.state.keys()).toEqual([]));
+          late.heal();
+          await eventually(async () => expect(await b.ready()).toBe(true), 10_000);
+          // b puts back alice's call, after the bound: it must not come back unbounded.
+          await eventually(async () => expect((await a.state.read('acme', 'alice')).signals).toEqual([{ ...desk, until: back + HOUR }]), 10_000);
+          await Promise.all([a, b].map((s) => s.close()));
+        } finally {
+          await late.close();
+          await lost.stop();
+        }
+      });
+
+      it('a replica cut off for longer than alive while Redis lost its data and the others put it back drops no call they put back', async () => {
+        const prefix = `t${++n}:`;
+        const cutOff = await severableRedis(redis.port);
+        try {
+          const bounding = (url: string) =>
+            new RedisStore({ url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, copyRefreshMs: 100, afterOutage: () => ({ at: T, registrationsUntil: T + HOUR }) });
+          const a = await started(bounding(redis.url));
+          const c = await started(bounding(cutOff.url));
+          await onTheDeskPhone(a);
+          // c holds the call too (as it would following the feed).
+          expect((await c.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
+          cutOff.sever();
+          const raw = new Redis(redis.url);
+          await raw.del(...(await raw.keys(`${prefix}*`)));
+          raw.disconnect();
+          await eventually(async () => expect((await a.state.read('acme', 'alice')).signals).toEqual([desk, onCall]), 10_000);
+          await sleep(2 * ALIVE_MS);
+          cutOff.heal();
+          await eventually(async () => expect(await c.ready()).toBe(true), 10_000);
+          await sleep(2 * ALIVE_MS);
+          for (const s of [a, c]) expect((await s.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
+          await Promise.all([a, c].map((s) => s.close()));
+        } finally {
+          await cutOff.close();
+        }
+      });
+
       it('a Redis unreachable for longer than alive, its data kept, is a full outage: the replicas that ran bound the registrations once it is back', async () => {
         const kept = await startRedis({ appendonly: true, args: ['--appendfsync', 'always'] });
         try {

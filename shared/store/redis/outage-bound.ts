@@ -125,6 +125,17 @@ export class OutageBound {
     return this.renewedAt !== undefined && performance.now() - this.renewedAt >= this.opts.aliveMs;
   }
 
+  /**
+   * After a full outage whose data went with Redis, each state as the bound this replica would set now
+   * leaves it, for what it puts back (`RedisState.restore`): one back after the replica that set the bound
+   * listed everyone would put back calls it alone held otherwise. The copy's order stays, so a state
+   * another replica put back or wrote since wins. None without a bound.
+   */
+  restoring(): ((state: PersonState) => PersonState) | undefined {
+    const b = this.opts.bound?.();
+    return b && ((s) => afterOutage(s, b.at, b.registrationsUntil));
+  }
+
   private async apply(bound: string): Promise<void> {
     // `<outage end>:<registrations until>` (a bare instant, from replicas of earlier versions: both).
     const [at, until = at] = bound.split(':').map(Number) as [number, number?];
@@ -165,11 +176,17 @@ export class OutageBound {
  * The same state when nothing changes.
  */
 function bounded(state: PersonState, at: number, until: number): PersonState {
+  const next = afterOutage(state, at, until);
+  return next === state || !next.presence ? next : { ...next, presence: { ...next.presence, orderFloor: orderOf(state.presence) + 1 } };
+}
+
+/** `afterRestart`, and the person's next transition brought forward; the same state when nothing changes. */
+function afterOutage(state: PersonState, at: number, until: number): PersonState {
   const signals = afterRestart(state.signals, until);
   const p = state.presence;
   if (signals.length === state.signals.length && signals.every((s, i) => s === state.signals[i])) return state;
   if (!p) return { signals };
   // A dropped call ends at the outage's end, not at a transition due during it (`beganAt` walks from here).
   const wakeAt = signals.length < state.signals.length ? at : Math.min(p.wakeAt ?? until, until);
-  return { signals, presence: { ...p, wakeAt, orderFloor: orderOf(p) + 1 } };
+  return { signals, presence: { ...p, wakeAt } };
 }

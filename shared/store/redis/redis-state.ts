@@ -214,15 +214,21 @@ export class RedisState implements StateStore {
     return out;
   }
 
-  /** After Redis lost its data: puts back every state this replica holds, unless Redis has a newer one. */
-  async restore(): Promise<number> {
+  /**
+   * After Redis lost its data: puts back every state this replica holds, unless Redis has one of the same
+   * or a higher order; each as `as` makes it, if given, at the order of the copy (what changes is not shown).
+   */
+  async restore(as?: (state: PersonState) => PersonState): Promise<number> {
     let restored = 0;
     for (const [key, c] of this.copy) {
       const rev = this.token();
       const { version } = c;
-      const put = Number(await this.restoreState([key, this.k.statesOf(c.tenantId), this.k.tenants()], [c.data, version, c.tenantId, c.personId, rev], { evenPaused: true }));
+      const state = as && decode(c.data);
+      const next = state && as(state);
+      const data = next && next !== state ? encode(next) : c.data;
+      const put = Number(await this.restoreState([key, this.k.statesOf(c.tenantId), this.k.tenants()], [data, version, c.tenantId, c.personId, rev], { evenPaused: true }));
       // Unless the feed brought a newer write meanwhile (`follow` updates the record in place).
-      if (put && c.version === version) c.rev = rev;
+      if (put && c.version === version) Object.assign(c, { rev, data: data === c.data ? data : Buffer.from(data) });
       restored += put;
     }
     return restored;

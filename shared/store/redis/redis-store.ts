@@ -147,7 +147,9 @@ export class RedisStore implements Store {
         // a full outage whose data went with it.
         const lapsed = this.outage.lapsed();
         const docs = await this.directory.restore();
-        const states = await this.state.restore();
+        // Bounded as they go back after a full outage: a replica back after the bound was applied would
+        // otherwise put back calls only it held. A copy another replica put back first wins.
+        const states = await this.state.restore(lapsed ? this.outage.restoring() : undefined);
         await this.adoptEpoch();
         // `alive` went with the data: renewed before this replica answers again, so that neither its next
         // heartbeat nor a replica starting meanwhile takes a mere data loss for a full outage. After a full
