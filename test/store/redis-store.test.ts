@@ -278,10 +278,10 @@ describeWith(['redis'], 'Redis store', () => {
 
     describe('registrations kept without an expiry, after a full outage (no replica running for aliveMs)', () => {
       const HOUR = 3_600_000;
-      /** A replica that finds a full outage `HOUR` before `registrationsUntil`. */
-      const replica = (prefix: string, registrationsUntil?: number) =>
+      /** A replica that finds a full outage `HOUR` before `registrationsUntil` (of the shared server unless `url`). */
+      const replica = (prefix: string, registrationsUntil?: number, url = redis.url) =>
         new RedisStore({
-          url: redis.url,
+          url,
           prefix,
           feedEvents: 1000,
           log: silentLogger,
@@ -546,8 +546,7 @@ describeWith(['redis'], 'Redis store', () => {
         const prefix = `t${++n}:`;
         const cutOff = await severableRedis(redis.port);
         try {
-          const bounding = (url: string) =>
-            new RedisStore({ url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, copyRefreshMs: 100, afterOutage: () => ({ at: T, registrationsUntil: T + HOUR }) });
+          const bounding = (url: string) => replica(prefix, T + HOUR, url);
           const a = await started(bounding(redis.url));
           const b = await started(bounding(redis.url));
           const c = await started(bounding(cutOff.url));
@@ -626,8 +625,7 @@ describeWith(['redis'], 'Redis store', () => {
         try {
           const prefix = `t${++n}:`;
           const back = T + 5 * 60_000;
-          const bounding = (url: string) =>
-            new RedisStore({ url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, afterOutage: () => ({ at: back, registrationsUntil: back + HOUR }) });
+          const bounding = (url: string) => replica(prefix, back + HOUR, url);
           // Only b holds alice (a started after her last change, and has not read her since).
           const b = await started(bounding(late.url));
           await onTheDeskPhone(b);
@@ -654,8 +652,7 @@ describeWith(['redis'], 'Redis store', () => {
         const prefix = `t${++n}:`;
         const cutOff = await severableRedis(redis.port);
         try {
-          const bounding = (url: string) =>
-            new RedisStore({ url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, copyRefreshMs: 100, afterOutage: () => ({ at: T, registrationsUntil: T + HOUR }) });
+          const bounding = (url: string) => replica(prefix, T + HOUR, url);
           const a = await started(bounding(redis.url));
           const c = await started(bounding(cutOff.url));
           await onTheDeskPhone(a);
