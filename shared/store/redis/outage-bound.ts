@@ -50,7 +50,8 @@ const WAITS = 2 * WAITS_PER_ALIVE;
  * outage: `alive` went with the data, and the replicas put back what they hold and renew `alive` before
  * they answer again (`redis-store.ts`). One that comes back without its data after none reached it for
  * `aliveMs` is: the replicas put back what they hold, and the first of them (`lapsed`) sets the bound,
- * which then applies to what was put back.
+ * which then applies to what was put back (and each lapsed replica's to what it put back itself,
+ * `boundRestored`, as one may be back after the bound was applied).
  */
 export class OutageBound {
   private readonly beat;
@@ -126,14 +127,14 @@ export class OutageBound {
   }
 
   /**
-   * After a full outage whose data went with Redis, each state as the bound this replica would set now
-   * leaves it, for what it puts back (`RedisState.restore`): one back after the replica that set the bound
-   * listed everyone would put back calls it alone held otherwise. The copy's order stays, so a state
-   * another replica put back or wrote since wins. None without a bound.
+   * After a full outage whose data went with Redis, what this replica `put` back (`RedisState.restore`),
+   * bounded as by the bound it would set now: one back after the replica that set the bound listed
+   * everyone would leave calls it alone held unbounded otherwise. Only a state still at the order put back
+   * (not one another replica wrote since, nor one bounded already). None without a bound.
    */
-  restoring(): ((state: PersonState) => PersonState) | undefined {
+  async boundRestored(put: ReadonlyArray<{ tenantId: string; personId: string; order: number }>): Promise<void> {
     const b = this.opts.bound?.();
-    return b && ((s) => afterOutage(s, b.at, b.registrationsUntil));
+    if (b) await this.boundEach(put, (s, { order }) => (orderOf(s.presence) === order ? bounded(s, b.at, b.registrationsUntil) : s));
   }
 
   private async apply(bound: string): Promise<void> {
@@ -141,22 +142,27 @@ export class OutageBound {
     const [at, until = at] = bound.split(':').map(Number) as [number, number?];
     try {
       const people = await this.state.keys();
-      for (let i = 0; i < people.length; i += PEOPLE_AT_ONCE) {
-        await Promise.all(
-          people.slice(i, i + PEOPLE_AT_ONCE).map(({ tenantId, personId }) =>
-            this.state.update(tenantId, personId, (s) => {
-              const next = bounded(s, at, until);
-              // A state without presence (never merged) has no order to raise, nor anyone who shows it.
-              return next === s || !next.presence ? { next, result: undefined } : { next, result: undefined, emit: true, cause: COPIES_ONLY };
-            }),
-          ),
-        );
-      }
+      await this.boundEach(people, (s) => bounded(s, at, until));
       await this.applied([this.k.registrationBound(), this.k.registrationBoundLock()], [bound, this.opts.replica]);
       this.log.info({ people: people.length, registrationsUntil: new Date(until).toISOString() }, 'no replica was running: calls dropped, registrations kept without an expiry believed until the bound');
     } catch (err) {
       // Redis went away: the bound stays pending, and the next heartbeat goes on with it.
       this.log.warn({ err: (err as Error).message }, 'bounding kept registrations after a full outage failed; trying again');
+    }
+  }
+
+  /** Each person's state as `bound` makes it, written for the replicas' copies only. */
+  private async boundEach<P extends { tenantId: string; personId: string }>(people: readonly P[], bound: (s: PersonState, person: P) => PersonState): Promise<void> {
+    for (let i = 0; i < people.length; i += PEOPLE_AT_ONCE) {
+      await Promise.all(
+        people.slice(i, i + PEOPLE_AT_ONCE).map((person) =>
+          this.state.update(person.tenantId, person.personId, (s) => {
+            const next = bound(s, person);
+            // A state without presence (never merged) has no order to raise, nor anyone who shows it.
+            return next === s || !next.presence ? { next, result: undefined } : { next, result: undefined, emit: true, cause: COPIES_ONLY };
+          }),
+        ),
+      );
     }
   }
 
@@ -176,17 +182,11 @@ export class OutageBound {
  * The same state when nothing changes.
  */
 function bounded(state: PersonState, at: number, until: number): PersonState {
-  const next = afterOutage(state, at, until);
-  return next === state || !next.presence ? next : { ...next, presence: { ...next.presence, orderFloor: orderOf(state.presence) + 1 } };
-}
-
-/** `afterRestart`, and the person's next transition brought forward; the same state when nothing changes. */
-function afterOutage(state: PersonState, at: number, until: number): PersonState {
   const signals = afterRestart(state.signals, until);
   const p = state.presence;
   if (signals.length === state.signals.length && signals.every((s, i) => s === state.signals[i])) return state;
   if (!p) return { signals };
   // A dropped call ends at the outage's end, not at a transition due during it (`beganAt` walks from here).
   const wakeAt = signals.length < state.signals.length ? at : Math.min(p.wakeAt ?? until, until);
-  return { signals, presence: { ...p, wakeAt } };
+  return { signals, presence: { ...p, wakeAt, orderFloor: orderOf(p) + 1 } };
 }

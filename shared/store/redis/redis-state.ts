@@ -215,21 +215,19 @@ export class RedisState implements StateStore {
   }
 
   /**
-   * After Redis lost its data: puts back every state this replica holds, unless Redis has one of the same
-   * or a higher order; each as `as` makes it, if given, at the order of the copy (what changes is not shown).
+   * After Redis lost its data: puts back every state this replica holds, unless Redis has a newer one;
+   * tells `put` of each put back, with its order.
    */
-  async restore(as?: (state: PersonState) => PersonState): Promise<number> {
+  async restore(put?: (person: { tenantId: string; personId: string; order: number }) => void): Promise<number> {
     let restored = 0;
     for (const [key, c] of this.copy) {
       const rev = this.token();
-      const { version } = c;
-      const state = as && decode(c.data);
-      const next = state && as(state);
-      const data = next && next !== state ? encode(next) : c.data;
-      const put = Number(await this.restoreState([key, this.k.statesOf(c.tenantId), this.k.tenants()], [data, version, c.tenantId, c.personId, rev], { evenPaused: true }));
+      const { version, tenantId, personId } = c;
+      const done = Number(await this.restoreState([key, this.k.statesOf(tenantId), this.k.tenants()], [c.data, version, tenantId, personId, rev], { evenPaused: true }));
       // Unless the feed brought a newer write meanwhile (`follow` updates the record in place).
-      if (put && c.version === version) Object.assign(c, { rev, data: data === c.data ? data : Buffer.from(data) });
-      restored += put;
+      if (done && c.version === version) c.rev = rev;
+      if (done) put?.({ tenantId, personId, order: version });
+      restored += done;
     }
     return restored;
   }

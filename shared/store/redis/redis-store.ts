@@ -147,9 +147,8 @@ export class RedisStore implements Store {
         // a full outage whose data went with it.
         const lapsed = this.outage.lapsed();
         const docs = await this.directory.restore();
-        // Bounded as they go back after a full outage: a replica back after the bound was applied would
-        // otherwise put back calls only it held. A copy another replica put back first wins.
-        const states = await this.state.restore(lapsed ? this.outage.restoring() : undefined);
+        const put: Array<{ tenantId: string; personId: string; order: number }> = [];
+        const states = await this.state.restore((p) => put.push(p));
         await this.adoptEpoch();
         // `alive` went with the data: renewed before this replica answers again, so that neither its next
         // heartbeat nor a replica starting meanwhile takes a mere data loss for a full outage. After a full
@@ -161,6 +160,8 @@ export class RedisStore implements Store {
         // Everyone is merged again once bounded (calls dropped, at the outage's end), not before; if that
         // fails, the bound stays pending for the next heartbeat, and due transitions merge them then.
         await this.outage.untilBounded(bounding).catch(() => undefined);
+        // A replica back after that bound listed everyone bounds what it put back itself.
+        if (lapsed) await this.outage.boundRestored(put).catch(() => undefined);
         for (const l of this.recovered) l();
         return;
       }
