@@ -137,7 +137,10 @@ export class PresenceEngine {
     const shown = await this.deps.store.state.update(tenantId, personId, (state) => {
       const p = state.presence;
       if (!p) return { next: state, result: false };
-      const presence = cause === 'directory' ? withFields(p, { viewFloor: Math.max(now, p.version, p.viewFloor ?? 0) }) : p;
+      // Above the order floor too, whatever this replica's clock says: other replicas' copies follow, and a
+      // restore keeps, only a state ordered above the one they hold (`orderOf` in `redis-state.ts`).
+      const viewFloor = Math.max(now, p.version, p.viewFloor ?? 0, p.orderFloor === undefined ? 0 : p.orderFloor + 1);
+      const presence = cause === 'directory' ? withFields(p, { viewFloor }) : p;
       return { next: { signals: state.signals, presence }, result: true, emit: true, cause };
     });
     if (!shown) await this.apply(tenantId, personId, []);
@@ -173,8 +176,10 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   const prev = state.presence;
   const isChange = !prev || !sameState(prev, decision);
   const viewFloor = prev?.viewFloor;
-  // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions.
-  const version = isChange ? Math.max(Math.max(prev?.version ?? 0, viewFloor ?? 0) + 1, now) : prev.version;
+  const orderFloor = prev?.orderFloor;
+  // Seeded from the clock so a restarted process (which lost hot state) still issues larger versions;
+  // above both floors, so a change orders after every copy of the state before it.
+  const version = isChange ? Math.max(Math.max(prev?.version ?? 0, viewFloor ?? 0, orderFloor ?? 0) + 1, now) : prev.version;
   // A re-evaluation that changed no signal and ran late (a survivor sweeping a dead replica's transition)
   // dates the state at the transition that made it, not at the sweep.
   const began = isChange && prev && applied === 0 ? beganAt(changed, policy, prev, decision, now) : now;
@@ -204,6 +209,8 @@ function step(state: PersonState, changes: readonly SignalChange[], policy: Poli
   };
   // Kept: those who do not see this change are still shown the floor.
   if (viewFloor !== undefined) fields.viewFloor = viewFloor;
+  // Kept while it still orders this state above its version (a re-evaluation that changed nothing).
+  if (orderFloor !== undefined && orderFloor > version) fields.orderFloor = orderFloor;
   const presence: Presence = explainLater(withDecided(fields, decision), signals, policy, now);
   return { next: { signals, presence }, result: { presence, before: prev, changed: isChange, applied, ignored }, emit: isChange, at: now };
 }

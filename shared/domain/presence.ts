@@ -71,4 +71,11 @@ export interface Presence extends Decision {
    * what they still see began). Later states begin after it. Absent until such an edit.
    */
   viewFloor?: number;
+  /**
+   * The least order of copies of this state (`orderOf` in `store/redis/redis-state.ts`) when above its
+   * version: raised by a write that must order after every earlier copy without changing what anyone is
+   * shown (the bound after a full outage of Redis, `outage-bound.ts`). Never shown, so no viewer's version
+   * moves without an event; the next state's version is above it. Absent otherwise.
+   */
+  orderFloor?: number;
 }

@@ -7,12 +7,15 @@ import { viewOf } from '../../services/api/views.js';
 import { ManualClock } from '../../shared/clock/manual-clock.js';
 import { DEFAULT_POLICY } from '../../shared/domain/policy.js';
 import { merge } from '../../shared/merge/merge.js';
+import type { Presence } from '../../shared/domain/presence.js';
 import type { Signal } from '../../shared/domain/signal.js';
 import type { FeedEvent } from '../../shared/store/feed.js';
 import { call, desk, manual } from '../support/signals.js';
 import { silentLogger } from '../../shared/log/logger.js';
 import type { Store } from '../../shared/store/port.js';
 import { redisKeys } from '../../shared/store/keys.js';
+import { RESTORE_STATE } from '../../shared/store/redis/scripts.js';
+import { COPIES_ONLY } from '../../shared/store/redis/feed-entry.js';
 import { RedisStore } from '../../shared/store/redis/redis-store.js';
 import { describeWith } from '../support/components.js';
 import { eventually } from '../support/receiver.js';
@@ -303,10 +306,10 @@ describeWith(['redis'], 'Redis store', () => {
 
     describe('registrations kept without an expiry, after a full outage (no replica running for aliveMs)', () => {
       const HOUR = 3_600_000;
-      /** A replica that finds a full outage `HOUR` before `registrationsUntil`. */
-      const replica = (prefix: string, registrationsUntil?: number) =>
+      /** A replica that finds a full outage `HOUR` before `registrationsUntil` (of the shared server unless `url`). */
+      const replica = (prefix: string, registrationsUntil?: number, url = redis.url) =>
         new RedisStore({
-          url: redis.url,
+          url,
           prefix,
           feedEvents: 1000,
           log: silentLogger,
@@ -426,17 +429,17 @@ describeWith(['redis'], 'Redis store', () => {
         await b.close();
       });
 
-      it('a Redis that lost its data while a replica ran is no outage: what the replica puts back stays unbounded', async () => {
+      it('a Redis that lost its data while a replica reached it is no outage: what the replica puts back stays unbounded, calls kept', async () => {
         const prefix = `t${++n}:`;
         const a = await started(replica(prefix, T));
-        await register(a, 'alice');
+        await onTheDeskPhone(a);
         const raw = new Redis(redis.url);
         const lost = await raw.keys(`${prefix}*`);
         await raw.del(...lost);
         raw.disconnect();
-        await eventually(async () => expect((await a.state.read('acme', 'alice')).signals).toEqual([desk]), 10_000);
+        await eventually(async () => expect((await a.state.read('acme', 'alice')).signals).toEqual([desk, onCall]), 10_000);
         const b = await started(replica(prefix, T + HOUR));
-        expect((await b.state.read('acme', 'alice')).signals).toEqual([desk]);
+        expect((await b.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
         await a.close();
         await b.close();
       });
@@ -486,7 +489,8 @@ describeWith(['redis'], 'Redis store', () => {
         await raw.set(k.registrationBound(), `${T}:${T + HOUR}`);
         await eventually(async () => expect(await boundKeys(prefix)).toEqual([0, 0]));
         const held = (s: RedisStore) => (s.state as unknown as { copy: Map<string, { version: number }> }).copy.get(k.state('acme', 'alice'))?.version;
-        await eventually(() => expect([held(a), held(b)]).toEqual([T - 1, T - 1]));
+        // One above the version, which stays: the order is hidden from every view.
+        await eventually(() => expect([held(a), held(b)]).toEqual([2, 2]));
         const restore = (s: RedisStore) => (s.state as unknown as { restore(): Promise<number> }).restore();
         for (const [first, second] of [[a, b], [b, a]] as const) {
           await raw.del(k.state('acme', 'alice'));
@@ -494,7 +498,8 @@ describeWith(['redis'], 'Redis store', () => {
           expect(await restore(second)).toBe(0);
           expect(await until(second, 'alice')).toBe(T + HOUR);
         }
-        expect((await b.state.read('acme', 'alice')).presence).toMatchObject({ version: 1, viewFloor: T - 1, wakeAt: T + HOUR });
+        expect((await b.state.read('acme', 'alice')).presence).toMatchObject({ version: 1, orderFloor: 2, wakeAt: T + HOUR });
+        expect((await b.state.read('acme', 'alice')).presence?.viewFloor).toBeUndefined();
         expect(seen).toEqual([]);
         // Nor does a client resuming from before it.
         const resumed = await b.feed.subscribe('acme', () => undefined, shown[0]!.id);
@@ -506,7 +511,7 @@ describeWith(['redis'], 'Redis store', () => {
         await b.close();
       });
 
-      it('the order a bounding write raises tells no viewer when something behind what they see changed: views show the outage, not the last change', async () => {
+      it('a bounding write moves no version anyone is shown (no event tells of it), yet the next change, and no copy from before, orders after it', async () => {
         const prefix = `t${++n}:`;
         const a = await started(replica(prefix));
         // Alice went from a meeting to a call a minute before the outage, busy all along: a colleague sees since when she is busy.
@@ -518,14 +523,50 @@ describeWith(['redis'], 'Redis store', () => {
           },
           result: undefined,
         }));
-        const colleague = { kind: 'key', tenantId: 'acme', keyId: 'k', role: 'member', personId: 'bob' } as const;
-        const shown = async (s: Store) => viewOf((await s.state.read('acme', 'alice')).presence!, { id: 'alice', name: 'Alice', sensitive: false }, colleague).version;
-        expect(await shown(a)).toBe(T - HOUR);
+        const k = redisKeys(prefix);
+        const raw = new Redis(redis.url);
+        const before = await raw.hgetallBuffer(k.state('acme', 'alice'));
+        const alice = { id: 'alice', name: 'Alice', sensitive: false };
+        const viewers = [
+          { kind: 'key', tenantId: 'acme', keyId: 'k', role: 'member', personId: 'bob' },
+          { kind: 'key', tenantId: 'acme', keyId: 'k', role: 'admin' },
+          { kind: 'key', tenantId: 'acme', keyId: 'k', role: 'supervisor' },
+          { kind: 'key', tenantId: 'acme', keyId: 'k', role: 'pbx' },
+          { kind: 'key', tenantId: 'acme', keyId: 'k', role: 'external' },
+        ] as const;
+        const views = async (s: Store) => {
+          const p = (await s.state.read('acme', 'alice')).presence!;
+          return [...viewers.map((v) => viewOf(p, alice, v)), viewOf(p, { ...alice, sensitive: true }, viewers[3])];
+        };
+        const shown = await views(a);
+        expect(shown.map((v) => v.version)).toEqual([T - HOUR, changed, changed, changed, changed, changed]);
         await a.close();
         await sleep(ALIVE_MS + 100);
         const b = await started(replica(prefix, T + HOUR));
         expect(await until(b, 'alice')).toBe(T + HOUR);
-        expect(await shown(b)).toBe(T - 1);
+        expect(await views(b)).toEqual(shown);
+
+        // A copy from before the outage loses to the bounded state, whichever is put back first.
+        const restoreOld = () =>
+          raw.eval(RESTORE_STATE, 3, k.state('acme', 'alice'), k.statesOf('acme'), k.tenants(), before.d!, before.v!.toString(), 'acme', 'alice', 'old-copy');
+        const restore = (s: RedisStore) => (s.state as unknown as { restore(): Promise<number> }).restore();
+        await raw.del(k.state('acme', 'alice'));
+        expect(await restore(b)).toBe(1);
+        expect(await restoreOld()).toBe(0);
+        await raw.del(k.state('acme', 'alice'));
+        expect(await restoreOld()).toBe(1);
+        expect(await restore(b)).toBe(1);
+        expect(await until(b, 'alice')).toBe(T + HOUR);
+
+        // Her next change (on a replica whose clock is behind) has a version above the bounding write: every copy follows it.
+        const engine = new PresenceEngine({ store: b, clock: new ManualClock(changed), metrics: new Metrics(false), log: silentLogger, policyFor: () => DEFAULT_POLICY });
+        const next = await engine.apply('acme', 'alice', [{ op: 'put', signal: manual('away', { observedAt: changed }) }]);
+        expect(next.changed).toBe(true);
+        expect(next.presence.version).toBeGreaterThan(changed + 1);
+        expect(next.presence.orderFloor).toBeUndefined();
+        expect(Number(await raw.hget(k.state('acme', 'alice'), 'v'))).toBe(next.presence.version);
+        engine.stop();
+        raw.disconnect();
         await b.close();
       });
 
@@ -533,8 +574,7 @@ describeWith(['redis'], 'Redis store', () => {
         const prefix = `t${++n}:`;
         const cutOff = await severableRedis(redis.port);
         try {
-          const bounding = (url: string) =>
-            new RedisStore({ url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, copyRefreshMs: 100, afterOutage: () => ({ at: T, registrationsUntil: T + HOUR }) });
+          const bounding = (url: string) => replica(prefix, T + HOUR, url);
           const a = await started(bounding(redis.url));
           const b = await started(bounding(redis.url));
           const c = await started(bounding(cutOff.url));
@@ -565,6 +605,98 @@ describeWith(['redis'], 'Redis store', () => {
           cutOff.heal();
           await eventually(async () => expect((await a.state.read('acme', 'alice')).signals).toEqual([{ ...desk, until: T + HOUR }]), 10_000);
           await a.close();
+        } finally {
+          await cutOff.close();
+        }
+      });
+
+      it('a Redis back empty after longer than alive is a full outage, not a mere data loss: what the replicas put back is bounded, the call dropped, and the person merged again before they answer', async () => {
+        const lost = await startRedis();
+        try {
+          const prefix = `t${++n}:`;
+          const back = T + 5 * 60_000;
+          const bounding = () =>
+            new RedisStore({ url: lost.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: ALIVE_MS, afterOutage: () => ({ at: back, registrationsUntil: back + HOUR }) });
+          const [a, b] = [bounding(), bounding()];
+          const clock = new ManualClock(T);
+          const engines = [a, b].map((store) => new PresenceEngine({ store, clock, metrics: new Metrics(false), log: silentLogger, policyFor: () => DEFAULT_POLICY }));
+          const merged: Array<Presence | undefined> = [];
+          for (const [i, store] of [a, b].entries()) {
+            await store.start();
+            // As the service does: everyone merged again once the store is back (`create-hub.ts`).
+            store.onRecovered(() => void engines[i]!.start().then(async () => merged.push((await store.state.read('acme', 'alice')).presence)));
+          }
+          await engines[0]!.apply('acme', 'alice', [desk, onCall].map((signal) => ({ op: 'put' as const, signal })));
+          await eventually(async () => expect((await b.state.read('acme', 'alice')).presence).toMatchObject({ activity: 'on-call' }));
+          // Both replicas hold the call; the hang-up is lost while Redis is away, longer than alive.
+          await lost.kill();
+          await sleep(ALIVE_MS + 200);
+          await clock.advanceTo(back + 1000);
+          await lost.restart({ empty: true });
+          await eventually(() => expect(merged).toHaveLength(2), 10_000);
+          const after = await a.state.read('acme', 'alice');
+          expect(after.signals).toEqual([{ ...desk, until: back + HOUR }]);
+          expect(after.presence).toMatchObject({ activity: 'available', routable: true, since: back });
+          // The merge that counted saw the call dropped: no replica's recovery merged it before the bound.
+          expect(merged.every((p) => p?.activity === 'available')).toBe(true);
+          expect(await boundKeys(prefix)).toEqual([0, 0]);
+          for (const e of engines) e.stop();
+          await Promise.all([a, b].map((s) => s.close()));
+        } finally {
+          await lost.stop();
+        }
+      });
+
+      it('a Redis back empty after a full outage: what a replica back later than the one that bounded puts back is bounded too', async () => {
+        const lost = await startRedis();
+        const late = await severableRedis(lost.port);
+        try {
+          const prefix = `t${++n}:`;
+          const back = T + 5 * 60_000;
+          const bounding = (url: string) => replica(prefix, back + HOUR, url);
+          // Only b holds alice (a started after her last change, and has not read her since).
+          const b = await started(bounding(late.url));
+          await onTheDeskPhone(b);
+          const a = await started(bounding(lost.url));
+          late.sever();
+          await lost.kill();
+          await sleep(ALIVE_MS + 200);
+          await lost.restart({ empty: true });
+          // a is back first, finds no replica alive, sets the bound and applies it to what is there: nothing.
+          await eventually(async () => expect(await a.ready()).toBe(true), 10_000);
+          await eventually(async () => expect(await a.state.keys()).toEqual([]));
+          late.heal();
+          await eventually(async () => expect(await b.ready()).toBe(true), 10_000);
+          // b puts back alice's call, after the bound: it must not come back unbounded.
+          await eventually(async () => expect((await a.state.read('acme', 'alice')).signals).toEqual([{ ...desk, until: back + HOUR }]), 10_000);
+          await Promise.all([a, b].map((s) => s.close()));
+        } finally {
+          await late.close();
+          await lost.stop();
+        }
+      });
+
+      it('a replica cut off for longer than alive while Redis lost its data and the others put it back drops no call they put back', async () => {
+        const prefix = `t${++n}:`;
+        const cutOff = await severableRedis(redis.port);
+        try {
+          const bounding = (url: string) => replica(prefix, T + HOUR, url);
+          const a = await started(bounding(redis.url));
+          const c = await started(bounding(cutOff.url));
+          await onTheDeskPhone(a);
+          // c holds the call too (as it would following the feed).
+          expect((await c.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
+          cutOff.sever();
+          const raw = new Redis(redis.url);
+          await raw.del(...(await raw.keys(`${prefix}*`)));
+          raw.disconnect();
+          await eventually(async () => expect((await a.state.read('acme', 'alice')).signals).toEqual([desk, onCall]), 10_000);
+          await sleep(2 * ALIVE_MS);
+          cutOff.heal();
+          await eventually(async () => expect(await c.ready()).toBe(true), 10_000);
+          await sleep(2 * ALIVE_MS);
+          for (const s of [a, c]) expect((await s.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
+          await Promise.all([a, c].map((s) => s.close()));
         } finally {
           await cutOff.close();
         }
@@ -634,6 +766,34 @@ describeWith(['redis'], 'Redis store', () => {
         admin.disconnect();
         expect(await (a.state as unknown as { restore(): Promise<number> }).restore()).toBe(1);
         expect((await a.state.read('acme', 'alice')).presence).toMatchObject({ version: 1, viewFloor: T });
+        sub.close();
+        await a.close();
+      });
+
+      it("follows a directory edit made on a replica whose clock is behind a full outage's bound, and puts it back after Redis lost it", async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        expect(await add(b, 'one')).toBe(1);
+        // As a full outage's bound leaves her: ordered one above her version, which no view shows.
+        await b.state.update('acme', 'alice', (st) => ({ next: { ...st, presence: { ...st.presence!, orderFloor: 2 } }, result: undefined, emit: true, cause: COPIES_ONLY }));
+        const held = () => (a.state as unknown as { copy: Map<string, { version: number }> }).copy.get(redisKeys(prefix).state('acme', 'alice'))?.version;
+        await eventually(() => expect(held()).toBe(2));
+        const seen: Array<number | undefined> = [];
+        const sub = await a.feed.subscribe('acme', (e) => seen.push(e.presence?.viewFloor));
+        const engine = new PresenceEngine({ store: b, clock: new ManualClock(1), metrics: new Metrics(false), log: silentLogger, policyFor: () => DEFAULT_POLICY });
+        await engine.directoryChanged('acme', 'alice');
+        await eventually(() => expect(seen).toHaveLength(1));
+        const edited = (await b.state.read('acme', 'alice')).presence!;
+        // Ordered above the bound: every copy follows the edit, so a restore cannot put back the state before it.
+        await eventually(() => expect(held()).toBeGreaterThan(2));
+        await b.close();
+        const admin = new Redis(redis.url);
+        await admin.del(redisKeys(prefix).state('acme', 'alice'));
+        admin.disconnect();
+        expect(await (a.state as unknown as { restore(): Promise<number> }).restore()).toBe(1);
+        expect((await a.state.read('acme', 'alice')).presence).toEqual(edited);
+        engine.stop();
         sub.close();
         await a.close();
       });

@@ -195,6 +195,8 @@ export interface Hubs {
   procs: ServiceProcess[];
   env: Record<string, string>;
   start(): Promise<ServiceProcess>;
+  /** Stops `p` gracefully and starts it again on the same data directory (the embedded store's restart). */
+  restart(p: ServiceProcess): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -218,18 +220,25 @@ export async function startHubs(n: number, redisUrl: string | undefined, extra: 
     ...extra,
   };
   const procs: ServiceProcess[] = [];
-  const start = async () => {
-    const p = await startService({ ...env, DATA_DIR: makeTempDir('ph-scale-') }, nodeArgs);
+  const dirs = new Map<ServiceProcess, string>();
+  const start = async (dir = makeTempDir('ph-scale-')) => {
+    const p = await startService({ ...env, DATA_DIR: dir }, nodeArgs);
     procs.push(p);
+    dirs.set(p, dir);
     return p;
   };
   // One first, so the bootstrap tenant and key are written once.
   await start();
-  await Promise.all(Array.from({ length: n - 1 }, start));
+  await Promise.all(Array.from({ length: n - 1 }, () => start()));
   return {
     procs,
     env,
-    start,
+    start: () => start(),
+    async restart(p) {
+      await p.stop();
+      procs.splice(procs.indexOf(p), 1);
+      return start(dirs.get(p));
+    },
     async stop() {
       await Promise.all(procs.map((p) => p.kill()));
     },

@@ -14,10 +14,11 @@ const X = 0x78;
 /**
  * A change-feed entry is one field `x`: `<epoch>\n<tenant>\n<person>` for a removal, else followed by
  * `\n<order>\n<revision>\n<presence JSON>\n<state data>` (binary, to the end; the order is the presence
- * version, or its view floor when higher: redis-state.ts). One field rather than one per value: every
- * replica reads every entry, and the client's reply parser costs about a microsecond per value. Ids never
- * contain a newline, nor does JSON as `JSON.stringify` writes it. An event that is not a new state has a
- * second field `c`, its cause. Entries of the earlier layout (fields `e`, `t`, `p`, `d`) are read too.
+ * version, or its view or order floor when higher: `orderOf` in redis-state.ts). One field rather than one
+ * per value: every replica reads every entry, and the client's reply parser costs about a microsecond per
+ * value. Ids never contain a newline, nor does JSON as `JSON.stringify` writes it. An event that is not a
+ * new state has a second field `c`, its cause. Entries of the earlier layout (fields `e`, `t`, `p`, `d`)
+ * are read too.
  */
 export function parseEntry(id: string, fields: ReadonlyArray<Buffer | string>): { event: FeedEvent; state: StateEntry; copiesOnly?: boolean } {
   const seq = id.slice(0, id.indexOf('-'));

@@ -35,22 +35,31 @@ const WAITS = 2 * WAITS_PER_ALIVE;
  * lock lapses and the next heartbeat of another replica takes the work over (one that already answers may
  * then bound a registration received since, which is then believed for the rest of the bound, as any
  * registration a restart finds). Each person's next transition is brought forward: to the bound for a
- * bounded registration, to the outage's end for a dropped call or wrap-up, so whichever replica sweeps due
- * transitions merges the person again then (a starting replica re-evaluates everyone at once anyway).
+ * bounded registration, to the outage's end for a dropped call or wrap-up (whatever was due during the
+ * outage: when the call ended is not known), so whichever replica sweeps due transitions merges the person
+ * again then (a starting replica re-evaluates everyone at once anyway, as do replicas that put back what
+ * they held).
  *
- * Each bounding write raises the state's order (its view floor, `orderOf`, up to the outage's end) and goes on the change feed as
- * an entry only the replicas' copies follow (`COPIES_ONLY`: the state shown does not change until the
- * person is merged again): every copy taken before it orders below it, so no replica keeps, nor puts back
- * after Redis lost its data (`RedisState.restore` keeps the highest order), the state from before.
+ * Each bounding write raises the state's order (its order floor, `orderOf`, which no view shows) and goes
+ * on the change feed as an entry only the replicas' copies follow (`COPIES_ONLY`: the state shown does not
+ * change until the person is merged again): every copy taken before it orders below it, so no replica
+ * keeps, nor puts back after Redis lost its data (`RedisState.restore` keeps the highest order), the state
+ * from before; the person's next change has a version above it.
  *
- * A Redis that lost its data while replicas ran is not an outage: `alive` went with the data, and the
- * replicas put back what they hold and renew `alive` before they answer again (`redis-store.ts`).
+ * A Redis that lost its data while replicas reached it (a FLUSHALL, a failover within `aliveMs`) is not an
+ * outage: `alive` went with the data, and the replicas put back what they hold and renew `alive` before
+ * they answer again (`redis-store.ts`). One that comes back without its data after none reached it for
+ * `aliveMs` is: the replicas put back what they hold, and the first of them (`lapsed`) sets the bound,
+ * which then applies to what was put back (and each lapsed replica's to what it put back itself,
+ * `boundRestored`, as one may be back after the bound was applied).
  */
 export class OutageBound {
   private readonly beat;
   private readonly applied;
   private timer: NodeJS.Timeout | undefined;
   private applying: Promise<void> | undefined;
+  /** When this replica last renewed `alive` (monotonic real time, as the key's expiry is). */
+  private renewedAt: number | undefined;
 
   constructor(
     private readonly conn: Connection,
@@ -79,8 +88,12 @@ export class OutageBound {
     // Real time, not the service's clock: liveness is judged by Redis's key expiry.
     this.timer = setInterval(() => void this.heartbeat().catch(() => undefined), this.opts.aliveMs / 3);
     this.timer.unref();
-    let waits = 0;
-    for (let pending = await this.heartbeat(); pending; pending = await this.heartbeat()) {
+    await this.untilBounded(await this.heartbeat());
+  }
+
+  /** While a bound is `pending` (as a heartbeat answered), waits for it to be applied, by whichever replica. */
+  async untilBounded(pending: boolean): Promise<void> {
+    for (let waits = 0; pending; pending = await this.heartbeat()) {
       await this.applying;
       if (++waits > WAITS) {
         this.log.warn('kept registrations are still being bounded after a full outage; answering meanwhile');
@@ -99,9 +112,29 @@ export class OutageBound {
     const b = renewOnly ? undefined : this.opts.bound?.();
     const keys = [this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock(), this.k.epoch()];
     const bound = await this.beat(keys, [replica, aliveMs, b ? `${b.at}:${b.registrationsUntil}` : '', this.opts.epoch() ?? ''], { evenPaused });
+    this.renewedAt = performance.now();
     if (bound === null) return false;
     if (bound !== '' && !this.applying) this.applying = this.apply(String(bound)).finally(() => (this.applying = undefined));
     return true;
+  }
+
+  /**
+   * Whether this replica's own `alive` has surely lapsed (it renewed none for `aliveMs`: cut off from
+   * Redis, or Redis away, that long). If no other replica renewed one meanwhile, that was a full outage.
+   */
+  lapsed(): boolean {
+    return this.renewedAt !== undefined && performance.now() - this.renewedAt >= this.opts.aliveMs;
+  }
+
+  /**
+   * After a full outage whose data went with Redis, what this replica `put` back (`RedisState.restore`),
+   * bounded as by the bound it would set now: one back after the replica that set the bound listed
+   * everyone would leave calls it alone held unbounded otherwise. Only a state still at the order put back
+   * (not one another replica wrote since, nor one bounded already). None without a bound.
+   */
+  async boundRestored(put: ReadonlyArray<{ tenantId: string; personId: string; order: number }>): Promise<void> {
+    const b = this.opts.bound?.();
+    if (b) await this.boundEach(put, (s, { order }) => (orderOf(s.presence) === order ? bounded(s, b.at, b.registrationsUntil) : s));
   }
 
   private async apply(bound: string): Promise<void> {
@@ -109,22 +142,27 @@ export class OutageBound {
     const [at, until = at] = bound.split(':').map(Number) as [number, number?];
     try {
       const people = await this.state.keys();
-      for (let i = 0; i < people.length; i += PEOPLE_AT_ONCE) {
-        await Promise.all(
-          people.slice(i, i + PEOPLE_AT_ONCE).map(({ tenantId, personId }) =>
-            this.state.update(tenantId, personId, (s) => {
-              const next = bounded(s, at, until);
-              // A state without presence (never merged) has no order to raise, nor anyone who shows it.
-              return next === s || !next.presence ? { next, result: undefined } : { next, result: undefined, emit: true, cause: COPIES_ONLY };
-            }),
-          ),
-        );
-      }
+      await this.boundEach(people, (s) => bounded(s, at, until));
       await this.applied([this.k.registrationBound(), this.k.registrationBoundLock()], [bound, this.opts.replica]);
       this.log.info({ people: people.length, registrationsUntil: new Date(until).toISOString() }, 'no replica was running: calls dropped, registrations kept without an expiry believed until the bound');
     } catch (err) {
       // Redis went away: the bound stays pending, and the next heartbeat goes on with it.
       this.log.warn({ err: (err as Error).message }, 'bounding kept registrations after a full outage failed; trying again');
+    }
+  }
+
+  /** Each person's state as `bound` makes it, written for the replicas' copies only. */
+  private async boundEach<P extends { tenantId: string; personId: string }>(people: readonly P[], bound: (s: PersonState, person: P) => PersonState): Promise<void> {
+    for (let i = 0; i < people.length; i += PEOPLE_AT_ONCE) {
+      await Promise.all(
+        people.slice(i, i + PEOPLE_AT_ONCE).map((person) =>
+          this.state.update(person.tenantId, person.personId, (s) => {
+            const next = bound(s, person);
+            // A state without presence (never merged) has no order to raise, nor anyone who shows it.
+            return next === s || !next.presence ? { next, result: undefined } : { next, result: undefined, emit: true, cause: COPIES_ONLY };
+          }),
+        ),
+      );
     }
   }
 
@@ -138,16 +176,17 @@ export class OutageBound {
 
 /**
  * `afterRestart`, the person's next transition brought forward (to `at` when a signal was dropped, else to
- * the bound), and the state's order raised above every copy of it from before, up to the outage's end. The same state when nothing changes.
+ * the bound if earlier), and the state's order raised above every copy of it from before: through its
+ * order floor, which no view shows (the presence is unchanged until the person is merged again, and a
+ * version moved without an event would leave a webhook receiver or a stream below what a snapshot shows).
+ * The same state when nothing changes.
  */
 function bounded(state: PersonState, at: number, until: number): PersonState {
   const signals = afterRestart(state.signals, until);
   const p = state.presence;
   if (signals.length === state.signals.length && signals.every((s, i) => s === state.signals[i])) return state;
   if (!p) return { signals };
-  const due = signals.length < state.signals.length ? at : until;
-  // Up to the outage's end, as a directory edit raises it to its instant (`engine.ts`): one above the
-  // version alone would show those who see less (a colleague, a phone system) when the state last changed.
-  // One below the end, as states begin after the floor: a call dropped then still ends at the outage's end.
-  return { signals, presence: { ...p, wakeAt: Math.min(p.wakeAt ?? due, due), viewFloor: Math.max(at - 1, orderOf(p) + 1) } };
+  // A dropped call ends at the outage's end, not at a transition due during it (`beganAt` walks from here).
+  const wakeAt = signals.length < state.signals.length ? at : Math.min(p.wakeAt ?? until, until);
+  return { signals, presence: { ...p, wakeAt, orderFloor: orderOf(p) + 1 } };
 }

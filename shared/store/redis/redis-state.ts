@@ -25,11 +25,13 @@ const decode = (data: Buffer): PersonState => JSON.parse(inflateRawSync(data).to
 
 /**
  * How copies of a person's state are ordered (the hash's `v`, a feed entry's version, `Held.version`): the
- * presence version, or its view floor when higher. A directory edit streams show raises the floor at the
- * same version: ordered by version alone, other replicas would not follow it, and a restore could put
- * back a state without it, whose views' versions would then go back.
+ * presence version, or its view or order floor when higher. A directory edit streams show raises the view
+ * floor at the same version, and a full outage's bound the order floor: ordered by version alone, other
+ * replicas would not follow either, and a restore could put back a state without it (whose views'
+ * versions would then go back, or whose registration would be believed for ever).
  */
-export const orderOf = (presence: Presence | undefined): number => (presence ? Math.max(presence.version, presence.viewFloor ?? 0) : 0);
+export const orderOf = (presence: Presence | undefined): number =>
+  presence ? Math.max(presence.version, presence.viewFloor ?? 0, presence.orderFloor ?? 0) : 0;
 
 /** What a replica holds of a person: the state at a revision (data as stored) and its order (`orderOf`). */
 interface Held {
@@ -212,16 +214,20 @@ export class RedisState implements StateStore {
     return out;
   }
 
-  /** After Redis lost its data: puts back every state this replica holds, unless Redis has a newer one. */
-  async restore(): Promise<number> {
+  /**
+   * After Redis lost its data: puts back every state this replica holds, unless Redis has a newer one;
+   * tells `put` of each put back, with its order.
+   */
+  async restore(put?: (person: { tenantId: string; personId: string; order: number }) => void): Promise<number> {
     let restored = 0;
     for (const [key, c] of this.copy) {
       const rev = this.token();
-      const { version } = c;
-      const put = Number(await this.restoreState([key, this.k.statesOf(c.tenantId), this.k.tenants()], [c.data, version, c.tenantId, c.personId, rev], { evenPaused: true }));
+      const { version, tenantId, personId } = c;
+      const done = Number(await this.restoreState([key, this.k.statesOf(tenantId), this.k.tenants()], [c.data, version, tenantId, personId, rev], { evenPaused: true }));
       // Unless the feed brought a newer write meanwhile (`follow` updates the record in place).
-      if (put && c.version === version) c.rev = rev;
-      restored += put;
+      if (done && c.version === version) c.rev = rev;
+      if (done) put?.({ tenantId, personId, order: version });
+      restored += done;
     }
     return restored;
   }

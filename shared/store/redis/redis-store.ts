@@ -145,15 +145,26 @@ export class RedisStore implements Store {
         epoch = (await this.renameDataset([this.keys.epoch(), this.keys.feed()], [found!, randomBytes(6).toString('hex')], { evenPaused: true })) as string | null;
       }
       if (epoch !== this.epoch) {
+        // Away for longer than `alive` lives (Redis restarted empty after a long outage): unless another
+        // replica renewed it since (the heartbeat's script looks), none could take a PBX event meanwhile,
+        // a full outage whose data went with it.
+        const lapsed = this.outage.lapsed();
         const docs = await this.directory.restore();
-        const states = await this.state.restore();
+        const put: Array<{ tenantId: string; personId: string; order: number }> = [];
+        const states = await this.state.restore((p) => put.push(p));
         await this.adoptEpoch();
         // `alive` went with the data: renewed before this replica answers again, so that neither its next
-        // heartbeat nor a replica starting meanwhile takes that for a full outage.
-        await this.outage.heartbeat({ renewOnly: true, evenPaused: true });
+        // heartbeat nor a replica starting meanwhile takes a mere data loss for a full outage. After a full
+        // outage, the first replica back sets the bound instead, and applies it to what was put back.
+        const bounding = await this.outage.heartbeat({ renewOnly: !lapsed, evenPaused: true });
         this.feed.dataLost();
         this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data, or older: put back what this replica held');
         this.conn.paused = false;
+        // Everyone is merged again once bounded (calls dropped, at the outage's end), not before; if that
+        // fails, the bound stays pending for the next heartbeat, and due transitions merge them then.
+        await this.outage.untilBounded(bounding).catch(() => undefined);
+        // A replica back after that bound listed everyone bounds what it put back itself.
+        if (lapsed) await this.outage.boundRestored(put).catch(() => undefined);
         for (const l of this.recovered) l();
         return;
       }
