@@ -214,9 +214,7 @@ export function createHub(opts: HubOptions): RunningHub {
       });
       const { tenant, adminKey } = config.bootstrap;
       if (adminKey) {
-        if (!(await store.directory.get('tenants', '*', tenant))) {
-          await directory.putTenant(tenant, { name: tenant, settings: { allowPrivateTargets: false, wrapUpSeconds: 0 } });
-        }
+        await directory.bootstrapTenant(tenant, { name: tenant, settings: { allowPrivateTargets: false, wrapUpSeconds: 0 } });
         await directory.installKey(tenant, 'bootstrap', 'admin', 'bootstrap admin key (BOOTSTRAP_ADMIN_KEY)', adminKey);
       }
       // A shared store keeps every signal; the embedded one only the durable ones, of which this one may be missing.

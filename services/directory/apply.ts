@@ -2,10 +2,10 @@ import type { Device, Person } from '../../shared/domain/directory.js';
 import type { Group } from '../../shared/domain/group.js';
 import { stableJson } from '../../shared/domain/stable-json.js';
 import { conflict, forbidden } from '../../shared/errors/errors.js';
-import type { Store, WriteOp } from '../../shared/store/port.js';
+import type { Store, WriteCondition, WriteOp } from '../../shared/store/port.js';
 import type { PresenceEngine } from '../merger/engine.js';
 import type { DirectoryDocument } from './apply-document.js';
-import type { DirectoryService } from './directory-service.js';
+import { personExists, refusedAsNotFound, tenantExists, type DirectoryService } from './directory-service.js';
 import type { PublishPipeline } from '../publishers/pipeline.js';
 import type { TargetsService } from '../publishers/targets-service.js';
 import type { TargetInput } from '../../shared/domain/target.js';
@@ -44,6 +44,8 @@ export async function applyDirectory(
   const { store, directory, engine } = deps;
   const plan: ApplyPlan = { tenant: 'unchanged', people: empty(), devices: empty(), groups: empty(), targets: empty() };
   const ops: WriteOp[] = [];
+  // Written only while the tenant exists: a file applied as the operator deletes it writes nothing back.
+  const needs: WriteCondition[] = [tenantExists(tenantId)];
 
   const tenant = await directory.getTenant(tenantId);
   const wantedTenant = {
@@ -81,6 +83,8 @@ export async function applyDirectory(
       plan.devices[dv].push(deviceId);
       if (dv !== 'unchanged') {
         ops.push(dop);
+        // A person this batch does not write must still be there, or the device outlives their deletion.
+        if (verdict === 'unchanged') needs.push(personExists(tenantId, id));
         touchedDevices.push({ device: (dop as { doc: Device }).doc, before: old });
       }
     }
@@ -164,8 +168,14 @@ export async function applyDirectory(
     tenantId,
     { deleted: { people: new Set(people.deleted), groups: new Set(groups.deleted) }, created: { people: new Set(people.created), groups: new Set(groups.created) } },
     ops,
-  );
-  for (const id of plan.people.deleted) await directory.afterPersonRemoved(tenantId, id);
+    needs,
+  ).catch((err: unknown) => {
+    throw refusedAsNotFound(err);
+  });
+  for (const id of plan.people.deleted) {
+    await directory.sweepPerson(tenantId, id);
+    await directory.afterPersonRemoved(tenantId, id);
+  }
   if (plan.tenant === 'updated') await directory.afterTenantWrite(tenantId);
   for (const { person, before } of touchedPeople) await directory.afterPersonWrite(person, before);
   for (const { device, before } of touchedDevices) await directory.afterDeviceWrite(device, before);

@@ -15,7 +15,7 @@ import { resolveCalendarPolicy, withMeetingAs } from '../../shared/domain/calend
 import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
 import type { RequestLimitsOverride } from '../../shared/domain/request-limits.js';
 import { WriteRefused, conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
-import type { Store, WriteOp } from '../../shared/store/port.js';
+import type { Store, WriteCondition, WriteOp } from '../../shared/store/port.js';
 import type { SignalChange } from '../merger/apply-changes.js';
 import { extensionEndpointId } from '../connectors/pbx/map.js';
 import { sameOnStreams } from '../api/views.js';
@@ -32,6 +32,18 @@ export const PLATFORM = '*';
  */
 /** A stored tenant as answered: its own id as `tenantId`, and the operator's limits for it (stored apart) if any. */
 const asTenant = ({ operatorRequestLimits: _stored, ...t }: Tenant, operator?: RequestLimitsOverride): Tenant => ({ ...t, tenantId: t.id, ...(operator ? { operatorRequestLimits: operator } : {}) });
+
+const recordNames: Record<string, string> = { tenants: 'tenant', people: 'person', devices: 'device' };
+
+/** A conditional write refused because a record it needs is gone reads as that record's `404 …_not_found`. */
+export function refusedAsNotFound(err: unknown): unknown {
+  return err instanceof WriteRefused && err.condition.exists ? notFound(recordNames[err.condition.collection] ?? err.condition.collection, err.condition.id) : err;
+}
+
+/** Conditions that a write lands only while the tenant, or a person of it, still exists. */
+export const tenantExists = (tenantId: string): WriteCondition => ({ collection: 'tenants', tenantId: PLATFORM, id: tenantId, exists: true });
+export const personExists = (tenantId: string, personId: string): WriteCondition => ({ collection: 'people', tenantId, id: personId, exists: true });
+const owners = (tenantId: string, personId: string | undefined): WriteCondition[] => [tenantExists(tenantId), ...(personId === undefined ? [] : [personExists(tenantId, personId)])];
 
 export const WORKING_HOURS_SIGNAL = 'directory:working-hours';
 
@@ -116,10 +128,27 @@ export class DirectoryService {
       : { op: 'delete', collection: 'operatorRequestLimits', tenantId: PLATFORM, id: tenantId };
   }
 
+  /**
+   * Replaces the tenant's settings; only while it exists, so one racing the operator's deletion does not
+   * bring it back (with no admin key): `404 tenant_not_found` then, nothing written.
+   */
   async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
-    await this.store.directory.write([this.tenantOp(tenantId, input, await this.operatorRequestLimits(tenantId))]);
+    await this.write([this.tenantOp(tenantId, input, await this.operatorRequestLimits(tenantId))], [tenantExists(tenantId)]);
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
+  }
+
+  /** Creates the bootstrap tenant if it is absent; a replica starting at the same time may have created it. */
+  async bootstrapTenant(tenantId: string, input: TenantInput): Promise<void> {
+    const absent: WriteCondition = { collection: 'tenants', tenantId: PLATFORM, id: tenantId, exists: false };
+    const created = await this.store.directory.write([this.tenantOp(tenantId, input, undefined)], [absent]).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof WriteRefused) return false;
+        throw err;
+      },
+    );
+    if (created) await this.afterTenantWrite(tenantId);
   }
 
   /**
@@ -145,8 +174,7 @@ export class DirectoryService {
    * defaults apply again). The tenant's own values stay; where one is now above its ceiling it is held to it.
    */
   async setOperatorRequestLimits(tenantId: string, limits: RequestLimitsOverride): Promise<Tenant> {
-    await this.getTenant(tenantId);
-    await this.store.directory.write([this.operatorLimitsOp(tenantId, limits)]);
+    await this.write([this.operatorLimitsOp(tenantId, limits)], [tenantExists(tenantId)]);
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
@@ -302,17 +330,38 @@ export class DirectoryService {
   /** Also takes the person out of every group and ends their pause, in the same atomic batch. */
   async deletePerson(tenantId: string, personId: string): Promise<void> {
     await this.getPerson(tenantId, personId);
-    const devices = await this.store.directory.list('devices', tenantId, { field: 'personId', value: personId });
-    const keys = await this.store.directory.list('apiKeys', tenantId, { field: 'personId', value: personId });
     await this.pauses.writeDirectory(tenantId, { deleted: { people: new Set([personId]) } }, [
-      ...devices.map((d) => ({ op: 'delete', collection: 'devices', tenantId, id: d.id }) as WriteOp),
-      ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
+      ...(await this.belongingOps(tenantId, personId)),
       ...(await this.groups.withoutPersonOps(tenantId, personId)),
       { op: 'delete', collection: 'people', tenantId, id: personId },
     ]);
+    await this.sweepPerson(tenantId, personId);
     await this.afterPersonRemoved(tenantId, personId);
     await this.engine.remove(tenantId, personId);
     await this.groups.forgetPerson(tenantId, personId);
+  }
+
+  /** Deletes the person's devices and member keys. */
+  private async belongingOps(tenantId: string, personId: string): Promise<WriteOp[]> {
+    const of = { field: 'personId', value: personId };
+    const [devices, keys] = await Promise.all([this.store.directory.list('devices', tenantId, of), this.store.directory.list('apiKeys', tenantId, of)]);
+    return [
+      ...devices.map((d): WriteOp => ({ op: 'delete', collection: 'devices', tenantId, id: d.id })),
+      ...keys.map((k): WriteOp => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id })),
+    ];
+  }
+
+  /**
+   * After a person's deletion: a device or member key written between the look at theirs and the deletion
+   * (they still existed) goes too; one written later is refused. Only while the id is still free: a person
+   * created again under it meanwhile keeps what is theirs.
+   */
+  async sweepPerson(tenantId: string, personId: string): Promise<void> {
+    const ops = await this.belongingOps(tenantId, personId);
+    if (ops.length === 0) return;
+    await this.store.directory.write(ops, [{ ...personExists(tenantId, personId), exists: false }]).catch((err: unknown) => {
+      if (!(err instanceof WriteRefused)) throw err;
+    });
   }
 
   async afterPersonRemoved(tenantId: string, personId: string): Promise<void> {
@@ -354,7 +403,7 @@ export class DirectoryService {
       op.doc.tokenHash = hashToken(token);
       op.doc.tokenIssuedAt = this.clock.now();
     }
-    await this.store.directory.write([op]);
+    await this.write([op], owners(tenantId, input.personId));
     const device = await this.getDevice(tenantId, deviceId);
     await this.afterDeviceWrite(device, existing);
     return token === undefined ? { device, created: !existing } : { device, created: !existing, token };
@@ -373,14 +422,14 @@ export class DirectoryService {
     const d = await this.getDevice(tenantId, deviceId);
     if (d.kind !== 'mobile') throw unprocessable('not_a_mobile_device', 'only mobile devices hold tokens');
     const token = newToken('phd');
-    await this.store.directory.write([{ op: 'put', collection: 'devices', doc: { ...d, tokenHash: hashToken(token), tokenIssuedAt: this.clock.now() } }]);
+    await this.write([{ op: 'put', collection: 'devices', doc: { ...d, tokenHash: hashToken(token), tokenIssuedAt: this.clock.now() } }], this.deviceExists(d));
     return token;
   }
 
   async revokeDeviceToken(tenantId: string, deviceId: string): Promise<void> {
     const d = await this.getDevice(tenantId, deviceId);
     const { tokenHash: _h, tokenIssuedAt: _t, ...rest } = d;
-    await this.store.directory.write([{ op: 'put', collection: 'devices', doc: rest }]);
+    await this.write([{ op: 'put', collection: 'devices', doc: rest }], this.deviceExists(d));
     await this.forgetDeviceSignals(tenantId, d);
   }
 
@@ -406,8 +455,24 @@ export class DirectoryService {
     const input = apiKeyInputSchema.parse(raw);
     if (input.personId) await this.getPerson(tenantId, input.personId);
     const { op, issued } = this.keyOp(tenantId, input);
-    await this.store.directory.write([op]);
+    await this.write([op], owners(tenantId, input.personId));
     return issued;
+  }
+
+  /**
+   * A write that lands only while the records of `needs` exist: a key, device or setting written while
+   * its person or tenant is being deleted is refused (`404 …_not_found`), not left behind for a person or
+   * tenant created later under the same id to inherit.
+   */
+  private async write(ops: WriteOp[], needs: WriteCondition[]): Promise<void> {
+    await this.store.directory.write(ops, needs).catch((err: unknown) => {
+      throw refusedAsNotFound(err);
+    });
+  }
+
+  /** A rewritten device: its person and the device itself must still be there, or it would come back. */
+  private deviceExists(d: Device): WriteCondition[] {
+    return [...owners(d.tenantId, d.personId), { collection: 'devices', tenantId: d.tenantId, id: d.id, exists: true }];
   }
 
   /** A new key's document and its secret (shown once); `input` already checked. */

@@ -103,9 +103,9 @@ export class QueuePauses {
    * A created one is cleared the same way of a pause left of an old one: by an older version (whose pause
    * writes were not conditional), by a group deletion whose replica stopped before its look after
    * writing, or by one that lost its turn while writing a pause of a person deleted meanwhile. Done in the
-   * turns of everyone touched.
+   * turns of everyone touched. `needs`: records that must exist as it is written (else `WriteRefused`).
    */
-  async writeDirectory(tenantId: string, ids: { deleted?: DirectoryIds; created?: DirectoryIds }, ops: readonly WriteOp[]): Promise<void> {
+  async writeDirectory(tenantId: string, ids: { deleted?: DirectoryIds; created?: DirectoryIds }, ops: readonly WriteOp[], needs: readonly WriteCondition[] = []): Promise<void> {
     const deletedPeople = ids.deleted?.people ?? new Set<string>();
     const createdPeople = ids.created?.people ?? new Set<string>();
     const deletedGroups = ids.deleted?.groups ?? new Set<string>();
@@ -131,7 +131,7 @@ export class QueuePauses {
           if (people.has(personId) || kept !== held) pauseOps.push(kept ? { op: 'put', collection: 'queuePauses', doc: kept } : this.endOp(tenantId, personId));
         }
         turn.hold();
-        await this.store.directory.write([...ops, ...pauseOps]);
+        await this.store.directory.write([...ops, ...pauseOps], needs);
       },
     );
     // A change that named a deleted group after the look above landed before the deletion (after it, the

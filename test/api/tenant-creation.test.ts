@@ -2,33 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { describeWith } from '../support/components.js';
 import { OPERATOR_KEY, startTestHub, type TestHub } from '../support/hub.js';
 import { sharedRedis } from '../support/redis.js';
-
-/** Holds the next directory write that puts a tenant until `release()`; `reached` settles once it waits. */
-function holdTenantWrite(h: TestHub) {
-  const docs = h.hub.store.directory;
-  const write = docs.write.bind(docs);
-  let release!: () => void;
-  let reach!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const reached = new Promise<void>((r) => (reach = r));
-  let armed = true;
-  docs.write = (async (ops, conditions) => {
-    if (armed && ops.some((op) => op.op === 'put' && op.collection === 'tenants')) {
-      armed = false;
-      reach();
-      await released;
-    }
-    return write(ops, conditions);
-  }) as typeof docs.write;
-  return { reached, release };
-}
+import { holdWrite, puts } from '../support/hold-write.js';
 
 /**
  * Two creations of the same tenant at once: the one that writes first wins (201); the other, which found
  * no tenant when it started, gets `409 tenant_exists` and no admin key of a tenant it does not own.
  */
 async function createTwiceAtOnce(first: TestHub, second: TestHub): Promise<void> {
-  const held = holdTenantWrite(first);
+  const held = holdWrite(first, puts('tenants'));
   const slow = first.post('/v1/tenants', { id: 'beta', name: 'Beta (slow)' }, OPERATOR_KEY).then((r) => r);
   await held.reached;
   const fast = (await second.post('/v1/tenants', { id: 'beta', name: 'Beta' }, OPERATOR_KEY).expect(201)).body;

@@ -91,7 +91,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'tenants',
       auth: 'operator',
       body: operatorRequestLimitsSchema,
-      responses: { 200: 'the tenant (operatorRequestLimits) and the request limits that now apply to it', 404: 'unknown tenant' },
+      responses: { 200: 'the tenant (operatorRequestLimits) and the request limits that now apply to it', 404: 'unknown tenant, also one deleted as they are written (tenant_not_found): nothing stored' },
       async handle({ params, body }) {
         const tenant = await directory.setOperatorRequestLimits(params.tenantId!, body);
         return { body: { tenant, requestLimits: await hub.limits.limitsOf(tenant.id) } };
@@ -118,7 +118,11 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: tenantInputSchema,
-      responses: { 200: 'the updated tenant', 400: "invalid body, or settings.requestLimits above the tenant's ceiling: the operator's limit for it, else the deployment default (request_limit_above_default)" },
+      responses: {
+        200: 'the updated tenant',
+        400: "invalid body, or settings.requestLimits above the tenant's ceiling: the operator's limit for it, else the deployment default (request_limit_above_default)",
+        404: 'the tenant was deleted meanwhile (tenant_not_found): not brought back',
+      },
       async handle({ principal, body }) {
         return { body: { tenant: await directory.putTenant(tenantOf(principal), body) } };
       },
@@ -201,7 +205,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin', 'member'],
       body: deviceInputSchema.omit({ personId: true }),
-      responses: { 200: 'replaced', 201: 'created', 404: 'unknown person', 409: 'device belongs to someone else' },
+      responses: { 200: 'replaced', 201: 'created', 404: 'unknown person, also one deleted as it is written (person_not_found): nothing stored', 409: 'device belongs to someone else' },
       async handle({ principal, params, body }) {
         assertSelfOrRoles(principal, params.personId!, ['admin']);
         const deviceId = recordId(params.deviceId, 'device');
@@ -231,7 +235,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'devices',
       auth: 'key',
       roles: ['admin', 'member'],
-      responses: { 200: 'the token, shown once', 404: 'unknown device', 422: 'not a mobile device' },
+      responses: { 200: 'the token, shown once', 404: 'unknown device, also one (or its person) deleted meanwhile', 422: 'not a mobile device' },
       async handle({ principal, params }) {
         const { tenantId, device: d } = await ownDevice(principal, params);
         return { body: { token: await directory.issueDeviceToken(tenantId, d.id) } };
@@ -244,7 +248,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'devices',
       auth: 'key',
       roles: ['admin', 'member'],
-      responses: { 204: 'revoked', 404: 'unknown device' },
+      responses: { 204: 'revoked', 404: 'unknown device, also one (or its person) deleted meanwhile' },
       async handle({ principal, params }) {
         const { tenantId, device: d } = await ownDevice(principal, params);
         await directory.revokeDeviceToken(tenantId, d.id);
@@ -272,7 +276,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: apiKeyInputSchema,
-      responses: { 201: 'the key and its secret', 404: 'unknown person for a member key' },
+      responses: { 201: 'the key and its secret', 404: 'unknown person for a member key, also one deleted as it is written (person_not_found): no key stored' },
       async handle({ principal, body }) {
         const { key, secret } = await directory.createKey(tenantOf(principal), body);
         return { status: 201, body: { ...withSigningKeyId(key), secret } };
@@ -301,7 +305,12 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       roles: ['admin'],
       body: directoryDocumentSchema,
       query: applyQuery,
-      responses: { 200: 'the plan (applied unless dryRun)', 403: 'document for another tenant', 409: 'a unique field clashes; nothing written' },
+      responses: {
+        200: 'the plan (applied unless dryRun)',
+        403: 'document for another tenant',
+        404: 'the tenant, or a person the file gives a device but leaves unchanged, was deleted meanwhile (tenant_not_found, person_not_found); nothing written',
+        409: 'a unique field clashes; nothing written',
+      },
       async handle({ principal, body, query }) {
         const plan = await applyDirectory(hub, tenantOf(principal), body, query);
         return { body: { dryRun: query.dryRun, plan } };
