@@ -335,8 +335,8 @@ describeWith(['redis'], 'Redis store', () => {
           result: undefined,
         }));
       const until = async (store: Store, personId: string) => (await store.state.read('acme', personId)).signals[0]!.until;
-      const boundKeys = async (prefix: string) => {
-        const c = new Redis(redis.url);
+      const boundKeys = async (prefix: string, url = redis.url) => {
+        const c = new Redis(url);
         const k = redisKeys(prefix);
         const found = [await c.exists(k.registrationBound()), await c.exists(k.registrationBoundLock())];
         c.disconnect();
@@ -718,6 +718,65 @@ describeWith(['redis'], 'Redis store', () => {
           await a.close();
         } finally {
           await kept.stop();
+        }
+      });
+      for (const empty of [false, true]) {
+        it(`a replica back from a full outage (Redis ${empty ? 'empty' : 'with its data'}) answers again only once bounded: a call a PBX reports as soon as it answers is kept`, async () => {
+          const back = await startRedis(empty ? {} : { appendonly: true, args: ['--appendfsync', 'always'] });
+          try {
+            const prefix = `t${++n}:`;
+            const a = await started(replica(prefix, T + HOUR, back.url));
+            await register(a, 'alice');
+            await back.kill();
+            await sleep(ALIVE_MS + 200);
+            // The PBX retries bob's call (refused with 503 while the replica cannot answer) until it is taken.
+            let taken = false;
+            const retrying = (async () => {
+              while (!taken) {
+                try {
+                  await a.state.update('acme', 'bob', () => ({
+                    next: { signals: [desk, onCall], presence: { personId: 'bob', availability: 'busy', activity: 'on-call', routable: false, endpoints: [], explanation: [], since: T, version: 1 } },
+                    result: undefined,
+                  }));
+                  taken = true;
+                } catch {
+                  await sleep(1);
+                }
+              }
+            })();
+            await back.restart(empty ? { empty: true } : {});
+            await retrying;
+            expect(await boundKeys(prefix, back.url)).toEqual([0, 0]);
+            expect(await until(a, 'alice')).toBe(T + HOUR);
+            expect((await a.state.read('acme', 'bob')).signals).toEqual([desk, onCall]);
+            await a.close();
+          } finally {
+            await back.stop();
+          }
+        });
+      }
+
+      it('a replica back from a Redis unreachable within alive answers at once, without waiting for any bound', async () => {
+        const prefix = `t${++n}:`;
+        const cutOff = await severableRedis(redis.port);
+        try {
+          const a = await started(replica(prefix, T + HOUR, cutOff.url));
+          await register(a, 'alice');
+          cutOff.sever();
+          await eventually(async () => expect(await a.ready()).toBe(false));
+          // Another replica is bounding a full outage it found (its lock held for longer than the wait cap).
+          const k = redisKeys(prefix);
+          const raw = new Redis(redis.url);
+          await raw.set(k.registrationBound(), `${T}:${T + HOUR}`);
+          await raw.set(k.registrationBoundLock(), 'other-replica', 'PX', 100 * ALIVE_MS);
+          cutOff.heal();
+          await eventually(async () => expect(await a.ready()).toBe(true), 10_000);
+          expect(await boundKeys(prefix)).toEqual([1, 1]);
+          await raw.del(k.registrationBound(), k.registrationBoundLock());
+          raw.disconnect();
+          await a.close();
+        } finally {
+          await cutOff.close();
         }
       });
     });

@@ -5,9 +5,14 @@ import { unavailable } from '../../errors/errors.js';
 
 export type Arg = string | number | Buffer;
 
+/** `evenPaused`: runs while the connection is paused (the store's own checking and bounding after a reconnect). */
+export interface RunOptions {
+  evenPaused?: boolean;
+}
+
 /** Lua run by SHA, sent again after NOSCRIPT (a restarted Redis has forgotten every script). */
 export interface Script {
-  (keys: readonly string[], args: readonly Arg[], opts?: { evenPaused?: boolean }): Promise<unknown>;
+  (keys: readonly string[], args: readonly Arg[], opts?: RunOptions): Promise<unknown>;
 }
 
 /**
@@ -71,7 +76,7 @@ export class Connection {
   }
 
   /** Runs `fn`; any Redis failure becomes a 503 `store_unavailable` with Retry-After. */
-  async run<T>(fn: (r: Redis) => Promise<T>, opts: { evenPaused?: boolean } = {}): Promise<T> {
+  async run<T>(fn: (r: Redis) => Promise<T>, opts: RunOptions = {}): Promise<T> {
     if (this.paused && !opts.evenPaused) throw unavailable('store_unavailable', 'the store is reconnecting');
     try {
       return await fn(this.client);

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterRestart } from '../after-restart.js';
 import type { RedisKeys } from '../keys.js';
 import type { PersonState } from '../port.js';
-import type { Connection } from './connection.js';
+import type { Connection, RunOptions } from './connection.js';
 import { COPIES_ONLY } from './feed-entry.js';
 import { orderOf, type RedisState } from './redis-state.js';
 import { BOUND_APPLIED, REPLICA_BEAT } from './scripts.js';
@@ -31,7 +31,8 @@ const WAITS = 2 * WAITS_PER_ALIVE;
  * sets the bound (now and now plus `PBX_REGISTRATION_AFTER_RESTART_MS`, as the embedded store counts it
  * from its start) in one script, so replicas that find it together set it once. The replica holding the
  * bound's lock (renewed with its heartbeat) applies `afterRestart` to every person, then clears the bound;
- * the replicas starting with it wait for that before they answer (`start`). If it dies meanwhile, its
+ * the replicas starting with it, and those back from the outage (`lapsed`, `redis-store.ts`), wait for
+ * that before they answer (`start`, `untilBounded`): a call a PBX reported to one meanwhile would be dropped. If it dies meanwhile, its
  * lock lapses and the next heartbeat of another replica takes the work over (one that already answers may
  * then bound a registration received since, which is then believed for the rest of the bound, as any
  * registration a restart finds). Each person's next transition is brought forward: to the bound for a
@@ -91,9 +92,12 @@ export class OutageBound {
     await this.untilBounded(await this.heartbeat());
   }
 
-  /** While a bound is `pending` (as a heartbeat answered), waits for it to be applied, by whichever replica. */
-  async untilBounded(pending: boolean): Promise<void> {
-    for (let waits = 0; pending; pending = await this.heartbeat()) {
+  /**
+   * While a bound is `pending` (as a heartbeat answered), waits for it to be applied, by whichever replica;
+   * `evenPaused`: by a replica back from a full outage, which answers only once it is (`redis-store.ts`).
+   */
+  async untilBounded(pending: boolean, { evenPaused = false } = {}): Promise<void> {
+    for (let waits = 0; pending; pending = await this.heartbeat({ evenPaused })) {
       await this.applying;
       if (++waits > WAITS) {
         this.log.warn('kept registrations are still being bounded after a full outage; answering meanwhile');
@@ -114,7 +118,7 @@ export class OutageBound {
     const bound = await this.beat(keys, [replica, aliveMs, b ? `${b.at}:${b.registrationsUntil}` : '', this.opts.epoch() ?? ''], { evenPaused });
     this.renewedAt = performance.now();
     if (bound === null) return false;
-    if (bound !== '' && !this.applying) this.applying = this.apply(String(bound)).finally(() => (this.applying = undefined));
+    if (bound !== '' && !this.applying) this.applying = this.apply(String(bound), { evenPaused }).finally(() => (this.applying = undefined));
     return true;
   }
 
@@ -132,18 +136,18 @@ export class OutageBound {
    * everyone would leave calls it alone held unbounded otherwise. Only a state still at the order put back
    * (not one another replica wrote since, nor one bounded already). None without a bound.
    */
-  async boundRestored(put: ReadonlyArray<{ tenantId: string; personId: string; order: number }>): Promise<void> {
+  async boundRestored(put: ReadonlyArray<{ tenantId: string; personId: string; order: number }>, opts: RunOptions = {}): Promise<void> {
     const b = this.opts.bound?.();
-    if (b) await this.boundEach(put, (s, { order }) => (orderOf(s.presence) === order ? bounded(s, b.at, b.registrationsUntil) : s));
+    if (b) await this.boundEach(put, (s, { order }) => (orderOf(s.presence) === order ? bounded(s, b.at, b.registrationsUntil) : s), opts);
   }
 
-  private async apply(bound: string): Promise<void> {
+  private async apply(bound: string, opts: RunOptions): Promise<void> {
     // `<outage end>:<registrations until>` (a bare instant, from replicas of earlier versions: both).
     const [at, until = at] = bound.split(':').map(Number) as [number, number?];
     try {
-      const people = await this.state.keys();
-      await this.boundEach(people, (s) => bounded(s, at, until));
-      await this.applied([this.k.registrationBound(), this.k.registrationBoundLock()], [bound, this.opts.replica]);
+      const people = await this.state.keys(opts);
+      await this.boundEach(people, (s) => bounded(s, at, until), opts);
+      await this.applied([this.k.registrationBound(), this.k.registrationBoundLock()], [bound, this.opts.replica], opts);
       this.log.info({ people: people.length, registrationsUntil: new Date(until).toISOString() }, 'no replica was running: calls dropped, registrations kept without an expiry believed until the bound');
     } catch (err) {
       // Redis went away: the bound stays pending, and the next heartbeat goes on with it.
@@ -152,15 +156,20 @@ export class OutageBound {
   }
 
   /** Each person's state as `bound` makes it, written for the replicas' copies only. */
-  private async boundEach<P extends { tenantId: string; personId: string }>(people: readonly P[], bound: (s: PersonState, person: P) => PersonState): Promise<void> {
+  private async boundEach<P extends { tenantId: string; personId: string }>(people: readonly P[], bound: (s: PersonState, person: P) => PersonState, opts: RunOptions): Promise<void> {
     for (let i = 0; i < people.length; i += PEOPLE_AT_ONCE) {
       await Promise.all(
         people.slice(i, i + PEOPLE_AT_ONCE).map((person) =>
-          this.state.update(person.tenantId, person.personId, (s) => {
-            const next = bound(s, person);
-            // A state without presence (never merged) has no order to raise, nor anyone who shows it.
-            return next === s || !next.presence ? { next, result: undefined } : { next, result: undefined, emit: true, cause: COPIES_ONLY };
-          }),
+          this.state.update(
+            person.tenantId,
+            person.personId,
+            (s) => {
+              const next = bound(s, person);
+              // A state without presence (never merged) has no order to raise, nor anyone who shows it.
+              return next === s || !next.presence ? { next, result: undefined } : { next, result: undefined, emit: true, cause: COPIES_ONLY };
+            },
+            opts,
+          ),
         ),
       );
     }

@@ -5,7 +5,7 @@ import type { FeedCause } from '../feed.js';
 import { deepFreeze } from '../indexing.js';
 import { dueMember, type RedisKeys } from '../keys.js';
 import type { PersonState, StateStore, Update } from '../port.js';
-import type { Connection } from './connection.js';
+import type { Connection, RunOptions } from './connection.js';
 import { KeyLock } from '../key-lock.js';
 import type { COPIES_ONLY } from './feed-entry.js';
 import { RESTORE_STATE, WRITE_STATE } from './scripts.js';
@@ -93,8 +93,8 @@ export class RedisState implements StateStore {
     return `${this.tokenBase}${(++this.tokenSeq).toString(36)}`;
   }
 
-  private async load(tenantId: string, personId: string): Promise<{ rev: string; state: PersonState }> {
-    const [rev, data] = await this.conn.run((r) => r.hmgetBuffer(this.k.state(tenantId, personId), 'r', 'd'));
+  private async load(tenantId: string, personId: string, opts: RunOptions = {}): Promise<{ rev: string; state: PersonState }> {
+    const [rev, data] = await this.conn.run((r) => r.hmgetBuffer(this.k.state(tenantId, personId), 'r', 'd'), opts);
     return this.adopt(tenantId, personId, rev?.toString() ?? '0', data ?? undefined);
   }
 
@@ -135,17 +135,18 @@ export class RedisState implements StateStore {
     return (await this.load(tenantId, personId)).state;
   }
 
-  update<T>(tenantId: string, personId: string, fn: (state: PersonState) => StoredUpdate<T>): Promise<T> {
+  /** `evenPaused`: a full outage's bounding (`OutageBound`), which a replica back from one waits for before it answers. */
+  update<T>(tenantId: string, personId: string, fn: (state: PersonState) => StoredUpdate<T>, opts: RunOptions = {}): Promise<T> {
     return this.lock.run(this.k.state(tenantId, personId), async () => {
       const held = this.copy.get(this.k.state(tenantId, personId));
-      let at = held ? { rev: held.rev, state: deepFreeze(decode(held.data)) } : await this.load(tenantId, personId);
+      let at = held ? { rev: held.rev, state: deepFreeze(decode(held.data)) } : await this.load(tenantId, personId, opts);
       for (;;) {
         const { next, result, emit, cause } = fn(at.state);
         const empty = next.signals.length === 0 && !next.presence;
         const data = empty ? '' : encode(next);
         const event = emit ? (next.presence ? JSON.stringify(next.presence) : '-') : '';
         const rev = this.token();
-        const refused = await this.write(tenantId, personId, at.rev, rev, data, next.presence, event, cause);
+        const refused = await this.write(tenantId, personId, at.rev, rev, data, next.presence, event, cause, opts);
         if (!refused) {
           const version = orderOf(next.presence);
           // The feed may already have brought a newer write of another replica.
@@ -180,11 +181,13 @@ export class RedisState implements StateStore {
     presence: Presence | undefined,
     event: string,
     cause: StoredUpdate<unknown>['cause'] = undefined,
+    opts: RunOptions = {},
   ): Promise<{ rev: string; data: Buffer } | undefined> {
     const k = this.k;
     const reply = await this.writeState(
       [k.state(tenantId, personId), k.statesOf(tenantId), k.tenants(), k.due(), k.feed(), k.feedSeq(), k.epoch()],
       [expected, data, orderOf(presence), tenantId, personId, presence?.wakeAt ?? '', event, this.feedEvents, rev, dueMember(tenantId, personId), cause ?? ''],
+      opts,
     );
     if (!Array.isArray(reply)) return undefined;
     const [current, currentData] = reply as [Buffer, Buffer];
@@ -205,11 +208,11 @@ export class RedisState implements StateStore {
     return out;
   }
 
-  async keys(): Promise<Array<{ tenantId: string; personId: string }>> {
-    const tenants = await this.conn.run((r) => r.smembers(this.k.tenants()));
+  async keys(opts: RunOptions = {}): Promise<Array<{ tenantId: string; personId: string }>> {
+    const tenants = await this.conn.run((r) => r.smembers(this.k.tenants()), opts);
     const out: Array<{ tenantId: string; personId: string }> = [];
     for (const tenantId of tenants) {
-      for (const personId of await this.conn.run((r) => r.smembers(this.k.statesOf(tenantId)))) out.push({ tenantId, personId });
+      for (const personId of await this.conn.run((r) => r.smembers(this.k.statesOf(tenantId)), opts)) out.push({ tenantId, personId });
     }
     return out;
   }

@@ -159,25 +159,35 @@ export class RedisStore implements Store {
         const bounding = await this.outage.heartbeat({ renewOnly: !lapsed, evenPaused: true });
         this.feed.dataLost();
         this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data, or older: put back what this replica held');
+        // Back from a full outage, no answer before the bound is applied: a call a PBX reported meanwhile
+        // would be dropped with the rest. A replica back after that bound listed everyone bounds what it
+        // put back itself. If that fails, the bound stays pending for the next heartbeat.
+        if (lapsed) await this.bounded(bounding, () => this.outage.boundRestored(put, { evenPaused: true }));
         this.conn.paused = false;
-        // Everyone is merged again once bounded (calls dropped, at the outage's end), not before; if that
-        // fails, the bound stays pending for the next heartbeat, and due transitions merge them then.
-        await this.outage.untilBounded(bounding).catch(() => undefined);
-        // A replica back after that bound listed everyone bounds what it put back itself.
-        if (lapsed) await this.outage.boundRestored(put).catch(() => undefined);
+        // Everyone is merged again once bounded (calls dropped, at the outage's end), not before.
+        if (!lapsed) await this.outage.untilBounded(bounding).catch(() => undefined);
         for (const l of this.recovered) l();
         return;
       }
-      this.conn.paused = false;
       // Back in the same dataset: if no replica renewed `alive` meanwhile, none could take a PBX event for
-      // that long, which is a full outage (`outage-bound.ts`); now rather than at the next heartbeat.
-      void this.outage.heartbeat().catch(() => undefined);
+      // that long, which is a full outage (`outage-bound.ts`); now rather than at the next heartbeat, and
+      // bounded before this replica answers again.
+      const lapsed = this.outage.lapsed();
+      if (lapsed) await this.bounded(await this.outage.heartbeat({ evenPaused: true }));
+      this.conn.paused = false;
+      if (!lapsed) void this.outage.heartbeat().catch(() => undefined);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'checking redis after a reconnect failed; trying again');
       setTimeout(() => {
         if (this.conn.paused && this.conn.up) this.checking ??= this.checkData().finally(() => (this.checking = undefined));
       }, 500).unref();
     }
+  }
+
+  /** While paused: waits for a `pending` bound (30 s at most, `untilBounded`), then does `then`; never throws. */
+  private async bounded(pending: boolean, then?: () => Promise<void>): Promise<void> {
+    await this.outage.untilBounded(pending, { evenPaused: true }).catch(() => undefined);
+    await then?.().catch(() => undefined);
   }
 
   /** The same dataset, counting its feed or a directory collection below what this replica has seen. */
