@@ -7,6 +7,7 @@ import type { LeaseStore } from '../../shared/store/leases.js';
 import type { Store } from '../../shared/store/port.js';
 import type { DeliveryLedger, DeliveryRecord } from '../../shared/store/shared-work.js';
 import type { Metrics } from '../observability/metrics.js';
+import { KeyLock } from '../../shared/store/key-lock.js';
 import { jitteredBackoffMs } from './backoff.js';
 import { redactUrls } from './redact-url.js';
 import { renderingOf } from './rendering.js';
@@ -91,10 +92,10 @@ export class PublishPipeline {
   /** Why a target's publisher could not start (a SIP server the SSRF rules now refuse), and when it is tried again: its status says so. */
   private readonly unstarted = new Map<string, Unstarted>();
   /**
-   * Without several replicas, the (re)opening under way of each target (`inTurn`): a start tried again on its
+   * Without several replicas, the (re)opening under way of each target, one turn at a time: a start tried again on its
    * backoff and an edit, or two edits, would otherwise each open a publisher for it, one of them never closed.
    */
-  private readonly turns = new Map<string, Promise<void>>();
+  private readonly turns = new KeyLock();
 
   /** With several replicas: what this one publishes, told to the others. */
   private readonly reporter: StatusReporter | undefined;
@@ -125,19 +126,8 @@ export class PublishPipeline {
     // With several replicas, ownership changes one claim at a time.
     if (this.deps.ownership) return this.claim();
     const k = this.key(tenantId, targetId);
-    return this.inTurn(k, () => this.reloadNow(k, tenantId, targetId));
-  }
-
-  /**
-   * Runs `work` on the target once what its previous turn does has ended: each turn reads the target as
-   * stored when it begins, so the latest edit is what stays open.
-   */
-  private inTurn(k: string, work: () => Promise<void>): Promise<void> {
-    const run = (this.turns.get(k) ?? Promise.resolve()).then(work);
-    const ended = run.catch(() => undefined);
-    this.turns.set(k, ended);
-    void ended.then(() => this.turns.get(k) === ended && this.turns.delete(k));
-    return run;
+    // Each turn reads the target as stored when it begins, so the latest edit is what stays open.
+    return this.turns.run(k, () => this.reloadNow(k, tenantId, targetId));
   }
 
   private async reloadNow(k: string, tenantId: string, targetId: string): Promise<void> {
@@ -234,7 +224,7 @@ export class PublishPipeline {
     if (this.closed || this.unstarted.get(k) !== entry) return;
     try {
       if (this.deps.ownership) return await this.claim();
-      await this.inTurn(k, async () => {
+      await this.turns.run(k, async () => {
         // An edit, a deletion or another attempt came first.
         if (this.closed || this.unstarted.get(k) !== entry) return;
         const stored = await this.deps.store.directory.get('targets', target.tenantId, target.id);
@@ -440,7 +430,7 @@ export class PublishPipeline {
     this.expiryTimer?.cancel();
     this.unsubscribe?.();
     await this.claiming;
-    await Promise.all(this.turns.values());
+    await this.turns.idle();
     const owned = [...this.runners.values()].map((r) => r.target);
     // What is under way still lands in the ledger: within the lease (renewed at most a third of it ago),
     // or for a moment when this process is the next to publish.

@@ -23,4 +23,9 @@ export class KeyLock {
     });
     return result;
   }
+
+  /** Settles once every task queued so far has ended, however. */
+  async idle(): Promise<void> {
+    await Promise.all(this.tails.values());
+  }
 }
