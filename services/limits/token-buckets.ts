@@ -1,3 +1,5 @@
+import { BUCKET_REFILL_MS, bucketLevel } from '../../shared/store/shared-limits.js';
+
 /** One bucket: how many tokens it held at `at`. */
 interface Bucket {
   tokens: number;
@@ -11,8 +13,6 @@ export interface Refusal {
 
 /** Buckets past this many are swept of the full ones (a full bucket is the same as none). */
 const SWEEP_AT = 10_000;
-/** Any bucket untouched this long is full again, whatever its size. */
-const REFILL_MS = 60_000;
 
 export const wait = (missing: number, perMinute: number) => Math.max(1, Math.ceil((missing * 60) / perMinute));
 
@@ -48,13 +48,12 @@ export class TokenBuckets {
 
   private level(key: string, perMinute: number, now: number): number {
     const b = this.buckets.get(key);
-    if (!b) return perMinute;
-    return Math.min(perMinute, b.tokens + (Math.max(0, now - b.at) * perMinute) / REFILL_MS);
+    return b ? bucketLevel(b.tokens, b.at, perMinute, now) : perMinute;
   }
 
   /** Forgets buckets that have refilled: at most a minute's worth of keys stays in memory. */
   private sweep(now: number): void {
-    for (const [key, b] of this.buckets) if (now - b.at >= REFILL_MS) this.buckets.delete(key);
+    for (const [key, b] of this.buckets) if (now - b.at >= BUCKET_REFILL_MS) this.buckets.delete(key);
     this.sweepAt = Math.max(SWEEP_AT, 2 * this.buckets.size);
   }
 }
