@@ -129,8 +129,9 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           res.write(first);
         } else if (sub.replay !== 'reset') {
           seen = new Set(sub.replay.map((e) => e.id));
-          // The client may have been shown anyone a change it missed is about: one no longer in the team is `removed`.
-          for (const e of [...sub.replay, ...held]) team?.add(e.personId);
+          // The client may have been shown someone who left the team, or was deleted, while it was away: they are
+          // `removed`. Only a directory edit moves anyone between teams, so no other change it missed is about such a one.
+          for (const e of [...sub.replay, ...held]) if (e.cause === 'directory' || !e.presence) team?.add(e.personId);
           for (const e of sub.replay) enqueue(e);
         }
         for (const e of held) if (!seen.has(e.id)) enqueue(e);
