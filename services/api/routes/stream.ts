@@ -4,6 +4,7 @@ import type { FeedEvent } from '../../../shared/store/feed.js';
 import type { Hub } from '../../hub.js';
 import { tenantOf } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
+import { presenceViewSchema, streamRemovedSchema, streamSnapshotSchema } from '../view-schema.js';
 import { unchangedFor, viewKind, viewOf } from '../views.js';
 import { peopleOf, snapshot } from './presence.js';
 import { sharedFrame } from './shared-frames.js';
@@ -24,7 +25,8 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       limit: 'streams',
       holds: 'openStreams',
       query: z.object({ team: z.string().max(64).optional(), person: z.string().max(64).optional(), lastEventId: z.string().max(64).optional() }),
-      responses: { 200: 'text/event-stream' },
+      responses: { 200: 'text/event-stream: `retry: 2000`, then `snapshot` (no id), then `presence` (a PresenceView) and `removed` events, each with an `id` to resume from; `: keepalive` comments every SSE_KEEPALIVE_MS' },
+      streams: { mediaType: 'text/event-stream', events: [streamSnapshotSchema, presenceViewSchema, streamRemovedSchema] },
       async handle({ principal, query, req, res }) {
         const tenantId = tenantOf(principal);
         const lastEventId = req.header('last-event-id') ?? query.lastEventId;
