@@ -55,13 +55,16 @@ async function world(clock: ManualClock) {
     { op: 'put', collection: 'people', doc: { id: 'bob', tenantId: 'acme', name: 'Bob', timeZone: 'UTC', teams: [], skills: {}, sensitive: false } as never },
     { op: 'put', collection: 'targets', doc: TARGET },
   ]);
-  for (const personId of ['alice', 'bob']) {
-    await store.state.update('acme', personId, () => ({
-      next: { signals: [], presence: { personId, availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: clock.now(), version: 5 } },
-      result: undefined,
-    }));
-  }
+  for (const personId of ['alice', 'bob']) await available(store, clock, personId);
   return store;
+}
+
+/** Gives the person a state: available, version 5. */
+async function available(store: EmbeddedStore, clock: ManualClock, personId: string): Promise<void> {
+  await store.state.update('acme', personId, () => ({
+    next: { signals: [], presence: { personId, availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: clock.now(), version: 5 } },
+    result: undefined,
+  }));
 }
 
 /**
@@ -455,10 +458,7 @@ describe('publish pipeline with several replicas', () => {
       { op: 'put', collection: 'people', doc: { id: 'alice', tenantId: 'acme', name: 'Alice', timeZone: 'UTC', teams: ['sales'], skills: {}, sensitive: false } as never },
       { op: 'put', collection: 'people', doc: { id: 'carol', tenantId: 'acme', name: 'Carol', timeZone: 'UTC', teams: ['sales'], skills: {}, sensitive: false } as never },
     ]);
-    await store.state.update('acme', 'carol', () => ({
-      next: { signals: [], presence: { personId: 'carol', availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: clock.now(), version: 5 } },
-      result: undefined,
-    }));
+    await available(store, clock, 'carol');
     const leases = new MemoryLeases();
     const ledger = new MemoryLedger();
     const sinksA: RecordingSink[] = [];
