@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { REQUEST_LIMIT_COUNTS } from '../../shared/domain/request-limits.js';
 import { limitOf, type AnyRoute, type AuthMode } from './route.js';
+import { webhookRemovedSchema, webhookUpdatedSchema } from './view-schema.js';
 
 const SECURITY: Record<AuthMode, Array<Record<string, string[]>>> = {
   none: [],
@@ -30,14 +31,43 @@ function limitedDescription(r: AnyRoute): string | undefined {
   return `${own ? `${own}; or ` : ''}too many failed authentications from this address (rate_limited; retry after Retry-After seconds)`;
 }
 
-function jsonSchema(schema: z.ZodType): unknown {
-  const { $schema: _s, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+/**
+ * A body as JSON Schema. Read as input: an object there stays open unless declared strict, which is what a
+ * response needs too (fields are only ever added). A schema with a `meta` id goes to
+ * `components.schemas` once and is referred to, so a generated client has one type for it.
+ */
+function jsonSchema(schema: z.ZodType, components: Record<string, unknown>): unknown {
+  const json = JSON.stringify(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })).replaceAll('"#/$defs/', '"#/components/schemas/');
+  const { $schema: _s, $defs, ...rest } = JSON.parse(json) as Record<string, unknown>;
+  Object.assign(components, $defs);
   return rest;
+}
+
+/** The signed deliveries of webhook targets (OpenAPI 3.1 `webhooks`): what a receiver is sent. */
+function webhooks(components: Record<string, unknown>): unknown {
+  const header = (name: string, description: string) => ({ name, in: 'header', required: true, description, schema: { type: 'string' } });
+  return {
+    presence: {
+      post: {
+        summary: 'A person\'s new state (presence.updated) or their removal (presence.removed), POSTed to a webhook target\'s URL',
+        description:
+          'Verify before parsing: HMAC-SHA256 keyed with the base64-decoded part of the secret after `whsec_`, over `<webhook-id>.<webhook-timestamp>.<raw body>`, base64, compared with each `v1,` entry of `webhook-signature`; refuse a timestamp more than 5 minutes from your clock. Deduplicate by `webhook-id`, and per person drop a version lower than the one you hold.',
+        parameters: [
+          header('webhook-id', '`msg_<tenant>_<person>_<version>`, the same for a retry of the same delivery; a re-rendering of the same version (a directory edit, an edited target) ends in `_r<ms>`, a withdrawal from the target\'s scope in `_w<ms>`'),
+          header('webhook-timestamp', 'unix seconds of this attempt'),
+          header('webhook-signature', 'space-separated `v1,<base64 signature>`, one per secret that signs (two or more for 24 hours after a rotation)'),
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [jsonSchema(webhookUpdatedSchema, components), jsonSchema(webhookRemovedSchema, components)] } } } },
+        responses: { '2XX': { description: 'taken; anything else (or no answer within PUBLISH_TIMEOUT_MS) is retried with backoff, with the newest state; a redirect is never followed nor retried' } },
+      },
+    },
+  };
 }
 
 /** The OpenAPI 3.1 document, generated from the same route list the app is built from. */
 export function buildOpenApi(routes: readonly AnyRoute[], version: string): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
+  const schemas: Record<string, unknown> = {};
   for (const r of routes) {
     const path = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
     const parameters: unknown[] = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({
@@ -48,12 +78,19 @@ export function buildOpenApi(routes: readonly AnyRoute[], version: string): unkn
     }));
     if (r.query instanceof z.ZodObject) {
       for (const [name, s] of Object.entries(r.query.shape as Record<string, z.ZodType>)) {
-        parameters.push({ name, in: 'query', required: !s.safeParse(undefined).success, schema: jsonSchema(s) });
+        parameters.push({ name, in: 'query', required: !s.safeParse(undefined).success, schema: jsonSchema(s, schemas) });
       }
     }
     const responses: Record<string, unknown> = {};
     for (const [status, description] of Object.entries(r.responses)) {
-      responses[status] = Number(status) >= 400 ? { description, content: { 'application/json': { schema: errorSchema } } } : { description };
+      const returned = r.returns?.[Number(status)];
+      if (Number(status) >= 400) responses[status] = { description, content: { 'application/json': { schema: errorSchema } } };
+      else if (returned) responses[status] = { description, content: { 'application/json': { schema: jsonSchema(returned, schemas) } } };
+      else if (r.streams && Number(status) === 200) {
+        for (const e of r.streams.events) jsonSchema(e, schemas);
+        const events = r.streams.events.map((e) => z.globalRegistry.get(e)?.id).join(', ');
+        responses[status] = { description, content: { [r.streams.mediaType]: { schema: { type: 'string', description: `each event's data is JSON: ${events} (components.schemas)` } } } };
+      } else responses[status] = { description };
     }
     const limited = limitedDescription(r);
     if (limited) {
@@ -69,7 +106,7 @@ export function buildOpenApi(routes: readonly AnyRoute[], version: string): unkn
     };
     if (r.roles) op['x-roles'] = r.roles;
     if (parameters.length > 0) op.parameters = parameters;
-    if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } };
+    if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(r.body, schemas) } } };
     paths[path] ??= {};
     paths[path][r.method] = op;
   }
@@ -77,7 +114,9 @@ export function buildOpenApi(routes: readonly AnyRoute[], version: string): unkn
     openapi: '3.1.0',
     info: { title: 'Presence Hub', version, description: 'Merged presence for phone systems: who can take a call, and why.' },
     paths,
+    webhooks: webhooks(schemas),
     components: {
+      schemas,
       securitySchemes: {
         apiKey: { type: 'http', scheme: 'bearer', description: 'An API key of the tenant (phk_…)' },
         operatorKey: { type: 'http', scheme: 'bearer', description: 'The OPERATOR_KEY from the environment' },

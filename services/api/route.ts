@@ -38,6 +38,10 @@ export interface Route<B = unknown, Q = unknown> {
   /** The body reaches the handler as raw bytes (signature checks need them unparsed). */
   raw?: boolean;
   responses: Record<number, string>;
+  /** For the OpenAPI document: the JSON body a success answers, by status. */
+  returns?: Partial<Record<number, z.ZodType>>;
+  /** For the OpenAPI document: a success that is not JSON (the event stream), with the schemas of its events. */
+  streams?: { mediaType: string; events: readonly z.ZodType[] };
   /**
    * The request limit a call counts against when not its credential's own (`api` per key, `heartbeats`
    * per device); PBX batches count their events in the handler, once their size is known.

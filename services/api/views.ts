@@ -1,6 +1,8 @@
 import type { Person } from '../../shared/domain/directory.js';
 import type { Presence } from '../../shared/domain/presence.js';
+import type { z } from 'zod';
 import type { Principal } from './auth.js';
+import type { presenceViewSchema } from './view-schema.js';
 
 /**
  * Detail levels of design §6, least to most: an external partner sees available/busy; a colleague the
@@ -28,22 +30,8 @@ export function detailFor(p: Principal, person: Pick<Person, 'id' | 'sensitive'>
 /** Whether a caller at this detail may see what someone is doing and until when (not just their availability). */
 export const seesActivity = (detail: Detail): boolean => detail === 'full' || detail === 'activity';
 
-export interface PresenceView {
-  personId: string;
-  name?: string;
-  availability: string;
-  version: number;
-  since?: string;
-  activity?: string;
-  routable?: boolean;
-  endpoints?: Presence['endpoints'];
-  until?: string;
-  note?: string;
-  next?: { at: string; availability: string; activity: string };
-  source?: string;
-  rule?: string;
-  explanation?: Presence['explanation'];
-}
+/** What a caller is shown of one person; `view-schema.ts` documents it. */
+export type PresenceView = z.output<typeof presenceViewSchema>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const isPbxKey = (p: Principal) => p.kind === 'key' && p.role === 'pbx';

@@ -71,6 +71,16 @@ function wants(target: Target, person: Person | undefined, personId: string): bo
 }
 
 /**
+ * A removed person is no longer in the directory, so scopes cannot be matched: a target is told if it has, or
+ * is about to get, a state of theirs (one limited to some people or teams learns nothing of anyone else, not
+ * even an id), or if it watches their line: a SIP target's dialog watches follow the tenant's lines whatever
+ * its scope, and a removal is what ends a deleted person's watch.
+ */
+function toldOfRemoval(r: TargetRunner, personId: string): boolean {
+  return r.holds(personId) || (r.target.kind === 'sip' && r.target.subscribeDialog === true);
+}
+
+/**
  * Fans every state change out to each enabled target of its tenant through one `TargetRunner` per
  * target, and re-sends everyone's current state when the pipeline starts or a target is (re)configured.
  * With several replicas, a target's runner lives on the replica that holds the target's lease; it
@@ -380,8 +390,7 @@ export class PublishPipeline {
     // sensitive person shows less at once); a team's target the person just joined gets it for the first time.
     if (e.cause) d.rerender = this.nextMark();
     for (const r of runners) {
-      // A removed person is no longer in the directory, so team-scoped targets cannot be matched: tell all.
-      if (!e.presence || wants(r.target, person, e.personId)) r.offer(d);
+      if (e.presence ? wants(r.target, person, e.personId) : toldOfRemoval(r, e.personId)) r.offer(d);
       // Someone who left a team's target's teams: what it published for them is withdrawn, not left to go stale.
       else if (e.cause && r.holds(e.personId)) r.offer({ tenantId: e.tenantId, personId: e.personId, version: d.version, rerender: d.rerender!, outOfScope: true });
     }

@@ -1,5 +1,33 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, type TestHub } from '../support/hub.js';
+import { createKeys, ADMIN_KEY, seedAlice, startTestHub, type TestHub } from '../support/hub.js';
+import { startReceiver } from '../support/receiver.js';
+import { openStream } from '../support/sse.js';
+
+type Schema = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * Where a value departs from a schema of the document: a wrong type, enum or const, a required field
+ * missing, or a field the schema does not declare (the schemas stay open for fields added later, so an
+ * undeclared one is a field the document has not caught up with). Enough JSON Schema for these documents.
+ */
+function misfits(doc: Schema, schema: Schema, value: unknown, at = '$'): string[] {
+  if (schema.$ref) return misfits(doc, doc.components.schemas[(schema.$ref as string).split('/').pop()!], value, at);
+  if (schema.oneOf) {
+    const fits = (schema.oneOf as Schema[]).filter((s) => misfits(doc, s, value, at).length === 0).length;
+    return fits === 1 ? [] : [`${at}: fits ${fits} of oneOf`];
+  }
+  const type = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
+  if (schema.type && !(schema.type === type || (schema.type === 'integer' && Number.isInteger(value)) || (schema.type === 'number' && type === 'number'))) return [`${at}: ${type}, not ${schema.type}`];
+  if (schema.enum && !schema.enum.includes(value)) return [`${at}: ${JSON.stringify(value)} not in ${JSON.stringify(schema.enum)}`];
+  if ('const' in schema && schema.const !== value) return [`${at}: ${JSON.stringify(value)}, not ${JSON.stringify(schema.const)}`];
+  if (type === 'array' && schema.items) return (value as unknown[]).flatMap((v, i) => misfits(doc, schema.items, v, `${at}[${i}]`));
+  if (type !== 'object' || !schema.properties) return [];
+  const o = value as Record<string, unknown>;
+  return [
+    ...((schema.required ?? []) as string[]).filter((k) => !(k in o)).map((k) => `${at}.${k}: required`),
+    ...Object.entries(o).flatMap(([k, v]) => (schema.properties[k] ? misfits(doc, schema.properties[k], v, `${at}.${k}`) : [`${at}.${k}: not documented`])),
+  ];
+}
 
 describe('/openapi.json matches the routes', () => {
   let h: TestHub;
@@ -68,6 +96,46 @@ describe('/openapi.json matches the routes', () => {
         const res = await (h.http as unknown as Record<string, (u: string) => PromiseLike<{ body: { error?: { code: string } } }>>)[m]!(p.replace(/\{[^}]+\}/g, 'x'));
         expect(res.body?.error?.code, `${m} ${p}`).not.toBe('route_not_found');
       }
+    }
+  });
+
+  it('documents what each role is shown of presence, on REST, the stream and webhooks, as the service answers it', async () => {
+    const doc = (await h.http.get('/openapi.json').expect(200)).body as Schema;
+    const json = (p: string) => doc.paths[p].get.responses['200'].content['application/json'].schema as Schema;
+    const pbx = await seedAlice(h, { teams: ['support'] });
+    await h.pbx([{ type: 'registered', device: 'alice-desk', at: h.clock.now() - 1000 }], pbx).expect(200);
+    await h.put('/v1/people/bob', { name: 'Bob', extension: '1002', teams: ['support'], sensitive: true }).expect(201);
+    await h.put('/v1/people/alice/status', { activity: 'away', note: 'dentist', until: '2026-03-02T11:00:00Z' }).expect(200);
+    await h.put('/v1/tenant', { name: 'Acme', settings: { allowPrivateTargets: true } }).expect(200);
+    const rx = await startReceiver();
+    try {
+      await h.put('/v1/targets/crm', { kind: 'webhook', name: 'CRM', url: `${rx.url}/hook`, coalesceMs: 0 }).expect(201);
+      const keys = { admin: ADMIN_KEY, ...(await createKeys(h)) };
+      const base = await h.listen();
+      // Every field documented is answered to some role: one no view fills any more is caught too.
+      const answered = new Set<string>();
+      for (const [name, key] of Object.entries(keys)) {
+        const all = (await h.get('/v1/presence', key).expect(200)).body;
+        expect(misfits(doc, json('/v1/presence'), all), name).toEqual([]);
+        for (const v of all.presence as Array<Record<string, unknown>>) for (const k of Object.keys(v)) answered.add(k);
+        expect(misfits(doc, json('/v1/teams/{teamId}/presence'), (await h.get('/v1/teams/support/presence', key).expect(200)).body), name).toEqual([]);
+        for (const id of ['alice', 'bob']) expect(misfits(doc, json('/v1/presence/{personId}'), (await h.get(`/v1/presence/${id}`, key).expect(200)).body), `${name} ${id}`).toEqual([]);
+        const stream = await openStream(`${base}/v1/stream`, key);
+        const snapshot = await stream.waitFor((e) => e.event === 'snapshot');
+        stream.close();
+        expect(misfits(doc, { $ref: '#/components/schemas/StreamSnapshot' }, snapshot.data), name).toEqual([]);
+      }
+      expect([...answered].sort()).toEqual(Object.keys(doc.components.schemas.PresenceView.properties as Schema).sort());
+      // Each event the stream's answer names is a schema of the document.
+      expect(doc.paths['/v1/stream'].get.responses['200'].content['text/event-stream'].schema.description).toMatch(/StreamSnapshot, PresenceView, StreamRemoved/);
+      await h.del('/v1/people/bob').expect(204);
+      const deliveries = await rx.waitFor(3);
+      const hook = doc.webhooks.presence.post;
+      expect(hook.parameters.map((p: Schema) => p.name)).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+      for (const d of deliveries) expect(misfits(doc, hook.requestBody.content['application/json'].schema, JSON.parse(d.body)), d.body).toEqual([]);
+      expect(deliveries.map((d) => JSON.parse(d.body).type)).toContain('presence.removed');
+    } finally {
+      await rx.close();
     }
   });
 });

@@ -121,20 +121,26 @@ function directoryChangesReachStreams(start: () => Promise<Replicas>): void {
     expect(hidden.data).toEqual({ personId: 'alice', name: 'Alice', availability: 'available', version: edit, since: expect.any(String) });
   });
 
-  it('a client resuming by Last-Event-ID gets the directory changes it missed', async () => {
+  it('a client resuming by Last-Event-ID gets the directory changes it missed, and no `removed` for someone never in the team', async () => {
+    await r.writer.put('/v1/people/carol', { name: 'Carol', teams: ['support'] }).expect(201);
+    await r.writer.put('/v1/people/dave', { name: 'Dave', teams: ['sales'] }).expect(201);
     const first = await open('?team=sales');
     await first.waitFor((e) => e.event === 'snapshot');
     await r.writer.put('/v1/people/bob', { name: 'Bob', teams: ['sales'] }).expect(200);
     const last = await first.waitFor((e) => e.event === 'presence');
     first.close();
 
+    // Carol, of another team, changes while the client is away: a live team stream shows her nothing, nor may a resumed one.
+    await r.writer.put('/v1/people/carol/status', { activity: 'away' }).expect(200);
     await putAlice({ teams: ['sales'] });
     await r.writer.put('/v1/people/bob', { name: 'Bob', teams: ['support'] }).expect(200);
+    await r.writer.del('/v1/people/dave').expect(204);
     const again = await open('?team=sales', ADMIN_KEY, last.id);
-    await again.waitFor((e) => e.event === 'removed');
+    await again.waitFor((e) => e.event === 'removed' && e.data.personId === 'dave');
     expect(again.events.map((e) => [e.event, e.data.personId])).toEqual([
       ['presence', 'alice'],
       ['removed', 'bob'],
+      ['removed', 'dave'],
     ]);
   });
 

@@ -57,6 +57,30 @@ describe('HTTP push: signed webhooks', () => {
     for (const x of rx.received) expect(verifyWebhook(secret, x.headers, x.body, Math.floor(h.clock.now() / 1000))).toBe(true);
   });
 
+  it('tells a target limited to some people or teams of the deletion of those it covers only, not of anyone else', async () => {
+    const scoped = await startReceiver();
+    try {
+      await h.put('/v1/targets/alice-only', { kind: 'webhook', name: 'Alice', url: `${scoped.url}/alice`, people: ['alice'], coalesceMs: 0 }).expect(201);
+      await h.put('/v1/targets/sales', { kind: 'webhook', name: 'Sales', url: `${scoped.url}/sales`, teams: ['sales'], coalesceMs: 0 }).expect(201);
+      await h.put('/v1/people/bob', { name: 'Bob', teams: ['sales'] }).expect(201);
+      await h.put('/v1/people/zed', { name: 'Zed', teams: ['hr'], sensitive: true }).expect(201);
+      await scoped.waitFor(2);
+      await rx.waitFor(3);
+      await h.del('/v1/people/zed').expect(204);
+      await h.del('/v1/people/bob').expect(204);
+      await h.clock.advance(1000);
+      // The unscoped target had both and is told of both; bob's removal to the sales target marks the end of what arrived.
+      await rx.waitFor(5);
+      await scoped.waitFor(3);
+      await new Promise((r) => setTimeout(r, 50));
+      const seen = (x: Receiver) => x.received.map((r) => `${r.path} ${JSON.parse(r.body).type as string} ${JSON.parse(r.body).personId as string}`);
+      expect(seen(scoped)).toEqual(['/alice presence.updated alice', '/sales presence.updated bob', '/sales presence.removed bob']);
+      expect(seen(rx).slice(3).sort()).toEqual(['/presence presence.removed bob', '/presence presence.removed zed']);
+    } finally {
+      await scoped.close();
+    }
+  });
+
   it('retries with backoff while the receiver fails, drops superseded states, and shows the target failing then healthy', async () => {
     await rx.waitFor(1);
     await h.clock.advance(2000);

@@ -55,13 +55,16 @@ async function world(clock: ManualClock) {
     { op: 'put', collection: 'people', doc: { id: 'bob', tenantId: 'acme', name: 'Bob', timeZone: 'UTC', teams: [], skills: {}, sensitive: false } as never },
     { op: 'put', collection: 'targets', doc: TARGET },
   ]);
-  for (const personId of ['alice', 'bob']) {
-    await store.state.update('acme', personId, () => ({
-      next: { signals: [], presence: { personId, availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: clock.now(), version: 5 } },
-      result: undefined,
-    }));
-  }
+  for (const personId of ['alice', 'bob']) await available(store, clock, personId);
   return store;
+}
+
+/** Gives the person a state: available, version 5. */
+async function available(store: EmbeddedStore, clock: ManualClock, personId: string): Promise<void> {
+  await store.state.update('acme', personId, () => ({
+    next: { signals: [], presence: { personId, availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: clock.now(), version: 5 } },
+    result: undefined,
+  }));
 }
 
 /**
@@ -445,6 +448,41 @@ describe('publish pipeline with several replicas', () => {
     open.push(b);
     await b.start();
     await eventually(() => expect([...ledger.entries.keys()]).toEqual(['alice']));
+  });
+
+  it('a replica that took a scoped target over tells it of the deletion of whom the previous owner delivered, and of nobody else', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    await store.directory.write([
+      { op: 'put', collection: 'targets', doc: { ...TARGET, teams: ['sales'] } as Target },
+      { op: 'put', collection: 'people', doc: { id: 'alice', tenantId: 'acme', name: 'Alice', timeZone: 'UTC', teams: ['sales'], skills: {}, sensitive: false } as never },
+      { op: 'put', collection: 'people', doc: { id: 'carol', tenantId: 'acme', name: 'Carol', timeZone: 'UTC', teams: ['sales'], skills: {}, sensitive: false } as never },
+    ]);
+    await available(store, clock, 'carol');
+    const leases = new MemoryLeases();
+    const ledger = new MemoryLedger();
+    const sinksA: RecordingSink[] = [];
+    const a = pipeline(store, clock, leases, 'a', sinksA, ledger);
+    await a.start();
+    await eventually(() => expect([...ledger.entries.keys()].sort()).toEqual(['alice', 'carol']));
+    // Carol leaves the target's teams: her withdrawal is acknowledged before the handover.
+    await store.directory.write([{ op: 'put', collection: 'people', doc: { id: 'carol', tenantId: 'acme', name: 'Carol', timeZone: 'UTC', teams: [], skills: {}, sensitive: false } as never }]);
+    await store.state.update('acme', 'carol', (state) => ({ next: state, result: undefined, emit: true, cause: 'directory' }));
+    await eventually(() => expect([...ledger.entries.keys()]).toEqual(['alice']));
+    await a.close();
+    await clock.advance(1);
+    const sinksB: RecordingSink[] = [];
+    const b = pipeline(store, clock, leases, 'b', sinksB, ledger);
+    open.push(b);
+    await b.start();
+    for (const personId of ['alice', 'bob', 'carol']) {
+      await store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'acme', id: personId }]);
+      await store.state.remove('acme', personId);
+    }
+    await clock.advance(0);
+    await eventually(() => expect(sinksB.flatMap((s) => s.delivered).map((d) => [d.personId, d.presence === undefined, d.outOfScope])).toEqual([['alice', true, undefined]]));
+    await clock.advance(1000);
+    expect(sinksB.flatMap((s) => s.delivered).map((d) => d.personId)).toEqual(['alice']);
   });
 
   describe('a takeover of an Asterisk target resets the device the previous owner set, though edited while nobody published', () => {

@@ -3,6 +3,7 @@ import type { Person } from '../../../shared/domain/directory.js';
 import type { Hub } from '../../hub.js';
 import { tenantOf, type Principal } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
+import { presenceListSchema, presenceViewSchema } from '../view-schema.js';
 import { unknownPresence, viewOf, type PresenceView } from '../views.js';
 
 const ALL_ROLES = ['admin', 'supervisor', 'member', 'pbx', 'external'] as const;
@@ -34,6 +35,7 @@ export function presenceRoutes(hub: Hub): AnyRoute[] {
       roles: ALL_ROLES,
       query: z.object({ team: z.string().max(64).optional() }),
       responses: { 200: 'one entry per person' },
+      returns: { 200: presenceListSchema },
       async handle({ principal, query }) {
         const people = await peopleOf(hub, tenantOf(principal), { team: query.team });
         return { body: { presence: await snapshot(hub, principal, people) } };
@@ -47,6 +49,7 @@ export function presenceRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ALL_ROLES,
       responses: { 200: 'one entry per member of the team' },
+      returns: { 200: presenceListSchema },
       async handle({ principal, params }) {
         const people = await peopleOf(hub, tenantOf(principal), { team: params.teamId! });
         return { body: { presence: await snapshot(hub, principal, people) } };
@@ -60,6 +63,7 @@ export function presenceRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ALL_ROLES,
       responses: { 200: 'the presence', 404: 'unknown person' },
+      returns: { 200: presenceViewSchema },
       async handle({ principal, params }) {
         const person = await hub.directory.getPerson(tenantOf(principal), params.personId!);
         const [view] = await snapshot(hub, principal, [person]);

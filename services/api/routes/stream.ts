@@ -4,6 +4,7 @@ import type { FeedEvent } from '../../../shared/store/feed.js';
 import type { Hub } from '../../hub.js';
 import { tenantOf } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
+import { presenceViewSchema, streamRemovedSchema, streamSnapshotSchema } from '../view-schema.js';
 import { unchangedFor, viewKind, viewOf } from '../views.js';
 import { peopleOf, snapshot } from './presence.js';
 import { sharedFrame } from './shared-frames.js';
@@ -24,7 +25,8 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       limit: 'streams',
       holds: 'openStreams',
       query: z.object({ team: z.string().max(64).optional(), person: z.string().max(64).optional(), lastEventId: z.string().max(64).optional() }),
-      responses: { 200: 'text/event-stream' },
+      responses: { 200: 'text/event-stream: `retry: 2000`, then `snapshot` (no id), then `presence` (a PresenceView) and `removed` events, each with an `id` to resume from; `: keepalive` comments every SSE_KEEPALIVE_MS' },
+      streams: { mediaType: 'text/event-stream', events: [streamSnapshotSchema, presenceViewSchema, streamRemovedSchema] },
       async handle({ principal, query, req, res }) {
         const tenantId = tenantOf(principal);
         const lastEventId = req.header('last-event-id') ?? query.lastEventId;
@@ -129,8 +131,9 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           res.write(first);
         } else if (sub.replay !== 'reset') {
           seen = new Set(sub.replay.map((e) => e.id));
-          // The client may have been shown anyone a change it missed is about: one no longer in the team is `removed`.
-          for (const e of [...sub.replay, ...held]) team?.add(e.personId);
+          // The client may have been shown someone who left the team, or was deleted, while it was away: they are
+          // `removed`. Only a directory edit moves anyone between teams, so no other change it missed is about such a one.
+          for (const e of [...sub.replay, ...held]) if (e.cause === 'directory' || !e.presence) team?.add(e.personId);
           for (const e of sub.replay) enqueue(e);
         }
         for (const e of held) if (!seen.has(e.id)) enqueue(e);
