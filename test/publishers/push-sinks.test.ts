@@ -46,6 +46,16 @@ describe('push sinks after a delivery that failed', () => {
     expect(client.requests.map((r) => JSON.parse(r.body!).person.extension)).toEqual(['1001', '1002', '1001']);
   });
 
+  it('sends no webhook for a state of someone whose record is gone (deleted as it was published): a body without person and presence breaks the documented schema, and the removal follows', async () => {
+    const client = new Recording();
+    const target = { id: 'hook', tenantId: 't1', kind: 'webhook', name: 'CRM', enabled: true, url: 'http://127.0.0.1:9/presence' } as WebhookTarget;
+    const sink = new WebhookSink(target, 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0', client, new ManualClock(T0));
+    const { person: _, ...gone } = delivery(BUSY(2));
+    expect(await sink.deliver(gone)).toBe('unchanged');
+    await sink.deliver({ tenantId: 't1', personId: 'alice', version: 3 });
+    expect(client.requests.map((r) => JSON.parse(r.body!).type)).toEqual(['presence.removed']);
+  });
+
   it('an Asterisk device a timed-out PUT may have set is set again, though the state matches the last acknowledged', async () => {
     const client = new Recording();
     const target = { id: 'ast', tenantId: 't1', kind: 'ari', name: 'Asterisk', enabled: true, baseUrl: 'http://127.0.0.1:9', username: 'u', deviceName: 'Stasis:p-{extension}' } as AriTarget;

@@ -34,11 +34,14 @@ export class WebhookSink implements Sink {
   async deliver(d: Delivery): Promise<void | 'unchanged'> {
     let reads: string | undefined;
     let payload: object;
-    if (d.presence) {
-      const person = d.person && { name: d.person.name, extension: d.person.extension, sipUri: d.person.sipUri };
+    // A state of someone whose record is gone (deleted as it was published) cannot be rendered as the
+    // documented body says; their removal follows.
+    if (d.presence && !d.person) return 'unchanged';
+    if (d.presence && d.person) {
+      const person = { name: d.person.name, extension: d.person.extension, sipUri: d.person.sipUri };
       // The message's id and envelope carry the state's own version, so the body keeps it too.
-      const presence = d.person ? { ...viewOf(d.presence, d.person, PBX_VIEW), version: d.presence.version } : undefined;
-      const { version: _, ...visible } = presence ?? {};
+      const presence = { ...viewOf(d.presence, d.person, PBX_VIEW), version: d.presence.version };
+      const { version: _, ...visible } = presence;
       reads = createHash('sha256').update(JSON.stringify([person, visible])).digest('base64url');
       if (this.told.get(d.personId) === reads) return 'unchanged';
       payload = { type: 'presence.updated', tenant: d.tenantId, personId: d.personId, version: d.version, person, presence };
