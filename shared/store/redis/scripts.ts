@@ -266,18 +266,20 @@ return {1, total}`;
 
 /**
  * A replica's counts of places and its liveness (`shared-limits.ts`). KEYS: the replicas (a sorted set by
- * fresh-until), then one count per ARGV pair. ARGV: replica, now, fresh until, key expiry in ms, then
- * own per count (0 withdraws). Answers how many replicas are fresh at now.
+ * fresh-until), then one count per ARGV pair. ARGV: replica, now, fresh until, key expiry in ms (0: the
+ * replica stops, fresh until now, and leaves the keys' expiries to the others' renewals), then own per
+ * count (0 withdraws). Answers how many replicas are fresh at now.
  */
 export const PUBLISH_PLACES = `
+local expire = ARGV[4] ~= '0'
 for i = 2, #KEYS do
   if ARGV[3 + i] == '0' then redis.call('HDEL', KEYS[i], ARGV[1])
   else
     redis.call('HSET', KEYS[i], ARGV[1], ARGV[3 + i] .. ':' .. ARGV[3])
-    redis.call('PEXPIRE', KEYS[i], ARGV[4])
+    if expire then redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
   end
 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if expire then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return redis.call('ZCARD', KEYS[1])`;
