@@ -429,6 +429,28 @@ describeWith(['redis'], 'Redis store', () => {
         await b.close();
       });
 
+      it('a start waits for its own apply of the bound only so long too, however slow each write of it is', async () => {
+        const prefix = `t${++n}:`;
+        const a = await started(replica(prefix));
+        await register(a, 'alice');
+        await a.close();
+        await sleep(ALIVE_MS + 100);
+        const b = replica(prefix, T + HOUR);
+        // Redis slow to take the bounding write (a Redis swapping, a full AOF disk): far longer than the wait cap.
+        let bounded = false;
+        const update = b.state.update.bind(b.state);
+        b.state.update = async <R>(...args: Parameters<typeof update<R>>) => {
+          await sleep(10 * ALIVE_MS);
+          const done = await update(...args);
+          bounded = true;
+          return done;
+        };
+        await b.start();
+        expect(bounded).toBe(false);
+        await b.close();
+        expect(bounded).toBe(true);
+      });
+
       it('a Redis that lost its data while a replica reached it is no outage: what the replica puts back stays unbounded, calls kept', async () => {
         const prefix = `t${++n}:`;
         const a = await started(replica(prefix, T));
@@ -756,6 +778,35 @@ describeWith(['redis'], 'Redis store', () => {
         });
       }
 
+      it('a replica that loses Redis again while it waits for a bound checks it again before it answers: what Redis lost in that second gap is put back first', async () => {
+        const prefix = `t${++n}:`;
+        const k = redisKeys(prefix);
+        const cutOff = await severableRedis(redis.port);
+        const raw = new Redis(redis.url);
+        try {
+          // No check of the dataset every few seconds to find the loss for it: only a reconnect's.
+          const a = await started(new RedisStore({ url: cutOff.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: 4 * ALIVE_MS, copyRefreshMs: 600_000, afterOutage: () => ({ at: T, registrationsUntil: T + HOUR }) }));
+          await register(a, 'alice');
+          // Another replica holds the bound's lock (stuck): a, back from a full outage, waits for it.
+          await raw.set(k.registrationBoundLock(), 'other-replica', 'PX', 100 * ALIVE_MS);
+          cutOff.sever();
+          await sleep(5 * ALIVE_MS);
+          cutOff.heal();
+          await eventually(async () => expect(await boundKeys(prefix)).toEqual([1, 1]), 10_000);
+          expect(await a.ready()).toBe(false);
+          // Lost again while it waits, and Redis loses its data meanwhile.
+          cutOff.sever();
+          await raw.del(...(await raw.keys(`${prefix}*`)));
+          cutOff.heal();
+          await eventually(async () => expect(await a.ready()).toBe(true), 10_000);
+          expect(await raw.exists(k.state('acme', 'alice'))).toBe(1);
+          await a.close();
+        } finally {
+          raw.disconnect();
+          await cutOff.close();
+        }
+      });
+
       it('a replica back from a Redis unreachable within alive answers at once, without waiting for any bound', async () => {
         const prefix = `t${++n}:`;
         const cutOff = await severableRedis(redis.port);
@@ -808,6 +859,63 @@ describeWith(['redis'], 'Redis store', () => {
         sub.close();
         await a.close();
         await b.close();
+      });
+
+      it("follows another replica's writes that change no state (a phone's heartbeats), so one that kept beating is still reachable after Redis lost its data", async () => {
+        const { store: a, prefix } = await fresh();
+        const b = open(prefix);
+        await b.start();
+        const clock = new ManualClock(T);
+        const engine = (store: Store) => new PresenceEngine({ store, clock, metrics: new Metrics(false), log: silentLogger, policyFor: () => DEFAULT_POLICY });
+        const beat = (at: number): Signal => ({ id: 'mobile:phone', source: 'mobile', claim: { kind: 'endpoint', endpoint: { id: 'phone', kind: 'mobile' }, reachable: true }, observedAt: at, note: 'foreground', until: at + 90_000 });
+        const seen: FeedEvent[] = [];
+        const sub = await a.feed.subscribe('acme', (e) => seen.push(e));
+        const onB = engine(b);
+        // Her phone's first heartbeat makes her reachable (a change, on the feed); a minute later it beats on, no change.
+        expect((await onB.apply('acme', 'alice', [{ op: 'put', signal: beat(T) }])).changed).toBe(true);
+        await clock.advanceTo(T + 60_000);
+        expect((await onB.apply('acme', 'alice', [{ op: 'put', signal: beat(T + 60_000) }])).changed).toBe(false);
+        onB.stop();
+        await b.close();
+        // Redis loses its data, and a puts back what it holds (b, which took the heartbeats, has gone).
+        const admin = new Redis(redis.url);
+        const putBack = async () => {
+          await admin.del(redisKeys(prefix).state('acme', 'alice'));
+          await (a.state as unknown as { restore(): Promise<number> }).restore();
+          return (await a.state.read('acme', 'alice')).signals;
+        };
+        await eventually(async () => expect(await putBack()).toEqual([beat(T + 60_000)]), 3000);
+        // Re-evaluated once back, 100 s after the first beat: reachable until 90 s after the last, no flap shown.
+        await clock.advanceTo(T + 100_000);
+        const onA = engine(a);
+        await onA.start();
+        expect((await a.state.read('acme', 'alice')).presence).toMatchObject({ routable: true });
+        expect(seen).toHaveLength(1);
+        onA.stop();
+        admin.disconnect();
+        sub.close();
+        await a.close();
+      });
+
+      it('gives such a write no event id of its own: the ids streams show stay contiguous, and a resume goes on from the event before it', async () => {
+        const { store: a, prefix } = await fresh();
+        const seen: FeedEvent[] = [];
+        const sub = await a.feed.subscribe('acme', (e) => seen.push(e));
+        expect(await add(a, 'one')).toBe(1);
+        // A signal more, the state unchanged: only the copies follow it.
+        await a.state.update('acme', 'alice', (st) => ({ next: { ...st, signals: [...st.signals, desk({ id: 'beat' })] }, result: undefined }));
+        expect(await add(a, 'two')).toBe(2);
+        await eventually(() => expect(seen).toHaveLength(2));
+        const [first, second] = seen.map((e) => Number(e.id.split('-')[1]));
+        expect(second).toBe(first! + 1);
+        const admin = new Redis(redis.url);
+        expect((await admin.xrange(`${prefix}feed`, '-', '+')).map(([id]) => id)).toEqual([`${first}-0`, `${first}-1`, `${second}-0`]);
+        admin.disconnect();
+        const resumed = await a.feed.subscribe('acme', () => undefined, seen[0]!.id);
+        expect(resumed.replay).toEqual([expect.objectContaining({ id: seen[1]!.id })]);
+        resumed.close();
+        sub.close();
+        await a.close();
       });
 
       it("follows another replica's directory edit that raised the view floor at the same version, and puts that back after Redis lost it", async () => {

@@ -10,14 +10,15 @@ import { BOUND_APPLIED, REPLICA_BEAT } from './scripts.js';
 
 /** People bounded at once (pipelined): a full outage with 20,000 people takes seconds, not minutes. */
 const PEOPLE_AT_ONCE = 100;
-/** A start waiting for a pending bound looks again this many times per `aliveMs` (0.5 s by default). */
-const WAITS_PER_ALIVE = 30;
+/** A start waiting for a pending bound looks again this many times per `aliveMs` (every 0.5 s by default). */
+const LOOKS_PER_ALIVE = 30;
 /**
- * And gives up after this many looks (about 30 s by default: a dead applier's lock lapses in 15 s), answering
- * anyway, so that a bound that cannot be applied (Redis refusing writes) never keeps every replica from
- * starting, nor from passing its start-up probe (k8s/deployment.yaml: 60 s).
+ * And gives up after this many `aliveMs` of waiting (30 s by default: a dead applier's lock lapses in 15 s),
+ * counted in elapsed time, its own apply under way included, answering anyway: a bound that cannot be
+ * applied (Redis refusing writes, or slow to) never keeps every replica from starting, nor from passing
+ * its start-up probe (k8s/deployment.yaml: 60 s).
  */
-const WAITS = 2 * WAITS_PER_ALIVE;
+const WAIT_ALIVES = 2;
 
 /**
  * The embedded store's restart (`after-restart.ts`), on Redis. Redis keeps every signal, so after a full
@@ -97,13 +98,16 @@ export class OutageBound {
    * `evenPaused`: by a replica back from a full outage, which answers only once it is (`redis-store.ts`).
    */
   async untilBounded(pending: boolean, { evenPaused = false } = {}): Promise<void> {
-    for (let waits = 0; pending; pending = await this.heartbeat({ evenPaused })) {
-      await this.applying;
-      if (++waits > WAITS) {
+    // Real time, as `alive`'s expiry and `lapsed` count it.
+    const deadline = performance.now() + WAIT_ALIVES * this.opts.aliveMs;
+    for (; pending; pending = await this.heartbeat({ evenPaused })) {
+      const left = deadline - performance.now();
+      if (this.applying && left > 0) await Promise.race([this.applying, sleep(left, undefined, { ref: false })]);
+      if (performance.now() >= deadline) {
         this.log.warn('kept registrations are still being bounded after a full outage; answering meanwhile');
         return;
       }
-      await sleep(this.opts.aliveMs / WAITS_PER_ALIVE);
+      await sleep(this.opts.aliveMs / LOOKS_PER_ALIVE);
     }
   }
 
