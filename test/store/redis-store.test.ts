@@ -724,6 +724,37 @@ describeWith(['redis'], 'Redis store', () => {
         }
       });
 
+      it('a replica cut off alone for longer than alive, back within a heartbeat of a FLUSHALL the others reached Redis through, drops no call', async () => {
+        const prefix = `t${++n}:`;
+        const k = redisKeys(prefix);
+        const cutOff = await severableRedis(redis.port);
+        const raw = new Redis(redis.url);
+        // Another replica, reaching Redis all along: it renews `alive` every third of it.
+        const beat = () => raw.set(k.alive(), 'other-replica', 'PX', ALIVE_MS);
+        let beating = setInterval(() => void beat(), ALIVE_MS / 3);
+        try {
+          const c = await started(replica(prefix, T + HOUR, cutOff.url));
+          await onTheDeskPhone(c);
+          cutOff.sever();
+          await sleep(3 * ALIVE_MS);
+          // Redis loses its data between two of the other replica's heartbeats; c is back before the next.
+          clearInterval(beating);
+          await raw.del(...(await raw.keys(`${prefix}*`)));
+          cutOff.heal();
+          await eventually(async () => expect(await raw.exists(k.epoch())).toBe(1), 10_000);
+          await beat();
+          beating = setInterval(() => void beat(), ALIVE_MS / 3);
+          await eventually(async () => expect(await c.ready()).toBe(true), 10_000);
+          expect(await boundKeys(prefix)).toEqual([0, 0]);
+          expect((await c.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
+          await c.close();
+        } finally {
+          clearInterval(beating);
+          raw.disconnect();
+          await cutOff.close();
+        }
+      });
+
       it('a Redis unreachable for longer than alive, its data kept, is a full outage: the replicas that ran bound the registrations once it is back', async () => {
         const kept = await startRedis({ appendonly: true, args: ['--appendfsync', 'always'] });
         try {

@@ -19,6 +19,11 @@ const LOOKS_PER_ALIVE = 30;
  * its start-up probe (k8s/deployment.yaml: 60 s).
  */
 const WAIT_ALIVES = 2;
+/**
+ * How long a replica that reached Redis all along takes to be back after Redis restarted: its reconnect
+ * (retried every 2 s at most, `connection.ts`), then its check's first command renews `alive`.
+ */
+const RECONNECT_MS = 3000;
 
 /**
  * The embedded store's restart (`after-restart.ts`), on Redis. Redis keeps every signal, so after a full
@@ -118,7 +123,7 @@ export class OutageBound {
   async heartbeat({ renewOnly = false, evenPaused = false } = {}): Promise<boolean> {
     const { replica, aliveMs } = this.opts;
     const b = renewOnly ? undefined : this.opts.bound?.();
-    const keys = [this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock(), this.k.epoch()];
+    const keys = [this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock(), this.k.epoch(), this.k.lastBound()];
     const bound = await this.beat(keys, [replica, aliveMs, b ? `${b.at}:${b.registrationsUntil}` : '', this.opts.epoch() ?? ''], { evenPaused });
     this.renewedAt = performance.now();
     if (bound === null) return false;
@@ -132,6 +137,32 @@ export class OutageBound {
    */
   lapsed(): boolean {
     return this.renewedAt !== undefined && performance.now() - this.renewedAt >= this.opts.aliveMs;
+  }
+
+  /**
+   * Asked by a replica that had lapsed and found Redis without its data: whether that was a full outage.
+   * `alive` went with the data, so its absence tells nothing, and a replica cut off alone (the others
+   * reaching Redis all along) back just after a `FLUSHALL` would drop every call. Yes if the first replica
+   * back set a bound in this dataset (it found a full outage); no if another replica renews `alive` first:
+   * one that reached Redis all along does within a heartbeat (a third of `aliveMs`; half of it is waited),
+   * or, after Redis itself restarted since this replica last reached it, as soon as it has reconnected
+   * (`RECONNECT_MS`); yes if none does. One that had lapsed renews none meanwhile (it is paused,
+   * `redis-store.ts`).
+   */
+  async fullOutage(opts: RunOptions = {}): Promise<boolean> {
+    const away = this.renewedAt === undefined ? Infinity : performance.now() - this.renewedAt;
+    const uptime = await this.conn
+      .run((r) => r.info('server'), opts)
+      .then((info) => 1000 * Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? Infinity))
+      .catch(() => Infinity);
+    const until = performance.now() + Math.min(this.opts.aliveMs / 2, uptime < away ? RECONNECT_MS : Infinity);
+    for (;;) {
+      const [bound, alive] = await this.conn.run((r) => Promise.all([r.exists(this.k.lastBound()), r.exists(this.k.alive())]), opts);
+      if (bound === 1) return true;
+      if (alive === 1) return false;
+      if (performance.now() >= until) return true;
+      await sleep(this.opts.aliveMs / LOOKS_PER_ALIVE);
+    }
   }
 
   /**

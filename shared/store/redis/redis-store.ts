@@ -193,23 +193,26 @@ export class RedisStore implements Store {
       if (lapsed) await this.bounded(await this.outage.heartbeat({ evenPaused: true }));
       return { full: lapsed };
     }
-    // A full outage whose data went with it, or a mere data loss.
+    // A full outage whose data went with it, or a mere data loss. `alive` went with the data: renewed at
+    // once by a replica that did not lapse, so that one that did can tell (`fullOutage`).
+    if (!lapsed) await this.outage.heartbeat({ renewOnly: true, evenPaused: true });
     const docs = await this.directory.restore();
     const put: Array<{ tenantId: string; personId: string; order: number }> = [];
     const states = await this.state.restore((p) => put.push(p));
     await this.adoptEpoch();
     this.restored = true;
-    // `alive` went with the data: renewed before this replica answers again, so that neither its next
-    // heartbeat nor a replica starting meanwhile takes a mere data loss for a full outage. After a full
-    // outage, the first replica back sets the bound instead, and applies it to what was put back.
-    const bounding = await this.outage.heartbeat({ renewOnly: !lapsed, evenPaused: true });
+    const full = lapsed && (await this.outage.fullOutage({ evenPaused: true }));
+    // Renewed again before this replica answers, so that neither its next heartbeat nor a replica starting
+    // meanwhile takes a mere data loss for a full outage. After a full outage, the first replica back sets
+    // the bound instead, and applies it to what was put back.
+    const bounding = await this.outage.heartbeat({ renewOnly: !full, evenPaused: true });
     this.feed.dataLost();
     this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data, or older: put back what this replica held');
     // Back from a full outage, no answer before the bound is applied: a call a PBX reported meanwhile
     // would be dropped with the rest. A replica back after that bound listed everyone bounds what it
     // put back itself. If that fails, the bound stays pending for the next heartbeat.
-    if (lapsed) await this.bounded(bounding, () => this.outage.boundRestored(put, { evenPaused: true }));
-    return { full: lapsed, pending: bounding };
+    if (full) await this.bounded(bounding, () => this.outage.boundRestored(put, { evenPaused: true }));
+    return { full, pending: bounding };
   }
 
   /** While paused: waits for a `pending` bound (30 s at most, `untilBounded`), then does `then`; never throws. */
