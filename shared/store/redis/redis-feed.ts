@@ -94,11 +94,10 @@ export class RedisFeed implements ChangeFeed {
             await this.resync(false);
             if (this.lastId === '0-0') break;
           }
-          // Sequences are contiguous within a dataset, each beginning at `<seq>-0` (`scripts.ts`): a jump,
-          // or a new one entered past its start, means the stream was trimmed (MAXLEN) past entries this
-          // reader never got.
+          // Sequences are contiguous within a dataset (one INCR per XADD, `scripts.ts`): a jump means the
+          // stream was trimmed (MAXLEN) past entries this reader never got.
           const streamId = id.toString();
-          const skipped = this.lastId !== '0-0' && streamSeq(streamId) > streamSeq(this.lastId) && streamId !== `${streamSeq(this.lastId) + 1}-0`;
+          const skipped = this.lastId !== '0-0' && streamSeq(streamId) > streamSeq(this.lastId) + 1;
           this.lastId = streamId;
           if (epochOf(event.id) !== (this.epoch ?? '')) continue;
           if (skipped) this.tellMissed();
@@ -181,8 +180,8 @@ export class RedisFeed implements ChangeFeed {
     if (seq > newestSeq || seq < oldestSeq - 1) return 'reset';
     const entries = (await this.conn.run((r) => r.xrangeBuffer(this.keys.feed(), `${seq + 1}-0`, '+'))) as Entry[];
     // Trimmed between the check and this read (MAXLEN ~ drops a whole node of entries with one write): the
-    // first entry is not the next event, and a replay from there would skip changes without saying so.
-    if (entries[0] && entries[0][0].toString() !== `${seq + 1}-0`) return 'reset';
+    // sequence jumps (one INCR per XADD), and a replay from there would skip changes without saying so.
+    if (entries[0] && streamSeq(entries[0][0].toString()) !== seq + 1) return 'reset';
     return entries.flatMap(([id, fields]) => {
       const { event, copiesOnly } = parseEntry(id.toString(), fields);
       return !copiesOnly && event.tenantId === tenantId ? [event] : [];
@@ -200,7 +199,7 @@ function epochOf(id: string): string {
   return id.slice(0, Math.max(0, id.lastIndexOf('-')));
 }
 
-/** The sequence of a stream entry id (`<seq>-<n>`: n 0 for an event, above for an entry only the copies follow). */
+/** The sequence of a stream entry id (`<seq>-0`). */
 function streamSeq(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }

@@ -7,7 +7,7 @@ import { dueMember, type RedisKeys } from '../keys.js';
 import type { PersonState, StateStore, Update } from '../port.js';
 import type { Connection, RunOptions } from './connection.js';
 import { KeyLock } from '../key-lock.js';
-import { COPIES_ONLY } from './feed-entry.js';
+import type { COPIES_ONLY } from './feed-entry.js';
 import { RESTORE_STATE, WRITE_STATE } from './scripts.js';
 
 const EMPTY: PersonState = deepFreeze({ signals: [] });
@@ -114,7 +114,7 @@ export class RedisState implements StateStore {
     else this.copy.set(key, { ...held, data: Buffer.from(held.data) });
   }
 
-  /** A change another replica (or this one) wrote, from the feed: held unless what is held orders higher. */
+  /** A change another replica (or this one) wrote, from the feed: held unless what is held is newer. */
   follow(e: StateEntry): void {
     const key = this.k.state(e.tenantId, e.personId);
     if (!e.data || e.rev === undefined) {
@@ -123,8 +123,7 @@ export class RedisState implements StateStore {
     }
     const held = this.copy.get(key);
     if (!held) this.copy.set(key, { rev: e.rev, data: e.data, version: e.version, tenantId: e.tenantId, personId: e.personId });
-    // At the same order, the later write (the feed is in write order): signals changed without a new state.
-    else if (e.version >= held.version) {
+    else if (e.version > held.version) {
       // In place: every replica follows every change, and a new record per change is only garbage.
       held.rev = e.rev;
       held.data = e.data;
@@ -145,13 +144,9 @@ export class RedisState implements StateStore {
         const { next, result, emit, cause } = fn(at.state);
         const empty = next.signals.length === 0 && !next.presence;
         const data = empty ? '' : encode(next);
-        // Signals changed without a change anyone is shown (a heartbeat, a registration renewed): on the feed
-        // for the replicas' copies only, so that what one puts back after Redis lost its data is not a phone's
-        // heartbeat of minutes ago (lapsed, or with a longer TTL than the last). Never parsed: no presence.
-        const copies = !emit && next.presence !== undefined && next.signals !== at.state.signals;
-        const event = emit ? (next.presence ? JSON.stringify(next.presence) : '-') : copies ? '{}' : '';
+        const event = emit ? (next.presence ? JSON.stringify(next.presence) : '-') : '';
         const rev = this.token();
-        const refused = await this.write(tenantId, personId, at.rev, rev, data, next.presence, event, copies ? COPIES_ONLY : cause, opts);
+        const refused = await this.write(tenantId, personId, at.rev, rev, data, next.presence, event, cause, opts);
         if (!refused) {
           const version = orderOf(next.presence);
           // The feed may already have brought a newer write of another replica.

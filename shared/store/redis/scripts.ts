@@ -26,9 +26,7 @@ return 1`;
  * so a replica writing from an old copy of the state can never match a newer one by chance. The feed
  * entry (laid out as `feed-entry.ts` reads it) carries the new revision and data, so the other
  * replicas' copies follow. A cause goes in a field of its own after it, which replicas of earlier
- * versions (reading only the first field) pass over. An entry only the copies follow (`copies`) takes no
- * sequence of its own: it goes under the last one (`<seq>-1`, `<seq>-2` …), so the event ids streams
- * show stay contiguous, and a new sequence always begins at `<seq>-0`.
+ * versions (reading only the first field) pass over.
  */
 export const WRITE_STATE = `
 local rev = redis.call('HGET', KEYS[1], 'r') or '0'
@@ -51,23 +49,13 @@ if not epoch then
   epoch = ARGV[9]
   redis.call('SET', KEYS[7], epoch)
 end
-local id
-if ARGV[11] == 'copies' then
-  local seq = redis.call('GET', KEYS[6]) or '0'
-  local last = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)[1]
-  local sub = 1
-  if last then
-    local s, n = string.match(last[1], '^(%d+)-(%d+)$')
-    if s == seq then sub = tonumber(n) + 1 end
-  end
-  id = seq .. '-' .. sub
-else id = redis.call('INCR', KEYS[6]) .. '-0' end
+local seq = redis.call('INCR', KEYS[6])
 local x
 if ARGV[7] == '-' then x = epoch .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5]
 else x = epoch .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[9] .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[2] end
-if ARGV[11] == '' then redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], id, 'x', x)
-else redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], id, 'x', x, 'c', ARGV[11]) end
-return epoch .. '-' .. id`;
+if ARGV[11] == '' then redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'x', x)
+else redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], seq .. '-0', 'x', x, 'c', ARGV[11]) end
+return epoch .. '-' .. seq`;
 
 /**
  * Names the dataset anew when it went back in time under its old name (an AOF that lost its last
