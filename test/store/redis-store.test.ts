@@ -724,36 +724,45 @@ describeWith(['redis'], 'Redis store', () => {
         }
       });
 
-      it('a replica cut off alone for longer than alive, back within a heartbeat of a FLUSHALL the others reached Redis through, drops no call', async () => {
-        const prefix = `t${++n}:`;
-        const k = redisKeys(prefix);
-        const cutOff = await severableRedis(redis.port);
-        const raw = new Redis(redis.url);
-        // Another replica, reaching Redis all along: it renews `alive` every third of it.
-        const beat = () => raw.set(k.alive(), 'other-replica', 'PX', ALIVE_MS);
-        let beating = setInterval(() => void beat(), ALIVE_MS / 3);
-        try {
-          const c = await started(replica(prefix, T + HOUR, cutOff.url));
-          await onTheDeskPhone(c);
-          cutOff.sever();
-          await sleep(3 * ALIVE_MS);
-          // Redis loses its data between two of the other replica's heartbeats; c is back before the next.
-          clearInterval(beating);
-          await raw.del(...(await raw.keys(`${prefix}*`)));
-          cutOff.heal();
-          await eventually(async () => expect(await raw.exists(k.epoch())).toBe(1), 10_000);
-          await beat();
-          beating = setInterval(() => void beat(), ALIVE_MS / 3);
-          await eventually(async () => expect(await c.ready()).toBe(true), 10_000);
-          expect(await boundKeys(prefix)).toEqual([0, 0]);
-          expect((await c.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
-          await c.close();
-        } finally {
-          clearInterval(beating);
-          raw.disconnect();
-          await cutOff.close();
-        }
-      });
+      // A failover to a copy that lagged keeps what that copy held, the last bound of an earlier full outage
+      // included, and the replica that notices names the dataset anew (`RENAME_DATASET`).
+      for (const failover of [false, true]) {
+        const loss = failover ? 'a failover to a copy that lagged' : 'a FLUSHALL';
+        it(`a replica cut off alone for longer than alive, back within a heartbeat of ${loss} the others reached Redis through, drops no call`, async () => {
+          const prefix = `t${++n}:`;
+          const k = redisKeys(prefix);
+          const cutOff = await severableRedis(redis.port);
+          const raw = new Redis(redis.url);
+          // Another replica, reaching Redis all along: it renews `alive` every third of it.
+          const beat = () => raw.set(k.alive(), 'other-replica', 'PX', ALIVE_MS);
+          let beating: NodeJS.Timeout | undefined;
+          try {
+            // Starting with no replica running (a full outage, as far as it can tell), c sets a bound: the last one.
+            const c = await started(replica(prefix, T + HOUR, cutOff.url));
+            beating = setInterval(() => void beat(), ALIVE_MS / 3);
+            await onTheDeskPhone(c);
+            cutOff.sever();
+            await sleep(3 * ALIVE_MS);
+            // Redis loses its data between two of the other replica's heartbeats; c is back before the next.
+            clearInterval(beating);
+            const keys = await raw.keys(`${prefix}*`);
+            await raw.del(...(failover ? keys.filter((key) => key !== k.lastBound()) : keys));
+            if (failover) await raw.set(k.epoch(), 'renamed-by-the-replica-that-noticed');
+            cutOff.heal();
+            await eventually(async () => expect(await raw.exists(k.epoch())).toBe(1), 10_000);
+            await beat();
+            beating = setInterval(() => void beat(), ALIVE_MS / 3);
+            await eventually(async () => expect(await c.ready()).toBe(true), 10_000);
+            expect(await boundKeys(prefix)).toEqual([0, 0]);
+            expect((await c.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
+            await c.close();
+          } finally {
+            clearInterval(beating);
+            raw.disconnect();
+            await cutOff.close();
+          }
+        });
+      }
 
       it('a Redis unreachable for longer than alive, its data kept, is a full outage: the replicas that ran bound the registrations once it is back', async () => {
         const kept = await startRedis({ appendonly: true, args: ['--appendfsync', 'always'] });

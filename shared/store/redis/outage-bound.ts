@@ -143,7 +143,8 @@ export class OutageBound {
    * Asked by a replica that had lapsed and found Redis without its data: whether that was a full outage.
    * `alive` went with the data, so its absence tells nothing, and a replica cut off alone (the others
    * reaching Redis all along) back just after a `FLUSHALL` would drop every call. Yes if the first replica
-   * back set a bound in this dataset (it found a full outage); no if another replica renews `alive` first:
+   * back set a bound in this dataset under its present name (it found a full outage; not one an earlier
+   * name's copy kept, failed over to); no if another replica renews `alive` first:
    * one that reached Redis all along does within a heartbeat (a third of `aliveMs`; half of it is waited),
    * or, after Redis itself restarted since this replica last reached it, as soon as it has reconnected
    * (`RECONNECT_MS`); yes if none does. One that had lapsed renews none meanwhile (it is paused,
@@ -157,8 +158,8 @@ export class OutageBound {
       .catch(() => Infinity);
     const until = performance.now() + Math.min(this.opts.aliveMs / 2, uptime < away ? RECONNECT_MS : Infinity);
     for (;;) {
-      const [bound, alive] = await this.conn.run((r) => Promise.all([r.exists(this.k.lastBound()), r.exists(this.k.alive())]), opts);
-      if (bound === 1) return true;
+      const [bound, alive] = await this.conn.run((r) => Promise.all([r.get(this.k.lastBound()), r.exists(this.k.alive())]), opts);
+      if (bound !== null && bound === this.opts.epoch()) return true;
       if (alive === 1) return false;
       if (performance.now() >= until) return true;
       await sleep(this.opts.aliveMs / LOOKS_PER_ALIVE);

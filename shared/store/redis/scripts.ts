@@ -195,14 +195,15 @@ return 0`;
  * the last bound set. ARGV: replica, key expiry in ms, the bound as of now (`<now>:<registrations until>`,
  * '' for none), and the dataset's name as the replica knows it. Finding no replica alive in the same
  * dataset (every replica down, or cut off from Redis, for the expiry: a full outage) sets the bound, and
- * keeps it as the last; a dataset that is not the one the replica knows lost `alive` with its data, which
+ * keeps the dataset's name as the last bound's (a copy that lagged, failed over to, keeps that key but is
+ * named anew); a dataset that is not the one the replica knows lost `alive` with its data, which
  * is no outage. Answers the bound while one is pending and no other replica holds its lock, taking the
  * lock; '' while another replica holds it; nil when none is pending.
  */
 export const REPLICA_BEAT = `
 if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('GET', KEYS[4]) == ARGV[4] then
   redis.call('SET', KEYS[2], ARGV[3])
-  redis.call('SET', KEYS[5], ARGV[3])
+  redis.call('SET', KEYS[5], ARGV[4])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local bound = redis.call('GET', KEYS[2])
