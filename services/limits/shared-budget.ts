@@ -87,11 +87,15 @@ export class SharedBudget {
     });
   }
 
-  /** Stops renewing and withdraws every count this replica holds: its places free at once everywhere. */
+  /**
+   * Stops renewing and withdraws every count this replica holds, and the replica itself from those running:
+   * its places free at once everywhere, and the others' share of a limit while the store fails no longer
+   * counts it (from their next renewal). Best-effort: a store that fails is not asked again.
+   */
   async stop(): Promise<void> {
     this.timer?.cancel();
     this.timer = undefined;
-    await this.publish(new Map([...this.deps.places().keys(), ...this.withdrawn].map((k) => [k, 0])));
+    await this.publish(new Map([...this.deps.places().keys(), ...this.withdrawn].map((k) => [k, 0])), 0);
   }
 
   /**
@@ -201,9 +205,10 @@ export class SharedBudget {
     else if (own === 0) this.withdrawn.add(key);
   }
 
-  private async publish(counts: ReadonlyMap<string, number>): Promise<void> {
+  /** `ttlMs` 0: this replica stops (`SharedLimits.publish`). */
+  private async publish(counts: ReadonlyMap<string, number>, ttlMs = this.ttl): Promise<void> {
     try {
-      this.live = Math.max(1, await this.deps.limits.publish(this.deps.replica, counts, this.deps.clock.now(), this.ttl));
+      this.live = Math.max(1, await this.deps.limits.publish(this.deps.replica, counts, this.deps.clock.now(), ttlMs));
       for (const key of counts.keys()) this.withdrawn.delete(key);
       this.up();
     } catch (err) {

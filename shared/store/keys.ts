@@ -76,6 +76,8 @@ export const redisKeys = (prefix: string) => ({
    */
   registrationBound: () => `${prefix}regbound`,
   registrationBoundLock: () => `${prefix}regbound${SEP}lock`,
+  /** The dataset's name when its last bound was set (kept): it found a full outage, which a replica back later counts too. */
+  lastBound: () => `${prefix}regbound${SEP}last`,
   /** A request limit's token bucket shared by every replica (`shared-limits.ts`): a `{ t, a }` hash. */
   limitBucket: (bucket: string) => `${prefix}rl${SEP}bucket${SEP}${bucket}`,
   /** What each replica holds of a limit of places open at once: replica → `<count>:<fresh until>`. */

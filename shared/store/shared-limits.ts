@@ -35,7 +35,8 @@ export interface SharedLimits {
   hold(key: string, replica: string, own: number, atOnce: number, now: number, ttlMs: number): Promise<PlaceTake>;
   /**
    * Publishes how many places of each count `replica` holds (0 withdraws it), fresh until `now + ttlMs`,
-   * and that the replica runs until then. Answers how many replicas run at `now` (this one included).
+   * and that the replica runs until then (`ttlMs` 0: it stops, and is no longer counted). Answers how many
+   * replicas run at `now` (this one included while it runs).
    */
   publish(replica: string, counts: ReadonlyMap<string, number>, now: number, ttlMs: number): Promise<number>;
 }

@@ -82,6 +82,19 @@ function sharedSuite(name: string, make: () => Promise<Backend>): void {
       await stop().catch(() => undefined);
     });
 
+    it("leaves a stopped replica out of the others' share of a limit when the store fails, from their next renewal", async () => {
+      const { clock, replicas, limiters: [, b, c], stop } = await deployment(backend, 3);
+      await c!.stop();
+      await clock.advance(TTL_MS / 3);
+      // The store fails for the two left (a killed connection): each enforces half of the limit, not a third.
+      await replicas[0]!.kill();
+      await replicas[1]!.kill();
+      let ok = 0;
+      for (let i = 0; i < 100; i++) if (await admitted(() => b!.take('acme', 'api', 'acme/k1'))) ok++;
+      expect(ok).toBe(LIMITS.api / 2);
+      await stop().catch(() => undefined);
+    });
+
     it('admits about a rate limit across three replicas, not three times it', async () => {
       const { clock, limiters, stop } = await deployment(backend, 3);
       let ok = 0;

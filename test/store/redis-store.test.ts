@@ -429,6 +429,28 @@ describeWith(['redis'], 'Redis store', () => {
         await b.close();
       });
 
+      it('a start waits for its own apply of the bound only so long too, however slow each write of it is', async () => {
+        const prefix = `t${++n}:`;
+        const a = await started(replica(prefix));
+        await register(a, 'alice');
+        await a.close();
+        await sleep(ALIVE_MS + 100);
+        const b = replica(prefix, T + HOUR);
+        // Redis slow to take the bounding write (a Redis swapping, a full AOF disk): far longer than the wait cap.
+        let bounded = false;
+        const update = b.state.update.bind(b.state);
+        b.state.update = async <R>(...args: Parameters<typeof update<R>>) => {
+          await sleep(10 * ALIVE_MS);
+          const done = await update(...args);
+          bounded = true;
+          return done;
+        };
+        await b.start();
+        expect(bounded).toBe(false);
+        await b.close();
+        expect(bounded).toBe(true);
+      });
+
       it('a Redis that lost its data while a replica reached it is no outage: what the replica puts back stays unbounded, calls kept', async () => {
         const prefix = `t${++n}:`;
         const a = await started(replica(prefix, T));
@@ -702,6 +724,46 @@ describeWith(['redis'], 'Redis store', () => {
         }
       });
 
+      // A failover to a copy that lagged keeps what that copy held, the last bound of an earlier full outage
+      // included, and the replica that notices names the dataset anew (`RENAME_DATASET`).
+      for (const failover of [false, true]) {
+        const loss = failover ? 'a failover to a copy that lagged' : 'a FLUSHALL';
+        it(`a replica cut off alone for longer than alive, back within a heartbeat of ${loss} the others reached Redis through, drops no call`, async () => {
+          const prefix = `t${++n}:`;
+          const k = redisKeys(prefix);
+          const cutOff = await severableRedis(redis.port);
+          const raw = new Redis(redis.url);
+          // Another replica, reaching Redis all along: it renews `alive` every third of it.
+          const beat = () => raw.set(k.alive(), 'other-replica', 'PX', ALIVE_MS);
+          let beating: NodeJS.Timeout | undefined;
+          try {
+            // Starting with no replica running (a full outage, as far as it can tell), c sets a bound: the last one.
+            const c = await started(replica(prefix, T + HOUR, cutOff.url));
+            beating = setInterval(() => void beat(), ALIVE_MS / 3);
+            await onTheDeskPhone(c);
+            cutOff.sever();
+            await sleep(3 * ALIVE_MS);
+            // Redis loses its data between two of the other replica's heartbeats; c is back before the next.
+            clearInterval(beating);
+            const keys = await raw.keys(`${prefix}*`);
+            await raw.del(...(failover ? keys.filter((key) => key !== k.lastBound()) : keys));
+            if (failover) await raw.set(k.epoch(), 'renamed-by-the-replica-that-noticed');
+            cutOff.heal();
+            await eventually(async () => expect(await raw.exists(k.epoch())).toBe(1), 10_000);
+            await beat();
+            beating = setInterval(() => void beat(), ALIVE_MS / 3);
+            await eventually(async () => expect(await c.ready()).toBe(true), 10_000);
+            expect(await boundKeys(prefix)).toEqual([0, 0]);
+            expect((await c.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
+            await c.close();
+          } finally {
+            clearInterval(beating);
+            raw.disconnect();
+            await cutOff.close();
+          }
+        });
+      }
+
       it('a Redis unreachable for longer than alive, its data kept, is a full outage: the replicas that ran bound the registrations once it is back', async () => {
         const kept = await startRedis({ appendonly: true, args: ['--appendfsync', 'always'] });
         try {
@@ -755,6 +817,35 @@ describeWith(['redis'], 'Redis store', () => {
           }
         });
       }
+
+      it('a replica that loses Redis again while it waits for a bound checks it again before it answers: what Redis lost in that second gap is put back first', async () => {
+        const prefix = `t${++n}:`;
+        const k = redisKeys(prefix);
+        const cutOff = await severableRedis(redis.port);
+        const raw = new Redis(redis.url);
+        try {
+          // No check of the dataset every few seconds to find the loss for it: only a reconnect's.
+          const a = await started(new RedisStore({ url: cutOff.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: 4 * ALIVE_MS, copyRefreshMs: 600_000, afterOutage: () => ({ at: T, registrationsUntil: T + HOUR }) }));
+          await register(a, 'alice');
+          // Another replica holds the bound's lock (stuck): a, back from a full outage, waits for it.
+          await raw.set(k.registrationBoundLock(), 'other-replica', 'PX', 100 * ALIVE_MS);
+          cutOff.sever();
+          await sleep(5 * ALIVE_MS);
+          cutOff.heal();
+          await eventually(async () => expect(await boundKeys(prefix)).toEqual([1, 1]), 10_000);
+          expect(await a.ready()).toBe(false);
+          // Lost again while it waits, and Redis loses its data meanwhile.
+          cutOff.sever();
+          await raw.del(...(await raw.keys(`${prefix}*`)));
+          cutOff.heal();
+          await eventually(async () => expect(await a.ready()).toBe(true), 10_000);
+          expect(await raw.exists(k.state('acme', 'alice'))).toBe(1);
+          await a.close();
+        } finally {
+          raw.disconnect();
+          await cutOff.close();
+        }
+      });
 
       it('a replica back from a Redis unreachable within alive answers at once, without waiting for any bound', async () => {
         const prefix = `t${++n}:`;

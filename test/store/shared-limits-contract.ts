@@ -57,5 +57,18 @@ export function sharedLimitsContract(name: string, make: () => Promise<{ limits:
       expect(await limits.publish('r4', new Map(), T + 20_006, 15_000)).toBe(1);
       await cleanup();
     });
+
+    it('counts a replica that stopped (published with no freshness) nowhere at once, and keeps the others running', async () => {
+      const { limits, cleanup } = await make();
+      expect(await limits.publish('r1', new Map([['streams:acme', 1]]), T, 15_000)).toBe(1);
+      expect(await limits.publish('r2', new Map([['streams:acme', 1]]), T, 15_000)).toBe(2);
+      expect(await limits.publish('r3', new Map([['streams:acme', 1]]), T, 15_000)).toBe(3);
+      expect(await limits.publish('r3', new Map([['streams:acme', 0]]), T + 1, 0)).toBe(2);
+      expect(await limits.publish('r1', new Map([['streams:acme', 1]]), T + 2, 15_000)).toBe(2);
+      expect(await limits.hold('streams:acme', 'r4', 1, 3, T + 3, 15_000)).toEqual({ taken: true, total: 3 });
+      // Its stop shortened no one's freshness: the others still count until theirs lapses.
+      expect(await limits.publish('r4', new Map(), T + 14_000, 15_000)).toBe(3);
+      await cleanup();
+    });
   });
 }

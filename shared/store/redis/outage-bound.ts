@@ -10,14 +10,20 @@ import { BOUND_APPLIED, REPLICA_BEAT } from './scripts.js';
 
 /** People bounded at once (pipelined): a full outage with 20,000 people takes seconds, not minutes. */
 const PEOPLE_AT_ONCE = 100;
-/** A start waiting for a pending bound looks again this many times per `aliveMs` (0.5 s by default). */
-const WAITS_PER_ALIVE = 30;
+/** A start waiting for a pending bound looks again this many times per `aliveMs` (every 0.5 s by default). */
+const LOOKS_PER_ALIVE = 30;
 /**
- * And gives up after this many looks (about 30 s by default: a dead applier's lock lapses in 15 s), answering
- * anyway, so that a bound that cannot be applied (Redis refusing writes) never keeps every replica from
- * starting, nor from passing its start-up probe (k8s/deployment.yaml: 60 s).
+ * And gives up after this many `aliveMs` of waiting (30 s by default: a dead applier's lock lapses in 15 s),
+ * counted in elapsed time, its own apply under way included, answering anyway: a bound that cannot be
+ * applied (Redis refusing writes, or slow to) never keeps every replica from starting, nor from passing
+ * its start-up probe (k8s/deployment.yaml: 60 s).
  */
-const WAITS = 2 * WAITS_PER_ALIVE;
+const WAIT_ALIVES = 2;
+/**
+ * How long a replica that reached Redis all along takes to be back after Redis restarted: its reconnect
+ * (retried every 2 s at most, `connection.ts`), then its check's first command renews `alive`.
+ */
+const RECONNECT_MS = 3000;
 
 /**
  * The embedded store's restart (`after-restart.ts`), on Redis. Redis keeps every signal, so after a full
@@ -97,13 +103,16 @@ export class OutageBound {
    * `evenPaused`: by a replica back from a full outage, which answers only once it is (`redis-store.ts`).
    */
   async untilBounded(pending: boolean, { evenPaused = false } = {}): Promise<void> {
-    for (let waits = 0; pending; pending = await this.heartbeat({ evenPaused })) {
-      await this.applying;
-      if (++waits > WAITS) {
+    // Real time, as `alive`'s expiry and `lapsed` count it.
+    const deadline = performance.now() + WAIT_ALIVES * this.opts.aliveMs;
+    for (; pending; pending = await this.heartbeat({ evenPaused })) {
+      const left = deadline - performance.now();
+      if (this.applying && left > 0) await Promise.race([this.applying, sleep(left, undefined, { ref: false })]);
+      if (performance.now() >= deadline) {
         this.log.warn('kept registrations are still being bounded after a full outage; answering meanwhile');
         return;
       }
-      await sleep(this.opts.aliveMs / WAITS_PER_ALIVE);
+      await sleep(this.opts.aliveMs / LOOKS_PER_ALIVE);
     }
   }
 
@@ -114,7 +123,7 @@ export class OutageBound {
   async heartbeat({ renewOnly = false, evenPaused = false } = {}): Promise<boolean> {
     const { replica, aliveMs } = this.opts;
     const b = renewOnly ? undefined : this.opts.bound?.();
-    const keys = [this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock(), this.k.epoch()];
+    const keys = [this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock(), this.k.epoch(), this.k.lastBound()];
     const bound = await this.beat(keys, [replica, aliveMs, b ? `${b.at}:${b.registrationsUntil}` : '', this.opts.epoch() ?? ''], { evenPaused });
     this.renewedAt = performance.now();
     if (bound === null) return false;
@@ -128,6 +137,33 @@ export class OutageBound {
    */
   lapsed(): boolean {
     return this.renewedAt !== undefined && performance.now() - this.renewedAt >= this.opts.aliveMs;
+  }
+
+  /**
+   * Asked by a replica that had lapsed and found Redis without its data: whether that was a full outage.
+   * `alive` went with the data, so its absence tells nothing, and a replica cut off alone (the others
+   * reaching Redis all along) back just after a `FLUSHALL` would drop every call. Yes if the first replica
+   * back set a bound in this dataset under its present name (it found a full outage; not one an earlier
+   * name's copy kept, failed over to); no if another replica renews `alive` first:
+   * one that reached Redis all along does within a heartbeat (a third of `aliveMs`; half of it is waited),
+   * or, after Redis itself restarted since this replica last reached it, as soon as it has reconnected
+   * (`RECONNECT_MS`); yes if none does. One that had lapsed renews none meanwhile (it is paused,
+   * `redis-store.ts`).
+   */
+  async fullOutage(opts: RunOptions = {}): Promise<boolean> {
+    const away = this.renewedAt === undefined ? Infinity : performance.now() - this.renewedAt;
+    const uptime = await this.conn
+      .run((r) => r.info('server'), opts)
+      .then((info) => 1000 * Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? Infinity))
+      .catch(() => Infinity);
+    const until = performance.now() + Math.min(this.opts.aliveMs / 2, uptime < away ? RECONNECT_MS : Infinity);
+    for (;;) {
+      const [bound, alive] = await this.conn.run((r) => Promise.all([r.get(this.k.lastBound()), r.exists(this.k.alive())]), opts);
+      if (bound !== null && bound === this.opts.epoch()) return true;
+      if (alive === 1) return false;
+      if (performance.now() >= until) return true;
+      await sleep(this.opts.aliveMs / LOOKS_PER_ALIVE);
+    }
   }
 
   /**

@@ -61,6 +61,10 @@ export class RedisStore implements Store {
   private epoch: string | null = null;
   private refresh: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
+  /** Connections lost so far: one lost while `checkData` runs means Redis may have changed again since it looked. */
+  private closes = 0;
+  /** Put back what this replica held, and not yet told the service (`onRecovered`). */
+  private restored = false;
   private readonly renameDataset;
   private readonly outage: OutageBound;
 
@@ -87,6 +91,7 @@ export class RedisStore implements Store {
       bound: opts.afterOutage,
     });
     this.conn.client.on('close', () => {
+      this.closes++;
       this.conn.paused = true;
     });
     this.conn.client.on('ready', () => {
@@ -135,53 +140,79 @@ export class RedisStore implements Store {
 
   /**
    * After a reconnect: same dataset → carry on; a different or empty one, or the same one gone back in
-   * time (renamed first, so no id is handed out twice) → put back what we hold.
+   * time (renamed first, so no id is handed out twice) → put back what we hold. Checked again, still
+   * paused, when the connection was lost meanwhile (the check may wait up to 30 s for a bound): Redis may
+   * have lost its data, or restarted, in that second gap, which no `ready` started a check for.
    */
   private async checkData(): Promise<void> {
     try {
-      const [found, seq] = await this.conn.run((r) => Promise.all([r.get(this.keys.epoch()), r.get(this.keys.feedSeq())]), { evenPaused: true });
-      let epoch = found;
-      if (await this.wentBack(epoch, seq)) {
-        epoch = (await this.renameDataset([this.keys.epoch(), this.keys.feed()], [found!, randomBytes(6).toString('hex')], { evenPaused: true })) as string | null;
-      }
-      if (epoch !== this.epoch) {
-        // Away for longer than `alive` lives (Redis restarted empty after a long outage): unless another
-        // replica renewed it since (the heartbeat's script looks), none could take a PBX event meanwhile,
-        // a full outage whose data went with it.
-        const lapsed = this.outage.lapsed();
-        const docs = await this.directory.restore();
-        const put: Array<{ tenantId: string; personId: string; order: number }> = [];
-        const states = await this.state.restore((p) => put.push(p));
-        await this.adoptEpoch();
-        // `alive` went with the data: renewed before this replica answers again, so that neither its next
-        // heartbeat nor a replica starting meanwhile takes a mere data loss for a full outage. After a full
-        // outage, the first replica back sets the bound instead, and applies it to what was put back.
-        const bounding = await this.outage.heartbeat({ renewOnly: !lapsed, evenPaused: true });
-        this.feed.dataLost();
-        this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data, or older: put back what this replica held');
-        // Back from a full outage, no answer before the bound is applied: a call a PBX reported meanwhile
-        // would be dropped with the rest. A replica back after that bound listed everyone bounds what it
-        // put back itself. If that fails, the bound stays pending for the next heartbeat.
-        if (lapsed) await this.bounded(bounding, () => this.outage.boundRestored(put, { evenPaused: true }));
+      for (;;) {
+        const closes = this.closes;
+        const { full, pending } = await this.checkOnce();
+        if (this.closes !== closes) {
+          this.log.warn('redis connection lost again while checking what it holds; checking again');
+          // Not up: its `ready` starts the next check.
+          if (this.conn.up) continue;
+          return;
+        }
         this.conn.paused = false;
+        if (!this.restored) {
+          if (!full) void this.outage.heartbeat().catch(() => undefined);
+          return;
+        }
         // Everyone is merged again once bounded (calls dropped, at the outage's end), not before.
-        if (!lapsed) await this.outage.untilBounded(bounding).catch(() => undefined);
+        if (!full) await this.outage.untilBounded(pending ?? (await this.outage.heartbeat().catch(() => false))).catch(() => undefined);
+        this.restored = false;
         for (const l of this.recovered) l();
         return;
       }
-      // Back in the same dataset: if no replica renewed `alive` meanwhile, none could take a PBX event for
-      // that long, which is a full outage (`outage-bound.ts`); now rather than at the next heartbeat, and
-      // bounded before this replica answers again.
-      const lapsed = this.outage.lapsed();
-      if (lapsed) await this.bounded(await this.outage.heartbeat({ evenPaused: true }));
-      this.conn.paused = false;
-      if (!lapsed) void this.outage.heartbeat().catch(() => undefined);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'checking redis after a reconnect failed; trying again');
       setTimeout(() => {
         if (this.conn.paused && this.conn.up) this.checking ??= this.checkData().finally(() => (this.checking = undefined));
       }, 500).unref();
     }
+  }
+
+  /**
+   * One look at what Redis holds, while paused (putting back what it lost, bounding a full outage). Answers
+   * whether it found a full outage (bounded before this answers) and, when it renewed `alive` after putting
+   * back, whether a bound is pending.
+   */
+  private async checkOnce(): Promise<{ full: boolean; pending?: boolean }> {
+    const [found, seq] = await this.conn.run((r) => Promise.all([r.get(this.keys.epoch()), r.get(this.keys.feedSeq())]), { evenPaused: true });
+    let epoch = found;
+    if (await this.wentBack(epoch, seq)) {
+      epoch = (await this.renameDataset([this.keys.epoch(), this.keys.feed()], [found!, randomBytes(6).toString('hex')], { evenPaused: true })) as string | null;
+    }
+    // Away for longer than `alive` lives: unless another replica renewed it since (the heartbeat's script
+    // looks), none could take a PBX event for that long, which is a full outage (`outage-bound.ts`).
+    const lapsed = this.outage.lapsed();
+    if (epoch === this.epoch) {
+      // Back in the same dataset: bounded now rather than at the next heartbeat, before this replica answers again.
+      if (lapsed) await this.bounded(await this.outage.heartbeat({ evenPaused: true }));
+      return { full: lapsed };
+    }
+    // A full outage whose data went with it, or a mere data loss. `alive` went with the data: renewed at
+    // once by a replica that did not lapse, so that one that did can tell (`fullOutage`).
+    if (!lapsed) await this.outage.heartbeat({ renewOnly: true, evenPaused: true });
+    const docs = await this.directory.restore();
+    const put: Array<{ tenantId: string; personId: string; order: number }> = [];
+    const states = await this.state.restore((p) => put.push(p));
+    await this.adoptEpoch();
+    this.restored = true;
+    const full = lapsed && (await this.outage.fullOutage({ evenPaused: true }));
+    // Renewed again before this replica answers, so that neither its next heartbeat nor a replica starting
+    // meanwhile takes a mere data loss for a full outage. After a full outage, the first replica back sets
+    // the bound instead, and applies it to what was put back.
+    const bounding = await this.outage.heartbeat({ renewOnly: !full, evenPaused: true });
+    this.feed.dataLost();
+    this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data, or older: put back what this replica held');
+    // Back from a full outage, no answer before the bound is applied: a call a PBX reported meanwhile
+    // would be dropped with the rest. A replica back after that bound listed everyone bounds what it
+    // put back itself. If that fails, the bound stays pending for the next heartbeat.
+    if (full) await this.bounded(bounding, () => this.outage.boundRestored(put, { evenPaused: true }));
+    return { full, pending: bounding };
   }
 
   /** While paused: waits for a `pending` bound (30 s at most, `untilBounded`), then does `then`; never throws. */

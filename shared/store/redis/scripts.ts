@@ -191,16 +191,20 @@ if redis.call('HGET', KEYS[1], 'r') == ARGV[1] then return redis.call('DEL', KEY
 return 0`;
 
 /**
- * A replica's heartbeat (`outage-bound.ts`). KEYS: alive, registration bound, its lock, the dataset's name.
- * ARGV: replica, key expiry in ms, the bound as of now (`<now>:<registrations until>`, '' for none), and
- * the dataset's name as the replica knows it. Finding no replica alive in the same dataset (every replica
- * down, or cut off from Redis, for the expiry: a full outage) sets the bound; a dataset that is not the
- * one the replica knows lost `alive` with its data, which is no outage. Answers the bound while one is
- * pending and no other replica holds its lock, taking the lock; '' while another replica holds it; nil
- * when none is pending.
+ * A replica's heartbeat (`outage-bound.ts`). KEYS: alive, registration bound, its lock, the dataset's name,
+ * the last bound set. ARGV: replica, key expiry in ms, the bound as of now (`<now>:<registrations until>`,
+ * '' for none), and the dataset's name as the replica knows it. Finding no replica alive in the same
+ * dataset (every replica down, or cut off from Redis, for the expiry: a full outage) sets the bound, and
+ * keeps the dataset's name as the last bound's (a copy that lagged, failed over to, keeps that key but is
+ * named anew); a dataset that is not the one the replica knows lost `alive` with its data, which
+ * is no outage. Answers the bound while one is pending and no other replica holds its lock, taking the
+ * lock; '' while another replica holds it; nil when none is pending.
  */
 export const REPLICA_BEAT = `
-if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('GET', KEYS[4]) == ARGV[4] then redis.call('SET', KEYS[2], ARGV[3]) end
+if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('GET', KEYS[4]) == ARGV[4] then
+  redis.call('SET', KEYS[2], ARGV[3])
+  redis.call('SET', KEYS[5], ARGV[4])
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local bound = redis.call('GET', KEYS[2])
 if not bound then return false end
@@ -266,18 +270,20 @@ return {1, total}`;
 
 /**
  * A replica's counts of places and its liveness (`shared-limits.ts`). KEYS: the replicas (a sorted set by
- * fresh-until), then one count per ARGV pair. ARGV: replica, now, fresh until, key expiry in ms, then
- * own per count (0 withdraws). Answers how many replicas are fresh at now.
+ * fresh-until), then one count per ARGV pair. ARGV: replica, now, fresh until, key expiry in ms (0: the
+ * replica stops, fresh until now, and leaves the keys' expiries to the others' renewals), then own per
+ * count (0 withdraws). Answers how many replicas are fresh at now.
  */
 export const PUBLISH_PLACES = `
+local expire = ARGV[4] ~= '0'
 for i = 2, #KEYS do
   if ARGV[3 + i] == '0' then redis.call('HDEL', KEYS[i], ARGV[1])
   else
     redis.call('HSET', KEYS[i], ARGV[1], ARGV[3 + i] .. ':' .. ARGV[3])
-    redis.call('PEXPIRE', KEYS[i], ARGV[4])
+    if expire then redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
   end
 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if expire then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return redis.call('ZCARD', KEYS[1])`;
