@@ -154,9 +154,10 @@ export class OutageBound {
     const away = this.renewedAt === undefined ? Infinity : performance.now() - this.renewedAt;
     const uptime = await this.conn
       .run((r) => r.info('server'), opts)
+      // Whole seconds, rounded down: a restart is taken as since this replica left only with a second to spare.
       .then((info) => 1000 * Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? Infinity))
       .catch(() => Infinity);
-    const until = performance.now() + Math.min(this.opts.aliveMs / 2, uptime < away ? RECONNECT_MS : Infinity);
+    const until = performance.now() + Math.min(this.opts.aliveMs / 2, uptime + 1000 < away ? RECONNECT_MS : Infinity);
     for (;;) {
       const [bound, alive] = await this.conn.run((r) => Promise.all([r.get(this.k.lastBound()), r.exists(this.k.alive())]), opts);
       if (bound !== null && bound === this.opts.epoch()) return true;
