@@ -399,6 +399,26 @@ describe('a SIP target located by DNS SRV', () => {
     await h.sink.close();
   });
 
+  it('a dialog watch whose own re-subscription falls due before its paced turn at the server the requests moved to waits for that turn: one SUBSCRIBE there, not two', async () => {
+    const h = harness(undefined, { ...TARGET, subscribeDialog: true }, [person(1), person(2), person(3)]);
+    await h.clock.advance(0);
+    // 11 and 12 subscribed at a; 13 was refused, and re-subscribes on its own backoff (2 s, no jitter here).
+    const [s1, s2, s3] = h.open().filter((r) => r.method === 'SUBSCRIBE');
+    for (const r of [s1!, s2!]) await h.reply(r, 200, 'dialog');
+    await h.reply(s3!, 500);
+    const retryAt = h.clock.now() + 2000;
+    // A move not during a failure, just before 13's retry: its turn at b comes two gaps after 11's, past its retry.
+    await h.clock.advanceTo(retryAt - 1000 / WATCHES_RESUMED_PER_SECOND);
+    void h.deliver(1);
+    await h.clock.advance(0);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    await h.clock.advance(1000);
+    const at = (uri: string) => h.sent().filter((r) => r.startsWith(`SUBSCRIBE 192.0.2.2:5080 ${uri}`));
+    expect([at('sip:11@'), at('sip:12@'), at('sip:13@')].map((s) => s.length)).toEqual([1, 1, 1]);
+    await h.sink.close();
+  });
+
   it('while its target is failing (held), a probe that moves on to the next server takes nobody else there: the others and the dialog watches follow once it answers', async () => {
     const h = harness(undefined, { ...TARGET, subscribeDialog: true }, [person(1), person(2), person(3)]);
     await h.clock.advance(0);

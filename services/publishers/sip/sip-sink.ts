@@ -218,6 +218,8 @@ export class SipSink implements Sink {
         w.subscriber.release();
         continue;
       }
+      // Until its turn it sends nothing of its own (a re-subscription or refresh falling due), or a move would send it twice there.
+      w.subscriber.hold();
       const resume = () => {
         if (this.watches.get(w.personId) !== w) return;
         const restart = this.startOver.delete(w);
