@@ -82,7 +82,13 @@ export class PublishPipeline {
   private readonly runners = new Map<string, TargetRunner>();
   private unsubscribe: (() => void) | undefined;
   private renewTimer: TimerHandle | undefined;
-  /** When the leases last renewed run out: this replica's runners stop then, whatever a renewal in flight does. */
+  /**
+   * With several replicas: until when this replica holds the lease of each target it publishes, as last
+   * renewed. Past it another replica may own the target: its runner stops then, whatever a renewal in flight does.
+   */
+  private readonly ownedUntil = new Map<string, number>();
+  /** The earliest of `ownedUntil`, and its timer. */
+  private expiryAt = Infinity;
   private expiryTimer: TimerHandle | undefined;
   /** Ownership changes one at a time (the renewal tick, reloads, recovery). */
   private claiming: Promise<void> = Promise.resolve();
@@ -92,8 +98,10 @@ export class PublishPipeline {
   /** Why a target's publisher could not start (a SIP server the SSRF rules now refuse), and when it is tried again: its status says so. */
   private readonly unstarted = new Map<string, Unstarted>();
   /**
-   * Without several replicas, the (re)opening under way of each target, one turn at a time: a start tried again on its
-   * backoff and an edit, or two edits, would otherwise each open a publisher for it, one of them never closed.
+   * The (re)opening or closing under way of each target, one turn at a time: a start tried again on its backoff
+   * and an edit, or two edits, would otherwise each open a publisher for it, one of them never closed; with
+   * several replicas, a lease running out would close a runner a claim is opening (then left open, past any
+   * expiry), or one the claim just renewed.
    */
   private readonly turns = new KeyLock();
 
@@ -266,33 +274,77 @@ export class PublishPipeline {
         for (const target of await this.deps.store.directory.list('targets', tenant.id)) {
           const k = this.key(tenant.id, target.id);
           seen.add(k);
-          const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now));
-          if (!owned) this.forgetUnstarted(k);
-          const runner = this.runners.get(k);
-          if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
-            this.runners.delete(k);
-            await runner.close(target);
-          }
-          if (owned && !this.runners.has(k) && !this.waitsToStart(k, target, now)) await this.open(target);
+          // Acquired at `now`, whenever Redis confirms it: a confirmation later than the lease itself is no lease.
+          const until = now + own.leaseMs;
+          const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now)) && until > this.deps.clock.now();
+          // The renewal waits outside the target's turn, which a lease running out meanwhile takes (it may hang).
+          await this.turns.run(k, async () => {
+            if (this.closed) return;
+            this.owns(k, owned ? until : undefined);
+            if (!owned) this.forgetUnstarted(k);
+            const runner = this.runners.get(k);
+            if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
+              this.runners.delete(k);
+              await runner.close(target);
+            }
+            if (owned && !this.runners.has(k) && !this.waitsToStart(k, target, now)) await this.open(target);
+          });
         }
       }
       for (const k of this.unstarted.keys()) if (!seen.has(k)) this.forgetUnstarted(k);
-      for (const [k, runner] of this.runners) {
+      for (const k of [...this.runners.keys(), ...this.ownedUntil.keys()]) {
         if (seen.has(k)) continue;
-        this.runners.delete(k);
-        await runner.close(undefined);
+        await this.turns.run(k, async () => {
+          this.owns(k, undefined);
+          const runner = this.runners.get(k);
+          this.runners.delete(k);
+          await runner?.close(undefined);
+        });
       }
-      // Past the lease another replica may own our targets: stop rather than publish twice.
-      this.expiryTimer?.cancel();
-      this.expiryTimer = this.deps.clock.at(now + own.leaseMs, () => {
-        this.closeRunners().catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'cannot stop publishers'));
-      });
       await this.reporter!.renew();
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, 'cannot renew publish leases');
     } finally {
       if (!this.closed) this.renewTimer = this.deps.clock.after(own.leaseMs / 3, () => void this.claim());
     }
+  }
+
+  /** Records until when this replica holds the target's lease (`undefined`: it does not), and when the first it holds runs out. */
+  private owns(k: string, until: number | undefined): void {
+    if (until === undefined) this.ownedUntil.delete(k);
+    else this.ownedUntil.set(k, until);
+    this.armExpiry();
+  }
+
+  private armExpiry(): void {
+    const next = Math.min(...this.ownedUntil.values());
+    if (next === this.expiryAt) return;
+    this.expiryTimer?.cancel();
+    this.expiryAt = next;
+    this.expiryTimer = next === Infinity || this.closed ? undefined : this.deps.clock.at(next, () => void this.expire());
+  }
+
+  /**
+   * Past its lease another replica may own a target: its runner stops rather than publish twice, in the target's
+   * turn, so not in the middle of a claim opening it (left open after), nor when that claim renewed the lease.
+   */
+  private async expire(): Promise<void> {
+    this.expiryAt = Infinity;
+    this.expiryTimer = undefined;
+    const now = this.deps.clock.now();
+    const lapsed = [...this.ownedUntil].filter(([, until]) => until <= now).map(([k]) => k);
+    for (const k of lapsed) this.ownedUntil.delete(k);
+    this.armExpiry();
+    await Promise.all(
+      lapsed.map((k) =>
+        this.turns.run(k, async () => {
+          const runner = this.runners.get(k);
+          if (this.ownedUntil.has(k) || !runner) return;
+          this.runners.delete(k);
+          await runner.close(runner.target);
+        }),
+      ),
+    ).catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'cannot stop publishers'));
   }
 
   private async closeRunners(): Promise<void> {

@@ -139,6 +139,80 @@ describe('publish pipeline with several replicas', () => {
     expect(sinksA[0]!.closed).toBe(true);
   });
 
+  describe('a renewal still under way when the previous one runs out (Redis answering slowly)', () => {
+    const SECOND = { ...TARGET, id: 'hook2', name: 'hook 2' } as Target;
+    /**
+     * Replica `a` publishes two targets. From `slow` on, Redis takes each lease of `hook` `hookMs` to confirm (it
+     * renewed it when asked) and never answers for `hook2` (each call fails after the 5 s command timeout).
+     */
+    async function slowRenewal(hookMs: number) {
+      const clock = new ManualClock(T0);
+      const store = await world(clock);
+      await store.directory.write([{ op: 'put', collection: 'targets', doc: SECOND }]);
+      const shared = new MemoryLeases();
+      let slow = false;
+      const late = <T>(ms: number, answer: () => Promise<T>) => new Promise<T>((resolve, reject) => clock.after(ms, () => answer().then(resolve, reject)));
+      const leases: LeaseStore = {
+        ...shared,
+        acquire: (key, ...rest) => {
+          if (!slow) return shared.acquire(key, ...rest);
+          if (key === 'publish:acme:hook2') return late(5000, () => Promise.reject(new Error('Command timed out')));
+          const renewed = shared.acquire(key, ...rest);
+          return late(hookMs, () => renewed);
+        },
+        holder: (...args) => shared.holder(...args),
+        release: (...args) => shared.release(...args),
+        acquireAll: (...args) => shared.acquireAll(...args),
+        releaseAll: (...args) => shared.releaseAll(...args),
+      };
+      const sinks = new Map<string, RecordingSink[]>();
+      const a = pipeline(store, clock, leases, 'a', async (t) => {
+        const s = new RecordingSink();
+        sinks.set(t.id, [...(sinks.get(t.id) ?? []), s]);
+        return s;
+      });
+      open.push(a);
+      await a.start();
+      slow = true;
+      /** The publisher of `id` open now, if any. */
+      const running = (id: string) => (sinks.get(id) ?? []).filter((s) => !s.closed);
+      /** Closes `a`, letting the renewal under way time out. */
+      const stop = async () => {
+        const closing = a.close();
+        await clock.advance(5000);
+        await closing;
+      };
+      return { clock, shared, running, sinks, stop };
+    }
+
+    it('a target whose lease it renewed keeps its publisher past the previous lease, while one it could not renew stops', async () => {
+      // The renewal at a third of the lease confirms hook's at once, and hangs on hook2's past the previous lease.
+      const { clock, running, sinks, stop } = await slowRenewal(0);
+      await clock.advanceTo(T0 + LEASE_MS / 3);
+      await clock.advanceTo(T0 + LEASE_MS);
+      expect(running('hook2')).toEqual([]);
+      // hook's lease runs to T0 + 4/3 of it: its publisher goes on, the same one (nothing dropped, nothing sent again).
+      expect(sinks.get('hook')).toHaveLength(1);
+      expect(running('hook')).toHaveLength(1);
+      await stop();
+    });
+
+    it('a renewal confirmed after the previous lease ran out publishes no longer than the renewed lease, though the renewal never ends', async () => {
+      // hook's renewal is confirmed 6.5 s after it was asked, past the previous lease; hook2's then hangs for good.
+      const { clock, shared, running, stop } = await slowRenewal(6500);
+      await clock.advanceTo(T0 + LEASE_MS / 3);
+      await clock.advanceTo(T0 + LEASE_MS);
+      expect(running('hook')).toEqual([]);
+      await clock.advanceTo(T0 + LEASE_MS / 3 + 6500);
+      expect(running('hook')).toHaveLength(1);
+      // The lease renewed when asked (a third of the way) runs out at 4/3 of it: another replica may take hook then.
+      await clock.advanceTo(T0 + (LEASE_MS * 4) / 3);
+      expect(await shared.acquire('publish:acme:hook', 'b', LEASE_MS, clock.now())).toBe(true);
+      expect(running('hook')).toEqual([]);
+      await stop();
+    });
+  });
+
   it('a change whose person could not be looked up (the store failed for a moment) is still published', async () => {
     const clock = new ManualClock(T0);
     const store = await world(clock);
