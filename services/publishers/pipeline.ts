@@ -177,8 +177,11 @@ export class PublishPipeline {
     const { defaultCoalesceMs, ...rest } = this.deps.runner;
     const onDelivered = ledger
       ? (d: Delivery) => {
-          const r: DeliveryRecord = { version: d.version, mark: d.rerender ?? 0, rendering: d.presence ? renderingOf(d.person, target) : null };
-          const address = d.presence ? sink.addressOf?.(d) : undefined;
+          const address = sink.addressOf?.(d);
+          // A removal still under way (a SIP publication's, its server the target moved away from) keeps the entry,
+          // rendered from nobody, so whoever publishes the target next finishes it.
+          const rendering = d.presence ? renderingOf(d.person, target) : address !== undefined ? renderingOf(undefined, target) : null;
+          const r: DeliveryRecord = { version: d.version, mark: d.rerender ?? 0, rendering };
           if (address !== undefined) r.address = address;
           ledger.record(target.tenantId, target.id, d.personId, r).catch(() => undefined);
         }
@@ -368,17 +371,19 @@ export class PublishPipeline {
       const had = held?.get(person.id);
       const holds = had !== undefined && had.rendering !== null;
       const rendered = holds && had.rendering !== undefined ? had.rendering === renderingOf(person, runner.target) : undefined;
-      // Where the previous owner left them, even if edited since (the old device is reset); an entry without
-      // an address only tells where, when it was rendered from the record as it stands.
-      const adopts = holds && (had.address !== undefined || rendered);
+      // Where the previous owner left them, even if edited since (the old device is reset), or what it left under
+      // way there though what it kept up lapsed (a SIP removal); an entry without an address only tells where,
+      // when it was rendered from the record as it stands.
+      const address = had?.address;
+      const adopts = address !== undefined || (holds && rendered === true);
       if (!wants(runner.target, person, person.id)) {
-        if (adopts) runner.adopt(person.id, person, had.address);
+        if (adopts) runner.adopt(person.id, person, address);
         if (holds) runner.offer({ tenantId, personId: person.id, version: had.version, rerender: this.nextMark(), outOfScope: true });
         continue;
       }
       const { presence } = await this.deps.store.state.read(tenantId, person.id);
       // The current state, when it is exactly what the target holds: a publication kept up re-sends it (a SIP refresh).
-      if (adopts) runner.adopt(person.id, person, had.address, rendered && presence?.version === had.version ? presence : undefined);
+      if (adopts) runner.adopt(person.id, person, address, rendered && presence?.version === had?.version ? presence : undefined);
       if (!presence) continue;
       const d: Delivery = { tenantId, personId: person.id, person, presence, version: presence.version };
       // Sent afresh over an entry of this same version (a lapsed publication, `open`): a mark of its own lets
@@ -390,8 +395,8 @@ export class PublishPipeline {
     const present = new Set(people.map((p) => p.id));
     for (const [personId, r] of held) {
       if (present.has(personId)) continue;
-      // What lapsed leaves nothing to undo on the target, but its entry still goes with the removal.
-      if (r.rendering !== null) runner.adopt(personId, undefined, r.address);
+      // What lapsed leaves nothing to undo on the target but what was left under way, and its entry still goes with the removal.
+      if (r.rendering !== null || r.address !== undefined) runner.adopt(personId, undefined, r.address);
       runner.offer({ tenantId, personId, version: this.deps.clock.now() });
     }
   }

@@ -508,7 +508,7 @@ describe('publish pipeline with several replicas', () => {
     const store = await world(clock);
     const leases = new MemoryLeases();
     const ledger = new MemoryLedger();
-    const lapsing: SinkFactory = async () => Object.assign(new RecordingSink(), { addressOf: () => 'held', lapsed: () => true });
+    const lapsing: SinkFactory = async () => Object.assign(new RecordingSink(), { addressOf: (d: Delivery) => (d.presence ? 'held' : undefined), lapsed: () => true });
     const a = pipeline(store, clock, leases, 'a', lapsing, ledger);
     await a.start();
     await eventually(() => expect([...ledger.entries.keys()].sort()).toEqual(['alice', 'bob']));
