@@ -8,7 +8,7 @@ import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
 import { Publisher, type PublisherOptions } from '../../../shared/sip/publisher.js';
 import { Subscriber, type SubscriberStatus } from '../../../shared/sip/subscriber.js';
-import { destinationNow, formatHostPort, serverKey, type AddressCheck, type Destination } from '../../../shared/sip/transport.js';
+import { destinationNow, formatHostPort, type AddressCheck, type Destination } from '../../../shared/sip/transport.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
@@ -20,7 +20,7 @@ import { PidfBodies } from './pidf-bodies.js';
 import { parsePublicationAddress, publicationAddress, type LeavingPublication } from './publication-address.js';
 import { destinationOf, presentityOf, srvNameOf } from './presentity.js';
 import { ServerSet, type SrvLocation } from './server-set.js';
-import { watchPacerOf, type WatchPacer } from './watch-pacer.js';
+import { pacedAt, watchPacerOf, type WatchPacer } from './watch-pacer.js';
 
 /**
  * PUBLISHes this sink waits on at once; more people wait here. Without a cap, a (re)loaded target sends
@@ -250,7 +250,7 @@ export class SipSink implements Sink {
    */
   private resumeWatches(): void {
     if (this.watches.size === 0) return;
-    const server = serverKey(destinationNow(this.route));
+    const paced: Watch[] = [];
     for (const w of this.watches.values()) {
       if (!this.startOver.has(w) && !w.subscriber.waiting) {
         w.subscriber.release();
@@ -258,15 +258,30 @@ export class SipSink implements Sink {
       }
       // Until its turn it sends nothing of its own (a re-subscription or refresh falling due), or a move would send it twice there.
       w.subscriber.hold();
-      const resume = () => {
-        if (this.watches.get(w.personId) !== w) return;
-        const restart = this.startOver.delete(w);
-        if (restart) w.subscriber.dispose();
-        w.subscriber.release();
-        if (restart) w.subscriber.start();
-      };
-      this.resuming.push(this.pacer.schedule(server, resume));
+      paced.push(w);
     }
+    if (paced.length === 0) return;
+    const turns: TimerHandle[] = [];
+    let cancelled = false;
+    this.resuming.push({
+      cancel: () => {
+        cancelled = true;
+        for (const t of turns) t.cancel();
+      },
+    });
+    void pacedAt(destinationNow(this.route)).then((server) => {
+      if (cancelled) return;
+      for (const w of paced) turns.push(this.pacer.schedule(server, () => this.resume(w)));
+    });
+  }
+
+  /** A paced watch's turn: it starts over, or sends what fell due. */
+  private resume(w: Watch): void {
+    if (this.watches.get(w.personId) !== w) return;
+    const restart = this.startOver.delete(w);
+    if (restart) w.subscriber.dispose();
+    w.subscriber.release();
+    if (restart) w.subscriber.start();
   }
 
   private stopResuming(): void {
