@@ -521,6 +521,34 @@ describe('publish pipeline with several replicas', () => {
     await eventually(() => expect([...ledger.entries.keys()]).toEqual(['alice']));
   });
 
+  it('keeps the entry of someone deleted whose removal the target has not taken yet (left to the publisher), so the next owner finishes it', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const leases = new MemoryLeases();
+    const ledger = new MemoryLedger();
+    const sinks: RecordingSink[] = [];
+    // A SIP publication's removal at a server the target moved away from: the publisher goes on with it, and says where.
+    const removing: SinkFactory = async () => {
+      const s = Object.assign(new RecordingSink(), { addressOf: (d: Delivery) => (d.presence ? 'held' : 'removing'), adoptedAt: [] as Array<string | undefined> });
+      s.adopt = (personId: string, _person?: unknown, address?: string) => void s.adoptedAt.push(`${personId} ${address}`);
+      sinks.push(s);
+      return s;
+    };
+    const a = pipeline(store, clock, leases, 'a', removing, ledger);
+    await a.start();
+    await eventually(() => expect([...ledger.entries.keys()].sort()).toEqual(['alice', 'bob']));
+    await store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'acme', id: 'bob' }]);
+    await store.state.update('acme', 'bob', () => ({ next: { signals: [] }, result: undefined, emit: true }));
+    await eventually(() => expect(ledger.entries.get('bob')?.address).toBe('removing'));
+    await a.close();
+    await clock.advance(1);
+    const b = pipeline(store, clock, leases, 'b', removing, ledger);
+    open.push(b);
+    await b.start();
+    expect((sinks.at(-1) as RecordingSink & { adoptedAt: string[] }).adoptedAt).toEqual(['alice held', 'bob removing']);
+    await eventually(() => expect(sinks.at(-1)!.delivered.map((d) => [d.personId, d.presence === undefined])).toContainEqual(['bob', true]));
+  });
+
   describe('a takeover of an Asterisk target resets the device the previous owner set, though edited while nobody published', () => {
     let receiver: Receiver;
     beforeAll(async () => {
