@@ -58,15 +58,16 @@ interface Watch {
 export class SipSink implements Sink {
   private readonly publishers = new Map<string, { presentity: string; pub: Publisher }>();
   /**
-   * Publications of presentities their people no longer have, which their publishers go on removing (`leave`) until
-   * answered or lapsed; the person's ledger entry lists them (`addressOf`), so a new owner of the target finishes that.
+   * By person, publications of presentities they no longer have (and each one's presentity), which their publishers
+   * go on removing (`leave`) until answered or lapsed; the person's ledger entry lists them (`addressOf`), so a new
+   * owner of the target finishes that.
    */
-  private readonly leaving = new Map<Publisher, { personId: string; presentity: string }>();
+  private readonly leaving = new Map<string, Map<Publisher, string>>();
   /** People whose delivery waits on their publisher: its new entity-tag reaches the ledger with the delivery. */
   private readonly delivering = new Set<string>();
   private readonly watches = new Map<string, Watch>();
   private readonly route: ServerSet;
-  /** The server URI's, and how every address is checked: what a server recorded in the ledger is reached by. */
+  /** The server URI's host and port with the address check: a server the ledger recorded is reached as the route's are. */
   private readonly base: Destination;
   private closed = false;
   private readonly credentials: DigestCredentials | undefined;
@@ -127,8 +128,8 @@ export class SipSink implements Sink {
     // A new extension or SIP URI: the old presentity no longer stands for them, and the server would show its
     // watchers both publications together (Kamailio aggregates them): it is removed first (Expires 0 by its
     // SIP-ETag, RFC 3903 §4.6), then the new one published afresh. One the server did not take fails the
-    // delivery, so its retry asks the server holding it again, as for a deleted person's.
-    // Left to the publisher (at a server the requests moved away from), it goes on asking there, beside the new one.
+    // delivery, so its retry asks the server holding it again, as for a deleted person's; one left to the publisher
+    // (at a server the requests moved away from) goes on being asked there, beside the new one.
     const old = this.publishers.get(d.personId);
     if (old && old.presentity !== presentity) {
       const removed = await this.unpublish(d.personId);
@@ -163,7 +164,7 @@ export class SipSink implements Sink {
   /** A removal a previous owner left under way: asked again of the server holding the publication, on its own backoff. */
   private leaveAgain(personId: string, l: LeavingPublication): void {
     const pub = this.newPublisher(personId, l.presentity, { etag: l.etag, expiresAt: l.expiresAt, server: { ...this.base, ...l.server } });
-    this.leaving.set(pub, { personId, presentity: l.presentity });
+    this.leavingOf(personId).set(pub, l.presentity);
     void this.inFlight.run(async () => {
       pub.leave();
       await pub.settled();
@@ -190,11 +191,9 @@ export class SipSink implements Sink {
     const held = this.publishers.get(personId);
     const { etag, expiresAt } = held?.pub.status() ?? {};
     const leaving: LeavingPublication[] = [];
-    for (const [pub, l] of this.leaving) {
+    for (const [pub, presentity] of this.leaving.get(personId) ?? []) {
       const s = pub.status();
-      if (l.personId === personId && s.etag !== undefined && s.expiresAt !== undefined && s.expiresAt > now && s.server) {
-        leaving.push({ presentity: l.presentity, etag: s.etag, expiresAt: s.expiresAt, server: s.server });
-      }
+      if (s.etag !== undefined && s.expiresAt !== undefined && s.expiresAt > now && s.server) leaving.push({ presentity, etag: s.etag, expiresAt: s.expiresAt, server: s.server });
     }
     const current = held && etag !== undefined && expiresAt !== undefined ? { presentity: held.presentity, etag, expiresAt } : undefined;
     return publicationAddress({ ...(current ? { held: current } : {}), leaving });
@@ -216,7 +215,7 @@ export class SipSink implements Sink {
       ...(resume ? { resume } : {}),
       onPublication: (p) => {
         // A removal left under way ended (or lapsed): the ledger no longer lists it, unless nothing else is left of the person (the entry lapses then).
-        const ended = !p && this.leaving.delete(pub);
+        const ended = !p && this.stopLeaving(personId, pub);
         // A refresh (or a fresh start after a 412) moved the publication; a delivery records its own.
         const moved = p && this.publishers.get(personId)?.pub === pub;
         const address = (ended || moved) && !this.delivering.has(personId) ? this.addressNow(personId) : undefined;
@@ -352,14 +351,28 @@ export class SipSink implements Sink {
   /** Those of the people, and those left removing what their people no longer stand for. */
   private *everyPublisher(): Iterable<Publisher> {
     for (const { pub } of this.publishers.values()) yield pub;
-    yield* this.leaving.keys();
+    for (const pubs of this.leaving.values()) yield* pubs.keys();
   }
 
   /** The person's publication stays with its publisher, which removes it by itself, and no longer stands for them. */
   private leave(personId: string): void {
     const held = this.publishers.get(personId)!;
     this.publishers.delete(personId);
-    this.leaving.set(held.pub, { personId, presentity: held.presentity });
+    this.leavingOf(personId).set(held.pub, held.presentity);
+  }
+
+  private leavingOf(personId: string): Map<Publisher, string> {
+    let pubs = this.leaving.get(personId);
+    if (!pubs) this.leaving.set(personId, (pubs = new Map()));
+    return pubs;
+  }
+
+  /** Whether `pub` was removing an old publication of the person's (it is done now). */
+  private stopLeaving(personId: string, pub: Publisher): boolean {
+    const pubs = this.leaving.get(personId);
+    if (!pubs?.delete(pub)) return false;
+    if (pubs.size === 0) this.leaving.delete(personId);
+    return true;
   }
 
   private drop(personId: string): void {
