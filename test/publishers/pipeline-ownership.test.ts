@@ -88,6 +88,12 @@ function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore |
   return new PublishPipeline(leases ? { ...deps, ledger: ledger ?? noLedger, ownership: { leases, replica, leaseMs: LEASE_MS } } : { ...deps, ledger });
 }
 
+/** A world whose target two replicas take turns at, sharing leases and a ledger. */
+async function handedOver() {
+  const clock = new ManualClock(T0);
+  return { clock, store: await world(clock), leases: new MemoryLeases(), ledger: new MemoryLedger() };
+}
+
 describe('publish pipeline with several replicas', () => {
   const open: PublishPipeline[] = [];
   afterEach(async () => {
@@ -424,10 +430,7 @@ describe('publish pipeline with several replicas', () => {
   });
 
   it("records where a takeover published afresh what could no longer be kept up (a lapsed SIP publication), over the previous owner's entry of the same version", async () => {
-    const clock = new ManualClock(T0);
-    const store = await world(clock);
-    const leases = new MemoryLeases();
-    const ledger = new MemoryLedger();
+    const { clock, store, leases, ledger } = await handedOver();
     /** Each replica's publications are at an address of its own; the first one's have lapsed. */
     const sinks = (replica: string): SinkFactory => async () =>
       Object.assign(new RecordingSink(), { addressOf: (d: Delivery) => `${replica}:${d.personId}`, lapsed: (address?: string) => address?.startsWith('a:') ?? true });
@@ -446,10 +449,7 @@ describe('publish pipeline with several replicas', () => {
   });
 
   it('a graceful handover lets the deliveries under way end and records them, so the next owner does not send them again', async () => {
-    const clock = new ManualClock(T0);
-    const store = await world(clock);
-    const leases = new MemoryLeases();
-    const ledger = new MemoryLedger();
+    const { clock, store, leases, ledger } = await handedOver();
     const sinksA: RecordingSink[] = [];
     const a = pipeline(store, clock, leases, 'a', sinksA, ledger);
     await a.start();
@@ -504,10 +504,7 @@ describe('publish pipeline with several replicas', () => {
   });
 
   it("leaves nothing in the ledger of someone deleted while nobody published, though what the target held of them lapsed", async () => {
-    const clock = new ManualClock(T0);
-    const store = await world(clock);
-    const leases = new MemoryLeases();
-    const ledger = new MemoryLedger();
+    const { clock, store, leases, ledger } = await handedOver();
     const lapsing: SinkFactory = async () => Object.assign(new RecordingSink(), { addressOf: (d: Delivery) => (d.presence ? 'held' : undefined), lapsed: () => true });
     const a = pipeline(store, clock, leases, 'a', lapsing, ledger);
     await a.start();
@@ -522,10 +519,7 @@ describe('publish pipeline with several replicas', () => {
   });
 
   it('keeps the entry of someone deleted whose removal the target has not taken yet (left to the publisher), so the next owner finishes it', async () => {
-    const clock = new ManualClock(T0);
-    const store = await world(clock);
-    const leases = new MemoryLeases();
-    const ledger = new MemoryLedger();
+    const { clock, store, leases, ledger } = await handedOver();
     const sinks: RecordingSink[] = [];
     // A SIP publication's removal at a server the target moved away from: the publisher goes on with it, and says where.
     const removing: SinkFactory = async () => {
