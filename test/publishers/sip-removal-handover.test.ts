@@ -59,7 +59,7 @@ function handover(ledgerOf: () => { ledger: DeliveryLedger; close(): Promise<voi
       const answered = new Set<string>();
       /** PUBLISHes not answered yet: presentity, where to, SIP-If-Match and Expires. */
       const open = () => transport.requests('PUBLISH').filter((r) => !answered.has(r.headers.get('via')!));
-      const describe = (r: SipRequest) => {
+      const show = (r: SipRequest) => {
         const to = transport.sent.find((s) => s.message === r)!.to;
         return `${r.uri} ${to.host}:${to.port} ${r.headers.get('sip-if-match') ?? '-'} ${r.headers.get('expires')}`;
       };
@@ -77,9 +77,9 @@ function handover(ledgerOf: () => { ledger: DeliveryLedger; close(): Promise<voi
           transport.respond(r, status, status === 200 ? [['SIP-ETag', `${to.port === 5070 ? 'a' : 'b'}-${r.uri}`], ['Expires', '600']] : []);
         }
         await clock.advance(0);
-        return found.map(describe);
+        return found.map(show);
       };
-      return { pipeline, transport, reply, published: () => transport.requests('PUBLISH').map(describe) };
+      return { pipeline, transport, reply, published: () => transport.requests('PUBLISH').map(show) };
     }
 
     const a = replica('a');
