@@ -312,6 +312,11 @@ export class PublishPipeline {
     }
   }
 
+  /** With several replicas, whether this one's lease of the target ran out: its runner may publish no more. */
+  private outlived(k: string): boolean {
+    return this.deps.ownership !== undefined && !((this.ownedUntil.get(k) ?? -Infinity) > this.deps.clock.now());
+  }
+
   /** Records until when this replica holds the target's lease (`undefined`: it does not), and when the first it holds runs out. */
   private owns(k: string, until: number | undefined): void {
     if (until === undefined) this.ownedUntil.delete(k);
@@ -366,8 +371,12 @@ export class PublishPipeline {
    * first learns where the target holds each of them, so it can undo that.
    */
   private async republish(tenantId: string, runner: TargetRunner, held?: Map<string, DeliveryRecord>): Promise<void> {
+    const k = this.key(tenantId, runner.target.id);
     const people = await this.deps.store.directory.list('people', tenantId);
     for (const person of people) {
+      // Its lease ran out while the ledger or the states were read (a slow Redis): another replica may publish the
+      // target now; nothing more is offered (nor continued), and the lease's expiry closes the runner.
+      if (this.outlived(k)) return;
       const had = held?.get(person.id);
       const holds = had !== undefined && had.rendering !== null;
       const rendered = holds && had.rendering !== undefined ? had.rendering === renderingOf(person, runner.target) : undefined;
@@ -382,6 +391,7 @@ export class PublishPipeline {
         continue;
       }
       const { presence } = await this.deps.store.state.read(tenantId, person.id);
+      if (this.outlived(k)) return;
       // The current state, when it is exactly what the target holds: a publication kept up re-sends it (a SIP refresh).
       if (adopts) runner.adopt(person.id, person, address, rendered && presence?.version === had?.version ? presence : undefined);
       if (!presence) continue;
@@ -391,7 +401,7 @@ export class PublishPipeline {
       if (rendered === false || had?.rendering === null) d.rerender = this.nextMark();
       runner.offer(d);
     }
-    if (!held) return;
+    if (!held || this.outlived(k)) return;
     const present = new Set(people.map((p) => p.id));
     for (const [personId, r] of held) {
       if (present.has(personId)) continue;

@@ -219,6 +219,57 @@ describe('publish pipeline with several replicas', () => {
     });
   });
 
+  it('a publisher whose opening outlasts the lease (Redis slow to read the ledger) sends nothing once another replica may own the target', async () => {
+    const { clock, store, leases, ledger } = await handedOver();
+    // Replica a's first read of the ledger, made at once, is answered only past its lease (which no renewal extends:
+    // claims wait for this one).
+    const slow: DeliveryLedger = {
+      delivered: async () => {
+        const read = await ledger.delivered();
+        return new Promise((resolve) => clock.at(T0 + LEASE_MS + 1000, () => resolve(read)));
+      },
+      record: (...args) => ledger.record(...args),
+      readdress: (...args) => ledger.readdress(...args),
+    };
+    const sinksA: RecordingSink[] = [];
+    const a = pipeline(store, clock, leases, 'a', sinksA, slow);
+    open.push(a);
+    void a.start();
+    await clock.advance(0);
+    expect(sinksA).toHaveLength(1);
+    await clock.advanceTo(T0 + LEASE_MS);
+    const sinksB: RecordingSink[] = [];
+    const b = pipeline(store, clock, leases, 'b', sinksB, ledger);
+    open.push(b);
+    await b.start();
+    expect(sinksB[0]!.delivered.map((d) => d.personId).sort()).toEqual(['alice', 'bob']);
+    await clock.advanceTo(T0 + LEASE_MS + 1000);
+    // b publishes the target now: a's late opening must not send everyone's state beside it.
+    expect(sinksA.flatMap((s) => s.delivered)).toEqual([]);
+    expect(sinksA.every((s) => s.closed)).toBe(true);
+  });
+
+  it('a publisher whose re-send of current states outlasts the lease (Redis slow to read one) sends no more of them', async () => {
+    const { clock, store, leases } = await handedOver();
+    // Replica a's read of bob's state is answered only past its lease; alice's went out before.
+    const read = store.state.read.bind(store.state);
+    let slow = true;
+    store.state.read = async (tenantId, personId) => {
+      const state = await read(tenantId, personId);
+      if (personId !== 'bob' || !slow) return state;
+      slow = false;
+      return new Promise((resolve) => clock.at(T0 + LEASE_MS + 1000, () => resolve(state)));
+    };
+    const sinksA: RecordingSink[] = [];
+    const a = pipeline(store, clock, leases, 'a', sinksA);
+    open.push(a);
+    void a.start();
+    await clock.advance(0);
+    await clock.advanceTo(T0 + LEASE_MS + 1000);
+    expect(sinksA.flatMap((s) => s.delivered.map((d) => d.personId))).toEqual(['alice']);
+    expect(sinksA.every((s) => s.closed)).toBe(true);
+  });
+
   it('a change whose person could not be looked up (the store failed for a moment) is still published', async () => {
     const clock = new ManualClock(T0);
     const store = await world(clock);
