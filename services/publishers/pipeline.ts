@@ -92,7 +92,13 @@ export class PublishPipeline {
   private readonly runners = new Map<string, TargetRunner>();
   private unsubscribe: (() => void) | undefined;
   private renewTimer: TimerHandle | undefined;
-  /** When the leases last renewed run out: this replica's runners stop then, whatever a renewal in flight does. */
+  /**
+   * With several replicas: until when this replica holds the lease of each target it publishes, as last
+   * renewed. Past it another replica may own the target: its runner stops then, whatever a renewal in flight does.
+   */
+  private readonly ownedUntil = new Map<string, number>();
+  /** The earliest of `ownedUntil`, and its timer. */
+  private expiryAt = Infinity;
   private expiryTimer: TimerHandle | undefined;
   /** Ownership changes one at a time (the renewal tick, reloads, recovery). */
   private claiming: Promise<void> = Promise.resolve();
@@ -102,8 +108,10 @@ export class PublishPipeline {
   /** Why a target's publisher could not start (a SIP server the SSRF rules now refuse), and when it is tried again: its status says so. */
   private readonly unstarted = new Map<string, Unstarted>();
   /**
-   * Without several replicas, the (re)opening under way of each target, one turn at a time: a start tried again on its
-   * backoff and an edit, or two edits, would otherwise each open a publisher for it, one of them never closed.
+   * The (re)opening or closing under way of each target, one turn at a time: a start tried again on its backoff
+   * and an edit, or two edits, would otherwise each open a publisher for it, one of them never closed; with
+   * several replicas, a lease running out would close a runner a claim is opening (then left open, past any
+   * expiry), or one the claim just renewed.
    */
   private readonly turns = new KeyLock();
 
@@ -179,8 +187,11 @@ export class PublishPipeline {
     const { defaultCoalesceMs, ...rest } = this.deps.runner;
     const onDelivered = ledger
       ? (d: Delivery) => {
-          const r: DeliveryRecord = { version: d.version, mark: d.rerender ?? 0, rendering: d.presence ? renderingOf(d.person, target) : null };
-          const address = d.presence ? sink.addressOf?.(d) : undefined;
+          const address = sink.addressOf?.(d);
+          // A removal still under way (a SIP publication's, its server the target moved away from) keeps the entry,
+          // rendered from nobody, so whoever publishes the target next finishes it.
+          const rendering = d.presence ? renderingOf(d.person, target) : address !== undefined ? renderingOf(undefined, target) : null;
+          const r: DeliveryRecord = { version: d.version, mark: d.rerender ?? 0, rendering };
           if (address !== undefined) r.address = address;
           ledger.record(target.tenantId, target.id, d.personId, r).catch(() => undefined);
         }
@@ -276,33 +287,82 @@ export class PublishPipeline {
         for (const target of await this.deps.store.directory.list('targets', tenant.id)) {
           const k = this.key(tenant.id, target.id);
           seen.add(k);
-          const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now));
-          if (!owned) this.forgetUnstarted(k);
-          const runner = this.runners.get(k);
-          if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
-            this.runners.delete(k);
-            await runner.close(target);
-          }
-          if (owned && !this.runners.has(k) && !this.waitsToStart(k, target, now)) await this.open(target);
+          // Acquired at `now`, whenever Redis confirms it: a confirmation later than the lease itself is no lease.
+          const until = now + own.leaseMs;
+          const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now)) && until > this.deps.clock.now();
+          // The renewal waits outside the target's turn, which a lease running out meanwhile takes (it may hang).
+          await this.turns.run(k, async () => {
+            if (this.closed) return;
+            this.owns(k, owned ? until : undefined);
+            if (!owned) this.forgetUnstarted(k);
+            const runner = this.runners.get(k);
+            if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
+              this.runners.delete(k);
+              await runner.close(target);
+            }
+            if (owned && !this.runners.has(k) && !this.waitsToStart(k, target, now)) await this.open(target);
+          });
         }
       }
       for (const k of this.unstarted.keys()) if (!seen.has(k)) this.forgetUnstarted(k);
-      for (const [k, runner] of this.runners) {
+      for (const k of [...this.runners.keys(), ...this.ownedUntil.keys()]) {
         if (seen.has(k)) continue;
-        this.runners.delete(k);
-        await runner.close(undefined);
+        await this.turns.run(k, async () => {
+          this.owns(k, undefined);
+          const runner = this.runners.get(k);
+          this.runners.delete(k);
+          await runner?.close(undefined);
+        });
       }
-      // Past the lease another replica may own our targets: stop rather than publish twice.
-      this.expiryTimer?.cancel();
-      this.expiryTimer = this.deps.clock.at(now + own.leaseMs, () => {
-        this.closeRunners().catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'cannot stop publishers'));
-      });
       await this.reporter!.renew();
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, 'cannot renew publish leases');
     } finally {
       if (!this.closed) this.renewTimer = this.deps.clock.after(own.leaseMs / 3, () => void this.claim());
     }
+  }
+
+  /** With several replicas, whether this one's lease of the target ran out: its runner may publish no more. */
+  private outlived(k: string): boolean {
+    return this.deps.ownership !== undefined && !((this.ownedUntil.get(k) ?? -Infinity) > this.deps.clock.now());
+  }
+
+  /** Records until when this replica holds the target's lease (`undefined`: it does not), and when the first it holds runs out. */
+  private owns(k: string, until: number | undefined): void {
+    if (until === undefined) this.ownedUntil.delete(k);
+    else this.ownedUntil.set(k, until);
+    this.armExpiry();
+  }
+
+  private armExpiry(): void {
+    const next = Math.min(...this.ownedUntil.values());
+    if (next === this.expiryAt) return;
+    this.expiryTimer?.cancel();
+    this.expiryAt = next;
+    this.expiryTimer = next === Infinity || this.closed ? undefined : this.deps.clock.at(next, () => void this.expire());
+  }
+
+  /**
+   * Past its lease another replica may own a target: its runner stops rather than publish twice, in the target's
+   * turn, so not in the middle of a claim opening it (left open after), nor when that claim renewed the lease.
+   */
+  private async expire(): Promise<void> {
+    this.expiryAt = Infinity;
+    this.expiryTimer = undefined;
+    const now = this.deps.clock.now();
+    const lapsed = [...this.ownedUntil].filter(([, until]) => until <= now).map(([k]) => k);
+    for (const k of lapsed) this.ownedUntil.delete(k);
+    this.armExpiry();
+    await Promise.all(
+      lapsed.map((k) =>
+        this.turns.run(k, async () => {
+          const runner = this.runners.get(k);
+          if (this.ownedUntil.has(k) || !runner) return;
+          this.runners.delete(k);
+          await runner.close(runner.target);
+        }),
+      ),
+    ).catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'cannot stop publishers'));
   }
 
   private async closeRunners(): Promise<void> {
@@ -321,22 +381,29 @@ export class PublishPipeline {
    * first learns where the target holds each of them, so it can undo that.
    */
   private async republish(tenantId: string, runner: TargetRunner, held?: Map<string, DeliveryRecord>): Promise<void> {
+    const k = this.key(tenantId, runner.target.id);
     const people = await this.deps.store.directory.list('people', tenantId);
     for (const person of people) {
+      // Its lease ran out while the ledger or the states were read (a slow Redis): another replica may publish the
+      // target now; nothing more is offered (nor continued), and the lease's expiry closes the runner.
+      if (this.outlived(k)) return;
       const had = held?.get(person.id);
       const holds = had !== undefined && had.rendering !== null;
       const rendered = holds && had.rendering !== undefined ? had.rendering === renderingOf(person, runner.target) : undefined;
-      // Where the previous owner left them, even if edited since (the old device is reset); an entry without
-      // an address only tells where, when it was rendered from the record as it stands.
-      const adopts = holds && (had.address !== undefined || rendered);
+      // Where the previous owner left them, even if edited since (the old device is reset), or what it left under
+      // way there though what it kept up lapsed (a SIP removal); an entry without an address only tells where,
+      // when it was rendered from the record as it stands.
+      const address = had?.address;
+      const adopts = address !== undefined || (holds && rendered === true);
       if (!wants(runner.target, person, person.id)) {
-        if (adopts) runner.adopt(person.id, person, had.address);
+        if (adopts) runner.adopt(person.id, person, address);
         if (holds) runner.offer({ tenantId, personId: person.id, version: had.version, rerender: this.nextMark(), outOfScope: true });
         continue;
       }
       const { presence } = await this.deps.store.state.read(tenantId, person.id);
+      if (this.outlived(k)) return;
       // The current state, when it is exactly what the target holds: a publication kept up re-sends it (a SIP refresh).
-      if (adopts) runner.adopt(person.id, person, had.address, rendered && presence?.version === had.version ? presence : undefined);
+      if (adopts) runner.adopt(person.id, person, address, rendered && presence?.version === had?.version ? presence : undefined);
       if (!presence) continue;
       const d: Delivery = { tenantId, personId: person.id, person, presence, version: presence.version };
       // Sent afresh over an entry of this same version (a lapsed publication, `open`): a mark of its own lets
@@ -344,12 +411,12 @@ export class PublishPipeline {
       if (rendered === false || had?.rendering === null) d.rerender = this.nextMark();
       runner.offer(d);
     }
-    if (!held) return;
+    if (!held || this.outlived(k)) return;
     const present = new Set(people.map((p) => p.id));
     for (const [personId, r] of held) {
       if (present.has(personId)) continue;
-      // What lapsed leaves nothing to undo on the target, but its entry still goes with the removal.
-      if (r.rendering !== null) runner.adopt(personId, undefined, r.address);
+      // What lapsed leaves nothing to undo on the target but what was left under way, and its entry still goes with the removal.
+      if (r.rendering !== null || r.address !== undefined) runner.adopt(personId, undefined, r.address);
       runner.offer({ tenantId, personId, version: this.deps.clock.now() });
     }
   }

@@ -51,12 +51,15 @@ export interface Sink {
   adopt?(personId: string, person: Person | undefined, address?: string, presence?: Presence): void;
   /**
    * Where the target now holds the person after this acknowledged delivery (an Asterisk device name, a SIP
-   * publication and its entity-tag), kept in the ledger for `adopt`.
+   * publication and its entity-tag), kept in the ledger for `adopt`. After a removal, what the target still holds
+   * while the publisher goes on removing it by itself (a SIP publication at a server the target moved away from),
+   * else undefined.
    */
   addressOf?(d: Delivery): string | undefined;
   /**
    * Whether what the ledger recorded (at `address`, absent in records written before addresses were kept)
    * can no longer be kept up on the target: a SIP publication past its expiry, or one whose SIP-ETag is unknown.
+   * What was left under way at `address` is still adopted then.
    */
   lapsed?(address: string | undefined): boolean;
   /**

@@ -48,9 +48,10 @@ export interface PublisherOptions {
   /**
    * A publication of this presentity someone else made (another replica), continued by its entity-tag
    * (RFC 3903 §4.1): refreshed with `body` before `expiresAt`, modified or removed with SIP-If-Match.
-   * Without a body it is not refreshed: it waits for `publish` or `remove`.
+   * Without a body it is not refreshed: it waits for `publish` or `remove`. `server`: the one that issued the
+   * entity-tag, when known; else it is taken to be where requests go first.
    */
-  resume?: Publication & { body?: string };
+  resume?: Publication & { body?: string; server?: Destination };
   /** Each 2xx that leaves a publication (initial, refresh, modify), and its end (removed, or forgotten after a 412 or its expiry). */
   onPublication?: (p: Publication | undefined) => void;
   /**
@@ -70,6 +71,8 @@ export interface PublisherStatus {
   state: PublisherState;
   etag?: string;
   expiresAt?: number;
+  /** The server that issued `etag`, once one answered (or as resumed). */
+  server?: Destination;
   /** The last final status; a timeout counts as 408 and a transport error as 503 (RFC 3261 §8.1.3.1). */
   lastStatusCode?: number;
   /** Why the last request could not be sent, when it could not: the transport error (e.g. an untrusted TLS certificate). */
@@ -151,8 +154,12 @@ export class Publisher {
     this.contentTypeHeader = ['Content-Type', options.contentType ?? PIDF_CONTENT_TYPE];
     const resumed = options.resume;
     if (resumed && resumed.expiresAt > options.core.clock.now()) {
-      // Where it was made is not known (the ledger keeps no server): it is tried where requests go first.
+      // Where it was made, unless known, is taken to be where requests go first.
       this.etag = resumed.etag;
+      if (resumed.server) {
+        this.etagServer = resumed.server;
+        this.etagAt = serverKey(resumed.server);
+      }
       this.expiresAt = resumed.expiresAt;
       this.published = this.desired = resumed.body;
       // As far ahead of the expiry as after a 2xx of our own.
@@ -214,6 +221,18 @@ export class Publisher {
   }
 
   /**
+   * Withdraws the publication with nobody waiting on it: a removal the server holding it does not take is asked
+   * again there on this publisher's own backoff, until answered or the publication lapses (`left`).
+   */
+  leave(): void {
+    if (this.disposed) return;
+    this.desired = undefined;
+    this.removalFailed = false;
+    this.endBackoff();
+    this.step();
+  }
+
+  /**
    * The route moved to another server: the publication is made there now (afresh, or by the etag it still
    * holds there), not at its refresh or after its backoff, so watchers of that server see it; unless held. Resolves once answered.
    */
@@ -267,6 +286,7 @@ export class Publisher {
       state: this.state,
       etag: this.etag,
       expiresAt: this.expiresAt,
+      server: this.etagServer,
       lastStatusCode: this.lastStatusCode,
       lastTransportError: this.lastTransportError,
       lastSuccessAt: this.lastSuccessAt,

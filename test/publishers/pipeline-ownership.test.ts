@@ -91,6 +91,12 @@ function pipeline(store: EmbeddedStore, clock: ManualClock, leases: LeaseStore |
   return new PublishPipeline(leases ? { ...deps, ledger: ledger ?? noLedger, ownership: { leases, replica, leaseMs: LEASE_MS } } : { ...deps, ledger });
 }
 
+/** A world whose target two replicas take turns at, sharing leases and a ledger. */
+async function handedOver() {
+  const clock = new ManualClock(T0);
+  return { clock, store: await world(clock), leases: new MemoryLeases(), ledger: new MemoryLedger() };
+}
+
 describe('publish pipeline with several replicas', () => {
   const open: PublishPipeline[] = [];
   afterEach(async () => {
@@ -140,6 +146,131 @@ describe('publish pipeline with several replicas', () => {
     await clock.advanceTo(T0 + LEASE_MS);
     expect(await shared.acquire('publish:acme:hook', 'b', LEASE_MS, clock.now())).toBe(true);
     expect(sinksA[0]!.closed).toBe(true);
+  });
+
+  describe('a renewal still under way when the previous one runs out (Redis answering slowly)', () => {
+    const SECOND = { ...TARGET, id: 'hook2', name: 'hook 2' } as Target;
+    /**
+     * Replica `a` publishes two targets. From `slow` on, Redis takes each lease of `hook` `hookMs` to confirm (it
+     * renewed it when asked) and never answers for `hook2` (each call fails after the 5 s command timeout).
+     */
+    async function slowRenewal(hookMs: number) {
+      const clock = new ManualClock(T0);
+      const store = await world(clock);
+      await store.directory.write([{ op: 'put', collection: 'targets', doc: SECOND }]);
+      const shared = new MemoryLeases();
+      let slow = false;
+      const late = <T>(ms: number, answer: () => Promise<T>) => new Promise<T>((resolve, reject) => clock.after(ms, () => answer().then(resolve, reject)));
+      const leases: LeaseStore = {
+        ...shared,
+        acquire: (key, ...rest) => {
+          if (!slow) return shared.acquire(key, ...rest);
+          if (key === 'publish:acme:hook2') return late(5000, () => Promise.reject(new Error('Command timed out')));
+          const renewed = shared.acquire(key, ...rest);
+          return late(hookMs, () => renewed);
+        },
+        holder: (...args) => shared.holder(...args),
+        release: (...args) => shared.release(...args),
+        acquireAll: (...args) => shared.acquireAll(...args),
+        releaseAll: (...args) => shared.releaseAll(...args),
+      };
+      const sinks = new Map<string, RecordingSink[]>();
+      const a = pipeline(store, clock, leases, 'a', async (t) => {
+        const s = new RecordingSink();
+        sinks.set(t.id, [...(sinks.get(t.id) ?? []), s]);
+        return s;
+      });
+      open.push(a);
+      await a.start();
+      slow = true;
+      /** The publisher of `id` open now, if any. */
+      const running = (id: string) => (sinks.get(id) ?? []).filter((s) => !s.closed);
+      /** Closes `a`, letting the renewal under way time out. */
+      const stop = async () => {
+        const closing = a.close();
+        await clock.advance(5000);
+        await closing;
+      };
+      return { clock, shared, running, sinks, stop };
+    }
+
+    it('a target whose lease it renewed keeps its publisher past the previous lease, while one it could not renew stops', async () => {
+      // The renewal at a third of the lease confirms hook's at once, and hangs on hook2's past the previous lease.
+      const { clock, running, sinks, stop } = await slowRenewal(0);
+      await clock.advanceTo(T0 + LEASE_MS / 3);
+      await clock.advanceTo(T0 + LEASE_MS);
+      expect(running('hook2')).toEqual([]);
+      // hook's lease runs to T0 + 4/3 of it: its publisher goes on, the same one (nothing dropped, nothing sent again).
+      expect(sinks.get('hook')).toHaveLength(1);
+      expect(running('hook')).toHaveLength(1);
+      await stop();
+    });
+
+    it('a renewal confirmed after the previous lease ran out publishes no longer than the renewed lease, though the renewal never ends', async () => {
+      // hook's renewal is confirmed 6.5 s after it was asked, past the previous lease; hook2's then hangs for good.
+      const { clock, shared, running, stop } = await slowRenewal(6500);
+      await clock.advanceTo(T0 + LEASE_MS / 3);
+      await clock.advanceTo(T0 + LEASE_MS);
+      expect(running('hook')).toEqual([]);
+      await clock.advanceTo(T0 + LEASE_MS / 3 + 6500);
+      expect(running('hook')).toHaveLength(1);
+      // The lease renewed when asked (a third of the way) runs out at 4/3 of it: another replica may take hook then.
+      await clock.advanceTo(T0 + (LEASE_MS * 4) / 3);
+      expect(await shared.acquire('publish:acme:hook', 'b', LEASE_MS, clock.now())).toBe(true);
+      expect(running('hook')).toEqual([]);
+      await stop();
+    });
+  });
+
+  it('a publisher whose opening outlasts the lease (Redis slow to read the ledger) sends nothing once another replica may own the target', async () => {
+    const { clock, store, leases, ledger } = await handedOver();
+    // Replica a's first read of the ledger, made at once, is answered only past its lease (which no renewal extends:
+    // claims wait for this one).
+    const slow: DeliveryLedger = {
+      delivered: async () => {
+        const read = await ledger.delivered();
+        return new Promise((resolve) => clock.at(T0 + LEASE_MS + 1000, () => resolve(read)));
+      },
+      record: (...args) => ledger.record(...args),
+      readdress: (...args) => ledger.readdress(...args),
+    };
+    const sinksA: RecordingSink[] = [];
+    const a = pipeline(store, clock, leases, 'a', sinksA, slow);
+    open.push(a);
+    void a.start();
+    await clock.advance(0);
+    expect(sinksA).toHaveLength(1);
+    await clock.advanceTo(T0 + LEASE_MS);
+    const sinksB: RecordingSink[] = [];
+    const b = pipeline(store, clock, leases, 'b', sinksB, ledger);
+    open.push(b);
+    await b.start();
+    expect(sinksB[0]!.delivered.map((d) => d.personId).sort()).toEqual(['alice', 'bob']);
+    await clock.advanceTo(T0 + LEASE_MS + 1000);
+    // b publishes the target now: a's late opening must not send everyone's state beside it.
+    expect(sinksA.flatMap((s) => s.delivered)).toEqual([]);
+    expect(sinksA.every((s) => s.closed)).toBe(true);
+  });
+
+  it('a publisher whose re-send of current states outlasts the lease (Redis slow to read one) sends no more of them', async () => {
+    const { clock, store, leases } = await handedOver();
+    // Replica a's read of bob's state is answered only past its lease; alice's went out before.
+    const read = store.state.read.bind(store.state);
+    let slow = true;
+    store.state.read = async (tenantId, personId) => {
+      const state = await read(tenantId, personId);
+      if (personId !== 'bob' || !slow) return state;
+      slow = false;
+      return new Promise((resolve) => clock.at(T0 + LEASE_MS + 1000, () => resolve(state)));
+    };
+    const sinksA: RecordingSink[] = [];
+    const a = pipeline(store, clock, leases, 'a', sinksA);
+    open.push(a);
+    void a.start();
+    await clock.advance(0);
+    await clock.advanceTo(T0 + LEASE_MS + 1000);
+    expect(sinksA.flatMap((s) => s.delivered.map((d) => d.personId))).toEqual(['alice']);
+    expect(sinksA.every((s) => s.closed)).toBe(true);
   });
 
   it('a change whose person could not be looked up (the store failed for a moment) is still published', async () => {
@@ -353,10 +484,7 @@ describe('publish pipeline with several replicas', () => {
   });
 
   it("records where a takeover published afresh what could no longer be kept up (a lapsed SIP publication), over the previous owner's entry of the same version", async () => {
-    const clock = new ManualClock(T0);
-    const store = await world(clock);
-    const leases = new MemoryLeases();
-    const ledger = new MemoryLedger();
+    const { clock, store, leases, ledger } = await handedOver();
     /** Each replica's publications are at an address of its own; the first one's have lapsed. */
     const sinks = (replica: string): SinkFactory => async () =>
       Object.assign(new RecordingSink(), { addressOf: (d: Delivery) => `${replica}:${d.personId}`, lapsed: (address?: string) => address?.startsWith('a:') ?? true });
@@ -375,10 +503,7 @@ describe('publish pipeline with several replicas', () => {
   });
 
   it('a graceful handover lets the deliveries under way end and records them, so the next owner does not send them again', async () => {
-    const clock = new ManualClock(T0);
-    const store = await world(clock);
-    const leases = new MemoryLeases();
-    const ledger = new MemoryLedger();
+    const { clock, store, leases, ledger } = await handedOver();
     const sinksA: RecordingSink[] = [];
     const a = pipeline(store, clock, leases, 'a', sinksA, ledger);
     await a.start();
@@ -433,11 +558,8 @@ describe('publish pipeline with several replicas', () => {
   });
 
   it("leaves nothing in the ledger of someone deleted while nobody published, though what the target held of them lapsed", async () => {
-    const clock = new ManualClock(T0);
-    const store = await world(clock);
-    const leases = new MemoryLeases();
-    const ledger = new MemoryLedger();
-    const lapsing: SinkFactory = async () => Object.assign(new RecordingSink(), { addressOf: () => 'held', lapsed: () => true });
+    const { clock, store, leases, ledger } = await handedOver();
+    const lapsing: SinkFactory = async () => Object.assign(new RecordingSink(), { addressOf: (d: Delivery) => (d.presence ? 'held' : undefined), lapsed: () => true });
     const a = pipeline(store, clock, leases, 'a', lapsing, ledger);
     await a.start();
     await eventually(() => expect([...ledger.entries.keys()].sort()).toEqual(['alice', 'bob']));
@@ -483,6 +605,31 @@ describe('publish pipeline with several replicas', () => {
     await eventually(() => expect(sinksB.flatMap((s) => s.delivered).map((d) => [d.personId, d.presence === undefined, d.outOfScope])).toEqual([['alice', true, undefined]]));
     await clock.advance(1000);
     expect(sinksB.flatMap((s) => s.delivered).map((d) => d.personId)).toEqual(['alice']);
+  });
+
+  it('keeps the entry of someone deleted whose removal the target has not taken yet (left to the publisher), so the next owner finishes it', async () => {
+    const { clock, store, leases, ledger } = await handedOver();
+    const sinks: RecordingSink[] = [];
+    // A SIP publication's removal at a server the target moved away from: the publisher goes on with it, and says where.
+    const removing: SinkFactory = async () => {
+      const s = Object.assign(new RecordingSink(), { addressOf: (d: Delivery) => (d.presence ? 'held' : 'removing'), adoptedAt: [] as Array<string | undefined> });
+      s.adopt = (personId: string, _person?: unknown, address?: string) => void s.adoptedAt.push(`${personId} ${address}`);
+      sinks.push(s);
+      return s;
+    };
+    const a = pipeline(store, clock, leases, 'a', removing, ledger);
+    await a.start();
+    await eventually(() => expect([...ledger.entries.keys()].sort()).toEqual(['alice', 'bob']));
+    await store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'acme', id: 'bob' }]);
+    await store.state.update('acme', 'bob', () => ({ next: { signals: [] }, result: undefined, emit: true }));
+    await eventually(() => expect(ledger.entries.get('bob')?.address).toBe('removing'));
+    await a.close();
+    await clock.advance(1);
+    const b = pipeline(store, clock, leases, 'b', removing, ledger);
+    open.push(b);
+    await b.start();
+    expect((sinks.at(-1) as RecordingSink & { adoptedAt: string[] }).adoptedAt).toEqual(['alice held', 'bob removing']);
+    await eventually(() => expect(sinks.at(-1)!.delivered.map((d) => [d.personId, d.presence === undefined])).toContainEqual(['bob', true]));
   });
 
   describe('a takeover of an Asterisk target resets the device the previous owner set, though edited while nobody published', () => {

@@ -206,11 +206,15 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
-  it(`dialog watches of two targets on one server resume there ${WATCHES_RESUMED_PER_SECOND} a second together, not each target at that pace`, async () => {
+  it.each([
+    ['named alike', 'sip:192.0.2.1:5060'],
+    ['one by its address, one by a name that resolves to it', 'sip:kam.example.test:5060'],
+  ])(`dialog watches of two targets on one server (%s) resume there ${WATCHES_RESUMED_PER_SECOND} a second together, not each target at that pace`, async (_, server) => {
     const h = setup();
+    const check = async (host: string) => (host === 'kam.example.test' ? '192.0.2.1' : host);
     const sinks = [
-      new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(1), person(2)]),
-      new SipSink({ ...TARGET, id: 'kam2', subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(3), person(4)]),
+      new SipSink({ ...TARGET, subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(1), person(2)], undefined, check),
+      new SipSink({ ...TARGET, server, id: 'kam2', subscribeDialog: true }, undefined, h.core, {} as PresenceEngine, silentLogger, [person(3), person(4)], undefined, check),
     ];
     /** Each SUBSCRIBE transaction once (UDP retransmissions left out), by the extension it watches. */
     const subscribes = () => [...new Map(h.transport.requests('SUBSCRIBE').map((r) => [r.headers.get('via'), r.headers.get('to')!.replace(/^<?sip:(\d+)@.*$/, '$1')])).values()];

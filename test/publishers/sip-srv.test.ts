@@ -9,7 +9,7 @@ import type { PresenceEngine } from '../../services/merger/engine.js';
 import { MIN_TTL_MS } from '../../services/publishers/dns-cache.js';
 import { srvNameOf } from '../../services/publishers/sip/presentity.js';
 import { RETURN_CHECK_MS } from '../../services/publishers/sip/server-set.js';
-import { publicationAddress } from '../../services/publishers/sip/publication-address.js';
+import { parsePublicationAddress, publicationAddress } from '../../services/publishers/sip/publication-address.js';
 import { SipSink } from '../../services/publishers/sip/sip-sink.js';
 import { WATCHES_RESUMED_PER_SECOND } from '../../services/publishers/sip/watch-pacer.js';
 import { orderSrv, srvResolver, type SrvRecord } from '../../services/publishers/sip/srv.js';
@@ -74,6 +74,9 @@ const ADDRESSES: Record<string, string> = { 'a.example.test': '192.0.2.1', 'b.ex
 /** A SIP sink whose server is found by SRV records the test plays, over a fake transport. */
 function harness(answer: SrvRecord[] | Error = [srv('a.example.test.', 5070, 10, 0, 60), srv('b.example.test.', 5080, 20, 0, 60)], target = TARGET, people: Person[] = []) {
   const h = setup();
+  /** What the sink told the ledger between deliveries, by person: their latest address. */
+  const readdressed = new Map<string, string>();
+  const hooks = { readdressed: (personId: string, address: string) => void readdressed.set(personId, address) };
   const dns = { answer, lookups: [] as string[] };
   const lookup = async (name: string) => {
     dns.lookups.push(name);
@@ -81,7 +84,7 @@ function harness(answer: SrvRecord[] | Error = [srv('a.example.test.', 5070, 10,
     return dns.answer;
   };
   const check = async (host: string) => ADDRESSES[host] ?? Promise.reject(new Error(`${host} does not resolve`));
-  const sink = new SipSink(target, undefined, h.core, {} as PresenceEngine, silentLogger, people, undefined, check, { lookup, random: () => 0 });
+  const sink = new SipSink(target, undefined, h.core, {} as PresenceEngine, silentLogger, people, hooks, check, { lookup, random: () => 0 });
   /** Each request transaction once (UDP retransmissions left out): method, where it went, presentity and SIP-If-Match. */
   const sent = () => {
     const seen = new Map<string, string>();
@@ -108,7 +111,7 @@ function harness(answer: SrvRecord[] | Error = [srv('a.example.test.', 5070, 10,
     await done;
   };
   const details = () => sink.details() as { publishingTo: string; servers: unknown[]; srv?: string; lastMove?: { from: string; to: string; because: string } };
-  return { ...h, dns, sink, sent, open, reply, deliver, published, details };
+  return { ...h, dns, sink, sent, open, reply, deliver, published, details, readdressed };
 }
 
 /**
@@ -257,6 +260,44 @@ describe('a SIP target located by DNS SRV', () => {
     await h.sink.close();
   });
 
+  it('an old presentity left to its publisher is in the ledger with the server holding it, until that server takes its removal', async () => {
+    const h = harness();
+    await movedOnFromRemoval(h);
+    const moved = { tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1 };
+    const newOne = { presentity: 'sip:19@example.test', etag: 'b-sip:19@example.test', expiresAt: T0 + 600_000 };
+    // Recorded with the delivery of the new presentity: a replica taking the target over finishes the removal.
+    expect(parsePublicationAddress(h.sink.addressOf(moved))).toEqual({
+      held: newOne,
+      leaving: [{ presentity: 'sip:11@example.test', etag: 'a-1', expiresAt: T0 + 600_000, server: { host: 'a.example.test', port: 5070 } }],
+    });
+    await h.clock.advance(2000);
+    await h.reply(h.open()[0]!, 200);
+    // Taken: the ledger is told, without a delivery, that only the new presentity's publication is left.
+    expect(parsePublicationAddress(h.readdressed.get('p1'))).toEqual({ held: newOne, leaving: [] });
+    expect(parsePublicationAddress(h.sink.addressOf(moved))).toEqual({ held: newOne, leaving: [] });
+    await h.sink.close();
+  });
+
+  it('a removal a previous owner left under way is asked again of the server holding it (not where requests go first), by its etag, until answered', async () => {
+    const h = harness();
+    // Someone deleted: nothing kept up for them, an old publication at b, the least preferred server, still to remove.
+    const leaving = [{ presentity: 'sip:11@example.test', etag: 'b-1', expiresAt: T0 + 600_000, server: { host: 'b.example.test', port: 5080 } }];
+    h.sink.adopt('p1', undefined, publicationAddress({ leaving }));
+    await h.clock.advance(0);
+    expect(h.sent()).toEqual(['PUBLISH 192.0.2.2:5080 sip:11@example.test b-1']);
+    expect(h.transport.requests()[0]!.headers.get('expires')).toBe('0');
+    expect(parsePublicationAddress(h.sink.addressOf({ tenantId: 'acme', personId: 'p1', version: 2 }))).toEqual({ leaving });
+    // Not taken: asked again there on its own backoff (2 s), nobody waiting on it; requests still go to a first.
+    await h.reply(h.open()[0]!, 503);
+    await h.clock.advance(2000);
+    expect(h.sent()).toEqual(['PUBLISH 192.0.2.2:5080 sip:11@example.test b-1', 'PUBLISH 192.0.2.2:5080 sip:11@example.test b-1']);
+    await h.reply(h.open()[0]!, 200);
+    await h.clock.advance(600_000);
+    expect(h.sent()).toHaveLength(2);
+    expect(h.sink.addressOf({ tenantId: 'acme', personId: 'p1', version: 2 })).toBeUndefined();
+    await h.sink.close();
+  });
+
   it('an old presentity left to its publisher keeps being asked to be removed when the requests come back to its server and it answers a 5xx there: nobody else will ask', async () => {
     const h = harness();
     await movedOnFromRemoval(h);
@@ -399,6 +440,26 @@ describe('a SIP target located by DNS SRV', () => {
     await h.sink.close();
   });
 
+  it('a dialog watch whose own re-subscription falls due before its paced turn at the server the requests moved to waits for that turn: one SUBSCRIBE there, not two', async () => {
+    const h = harness(undefined, { ...TARGET, subscribeDialog: true }, [person(1), person(2), person(3)]);
+    await h.clock.advance(0);
+    // 11 and 12 subscribed at a; 13 was refused, and re-subscribes on its own backoff (2 s, no jitter here).
+    const [s1, s2, s3] = h.open().filter((r) => r.method === 'SUBSCRIBE');
+    for (const r of [s1!, s2!]) await h.reply(r, 200, 'dialog');
+    await h.reply(s3!, 500);
+    const retryAt = h.clock.now() + 2000;
+    // A move not during a failure, just before 13's retry: its turn at b comes two gaps after 11's, past its retry.
+    await h.clock.advanceTo(retryAt - 1000 / WATCHES_RESUMED_PER_SECOND);
+    void h.deliver(1);
+    await h.clock.advance(0);
+    await h.reply(h.open().find((r) => r.method === 'PUBLISH')!, 503);
+    expect(h.details().publishingTo).toBe('b.example.test:5080');
+    await h.clock.advance(1000);
+    const at = (uri: string) => h.sent().filter((r) => r.startsWith(`SUBSCRIBE 192.0.2.2:5080 ${uri}`));
+    expect([at('sip:11@'), at('sip:12@'), at('sip:13@')].map((s) => s.length)).toEqual([1, 1, 1]);
+    await h.sink.close();
+  });
+
   it('while its target is failing (held), a probe that moves on to the next server takes nobody else there: the others and the dialog watches follow once it answers', async () => {
     const h = harness(undefined, { ...TARGET, subscribeDialog: true }, [person(1), person(2), person(3)]);
     await h.clock.advance(0);
@@ -479,7 +540,7 @@ describe('a SIP target located by DNS SRV', () => {
   it("a publication taken over from another replica is refreshed at the SRV servers, not at the name's own address", async () => {
     const h = harness();
     // Due for its refresh now: it expires in a minute, and refreshes come 15 % of 600 s before.
-    h.sink.adopt('p1', person(1), publicationAddress({ presentity: 'sip:11@example.test', etag: 'x-1', expiresAt: T0 + 60_000 }), PRESENCE);
+    h.sink.adopt('p1', person(1), publicationAddress({ held: { presentity: 'sip:11@example.test', etag: 'x-1', expiresAt: T0 + 60_000 }, leaving: [] }), PRESENCE);
     await h.clock.advance(0);
     expect(h.sent()).toEqual(['PUBLISH 192.0.2.1:5070 sip:11@example.test x-1']);
     await h.sink.close();

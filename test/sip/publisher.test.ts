@@ -69,6 +69,7 @@ describe('Publisher (RFC 3903)', () => {
       state: 'published',
       etag: 'a.1',
       expiresAt: T0 + 90_000,
+      server: TARGET,
       lastStatusCode: 200,
       lastSuccessAt: T0,
       consecutiveFailures: 0,

@@ -8,7 +8,7 @@ import type { DigestCredentials } from '../../../shared/sip/digest.js';
 import { DIALOG_INFO_CONTENT_TYPE, lineState, mergeDialogInfo, parseDialogInfo, type DialogInfo } from '../../../shared/sip/dialog-info.js';
 import { Publisher, type PublisherOptions } from '../../../shared/sip/publisher.js';
 import { Subscriber, type SubscriberStatus } from '../../../shared/sip/subscriber.js';
-import { destinationNow, formatHostPort, serverKey, type AddressCheck, type Destination } from '../../../shared/sip/transport.js';
+import { destinationNow, formatHostPort, type AddressCheck, type Destination } from '../../../shared/sip/transport.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
@@ -17,10 +17,10 @@ import { redactUrl } from '../redact-url.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from '../sink.js';
 import { lineStateChanges } from './dialog-state.js';
 import { PidfBodies } from './pidf-bodies.js';
-import { parsePublicationAddress, publicationAddress, type HeldPublication } from './publication-address.js';
+import { parsePublicationAddress, publicationAddress, type LeavingPublication } from './publication-address.js';
 import { destinationOf, presentityOf, srvNameOf } from './presentity.js';
 import { ServerSet, type SrvLocation } from './server-set.js';
-import { watchPacerOf, type WatchPacer } from './watch-pacer.js';
+import { pacedAt, watchPacerOf, type WatchPacer } from './watch-pacer.js';
 
 /**
  * PUBLISHes this sink waits on at once; more people wait here. Without a cap, a (re)loaded target sends
@@ -57,12 +57,18 @@ interface Watch {
  */
 export class SipSink implements Sink {
   private readonly publishers = new Map<string, { presentity: string; pub: Publisher }>();
-  /** Publications of presentities their people no longer have, which their publishers go on removing (`leave`) until answered or lapsed. */
-  private readonly leaving = new Set<Publisher>();
+  /**
+   * By person, publications of presentities they no longer have (and each one's presentity), which their publishers
+   * go on removing (`leave`) until answered or lapsed; the person's ledger entry lists them (`addressOf`), so a new
+   * owner of the target finishes that.
+   */
+  private readonly leaving = new Map<string, Map<Publisher, string>>();
   /** People whose delivery waits on their publisher: its new entity-tag reaches the ledger with the delivery. */
   private readonly delivering = new Set<string>();
   private readonly watches = new Map<string, Watch>();
   private readonly route: ServerSet;
+  /** The server URI's host and port with the address check: a server the ledger recorded is reached as the route's are. */
+  private readonly base: Destination;
   private closed = false;
   private readonly credentials: DigestCredentials | undefined;
   private readonly inFlight = new Limiter(MAX_PUBLISHES_IN_FLIGHT);
@@ -92,7 +98,7 @@ export class SipSink implements Sink {
     check?: AddressCheck,
     srv?: SrvLocation,
   ) {
-    const base = { ...destinationOf(target), ...(check ? { check } : {}) };
+    const base = (this.base = { ...destinationOf(target), ...(check ? { check } : {}) });
     this.route = new ServerSet(base, srvNameOf(target), srv, core.clock, (to) => this.answers(to), () => this.moved());
     this.bodies = new PidfBodies(target);
     this.pacer = watchPacerOf(core);
@@ -122,13 +128,12 @@ export class SipSink implements Sink {
     // A new extension or SIP URI: the old presentity no longer stands for them, and the server would show its
     // watchers both publications together (Kamailio aggregates them): it is removed first (Expires 0 by its
     // SIP-ETag, RFC 3903 §4.6), then the new one published afresh. One the server did not take fails the
-    // delivery, so its retry asks the server holding it again, as for a deleted person's.
+    // delivery, so its retry asks the server holding it again, as for a deleted person's; one left to the publisher
+    // (at a server the requests moved away from) goes on being asked there, beside the new one.
     const old = this.publishers.get(d.personId);
     if (old && old.presentity !== presentity) {
       const removed = await this.unpublish(d.personId);
       if (removed instanceof DeliveryError) throw removed;
-      // Left to the publisher (at a server the requests moved away from): it goes on asking there, beside the new one.
-      if (this.publishers.get(d.personId) === old) this.leave(d.personId);
     }
     const pub = this.publishers.get(d.personId)?.pub ?? this.publisher(d.personId, presentity);
     const body = this.bodies.of(d.personId, d.person, d.presence);
@@ -140,37 +145,67 @@ export class SipSink implements Sink {
     if (outcome === 'unchanged') return 'unchanged';
   }
 
-  /** A previous owner's publication not yet expired is continued: refreshed with the state it holds, if given, else modified or removed. */
+  /**
+   * A previous owner's publication not yet expired is continued: refreshed with the state it holds, if given, else
+   * modified or removed; so are the removals it left under way, asked again of the servers holding them.
+   */
   adopt(personId: string, person: Person | undefined, address?: string, presence?: Presence): void {
     // Once the servers are known, before any delivery (each waits for them too): a refresh due now would go to the fallback address.
     if (this.route.ready) return void this.route.ready.then(() => this.closed || this.adopt(personId, person, address, presence));
-    const held = this.live(address);
-    if (!held || this.publishers.has(personId)) return;
+    const recorded = parsePublicationAddress(address);
+    const now = this.core.clock.now();
+    for (const l of recorded?.leaving ?? []) if (l.expiresAt > now) this.leaveAgain(personId, l);
+    const held = recorded?.held;
+    if (!held || held.expiresAt <= now || this.publishers.has(personId)) return;
     const body = person && presence && presentityOf(person, this.target) === held.presentity ? this.bodies.of(personId, person, presence) : undefined;
     this.publisher(personId, held.presentity, { etag: held.etag, expiresAt: held.expiresAt, ...(body !== undefined ? { body } : {}) });
+  }
+
+  /** A removal a previous owner left under way: asked again of the server holding the publication, on its own backoff. */
+  private leaveAgain(personId: string, l: LeavingPublication): void {
+    const pub = this.newPublisher(personId, l.presentity, { etag: l.etag, expiresAt: l.expiresAt, server: { ...this.base, ...l.server } });
+    this.leavingOf(personId).set(pub, l.presentity);
+    void this.inFlight.run(async () => {
+      pub.leave();
+      await pub.settled();
+    });
   }
 
   async drain(): Promise<void> {
     await Promise.all([...this.everyPublisher()].map((pub) => pub.settled()));
   }
 
+  /** The publication kept up for the person is unknown or expired (removals left under way are adopted all the same). */
   lapsed(address: string | undefined): boolean {
-    return this.live(address) === undefined;
-  }
-
-  /** The publication recorded at `address`, unless none was or it has expired. */
-  private live(address: string | undefined): HeldPublication | undefined {
-    const held = parsePublicationAddress(address);
-    return held && held.expiresAt > this.core.clock.now() ? held : undefined;
+    const held = parsePublicationAddress(address)?.held;
+    return !held || held.expiresAt <= this.core.clock.now();
   }
 
   addressOf(d: Delivery): string | undefined {
-    const held = this.publishers.get(d.personId);
+    return this.addressNow(d.personId);
+  }
+
+  /** The person's publication and the removals of their old ones still under way, as the ledger keeps them. */
+  private addressNow(personId: string): string | undefined {
+    const now = this.core.clock.now();
+    const held = this.publishers.get(personId);
     const { etag, expiresAt } = held?.pub.status() ?? {};
-    return held && etag !== undefined && expiresAt !== undefined ? publicationAddress({ presentity: held.presentity, etag, expiresAt }) : undefined;
+    const leaving: LeavingPublication[] = [];
+    for (const [pub, presentity] of this.leaving.get(personId) ?? []) {
+      const s = pub.status();
+      if (s.etag !== undefined && s.expiresAt !== undefined && s.expiresAt > now && s.server) leaving.push({ presentity, etag: s.etag, expiresAt: s.expiresAt, server: s.server });
+    }
+    const current = held && etag !== undefined && expiresAt !== undefined ? { presentity: held.presentity, etag, expiresAt } : undefined;
+    return publicationAddress({ ...(current ? { held: current } : {}), leaving });
   }
 
   private publisher(personId: string, presentity: string, resume?: PublisherOptions['resume']): Publisher {
+    const pub = this.newPublisher(personId, presentity, resume);
+    this.publishers.set(personId, { presentity, pub });
+    return pub;
+  }
+
+  private newPublisher(personId: string, presentity: string, resume?: PublisherOptions['resume']): Publisher {
     const pub: Publisher = new Publisher({
       core: this.core,
       target: this.route,
@@ -179,14 +214,16 @@ export class SipSink implements Sink {
       ...(this.credentials ? { credentials: this.credentials } : {}),
       ...(resume ? { resume } : {}),
       onPublication: (p) => {
-        if (!p && this.leaving.delete(pub)) return;
+        // A removal left under way ended (or lapsed): the ledger no longer lists it, unless nothing else is left of the person (the entry lapses then).
+        const ended = !p && this.stopLeaving(personId, pub);
         // A refresh (or a fresh start after a 412) moved the publication; a delivery records its own.
-        if (p && !this.delivering.has(personId) && this.publishers.get(personId)?.pub === pub) this.hooks?.readdressed(personId, publicationAddress({ presentity, ...p }));
+        const moved = p && this.publishers.get(personId)?.pub === pub;
+        const address = (ended || moved) && !this.delivering.has(personId) ? this.addressNow(personId) : undefined;
+        if (address !== undefined) this.hooks?.readdressed(personId, address);
       },
       onLost: (ackedAt, sentAt) => this.recheckAll(ackedAt, sentAt),
     });
     if (this.held) pub.hold();
-    this.publishers.set(personId, { presentity, pub });
     return pub;
   }
 
@@ -212,21 +249,38 @@ export class SipSink implements Sink {
    */
   private resumeWatches(): void {
     if (this.watches.size === 0) return;
-    const server = serverKey(destinationNow(this.route));
+    const paced: Watch[] = [];
     for (const w of this.watches.values()) {
       if (!this.startOver.has(w) && !w.subscriber.waiting) {
         w.subscriber.release();
         continue;
       }
-      const resume = () => {
-        if (this.watches.get(w.personId) !== w) return;
-        const restart = this.startOver.delete(w);
-        if (restart) w.subscriber.dispose();
-        w.subscriber.release();
-        if (restart) w.subscriber.start();
-      };
-      this.resuming.push(this.pacer.schedule(server, resume));
+      // Until its turn it sends nothing of its own (a re-subscription or refresh falling due), or a move would send it twice there.
+      w.subscriber.hold();
+      paced.push(w);
     }
+    if (paced.length === 0) return;
+    const turns: TimerHandle[] = [];
+    let cancelled = false;
+    this.resuming.push({
+      cancel: () => {
+        cancelled = true;
+        for (const t of turns) t.cancel();
+      },
+    });
+    void pacedAt(destinationNow(this.route)).then((server) => {
+      if (cancelled) return;
+      for (const w of paced) turns.push(this.pacer.schedule(server, () => this.resume(w)));
+    });
+  }
+
+  /** A paced watch's turn: it starts over, or sends what fell due. */
+  private resume(w: Watch): void {
+    if (this.watches.get(w.personId) !== w) return;
+    const restart = this.startOver.delete(w);
+    if (restart) w.subscriber.dispose();
+    w.subscriber.release();
+    if (restart) w.subscriber.start();
   }
 
   private stopResuming(): void {
@@ -287,22 +341,38 @@ export class SipSink implements Sink {
     if (!held) return 'none';
     const outcome = await this.inFlight.run(() => held.pub.remove());
     if (outcome === 'failed') return failure(`removing the publication of ${held.presentity}`, held.pub);
-    // Left to the publisher (a server the requests moved away from): it stays, retrying there by itself.
-    if (outcome !== 'left' && this.publishers.get(personId) === held) this.drop(personId);
+    if (this.publishers.get(personId) !== held) return outcome;
+    // Left to the publisher (a server the requests moved away from): it retries there by itself, and no longer stands for the person.
+    if (outcome === 'left') this.leave(personId);
+    else this.drop(personId);
     return outcome;
   }
 
   /** Those of the people, and those left removing what their people no longer stand for. */
   private *everyPublisher(): Iterable<Publisher> {
     for (const { pub } of this.publishers.values()) yield pub;
-    yield* this.leaving;
+    for (const pubs of this.leaving.values()) yield* pubs.keys();
   }
 
   /** The person's publication stays with its publisher, which removes it by itself, and no longer stands for them. */
   private leave(personId: string): void {
     const held = this.publishers.get(personId)!;
     this.publishers.delete(personId);
-    this.leaving.add(held.pub);
+    this.leavingOf(personId).set(held.pub, held.presentity);
+  }
+
+  private leavingOf(personId: string): Map<Publisher, string> {
+    let pubs = this.leaving.get(personId);
+    if (!pubs) this.leaving.set(personId, (pubs = new Map()));
+    return pubs;
+  }
+
+  /** Whether `pub` was removing an old publication of the person's (it is done now). */
+  private stopLeaving(personId: string, pub: Publisher): boolean {
+    const pubs = this.leaving.get(personId);
+    if (!pubs?.delete(pub)) return false;
+    if (pubs.size === 0) this.leaving.delete(personId);
+    return true;
   }
 
   private drop(personId: string): void {

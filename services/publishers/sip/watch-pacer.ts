@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../../../shared/clock/clock.js';
+import { formatHostPort, type Destination } from '../../../shared/sip/transport.js';
 import type { UserAgentCore } from '../../../shared/sip/user-agent-core.js';
 
 /**
@@ -21,7 +22,7 @@ interface Lane {
 }
 
 /**
- * Paces subscriptions per server (`serverKey`: transport, host and port), whichever target they belong to. A
+ * Paces subscriptions per server (`pacedAt`: the address and port they reach), whichever target they belong to. A
  * cancelled turn (the target failed again, or closed) takes no slot.
  */
 export class WatchPacer {
@@ -74,4 +75,15 @@ export function watchPacerOf(core: UserAgentCore): WatchPacer {
   let pacer = pacers.get(core);
   if (!pacer) pacers.set(core, (pacer = new WatchPacer(core.clock)));
   return pacer;
+}
+
+/**
+ * The server a destination's requests reach, as the pacer tells servers apart: the address its host resolves to now
+ * (where each request is sent, `Destination.check`, answers kept for their DNS TTL) and the port, whatever the
+ * transport, so two names for one Kamailio share its pace. An answer that changes splits a pace for one server at
+ * most for the turns already waiting. A host that does not resolve now (its requests fail too) is paced by its name.
+ */
+export async function pacedAt(to: Destination): Promise<string> {
+  const address = to.check ? await to.check(to.host).catch(() => to.host) : to.host;
+  return formatHostPort({ host: address, port: to.port });
 }
