@@ -163,6 +163,12 @@ export async function applyDirectory(
   }
 
   if (opts.dryRun || ops.length === 0) return plan;
+  // What an earlier person of a created one's id left goes (but a device this file writes under its id).
+  for (const id of plan.people.created) {
+    const created = await directory.creationOf(tenantId, id);
+    ops.unshift(...created.ops.filter((op) => !(op.op === 'delete' && op.collection === 'devices' && listedDevices.has(op.id))));
+    needs.push(created.need);
+  }
   const { people, groups } = plan;
   await directory.pauses.writeDirectory(
     tenantId,

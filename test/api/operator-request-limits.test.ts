@@ -180,6 +180,12 @@ describe("the operator's request limits for one tenant", () => {
     expect(created.tenant).not.toHaveProperty('operatorRequestLimits');
   });
 
+  it('POST /v1/tenants for an id that exists is 409 tenant_exists whatever its settings: a provisioning script sending its tenants again learns they exist', async () => {
+    await h.post('/v1/tenants', { id: 'gamma', name: 'Gamma' }, OPERATOR_KEY).expect(201);
+    const again = await h.post('/v1/tenants', { id: 'gamma', name: 'Gamma', settings: { requestLimits: { api: 601 } } }, OPERATOR_KEY).expect(409);
+    expect(again.body.error.code).toBe('tenant_exists');
+  });
+
   it('POST /v1/tenants that fails while writing (a replica dying, the store refusing) leaves no tenant without its admin key: the same POST then succeeds', async () => {
     const docs = h.hub.store.directory;
     const write = docs.write.bind(docs);

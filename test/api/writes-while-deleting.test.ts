@@ -2,7 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeWith } from '../support/components.js';
 import { OPERATOR_KEY, seedAlice, startTestHub, type TestHub } from '../support/hub.js';
 import { sharedRedis } from '../support/redis.js';
-import { holdWrite, puts } from '../support/hold-write.js';
+import { afterWrite, holdWrite, puts } from '../support/hold-write.js';
+import { COLLECTIONS, type CollectionName } from '../../shared/store/keys.js';
+import type { WriteOp } from '../../shared/store/port.js';
 
 /**
  * A write for a person or tenant that read it before it was deleted, and writes after: refused with the
@@ -29,6 +31,18 @@ function writesWhileDeleting(start: () => Promise<TestHub>): void {
   }
   const deleteAlice = () => h.del('/v1/people/alice').expect(204);
   const deleteAcme = () => h.del('/v1/tenants/acme', OPERATOR_KEY).expect(204);
+  /** Every record stored under the tenant id `acme`, by collection (none: `{}`). */
+  async function leftOfAcme() {
+    const left: Record<string, string[]> = {};
+    for (const c of Object.keys(COLLECTIONS) as CollectionName[]) {
+      const ids = (await h.hub.store.directory.list(c, 'acme')).map((d) => d.id);
+      if (ids.length > 0) left[c] = ids;
+    }
+    for (const c of ['tenants', 'operatorRequestLimits', 'tenantDeletions'] as const) if (await h.hub.store.directory.get(c, '*', 'acme')) left[`*/${c}`] = ['acme'];
+    return left;
+  }
+  const group = { name: 'Sales', members: [] };
+  const target = { kind: 'webhook', name: 'CRM', url: 'https://hooks.example.test/presence', enabled: false };
 
   it('a member key created as its person is deleted: 404 person_not_found, and a new alice has no key', async () => {
     expect(await racing('apiKeys', () => h.post('/v1/keys', { name: 'alice', role: 'member', personId: 'alice' }), deleteAlice)).toEqual([404, 'person_not_found']);
@@ -72,6 +86,87 @@ function writesWhileDeleting(start: () => Promise<TestHub>): void {
     expect(await h.hub.store.directory.get('operatorRequestLimits', '*', 'acme')).toBeUndefined();
   });
 
+  it.each([
+    ['an admin key', 'apiKeys', () => h.post('/v1/keys', { name: 'second admin', role: 'admin' })],
+    ['a group', 'groups', () => h.put('/v1/groups/sales', group)],
+    ['a push target', 'targets', () => h.put('/v1/targets/crm', target)],
+    ['a person', 'people', () => h.put('/v1/people/bob', { name: 'Bob' })],
+  ] as const)('%s written as the operator deletes the tenant: 404 tenant_not_found, nothing left behind', async (_what, collection, request) => {
+    expect(await racing(collection, request, deleteAcme)).toEqual([404, 'tenant_not_found']);
+    expect(await leftOfAcme()).toEqual({});
+  });
+
+  it("records written after a tenant's deletion looked, before it wrote: deleted with it, and a tenant created again under the id inherits none", async () => {
+    const held = holdWrite(h, (op) => op.op === 'delete' && op.collection === 'tenants');
+    const deletion = Promise.resolve(deleteAcme());
+    await held.reached;
+    const admin = (await h.post('/v1/keys', { name: 'second admin', role: 'admin' }).expect(201)).body.secret as string;
+    await h.put('/v1/groups/sales', group).expect(201);
+    await h.put('/v1/targets/crm', target).expect(201);
+    await h.put('/v1/people/bob', { name: 'Bob' }).expect(201);
+    held.release();
+    await deletion;
+    expect(await leftOfAcme()).toEqual({});
+    const again = (await h.post('/v1/tenants', { id: 'acme', name: 'Acme again' }, OPERATOR_KEY).expect(201)).body.adminKey;
+    await h.get('/v1/tenant', admin).expect(401);
+    expect((await h.get('/v1/keys', again.secret).expect(200)).body.keys.map((k: { id: string }) => k.id)).toEqual([again.id]);
+  });
+
+  it('a deletion cut short keeps the id taken (409 tenant_being_deleted) until a second deletion finishes it', async () => {
+    const docs = h.hub.store.directory;
+    const write = docs.write.bind(docs);
+    docs.write = (async (ops, conditions) => {
+      if (ops.some((op) => op.op === 'delete' && op.collection === 'apiKeys')) throw new Error('the store went away');
+      return write(ops, conditions);
+    }) as typeof docs.write;
+    expect((await h.del('/v1/tenants/acme', OPERATOR_KEY)).status).toBe(500);
+    docs.write = write;
+    expect((await h.get('/v1/tenants', OPERATOR_KEY).expect(200)).body.tenants).toEqual([]);
+    expect((await h.post('/v1/tenants', { id: 'acme', name: 'Acme again' }, OPERATOR_KEY).expect(409)).body.error.code).toBe('tenant_being_deleted');
+    await deleteAcme();
+    expect(await leftOfAcme()).toEqual({});
+    await h.del('/v1/tenants/acme', OPERATOR_KEY).expect(404);
+    const again = (await h.post('/v1/tenants', { id: 'acme', name: 'Acme again' }, OPERATOR_KEY).expect(201)).body.adminKey;
+    expect((await h.get('/v1/keys', again.secret).expect(200)).body.keys.map((k: { id: string }) => k.id)).toEqual([again.id]);
+  });
+
+  it('two deletions of a tenant at once: both answer 204, nothing left', async () => {
+    const held = holdWrite(h, (op) => op.op === 'delete' && op.collection === 'people');
+    const first = Promise.resolve(deleteAcme());
+    await held.reached;
+    // The second finds the tenant gone, its deletion begun, and deletes on.
+    const begun = holdWrite(h, (op) => op.op === 'delete' && op.collection === 'tenants');
+    const second = Promise.resolve(deleteAcme());
+    await begun.reached;
+    begun.release();
+    held.release();
+    await Promise.all([first, second]);
+    expect(await leftOfAcme()).toEqual({});
+  });
+
+  it("a key and a device written as their person is deleted, the person created again before the deletion's sweep: neither acts as the new person", async () => {
+    const deletes = (op: WriteOp) => op.op === 'delete' && op.collection === 'people';
+    afterWrite(h, deletes, () => h.put('/v1/people/alice', { name: 'Alice again' }).expect(201));
+    const held = holdWrite(h, deletes);
+    const deletion = Promise.resolve(deleteAlice());
+    await held.reached;
+    const key = (await h.post('/v1/keys', { name: 'alice', role: 'member', personId: 'alice' }).expect(201)).body.secret as string;
+    const token = (await h.put('/v1/people/alice/devices/alice-app', { kind: 'mobile' }).expect(201)).body.token as string;
+    held.release();
+    await deletion;
+    expect((await h.get('/v1/people/alice').expect(200)).body.name).toBe('Alice again');
+    await h.get('/v1/people/alice', key).expect(401);
+    expect((await h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send({})).body.error.code).toBe('invalid_device_token');
+    expect(await h.hub.store.directory.list('apiKeys', 'acme', { field: 'personId', value: 'alice' })).toEqual([]);
+    expect(await h.hub.store.directory.list('devices', 'acme')).toEqual([]);
+  });
+
+  it("a webhook target's secret rotated as the target is deleted: 404 target_not_found, the target does not come back", async () => {
+    await h.put('/v1/targets/crm', target).expect(201);
+    expect(await racing('targets', () => h.post('/v1/targets/crm/secret', {}), () => h.del('/v1/targets/crm').expect(204))).toEqual([404, 'target_not_found']);
+    expect(await h.hub.store.directory.list('targets', 'acme')).toEqual([]);
+  });
+
   it('a directory file applied as the operator deletes the tenant: 404 tenant_not_found, nothing written back', async () => {
     const file = { tenant: 'acme', name: 'Acme renamed', people: [{ id: 'dave', name: 'Dave', devices: [] }], groups: [], targets: [] };
     expect(await racing('tenants', () => h.post('/v1/directory/apply', file), deleteAcme)).toEqual([404, 'tenant_not_found']);
@@ -88,13 +183,16 @@ function writesWhileDeleting(start: () => Promise<TestHub>): void {
   });
 }
 
+/** Push targets' host names resolve to a public address. */
+const resolve = async () => [{ address: '93.184.215.14', family: 4 }];
+
 describe('writes for a person or tenant being deleted (embedded store)', () => {
-  writesWhileDeleting(() => startTestHub());
+  writesWhileDeleting(() => startTestHub({ resolve }));
 });
 
 describeWith(['redis'], 'writes for a person or tenant being deleted (Redis)', () => {
   const redisEnv = sharedRedis('deleting');
-  writesWhileDeleting(() => startTestHub({ env: redisEnv() }));
+  writesWhileDeleting(() => startTestHub({ env: redisEnv(), resolve }));
 });
 
 describe('the bootstrap tenant', () => {

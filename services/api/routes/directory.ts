@@ -48,8 +48,8 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       body: newTenantSchema,
       responses: {
         201: 'the tenant (with operatorRequestLimits if the body set any) and an admin key secret, shown once',
-        400: "invalid body, or settings.requestLimits above the operatorRequestLimits of the same body, else the deployment default (request_limit_above_default): nothing stored",
-        409: 'tenant exists (tenant_exists), also when another creation of the same id won at the same moment: no admin key issued',
+        400: "invalid body, or, for an id not taken, settings.requestLimits above the operatorRequestLimits of the same body, else the deployment default (request_limit_above_default): nothing stored",
+        409: 'tenant exists (tenant_exists, whatever the settings), also when another creation of the same id won at the same moment: no admin key issued; or its deletion has not finished (tenant_being_deleted: delete it again, then create it)',
       },
       async handle({ body }) {
         const { id, operatorRequestLimits, ...input } = body;
@@ -74,12 +74,11 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       summary: 'Delete a tenant with all its people, devices, keys, groups and push targets (operator key only)',
       tag: 'tenants',
       auth: 'operator',
-      responses: { 204: 'deleted', 404: 'unknown tenant' },
+      responses: { 204: 'deleted; also a deletion cut short before, which this one finishes', 404: 'unknown tenant (tenant_not_found)' },
       async handle({ params }) {
-        const targets = await hub.store.directory.list('targets', params.tenantId!);
-        await directory.deleteTenant(params.tenantId!);
+        const tenantId = params.tenantId!;
         // Their publishers stop now.
-        for (const t of targets) await hub.pipeline.reload(t.tenantId, t.id);
+        for (const targetId of await directory.deleteTenant(tenantId)) await hub.pipeline.reload(tenantId, targetId);
         return { status: 204 };
       },
     }),
@@ -161,7 +160,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: personInputSchema,
-      responses: { 200: 'replaced', 201: 'created', 409: 'extension or SIP URI already used' },
+      responses: { 200: 'replaced', 201: 'created', 404: 'the tenant was deleted meanwhile (tenant_not_found): nothing stored', 409: 'extension or SIP URI already used' },
       async handle({ principal, params, body }) {
         const { person, created } = await directory.putPerson(tenantOf(principal), recordId(params.personId, 'person'), body);
         return { status: created ? 201 : 200, body: person };
@@ -276,7 +275,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: apiKeyInputSchema,
-      responses: { 201: 'the key and its secret', 404: 'unknown person for a member key, also one deleted as it is written (person_not_found): no key stored' },
+      responses: { 201: 'the key and its secret', 404: 'unknown person for a member key, also one deleted as it is written (person_not_found), or the tenant deleted as it is written (tenant_not_found): no key stored' },
       async handle({ principal, body }) {
         const { key, secret } = await directory.createKey(tenantOf(principal), body);
         return { status: 201, body: { ...withSigningKeyId(key), secret } };
