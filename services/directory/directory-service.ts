@@ -23,6 +23,7 @@ import { sameOnStreams } from '../api/views.js';
 import type { PresenceEngine } from '../merger/engine.js';
 import type { GroupDirectory } from './group-directory.js';
 import type { QueuePauses } from '../routing/queue-pauses.js';
+import { Turns, type Turn } from '../routing/turns.js';
 
 /** Tenants are platform-level records, stored under this pseudo-tenant. */
 export const PLATFORM = '*';
@@ -96,6 +97,7 @@ export class DirectoryService {
    */
   private readonly policyTtlMs: number;
   private readonly openedSecrets = new WeakMap<ApiKey, string>();
+  private readonly settingsTurns: Turns;
   readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantChecks: [], tenantWritten: [], tenantRemoved: [] };
 
   constructor(
@@ -107,6 +109,7 @@ export class DirectoryService {
     readonly pauses: QueuePauses,
   ) {
     this.policyTtlMs = store.shared ? 1000 : Infinity;
+    this.settingsTurns = new Turns(store.leases, clock, 'tenant_settings_busy');
   }
 
   // ── tenants ──────────────────────────────────────────────────────────────
@@ -131,8 +134,36 @@ export class DirectoryService {
 
   /** Writes the tenant's own document (`operator`: the operator's limits for it, which its own values are checked against). */
   tenantOp(tenantId: string, input: TenantInput, operator: RequestLimitsOverride | undefined): WriteOp {
-    for (const check of this.hooks.tenantChecks) check(input, operator);
+    this.checkTenant(input, operator);
+    return this.tenantDocOp(tenantId, input);
+  }
+
+  private tenantDocOp(tenantId: string, input: TenantInput): WriteOp {
     return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM } };
+  }
+
+  /** Throws on settings this deployment refuses (`operator`: the operator's limits for the tenant). */
+  private checkTenant(input: TenantInput, operator: RequestLimitsOverride | undefined): void {
+    for (const check of this.hooks.tenantChecks) check(input, operator);
+  }
+
+  /**
+   * Runs a write of the tenant's document (`PUT /v1/tenant`, `apply`) or of the operator's limits for it in
+   * the tenant's turn, one at a time on every replica: the tenant's own limits are checked against the
+   * operator's as they are when written, not as read before the operator's change landed. A turn that
+   * does not come (or is lost) answers `503 tenant_settings_busy`.
+   */
+  private settingsTurn<T>(tenantId: string, fn: (turn: Turn) => Promise<T>): Promise<T> {
+    return this.settingsTurns.run(`tenant-settings:${tenantId}`, fn);
+  }
+
+  /** Runs `write`, which stores `input` as the tenant's document, in its settings turn once `input` passed the checks. */
+  writeTenantChecked(tenantId: string, input: TenantInput, write: () => Promise<void>): Promise<void> {
+    return this.settingsTurn(tenantId, async (turn) => {
+      this.checkTenant(input, await this.operatorRequestLimits(tenantId));
+      turn.hold();
+      await write();
+    });
   }
 
   /** Writes the operator's limits for the tenant (`{}`: deletes them). */
@@ -147,7 +178,7 @@ export class DirectoryService {
    * bring it back (with no admin key): `404 tenant_not_found` then, nothing written.
    */
   async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
-    await this.write([this.tenantOp(tenantId, input, await this.operatorRequestLimits(tenantId))], [tenantExists(tenantId)]);
+    await this.writeTenantChecked(tenantId, input, () => this.write([this.tenantDocOp(tenantId, input)], [tenantExists(tenantId)]));
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
@@ -195,7 +226,10 @@ export class DirectoryService {
    * defaults apply again). The tenant's own values stay; where one is now above its ceiling it is held to it.
    */
   async setOperatorRequestLimits(tenantId: string, limits: RequestLimitsOverride): Promise<Tenant> {
-    await this.write([this.operatorLimitsOp(tenantId, limits)], [tenantExists(tenantId)]);
+    await this.settingsTurn(tenantId, async (turn) => {
+      turn.hold();
+      await this.write([this.operatorLimitsOp(tenantId, limits)], [tenantExists(tenantId)]);
+    });
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
@@ -296,9 +330,8 @@ export class DirectoryService {
     const ops = [this.personOp(tenantId, personId, input)];
     const needs = [tenantExists(tenantId)];
     if (!before) {
-      const created = await this.creationOf(tenantId, personId);
-      ops.unshift(...created.ops);
-      needs.push(created.need);
+      ops.unshift(...(await this.belongingOps(tenantId, personId)));
+      needs.push({ ...personExists(tenantId, personId), exists: false });
     }
     const written = await this.pauses.writeDirectory(tenantId, before ? {} : { created: { people: new Set([personId]) } }, ops, needs).then(
       () => true,
@@ -309,14 +342,6 @@ export class DirectoryService {
     const person = await this.getPerson(tenantId, personId);
     await this.afterPersonWrite(person, before);
     return { person, created: !before };
-  }
-
-  /**
-   * What the creation of a person writes besides them (see `putPerson`): the deletion of what an earlier
-   * person of the id left, on the condition that the id is still free as it is written.
-   */
-  async creationOf(tenantId: string, personId: string): Promise<{ ops: WriteOp[]; need: WriteCondition }> {
-    return { ops: await this.belongingOps(tenantId, personId), need: { ...personExists(tenantId, personId), exists: false } };
   }
 
   /**

@@ -5,6 +5,7 @@ import { sharedRedis } from '../support/redis.js';
 import { afterWrite, holdWrite, puts } from '../support/hold-write.js';
 import { COLLECTIONS, type CollectionName } from '../../shared/store/keys.js';
 import type { WriteOp } from '../../shared/store/port.js';
+import { hashToken } from '../../shared/crypto/secrets.js';
 
 /**
  * A write for a person or tenant that read it before it was deleted, and writes after: refused with the
@@ -159,6 +160,23 @@ function writesWhileDeleting(start: () => Promise<TestHub>): void {
     expect((await h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send({})).body.error.code).toBe('invalid_device_token');
     expect(await h.hub.store.directory.list('apiKeys', 'acme', { field: 'personId', value: 'alice' })).toEqual([]);
     expect(await h.hub.store.directory.list('devices', 'acme')).toEqual([]);
+  });
+
+  it.each([
+    ['PUT', () => h.put('/v1/people/bob', { name: 'Bob' }).expect(201)],
+    ['apply', () => h.post('/v1/directory/apply', { tenant: 'acme', people: [{ id: 'bob', name: 'Bob', devices: [{ id: 'bob-app', kind: 'mobile' }] }], groups: [], targets: [] }).expect(200)],
+  ] as const)('a key and a device a deleted person left (its sweep never ran) do not act as one created under the id (%s)', async (_how, create) => {
+    // What a replica that stopped between a deletion and its sweep leaves: written while the person existed.
+    const secret = 'phk_left-of-an-earlier-bob';
+    const token = 'phd_left-of-an-earlier-bob';
+    await h.hub.store.directory.write([
+      { op: 'put', collection: 'apiKeys', doc: { id: 'leftkey', tenantId: 'acme', name: 'bob', role: 'member', personId: 'bob', hash: hashToken(secret), createdAt: h.clock.now() } },
+      { op: 'put', collection: 'devices', doc: { id: 'bob-app', tenantId: 'acme', personId: 'bob', kind: 'mobile', tokenHash: hashToken(token), tokenIssuedAt: h.clock.now() } },
+    ]);
+    await create();
+    await h.get('/v1/people/bob', secret).expect(401);
+    expect((await h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send({})).body.error.code).toBe('invalid_device_token');
+    expect(await h.hub.store.directory.list('apiKeys', 'acme', { field: 'personId', value: 'bob' })).toEqual([]);
   });
 
   it("a webhook target's secret rotated as the target is deleted: 404 target_not_found, the target does not come back", async () => {
