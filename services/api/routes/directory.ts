@@ -90,7 +90,11 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'tenants',
       auth: 'operator',
       body: operatorRequestLimitsSchema,
-      responses: { 200: 'the tenant (operatorRequestLimits) and the request limits that now apply to it', 404: 'unknown tenant, also one deleted as they are written (tenant_not_found): nothing stored' },
+      responses: {
+        200: 'the tenant (operatorRequestLimits) and the request limits that now apply to it',
+        404: 'unknown tenant, also one deleted as they are written (tenant_not_found): nothing stored',
+        503: "a change of the tenant's settings on another replica kept its turn (tenant_settings_busy): nothing stored, try again",
+      },
       async handle({ params, body }) {
         const tenant = await directory.setOperatorRequestLimits(params.tenantId!, body);
         return { body: { tenant, requestLimits: await hub.limits.limitsOf(tenant.id) } };
@@ -121,6 +125,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
         200: 'the updated tenant',
         400: "invalid body, or settings.requestLimits above the tenant's ceiling: the operator's limit for it, else the deployment default (request_limit_above_default)",
         404: 'the tenant was deleted meanwhile (tenant_not_found): not brought back',
+        503: "another change of the tenant's settings or of the operator's limits for it kept its turn (tenant_settings_busy): nothing stored, try again",
       },
       async handle({ principal, body }) {
         return { body: { tenant: await directory.putTenant(tenantOf(principal), body) } };
@@ -309,6 +314,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
         403: 'document for another tenant',
         404: 'the tenant, or a person the file gives a device but leaves unchanged, was deleted meanwhile (tenant_not_found, person_not_found); nothing written',
         409: 'a unique field clashes; nothing written',
+        503: "the file changes the tenant and another change of its settings kept its turn (tenant_settings_busy), or a pause's turn (queue_pause_busy): nothing written, try again",
       },
       async handle({ principal, body, query }) {
         const plan = await applyDirectory(hub, tenantOf(principal), body, query);
