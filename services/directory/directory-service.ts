@@ -246,8 +246,7 @@ export class DirectoryService {
     await this.beginTenantDeletion(tenantId);
     for (const p of await this.store.directory.list('people', tenantId)) await this.deletePerson(tenantId, p.id).catch(unlessNotFound);
     for (const hook of this.hooks.tenantRemoved) await hook(tenantId);
-    const left = await Promise.all(TENANT_COLLECTIONS.map(async (collection) => ({ collection, docs: await this.store.directory.list(collection, tenantId) })));
-    const ops = left.flatMap(({ collection, docs }) => docs.map((d): WriteOp => ({ op: 'delete', collection, tenantId, id: d.id })));
+    const { listed: left, ops } = await this.tenantRecords(tenantId, TENANT_COLLECTIONS);
     const mark: WriteCondition = { collection: 'tenantDeletions', tenantId: PLATFORM, id: tenantId, exists: true };
     // Refused: another deletion of it finished first, and the id may already be a new tenant's.
     const finished = await this.store.directory.write([...ops, { op: 'delete', collection: 'tenantDeletions', tenantId: PLATFORM, id: tenantId }], [mark]).then(
@@ -261,14 +260,26 @@ export class DirectoryService {
     return deleted('targets');
   }
 
-  /** The deletion's first write; a tenant already gone whose deletion has not finished is deleted on. */
+  /** The tenant's records in `collections`, by collection, and the writes that delete them. */
+  private async tenantRecords(tenantId: string, collections: readonly CollectionName[]) {
+    const listed = await Promise.all(collections.map(async (collection) => ({ collection, docs: await this.store.directory.list(collection, tenantId) })));
+    return { listed, ops: listed.flatMap(({ collection, docs }) => docs.map((d): WriteOp => ({ op: 'delete', collection, tenantId, id: d.id }))) };
+  }
+
+  /**
+   * The deletion's first write; a tenant already gone whose deletion has not finished is deleted on. Its
+   * keys and device tokens go in it too: a deletion cut short after it leaves no credential of the tenant
+   * that still signs in (one written as this write was prepared goes with the second).
+   */
   private async beginTenantDeletion(tenantId: string): Promise<void> {
+    const credentials = await this.tenantRecords(tenantId, ['apiKeys', 'devices']);
     await this.store.directory
       .write(
         [
           { op: 'delete', collection: 'tenants', tenantId: PLATFORM, id: tenantId },
           { op: 'delete', collection: 'operatorRequestLimits', tenantId: PLATFORM, id: tenantId },
           { op: 'put', collection: 'tenantDeletions', doc: { id: tenantId, tenantId: PLATFORM, since: this.clock.now() } },
+          ...credentials.ops,
         ],
         [tenantExists(tenantId)],
       )
@@ -590,12 +601,19 @@ export class DirectoryService {
     return { op: { op: 'put', collection: 'apiKeys', doc }, issued: { key: publicKey(doc), secret } };
   }
 
-  /** Installs a key whose secret is given (the bootstrap admin key from the environment). */
-  async installKey(tenantId: string, id: string, role: ApiKey['role'], name: string, secret: string): Promise<void> {
+  /**
+   * Installs a key whose secret is given (the bootstrap admin key from the environment), while its tenant
+   * exists: not for one deleted (also as this runs, on another replica) or whose deletion is unfinished.
+   * False when it is not installed for that reason.
+   */
+  async installKey(tenantId: string, id: string, role: ApiKey['role'], name: string, secret: string): Promise<boolean> {
     const doc: ApiKey = { id, tenantId, name, role, hash: hashToken(secret), createdAt: this.clock.now() };
     const existing = await this.store.directory.get('apiKeys', tenantId, id);
-    if (existing?.hash === doc.hash) return;
-    await this.store.directory.write([{ op: 'put', collection: 'apiKeys', doc }]);
+    if (existing?.hash === doc.hash) return true;
+    return this.store.directory.write([{ op: 'put', collection: 'apiKeys', doc }], [tenantExists(tenantId)]).then(
+      () => true,
+      (err: unknown) => (err instanceof WriteRefused ? false : Promise.reject(err)),
+    );
   }
 
   async listKeys(tenantId: string): Promise<Array<Omit<ApiKey, 'hash' | 'sealed'>>> {

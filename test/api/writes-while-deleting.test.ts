@@ -1,6 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeWith } from '../support/components.js';
-import { OPERATOR_KEY, seedAlice, startTestHub, type TestHub } from '../support/hub.js';
+import { OPERATOR_KEY, seedAlice, startTestHub, type PbxKey, type TestHub } from '../support/hub.js';
 import { sharedRedis } from '../support/redis.js';
 import { afterWrite, holdWrite, puts } from '../support/hold-write.js';
 import { COLLECTIONS, type CollectionName } from '../../shared/store/keys.js';
@@ -14,9 +18,10 @@ import { hashToken } from '../../shared/crypto/secrets.js';
  */
 function writesWhileDeleting(start: () => Promise<TestHub>): void {
   let h: TestHub;
+  let pbxKey: PbxKey;
   beforeEach(async () => {
     h = await start();
-    await seedAlice(h);
+    pbxKey = await seedAlice(h);
   });
   afterEach(() => h.stop());
 
@@ -113,15 +118,20 @@ function writesWhileDeleting(start: () => Promise<TestHub>): void {
     expect((await h.get('/v1/keys', again.secret).expect(200)).body.keys.map((k: { id: string }) => k.id)).toEqual([again.id]);
   });
 
-  it('a deletion cut short keeps the id taken (409 tenant_being_deleted) until a second deletion finishes it', async () => {
+  it('a deletion cut short keeps the id taken (409 tenant_being_deleted) until a second deletion finishes it; no key or device of the tenant signs in meanwhile', async () => {
+    const token = (await h.put('/v1/people/alice/devices/alice-app', { kind: 'mobile' }).expect(201)).body.token as string;
     const docs = h.hub.store.directory;
     const write = docs.write.bind(docs);
     docs.write = (async (ops, conditions) => {
-      if (ops.some((op) => op.op === 'delete' && op.collection === 'apiKeys')) throw new Error('the store went away');
+      if (ops.some((op) => op.op === 'delete' && op.collection === 'tenantDeletions')) throw new Error('the store went away');
       return write(ops, conditions);
     }) as typeof docs.write;
     expect((await h.del('/v1/tenants/acme', OPERATOR_KEY)).status).toBe(500);
     docs.write = write;
+    expect(await h.hub.store.directory.get('tenantDeletions', '*', 'acme')).toBeDefined();
+    expect((await h.get('/v1/tenant').expect(401)).body.error.code).toBe('invalid_credentials');
+    expect((await h.pbx([], pbxKey)).status).toBe(401);
+    expect((await h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send({})).body.error.code).toBe('invalid_device_token');
     expect((await h.get('/v1/tenants', OPERATOR_KEY).expect(200)).body.tenants).toEqual([]);
     expect((await h.post('/v1/tenants', { id: 'acme', name: 'Acme again' }, OPERATOR_KEY).expect(409)).body.error.code).toBe('tenant_being_deleted');
     await deleteAcme();
@@ -214,6 +224,32 @@ describeWith(['redis'], 'writes for a person or tenant being deleted (Redis)', (
 });
 
 describe('the bootstrap tenant', () => {
+  it('a start while its deletion is unfinished creates neither it nor its admin key; once the deletion is finished, the next start creates both', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ph-bootstrap-'));
+    const env = { ENCRYPTION_KEY: randomBytes(32).toString('base64') };
+    let h = await startTestHub({ dir, env });
+    try {
+      const docs = h.hub.store.directory;
+      const write = docs.write.bind(docs);
+      docs.write = (async (ops, conditions) => {
+        if (ops.some((op) => op.op === 'delete' && op.collection === 'tenantDeletions')) throw new Error('the replica stopped');
+        return write(ops, conditions);
+      }) as typeof docs.write;
+      expect((await h.del('/v1/tenants/acme', OPERATOR_KEY)).status).toBe(500);
+      await h.stop();
+      h = await startTestHub({ dir, env });
+      await h.get('/v1/tenant').expect(401);
+      expect(await h.hub.store.directory.list('apiKeys', 'acme')).toEqual([]);
+      await h.del('/v1/tenants/acme', OPERATOR_KEY).expect(204);
+      await h.stop();
+      h = await startTestHub({ dir, env });
+      await h.get('/v1/tenant').expect(200);
+    } finally {
+      await h.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is created at start when absent, and a start finding it keeps its settings', async () => {
     const h = await startTestHub();
     try {
