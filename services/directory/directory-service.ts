@@ -50,7 +50,7 @@ const idFree = (tenantId: string): WriteCondition[] => [
   { ...tenantExists(tenantId), exists: false },
   { collection: 'tenantDeletions', tenantId: PLATFORM, id: tenantId, exists: false },
 ];
-const owners = (tenantId: string, personId: string | undefined): WriteCondition[] => [tenantExists(tenantId), ...(personId === undefined ? [] : [personExists(tenantId, personId)])];
+export const owners = (tenantId: string, personId: string | undefined): WriteCondition[] => [tenantExists(tenantId), ...(personId === undefined ? [] : [personExists(tenantId, personId)])];
 
 /** Every collection of a tenant's own records (the others are the platform's, under `PLATFORM`). */
 const TENANT_COLLECTIONS = (Object.keys(COLLECTIONS) as CollectionName[]).filter((c) => !['tenants', 'operatorRequestLimits', 'tenantDeletions'].includes(c));

@@ -45,6 +45,8 @@ describe('/openapi.json matches the routes', () => {
       expect(doc.paths[p][m].responses['404'].description, `${m} ${p}`).toMatch(/tenant_not_found/);
     }
     expect(doc.paths['/v1/targets/{targetId}/secret'].post.responses['404'].description).toMatch(/target_not_found/);
+    expect(doc.paths['/oauth/microsoft/admin-callback'].get.responses['404'].description).toMatch(/tenant_not_found/);
+    expect(doc.paths['/oauth/{provider}/callback'].get.responses['404'].description).toMatch(/person_not_found, tenant_not_found/);
     for (const [p, m] of [['/v1/tenant', 'put'], ['/v1/tenants/{tenantId}/request-limits', 'put'], ['/v1/directory/apply', 'post']] as const) {
       expect(doc.paths[p][m].responses['503'].description, `${m} ${p}`).toMatch(/tenant_settings_busy/);
     }

@@ -10,6 +10,21 @@ import { afterWrite, holdWrite, puts } from '../support/hold-write.js';
 import { COLLECTIONS, type CollectionName } from '../../shared/store/keys.js';
 import type { WriteOp } from '../../shared/store/port.js';
 import { hashToken } from '../../shared/crypto/secrets.js';
+import type { CalendarConnection } from '../../shared/domain/calendar.js';
+import type { AppError } from '../../shared/errors/errors.js';
+import { connectionId } from '../../services/calendars/connection-work.js';
+
+/** `DELETE /v1/tenants/acme` failing between its two writes (the store going away, the replica stopping). */
+async function deletionCutShort(h: TestHub): Promise<void> {
+  const docs = h.hub.store.directory;
+  const write = docs.write.bind(docs);
+  docs.write = (async (ops, conditions) => {
+    if (ops.some((op) => op.op === 'delete' && op.collection === 'tenantDeletions')) throw new Error('the store went away');
+    return write(ops, conditions);
+  }) as typeof docs.write;
+  expect((await h.del('/v1/tenants/acme', OPERATOR_KEY)).status).toBe(500);
+  docs.write = write;
+}
 
 /**
  * A write for a person or tenant that read it before it was deleted, and writes after: refused with the
@@ -120,14 +135,7 @@ function writesWhileDeleting(start: () => Promise<TestHub>): void {
 
   it('a deletion cut short keeps the id taken (409 tenant_being_deleted) until a second deletion finishes it; no key or device of the tenant signs in meanwhile', async () => {
     const token = (await h.put('/v1/people/alice/devices/alice-app', { kind: 'mobile' }).expect(201)).body.token as string;
-    const docs = h.hub.store.directory;
-    const write = docs.write.bind(docs);
-    docs.write = (async (ops, conditions) => {
-      if (ops.some((op) => op.op === 'delete' && op.collection === 'tenantDeletions')) throw new Error('the store went away');
-      return write(ops, conditions);
-    }) as typeof docs.write;
-    expect((await h.del('/v1/tenants/acme', OPERATOR_KEY)).status).toBe(500);
-    docs.write = write;
+    await deletionCutShort(h);
     expect(await h.hub.store.directory.get('tenantDeletions', '*', 'acme')).toBeDefined();
     expect((await h.get('/v1/tenant').expect(401)).body.error.code).toBe('invalid_credentials');
     expect((await h.pbx([], pbxKey)).status).toBe(401);
@@ -195,6 +203,24 @@ function writesWhileDeleting(start: () => Promise<TestHub>): void {
     expect(await h.hub.store.directory.list('targets', 'acme')).toEqual([]);
   });
 
+  it.each([
+    ['its person', () => deleteAlice(), 'person_not_found'],
+    ['the tenant', () => deleteAcme(), 'tenant_not_found'],
+  ] as const)('a calendar connection stored as %s is deleted: 404, none left for a person created again under the id', async (_what, deletion, code) => {
+    const now = h.clock.now();
+    const conn: CalendarConnection = { id: connectionId('microsoft', 'alice'), tenantId: 'acme', personId: 'alice', provider: 'microsoft', mode: 'delegated', status: 'connected', account: { id: 'u1' }, scopes: [], connectedAt: now, updatedAt: now };
+    const held = holdWrite(h, puts('calendarConnections'));
+    const adding = h.hub.calendars.service.add(conn).then(
+      () => undefined,
+      (err: unknown) => err as AppError,
+    );
+    await held.reached;
+    await deletion();
+    held.release();
+    expect((await adding)?.code).toBe(code);
+    expect(await h.hub.store.directory.list('calendarConnections', 'acme')).toEqual([]);
+  });
+
   it('a directory file applied as the operator deletes the tenant: 404 tenant_not_found, nothing written back', async () => {
     const file = { tenant: 'acme', name: 'Acme renamed', people: [{ id: 'dave', name: 'Dave', devices: [] }], groups: [], targets: [] };
     expect(await racing('tenants', () => h.post('/v1/directory/apply', file), deleteAcme)).toEqual([404, 'tenant_not_found']);
@@ -229,13 +255,7 @@ describe('the bootstrap tenant', () => {
     const env = { ENCRYPTION_KEY: randomBytes(32).toString('base64') };
     let h = await startTestHub({ dir, env });
     try {
-      const docs = h.hub.store.directory;
-      const write = docs.write.bind(docs);
-      docs.write = (async (ops, conditions) => {
-        if (ops.some((op) => op.op === 'delete' && op.collection === 'tenantDeletions')) throw new Error('the replica stopped');
-        return write(ops, conditions);
-      }) as typeof docs.write;
-      expect((await h.del('/v1/tenants/acme', OPERATOR_KEY)).status).toBe(500);
+      await deletionCutShort(h);
       await h.stop();
       h = await startTestHub({ dir, env });
       await h.get('/v1/tenant').expect(401);
