@@ -215,7 +215,9 @@ export function createHub(opts: HubOptions): RunningHub {
       const { tenant, adminKey } = config.bootstrap;
       if (adminKey) {
         await directory.bootstrapTenant(tenant, { name: tenant, settings: { allowPrivateTargets: false, wrapUpSeconds: 0 } });
-        await directory.installKey(tenant, 'bootstrap', 'admin', 'bootstrap admin key (BOOTSTRAP_ADMIN_KEY)', adminKey);
+        if (!(await directory.installKey(tenant, 'bootstrap', 'admin', 'bootstrap admin key (BOOTSTRAP_ADMIN_KEY)', adminKey))) {
+          log.warn({ tenantId: tenant }, 'the bootstrap tenant is being deleted, so its admin key is not installed: a deletion cut short is finished by sending DELETE /v1/tenants/{id} again, and the next start creates the tenant again');
+        }
       }
       // A shared store keeps every signal; the embedded one only the durable ones, of which this one may be missing.
       if (!store.shared) await directory.restoreWorkingHours();

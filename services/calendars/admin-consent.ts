@@ -2,6 +2,7 @@ import type { CalendarAppGrant, CalendarConnection } from '../../shared/domain/c
 import type { Person } from '../../shared/domain/directory.js';
 import { AppError } from '../../shared/errors/errors.js';
 import type { WriteOp } from '../../shared/store/port.js';
+import { refusedAsNotFound, tenantExists } from '../directory/directory-service.js';
 import type { CalendarService } from './calendar-service.js';
 import { connectionId, type CalendarDeps, type ConnectionWork } from './connection-work.js';
 import { ConnectionUnavailableError } from './errors.js';
@@ -43,7 +44,10 @@ export class AdminConsent {
     const appTokens = await ms.appToken(directoryTenant);
     // A consent given again is a new grant (often after one was withdrawn): the admin sees when it was given.
     const grant: CalendarAppGrant = { id: directoryTenant, tenantId, provider: 'microsoft', status: 'connected', sealedTokens: tokens.seal(appTokens), grantedAt: now, updatedAt: now };
-    await store.directory.write([{ op: 'put', collection: 'calendarAppGrants', doc: grant }]);
+    // Only while the tenant exists: a grant stored as it is deleted would read a whole directory's calendars for a tenant created again under its id.
+    await store.directory.write([{ op: 'put', collection: 'calendarAppGrants', doc: grant }], [tenantExists(tenantId)]).catch((err: unknown) => {
+      throw refusedAsNotFound(err);
+    });
     this.deps.log.info({ tenantId, directoryTenant }, 'Microsoft admin consent stored');
   }
 
@@ -77,7 +81,16 @@ export class AdminConsent {
       if (email) account.email = email;
       if (u.displayName) account.name = u.displayName;
       const conn: CalendarConnection = { id: connectionId('microsoft', p.id), tenantId, personId: p.id, provider: 'microsoft', mode: 'application', status: 'connected', account, scopes: ['Calendars.Read'], grantId: grant.id, connectedAt: now, updatedAt: now };
-      this.work.jobs.schedule(await this.connections.add(conn), now);
+      const setup = await this.connections.add(conn).catch((err: unknown) => {
+        // Deleted since the look above: not connected, nothing stored for them.
+        if (err instanceof AppError && err.code === 'person_not_found') return undefined;
+        throw err;
+      });
+      if (!setup) {
+        out.skipped.push(p.id);
+        continue;
+      }
+      this.work.jobs.schedule(setup, now);
       out.connected.push(p.id);
     }
     return out;

@@ -1,5 +1,6 @@
 import { PROVIDER_SOURCE, type BrokenReason, type CalendarConnection, type CalendarProvider } from '../../shared/domain/calendar.js';
 import type { Person } from '../../shared/domain/directory.js';
+import { owners, refusedAsNotFound } from '../directory/directory-service.js';
 import type { MicrosoftConnector } from '../connectors/microsoft/connector.js';
 import { TEAMS_SIGNAL } from '../connectors/microsoft/presence-map.js';
 import type { CalendarSync } from './calendar-sync.js';
@@ -85,12 +86,23 @@ export class CalendarService {
     return conn;
   }
 
-  /** Stores a new connection (its sync starts over) and returns the job that subscribes and syncs it. */
+  /**
+   * Stores a new connection (its sync starts over) and returns the job that subscribes and syncs it. Only
+   * while its person and tenant exist (`404 person_not_found`, `tenant_not_found`): one stored after their
+   * deletion took their connections would be left for a person created again under the id.
+   */
   async add(conn: CalendarConnection): Promise<Job> {
-    await this.deps.store.directory.write([
-      { op: 'put', collection: 'calendarConnections', doc: conn },
-      { op: 'delete', collection: 'calendarSyncStates', tenantId: conn.tenantId, id: conn.id },
-    ]);
+    await this.deps.store.directory
+      .write(
+        [
+          { op: 'put', collection: 'calendarConnections', doc: conn },
+          { op: 'delete', collection: 'calendarSyncStates', tenantId: conn.tenantId, id: conn.id },
+        ],
+        owners(conn.tenantId, conn.personId),
+      )
+      .catch((err: unknown) => {
+        throw refusedAsNotFound(err);
+      });
     return this.setupJob(conn.tenantId, conn.id);
   }
 

@@ -288,7 +288,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: 'OAuth redirect URI: checks state and the browser binding, exchanges the code with the PKCE verifier, subscribes and syncs',
       tag: 'calendar pages',
       auth: 'none',
-      responses: { 303: 'to the person’s page', 400: 'state mismatch, denied or expired consent', 502: 'the provider failed' },
+      responses: { 303: 'to the person’s page', 400: 'state mismatch, denied or expired consent', 404: 'the person or tenant was deleted meanwhile (person_not_found, tenant_not_found): nothing stored', 502: 'the provider failed' },
       async handle({ req, res, params }) {
         let back: string | undefined;
         return page(
@@ -384,7 +384,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: 'Admin consent step 2 redirect URI: stores the grant for the directory proven in step 1 (the answer must name it) and connects every directory person',
       tag: 'calendar pages',
       auth: 'none',
-      responses: { 200: 'an HTML summary', 400: 'state mismatch, consent denied, or an answer naming another directory', 409: 'the directory is connected to another tenant', 502: 'Microsoft failed' },
+      responses: { 200: 'an HTML summary', 400: 'state mismatch, consent denied, or an answer naming another directory', 404: 'the tenant was deleted meanwhile (tenant_not_found): no grant stored', 409: 'the directory is connected to another tenant', 502: 'Microsoft failed' },
       async handle({ req, res }) {
         return page(req, res, async () => {
           const step2 = answer(req);

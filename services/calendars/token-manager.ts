@@ -3,6 +3,7 @@ import type { Clock } from '../../shared/clock/clock.js';
 import type { SecretBox } from '../../shared/crypto/secrets.js';
 import type { BrokenReason, CalendarAppGrant, CalendarConnection, StoredTokens } from '../../shared/domain/calendar.js';
 import type { Store, WriteOp } from '../../shared/store/port.js';
+import { WriteRefused } from '../../shared/errors/errors.js';
 import { ConnectionUnavailableError, InvalidGrantError, ProviderError } from './errors.js';
 import { sleep } from '../../shared/clock/sleep.js';
 
@@ -125,7 +126,7 @@ export class TokenManager {
   }
 
   private async refreshNow(ref: TokenRef, doc: TokenDoc, current: StoredTokens | undefined): Promise<string> {
-    const { store, clock, log, refresher } = this.deps;
+    const { clock, log, refresher } = this.deps;
     let next: StoredTokens;
     try {
       next = await refresher.refresh(doc, current);
@@ -139,9 +140,20 @@ export class TokenManager {
     // Rotation: a new refresh token replaces the old one; none sent keeps the old (protocols §1.8, §2.1).
     if (next.refreshToken === undefined && current?.refreshToken !== undefined) next = { ...next, refreshToken: current.refreshToken };
     const latest = await this.read(ref);
-    await store.directory.write([putOp(ref, { ...latest, sealedTokens: this.seal(next), updatedAt: clock.now() })]);
+    if (!(await this.rewrite(ref, { ...latest, sealedTokens: this.seal(next), updatedAt: clock.now() }))) throw new ConnectionUnavailableError(ref.id, 'gone');
     log.debug({ tenantId: ref.tenantId, connection: ref.id, expiresAt: new Date(next.expiresAt).toISOString() }, 'access token refreshed');
     return next.accessToken;
+  }
+
+  /**
+   * Stores the document again while it exists; false when it is gone (disconnected, its person or tenant
+   * deleted) since it was read: it does not come back.
+   */
+  private rewrite(ref: TokenRef, doc: TokenDoc): Promise<boolean> {
+    return this.deps.store.directory.write([putOp(ref, doc)], [{ ...ref, exists: true }]).then(
+      () => true,
+      (err: unknown) => (err instanceof WriteRefused ? false : Promise.reject(err)),
+    );
   }
 
   /** Marks the grant broken and forgets its tokens; the person or admin is asked to consent again. */
@@ -151,7 +163,7 @@ export class TokenManager {
     if (!doc) return;
     const { sealedTokens: _t, ...rest } = doc;
     const now = clock.now();
-    await store.directory.write([putOp(ref, { ...rest, status: 'broken', brokenReason: reason, brokenAt: now, updatedAt: now })]);
+    if (!(await this.rewrite(ref, { ...rest, status: 'broken', brokenReason: reason, brokenAt: now, updatedAt: now }))) return;
     log.warn({ tenantId: ref.tenantId, connection: ref.id, reason }, 'calendar grant broken: consent needed');
     await this.deps.onBroken(ref, reason);
   }

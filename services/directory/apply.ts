@@ -58,8 +58,12 @@ export async function applyDirectory(
     ops.push(directory.tenantOp(tenantId, wantedTenant, tenant.operatorRequestLimits));
   }
 
+  // Devices and keys are read before people: one whose person is then absent is left of a person deleted
+  // by then (each is written only while its person exists), and goes if the file creates one under that id.
+  const storedDevices = await store.directory.list('devices', tenantId);
+  const memberKeys = (await store.directory.list('apiKeys', tenantId)).filter((k) => k.personId !== undefined);
   const existingPeople = new Map((await store.directory.list('people', tenantId)).map((p) => [p.id, p]));
-  const existingDevices = new Map((await store.directory.list('devices', tenantId)).map((d) => [d.id, d]));
+  const existingDevices = new Map(storedDevices.map((d) => [d.id, d]));
   const listedPeople = new Set(doc.people.map((p) => p.id));
   const listedDevices = new Set<string>();
   const touchedPeople: Array<{ person: Person; before: Person | undefined }> = [];
@@ -163,13 +167,22 @@ export async function applyDirectory(
   }
 
   if (opts.dryRun || ops.length === 0) return plan;
+  // What an earlier person of a created one's id left goes (but a device this file writes under its id).
+  const created = new Set(plan.people.created);
+  ops.unshift(
+    ...storedDevices.filter((d) => created.has(d.personId) && !listedDevices.has(d.id)).map((d): WriteOp => ({ op: 'delete', collection: 'devices', tenantId, id: d.id })),
+    ...memberKeys.filter((k) => created.has(k.personId!)).map((k): WriteOp => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id })),
+  );
   const { people, groups } = plan;
-  await directory.pauses.writeDirectory(
-    tenantId,
-    { deleted: { people: new Set(people.deleted), groups: new Set(groups.deleted) }, created: { people: new Set(people.created), groups: new Set(groups.created) } },
-    ops,
-    needs,
-  ).catch((err: unknown) => {
+  const write = () =>
+    directory.pauses.writeDirectory(
+      tenantId,
+      { deleted: { people: new Set(people.deleted), groups: new Set(groups.deleted) }, created: { people: new Set(people.created), groups: new Set(groups.created) } },
+      ops,
+      needs,
+    );
+  // A new tenant document is checked again in the tenant's settings turn, against the operator's limits as they are now.
+  await (plan.tenant === 'updated' ? directory.writeTenantChecked(tenantId, wantedTenant, write) : write()).catch((err: unknown) => {
     throw refusedAsNotFound(err);
   });
   for (const id of plan.people.deleted) {

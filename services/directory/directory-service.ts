@@ -14,7 +14,8 @@ import {
 import { resolveCalendarPolicy, withMeetingAs } from '../../shared/domain/calendar.js';
 import { resolvePolicy, type Policy } from '../../shared/domain/policy.js';
 import type { RequestLimitsOverride } from '../../shared/domain/request-limits.js';
-import { WriteRefused, conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
+import { AppError, WriteRefused, conflict, notFound, unprocessable } from '../../shared/errors/errors.js';
+import { COLLECTIONS, type CollectionName } from '../../shared/store/keys.js';
 import type { Store, WriteCondition, WriteOp } from '../../shared/store/port.js';
 import type { SignalChange } from '../merger/apply-changes.js';
 import { extensionEndpointId } from '../connectors/pbx/map.js';
@@ -22,6 +23,7 @@ import { sameOnStreams } from '../api/views.js';
 import type { PresenceEngine } from '../merger/engine.js';
 import type { GroupDirectory } from './group-directory.js';
 import type { QueuePauses } from '../routing/queue-pauses.js';
+import { Turns, type Turn } from '../routing/turns.js';
 
 /** Tenants are platform-level records, stored under this pseudo-tenant. */
 export const PLATFORM = '*';
@@ -33,7 +35,7 @@ export const PLATFORM = '*';
 /** A stored tenant as answered: its own id as `tenantId`, and the operator's limits for it (stored apart) if any. */
 const asTenant = ({ operatorRequestLimits: _stored, ...t }: Tenant, operator?: RequestLimitsOverride): Tenant => ({ ...t, tenantId: t.id, ...(operator ? { operatorRequestLimits: operator } : {}) });
 
-const recordNames: Record<string, string> = { tenants: 'tenant', people: 'person', devices: 'device' };
+const recordNames: Record<string, string> = { tenants: 'tenant', people: 'person', devices: 'device', targets: 'target' };
 
 /** A conditional write refused because a record it needs is gone reads as that record's `404 …_not_found`. */
 export function refusedAsNotFound(err: unknown): unknown {
@@ -43,7 +45,20 @@ export function refusedAsNotFound(err: unknown): unknown {
 /** Conditions that a write lands only while the tenant, or a person of it, still exists. */
 export const tenantExists = (tenantId: string): WriteCondition => ({ collection: 'tenants', tenantId: PLATFORM, id: tenantId, exists: true });
 export const personExists = (tenantId: string, personId: string): WriteCondition => ({ collection: 'people', tenantId, id: personId, exists: true });
-const owners = (tenantId: string, personId: string | undefined): WriteCondition[] => [tenantExists(tenantId), ...(personId === undefined ? [] : [personExists(tenantId, personId)])];
+/** Conditions that the tenant id is free: no tenant, and no deletion of one under it still to finish. */
+const idFree = (tenantId: string): WriteCondition[] => [
+  { ...tenantExists(tenantId), exists: false },
+  { collection: 'tenantDeletions', tenantId: PLATFORM, id: tenantId, exists: false },
+];
+export const owners = (tenantId: string, personId: string | undefined): WriteCondition[] => [tenantExists(tenantId), ...(personId === undefined ? [] : [personExists(tenantId, personId)])];
+
+/** Every collection of a tenant's own records (the others are the platform's, under `PLATFORM`). */
+const TENANT_COLLECTIONS = (Object.keys(COLLECTIONS) as CollectionName[]).filter((c) => !['tenants', 'operatorRequestLimits', 'tenantDeletions'].includes(c));
+
+/** Passes over a 404: what it was to delete is gone already. */
+const unlessNotFound = (err: unknown) => {
+  if (!(err instanceof AppError && err.status === 404)) throw err;
+};
 
 export const WORKING_HOURS_SIGNAL = 'directory:working-hours';
 
@@ -82,6 +97,7 @@ export class DirectoryService {
    */
   private readonly policyTtlMs: number;
   private readonly openedSecrets = new WeakMap<ApiKey, string>();
+  private readonly settingsTurns: Turns;
   readonly hooks: DirectoryHooks = { personRemoved: [], personWritten: [], tenantChecks: [], tenantWritten: [], tenantRemoved: [] };
 
   constructor(
@@ -93,6 +109,7 @@ export class DirectoryService {
     readonly pauses: QueuePauses,
   ) {
     this.policyTtlMs = store.shared ? 1000 : Infinity;
+    this.settingsTurns = new Turns(store.leases, clock, 'tenant_settings_busy');
   }
 
   // ── tenants ──────────────────────────────────────────────────────────────
@@ -117,8 +134,36 @@ export class DirectoryService {
 
   /** Writes the tenant's own document (`operator`: the operator's limits for it, which its own values are checked against). */
   tenantOp(tenantId: string, input: TenantInput, operator: RequestLimitsOverride | undefined): WriteOp {
-    for (const check of this.hooks.tenantChecks) check(input, operator);
+    this.checkTenant(input, operator);
+    return this.tenantDocOp(tenantId, input);
+  }
+
+  private tenantDocOp(tenantId: string, input: TenantInput): WriteOp {
     return { op: 'put', collection: 'tenants', doc: { ...input, id: tenantId, tenantId: PLATFORM } };
+  }
+
+  /** Throws on settings this deployment refuses (`operator`: the operator's limits for the tenant). */
+  private checkTenant(input: TenantInput, operator: RequestLimitsOverride | undefined): void {
+    for (const check of this.hooks.tenantChecks) check(input, operator);
+  }
+
+  /**
+   * Runs a write of the tenant's document (`PUT /v1/tenant`, `apply`) or of the operator's limits for it in
+   * the tenant's turn, one at a time on every replica: the tenant's own limits are checked against the
+   * operator's as they are when written, not as read before the operator's change landed. A turn that
+   * does not come (or is lost) answers `503 tenant_settings_busy`.
+   */
+  private settingsTurn<T>(tenantId: string, fn: (turn: Turn) => Promise<T>): Promise<T> {
+    return this.settingsTurns.run(`tenant-settings:${tenantId}`, fn);
+  }
+
+  /** Runs `write`, which stores `input` as the tenant's document, in its settings turn once `input` passed the checks. */
+  writeTenantChecked(tenantId: string, input: TenantInput, write: () => Promise<void>): Promise<void> {
+    return this.settingsTurn(tenantId, async (turn) => {
+      this.checkTenant(input, await this.operatorRequestLimits(tenantId));
+      turn.hold();
+      await write();
+    });
   }
 
   /** Writes the operator's limits for the tenant (`{}`: deletes them). */
@@ -133,15 +178,14 @@ export class DirectoryService {
    * bring it back (with no admin key): `404 tenant_not_found` then, nothing written.
    */
   async putTenant(tenantId: string, input: TenantInput): Promise<Tenant> {
-    await this.write([this.tenantOp(tenantId, input, await this.operatorRequestLimits(tenantId))], [tenantExists(tenantId)]);
+    await this.writeTenantChecked(tenantId, input, () => this.write([this.tenantDocOp(tenantId, input)], [tenantExists(tenantId)]));
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
 
   /** Creates the bootstrap tenant if it is absent; a replica starting at the same time may have created it. */
   async bootstrapTenant(tenantId: string, input: TenantInput): Promise<void> {
-    const absent: WriteCondition = { collection: 'tenants', tenantId: PLATFORM, id: tenantId, exists: false };
-    const created = await this.store.directory.write([this.tenantOp(tenantId, input, undefined)], [absent]).then(
+    const created = await this.store.directory.write([this.tenantOp(tenantId, input, undefined)], idFree(tenantId)).then(
       () => true,
       (err: unknown) => {
         if (err instanceof WriteRefused) return false;
@@ -156,15 +200,23 @@ export class DirectoryService {
    * (the tenant's own values above these ceilings) or a write that fails stores none of them, so the
    * operator's retry is not met by a tenant that exists with no key to manage it. The write checks the
    * tenant is absent in the same step, so of two creators at once (on any replicas) one gets
-   * `409 tenant_exists` and no admin key of a tenant it does not own.
+   * `409 tenant_exists` and no admin key of a tenant it does not own. An id that is taken is
+   * `409 tenant_exists` whatever the settings: a provisioning script sending its tenants again learns they
+   * exist, not that the deployment's defaults have since moved below them. An id whose deletion has not
+   * finished is `409 tenant_being_deleted`: its records are still there for the deletion to take.
    */
   async createTenant(tenantId: string, input: TenantInput, operator: RequestLimitsOverride = {}): Promise<{ tenant: Tenant; admin: IssuedKey }> {
+    const taken = (err: unknown) => {
+      if (!(err instanceof WriteRefused)) return err;
+      return err.condition.collection === 'tenantDeletions'
+        ? conflict('tenant_being_deleted', `the deletion of tenant ${tenantId} has not finished: delete it again to finish it, then create it`)
+        : conflict('tenant_exists', `tenant ${tenantId} exists`);
+    };
+    for (const c of idFree(tenantId)) if (await this.store.directory.get(c.collection, c.tenantId, c.id)) throw taken(new WriteRefused(c));
     const admin = this.keyOp(tenantId, { name: 'initial admin', role: 'admin' });
-    await this.store.directory
-      .write([this.tenantOp(tenantId, input, operator), this.operatorLimitsOp(tenantId, operator), admin.op], [{ collection: 'tenants', tenantId: PLATFORM, id: tenantId, exists: false }])
-      .catch((err: unknown) => {
-        throw err instanceof WriteRefused ? conflict('tenant_exists', `tenant ${tenantId} exists`) : err;
-      });
+    await this.store.directory.write([this.tenantOp(tenantId, input, operator), this.operatorLimitsOp(tenantId, operator), admin.op], idFree(tenantId)).catch((err: unknown) => {
+      throw taken(err);
+    });
     await this.afterTenantWrite(tenantId);
     return { tenant: await this.getTenant(tenantId), admin: admin.issued };
   }
@@ -174,28 +226,66 @@ export class DirectoryService {
    * defaults apply again). The tenant's own values stay; where one is now above its ceiling it is held to it.
    */
   async setOperatorRequestLimits(tenantId: string, limits: RequestLimitsOverride): Promise<Tenant> {
-    await this.write([this.operatorLimitsOp(tenantId, limits)], [tenantExists(tenantId)]);
+    await this.settingsTurn(tenantId, async (turn) => {
+      turn.hold();
+      await this.write([this.operatorLimitsOp(tenantId, limits)], [tenantExists(tenantId)]);
+    });
     await this.afterTenantWrite(tenantId);
     return this.getTenant(tenantId);
   }
 
-  async deleteTenant(tenantId: string): Promise<void> {
-    await this.getTenant(tenantId);
-    for (const p of await this.store.directory.list('people', tenantId)) await this.deletePerson(tenantId, p.id);
+  /**
+   * Deletes the tenant and everything of it, in two writes. The first takes its document (and the
+   * operator's limits for it) and marks the deletion begun: from then on every write for the tenant is
+   * refused (`tenantExists`), so what is listed after it is all there is, and the id cannot be created
+   * again (`409 tenant_being_deleted`) before the second, which deletes all that and the mark at once. A
+   * deletion cut short (a failed write, a replica that stopped) is finished by deleting the tenant again.
+   * Answers the ids of the push targets it deleted, whose publishers must stop.
+   */
+  async deleteTenant(tenantId: string): Promise<string[]> {
+    await this.beginTenantDeletion(tenantId);
+    for (const p of await this.store.directory.list('people', tenantId)) await this.deletePerson(tenantId, p.id).catch(unlessNotFound);
     for (const hook of this.hooks.tenantRemoved) await hook(tenantId);
-    const keys = await this.store.directory.list('apiKeys', tenantId);
-    const groups = await this.groups.list(tenantId);
-    // Its push targets too: a tenant created again under the same id must not inherit where to publish.
-    const targets = await this.store.directory.list('targets', tenantId);
-    await this.store.directory.write([
-      ...(await this.groups.allGroupsDeleteOps(tenantId)),
-      ...keys.map((k) => ({ op: 'delete', collection: 'apiKeys', tenantId, id: k.id }) as WriteOp),
-      ...targets.map((t) => ({ op: 'delete', collection: 'targets', tenantId, id: t.id }) as WriteOp),
-      { op: 'delete', collection: 'tenants', tenantId: PLATFORM, id: tenantId },
-      { op: 'delete', collection: 'operatorRequestLimits', tenantId: PLATFORM, id: tenantId },
-    ]);
-    for (const g of groups) await this.groups.forgetGroup(tenantId, g.id);
+    const { listed: left, ops } = await this.tenantRecords(tenantId, TENANT_COLLECTIONS);
+    const mark: WriteCondition = { collection: 'tenantDeletions', tenantId: PLATFORM, id: tenantId, exists: true };
+    // Refused: another deletion of it finished first, and the id may already be a new tenant's.
+    const finished = await this.store.directory.write([...ops, { op: 'delete', collection: 'tenantDeletions', tenantId: PLATFORM, id: tenantId }], [mark]).then(
+      () => true,
+      (err: unknown) => (err instanceof WriteRefused ? false : Promise.reject(err)),
+    );
     this.policies.delete(tenantId);
+    if (!finished) return [];
+    const deleted = (c: CollectionName) => left.find((l) => l.collection === c)?.docs.map((d) => d.id) ?? [];
+    for (const groupId of deleted('groups')) await this.groups.forgetGroup(tenantId, groupId);
+    return deleted('targets');
+  }
+
+  /** The tenant's records in `collections`, by collection, and the writes that delete them. */
+  private async tenantRecords(tenantId: string, collections: readonly CollectionName[]) {
+    const listed = await Promise.all(collections.map(async (collection) => ({ collection, docs: await this.store.directory.list(collection, tenantId) })));
+    return { listed, ops: listed.flatMap(({ collection, docs }) => docs.map((d): WriteOp => ({ op: 'delete', collection, tenantId, id: d.id }))) };
+  }
+
+  /**
+   * The deletion's first write; a tenant already gone whose deletion has not finished is deleted on. Its
+   * keys and device tokens go in it too: a deletion cut short after it leaves no credential of the tenant
+   * that still signs in (one written as this write was prepared goes with the second).
+   */
+  private async beginTenantDeletion(tenantId: string): Promise<void> {
+    const credentials = await this.tenantRecords(tenantId, ['apiKeys', 'devices']);
+    await this.store.directory
+      .write(
+        [
+          { op: 'delete', collection: 'tenants', tenantId: PLATFORM, id: tenantId },
+          { op: 'delete', collection: 'operatorRequestLimits', tenantId: PLATFORM, id: tenantId },
+          { op: 'put', collection: 'tenantDeletions', doc: { id: tenantId, tenantId: PLATFORM, since: this.clock.now() } },
+          ...credentials.ops,
+        ],
+        [tenantExists(tenantId)],
+      )
+      .catch(async (err: unknown) => {
+        if (!(err instanceof WriteRefused) || !(await this.store.directory.get('tenantDeletions', PLATFORM, tenantId))) throw refusedAsNotFound(err);
+      });
   }
 
   /** Forgets the cached policy and tells the hooks; the tenant document was just written. */
@@ -236,13 +326,30 @@ export class DirectoryService {
     return { op: 'put', collection: 'people', doc: { ...input, id: personId, tenantId } };
   }
 
+  /**
+   * Creates or replaces the person; only while the tenant exists (`404 tenant_not_found`). A new person's
+   * write also deletes any device or member key left under the id by an earlier person of it (written as
+   * that one was deleted, by a deletion whose sweep did not run): none was written for this one, since
+   * every such write needs its person, so none acts as this one.
+   */
   async putPerson(tenantId: string, personId: string, input: PersonInput): Promise<{ person: Person; created: boolean }> {
     const before = await this.store.directory.get('people', tenantId, personId);
     if (input.extension !== undefined) {
       const group = await this.store.directory.findUnique('groups', 'extension', input.extension, tenantId);
       if (group) throw conflict('extension_taken', `extension ${input.extension} belongs to group ${group.id}`);
     }
-    await this.pauses.writeDirectory(tenantId, before ? {} : { created: { people: new Set([personId]) } }, [this.personOp(tenantId, personId, input)]);
+    const ops = [this.personOp(tenantId, personId, input)];
+    const needs = [tenantExists(tenantId)];
+    if (!before) {
+      ops.unshift(...(await this.belongingOps(tenantId, personId)));
+      needs.push({ ...personExists(tenantId, personId), exists: false });
+    }
+    const written = await this.pauses.writeDirectory(tenantId, before ? {} : { created: { people: new Set([personId]) } }, ops, needs).then(
+      () => true,
+      (err: unknown) => (err instanceof WriteRefused && !err.condition.exists ? false : Promise.reject(refusedAsNotFound(err))),
+    );
+    // Created by someone else meanwhile: this is a replacement of theirs.
+    if (!written) return this.putPerson(tenantId, personId, input);
     const person = await this.getPerson(tenantId, personId);
     await this.afterPersonWrite(person, before);
     return { person, created: !before };
@@ -382,7 +489,7 @@ export class DirectoryService {
 
   async deviceOp(tenantId: string, deviceId: string, input: DeviceInput, pendingPeople: ReadonlySet<string> = new Set()): Promise<WriteOp> {
     if (!pendingPeople.has(input.personId)) await this.getPerson(tenantId, input.personId);
-    const existing = await this.store.directory.get('devices', tenantId, deviceId);
+    const existing = await this.liveDevice(tenantId, deviceId);
     if (existing && existing.personId !== input.personId) {
       throw conflict('device_belongs_to_other_person', `device ${deviceId} belongs to ${existing.personId}; delete it first`);
     }
@@ -394,8 +501,17 @@ export class DirectoryService {
     return { op: 'put', collection: 'devices', doc };
   }
 
+  /**
+   * The stored device, unless it is left of a person deleted since (see `putPerson`): nothing of such a
+   * device, its token least of all, carries over to one written under its id.
+   */
+  private async liveDevice(tenantId: string, deviceId: string): Promise<Device | undefined> {
+    const d = await this.store.directory.get('devices', tenantId, deviceId);
+    return d && (await this.store.directory.get('people', tenantId, d.personId)) ? d : undefined;
+  }
+
   async putDevice(tenantId: string, deviceId: string, input: DeviceInput): Promise<{ device: Device; created: boolean; token?: string }> {
-    const existing = await this.store.directory.get('devices', tenantId, deviceId);
+    const existing = await this.liveDevice(tenantId, deviceId);
     const op = await this.deviceOp(tenantId, deviceId, input);
     let token: string | undefined;
     if (op.op === 'put' && op.collection === 'devices' && input.kind === 'mobile' && !op.doc.tokenHash) {
@@ -485,12 +601,19 @@ export class DirectoryService {
     return { op: { op: 'put', collection: 'apiKeys', doc }, issued: { key: publicKey(doc), secret } };
   }
 
-  /** Installs a key whose secret is given (the bootstrap admin key from the environment). */
-  async installKey(tenantId: string, id: string, role: ApiKey['role'], name: string, secret: string): Promise<void> {
+  /**
+   * Installs a key whose secret is given (the bootstrap admin key from the environment), while its tenant
+   * exists: not for one deleted (also as this runs, on another replica) or whose deletion is unfinished.
+   * False when it is not installed for that reason.
+   */
+  async installKey(tenantId: string, id: string, role: ApiKey['role'], name: string, secret: string): Promise<boolean> {
     const doc: ApiKey = { id, tenantId, name, role, hash: hashToken(secret), createdAt: this.clock.now() };
     const existing = await this.store.directory.get('apiKeys', tenantId, id);
-    if (existing?.hash === doc.hash) return;
-    await this.store.directory.write([{ op: 'put', collection: 'apiKeys', doc }]);
+    if (existing?.hash === doc.hash) return true;
+    return this.store.directory.write([{ op: 'put', collection: 'apiKeys', doc }], [tenantExists(tenantId)]).then(
+      () => true,
+      (err: unknown) => (err instanceof WriteRefused ? false : Promise.reject(err)),
+    );
   }
 
   async listKeys(tenantId: string): Promise<Array<Omit<ApiKey, 'hash' | 'sealed'>>> {

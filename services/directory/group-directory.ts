@@ -3,6 +3,7 @@ import { conflict, notFound, unprocessable } from '../../shared/errors/errors.js
 import type { Store, WriteOp } from '../../shared/store/port.js';
 import type { RoutingStateStore } from '../../shared/store/routing-state.js';
 import type { QueuePauses } from '../routing/queue-pauses.js';
+import { refusedAsNotFound, tenantExists } from './directory-service.js';
 
 /** Who will exist once a write lands: the apply file checks references against its own result. */
 export interface KnownIds {
@@ -62,7 +63,10 @@ export class GroupDirectory {
     const before = await this.store.directory.get('groups', tenantId, groupId);
     const known = await this.known(tenantId);
     const op = await this.groupOp(tenantId, groupId, input, { people: known.people, groups: new Set([...known.groups, groupId]) });
-    await this.pauses.writeDirectory(tenantId, before ? {} : { created: { groups: new Set([groupId]) } }, [op]);
+    // Only while the tenant exists: a group written as it is deleted is not left for a tenant created again under its id.
+    await this.pauses.writeDirectory(tenantId, before ? {} : { created: { groups: new Set([groupId]) } }, [op], [tenantExists(tenantId)]).catch((err: unknown) => {
+      throw refusedAsNotFound(err);
+    });
     return { group: await this.get(tenantId, groupId), created: !before };
   }
 
@@ -80,11 +84,6 @@ export class GroupDirectory {
     return (await this.list(tenantId))
       .filter((g) => g.members.some((m) => m.personId === personId))
       .map((g) => ({ op: 'put', collection: 'groups', doc: { ...g, members: g.members.filter((m) => m.personId !== personId) } }));
-  }
-
-  /** Writes that delete every group of a tenant (the tenant is going away). */
-  async allGroupsDeleteOps(tenantId: string): Promise<WriteOp[]> {
-    return (await this.list(tenantId)).map((g) => ({ op: 'delete', collection: 'groups', tenantId, id: g.id }));
   }
 
   async forgetPerson(tenantId: string, personId: string): Promise<void> {

@@ -43,13 +43,13 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       auth: 'key',
       roles: ['admin'],
       body: targetInputSchema,
-      responses: { 200: 'replaced', 201: 'created', 422: 'URL not allowed (SSRF guard) or missing password' },
+      responses: { 200: 'replaced', 201: 'created', 404: 'the tenant was deleted meanwhile (tenant_not_found): nothing stored', 422: 'URL not allowed (SSRF guard) or missing password' },
       async handle({ principal, params, body }) {
         const tenantId = tenantOf(principal);
         const id = recordId(params.targetId, 'target');
         const existed = await store.directory.get('targets', tenantId, id);
         const { op, secret } = await targets.prepare(tenantId, id, body);
-        await store.directory.write([op]);
+        await targets.write(tenantId, op);
         await pipeline.reload(tenantId, id);
         const target = publicTarget(await targets.get(tenantId, id));
         return { status: existed ? 200 : 201, body: secret ? { target, secret } : { target } };
@@ -77,7 +77,7 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],
-      responses: { 200: 'the new secret, and until when the one it replaces still signs beside it', 422: 'not a webhook target' },
+      responses: { 200: 'the new secret, and until when the one it replaces still signs beside it', 404: 'unknown target, also one deleted as the secret is written (target_not_found): not brought back', 422: 'not a webhook target' },
       async handle({ principal, params }) {
         const tenantId = tenantOf(principal);
         const { secret, previousSecretUntil } = await targets.rotateSecret(tenantId, params.targetId!, deps.clock.now());

@@ -2,8 +2,8 @@ import type { SecretBox } from '../../shared/crypto/secrets.js';
 import type { Target, TargetInput } from '../../shared/domain/target.js';
 import { stableJson } from '../../shared/domain/stable-json.js';
 import { notFound, unprocessable } from '../../shared/errors/errors.js';
-import type { Store, WriteOp } from '../../shared/store/port.js';
-import type { DirectoryService } from '../directory/directory-service.js';
+import type { Store, WriteCondition, WriteOp } from '../../shared/store/port.js';
+import { refusedAsNotFound, tenantExists, type DirectoryService } from '../directory/directory-service.js';
 import { checkSipServers } from './sip/server-check.js';
 import type { SrvResolver } from './sip/srv.js';
 import { checkTargetUrl, type Resolver } from './ssrf-guard.js';
@@ -112,8 +112,19 @@ export class TargetsService {
     if (t.sealedSecret !== undefined) signing.push({ sealedSecret: t.sealedSecret, until: previousSecretUntil });
     const doc: Target = { ...rest, sealedSecret: this.secrets.seal(secret) };
     if (signing.length > 0) Object.assign(doc, { previousSecrets: signing.slice(-MAX_PREVIOUS_SECRETS) });
-    await this.store.directory.write([{ op: 'put', collection: 'targets', doc }]);
+    // Not while the target is deleted: it would come back.
+    await this.write(tenantId, { op: 'put', collection: 'targets', doc }, [{ collection: 'targets', tenantId, id, exists: true }]);
     return { secret, previousSecretUntil };
+  }
+
+  /**
+   * Stores a target (`prepare`d) while its tenant exists and `needs` hold: one written as the tenant is
+   * deleted is refused (`404 tenant_not_found`), not left for a tenant created again under its id.
+   */
+  async write(tenantId: string, op: WriteOp, needs: WriteCondition[] = []): Promise<void> {
+    await this.store.directory.write([op], [tenantExists(tenantId), ...needs]).catch((err: unknown) => {
+      throw refusedAsNotFound(err);
+    });
   }
 
   async delete(tenantId: string, id: string): Promise<void> {

@@ -42,6 +42,7 @@ export function groupRoutes(hub: Hub): AnyRoute[] {
       responses: {
         200: 'replaced',
         201: 'created',
+        404: 'the tenant was deleted meanwhile (tenant_not_found): nothing stored',
         409: 'extension used by a person or another group',
         422: 'unknown member or overflow group',
       },

@@ -72,6 +72,13 @@ export interface Tenant extends TenantInput {
   operatorRequestLimits?: RequestLimitsOverride;
 }
 
+/** A tenant whose deletion began and has not finished, stored under the platform scope by the tenant's id. */
+export interface TenantDeletion {
+  id: string;
+  tenantId: string;
+  since: number;
+}
+
 export const personInputSchema = z
   .object({
     name: z.string().min(1).max(200),

@@ -17,6 +17,8 @@ export const COLLECTIONS = {
    * either (on any replica, with no read-modify-write between them) never undoes the other.
    */
   operatorRequestLimits: { unique: {}, multi: [] },
+  /** A tenant whose deletion began and has not finished, by its id: the id is not free until it has. */
+  tenantDeletions: { unique: {}, multi: [] },
   calendarConnections: { unique: {}, multi: ['personId'] },
   calendarSyncStates: { unique: {}, multi: [] },
   // Provider notifications name only the subscription or channel, so it is looked up across tenants.

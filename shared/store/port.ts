@@ -1,5 +1,5 @@
 import type { CalendarAppGrant, CalendarConnection, CalendarSubscription, CalendarSyncState, OAuthFlow } from '../domain/calendar.js';
-import type { ApiKey, Device, Person, Tenant } from '../domain/directory.js';
+import type { ApiKey, Device, Person, Tenant, TenantDeletion } from '../domain/directory.js';
 import type { Group } from '../domain/group.js';
 import type { Presence } from '../domain/presence.js';
 import type { QueuePause } from '../domain/queue-pause.js';
@@ -24,6 +24,7 @@ export interface CollectionTypes {
   queuePauses: QueuePause;
   targets: Target;
   operatorRequestLimits: OperatorRequestLimits;
+  tenantDeletions: TenantDeletion;
   calendarConnections: CalendarConnection;
   calendarSyncStates: CalendarSyncState;
   calendarSubscriptions: CalendarSubscription;

@@ -66,6 +66,18 @@ describe('/openapi.json matches the routes', () => {
     expect(bodySchema('/v1/tenant', 'put').properties.settings.properties.requestLimits.properties.api.minimum).toBe(1);
     expect(bodySchema('/v1/tenants', 'post').properties.operatorRequestLimits.properties.api.minimum).toBe(0);
     expect(doc.paths['/v1/tenants'].post.responses['400'].description).toMatch(/request_limit_above_default.*nothing stored/);
+    // Writes for a tenant being deleted are refused; its id is taken until the deletion finishes.
+    expect(doc.paths['/v1/tenants'].post.responses['409'].description).toMatch(/tenant_exists, whatever the settings.*tenant_being_deleted/);
+    expect(doc.paths['/v1/tenants/{tenantId}'].delete.responses['204'].description).toMatch(/cut short/);
+    for (const [p, m] of [['/v1/keys', 'post'], ['/v1/groups/{groupId}', 'put'], ['/v1/targets/{targetId}', 'put'], ['/v1/people/{personId}', 'put']] as const) {
+      expect(doc.paths[p][m].responses['404'].description, `${m} ${p}`).toMatch(/tenant_not_found/);
+    }
+    expect(doc.paths['/v1/targets/{targetId}/secret'].post.responses['404'].description).toMatch(/target_not_found/);
+    expect(doc.paths['/oauth/microsoft/admin-callback'].get.responses['404'].description).toMatch(/tenant_not_found/);
+    expect(doc.paths['/oauth/{provider}/callback'].get.responses['404'].description).toMatch(/person_not_found, tenant_not_found/);
+    for (const [p, m] of [['/v1/tenant', 'put'], ['/v1/tenants/{tenantId}/request-limits', 'put'], ['/v1/directory/apply', 'post']] as const) {
+      expect(doc.paths[p][m].responses['503'].description, `${m} ${p}`).toMatch(/tenant_settings_busy/);
+    }
     expect(bodySchema('/v1/people/{personId}/devices/{deviceId}', 'put').additionalProperties).toBe(false);
     expect(bodySchema('/v1/people/{personId}', 'put').additionalProperties).toBe(false);
     const targetStatus = doc.paths['/v1/targets/{targetId}/status'].get;

@@ -4,6 +4,7 @@ import { ADMIN_KEY, OPERATOR_KEY, seedAlice, startTestHub, type TestHub } from '
 import { series } from '../support/metrics.js';
 import { sharedRedis } from '../support/redis.js';
 import { openStream, type SseClient } from '../support/sse.js';
+import { answerWhileWaiting } from '../support/turn-wait.js';
 
 /**
  * The operator sets one tenant's request limits in place of the deployment's defaults (above or below
@@ -178,6 +179,33 @@ describe("the operator's request limits for one tenant", () => {
     expect(await h.hub.store.directory.get('operatorRequestLimits', '*', 'gamma')).toBeUndefined();
     const created = (await h.post('/v1/tenants', { id: 'gamma', name: 'Gamma' }, OPERATOR_KEY).expect(201)).body;
     expect(created.tenant).not.toHaveProperty('operatorRequestLimits');
+  });
+
+  it("a tenant's own limits are checked against the operator's as they are when written: PUT /v1/tenant waits for another replica's change of them, then is refused by it", async () => {
+    await setByOperator(h, 'acme', { api: 900 }).expect(200);
+    const turn = 'tenant-settings:acme';
+    expect(await h.hub.store.leases.acquire(turn, 'another-replica', 60_000, h.clock.now())).toBe(true);
+    // That replica lowers the operator's limit in its turn, then ends it.
+    const lowered = async () => {
+      await h.hub.store.directory.write([{ op: 'put', collection: 'operatorRequestLimits', doc: { id: 'acme', tenantId: '*', limits: { api: 700 } } }]);
+      await h.hub.store.leases.release(turn, 'another-replica');
+    };
+    const res = await answerWhileWaiting(h, h.put('/v1/tenant', { name: 'Acme', settings: { requestLimits: { api: 800 } } }), lowered);
+    expect([res.status, res.body.error?.code]).toEqual([400, 'request_limit_above_default']);
+    expect((await h.hub.store.directory.get('tenants', '*', 'acme'))?.settings.requestLimits).toBeUndefined();
+  });
+
+  it("answers 503 tenant_settings_busy when another replica's change of the tenant's settings never ends, and writes nothing", async () => {
+    expect(await h.hub.store.leases.acquire('tenant-settings:acme', 'another-replica', 60_000, h.clock.now())).toBe(true);
+    const res = await answerWhileWaiting(h, setByOperator(h, 'acme', { api: 900 }));
+    expect([res.status, res.body.error?.code]).toEqual([503, 'tenant_settings_busy']);
+    expect(await h.hub.store.directory.get('operatorRequestLimits', '*', 'acme')).toBeUndefined();
+  });
+
+  it('POST /v1/tenants for an id that exists is 409 tenant_exists whatever its settings: a provisioning script sending its tenants again learns they exist', async () => {
+    await h.post('/v1/tenants', { id: 'gamma', name: 'Gamma' }, OPERATOR_KEY).expect(201);
+    const again = await h.post('/v1/tenants', { id: 'gamma', name: 'Gamma', settings: { requestLimits: { api: 601 } } }, OPERATOR_KEY).expect(409);
+    expect(again.body.error.code).toBe('tenant_exists');
   });
 
   it('POST /v1/tenants that fails while writing (a replica dying, the store refusing) leaves no tenant without its admin key: the same POST then succeeds', async () => {

@@ -4,6 +4,7 @@ import { startTestHub, type TestHub } from '../support/hub.js';
 import { sharedRedis } from '../support/redis.js';
 import { seedMembers } from '../support/routing.js';
 import type { QueuePause } from '../../shared/domain/queue-pause.js';
+import { answerWhileWaiting, type Answer } from '../support/turn-wait.js';
 
 const MIN = 60_000;
 
@@ -18,21 +19,7 @@ function queuePauses(start: () => Promise<TestHub>): void {
   const rung = (d: { ring: Array<{ personId: string }> }) => [...new Set(d.ring.map((r) => r.personId))];
   const stored = () => h.hub.store.directory.get('queuePauses', 'acme', 'alice');
 
-  type Answer = { status: number; body: { error?: { code: string } }; headers: Record<string, string> };
-  /**
-   * Lets the hub's clock run in the 25 ms steps a change waiting for its turn sleeps, until the answer is
-   * in; `release` (another replica ending its turn) runs after 20 steps.
-   */
-  const answer = async (req: PromiseLike<Answer>, release?: () => Promise<unknown>) => {
-    let res: Answer | undefined;
-    void Promise.resolve(req).then((r) => (res = r));
-    for (let i = 0; i < 1000 && !res; i++) {
-      if (i === 20 && release) await release();
-      await h.clock.advance(25);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    return res!;
-  };
+  const answer = (req: PromiseLike<Answer>, release?: () => Promise<unknown>) => answerWhileWaiting(h, req, release);
 
   beforeEach(async () => {
     h = await start(); // Monday 2 March 2026, 09:30Z

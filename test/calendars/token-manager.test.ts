@@ -147,6 +147,33 @@ describe('token manager', () => {
     await expect(m.accessToken(REF)).rejects.toBeInstanceOf(ConnectionUnavailableError);
   });
 
+  /** Deletes the connection (a disconnect, its person's deletion) right before the next write that puts it lands. */
+  function disconnectBeforeNextPut(): void {
+    const write = store.directory.write.bind(store.directory);
+    store.directory.write = (async (ops, conditions) => {
+      store.directory.write = write;
+      if (ops.some((op) => op.op === 'put')) await write([{ op: 'delete', collection: 'calendarConnections', tenantId: 'acme', id: REF.id }]);
+      return write(ops, conditions);
+    }) as typeof store.directory.write;
+  }
+
+  it.each([
+    ['new tokens', async () => ({ accessToken: 'a2', expiresAt: clock.now() + 3600_000 })],
+    [
+      'a broken grant',
+      async () => {
+        throw new InvalidGrantError('microsoft', 'invalid_grant', 'AADSTS70000');
+      },
+    ],
+  ] as const)('a connection disconnected as %s are stored does not come back', async (_what, refresh) => {
+    await seed({ accessToken: 'a1', refreshToken: 'r1', expiresAt: clock.now() });
+    const m = manager('one', { refresh });
+    disconnectBeforeNextPut();
+    await expect(m.accessToken(REF)).rejects.toBeInstanceOf(ConnectionUnavailableError);
+    expect(await store.directory.get('calendarConnections', 'acme', REF.id)).toBeUndefined();
+    expect(broken).toEqual([]);
+  });
+
   it('seals what it stores', async () => {
     await seed({ accessToken: 'a1', refreshToken: 'r1', expiresAt: clock.now() });
     const m = manager('one', { refresh: async () => ({ accessToken: 'plain-access', refreshToken: 'plain-refresh', expiresAt: clock.now() + 3600_000 }) });

@@ -48,8 +48,8 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       body: newTenantSchema,
       responses: {
         201: 'the tenant (with operatorRequestLimits if the body set any) and an admin key secret, shown once',
-        400: "invalid body, or settings.requestLimits above the operatorRequestLimits of the same body, else the deployment default (request_limit_above_default): nothing stored",
-        409: 'tenant exists (tenant_exists), also when another creation of the same id won at the same moment: no admin key issued',
+        400: "invalid body, or, for an id not taken, settings.requestLimits above the operatorRequestLimits of the same body, else the deployment default (request_limit_above_default): nothing stored",
+        409: 'tenant exists (tenant_exists, whatever the settings), also when another creation of the same id won at the same moment: no admin key issued; or its deletion has not finished (tenant_being_deleted: delete it again, then create it)',
       },
       async handle({ body }) {
         const { id, operatorRequestLimits, ...input } = body;
@@ -74,12 +74,11 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       summary: 'Delete a tenant with all its people, devices, keys, groups and push targets (operator key only)',
       tag: 'tenants',
       auth: 'operator',
-      responses: { 204: 'deleted', 404: 'unknown tenant' },
+      responses: { 204: 'deleted; also a deletion cut short before, which this one finishes', 404: 'unknown tenant (tenant_not_found)' },
       async handle({ params }) {
-        const targets = await hub.store.directory.list('targets', params.tenantId!);
-        await directory.deleteTenant(params.tenantId!);
+        const tenantId = params.tenantId!;
         // Their publishers stop now.
-        for (const t of targets) await hub.pipeline.reload(t.tenantId, t.id);
+        for (const targetId of await directory.deleteTenant(tenantId)) await hub.pipeline.reload(tenantId, targetId);
         return { status: 204 };
       },
     }),
@@ -91,7 +90,11 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'tenants',
       auth: 'operator',
       body: operatorRequestLimitsSchema,
-      responses: { 200: 'the tenant (operatorRequestLimits) and the request limits that now apply to it', 404: 'unknown tenant, also one deleted as they are written (tenant_not_found): nothing stored' },
+      responses: {
+        200: 'the tenant (operatorRequestLimits) and the request limits that now apply to it',
+        404: 'unknown tenant, also one deleted as they are written (tenant_not_found): nothing stored',
+        503: "a change of the tenant's settings on another replica kept its turn (tenant_settings_busy): nothing stored, try again",
+      },
       async handle({ params, body }) {
         const tenant = await directory.setOperatorRequestLimits(params.tenantId!, body);
         return { body: { tenant, requestLimits: await hub.limits.limitsOf(tenant.id) } };
@@ -122,6 +125,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
         200: 'the updated tenant',
         400: "invalid body, or settings.requestLimits above the tenant's ceiling: the operator's limit for it, else the deployment default (request_limit_above_default)",
         404: 'the tenant was deleted meanwhile (tenant_not_found): not brought back',
+        503: "another change of the tenant's settings or of the operator's limits for it kept its turn (tenant_settings_busy): nothing stored, try again",
       },
       async handle({ principal, body }) {
         return { body: { tenant: await directory.putTenant(tenantOf(principal), body) } };
@@ -161,7 +165,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: personInputSchema,
-      responses: { 200: 'replaced', 201: 'created', 409: 'extension or SIP URI already used' },
+      responses: { 200: 'replaced', 201: 'created', 404: 'the tenant was deleted meanwhile (tenant_not_found): nothing stored', 409: 'extension or SIP URI already used' },
       async handle({ principal, params, body }) {
         const { person, created } = await directory.putPerson(tenantOf(principal), recordId(params.personId, 'person'), body);
         return { status: created ? 201 : 200, body: person };
@@ -276,7 +280,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: apiKeyInputSchema,
-      responses: { 201: 'the key and its secret', 404: 'unknown person for a member key, also one deleted as it is written (person_not_found): no key stored' },
+      responses: { 201: 'the key and its secret', 404: 'unknown person for a member key, also one deleted as it is written (person_not_found), or the tenant deleted as it is written (tenant_not_found): no key stored' },
       async handle({ principal, body }) {
         const { key, secret } = await directory.createKey(tenantOf(principal), body);
         return { status: 201, body: { ...withSigningKeyId(key), secret } };
@@ -310,6 +314,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
         403: 'document for another tenant',
         404: 'the tenant, or a person the file gives a device but leaves unchanged, was deleted meanwhile (tenant_not_found, person_not_found); nothing written',
         409: 'a unique field clashes; nothing written',
+        503: "the file changes the tenant and another change of its settings kept its turn (tenant_settings_busy), or a pause's turn (queue_pause_busy): nothing written, try again",
       },
       async handle({ principal, body, query }) {
         const plan = await applyDirectory(hub, tenantOf(principal), body, query);

@@ -2,6 +2,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GRAPH, LOGIN, cookiesFrom, onlyLoopback, s256, settle, startCalendarHub, unmatched, type CalendarTestHub } from '../../support/calendar-hub.js';
 import { fixture } from '../../support/fixtures.js';
+import { holdWrite, puts } from '../../support/hold-write.js';
 import { OPERATOR_KEY } from '../../support/hub.js';
 import { series } from '../../support/metrics.js';
 
@@ -263,6 +264,48 @@ describe('Microsoft tenant-wide admin consent (application permissions)', () => 
     expect(all.connections).toEqual([]);
     expect(nock.pendingMocks()).toEqual([]);
     expect(misses).toEqual([]);
+  });
+
+  it('a consent answered as the operator deletes the tenant stores no grant for a tenant created again under its id: 404 tenant_not_found', async () => {
+    const c = await signedIn(await signInStarted(), 'code-admin-1');
+    nock(LOGIN).post(`/${DIRECTORY}/oauth2/v2.0/token`).reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'app-token-1' });
+    const held = holdWrite(h, puts('calendarAppGrants'));
+    const answer = Promise.resolve(h.http.get(consentAnswer(c.state, granted(DIRECTORY))).set('Cookie', c.cookie));
+    await held.reached;
+    await h.del('/v1/tenants/acme', OPERATOR_KEY).expect(204);
+    held.release();
+    const page = await answer;
+    expect(page.status).toBe(404);
+    expect(page.text).toContain('data-error-code="tenant_not_found"');
+    expect(await h.hub.store.directory.list('calendarAppGrants', 'acme')).toEqual([]);
+    expect(nock.pendingMocks()).toEqual([]);
+  });
+
+  it('a person deleted as the directory is connected is skipped: no connection is stored for them', async () => {
+    const c = await signedIn(await signInStarted(), 'code-admin-1');
+    nock(LOGIN).post(`/${DIRECTORY}/oauth2/v2.0/token`).reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'app-token-1' });
+    nock(GRAPH)
+      .post('/v1.0/$batch')
+      .reply(200, {
+        responses: [
+          { id: '0', status: 200, body: { id: 'u-alice', mail: 'alice@contoso.example' } },
+          { id: '1', status: 200, body: { id: 'u-bob', mail: 'bob@contoso.example' } },
+          { id: '2', status: 404, body: { error: { code: 'Request_ResourceNotFound', message: 'gone' } } },
+        ],
+      });
+    nock(GRAPH).post('/v1.0/subscriptions').reply(201, { ...fixture('microsoft', 'subscription-created'), id: 'sub-u-alice', expirationDateTime: '2026-03-05T08:00:00Z' });
+    nock(GRAPH).get('/v1.0/users/u-alice/calendarView/delta').query(true).reply(200, { value: [], '@odata.deltaLink': 'https://graph.microsoft.com/v1.0/users/u-alice/calendarView/delta?$deltatoken=d' });
+    const held = holdWrite(h, (op) => op.op === 'put' && op.collection === 'calendarConnections' && op.doc.personId === 'bob');
+    const answer = Promise.resolve(h.http.get(consentAnswer(c.state, granted(DIRECTORY))).set('Cookie', c.cookie));
+    await held.reached;
+    await h.del('/v1/people/bob').expect(204);
+    held.release();
+    const page = await answer;
+    expect(page.status, page.text).toBe(200);
+    expect(page.text).toContain('Connected (1)');
+    await settle(h);
+    expect((await h.get('/v1/calendars').expect(200)).body.connections.map((x: { personId: string }) => x.personId)).toEqual(['alice']);
+    expect(nock.pendingMocks()).toEqual([]);
   });
 
   it('consenting again shows the new grant time and clears a broken grant', async () => {
