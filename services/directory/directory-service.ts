@@ -121,6 +121,12 @@ export class DirectoryService {
     return asTenant(t, operator);
   }
 
+  /** Deletions begun and not finished (a failed write, a replica that stopped): each is finished by deleting the tenant again. */
+  async unfinishedDeletions(): Promise<Array<{ id: string; since: string }>> {
+    const marks = await this.store.directory.list('tenantDeletions', PLATFORM);
+    return marks.map((m) => ({ id: m.id, since: new Date(m.since).toISOString() }));
+  }
+
   async listTenants(): Promise<Tenant[]> {
     const [tenants, limits] = await Promise.all([this.store.directory.list('tenants', PLATFORM), this.store.directory.list('operatorRequestLimits', PLATFORM)]);
     const operator = new Map(limits.map((l) => [l.id, l.limits]));

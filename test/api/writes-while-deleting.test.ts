@@ -140,9 +140,11 @@ function writesWhileDeleting(start: () => Promise<TestHub>): void {
     expect((await h.get('/v1/tenant').expect(401)).body.error.code).toBe('invalid_credentials');
     expect((await h.pbx([], pbxKey)).status).toBe(401);
     expect((await h.http.post('/v1/heartbeat').set('Authorization', `Bearer ${token}`).send({})).body.error.code).toBe('invalid_device_token');
-    expect((await h.get('/v1/tenants', OPERATOR_KEY).expect(200)).body.tenants).toEqual([]);
+    // The operator sees which deletion to send again.
+    expect((await h.get('/v1/tenants', OPERATOR_KEY).expect(200)).body).toEqual({ tenants: [], deleting: [{ id: 'acme', since: expect.any(String) }] });
     expect((await h.post('/v1/tenants', { id: 'acme', name: 'Acme again' }, OPERATOR_KEY).expect(409)).body.error.code).toBe('tenant_being_deleted');
     await deleteAcme();
+    expect((await h.get('/v1/tenants', OPERATOR_KEY).expect(200)).body.deleting).toEqual([]);
     expect(await leftOfAcme()).toEqual({});
     await h.del('/v1/tenants/acme', OPERATOR_KEY).expect(404);
     const again = (await h.post('/v1/tenants', { id: 'acme', name: 'Acme again' }, OPERATOR_KEY).expect(201)).body.adminKey;

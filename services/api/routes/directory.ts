@@ -60,12 +60,13 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
     route({
       method: 'get',
       path: '/v1/tenants',
-      summary: 'List tenants (operator key only)',
+      summary: 'List tenants (operator key only); `deleting`: ids whose deletion was cut short, taken until `DELETE` is sent again',
       tag: 'tenants',
       auth: 'operator',
-      responses: { 200: 'all tenants' },
+      responses: { 200: 'all tenants, and `deleting: [{ id, since }]`' },
       async handle() {
-        return { body: { tenants: await directory.listTenants() } };
+        const [tenants, deleting] = await Promise.all([directory.listTenants(), directory.unfinishedDeletions()]);
+        return { body: { tenants, deleting } };
       },
     }),
     route({
