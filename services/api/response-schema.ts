@@ -6,7 +6,7 @@ import { fallbackStepSchema, groupFieldsSchema, STRATEGIES } from '../../shared/
 import { policyOverrideSchema } from '../../shared/domain/policy.js';
 import { operatorRequestLimitsSchema, REQUEST_LIMIT_CLASSES } from '../../shared/domain/request-limits.js';
 import { ENDPOINT_KINDS, SOURCES } from '../../shared/domain/signal.js';
-import { ariTargetSchema, sipTargetSchema, webhookTargetSchema } from '../../shared/domain/target.js';
+import { ariTargetSchema, sipTargetSchema, targetInputSchema, webhookTargetSchema } from '../../shared/domain/target.js';
 
 /**
  * The JSON bodies the routes answer, for the OpenAPI document (read as output: a field with a default is
@@ -186,7 +186,7 @@ export const targetSecretSchema = z.object({ secret, previousSecretUntil: instan
 const nullableInstant = instant.nullable();
 export const targetStatusSchema = z.object({
   targetId: z.string(),
-  kind: z.enum(['webhook', 'ari', 'sip']),
+  kind: z.enum(targetInputSchema.options.map((o) => o.shape.kind.value)),
   state: z.enum(['healthy', 'failing', 'idle', 'starting', 'disabled', 'unknown']),
   consecutiveFailures: z.number().int().optional(),
   lastSuccessAt: nullableInstant.optional(),
