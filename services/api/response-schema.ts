@@ -60,7 +60,7 @@ export const personSchema = stored(personInputSchema.shape).meta({ id: 'Person' 
 export const personListSchema = z.object({ people: z.array(personSchema) });
 
 export const deviceSchema = stored(deviceInputSchema.shape)
-  .extend({ hasToken: z.boolean().describe('mobile devices: whether a token is issued'), tokenIssuedAt: instant.optional().describe('when the current token was issued') })
+  .extend({ hasToken: z.boolean().describe('mobile devices: whether a token is issued'), tokenIssuedAt: instant.optional().describe('when the current token was issued (RFC 3339, UTC)') })
   .meta({ id: 'Device' });
 export const deviceListSchema = z.object({ devices: z.array(deviceSchema) });
 const token = z.string().describe("the mobile device's own token (phd_…), shown once");
@@ -176,7 +176,7 @@ const publicTargetSchema = (s: z.ZodObject, extra: z.ZodRawShape) => {
   return stored(shape).extend(extra);
 };
 export const targetSchema = z.discriminatedUnion('kind', [
-  publicTargetSchema(webhookTargetSchema, { previousSecretUntil: instant.optional().describe('until when the secret replaced last still signs') }),
+  publicTargetSchema(webhookTargetSchema, { previousSecretUntil: instant.optional().describe('until when the secret replaced last still signs (RFC 3339, UTC)') }),
   publicTargetSchema(ariTargetSchema, { hasPassword: z.boolean() }),
   publicTargetSchema(sipTargetSchema, { hasPassword: z.boolean() }),
 ]).meta({ id: 'Target', description: 'a push target without its secrets' });
