@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { AVAILABILITIES } from '../../shared/domain/activity.js';
-import { CALENDAR_PROVIDERS } from '../../shared/domain/calendar.js';
+import { BROKEN_REASONS, CALENDAR_PROVIDERS, CONNECTION_MODES, CONNECTION_STATUSES } from '../../shared/domain/calendar.js';
 import { deviceInputSchema, personInputSchema, ROLES, tenantInputSchema } from '../../shared/domain/directory.js';
 import { fallbackStepSchema, groupFieldsSchema, STRATEGIES } from '../../shared/domain/group.js';
 import { policyOverrideSchema } from '../../shared/domain/policy.js';
+import { QUEUE_PAUSE_SETTERS } from '../../shared/domain/queue-pause.js';
 import { operatorRequestLimitsSchema, REQUEST_LIMIT_CLASSES } from '../../shared/domain/request-limits.js';
 import { ENDPOINT_KINDS, SOURCES } from '../../shared/domain/signal.js';
 import { ariTargetSchema, sipTargetSchema, targetInputSchema, webhookTargetSchema } from '../../shared/domain/target.js';
@@ -161,7 +162,7 @@ export const routeAnswerSchema = z.union([routeDecisionSchema, rtjsonSchema]);
 export const queuePauseSchema = z.object({
   personId: z.string(),
   since: instant,
-  setBy: z.enum(['admin', 'supervisor', 'self']),
+  setBy: z.enum(QUEUE_PAUSE_SETTERS),
   until: instant.optional(),
   groups: ids.optional(),
   exceptGroups: ids.optional(),
@@ -208,13 +209,14 @@ export const targetStatusSchema = z.object({
 // ── calendars ──
 
 const providers = z.array(z.enum(CALENDAR_PROVIDERS)).describe('the providers configured');
-const connectionSchema = z.object({
+/** What `connectionView` answers; its type is this schema's, so the two cannot part. */
+export const connectionSchema = z.object({
   provider: z.enum(CALENDAR_PROVIDERS),
-  mode: z.enum(['delegated', 'application']),
-  status: z.enum(['connected', 'broken']),
+  mode: z.enum(CONNECTION_MODES),
+  status: z.enum(CONNECTION_STATUSES),
   account: z.object({ id: z.string(), email: z.string().optional(), name: z.string().optional() }),
   connectedAt: instant,
-  brokenReason: z.enum(['invalid_grant', 'consent_revoked', 'subscription_failed', 'not_found', 'access_denied', 'rejected']).optional(),
+  brokenReason: z.enum(BROKEN_REASONS).optional(),
   brokenAt: instant.optional(),
   sync: z.object({ state: z.enum(['ok', 'pending', 'error', 'broken']), lastSyncAt: instant.optional(), lastError: z.object({ code: z.string(), message: z.string(), at: instant }).optional() }),
   subscriptions: z.array(z.object({ kind: z.string(), expiresAt: instant })),
@@ -225,7 +227,7 @@ export const calendarsSchema = z.object({
   providers,
   summary: z.object({ connected: z.number().int(), broken: z.number().int() }),
   connections: z.array(connectionSchema.extend({ personId: z.string() })),
-  adminConsent: z.array(z.object({ directoryTenant: z.string(), status: z.enum(['connected', 'broken']), grantedAt: instant, brokenReason: z.string().optional() })),
+  adminConsent: z.array(z.object({ directoryTenant: z.string(), status: z.enum(CONNECTION_STATUSES), grantedAt: instant, brokenReason: z.enum(BROKEN_REASONS).optional() })),
 });
 export const adminConsentLinkSchema = z.object({ url: z.string(), redirectUris: z.array(z.string()).describe('what the app registration must list'), expiresAt: instant });
 export const connectDirectorySchema = z.object({ connected: ids, notFound: ids, skipped: ids });

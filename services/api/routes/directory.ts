@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   apiKeyInputSchema,
   deviceInputSchema,
+  type ApiKey,
   type Device,
   personInputSchema,
   tenantIdSchema,
@@ -15,7 +16,7 @@ import type { Hub } from '../../hub.js';
 import { recordId } from '../http-errors.js';
 import { assertSelfOrRoles, tenantOf, type Principal } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
-import { apiKeyListSchema, applyAnswerSchema, deviceAnswerSchema, deviceListSchema, deviceTokenSchema, newApiKeySchema, createdTenantSchema, ownTenantSchema, personListSchema, personSchema, tenantAnswerSchema, tenantLimitsSchema, tenantListSchema } from '../response-schema.js';
+import { apiKeyListSchema, apiKeySchema, applyAnswerSchema, deviceAnswerSchema, deviceListSchema, deviceSchema, deviceTokenSchema, newApiKeySchema, createdTenantSchema, ownTenantSchema, personListSchema, personSchema, tenantAnswerSchema, tenantLimitsSchema, tenantListSchema } from '../response-schema.js';
 
 const applyQuery = z.object({
   dryRun: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
@@ -25,13 +26,13 @@ const applyQuery = z.object({
 const newTenantSchema = tenantInputSchema.extend({ id: tenantIdSchema, operatorRequestLimits: operatorRequestLimitsSchema.optional() });
 
 /** A key as answered: its instant in RFC 3339, and a PBX key's name in its signed batches, `<tenant>/<key id>`. */
-function keyView<K extends { id: string; tenantId: string; role: string; createdAt: number }>(key: K) {
+function keyView(key: Omit<ApiKey, 'hash' | 'sealed'>): z.output<typeof apiKeySchema> {
   const view = { ...key, createdAt: new Date(key.createdAt).toISOString() };
   return key.role === 'pbx' ? { ...view, signingKeyId: `${key.tenantId}/${key.id}` } : view;
 }
 
 /** A device as answered: never its token's hash, only whether it has one and since when. */
-function deviceView({ tokenHash, tokenIssuedAt, ...device }: Device) {
+function deviceView({ tokenHash, tokenIssuedAt, ...device }: Device): z.output<typeof deviceSchema> {
   return { ...device, hasToken: tokenHash !== undefined, ...(tokenIssuedAt === undefined ? {} : { tokenIssuedAt: new Date(tokenIssuedAt).toISOString() }) };
 }
 
