@@ -7,6 +7,7 @@ import { policyOverrideSchema } from '../../shared/domain/policy.js';
 import { QUEUE_PAUSE_SETTERS } from '../../shared/domain/queue-pause.js';
 import { operatorRequestLimitsSchema, REQUEST_LIMIT_CLASSES } from '../../shared/domain/request-limits.js';
 import { ENDPOINT_KINDS, SOURCES } from '../../shared/domain/signal.js';
+import { LEAVE_CODES } from '../routing/decision.js';
 import { ariTargetSchema, sipTargetSchema, targetInputSchema, webhookTargetSchema } from '../../shared/domain/target.js';
 
 /**
@@ -129,7 +130,7 @@ export const routeDecisionSchema = z.object({
   leftOut: z.array(z.object({
     personId: z.string(),
     name: z.string().optional(),
-    code: z.string(),
+    code: z.enum(LEAVE_CODES),
     reason: z.string(),
     availability: z.enum(AVAILABILITIES).optional(),
     activity: z.string().optional(),
