@@ -11,17 +11,40 @@ const SECURITY: Record<AuthMode, Array<Record<string, string[]>>> = {
   pbx: [{ pbxKeyId: [], pbxTimestamp: [], pbxSignature: [] }],
 };
 
-const errorSchema = {
+/** `{ error: { code, message, details? } }`, every failure's answer (`http-errors.ts`). */
+const envelope = (code: Record<string, unknown>) => ({
   type: 'object',
   required: ['error'],
   properties: {
     error: {
       type: 'object',
       required: ['code', 'message'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+      properties: { code: { type: 'string', ...code }, message: { type: 'string', description: 'for people' }, details: { description: 'more on what was wrong, where there is more to say (invalid_body: `[{ path, message }]`)' } },
     },
   },
-};
+});
+
+/** Codes any route of its kind may answer, whatever its own descriptions say (`app.ts`, `auth.ts`). */
+function commonCodes(r: AnyRoute, status: number | '4XX'): string[] {
+  const byStatus: Record<number, string[]> = {
+    400: ['invalid_body', 'invalid_json', 'invalid_query', 'invalid_id'],
+    401: { none: [], key: ['missing_credentials', 'invalid_credentials'], operator: ['missing_credentials', 'invalid_credentials'], device: ['missing_credentials', 'invalid_credentials', 'invalid_device_token'], pbx: ['missing_signature', 'invalid_credentials', 'invalid_signature', 'stale_timestamp'] }[r.auth],
+    403: { none: [], key: ['forbidden_role', 'forbidden_principal', 'not_your_person', 'tenant_required'], operator: ['operator_only'], device: [], pbx: [] }[r.auth],
+    413: ['body_too_large'],
+    415: ['unsupported_media_type', 'unsupported_encoding'],
+  };
+  return status === '4XX' ? Object.values(byStatus).flat() : (byStatus[status] ?? []);
+}
+
+/**
+ * The error answer of one status: the codes its description names (`tenant_not_found`, …) and those of
+ * every route of its kind, as examples rather than an enum, so a client meeting a code added later still
+ * reads the envelope. Its pages aside, a route answers every failure so.
+ */
+function errorContent(description: string, common: string[]): unknown {
+  const codes = [...new Set([...(description.match(/\b[a-z][A-Za-z]*(?:_[a-z][A-Za-z]*)+\b/g) ?? []), ...common])];
+  return { 'application/json': { schema: codes.length === 0 ? { $ref: '#/components/schemas/Error' } : envelope({ description: 'machine-readable and stable', examples: codes }) } };
+}
 
 /** Where a 429 can come from: the route's request limit, and an address that failed authentication too often. */
 function limitedDescription(r: AnyRoute): string | undefined {
@@ -32,13 +55,15 @@ function limitedDescription(r: AnyRoute): string | undefined {
 }
 
 /**
- * A body as JSON Schema. Read as input: an object there stays open unless declared strict, which is what a
- * response needs too (fields are only ever added). A schema with a `meta` id goes to
- * `components.schemas` once and is referred to, so a generated client has one type for it.
+ * A body as JSON Schema. A request body is read as input: an object there stays open unless declared
+ * strict. A response is read as output (a field with a default is always answered) and every object of
+ * it stays open, since fields are only ever added. A schema with a `meta` id goes to `components.schemas`
+ * once and is referred to, so a generated client has one type for it.
  */
-function jsonSchema(schema: z.ZodType, components: Record<string, unknown>): unknown {
-  const json = JSON.stringify(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })).replaceAll('"#/$defs/', '"#/components/schemas/');
-  const { $schema: _s, $defs, ...rest } = JSON.parse(json) as Record<string, unknown>;
+function jsonSchema(schema: z.ZodType, components: Record<string, unknown>, io: 'input' | 'output' = 'input'): unknown {
+  const json = JSON.stringify(z.toJSONSchema(schema, { io, unrepresentable: 'any' })).replaceAll('"#/$defs/', '"#/components/schemas/');
+  const open = (key: string, value: unknown) => (io === 'output' && key === 'additionalProperties' && value === false ? undefined : value);
+  const { $schema: _s, $defs, ...rest } = JSON.parse(json, open) as Record<string, unknown>;
   Object.assign(components, $defs);
   return rest;
 }
@@ -67,7 +92,7 @@ function webhooks(components: Record<string, unknown>): unknown {
 /** The OpenAPI 3.1 document, generated from the same route list the app is built from. */
 export function buildOpenApi(routes: readonly AnyRoute[], version: string): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
-  const schemas: Record<string, unknown> = {};
+  const schemas: Record<string, unknown> = { Error: envelope({ description: 'machine-readable and stable' }) };
   for (const r of routes) {
     const path = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
     const parameters: unknown[] = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({
@@ -84,19 +109,22 @@ export function buildOpenApi(routes: readonly AnyRoute[], version: string): unkn
     const responses: Record<string, unknown> = {};
     for (const [status, description] of Object.entries(r.responses)) {
       const returned = r.returns?.[Number(status)];
-      if (Number(status) >= 400) responses[status] = { description, content: { 'application/json': { schema: errorSchema } } };
-      else if (returned) responses[status] = { description, content: { 'application/json': { schema: jsonSchema(returned, schemas) } } };
+      const media = typeof r.produces === 'string' ? (Number(status) >= 300 && Number(status) < 400 ? undefined : r.produces) : r.produces?.[Number(status)];
+      if (media) responses[status] = { description, content: { [media]: { schema: { type: 'string' } } } };
+      else if (returned) responses[status] = { description, content: { 'application/json': { schema: jsonSchema(returned, schemas, 'output') } } };
+      else if (Number(status) >= 400) responses[status] = { description, content: errorContent(description, commonCodes(r, Number(status))) };
       else if (r.streams && Number(status) === 200) {
         for (const e of r.streams.events) jsonSchema(e, schemas);
         const events = r.streams.events.map((e) => z.globalRegistry.get(e)?.id).join(', ');
         responses[status] = { description, content: { [r.streams.mediaType]: { schema: { type: 'string', description: `each event's data is JSON: ${events} (components.schemas)` } } } };
-      } else responses[status] = { description };
+      } else if (Number(status) >= 300) responses[status] = { description, headers: { Location: { description: 'where to go', schema: { type: 'string' } } } };
+      else responses[status] = { description };
     }
     const limited = limitedDescription(r);
     if (limited) {
-      responses['429'] = { description: limited, headers: { 'Retry-After': { description: r.holds ? 'seconds until the request fits a rate limit; for the limit of streams open at once, when to look again (a place frees only when a stream closes)' : 'seconds until the request fits the limit', schema: { type: 'integer' } } }, content: { 'application/json': { schema: errorSchema } } };
+      responses['429'] = { description: limited, headers: { 'Retry-After': { description: r.holds ? 'seconds until the request fits a rate limit; for the limit of streams open at once, when to look again (a place frees only when a stream closes)' : 'seconds until the request fits the limit', schema: { type: 'integer' } } }, content: errorContent(limited, []) };
     }
-    responses['4XX'] ??= { description: 'bad input', content: { 'application/json': { schema: errorSchema } } };
+    responses['4XX'] ??= { description: r.auth === 'none' ? 'bad input' : 'bad input, or credentials not accepted', content: errorContent('', commonCodes(r, '4XX')) };
     const op: Record<string, unknown> = {
       summary: r.summary,
       tags: [r.tag],

@@ -38,8 +38,10 @@ export interface Route<B = unknown, Q = unknown> {
   /** The body reaches the handler as raw bytes (signature checks need them unparsed). */
   raw?: boolean;
   responses: Record<number, string>;
-  /** For the OpenAPI document: the JSON body a success answers, by status. */
+  /** For the OpenAPI document: the JSON body answered, by status (a failure's is the error envelope unless named here). */
   returns?: Partial<Record<number, z.ZodType>>;
+  /** For the OpenAPI document: an answer that is not JSON (a page, a script, metrics), its media type by status, or one for every answer with a body. */
+  produces?: string | Partial<Record<number, string>>;
   /** For the OpenAPI document: a success that is not JSON (the event stream), with the schemas of its events. */
   streams?: { mediaType: string; events: readonly z.ZodType[] };
   /**

@@ -1,18 +1,10 @@
 import { isoInstant as iso } from '../../shared/clock/iso.js';
-import type { BrokenReason, CalendarConnection, CalendarProvider, CalendarSubscription, CalendarSyncState } from '../../shared/domain/calendar.js';
+import type { z } from 'zod';
+import type { CalendarConnection, CalendarSubscription, CalendarSyncState } from '../../shared/domain/calendar.js';
+import type { connectionSchema } from '../api/response-schema.js';
 
-/** A connection as the person's page and the admin API show it. */
-export interface ConnectionView {
-  provider: CalendarProvider;
-  mode: CalendarConnection['mode'];
-  status: CalendarConnection['status'];
-  account: CalendarConnection['account'];
-  connectedAt: string;
-  brokenReason?: BrokenReason;
-  brokenAt?: string;
-  sync: { state: 'ok' | 'pending' | 'error' | 'broken'; lastSyncAt?: string; lastError?: { code: string; message: string; at: string } };
-  subscriptions: Array<{ kind: CalendarSubscription['kind']; expiresAt: string }>;
-}
+/** A connection as the person's page and the admin API show it (the schema `/openapi.json` documents). */
+export type ConnectionView = z.output<typeof connectionSchema>;
 
 export function connectionView(conn: CalendarConnection, state: CalendarSyncState | undefined, subs: readonly CalendarSubscription[]): ConnectionView {
   const syncState: ConnectionView['sync']['state'] =

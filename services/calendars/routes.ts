@@ -8,6 +8,10 @@ import type { MicrosoftAnswer } from './admin-consent-flow.js';
 import { ProviderError } from './errors.js';
 import { FLOW_TTL_MS, flowCookie } from './oauth-flows.js';
 import { escapeHtml, sendErrorPage, sendPage, statusPage } from './pages.js';
+import { adminConsentLinkSchema, calendarsSchema, connectDirectorySchema, connectLinkSchema, personCalendarSchema } from '../api/response-schema.js';
+
+/** The pages answer HTML, failures too (their code in `data-error-code`). */
+const PAGE = 'text/html; charset=utf-8';
 
 const notConfigured = () => new AppError(503, 'calendars_not_configured', 'no calendar provider is configured (PUBLIC_BASE_URL and a provider client id and secret)', undefined, 3600);
 
@@ -117,7 +121,8 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       tag: 'calendars',
       auth: 'key',
       roles: ['admin'],
-      responses: { 201: 'the link and its expiry', 404: 'unknown person', 503: 'no calendar provider configured' },
+      returns: { 201: connectLinkSchema },
+      responses: { 201: 'the link and its expiry', 404: 'unknown person (person_not_found)', 503: 'no calendar provider configured (calendars_not_configured)' },
       async handle({ principal, params }) {
         const tenantId = tenantOf(principal);
         const person = await hub.directory.getPerson(tenantId, params.personId!);
@@ -133,7 +138,8 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       tag: 'calendars',
       auth: 'key',
       roles: ['admin', 'member'],
-      responses: { 200: 'the connections', 404: 'unknown person' },
+      returns: { 200: personCalendarSchema },
+      responses: { 200: 'the connections', 404: 'unknown person (person_not_found)' },
       async handle({ principal, params }) {
         assertSelfOrRoles(principal, params.personId!, ['admin']);
         const tenantId = tenantOf(principal);
@@ -149,7 +155,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       tag: 'calendars',
       auth: 'key',
       roles: ['admin', 'member'],
-      responses: { 204: 'disconnected', 404: 'unknown person, provider or no such connection' },
+      responses: { 204: 'disconnected', 404: 'unknown person, provider or no such connection (person_not_found, unknown_provider, calendar_connection_not_found)' },
       async handle({ principal, params }) {
         assertSelfOrRoles(principal, params.personId!, ['admin']);
         const tenantId = tenantOf(principal);
@@ -166,6 +172,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       tag: 'calendars',
       auth: 'key',
       roles: ['admin'],
+      returns: { 200: calendarsSchema },
       responses: { 200: 'connections and grants' },
       async handle({ principal }) {
         const tenantId = tenantOf(principal);
@@ -183,7 +190,8 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       tag: 'calendars',
       auth: 'key',
       roles: ['admin'],
-      responses: { 201: 'the link to open as a Microsoft administrator, and the redirect URIs the app registration must list', 503: 'Microsoft is not configured' },
+      returns: { 201: adminConsentLinkSchema },
+      responses: { 201: 'the link to open as a Microsoft administrator, and the redirect URIs the app registration must list', 503: 'Microsoft is not configured (calendars_not_configured)' },
       async handle({ principal }) {
         const tenantId = tenantOf(principal);
         const ms = service.microsoft;
@@ -199,7 +207,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       tag: 'calendars',
       auth: 'key',
       roles: ['admin'],
-      responses: { 204: 'removed', 404: 'no admin consent stored' },
+      responses: { 204: 'removed', 404: 'no admin consent stored (admin_consent_not_found)' },
       async handle({ principal }) {
         if (!(await adminConsent.revoke(tenantOf(principal)))) throw notFound('admin_consent');
         return { status: 204 };
@@ -212,7 +220,8 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       tag: 'calendars',
       auth: 'key',
       roles: ['admin'],
-      responses: { 200: 'who was connected, not found in Microsoft Entra, or skipped', 409: 'no admin consent' },
+      returns: { 200: connectDirectorySchema },
+      responses: { 200: 'who was connected, not found in Microsoft Entra, or skipped', 409: 'no admin consent (admin_consent_missing)', 503: 'Microsoft is not configured (calendars_not_configured)' },
       async handle({ principal }) {
         const tenantId = tenantOf(principal);
         if (!service.microsoft) throw notConfigured();
@@ -228,6 +237,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: "The person's calendar page: connect Microsoft or Google, the connected account and sync status, reconnect, disconnect",
       tag: 'calendar pages',
       auth: 'none',
+      produces: PAGE,
       responses: { 200: 'an HTML page', 404: 'invalid link', 410: 'expired link' },
       async handle({ req, res, params }) {
         return page(req, res, async () => {
@@ -253,6 +263,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: "Start consent: redirects to the provider's sign-in with PKCE (S256) and state",
       tag: 'calendar pages',
       auth: 'none',
+      produces: PAGE,
       responses: { 303: 'to the provider', 403: 'posted from another site', 404: 'invalid link or provider', 410: 'expired link' },
       async handle({ req, res, params }) {
         return page(req, res, async () => {
@@ -271,6 +282,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: 'Disconnect from the person’s page',
       tag: 'calendar pages',
       auth: 'none',
+      produces: PAGE,
       responses: { 303: 'back to the page', 403: 'posted from another site', 404: 'invalid link', 410: 'expired link' },
       async handle({ req, res, params }) {
         return page(req, res, async () => {
@@ -288,7 +300,8 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: 'OAuth redirect URI: checks state and the browser binding, exchanges the code with the PKCE verifier, subscribes and syncs',
       tag: 'calendar pages',
       auth: 'none',
-      responses: { 303: 'to the person’s page', 400: 'state mismatch, denied or expired consent', 404: 'the person or tenant was deleted meanwhile (person_not_found, tenant_not_found): nothing stored', 502: 'the provider failed' },
+      produces: PAGE,
+      responses: { 200: 'a page saying the calendar is connected, when the link it came from has expired meanwhile', 303: 'to the person’s page', 400: 'state mismatch, denied or expired consent', 404: 'the person or tenant was deleted meanwhile (person_not_found, tenant_not_found): nothing stored', 502: 'the provider failed' },
       async handle({ req, res, params }) {
         let back: string | undefined;
         return page(
@@ -329,6 +342,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: "The Microsoft administrator's start page: which tenant of this service their organisation is connected to, and what Microsoft will ask",
       tag: 'calendar pages',
       auth: 'none',
+      produces: PAGE,
       responses: { 200: 'an HTML page with a sign-in button', 400: 'unknown, used or expired link' },
       async handle({ req, res, params }) {
         return page(req, res, async () => {
@@ -354,6 +368,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: "Spends the administrator's start link and begins step 1: a Microsoft sign-in (OpenID Connect, PKCE S256, nonce) bound to this browser",
       tag: 'calendar pages',
       auth: 'none',
+      produces: PAGE,
       responses: { 303: "to Microsoft's sign-in", 400: 'unknown, used or expired link', 403: 'posted from another site' },
       async handle({ req, res, params }) {
         return page(req, res, async () => {
@@ -368,6 +383,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: "Admin consent step 1 redirect URI: exchanges the code (PKCE) for the administrator's ID token, whose tid proves their directory, then sends them to that directory's admin-consent page",
       tag: 'calendar pages',
       auth: 'none',
+      produces: PAGE,
       responses: { 303: "to Microsoft's admin-consent page for the proven directory", 400: 'state mismatch, a failed sign-in, or an ID token that proves no directory', 502: 'Microsoft failed' },
       async handle({ req, res }) {
         return page(req, res, async () => {
@@ -384,6 +400,7 @@ export function calendarRoutes(hub: Hub): AnyRoute[] {
       summary: 'Admin consent step 2 redirect URI: stores the grant for the directory proven in step 1 (the answer must name it) and connects every directory person',
       tag: 'calendar pages',
       auth: 'none',
+      produces: PAGE,
       responses: { 200: 'an HTML summary', 400: 'state mismatch, consent denied, or an answer naming another directory', 404: 'the tenant was deleted meanwhile (tenant_not_found): no grant stored', 409: 'the directory is connected to another tenant', 502: 'Microsoft failed' },
       async handle({ req, res }) {
         return page(req, res, async () => {

@@ -25,7 +25,7 @@ function send(res: Response, type: string, body: string): undefined {
 /** The supervisor dashboard: a static page that follows `GET /v1/stream` with the key it is given. */
 export function dashboardRoutes(): AnyRoute[] {
   const asset = (path: string, summary: string, type: string, body: string): AnyRoute =>
-    route({ method: 'get', path, summary, tag: 'dashboard', auth: 'none', responses: { 200: type }, handle: async ({ res }) => send(res, type, body) });
+    route({ method: 'get', path, summary, tag: 'dashboard', auth: 'none', responses: { 200: type }, produces: type, handle: async ({ res }) => send(res, type, body) });
   return [
     asset('/dashboard', "The supervisor dashboard: a team's live presence, what each person is doing and until when, who can take a call (sign in with an API key)", 'text/html; charset=utf-8', DASHBOARD_HTML),
     asset('/dashboard/app.js', "The dashboard's script", 'text/javascript; charset=utf-8', DASHBOARD_JS),

@@ -7,6 +7,7 @@ import { targetStatus } from './status-view.js';
 import { publicTarget, type TargetsService } from './targets-service.js';
 import type { Clock } from '../../shared/clock/clock.js';
 import type { Store } from '../../shared/store/port.js';
+import { targetAnswerSchema, targetListSchema, targetSchema, targetSecretSchema, targetStatusSchema } from '../api/response-schema.js';
 
 export function targetRoutes(deps: { store: Store; targets: TargetsService; pipeline: PublishPipeline; clock: Clock }): AnyRoute[] {
   const { targets, pipeline, store } = deps;
@@ -18,6 +19,7 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],
+      returns: { 200: targetListSchema },
       responses: { 200: 'the targets' },
       async handle({ principal }) {
         return { body: { targets: (await targets.list(tenantOf(principal))).map(publicTarget) } };
@@ -30,7 +32,8 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],
-      responses: { 200: 'the target', 404: 'unknown target' },
+      returns: { 200: targetSchema },
+      responses: { 200: 'the target', 404: 'unknown target (target_not_found)' },
       async handle({ principal, params }) {
         return { body: publicTarget(await targets.get(tenantOf(principal), params.targetId!)) };
       },
@@ -43,7 +46,8 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       auth: 'key',
       roles: ['admin'],
       body: targetInputSchema,
-      responses: { 200: 'replaced', 201: 'created', 404: 'the tenant was deleted meanwhile (tenant_not_found): nothing stored', 422: 'URL not allowed (SSRF guard) or missing password' },
+      returns: { 200: targetAnswerSchema, 201: targetAnswerSchema },
+      responses: { 200: 'replaced', 201: 'created', 404: 'the tenant was deleted meanwhile (tenant_not_found): nothing stored', 422: 'URL not allowed, the SSRF guard (invalid_url, unsupported_scheme, https_required, credentials_in_url, unresolvable_host), or missing password (password_required)' },
       async handle({ principal, params, body }) {
         const tenantId = tenantOf(principal);
         const id = recordId(params.targetId, 'target');
@@ -62,7 +66,7 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],
-      responses: { 204: 'deleted', 404: 'unknown target' },
+      responses: { 204: 'deleted', 404: 'unknown target (target_not_found)' },
       async handle({ principal, params }) {
         const tenantId = tenantOf(principal);
         await targets.delete(tenantId, params.targetId!);
@@ -77,7 +81,8 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],
-      responses: { 200: 'the new secret, and until when the one it replaces still signs beside it', 404: 'unknown target, also one deleted as the secret is written (target_not_found): not brought back', 422: 'not a webhook target' },
+      returns: { 200: targetSecretSchema },
+      responses: { 200: 'the new secret, and until when the one it replaces still signs beside it', 404: 'unknown target, also one deleted as the secret is written (target_not_found): not brought back', 422: 'not a webhook target (not_a_webhook)' },
       async handle({ principal, params }) {
         const tenantId = tenantOf(principal);
         const { secret, previousSecretUntil } = await targets.rotateSecret(tenantId, params.targetId!, deps.clock.now());
@@ -93,9 +98,10 @@ export function targetRoutes(deps: { store: Store; targets: TargetsService; pipe
       tag: 'targets',
       auth: 'key',
       roles: ['admin'],
+      returns: { 200: targetStatusSchema },
       responses: {
         200: 'the status: state healthy, failing (with nextProbeAt, null while a probe is on its way or nobody waits) or idle (with reportedBy and reportedAt when another replica publishes the target), starting (no replica publishes it yet), disabled, or unknown (owner not reporting)',
-        404: 'unknown target',
+        404: 'unknown target (target_not_found)',
       },
       async handle({ principal, params }) {
         const target = await targets.get(tenantOf(principal), params.targetId!);

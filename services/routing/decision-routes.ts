@@ -7,6 +7,7 @@ import { decisionView } from './decision-view.js';
 import { routeQuerySchema, routeRequestSchema } from './request-schema.js';
 import type { RouteRequest, RouteTargetRef, RoutingService } from './routing-service.js';
 import { toRtjson } from './rtjson.js';
+import { routeAnswerSchema } from '../api/response-schema.js';
 
 export function decisionRoutes(hub: Hub, routing: RoutingService): AnyRoute[] {
   return [
@@ -19,10 +20,11 @@ export function decisionRoutes(hub: Hub, routing: RoutingService): AnyRoute[] {
       roles: ['admin', 'pbx', 'supervisor'],
       body: routeRequestSchema,
       query: routeQuerySchema,
+      returns: { 200: routeAnswerSchema },
       responses: {
         200: 'the decision (JSON, or the Kamailio rtjson routing document with ?format=rtjson)',
-        404: 'unknown group, person or dialled number',
-        422: 'instant in the past or too far ahead',
+        404: 'unknown group, person or dialled number (group_not_found, person_not_found, route_target_not_found)',
+        422: 'instant in the past or too far ahead (instant_in_past, instant_too_far)',
       },
       async handle({ principal, body, query }) {
         const started = performance.now();

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { routeDecisionSchema } from '../api/response-schema.js';
 import { seesActivity } from '../api/views.js';
 import type { LeaveCode, LeftOut, RouteDecision } from './decision.js';
 
@@ -14,17 +16,8 @@ const BY_AVAILABILITY: Record<string, { code: LeaveCode; reason: string }> = {
   unknown: { code: 'unknown', reason: 'presence unknown' },
 };
 
-export interface LeftOutView {
-  personId: string;
-  name?: string;
-  code: LeaveCode;
-  reason: string;
-  availability?: string;
-  activity?: string;
-  source?: string;
-  until?: string;
-  predictedFreeAt?: string;
-}
+/** A member left out, as the answer documents it. */
+export type LeftOutView = z.output<typeof routeDecisionSchema>['leftOut'][number];
 
 /**
  * What the caller may see of someone left out (design §6, as `views.ts` for presence): an administrator
@@ -47,23 +40,20 @@ export function leftOutView(l: LeftOut): LeftOutView {
 }
 
 /** The project's JSON answer of `POST /v1/route`: the decision with RFC 3339 instants. */
-export function decisionView(d: RouteDecision): Record<string, unknown> {
-  const out: Record<string, unknown> = {
+export function decisionView(d: RouteDecision): z.output<typeof routeDecisionSchema> {
+  return {
     at: iso(d.at),
     dryRun: d.dryRun,
     status: d.status,
     target: d.target,
     open: d.open,
-  };
-  if (d.closedReason !== undefined) out.closedReason = d.closedReason;
-  if (d.scheduleChangesAt !== undefined) out.scheduleChangesAt = iso(d.scheduleChangesAt);
-  Object.assign(out, {
+    ...(d.closedReason === undefined ? {} : { closedReason: d.closedReason }),
+    ...(d.scheduleChangesAt === undefined ? {} : { scheduleChangesAt: iso(d.scheduleChangesAt) }),
     strategy: d.strategy,
     ringTimeoutSeconds: d.ringTimeoutSeconds,
     totalRingSeconds: d.totalRingSeconds,
     ring: d.ring,
     fallback: d.fallback,
     leftOut: d.leftOut.map(leftOutView),
-  });
-  return out;
+  };
 }

@@ -3,6 +3,7 @@ import type { Hub } from '../hub.js';
 import { tenantOf } from '../api/auth.js';
 import { recordId } from '../api/http-errors.js';
 import { route, type AnyRoute } from '../api/route.js';
+import { groupListSchema, groupSchema } from '../api/response-schema.js';
 
 export function groupRoutes(hub: Hub): AnyRoute[] {
   const groups = hub.directory.groups;
@@ -14,6 +15,7 @@ export function groupRoutes(hub: Hub): AnyRoute[] {
       tag: 'routing',
       auth: 'key',
       roles: ['admin', 'supervisor'],
+      returns: { 200: groupListSchema },
       responses: { 200: 'all groups' },
       async handle({ principal }) {
         return { body: { groups: await groups.list(tenantOf(principal)) } };
@@ -26,7 +28,8 @@ export function groupRoutes(hub: Hub): AnyRoute[] {
       tag: 'routing',
       auth: 'key',
       roles: ['admin', 'supervisor'],
-      responses: { 200: 'the group', 404: 'unknown group' },
+      returns: { 200: groupSchema },
+      responses: { 200: 'the group', 404: 'unknown group (group_not_found)' },
       async handle({ principal, params }) {
         return { body: await groups.get(tenantOf(principal), params.groupId!) };
       },
@@ -39,12 +42,13 @@ export function groupRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: groupInputSchema,
+      returns: { 200: groupSchema, 201: groupSchema },
       responses: {
         200: 'replaced',
         201: 'created',
         404: 'the tenant was deleted meanwhile (tenant_not_found): nothing stored',
-        409: 'extension used by a person or another group',
-        422: 'unknown member or overflow group',
+        409: 'extension used by a person or another group (extension_taken)',
+        422: 'unknown member or overflow group (unknown_member, unknown_overflow_group, overflow_to_itself)',
       },
       async handle({ principal, params, body }) {
         const { group, created } = await groups.put(tenantOf(principal), recordId(params.groupId, 'group'), body);
@@ -58,7 +62,7 @@ export function groupRoutes(hub: Hub): AnyRoute[] {
       tag: 'routing',
       auth: 'key',
       roles: ['admin'],
-      responses: { 204: 'deleted', 404: 'unknown group', 409: 'another group overflows to it' },
+      responses: { 204: 'deleted', 404: 'unknown group (group_not_found)', 409: 'another group overflows to it (group_in_use)' },
       async handle({ principal, params }) {
         await groups.delete(tenantOf(principal), params.groupId!);
         return { status: 204 };

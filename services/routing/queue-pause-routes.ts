@@ -6,6 +6,7 @@ import type { Hub } from '../hub.js';
 import { assertSelfOrRoles, tenantOf, type Principal } from '../api/auth.js';
 import { route, type AnyRoute } from '../api/route.js';
 import { detailFor, seesActivity } from '../api/views.js';
+import { queuePauseListSchema, queuePauseSchema } from '../api/response-schema.js';
 
 const PATH = '/v1/people/:personId/queue-pause';
 const GROUP_PATH = `${PATH}/groups/:groupId`;
@@ -60,6 +61,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       tag: 'routing',
       auth: 'key',
       roles: OTHERS,
+      returns: { 200: queuePauseListSchema },
       responses: { 200: 'the pauses that last' },
       async handle({ principal }) {
         const tenantId = tenantOf(principal);
@@ -76,7 +78,8 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       tag: 'routing',
       auth: 'key',
       roles: ROLES,
-      responses: { 200: 'the pause', 404: 'unknown person, or not paused' },
+      returns: { 200: queuePauseSchema },
+      responses: { 200: 'the pause', 404: 'unknown person (person_not_found), or not paused (queue_pause_not_found)' },
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
         const pause = lasting(await pauses.get(tenantId, person.id));
@@ -92,7 +95,8 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ROLES,
       body: queuePauseInputSchema,
-      responses: { 200: 'the pause', 400: 'invalid body (groups and exceptGroups together)', 404: 'unknown person', 422: 'unknown group (in groups or exceptGroups), or until not acceptable' },
+      returns: { 200: queuePauseSchema },
+      responses: { 200: 'the pause', 400: 'invalid body, also groups and exceptGroups together (invalid_body)', 404: 'unknown person (person_not_found)', 422: 'unknown group in groups or exceptGroups (unknown_group), or until not acceptable (until_in_past, until_too_far, no_current_meeting, no_working_hours, outside_working_hours)' },
       async handle({ principal, params, body }) {
         const { tenantId, person } = await target(principal, params);
         const now = hub.clock.now();
@@ -114,7 +118,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       tag: 'routing',
       auth: 'key',
       roles: ROLES,
-      responses: { 204: 'not paused (any more)', 404: 'unknown person' },
+      responses: { 204: 'not paused (any more)', 404: 'unknown person (person_not_found)' },
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
         await pauses.change(tenantId, person.id, () => undefined);
@@ -128,7 +132,8 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       tag: 'routing',
       auth: 'key',
       roles: ROLES,
-      responses: { 200: 'the pause', 404: 'unknown person or group' },
+      returns: { 200: queuePauseSchema },
+      responses: { 200: 'the pause', 404: 'unknown person or group (person_not_found, group_not_found)' },
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
         const groupId = params.groupId!;
@@ -153,7 +158,7 @@ export function queuePauseRoutes(hub: Hub): AnyRoute[] {
       tag: 'routing',
       auth: 'key',
       roles: ROLES,
-      responses: { 204: 'not paused from this group (any more)', 404: 'unknown person or group' },
+      responses: { 204: 'not paused from this group (any more)', 404: 'unknown person or group (person_not_found, group_not_found)' },
       async handle({ principal, params }) {
         const { tenantId, person } = await target(principal, params);
         const groupId = params.groupId!;

@@ -55,13 +55,16 @@ export function withMeetingAs(policy: Policy, meetingAs: CalendarPolicy['meeting
 
 // ── durable documents (store collections) ─────────────────────────────────────────────────────────
 
-export type ConnectionStatus = 'connected' | 'broken';
+export const CONNECTION_STATUSES = ['connected', 'broken'] as const;
+export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
+export const CONNECTION_MODES = ['delegated', 'application'] as const;
 
 /**
  * What broke a connection; each asks the person (or the admin) to consent again. `rejected`: the
  * provider refused every read (a 4xx other than 401/403/404/429) for a day.
  */
-export type BrokenReason = 'invalid_grant' | 'consent_revoked' | 'subscription_failed' | 'not_found' | 'access_denied' | 'rejected';
+export const BROKEN_REASONS = ['invalid_grant', 'consent_revoked', 'subscription_failed', 'not_found', 'access_denied', 'rejected'] as const;
+export type BrokenReason = (typeof BROKEN_REASONS)[number];
 
 /**
  * One person's calendar grant with one provider (`calendarConnections`, id `<provider>.<personId>`).
@@ -73,7 +76,7 @@ export interface CalendarConnection {
   tenantId: string;
   personId: string;
   provider: CalendarProvider;
-  mode: 'delegated' | 'application';
+  mode: (typeof CONNECTION_MODES)[number];
   status: ConnectionStatus;
   /** The provider's user id, and an address or name to show the person which account is connected. */
   account: { id: string; email?: string; name?: string };

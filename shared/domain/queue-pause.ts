@@ -30,6 +30,9 @@ export const queuePauseInputSchema = z
   .refine((p) => p.groups === undefined || p.exceptGroups === undefined, { path: ['exceptGroups'], message: 'only for a pause from every group: leave out groups, or exceptGroups' });
 export type QueuePauseInput = z.infer<typeof queuePauseInputSchema>;
 
+/** Who may pause a person: the person themself, or a supervisor or administrator. */
+export const QUEUE_PAUSE_SETTERS = ['self', 'supervisor', 'admin'] as const;
+
 /** Stored under the person's id: one pause per person. */
 export interface QueuePause {
   tenantId: string;
@@ -42,8 +45,8 @@ export interface QueuePause {
   /** Groups a pause from every group lets the person back into (absent in pauses stored before it existed). */
   exceptGroups?: string[];
   reason?: string;
-  /** Who paused them: the person themself, or a supervisor or administrator. */
-  setBy: 'self' | 'supervisor' | 'admin';
+  /** Who paused them. */
+  setBy: (typeof QUEUE_PAUSE_SETTERS)[number];
 }
 
 /** Whether the pause keeps the person off `groupId`'s ring list at `at`. */

@@ -14,7 +14,7 @@ describe('PBX signing secret', () => {
   it('the key listing names each PBX key as its batches do, and shows no secret', async () => {
     const [tenantId, keyId] = key.signingKeyId.split('/') as [string, string];
     const listed = (await h.get('/v1/keys').expect(200)).body.keys as Array<Record<string, unknown>>;
-    expect(listed.find((k) => k.id === keyId)).toEqual({ id: keyId, tenantId, name: 'pbx', role: 'pbx', createdAt: h.clock.now(), signingKeyId: key.signingKeyId });
+    expect(listed.find((k) => k.id === keyId)).toEqual({ id: keyId, tenantId, name: 'pbx', role: 'pbx', createdAt: new Date(h.clock.now()).toISOString(), signingKeyId: key.signingKeyId });
     expect(listed.find((k) => k.role === 'admin')).not.toHaveProperty('signingKeyId');
   });
 

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   apiKeyInputSchema,
   deviceInputSchema,
+  type ApiKey,
+  type Device,
   personInputSchema,
   tenantIdSchema,
   tenantInputSchema,
@@ -14,6 +16,7 @@ import type { Hub } from '../../hub.js';
 import { recordId } from '../http-errors.js';
 import { assertSelfOrRoles, tenantOf, type Principal } from '../auth.js';
 import { route, type AnyRoute } from '../route.js';
+import { apiKeyListSchema, apiKeySchema, applyAnswerSchema, deviceAnswerSchema, deviceListSchema, deviceSchema, deviceTokenSchema, newApiKeySchema, createdTenantSchema, ownTenantSchema, personListSchema, personSchema, tenantAnswerSchema, tenantLimitsSchema, tenantListSchema } from '../response-schema.js';
 
 const applyQuery = z.object({
   dryRun: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
@@ -22,9 +25,15 @@ const applyQuery = z.object({
 
 const newTenantSchema = tenantInputSchema.extend({ id: tenantIdSchema, operatorRequestLimits: operatorRequestLimitsSchema.optional() });
 
-/** A PBX key is named in its signed batches as `<tenant>/<key id>`; the key listing says so too. */
-function withSigningKeyId<K extends { id: string; tenantId: string; role: string }>(key: K): K | (K & { signingKeyId: string }) {
-  return key.role === 'pbx' ? { ...key, signingKeyId: `${key.tenantId}/${key.id}` } : key;
+/** A key as answered: its instant in RFC 3339, and a PBX key's name in its signed batches, `<tenant>/<key id>`. */
+function keyView(key: Omit<ApiKey, 'hash' | 'sealed'>): z.output<typeof apiKeySchema> {
+  const view = { ...key, createdAt: new Date(key.createdAt).toISOString() };
+  return key.role === 'pbx' ? { ...view, signingKeyId: `${key.tenantId}/${key.id}` } : view;
+}
+
+/** A device as answered: never its token's hash, only whether it has one and since when. */
+function deviceView({ tokenHash, tokenIssuedAt, ...device }: Device): z.output<typeof deviceSchema> {
+  return { ...device, hasToken: tokenHash !== undefined, ...(tokenIssuedAt === undefined ? {} : { tokenIssuedAt: new Date(tokenIssuedAt).toISOString() }) };
 }
 
 export function directoryRoutes(hub: Hub): AnyRoute[] {
@@ -46,6 +55,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'tenants',
       auth: 'operator',
       body: newTenantSchema,
+      returns: { 201: createdTenantSchema },
       responses: {
         201: 'the tenant (with operatorRequestLimits if the body set any) and an admin key secret, shown once',
         400: "invalid body, or, for an id not taken, settings.requestLimits above the operatorRequestLimits of the same body, else the deployment default (request_limit_above_default): nothing stored",
@@ -54,7 +64,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       async handle({ body }) {
         const { id, operatorRequestLimits, ...input } = body;
         const { tenant, admin } = await directory.createTenant(id, input, operatorRequestLimits);
-        return { status: 201, body: { tenant, adminKey: { ...admin.key, secret: admin.secret } } };
+        return { status: 201, body: { tenant, adminKey: { ...keyView(admin.key), secret: admin.secret } } };
       },
     }),
     route({
@@ -63,6 +73,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       summary: 'List tenants (operator key only); `deleting`: ids whose deletion was cut short, taken until `DELETE` is sent again',
       tag: 'tenants',
       auth: 'operator',
+      returns: { 200: tenantListSchema },
       responses: { 200: 'all tenants, and `deleting: [{ id, since }]`' },
       async handle() {
         const [tenants, deleting] = await Promise.all([directory.listTenants(), directory.unfinishedDeletions()]);
@@ -91,6 +102,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'tenants',
       auth: 'operator',
       body: operatorRequestLimitsSchema,
+      returns: { 200: tenantLimitsSchema },
       responses: {
         200: 'the tenant (operatorRequestLimits) and the request limits that now apply to it',
         404: 'unknown tenant, also one deleted as they are written (tenant_not_found): nothing stored',
@@ -108,6 +120,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'tenants',
       auth: 'key',
       roles: ['admin'],
+      returns: { 200: ownTenantSchema },
       responses: { 200: 'the tenant (its own settings.requestLimits, and operatorRequestLimits if the operator set any), its effective policy, and the request limits that apply to it (per minute and replica, openStreams at once; 0: none)' },
       async handle({ principal }) {
         const tenantId = tenantOf(principal);
@@ -122,6 +135,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: tenantInputSchema,
+      returns: { 200: tenantAnswerSchema },
       responses: {
         200: 'the updated tenant',
         400: "invalid body, or settings.requestLimits above the tenant's ceiling: the operator's limit for it, else the deployment default (request_limit_above_default)",
@@ -140,6 +154,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'people',
       auth: 'key',
       roles: ['admin', 'supervisor'],
+      returns: { 200: personListSchema },
       responses: { 200: 'all people of the tenant' },
       async handle({ principal }) {
         return { body: { people: await directory.listPeople(tenantOf(principal)) } };
@@ -152,7 +167,8 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'people',
       auth: 'key',
       roles: ['admin', 'supervisor', 'member'],
-      responses: { 200: 'the person', 404: 'unknown person' },
+      returns: { 200: personSchema },
+      responses: { 200: 'the person', 404: 'unknown person (person_not_found)' },
       async handle({ principal, params }) {
         assertSelfOrRoles(principal, params.personId!, ['admin', 'supervisor']);
         return { body: await directory.getPerson(tenantOf(principal), params.personId!) };
@@ -166,7 +182,8 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: personInputSchema,
-      responses: { 200: 'replaced', 201: 'created', 404: 'the tenant was deleted meanwhile (tenant_not_found): nothing stored', 409: 'extension or SIP URI already used' },
+      returns: { 200: personSchema, 201: personSchema },
+      responses: { 200: 'replaced', 201: 'created', 404: 'the tenant was deleted meanwhile (tenant_not_found): nothing stored', 409: 'extension or SIP URI already used (extension_taken, sipUri_taken)' },
       async handle({ principal, params, body }) {
         const { person, created } = await directory.putPerson(tenantOf(principal), recordId(params.personId, 'person'), body);
         return { status: created ? 201 : 200, body: person };
@@ -179,7 +196,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'people',
       auth: 'key',
       roles: ['admin'],
-      responses: { 204: 'deleted', 404: 'unknown person' },
+      responses: { 204: 'deleted', 404: 'unknown person (person_not_found)' },
       async handle({ principal, params }) {
         await directory.deletePerson(tenantOf(principal), params.personId!);
         return { status: 204 };
@@ -193,13 +210,14 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'devices',
       auth: 'key',
       roles: ['admin', 'supervisor', 'member'],
-      responses: { 200: 'the devices', 404: 'unknown person' },
+      returns: { 200: deviceListSchema },
+      responses: { 200: 'the devices', 404: 'unknown person (person_not_found)' },
       async handle({ principal, params }) {
         assertSelfOrRoles(principal, params.personId!, ['admin', 'supervisor']);
         const tenantId = tenantOf(principal);
         await directory.getPerson(tenantId, params.personId!);
         const devices = await directory.listDevices(tenantId, params.personId!);
-        return { body: { devices: devices.map(({ tokenHash, ...d }) => ({ ...d, hasToken: tokenHash !== undefined })) } };
+        return { body: { devices: devices.map(deviceView) } };
       },
     }),
     route({
@@ -210,12 +228,13 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin', 'member'],
       body: deviceInputSchema.omit({ personId: true }),
-      responses: { 200: 'replaced', 201: 'created', 404: 'unknown person, also one deleted as it is written (person_not_found): nothing stored', 409: 'device belongs to someone else' },
+      returns: { 200: deviceAnswerSchema, 201: deviceAnswerSchema },
+      responses: { 200: 'replaced', 201: 'created', 404: 'unknown person, also one deleted as it is written (person_not_found): nothing stored', 409: 'device belongs to someone else (device_belongs_to_other_person)' },
       async handle({ principal, params, body }) {
         assertSelfOrRoles(principal, params.personId!, ['admin']);
         const deviceId = recordId(params.deviceId, 'device');
         const r = await directory.putDevice(tenantOf(principal), deviceId, { ...body, personId: params.personId! });
-        const { tokenHash: _h, ...device } = r.device;
+        const device = deviceView(r.device);
         return { status: r.created ? 201 : 200, body: r.token ? { device, token: r.token } : { device } };
       },
     }),
@@ -226,7 +245,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'devices',
       auth: 'key',
       roles: ['admin', 'member'],
-      responses: { 204: 'deleted', 404: 'unknown device' },
+      responses: { 204: 'deleted', 404: 'unknown device (device_not_found)' },
       async handle({ principal, params }) {
         const { tenantId, device: d } = await ownDevice(principal, params);
         await directory.deleteDevice(tenantId, d.id);
@@ -240,7 +259,8 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'devices',
       auth: 'key',
       roles: ['admin', 'member'],
-      responses: { 200: 'the token, shown once', 404: 'unknown device, also one (or its person) deleted meanwhile', 422: 'not a mobile device' },
+      returns: { 200: deviceTokenSchema },
+      responses: { 200: 'the token, shown once', 404: 'unknown device, also one (or its person) deleted meanwhile (device_not_found)', 422: 'not a mobile device (not_a_mobile_device)' },
       async handle({ principal, params }) {
         const { tenantId, device: d } = await ownDevice(principal, params);
         return { body: { token: await directory.issueDeviceToken(tenantId, d.id) } };
@@ -253,7 +273,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'devices',
       auth: 'key',
       roles: ['admin', 'member'],
-      responses: { 204: 'revoked', 404: 'unknown device, also one (or its person) deleted meanwhile' },
+      responses: { 204: 'revoked', 404: 'unknown device, also one (or its person) deleted meanwhile (device_not_found)' },
       async handle({ principal, params }) {
         const { tenantId, device: d } = await ownDevice(principal, params);
         await directory.revokeDeviceToken(tenantId, d.id);
@@ -268,9 +288,10 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'keys',
       auth: 'key',
       roles: ['admin'],
+      returns: { 200: apiKeyListSchema },
       responses: { 200: 'the keys' },
       async handle({ principal }) {
-        return { body: { keys: (await directory.listKeys(tenantOf(principal))).map(withSigningKeyId) } };
+        return { body: { keys: (await directory.listKeys(tenantOf(principal))).map(keyView) } };
       },
     }),
     route({
@@ -281,10 +302,11 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin'],
       body: apiKeyInputSchema,
+      returns: { 201: newApiKeySchema },
       responses: { 201: 'the key and its secret', 404: 'unknown person for a member key, also one deleted as it is written (person_not_found), or the tenant deleted as it is written (tenant_not_found): no key stored' },
       async handle({ principal, body }) {
         const { key, secret } = await directory.createKey(tenantOf(principal), body);
-        return { status: 201, body: { ...withSigningKeyId(key), secret } };
+        return { status: 201, body: { ...keyView(key), secret } };
       },
     }),
     route({
@@ -294,7 +316,7 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       tag: 'keys',
       auth: 'key',
       roles: ['admin'],
-      responses: { 204: 'revoked', 404: 'unknown key' },
+      responses: { 204: 'revoked', 404: 'unknown key (key_not_found)' },
       async handle({ principal, params }) {
         await directory.deleteKey(tenantOf(principal), params.keyId!);
         return { status: 204 };
@@ -310,11 +332,12 @@ export function directoryRoutes(hub: Hub): AnyRoute[] {
       roles: ['admin'],
       body: directoryDocumentSchema,
       query: applyQuery,
+      returns: { 200: applyAnswerSchema },
       responses: {
         200: 'the plan (applied unless dryRun)',
-        403: 'document for another tenant',
+        403: 'document for another tenant (tenant_mismatch)',
         404: 'the tenant, or a person the file gives a device but leaves unchanged, was deleted meanwhile (tenant_not_found, person_not_found); nothing written',
-        409: 'a unique field clashes; nothing written',
+        409: 'a unique field clashes (extension_taken, sipUri_taken); nothing written',
         503: "the file changes the tenant and another change of its settings kept its turn (tenant_settings_busy), or a pause's turn (queue_pause_busy): nothing written, try again",
       },
       async handle({ principal, body, query }) {

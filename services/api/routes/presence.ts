@@ -62,7 +62,7 @@ export function presenceRoutes(hub: Hub): AnyRoute[] {
       tag: 'presence',
       auth: 'key',
       roles: ALL_ROLES,
-      responses: { 200: 'the presence', 404: 'unknown person' },
+      responses: { 200: 'the presence', 404: 'unknown person (person_not_found)' },
       returns: { 200: presenceViewSchema },
       async handle({ principal, params }) {
         const person = await hub.directory.getPerson(tenantOf(principal), params.personId!);

@@ -3,6 +3,7 @@ import { zodDetails } from '../../api/http-errors.js';
 import { route, type AnyRoute } from '../../api/route.js';
 import type { Hub } from '../../hub.js';
 import { pushHeadersSchema } from './schema.js';
+import { googleAckSchema } from '../../api/response-schema.js';
 
 /** Remembered per channel to drop repeats; bounded by the number of live channels. */
 const MAX_TRACKED_CHANNELS = 100_000;
@@ -29,7 +30,8 @@ export function googleWebhookRoutes(hub: Hub): AnyRoute[] {
       tag: 'webhooks',
       auth: 'none',
       raw: true,
-      responses: { 200: 'acknowledged: a notification whose channel token and resource id match is processed behind, any other ignored', 400: 'not a Google push' },
+      returns: { 200: googleAckSchema },
+      responses: { 200: 'acknowledged: a notification whose channel token and resource id match is processed behind, any other ignored', 400: 'not a Google push (invalid_push_headers)' },
       async handle({ req }) {
         const parsed = pushHeadersSchema.safeParse({
           channelId: req.header('x-goog-channel-id'),

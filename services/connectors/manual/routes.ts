@@ -4,6 +4,7 @@ import { route, type AnyRoute } from '../../api/route.js';
 import { viewOf } from '../../api/views.js';
 import { MANUAL_SIGNAL, manualStatusChange } from './map.js';
 import { manualStatusSchema } from './schema.js';
+import { presenceViewSchema } from '../../api/view-schema.js';
 
 export function manualRoutes(hub: Hub): AnyRoute[] {
   return [
@@ -15,7 +16,8 @@ export function manualRoutes(hub: Hub): AnyRoute[] {
       auth: 'key',
       roles: ['admin', 'supervisor', 'member'],
       body: manualStatusSchema,
-      responses: { 200: 'the new presence', 404: 'unknown person', 422: 'activity or until not acceptable' },
+      returns: { 200: presenceViewSchema },
+      responses: { 200: 'the new presence', 404: 'unknown person (person_not_found)', 422: 'activity or until not acceptable (unknown_activity, until_in_past, until_too_far, no_current_meeting, no_working_hours, outside_working_hours)' },
       async handle({ principal, params, body }) {
         const tenantId = tenantOf(principal);
         assertSelfOrRoles(principal, params.personId!, ['admin', 'supervisor']);
@@ -34,7 +36,8 @@ export function manualRoutes(hub: Hub): AnyRoute[] {
       tag: 'status',
       auth: 'key',
       roles: ['admin', 'supervisor', 'member'],
-      responses: { 200: 'the new presence', 404: 'unknown person' },
+      returns: { 200: presenceViewSchema },
+      responses: { 200: 'the new presence', 404: 'unknown person (person_not_found)' },
       async handle({ principal, params }) {
         const tenantId = tenantOf(principal);
         assertSelfOrRoles(principal, params.personId!, ['admin', 'supervisor']);

@@ -5,6 +5,7 @@ import { route, type AnyRoute } from '../../api/route.js';
 import type { Hub } from '../../hub.js';
 import type { NotificationOutcome } from '../../calendars/subscriptions.js';
 import { notificationBatchSchema, notificationItemSchema, type NotificationItem } from './schema.js';
+import { graphAckSchema } from '../../api/response-schema.js';
 
 type Verdict = { outcome: NotificationOutcome; sub?: CalendarSubscription };
 
@@ -85,7 +86,9 @@ export function microsoftWebhookRoutes(hub: Hub): AnyRoute[] {
       tag: 'webhooks',
       auth: 'none',
       raw: true,
-      responses: { 200: 'validation token echoed as text/plain', 202: 'acknowledged: notifications whose clientState matches are processed behind, the others ignored', 400: 'malformed' },
+      returns: { 202: graphAckSchema },
+      produces: { 200: 'text/plain' },
+      responses: { 200: 'validation token echoed as text/plain', 202: 'acknowledged: notifications whose clientState matches are processed behind, the others ignored', 400: 'malformed (invalid_json, invalid_body, invalid_validation_token)' },
       async handle({ req, res }) {
         if (handshake(req, res)) return undefined;
         return receive(req, false);
@@ -98,7 +101,9 @@ export function microsoftWebhookRoutes(hub: Hub): AnyRoute[] {
       tag: 'webhooks',
       auth: 'none',
       raw: true,
-      responses: { 200: 'validation token echoed as text/plain', 202: 'acknowledged: events whose clientState matches are handled behind, the others ignored', 400: 'malformed' },
+      returns: { 202: graphAckSchema },
+      produces: { 200: 'text/plain' },
+      responses: { 200: 'validation token echoed as text/plain', 202: 'acknowledged: events whose clientState matches are handled behind, the others ignored', 400: 'malformed (invalid_json, invalid_body, invalid_validation_token)' },
       async handle({ req, res }) {
         if (handshake(req, res)) return undefined;
         return receive(req, true);

@@ -2,6 +2,7 @@ import type { Hub } from '../../hub.js';
 import { route, type AnyRoute } from '../../api/route.js';
 import { heartbeatChange } from './map.js';
 import { heartbeatSchema, ignoredFields } from './schema.js';
+import { heartbeatAnswerSchema } from '../../api/response-schema.js';
 
 export function mobileRoutes(hub: Hub): AnyRoute[] {
   return [
@@ -12,9 +13,10 @@ export function mobileRoutes(hub: Hub): AnyRoute[] {
       tag: 'mobile',
       auth: 'device',
       body: heartbeatSchema,
+      returns: { 200: heartbeatAnswerSchema },
       responses: {
         200: "accepted; reachableUntil says when the next heartbeat is due at the latest (the server's clock), reachableForMs how long from now (a phone's own clock may be off); ignoredFields names the body's fields this version does not know (accepted and ignored, not stored): the first 20, each cut to 100 characters; ignoredFieldCount says how many there were",
-        401: 'unknown or revoked device token',
+        401: 'unknown or revoked device token (invalid_device_token), or none (missing_credentials)',
       },
       async handle({ req, principal, body }) {
         if (principal.kind !== 'device') throw new Error('device principal expected');

@@ -11,6 +11,7 @@ import type { CallOutcome } from './call-outcomes.js';
 import { parsePbxBatch } from './batch-parse.js';
 import { extensionEndpointId, pbxEventChanges } from './map.js';
 import { PBX_EVENT_TYPES, pbxBatchSchema, type PbxEvent } from './schema.js';
+import { pbxBatchAnswerSchema } from '../../api/response-schema.js';
 
 /** People merged in one go before a batch lets the event loop run timers and other I/O (about 0.5 ms of work). */
 const APPLY_CHUNK = 25;
@@ -123,11 +124,12 @@ export function pbxRoutes(hub: Hub): AnyRoute[] {
       auth: 'pbx',
       raw: true,
       body: pbxBatchSchema as z.ZodType<unknown>,
+      returns: { 200: pbxBatchAnswerSchema },
       responses: {
         200: 'accepted; counts events (applied + ignored + rejected = received); rejected and ignoredEvents list the events that changed nothing, with index, code and message (an event of a type not listed here is rejected on its own as unknown_type)',
-        400: 'malformed batch (nothing applied)',
-        401: 'missing, wrong or stale signature',
-        409: 'replayed batch',
+        400: 'malformed batch (invalid_json, invalid_body, too_many_events): nothing applied',
+        401: 'missing, wrong or stale signature (missing_signature, invalid_signature, stale_timestamp)',
+        409: 'replayed batch (replayed_request)',
         413: "body_too_large, or batch_exceeds_limit: more events than the tenant's whole PBX event limit (nothing applied; waiting never helps: send smaller batches)",
         429: "more events than the tenant's PBX event limit has left (nothing applied; the same batch may be sent again after Retry-After)",
       },
