@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
-import type { Person } from '../../shared/domain/directory.js';
 import type { Target } from '../../shared/domain/target.js';
 import type { ChangeFeed, FeedEvent } from '../../shared/store/feed.js';
 import type { LeaseStore } from '../../shared/store/leases.js';
@@ -11,6 +10,7 @@ import { KeyLock } from '../../shared/store/key-lock.js';
 import { jitteredBackoffMs } from './backoff.js';
 import { redactUrls } from './redact-url.js';
 import { renderingOf } from './rendering.js';
+import { inScope } from './scope.js';
 import { StatusReporter, type OwnedStatus } from './status-reporter.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from './sink.js';
 import { TargetRunner, type RunnerOptions, type TargetStatus } from './target-runner.js';
@@ -64,17 +64,11 @@ const DISPATCH_ATTEMPTS = 25;
 
 export const leaseKey = (t: Pick<Target, 'tenantId' | 'id'>) => `publish:${t.tenantId}:${t.id}`;
 
-function wants(target: Target, person: Person | undefined, personId: string): boolean {
-  if (!target.people && !target.teams) return true;
-  if (target.people?.includes(personId)) return true;
-  return !!person && !!target.teams?.some((t) => person.teams.includes(t));
-}
-
 /**
  * A removed person is no longer in the directory, so scopes cannot be matched: a target is told if it has, or
  * is about to get, a state of theirs (one limited to some people or teams learns nothing of anyone else, not
- * even an id), or if it watches their line: a SIP target's dialog watches follow the tenant's lines whatever
- * its scope, and a removal is what ends a deleted person's watch.
+ * even an id), or if it may watch their line: a SIP target's dialog watches follow the lines of those it covers,
+ * with or without a state, and a removal is what ends a deleted person's watch.
  */
 function toldOfRemoval(r: TargetRunner, personId: string): boolean {
   return r.holds(personId) || (r.target.kind === 'sip' && r.target.subscribeDialog === true);
@@ -395,7 +389,7 @@ export class PublishPipeline {
       // when it was rendered from the record as it stands.
       const address = had?.address;
       const adopts = address !== undefined || (holds && rendered === true);
-      if (!wants(runner.target, person, person.id)) {
+      if (!inScope(runner.target, person, person.id)) {
         if (adopts) runner.adopt(person.id, person, address);
         if (holds) runner.offer({ tenantId, personId: person.id, version: had.version, rerender: this.nextMark(), outOfScope: true });
         continue;
@@ -457,7 +451,7 @@ export class PublishPipeline {
     // sensitive person shows less at once); a team's target the person just joined gets it for the first time.
     if (e.cause) d.rerender = this.nextMark();
     for (const r of runners) {
-      if (e.presence ? wants(r.target, person, e.personId) : toldOfRemoval(r, e.personId)) r.offer(d);
+      if (e.presence ? inScope(r.target, person, e.personId) : toldOfRemoval(r, e.personId)) r.offer(d);
       // Someone who left a team's target's teams: what it published for them is withdrawn, not left to go stale.
       else if (e.cause && r.holds(e.personId)) r.offer({ tenantId: e.tenantId, personId: e.personId, version: d.version, rerender: d.rerender!, outOfScope: true });
     }

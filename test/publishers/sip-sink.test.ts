@@ -360,6 +360,16 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
+  it("watches at start only the lines of those its scope covers, as it does for people added later", async () => {
+    const h = setup();
+    const inTeam = (i: number) => ({ ...person(i), teams: ['desk'] }) as Person;
+    const scoped = { ...TARGET, subscribeDialog: true, people: ['p3'], teams: ['desk'] };
+    const sink = new SipSink(scoped, undefined, h.core, {} as PresenceEngine, silentLogger, [inTeam(1), person(2), person(3), person(4)]);
+    await h.clock.advance(0);
+    expect(h.transport.requests('SUBSCRIBE').map((r) => r.uri)).toEqual(['sip:11@example.test', 'sip:13@example.test']);
+    await sink.close();
+  });
+
   it.each([0, 0.5])("draws its publications' and dialog watches' backoff jitter from the hub's random, as its SIP stack is given it (%s)", async (r) => {
     const random = () => r;
     const stack = new SipStack({ host: '127.0.0.1', port: 0 }, new ManualClock(T0), random);

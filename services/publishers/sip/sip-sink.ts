@@ -14,6 +14,7 @@ import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
 import { DeliveryError } from '../http-client.js';
 import { redactUrl } from '../redact-url.js';
+import { inScope } from '../scope.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from '../sink.js';
 import { lineStateChanges } from './dialog-state.js';
 import { PidfBodies } from './pidf-bodies.js';
@@ -104,7 +105,8 @@ export class SipSink implements Sink {
     this.pacer = watchPacerOf(core);
     this.credentials = target.username && password !== undefined ? { username: target.username, password } : undefined;
     if (target.subscribeDialog) {
-      const watchAll = () => this.closed || people.forEach((p) => this.watch(p));
+      // Those it covers, as for people added later (their deliveries): a scoped target reads back no other line.
+      const watchAll = () => this.closed || people.forEach((p) => inScope(target, p, p.id) && this.watch(p));
       // Once the servers are known: a subscription made before would go to the fallback address.
       if (this.route.ready) void this.route.ready.then(watchAll);
       else watchAll();
