@@ -528,7 +528,7 @@ describe('SIP sink', () => {
     /** A sink on a fake transport; `answer` gives every unanswered PUBLISH a 200 with a new etag. */
     function sinkWith() {
       const h = setup();
-      const readdressed: Array<[string, string]> = [];
+      const readdressed: Array<[string, string | undefined]> = [];
       const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, [], { readdressed: (personId, address) => void readdressed.push([personId, address]) });
       const answered = new Set<unknown>();
       let n = 0;
@@ -582,7 +582,7 @@ describe('SIP sink', () => {
       expect(h.transport.lastRequest('PUBLISH').body).toBe(fresh.transport.lastRequest('PUBLISH').body);
       await other.close();
       await h.answer();
-      expect(h.readdressed.map(([id, a]) => [id, JSON.parse(a).etag])).toEqual([['p1', 'b.1']]);
+      expect(h.readdressed.map(([id, a]) => [id, JSON.parse(a!).etag])).toEqual([['p1', 'b.1']]);
       const busy = { ...PRESENCE, availability: 'busy', activity: 'in-meeting', routable: false, version: 2 } as Presence;
       const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: busy, version: 2 });
       await h.clock.advance(0);
@@ -649,7 +649,7 @@ describe('SIP sink', () => {
       expect(drained).toBe(false);
       await h.answer();
       await draining;
-      expect(h.readdressed.map(([id, a]) => [id, JSON.parse(a).etag])).toEqual([['p1', 'b.1']]);
+      expect(h.readdressed.map(([id, a]) => [id, JSON.parse(a!).etag])).toEqual([['p1', 'b.1']]);
       await h.sink.close(TARGET);
     });
 

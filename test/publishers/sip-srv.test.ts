@@ -75,8 +75,8 @@ const ADDRESSES: Record<string, string> = { 'a.example.test': '192.0.2.1', 'b.ex
 function harness(answer: SrvRecord[] | Error = [srv('a.example.test.', 5070, 10, 0, 60), srv('b.example.test.', 5080, 20, 0, 60)], target = TARGET, people: Person[] = []) {
   const h = setup();
   /** What the sink told the ledger between deliveries, by person: their latest address. */
-  const readdressed = new Map<string, string>();
-  const hooks = { readdressed: (personId: string, address: string) => void readdressed.set(personId, address) };
+  const readdressed = new Map<string, string | undefined>();
+  const hooks = { readdressed: (personId: string, address: string | undefined) => void readdressed.set(personId, address) };
   const dns = { answer, lookups: [] as string[] };
   const lookup = async (name: string) => {
     dns.lookups.push(name);
@@ -236,6 +236,8 @@ describe('a SIP target located by DNS SRV', () => {
     await h.clock.advance(500);
     expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
     await h.reply(h.open()[0]!, 200, 'a-1');
+    // Nothing is left of p1: the ledger is told, so their entry goes rather than have each later owner ask that removal again.
+    expect([...h.readdressed].filter(([id]) => id === 'p1')).toEqual([['p1', undefined]]);
     await h.clock.advance(600_000);
     const publishes = () => h.sent().slice(before).filter((r) => r.startsWith('PUBLISH'));
     // Answered: nothing more of p1; p2's refresh at b.
@@ -291,7 +293,10 @@ describe('a SIP target located by DNS SRV', () => {
     await h.reply(h.open()[0]!, 503);
     await h.clock.advance(2000);
     expect(h.sent()).toEqual(['PUBLISH 192.0.2.2:5080 sip:11@example.test b-1', 'PUBLISH 192.0.2.2:5080 sip:11@example.test b-1']);
+    expect(h.readdressed.has('p1')).toBe(false);
     await h.reply(h.open()[0]!, 200);
+    // Done: nothing is left of p1 on the target, and their entry goes from the ledger.
+    expect([...h.readdressed]).toEqual([['p1', undefined]]);
     await h.clock.advance(600_000);
     expect(h.sent()).toHaveLength(2);
     expect(h.sink.addressOf({ tenantId: 'acme', personId: 'p1', version: 2 })).toBeUndefined();

@@ -216,12 +216,15 @@ export class SipSink implements Sink {
       ...(this.credentials ? { credentials: this.credentials } : {}),
       ...(resume ? { resume } : {}),
       onPublication: (p) => {
-        // A removal left under way ended (or lapsed): the ledger no longer lists it, unless nothing else is left of the person (the entry lapses then).
+        // A removal left under way ended (or lapsed): the ledger no longer lists it.
         const ended = !p && this.stopLeaving(personId, pub);
         // A refresh (or a fresh start after a 412) moved the publication; a delivery records its own.
         const moved = p && this.publishers.get(personId)?.pub === pub;
-        const address = (ended || moved) && !this.delivering.has(personId) ? this.addressNow(personId) : undefined;
-        if (address !== undefined) this.hooks?.readdressed(personId, address);
+        if (!(ended || moved) || this.delivering.has(personId)) return;
+        // The last of a person deleted or out of scope: their entry goes, or each later owner would ask for that removal again (a 412).
+        const gone = ended && !this.publishers.has(personId) && !this.leaving.has(personId);
+        const address = this.addressNow(personId);
+        if (gone || address !== undefined) this.hooks?.readdressed(personId, address);
       },
       onLost: (ackedAt, sentAt) => this.recheckAll(ackedAt, sentAt),
     });
