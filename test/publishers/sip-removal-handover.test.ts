@@ -111,9 +111,10 @@ function handover(ledgerOf: () => { ledger: DeliveryLedger; ready?: Promise<void
 
     const b = replica('b');
     await b.pipeline.start();
-    expect(await b.reply(200)).toEqual(['sip:11@example.test 192.0.2.1:5070 a-sip:11@example.test 0']);
-    // Nothing else went out at the takeover: p1's new presentity and p2 are kept up by their etags at b, when due.
-    expect(b.published()).toHaveLength(1);
+    // p1's new presentity and p2, which a published at b, are published afresh at a, where b's requests go first: a never
+    // issued their etags (a 412 each at their refresh before, and a's watchers saw nothing of them until then).
+    expect((await b.reply(200)).sort()).toEqual(['sip:11@example.test 192.0.2.1:5070 a-sip:11@example.test 0', 'sip:12@example.test 192.0.2.1:5070 - 600', 'sip:19@example.test 192.0.2.1:5070 - 600']);
+    expect(b.published()).toHaveLength(3);
     // Taken: the ledger lists only what is kept up for p1 now.
     await eventually(async () => expect(parsePublicationAddress((await ledger.delivered('acme', TARGET.id)).get('p1')?.address)?.leaving).toEqual([]));
     await b.pipeline.close();
@@ -139,7 +140,7 @@ function handover(ledgerOf: () => { ledger: DeliveryLedger; ready?: Promise<void
 
     const b = replica('b');
     await b.pipeline.start();
-    expect(await b.reply(200)).toEqual(['sip:11@example.test 192.0.2.1:5070 a-sip:11@example.test 0']);
+    expect((await b.reply(200)).sort()).toEqual(['sip:11@example.test 192.0.2.1:5070 a-sip:11@example.test 0', 'sip:12@example.test 192.0.2.1:5070 - 600']);
     // Taken: nothing is left of p1 on the target, nor in the ledger.
     await eventually(async () => expect((await ledger.delivered('acme', TARGET.id)).has('p1')).toBe(false));
     await b.pipeline.close();

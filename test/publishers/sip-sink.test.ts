@@ -551,7 +551,8 @@ describe('SIP sink', () => {
       await h.clock.advance(0);
       await h.answer();
       await done;
-      expect(JSON.parse(h.sink.addressOf(d)!)).toEqual({ presentity: 'sip:11@example.test', etag: 'b.1', expiresAt: T0 + 600_000 });
+      // With the server that issued the etag: the only one that knows it.
+      expect(JSON.parse(h.sink.addressOf(d)!)).toEqual({ presentity: 'sip:11@example.test', etag: 'b.1', expiresAt: T0 + 600_000, host: '192.0.2.1', port: 5060 });
       // A delivery's own etag goes to the ledger with it.
       expect(h.readdressed).toEqual([]);
       await h.clock.advance(510_000);
@@ -560,7 +561,7 @@ describe('SIP sink', () => {
         ['sip:11@example.test', '600', null],
         ['sip:11@example.test', '600', 'b.1'],
       ]);
-      expect(h.readdressed).toEqual([['p1', JSON.stringify({ presentity: 'sip:11@example.test', etag: 'b.2', expiresAt: T0 + 1_110_000 })]]);
+      expect(h.readdressed).toEqual([['p1', JSON.stringify({ presentity: 'sip:11@example.test', etag: 'b.2', expiresAt: T0 + 1_110_000, host: '192.0.2.1', port: 5060 })]]);
       expect(h.sink.addressOf({ ...d, personId: 'p2' })).toBeUndefined();
       await h.sink.close();
     });

@@ -160,7 +160,10 @@ export class SipSink implements Sink {
     const held = recorded?.held;
     if (!held || held.expiresAt <= now || this.publishers.has(personId)) return;
     const body = person && presence && presentityOf(person, this.target) === held.presentity ? this.bodies.of(personId, person, presence) : undefined;
-    this.publisher(personId, held.presentity, { etag: held.etag, expiresAt: held.expiresAt, ...(body !== undefined ? { body } : {}) });
+    // At the server that issued its entity-tag: refreshed or modified there while requests go there, removed there
+    // wherever they go; where they go elsewhere, published afresh there (a 412 otherwise, which rechecks every publication).
+    const server = held.server && { server: { ...this.base, ...held.server } };
+    this.publisher(personId, held.presentity, { etag: held.etag, expiresAt: held.expiresAt, ...server, ...(body !== undefined ? { body } : {}) });
   }
 
   /** A removal a previous owner left under way: asked again of the server holding the publication, on its own backoff. */
@@ -191,13 +194,13 @@ export class SipSink implements Sink {
   private addressNow(personId: string): string | undefined {
     const now = this.core.clock.now();
     const held = this.publishers.get(personId);
-    const { etag, expiresAt } = held?.pub.status() ?? {};
+    const { etag, expiresAt, server } = held?.pub.status() ?? {};
     const leaving: LeavingPublication[] = [];
     for (const [pub, presentity] of this.leaving.get(personId) ?? []) {
       const s = pub.status();
       if (s.etag !== undefined && s.expiresAt !== undefined && s.expiresAt > now && s.server) leaving.push({ presentity, etag: s.etag, expiresAt: s.expiresAt, server: s.server });
     }
-    const current = held && etag !== undefined && expiresAt !== undefined ? { presentity: held.presentity, etag, expiresAt } : undefined;
+    const current = held && etag !== undefined && expiresAt !== undefined ? { presentity: held.presentity, etag, expiresAt, ...(server ? { server } : {}) } : undefined;
     return publicationAddress({ ...(current ? { held: current } : {}), leaving });
   }
 
