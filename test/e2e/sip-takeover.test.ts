@@ -6,6 +6,7 @@ import { silentLogger } from '../../shared/log/logger.js';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
 import { MemoryLeases } from '../../shared/store/embedded/memory-leases.js';
 import type { LeaseStore } from '../../shared/store/leases.js';
+import type { RequestSpec } from '../../shared/sip/user-agent-core.js';
 import type { PresenceEngine } from '../../services/merger/engine.js';
 import { Metrics } from '../../services/observability/metrics.js';
 import { PublishPipeline } from '../../services/publishers/pipeline.js';
@@ -83,14 +84,18 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
     ({ personId: 'alice', availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T0, version }) as unknown as Presence;
   const setState = (presence: Presence, emit = true) => store.state.update('acme', 'alice', () => ({ next: { signals: [], presence }, result: undefined, emit }));
 
-  /** A replica publishing through its own SIP stack; `exchanges` lists its PUBLISHes as answered. */
-  async function replica(name: string, leases: LeaseStore, ledger: MemoryLedger) {
+  /**
+   * A replica publishing through its own SIP stack; `exchanges` lists its PUBLISHes as answered. Those `lost` says
+   * never reach Kamailio (no answer ever comes: the replica dies first).
+   */
+  async function replica(name: string, leases: LeaseStore, ledger: MemoryLedger, lost: (spec: RequestSpec) => boolean = () => false) {
     const stack = new SipStack({ host: '127.0.0.1', port: 0 }, clock, () => 0.5);
     stacks.push(stack);
     const core = await stack.get();
     const exchanges: Exchange[] = [];
     const request = core.request.bind(core);
     core.request = async (spec, destination, auth) => {
+      if (lost(spec)) return new Promise<never>(() => {});
       const outcome = await request(spec, destination, auth);
       const response = outcome.kind === 'response' ? outcome.response : undefined;
       const header = (name: string) => spec.headers?.find(([k]) => k === name)?.[1];
@@ -204,6 +209,41 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
       { uri: 'sip:1001@example.test', expires: '0', ifMatch: etagA, status: 200, etag: expect.any(String) },
       { uri: 'sip:1002@example.test', expires: String(EXPIRES_SEC), ifMatch: null, status: 200, etag: expect.any(String) },
     ]);
+    await eventually(() => expect(unpublished(lastDocument(old))).toBe(true));
+    await eventually(() => expect(lastDocument(moved)).toContain('<basic>open</basic>'));
+    expect(tuples(lastDocument(moved))).toBe(1);
+  });
+
+  it('a replica that dies before Kamailio took the removal of an old presentity leaves it to the next owner, which removes it there by its etag', async () => {
+    const [old, moved] = [await watch('1001'), await watch('1002')];
+    const shared = new MemoryLeases();
+    const cut = severableLeases(shared);
+    const ledger = new MemoryLedger();
+    const removal = (spec: RequestSpec) => spec.headers?.some(([k, v]) => k === 'Expires' && v === '0') === true;
+    const a = await replica('a', cut.leases, ledger, removal);
+    await a.pipeline.start();
+    const etagA = await until(() => {
+      const etag = etagIn(ledger.entries.get('alice')?.address);
+      expect(etag).toBeDefined();
+      return etag!;
+    });
+    await eventually(() => expect(lastDocument(old)).toContain('<basic>open</basic>'));
+    // alice is given extension 1002 while a publishes: its removal of 1001 goes out, and a dies before any answer.
+    await store.directory.write([alice('1002')]);
+    await store.state.update('acme', 'alice', (s) => ({ next: s, result: undefined, emit: true, cause: 'directory' }));
+    await clock.advance(0);
+    cut.sever();
+    await clock.advanceTo(T0 + LEASE_MS);
+    expect(a.exchanges).toHaveLength(1);
+    await clock.advance(1);
+    const b = await replica('b', shared, ledger);
+    await b.pipeline.start();
+    await until(() => expect(b.exchanges).toHaveLength(2));
+    expect(b.exchanges).toEqual([
+      { uri: 'sip:1001@example.test', expires: '0', ifMatch: etagA, status: 200, etag: expect.any(String) },
+      { uri: 'sip:1002@example.test', expires: String(EXPIRES_SEC), ifMatch: null, status: 200, etag: expect.any(String) },
+    ]);
+    // Kamailio no longer holds the old presentity: its watcher sees it withdrawn, and 1002's sees alice.
     await eventually(() => expect(unpublished(lastDocument(old))).toBe(true));
     await eventually(() => expect(lastDocument(moved)).toContain('<basic>open</basic>'));
     expect(tuples(lastDocument(moved))).toBe(1);
