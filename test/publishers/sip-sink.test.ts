@@ -360,6 +360,19 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
+  it('closed while the removal of an old presentity is on its way, publishes nothing of the new one (nobody would refresh, record or remove it)', async () => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    await publishedAsE1(h, sink);
+    const moved = sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
+    await h.clock.advance(0);
+    expect(h.transport.lastRequest('PUBLISH').headers.get('expires')).toBe('0');
+    await sink.close();
+    await expect(moved).rejects.toThrow('the publisher closed');
+    await h.clock.advance(60_000);
+    expect(h.transport.requests('PUBLISH').map((r) => r.uri)).not.toContain('sip:19@example.test');
+  });
+
   it("watches at start only the lines of those its scope covers, as it does for people added later", async () => {
     const h = setup();
     const inTeam = (i: number) => ({ ...person(i), teams: ['desk'] }) as Person;

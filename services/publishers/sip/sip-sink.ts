@@ -115,6 +115,7 @@ export class SipSink implements Sink {
 
   async deliver(d: Delivery): Promise<void | 'unchanged'> {
     if (this.route.ready) await this.route.ready;
+    this.stillOpen();
     if (!d.presence || !d.person) {
       // Withdrawn from this target's scope, they stay: no NOTIFY will end a call their line showed.
       this.unwatch(d.personId, d.outOfScope === true);
@@ -136,6 +137,7 @@ export class SipSink implements Sink {
     if (old && old.presentity !== presentity) {
       const removed = await this.unpublish(d.personId);
       if (removed instanceof DeliveryError) throw removed;
+      this.stillOpen();
     }
     const pub = this.publishers.get(d.personId)?.pub ?? this.publisher(d.personId, presentity);
     const body = this.bodies.of(d.personId, d.person, d.presence);
@@ -145,6 +147,14 @@ export class SipSink implements Sink {
     if (outcome === 'failed') throw failure(`PUBLISH for ${presentity}`, pub);
     // The server holds this document already: nothing was asked of it.
     if (outcome === 'unchanged') return 'unchanged';
+  }
+
+  /**
+   * Closed while a delivery waited (the servers' lookup, an old presentity's removal): a publication it made now
+   * would be one nobody refreshes, records or removes, beside the next owner's (Kamailio shows the older one's).
+   */
+  private stillOpen(): void {
+    if (this.closed) throw new DeliveryError('the publisher closed', true);
   }
 
   /**
