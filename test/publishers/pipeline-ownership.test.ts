@@ -276,6 +276,33 @@ describe('publish pipeline with several replicas', () => {
     expect(sinksA[0]!.closed).toBe(true);
   });
 
+  it('a renewal Redis makes only after the replica closed is released at once, so another replica need not wait for the lease to run out', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const shared = new MemoryLeases();
+    let slow = false;
+    // From `slow` on, each acquisition reaches Redis 5 s after it was asked.
+    const leases: LeaseStore = {
+      ...shared,
+      acquire: (...args) => (slow ? new Promise((resolve, reject) => clock.after(5000, () => shared.acquire(...args).then(resolve, reject))) : shared.acquire(...args)),
+      holder: (...args) => shared.holder(...args),
+      release: (...args) => shared.release(...args),
+      acquireAll: (...args) => shared.acquireAll(...args),
+      releaseAll: (...args) => shared.releaseAll(...args),
+    };
+    const a = pipeline(store, clock, leases, 'a', []);
+    await a.start();
+    slow = true;
+    await clock.advanceTo(T0 + LEASE_MS / 3);
+    // Closed (its lease released) while the renewal is on its way: Redis takes it after that.
+    const closing = a.close();
+    await clock.advance(10);
+    await closing;
+    expect(await shared.holder('publish:acme:hook', clock.now())).toBeUndefined();
+    await clock.advance(5000);
+    expect(await shared.acquire('publish:acme:hook', 'b', LEASE_MS, clock.now())).toBe(true);
+  });
+
   it("a target whose publisher is slow to start (DNS, a server that does not answer) holds no other target's lease renewal", async () => {
     const clock = new ManualClock(T0);
     const store = await world(clock);
