@@ -358,10 +358,12 @@ export class PublishPipeline {
     const until = now + own.leaseMs;
     const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now)) && until > this.deps.clock.now();
     // Closed meanwhile: it publishes nothing, and hands the target over at once rather than when the lease runs out.
-    if (this.closed) return void (owned && (await own.leases.release(leaseKey(target), own.replica).catch(() => false)));
+    const release = () => own.leases.release(leaseKey(target), own.replica).catch(() => false);
+    if (this.closed) return void (owned && (await release()));
     // The renewal waits outside the target's turn, which a lease running out meanwhile takes (it may hang).
     await this.turns.run(k, async () => {
-      if (this.closed) return;
+      // Closed while it waited for the turn: a lease gained with no publisher to hand over is released as above.
+      if (this.closed) return void (owned && !this.runners.has(k) && (await release()));
       this.owns(k, owned ? until : undefined);
       if (!owned) this.forgetUnstarted(k);
       const runner = this.runners.get(k);

@@ -303,6 +303,40 @@ describe('publish pipeline with several replicas', () => {
     expect(await shared.acquire('publish:acme:hook', 'b', LEASE_MS, clock.now())).toBe(true);
   });
 
+  it('a lease Redis confirms while the target is still being handed over (its old publisher closing), then the replica closes: released at once', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const shared = new MemoryLeases();
+    let slow = false;
+    // From `slow` on, Redis confirms an acquisition only once the previous lease ran out (at LEASE_MS + 1 s).
+    const leases: LeaseStore = {
+      ...shared,
+      acquire: (...args) => (slow ? new Promise((resolve, reject) => clock.after(LEASE_MS + 1000 - (clock.now() - T0), () => shared.acquire(...args).then(resolve, reject))) : shared.acquire(...args)),
+      holder: (...args) => shared.holder(...args),
+      release: (...args) => shared.release(...args),
+      acquireAll: (...args) => shared.acquireAll(...args),
+      releaseAll: (...args) => shared.releaseAll(...args),
+    };
+    // The publisher closed when its lease ran out takes 1.5 s to (its last requests).
+    const a = pipeline(store, clock, leases, 'a', async () => {
+      const s = new RecordingSink();
+      const close = s.close.bind(s);
+      s.close = (...args) => new Promise<void>((resolve) => clock.after(1500, () => void close(...args).then(resolve)));
+      return s;
+    });
+    await a.start();
+    slow = true;
+    await clock.advanceTo(T0 + LEASE_MS / 3);
+    await clock.advanceTo(T0 + LEASE_MS + 1000);
+    // The renewal confirmed, its turn waits behind that closing; the replica stops meanwhile.
+    const closing = a.close();
+    await clock.advance(1000);
+    await closing;
+    // Long before the renewed lease (asked at LEASE_MS / 3) runs out.
+    expect(clock.now()).toBeLessThan(T0 + LEASE_MS / 3 + LEASE_MS);
+    expect(await shared.holder('publish:acme:hook', clock.now())).toBeUndefined();
+  });
+
   it("a target whose publisher is slow to start (DNS, a server that does not answer) holds no other target's lease renewal", async () => {
     const clock = new ManualClock(T0);
     const store = await world(clock);
