@@ -44,6 +44,21 @@ class RecordingSink implements Sink {
   }
 }
 
+/** `shared`, each acquisition reaching it `delayMs()` after it was asked (undefined: at once). */
+function lateLeases(shared: MemoryLeases, clock: ManualClock, delayMs: () => number | undefined): LeaseStore {
+  return {
+    ...shared,
+    acquire: (...args) => {
+      const ms = delayMs();
+      return ms === undefined ? shared.acquire(...args) : new Promise((resolve, reject) => clock.after(ms, () => shared.acquire(...args).then(resolve, reject)));
+    },
+    holder: (...args) => shared.holder(...args),
+    release: (...args) => shared.release(...args),
+    acquireAll: (...args) => shared.acquireAll(...args),
+    releaseAll: (...args) => shared.releaseAll(...args),
+  };
+}
+
 const noLedger: DeliveryLedger = { delivered: async () => new Map(), record: async () => {}, readdress: async () => {} };
 
 /** The embedded store plus the tenant, two people with a state each, and one webhook target. */
@@ -282,14 +297,7 @@ describe('publish pipeline with several replicas', () => {
     const shared = new MemoryLeases();
     let slow = false;
     // From `slow` on, each acquisition reaches Redis 5 s after it was asked.
-    const leases: LeaseStore = {
-      ...shared,
-      acquire: (...args) => (slow ? new Promise((resolve, reject) => clock.after(5000, () => shared.acquire(...args).then(resolve, reject))) : shared.acquire(...args)),
-      holder: (...args) => shared.holder(...args),
-      release: (...args) => shared.release(...args),
-      acquireAll: (...args) => shared.acquireAll(...args),
-      releaseAll: (...args) => shared.releaseAll(...args),
-    };
+    const leases = lateLeases(shared, clock, () => (slow ? 5000 : undefined));
     const a = pipeline(store, clock, leases, 'a', []);
     await a.start();
     slow = true;
@@ -309,14 +317,7 @@ describe('publish pipeline with several replicas', () => {
     const shared = new MemoryLeases();
     let slow = false;
     // From `slow` on, Redis confirms an acquisition only once the previous lease ran out (at LEASE_MS + 1 s).
-    const leases: LeaseStore = {
-      ...shared,
-      acquire: (...args) => (slow ? new Promise((resolve, reject) => clock.after(LEASE_MS + 1000 - (clock.now() - T0), () => shared.acquire(...args).then(resolve, reject))) : shared.acquire(...args)),
-      holder: (...args) => shared.holder(...args),
-      release: (...args) => shared.release(...args),
-      acquireAll: (...args) => shared.acquireAll(...args),
-      releaseAll: (...args) => shared.releaseAll(...args),
-    };
+    const leases = lateLeases(shared, clock, () => (slow ? T0 + LEASE_MS + 1000 - clock.now() : undefined));
     // The publisher closed when its lease ran out takes 1.5 s to (its last requests).
     const a = pipeline(store, clock, leases, 'a', async () => {
       const s = new RecordingSink();
