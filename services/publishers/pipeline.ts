@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../shared/clock/clock.js';
-import type { Person } from '../../shared/domain/directory.js';
 import type { Target } from '../../shared/domain/target.js';
 import type { ChangeFeed, FeedEvent } from '../../shared/store/feed.js';
 import type { LeaseStore } from '../../shared/store/leases.js';
@@ -11,6 +10,7 @@ import { KeyLock } from '../../shared/store/key-lock.js';
 import { jitteredBackoffMs } from './backoff.js';
 import { redactUrls } from './redact-url.js';
 import { renderingOf } from './rendering.js';
+import { inScope } from './scope.js';
 import { StatusReporter, type OwnedStatus } from './status-reporter.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from './sink.js';
 import { TargetRunner, type RunnerOptions, type TargetStatus } from './target-runner.js';
@@ -64,17 +64,11 @@ const DISPATCH_ATTEMPTS = 25;
 
 export const leaseKey = (t: Pick<Target, 'tenantId' | 'id'>) => `publish:${t.tenantId}:${t.id}`;
 
-function wants(target: Target, person: Person | undefined, personId: string): boolean {
-  if (!target.people && !target.teams) return true;
-  if (target.people?.includes(personId)) return true;
-  return !!person && !!target.teams?.some((t) => person.teams.includes(t));
-}
-
 /**
  * A removed person is no longer in the directory, so scopes cannot be matched: a target is told if it has, or
  * is about to get, a state of theirs (one limited to some people or teams learns nothing of anyone else, not
- * even an id), or if it watches their line: a SIP target's dialog watches follow the tenant's lines whatever
- * its scope, and a removal is what ends a deleted person's watch.
+ * even an id), or if it may watch their line: a SIP target's dialog watches follow the lines of those it covers,
+ * with or without a state, and a removal is what ends a deleted person's watch.
  */
 function toldOfRemoval(r: TargetRunner, personId: string): boolean {
   return r.holds(personId) || (r.target.kind === 'sip' && r.target.subscribeDialog === true);
@@ -100,8 +94,11 @@ export class PublishPipeline {
   /** The earliest of `ownedUntil`, and its timer. */
   private expiryAt = Infinity;
   private expiryTimer: TimerHandle | undefined;
-  /** Ownership changes one at a time (the renewal tick, reloads, recovery). */
+  /** The targets are listed for claims one at a time (the renewal tick, reloads, recovery). */
   private claiming: Promise<void> = Promise.resolve();
+  /** Each target's claim under way (`claimTarget`), and the one to make after it. */
+  private readonly targetClaims = new Map<string, Promise<void>>();
+  private readonly claimsAfter = new Map<string, { target: Target; done: Promise<void> }>();
   private closed = false;
   /** The last re-rendering's mark (`nextMark`). */
   private lastRerender = 0;
@@ -269,57 +266,113 @@ export class PublishPipeline {
     return entry !== undefined && entry.target === JSON.stringify(target) && entry.nextAt > now;
   }
 
-  /** Takes or renews the lease of every target; opens runners for targets gained, closes those lost. */
+  /**
+   * Takes or renews the lease of every target; opens runners for targets gained, closes those lost. Resolves once
+   * each target's claim ended; the next renewal does not wait for them (`claimTarget`).
+   */
   private claim(): Promise<void> {
-    const run = this.claiming.then(() => this.claimOnce());
-    this.claiming = run.catch(() => undefined);
-    return run;
+    const listed = this.claiming.then(() => this.claimOnce());
+    this.claiming = listed.then(
+      () => undefined,
+      () => undefined,
+    );
+    return listed.then((c) => c.done);
   }
 
-  private async claimOnce(): Promise<void> {
+  /** Lists the targets and starts each one's claim; `done` settles once they ended and what this replica publishes was told. */
+  private async claimOnce(): Promise<{ done: Promise<void> }> {
     const own = this.deps.ownership!;
-    if (this.closed) return;
+    if (this.closed) return { done: Promise.resolve() };
     this.renewTimer?.cancel();
-    const now = this.deps.clock.now();
+    const claims: Array<Promise<void>> = [];
+    /** Claims queued behind a target's claim still under way: the report does not wait for those. */
+    const queued: Array<Promise<void>> = [];
     try {
       const seen = new Set<string>();
       for (const tenant of await this.deps.store.directory.list('tenants', '*')) {
         for (const target of await this.deps.store.directory.list('targets', tenant.id)) {
           const k = this.key(tenant.id, target.id);
           seen.add(k);
-          // Acquired at `now`, whenever Redis confirms it: a confirmation later than the lease itself is no lease.
-          const until = now + own.leaseMs;
-          const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now)) && until > this.deps.clock.now();
-          // The renewal waits outside the target's turn, which a lease running out meanwhile takes (it may hang).
-          await this.turns.run(k, async () => {
-            if (this.closed) return;
-            this.owns(k, owned ? until : undefined);
-            if (!owned) this.forgetUnstarted(k);
-            const runner = this.runners.get(k);
-            if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
-              this.runners.delete(k);
-              await runner.close(target);
-            }
-            if (owned && !this.runners.has(k) && !this.waitsToStart(k, target, now)) await this.open(target);
-          });
+          (this.targetClaims.has(k) ? queued : claims).push(this.claimTarget(k, target));
         }
       }
       for (const k of this.unstarted.keys()) if (!seen.has(k)) this.forgetUnstarted(k);
-      for (const k of [...this.runners.keys(), ...this.ownedUntil.keys()]) {
+      for (const k of new Set([...this.runners.keys(), ...this.ownedUntil.keys()])) {
         if (seen.has(k)) continue;
-        await this.turns.run(k, async () => {
-          this.owns(k, undefined);
-          const runner = this.runners.get(k);
-          this.runners.delete(k);
-          await runner?.close(undefined);
-        });
+        claims.push(
+          this.turns.run(k, async () => {
+            this.owns(k, undefined);
+            const runner = this.runners.get(k);
+            this.runners.delete(k);
+            await runner?.close(undefined);
+          }),
+        );
       }
-      await this.reporter!.renew();
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, 'cannot renew publish leases');
     } finally {
       if (!this.closed) this.renewTimer = this.deps.clock.after(own.leaseMs / 3, () => void this.claim());
     }
+    const report = Promise.all(claims)
+      .then(() => this.reporter!.renew())
+      .catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'cannot renew publish leases'));
+    return { done: Promise.all([report, ...queued]).then(() => undefined) };
+  }
+
+  /**
+   * One target's claim, independent of the others': a slow start (DNS, a server that does not answer, a slow
+   * ledger) holds no other target's renewal. One at a time per target: one listed again while its claim is under
+   * way is claimed once that ends, as it stands then.
+   */
+  private claimTarget(k: string, target: Target): Promise<void> {
+    const under = this.targetClaims.get(k);
+    if (!under) return this.startClaim(k, target);
+    const waiting = this.claimsAfter.get(k);
+    if (waiting) {
+      waiting.target = target;
+      return waiting.done;
+    }
+    const next: { target: Target; done: Promise<void> } = {
+      target,
+      done: under.then(() => {
+        this.claimsAfter.delete(k);
+        return this.closed ? undefined : this.startClaim(k, next.target);
+      }),
+    };
+    this.claimsAfter.set(k, next);
+    return next.done;
+  }
+
+  private startClaim(k: string, target: Target): Promise<void> {
+    const claim = this.claimNow(k, target)
+      .catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message, target: target.id }, 'cannot renew publish leases'))
+      .finally(() => this.targetClaims.delete(k));
+    this.targetClaims.set(k, claim);
+    return claim;
+  }
+
+  private async claimNow(k: string, target: Target): Promise<void> {
+    const own = this.deps.ownership!;
+    // Acquired at `now`, whenever Redis confirms it: a confirmation later than the lease itself is no lease.
+    const now = this.deps.clock.now();
+    const until = now + own.leaseMs;
+    const owned = target.enabled && (await own.leases.acquire(leaseKey(target), own.replica, own.leaseMs, now)) && until > this.deps.clock.now();
+    // Closed meanwhile: it publishes nothing, and hands the target over at once rather than when the lease runs out.
+    const release = () => own.leases.release(leaseKey(target), own.replica).catch(() => false);
+    if (this.closed) return void (owned && (await release()));
+    // The renewal waits outside the target's turn, which a lease running out meanwhile takes (it may hang).
+    await this.turns.run(k, async () => {
+      // Closed while it waited for the turn: a lease gained with no publisher to hand over is released as above.
+      if (this.closed) return void (owned && !this.runners.has(k) && (await release()));
+      this.owns(k, owned ? until : undefined);
+      if (!owned) this.forgetUnstarted(k);
+      const runner = this.runners.get(k);
+      if (runner && (!owned || JSON.stringify(runner.target) !== JSON.stringify(target))) {
+        this.runners.delete(k);
+        await runner.close(target);
+      }
+      if (owned && !this.runners.has(k) && !this.waitsToStart(k, target, now)) await this.open(target);
+    });
   }
 
   /** With several replicas, whether this one's lease of the target ran out: its runner may publish no more. */
@@ -395,7 +448,7 @@ export class PublishPipeline {
       // when it was rendered from the record as it stands.
       const address = had?.address;
       const adopts = address !== undefined || (holds && rendered === true);
-      if (!wants(runner.target, person, person.id)) {
+      if (!inScope(runner.target, person, person.id)) {
         if (adopts) runner.adopt(person.id, person, address);
         if (holds) runner.offer({ tenantId, personId: person.id, version: had.version, rerender: this.nextMark(), outOfScope: true });
         continue;
@@ -457,7 +510,7 @@ export class PublishPipeline {
     // sensitive person shows less at once); a team's target the person just joined gets it for the first time.
     if (e.cause) d.rerender = this.nextMark();
     for (const r of runners) {
-      if (e.presence ? wants(r.target, person, e.personId) : toldOfRemoval(r, e.personId)) r.offer(d);
+      if (e.presence ? inScope(r.target, person, e.personId) : toldOfRemoval(r, e.personId)) r.offer(d);
       // Someone who left a team's target's teams: what it published for them is withdrawn, not left to go stale.
       else if (e.cause && r.holds(e.personId)) r.offer({ tenantId: e.tenantId, personId: e.personId, version: d.version, rerender: d.rerender!, outOfScope: true });
     }
@@ -505,6 +558,7 @@ export class PublishPipeline {
     for (const k of [...this.unstarted.keys()]) this.forgetUnstarted(k);
     this.expiryTimer?.cancel();
     this.unsubscribe?.();
+    // A claim whose lease Redis has yet to confirm is not waited for: it releases what it gets (`claimNow`).
     await this.claiming;
     await this.turns.idle();
     const owned = [...this.runners.values()].map((r) => r.target);

@@ -28,8 +28,11 @@ export type WatchHealth = 'watching' | 'pending' | 'failing' | 'refused';
 
 /** What a publisher reports between deliveries; the pipeline keeps the ledger with it. */
 export interface SinkHooks {
-  /** The target now holds the person at another address without a delivery (a SIP refresh got a new entity-tag, RFC 3903 §4.1). */
-  readdressed(personId: string, address: string): void;
+  /**
+   * The target now holds the person at another address without a delivery (a SIP refresh got a new entity-tag, RFC
+   * 3903 §4.1); `undefined`: nothing of them any more (the last SIP removal left under way was taken).
+   */
+  readdressed(personId: string, address: string | undefined): void;
 }
 
 /**

@@ -39,9 +39,10 @@ export interface DeliveryLedger {
   record(tenantId: string, targetId: string, personId: string, r: DeliveryRecord): Promise<void>;
   /**
    * The target now holds the person at `address` without a new delivery (a SIP publication refreshed under
-   * a new entity-tag): only the entry's address changes; without an entry, nothing does.
+   * a new entity-tag): only the entry's address changes; without an entry, nothing does. `undefined`: it holds
+   * nothing of them any more (a SIP removal left under way was taken): the entry goes, as for a removal.
    */
-  readdress(tenantId: string, targetId: string, personId: string, address: string): Promise<void>;
+  readdress(tenantId: string, targetId: string, personId: string, address: string | undefined): Promise<void>;
 }
 
 /** Whether `r` was acknowledged late: `held` is of a later version, or a later re-rendering of the same one. */

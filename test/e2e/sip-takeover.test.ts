@@ -6,6 +6,7 @@ import { silentLogger } from '../../shared/log/logger.js';
 import { EmbeddedStore } from '../../shared/store/embedded/embedded-store.js';
 import { MemoryLeases } from '../../shared/store/embedded/memory-leases.js';
 import type { LeaseStore } from '../../shared/store/leases.js';
+import type { RequestSpec } from '../../shared/sip/user-agent-core.js';
 import type { PresenceEngine } from '../../services/merger/engine.js';
 import { Metrics } from '../../services/observability/metrics.js';
 import { PublishPipeline } from '../../services/publishers/pipeline.js';
@@ -83,14 +84,18 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
     ({ personId: 'alice', availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T0, version }) as unknown as Presence;
   const setState = (presence: Presence, emit = true) => store.state.update('acme', 'alice', () => ({ next: { signals: [], presence }, result: undefined, emit }));
 
-  /** A replica publishing through its own SIP stack; `exchanges` lists its PUBLISHes as answered. */
-  async function replica(name: string, leases: LeaseStore, ledger: MemoryLedger) {
+  /**
+   * A replica publishing through its own SIP stack; `exchanges` lists its PUBLISHes as answered. Those `lost` says
+   * never reach Kamailio (no answer ever comes: the replica dies first).
+   */
+  async function replica(name: string, leases: LeaseStore, ledger: MemoryLedger, lost: (spec: RequestSpec) => boolean = () => false) {
     const stack = new SipStack({ host: '127.0.0.1', port: 0 }, clock, () => 0.5);
     stacks.push(stack);
     const core = await stack.get();
     const exchanges: Exchange[] = [];
     const request = core.request.bind(core);
     core.request = async (spec, destination, auth) => {
+      if (lost(spec)) return new Promise<never>(() => {});
       const outcome = await request(spec, destination, auth);
       const response = outcome.kind === 'response' ? outcome.response : undefined;
       const header = (name: string) => spec.headers?.find(([k]) => k === name)?.[1];
@@ -138,13 +143,14 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
 
   /**
    * Replica `a` publishes alice and stops: it hands the target over, or can no longer reach the leases and
-   * its lease runs out. `edit` changes the directory while nobody publishes; `b` takes over.
+   * its lease runs out. `edit` changes the directory while nobody publishes, `live` while `a` publishes (the requests
+   * it says are lost then never reach Kamailio); `b` takes over.
    */
-  async function takeover(stop: 'handover' | 'expiry', edit: () => Promise<unknown> = async () => {}, oldEntries = false) {
+  async function takeover(stop: 'handover' | 'expiry', edit: () => Promise<unknown> = async () => {}, oldEntries = false, live?: { lost: (spec: RequestSpec) => boolean; edit: () => Promise<unknown> }) {
     const shared = new MemoryLeases();
     const cut = severableLeases(shared);
     const ledger = new MemoryLedger();
-    const a = await replica('a', cut.leases, ledger);
+    const a = await replica('a', cut.leases, ledger, live?.lost);
     await a.pipeline.start();
     const etagA = await until(() => {
       const etag = etagIn(ledger.entries.get('alice')?.address);
@@ -152,6 +158,7 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
       return etag!;
     });
     expect(a.exchanges).toEqual([{ uri: 'sip:1001@example.test', expires: String(EXPIRES_SEC), ifMatch: null, status: 200, etag: etagA }]);
+    await live?.edit();
     if (stop === 'handover') await a.pipeline.close();
     else {
       cut.sever();
@@ -196,9 +203,8 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
     },
   );
 
-  it('removes the old presentity’s publication of someone given a new extension while nobody published, and publishes the new one', async () => {
-    const [old, moved] = [await watch('1001'), await watch('1002')];
-    const { b, etagA } = await takeover('handover', () => store.directory.write([alice('1002')]));
+  /** `b` removes 1001's publication by `a`'s etag and publishes 1002: Kamailio no longer holds the old presentity, and 1002's watcher sees alice. */
+  async function movedTo1002(b: { exchanges: Exchange[] }, etagA: string, old: Watcher, moved: Watcher): Promise<void> {
     await until(() => expect(b.exchanges).toHaveLength(2));
     expect(b.exchanges).toEqual([
       { uri: 'sip:1001@example.test', expires: '0', ifMatch: etagA, status: 200, etag: expect.any(String) },
@@ -207,6 +213,28 @@ describeWith(['kamailio', 'sipp'], "a SIP target's new owner continues its previ
     await eventually(() => expect(unpublished(lastDocument(old))).toBe(true));
     await eventually(() => expect(lastDocument(moved)).toContain('<basic>open</basic>'));
     expect(tuples(lastDocument(moved))).toBe(1);
+  }
+
+  it('removes the old presentity’s publication of someone given a new extension while nobody published, and publishes the new one', async () => {
+    const [old, moved] = [await watch('1001'), await watch('1002')];
+    const { b, etagA } = await takeover('handover', () => store.directory.write([alice('1002')]));
+    await movedTo1002(b, etagA, old, moved);
+  });
+
+  it('a replica that dies before Kamailio took the removal of an old presentity leaves it to the next owner, which removes it there by its etag', async () => {
+    const [old, moved] = [await watch('1001'), await watch('1002')];
+    const removal = (spec: RequestSpec) => spec.headers?.some(([k, v]) => k === 'Expires' && v === '0') === true;
+    // alice is given extension 1002 while a publishes: its removal of 1001 goes out, and a dies before any answer.
+    const edit = async () => {
+      await eventually(() => expect(lastDocument(old)).toContain('<basic>open</basic>'));
+      await store.directory.write([alice('1002')]);
+      await store.state.update('acme', 'alice', (s) => ({ next: s, result: undefined, emit: true, cause: 'directory' }));
+      await clock.advance(0);
+    };
+    const { a, b, etagA } = await takeover('expiry', undefined, false, { lost: removal, edit });
+    // Nothing else went out from a: not the new presentity, which nobody would have refreshed or removed.
+    expect(a.exchanges.map((e) => `${e.uri} ${e.expires} ${e.ifMatch} ${e.status}`)).toEqual([`sip:1001@example.test ${EXPIRES_SEC} null 200`]);
+    await movedTo1002(b, etagA, old, moved);
   });
 
   it.each([

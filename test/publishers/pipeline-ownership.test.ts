@@ -44,6 +44,21 @@ class RecordingSink implements Sink {
   }
 }
 
+/** `shared`, each acquisition reaching it `delayMs()` after it was asked (undefined: at once). */
+function lateLeases(shared: MemoryLeases, clock: ManualClock, delayMs: () => number | undefined): LeaseStore {
+  return {
+    ...shared,
+    acquire: (...args) => {
+      const ms = delayMs();
+      return ms === undefined ? shared.acquire(...args) : new Promise((resolve, reject) => clock.after(ms, () => shared.acquire(...args).then(resolve, reject)));
+    },
+    holder: (...args) => shared.holder(...args),
+    release: (...args) => shared.release(...args),
+    acquireAll: (...args) => shared.acquireAll(...args),
+    releaseAll: (...args) => shared.releaseAll(...args),
+  };
+}
+
 const noLedger: DeliveryLedger = { delivered: async () => new Map(), record: async () => {}, readdress: async () => {} };
 
 /** The embedded store plus the tenant, two people with a state each, and one webhook target. */
@@ -151,8 +166,9 @@ describe('publish pipeline with several replicas', () => {
   describe('a renewal still under way when the previous one runs out (Redis answering slowly)', () => {
     const SECOND = { ...TARGET, id: 'hook2', name: 'hook 2' } as Target;
     /**
-     * Replica `a` publishes two targets. From `slow` on, Redis takes each lease of `hook` `hookMs` to confirm (it
-     * renewed it when asked) and never answers for `hook2` (each call fails after the 5 s command timeout).
+     * Replica `a` publishes two targets. From `slow` on, Redis takes the next lease of `hook` `hookMs` to confirm (it
+     * renewed it when asked), and never answers for `hook2`, nor for `hook` after that (each call fails after the 5 s
+     * command timeout).
      */
     async function slowRenewal(hookMs: number) {
       const clock = new ManualClock(T0);
@@ -160,12 +176,13 @@ describe('publish pipeline with several replicas', () => {
       await store.directory.write([{ op: 'put', collection: 'targets', doc: SECOND }]);
       const shared = new MemoryLeases();
       let slow = false;
+      let hookRenewals = 0;
       const late = <T>(ms: number, answer: () => Promise<T>) => new Promise<T>((resolve, reject) => clock.after(ms, () => answer().then(resolve, reject)));
       const leases: LeaseStore = {
         ...shared,
         acquire: (key, ...rest) => {
           if (!slow) return shared.acquire(key, ...rest);
-          if (key === 'publish:acme:hook2') return late(5000, () => Promise.reject(new Error('Command timed out')));
+          if (key === 'publish:acme:hook2' || hookRenewals++ > 0) return late(5000, () => Promise.reject(new Error('Command timed out')));
           const renewed = shared.acquire(key, ...rest);
           return late(hookMs, () => renewed);
         },
@@ -206,8 +223,8 @@ describe('publish pipeline with several replicas', () => {
       await stop();
     });
 
-    it('a renewal confirmed after the previous lease ran out publishes no longer than the renewed lease, though the renewal never ends', async () => {
-      // hook's renewal is confirmed 6.5 s after it was asked, past the previous lease; hook2's then hangs for good.
+    it('a renewal confirmed after the previous lease ran out publishes no longer than the renewed lease, though the next never ends', async () => {
+      // hook's renewal is confirmed 6.5 s after it was asked, past the previous lease; the next hangs for good, as hook2's do.
       const { clock, shared, running, stop } = await slowRenewal(6500);
       await clock.advanceTo(T0 + LEASE_MS / 3);
       await clock.advanceTo(T0 + LEASE_MS);
@@ -269,8 +286,81 @@ describe('publish pipeline with several replicas', () => {
     void a.start();
     await clock.advance(0);
     await clock.advanceTo(T0 + LEASE_MS + 1000);
-    expect(sinksA.flatMap((s) => s.delivered.map((d) => d.personId))).toEqual(['alice']);
-    expect(sinksA.every((s) => s.closed)).toBe(true);
+    // (A claim after that takes the lease anew, nobody having taken it: a publisher of its own then.)
+    expect(sinksA[0]!.delivered.map((d) => d.personId)).toEqual(['alice']);
+    expect(sinksA[0]!.closed).toBe(true);
+  });
+
+  it('a renewal Redis makes only after the replica closed is released at once, so another replica need not wait for the lease to run out', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const shared = new MemoryLeases();
+    let slow = false;
+    // From `slow` on, each acquisition reaches Redis 5 s after it was asked.
+    const leases = lateLeases(shared, clock, () => (slow ? 5000 : undefined));
+    const a = pipeline(store, clock, leases, 'a', []);
+    await a.start();
+    slow = true;
+    await clock.advanceTo(T0 + LEASE_MS / 3);
+    // Closed (its lease released) while the renewal is on its way: Redis takes it after that.
+    const closing = a.close();
+    await clock.advance(10);
+    await closing;
+    expect(await shared.holder('publish:acme:hook', clock.now())).toBeUndefined();
+    await clock.advance(5000);
+    expect(await shared.acquire('publish:acme:hook', 'b', LEASE_MS, clock.now())).toBe(true);
+  });
+
+  it('a lease Redis confirms while the target is still being handed over (its old publisher closing), then the replica closes: released at once', async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    const shared = new MemoryLeases();
+    let slow = false;
+    // From `slow` on, Redis confirms an acquisition only once the previous lease ran out (at LEASE_MS + 1 s).
+    const leases = lateLeases(shared, clock, () => (slow ? T0 + LEASE_MS + 1000 - clock.now() : undefined));
+    // The publisher closed when its lease ran out takes 1.5 s to (its last requests).
+    const a = pipeline(store, clock, leases, 'a', async () => {
+      const s = new RecordingSink();
+      const close = s.close.bind(s);
+      s.close = (...args) => new Promise<void>((resolve) => clock.after(1500, () => void close(...args).then(resolve)));
+      return s;
+    });
+    await a.start();
+    slow = true;
+    await clock.advanceTo(T0 + LEASE_MS / 3);
+    await clock.advanceTo(T0 + LEASE_MS + 1000);
+    // The renewal confirmed, its turn waits behind that closing; the replica stops meanwhile.
+    const closing = a.close();
+    await clock.advance(1000);
+    await closing;
+    // Long before the renewed lease (asked at LEASE_MS / 3) runs out.
+    expect(clock.now()).toBeLessThan(T0 + LEASE_MS / 3 + LEASE_MS);
+    expect(await shared.holder('publish:acme:hook', clock.now())).toBeUndefined();
+  });
+
+  it("a target whose publisher is slow to start (DNS, a server that does not answer) holds no other target's lease renewal", async () => {
+    const clock = new ManualClock(T0);
+    const store = await world(clock);
+    await store.directory.write([{ op: 'put', collection: 'targets', doc: { ...TARGET, id: 'hook2', name: 'hook 2' } as Target }]);
+    const leases = new MemoryLeases();
+    const sinks = new Map<string, RecordingSink>();
+    // hook's publisher takes 30 s to make, which is past both leases.
+    const a = pipeline(store, clock, leases, 'a', async (t) => {
+      if (t.id === 'hook') await new Promise<void>((resolve) => clock.after(30_000, () => resolve()));
+      const s = new RecordingSink();
+      sinks.set(t.id, s);
+      return s;
+    });
+    void a.start();
+    await clock.advance(0);
+    await clock.advanceTo(T0 + LEASE_MS);
+    // hook2's lease was renewed meanwhile, its publisher goes on; hook's was not (its claim is under way): b may take hook.
+    expect(sinks.get('hook2')?.closed).toBe(false);
+    expect(await leases.acquire('publish:acme:hook2', 'b', LEASE_MS, clock.now())).toBe(false);
+    expect(await leases.acquire('publish:acme:hook', 'b', LEASE_MS, clock.now())).toBe(true);
+    const closing = a.close();
+    await clock.advance(30_000);
+    await closing;
   });
 
   it('a change whose person could not be looked up (the store failed for a moment) is still published', async () => {

@@ -21,6 +21,13 @@ describe('SIP publication address in the delivery ledger', () => {
     expect(parsePublicationAddress(written)).toEqual({ held, leaving });
   });
 
+  it('keeps the server that issued the etag of the publication kept up, the only one that knows it', () => {
+    const atB = { ...held, server: { host: 'b.example.test', port: 5080 } };
+    const written = publicationAddress({ held: atB, leaving: [] })!;
+    expect(JSON.parse(written)).toEqual({ ...held, host: 'b.example.test', port: 5080 });
+    expect(parsePublicationAddress(written)).toEqual({ held: atB, leaving: [] });
+  });
+
   it('drops what it cannot read, not the rest', () => {
     const broken = JSON.stringify({ ...held, leaving: [{ presentity: 'sip:12@example.test', etag: 'a-12', expiresAt: T0 }, { ...leaving[0], host: 'a.example.test', port: 5070, server: undefined }, 'x'] });
     expect(parsePublicationAddress(broken)).toEqual({ held, leaving });

@@ -32,56 +32,64 @@ const person = (i: number, extension = `1${i}`) =>
 const available = (i: number) => ({ personId: `p${i}`, availability: 'available', activity: 'available', routable: true, endpoints: [], explanation: [], since: T0, version: 5 }) as unknown as Presence;
 
 /**
- * Two replicas publish one SIP target found by SRV (servers a, then b) over fake transports, sharing leases
- * and the delivery ledger under test. On `a`, p1 is given a new extension; the removal of their old presentity
- * is not taken by a, the server holding it, which moves the target on to b: a goes on asking by itself. `a` hands
- * the target over before a answers; `b` must finish that removal, or a keeps showing p1's old presentity (and,
- * Kamailio aggregating publications, shows it beside whoever gets extension 11 next) until it expires.
+ * Replicas publishing one SIP target found by SRV (servers a, then b) over fake transports, sharing leases and
+ * the delivery ledger under test; p1 and p2 have a state.
  */
-function handover(ledgerOf: () => { ledger: DeliveryLedger; close(): Promise<void> }) {
-  it('the new owner removes an old presentity whose removal its previous owner left under way, at the server holding it, by its etag', async () => {
-    const clock = new ManualClock(T0);
-    const store = new EmbeddedStore(':memory:');
-    const { ledger, close } = ledgerOf();
-    await store.directory.write([{ op: 'put', collection: 'tenants', doc: { id: 'acme', tenantId: '*', name: 'acme' } as never }, { op: 'put', collection: 'targets', doc: TARGET }, person(1), person(2)]);
-    for (const i of [1, 2]) await store.state.update('acme', `p${i}`, () => ({ next: { signals: [], presence: available(i) }, result: undefined }));
-    const leases = new MemoryLeases();
+async function world(ledger: DeliveryLedger) {
+  const clock = new ManualClock(T0);
+  const store = new EmbeddedStore(':memory:');
+  await store.directory.write([{ op: 'put', collection: 'tenants', doc: { id: 'acme', tenantId: '*', name: 'acme' } as never }, { op: 'put', collection: 'targets', doc: TARGET }, person(1), person(2)]);
+  for (const i of [1, 2]) await store.state.update('acme', `p${i}`, () => ({ next: { signals: [], presence: available(i) }, result: undefined }));
+  const leases = new MemoryLeases();
 
-    function replica(name: string) {
-      const transport = new FakeTransport();
-      const core = new UserAgentCore({ transport, clock, ids: counterIds(), random: () => 0 });
-      const srv = { lookup: async () => SERVERS, random: () => 0 };
-      const check = async (host: string) => ADDRESSES[host] ?? Promise.reject(new Error(`${host} does not resolve`));
-      const pipeline = testPipeline(store, clock, async (t, hooks) => new SipSink(t as SipTarget, undefined, core, {} as PresenceEngine, silentLogger, [], hooks, check, srv), {
-        ledger,
-        ownership: { leases, replica: name, leaseMs: LEASE_MS },
-      });
-      const answered = new Set<string>();
-      /** PUBLISHes not answered yet: presentity, where to, SIP-If-Match and Expires. */
-      const open = () => transport.requests('PUBLISH').filter((r) => !answered.has(r.headers.get('via')!));
-      const show = (r: SipRequest) => {
-        const to = transport.sent.find((s) => s.message === r)!.to;
-        return `${r.uri} ${to.host}:${to.port} ${r.headers.get('sip-if-match') ?? '-'} ${r.headers.get('expires')}`;
-      };
-      /** Answers every open PUBLISH to `uri` (all when absent) with `status`, once there is one. */
-      const reply = async (status: number, uri?: string) => {
-        const found = await eventually(async () => {
-          await clock.advance(0);
-          const rs = open().filter((r) => uri === undefined || r.uri === uri);
-          expect(rs.length).toBeGreaterThan(0);
-          return rs;
-        });
-        for (const r of found) {
-          answered.add(r.headers.get('via')!);
-          const to = transport.sent.find((s) => s.message === r)!.to;
-          transport.respond(r, status, status === 200 ? [['SIP-ETag', `${to.port === 5070 ? 'a' : 'b'}-${r.uri}`], ['Expires', '600']] : []);
-        }
+  function replica(name: string) {
+    const transport = new FakeTransport();
+    const core = new UserAgentCore({ transport, clock, ids: counterIds(), random: () => 0 });
+    const srv = { lookup: async () => SERVERS, random: () => 0 };
+    const check = async (host: string) => ADDRESSES[host] ?? Promise.reject(new Error(`${host} does not resolve`));
+    const pipeline = testPipeline(store, clock, async (t, hooks) => new SipSink(t as SipTarget, undefined, core, {} as PresenceEngine, silentLogger, [], hooks, check, srv), {
+      ledger,
+      ownership: { leases, replica: name, leaseMs: LEASE_MS },
+    });
+    const answered = new Set<string>();
+    /** PUBLISHes not answered yet: presentity, where to, SIP-If-Match and Expires. */
+    const open = () => transport.requests('PUBLISH').filter((r) => !answered.has(r.headers.get('via')!));
+    const show = (r: SipRequest) => {
+      const to = transport.sent.find((s) => s.message === r)!.to;
+      return `${r.uri} ${to.host}:${to.port} ${r.headers.get('sip-if-match') ?? '-'} ${r.headers.get('expires')}`;
+    };
+    /** Answers every open PUBLISH to `uri` (all when absent) with `status`, once there is one. */
+    const reply = async (status: number, uri?: string) => {
+      const found = await eventually(async () => {
         await clock.advance(0);
-        return found.map(show);
-      };
-      return { pipeline, transport, reply, published: () => transport.requests('PUBLISH').map(show) };
-    }
+        const rs = open().filter((r) => uri === undefined || r.uri === uri);
+        expect(rs.length).toBeGreaterThan(0);
+        return rs;
+      });
+      for (const r of found) {
+        answered.add(r.headers.get('via')!);
+        const to = transport.sent.find((s) => s.message === r)!.to;
+        transport.respond(r, status, status === 200 ? [['SIP-ETag', `${to.port === 5070 ? 'a' : 'b'}-${r.uri}`], ['Expires', '600']] : []);
+      }
+      await clock.advance(0);
+      return found.map(show);
+    };
+    return { pipeline, transport, reply, published: () => transport.requests('PUBLISH').map(show) };
+  }
+  return { clock, store, replica };
+}
 
+/**
+ * On replica `a`, p1 is given a new extension (or deleted); the removal of their old presentity is not taken by a,
+ * the server holding it, which moves the target on to b: a goes on asking by itself. `a` hands the target over
+ * before a answers; `b` must finish that removal, or a keeps showing p1's old presentity (and, Kamailio aggregating
+ * publications, shows it beside whoever gets extension 11 next) until it expires.
+ */
+function handover(ledgerOf: () => { ledger: DeliveryLedger; ready?: Promise<void>; close(): Promise<void> }) {
+  it('the new owner removes an old presentity whose removal its previous owner left under way, at the server holding it, by its etag', async () => {
+    const { ledger, ready, close } = ledgerOf();
+    await ready;
+    const { clock, store, replica } = await world(ledger);
     const a = replica('a');
     await a.pipeline.start();
     expect((await a.reply(200)).sort()).toEqual(['sip:11@example.test 192.0.2.1:5070 - 600', 'sip:12@example.test 192.0.2.1:5070 - 600']);
@@ -103,12 +111,47 @@ function handover(ledgerOf: () => { ledger: DeliveryLedger; close(): Promise<voi
 
     const b = replica('b');
     await b.pipeline.start();
-    expect(await b.reply(200)).toEqual(['sip:11@example.test 192.0.2.1:5070 a-sip:11@example.test 0']);
-    // Nothing else went out at the takeover: p1's new presentity and p2 are kept up by their etags at b, when due.
-    expect(b.published()).toHaveLength(1);
+    // p1's new presentity and p2, which a published at b, are published afresh at a, where b's requests go first: a never
+    // issued their etags (a 412 each at their refresh before, and a's watchers saw nothing of them until then).
+    expect((await b.reply(200)).sort()).toEqual(['sip:11@example.test 192.0.2.1:5070 a-sip:11@example.test 0', 'sip:12@example.test 192.0.2.1:5070 - 600', 'sip:19@example.test 192.0.2.1:5070 - 600']);
+    expect(b.published()).toHaveLength(3);
     // Taken: the ledger lists only what is kept up for p1 now.
     await eventually(async () => expect(parsePublicationAddress((await ledger.delivered('acme', TARGET.id)).get('p1')?.address)?.leaving).toEqual([]));
     await b.pipeline.close();
+    await close();
+    store.close();
+  });
+
+  it("a deleted person's removal, finished by the new owner, leaves nothing in the ledger: the owner after that asks for it no more", async () => {
+    const { ledger, ready, close } = ledgerOf();
+    await ready;
+    const { clock, store, replica } = await world(ledger);
+    const a = replica('a');
+    await a.pipeline.start();
+    await a.reply(200);
+    // p1 is deleted while a publishes: the removal, refused by a (503), moves the target to b; a goes on asking.
+    await store.directory.write([{ op: 'delete', collection: 'people', tenantId: 'acme', id: 'p1' }]);
+    await store.state.update('acme', 'p1', () => ({ next: { signals: [] }, result: undefined, emit: true }));
+    expect(await a.reply(503, 'sip:11@example.test')).toEqual(['sip:11@example.test 192.0.2.1:5070 a-sip:11@example.test 0']);
+    await a.reply(200);
+    await eventually(async () => expect(parsePublicationAddress((await ledger.delivered('acme', TARGET.id)).get('p1')?.address)?.leaving).toHaveLength(1));
+    await a.pipeline.close();
+    await clock.advance(1);
+
+    const b = replica('b');
+    await b.pipeline.start();
+    expect((await b.reply(200)).sort()).toEqual(['sip:11@example.test 192.0.2.1:5070 a-sip:11@example.test 0', 'sip:12@example.test 192.0.2.1:5070 - 600']);
+    // Taken: nothing is left of p1 on the target, nor in the ledger.
+    await eventually(async () => expect((await ledger.delivered('acme', TARGET.id)).has('p1')).toBe(false));
+    await b.pipeline.close();
+    await clock.advance(1);
+
+    // Before the old publication would have expired: the next owner sends nothing (no removal answered 412).
+    const c = replica('c');
+    await c.pipeline.start();
+    await clock.advance(0);
+    expect(c.published()).toEqual([]);
+    await c.pipeline.close();
     await close();
     store.close();
   });
@@ -123,15 +166,17 @@ describe('a SIP removal left under way, handed over through the embedded ledger'
 
 describeWith(['redis'], 'a SIP removal left under way, handed over through the Redis ledger', () => {
   let redis: RunningRedis;
-  let store: RedisStore;
+  let tests = 0;
   beforeAll(async () => {
     redis = await startRedis();
-    store = new RedisStore({ url: redis.url, prefix: 'handover:', feedEvents: 100, log: silentLogger });
-    await store.start();
   });
   afterAll(async () => {
-    await store?.close();
     await redis?.stop();
   });
-  handover(() => ({ ledger: store.deliveries, close: async () => {} }));
+  handover(() => {
+    // A ledger of its own for each test.
+    const store = new RedisStore({ url: redis.url, prefix: `handover${++tests}:`, feedEvents: 100, log: silentLogger });
+    const started = store.start();
+    return { ledger: store.deliveries, ready: started, close: () => store.close() };
+  });
 });

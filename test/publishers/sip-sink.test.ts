@@ -360,6 +360,29 @@ describe('SIP sink', () => {
     await sink.close();
   });
 
+  it('closed while the removal of an old presentity is on its way, publishes nothing of the new one (nobody would refresh, record or remove it)', async () => {
+    const h = setup();
+    const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, []);
+    await publishedAsE1(h, sink);
+    const moved = sink.deliver({ tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1, rerender: T0 + 1 });
+    await h.clock.advance(0);
+    expect(h.transport.lastRequest('PUBLISH').headers.get('expires')).toBe('0');
+    await sink.close();
+    await expect(moved).rejects.toThrow('the publisher closed');
+    await h.clock.advance(60_000);
+    expect(h.transport.requests('PUBLISH').map((r) => r.uri)).not.toContain('sip:19@example.test');
+  });
+
+  it("watches at start only the lines of those its scope covers, as it does for people added later", async () => {
+    const h = setup();
+    const inTeam = (i: number) => ({ ...person(i), teams: ['desk'] }) as Person;
+    const scoped = { ...TARGET, subscribeDialog: true, people: ['p3'], teams: ['desk'] };
+    const sink = new SipSink(scoped, undefined, h.core, {} as PresenceEngine, silentLogger, [inTeam(1), person(2), person(3), person(4)]);
+    await h.clock.advance(0);
+    expect(h.transport.requests('SUBSCRIBE').map((r) => r.uri)).toEqual(['sip:11@example.test', 'sip:13@example.test']);
+    await sink.close();
+  });
+
   it.each([0, 0.5])("draws its publications' and dialog watches' backoff jitter from the hub's random, as its SIP stack is given it (%s)", async (r) => {
     const random = () => r;
     const stack = new SipStack({ host: '127.0.0.1', port: 0 }, new ManualClock(T0), random);
@@ -518,7 +541,7 @@ describe('SIP sink', () => {
     /** A sink on a fake transport; `answer` gives every unanswered PUBLISH a 200 with a new etag. */
     function sinkWith() {
       const h = setup();
-      const readdressed: Array<[string, string]> = [];
+      const readdressed: Array<[string, string | undefined]> = [];
       const sink = new SipSink(TARGET, undefined, h.core, {} as PresenceEngine, silentLogger, [], { readdressed: (personId, address) => void readdressed.push([personId, address]) });
       const answered = new Set<unknown>();
       let n = 0;
@@ -541,7 +564,8 @@ describe('SIP sink', () => {
       await h.clock.advance(0);
       await h.answer();
       await done;
-      expect(JSON.parse(h.sink.addressOf(d)!)).toEqual({ presentity: 'sip:11@example.test', etag: 'b.1', expiresAt: T0 + 600_000 });
+      // With the server that issued the etag: the only one that knows it.
+      expect(JSON.parse(h.sink.addressOf(d)!)).toEqual({ presentity: 'sip:11@example.test', etag: 'b.1', expiresAt: T0 + 600_000, host: '192.0.2.1', port: 5060 });
       // A delivery's own etag goes to the ledger with it.
       expect(h.readdressed).toEqual([]);
       await h.clock.advance(510_000);
@@ -550,7 +574,7 @@ describe('SIP sink', () => {
         ['sip:11@example.test', '600', null],
         ['sip:11@example.test', '600', 'b.1'],
       ]);
-      expect(h.readdressed).toEqual([['p1', JSON.stringify({ presentity: 'sip:11@example.test', etag: 'b.2', expiresAt: T0 + 1_110_000 })]]);
+      expect(h.readdressed).toEqual([['p1', JSON.stringify({ presentity: 'sip:11@example.test', etag: 'b.2', expiresAt: T0 + 1_110_000, host: '192.0.2.1', port: 5060 })]]);
       expect(h.sink.addressOf({ ...d, personId: 'p2' })).toBeUndefined();
       await h.sink.close();
     });
@@ -572,7 +596,7 @@ describe('SIP sink', () => {
       expect(h.transport.lastRequest('PUBLISH').body).toBe(fresh.transport.lastRequest('PUBLISH').body);
       await other.close();
       await h.answer();
-      expect(h.readdressed.map(([id, a]) => [id, JSON.parse(a).etag])).toEqual([['p1', 'b.1']]);
+      expect(h.readdressed.map(([id, a]) => [id, JSON.parse(a!).etag])).toEqual([['p1', 'b.1']]);
       const busy = { ...PRESENCE, availability: 'busy', activity: 'in-meeting', routable: false, version: 2 } as Presence;
       const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', person: person(1), presence: busy, version: 2 });
       await h.clock.advance(0);
@@ -639,7 +663,7 @@ describe('SIP sink', () => {
       expect(drained).toBe(false);
       await h.answer();
       await draining;
-      expect(h.readdressed.map(([id, a]) => [id, JSON.parse(a).etag])).toEqual([['p1', 'b.1']]);
+      expect(h.readdressed.map(([id, a]) => [id, JSON.parse(a!).etag])).toEqual([['p1', 'b.1']]);
       await h.sink.close(TARGET);
     });
 

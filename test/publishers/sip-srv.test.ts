@@ -75,8 +75,8 @@ const ADDRESSES: Record<string, string> = { 'a.example.test': '192.0.2.1', 'b.ex
 function harness(answer: SrvRecord[] | Error = [srv('a.example.test.', 5070, 10, 0, 60), srv('b.example.test.', 5080, 20, 0, 60)], target = TARGET, people: Person[] = []) {
   const h = setup();
   /** What the sink told the ledger between deliveries, by person: their latest address. */
-  const readdressed = new Map<string, string>();
-  const hooks = { readdressed: (personId: string, address: string) => void readdressed.set(personId, address) };
+  const readdressed = new Map<string, string | undefined>();
+  const hooks = { readdressed: (personId: string, address: string | undefined) => void readdressed.set(personId, address) };
   const dns = { answer, lookups: [] as string[] };
   const lookup = async (name: string) => {
     dns.lookups.push(name);
@@ -236,6 +236,8 @@ describe('a SIP target located by DNS SRV', () => {
     await h.clock.advance(500);
     expect(h.sent().at(-1)).toBe('PUBLISH 192.0.2.1:5070 sip:11@example.test a-1');
     await h.reply(h.open()[0]!, 200, 'a-1');
+    // Nothing is left of p1: the ledger is told, so their entry goes rather than have each later owner ask that removal again.
+    expect([...h.readdressed].filter(([id]) => id === 'p1')).toEqual([['p1', undefined]]);
     await h.clock.advance(600_000);
     const publishes = () => h.sent().slice(before).filter((r) => r.startsWith('PUBLISH'));
     // Answered: nothing more of p1; p2's refresh at b.
@@ -264,7 +266,7 @@ describe('a SIP target located by DNS SRV', () => {
     const h = harness();
     await movedOnFromRemoval(h);
     const moved = { tenantId: 'acme', personId: 'p1', person: { ...person(1), extension: '19' } as Person, presence: PRESENCE, version: 1 };
-    const newOne = { presentity: 'sip:19@example.test', etag: 'b-sip:19@example.test', expiresAt: T0 + 600_000 };
+    const newOne = { presentity: 'sip:19@example.test', etag: 'b-sip:19@example.test', expiresAt: T0 + 600_000, server: { host: 'b.example.test', port: 5080 } };
     // Recorded with the delivery of the new presentity: a replica taking the target over finishes the removal.
     expect(parsePublicationAddress(h.sink.addressOf(moved))).toEqual({
       held: newOne,
@@ -291,7 +293,10 @@ describe('a SIP target located by DNS SRV', () => {
     await h.reply(h.open()[0]!, 503);
     await h.clock.advance(2000);
     expect(h.sent()).toEqual(['PUBLISH 192.0.2.2:5080 sip:11@example.test b-1', 'PUBLISH 192.0.2.2:5080 sip:11@example.test b-1']);
+    expect(h.readdressed.has('p1')).toBe(false);
     await h.reply(h.open()[0]!, 200);
+    // Done: nothing is left of p1 on the target, and their entry goes from the ledger.
+    expect([...h.readdressed]).toEqual([['p1', undefined]]);
     await h.clock.advance(600_000);
     expect(h.sent()).toHaveLength(2);
     expect(h.sink.addressOf({ tenantId: 'acme', personId: 'p1', version: 2 })).toBeUndefined();
@@ -535,6 +540,36 @@ describe('a SIP target located by DNS SRV', () => {
     // 12 and 13 still hold dialogs at a, which no longer hears from us (and may be down): they start over at b too.
     expect(subscribesAtB().sort()).toEqual(['SUBSCRIBE 192.0.2.2:5080 sip:11@example.test -', 'SUBSCRIBE 192.0.2.2:5080 sip:12@example.test -', 'SUBSCRIBE 192.0.2.2:5080 sip:13@example.test -']);
     await h.sink.close();
+  });
+
+  describe('a publication a previous owner made at the second server, while requests go to the first', () => {
+    const atB = (expiresAt: number) => publicationAddress({ held: { presentity: 'sip:11@example.test', etag: 'b-1', expiresAt, server: { host: 'b.example.test', port: 5080 } }, leaving: [] });
+
+    it('is removed there, by its etag, not where requests go (which never issued it, and would leave it standing)', async () => {
+      const h = harness();
+      h.sink.adopt('p1', undefined, atB(T0 + 600_000));
+      const done = h.sink.deliver({ tenantId: 'acme', personId: 'p1', version: 2 });
+      await h.clock.advance(0);
+      expect(h.sent()).toEqual(['PUBLISH 192.0.2.2:5080 sip:11@example.test b-1']);
+      expect(h.transport.requests()[0]!.headers.get('expires')).toBe('0');
+      await h.reply(h.open()[0]!, 200);
+      expect(await done).toBeUndefined();
+      await h.sink.close();
+    });
+
+    it('is published afresh where requests go when its refresh is due, not refreshed there by an etag it never issued (a 412, and every publication rechecked)', async () => {
+      const h = harness();
+      await h.published(2, 'a-2');
+      h.sink.adopt('p1', person(1), atB(T0 + 60_000), PRESENCE);
+      await h.clock.advance(0);
+      expect(h.sent().slice(1)).toEqual(['PUBLISH 192.0.2.1:5070 sip:11@example.test -']);
+      await h.reply(h.open()[0]!, 200, 'a-1');
+      // The ledger learns where it is now.
+      expect(parsePublicationAddress(h.readdressed.get('p1'))?.held).toEqual({ presentity: 'sip:11@example.test', etag: 'a-1', expiresAt: T0 + 600_000, server: { host: 'a.example.test', port: 5070 } });
+      await h.clock.advance(1000);
+      expect(h.sent()).toHaveLength(2);
+      await h.sink.close();
+    });
   });
 
   it("a publication taken over from another replica is refreshed at the SRV servers, not at the name's own address", async () => {

@@ -456,7 +456,7 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         await cleanup();
       });
 
-      it('keeps each entry, where the target holds it and its later readdressing across a reopen', async () => {
+      it('keeps each entry, where the target holds it and its later readdressing across a reopen, and forgets one that holds nothing any more', async () => {
         const { store, reopen, cleanup } = await make();
         const ledger = store.deliveries;
         await ledger.record('acme', 'kam', 'alice', { version: 7, mark: T, rendering: 'r2', address: '{"etag":"a.1"}' });
@@ -466,6 +466,9 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         await ledger.readdress('acme', 'kam', 'carol', '{"etag":"c.1"}');
         await ledger.record('acme', 'kam', 'bob', { version: 4, mark: 0, rendering: null });
         await ledger.readdress('acme', 'kam', 'bob', '{"etag":"b.1"}');
+        // The target holds nothing of dave any more (a SIP removal left under way was taken): the entry goes.
+        await ledger.record('acme', 'kam', 'dave', { version: 9, mark: 0, rendering: 'r0', address: '{"leaving":[]}' });
+        await ledger.readdress('acme', 'kam', 'dave', undefined);
         const expected = new Map([['alice', { version: 7, mark: T, rendering: 'r2', address: '{"etag":"a|2"}' }]]);
         expect(await ledger.delivered('acme', 'kam')).toEqual(expected);
         await store.close();

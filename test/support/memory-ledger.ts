@@ -14,8 +14,10 @@ export class MemoryLedger implements DeliveryLedger {
     else this.entries.set(personId, r);
   }
 
-  async readdress(_t: string, _target: string, personId: string, address: string): Promise<void> {
+  async readdress(_t: string, _target: string, personId: string, address: string | undefined): Promise<void> {
     const old = this.entries.get(personId);
-    if (old?.rendering !== undefined && old.rendering !== null) this.entries.set(personId, { ...old, address });
+    if (old?.rendering === undefined || old.rendering === null) return;
+    if (address === undefined) this.entries.delete(personId);
+    else this.entries.set(personId, { ...old, address });
   }
 }

@@ -14,6 +14,7 @@ import { Limiter } from '../../calendars/limiter.js';
 import type { PresenceEngine } from '../../merger/engine.js';
 import { DeliveryError } from '../http-client.js';
 import { redactUrl } from '../redact-url.js';
+import { inScope } from '../scope.js';
 import type { Delivery, Sink, SinkHooks, WatchHealth } from '../sink.js';
 import { lineStateChanges } from './dialog-state.js';
 import { PidfBodies } from './pidf-bodies.js';
@@ -104,7 +105,8 @@ export class SipSink implements Sink {
     this.pacer = watchPacerOf(core);
     this.credentials = target.username && password !== undefined ? { username: target.username, password } : undefined;
     if (target.subscribeDialog) {
-      const watchAll = () => this.closed || people.forEach((p) => this.watch(p));
+      // Those it covers, as for people added later (their deliveries): a scoped target reads back no other line.
+      const watchAll = () => this.closed || people.forEach((p) => inScope(target, p, p.id) && this.watch(p));
       // Once the servers are known: a subscription made before would go to the fallback address.
       if (this.route.ready) void this.route.ready.then(watchAll);
       else watchAll();
@@ -113,6 +115,7 @@ export class SipSink implements Sink {
 
   async deliver(d: Delivery): Promise<void | 'unchanged'> {
     if (this.route.ready) await this.route.ready;
+    this.stillOpen();
     if (!d.presence || !d.person) {
       // Withdrawn from this target's scope, they stay: no NOTIFY will end a call their line showed.
       this.unwatch(d.personId, d.outOfScope === true);
@@ -134,6 +137,7 @@ export class SipSink implements Sink {
     if (old && old.presentity !== presentity) {
       const removed = await this.unpublish(d.personId);
       if (removed instanceof DeliveryError) throw removed;
+      this.stillOpen();
     }
     const pub = this.publishers.get(d.personId)?.pub ?? this.publisher(d.personId, presentity);
     const body = this.bodies.of(d.personId, d.person, d.presence);
@@ -143,6 +147,14 @@ export class SipSink implements Sink {
     if (outcome === 'failed') throw failure(`PUBLISH for ${presentity}`, pub);
     // The server holds this document already: nothing was asked of it.
     if (outcome === 'unchanged') return 'unchanged';
+  }
+
+  /**
+   * Closed while a delivery waited (the servers' lookup, an old presentity's removal): a publication it made now
+   * would be one nobody refreshes, records or removes, beside the next owner's (Kamailio shows the older one's).
+   */
+  private stillOpen(): void {
+    if (this.closed) throw new DeliveryError('the publisher closed', true);
   }
 
   /**
@@ -158,7 +170,10 @@ export class SipSink implements Sink {
     const held = recorded?.held;
     if (!held || held.expiresAt <= now || this.publishers.has(personId)) return;
     const body = person && presence && presentityOf(person, this.target) === held.presentity ? this.bodies.of(personId, person, presence) : undefined;
-    this.publisher(personId, held.presentity, { etag: held.etag, expiresAt: held.expiresAt, ...(body !== undefined ? { body } : {}) });
+    // At the server that issued its entity-tag: refreshed or modified there while requests go there, removed there
+    // wherever they go; where they go elsewhere, published afresh there (a 412 otherwise, which rechecks every publication).
+    const server = held.server && { server: { ...this.base, ...held.server } };
+    this.publisher(personId, held.presentity, { etag: held.etag, expiresAt: held.expiresAt, ...server, ...(body !== undefined ? { body } : {}) });
   }
 
   /** A removal a previous owner left under way: asked again of the server holding the publication, on its own backoff. */
@@ -189,13 +204,13 @@ export class SipSink implements Sink {
   private addressNow(personId: string): string | undefined {
     const now = this.core.clock.now();
     const held = this.publishers.get(personId);
-    const { etag, expiresAt } = held?.pub.status() ?? {};
+    const { etag, expiresAt, server } = held?.pub.status() ?? {};
     const leaving: LeavingPublication[] = [];
     for (const [pub, presentity] of this.leaving.get(personId) ?? []) {
       const s = pub.status();
       if (s.etag !== undefined && s.expiresAt !== undefined && s.expiresAt > now && s.server) leaving.push({ presentity, etag: s.etag, expiresAt: s.expiresAt, server: s.server });
     }
-    const current = held && etag !== undefined && expiresAt !== undefined ? { presentity: held.presentity, etag, expiresAt } : undefined;
+    const current = held && etag !== undefined && expiresAt !== undefined ? { presentity: held.presentity, etag, expiresAt, ...(server ? { server } : {}) } : undefined;
     return publicationAddress({ ...(current ? { held: current } : {}), leaving });
   }
 
@@ -214,12 +229,15 @@ export class SipSink implements Sink {
       ...(this.credentials ? { credentials: this.credentials } : {}),
       ...(resume ? { resume } : {}),
       onPublication: (p) => {
-        // A removal left under way ended (or lapsed): the ledger no longer lists it, unless nothing else is left of the person (the entry lapses then).
+        // A removal left under way ended (or lapsed): the ledger no longer lists it.
         const ended = !p && this.stopLeaving(personId, pub);
         // A refresh (or a fresh start after a 412) moved the publication; a delivery records its own.
         const moved = p && this.publishers.get(personId)?.pub === pub;
-        const address = (ended || moved) && !this.delivering.has(personId) ? this.addressNow(personId) : undefined;
-        if (address !== undefined) this.hooks?.readdressed(personId, address);
+        if (!(ended || moved) || this.delivering.has(personId)) return;
+        // The last of a person deleted or out of scope: their entry goes, or each later owner would ask for that removal again (a 412).
+        const gone = ended && !this.publishers.has(personId) && !this.leaving.has(personId);
+        const address = this.addressNow(personId);
+        if (gone || address !== undefined) this.hooks?.readdressed(personId, address);
       },
       onLost: (ackedAt, sentAt) => this.recheckAll(ackedAt, sentAt),
     });

@@ -71,11 +71,12 @@ export class SqliteDeliveryLedger implements DeliveryLedger {
     this.changed(tenantId, targetId, personId);
   }
 
-  async readdress(tenantId: string, targetId: string, personId: string, address: string): Promise<void> {
+  async readdress(tenantId: string, targetId: string, personId: string, address: string | undefined): Promise<void> {
     const held = this.entries.get(targetKey(tenantId, targetId));
     const r = held?.get(personId);
     if (r?.rendering === undefined || r.rendering === null) return;
-    held!.set(personId, { ...r, address });
+    if (address === undefined) held!.delete(personId);
+    else held!.set(personId, { ...r, address });
     this.changed(tenantId, targetId, personId);
   }
 

@@ -49,8 +49,8 @@ export class RedisDeliveryLedger implements DeliveryLedger {
     await this.recordScript([this.keys.delivered(tenantId, targetId)], r.address === undefined ? args : [...args, r.address]);
   }
 
-  async readdress(tenantId: string, targetId: string, personId: string, address: string): Promise<void> {
-    await this.readdressScript([this.keys.delivered(tenantId, targetId)], [personId, address]);
+  async readdress(tenantId: string, targetId: string, personId: string, address: string | undefined): Promise<void> {
+    await this.readdressScript([this.keys.delivered(tenantId, targetId)], address === undefined ? [personId] : [personId, address]);
   }
 }
 

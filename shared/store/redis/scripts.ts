@@ -176,13 +176,20 @@ else
 end
 return 1`;
 
-/** KEYS[1] the target's ledger; ARGV person, address. Keeps `version|mark|rendering`; older entries have no room for one. */
+/**
+ * KEYS[1] the target's ledger; ARGV person, and the address (absent: the target holds nothing of the person, the
+ * entry goes). Keeps `version|mark|rendering`; older entries have no room for one.
+ */
 export const READDRESS_DELIVERED = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return 0 end
 local kept = string.match(old, '^[^|]*|[^|]*|[^|]*')
 if not kept then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], kept .. '|' .. ARGV[2])
+if ARGV[2] == nil then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], kept .. '|' .. ARGV[2])
+end
 return 1`;
 
 /** KEYS: a target's status report. ARGV: replica. Deletes the report only if that replica made it. */
