@@ -40,7 +40,8 @@ const STOP_WAIT_PER_ALIVE = 1 / 3;
  * (a rolling restart) missed nothing: the others heard the PBX.
  *
  * Every replica renews a short-lived `alive` key. One that finds none (starting, or back from losing Redis)
- * sets the bound (now and now plus `PBX_REGISTRATION_AFTER_RESTART_MS`, as the embedded store counts it
+ * in a dataset where replicas renewed it before (`aliveEver`: not a new or emptied one, which tells nothing
+ * of what ran before it) sets the bound (now and now plus `PBX_REGISTRATION_AFTER_RESTART_MS`, as the embedded store counts it
  * from its start) in one script, so replicas that find it together set it once. The replica holding the
  * bound's lock (renewed with its heartbeat) applies `afterRestart` to every person, then clears the bound;
  * the replicas starting with it, and those back from the outage (`lapsed`, `redis-store.ts`), wait for
@@ -135,9 +136,11 @@ export class OutageBound {
   /**
    * Renews `alive` (setting the bound if it had lapsed in a dataset a replica renewed it in before, or in
    * any when this replica `found` a full outage itself, `fullOutage`; never when `renewOnly`); applies a
-   * pending bound nobody else is applying. Answers whether one is pending.
+   * pending bound nobody else is applying. Answers whether one is pending (no once stopping).
    */
   async heartbeat({ renewOnly = false, found = false, evenPaused = false } = {}): Promise<boolean> {
+    // A stopping replica (still waiting for a bound, say) takes no lock it would not apply.
+    if (this.stopping) return false;
     const { replica, aliveMs } = this.opts;
     const b = renewOnly ? undefined : this.opts.bound?.();
     const keys = [this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock(), this.k.epoch(), this.k.lastBound(), this.k.aliveEver()];
