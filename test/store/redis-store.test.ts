@@ -343,6 +343,16 @@ describeWith(['redis'], 'Redis store', () => {
         return found;
       };
 
+      /** A replica on alice's call, cut off (through `cutOff`) while Redis loses its data, until it has lapsed. */
+      const lapsedOverALoss = async (prefix: string, cutOff: Awaited<ReturnType<typeof severableRedis>>, raw: Redis) => {
+        const a = await started(replica(prefix, T + HOUR, cutOff.url));
+        await onTheDeskPhone(a);
+        cutOff.sever();
+        await raw.del(...(await raw.keys(`${prefix}*`)));
+        await sleep(3 * ALIVE_MS);
+        return a;
+      };
+
       it('a rolling restart changes nothing; a start after every replica was down bounds them from its start, and brings the transition forward', async () => {
         const prefix = `t${++n}:`;
         const a = await started(replica(prefix));
@@ -496,11 +506,7 @@ describeWith(['redis'], 'Redis store', () => {
         const cutOff = await severableRedis(redis.port);
         const raw = new Redis(redis.url);
         try {
-          const a = await started(replica(prefix, T + HOUR, cutOff.url));
-          await onTheDeskPhone(a);
-          cutOff.sever();
-          await raw.del(...(await raw.keys(`${prefix}*`)));
-          await sleep(3 * ALIVE_MS);
+          const a = await lapsedOverALoss(prefix, cutOff, raw);
           // While a looks, another replica back first finds the full outage (it bounds what it put back and
           // renews alive), and a loses Redis again.
           const outage = a['outage'];
@@ -776,11 +782,7 @@ describeWith(['redis'], 'Redis store', () => {
         const cutOff = await severableRedis(redis.port);
         const raw = new Redis(redis.url);
         try {
-          const a = await started(replica(prefix, T + HOUR, cutOff.url));
-          await onTheDeskPhone(a);
-          cutOff.sever();
-          await raw.del(...(await raw.keys(`${prefix}*`)));
-          await sleep(3 * ALIVE_MS);
+          const a = await lapsedOverALoss(prefix, cutOff, raw);
           const c = await started(replica(prefix, T + HOUR));
           cutOff.heal();
           await eventually(async () => expect(await a.ready()).toBe(true), 10_000);
