@@ -72,6 +72,8 @@ export const redisKeys = (prefix: string) => ({
   targetStatus: (tenantId: string, targetId: string) => `${prefix}tstatus${SEP}${tenantId}${SEP}${targetId}`,
   /** Held by every replica that runs (its id, with a key expiry it keeps renewing): none means a full outage. */
   alive: () => `${prefix}alive`,
+  /** Set by every replica's renewal of `alive` (kept): a dataset without it had no replica alive yet (new, or emptied). */
+  aliveEver: () => `${prefix}alive${SEP}ever`,
   /**
    * After a full outage, the instant registrations kept without an expiry are believed until, while
    * that bound is being applied (`outage-bound.ts`), and the replica applying it (with a key expiry).

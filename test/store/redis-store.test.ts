@@ -343,6 +343,16 @@ describeWith(['redis'], 'Redis store', () => {
         return found;
       };
 
+      /** A replica on alice's call, cut off (through `cutOff`) while Redis loses its data, until it has lapsed. */
+      const lapsedOverALoss = async (prefix: string, cutOff: Awaited<ReturnType<typeof severableRedis>>, raw: Redis) => {
+        const a = await started(replica(prefix, T + HOUR, cutOff.url));
+        await onTheDeskPhone(a);
+        cutOff.sever();
+        await raw.del(...(await raw.keys(`${prefix}*`)));
+        await sleep(3 * ALIVE_MS);
+        return a;
+      };
+
       it('a rolling restart changes nothing; a start after every replica was down bounds them from its start, and brings the transition forward', async () => {
         const prefix = `t${++n}:`;
         const a = await started(replica(prefix));
@@ -429,26 +439,95 @@ describeWith(['redis'], 'Redis store', () => {
         await b.close();
       });
 
-      it('a start waits for its own apply of the bound only so long too, however slow each write of it is', async () => {
+      it('a start waits for its own apply of the bound only so long too, however slow each write of it is; a stop waits for it a heartbeat at most, and another replica applies the bound once its lock lapsed', async () => {
         const prefix = `t${++n}:`;
         const a = await started(replica(prefix));
         await register(a, 'alice');
         await a.close();
         await sleep(ALIVE_MS + 100);
         const b = replica(prefix, T + HOUR);
-        // Redis slow to take the bounding write (a Redis swapping, a full AOF disk): far longer than the wait cap.
+        // Redis slow to take the bounding write (a Redis swapping, a full AOF disk): far longer than the wait cap, and than a pod's grace period.
+        let release!: () => void;
+        const slow = new Promise<void>((resolve) => (release = resolve));
         let bounded = false;
         const update = b.state.update.bind(b.state);
         b.state.update = async <R>(...args: Parameters<typeof update<R>>) => {
-          await sleep(10 * ALIVE_MS);
+          await slow;
           const done = await update(...args);
           bounded = true;
           return done;
         };
         await b.start();
         expect(bounded).toBe(false);
-        await b.close();
-        expect(bounded).toBe(true);
+        // Another replica runs meanwhile (it waited for the bound as long as a start does).
+        const c = await started(replica(prefix));
+        // The pod stops while its apply hangs: the stop returns, leaving the bound pending and its lock to lapse.
+        expect(await Promise.race([b.close().then(() => 'stopped'), sleep(20 * ALIVE_MS).then(() => 'still stopping')])).toBe('stopped');
+        expect(await boundKeys(prefix)).toEqual([1, 1]);
+        release();
+        await eventually(async () => expect(await boundKeys(prefix)).toEqual([0, 0]));
+        expect(await until(c, 'alice')).toBe(T + HOUR);
+        // Nothing of the stopped replica's apply was written after it stopped.
+        expect(bounded).toBe(false);
+        await c.close();
+      });
+
+      it('a replica starting within a heartbeat of a FLUSHALL while another runs sets no bound: the call that one puts back is kept, and no replica back later takes it for a full outage', async () => {
+        const prefix = `t${++n}:`;
+        const k = redisKeys(prefix);
+        const raw = new Redis(redis.url);
+        // A running replica whose heartbeat and look at the dataset come only when this test says.
+        const a = await started(new RedisStore({ url: redis.url, prefix, feedEvents: 1000, log: silentLogger, aliveMs: 100 * ALIVE_MS, copyRefreshMs: 600_000, afterOutage: () => ({ at: T, registrationsUntil: T + HOUR }) }));
+        await onTheDeskPhone(a);
+        await raw.del(...(await raw.keys(`${prefix}*`)));
+        // c starts before a's next heartbeat; were it to bound everyone, it would list them once a put alice back.
+        const c = replica(prefix, T + HOUR);
+        const keys = c.state.keys.bind(c.state);
+        c.state.keys = async (...args: Parameters<typeof keys>) => {
+          await eventually(async () => expect(await raw.exists(k.state('acme', 'alice'))).toBe(1), 10_000);
+          return keys(...args);
+        };
+        const starting = c.start();
+        await eventually(async () => expect(await raw.exists(k.alive())).toBe(1));
+        await a['watch']();
+        await eventually(async () => expect(await a.ready()).toBe(true), 10_000);
+        await starting;
+        await sleep(2 * ALIVE_MS);
+        for (const s of [a, c]) expect((await s.state.read('acme', 'alice')).signals).toEqual([desk, onCall]);
+        expect(await boundKeys(prefix)).toEqual([0, 0]);
+        expect(await raw.get(k.lastBound())).toBeNull();
+        raw.disconnect();
+        await Promise.all([a, c].map((s) => s.close()));
+      });
+
+      it('a replica back from a full outage that loses Redis again while it decides whether it was one decides again: what it put back is bounded, not kept as after a reconnect to the same dataset', async () => {
+        const prefix = `t${++n}:`;
+        const k = redisKeys(prefix);
+        const cutOff = await severableRedis(redis.port);
+        const raw = new Redis(redis.url);
+        try {
+          const a = await lapsedOverALoss(prefix, cutOff, raw);
+          // While a looks, another replica back first finds the full outage (it bounds what it put back and
+          // renews alive), and a loses Redis again.
+          const outage = a['outage'];
+          const decide = outage.fullOutage.bind(outage);
+          let lost = false;
+          outage.fullOutage = async (...args: Parameters<typeof decide>) => {
+            if (lost) return decide(...args);
+            lost = true;
+            await raw.set(k.lastBound(), (await raw.get(k.epoch()))!);
+            await raw.set(k.alive(), 'other-replica', 'PX', 100 * ALIVE_MS);
+            throw new Error('the connection was lost');
+          };
+          cutOff.heal();
+          await eventually(async () => expect(await a.ready()).toBe(true), 10_000);
+          expect(lost).toBe(true);
+          expect((await a.state.read('acme', 'alice')).signals).toEqual([{ ...desk, until: T + HOUR }]);
+          await a.close();
+        } finally {
+          raw.disconnect();
+          await cutOff.close();
+        }
       });
 
       it('a Redis that lost its data while a replica reached it is no outage: what the replica puts back stays unbounded, calls kept', async () => {
@@ -698,6 +777,23 @@ describeWith(['redis'], 'Redis store', () => {
         }
       });
 
+      it('a Redis emptied during a full outage, a replica starting in it first: what a replica back from the outage puts back is still bounded (the new one knows nothing of the gap before it)', async () => {
+        const prefix = `t${++n}:`;
+        const cutOff = await severableRedis(redis.port);
+        const raw = new Redis(redis.url);
+        try {
+          const a = await lapsedOverALoss(prefix, cutOff, raw);
+          const c = await started(replica(prefix, T + HOUR));
+          cutOff.heal();
+          await eventually(async () => expect(await a.ready()).toBe(true), 10_000);
+          expect((await a.state.read('acme', 'alice')).signals).toEqual([{ ...desk, until: T + HOUR }]);
+          await Promise.all([a, c].map((s) => s.close()));
+        } finally {
+          raw.disconnect();
+          await cutOff.close();
+        }
+      });
+
       it('a replica cut off for longer than alive while Redis lost its data and the others put it back drops no call they put back', async () => {
         const prefix = `t${++n}:`;
         const cutOff = await severableRedis(redis.port);
@@ -737,8 +833,11 @@ describeWith(['redis'], 'Redis store', () => {
           const beat = () => raw.set(k.alive(), 'other-replica', 'PX', ALIVE_MS);
           let beating: NodeJS.Timeout | undefined;
           try {
-            // Starting with no replica running (a full outage, as far as it can tell), c sets a bound: the last one.
+            // Starting with no replica running in a dataset replicas ran in (a full outage, as far as it can
+            // tell), c sets a bound: the last one.
+            await raw.set(k.aliveEver(), '1');
             const c = await started(replica(prefix, T + HOUR, cutOff.url));
+            expect(await raw.get(k.lastBound())).not.toBeNull();
             beating = setInterval(() => void beat(), ALIVE_MS / 3);
             await onTheDeskPhone(c);
             cutOff.sever();

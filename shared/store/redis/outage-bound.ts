@@ -24,6 +24,12 @@ const WAIT_ALIVES = 2;
  * (retried every 2 s at most, `connection.ts`), then its check's first command renews `alive`.
  */
 const RECONNECT_MS = 3000;
+/**
+ * How long a stopping replica waits for its apply of a bound under way (a third of `aliveMs`, 5 s by
+ * default): k8s/deployment.yaml's 30 s grace holds the 5 s preStop pause, `SHUTDOWN_GRACE_MS` (10 s) and
+ * this, so a Redis slow to take the bounding writes never gets the pod killed mid-stop.
+ */
+const STOP_WAIT_PER_ALIVE = 1 / 3;
 
 /**
  * The embedded store's restart (`after-restart.ts`), on Redis. Redis keeps every signal, so after a full
@@ -34,7 +40,8 @@ const RECONNECT_MS = 3000;
  * (a rolling restart) missed nothing: the others heard the PBX.
  *
  * Every replica renews a short-lived `alive` key. One that finds none (starting, or back from losing Redis)
- * sets the bound (now and now plus `PBX_REGISTRATION_AFTER_RESTART_MS`, as the embedded store counts it
+ * in a dataset where replicas renewed it before (`aliveEver`: not a new or emptied one, which tells nothing
+ * of what ran before it) sets the bound (now and now plus `PBX_REGISTRATION_AFTER_RESTART_MS`, as the embedded store counts it
  * from its start) in one script, so replicas that find it together set it once. The replica holding the
  * bound's lock (renewed with its heartbeat) applies `afterRestart` to every person, then clears the bound;
  * the replicas starting with it, and those back from the outage (`lapsed`, `redis-store.ts`), wait for
@@ -65,6 +72,16 @@ export class OutageBound {
   private readonly applied;
   private timer: NodeJS.Timeout | undefined;
   private applying: Promise<void> | undefined;
+  /** Stopping: no apply starts. */
+  private stopping = false;
+  /** Stopped before its apply ended: that apply writes no more (`stop`). */
+  private abandoned = false;
+  /**
+   * Whether this replica reached Redis all along since before the dataset it renews `alive` in was named
+   * (`lostData`): only then do its renewals tell a lapsed replica that no full outage preceded the new
+   * dataset (`fullOutage`). A replica that started in it, or came back to it from lapsing, cannot tell.
+   */
+  private vouches = false;
   /** When this replica last renewed `alive` (monotonic real time, as the key's expiry is). */
   private renewedAt: number | undefined;
 
@@ -117,18 +134,27 @@ export class OutageBound {
   }
 
   /**
-   * Renews `alive` (setting the bound if it had lapsed, unless `renewOnly`); applies a pending bound nobody
-   * else is applying. Answers whether one is pending.
+   * Renews `alive` (setting the bound if it had lapsed in a dataset a replica renewed it in before, or in
+   * any when this replica `found` a full outage itself, `fullOutage`; never when `renewOnly`); applies a
+   * pending bound nobody else is applying. Answers whether one is pending (no once stopping).
    */
-  async heartbeat({ renewOnly = false, evenPaused = false } = {}): Promise<boolean> {
+  async heartbeat({ renewOnly = false, found = false, evenPaused = false } = {}): Promise<boolean> {
+    // A stopping replica (still waiting for a bound, say) takes no lock it would not apply.
+    if (this.stopping) return false;
     const { replica, aliveMs } = this.opts;
     const b = renewOnly ? undefined : this.opts.bound?.();
-    const keys = [this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock(), this.k.epoch(), this.k.lastBound()];
-    const bound = await this.beat(keys, [replica, aliveMs, b ? `${b.at}:${b.registrationsUntil}` : '', this.opts.epoch() ?? ''], { evenPaused });
+    const keys = [this.k.alive(), this.k.registrationBound(), this.k.registrationBoundLock(), this.k.epoch(), this.k.lastBound(), this.k.aliveEver()];
+    const args = [replica, aliveMs, b ? `${b.at}:${b.registrationsUntil}` : '', this.opts.epoch() ?? '', this.vouches ? '1' : '', found ? '1' : ''];
+    const bound = await this.beat(keys, args, { evenPaused });
     this.renewedAt = performance.now();
     if (bound === null) return false;
-    if (bound !== '' && !this.applying) this.applying = this.apply(String(bound), { evenPaused }).finally(() => (this.applying = undefined));
+    if (bound !== '' && !this.applying && !this.stopping) this.applying = this.apply(String(bound), { evenPaused }).finally(() => (this.applying = undefined));
     return true;
+  }
+
+  /** This replica found the dataset lost (or gone back), `lapsed` or not: whether its renewals vouch in the next one. */
+  lostData({ lapsed }: { lapsed: boolean }): void {
+    this.vouches = !lapsed;
   }
 
   /**
@@ -144,8 +170,10 @@ export class OutageBound {
    * `alive` went with the data, so its absence tells nothing, and a replica cut off alone (the others
    * reaching Redis all along) back just after a `FLUSHALL` would drop every call. Yes if the first replica
    * back set a bound in this dataset under its present name (it found a full outage; not one an earlier
-   * name's copy kept, failed over to); no if another replica renews `alive` first:
-   * one that reached Redis all along does within a heartbeat (a third of `aliveMs`; half of it is waited),
+   * name's copy kept, failed over to); no if a replica that reached Redis all along renews `alive` first
+   * (one that vouches, `lostData`, or continued the renewals of one that did: a replica that started in
+   * the new dataset knows nothing of the gap before it, and its renewals are marked `?`, `REPLICA_BEAT`):
+   * such a replica does within a heartbeat (a third of `aliveMs`; half of it is waited),
    * or, after Redis itself restarted since this replica last reached it, as soon as it has reconnected
    * (`RECONNECT_MS`); yes if none does. One that had lapsed renews none meanwhile (it is paused,
    * `redis-store.ts`).
@@ -159,9 +187,9 @@ export class OutageBound {
       .catch(() => Infinity);
     const until = performance.now() + Math.min(this.opts.aliveMs / 2, uptime + 1000 < away ? RECONNECT_MS : Infinity);
     for (;;) {
-      const [bound, alive] = await this.conn.run((r) => Promise.all([r.get(this.k.lastBound()), r.exists(this.k.alive())]), opts);
+      const [bound, alive] = await this.conn.run((r) => Promise.all([r.get(this.k.lastBound()), r.get(this.k.alive())]), opts);
       if (bound !== null && bound === this.opts.epoch()) return true;
-      if (alive === 1) return false;
+      if (alive !== null && !alive.startsWith('?')) return false;
       if (performance.now() >= until) return true;
       await sleep(this.opts.aliveMs / LOOKS_PER_ALIVE);
     }
@@ -195,6 +223,7 @@ export class OutageBound {
   /** Each person's state as `bound` makes it, written for the replicas' copies only. */
   private async boundEach<P extends { tenantId: string; personId: string }>(people: readonly P[], bound: (s: PersonState, person: P) => PersonState, opts: RunOptions): Promise<void> {
     for (let i = 0; i < people.length; i += PEOPLE_AT_ONCE) {
+      if (this.abandoned) throw new Error('the replica stopped');
       await Promise.all(
         people.slice(i, i + PEOPLE_AT_ONCE).map((person) =>
           this.state.update(
@@ -212,10 +241,24 @@ export class OutageBound {
     }
   }
 
-  /** Stops the heartbeat and lets go of the bound's lock (`alive` lapses by itself). */
+  /**
+   * Stops the heartbeat and lets go of the bound's lock (`alive` lapses by itself), once its apply under
+   * way ended, which it waits for a heartbeat at most. Past that, the apply writes no more, and the bound
+   * stays pending with the lock held until it lapses (`aliveMs` from its last renewal): a write of it still
+   * on its way to Redis could otherwise land after another replica took the work over and cleared the
+   * bound, dropping a call taken since; the replicas waiting for the bound wait on, and whichever beats
+   * first once the lock lapsed applies it from the start.
+   */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.applying;
+    this.stopping = true;
+    const applying = this.applying;
+    const ended = !applying || (await Promise.race([applying.then(() => true), sleep(STOP_WAIT_PER_ALIVE * this.opts.aliveMs, false, { ref: false })]));
+    if (!ended) {
+      this.abandoned = true;
+      this.log.warn('stopping while bounding kept registrations after a full outage: another replica takes it over once the lock lapses');
+      return;
+    }
     await this.applied([this.k.registrationBound(), this.k.registrationBoundLock()], ['', this.opts.replica]).catch(() => undefined);
   }
 }

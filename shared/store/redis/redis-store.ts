@@ -15,6 +15,7 @@ import { RedisTargetStatus } from './redis-target-status.js';
 import { RENAME_DATASET } from './scripts.js';
 
 const COPY_REFRESH_MS = 5000;
+type Put = { tenantId: string; personId: string; order: number };
 /** How long no replica may renew `alive` (running and reaching Redis) before that counts as a full outage (`outage-bound.ts`). */
 const ALIVE_MS = 15_000;
 
@@ -65,6 +66,8 @@ export class RedisStore implements Store {
   private closes = 0;
   /** Put back what this replica held, and not yet told the service (`onRecovered`). */
   private restored = false;
+  /** What this replica put back after a data loss, and whether it had lapsed, until it has decided whether that was a full outage. */
+  private putBack: { put: Put[]; lapsed: boolean } | undefined;
   private readonly renameDataset;
   private readonly outage: OutageBound;
 
@@ -188,26 +191,34 @@ export class RedisStore implements Store {
     // Away for longer than `alive` lives: unless another replica renewed it since (the heartbeat's script
     // looks), none could take a PBX event for that long, which is a full outage (`outage-bound.ts`).
     const lapsed = this.outage.lapsed();
-    if (epoch === this.epoch) {
+    if (epoch === this.epoch && !this.putBack) {
       // Back in the same dataset: bounded now rather than at the next heartbeat, before this replica answers again.
       if (lapsed) await this.bounded(await this.outage.heartbeat({ evenPaused: true }));
       return { full: lapsed };
     }
-    // A full outage whose data went with it, or a mere data loss. `alive` went with the data: renewed at
-    // once by a replica that did not lapse, so that one that did can tell (`fullOutage`).
-    if (!lapsed) await this.outage.heartbeat({ renewOnly: true, evenPaused: true });
-    const docs = await this.directory.restore();
-    const put: Array<{ tenantId: string; personId: string; order: number }> = [];
-    const states = await this.state.restore((p) => put.push(p));
-    await this.adoptEpoch();
-    this.restored = true;
-    const full = lapsed && (await this.outage.fullOutage({ evenPaused: true }));
+    if (epoch !== this.epoch) {
+      // A full outage whose data went with it, or a mere data loss. `alive` went with the data: renewed at
+      // once by a replica that did not lapse, so that one that did can tell (`fullOutage`).
+      this.outage.lostData({ lapsed });
+      if (!lapsed) await this.outage.heartbeat({ renewOnly: true, evenPaused: true });
+      const docs = await this.directory.restore();
+      const put: Put[] = [];
+      const states = await this.state.restore((p) => put.push(p));
+      await this.adoptEpoch();
+      this.restored = true;
+      this.putBack = { put, lapsed };
+      this.feed.dataLost();
+      this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data, or older: put back what this replica held');
+    }
+    // Decided once the connection held throughout: a check cut short by losing Redis again (in `fullOutage`,
+    // say) decides again, in this dataset, with what it put back, not as if it were back in the same one.
+    const { put, lapsed: away } = this.putBack!;
+    const full = away && (await this.outage.fullOutage({ evenPaused: true }));
     // Renewed again before this replica answers, so that neither its next heartbeat nor a replica starting
     // meanwhile takes a mere data loss for a full outage. After a full outage, the first replica back sets
     // the bound instead, and applies it to what was put back.
-    const bounding = await this.outage.heartbeat({ renewOnly: !full, evenPaused: true });
-    this.feed.dataLost();
-    this.log.warn({ restoredDocuments: docs, restoredStates: states }, 'redis came back without its data, or older: put back what this replica held');
+    const bounding = await this.outage.heartbeat({ renewOnly: !full, found: full, evenPaused: true });
+    this.putBack = undefined;
     // Back from a full outage, no answer before the bound is applied: a call a PBX reported meanwhile
     // would be dropped with the rest. A replica back after that bound listed everyone bounds what it
     // put back itself. If that fails, the bound stays pending for the next heartbeat.

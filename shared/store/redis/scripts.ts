@@ -199,20 +199,29 @@ return 0`;
 
 /**
  * A replica's heartbeat (`outage-bound.ts`). KEYS: alive, registration bound, its lock, the dataset's name,
- * the last bound set. ARGV: replica, key expiry in ms, the bound as of now (`<now>:<registrations until>`,
- * '' for none), and the dataset's name as the replica knows it. Finding no replica alive in the same
+ * the last bound set, whether any replica renewed alive in this dataset. ARGV: replica, key expiry in ms,
+ * the bound as of now (`<now>:<registrations until>`, '' for none), the dataset's name as the replica
+ * knows it, '1' when the replica vouches for the dataset's past (it reached Redis all along since before
+ * the dataset was named), '1' when it found a full outage itself. Finding no replica alive in the same
  * dataset (every replica down, or cut off from Redis, for the expiry: a full outage) sets the bound, and
  * keeps the dataset's name as the last bound's (a copy that lagged, failed over to, keeps that key but is
- * named anew); a dataset that is not the one the replica knows lost `alive` with its data, which
- * is no outage. Answers the bound while one is pending and no other replica holds its lock, taking the
- * lock; '' while another replica holds it; nil when none is pending.
+ * named anew); a dataset that is not the one the replica knows lost `alive` with its data, which is no
+ * outage; nor is one where no replica renewed alive yet (a new dataset, or one emptied: a `FLUSHALL`
+ * within a heartbeat of a replica's start), unless the replica found the outage itself. Alive is marked
+ * `?` unless the replica vouches or continues the renewals of one that did (a new replica in an emptied
+ * dataset knows nothing of the gap before it). Answers the bound while one is pending and no other
+ * replica holds its lock, taking the lock; '' while another replica holds it; nil when none is pending.
  */
 export const REPLICA_BEAT = `
-if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('GET', KEYS[4]) == ARGV[4] then
+local was = redis.call('GET', KEYS[1])
+if ARGV[3] ~= '' and not was and redis.call('GET', KEYS[4]) == ARGV[4] and (ARGV[6] == '1' or redis.call('EXISTS', KEYS[6]) == 1) then
   redis.call('SET', KEYS[2], ARGV[3])
   redis.call('SET', KEYS[5], ARGV[4])
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local mark = ''
+if ARGV[5] ~= '1' and (not was or string.sub(was, 1, 1) == '?') then mark = '?' end
+redis.call('SET', KEYS[1], mark .. ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[6], '1')
 local bound = redis.call('GET', KEYS[2])
 if not bound then return false end
 local holder = redis.call('GET', KEYS[3])
