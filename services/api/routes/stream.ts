@@ -8,11 +8,13 @@ import { presenceViewSchema, streamRemovedSchema, streamSnapshotSchema } from '.
 import { unchangedFor, viewKind, viewOf } from '../views.js';
 import { peopleOf, snapshot } from './presence.js';
 import { sharedFrame } from './shared-frames.js';
+import { StreamIds } from './stream-ids.js';
 import { TickWriter } from './tick-writer.js';
 
 const ALL_ROLES = ['admin', 'supervisor', 'member', 'pbx', 'external'] as const;
 
 export function streamRoutes(hub: Hub): AnyRoute[] {
+  const ids = new StreamIds(hub.secrets.derive('stream-ids'), hub.secrets.derive('stream-id-checks'));
   return [
     route({
       method: 'get',
@@ -29,7 +31,9 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       streams: { mediaType: 'text/event-stream', events: [streamSnapshotSchema, presenceViewSchema, streamRemovedSchema] },
       async handle({ principal, query, req, res }) {
         const tenantId = tenantOf(principal);
-        const lastEventId = req.header('last-event-id') ?? query.lastEventId;
+        const sent = req.header('last-event-id') ?? query.lastEventId;
+        // An id this tenant was never shown (another's, altered, or from before ids were opaque) resumes nothing.
+        const lastEventId = sent === undefined ? undefined : ids.fromClient(tenantId, sent);
         // What the stream holds is given back when the response closes, whenever that is: a client gone while
         // the resume is read closed it before this handler could otherwise listen for it.
         const release: Array<() => void> = [];
@@ -68,7 +72,8 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
         }
         /** With `?team=`: the people this client was shown as members, so one who leaves gets `removed`. */
         let team: Set<string> | undefined;
-        const frame = (event: string, data: unknown, id?: string) => `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+        const frame = (event: string, data: unknown, feedId?: string) =>
+          `${feedId ? `id: ${ids.toClient(tenantId, feedId)}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
         // A key revoked while it streams (or deleted with its person or tenant), on whichever replica, gets
         // no change after that: it is looked up again with every lot of changes and at every keep-alive, and
         // the stream ends, so the client's reconnection is refused (401).
