@@ -17,6 +17,8 @@ export class StreamIds {
   private readonly cipher: Cipher;
   private readonly decipher: Decipher;
   private readonly checks = new Map<string, Buffer>();
+  /** The last id made: a change is fanned out to every client of its tenant (each view kind) in one go. */
+  private last = { tenantId: '', feedId: '', id: '' };
 
   constructor(
     key: Buffer,
@@ -28,12 +30,15 @@ export class StreamIds {
 
   /** The id a client of `tenantId` is shown for the feed's event id. */
   toClient(tenantId: string, feedId: string): string {
+    if (this.last.feedId === feedId && this.last.tenantId === tenantId) return this.last.id;
     const dash = feedId.lastIndexOf('-');
     const epoch = feedId.slice(0, dash);
     const block = Buffer.allocUnsafe(16);
     block.writeBigUInt64BE(BigInt(feedId.slice(dash + 1)), 0);
     this.check(tenantId, epoch).copy(block, 8);
-    return `${epoch}-${this.cipher.update(block).toString('hex')}`;
+    const id = `${epoch}-${this.cipher.update(block).toString('hex')}`;
+    this.last = { tenantId, feedId, id };
+    return id;
   }
 
   /** The feed's event id a client's id stands for; `undefined` when it is none this tenant was shown. */
