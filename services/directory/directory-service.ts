@@ -191,6 +191,8 @@ export class DirectoryService {
 
   /** Creates the bootstrap tenant if it is absent; a replica starting at the same time may have created it. */
   async bootstrapTenant(tenantId: string, input: TenantInput): Promise<void> {
+    if (await this.store.directory.get('tenants', PLATFORM, tenantId)) return;
+    await this.store.feed.begin(tenantId);
     const created = await this.store.directory.write([this.tenantOp(tenantId, input, undefined)], idFree(tenantId)).then(
       () => true,
       (err: unknown) => {
@@ -219,6 +221,8 @@ export class DirectoryService {
         : conflict('tenant_exists', `tenant ${tenantId} exists`);
     };
     for (const c of idFree(tenantId)) if (await this.store.directory.get(c.collection, c.tenantId, c.id)) throw taken(new WriteRefused(c));
+    // Before the write, so no tenant stands without it: a stream resumed with an id of an earlier tenant of this id gets a snapshot.
+    await this.store.feed.begin(tenantId);
     const admin = this.keyOp(tenantId, { name: 'initial admin', role: 'admin' });
     await this.store.directory.write([this.tenantOp(tenantId, input, operator), this.operatorLimitsOp(tenantId, operator), admin.op], idFree(tenantId)).catch((err: unknown) => {
       throw taken(err);

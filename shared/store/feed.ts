@@ -32,6 +32,12 @@ export interface FeedSubscription {
 export interface ChangeFeed {
   /** `listener` is registered before the replay is read; events it gets that the replay holds repeat ids. */
   subscribe(tenantId: string, listener: (event: FeedEvent) => void, after?: string): Promise<FeedSubscription>;
+  /**
+   * A tenant is being created under this id: a resume from an id handed out before is answered `reset`, since
+   * it may name a change of an earlier tenant of the same id (deleted), whose people and removals are not
+   * this one's. Called before the tenant's first write, so none of its own changes comes before it.
+   */
+  begin(tenantId: string): Promise<void>;
   /** Listens to every tenant (publishers). */
   subscribeAll(listener: (event: FeedEvent) => void): () => void;
   /**

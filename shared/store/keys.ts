@@ -52,6 +52,8 @@ export const redisKeys = (prefix: string) => ({
   /** The change feed of every tenant (a stream with explicit ids `<seq>-0`) and its sequence. */
   feed: () => `${prefix}feed`,
   feedSeq: () => `${prefix}feed${SEP}seq`,
+  /** Hash: tenant id → the feed's sequence when it was last created (`ChangeFeed.begin`). */
+  feedBegan: () => `${prefix}feed${SEP}began`,
   /** Names this Redis dataset; a new value means the data was lost and rebuilt. */
   epoch: () => `${prefix}epoch`,
   /**

@@ -39,6 +39,55 @@ describe('changes this replica missed on the shared feed', () => {
     await eventually(() => expect(told.size).toBe(0));
   });
 
+  it('ends a stream told of a miss while its resume was read, which it would otherwise never hear of', async () => {
+    const subscribe = h.hub.feed.subscribe.bind(h.hub.feed);
+    h.hub.feed.subscribe = async (...args) => {
+      const sub = await subscribe(...args);
+      for (const l of [...told]) l();
+      return sub;
+    };
+    try {
+      const first = await openStream(`${base}/v1/stream`, ADMIN_KEY);
+      await eventually(() => expect(first.ended).toBe(true));
+      expect(first.events).toEqual([]);
+      await eventually(() => expect(told.size).toBe(0));
+    } finally {
+      h.hub.feed.subscribe = subscribe;
+    }
+  });
+
+  it('gives back its subscription and its place when the client is gone before the resume was read', async () => {
+    const subscribe = h.hub.feed.subscribe.bind(h.hub.feed);
+    let open = 0;
+    let entered = false;
+    let resume!: () => void;
+    const gate = new Promise<void>((r) => (resume = r));
+    h.hub.feed.subscribe = async (...args) => {
+      entered = true;
+      await gate;
+      const sub = await subscribe(...args);
+      open++;
+      return { replay: sub.replay, close: () => (open--, sub.close()) };
+    };
+    const clients = async () => (await h.hub.metrics.registry.getSingleMetric('presence_stream_clients')!.get()).values[0]?.value ?? 0;
+    const before = await clients();
+    try {
+      const ctrl = new AbortController();
+      const res = fetch(`${base}/v1/stream`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` }, signal: ctrl.signal }).catch(() => undefined);
+      await eventually(() => expect(entered).toBe(true));
+      ctrl.abort();
+      await res;
+      // The server sees the connection go before the resume read answers.
+      await new Promise((r) => setTimeout(r, 200));
+      resume();
+      await eventually(() => expect(open).toBe(0));
+      expect(told.size).toBe(0);
+      expect(await clients()).toBe(before);
+    } finally {
+      h.hub.feed.subscribe = subscribe;
+    }
+  });
+
   it('re-sends the current states to the targets this replica publishes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ph-missed-'));
     const running = createHub({

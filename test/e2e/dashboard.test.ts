@@ -183,7 +183,7 @@ describeWith(['chromium'], 'the supervisor dashboard in chromium', () => {
     expect(await page.locator('#connection').getAttribute('data-state')).toBe('live');
     expect(streams).toHaveLength(2);
     expect(streams[0]).toBeUndefined();
-    expect(streams[1]).toMatch(/^\S+-\d+$/);
+    expect(streams[1]).toMatch(/^\S+-[0-9a-f]{32}$/);
     await h.clock.advance(1000);
     await h.pbx([{ type: 'hangup', device: 'alice-desk', at: h.clock.now(), callId: 'c20' }], pbx).expect(200);
     await expect.poll(() => rowOf('alice').getAttribute('data-availability')).toBe('available');

@@ -344,6 +344,34 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       await cleanup();
     });
 
+    it("never resumes across a tenant's creation: an id from before a tenant of the same id began again is answered reset", async () => {
+      const { store, cleanup } = await make();
+      const ids: Record<string, string[]> = { a: [], b: [] };
+      const subs = await Promise.all(['a', 'b'].map((t) => store.feed.subscribe(t, (e) => ids[t]!.push(e.id))));
+      const bump = (tenant: string, id: string) =>
+        store.state.update(tenant, id, (s) => ({ next: { signals: s.signals, presence: presence(id, (s.presence?.version ?? 0) + 1) }, result: undefined, emit: true }));
+      await bump('a', 'alice');
+      await bump('b', 'zoe');
+      await bump('a', 'alice');
+      await eventually(() => expect([ids.a!.length, ids.b!.length]).toEqual([2, 1]));
+      expect((await store.feed.subscribe('a', () => {}, ids.a![0])).replay).toHaveLength(1);
+
+      await store.feed.begin('a');
+      expect((await store.feed.subscribe('a', () => {}, ids.a![0])).replay).toBe('reset');
+      expect((await store.feed.subscribe('a', () => {}, ids.a![1])).replay).toBe('reset');
+      // Another tenant resumes as before.
+      expect((await store.feed.subscribe('b', () => {}, ids.b![0])).replay).toEqual([]);
+      // The new tenant's own changes resume as usual.
+      await bump('a', 'alice');
+      await bump('a', 'alice');
+      await eventually(() => expect(ids.a).toHaveLength(4));
+      const resumed = await store.feed.subscribe('a', () => {}, ids.a![2]);
+      expect(resumed.replay === 'reset' ? 'reset' : resumed.replay.map((e) => e.id)).toEqual([ids.a![3]]);
+      for (const sub of subs) sub.close();
+      await store.close();
+      await cleanup();
+    });
+
     it('marks an event that repeats the current state with its cause, live and on replay, in order with the changes', async () => {
       const { store, cleanup } = await make();
       const seen: FeedEvent[] = [];

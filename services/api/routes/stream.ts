@@ -8,11 +8,13 @@ import { presenceViewSchema, streamRemovedSchema, streamSnapshotSchema } from '.
 import { unchangedFor, viewKind, viewOf } from '../views.js';
 import { peopleOf, snapshot } from './presence.js';
 import { sharedFrame } from './shared-frames.js';
+import { StreamIds } from './stream-ids.js';
 import { TickWriter } from './tick-writer.js';
 
 const ALL_ROLES = ['admin', 'supervisor', 'member', 'pbx', 'external'] as const;
 
 export function streamRoutes(hub: Hub): AnyRoute[] {
+  const ids = new StreamIds(hub.secrets.derive('stream-ids'), hub.secrets.derive('stream-id-checks'));
   return [
     route({
       method: 'get',
@@ -29,11 +31,33 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
       streams: { mediaType: 'text/event-stream', events: [streamSnapshotSchema, presenceViewSchema, streamRemovedSchema] },
       async handle({ principal, query, req, res }) {
         const tenantId = tenantOf(principal);
-        const lastEventId = req.header('last-event-id') ?? query.lastEventId;
+        const sent = req.header('last-event-id') ?? query.lastEventId;
+        // An id this tenant was never shown (another's, altered, or from before ids were opaque) resumes nothing.
+        const lastEventId = sent === undefined ? undefined : ids.fromClient(tenantId, sent);
+        // What the stream holds is given back when the response closes, whenever that is: a client gone while
+        // the resume is read closed it before this handler could otherwise listen for it.
+        const release: Array<() => void> = [];
+        const whenClosed = (fn: () => void) => (res.closed ? fn() : release.push(fn));
+        res.once('close', () => {
+          for (const fn of release.splice(0)) fn();
+        });
+        // This replica's reader lost changes it had not handed out (it lagged past the shared feed's history):
+        // the client resumes by id and gets what it missed, or a snapshot when that is gone too. Listened for
+        // before the resume is read: a miss told meanwhile concerns changes the replay and the held ones lack.
+        let missed = false;
+        whenClosed(
+          hub.feed.onMissed(() => {
+            missed = true;
+            hub.log.debug({ tenantId }, 'this replica missed changes on the shared feed; closing the stream so the client resumes from its last id');
+            if (res.headersSent) res.destroy();
+          }),
+        );
         // Subscribed before anything is written, so a store that cannot answer still gets a clean 503.
         let live = false;
         const held: FeedEvent[] = [];
         const sub = await hub.feed.subscribe(tenantId, (e) => (live ? enqueue(e) : held.push(e)), lastEventId);
+        whenClosed(() => sub.close());
+        if (res.closed) return undefined;
         res.writeHead(200, {
           'Content-Type': 'text/event-stream; charset=utf-8',
           'Cache-Control': 'no-cache, no-transform',
@@ -41,9 +65,15 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           'X-Accel-Buffering': 'no',
         });
         res.write('retry: 2000\n\n');
+        if (missed) {
+          // Told while the resume was read: ended before anything else went out, so it comes back after `retry`.
+          res.end();
+          return undefined;
+        }
         /** With `?team=`: the people this client was shown as members, so one who leaves gets `removed`. */
         let team: Set<string> | undefined;
-        const frame = (event: string, data: unknown, id?: string) => `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+        const frame = (event: string, data: unknown, feedId?: string) =>
+          `${feedId ? `id: ${ids.toClient(tenantId, feedId)}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
         // A key revoked while it streams (or deleted with its person or tenant), on whichever replica, gets
         // no change after that: it is looked up again with every lot of changes and at every keep-alive, and
         // the stream ends, so the client's reconnection is refused (401).
@@ -100,13 +130,8 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
           if (tooFarBehind()) return cutOff();
           out.push(e);
         };
-        // This replica's reader lost changes it had not handed out (it lagged past the shared feed's history):
-        // the client resumes by id and gets what it missed, or a snapshot when that is gone too.
-        const offMissed = hub.feed.onMissed(() => {
-          hub.log.debug({ tenantId }, 'this replica missed changes on the shared feed; closing the stream so the client resumes from its last id');
-          res.destroy();
-        });
         hub.metrics.streamClients.inc();
+        whenClosed(() => hub.metrics.streamClients.dec());
         const keepalive = setInterval(() => {
           // A store that cannot answer now says nothing about the key: the keep-alive still goes.
           void keyHolds()
@@ -114,12 +139,7 @@ export function streamRoutes(hub: Hub): AnyRoute[] {
             .then((held) => (!held ? res.end() : !res.writableEnded && res.write(': keepalive\n\n')));
         }, hub.config.feed.keepaliveMs);
         keepalive.unref();
-        req.on('close', () => {
-          clearInterval(keepalive);
-          offMissed();
-          sub.close();
-          hub.metrics.streamClients.dec();
-        });
+        whenClosed(() => clearInterval(keepalive));
         let seen = new Set<string>();
         const fresh = sub.replay === 'reset' || lastEventId === undefined;
         const people = fresh || query.team ? await peopleOf(hub, tenantId, { team: query.team, person: query.person }) : [];

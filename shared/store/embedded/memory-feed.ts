@@ -4,6 +4,8 @@ import type { ChangeFeed, FeedCause, FeedEvent, FeedSubscription } from '../feed
 
 interface TenantFeed {
   seq: number;
+  /** The sequence when the tenant was last created (`begin`): no resume from it or before. */
+  began: number;
   history: FeedEvent[];
   listeners: Set<(e: FeedEvent) => void>;
 }
@@ -27,7 +29,7 @@ export class MemoryFeed implements ChangeFeed {
   private feed(tenantId: string): TenantFeed {
     let f = this.tenants.get(tenantId);
     if (!f) {
-      f = { seq: 0, history: [], listeners: new Set() };
+      f = { seq: 0, began: 0, history: [], listeners: new Set() };
       this.tenants.set(tenantId, f);
     }
     return f;
@@ -51,6 +53,13 @@ export class MemoryFeed implements ChangeFeed {
     return { replay: after === undefined ? [] : this.since(f, after), close: () => void f.listeners.delete(listener) };
   }
 
+  async begin(tenantId: string): Promise<void> {
+    const f = this.feed(tenantId);
+    f.began = f.seq;
+    // An earlier tenant's changes are no one's to replay.
+    f.history = [];
+  }
+
   subscribeAll(listener: (e: FeedEvent) => void): () => void {
     this.all.add(listener);
     return () => void this.all.delete(listener);
@@ -64,7 +73,7 @@ export class MemoryFeed implements ChangeFeed {
   private since(f: TenantFeed, after: string): FeedEvent[] | 'reset' {
     const [epoch, raw] = after.split('-');
     const seq = Number(raw);
-    if (epoch !== this.epoch || !Number.isInteger(seq) || seq > f.seq) return 'reset';
+    if (epoch !== this.epoch || !Number.isInteger(seq) || seq > f.seq || seq <= f.began) return 'reset';
     const oldest = f.history[0] ? Number(f.history[0].id.split('-')[1]) : f.seq + 1;
     if (seq < oldest - 1) return 'reset';
     return f.history.filter((e) => Number(e.id.split('-')[1]) > seq);

@@ -146,6 +146,11 @@ export class RedisFeed implements ChangeFeed {
     }
   }
 
+  async begin(tenantId: string): Promise<void> {
+    // Read before it is written: every change of an earlier tenant of this id came before this call.
+    await this.conn.run(async (r) => void (await r.hset(this.keys.feedBegan(), tenantId, (await r.get(this.keys.feedSeq())) ?? '0')));
+  }
+
   subscribeAll(listener: (e: FeedEvent) => void): () => void {
     this.all.add(listener);
     return () => void this.all.delete(listener);
@@ -171,10 +176,15 @@ export class RedisFeed implements ChangeFeed {
     const epoch = after.slice(0, dash);
     const seq = Number(after.slice(dash + 1));
     if (!Number.isInteger(seq) || seq < 0) return 'reset';
-    const [current, oldest, newest] = await this.conn.run((r) =>
-      Promise.all([r.get(this.keys.epoch()), r.xrange(this.keys.feed(), '-', '+', 'COUNT', 1), r.xrevrange(this.keys.feed(), '+', '-', 'COUNT', 1)]),
+    const [current, oldest, newest, began] = await this.conn.run((r) =>
+      Promise.all([
+        r.get(this.keys.epoch()),
+        r.xrange(this.keys.feed(), '-', '+', 'COUNT', 1),
+        r.xrevrange(this.keys.feed(), '+', '-', 'COUNT', 1),
+        r.hget(this.keys.feedBegan(), tenantId),
+      ]),
     );
-    if (epoch !== current) return 'reset';
+    if (epoch !== current || seq <= Number(began ?? 0)) return 'reset';
     const newestSeq = newest[0] ? Number(newest[0][0].split('-')[0]) : 0;
     const oldestSeq = oldest[0] ? Number(oldest[0][0].split('-')[0]) : newestSeq + 1;
     if (seq > newestSeq || seq < oldestSeq - 1) return 'reset';
