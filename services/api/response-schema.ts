@@ -9,6 +9,7 @@ import { operatorRequestLimitsSchema, REQUEST_LIMIT_CLASSES } from '../../shared
 import { ENDPOINT_KINDS, SOURCES } from '../../shared/domain/signal.js';
 import { LEAVE_CODES } from '../routing/decision.js';
 import { ariTargetSchema, sipTargetSchema, targetInputSchema, webhookTargetSchema } from '../../shared/domain/target.js';
+import { instant } from './view-schema.js';
 
 /**
  * The JSON bodies the routes answer, for the OpenAPI document (read as output: a field with a default is
@@ -16,7 +17,6 @@ import { ariTargetSchema, sipTargetSchema, targetInputSchema, webhookTargetSchem
  * the rest mirror the views that build them. Objects stay open: fields are only ever added.
  */
 
-const instant = z.string().describe('RFC 3339, UTC');
 const ids = z.array(z.string());
 /** A record as stored: what was written, and the ids it is filed under. */
 const stored = <S extends z.ZodRawShape>(shape: S) => z.object({ ...shape, id: z.string(), tenantId: z.string() });

@@ -8,7 +8,7 @@ import { ENDPOINT_KINDS, SOURCES } from '../../shared/domain/signal.js';
  * document: `views.ts` builds it. Each schema with a `meta` id is one of its `components.schemas`.
  */
 
-const instant = z.string().describe('RFC 3339, UTC');
+export const instant = z.string().describe('RFC 3339, UTC');
 
 export const endpointSchema = z.object({ id: z.string(), kind: z.enum(ENDPOINT_KINDS), contact: z.string().optional() }).meta({ id: 'Endpoint', description: 'a phone or app reachable now (`contact`: where routing rings it, when known)' });
 
